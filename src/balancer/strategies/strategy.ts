@@ -1,0 +1,23 @@
+/**
+ * The balancing-strategy extension point: pick one endpoint of a pool for one
+ * request. Every strategy passes the shared contract suite in
+ * test/unit/balancer/strategy.contract.ts.
+ */
+export interface StrategyEndpoint {
+  readonly url: string;
+  readonly weight: number;
+  /** Requests in flight to this endpoint now. */
+  readonly inflight: number;
+  /** False while ejected or failing health checks. */
+  readonly available: boolean;
+}
+
+export interface Strategy {
+  readonly name: string;
+  /**
+   * Returns the index of the chosen endpoint among `endpoints` (the pool's
+   * full list, in configuration order), or -1 when none is available. `key`
+   * is the request's affinity key; `exclude` lists indexes tried already.
+   */
+  pick(endpoints: readonly StrategyEndpoint[], key: string, exclude?: ReadonlySet<number>): number;
+}

@@ -1,0 +1,151 @@
+#!/usr/bin/env node
+/**
+ * thinggate command line.
+ *   thinggate start [-c FILE]          run the gateway (embedded default without -c)
+ *   thinggate check -c FILE            validate a configuration; exit 0 when valid, 2 when not
+ *   thinggate schema                   print the configuration's JSON Schema
+ * Exit codes: 0 ok, 1 runtime failure, 2 invalid configuration or usage.
+ */
+import { parseArgs } from 'node:util';
+import { loadConfigFile, defaultConfig, configSchema, type GatewayConfig } from './config/index.js';
+import { ConfigError } from './errors.js';
+import { createLogger } from './observability/logger.js';
+import { Gateway } from './gateway.js';
+import { SUBCOMMANDS } from './cli-commands.js';
+
+const USAGE = `usage:
+  thinggate start [-c FILE]     run the gateway (the embedded default when no file is given)
+  thinggate check -c FILE       validate a configuration file (exit 0 valid, 2 invalid)
+  thinggate schema              print the configuration JSON Schema
+${Object.values(SUBCOMMANDS).map((c) => `  ${c.usage}`).join('\n')}`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'start':
+      return start(rest);
+    case 'check':
+      return check(rest);
+    case 'schema':
+      process.stdout.write(`${JSON.stringify(configSchema, null, 2)}\n`);
+      return 0;
+    case undefined:
+    case '-h':
+    case '--help':
+    case 'help':
+      process.stdout.write(`${USAGE}\n`);
+      return command === undefined ? 2 : 0;
+    default: {
+      const sub = SUBCOMMANDS[command];
+      if (sub) return sub.run(rest);
+      process.stderr.write(`thinggate: unknown command '${command}'\n${USAGE}\n`);
+      return 2;
+    }
+  }
+}
+
+function configOption(args: string[], required: boolean): string | undefined {
+  const { values } = parseArgs({ args, options: { config: { type: 'string', short: 'c' } }, allowPositionals: false });
+  if (required && !values.config) throw new UsageError('-c FILE is required');
+  return values.config;
+}
+
+class UsageError extends Error {}
+
+function readConfig(file: string | undefined): GatewayConfig {
+  return file === undefined ? defaultConfig() : loadConfigFile(file);
+}
+
+function check(args: string[]): number {
+  const file = configOption(args, true)!;
+  try {
+    const c = readConfig(file);
+    process.stdout.write(`${file}: valid (${c.listeners.length} listeners, ${c.pools.length} pools, ${c.routes.length} routes)\n`);
+    return 0;
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.problems.join('\n')}\n`);
+      return 2;
+    }
+    throw err;
+  }
+}
+
+async function start(args: string[]): Promise<number> {
+  const file = configOption(args, false);
+  let config: GatewayConfig;
+  try {
+    config = readConfig(file);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`thinggate: ${err.problems.join('\n')}\n`);
+      return 2;
+    }
+    throw err;
+  }
+  const logger = createLogger({ level: process.env.THINGGATE_LOG_LEVEL ?? config.log.level });
+  const { createScriptHostFactory } = await import('./scripting/factory.js');
+  const gateway = new Gateway(config, { logger, scriptHostFactory: createScriptHostFactory() });
+  process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled rejection (a bug; the gateway keeps running)'));
+  try {
+    await gateway.start();
+  } catch (err) {
+    logger.fatal({ err }, 'thinggate could not start');
+    logger.flush();
+    return 1;
+  }
+  let reloading = Promise.resolve();
+  process.on('SIGHUP', () => {
+    reloading = reloading.then(async () => {
+      if (file === undefined) {
+        logger.info('SIGHUP: running on the embedded default; nothing to reload');
+        return;
+      }
+      try {
+        await gateway.reload(loadConfigFile(file));
+      } catch (err) {
+        logger.error({ err, problems: err instanceof ConfigError ? err.problems : undefined }, 'reload refused: keeping the running configuration');
+      }
+    });
+  });
+  return new Promise<number>((resolve) => {
+    let signalled = false;
+    const onSignal = (signal: string): void => {
+      if (signalled) {
+        logger.warn({ signal }, 'second signal: stopping at once');
+        resolve(1);
+        return;
+      }
+      signalled = true;
+      logger.info({ signal }, 'draining: no new connections, finishing in-flight messages');
+      gateway.stop({ drain: true }).then(
+        () => resolve(0),
+        (err: unknown) => {
+          logger.error({ err }, 'stop failed');
+          resolve(1);
+        },
+      );
+    };
+    process.on('SIGTERM', () => onSignal('SIGTERM'));
+    process.on('SIGINT', () => onSignal('SIGINT'));
+  }).then((code) => {
+    logger.flush();
+    return code;
+  });
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+    // Listeners are closed; let pending log writes finish, then exit even if a timer lingers.
+    setTimeout(() => process.exit(code), 200).unref();
+  },
+  (err: unknown) => {
+    if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      process.stderr.write(`thinggate: ${(err as Error).message}\n${USAGE}\n`);
+      process.exit(2);
+    }
+    process.stderr.write(`thinggate: ${(err as Error).stack ?? String(err)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,3 @@
+export * from './load.js';
+export * from './types.js';
+export { configSchema } from './schema.js';

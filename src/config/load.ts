@@ -1,0 +1,170 @@
+/**
+ * Loading the configuration: read YAML or JSON, interpolate the environment,
+ * validate against the schema (all errors at once), check references between
+ * sections, apply defaults and freeze. Every problem names the file, the JSON
+ * path and what was expected.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, resolve, extname } from 'node:path';
+import { Ajv, type ErrorObject } from 'ajv';
+import addFormatsModule from 'ajv-formats';
+import { parseDocument } from 'yaml';
+import { ConfigError } from '../errors.js';
+import { configSchema } from './schema.js';
+import { interpolate, escapePointer, type InterpolationProblem } from './interpolate.js';
+import { EMBEDDED_DEFAULT } from './defaults.js';
+import type { GatewayConfig } from './types.js';
+import { filterProblem } from '../envelope/address-pattern.js';
+
+// ajv-formats is CommonJS with a default export; under NodeNext it arrives as the module object.
+const addFormats = (addFormatsModule as unknown as { default?: typeof addFormatsModule }).default ?? addFormatsModule;
+
+const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true, allowUnionTypes: true });
+(addFormats as unknown as (a: Ajv) => void)(ajv);
+const validate = ajv.compile(configSchema);
+
+export interface ParseOptions {
+  /** Name used in messages (the file path, or '<embedded default>'). */
+  readonly source?: string;
+  readonly baseDir?: string;
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+/** Reads and validates a configuration file. Throws ConfigError listing every problem. */
+export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.env): GatewayConfig {
+  const path = resolve(file);
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    const problem = `${file}: cannot read the file: ${(err as Error).message}`;
+    throw new ConfigError(problem, [problem], err);
+  }
+  return parseConfigText(text, { source: file, baseDir: dirname(path), env }, extname(path).toLowerCase() === '.json');
+}
+
+/** Parses YAML (a superset of JSON) or strict JSON text and validates it. */
+export function parseConfigText(text: string, options: ParseOptions, strictJson = false): GatewayConfig {
+  const source = options.source ?? '<config>';
+  let raw: unknown;
+  if (strictJson) {
+    try {
+      raw = JSON.parse(text);
+    } catch (err) {
+      const problem = `${source}: not valid JSON: ${(err as Error).message}`;
+      throw new ConfigError(problem, [problem], err);
+    }
+  } else {
+    const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+    if (doc.errors.length > 0) {
+      const problems = doc.errors.map((e) => `${source}: not valid YAML: ${e.message.split('\n')[0]}`);
+      throw new ConfigError(problems.join('\n'), problems);
+    }
+    raw = doc.toJS();
+  }
+  return parseConfig(raw, options);
+}
+
+/** Validates an already-parsed document. */
+export function parseConfig(raw: unknown, options: ParseOptions = {}): GatewayConfig {
+  const source = options.source ?? '<config>';
+  const interpolationProblems: InterpolationProblem[] = [];
+  const doc = interpolate(raw ?? {}, options.env ?? process.env, interpolationProblems);
+  const problems: string[] = interpolationProblems.map((p) => `${source}: ${p.path}: ${p.message}`);
+  // Validation fills defaults into `doc` (useDefaults), so work on a private copy.
+  const valid = validate(doc);
+  if (!valid) for (const e of validate.errors ?? []) problems.push(`${source}: ${describe(e)}`);
+  if (valid) for (const p of crossCheck(doc as Omit<GatewayConfig, 'baseDir'>)) problems.push(`${source}: ${p}`);
+  if (problems.length > 0) {
+    throw new ConfigError(`invalid configuration (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n  ${problems.join('\n  ')}`, problems);
+  }
+  const config = { ...(doc as object), baseDir: options.baseDir ?? process.cwd() } as GatewayConfig;
+  if (options.source !== undefined) (config as { source?: string }).source = options.source;
+  return deepFreeze(config);
+}
+
+/** The embedded default configuration, validated like any file. */
+export function defaultConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig {
+  return parseConfig(structuredClone(EMBEDDED_DEFAULT), { source: '<embedded default>', env });
+}
+
+function describe(e: ErrorObject): string {
+  const at = e.instancePath || '/';
+  switch (e.keyword) {
+    case 'additionalProperties': {
+      const allowed = Object.keys((e.parentSchema as { properties?: object } | undefined)?.properties ?? {});
+      return `${at}: unknown key '${(e.params as { additionalProperty: string }).additionalProperty}'${allowed.length ? ` (expected one of: ${allowed.join(', ')})` : ''}`;
+    }
+    case 'required':
+      return `${joinPath(at, (e.params as { missingProperty: string }).missingProperty)}: is required`;
+    case 'enum':
+      return `${at}: must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}`;
+    case 'type':
+      return `${at}: must be of type ${(e.params as { type: string }).type}`;
+    case 'pattern':
+      return `${at}: must match the pattern ${(e.params as { pattern: string }).pattern}`;
+    case 'format':
+      return `${at}: must be a valid ${(e.params as { format: string }).format}`;
+    default:
+      return `${at}: ${e.message ?? 'is invalid'}`;
+  }
+}
+
+function joinPath(base: string, key: string): string {
+  return `${base === '/' ? '' : base}/${escapePointer(key)}`;
+}
+
+/** Checks that JSON Schema cannot express: unique names, references, one target per route. */
+function crossCheck(c: Omit<GatewayConfig, 'baseDir'>): string[] {
+  const out: string[] = [];
+  const unique = (items: readonly { name?: string }[], section: string): Set<string> => {
+    const seen = new Set<string>();
+    items.forEach((item, i) => {
+      if (item.name === undefined) return;
+      if (seen.has(item.name)) out.push(`/${section}/${i}/name: duplicate name '${item.name}'`);
+      seen.add(item.name);
+    });
+    return seen;
+  };
+  const listenerNames = unique(c.listeners, 'listeners');
+  const poolNames = unique(c.pools, 'pools');
+  const sockets = new Map<string, number>();
+  c.listeners.forEach((l, i) => {
+    if (l.port === 0) return;
+    const transport = l.protocol === 'coap' ? 'udp' : 'tcp';
+    const key = `${transport}:${l.host}:${l.port}`;
+    const other = sockets.get(key);
+    if (other !== undefined) out.push(`/listeners/${i}/port: ${transport} port ${l.port} on ${l.host} is already used by /listeners/${other}`);
+    else sockets.set(key, i);
+    if (l.tls && l.protocol === 'coap') out.push(`/listeners/${i}/tls: not supported for coap (DTLS is not implemented)`);
+  });
+  c.routes.forEach((r, i) => {
+    const targets = [r.pool !== undefined || r.script !== undefined, r.target !== undefined].filter(Boolean).length;
+    if (targets === 0) out.push(`/routes/${i}: needs one of 'pool', 'script' or 'target'`);
+    if (r.target !== undefined && (r.pool !== undefined || r.script !== undefined)) {
+      out.push(`/routes/${i}/target: 'target: devices' cannot be combined with 'pool' or 'script'`);
+    }
+    if (r.pool !== undefined && !poolNames.has(r.pool)) {
+      out.push(`/routes/${i}/pool: no pool named '${r.pool}' (defined: ${[...poolNames].join(', ') || 'none'})`);
+    }
+    if (r.match.listener !== undefined && !listenerNames.has(r.match.listener)) {
+      out.push(`/routes/${i}/match/listener: no listener named '${r.match.listener}'`);
+    }
+    const fp = filterProblem(r.match.address);
+    if (fp) out.push(`/routes/${i}/match/address: ${fp}`);
+    for (const m of r.request.path.matchAll(/\{([^}]*)\}/g)) {
+      if (!/^(clientId|address|address\.\d+|listener|protocol|id)$/.test(m[1]!)) {
+        out.push(`/routes/${i}/request/path: unknown placeholder {${m[1]}} (expected {clientId}, {address}, {address.N}, {listener}, {protocol} or {id})`);
+      }
+    }
+  });
+  return out;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value as object)) deepFreeze(v);
+  }
+  return value;
+}

@@ -1,0 +1,81 @@
+/** Schema and types of the `listeners` section: one entry per socket. */
+import { mqttOptionsSchema, type MqttListenerOptions } from './listener-mqtt.js';
+import { coapOptionsSchema, type CoapListenerOptions } from './listener-coap.js';
+import { amqpOptionsSchema, type AmqpListenerOptions } from './listener-amqp.js';
+import { httpOptionsSchema, type HttpListenerOptions } from './listener-http.js';
+
+export const LISTENER_PROTOCOLS = ['mqtt', 'mqtt-ws', 'coap', 'amqp', 'http'] as const;
+export type ListenerProtocol = (typeof LISTENER_PROTOCOLS)[number];
+
+export interface TlsConfig {
+  /** PEM files, relative to the configuration file. */
+  readonly cert: string;
+  readonly key: string;
+  readonly ca?: string;
+  readonly requestCert: boolean;
+  readonly minVersion: 'TLSv1.2' | 'TLSv1.3';
+}
+
+export interface ListenerLimits {
+  /** Largest frame accepted from a device, in bytes. */
+  readonly maxPacketBytes: number;
+  /** Deadline for a new connection's first complete CONNECT (or protocol header). */
+  readonly connectTimeoutMs: number;
+  readonly maxConnections: number;
+  /** Messages one connection may have in flight toward back-ends (MQTT receive maximum, AMQP credit). */
+  readonly maxInflight: number;
+}
+
+export interface ListenerConfig {
+  readonly name: string;
+  readonly protocol: ListenerProtocol;
+  readonly host: string;
+  readonly port: number;
+  readonly tls?: TlsConfig;
+  readonly limits: ListenerLimits;
+  readonly mqtt: MqttListenerOptions;
+  readonly coap?: CoapListenerOptions;
+  readonly amqp?: AmqpListenerOptions;
+  readonly http?: HttpListenerOptions;
+}
+
+export const tlsSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['cert', 'key'],
+  properties: {
+    cert: { type: 'string', minLength: 1, description: 'PEM certificate chain file' },
+    key: { type: 'string', minLength: 1, description: 'PEM private key file' },
+    ca: { type: 'string', minLength: 1, description: 'PEM CA bundle for client certificates' },
+    requestCert: { type: 'boolean', default: false },
+    minVersion: { enum: ['TLSv1.2', 'TLSv1.3'], default: 'TLSv1.2' },
+  },
+} as const;
+
+export const listenerSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['name', 'protocol', 'port'],
+  properties: {
+    name: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]*$', maxLength: 64 },
+    protocol: { enum: [...LISTENER_PROTOCOLS] },
+    host: { type: 'string', minLength: 1, default: '0.0.0.0' },
+    port: { type: 'integer', minimum: 0, maximum: 65535 },
+    tls: tlsSchema,
+    limits: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        maxPacketBytes: { type: 'integer', minimum: 64, maximum: 268435455, default: 262144 },
+        connectTimeoutMs: { type: 'integer', minimum: 100, maximum: 600000, default: 10000 },
+        maxConnections: { type: 'integer', minimum: 1, default: 100000 },
+        maxInflight: { type: 'integer', minimum: 1, maximum: 65535, default: 64 },
+      },
+    },
+    mqtt: mqttOptionsSchema,
+    coap: coapOptionsSchema,
+    amqp: amqpOptionsSchema,
+    http: httpOptionsSchema,
+  },
+} as const;

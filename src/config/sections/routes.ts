@@ -1,0 +1,69 @@
+/** Schema and types of the `routes` section. First match wins. */
+
+export interface RouteMatch {
+  /** Envelope protocol (mqtt-ws listeners produce `mqtt`). */
+  readonly protocol?: 'mqtt' | 'coap' | 'amqp' | 'http';
+  readonly listener?: string;
+  /** MQTT wildcard pattern over the address ('+' one level, '#' the rest). */
+  readonly address: string;
+  readonly method?: string;
+}
+
+export interface RequestTemplate {
+  readonly method: string;
+  /** Path with `{clientId}`, `{address}`, `{address.N}` (0-based level) placeholders. */
+  readonly path: string;
+  readonly headers: Readonly<Record<string, string>>;
+  /** The back-end's response body is the device's reply (CoAP/HTTP response, MQTT response topic, AMQP reply-to). */
+  readonly reply: boolean;
+}
+
+export interface RouteConfig {
+  readonly name?: string;
+  readonly match: RouteMatch;
+  readonly pool?: string;
+  readonly request: RequestTemplate;
+  /** Script path, relative to the configuration file. */
+  readonly script?: string;
+  readonly target?: 'devices';
+}
+
+
+export const routeSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['match'],
+  properties: {
+    name: { type: 'string', maxLength: 64 },
+    match: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        protocol: { enum: ['mqtt', 'coap', 'amqp', 'http'] },
+        listener: { type: 'string', minLength: 1 },
+        address: { type: 'string', minLength: 1, default: '#' },
+        method: { type: 'string', pattern: '^[A-Za-z]+$' },
+      },
+    },
+    pool: { type: 'string', minLength: 1 },
+    request: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        method: { enum: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'], default: 'POST' },
+        path: { type: 'string', pattern: '^/', default: '/messages/{address}' },
+        headers: {
+          type: 'object',
+          default: {},
+          propertyNames: { pattern: '^[A-Za-z0-9!#$%&\'*+.^_`|~-]+$' },
+          additionalProperties: { type: 'string' },
+        },
+        reply: { type: 'boolean', default: false },
+      },
+    },
+    script: { type: 'string', minLength: 1 },
+    target: { enum: ['devices'] },
+  },
+} as const;

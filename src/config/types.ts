@@ -1,0 +1,29 @@
+/** The validated, defaulted and frozen configuration. */
+import type { ListenerConfig } from './sections/listeners.js';
+import type { PoolConfig } from './sections/pools.js';
+import type { RouteConfig } from './sections/routes.js';
+import type { ScriptsConfig } from './sections/scripts.js';
+import type { AdminConfig, LogConfig, ShutdownConfig } from './sections/admin.js';
+
+export type * from './sections/listeners.js';
+export type * from './sections/listener-mqtt.js';
+export type * from './sections/listener-coap.js';
+export type * from './sections/listener-amqp.js';
+export type * from './sections/listener-http.js';
+export type * from './sections/pools.js';
+export type * from './sections/routes.js';
+export type * from './sections/scripts.js';
+export type * from './sections/admin.js';
+
+export interface GatewayConfig {
+  readonly listeners: readonly ListenerConfig[];
+  readonly pools: readonly PoolConfig[];
+  readonly routes: readonly RouteConfig[];
+  readonly scripts: ScriptsConfig;
+  readonly admin?: AdminConfig;
+  readonly log: LogConfig;
+  readonly shutdown: ShutdownConfig;
+  /** Where the file was read from (undefined for the embedded default); relative paths resolve against its folder. */
+  readonly source?: string;
+  readonly baseDir: string;
+}

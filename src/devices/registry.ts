@@ -1,0 +1,142 @@
+/**
+ * Southbound registry: which devices are connected where (presence) and what
+ * they subscribed to. `target: devices` routes and script `publish()`
+ * decisions deliver through it to every matching subscription, like a broker.
+ */
+import { compileFilter, matchesCompiled, type CompiledFilter } from '../envelope/address-pattern.js';
+
+export type QoS = 0 | 1 | 2;
+
+/** A message toward devices. */
+export interface DeviceMessage {
+  readonly topic: string;
+  readonly payload: Buffer;
+  readonly qos: QoS;
+  readonly retain: boolean;
+  readonly contentType?: string;
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly correlationId?: string;
+  readonly replyTo?: string;
+  /** Milliseconds since the epoch; an expired message is not delivered. */
+  readonly expiresAt?: number;
+}
+
+/** A connected device session that can take messages. Implemented by listeners. */
+export interface Subscriber {
+  readonly clientId: string;
+  readonly listener: string;
+  /**
+   * Delivers a matched message at `qos` (the lower of the message's and the
+   * subscription's). Returns false when the session cannot take it.
+   */
+  deliver(message: DeviceMessage, qos: QoS, subscriptionIds?: readonly number[]): boolean;
+}
+
+export interface SubscriptionOptions {
+  readonly qos: QoS;
+  /** MQTT 5 No Local: do not deliver the subscriber's own publications. */
+  readonly noLocal?: boolean;
+  readonly subscriptionId?: number;
+}
+
+interface Entry {
+  readonly subscriber: Subscriber;
+  readonly filter: string;
+  readonly levels: CompiledFilter;
+  readonly options: SubscriptionOptions;
+}
+
+/** Result of one publish toward devices. */
+export interface PublishResult {
+  readonly matched: number;
+  readonly delivered: number;
+}
+
+export class DeviceRegistry {
+  /** Exact (wildcard-free) filters indexed by topic for O(1) lookup; wildcard filters scanned. */
+  private readonly exact = new Map<string, Map<Subscriber, Entry>>();
+  private readonly wildcard = new Map<string, Map<Subscriber, Entry>>();
+  private readonly bySubscriber = new Map<Subscriber, Set<string>>();
+  private readonly presence = new Map<string, Subscriber>();
+
+  /** Registers a connected session; returns the session it replaces, if any (session takeover). */
+  connect(subscriber: Subscriber): Subscriber | undefined {
+    const previous = this.presence.get(subscriber.clientId);
+    this.presence.set(subscriber.clientId, subscriber);
+    return previous === subscriber ? undefined : previous;
+  }
+
+  /** Forgets a session and all its subscriptions (only if it is still the registered one). */
+  disconnect(subscriber: Subscriber): void {
+    if (this.presence.get(subscriber.clientId) === subscriber) this.presence.delete(subscriber.clientId);
+    this.unsubscribeAll(subscriber);
+  }
+
+  /** The connected session of a client id. */
+  lookup(clientId: string): Subscriber | undefined {
+    return this.presence.get(clientId);
+  }
+
+  get connectedCount(): number {
+    return this.presence.size;
+  }
+
+  subscribe(subscriber: Subscriber, filter: string, options: SubscriptionOptions): void {
+    const isWild = filter.includes('+') || filter.includes('#');
+    const table = isWild ? this.wildcard : this.exact;
+    let subs = table.get(filter);
+    if (!subs) table.set(filter, (subs = new Map()));
+    subs.set(subscriber, { subscriber, filter, levels: compileFilter(filter), options });
+    let filters = this.bySubscriber.get(subscriber);
+    if (!filters) this.bySubscriber.set(subscriber, (filters = new Set()));
+    filters.add(filter);
+  }
+
+  /** Returns true when the subscription existed. */
+  unsubscribe(subscriber: Subscriber, filter: string): boolean {
+    const table = filter.includes('+') || filter.includes('#') ? this.wildcard : this.exact;
+    const subs = table.get(filter);
+    const existed = subs?.delete(subscriber) ?? false;
+    if (subs && subs.size === 0) table.delete(filter);
+    this.bySubscriber.get(subscriber)?.delete(filter);
+    return existed;
+  }
+
+  unsubscribeAll(subscriber: Subscriber): void {
+    const filters = this.bySubscriber.get(subscriber);
+    if (!filters) return;
+    for (const f of [...filters]) this.unsubscribe(subscriber, f);
+    this.bySubscriber.delete(subscriber);
+  }
+
+  /**
+   * Delivers to every matching subscription. A subscriber with several
+   * matching subscriptions gets the message once, at the highest granted QoS
+   * (MQTT 5.0 §4.7.2 permits either; once is what devices expect).
+   */
+  publish(message: DeviceMessage, fromClientId?: string): PublishResult {
+    if (message.expiresAt !== undefined && message.expiresAt <= Date.now()) return { matched: 0, delivered: 0 };
+    const targets = new Map<Subscriber, { qos: QoS; ids: number[] }>();
+    const consider = (entry: Entry): void => {
+      if (entry.options.noLocal && fromClientId !== undefined && entry.subscriber.clientId === fromClientId) return;
+      const qos = Math.min(entry.options.qos, message.qos) as QoS;
+      const t = targets.get(entry.subscriber);
+      if (!t) targets.set(entry.subscriber, { qos, ids: entry.options.subscriptionId ? [entry.options.subscriptionId] : [] });
+      else {
+        if (qos > t.qos) t.qos = qos;
+        if (entry.options.subscriptionId) t.ids.push(entry.options.subscriptionId);
+      }
+    };
+    const exact = this.exact.get(message.topic);
+    if (exact) for (const e of exact.values()) consider(e);
+    for (const subs of this.wildcard.values()) {
+      for (const e of subs.values()) {
+        if (matchesCompiled(e.levels, message.topic)) consider(e);
+        else break; // every entry in this map shares the same filter
+      }
+    }
+    let delivered = 0;
+    for (const [sub, t] of targets) if (sub.deliver(message, t.qos, t.ids.length ? t.ids : undefined)) delivered++;
+    return { matched: targets.size, delivered };
+  }
+}

@@ -1,0 +1,14 @@
+/**
+ * Listener factories by configured protocol. The composition root builds each
+ * configured listener through this table.
+ */
+import type { ListenerFactory } from './listener.js';
+import type { ListenerProtocol } from '../config/types.js';
+import { createMqttListener } from './mqtt/index.js';
+
+export const LISTENER_FACTORIES: Partial<Record<ListenerProtocol, ListenerFactory>> = {
+  mqtt: createMqttListener,
+  'mqtt-ws': createMqttListener,
+};
+
+export type * from './listener.js';

@@ -1,0 +1,30 @@
+/**
+ * The pipeline's view of the scripting stage (implemented in scripting/).
+ * Routing never imports isolated-vm; it asks a ScriptHost for decisions.
+ */
+import type { Envelope, Reply } from '../envelope/index.js';
+import type { Admission, ClientInfo } from '../listeners/listener.js';
+import type { Decision } from './decision.js';
+
+export type ScriptResult =
+  | { readonly ok: true; readonly decisions: readonly Decision[] }
+  /** `code` is TG_ERR_SCRIPT_THREW, TG_ERR_SCRIPT_TIMEOUT, TG_ERR_SCRIPT_MEMORY, TG_ERR_SCRIPT_INVALID_DECISION or TG_ERR_SCRIPT_THROTTLED. */
+  | { readonly ok: false; readonly code: string; readonly reason: string };
+
+/** A back-end response as a script's `onResponse` sees it. */
+export interface ScriptResponse {
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: Buffer;
+}
+
+export interface ScriptHost {
+  /** Runs `onMessage` of the script at `script` (a path as written in the route). Never rejects. */
+  onMessage(script: string, envelope: Envelope): Promise<ScriptResult>;
+  /** Runs `onResponse` when the script exports it; undefined = keep the back-end's response as the reply. */
+  onResponse(script: string, response: ScriptResponse, envelope: Envelope): Promise<Reply | undefined>;
+  /** Admission through scripts exporting `onConnect`. Never rejects. */
+  onConnect(client: ClientInfo): Promise<Admission>;
+  /** Stops watching files and disposes isolates. */
+  close(): Promise<void>;
+}

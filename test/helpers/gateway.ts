@@ -1,0 +1,38 @@
+/**
+ * Starts a real gateway for a test from a configuration object (validated
+ * like a file). Listeners should use port 0; `port(name)` gives the bound one.
+ */
+import { Writable } from 'node:stream';
+import pino from 'pino';
+import { Gateway } from '../../src/gateway.js';
+import { parseConfig } from '../../src/config/load.js';
+import { createScriptHostFactory } from '../../src/scripting/factory.js';
+
+export interface TestGateway {
+  readonly gateway: Gateway;
+  /** Every log line written so far, parsed. */
+  readonly logs: Array<Record<string, unknown>>;
+  port(listener: string): number;
+  stop(): Promise<void>;
+}
+
+export async function startGateway(raw: unknown, options: { baseDir?: string; env?: NodeJS.ProcessEnv } = {}): Promise<TestGateway> {
+  const config = parseConfig(raw, { source: '<test>', baseDir: options.baseDir ?? process.cwd(), env: options.env ?? process.env });
+  const logs: Array<Record<string, unknown>> = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      for (const line of chunk.toString('utf8').split('\n')) if (line) logs.push(JSON.parse(line) as Record<string, unknown>);
+      cb();
+    },
+  });
+  const logger = pino({ level: process.env.THINGGATE_TEST_LOG_LEVEL ?? 'debug' }, sink);
+  const factory = createScriptHostFactory();
+  const gateway = new Gateway(config, factory ? { logger, scriptHostFactory: factory } : { logger });
+  await gateway.start();
+  return {
+    gateway,
+    logs,
+    port: (name) => gateway.address(name).port,
+    stop: () => gateway.stop({ drain: false }),
+  };
+}
