@@ -19,7 +19,7 @@ import { filterProblem } from '../envelope/address-pattern.js';
 // ajv-formats is CommonJS with a default export; under NodeNext it arrives as the module object.
 const addFormats = (addFormatsModule as unknown as { default?: typeof addFormatsModule }).default ?? addFormatsModule;
 
-const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true, allowUnionTypes: true });
+const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true, allowUnionTypes: true, verbose: true });
 (addFormats as unknown as (a: Ajv) => void)(ajv);
 const validate = ajv.compile(configSchema);
 

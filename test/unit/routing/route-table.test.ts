@@ -1,0 +1,54 @@
+import { describe, it, expect } from 'vitest';
+import { RouteTable } from '../../../src/routing/route-table.js';
+import { compilePathTemplate } from '../../../src/routing/path-template.js';
+import { parseConfig } from '../../../src/config/load.js';
+import { createEnvelope, type Envelope, type Protocol } from '../../../src/envelope/index.js';
+
+function env(address: string, protocol: Protocol = 'mqtt', listener = 'mqtt', clientId = 'dev-1'): Envelope {
+  return createEnvelope({
+    protocol,
+    listener,
+    source: { clientId, remoteAddress: '127.0.0.1' },
+    address,
+    method: protocol === 'mqtt' ? 'PUBLISH' : 'POST',
+    payload: Buffer.alloc(0),
+    delivery: 'at-least-once',
+  });
+}
+
+const config = parseConfig(
+  {
+    listeners: [
+      { name: 'mqtt', protocol: 'mqtt', port: 0 },
+      { name: 'coap', protocol: 'coap', port: 0 },
+    ],
+    pools: [{ name: 'p', endpoints: [{ url: 'http://127.0.0.1:1' }] }],
+    routes: [
+      { name: 'coap-only', match: { protocol: 'coap', address: 'telemetry/#' }, pool: 'p' },
+      { name: 'telemetry', match: { address: 'telemetry/+/#' }, pool: 'p', request: { path: '/t/{address.1}/{clientId}' } },
+      { name: 'devices', match: { listener: 'mqtt', address: 'devices/#' }, target: 'devices' },
+      { name: 'rest', match: { address: '#' }, pool: 'p' },
+    ],
+  },
+  { env: {} },
+);
+
+describe('route table', () => {
+  const table = new RouteTable(config.routes);
+
+  it('takes the first matching route', () => {
+    expect(table.match(env('telemetry/a/b'))!.name).toBe('telemetry');
+    expect(table.match(env('telemetry/a/b', 'coap', 'coap'))!.name).toBe('coap-only');
+    expect(table.match(env('devices/x'))!.kind).toBe('devices');
+    expect(table.match(env('devices/x', 'coap', 'coap'))!.name).toBe('rest');
+    expect(table.match(env('other'))!.name).toBe('rest');
+  });
+
+  it('renders path placeholders, encoding what could change the path', () => {
+    const route = table.match(env('telemetry/room 1/temp'))!;
+    expect(route.renderPath(env('telemetry/room 1/temp', 'mqtt', 'mqtt', 'dev?1'))).toBe('/t/room%201/dev%3F1');
+    const all = compilePathTemplate('/m/{address}?from={clientId}&via={listener}&p={protocol}');
+    expect(all(env('a/../b/ü'))).toBe('/m/a/%2E%2E/b/%C3%BC?from=dev-1&via=mqtt&p=mqtt');
+    expect(compilePathTemplate('/x/{address.7}')(env('a/b'))).toBe('/x/');
+  });
+});
