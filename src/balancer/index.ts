@@ -1,2 +1,4 @@
 export * from './types.js';
-export { createBalancer } from './balancer.js';
+export { createBalancer, type BalancerOptions } from './balancer.js';
+export type { Clock } from './clock.js';
+export type { Strategy, StrategyEndpoint } from './strategies/strategy.js';

@@ -1,14 +1,38 @@
 /**
- * A pool of endpoints with a strategy, a bound on requests in flight and a
- * bounded pending queue. Beyond both bounds a message is `unavailable` at
- * once: back-pressure goes to the devices, never into unbounded memory.
+ * A pool of endpoints: strategy, health, outlier ejection, panic mode,
+ * circuit breaking, ordered delivery, batching and the durable spool around
+ * the attempt loop. Beyond `maxInflight` requests in flight and `maxPending`
+ * waiting, a message is `unavailable` at once (TG_ERR_POOL_OVERLOADED):
+ * back-pressure goes to the devices, never into unbounded memory.
  */
-import { errors as undiciErrors } from 'undici';
+import { resolve } from 'node:path';
+import type { Logger } from 'pino';
 import type { PoolConfig } from '../config/types.js';
+import { Batcher } from './batcher.js';
+import type { Clock } from './clock.js';
 import { Endpoint } from './endpoint.js';
+import { ActiveHealthChecker, statusExpected } from './health/active-check.js';
+import { OutlierDetector } from './health/outlier.js';
+import { PoolMetrics } from './metrics.js';
+import { KeyedSerializer } from './ordered.js';
+import { expired, Requester } from './requester.js';
+import { RetryPolicy } from './retry.js';
+import { Spool } from './spool.js';
+import { createStrategy } from './strategies/index.js';
 import type { Strategy } from './strategies/strategy.js';
-import { RoundRobin } from './strategies/round-robin.js';
+import { loadUpstreamTls } from './tls.js';
 import type { PoolStats, UpstreamRequest, UpstreamResult } from './types.js';
+import type { Metrics } from '../observability/metrics.js';
+
+export interface PoolOptions {
+  /** Folder that relative TLS and spool paths resolve against. */
+  readonly baseDir: string;
+  readonly logger: Logger;
+  readonly metrics?: Metrics;
+  readonly clock: Clock;
+  /** JSON path of this pool in the configuration (`/pools/N`), for error messages. */
+  readonly at: string;
+}
 
 interface Waiter {
   readonly request: UpstreamRequest;
@@ -18,141 +42,233 @@ interface Waiter {
 export class BackendPool {
   readonly name: string;
   readonly endpoints: Endpoint[];
-  private readonly strategy: Strategy;
+  readonly strategy: Strategy;
+  private readonly log: Logger;
+  private readonly metrics: PoolMetrics;
+  private readonly retry: RetryPolicy;
+  private readonly outlier: OutlierDetector;
+  private readonly health?: ActiveHealthChecker;
+  private readonly requester: Requester;
+  private readonly ordered?: KeyedSerializer;
+  private readonly batcher?: Batcher;
+  private readonly spool?: Spool;
   private inflight = 0;
   private requests = 0;
   private rejectedOverload = 0;
-  private readonly pending: Waiter[] = [];
+  private panic = false;
+  private closed = false;
+  private readonly pending: Array<Waiter | undefined> = [];
   private pendingHead = 0;
   private idleWaiters: Array<() => void> = [];
 
-  constructor(private readonly config: PoolConfig) {
+  constructor(
+    private readonly config: PoolConfig,
+    options: PoolOptions,
+  ) {
     this.name = config.name;
-    this.endpoints = config.endpoints.map((e) => new Endpoint(e, config.connections));
-    this.strategy = new RoundRobin();
+    this.log = options.logger.child({ pool: config.name });
+    const tls = config.endpoints.some((e) => e.url.startsWith('https:')) ? loadUpstreamTls(config.tls, options.baseDir, options.at) : undefined;
+    this.endpoints = config.endpoints.map(
+      (e) => new Endpoint(e, { connections: config.connections, pipelining: config.pipelining, ...(tls && { tls }) }),
+    );
+    this.metrics = new PoolMetrics(options.metrics, config.name, this.endpoints.map((e) => e.url));
+    this.strategy = createStrategy(config.strategy, { hashLoadFactor: config.hashLoadFactor });
+    this.retry = new RetryPolicy(config.retries);
+    this.outlier = new OutlierDetector(config.outlierDetection, this.endpoints, options.clock, {
+      onEject: (i, ms) => {
+        this.metrics.ejection(i);
+        this.log.warn({ endpoint: this.endpoints[i]!.url, ejectedForMs: ms, ejections: this.endpoints[i]!.ejections }, 'endpoint ejected after consecutive failures');
+        this.recompute();
+      },
+      onReturn: (i) => {
+        this.log.info({ endpoint: this.endpoints[i]!.url }, 'ejected endpoint returned to service');
+        this.recompute();
+      },
+    });
+    this.requester = new Requester({
+      config,
+      endpoints: this.endpoints,
+      strategy: this.strategy,
+      retry: this.retry,
+      outlier: this.outlier,
+      metrics: this.metrics,
+      clock: options.clock,
+    });
+    if (config.healthCheck) {
+      const hc = config.healthCheck;
+      this.health = new ActiveHealthChecker(hc, this.endpoints, (i) => this.probe(i), options.clock, {
+        onChange: (i, healthy, reason) => {
+          const url = this.endpoints[i]!.url;
+          if (healthy) this.log.info({ endpoint: url, reason }, 'endpoint healthy');
+          else this.log.warn({ endpoint: url, reason }, 'endpoint unhealthy');
+          this.recompute();
+        },
+      });
+      this.health.start();
+    }
+    if (config.orderedDelivery) this.ordered = new KeyedSerializer();
+    if (config.batch) this.batcher = new Batcher(config.name, config.batch, (r) => this.requester.send(r, this.headersOf(r)));
+    if (config.spool) {
+      this.spool = new Spool({
+        config: config.spool,
+        directory: resolve(options.baseDir, config.spool.directory),
+        pool: config.name,
+        deliver: (r) => this.admit(r),
+        logger: this.log,
+        metrics: this.metrics,
+        clock: options.clock,
+      });
+    }
   }
 
   dispatch(request: UpstreamRequest): Promise<UpstreamResult> {
     this.requests++;
+    if (this.closed) return Promise.resolve({ kind: 'unavailable', code: 'TG_ERR_POOL_CLOSED', reason: `pool '${this.name}' is closed` });
+    if (this.spool && request.spool !== false) return this.spool.put(request);
+    return this.admit(request);
+  }
+
+  /** Circuit breaking and ordered delivery in front of the attempt loop. */
+  private admit(request: UpstreamRequest): Promise<UpstreamResult> {
+    if (!this.ordered) return this.gate(request);
+    const mustWait = this.ordered.busy(request.key) || this.inflight >= this.config.maxInflight;
+    if (mustWait && this.ordered.waiting + this.waitingCount() >= this.config.maxPending) return Promise.resolve(this.overloaded());
+    return this.ordered.run(request.key, () => this.gate(request));
+  }
+
+  private gate(request: UpstreamRequest): Promise<UpstreamResult> {
     if (this.inflight < this.config.maxInflight) return this.run(request);
-    if (this.pending.length - this.pendingHead >= this.config.maxPending) {
-      this.rejectedOverload++;
-      return Promise.resolve({
-        kind: 'unavailable',
-        code: 'TG_ERR_POOL_OVERLOADED',
-        reason: `pool '${this.name}' has ${this.inflight} requests in flight and ${this.config.maxPending} waiting`,
-        retryAfterMs: 1000,
-      });
-    }
+    if (this.waitingCount() + (this.ordered?.waiting ?? 0) >= this.config.maxPending) return Promise.resolve(this.overloaded());
     return new Promise((resolve) => this.pending.push({ request, resolve }));
+  }
+
+  private overloaded(): UpstreamResult {
+    this.rejectedOverload++;
+    this.metrics.rejectedWith('TG_ERR_POOL_OVERLOADED');
+    return {
+      kind: 'unavailable',
+      code: 'TG_ERR_POOL_OVERLOADED',
+      reason: `pool '${this.name}' has ${this.inflight} requests in flight and ${this.waitingCount()} waiting`,
+      retryAfterMs: 1000,
+    };
+  }
+
+  private waitingCount(): number {
+    return this.pending.length - this.pendingHead;
   }
 
   private async run(request: UpstreamRequest): Promise<UpstreamResult> {
     this.inflight++;
     try {
-      return await this.attempt(request);
+      if (request.expiresAt !== undefined && request.expiresAt <= Date.now()) return expired();
+      if (this.batcher) return await this.batcher.add(request);
+      return await this.requester.send(request, this.headersOf(request));
     } finally {
       this.inflight--;
       this.next();
     }
   }
 
+  private headersOf(request: UpstreamRequest): Record<string, string> {
+    return { ...request.headers, 'idempotency-key': request.idempotencyKey };
+  }
+
   private next(): void {
     if (this.pendingHead < this.pending.length && this.inflight < this.config.maxInflight) {
       const w = this.pending[this.pendingHead]!;
-      this.pending[this.pendingHead++] = undefined as unknown as Waiter;
+      this.pending[this.pendingHead++] = undefined;
       if (this.pendingHead > 1024 && this.pendingHead * 2 > this.pending.length) {
         this.pending.splice(0, this.pendingHead);
         this.pendingHead = 0;
       }
       void this.run(w.request).then(w.resolve);
-    } else if (this.inflight === 0 && this.pendingHead >= this.pending.length) {
+    } else if (this.isIdle()) {
       const waiters = this.idleWaiters;
       this.idleWaiters = [];
       for (const w of waiters) w();
     }
   }
 
-  /** One try per endpoint at most, moving on only after a connection failure (nothing reached the back-end). */
-  private async attempt(request: UpstreamRequest): Promise<UpstreamResult> {
-    const tried = new Set<number>();
-    let lastError = 'no endpoint available';
-    let code = 'TG_ERR_UPSTREAM_UNAVAILABLE';
-    for (let attempt = 1; attempt <= this.endpoints.length; attempt++) {
-      const idx = this.strategy.pick(this.endpoints, request.key, tried);
-      if (idx < 0) break;
-      tried.add(idx);
-      const ep = this.endpoints[idx]!;
-      let timeout = this.config.timeoutMs;
-      if (request.expiresAt !== undefined) timeout = Math.min(timeout, request.expiresAt - Date.now());
-      if (timeout <= 0) return { kind: 'unavailable', code: 'TG_ERR_MESSAGE_EXPIRED', reason: 'message expired before delivery' };
-      ep.inflight++;
-      ep.requests++;
-      try {
-        const res = await ep.client.request({
-          method: request.method as 'POST',
-          path: request.path,
-          headers: { ...request.headers, 'idempotency-key': request.idempotencyKey },
-          body: request.body,
-          headersTimeout: timeout,
-          bodyTimeout: timeout,
-        });
-        const body = Buffer.from(await res.body.arrayBuffer());
-        if (res.statusCode >= 500) ep.failures++;
-        return {
-          kind: 'response',
-          status: res.statusCode,
-          headers: flattenHeaders(res.headers),
-          body,
-          endpoint: ep.url,
-          attempts: attempt,
-        };
-      } catch (err) {
-        ep.failures++;
-        lastError = `${ep.url}: ${(err as Error).message}`;
-        if (err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError) {
-          // The request may have reached the back-end: do not try elsewhere here.
-          return { kind: 'unavailable', code: 'TG_ERR_UPSTREAM_TIMEOUT', reason: `${ep.url} did not answer within ${timeout} ms` };
-        }
-        code = 'TG_ERR_UPSTREAM_UNAVAILABLE';
-      } finally {
-        ep.inflight--;
-      }
+  private isIdle(): boolean {
+    return this.inflight === 0 && this.pendingHead >= this.pending.length && (this.ordered?.waiting ?? 0) === 0;
+  }
+
+  /** Decides which endpoints may be picked: healthy and not ejected, or all of them in panic mode. */
+  private recompute(): void {
+    let routable = 0;
+    for (const e of this.endpoints) if (e.routable) routable++;
+    const threshold = this.config.panicThreshold;
+    const panic = threshold > 0 && routable * 100 < threshold * this.endpoints.length;
+    this.endpoints.forEach((e, i) => {
+      const available = panic || e.routable;
+      if (available !== e.available) this.metrics.available(i, available);
+      e.available = available;
+    });
+    if (panic !== this.panic) {
+      this.panic = panic;
+      this.metrics.panicMode(panic);
+      if (panic) this.log.warn({ routable, endpoints: this.endpoints.length, panicThreshold: threshold }, 'panic mode: too few healthy endpoints, balancing over all of them');
+      else this.log.info({ routable, endpoints: this.endpoints.length }, 'panic mode over');
     }
-    return { kind: 'unavailable', code, reason: lastError, retryAfterMs: 1000 };
+  }
+
+  private async probe(i: number): Promise<boolean> {
+    const hc = this.config.healthCheck!;
+    try {
+      const res = await this.endpoints[i]!.client.request({
+        method: hc.method as 'GET',
+        path: hc.path,
+        headersTimeout: hc.timeoutMs,
+        bodyTimeout: hc.timeoutMs,
+        headers: { 'user-agent': 'thinggate-health-check' },
+      });
+      await res.body.dump();
+      return statusExpected(res.statusCode, hc.expectedStatuses);
+    } catch {
+      return false;
+    }
+  }
+
+  /** Stops health checks and spool delivery and sends waiting batches, ahead of draining. */
+  quiesce(): void {
+    this.health?.close();
+    this.spool?.stopDelivery();
+    this.batcher?.flush();
   }
 
   /** Resolves once nothing is in flight or pending. */
   idle(): Promise<void> {
-    if (this.inflight === 0 && this.pendingHead >= this.pending.length) return Promise.resolve();
+    if (this.isIdle()) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
   stats(): PoolStats {
     return {
       name: this.name,
+      strategy: this.strategy.name,
       inflight: this.inflight,
-      pending: this.pending.length - this.pendingHead,
+      pending: this.waitingCount() + (this.ordered?.waiting ?? 0),
       requests: this.requests,
       rejectedOverload: this.rejectedOverload,
-      endpoints: this.endpoints.map((e) => ({
-        url: e.url,
-        healthy: e.healthy,
-        ejected: e.ejected,
-        inflight: e.inflight,
-        requests: e.requests,
-        failures: e.failures,
-      })),
+      retries: this.requester.retries,
+      retryBudgetExhausted: this.requester.budgetExhausted,
+      panic: this.panic,
+      ...(this.spool && { spooled: this.spool.size }),
+      endpoints: this.endpoints.map((e) => e.stats()),
     };
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.endpoints.map((e) => e.close()));
+    this.closed = true;
+    this.quiesce();
+    this.outlier.close();
+    // Whatever still waits after the drain gets a definite answer.
+    for (let i = this.pendingHead; i < this.pending.length; i++) {
+      this.pending[i]?.resolve({ kind: 'unavailable', code: 'TG_ERR_POOL_CLOSED', reason: `pool '${this.name}' is closed` });
+    }
+    this.pending.length = 0;
+    this.pendingHead = 0;
+    await this.spool?.close();
+    await Promise.all(this.endpoints.map((e) => e.close().catch(() => e.destroy())));
   }
-}
-
-function flattenHeaders(h: Record<string, string | string[] | undefined>): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(h)) if (v !== undefined) out[k] = Array.isArray(v) ? v.join(', ') : v;
-  return out;
 }

@@ -19,6 +19,12 @@ export interface UpstreamRequest {
   readonly key: string;
   /** Milliseconds since the epoch; caps the total time spent on the request (message expiry). */
   readonly expiresAt?: number;
+  /**
+   * Whether a pool with a durable spool may take this request for later
+   * delivery. Undefined means yes; the pipeline sets false for at-most-once
+   * messages and for requests whose response is a reply to the device.
+   */
+  readonly spool?: boolean;
 }
 
 export type UpstreamResult =
@@ -37,21 +43,48 @@ export type UpstreamResult =
   /** No back-end could take it now (all attempts failed, circuit open, pool overloaded, expired). */
   | { readonly kind: 'unavailable'; readonly code: string; readonly reason: string; readonly retryAfterMs?: number };
 
+/** Counts per latency bucket: `counts[i]` requests took at most `boundsMs[i]` (the last bucket is unbounded). */
+export interface LatencyHistogram {
+  readonly boundsMs: readonly number[];
+  readonly counts: readonly number[];
+}
+
+export type HealthState = 'healthy' | 'unhealthy' | 'ejected';
+
 export interface EndpointStats {
   readonly url: string;
+  /** Passes active health checks (always true without them). */
   readonly healthy: boolean;
+  /** Ejected by outlier detection now. */
   readonly ejected: boolean;
+  readonly state: HealthState;
   readonly inflight: number;
   readonly requests: number;
+  /** Attempts that failed: connect errors, resets, timeouts and 5xx. */
   readonly failures: number;
+  /** Retries sent to this endpoint. */
+  readonly retries: number;
+  /** Times outlier detection ejected it. */
+  readonly ejections: number;
+  /** Latency EWMA in milliseconds (p2c-ewma's input). */
+  readonly ewmaMs: number;
+  readonly latency: LatencyHistogram;
 }
 
 export interface PoolStats {
   readonly name: string;
+  readonly strategy: string;
   readonly inflight: number;
   readonly pending: number;
   readonly requests: number;
   readonly rejectedOverload: number;
+  readonly retries: number;
+  /** Retries refused because the retry budget was spent. */
+  readonly retryBudgetExhausted: number;
+  /** True while the healthy share is under the panic threshold. */
+  readonly panic: boolean;
+  /** Messages on the durable spool waiting for delivery (absent without a spool). */
+  readonly spooled?: number;
   readonly endpoints: readonly EndpointStats[];
 }
 

@@ -1,6 +1,6 @@
-import type { Strategy, StrategyEndpoint } from './strategy.js';
+import { eligible, type Strategy, type StrategyEndpoint } from './strategy.js';
 
-/** Each request to the next available endpoint in turn. */
+/** Each request to the next available endpoint in turn; weights are ignored. */
 export class RoundRobin implements Strategy {
   readonly name = 'round-robin';
   private next = 0;
@@ -9,7 +9,7 @@ export class RoundRobin implements Strategy {
     const n = endpoints.length;
     for (let i = 0; i < n; i++) {
       const idx = (this.next + i) % n;
-      if (endpoints[idx]!.available && !exclude?.has(idx)) {
+      if (eligible(endpoints, idx, exclude)) {
         this.next = (idx + 1) % n;
         return idx;
       }

@@ -8,8 +8,10 @@ export interface StrategyEndpoint {
   readonly weight: number;
   /** Requests in flight to this endpoint now. */
   readonly inflight: number;
-  /** False while ejected or failing health checks. */
+  /** False while ejected or failing health checks (true for all in panic mode). */
   readonly available: boolean;
+  /** Latency EWMA in milliseconds; 0 before the first response. */
+  readonly ewmaMs: number;
 }
 
 export interface Strategy {
@@ -20,4 +22,9 @@ export interface Strategy {
    * is the request's affinity key; `exclude` lists indexes tried already.
    */
   pick(endpoints: readonly StrategyEndpoint[], key: string, exclude?: ReadonlySet<number>): number;
+}
+
+/** True when endpoint `i` may be picked. */
+export function eligible(endpoints: readonly StrategyEndpoint[], i: number, exclude?: ReadonlySet<number>): boolean {
+  return endpoints[i]!.available && (exclude === undefined || !exclude.has(i));
 }
