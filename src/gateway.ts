@@ -138,7 +138,7 @@ export class Gateway {
       }
       scripts = await this.options.scriptHostFactory(config, this.logger.child({ stage: 'scripting' }), this.metrics, previousScripts);
     }
-    const balancer = createBalancer(config.pools);
+    const balancer = createBalancer(config.pools, { baseDir: config.baseDir, logger: this.logger, metrics: this.metrics });
     return scripts ? { routes, balancer, scripts } : { routes, balancer };
   }
 

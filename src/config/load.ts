@@ -128,6 +128,9 @@ function crossCheck(c: Omit<GatewayConfig, 'baseDir'>): string[] {
   };
   const listenerNames = unique(c.listeners, 'listeners');
   const poolNames = unique(c.pools, 'pools');
+  c.pools.forEach((p, i) => {
+    if (p.hashOn === 'header' && p.hashHeader === undefined) out.push(`/pools/${i}/hashHeader: is required when hashOn is 'header'`);
+  });
   const sockets = new Map<string, number>();
   c.listeners.forEach((l, i) => {
     if (l.port === 0) return;
