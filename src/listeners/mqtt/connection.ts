@@ -1,0 +1,430 @@
+/**
+ * One MQTT connection (TCP, TLS or WebSocket — all arrive as a Duplex). It
+ * owns one mqtt-packet parser, the fixed-header pre-scan, the keepalive and
+ * first-CONNECT timers, write batching, flow control and closing. Packet
+ * semantics live in handlers/, one file per packet type.
+ */
+import type { Duplex } from 'node:stream';
+import mqttPacket, { type Packet, type Parser } from 'mqtt-packet';
+import type { Logger } from 'pino';
+import type { Envelope, Identity, Outcome, Source, TlsInfo } from '../../envelope/index.js';
+import type { DeviceMessage, QoS, Subscriber } from '../../devices/registry.js';
+import type { ListenerContext } from '../listener.js';
+import type { ListenerLimits, MqttListenerOptions } from '../../config/types.js';
+import { FrameGuard } from './framing.js';
+import { MqttProtocolViolation, malformed } from './violation.js';
+import { RC } from './reason-codes.js';
+import type { MqttMetrics } from './metrics.js';
+import { Outbound } from './outbound.js';
+import { dispatchPacket } from './handlers/index.js';
+import { publishWill, type Will } from './will.js';
+
+/** What all connections of one listener share. */
+export interface ListenerShared {
+  readonly ctx: ListenerContext;
+  readonly name: string;
+  readonly limits: ListenerLimits;
+  readonly options: MqttListenerOptions;
+  readonly metrics: MqttMetrics;
+  readonly connections: Set<MqttConnection>;
+  draining: boolean;
+  messagesIn: number;
+  messagesOut: number;
+  protocolErrors: number;
+  /** Called when a connection's in-flight count reaches zero or it closes (drain waits on it). */
+  onSettled(): void;
+}
+
+export interface RemoteInfo {
+  readonly address: string;
+  readonly port?: number;
+  readonly tls?: TlsInfo;
+}
+
+/** Lifecycle of a connection. */
+export type ConnectionState = 'new' | 'connecting' | 'connected' | 'closed';
+
+/** QoS 2 inbound exchange states [MQTT-4.3.3]. */
+export const QOS2_DISPATCHING = 1;
+export const QOS2_RECEIVED = 2;
+
+/** Grace period for a peer to read a final DISCONNECT/CONNACK before the socket is destroyed. */
+const CLOSE_GRACE_MS = 1000;
+
+export class MqttConnection implements Subscriber {
+  clientId = '';
+  readonly listener: string;
+  /** Protocol level from CONNECT: 4 (3.1.1) or 5; 0 before CONNECT. */
+  version = 0;
+  state: ConnectionState = 'new';
+  log: Logger;
+  source: Source;
+  identity: Identity | undefined;
+  will: Will | undefined;
+  /** False once the client ended the session with DISCONNECT 0x00 [MQTT-3.1.2-10]. */
+  sendWill = true;
+  /** CONNACK has been sent (errors after it are DISCONNECTs, before it CONNACKs). */
+  connacked = false;
+
+  // Limits the client announced (v5) and negotiated values.
+  keepaliveMs = 0;
+  clientReceiveMaximum = 65535;
+  clientMaxPacketBytes = Number.POSITIVE_INFINITY;
+  /** v5 Request Problem Information; when false, reason strings go only on CONNACK/DISCONNECT/PUBLISH [MQTT-3.1.2-29]. */
+  problemInformation = true;
+  readonly topicAliases = new Map<number, string>();
+
+  // Inbound flow.
+  /** Messages handed to the pipeline whose outcome has not arrived. */
+  pending = 0;
+  /** QoS 1/2 messages not yet completed (PUBACK / PUBCOMP sent): the v5 Receive Maximum quota. */
+  quota = 0;
+  /** Inbound QoS 2 packet ids and their exchange state. */
+  readonly qos2 = new Map<number, number>();
+  /** Packets that arrived while CONNECT was being admitted; replayed after CONNACK. */
+  backlog: Packet[] | undefined;
+
+  readonly out: Outbound;
+  private readonly parser: Parser;
+  private readonly frames: FrameGuard;
+  private genOptions: { protocolVersion: number } = { protocolVersion: 4 };
+  private lastRx = Date.now();
+  private keepaliveTimer: NodeJS.Timeout | undefined;
+  private connectTimer: NodeJS.Timeout | undefined;
+  private corked = false;
+  private paused = false;
+
+  constructor(
+    readonly shared: ListenerShared,
+    readonly socket: Duplex,
+    readonly remote: RemoteInfo,
+  ) {
+    this.listener = shared.name;
+    this.log = shared.ctx.logger.child({ remote: `${remote.address}:${remote.port ?? 0}` });
+    this.source = { clientId: '', remoteAddress: remote.address, ...(remote.port !== undefined && { remotePort: remote.port }), ...(remote.tls && { tls: remote.tls }) };
+    this.frames = new FrameGuard(shared.limits.maxPacketBytes);
+    this.out = new Outbound(this, Math.max(shared.limits.maxInflight * 4, 256));
+    this.parser = mqttPacket.parser({ protocolVersion: 4 });
+    this.parser.on('packet', (p: Packet) => this.onPacket(p));
+    this.parser.on('error', (err: Error) => this.fail(malformed(undefined, `malformed packet: ${err.message}`)));
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('error', (err: Error) => this.log.debug({ err: err.message }, 'socket error'));
+    socket.on('close', () => this.onClose());
+    socket.on('end', () => socket.end());
+    // [MQTT-3.1.4-1] / limits.connectTimeoutMs: a socket that sends nothing, or half a CONNECT, is closed.
+    this.connectTimer = setTimeout(() => this.onConnectTimeout(), shared.limits.connectTimeoutMs);
+    shared.connections.add(this);
+    shared.metrics.connections.inc();
+  }
+
+  get protocolVersion(): number {
+    return this.version;
+  }
+
+  // ---- reading ---------------------------------------------------------
+
+  private onData(chunk: Buffer): void {
+    if (this.state === 'closed') return;
+    this.lastRx = Date.now();
+    const problem = this.frames.scan(chunk);
+    if (problem) {
+      if (problem.kind === 'oversize') {
+        this.fail(
+          new MqttProtocolViolation(
+            'oversize',
+            RC.PACKET_TOO_LARGE,
+            'MQTT-3.2.2-15',
+            `packet of ${problem.size} bytes exceeds the maximum packet size ${this.shared.limits.maxPacketBytes}`,
+          ),
+        );
+      } else {
+        this.fail(malformed('MQTT-1.5.5-1', 'remaining length longer than four bytes'));
+      }
+      return;
+    }
+    try {
+      this.parser.parse(chunk);
+    } catch (err) {
+      this.fail(malformed(undefined, `unparsable packet: ${(err as Error).message}`));
+    }
+  }
+
+  private onPacket(packet: Packet): void {
+    if (this.state === 'closed') return;
+    this.shared.metrics.rx(packet.cmd);
+    if (this.backlog !== undefined && packet.cmd !== 'connect') {
+      this.backlog.push(packet);
+      return;
+    }
+    try {
+      dispatchPacket(this, packet);
+    } catch (err) {
+      this.fail(err);
+    }
+  }
+
+  /** Replays packets that arrived during admission. */
+  flushBacklog(): void {
+    const backlog = this.backlog;
+    this.backlog = undefined;
+    this.updateFlow();
+    if (!backlog) return;
+    for (const p of backlog) {
+      if (this.state === 'closed') return;
+      try {
+        dispatchPacket(this, p);
+      } catch (err) {
+        this.fail(err);
+      }
+    }
+  }
+
+  // ---- session setup -----------------------------------------------------
+
+  /** Called by the connect handler once the CONNECT is parsed. */
+  beginConnect(version: number): void {
+    this.version = version;
+    this.genOptions = { protocolVersion: version === 5 ? 5 : 4 };
+    this.state = 'connecting';
+    this.backlog = [];
+    this.updateFlow();
+  }
+
+  /** Called after CONNACK 0x00 has been written. */
+  established(clientId: string, identity: Identity | undefined): void {
+    clearTimeout(this.connectTimer);
+    this.connectTimer = undefined;
+    this.clientId = clientId;
+    this.identity = identity;
+    this.connacked = true;
+    this.state = 'connected';
+    this.source = Object.freeze({ ...this.source, clientId, ...(identity && { identity }) });
+    this.log = this.log.child({ clientId });
+    if (this.keepaliveMs > 0) this.armKeepalive(this.keepaliveMs * 1.5);
+  }
+
+  private onConnectTimeout(): void {
+    this.connectTimer = undefined;
+    if (this.connacked || this.state === 'closed') return;
+    this.shared.ctx.guard.report({
+      kind: 'slow-client',
+      listener: this.listener,
+      remoteAddress: this.remote.address,
+      clause: 'MQTT-3.1.4-1',
+      detail: `no complete CONNECT within ${this.shared.limits.connectTimeoutMs} ms${this.frames.midPacket ? ' (partial packet received)' : ''}`,
+    });
+    this.destroy();
+  }
+
+  // ---- keepalive [MQTT-3.1.2-24] ------------------------------------------
+
+  /** One timer per connection, re-armed for the remaining time rather than per packet. */
+  private armKeepalive(ms: number): void {
+    this.keepaliveTimer = setTimeout(() => this.checkKeepalive(), ms);
+  }
+
+  private checkKeepalive(): void {
+    if (this.state === 'closed') return;
+    const limit = this.keepaliveMs * 1.5;
+    const idle = Date.now() - this.lastRx;
+    if (idle >= limit) {
+      this.fail(new MqttProtocolViolation('keepalive-timeout', RC.KEEP_ALIVE_TIMEOUT, 'MQTT-3.1.2-24', `nothing received for ${idle} ms (keepalive ${this.keepaliveMs / 1000} s)`));
+      return;
+    }
+    this.armKeepalive(limit - idle);
+  }
+
+  // ---- writing -------------------------------------------------------------
+
+  /** Writes raw bytes, corking the socket until the end of this tick so acks of one read batch go out together. */
+  write(buf: Buffer): void {
+    if (this.state === 'closed' || this.socket.destroyed) return;
+    if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      process.nextTick(uncork, this);
+    }
+    this.socket.write(buf);
+  }
+
+  /** @internal */
+  uncork(): void {
+    this.corked = false;
+    if (!this.socket.destroyed) this.socket.uncork();
+  }
+
+  /** True when the socket's write buffer is above its high-water mark. */
+  get backedUp(): boolean {
+    return this.socket.writableNeedDrain;
+  }
+
+  /**
+   * Encodes and writes a packet. Returns false when it could not be encoded
+   * or is larger than the client's Maximum Packet Size (it is then not sent
+   * [MQTT-3.1.2-24 v5 §3.1.2.11.4]).
+   */
+  send(packet: Packet): boolean {
+    let buf: Buffer;
+    try {
+      buf = mqttPacket.generate(packet, this.genOptions);
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message, cmd: packet.cmd }, 'cannot encode packet');
+      return false;
+    }
+    if (buf.length > this.clientMaxPacketBytes) return false;
+    this.write(buf);
+    this.shared.metrics.tx(packet.cmd);
+    return true;
+  }
+
+  /** PUBACK/PUBREC/PUBREL/PUBCOMP with success and no properties: four bytes, no encoder. */
+  simpleAck(cmd: 'puback' | 'pubrec' | 'pubrel' | 'pubcomp', messageId: number): void {
+    const buf = Buffer.allocUnsafe(4);
+    buf[0] = ACK_FIRST_BYTE[cmd];
+    buf[1] = 2;
+    buf[2] = messageId >> 8;
+    buf[3] = messageId & 0xff;
+    this.write(buf);
+    this.shared.metrics.tx(cmd);
+  }
+
+  /**
+   * An acknowledgement with a v5 reason code and, when the client allows it,
+   * a Reason String. If the packet would exceed the client's Maximum Packet
+   * Size the Reason String is left out [MQTT-3.2.2-19].
+   */
+  ack(cmd: 'puback' | 'pubrec' | 'pubrel' | 'pubcomp', messageId: number, reasonCode: number, reason?: string): void {
+    if (this.version !== 5 || (reasonCode === 0 && reason === undefined)) {
+      this.simpleAck(cmd, messageId);
+      return;
+    }
+    const withReason = reason !== undefined && this.problemInformation;
+    if (withReason && this.send({ cmd, messageId, reasonCode, properties: { reasonString: reason } })) return;
+    this.send({ cmd, messageId, reasonCode });
+  }
+
+  // ---- inbound flow ----------------------------------------------------------
+
+  /** Hands an envelope to the pipeline, counting it against the in-flight limit. */
+  dispatch(env: Envelope): Promise<Outcome> {
+    this.pending++;
+    this.shared.messagesIn++;
+    if (this.pending >= this.shared.limits.maxInflight) this.updateFlow();
+    return this.shared.ctx.pipeline.handle(env);
+  }
+
+  /** Called once per outcome, before the acknowledgement is written. */
+  settled(): void {
+    this.pending--;
+    if (this.paused) this.updateFlow();
+    if (this.pending === 0 && this.shared.draining) this.shared.onSettled();
+  }
+
+  /** Pauses reading while admission runs, while too many outcomes are awaited, or while draining. */
+  updateFlow(): void {
+    if (this.state === 'closed') return;
+    const pause = this.backlog !== undefined || this.shared.draining || this.pending >= this.shared.limits.maxInflight;
+    if (pause === this.paused) return;
+    this.paused = pause;
+    if (pause) this.socket.pause();
+    else this.socket.resume();
+  }
+
+  // ---- southbound ----------------------------------------------------------
+
+  /** Subscriber: delivers a matched message at `qos`. */
+  deliver(message: DeviceMessage, qos: QoS, subscriptionIds?: readonly number[]): boolean {
+    if (this.state !== 'connected') return false;
+    const ok = this.out.deliver(message, qos, subscriptionIds);
+    if (ok) this.shared.messagesOut++;
+    return ok;
+  }
+
+  // ---- closing ----------------------------------------------------------------
+
+  /**
+   * Closes after a failure. A protocol violation is reported as a security
+   * event and answered with its reason code (v5: CONNACK before the session
+   * is up, DISCONNECT after; v3.1.1: the connection is just closed).
+   */
+  fail(err: unknown): void {
+    if (this.state === 'closed') return;
+    if (err instanceof MqttProtocolViolation) {
+      this.shared.protocolErrors++;
+      this.shared.ctx.guard.report({
+        kind: err.kind,
+        listener: this.listener,
+        remoteAddress: this.remote.address,
+        ...(this.clientId && { clientId: this.clientId }),
+        ...(err.clause !== undefined && { clause: err.clause }),
+        ...(this.version === 5 && { reasonCode: err.reasonCode }),
+        detail: err.message,
+      });
+      this.closeWith(err.reasonCode, err.message);
+      return;
+    }
+    this.log.error({ err }, 'connection failed unexpectedly');
+    this.closeWith(RC.IMPLEMENTATION_SPECIFIC_ERROR, 'internal error');
+  }
+
+  /** Sends the v5 reason code (CONNACK or DISCONNECT) when the peer speaks v5, then closes. */
+  closeWith(reasonCode: number, reason?: string): void {
+    if (this.state === 'closed') return;
+    if (this.version === 5) {
+      const properties = reason !== undefined ? { reasonString: reason.slice(0, 256) } : undefined;
+      if (this.connacked) this.send({ cmd: 'disconnect', reasonCode, ...(properties && { properties }) });
+      else if (this.state === 'connecting' || this.state === 'new') {
+        this.send({ cmd: 'connack', sessionPresent: false, reasonCode, ...(properties && { properties }) });
+      }
+    }
+    this.end();
+  }
+
+  /** Session takeover: another connection with this client id has been admitted [MQTT-3.1.4-3]. */
+  takeOver(): void {
+    if (this.state === 'closed') return;
+    this.log.info('session taken over by a new connection');
+    this.closeWith(RC.SESSION_TAKEN_OVER, 'session taken over');
+  }
+
+  /** Half-closes after flushing; destroys if the peer does not close in time. */
+  end(): void {
+    if (this.state === 'closed') return;
+    this.stopReading();
+    this.socket.end();
+    setTimeout(() => this.socket.destroy(), CLOSE_GRACE_MS).unref();
+  }
+
+  destroy(): void {
+    this.stopReading();
+    this.socket.destroy();
+  }
+
+  private stopReading(): void {
+    this.socket.removeAllListeners('data');
+    this.socket.pause();
+    if (this.state !== 'closed' && this.state !== 'connected') clearTimeout(this.connectTimer);
+  }
+
+  private onClose(): void {
+    if (this.state === 'closed') return;
+    const wasConnected = this.state === 'connected';
+    this.state = 'closed';
+    clearTimeout(this.connectTimer);
+    clearTimeout(this.keepaliveTimer);
+    this.out.clear();
+    this.shared.connections.delete(this);
+    this.shared.metrics.connections.dec();
+    if (this.connacked) this.shared.ctx.devices.disconnect(this);
+    this.log.debug({ pending: this.pending }, 'connection closed');
+    // [MQTT-3.1.2-8]: the Will goes out when the connection closes without DISCONNECT 0x00.
+    if (wasConnected && this.will && this.sendWill) publishWill(this, this.will);
+    this.shared.onSettled();
+  }
+}
+
+const ACK_FIRST_BYTE = { puback: 0x40, pubrec: 0x50, pubrel: 0x62, pubcomp: 0x70 } as const;
+
+function uncork(c: MqttConnection): void {
+  c.uncork();
+}

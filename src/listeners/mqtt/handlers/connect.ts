@@ -1,0 +1,203 @@
+/**
+ * CONNECT → CONNACK, as a named list of stages run in order. A stage either
+ * lets the connection through (returns true) or answers and closes it itself
+ * (returns false). Packets arriving meanwhile wait in the connection's
+ * backlog and are replayed after CONNACK.
+ */
+import { randomBytes } from 'node:crypto';
+import { isUtf8 } from 'node:buffer';
+import type { IConnackPacket, IConnectPacket } from 'mqtt-packet';
+import type { Identity } from '../../../envelope/index.js';
+import { topicNameProblem } from '../../../envelope/index.js';
+import { MqttConnection } from '../connection.js';
+import { RC, V3_CONNACK, admissionReturnCode } from '../reason-codes.js';
+
+interface ConnectContext {
+  readonly packet: IConnectPacket;
+  clientId: string;
+  assigned: boolean;
+  identity?: Identity;
+  serverKeepAlive?: number;
+  sessionExpiryOverride?: boolean;
+}
+
+type Stage = (c: MqttConnection, cx: ConnectContext) => boolean | Promise<boolean>;
+
+/** The connect stages, in order. */
+export const CONNECT_STAGES: ReadonlyArray<readonly [string, Stage]> = [
+  ['protocol-version', checkProtocolVersion],
+  ['client-identifier', checkClientId],
+  ['features', checkFeatures],
+  ['admission', admit],
+  ['negotiation', negotiate],
+  ['takeover', takeOver],
+  ['connack', connack],
+];
+
+export function handleConnect(c: MqttConnection, packet: IConnectPacket): void {
+  c.beginConnect(packet.protocolVersion ?? 4);
+  const cx: ConnectContext = { packet, clientId: packet.clientId, assigned: false };
+  runStages(c, cx, 0).then(
+    (ok) => {
+      if (ok) c.flushBacklog();
+    },
+    (err: unknown) => c.fail(err),
+  );
+}
+
+async function runStages(c: MqttConnection, cx: ConnectContext, from: number): Promise<boolean> {
+  for (let i = from; i < CONNECT_STAGES.length; i++) {
+    if (c.state === 'closed') return false;
+    const r = CONNECT_STAGES[i]![1](c, cx);
+    if (!(typeof r === 'boolean' ? r : await r)) return false;
+  }
+  return c.state !== 'closed';
+}
+
+/** Refuses with a CONNACK in the client's version, then closes. */
+function refuse(c: MqttConnection, v5Code: number, v3Code: number, reason: string): false {
+  c.log.info({ reason, code: c.version === 5 ? v5Code : v3Code }, 'connection refused');
+  if (c.version === 5) c.send({ cmd: 'connack', sessionPresent: false, reasonCode: v5Code, properties: { reasonString: reason } });
+  else c.send({ cmd: 'connack', sessionPresent: false, returnCode: v3Code });
+  c.end();
+  return false;
+}
+
+/** [MQTT-3.1.2-2]: only 3.1.1 (level 4) and 5 are served; 3.1 (level 3) gets return code 0x01. */
+function checkProtocolVersion(c: MqttConnection, cx: ConnectContext): boolean {
+  const v = cx.packet.protocolVersion;
+  if (v === 4 || v === 5) return true;
+  c.version = 4; // answer in the 3.x CONNACK format the client understands
+  return refuse(c, RC.UNSUPPORTED_PROTOCOL_VERSION, V3_CONNACK.UNACCEPTABLE_PROTOCOL_VERSION, `protocol level ${String(v)} is not supported`);
+}
+
+/**
+ * An empty client id gets an assigned one: v5 returns it as Assigned Client
+ * Identifier [MQTT-3.2.2-16]; v3.1.1 allows it only with clean session, else
+ * CONNACK 0x02 [MQTT-3.1.3-8].
+ */
+function checkClientId(c: MqttConnection, cx: ConnectContext): boolean {
+  if (cx.clientId.length > 0) return true;
+  if (c.version === 4 && !cx.packet.clean) {
+    return refuse(c, RC.CLIENT_IDENTIFIER_NOT_VALID, V3_CONNACK.IDENTIFIER_REJECTED, 'empty client identifier requires clean session [MQTT-3.1.3-8]');
+  }
+  cx.clientId = `tg-${randomBytes(9).toString('base64url')}`;
+  cx.assigned = true;
+  return true;
+}
+
+/** Features thinggate does not offer are refused up front rather than half-honoured. */
+function checkFeatures(c: MqttConnection, cx: ConnectContext): boolean {
+  const p = cx.packet;
+  if (c.version === 5 && p.properties?.authenticationMethod !== undefined) {
+    return refuse(c, RC.BAD_AUTHENTICATION_METHOD, V3_CONNACK.NOT_AUTHORIZED, 'enhanced authentication is not supported');
+  }
+  const will = p.will;
+  if (will) {
+    const problem = topicNameProblem(will.topic);
+    if (problem) return refuse(c, RC.TOPIC_NAME_INVALID, V3_CONNACK.SERVER_UNAVAILABLE, `will topic: ${problem}`);
+    // [MQTT-3.2.2-13]: Retain Available is 0, so a retained Will is refused with 0x9A.
+    if (will.retain && c.version === 5) return refuse(c, RC.RETAIN_NOT_SUPPORTED, 0, 'retained messages are not supported');
+    // [MQTT-3.2.2-12]: a Will QoS above Maximum QoS is refused with 0x9B.
+    if ((will.qos ?? 0) > c.shared.options.maximumQos && c.version === 5) {
+      return refuse(c, RC.QOS_NOT_SUPPORTED, 0, `will QoS ${will.qos ?? 0} exceeds maximum QoS ${c.shared.options.maximumQos}`);
+    }
+    const payload = will.payload;
+    if (c.version === 5 && will.properties?.payloadFormatIndicator && typeof payload !== 'string' && !isUtf8(payload)) {
+      return refuse(c, RC.PAYLOAD_FORMAT_INVALID, 0, 'will payload is not valid UTF-8');
+    }
+  }
+  return true;
+}
+
+/** Admission through the pipeline (authenticators, onConnect scripts). Passwords are never logged. */
+async function admit(c: MqttConnection, cx: ConnectContext): Promise<boolean> {
+  const p = cx.packet;
+  const r = c.remote;
+  const admission = await c.shared.ctx.pipeline.admit({
+    protocol: 'mqtt',
+    listener: c.listener,
+    clientId: cx.clientId,
+    ...(p.username !== undefined && { username: p.username }),
+    ...(p.password !== undefined && { password: p.password }),
+    remoteAddress: r.address,
+    ...(r.port !== undefined && { remotePort: r.port }),
+    ...(r.tls && { tls: r.tls }),
+  });
+  if (c.state === 'closed') return false;
+  if (admission.ok) {
+    if (admission.identity) cx.identity = admission.identity;
+    return true;
+  }
+  if (admission.status === 401) {
+    c.shared.ctx.guard.report({
+      kind: 'auth-failure',
+      listener: c.listener,
+      remoteAddress: r.address,
+      clientId: cx.clientId,
+      detail: admission.reason,
+    });
+  }
+  const code = admissionReturnCode(admission.status, c.version);
+  return refuse(c, code, code, admission.reason);
+}
+
+/** Keepalive, Receive Maximum, Maximum Packet Size and Problem Information from the client. */
+function negotiate(c: MqttConnection, cx: ConnectContext): boolean {
+  const p = cx.packet;
+  let keepalive = p.keepalive ?? 0;
+  const max = c.shared.options.maxKeepAliveSeconds;
+  // v5 Server Keep Alive (§3.2.2.3.14) caps the client's value; v3.1.1 has no way to say so, so its own value is enforced.
+  if (c.version === 5 && max > 0 && (keepalive === 0 || keepalive > max)) {
+    keepalive = max;
+    cx.serverKeepAlive = max;
+  }
+  c.keepaliveMs = keepalive * 1000;
+  c.will = p.will;
+  if (c.version === 5) {
+    const props = p.properties;
+    if (props) {
+      if (props.receiveMaximum !== undefined) c.clientReceiveMaximum = props.receiveMaximum;
+      if (props.maximumPacketSize !== undefined) c.clientMaxPacketBytes = props.maximumPacketSize;
+      if (props.requestProblemInformation === false) c.problemInformation = false;
+      // Sessions end with their connection; a requested expiry is answered with 0 (§3.2.2.3.2).
+      if ((props.sessionExpiryInterval ?? 0) > 0) cx.sessionExpiryOverride = true;
+    }
+  }
+  return true;
+}
+
+/** [MQTT-3.1.4-3]: a connection with the same client id is closed (v5: DISCONNECT 0x8E). */
+function takeOver(c: MqttConnection, cx: ConnectContext): boolean {
+  c.clientId = cx.clientId;
+  const previous = c.shared.ctx.devices.connect(c);
+  if (previous instanceof MqttConnection) previous.takeOver();
+  else if (previous) c.log.warn({ listener: previous.listener }, 'client id already connected through another protocol');
+  return true;
+}
+
+function connack(c: MqttConnection, cx: ConnectContext): boolean {
+  const o = c.shared.options;
+  const limits = c.shared.limits;
+  const packet: IConnackPacket = { cmd: 'connack', sessionPresent: false, returnCode: 0 };
+  if (c.version === 5) {
+    packet.reasonCode = 0;
+    delete packet.returnCode;
+    packet.properties = {
+      receiveMaximum: limits.maxInflight,
+      maximumPacketSize: limits.maxPacketBytes,
+      topicAliasMaximum: o.topicAliasMaximum,
+      retainAvailable: false,
+      sharedSubscriptionAvailable: false,
+      ...(o.maximumQos < 2 && { maximumQoS: o.maximumQos }),
+      ...(cx.assigned && { assignedClientIdentifier: cx.clientId }),
+      ...(cx.serverKeepAlive !== undefined && { serverKeepAlive: cx.serverKeepAlive }),
+      ...(cx.sessionExpiryOverride && { sessionExpiryInterval: 0 }),
+    };
+  }
+  // Session Present is always 0: sessions are not kept across connections [MQTT-3.2.2-2].
+  c.send(packet);
+  c.established(cx.clientId, cx.identity);
+  c.log.debug({ version: c.version, keepalive: c.keepaliveMs / 1000 }, 'client connected');
+  return true;
+}

@@ -1,0 +1,9 @@
+/** PINGREQ → PINGRESP [MQTT-3.12.4-1]. Any packet already refreshed the keepalive clock. */
+import type { MqttConnection } from '../connection.js';
+
+const PINGRESP = Buffer.from([0xd0, 0x00]);
+
+export function handlePingreq(c: MqttConnection): void {
+  c.write(PINGRESP);
+  c.shared.metrics.tx('pingresp');
+}

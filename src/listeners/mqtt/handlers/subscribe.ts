@@ -1,0 +1,61 @@
+/**
+ * SUBSCRIBE → SUBACK (MQTT 5.0 §3.8, §3.9). Each filter is validated
+ * ([MQTT-4.7.1-1], [MQTT-4.7.1-2]; v5 0x8F / v3.1.1 0x80 for a bad one), the
+ * granted QoS is the lower of the request and Maximum QoS [MQTT-3.9.3-2 v3],
+ * and the subscription is registered with the device registry. No Local and
+ * Subscription Identifiers are honoured; shared subscriptions are not offered.
+ */
+import type { ISubackPacket, ISubscribePacket } from 'mqtt-packet';
+import { filterProblem } from '../../../envelope/index.js';
+import type { QoS } from '../../../devices/registry.js';
+import type { MqttConnection } from '../connection.js';
+import { RC, V3_SUBACK_FAILURE } from '../reason-codes.js';
+import { protocolError } from '../violation.js';
+
+/** v5 0x9E Shared Subscriptions not supported. */
+const SHARED_NOT_SUPPORTED = 0x9e;
+
+export function handleSubscribe(c: MqttConnection, p: ISubscribePacket): void {
+  const v5 = c.version === 5;
+  const subscriptionId = p.properties?.subscriptionIdentifier;
+  // A Subscription Identifier of 0 is a Protocol Error (MQTT 5.0 §3.8.2.1.2).
+  if (subscriptionId === 0) throw protocolError('MQTT-3.8.2.1.2', 'subscription identifier 0');
+  // [MQTT-3.8.3-3]: a SUBSCRIBE must contain at least one filter (the parser refuses an empty one).
+  const granted: number[] = [];
+  const problems: string[] = [];
+  for (const sub of p.subscriptions) {
+    const problem = filterProblem(sub.topic);
+    if (problem !== undefined) {
+      problems.push(`${sub.topic}: ${problem}`);
+      granted.push(v5 ? RC.TOPIC_FILTER_INVALID : V3_SUBACK_FAILURE);
+      continue;
+    }
+    if (sub.topic.startsWith('$share/')) {
+      granted.push(v5 ? SHARED_NOT_SUPPORTED : V3_SUBACK_FAILURE);
+      continue;
+    }
+    const qos = Math.min(sub.qos, c.shared.options.maximumQos) as QoS;
+    c.shared.ctx.devices.subscribe(c, sub.topic, {
+      qos,
+      ...(v5 && sub.nl === true && { noLocal: true }),
+      ...(subscriptionId !== undefined && { subscriptionId }),
+    });
+    granted.push(qos);
+  }
+  if (problems.length > 0) {
+    c.shared.ctx.guard.report({
+      kind: 'invalid-filter',
+      listener: c.listener,
+      remoteAddress: c.remote.address,
+      clientId: c.clientId,
+      clause: 'MQTT-4.7.1-1',
+      detail: problems.join('; '),
+    });
+  }
+  const suback: ISubackPacket = { cmd: 'suback', messageId: p.messageId ?? 0, granted };
+  if (v5 && problems.length > 0 && c.problemInformation) suback.properties = { reasonString: problems.join('; ').slice(0, 256) };
+  if (!c.send(suback) && suback.properties) {
+    delete suback.properties;
+    c.send(suback);
+  }
+}

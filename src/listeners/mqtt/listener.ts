@@ -1,0 +1,226 @@
+/**
+ * The MQTT listener: a TCP or TLS server (`protocol: mqtt`) or an HTTP(S)
+ * server carrying WebSocket subprotocol `mqtt` (`protocol: mqtt-ws`,
+ * [MQTT-6.0.0-3]). Both hand every connection to the same MqttConnection as
+ * a Duplex.
+ */
+import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
+import { createServer as createTlsServer, type TLSSocket, type TlsOptions } from 'node:tls';
+import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, createWebSocketStream, type WebSocket } from 'ws';
+import type { TlsInfo } from '../../envelope/index.js';
+import type { DeviceMessage } from '../../devices/registry.js';
+import type { Listener, ListenerContext, ListenerStats } from '../listener.js';
+import { ThinggateError } from '../../errors.js';
+import { MqttConnection, type ListenerShared, type RemoteInfo } from './connection.js';
+import { MqttMetrics } from './metrics.js';
+import { RC } from './reason-codes.js';
+
+/** How long a non-draining stop waits for peers to read the final DISCONNECT. */
+const STOP_GRACE_MS = 200;
+
+export class MqttListener implements Listener {
+  readonly name: string;
+  readonly protocol: ListenerContext['config']['protocol'];
+  private server: NetServer | HttpServer | undefined;
+  private wss: WebSocketServer | undefined;
+  private readonly shared: ListenerShared;
+  private waiters: Array<() => void> = [];
+
+  constructor(private readonly ctx: ListenerContext) {
+    this.name = ctx.config.name;
+    this.protocol = ctx.config.protocol;
+    this.shared = {
+      ctx,
+      name: ctx.config.name,
+      limits: ctx.config.limits,
+      options: ctx.config.mqtt,
+      metrics: new MqttMetrics(ctx.metrics, ctx.config.name),
+      connections: new Set(),
+      draining: false,
+      messagesIn: 0,
+      messagesOut: 0,
+      protocolErrors: 0,
+      onSettled: () => this.wake(),
+    };
+  }
+
+  async start(): Promise<void> {
+    if (this.server) return;
+    const cfg = this.ctx.config;
+    const tls = cfg.tls ? this.tlsOptions() : undefined;
+    let server: NetServer | HttpServer;
+    if (cfg.protocol === 'mqtt-ws') {
+      const http: HttpServer = tls ? createHttpsServer(tls) : createHttpServer();
+      this.attachWebSocket(http);
+      server = http;
+    } else if (tls) {
+      server = createTlsServer(tls, (s) => this.accept(s, remoteOf(s, tlsInfo(s))));
+    } else {
+      server = createNetServer((s) => this.accept(s, remoteOf(s)));
+    }
+    server.on('tlsClientError', (err: Error, s: Socket) => {
+      this.ctx.logger.debug({ err: err.message, remote: s.remoteAddress }, 'TLS handshake failed');
+    });
+    await new Promise<void>((resolvePromise, reject) => {
+      const onError = (err: Error): void => reject(new ThinggateError('TG_ERR_LISTEN', `listener '${cfg.name}' cannot bind ${cfg.host}:${cfg.port}: ${err.message}`, { cause: err }));
+      server.once('error', onError);
+      server.listen(cfg.port, cfg.host, () => {
+        server.off('error', onError);
+        resolvePromise();
+      });
+    });
+    server.on('error', (err: Error) => this.ctx.logger.error({ err }, 'listener socket error'));
+    this.server = server;
+  }
+
+  async stop(options: { drain?: boolean; timeoutMs?: number } = {}): Promise<void> {
+    const server = this.server;
+    if (!server) return;
+    this.server = undefined;
+    const timeoutMs = options.timeoutMs ?? 10_000;
+    server.close();
+    if ('closeIdleConnections' in server) server.closeIdleConnections();
+    const conns = this.shared.connections;
+    if (options.drain) {
+      // Stop reading new messages; let in-flight ones get their outcome and acknowledgement.
+      this.shared.draining = true;
+      for (const c of conns) c.updateFlow();
+      await this.waitUntil(() => [...conns].every((c) => c.pending === 0), timeoutMs);
+    }
+    for (const c of [...conns]) c.closeWith(RC.SERVER_SHUTTING_DOWN, 'server shutting down');
+    await this.waitUntil(() => conns.size === 0, options.drain ? Math.min(timeoutMs, 1000) : STOP_GRACE_MS);
+    for (const c of [...conns]) c.destroy();
+    this.wss?.close();
+    this.wss = undefined;
+  }
+
+  address(): AddressInfo | null {
+    const a = this.server?.address();
+    return a && typeof a === 'object' ? a : null;
+  }
+
+  deliver(clientId: string, message: DeviceMessage): boolean {
+    const sub = this.ctx.devices.lookup(clientId);
+    if (!(sub instanceof MqttConnection) || sub.listener !== this.name) return false;
+    return sub.deliver(message, message.qos);
+  }
+
+  stats(): ListenerStats {
+    return {
+      connections: this.shared.connections.size,
+      messagesIn: this.shared.messagesIn,
+      messagesOut: this.shared.messagesOut,
+      protocolErrors: this.shared.protocolErrors,
+    };
+  }
+
+  private accept(socket: Duplex, remote: RemoteInfo): void {
+    if (this.shared.connections.size >= this.ctx.config.limits.maxConnections || !this.server) {
+      this.ctx.guard.report({
+        kind: 'connection-limit',
+        listener: this.name,
+        remoteAddress: remote.address,
+        detail: `connection refused: ${this.shared.connections.size} connections open (limit ${this.ctx.config.limits.maxConnections})`,
+      });
+      socket.on('error', () => undefined);
+      socket.destroy();
+      return;
+    }
+    if ('setNoDelay' in socket) (socket as Socket).setNoDelay(true);
+    new MqttConnection(this.shared, socket, remote);
+  }
+
+  private attachWebSocket(server: HttpServer): void {
+    const wsPath = this.ctx.config.mqtt.wsPath;
+    const maxPacket = this.ctx.config.limits.maxPacketBytes;
+    const wss = new WebSocketServer({
+      noServer: true,
+      // One WebSocket message normally carries one MQTT packet; the frame guard enforces the MQTT limit.
+      maxPayload: Math.max(maxPacket * 2, 65536),
+      handleProtocols: (protocols) => (protocols.has('mqtt') ? 'mqtt' : protocols.has('mqttv3.1') ? 'mqttv3.1' : false),
+    });
+    this.wss = wss;
+    server.on('request', (_req, res) => {
+      res.writeHead(426, { 'content-type': 'text/plain', upgrade: 'websocket' });
+      res.end(`MQTT over WebSocket: connect to ${wsPath} with subprotocol mqtt\n`);
+    });
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      socket.on('error', () => undefined);
+      const path = (req.url ?? '/').split('?')[0];
+      if (path !== wsPath) {
+        socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+        return;
+      }
+      wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
+        const raw = req.socket as Socket;
+        const remote = remoteOf(raw, 'encrypted' in raw && (raw as TLSSocket).encrypted ? tlsInfo(raw as TLSSocket) : undefined);
+        const stream = createWebSocketStream(ws);
+        stream.on('error', () => undefined);
+        // The stream does not always emit 'close' on its own when the peer goes away; destroying it does.
+        ws.once('close', () => stream.destroy());
+        this.accept(stream, remote);
+      });
+    });
+  }
+
+  private tlsOptions(): TlsOptions {
+    const t = this.ctx.config.tls!;
+    try {
+      return {
+        cert: readFileSync(resolve(t.cert)),
+        key: readFileSync(resolve(t.key)),
+        ...(t.ca !== undefined && { ca: readFileSync(resolve(t.ca)) }),
+        requestCert: t.requestCert,
+        rejectUnauthorized: t.requestCert && t.ca !== undefined,
+        minVersion: t.minVersion,
+      };
+    } catch (err) {
+      throw new ThinggateError('TG_ERR_TLS_MATERIAL', `listener '${this.name}': cannot read TLS material: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  private wake(): void {
+    const w = this.waiters;
+    this.waiters = [];
+    for (const f of w) f();
+  }
+
+  /** Resolves when `cond` holds (checked whenever a connection settles or closes) or after `ms`. */
+  private waitUntil(cond: () => boolean, ms: number): Promise<void> {
+    return new Promise((done) => {
+      let timer: NodeJS.Timeout | undefined;
+      const check = (): void => {
+        if (cond()) {
+          clearTimeout(timer);
+          done();
+        } else this.waiters.push(check);
+      };
+      timer = setTimeout(() => {
+        this.waiters = this.waiters.filter((w) => w !== check);
+        done();
+      }, ms);
+      check();
+    });
+  }
+}
+
+function remoteOf(s: Socket, tls?: TlsInfo): RemoteInfo {
+  return { address: s.remoteAddress ?? 'unknown', ...(s.remotePort !== undefined && { port: s.remotePort }), ...(tls && { tls }) };
+}
+
+function tlsInfo(s: TLSSocket): TlsInfo {
+  const peer = s.getPeerCertificate();
+  const servername = (s as TLSSocket & { servername?: string | false }).servername;
+  return {
+    version: s.getProtocol() ?? 'unknown',
+    cipher: s.getCipher()?.name ?? 'unknown',
+    ...(typeof servername === 'string' && { servername }),
+    ...(peer && peer.subject && { peerSubject: Object.entries(peer.subject).map(([k, v]) => `${k}=${String(v)}`).join(',') }),
+    ...(peer && peer.fingerprint256 && { peerFingerprint256: peer.fingerprint256 }),
+  };
+}

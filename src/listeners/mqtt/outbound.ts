@@ -1,0 +1,154 @@
+/**
+ * Southbound delivery on one connection: PUBLISH toward the device at the
+ * granted QoS, with this connection's own packet-id allocation, the client's
+ * Receive Maximum (MQTT 5.0 §4.9: at most that many unacknowledged QoS 1/2
+ * PUBLISHes [MQTT-3.3.4-9]; the rest wait in a bounded queue) and its
+ * Maximum Packet Size (larger messages are not sent [MQTT-3.1.2-24]).
+ */
+import type { IPublishPacket } from 'mqtt-packet';
+import type { DeviceMessage, QoS } from '../../devices/registry.js';
+import type { MqttConnection } from './connection.js';
+import { RC } from './reason-codes.js';
+
+/** Outbound QoS 2 states: waiting for PUBREC, then for PUBCOMP. */
+const AWAIT_ACK = 1;
+const AWAIT_COMP = 2;
+
+interface Queued {
+  readonly message: DeviceMessage;
+  readonly qos: 1 | 2;
+  readonly subscriptionIds: readonly number[] | undefined;
+}
+
+export class Outbound {
+  /** Packet id → state, for unacknowledged QoS 1/2 PUBLISHes. */
+  private readonly inflight = new Map<number, number>();
+  private readonly queue: Queued[] = [];
+  private nextId = 1;
+
+  constructor(
+    private readonly conn: MqttConnection,
+    private readonly maxQueue: number,
+  ) {}
+
+  /** Number of unacknowledged outbound QoS 1/2 messages. */
+  get inflightCount(): number {
+    return this.inflight.size;
+  }
+
+  deliver(message: DeviceMessage, qos: QoS, subscriptionIds: readonly number[] | undefined): boolean {
+    if (message.expiresAt !== undefined && message.expiresAt <= Date.now()) return false;
+    if (qos === 0) {
+      // QoS 0 to a backed-up socket is dropped rather than buffered without bound.
+      if (this.conn.backedUp) {
+        this.conn.shared.metrics.dropped('socket-backed-up');
+        return false;
+      }
+      return this.sendPublish(message, 0, 0, subscriptionIds);
+    }
+    if (this.inflight.size < this.conn.clientReceiveMaximum && this.queue.length === 0) {
+      return this.sendQueued(message, qos, subscriptionIds);
+    }
+    if (this.queue.length >= this.maxQueue) {
+      this.conn.shared.metrics.dropped('queue-full');
+      return false;
+    }
+    this.queue.push({ message, qos, subscriptionIds });
+    return true;
+  }
+
+  /** PUBACK from the client for an outbound QoS 1 PUBLISH. */
+  onPuback(id: number): void {
+    if (this.inflight.get(id) !== AWAIT_ACK) return; // a stray PUBACK is ignored
+    this.inflight.delete(id);
+    this.pump();
+  }
+
+  /** PUBREC from the client: release with PUBREL, or end the exchange on a failure code (MQTT 5.0 §4.3.3). */
+  onPubrec(id: number, reasonCode: number): void {
+    const state = this.inflight.get(id);
+    if (state === undefined) {
+      this.conn.ack('pubrel', id, RC.PACKET_IDENTIFIER_NOT_FOUND);
+      return;
+    }
+    if (reasonCode >= 0x80) {
+      this.inflight.delete(id);
+      this.pump();
+      return;
+    }
+    this.inflight.set(id, AWAIT_COMP);
+    this.conn.simpleAck('pubrel', id);
+  }
+
+  onPubcomp(id: number): void {
+    if (this.inflight.get(id) !== AWAIT_COMP) return;
+    this.inflight.delete(id);
+    this.pump();
+  }
+
+  /** Forgets everything (the session ends with the connection). */
+  clear(): void {
+    this.inflight.clear();
+    this.queue.length = 0;
+  }
+
+  private pump(): void {
+    while (this.queue.length > 0 && this.inflight.size < this.conn.clientReceiveMaximum) {
+      const q = this.queue.shift()!;
+      if (q.message.expiresAt !== undefined && q.message.expiresAt <= Date.now()) continue;
+      this.sendQueued(q.message, q.qos, q.subscriptionIds);
+    }
+  }
+
+  private sendQueued(message: DeviceMessage, qos: 1 | 2, subscriptionIds: readonly number[] | undefined): boolean {
+    const id = this.allocateId();
+    if (id === 0) return false;
+    if (!this.sendPublish(message, qos, id, subscriptionIds)) return false;
+    this.inflight.set(id, AWAIT_ACK);
+    return true;
+  }
+
+  private allocateId(): number {
+    for (let tries = 0; tries < 65535; tries++) {
+      const id = this.nextId;
+      this.nextId = id === 65535 ? 1 : id + 1;
+      if (!this.inflight.has(id)) return id;
+    }
+    return 0;
+  }
+
+  private sendPublish(message: DeviceMessage, qos: QoS, messageId: number, subscriptionIds: readonly number[] | undefined): boolean {
+    const packet: IPublishPacket = { cmd: 'publish', topic: message.topic, payload: message.payload, qos, retain: false, dup: false };
+    if (qos > 0) packet.messageId = messageId;
+    if (this.conn.version === 5) {
+      const props: NonNullable<IPublishPacket['properties']> = {};
+      let any = false;
+      if (message.contentType !== undefined) ((props.contentType = message.contentType), (any = true));
+      if (message.replyTo !== undefined) ((props.responseTopic = message.replyTo), (any = true));
+      if (message.correlationId !== undefined) ((props.correlationData = Buffer.from(message.correlationId, 'base64url')), (any = true));
+      if (message.headers !== undefined) {
+        for (const k in message.headers) {
+          props.userProperties = message.headers as Record<string, string>;
+          any = true;
+          break;
+        }
+      }
+      if (message.expiresAt !== undefined) {
+        // [MQTT-3.3.2-6]: the interval sent is what remains.
+        props.messageExpiryInterval = Math.max(1, Math.ceil((message.expiresAt - Date.now()) / 1000));
+        any = true;
+      }
+      if (subscriptionIds !== undefined && subscriptionIds.length > 0) {
+        props.subscriptionIdentifier = subscriptionIds.length === 1 ? subscriptionIds[0]! : [...subscriptionIds];
+        any = true;
+      }
+      if (any) packet.properties = props;
+    }
+    if (!this.conn.send(packet)) {
+      // Larger than the client's Maximum Packet Size, or not encodable: discarded [MQTT-3.1.2-25].
+      this.conn.shared.metrics.dropped('too-large-for-client');
+      return false;
+    }
+    return true;
+  }
+}
