@@ -192,6 +192,8 @@ export class GatewayPipeline implements Pipeline {
         { status: result.status, headers: result.headers, body: result.body },
         env,
       );
+      // A failing onResponse fails the message like a failing onMessage.
+      if (shaped && 'ok' in shaped) return rejected(500, shaped.code, shaped.reason);
       if (shaped) return shaped.status >= 400 ? rejected(shaped.status, 'TG_ERR_SCRIPT_REJECTED', shaped.payload.toString('utf8')) : accepted(shaped.status, shaped);
     }
     return outcome;

@@ -11,6 +11,9 @@ export type ScriptResult =
   /** `code` is TG_ERR_SCRIPT_THREW, TG_ERR_SCRIPT_TIMEOUT, TG_ERR_SCRIPT_MEMORY, TG_ERR_SCRIPT_INVALID_DECISION or TG_ERR_SCRIPT_THROTTLED. */
   | { readonly ok: false; readonly code: string; readonly reason: string };
 
+/** A failed script call (the `ok: false` branch of ScriptResult). */
+export type ScriptFailure = Extract<ScriptResult, { readonly ok: false }>;
+
 /** A back-end response as a script's `onResponse` sees it. */
 export interface ScriptResponse {
   readonly status: number;
@@ -21,8 +24,8 @@ export interface ScriptResponse {
 export interface ScriptHost {
   /** Runs `onMessage` of the script at `script` (a path as written in the route). Never rejects. */
   onMessage(script: string, envelope: Envelope): Promise<ScriptResult>;
-  /** Runs `onResponse` when the script exports it; undefined = keep the back-end's response as the reply. */
-  onResponse(script: string, response: ScriptResponse, envelope: Envelope): Promise<Reply | undefined>;
+  /** Runs `onResponse` when the script exports it; undefined = keep the back-end's response as the reply; a ScriptFailure when it failed. Never rejects. */
+  onResponse(script: string, response: ScriptResponse, envelope: Envelope): Promise<Reply | ScriptFailure | undefined>;
   /** Admission through scripts exporting `onConnect`. Never rejects. */
   onConnect(client: ClientInfo): Promise<Admission>;
   /** Stops watching files and disposes isolates. */

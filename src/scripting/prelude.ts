@@ -1,0 +1,359 @@
+/**
+ * The code that runs inside every script isolate before the script itself.
+ * It defines the API globals (`route`, `reply`, `drop`, `reject`, `publish`,
+ * `accept`, `TextEncoder`, `TextDecoder`), builds the read-only `msg` views,
+ * and runs batches of messages through the script's `onMessage`.
+ *
+ * Why here and not on the host: every value crosses the isolate boundary by
+ * copy, so the host never hands the script a reference it could walk. The
+ * prelude captures the intrinsics it relies on before the script runs, so a
+ * script that tampers with prototypes only breaks itself.
+ *
+ * The completion value of this script is an object of functions the host
+ * keeps References to; nothing of it stays reachable from `globalThis`.
+ *
+ * Wire format of one message (an array, cheaper to copy than an object):
+ *   [id, protocol, listener, clientId, identity|null, address, method,
+ *    headers, contentType|null, delivery, receivedAt, payload (Uint8Array),
+ *    correlationId|null, replyTo|null]
+ * Result of one message: [0, decisions[]] | [1, message, stack] (threw) |
+ *   [2, message] (invalid decision).
+ */
+export const PRELUDE = String.raw`
+(function () {
+  'use strict';
+  const G = globalThis;
+  const hostLog = G.__tg_log;
+  const hostState = G.__tg_state;
+  delete G.__tg_log;
+  delete G.__tg_state;
+  // Nothing a routing script needs, and each could outlive or escape a call's limits.
+  delete G.SharedArrayBuffer;
+  delete G.Atomics;
+  delete G.WebAssembly;
+
+  const freeze = Object.freeze;
+  const isArray = Array.isArray;
+  const stringify = JSON.stringify;
+  const parse = JSON.parse;
+  const fromCharCode = String.fromCharCode;
+  const U8 = Uint8Array;
+  const AB = ArrayBuffer;
+  const isView = ArrayBuffer.isView;
+  const getPrototypeOf = Object.getPrototypeOf;
+  const ObjectProto = Object.prototype;
+  const keysOf = Object.keys;
+  const hasOwn = Object.prototype.hasOwnProperty;
+  const call = Function.prototype.call;
+  const bind = call.bind(Function.prototype.bind);
+  const hasOwnCall = bind(call, hasOwn);
+  const nowMs = Date.now;
+  const ErrorCtor = Error;
+  const PromiseCtor = Promise;
+
+  function InvalidDecision(message) { this.message = message; }
+
+  function utf8Decode(b) {
+    let out = '';
+    let chunk = [];
+    const n = b.length;
+    for (let i = 0; i < n; ) {
+      const c = b[i];
+      let cp = 0xfffd;
+      let len = 1;
+      if (c < 0x80) cp = c;
+      else if (c >= 0xc2 && c < 0xe0 && i + 1 < n && (b[i + 1] & 0xc0) === 0x80) {
+        cp = ((c & 0x1f) << 6) | (b[i + 1] & 0x3f); len = 2;
+      } else if (c >= 0xe0 && c < 0xf0 && i + 2 < n && (b[i + 1] & 0xc0) === 0x80 && (b[i + 2] & 0xc0) === 0x80) {
+        const v = ((c & 0x0f) << 12) | ((b[i + 1] & 0x3f) << 6) | (b[i + 2] & 0x3f);
+        if (v >= 0x800 && (v < 0xd800 || v > 0xdfff)) { cp = v; len = 3; }
+      } else if (c >= 0xf0 && c < 0xf5 && i + 3 < n && (b[i + 1] & 0xc0) === 0x80 && (b[i + 2] & 0xc0) === 0x80 && (b[i + 3] & 0xc0) === 0x80) {
+        const v = ((c & 0x07) << 18) | ((b[i + 1] & 0x3f) << 12) | ((b[i + 2] & 0x3f) << 6) | (b[i + 3] & 0x3f);
+        if (v >= 0x10000 && v <= 0x10ffff) { cp = v; len = 4; }
+      }
+      if (cp > 0xffff) { cp -= 0x10000; chunk.push(0xd800 + (cp >> 10), 0xdc00 + (cp & 0x3ff)); }
+      else chunk.push(cp);
+      if (chunk.length > 4096) { out += fromCharCode.apply(null, chunk); chunk = []; }
+      i += len;
+    }
+    return out + fromCharCode.apply(null, chunk);
+  }
+
+  function utf8Encode(s) {
+    s = String(s);
+    const out = [];
+    for (let i = 0; i < s.length; i++) {
+      let c = s.charCodeAt(i);
+      if (c >= 0xd800 && c < 0xdc00 && i + 1 < s.length) {
+        const d = s.charCodeAt(i + 1);
+        if (d >= 0xdc00 && d < 0xe000) { c = 0x10000 + ((c - 0xd800) << 10) + (d - 0xdc00); i++; }
+        else c = 0xfffd;
+      } else if (c >= 0xd800 && c < 0xe000) c = 0xfffd;
+      if (c < 0x80) out.push(c);
+      else if (c < 0x800) out.push(0xc0 | (c >> 6), 0x80 | (c & 0x3f));
+      else if (c < 0x10000) out.push(0xe0 | (c >> 12), 0x80 | ((c >> 6) & 0x3f), 0x80 | (c & 0x3f));
+      else out.push(0xf0 | (c >> 18), 0x80 | ((c >> 12) & 0x3f), 0x80 | ((c >> 6) & 0x3f), 0x80 | (c & 0x3f));
+    }
+    return new U8(out);
+  }
+
+  class TextDecoder {
+    get encoding() { return 'utf-8'; }
+    decode(input) {
+      if (input === undefined) return '';
+      if (input instanceof AB) return utf8Decode(new U8(input));
+      if (isView(input)) return utf8Decode(new U8(input.buffer, input.byteOffset, input.byteLength));
+      throw new TypeError('TextDecoder.decode expects bytes');
+    }
+  }
+  class TextEncoder {
+    get encoding() { return 'utf-8'; }
+    encode(s) { return utf8Encode(s === undefined ? '' : s); }
+  }
+  G.TextDecoder = TextDecoder;
+  G.TextEncoder = TextEncoder;
+
+  // Decision helpers: each returns a plain object a script may also build by hand.
+  G.route = function route(pool, request) {
+    const d = { action: 'route' };
+    if (pool !== undefined && pool !== null) d.pool = pool;
+    if (request) for (const k of ['method', 'path', 'headers', 'body', 'key', 'reply']) if (request[k] !== undefined) d[k] = request[k];
+    return d;
+  };
+  G.reply = function reply(payload, options) {
+    const d = { action: 'reply', payload: payload };
+    if (options && options.contentType !== undefined) d.contentType = options.contentType;
+    if (options && options.code !== undefined) d.code = options.code;
+    return d;
+  };
+  G.drop = function drop(reason) {
+    return reason === undefined ? { action: 'drop' } : { action: 'drop', reason: reason };
+  };
+  G.reject = function reject(reason, code) {
+    return code === undefined ? { action: 'reject', reason: reason } : { action: 'reject', reason: reason, code: code };
+  };
+  G.publish = function publish(topic, payload, options) {
+    const d = { action: 'publish', topic: topic, payload: payload };
+    if (options) for (const k of ['qos', 'retain', 'headers', 'contentType']) if (options[k] !== undefined) d[k] = options[k];
+    return d;
+  };
+  G.accept = function accept(options) {
+    const d = { action: 'accept' };
+    if (options && options.principal !== undefined) d.principal = options.principal;
+    if (options && options.attributes !== undefined) d.attributes = options.attributes;
+    return d;
+  };
+
+  function format(args) {
+    let s = '';
+    for (let i = 0; i < args.length; i++) {
+      const a = args[i];
+      let part;
+      if (typeof a === 'string') part = a;
+      else { try { part = stringify(a); } catch (e) { part = String(a); } if (part === undefined) part = String(a); }
+      s += (i ? ' ' : '') + part;
+      if (s.length > 2048) return s.slice(0, 2048) + '…';
+    }
+    return s;
+  }
+  function logAt(level) { return function () { hostLog(level, format(arguments)); }; }
+
+  let clock = 0;
+  const state = freeze({
+    get(key) { const v = hostState('get', String(key)); return v === undefined ? undefined : parse(v); },
+    has(key) { return hostState('has', String(key)) === true; },
+    set(key, value) {
+      const json = stringify(value);
+      if (json === undefined) throw new TypeError('state.set: value must be JSON-serialisable');
+      const r = hostState('set', String(key), json);
+      if (typeof r === 'string') throw new RangeError(r);
+    },
+    delete(key) { return hostState('delete', String(key)) === true; },
+    get size() { return hostState('size'); },
+  });
+  const ctx = freeze({
+    log: freeze({ info: logAt('info'), warn: logAt('warn'), error: logAt('error') }),
+    state: state,
+    now: function now() { return clock; },
+  });
+
+  function makeMsg(w) {
+    const payload = w[11];
+    let text;
+    const m = {
+      id: w[0], protocol: w[1], listener: w[2], clientId: w[3], identity: w[4] === null ? undefined : deepFreeze(w[4]),
+      address: w[5], method: w[6], headers: freeze(w[7]), contentType: w[8] === null ? undefined : w[8],
+      delivery: w[9], receivedAt: w[10], payload: payload,
+      correlationId: w[12] === null ? undefined : w[12], replyTo: w[13] === null ? undefined : w[13],
+      text: function text_() { return text === undefined ? (text = utf8Decode(payload)) : text; },
+      json: function json() { return parse(m.text()); },
+    };
+    return freeze(m);
+  }
+  function deepFreeze(o) {
+    if (o !== null && typeof o === 'object') { freeze(o); for (const k of keysOf(o)) deepFreeze(o[k]); }
+    return o;
+  }
+
+  function isPlain(v) {
+    if (v === null || typeof v !== 'object') return false;
+    const p = getPrototypeOf(v);
+    return p === ObjectProto || p === null;
+  }
+
+  // Copies a body or payload into something that crosses the boundary by copy:
+  // bytes stay bytes, strings stay strings, other values become JSON text.
+  function portable(v, d, field) {
+    if (v === undefined || v === null || typeof v === 'string') return v;
+    if (v instanceof U8) return v;
+    if (v instanceof AB) return new U8(v.slice(0));
+    if (isView(v)) return new U8(v.buffer.slice(v.byteOffset, v.byteOffset + v.byteLength));
+    let json;
+    try { json = stringify(v); } catch (e) { throw new InvalidDecision(field + ' is not JSON-serialisable'); }
+    if (json === undefined) throw new InvalidDecision(field + ' is not JSON-serialisable');
+    d.json = true;
+    return json;
+  }
+
+  function stringMap(v, what) {
+    if (v === undefined) return undefined;
+    if (!isPlain(v)) throw new InvalidDecision(what + ' must be an object of strings');
+    const out = {};
+    for (const k of keysOf(v)) {
+      const x = v[k];
+      if (typeof x !== 'string' && typeof x !== 'number' && typeof x !== 'boolean') throw new InvalidDecision(what + '.' + k + ' must be a string');
+      out[k] = String(x);
+    }
+    return out;
+  }
+
+  const FIELDS = {
+    route: ['pool', 'method', 'path', 'key', 'reply'],
+    reply: ['contentType', 'code'],
+    drop: ['reason'],
+    reject: ['reason', 'code'],
+    publish: ['topic', 'qos', 'retain', 'contentType'],
+  };
+
+  // One decision into a fresh plain object holding only primitives, bytes and
+  // string maps; the host re-checks every field's type and range.
+  function normalizeOne(x) {
+    if (!isPlain(x)) throw new InvalidDecision('a decision must be a plain object such as route(...), reply(...), drop(), reject(...) or publish(...)');
+    const action = x.action;
+    const fields = typeof action === 'string' && hasOwnCall(FIELDS, action) ? FIELDS[action] : undefined;
+    if (!fields) throw new InvalidDecision('unknown action ' + stringify(String(action)));
+    const d = { action: action };
+    for (const k of fields) {
+      const v = x[k];
+      if (v === undefined) continue;
+      if (v !== null && typeof v === 'object') throw new InvalidDecision(action + '.' + k + ' must be a primitive');
+      d[k] = v;
+    }
+    if (action === 'route' || action === 'publish') { const h = stringMap(x.headers, action + '.headers'); if (h) d.headers = h; }
+    if (action === 'route' && x.body !== undefined) d.body = portable(x.body, d, 'route.body');
+    if (action === 'reply' || action === 'publish') d.payload = portable(x.payload, d, action + '.payload');
+    return d;
+  }
+
+  const MAX_DECISIONS = 64;
+  function normalize(r) {
+    if (r === undefined || r === null) throw new InvalidDecision('onMessage returned nothing; return a decision such as drop()');
+    if (r instanceof PromiseCtor || (typeof r === 'object' && typeof r.then === 'function')) {
+      throw new InvalidDecision('onMessage must return its decision synchronously, not a Promise');
+    }
+    if (!isArray(r)) return [normalizeOne(r)];
+    if (r.length > MAX_DECISIONS) throw new InvalidDecision('at most ' + MAX_DECISIONS + ' decisions per message');
+    const out = [];
+    for (let i = 0; i < r.length; i++) out.push(normalizeOne(r[i]));
+    return out;
+  }
+
+  function describeError(e) {
+    let message = 'non-error value thrown';
+    let stack = '';
+    try {
+      if (e instanceof ErrorCtor) { message = String(e.name) + ': ' + String(e.message); stack = String(e.stack); }
+      else message = 'threw ' + (typeof e === 'string' ? e : stringify(e));
+    } catch (x) { /* a hostile error object: keep the generic text */ }
+    return [String(message).slice(0, 500), String(stack).slice(0, 2000)];
+  }
+
+  let handlers = {};
+  let progress = [];
+
+  function runOne(w) {
+    try {
+      return [0, normalize(handlers.onMessage(makeMsg(w), ctx))];
+    } catch (e) {
+      if (e instanceof InvalidDecision) return [2, e.message];
+      const d = describeError(e);
+      return [1, d[0], d[1]];
+    }
+  }
+
+  return {
+    bind(ns) {
+      handlers = { onMessage: ns.onMessage, onResponse: ns.onResponse, onConnect: ns.onConnect };
+      return [typeof ns.onMessage === 'function', typeof ns.onResponse === 'function', typeof ns.onConnect === 'function'];
+    },
+    // Runs messages until done or until 'sliceMs' has passed, so each message
+    // keeps (nearly) the whole per-call time limit; the host calls again for the rest.
+    batch(msgs, now, sliceMs) {
+      clock = now;
+      progress = [];
+      const t0 = nowMs();
+      for (let i = 0; i < msgs.length; i++) {
+        if (i > 0 && nowMs() - t0 > sliceMs) break;
+        progress.push(runOne(msgs[i]));
+      }
+      return progress;
+    },
+    // After a timeout: the results finished before the message that ran out of time.
+    progress() { return progress; },
+    response(res, w, now) {
+      clock = now;
+      try {
+        const body = res[2];
+        let text;
+        const r = freeze({
+          status: res[0], headers: freeze(res[1]), body: body,
+          text: function () { return text === undefined ? (text = utf8Decode(body)) : text; },
+          json: function () { return parse(r.text()); },
+        });
+        const out = handlers.onResponse(r, makeMsg(w), ctx);
+        if (out === undefined || out === null) return [0, null];
+        if (!isPlain(out) || (out.action !== 'reply' && out.action !== 'reject')) {
+          return [2, 'onResponse must return reply(...), reject(...) or nothing'];
+        }
+        return [0, normalizeOne(out)];
+      } catch (e) {
+        if (e instanceof InvalidDecision) return [2, e.message];
+        const d = describeError(e);
+        return [1, d[0], d[1]];
+      }
+    },
+    connect(client, now) {
+      clock = now;
+      try {
+        const out = handlers.onConnect(freeze(client), ctx);
+        if (out === undefined || out === null || out === true) return [0, { action: 'accept' }];
+        if (out === false) return [0, { action: 'reject', reason: 'refused by onConnect' }];
+        if (!isPlain(out)) return [2, 'onConnect must return accept(...), reject(...), true, false or nothing'];
+        if (out.action === 'reject') {
+          return [0, { action: 'reject', reason: String(out.reason === undefined ? 'refused by onConnect' : out.reason), code: typeof out.code === 'number' ? out.code : 403 }];
+        }
+        if (out.action !== 'accept') return [2, 'onConnect must return accept(...), reject(...), true, false or nothing'];
+        const d = { action: 'accept' };
+        if (out.principal !== undefined) d.principal = String(out.principal);
+        const a = stringMap(out.attributes, 'accept.attributes');
+        if (a) d.attributes = a;
+        return [0, d];
+      } catch (e) {
+        if (e instanceof InvalidDecision) return [2, e.message];
+        const d = describeError(e);
+        return [1, d[0], d[1]];
+      }
+    },
+  };
+})()
+`;

@@ -1,0 +1,400 @@
+/**
+ * One script file as the gateway runs it: its current compiled version, the
+ * queue of messages waiting for it (handed over in batches, one synchronous
+ * call per batch), its state store, log limiter, per-device throttle and file
+ * watcher. Swapping versions is one assignment, so every batch runs wholly on
+ * one version; a version being replaced is kept until late `onResponse` calls
+ * of messages it handled have had time to finish.
+ */
+import { readFileSync, watch, type FSWatcher } from 'node:fs';
+import { basename, dirname } from 'node:path';
+import type { Logger } from 'pino';
+import type { Envelope, Reply } from '../envelope/index.js';
+import type { Admission, ClientInfo } from '../listeners/listener.js';
+import type { ScriptResponse, ScriptResult } from '../routing/script-host.js';
+import type { Counter, Metrics } from '../observability/metrics.js';
+import type { ScriptsConfig } from '../config/types.js';
+import { toBytes } from '../routing/decision.js';
+import { ScriptVersion, type CallOutcome, type HostHooks, type RawResult } from './version.js';
+import { StateStore } from './state-store.js';
+import { DeviceThrottle, TokenBucket } from './limiter.js';
+import { InvalidDecision, validateDecisions, validateOne } from './validate.js';
+import { clientWire, envelopeWire, responseWire } from './wire.js';
+import { SCRIPT_CODES, ScriptCompileError, failure, scriptLine, type ScriptCode, type ScriptFailure } from './errors.js';
+
+export interface UnitOptions {
+  /** The path as written in the route; names the script in logs and metrics. */
+  readonly name: string;
+  readonly absPath: string;
+  readonly config: ScriptsConfig;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  /** Injected clock (tests). */
+  readonly now?: () => number;
+  /** How long a replaced version stays available to late `onResponse` calls. */
+  readonly retireAfterMs?: number;
+}
+
+interface Pending {
+  readonly env: Envelope;
+  readonly resolve: (r: ScriptResult) => void;
+}
+
+const DEFAULT_RETIRE_MS = 30_000;
+
+export class ScriptUnit {
+  readonly name: string;
+  readonly absPath: string;
+  readonly state: StateStore;
+  /** Hosts holding this unit (a reload's new host shares unchanged units with the old one). */
+  refs = 0;
+  private current: ScriptVersion;
+  private config: ScriptsConfig;
+  private queue: Pending[] = [];
+  private scheduled = false;
+  private readonly logger: Logger;
+  private readonly now: () => number;
+  private readonly logBucket: TokenBucket;
+  private readonly errorLogBucket: TokenBucket;
+  private readonly throttle: DeviceThrottle;
+  private readonly versionOf = new WeakMap<Envelope, ScriptVersion>();
+  private readonly retired = new Map<ScriptVersion, NodeJS.Timeout>();
+  private readonly hooks: HostHooks;
+  private readonly errors: Counter<'script' | 'code'>;
+  private readonly messages: Counter<'script'>;
+  private readonly reloads: Counter<'script' | 'result'>;
+  private readonly logDropped: Counter<'script'>;
+  private watcher: FSWatcher | undefined;
+  private debounce: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  /** Reads and compiles the file; throws ScriptCompileError. `state` carries a previous unit's store over. */
+  constructor(
+    private readonly options: UnitOptions,
+    state?: StateStore,
+  ) {
+    this.name = options.name;
+    this.absPath = options.absPath;
+    this.config = options.config;
+    this.logger = options.logger.child({ script: options.name });
+    this.now = options.now ?? Date.now;
+    this.state = state ?? new StateStore(options.config.state);
+    this.state.configure(options.config.state);
+    this.logBucket = new TokenBucket(options.config.log.perSecond, options.config.log.burst, this.now);
+    this.errorLogBucket = new TokenBucket(options.config.log.perSecond, options.config.log.burst, this.now);
+    this.throttle = new DeviceThrottle(options.config.throttle, this.now);
+    const m = options.metrics;
+    this.errors = m.counter('thinggate_script_errors_total', 'Script calls that failed, by script and code', ['script', 'code']);
+    this.messages = m.counter('thinggate_script_messages_total', 'Messages handed to a script', ['script']);
+    this.reloads = m.counter('thinggate_script_reloads_total', 'Script versions swapped in or refused, and isolates rebuilt', ['script', 'result']);
+    this.logDropped = m.counter('thinggate_script_log_dropped_total', 'Script log lines dropped by the rate limit', ['script']);
+    this.hooks = {
+      log: (level, text) => this.scriptLog(level, text),
+      state: (op, key, value) => this.state.call(op, key, value),
+    };
+    this.current = ScriptVersion.compile(this.name, this.absPath, readScript(this.name, this.absPath), this.config, this.hooks);
+    if (this.config.watch) this.watch();
+  }
+
+  get version(): ScriptVersion {
+    return this.current;
+  }
+
+  get hasOnConnect(): boolean {
+    return this.current.hasOnConnect;
+  }
+
+  /**
+   * Applies a (re)loaded configuration and re-reads the file. A changed file
+   * or changed isolate limits compile a new version aside; if that fails the
+   * running version stays and the error is logged.
+   */
+  refresh(config: ScriptsConfig): void {
+    const limitsChanged = config.memoryMb !== this.config.memoryMb || config.timeoutMs !== this.config.timeoutMs;
+    this.config = config;
+    this.state.configure(config.state);
+    this.throttle.configure(config.throttle);
+    if (config.watch && !this.watcher) this.watch();
+    if (!config.watch && this.watcher) this.unwatch();
+    this.reloadFromFile(limitsChanged);
+  }
+
+  /** Queues one message; batches are run from `setImmediate`, so messages arriving in one I/O turn share one call. */
+  onMessage(env: Envelope): Promise<ScriptResult> {
+    const left = this.throttle.blocked(throttleKey(env.protocol, env.source.clientId));
+    if (left > 0) {
+      this.errors.inc({ script: this.name, code: SCRIPT_CODES.throttled });
+      return Promise.resolve(
+        failure(SCRIPT_CODES.throttled, `client '${env.source.clientId}' is throttled for ${Math.ceil(left / 1000)} s after repeated script failures`),
+      );
+    }
+    return new Promise((resolve) => {
+      this.queue.push({ env, resolve });
+      if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(this.flush);
+      }
+    });
+  }
+
+  /** Runs `onResponse` on the version that handled the message (if it exports one). */
+  onResponse(res: ScriptResponse, env: Envelope): Reply | ScriptFailure | undefined {
+    let v = this.versionOf.get(env);
+    if (!v || !v.alive) v = this.live();
+    if (!v.hasOnResponse) return undefined;
+    const out = v.response(responseWire(res), envelopeWire(env), this.now());
+    const r = this.single(out, v, env.source.clientId, env.protocol, env.id, 'onResponse');
+    if (!r.ok) return r;
+    if (r.value === null) return undefined;
+    try {
+      const d = validateOne(r.value);
+      if (d.action === 'reply') {
+        const { bytes, contentType } = toBytes(d.payload);
+        const ct = d.contentType ?? contentType;
+        return { payload: bytes, status: d.code ?? 200, ...(ct !== undefined && { contentType: ct }) };
+      }
+      if (d.action === 'reject') return { payload: Buffer.from(d.reason, 'utf8'), status: d.code ?? 400, contentType: 'text/plain; charset=utf-8' };
+      return this.fail(SCRIPT_CODES.invalid, 'onResponse must return reply(...), reject(...) or nothing', env.source.clientId, env.protocol, env.id);
+    } catch (err) {
+      return this.fail(SCRIPT_CODES.invalid, (err as Error).message, env.source.clientId, env.protocol, env.id);
+    }
+  }
+
+  /** Runs `onConnect`; undefined when the script does not export it. */
+  onConnect(client: ClientInfo): Admission | undefined {
+    const v = this.live();
+    if (!v.hasOnConnect) return undefined;
+    const r = this.single(v.connect(clientWire(client), this.now()), v, client.clientId, client.protocol, undefined, 'onConnect');
+    if (!r.ok) return { ok: false, status: 503, reason: `admission script failed (${r.code})` };
+    const d = r.value as { action: string; reason?: string; code?: number; principal?: string; attributes?: Record<string, string> };
+    if (d.action === 'reject') return { ok: false, status: d.code === 401 ? 401 : 403, reason: d.reason ?? 'refused' };
+    if (d.principal === undefined && d.attributes === undefined) return { ok: true };
+    return {
+      ok: true,
+      identity: { principal: d.principal ?? client.username ?? client.clientId, method: 'script', attributes: Object.freeze({ ...d.attributes }) },
+    };
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.unwatch();
+    // Messages still queued run now rather than being lost.
+    if (this.queue.length > 0) this.flush();
+    for (const [v, t] of this.retired) {
+      clearTimeout(t);
+      v.dispose();
+    }
+    this.retired.clear();
+    this.current.dispose();
+  }
+
+  private readonly flush = (): void => {
+    this.scheduled = false;
+    const q = this.queue;
+    this.queue = [];
+    const max = this.config.batchMax;
+    for (let i = 0; i < q.length; i += max) this.runChunk(i === 0 && q.length <= max ? q : q.slice(i, i + max));
+  };
+
+  private runChunk(items: readonly Pending[]): void {
+    this.messages.inc({ script: this.name }, items.length);
+    let start = 0;
+    while (start < items.length) {
+      const v = this.live();
+      const wires = new Array<unknown>(items.length - start);
+      for (let i = start; i < items.length; i++) wires[i - start] = envelopeWire(items[i]!.env);
+      const out = v.batch(wires, this.now());
+      if (out.kind === 'done' || out.kind === 'timeout') {
+        const n = out.results.length;
+        for (let i = 0; i < n; i++) this.settle(items[start + i]!, out.results[i]!, v);
+        start += n;
+        if (out.kind === 'timeout' && start < items.length) {
+          const p = items[start++]!;
+          p.resolve(this.fail(SCRIPT_CODES.timeout, `onMessage exceeded the ${v.limits.timeoutMs} ms time limit`, p.env.source.clientId, p.env.protocol, p.env.id));
+        } else if (n === 0 && out.kind === 'done') break; // cannot happen: the prelude runs at least one message
+      } else {
+        const code = out.kind === 'memory' ? SCRIPT_CODES.memory : SCRIPT_CODES.threw;
+        const reason = out.kind === 'memory' ? `script exceeded its ${v.limits.memoryMb} MB memory limit` : `script call failed: ${out.message}`;
+        if (out.kind === 'memory') this.rebuild(v);
+        for (let i = start; i < items.length; i++) {
+          const p = items[i]!;
+          p.resolve(this.fail(code, reason, p.env.source.clientId, p.env.protocol, p.env.id));
+        }
+        start = items.length;
+      }
+    }
+    for (let i = start; i < items.length; i++) {
+      const p = items[i]!;
+      p.resolve(this.fail(SCRIPT_CODES.threw, 'script produced no result', p.env.source.clientId, p.env.protocol, p.env.id));
+    }
+  }
+
+  private settle(p: Pending, r: RawResult, v: ScriptVersion): void {
+    const env = p.env;
+    if (r[0] === 0) {
+      let decisions;
+      try {
+        decisions = validateDecisions(r[1]);
+      } catch (err) {
+        const reason = err instanceof InvalidDecision ? err.message : String(err);
+        p.resolve(this.fail(SCRIPT_CODES.invalid, reason, env.source.clientId, env.protocol, env.id));
+        return;
+      }
+      this.throttle.succeeded(throttleKey(env.protocol, env.source.clientId));
+      if (v.hasOnResponse) this.versionOf.set(env, v);
+      p.resolve({ ok: true, decisions });
+    } else if (r[0] === 1) {
+      p.resolve(this.threw(r[1], r[2], v, env.source.clientId, env.protocol, env.id, 'onMessage'));
+    } else {
+      p.resolve(this.fail(SCRIPT_CODES.invalid, r[1], env.source.clientId, env.protocol, env.id));
+    }
+  }
+
+  /** Interprets the outcome of a single (non-batched) call. */
+  private single(
+    out: CallOutcome,
+    v: ScriptVersion,
+    clientId: string,
+    protocol: string,
+    messageId: string | undefined,
+    handler: string,
+  ): { ok: true; value: unknown } | ScriptFailure {
+    switch (out.kind) {
+      case 'done': {
+        const r = out.results[0]!;
+        if (r[0] === 0) {
+          this.throttle.succeeded(throttleKey(protocol, clientId));
+          return { ok: true, value: r[1] };
+        }
+        if (r[0] === 1) return this.threw(r[1], r[2], v, clientId, protocol, messageId, handler);
+        return this.fail(SCRIPT_CODES.invalid, r[1], clientId, protocol, messageId);
+      }
+      case 'timeout':
+        return this.fail(SCRIPT_CODES.timeout, `${handler} exceeded the ${v.limits.timeoutMs} ms time limit`, clientId, protocol, messageId);
+      case 'memory':
+        this.rebuild(v);
+        return this.fail(SCRIPT_CODES.memory, `script exceeded its ${v.limits.memoryMb} MB memory limit`, clientId, protocol, messageId);
+      case 'error':
+        return this.fail(SCRIPT_CODES.threw, `script call failed: ${out.message}`, clientId, protocol, messageId);
+    }
+  }
+
+  private threw(message: string, stack: string, v: ScriptVersion, clientId: string, protocol: string, messageId: string | undefined, handler: string): ScriptFailure {
+    const line = scriptLine(stack, v.filename);
+    const where = line === undefined ? '' : ` (${basename(this.absPath)}:${line})`;
+    return this.fail(SCRIPT_CODES.threw, `${handler} threw ${message}${where}`, clientId, protocol, messageId, line);
+  }
+
+  private fail(code: ScriptCode, reason: string, clientId: string, protocol: string, messageId?: string, line?: number): ScriptFailure {
+    this.errors.inc({ script: this.name, code });
+    const key = throttleKey(protocol, clientId);
+    const throttled = this.throttle.failed(key);
+    if (this.errorLogBucket.take()) {
+      this.logger.warn({ code, clientId, ...(messageId !== undefined && { messageId }), ...(line !== undefined && { line }) }, `script failed: ${reason}`);
+    }
+    if (throttled) {
+      this.logger.warn({ clientId, cooldownMs: this.config.throttle.cooldownMs }, 'client throttled after repeated script failures');
+    }
+    return failure(code, reason);
+  }
+
+  /** The current version, rebuilt first if its isolate was lost to the memory limit. */
+  private live(): ScriptVersion {
+    if (!this.current.alive) this.rebuild(this.current);
+    return this.current;
+  }
+
+  private rebuild(dead: ScriptVersion): void {
+    if (this.current !== dead || this.closed) return;
+    try {
+      this.current = ScriptVersion.compile(this.name, this.absPath, dead.source, this.config, this.hooks);
+      this.reloads.inc({ script: this.name, result: 'rebuilt' });
+      this.logger.warn('isolate rebuilt after exceeding its memory limit');
+    } catch (err) {
+      this.logger.error({ err }, 'isolate could not be rebuilt; retrying on the next message');
+    }
+  }
+
+  private reloadFromFile(force: boolean): void {
+    if (this.closed) return;
+    let source: string;
+    try {
+      source = readScript(this.name, this.absPath);
+    } catch (err) {
+      this.reloads.inc({ script: this.name, result: 'refused' });
+      this.logger.error({ err }, 'script file unreadable: keeping the running version');
+      return;
+    }
+    if (!force && source === this.current.source) return;
+    let next: ScriptVersion;
+    try {
+      next = ScriptVersion.compile(this.name, this.absPath, source, this.config, this.hooks);
+    } catch (err) {
+      this.reloads.inc({ script: this.name, result: 'refused' });
+      this.logger.error({ err }, 'new script version refused: keeping the running version');
+      return;
+    }
+    const old = this.current;
+    this.current = next;
+    this.retire(old);
+    this.reloads.inc({ script: this.name, result: 'swapped' });
+    this.logger.info({ generation: next.generation }, 'script reloaded');
+  }
+
+  private retire(v: ScriptVersion): void {
+    const t = setTimeout(() => {
+      this.retired.delete(v);
+      v.dispose();
+    }, this.options.retireAfterMs ?? DEFAULT_RETIRE_MS);
+    t.unref();
+    this.retired.set(v, t);
+  }
+
+  private watch(): void {
+    // Watch the folder, not the file: editors replace files by rename, which ends a file watch.
+    const file = basename(this.absPath);
+    try {
+      this.watcher = watch(dirname(this.absPath), { persistent: false }, (_event, changed) => {
+        if (changed !== null && changed !== file) return;
+        clearTimeout(this.debounce);
+        this.debounce = setTimeout(() => this.reloadFromFile(false), this.config.debounceMs);
+        this.debounce.unref();
+      });
+      this.watcher.on('error', (err) => {
+        this.logger.warn({ err }, 'script file watch failed; reload with SIGHUP');
+        this.unwatch();
+      });
+    } catch (err) {
+      this.logger.warn({ err }, 'cannot watch the script file; reload with SIGHUP');
+    }
+  }
+
+  private unwatch(): void {
+    clearTimeout(this.debounce);
+    this.watcher?.close();
+    this.watcher = undefined;
+  }
+
+  private scriptLog(level: string, text: string): void {
+    if (!this.logBucket.take()) {
+      this.logDropped.inc({ script: this.name });
+      return;
+    }
+    const lv = level === 'warn' || level === 'error' ? level : 'info';
+    this.logger[lv]({ scriptLog: true }, text);
+  }
+}
+
+function throttleKey(protocol: string, clientId: string): string {
+  return `${protocol}\u0000${clientId}`;
+}
+
+function readScript(name: string, absPath: string): string {
+  try {
+    return readFileSync(absPath, 'utf8');
+  } catch (err) {
+    // Compile errors and unreadable files are reported alike: the version cannot run.
+    throw new ScriptCompileError(name, `cannot read ${absPath}: ${(err as Error).message}`, err);
+  }
+}

@@ -1,0 +1,138 @@
+/**
+ * Host-side check of decisions copied out of an isolate. The prelude already
+ * reduced them to plain objects of primitives, bytes and string maps; here
+ * every field's type and range is checked before the pipeline acts on it.
+ */
+import type { Decision } from '../routing/decision.js';
+
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+
+type Raw = Record<string, unknown>;
+
+/** Thrown (internally) for a malformed decision; becomes TG_ERR_SCRIPT_INVALID_DECISION. */
+export class InvalidDecision extends Error {}
+
+function str(d: Raw, k: string, required = false): string | undefined {
+  const v = d[k];
+  if (v === undefined) {
+    if (required) throw new InvalidDecision(`${String(d.action)}(): '${k}' is required`);
+    return undefined;
+  }
+  if (typeof v !== 'string') throw new InvalidDecision(`${String(d.action)}(): '${k}' must be a string`);
+  return v;
+}
+
+function int(d: Raw, k: string, min: number, max: number): number | undefined {
+  const v = d[k];
+  if (v === undefined) return undefined;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+    throw new InvalidDecision(`${String(d.action)}(): '${k}' must be an integer from ${min} to ${max}`);
+  }
+  return v;
+}
+
+function bool(d: Raw, k: string): boolean | undefined {
+  const v = d[k];
+  if (v === undefined) return undefined;
+  if (typeof v !== 'boolean') throw new InvalidDecision(`${String(d.action)}(): '${k}' must be a boolean`);
+  return v;
+}
+
+function headers(d: Raw): Record<string, string> | undefined {
+  const h = d.headers as Record<string, string> | undefined;
+  if (h === undefined) return undefined;
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(h)) {
+    if (!TOKEN.test(k)) throw new InvalidDecision(`${String(d.action)}(): header name '${k}' is not a valid token`);
+    if (!HEADER_VALUE.test(v)) throw new InvalidDecision(`${String(d.action)}(): header '${k}' has a control character`);
+    out[k.toLowerCase()] = v;
+  }
+  return out;
+}
+
+/** A payload the prelude marked as JSON text becomes bytes with a JSON content type. */
+function bytes(d: Raw, k: string): unknown {
+  const v = d[k];
+  if (d.json === true && typeof v === 'string') return Buffer.from(v, 'utf8');
+  return v;
+}
+
+function one(d: Raw): Decision {
+  switch (d.action) {
+    case 'route': {
+      const method = str(d, 'method');
+      if (method !== undefined && !TOKEN.test(method)) throw new InvalidDecision(`route(): method '${method}' is not a valid HTTP method`);
+      const path = str(d, 'path');
+      if (path !== undefined && (!path.startsWith('/') || /[\s\x00-\x1f\x7f]/.test(path))) {
+        throw new InvalidDecision(`route(): path must start with '/' and contain no spaces or control characters`);
+      }
+      let h = headers(d);
+      if (d.json === true && (h === undefined || h['content-type'] === undefined)) h = { ...h, 'content-type': 'application/json' };
+      const pool = str(d, 'pool');
+      if (pool === '') throw new InvalidDecision(`route(): pool must not be empty`);
+      const key = str(d, 'key');
+      const reply = bool(d, 'reply');
+      return {
+        action: 'route',
+        ...(pool !== undefined && { pool }),
+        ...(method !== undefined && { method: method.toUpperCase() }),
+        ...(path !== undefined && { path }),
+        ...(h !== undefined && { headers: h }),
+        ...(d.body !== undefined && { body: bytes(d, 'body') }),
+        ...(key !== undefined && { key }),
+        ...(reply !== undefined && { reply }),
+      };
+    }
+    case 'reply': {
+      const code = int(d, 'code', 200, 599);
+      const contentType = str(d, 'contentType') ?? (d.json === true ? 'application/json' : undefined);
+      return {
+        action: 'reply',
+        payload: bytes(d, 'payload'),
+        ...(contentType !== undefined && { contentType }),
+        ...(code !== undefined && { code }),
+      };
+    }
+    case 'drop': {
+      const reason = str(d, 'reason');
+      return reason === undefined ? { action: 'drop' } : { action: 'drop', reason };
+    }
+    case 'reject': {
+      const reason = str(d, 'reason', true)!;
+      const code = int(d, 'code', 400, 499);
+      return code === undefined ? { action: 'reject', reason } : { action: 'reject', reason, code };
+    }
+    case 'publish': {
+      const topic = str(d, 'topic', true)!;
+      // A publication names one topic; wildcards belong to subscriptions [MQTT-3.3.2-2].
+      if (topic === '' || /[+#\u0000]/.test(topic)) throw new InvalidDecision(`publish(): topic '${topic}' must be non-empty and have no wildcards`);
+      const qos = int(d, 'qos', 0, 2) as 0 | 1 | 2 | undefined;
+      const retain = bool(d, 'retain');
+      const h = headers(d);
+      const contentType = str(d, 'contentType') ?? (d.json === true ? 'application/json' : undefined);
+      return {
+        action: 'publish',
+        topic,
+        payload: bytes(d, 'payload'),
+        ...(qos !== undefined && { qos }),
+        ...(retain !== undefined && { retain }),
+        ...(h !== undefined && { headers: h }),
+        ...(contentType !== undefined && { contentType }),
+      };
+    }
+    default:
+      throw new InvalidDecision(`unknown action '${String(d.action)}'`);
+  }
+}
+
+/** Checks decisions; throws InvalidDecision naming the first problem. */
+export function validateDecisions(raw: unknown): Decision[] {
+  if (!Array.isArray(raw)) throw new InvalidDecision('decisions must be a list');
+  return raw.map((d) => one(d as Raw));
+}
+
+/** One reply/reject decision from `onResponse`. */
+export function validateOne(raw: unknown): Decision {
+  return one(raw as Raw);
+}

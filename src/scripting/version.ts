@@ -1,0 +1,166 @@
+/**
+ * One compiled version of one script: its own isolate (memory limit), one
+ * context reused for every call, the prelude's entry points and the script's
+ * module. Calls are synchronous (`applySync`) with a per-call timeout; data
+ * crosses the boundary by copy only.
+ */
+import ivm from 'isolated-vm';
+import { pathToFileURL } from 'node:url';
+import { PRELUDE } from './prelude.js';
+import { ScriptCompileError } from './errors.js';
+
+export interface ScriptLimits {
+  readonly memoryMb: number;
+  readonly timeoutMs: number;
+}
+
+/** What the isolate may call back into: both take and return copies only. */
+export interface HostHooks {
+  log(level: string, text: string): void;
+  state(op: string, key?: string, value?: string): string | number | boolean | undefined;
+}
+
+/** One message's raw result as the prelude reports it. */
+export type RawResult = readonly [0, unknown] | readonly [1, string, string] | readonly [2, string];
+
+export type CallOutcome =
+  | { readonly kind: 'done'; readonly results: readonly RawResult[] }
+  /** `results` are the messages finished before the one that ran out of time. */
+  | { readonly kind: 'timeout'; readonly results: readonly RawResult[] }
+  /** The isolate exceeded its memory limit and is gone. */
+  | { readonly kind: 'memory' }
+  | { readonly kind: 'error'; readonly message: string };
+
+type Fn = ivm.Reference<(...args: unknown[]) => unknown>;
+
+const COPY_BOTH = { arguments: { copy: true }, result: { copy: true } } as const;
+/** Top-level module code gets a fixed budget: it runs once per version, not per message. */
+const EVALUATE_TIMEOUT_MS = 1000;
+let generation = 0;
+
+export class ScriptVersion {
+  readonly generation = ++generation;
+  readonly hasOnResponse: boolean;
+  readonly hasOnConnect: boolean;
+  /** The file URL used in stack traces. */
+  readonly filename: string;
+  private readonly batchFn: Fn;
+  private readonly progressFn: Fn;
+  private readonly responseFn: Fn;
+  private readonly connectFn: Fn;
+  private disposed = false;
+
+  private constructor(
+    readonly isolate: ivm.Isolate,
+    private readonly context: ivm.Context,
+    readonly source: string,
+    readonly limits: ScriptLimits,
+    fns: { batch: Fn; progress: Fn; response: Fn; connect: Fn },
+    exportsFlags: readonly boolean[],
+    filename: string,
+  ) {
+    this.batchFn = fns.batch;
+    this.progressFn = fns.progress;
+    this.responseFn = fns.response;
+    this.connectFn = fns.connect;
+    this.hasOnResponse = exportsFlags[1] === true;
+    this.hasOnConnect = exportsFlags[2] === true;
+    this.filename = filename;
+  }
+
+  /** Compiles `source` in a fresh isolate. Throws ScriptCompileError; never leaves an isolate behind on failure. */
+  static compile(name: string, absPath: string, source: string, limits: ScriptLimits, hooks: HostHooks): ScriptVersion {
+    const isolate = new ivm.Isolate({ memoryLimit: limits.memoryMb });
+    try {
+      const context = isolate.createContextSync();
+      const jail = context.global;
+      jail.setSync('__tg_log', new ivm.Callback((level: string, text: string) => hooks.log(String(level), String(text))));
+      jail.setSync('__tg_state', new ivm.Callback((op: string, key?: string, value?: string) => hooks.state(String(op), key, value)));
+      const api = isolate.compileScriptSync(PRELUDE, { filename: 'thinggate:prelude' }).runSync(context, { reference: true }) as ivm.Reference<
+        Record<string, unknown>
+      >;
+      const fn = (k: string): Fn => api.getSync(k, { reference: true }) as Fn;
+      const filename = pathToFileURL(absPath).href;
+      let module: ivm.Module;
+      try {
+        module = isolate.compileModuleSync(source, { filename });
+      } catch (err) {
+        throw new ScriptCompileError(name, `does not compile: ${(err as Error).message}`, err);
+      }
+      try {
+        // Scripts are self-contained: every import is refused, so nothing of the host can be loaded.
+        module.instantiateSync(context, (specifier) => {
+          throw new Error(`import of '${specifier}' is not allowed in a routing script`);
+        });
+        module.evaluateSync({ timeout: Math.max(EVALUATE_TIMEOUT_MS, limits.timeoutMs) });
+      } catch (err) {
+        const why = isolate.isDisposed ? 'exceeded its memory limit while loading' : (err as Error).message;
+        throw new ScriptCompileError(name, `cannot be loaded: ${why}`, err);
+      }
+      const flags = fn('bind').applySync(undefined, [module.namespace.derefInto()], { result: { copy: true } }) as boolean[];
+      if (!flags[0]) throw new ScriptCompileError(name, 'does not export an onMessage(msg, ctx) function');
+      return new ScriptVersion(
+        isolate,
+        context,
+        source,
+        limits,
+        { batch: fn('batch'), progress: fn('progress'), response: fn('response'), connect: fn('connect') },
+        flags,
+        filename,
+      );
+    } catch (err) {
+      if (!isolate.isDisposed) isolate.dispose();
+      if (err instanceof ScriptCompileError) throw err;
+      throw new ScriptCompileError(name, (err as Error).message, err);
+    }
+  }
+
+  get alive(): boolean {
+    return !this.disposed && !this.isolate.isDisposed;
+  }
+
+  /** Runs `onMessage` over wire-encoded messages (see prelude.ts). */
+  batch(wires: readonly unknown[], now: number): CallOutcome {
+    const sliceMs = Math.min(1, this.limits.timeoutMs / 10);
+    return this.call(this.batchFn, [wires, now, sliceMs], true, (results) => ({ kind: 'done', results: results as RawResult[] }));
+  }
+
+  /** Runs `onResponse`; the result is one RawResult. */
+  response(res: readonly unknown[], wire: readonly unknown[], now: number): CallOutcome {
+    return this.call(this.responseFn, [res, wire, now], false, (r) => ({ kind: 'done', results: [r as RawResult] }));
+  }
+
+  /** Runs `onConnect`; the result is one RawResult. */
+  connect(client: Record<string, unknown>, now: number): CallOutcome {
+    return this.call(this.connectFn, [client, now], false, (r) => ({ kind: 'done', results: [r as RawResult] }));
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.context.release();
+    if (!this.isolate.isDisposed) this.isolate.dispose();
+  }
+
+  private call(fn: Fn, args: unknown[], resumable: boolean, done: (r: unknown) => CallOutcome): CallOutcome {
+    if (!this.alive) return { kind: 'memory' };
+    try {
+      return done(fn.applySync(undefined, args, { ...COPY_BOTH, timeout: this.limits.timeoutMs }));
+    } catch (err) {
+      if (this.isolate.isDisposed) return { kind: 'memory' };
+      const message = (err as Error)?.message ?? String(err);
+      if (/timed out/i.test(message)) {
+        let results: RawResult[] = [];
+        if (resumable) {
+          try {
+            results = this.progressFn.applySync(undefined, [], { result: { copy: true }, timeout: this.limits.timeoutMs }) as RawResult[];
+          } catch {
+            results = [];
+          }
+        }
+        return { kind: 'timeout', results };
+      }
+      return { kind: 'error', message };
+    }
+  }
+}
