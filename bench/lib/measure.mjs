@@ -1,0 +1,162 @@
+/**
+ * The measurement procedure shared by every throughput scenario. One "run":
+ *
+ *  1. warm-up (closed loop, discarded);
+ *  2. saturation: closed loop, every client keeps its window full;
+ *     S = min(acknowledged/s, delivered-to-back-end/s inside the window);
+ *  3. sustained rate: open loop at 0.95·S, 0.85·S, … until a step passes:
+ *     zero loss, nothing refused or unanswered, the generator never more
+ *     than 50 ms behind, and every acknowledged message at the back-end
+ *     within 500 ms of the window's end;
+ *  4. latency (open loop) at 50 % and 90 % of the sustained rate, and at a
+ *     fixed 4,000 messages/s.
+ *
+ * Loss is always counted the same way: messages acknowledged to the device
+ * (for fire-and-forget QoS 0 / NON: sent) whose id never reached the back-end.
+ */
+import { ask } from './proc.mjs';
+import { SeqSets } from './stats.mjs';
+
+export const PROFILES = {
+  full: { warmupMs: 2000, saturationMs: 4000, stepMs: 3000, latencyMs: 4000, steps: [0.95, 0.85, 0.75, 0.6, 0.45, 0.3, 0.2, 0.1, 0.05], fixedRates: [4000] },
+  smoke: { warmupMs: 300, saturationMs: 700, stepMs: 700, latencyMs: 700, steps: [0.5, 0.25, 0.1], fixedRates: [] },
+};
+
+let phaseCounter = 0;
+
+/** Runs one phase on the rig and joins the generator's and the back-end's views of it. */
+export async function phase(rig, spec) {
+  const id = ++phaseCounter;
+  await ask(rig.backend, { cmd: 'phase', phase: id });
+  const cpu0 = rig.targetCpu ? await rig.targetCpu() : null;
+  const g = await ask(rig.generator, { cmd: 'run', phase: id, ...spec }, spec.durationMs + 60_000);
+  const cpu1 = rig.targetCpu ? await rig.targetCpu() : null;
+  // Wait for the back-end to catch up: every acknowledged message, or no progress for 1 s (at most 8 s).
+  let snap = await ask(rig.backend, { cmd: 'snapshot' });
+  const settleDeadline = Date.now() + 8000;
+  let lastCount = -1;
+  let stableSince = Date.now();
+  while (snap.messages < g.acked && Date.now() < settleDeadline) {
+    if (snap.messages !== lastCount) {
+      lastCount = snap.messages;
+      stableSince = Date.now();
+    } else if (Date.now() - stableSince > 1000) break;
+    await new Promise((r) => setTimeout(r, 100));
+    snap = await ask(rig.backend, { cmd: 'snapshot' });
+  }
+  const inWindow = (await ask(rig.backend, { cmd: 'countUntil', until: g.endNs })).count;
+  const lagLimit = (await ask(rig.backend, { cmd: 'countUntil', until: g.endNs + 500e6 })).count;
+  const received = SeqSets.fromJSON((await ask(rig.backend, { cmd: 'received' })).received);
+  const ackedSet = SeqSets.fromJSON(g.ackedSet);
+  const lost = ackedSet.missingFrom(received);
+  const seconds = spec.durationMs / 1000;
+  const out = {
+    mode: g.mode,
+    offeredRate: g.offeredRate,
+    durationMs: spec.durationMs,
+    sent: g.sent,
+    acked: g.acked,
+    ackRate: round(g.ackRate),
+    deliveredRate: round(inWindow / seconds),
+    delivered: snap.messages,
+    lost,
+    refused: g.failed,
+    refusedBy: g.refused,
+    unanswered: g.unanswered,
+    duplicates: snap.duplicates,
+    unparsedRequests: snap.unparsed,
+    backendRequests: snap.requests,
+    queuedAtEnd: g.queuedAtEnd,
+    maxQueued: g.maxQueued,
+    deliveredLate: snap.messages - lagLimit,
+    ackLatencyMs: g.ackLatency,
+    backendLatencyMs: snap.latency,
+    generatorCpu: round(g.generatorCpu, 2),
+    targetCpu: cpu0 !== null && cpu1 !== null ? round((cpu1 - cpu0) / ((g.endNs - g.startNs) / 1e9 + (spec.drainMs ?? 0) / 1e9), 2) : null,
+    errors: g.errors,
+  };
+  if (rig.fireAndForget) {
+    // Nothing is acknowledged at QoS 0: every message sent and not received is lost.
+    out.ackLatencyMs = null;
+  }
+  return out;
+}
+
+/** Did an open-loop step sustain its offered rate? Returns the reasons it did not. */
+export function sustainFailures(p) {
+  const why = [];
+  if (p.lost > 0) why.push(`${p.lost} lost`);
+  if (p.refused > 0) why.push(`${p.refused} refused`);
+  if (p.unanswered > 0) why.push(`${p.unanswered} unanswered`);
+  if (p.queuedAtEnd > Math.max(50, p.offeredRate * 0.05)) why.push(`generator ${p.queuedAtEnd} behind`);
+  if (p.deliveredLate > 0) why.push(`${p.deliveredLate} delivered > 500 ms late`);
+  if (p.delivered < p.acked) why.push(`${p.acked - p.delivered} acknowledged, not (yet) delivered`);
+  return why;
+}
+
+/**
+ * One full run of the procedure. `log` receives progress lines.
+ * @returns {Promise<object>} the run's record
+ */
+export async function measureRun(rig, profile, log) {
+  const p = PROFILES[profile];
+  await phase(rig, { durationMs: p.warmupMs, drainMs: 2000 });
+  const sat = await phase(rig, { durationMs: p.saturationMs, drainMs: 3000 });
+  const S = Math.min(sat.ackRate || Infinity, sat.deliveredRate);
+  log(`saturation: ${sat.ackRate} acked/s, ${sat.deliveredRate} delivered/s, lost ${sat.lost}, gen cpu ${sat.generatorCpu}, target cpu ${sat.targetCpu}`);
+  const steps = [];
+  let sustained = null;
+  for (const f of p.steps) {
+    const rate = Math.max(10, Math.round((S * f) / 10) * 10);
+    const st = await phase(rig, { rate, durationMs: p.stepMs, drainMs: 2000 });
+    const why = sustainFailures(st);
+    steps.push({ factor: f, rate, pass: why.length === 0, why, lost: st.lost, ackP99: st.ackLatencyMs?.p99 ?? null, backendP99: st.backendLatencyMs?.p99 ?? null });
+    log(`  open loop ${rate}/s: ${why.length === 0 ? 'sustained' : why.join(', ')}`);
+    if (why.length === 0) {
+      sustained = { rate, phase: st };
+      break;
+    }
+  }
+  const latency = {};
+  if (sustained) {
+    for (const [label, f] of [
+      ['at50', 0.5],
+      ['at90', 0.9],
+    ]) {
+      const rate = Math.max(10, Math.round((sustained.rate * f) / 10) * 10);
+      const lp = await phase(rig, { rate, durationMs: p.latencyMs, drainMs: 2000 });
+      latency[label] = latencyRecord(lp);
+      log(`  latency ${label} (${rate}/s): ack p50/p99 ${fmt(lp.ackLatencyMs)}, back-end p50/p99 ${fmt(lp.backendLatencyMs)}, lost ${lp.lost}`);
+    }
+  }
+  for (const rate of p.fixedRates) {
+    const lp = await phase(rig, { rate, durationMs: p.latencyMs, drainMs: 2000 });
+    latency[`at${rate}`] = latencyRecord(lp);
+    log(`  latency at ${rate}/s: ack p50/p99 ${fmt(lp.ackLatencyMs)}, back-end p50/p99 ${fmt(lp.backendLatencyMs)}, lost ${lp.lost}, sustained: ${sustainFailures(lp).join(', ') || 'yes'}`);
+  }
+  return { saturation: sat, saturationRate: round(S), steps, sustainedRate: sustained?.rate ?? 0, sustainedPhase: sustained?.phase ?? null, latency };
+}
+
+function latencyRecord(lp) {
+  return {
+    offeredRate: lp.offeredRate,
+    ackRate: lp.ackRate,
+    lost: lp.lost,
+    sustained: sustainFailures(lp).length === 0,
+    why: sustainFailures(lp),
+    ackMs: lp.ackLatencyMs,
+    backendMs: lp.backendLatencyMs,
+    targetCpu: lp.targetCpu,
+    generatorCpu: lp.generatorCpu,
+  };
+}
+
+function fmt(l) {
+  return l && l.count ? `${l.p50}/${l.p99} ms` : 'n/a';
+}
+
+export function round(x, digits = 0) {
+  if (typeof x !== 'number' || !Number.isFinite(x)) return x;
+  const m = 10 ** digits;
+  return Math.round(x * m) / m;
+}

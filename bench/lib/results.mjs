@@ -1,0 +1,109 @@
+/**
+ * Results: one JSON file per scenario (`bench/results/<scenario>.json`) and
+ * the suite's part of `bench/RESULTS.md` (the summary table, the targets and
+ * the `## suite` section), rewritten between its own markers only, so other
+ * sections of that file are left as they are.
+ */
+import { execFileSync } from 'node:child_process';
+import { cpus } from 'node:os';
+import { existsSync, readFileSync, readdirSync, writeFileSync, renameSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { mmm } from './stats.mjs';
+
+export const BENCH_DIR = fileURLToPath(new URL('../', import.meta.url));
+export const RESULTS_DIR = join(BENCH_DIR, 'results');
+export const RESULTS_MD = join(BENCH_DIR, 'RESULTS.md');
+const BEGIN = '<!-- bench-suite:begin (written by bench/run.mjs; edit outside these markers) -->';
+const END = '<!-- bench-suite:end -->';
+
+/** Commit, Node version, CPU count and time of this run. */
+export function environment() {
+  let commit = 'unknown';
+  let dirty = false;
+  try {
+    commit = execFileSync('git', ['rev-parse', '--short=12', 'HEAD'], { cwd: BENCH_DIR, encoding: 'utf8' }).trim();
+    dirty = execFileSync('git', ['status', '--porcelain', '--', 'src'], { cwd: BENCH_DIR, encoding: 'utf8' }).trim().length > 0;
+  } catch {
+    // not a git checkout
+  }
+  const c = cpus();
+  return { commit, srcDirty: dirty, node: process.version, cpus: c.length, cpuModel: c[0]?.model ?? 'unknown', date: new Date().toISOString() };
+}
+
+/** Median/min/max of the key numbers of a throughput scenario's runs. */
+export function summarizeThroughput(runs) {
+  const pick = (f) => mmm(runs.map(f));
+  const lat = (key, side, q) => pick((r) => r.latency[key]?.[side]?.[q]);
+  const summary = {
+    sustainedRate: pick((r) => r.sustainedRate),
+    saturationRate: pick((r) => r.saturationRate),
+    saturationLost: pick((r) => r.saturation.lost),
+    lostTotal: runs.reduce((a, r) => a + r.saturation.lost + r.steps.reduce((b, s) => b + (s.lost ?? 0), 0) + Object.values(r.latency).reduce((b, l) => b + (l.lost ?? 0), 0), 0),
+    saturationTargetCpu: pick((r) => r.saturation.targetCpu),
+    saturationGeneratorCpu: pick((r) => r.saturation.generatorCpu),
+    latency: {},
+  };
+  const keys = new Set(runs.flatMap((r) => Object.keys(r.latency)));
+  for (const key of keys) {
+    summary.latency[key] = {
+      offeredRate: pick((r) => r.latency[key]?.offeredRate),
+      ackP50: lat(key, 'ackMs', 'p50'),
+      ackP99: lat(key, 'ackMs', 'p99'),
+      backendP50: lat(key, 'backendMs', 'p50'),
+      backendP99: lat(key, 'backendMs', 'p99'),
+      sustainedRuns: runs.filter((r) => r.latency[key]?.sustained).length,
+    };
+  }
+  return summary;
+}
+
+export function summarizeConnections(runs) {
+  const targets = new Set(runs.flatMap((r) => Object.keys(r)));
+  const out = {};
+  for (const t of targets) {
+    out[t] = {
+      connections: mmm(runs.map((r) => r[t]?.connections)),
+      connectionsPerSecond: mmm(runs.map((r) => r[t]?.connectionsPerSecond)),
+      rssPerConnectionKiB: mmm(runs.map((r) => r[t]?.rssPerConnectionKiB)),
+    };
+  }
+  return out;
+}
+
+export function writeScenarioResult(record) {
+  const file = join(RESULTS_DIR, `${record.scenario}.json`);
+  writeFileSync(`${file}.tmp`, `${JSON.stringify(record, null, 2)}\n`);
+  renameSync(`${file}.tmp`, file);
+  return file;
+}
+
+export function loadResults() {
+  if (!existsSync(RESULTS_DIR)) return {};
+  const out = {};
+  for (const f of readdirSync(RESULTS_DIR)) {
+    if (!f.endsWith('.json')) continue;
+    try {
+      const r = JSON.parse(readFileSync(join(RESULTS_DIR, f), 'utf8'));
+      out[r.scenario] = r;
+    } catch {
+      // a half-written file from an interrupted run: ignore it
+    }
+  }
+  return out;
+}
+
+/** Replaces the suite's block in RESULTS.md (creating the file or the block if needed). */
+export function writeResultsMd(block) {
+  const wrapped = `${BEGIN}\n${block.trim()}\n${END}`;
+  let text = existsSync(RESULTS_MD) ? readFileSync(RESULTS_MD, 'utf8') : '# thinggate benchmark results\n';
+  const b = text.indexOf(BEGIN);
+  const e = text.indexOf(END);
+  if (b >= 0 && e > b) text = `${text.slice(0, b)}${wrapped}${text.slice(e + END.length)}`;
+  else {
+    // First time: right after the title, before the other sections.
+    const nl = text.startsWith('# ') ? text.indexOf('\n') + 1 : 0;
+    text = `${text.slice(0, nl)}\n${wrapped}\n\n${text.slice(nl).replace(/^\n+/, '')}`;
+  }
+  writeFileSync(RESULTS_MD, text.endsWith('\n') ? text : `${text}\n`);
+}

@@ -1,0 +1,91 @@
+/**
+ * Starts thinggate (the built `dist/`) as a child process with a generated
+ * configuration: one listener on a free loopback port, pool `default`
+ * pointing at the bench back-end, and every message routed by the trivial
+ * script `export function onMessage(msg) { return route('default') }`.
+ * When the build has no script host, the same route is configured statically
+ * and the result says so.
+ */
+import { mkdtempSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePort, spawnSupervised, stopChild, waitForPort } from './proc.mjs';
+
+export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const CLI = join(ROOT, 'dist', 'cli.js');
+
+export const ROUTE_SCRIPT = "export function onMessage(msg) { return route('default'); }\n";
+
+/**
+ * @param {{url:string}} backend
+ * @param {{protocol?:'mqtt'|'coap'|'amqp', routing?:'script'|'static', pool?:object, listener?:object,
+ *          cpuProf?:string, fdLimit?:number, label?:string}} opts
+ */
+export async function startThinggate(backend, opts = {}) {
+  if (!existsSync(CLI)) throw new Error('dist/cli.js is missing: run `npm run build` first');
+  const protocol = opts.protocol ?? 'mqtt';
+  let routing = opts.routing ?? 'script';
+  for (;;) {
+    const dir = mkdtempSync(join(tmpdir(), 'thinggate-bench-'));
+    const port = await freePort();
+    const config = {
+      listeners: [{ name: protocol, protocol, host: '127.0.0.1', port, ...(opts.listener ?? {}) }],
+      pools: [{ name: 'default', endpoints: [{ url: backend.url }], ...(opts.pool ?? {}) }],
+      routes: [
+        routing === 'script'
+          ? { match: { address: '#' }, script: 'route.js' }
+          : { match: { address: '#' }, pool: 'default', request: { method: 'POST', path: '/messages/{address}' } },
+      ],
+      log: { level: 'warn' },
+      shutdown: { drainTimeoutMs: 2000 },
+    };
+    writeFileSync(join(dir, 'route.js'), ROUTE_SCRIPT);
+    writeFileSync(join(dir, 'thinggate.json'), JSON.stringify(config, null, 2));
+    const logFile = join(dir, 'thinggate.log');
+    const nodeArgs = ['--no-node-snapshot'];
+    if (opts.cpuProf) nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${opts.cpuProf}`);
+    const child = await spawnSupervised(process.execPath, [...nodeArgs, CLI, 'start', '-c', join(dir, 'thinggate.json')], {
+      cwd: dir,
+      name: `thinggate(${opts.label ?? protocol})`,
+      fdLimit: opts.fdLimit,
+      logFile,
+    });
+    try {
+      if (protocol === 'coap') await waitForUdp(child, logFile);
+      else await waitForPort(port, { child, timeoutMs: 20_000 });
+    } catch (err) {
+      await stopChild(child);
+      const log = readFileSync(logFile, 'utf8');
+      if (routing === 'script' && /script/i.test(log) && opts.routing === undefined) {
+        // No script host in this build: measure the static route and say so.
+        routing = 'static';
+        continue;
+      }
+      throw new Error(`${err.message}\n--- thinggate log (${logFile}) ---\n${log.slice(-3000)}`);
+    }
+    return {
+      port,
+      dir,
+      logFile,
+      routing,
+      config,
+      pid: child.targetPid,
+      pids: () => [child.targetPid],
+      notes: routing === 'script' ? ['routing: trivial script route(\'default\')'] : ['routing: static route (no script host in this build)'],
+      async stop() {
+        await stopChild(child, 8000);
+      },
+      log: () => readFileSync(logFile, 'utf8'),
+    };
+  }
+}
+
+/** CoAP is UDP: there is no accept to poll; wait for the process to settle and stay up. */
+async function waitForUdp(child, logFile) {
+  const deadline = Date.now() + 3000;
+  while (Date.now() < deadline) {
+    if (child.targetExit) throw new Error(`thinggate exited early: ${readFileSync(logFile, 'utf8').slice(-2000)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

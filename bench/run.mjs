@@ -1,0 +1,110 @@
+#!/usr/bin/env node
+/**
+ * thinggate's performance suite.
+ *
+ *   npm run bench                          every scenario, 3 runs each
+ *   node bench/run.mjs SCENARIO...         only these (see --list)
+ *   node bench/run.mjs --smoke [SCENARIO…] a few seconds per scenario, 1 run; results not written
+ *   options: --runs N, --cpu-prof DIR (profile thinggate), --list, --no-write (print only)
+ *
+ * Every process (back-end, generator, thinggate, peers) is a child of this
+ * one, on 127.0.0.1, and is killed by PID when this process ends.
+ * Prerequisites: `npm run build`, `npm --prefix bench install`, Debian's
+ * mosquitto. See docs/benchmarks.md.
+ */
+import { parseArgs } from 'node:util';
+import { mkdirSync } from 'node:fs';
+import { SCENARIOS, scenarioByName } from './scenarios/index.mjs';
+import { measureRun } from './lib/measure.mjs';
+import { startBackend, withRig } from './lib/rig.mjs';
+import { stopChild } from './lib/proc.mjs';
+import { environment, loadResults, summarizeConnections, summarizeThroughput, writeResultsMd, writeScenarioResult, RESULTS_DIR } from './lib/results.mjs';
+import { renderSuite } from './lib/report.mjs';
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    smoke: { type: 'boolean', default: false },
+    runs: { type: 'string' },
+    'cpu-prof': { type: 'string' },
+    list: { type: 'boolean', default: false },
+    'no-write': { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
+});
+
+if (values.help) {
+  process.stdout.write('usage: node bench/run.mjs [--smoke] [--runs N] [--cpu-prof DIR] [--no-write] [--list] [SCENARIO...]\n');
+  process.exit(0);
+}
+if (values.list) {
+  for (const s of SCENARIOS) process.stdout.write(`${s.name.padEnd(18)} ${s.description}\n`);
+  process.exit(0);
+}
+
+const selected = positionals.length ? positionals.map((n) => scenarioByName(n) ?? fail(`unknown scenario '${n}' (see --list)`)) : SCENARIOS;
+const smoke = values.smoke;
+const runs = Number(values.runs ?? (smoke ? 1 : 3));
+const write = !values['no-write'] && !smoke;
+const profile = smoke ? 'smoke' : 'full';
+const env = environment();
+const log = (line) => process.stdout.write(`${line}\n`);
+
+function fail(message) {
+  process.stderr.write(`bench: ${message}\n`);
+  process.exit(2);
+}
+
+log(`thinggate bench: commit ${env.commit}${env.srcDirty ? ' (src modified)' : ''}, Node ${env.node}, ${env.cpus} CPUs, ${runs} run(s), ${profile}`);
+mkdirSync(RESULTS_DIR, { recursive: true });
+let failures = 0;
+
+for (const scenario of selected) {
+  const startedAt = Date.now();
+  log(`\n== ${scenario.name}: ${scenario.description}`);
+  const ctx = { smoke, cpuProf: values['cpu-prof'] };
+  try {
+    const record = { scenario: scenario.name, kind: scenario.kind, group: scenario.group, description: scenario.description, environment: env, profile, runs: [] };
+    if (ctx.cpuProf) record.profile = ctx.cpuProf;
+    if (scenario.kind === 'connections') {
+      const backend = await startBackend();
+      try {
+        for (let r = 0; r < runs; r++) {
+          log(`-- run ${r + 1}/${runs}`);
+          record.runs.push(await scenario.runOnce(backend, ctx, log));
+        }
+      } finally {
+        await stopChild(backend.child);
+      }
+      record.summary = summarizeConnections(record.runs);
+    } else {
+      await withRig(
+        (backend) => scenario.start(backend, ctx),
+        async (rig) => {
+          record.notes = rig.target.notes ?? [];
+          if (rig.target.routing) record.routing = rig.target.routing;
+          for (let r = 0; r < runs; r++) {
+            log(`-- run ${r + 1}/${runs}`);
+            const run = await measureRun(rig, profile, log);
+            // The accepted sets are only needed for loss; keep the files small.
+            record.runs.push(run);
+            log(`   sustained ${run.sustainedRate}/s (saturation ${run.saturationRate}/s, lost at saturation ${run.saturation.lost})`);
+          }
+        },
+      );
+      record.summary = summarizeThroughput(record.runs);
+    }
+    record.elapsedSeconds = Math.round((Date.now() - startedAt) / 1000);
+    if (write) log(`wrote ${writeScenarioResult(record)}`);
+    else log(JSON.stringify(record.summary));
+  } catch (err) {
+    failures++;
+    log(`!! ${scenario.name} failed: ${err instanceof Error ? err.stack : String(err)}`);
+  }
+}
+
+if (write) {
+  writeResultsMd(renderSuite(loadResults()));
+  log('\nupdated bench/RESULTS.md');
+}
+process.exitCode = failures > 0 ? 1 : 0;

@@ -1,0 +1,59 @@
+/**
+ * thinggate scenarios: MQTT 5 at QoS 0/1/2, QoS 1 with a batching pool,
+ * CoAP confirmable and AMQP 1.0, each POSTing to the bench back-end.
+ */
+import { startThinggate } from '../lib/thinggate.mjs';
+
+/** 50 clients, 10 in flight each, 200-byte JSON payloads (issue 6, scenario 1). */
+export const CLIENTS = 50;
+export const WINDOW = 10;
+
+/** Batching used by `mqtt-qos1-batch`: up to 100 messages or 5 ms per back-end request. */
+export const BATCH = { maxMessages: 100, maxDelayMs: 5 };
+
+function mqtt(name, qos, { batch = false, description }) {
+  return {
+    name,
+    group: 'thinggate',
+    kind: 'throughput',
+    description,
+    async start(backend, ctx) {
+      const t = await startThinggate(backend, {
+        protocol: 'mqtt',
+        pool: batch ? { batch: BATCH } : undefined,
+        cpuProf: ctx.cpuProf,
+        label: name,
+      });
+      const notes = [...t.notes];
+      if (batch) notes.push(`pool batch: ${JSON.stringify(BATCH)}`);
+      return { ...t, notes, transport: { kind: 'mqtt', host: '127.0.0.1', port: t.port, clients: CLIENTS, qos, version: 5, window: WINDOW } };
+    },
+  };
+}
+
+export const scenarios = [
+  mqtt('mqtt-qos1-rest', 1, { description: 'MQTT 5, QoS 1, PUBACK after the back-end\'s 2xx' }),
+  mqtt('mqtt-qos0-rest', 0, { description: 'MQTT 5, QoS 0 (no acknowledgement: loss = sent − received)' }),
+  mqtt('mqtt-qos2-rest', 2, { description: 'MQTT 5, QoS 2, PUBCOMP after the back-end\'s 2xx' }),
+  mqtt('mqtt-qos1-batch', 1, { batch: true, description: 'MQTT 5, QoS 1, pool batching (JSON array bodies)' }),
+  {
+    name: 'coap-con-rest',
+    group: 'thinggate',
+    kind: 'throughput',
+    description: 'CoAP confirmable POST (node-coap client), ACK/response after the back-end\'s 2xx',
+    async start(backend, ctx) {
+      const t = await startThinggate(backend, { protocol: 'coap', cpuProf: ctx.cpuProf, label: 'coap-con-rest' });
+      return { ...t, transport: { kind: 'coap', host: '127.0.0.1', port: t.port, clients: CLIENTS, window: WINDOW, confirmable: true } };
+    },
+  },
+  {
+    name: 'amqp-rest',
+    group: 'thinggate',
+    kind: 'throughput',
+    description: 'AMQP 1.0 (rhea), unsettled transfers, accepted after the back-end\'s 2xx',
+    async start(backend, ctx) {
+      const t = await startThinggate(backend, { protocol: 'amqp', cpuProf: ctx.cpuProf, label: 'amqp-rest' });
+      return { ...t, transport: { kind: 'amqp', host: '127.0.0.1', port: t.port, clients: CLIENTS, window: WINDOW } };
+    },
+  },
+];
