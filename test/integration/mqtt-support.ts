@@ -139,15 +139,19 @@ export class RawClient {
     const i = this.packets.findIndex((p) => p.cmd === cmd);
     if (i >= 0) return Promise.resolve(this.packets.splice(i, 1)[0]!);
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no ${cmd} within ${ms} ms`)), ms);
-      this.waiters.push({
+      const waiter = {
         cmd,
-        resolve: (p) => {
+        resolve: (p: Packet) => {
           clearTimeout(timer);
           this.packets.splice(this.packets.indexOf(p), 1);
           resolve(p);
         },
-      });
+      };
+      const timer = setTimeout(() => {
+        this.waiters.splice(this.waiters.indexOf(waiter), 1);
+        reject(new Error(`no ${cmd} within ${ms} ms`));
+      }, ms);
+      this.waiters.push(waiter);
     });
   }
 
