@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --no-node-snapshot
 /**
  * thinggate command line.
  *   thinggate start [-c FILE]          run the gateway (embedded default without -c)
