@@ -1,0 +1,395 @@
+/**
+ * One AMQP 1.0 connection: its checked byte stream, SASL capture, admission
+ * at open, session and link caps, and the handlers for each rhea event. The
+ * message path itself is in on-message.ts.
+ */
+import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import type { Logger } from 'pino';
+import type { Identity, TlsInfo } from '../../envelope/index.js';
+import { newId } from '../../envelope/index.js';
+import type { Admission, ClientInfo, ListenerContext } from '../listener.js';
+import type { AmqpListenerOptions } from '../../config/types.js';
+import type { AmqpMetrics } from './metrics.js';
+import type { AmqpDeviceClient, AmqpDeviceClients } from './device-clients.js';
+import type { FramingViolation } from './frame-scanner.js';
+import { SocketShim } from './socket-shim.js';
+import { saslMechanisms, type SaslResult } from './sasl.js';
+import { InboundLink } from './inbound-link.js';
+import { onMessage } from './on-message.js';
+import type { RheaConnection, RheaContainer, RheaContext, RheaLink, RheaReceiver, RheaSender, RheaSession } from './rhea-types.js';
+
+/** What every connection of one listener shares. */
+export interface ConnectionDeps {
+  readonly ctx: ListenerContext;
+  readonly options: AmqpListenerOptions;
+  readonly maxFrameBytes: number;
+  readonly metrics: AmqpMetrics;
+  readonly clients: AmqpDeviceClients;
+  readonly container: RheaContainer;
+  readonly counters: { messagesIn: number; messagesOut: number; protocolErrors: number };
+  /** True once the listener is stopping: no new credit is granted. */
+  readonly isDraining: () => boolean;
+  /** Called with +1 / -1 as deliveries enter and leave the pipeline. */
+  readonly onInflight: (delta: number) => void;
+  readonly onClosed: (c: AmqpConnection) => void;
+}
+
+let seq = 0;
+
+export class AmqpConnection {
+  readonly id = `amqp-${++seq}`;
+  readonly rhea: RheaConnection;
+  readonly shim: SocketShim;
+  log: Logger;
+  readonly remoteAddress: string;
+  readonly remotePort: number | undefined;
+  readonly tls: TlsInfo | undefined;
+  clientId = '';
+  identity: Identity | undefined;
+  admitted = false;
+  client: AmqpDeviceClient | undefined;
+  readonly receivers = new Map<RheaReceiver, InboundLink>();
+  private readonly senders = new Map<RheaSender, string>();
+  private readonly sessions = new Map<RheaSession, Set<RheaLink>>();
+  private readonly sasl: SaslResult = {};
+  private connectTimer: NodeJS.Timeout | undefined;
+  private closing = false;
+  private gone = false;
+
+  constructor(
+    socket: Socket | TLSSocket,
+    readonly deps: ConnectionDeps,
+  ) {
+    const { ctx, options, container } = deps;
+    this.remoteAddress = socket.remoteAddress ?? '';
+    this.remotePort = socket.remotePort;
+    this.tls = tlsInfo(socket);
+    this.log = ctx.logger.child({ conn: this.id, remote: `${this.remoteAddress}:${this.remotePort ?? ''}` });
+    this.shim = new SocketShim(socket, deps.maxFrameBytes, (v) => this.onViolation(v));
+    // rhea reads the mechanisms from its container when it accepts a socket; each connection gets its own table.
+    container.sasl_server_mechanisms = saslMechanisms(options.saslMechanisms, this.sasl);
+    this.rhea = container.create_connection({
+      id: this.id,
+      container_id: `thinggate/${ctx.config.name}`,
+      max_frame_size: deps.maxFrameBytes,
+      channel_max: options.maxSessionsPerConnection - 1,
+      idle_time_out: options.idleTimeoutMs > 0 ? options.idleTimeoutMs : undefined,
+      properties: { product: 'thinggate' },
+    });
+    this.bind();
+    this.rhea.accept(this.shim);
+    // rhea's own 'data' listener runs first; this one checks what rhea buffered from the chunk.
+    this.shim.on('data', () => this.checkIncomplete());
+    // rhea reports 'disconnected' only for connections not cleanly closed; the socket always says 'close'.
+    socket.on('close', () => this.onDisconnected());
+    this.connectTimer = setTimeout(() => this.onConnectTimeout(), ctx.config.limits.connectTimeoutMs);
+    this.connectTimer.unref();
+  }
+
+  private bind(): void {
+    const c = this.rhea;
+    c.on('connection_open', () => this.onOpen());
+    c.on('connection_error', (x: RheaContext) => this.log.debug({ error: describe(x.error ?? c) }, 'peer closed the connection with an error'));
+    c.on('connection_close', () => this.log.debug('peer closed the connection'));
+    c.on('session_open', (x: RheaContext) => x.session && this.onSessionOpen(x.session));
+    c.on('session_close', (x: RheaContext) => x.session && this.onSessionClose(x.session));
+    c.on('session_error', () => undefined);
+    c.on('receiver_open', (x: RheaContext) => x.receiver && x.session && this.onReceiverOpen(x.receiver, x.session));
+    c.on('sender_open', (x: RheaContext) => x.sender && x.session && this.onSenderOpen(x.sender, x.session));
+    c.on('receiver_close', (x: RheaContext) => x.receiver && this.dropReceiver(x.receiver));
+    c.on('sender_close', (x: RheaContext) => x.sender && this.dropSender(x.sender));
+    c.on('receiver_error', () => undefined);
+    c.on('sender_error', () => undefined);
+    c.on('message', (x: RheaContext) => onMessage(this, x));
+    c.on('error', (e: unknown) => this.onRheaError(e));
+    c.on('protocol_error', (e: unknown) => this.onRheaError(e));
+    c.on('disconnected', () => this.onDisconnected());
+  }
+
+  get paused(): boolean {
+    return !this.admitted || this.closing || this.deps.isDraining();
+  }
+
+  /** Open received (after SASL, when used): the container-id is known, so admission runs now. */
+  private onOpen(): void {
+    if (this.connectTimer) clearTimeout(this.connectTimer);
+    this.connectTimer = undefined;
+    const open = this.rhea.remote.open ?? {};
+    this.clientId = typeof open.container_id === 'string' && open.container_id.length > 0 ? open.container_id : this.id;
+    this.log = this.log.child({ clientId: this.clientId });
+    // No more frames are read until admission decides; links attached meanwhile get no credit.
+    this.shim.socket.pause();
+    const info: ClientInfo = {
+      protocol: 'amqp',
+      listener: this.deps.ctx.config.name,
+      clientId: this.clientId,
+      remoteAddress: this.remoteAddress,
+      ...(this.remotePort !== undefined && { remotePort: this.remotePort }),
+      ...(this.sasl.username !== undefined && { username: this.sasl.username }),
+      ...(this.sasl.password !== undefined && { password: this.sasl.password }),
+      ...(this.tls !== undefined && { tls: this.tls }),
+    };
+    this.deps.ctx.pipeline.admit(info).then(
+      (a) => this.onAdmission(a),
+      () => this.onAdmission({ ok: false, status: 503, reason: 'admission failed' }),
+    );
+  }
+
+  private onAdmission(a: Admission): void {
+    this.sasl.password = undefined;
+    if (this.gone || this.closing) return;
+    const { ctx, metrics } = this.deps;
+    if (!a.ok) {
+      metrics.connectionsTotal.inc({ listener: ctx.config.name, result: a.status === 503 ? 'unavailable' : 'refused' });
+      ctx.guard.report({
+        kind: 'auth-failure',
+        listener: ctx.config.name,
+        remoteAddress: this.remoteAddress,
+        clientId: this.clientId,
+        clause: 'AMQP-1.0-2.4.1',
+        detail: `${this.sasl.mechanism ?? 'no SASL'}${this.sasl.username !== undefined ? ` user '${this.sasl.username}'` : ''}: ${a.reason}`,
+      });
+      // A refused connection gets open followed at once by close with an error (AMQP 1.0 §2.4.1).
+      this.closeWithError(a.status === 503 ? 'amqp:internal-error' : 'amqp:unauthorized-access', a.reason);
+      return;
+    }
+    this.identity =
+      a.identity ?? (this.sasl.username !== undefined ? { principal: this.sasl.username, method: 'password', attributes: {} } : undefined);
+    this.admitted = true;
+    metrics.connectionsTotal.inc({ listener: ctx.config.name, result: 'accepted' });
+    this.client = this.deps.clients.acquire(this.clientId);
+    for (const [s, address] of this.senders) this.client.addSender(s, address);
+    for (const l of this.receivers.values()) l.topUp(this.paused);
+    this.log.debug({ mechanism: this.sasl.mechanism ?? 'none', identity: this.identity?.principal }, 'connection admitted');
+    this.shim.socket.resume();
+  }
+
+  private onSessionOpen(session: RheaSession): void {
+    if (this.sessions.size >= this.deps.options.maxSessionsPerConnection) {
+      this.flood(`more than ${this.deps.options.maxSessionsPerConnection} sessions`, 'AMQP-1.0-2.7.1');
+      return;
+    }
+    this.sessions.set(session, new Set());
+    // handle-max caps the links a session may attach (AMQP 1.0 §2.7.2); sent with our begin on the next tick.
+    session.local.begin.handle_max = this.deps.options.maxLinksPerSession - 1;
+  }
+
+  private onSessionClose(session: RheaSession): void {
+    const links = this.sessions.get(session);
+    this.sessions.delete(session);
+    if (!links) return;
+    for (const l of links) {
+      if (this.receivers.has(l as RheaReceiver)) this.dropReceiver(l as RheaReceiver);
+      else this.dropSender(l as RheaSender);
+    }
+  }
+
+  /** Counts a new link on its session; false (and the connection closing) beyond the cap. */
+  private addLink(session: RheaSession, link: RheaLink): boolean {
+    const links = this.sessions.get(session);
+    if (!links) return false;
+    if (links.size >= this.deps.options.maxLinksPerSession) {
+      this.flood(`more than ${this.deps.options.maxLinksPerSession} links on one session`, 'AMQP-1.0-2.7.2');
+      return false;
+    }
+    links.add(link);
+    return true;
+  }
+
+  /** A device sender link: we receive on it. Its target address is the envelope address. */
+  private onReceiverOpen(receiver: RheaReceiver, session: RheaSession): void {
+    if (!this.addLink(session, receiver)) return;
+    const remote = receiver.remote.attach ?? {};
+    const address = remote.target?.address;
+    receiver.set_target(typeof address === 'string' ? { address } : {});
+    receiver.set_source({ address: remote.source?.address ?? null });
+    receiver.local.attach.rcv_settle_mode = 0; // settle first (AMQP 1.0 §3.8.3); exactly-once is not offered
+    receiver.local.attach.snd_settle_mode = remote.snd_settle_mode ?? 2;
+    receiver.local.attach.max_message_size = this.deps.options.maxMessageBytes;
+    const link = new InboundLink(receiver, {
+      maxInflight: this.deps.ctx.config.limits.maxInflight,
+      unavailableOutcome: this.deps.options.unavailableOutcome,
+      unavailableBackoffMs: this.deps.options.unavailableBackoffMs,
+    });
+    this.receivers.set(receiver, link);
+    link.topUp(this.paused);
+  }
+
+  /** A device receiver link: we send on it. Its source address is a subscription and a reply-to address. */
+  private onSenderOpen(sender: RheaSender, session: RheaSession): void {
+    if (!this.addLink(session, sender)) return;
+    const remote = sender.remote.attach ?? {};
+    let address = remote.source?.address ?? undefined;
+    if (remote.source?.dynamic) {
+      // A dynamic source gets a fresh node address (AMQP 1.0 §3.5.3), usable as reply-to.
+      address = `$reply/${newId()}`;
+      sender.set_source({ address, dynamic: true });
+    } else {
+      sender.set_source({ address: address ?? null });
+    }
+    sender.set_target({ address: remote.target?.address ?? null });
+    sender.local.attach.snd_settle_mode = remote.snd_settle_mode ?? 2;
+    if (!address) {
+      sender.close({ condition: 'amqp:invalid-field', description: 'a receiving link needs a source address' });
+      return;
+    }
+    this.senders.set(sender, address);
+    if (this.admitted) this.client?.addSender(sender, address);
+  }
+
+  private dropReceiver(receiver: RheaReceiver): void {
+    const l = this.receivers.get(receiver);
+    if (!l) return;
+    l.close();
+    this.receivers.delete(receiver);
+    this.sessions.get(receiver.session)?.delete(receiver);
+  }
+
+  private dropSender(sender: RheaSender): void {
+    if (!this.senders.delete(sender)) return;
+    this.client?.removeSender(sender);
+    this.sessions.get(sender.session)?.delete(sender);
+  }
+
+  /** Grants credit again on every link (after a back-off or once admitted). */
+  topUpAll(): void {
+    for (const l of this.receivers.values()) l.topUp(this.paused);
+  }
+
+  /** Multi-frame deliveries are held by rhea until complete; cap them at maxMessageBytes (AMQP 1.0 §2.7.3). */
+  private checkIncomplete(): void {
+    const max = this.deps.options.maxMessageBytes;
+    for (const l of this.receivers.values()) {
+      const bytes = l.incompleteBytes();
+      if (bytes <= max) continue;
+      if (l.oversizeSince === undefined) {
+        l.oversizeSince = Date.now();
+        this.report('oversize', 'AMQP-1.0-2.7.3', `message of more than ${max} bytes in progress`);
+        this.deps.metrics.closes.inc({ listener: this.deps.ctx.config.name, condition: 'amqp:link:message-size-exceeded' });
+        l.receiver.close({ condition: 'amqp:link:message-size-exceeded', description: `messages are limited to ${max} bytes` });
+      } else if (bytes > 2 * max) {
+        // The peer kept sending after the detach: stop reading from it altogether.
+        this.closeWithError('amqp:resource-limit-exceeded', 'message size limit ignored');
+      }
+    }
+  }
+
+  private flood(detail: string, clause: string): void {
+    this.report('flood', clause, detail);
+    this.closeWithError('amqp:resource-limit-exceeded', detail);
+  }
+
+  private onViolation(v: FramingViolation): void {
+    this.report(v.kind === 'oversize' ? 'oversize' : 'malformed-packet', v.clause, v.detail);
+    if (v.kind === 'bad-header') {
+      // Answer with the header we do speak, then close (AMQP 1.0 §2.2).
+      const sasl = this.shim.protocolLayer !== 'amqp';
+      this.shim.write(Buffer.from([0x41, 0x4d, 0x51, 0x50, sasl ? 3 : 0, 1, 0, 0]));
+      this.closeWithError('amqp:connection:framing-error', v.detail);
+      return;
+    }
+    this.closeWithError('amqp:connection:framing-error', v.detail);
+  }
+
+  /** rhea threw while decoding or applying a frame; it ends the socket itself after this returns. */
+  private onRheaError(e: unknown): void {
+    const message = e instanceof Error ? e.message : String(e);
+    this.shim.gate();
+    if (this.closing) return;
+    this.report('malformed-packet', 'AMQP-1.0-2.3', message);
+    this.closeWithError(conditionForRheaError(e), message.slice(0, 200));
+  }
+
+  private onConnectTimeout(): void {
+    this.connectTimer = undefined;
+    if (this.gone || this.rhea.is_remote_open()) return;
+    this.report('slow-client', 'AMQP-1.0-2.4.1', `no open frame within ${this.deps.ctx.config.limits.connectTimeoutMs} ms`);
+    this.deps.metrics.closes.inc({ listener: this.deps.ctx.config.name, condition: 'connect-timeout' });
+    this.closing = true;
+    this.shim.destroy();
+  }
+
+  /**
+   * Closes the connection with an error condition (AMQP 1.0 §2.8.14). A close
+   * frame is only sent once the peer's open arrived (§2.4.1); before that the
+   * socket is ended.
+   */
+  closeWithError(condition: string, description: string): void {
+    if (this.closing) return;
+    this.closing = true;
+    this.deps.metrics.closes.inc({ listener: this.deps.ctx.config.name, condition });
+    this.log.debug({ condition, description }, 'closing connection');
+    if (this.rhea.is_remote_open() && !this.rhea.is_closed()) this.rhea.close({ condition, description });
+    this.shim.end();
+  }
+
+  /** Closes at once (listener stop without drain). */
+  destroy(): void {
+    this.closing = true;
+    this.shim.destroy();
+  }
+
+  get isClosing(): boolean {
+    return this.closing;
+  }
+
+  report(kind: string, clause: string, detail: string): void {
+    this.deps.counters.protocolErrors++;
+    this.deps.ctx.guard.report({
+      kind,
+      listener: this.deps.ctx.config.name,
+      remoteAddress: this.remoteAddress,
+      ...(this.clientId && { clientId: this.clientId }),
+      clause,
+      detail,
+    });
+  }
+
+  private onDisconnected(): void {
+    if (this.gone) return;
+    this.gone = true;
+    this.closing = true;
+    if (this.connectTimer) clearTimeout(this.connectTimer);
+    for (const l of this.receivers.values()) l.close();
+    this.receivers.clear();
+    for (const s of this.senders.keys()) this.client?.removeSender(s);
+    this.senders.clear();
+    if (this.client) this.deps.clients.release(this.client);
+    this.client = undefined;
+    this.sasl.password = undefined;
+    this.log.debug('disconnected');
+    this.deps.onClosed(this);
+  }
+}
+
+function describe(x: unknown): string {
+  if (x instanceof Error) return x.message;
+  const err = (x as { error?: { condition?: string; description?: string } } | undefined)?.error;
+  return err ? `${err.condition ?? ''} ${err.description ?? ''}`.trim() : String(x);
+}
+
+/** The close condition for an error rhea threw while reading (AMQP 1.0 §2.8.15, §2.8.16, §2.8.17). */
+function conditionForRheaError(e: unknown): string {
+  const name = e instanceof Error ? e.name : '';
+  const message = e instanceof Error ? e.message : String(e);
+  if (/invalid handle/i.test(message)) return 'amqp:session:unattached-handle';
+  if (/already received|after detach|sequence error/i.test(message)) return 'amqp:illegal-state';
+  if (name === 'ProtocolError') return 'amqp:connection:framing-error';
+  return 'amqp:decode-error';
+}
+
+function tlsInfo(socket: Socket | TLSSocket): TlsInfo | undefined {
+  const s = socket as TLSSocket;
+  if (!s.encrypted) return undefined;
+  const cert = s.getPeerCertificate?.();
+  const hasCert = cert && Object.keys(cert).length > 0;
+  const servername = (s as TLSSocket & { servername?: string | false }).servername;
+  return {
+    version: s.getProtocol() ?? '',
+    cipher: s.getCipher()?.name ?? '',
+    ...(typeof servername === 'string' && { servername }),
+    ...(hasCert && cert.subject?.CN !== undefined && { peerSubject: String(cert.subject.CN) }),
+    ...(hasCert && cert.fingerprint256 !== undefined && { peerFingerprint256: cert.fingerprint256 }),
+  };
+}

@@ -1,0 +1,117 @@
+/**
+ * One device sender link (our receiver): credit, transfers, settlement.
+ *
+ * Credit (AMQP 1.0 §2.6.7): the link never holds more than `maxInflight`
+ * deliveries between credit granted and outcomes pending. Credit is granted
+ * only as outcomes complete, so a slow back-end slows the device instead of
+ * filling memory; an `unavailable` outcome keeps its slot back for a
+ * back-off. rhea's own credit window and auto-accept are off.
+ */
+import type { Outcome } from '../../envelope/index.js';
+import type { RheaIncomingDelivery, RheaReceiver } from './rhea-types.js';
+import { dispositionFor, type AmqpDisposition } from './outcome-mapping.js';
+
+export interface InboundLinkOptions {
+  readonly maxInflight: number;
+  readonly unavailableOutcome: 'released' | 'modified';
+  readonly unavailableBackoffMs: number;
+}
+
+export class InboundLink {
+  /** Target address of the attach; undefined for the anonymous terminus (then each message's `to` is used). */
+  readonly address: string | undefined;
+  inflight = 0;
+  private withheld = 0;
+  private granted = 0;
+  private received = 0;
+  private closed = false;
+  /** Set when the link was detached for an oversize message still arriving. */
+  oversizeSince: number | undefined;
+  private readonly batch: number;
+  private readonly timers = new Set<NodeJS.Timeout>();
+
+  constructor(
+    readonly receiver: RheaReceiver,
+    private readonly options: InboundLinkOptions,
+  ) {
+    const addr = receiver.remote.attach?.target?.address;
+    this.address = typeof addr === 'string' && addr.length > 0 ? addr : undefined;
+    // Top up in batches while the device still has credit, so one flow frame covers several outcomes.
+    this.batch = Math.max(1, Math.floor(options.maxInflight / 8));
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Counts a transfer; false when the peer sent beyond the credit it was given (§2.6.7). */
+  onTransfer(): boolean {
+    this.received++;
+    return this.received <= this.granted;
+  }
+
+  /** Grants credit up to the limit; `paused` (draining, not yet admitted) grants none. */
+  topUp(paused: boolean): void {
+    if (paused || this.closed) return;
+    const credit = this.receiver.credit;
+    const deficit = this.options.maxInflight - credit - this.inflight - this.withheld;
+    if (deficit <= 0 || (deficit < this.batch && credit > 0)) return;
+    this.granted += deficit;
+    this.receiver.add_credit(deficit);
+  }
+
+  /**
+   * Settles one unsettled delivery from its outcome and returns the
+   * disposition sent. An unavailable outcome withholds one credit for the
+   * back-off, then `onBackoffEnd` runs.
+   */
+  settle(delivery: RheaIncomingDelivery, outcome: Outcome, onBackoffEnd: () => void): AmqpDisposition {
+    const d = dispositionFor(outcome, this.options.unavailableOutcome);
+    if (outcome.kind === 'unavailable') this.withhold(outcome.retryAfterMs, onBackoffEnd);
+    if (this.closed) return d;
+    switch (d.state) {
+      case 'accepted':
+        delivery.accept();
+        break;
+      case 'rejected':
+        delivery.reject({ condition: d.error.condition, description: d.error.description });
+        break;
+      case 'released':
+        delivery.release();
+        break;
+      case 'modified':
+        delivery.release({ delivery_failed: true });
+        break;
+    }
+    return d;
+  }
+
+  /** Keeps one credit back after an unavailable outcome, so a struggling pool is not refilled at once. */
+  private withhold(retryAfterMs: number | undefined, done: () => void): void {
+    const ms = Math.min(retryAfterMs ?? this.options.unavailableBackoffMs, this.options.unavailableBackoffMs);
+    if (ms <= 0 || this.closed) return;
+    this.withheld++;
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      this.withheld--;
+      done();
+    }, ms);
+    t.unref();
+    this.timers.add(t);
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+  }
+
+  /** Bytes of a delivery still arriving in several transfer frames. */
+  incompleteBytes(): number {
+    const frames = this.receiver._incomplete?.frames;
+    if (!frames) return 0;
+    let n = 0;
+    for (const f of frames) n += f ? f.length : 0;
+    return n;
+  }
+}

@@ -1,0 +1,193 @@
+/**
+ * The AMQP 1.0 listener on rhea. thinggate owns the TCP/TLS server (so it can
+ * count connections, enforce the connect deadline and check framing before
+ * rhea reads a byte) and hands each socket to its own rhea container.
+ * docs/amqp.md describes the behaviour and options.
+ */
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import rhea from 'rhea';
+import { ThinggateError } from '../../errors.js';
+import { AMQP_DEFAULTS } from '../../config/sections/listener-amqp.js';
+import type { AmqpListenerOptions } from '../../config/types.js';
+import type { DeviceMessage } from '../../devices/registry.js';
+import type { Listener, ListenerContext, ListenerFactory, ListenerStats } from '../listener.js';
+import { AmqpConnection, type ConnectionDeps } from './connection.js';
+import { AmqpDeviceClients } from './device-clients.js';
+import { MIN_MAX_FRAME_SIZE } from './frame-scanner.js';
+import { amqpMetrics } from './metrics.js';
+import type { RheaContainer } from './rhea-types.js';
+
+/** Default bound on a drain when the caller gives none. */
+const DEFAULT_DRAIN_MS = 5000;
+
+export class AmqpListener implements Listener {
+  readonly name: string;
+  readonly protocol = 'amqp' as const;
+  private server: Server | undefined;
+  private readonly connections = new Set<AmqpConnection>();
+  private readonly deps: ConnectionDeps;
+  private readonly counters = { messagesIn: 0, messagesOut: 0, protocolErrors: 0 };
+  private readonly clients: AmqpDeviceClients;
+  private draining = false;
+  private inflight = 0;
+  private idleWaiters: Array<() => void> = [];
+
+  constructor(private readonly ctx: ListenerContext) {
+    this.name = ctx.config.name;
+    const options: AmqpListenerOptions = { ...AMQP_DEFAULTS, ...ctx.config.amqp };
+    const metrics = amqpMetrics(ctx.metrics);
+    this.clients = new AmqpDeviceClients(this.name, ctx.devices, (result) => {
+      if (result === 'sent') this.counters.messagesOut++;
+      metrics.southbound.inc({ listener: this.name, result });
+    });
+    // One container per listener, never rhea's process-wide default. Credit and settlement are ours (§2.6.7, §3.4).
+    const container = rhea.create_container({ autoaccept: false, autosettle: true, credit_window: 0 }) as unknown as RheaContainer;
+    this.deps = {
+      ctx,
+      options,
+      maxFrameBytes: Math.max(MIN_MAX_FRAME_SIZE, ctx.config.limits.maxPacketBytes),
+      metrics,
+      clients: this.clients,
+      container,
+      counters: this.counters,
+      isDraining: () => this.draining,
+      onInflight: (delta) => {
+        this.inflight += delta;
+        if (this.inflight === 0) this.wake();
+      },
+      onClosed: (c) => {
+        if (this.connections.delete(c)) metrics.connections.dec({ listener: this.name });
+      },
+    };
+    // Errors rhea raises on the container itself (not on a connection) must never go unhandled.
+    container.on('error', (e: unknown) => ctx.logger.warn({ err: e }, 'amqp container error'));
+    container.on('protocol_error', (e: unknown) => ctx.logger.warn({ err: e }, 'amqp protocol error'));
+    container.on('disconnected', () => undefined);
+  }
+
+  async start(): Promise<void> {
+    const { config, logger } = this.ctx;
+    const server = config.tls ? this.tlsServer() : createServer({ noDelay: true });
+    server.on(config.tls ? 'secureConnection' : 'connection', (socket: Socket) => this.onSocket(socket));
+    server.on('tlsClientError', (err: Error, socket: TLSSocket) => {
+      logger.debug({ err: err.message, remote: socket.remoteAddress }, 'TLS handshake failed');
+      socket.destroy();
+    });
+    await new Promise<void>((ok, fail) => {
+      const onError = (err: Error): void => fail(new ThinggateError('TG_ERR_LISTEN_FAILED', `listener '${this.name}': ${err.message}`, { cause: err }));
+      server.once('error', onError);
+      server.listen(config.port, config.host, () => {
+        server.off('error', onError);
+        server.on('error', (err: Error) => logger.error({ err }, 'amqp server error'));
+        ok();
+      });
+    });
+    this.server = server;
+    logger.info({ address: this.address() }, 'amqp listener started');
+  }
+
+  private tlsServer(): Server {
+    const tls = this.ctx.config.tls!;
+    const read = (p: string): Buffer => {
+      try {
+        return readFileSync(resolve(p));
+      } catch (err) {
+        throw new ThinggateError('TG_ERR_LISTEN_FAILED', `listener '${this.name}': cannot read TLS file '${p}'`, { cause: err });
+      }
+    };
+    return createTlsServer({
+      cert: read(tls.cert),
+      key: read(tls.key),
+      ...(tls.ca !== undefined && { ca: read(tls.ca) }),
+      requestCert: tls.requestCert,
+      rejectUnauthorized: tls.requestCert,
+      minVersion: tls.minVersion,
+    });
+  }
+
+  private onSocket(socket: Socket): void {
+    const { config } = this.ctx;
+    socket.setNoDelay(true);
+    if (this.draining || this.connections.size >= config.limits.maxConnections) {
+      this.deps.metrics.connectionsTotal.inc({ listener: this.name, result: this.draining ? 'stopping' : 'limit' });
+      if (!this.draining) {
+        this.ctx.guard.report({
+          kind: 'connection-limit',
+          listener: this.name,
+          remoteAddress: socket.remoteAddress ?? '',
+          detail: `more than ${config.limits.maxConnections} connections`,
+        });
+      }
+      socket.on('error', () => undefined);
+      socket.destroy();
+      return;
+    }
+    const conn = new AmqpConnection(socket, this.deps);
+    this.connections.add(conn);
+    this.deps.metrics.connections.inc({ listener: this.name });
+  }
+
+  async stop(options: { drain?: boolean; timeoutMs?: number } = {}): Promise<void> {
+    this.draining = true;
+    const server = this.server;
+    this.server = undefined;
+    const closed = server ? new Promise<void>((r) => server.close(() => r())) : Promise.resolve();
+    if (options.drain) {
+      // Deliveries already handed to the pipeline get their outcome and disposition first.
+      await bounded(this.idle(), options.timeoutMs ?? DEFAULT_DRAIN_MS);
+      for (const c of this.connections) c.closeWithError('amqp:connection:forced', 'thinggate is shutting down');
+      await bounded(this.allClosed(), 1000);
+    }
+    for (const c of this.connections) c.destroy();
+    await closed;
+    this.ctx.logger.info('amqp listener stopped');
+  }
+
+  address(): AddressInfo | null {
+    const a = this.server?.address();
+    return a && typeof a === 'object' ? a : null;
+  }
+
+  /** Southbound: sends on the client's first receiver link whose source address matches the topic. */
+  deliver(clientId: string, message: DeviceMessage): boolean {
+    const client = this.clients.get(clientId);
+    if (!client) return false;
+    return client.deliver(message, message.qos);
+  }
+
+  stats(): ListenerStats {
+    return { connections: this.connections.size, ...this.counters };
+  }
+
+  private idle(): Promise<void> {
+    if (this.inflight === 0) return Promise.resolve();
+    return new Promise((r) => this.idleWaiters.push(r));
+  }
+
+  private wake(): void {
+    const w = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const r of w) r();
+  }
+
+  private async allClosed(): Promise<void> {
+    while (this.connections.size > 0) {
+      const first = [...this.connections][0]!;
+      await new Promise<void>((r) => {
+        if (!this.connections.has(first)) return r();
+        first.shim.socket.once('close', () => r());
+      });
+    }
+  }
+}
+
+function bounded(p: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([p, new Promise<void>((r) => (timer = setTimeout(r, ms)))]).finally(() => clearTimeout(timer));
+}
+
+/** Builds the AMQP 1.0 listener for `protocol: amqp`. */
+export const createAmqpListener: ListenerFactory = (context) => new AmqpListener(context);
