@@ -5,10 +5,12 @@
 import type { ListenerFactory } from './listener.js';
 import type { ListenerProtocol } from '../config/types.js';
 import { createMqttListener } from './mqtt/index.js';
+import { createAmqpListener } from './amqp/index.js';
 
 export const LISTENER_FACTORIES: Partial<Record<ListenerProtocol, ListenerFactory>> = {
   mqtt: createMqttListener,
   'mqtt-ws': createMqttListener,
+  amqp: createAmqpListener,
 };
 
 export type * from './listener.js';
