@@ -1,0 +1,283 @@
+/**
+ * The CoAP listener's shared state and its sending side: responses
+ * (piggybacked, NON or separate CON), notifications, and the two rules every
+ * outgoing payload passes — Block2 slicing (RFC 7959) and the amplification
+ * cap toward unverified sources (RFC 9175 §2.4, RFC 7252 §11.3).
+ */
+import type { Socket } from 'node:dgram';
+import type { Logger } from 'pino';
+import { coapFormatForMediaType } from '../../envelope/index.js';
+import type { DeviceMessage } from '../../devices/registry.js';
+import type { Guard, SecurityEvent } from '../../guard/guard.js';
+import type { Counter } from '../../observability/metrics.js';
+import type { CoapListenerOptions } from '../../config/types.js';
+import type { Pipeline } from '../listener.js';
+import { TYPE_ACK, TYPE_CON, TYPE_NON, emptyMessage, serializeMessage, type CoapOption } from './codec.js';
+import { OPT, blockValue, blockSize, szxFor, uint } from './options.js';
+import { Block1Assembler, Block2Store, sliceBlock, type HeldReply } from './blockwise.js';
+import { ExchangeCache, type Exchange } from './exchanges.js';
+import { PeerTable, type Peer } from './peers.js';
+import { Transmitter } from './transmitter.js';
+import { ObserveManager, type NotificationSink, type Observation } from './observe.js';
+import type { CoapRequest } from './request.js';
+
+/** Where a datagram goes. */
+export interface Endpoint {
+  readonly address: string;
+  readonly port: number;
+}
+
+/** One request being answered. */
+export interface RequestContext {
+  readonly peer: Peer;
+  readonly messageId: number;
+  readonly token: Buffer;
+  readonly confirmable: boolean;
+  /** Datagram size of the request: the amplification budget (RFC 9175 §2.4). */
+  readonly requestBytes: number;
+  readonly req: CoapRequest;
+  readonly exchange: Exchange;
+}
+
+/** What to answer, before Block2 slicing and the amplification cap. */
+export interface ResponseSpec {
+  readonly code: number;
+  readonly payload?: Buffer;
+  readonly contentFormat?: number;
+  /** Extra options (Observe, Max-Age, Block1, Size1, Location-*); sorted on sending. */
+  readonly options?: CoapOption[];
+}
+
+/** Fixed bytes assumed for options around a sliced payload when sizing a block under the amplification cap. */
+const OPTION_OVERHEAD = 24;
+const EMPTY = Buffer.alloc(0);
+
+export type CoapEvent =
+  | 'duplicate'
+  | 'separate'
+  | 'retransmit'
+  | 'transmit-timeout'
+  | 'rate-limited'
+  | 'block1-continue'
+  | 'block2-served'
+  | 'amplification-capped'
+  | 'observe-register'
+  | 'observe-deregister'
+  | 'notification'
+  | 'malformed'
+  | 'dropped';
+
+export class CoapCore implements NotificationSink {
+  readonly peers: PeerTable;
+  readonly conExchanges: ExchangeCache;
+  readonly nonExchanges: ExchangeCache;
+  readonly block1: Block1Assembler;
+  readonly block2: Block2Store;
+  readonly transmitter: Transmitter;
+  readonly observe: ObserveManager;
+  socket?: Socket;
+  closing = false;
+  inflight = 0;
+  messagesIn = 0;
+  messagesOut = 0;
+  protocolErrors = 0;
+  private readonly eventChildren = new Map<CoapEvent, { inc(): void }>();
+  private readonly reportBudget = new Map<string, { second: number; used: number; suppressed: number }>();
+
+  constructor(
+    readonly name: string,
+    readonly options: CoapListenerOptions,
+    readonly maxBodyBytes: number,
+    readonly pipeline: Pipeline,
+    readonly logger: Logger,
+    private readonly guard: Guard,
+    private readonly events: Counter<'listener' | 'event'>,
+    observe: ObserveManager,
+    maxPeers: number,
+  ) {
+    this.peers = new PeerTable({ maxPeers, idleMs: options.peerIdleMs, ratePerSecond: options.requestsPerSecond, burst: options.burst });
+    this.conExchanges = new ExchangeCache(options.exchangeLifetimeMs, options.maxExchanges);
+    // NON_LIFETIME is EXCHANGE_LIFETIME less the ACK wait (145 s of 247 s with the defaults, RFC 7252 §4.8.2).
+    this.nonExchanges = new ExchangeCache(Math.round((options.exchangeLifetimeMs * 145) / 247), options.maxExchanges);
+    this.block1 = new Block1Assembler(maxBodyBytes, options.blockTransferTimeoutMs);
+    this.block2 = new Block2Store(options.blockTransferTimeoutMs, options.maxExchanges);
+    this.transmitter = new Transmitter(
+      { ackTimeoutMs: options.ackTimeoutMs, ackRandomFactor: options.ackRandomFactor, maxRetransmit: options.maxRetransmit, queueLimit: 1024 },
+      (peer, bytes) => this.write(peer, bytes),
+    );
+    this.observe = observe;
+    observe.sink = this;
+  }
+
+  /** Counts a listener event (`thinggate_downstream_coap_events_total`). */
+  count(event: CoapEvent): void {
+    let c = this.eventChildren.get(event);
+    if (!c) this.eventChildren.set(event, (c = this.events.labels({ listener: this.name, event })));
+    c.inc();
+  }
+
+  /**
+   * Reports a security event, at most ten per second per kind: a flood of bad
+   * datagrams must not become a flood of log lines. Suppressed reports are
+   * still counted in `thinggate_downstream_coap_events_total`.
+   */
+  report(event: Omit<SecurityEvent, 'listener'>): void {
+    const second = Math.floor(Date.now() / 1000);
+    let b = this.reportBudget.get(event.kind);
+    if (!b) this.reportBudget.set(event.kind, (b = { second, used: 0, suppressed: 0 }));
+    if (b.second !== second) {
+      b.second = second;
+      b.used = 0;
+    }
+    if (b.used >= 10) {
+      b.suppressed++;
+      return;
+    }
+    b.used++;
+    const detail = b.suppressed > 0 ? `${event.detail} (${b.suppressed} similar events not logged)` : event.detail;
+    b.suppressed = 0;
+    this.guard.report({ ...event, detail, listener: this.name });
+  }
+
+  write(dest: Endpoint, bytes: Buffer): void {
+    const s = this.socket;
+    if (!s) return;
+    this.messagesOut++;
+    s.send(bytes, dest.port, dest.address, (err) => {
+      if (err) this.logger.debug({ err, remoteAddress: dest.address, remotePort: dest.port }, 'coap send failed');
+    });
+  }
+
+  /** An Empty ACK (RFC 7252 §5.2.2) or RST (§4.2) for a message id. */
+  writeEmpty(peer: Endpoint, type: typeof TYPE_ACK | 3, messageId: number): Buffer {
+    const b = emptyMessage(type, messageId);
+    this.write(peer, b);
+    return b;
+  }
+
+  /** Answers one request; the exchange remembers the bytes for duplicates (RFC 7252 §4.5). */
+  respond(ctx: RequestContext, spec: ResponseSpec, held?: HeldReply): void {
+    const ex = ctx.exchange;
+    if (ex.timer) {
+      clearTimeout(ex.timer);
+      ex.timer = undefined;
+    }
+    const separate = ex.state === 'separate';
+    ex.state = 'done';
+    // RFC 7967: the client asked not to hear about this class of response.
+    const nr = ctx.req.noResponse;
+    if (nr !== undefined && (nr & (1 << ((spec.code >> 5) - 1))) !== 0) {
+      if (ctx.confirmable && !separate) ex.response = this.writeEmpty(ctx.peer, TYPE_ACK, ctx.messageId);
+      return;
+    }
+    let options: CoapOption[] = spec.options ? [...spec.options] : [];
+    let payload = this.shape(ctx.peer, ctx.requestBytes, ctx.token.length, spec, options, ctx.req.block2, this.block2Key(ctx.peer, ctx.req), held);
+    if (payload === undefined) {
+      // RFC 7959 §2.2: a block number past the end of the representation → 4.02 Bad Option.
+      spec = { code: 0x82, payload: Buffer.from('block number out of range') };
+      options = [];
+      payload = this.shape(ctx.peer, ctx.requestBytes, ctx.token.length, spec, options, undefined, '')!;
+    }
+    if (options.length > 1) options.sort((a, b) => a.number - b.number);
+    if (separate) {
+      // RFC 7252 §5.2.2: the separate response is a new CON carrying the request's token.
+      const mid = this.peers.messageId(ctx.peer);
+      const bytes = serializeMessage({ type: TYPE_CON, code: spec.code, messageId: mid, token: ctx.token, options, payload });
+      const sent = this.transmitter.send(ctx.peer, mid, bytes, (r) => {
+        if (r === 'ack' || r === 'rst') ctx.peer.verified = true;
+        else if (r === 'timeout') this.count('transmit-timeout');
+      });
+      if (!sent) this.count('dropped');
+      return;
+    }
+    const type = ctx.confirmable ? TYPE_ACK : TYPE_NON;
+    const mid = ctx.confirmable ? ctx.messageId : this.peers.messageId(ctx.peer);
+    const bytes = serializeMessage({ type, code: spec.code, messageId: mid, token: ctx.token, options, payload });
+    ex.response = bytes;
+    this.write(ctx.peer, bytes);
+  }
+
+  /** Sends one notification of an observation (RFC 7641 §4.2). */
+  notify(obs: Observation, message: DeviceMessage, confirmable: boolean): void {
+    const peer = obs.session.peer;
+    const options: CoapOption[] = [{ number: OPT.OBSERVE, value: uint(obs.seq) }];
+    if (message.expiresAt !== undefined) {
+      options.push({ number: OPT.MAX_AGE, value: uint(Math.max(0, Math.ceil((message.expiresAt - Date.now()) / 1000))) });
+    }
+    const cf = message.contentType !== undefined ? coapFormatForMediaType(message.contentType) : undefined;
+    const spec: ResponseSpec = { code: 0x45, payload: message.payload, ...(cf !== undefined && { contentFormat: cf }) };
+    const payload = this.shape(peer, obs.requestBytes, obs.token.length, spec, options, undefined, `${peer.key}|${obs.address}`)!;
+    options.sort((a, b) => a.number - b.number);
+    const mid = this.peers.messageId(peer);
+    obs.lastMessageId = mid;
+    const bytes = serializeMessage({ type: confirmable ? TYPE_CON : TYPE_NON, code: 0x45, messageId: mid, token: obs.token, options, payload });
+    this.count('notification');
+    if (!confirmable) {
+      this.write(peer, bytes);
+      return;
+    }
+    const sent = this.transmitter.send(peer, mid, bytes, (r) => {
+      if (r === 'ack') peer.verified = true;
+      if (r === 'timeout') this.count('transmit-timeout');
+      this.observe.settled(obs, r);
+    });
+    if (!sent) this.observe.settled(obs, 'cancelled');
+  }
+
+  /** The Block2 store key of a request: source and full URI. */
+  block2Key(peer: Peer, req: CoapRequest): string {
+    return req.query === undefined ? `${peer.key}|${req.address}` : `${peer.key}|${req.address}?${req.query}`;
+  }
+
+  /**
+   * Applies Block2 slicing and the amplification cap to a payload, adding
+   * Content-Format, ETag, Block2, Size2 and Echo to `options`. Returns the
+   * bytes to send, or undefined when the requested block is past the end.
+   */
+  private shape(
+    peer: Peer,
+    requestBytes: number,
+    tokenLength: number,
+    spec: ResponseSpec,
+    options: CoapOption[],
+    block2: CoapRequest['block2'],
+    key: string,
+    held?: HeldReply,
+  ): Buffer | undefined {
+    let payload = held?.payload ?? spec.payload ?? EMPTY;
+    const contentFormat = held ? held.contentFormat : spec.contentFormat;
+    if (contentFormat !== undefined) options.push({ number: OPT.CONTENT_FORMAT, value: uint(contentFormat) });
+    const isError = spec.code >= 0x80;
+    let limit = block2 ? blockSize(block2.szx) : this.options.blockSize;
+    const factor = this.options.amplificationFactor;
+    let capped = false;
+    if (!peer.verified && factor > 0) {
+      const budget = Math.floor(requestBytes * factor) - 4 - tokenLength - OPTION_OVERHEAD;
+      if (isError) {
+        // A diagnostic payload is only a courtesy (RFC 7252 §5.5.2): shorten it rather than amplify.
+        if (payload.length > Math.max(0, budget)) payload = payload.subarray(0, Math.max(0, budget));
+        return payload;
+      }
+      if (payload.length > budget && budget < limit) {
+        limit = budget >= 16 ? blockSize(szxFor(budget)) : 16;
+        capped = true;
+      }
+    }
+    if (isError || (payload.length <= limit && (!block2 || block2.num === 0))) return payload;
+    // RFC 7959 §2.4: a payload larger than one block is sent block by block; the rest is kept for follow-ups.
+    const reply = held ?? this.block2.hold(key, spec.code, payload, contentFormat, Date.now());
+    const szx = szxFor(limit);
+    const num = block2 ? Math.floor((block2.num * blockSize(block2.szx)) / blockSize(szx)) : 0;
+    const slice = sliceBlock(reply.payload, num, szx);
+    if (!slice) return undefined;
+    options.push({ number: OPT.ETAG, value: reply.etag });
+    options.push({ number: OPT.BLOCK2, value: blockValue({ num, more: slice.more, szx }) });
+    if (num === 0) options.push({ number: OPT.SIZE2, value: uint(reply.payload.length) });
+    if (capped) {
+      // RFC 9175 §2.4: an Echo value lets the client prove it receives our datagrams; then the cap lifts.
+      options.push({ number: OPT.ECHO, value: this.peers.echoFor(peer, Date.now()) });
+      this.count('amplification-capped');
+    }
+    return slice.data;
+  }
+}

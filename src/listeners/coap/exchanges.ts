@@ -1,0 +1,79 @@
+/**
+ * Message deduplication (RFC 7252 §4.5). A request's message id is
+ * remembered per source for EXCHANGE_LIFETIME (CON) or NON_LIFETIME (NON);
+ * a duplicate is answered from the remembered response and never dispatched
+ * twice. Entries are kept in insertion order, which is also expiry order, so
+ * expiry is a walk from the head; the count is bounded (oldest first out).
+ */
+
+export type ExchangeState =
+  /** Handed to the pipeline; no answer yet. */
+  | 'pending'
+  /** An empty ACK was sent; the response follows as its own CON (RFC 7252 §5.2.2). */
+  | 'separate'
+  /** Answered; `response` holds the bytes to send again on a duplicate. */
+  | 'done';
+
+export interface Exchange {
+  readonly expiresAt: number;
+  state: ExchangeState;
+  /** The piggybacked (or NON) response, resent verbatim to duplicates. Undefined with No-Response. */
+  response?: Buffer;
+  /** Timer that switches a slow exchange to a separate response. */
+  timer?: NodeJS.Timeout;
+}
+
+export class ExchangeCache {
+  private readonly map = new Map<string, Exchange>();
+  private evictedCount = 0;
+
+  constructor(
+    private readonly lifetimeMs: number,
+    private readonly maxEntries: number,
+  ) {}
+
+  get size(): number {
+    return this.map.size;
+  }
+
+  /** Exchanges forgotten before their lifetime because the cache was full. */
+  get evicted(): number {
+    return this.evictedCount;
+  }
+
+  get(key: string): Exchange | undefined {
+    return this.map.get(key);
+  }
+
+  /** Remembers a new exchange. */
+  add(key: string, now: number): Exchange {
+    this.sweep(now);
+    if (this.map.size >= this.maxEntries) {
+      const oldest = this.map.keys().next().value as string;
+      this.drop(oldest);
+      this.evictedCount++;
+    }
+    const e: Exchange = { expiresAt: now + this.lifetimeMs, state: 'pending' };
+    this.map.set(key, e);
+    return e;
+  }
+
+  /** Forgets expired exchanges (those at the head of the insertion order). */
+  sweep(now: number): void {
+    for (const [k, e] of this.map) {
+      if (e.expiresAt > now) return;
+      this.drop(k);
+    }
+  }
+
+  clear(): void {
+    for (const e of this.map.values()) if (e.timer) clearTimeout(e.timer);
+    this.map.clear();
+  }
+
+  private drop(key: string): void {
+    const e = this.map.get(key);
+    if (e?.timer) clearTimeout(e.timer);
+    this.map.delete(key);
+  }
+}

@@ -1,0 +1,123 @@
+/**
+ * The CoAP listener (RFC 7252 over UDP): one datagram socket, the shared
+ * state in CoapCore, and the Listener contract — start, stop (with drain),
+ * southbound delivery through Observe, and counters.
+ */
+import { createSocket, type Socket } from 'node:dgram';
+import { isIP } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import type { DeviceMessage } from '../../devices/registry.js';
+import { COAP_DEFAULTS } from '../../config/sections/listener-coap.js';
+import { ThinggateError } from '../../errors.js';
+import type { Listener, ListenerContext, ListenerStats } from '../listener.js';
+import { CoapCore } from './core.js';
+import { onDatagram } from './handle-datagram.js';
+import { ObserveManager } from './observe.js';
+
+/** How often expired exchanges, transfers and idle sources are swept. */
+const SWEEP_INTERVAL_MS = 5000;
+
+export class CoapListener implements Listener {
+  readonly name: string;
+  readonly protocol = 'coap' as const;
+  private readonly core: CoapCore;
+  private socket?: Socket;
+  private sweeper?: NodeJS.Timeout;
+
+  constructor(private readonly context: ListenerContext) {
+    const { config, metrics } = context;
+    this.name = config.name;
+    const options = { ...COAP_DEFAULTS, ...config.coap };
+    const events = metrics.counter('thinggate_downstream_coap_events_total', 'CoAP listener events (duplicates, separate responses, block transfers, observe, drops)', [
+      'listener',
+      'event',
+    ]);
+    const observe = new ObserveManager(config.name, context.devices, { maxPerSource: options.maxObservationsPerSource, queue: options.notificationQueue });
+    this.core = new CoapCore(
+      config.name,
+      options,
+      config.limits.maxPacketBytes,
+      context.pipeline,
+      context.logger,
+      context.guard,
+      events,
+      observe,
+      config.limits.maxConnections,
+    );
+  }
+
+  async start(): Promise<void> {
+    const { host, port } = this.context.config;
+    const socket = createSocket({ type: isIP(host) === 6 ? 'udp6' : 'udp4', reuseAddr: false });
+    socket.on('message', (buf, rinfo) => {
+      try {
+        onDatagram(this.core, buf, rinfo);
+      } catch (err) {
+        // Only a broken internal invariant gets here; one datagram must not stop the listener.
+        this.core.protocolErrors++;
+        this.context.logger.error({ err, remoteAddress: rinfo.address }, 'coap datagram handling failed');
+      }
+    });
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: Error): void => reject(new ThinggateError('TG_ERR_LISTEN', `listener '${this.name}': cannot bind udp ${host}:${port}: ${err.message}`, { cause: err }));
+      socket.once('error', onError);
+      socket.bind(port, host, () => {
+        socket.off('error', onError);
+        resolve();
+      });
+    });
+    socket.on('error', (err) => this.context.logger.warn({ err }, 'coap socket error'));
+    this.socket = socket;
+    this.core.socket = socket;
+    this.sweeper = setInterval(() => this.sweep(), SWEEP_INTERVAL_MS);
+    this.sweeper.unref();
+  }
+
+  async stop(options: { drain?: boolean; timeoutMs?: number } = {}): Promise<void> {
+    const socket = this.socket;
+    if (!socket) return;
+    const core = this.core;
+    core.closing = true;
+    if (options.drain) {
+      // In-flight requests get their answers and outstanding CONs their chance to be acknowledged.
+      const deadline = Date.now() + (options.timeoutMs ?? 10_000);
+      while ((core.inflight > 0 || core.transmitter.outstanding > 0) && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    }
+    clearInterval(this.sweeper);
+    core.transmitter.cancelAll();
+    core.observe.clear();
+    core.conExchanges.clear();
+    core.nonExchanges.clear();
+    core.block1.clear();
+    core.block2.clear();
+    core.peers.clear();
+    this.socket = undefined;
+    core.socket = undefined;
+    await new Promise<void>((resolve) => socket.close(() => resolve()));
+  }
+
+  address(): AddressInfo | null {
+    if (!this.socket) return null;
+    return this.socket.address();
+  }
+
+  /** Southbound: a notification on the client's matching observation (RFC 7641). */
+  deliver(clientId: string, message: DeviceMessage): boolean {
+    const session = this.core.observe.session(clientId);
+    return session ? session.deliver(message, message.qos) : false;
+  }
+
+  stats(): ListenerStats {
+    const c = this.core;
+    return { connections: c.peers.size, messagesIn: c.messagesIn, messagesOut: c.messagesOut, protocolErrors: c.protocolErrors };
+  }
+
+  private sweep(): void {
+    const now = Date.now();
+    this.core.conExchanges.sweep(now);
+    this.core.nonExchanges.sweep(now);
+    this.core.peers.sweep(now);
+  }
+}

@@ -1,0 +1,139 @@
+/**
+ * Per-source state of the CoAP listener. A CoAP "client" is a UDP endpoint
+ * (address:port, RFC 7252 §4.4 matches messages per endpoint): its request
+ * rate (token bucket), whether it has proven it receives what we send
+ * (RFC 9175 §2.4 amplification mitigation), its admission, and the message
+ * ids thinggate uses toward it.
+ */
+import { createHmac, randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
+import type { Admission } from '../listener.js';
+import type { Identity } from '../../envelope/index.js';
+
+export interface Peer {
+  /** `address:port` (`[v6]:port`); the client id unless an identity says otherwise. */
+  readonly key: string;
+  readonly address: string;
+  readonly port: number;
+  /** `key`, or the `clientId` attribute of the identity admission attached. */
+  clientId: string;
+  identity?: Identity;
+  lastSeen: number;
+  /** Token bucket: tokens left and when they were last refilled. */
+  tokens: number;
+  refilledAt: number;
+  /** Last time a rate-limit event was reported (one report per second per source). */
+  limitedReportedAt: number;
+  /** The source answered something only a receiver of our datagrams could (RFC 9175 §2.4). */
+  verified: boolean;
+  admission?: Admission | Promise<Admission>;
+  /** Next message id for messages thinggate originates toward this peer (RFC 7252 §4.4: random start). */
+  nextMessageId: number;
+  /** Observations and pending CON transmissions hold a peer in the table. */
+  holds: number;
+}
+
+/** Echo values are valid for the current and the previous window (RFC 9175 §2.3 freshness). */
+const ECHO_WINDOW_MS = 60_000;
+
+export function peerKey(address: string, port: number): string {
+  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
+}
+
+export class PeerTable {
+  private readonly peers = new Map<string, Peer>();
+  private readonly secret = randomBytes(32);
+
+  constructor(
+    private readonly limits: { readonly maxPeers: number; readonly idleMs: number; readonly ratePerSecond: number; readonly burst: number },
+  ) {}
+
+  get size(): number {
+    return this.peers.size;
+  }
+
+  get(key: string): Peer | undefined {
+    return this.peers.get(key);
+  }
+
+  /** The peer for a source, created on first sight; undefined when the table is full of active peers. */
+  touch(address: string, port: number, now: number): Peer | undefined {
+    const key = peerKey(address, port);
+    let p = this.peers.get(key);
+    if (p) {
+      p.lastSeen = now;
+      return p;
+    }
+    if (this.peers.size >= this.limits.maxPeers) {
+      this.sweep(now);
+      if (this.peers.size >= this.limits.maxPeers) return undefined;
+    }
+    p = {
+      key,
+      address,
+      port,
+      clientId: key,
+      lastSeen: now,
+      tokens: this.limits.burst,
+      refilledAt: now,
+      limitedReportedAt: 0,
+      verified: false,
+      nextMessageId: randomInt(0x10000),
+      holds: 0,
+    };
+    this.peers.set(key, p);
+    return p;
+  }
+
+  /** Takes one request token; false when the source is over its rate. */
+  take(p: Peer, now: number): boolean {
+    const rate = this.limits.ratePerSecond;
+    if (rate <= 0) return true;
+    const elapsed = now - p.refilledAt;
+    if (elapsed > 0) {
+      p.tokens = Math.min(this.limits.burst, p.tokens + (elapsed * rate) / 1000);
+      p.refilledAt = now;
+    }
+    if (p.tokens < 1) return false;
+    p.tokens -= 1;
+    return true;
+  }
+
+  /** Milliseconds until the peer has a token again (for Max-Age on 4.29). */
+  retryAfterMs(p: Peer): number {
+    const rate = this.limits.ratePerSecond;
+    return rate <= 0 ? 0 : Math.ceil(((1 - p.tokens) * 1000) / rate);
+  }
+
+  /** A fresh Echo option value for this peer (RFC 9175 §2.3). */
+  echoFor(p: Peer, now: number): Buffer {
+    return this.mac(p.key, Math.floor(now / ECHO_WINDOW_MS));
+  }
+
+  /** True when `value` is an Echo value this listener issued to this peer recently. */
+  checkEcho(p: Peer, value: Buffer, now: number): boolean {
+    if (value.length !== 8) return false;
+    const w = Math.floor(now / ECHO_WINDOW_MS);
+    return timingSafeEqual(value, this.mac(p.key, w)) || timingSafeEqual(value, this.mac(p.key, w - 1));
+  }
+
+  /** The next message id toward a peer. */
+  messageId(p: Peer): number {
+    const id = p.nextMessageId;
+    p.nextMessageId = (id + 1) & 0xffff;
+    return id;
+  }
+
+  /** Forgets peers idle longer than the idle timeout that hold nothing. */
+  sweep(now: number): void {
+    const limit = now - this.limits.idleMs;
+    for (const [k, p] of this.peers) if (p.lastSeen < limit && p.holds === 0) this.peers.delete(k);
+  }
+
+  clear(): void {
+    this.peers.clear();
+  }
+
+  private mac(key: string, window: number): Buffer {
+    return createHmac('sha256', this.secret).update(`${key}|${window}`).digest().subarray(0, 8);
+  }
+}

@@ -1,0 +1,47 @@
+/** State shared by the HTTP ingress listener and its request handler. */
+import type { Socket } from 'node:net';
+import type { Guard, SecurityEvent } from '../../guard/guard.js';
+import type { HttpListenerOptions } from '../../config/types.js';
+import type { Admission, Pipeline } from '../listener.js';
+
+export class HttpCore {
+  messagesIn = 0;
+  messagesOut = 0;
+  protocolErrors = 0;
+  inflight = 0;
+  /** The last admission per connection, keyed by credentials and client id. */
+  readonly admissions = new WeakMap<Socket, { key: string; admission: Admission }>();
+  private idleWaiters: Array<() => void> = [];
+
+  constructor(
+    readonly name: string,
+    readonly options: HttpListenerOptions,
+    readonly maxBodyBytes: number,
+    readonly pipeline: Pipeline,
+    private readonly guard: Guard,
+  ) {}
+
+  report(event: Omit<SecurityEvent, 'listener'>): void {
+    this.guard.report({ ...event, listener: this.name });
+  }
+
+  /** Called when a request leaves the pipeline. */
+  wake(): void {
+    if (this.inflight > 0) return;
+    const w = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const f of w) f();
+  }
+
+  /** Resolves when no request is in the pipeline, or after `ms`. */
+  idle(ms: number): Promise<void> {
+    if (this.inflight === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.idleWaiters.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+}

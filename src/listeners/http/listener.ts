@@ -1,0 +1,117 @@
+/**
+ * The HTTP device-ingress listener (`protocol: http`): devices POST or PUT
+ * under a prefix; the rest of the path is the address. node:http, or
+ * node:https when `tls` is configured; keep-alive.
+ */
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { AddressInfo, Socket } from 'node:net';
+import type { DeviceMessage } from '../../devices/registry.js';
+import { HTTP_DEFAULTS } from '../../config/sections/listener-http.js';
+import { ThinggateError } from '../../errors.js';
+import type { Listener, ListenerContext, ListenerStats } from '../listener.js';
+import { HttpCore } from './core.js';
+import { onRequest } from './handle-request.js';
+
+export class HttpListener implements Listener {
+  readonly name: string;
+  readonly protocol = 'http' as const;
+  private readonly core: HttpCore;
+  private server?: Server;
+  private readonly sockets = new Set<Socket>();
+
+  constructor(private readonly context: ListenerContext) {
+    const { config } = context;
+    this.name = config.name;
+    this.core = new HttpCore(config.name, { ...HTTP_DEFAULTS, ...config.http }, config.limits.maxPacketBytes, context.pipeline, context.guard);
+  }
+
+  async start(): Promise<void> {
+    const { config, logger } = this.context;
+    const o = this.core.options;
+    const handler = (req: IncomingMessage, res: ServerResponse): void => {
+      onRequest(this.core, req, res).catch((err: unknown) => {
+        logger.error({ err }, 'http ingress request failed');
+        if (!res.headersSent) {
+          res.writeHead(500, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ code: 'TG_ERR_INTERNAL', reason: 'internal error' }));
+        } else res.destroy();
+      });
+    };
+    const base = { keepAliveTimeout: o.keepAliveTimeoutMs, requestTimeout: o.requestTimeoutMs, headersTimeout: Math.min(o.requestTimeoutMs, 60_000) };
+    const server: Server = config.tls ? createHttpsServer({ ...base, ...this.tlsOptions() }, handler) : createHttpServer(base, handler);
+    server.maxConnections = config.limits.maxConnections;
+    server.on('connection', (s: Socket) => {
+      this.sockets.add(s);
+      s.once('close', () => this.sockets.delete(s));
+    });
+    // Unparseable requests: answer 400 and close (RFC 9112 §2.2), count, never crash.
+    server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+      this.core.protocolErrors++;
+      this.core.report({ kind: 'malformed-packet', remoteAddress: (socket as Socket).remoteAddress ?? 'unknown', clause: 'RFC9112', detail: err.code ?? err.message });
+      if (socket.writable && err.code !== 'ECONNRESET') socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+      else socket.destroy();
+    });
+    server.on('tlsClientError', (err: Error, socket) => {
+      this.core.protocolErrors++;
+      this.core.report({ kind: 'tls-failure', remoteAddress: socket.remoteAddress ?? 'unknown', detail: err.message });
+    });
+    await new Promise<void>((res, rej) => {
+      const onError = (err: Error): void => rej(new ThinggateError('TG_ERR_LISTEN', `listener '${this.name}' cannot bind ${config.host}:${config.port}: ${err.message}`, { cause: err }));
+      server.once('error', onError);
+      server.listen(config.port, config.host, () => {
+        server.off('error', onError);
+        res();
+      });
+    });
+    server.on('error', (err) => logger.warn({ err }, 'http ingress server error'));
+    this.server = server;
+  }
+
+  async stop(options: { drain?: boolean; timeoutMs?: number } = {}): Promise<void> {
+    const server = this.server;
+    if (!server) return;
+    this.server = undefined;
+    const closed = new Promise<void>((r) => server.close(() => r()));
+    if (options.drain) {
+      server.closeIdleConnections();
+      await this.core.idle(options.timeoutMs ?? 10_000);
+    }
+    server.closeAllConnections();
+    for (const s of this.sockets) s.destroy();
+    await closed;
+  }
+
+  address(): AddressInfo | null {
+    const a = this.server?.address();
+    return a && typeof a === 'object' ? a : null;
+  }
+
+  /** HTTP devices are not reachable southbound: they only ever send. */
+  deliver(_clientId: string, _message: DeviceMessage): boolean {
+    return false;
+  }
+
+  stats(): ListenerStats {
+    const c = this.core;
+    return { connections: this.sockets.size, messagesIn: c.messagesIn, messagesOut: c.messagesOut, protocolErrors: c.protocolErrors };
+  }
+
+  private tlsOptions(): { cert: Buffer; key: Buffer; ca?: Buffer; requestCert: boolean; rejectUnauthorized: boolean; minVersion: 'TLSv1.2' | 'TLSv1.3' } {
+    const t = this.context.config.tls!;
+    try {
+      return {
+        cert: readFileSync(resolve(t.cert)),
+        key: readFileSync(resolve(t.key)),
+        ...(t.ca !== undefined && { ca: readFileSync(resolve(t.ca)) }),
+        requestCert: t.requestCert,
+        rejectUnauthorized: t.requestCert && t.ca !== undefined,
+        minVersion: t.minVersion,
+      };
+    } catch (err) {
+      throw new ThinggateError('TG_ERR_TLS_MATERIAL', `listener '${this.name}': cannot read TLS material: ${(err as Error).message}`, { cause: err });
+    }
+  }
+}
