@@ -11,6 +11,7 @@ import type { PoolConfig } from '../config/types.js';
 import { Batcher } from './batcher.js';
 import type { Clock } from './clock.js';
 import { Endpoint } from './endpoint.js';
+import { httpCall } from './http-call.js';
 import { ActiveHealthChecker, statusExpected } from './health/active-check.js';
 import { OutlierDetector } from './health/outlier.js';
 import { PoolMetrics } from './metrics.js';
@@ -215,15 +216,8 @@ export class BackendPool {
   private async probe(i: number): Promise<boolean> {
     const hc = this.config.healthCheck!;
     try {
-      const res = await this.endpoints[i]!.client.request({
-        method: hc.method as 'GET',
-        path: hc.path,
-        headersTimeout: hc.timeoutMs,
-        bodyTimeout: hc.timeoutMs,
-        headers: { 'user-agent': 'thinggate-health-check' },
-      });
-      await res.body.dump();
-      return statusExpected(res.statusCode, hc.expectedStatuses);
+      const res = await httpCall(this.endpoints[i]!.client, { method: hc.method, path: hc.path, headers: { 'user-agent': 'thinggate-health-check' }, timeoutMs: hc.timeoutMs });
+      return statusExpected(res.status, hc.expectedStatuses);
     } catch {
       return false;
     }

@@ -8,6 +8,7 @@ import { sleep, type Clock } from './clock.js';
 import type { Endpoint } from './endpoint.js';
 import type { OutlierDetector } from './health/outlier.js';
 import type { PoolMetrics } from './metrics.js';
+import { httpCall } from './http-call.js';
 import { classifyError, type RetryPolicy } from './retry.js';
 import type { Strategy } from './strategies/strategy.js';
 import type { UpstreamRequest, UpstreamResult } from './types.js';
@@ -103,25 +104,17 @@ export class Requester {
     }
     const t0 = performance.now();
     try {
-      const res = await ep.client.request({
-        method: request.method as 'POST',
-        path: request.path,
-        headers,
-        body: request.body,
-        headersTimeout: timeout,
-        bodyTimeout: timeout,
-      });
-      const body = Buffer.from(await res.body.arrayBuffer());
+      const res = await httpCall(ep.client, { method: request.method, path: request.path, headers, body: request.body, timeoutMs: timeout });
       const ms = performance.now() - t0;
       ep.observe(ms, this.p.clock.now());
-      metrics.attempt(idx, res.statusCode, ms / 1000);
-      const status = res.statusCode;
+      metrics.attempt(idx, res.status, ms / 1000);
+      const status = res.status;
       if (status >= 500) {
         ep.failures++;
         outlier.onFailure(idx);
       } else outlier.onSuccess(idx);
       return {
-        result: { kind: 'response', status, headers: flattenHeaders(res.headers), body, endpoint: ep.url, attempts: attempt },
+        result: { kind: 'response', status, headers: res.headers, body: res.body, endpoint: ep.url, attempts: attempt },
         retryable: retry.retriesStatus(status),
       };
     } catch (err) {
@@ -140,13 +133,4 @@ export class Requester {
       ep.inflight--;
     }
   }
-}
-
-function flattenHeaders(h: Record<string, string | string[] | undefined>): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const k in h) {
-    const v = h[k];
-    if (v !== undefined) out[k] = Array.isArray(v) ? v.join(', ') : v;
-  }
-  return out;
 }

@@ -68,7 +68,7 @@ export function classifyError(err: unknown): AttemptFailure {
   const code = (err as { code?: unknown } | null)?.code;
   if (typeof code === 'string') {
     if (CONNECT_CODES.has(code)) return 'connect-failure';
-    if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') return 'timeout';
+    if (code === 'TG_ERR_UPSTREAM_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') return 'timeout';
     // TLS handshake failures (unknown CA, wrong name, protocol version) happen before any request byte.
     if (/CERT|TLS|SSL|UNABLE_TO|SELF_SIGNED|EPROTO/.test(code)) return 'connect-failure';
   }
