@@ -166,6 +166,7 @@ export class AmqpConnection {
   }
 
   private onSessionOpen(session: RheaSession): void {
+    if (this.closing) return;
     if (this.sessions.size >= this.deps.options.maxSessionsPerConnection) {
       this.flood(`more than ${this.deps.options.maxSessionsPerConnection} sessions`, 'AMQP-1.0-2.7.1');
       return;
@@ -188,7 +189,7 @@ export class AmqpConnection {
   /** Counts a new link on its session; false (and the connection closing) beyond the cap. */
   private addLink(session: RheaSession, link: RheaLink): boolean {
     const links = this.sessions.get(session);
-    if (!links) return false;
+    if (!links || this.closing) return false;
     if (links.size >= this.deps.options.maxLinksPerSession) {
       this.flood(`more than ${this.deps.options.maxLinksPerSession} links on one session`, 'AMQP-1.0-2.7.2');
       return false;
@@ -276,6 +277,7 @@ export class AmqpConnection {
   }
 
   private flood(detail: string, clause: string): void {
+    if (this.closing) return;
     this.report('flood', clause, detail);
     this.closeWithError('amqp:resource-limit-exceeded', detail);
   }

@@ -1,0 +1,201 @@
+/**
+ * Bad input on the AMQP listener, over raw sockets: random bytes after a
+ * valid protocol header, truncated and oversize frames, undecodable
+ * performatives, session and link floods, silent sockets. Each offending
+ * connection is closed and reported; the gateway keeps serving others.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { connect as tcpConnect, type Socket } from 'node:net';
+import { randomBytes } from 'node:crypto';
+import rhea, { type Connection, type EventContext } from 'rhea';
+import { TestBackend } from '../helpers/backend.js';
+import { startGateway, type TestGateway } from '../helpers/gateway.js';
+
+const AMQP_HEADER = Buffer.from([0x41, 0x4d, 0x51, 0x50, 0, 1, 0, 0]);
+const SASL_HEADER = Buffer.from([0x41, 0x4d, 0x51, 0x50, 3, 1, 0, 0]);
+
+const cleanups: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  while (cleanups.length) await cleanups.pop()!();
+});
+
+async function setup(limits: object = {}, amqp: object = {}): Promise<{ gw: TestGateway; backend: TestBackend; port: number }> {
+  const backend = await TestBackend.start();
+  cleanups.push(() => backend.close());
+  const gw = await startGateway({
+    listeners: [{ name: 'amqp', protocol: 'amqp', host: '127.0.0.1', port: 0, limits: { maxPacketBytes: 4096, connectTimeoutMs: 2000, ...limits }, amqp }],
+    pools: [{ name: 'ingest', endpoints: [{ url: backend.url }] }],
+    routes: [{ match: { address: '#' }, pool: 'ingest' }],
+  });
+  cleanups.push(() => gw.stop());
+  return { gw, backend, port: gw.port('amqp') };
+}
+
+interface RawResult {
+  readonly received: Buffer;
+}
+
+/** Writes `chunks` on a raw socket and resolves with everything received once the server closes it. */
+function raw(port: number, chunks: Buffer[], keepOpen = true): Promise<RawResult> {
+  return new Promise((resolve, reject) => {
+    const sock: Socket = tcpConnect(port, '127.0.0.1');
+    const got: Buffer[] = [];
+    const timer = setTimeout(() => {
+      sock.destroy();
+      reject(new Error('server did not close the connection'));
+    }, 8000);
+    sock.on('data', (d) => got.push(d));
+    sock.on('error', () => undefined);
+    sock.on('close', () => {
+      clearTimeout(timer);
+      resolve({ received: Buffer.concat(got) });
+    });
+    sock.on('connect', () => {
+      for (const c of chunks) sock.write(c);
+      if (!keepOpen) sock.end();
+    });
+  });
+}
+
+/** A working client still gets its message accepted. */
+async function stillServes(port: number, backend: TestBackend): Promise<void> {
+  const container = rhea.create_container();
+  container.on('error', () => undefined);
+  const conn: Connection = container.connect({ port, host: '127.0.0.1', reconnect: false, username: 'ok', password: 'ok' });
+  const outcome = await new Promise<string>((resolve) => {
+    const s = conn.open_sender({ target: { address: 'telemetry/ok' } });
+    s.once('sendable', () => s.send({ body: 'still here' }));
+    s.once('accepted', () => resolve('accepted'));
+    s.once('rejected', () => resolve('rejected'));
+    s.once('released', () => resolve('released'));
+  });
+  expect(outcome).toBe('accepted');
+  expect(backend.requests.at(-1)!.body.toString()).toBe('still here');
+  await new Promise<void>((r) => {
+    conn.once('connection_close', () => r());
+    conn.close();
+  });
+}
+
+function securityEvents(gw: TestGateway, kind?: string): Array<Record<string, unknown>> {
+  return gw.logs.filter((l) => l.event === 'security' && (kind === undefined || l.kind === kind));
+}
+
+/** An AMQP frame: size, doff 2, type, channel, body. */
+function frame(body: Buffer, type = 0, channel = 0): Buffer {
+  const h = Buffer.alloc(8);
+  h.writeUInt32BE(8 + body.length, 0);
+  h[4] = 2;
+  h[5] = type;
+  h.writeUInt16BE(channel, 6);
+  return Buffer.concat([h, body]);
+}
+
+describe('amqp listener guarding', () => {
+  it('closes a connection sending random bytes after the AMQP header, and serves others', async () => {
+    const { gw, backend, port } = await setup();
+    for (let i = 0; i < 5; i++) await raw(port, [AMQP_HEADER, randomBytes(300)]);
+    expect(securityEvents(gw).length).toBeGreaterThanOrEqual(5);
+    await stillServes(port, backend);
+  });
+
+  it('closes a connection sending random bytes after the SASL header', async () => {
+    const { gw, backend, port } = await setup();
+    for (let i = 0; i < 5; i++) await raw(port, [SASL_HEADER, randomBytes(300)]);
+    expect(securityEvents(gw).length).toBeGreaterThanOrEqual(5);
+    await stillServes(port, backend);
+  });
+
+  it('closes a well-framed but undecodable performative with a close frame carrying an error', async () => {
+    const { gw, backend, port } = await setup();
+    // open(container-id "x"): described list (AMQP 1.0 §2.7.1), then a begin whose list claims more bytes than it has.
+    const open = frame(Buffer.from([0x00, 0x53, 0x10, 0xc0, 0x04, 0x01, 0xa1, 0x01, 0x78]));
+    const badBegin = frame(Buffer.from([0x00, 0x53, 0x11, 0xc0, 0xff, 0x04, 0x40, 0x40]));
+    const r = await raw(port, [AMQP_HEADER, open, badBegin]);
+    expect(r.received.subarray(0, 8).equals(AMQP_HEADER)).toBe(true);
+    expect(r.received.toString('latin1')).toMatch(/amqp:(decode-error|connection:framing-error)/);
+    expect(securityEvents(gw, 'malformed-packet')).toHaveLength(1);
+    await stillServes(port, backend);
+  });
+
+  it('closes a connection sending an undecodable frame before open', async () => {
+    const { gw, backend, port } = await setup();
+    await raw(port, [AMQP_HEADER, frame(Buffer.from([0x00, 0x53, 0x10, 0xff, 0xee, 0xdd, 0xcc, 0xbb]))]);
+    expect(securityEvents(gw, 'malformed-packet')).toHaveLength(1);
+    await stillServes(port, backend);
+  });
+
+  it('closes a connection whose frame header announces more than max-frame-size', async () => {
+    const { gw, backend, port } = await setup();
+    const huge = Buffer.alloc(8);
+    huge.writeUInt32BE(50 * 1024 * 1024, 0);
+    huge[4] = 2;
+    await raw(port, [AMQP_HEADER, huge, randomBytes(1024)]);
+    const ev = securityEvents(gw, 'oversize');
+    expect(ev).toHaveLength(1);
+    expect(String(ev[0]!.detail)).toContain('max-frame-size');
+    await stillServes(port, backend);
+  });
+
+  it('answers a foreign protocol header with its own header, then closes', async () => {
+    const { gw, port } = await setup();
+    const r = await raw(port, [Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n')]);
+    expect(r.received.subarray(0, 4).toString()).toBe('AMQP');
+    expect(securityEvents(gw, 'malformed-packet')).toHaveLength(1);
+  });
+
+  it('drops a truncated frame when the peer goes away, and closes one that stalls at the connect deadline', async () => {
+    const { gw, backend, port } = await setup({ connectTimeoutMs: 300 });
+    const partial = frame(Buffer.alloc(40, 1)).subarray(0, 20);
+    await raw(port, [AMQP_HEADER, partial], false);
+    const started = Date.now();
+    await raw(port, [AMQP_HEADER, partial]);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(250);
+    expect(securityEvents(gw, 'slow-client')).toHaveLength(1);
+    await stillServes(port, backend);
+  });
+
+  it('closes a connection that begins more sessions than allowed with amqp:resource-limit-exceeded', async () => {
+    const { gw, backend, port } = await setup({}, { maxSessionsPerConnection: 3 });
+    const container = rhea.create_container();
+    container.on('error', () => undefined);
+    container.on('disconnected', () => undefined);
+    const conn = container.connect({ port, host: '127.0.0.1', reconnect: false });
+    const condition = new Promise<string | undefined>((r) => conn.once('connection_error', (ctx: EventContext) => r(ctx.connection.error?.condition)));
+    conn.once('connection_open', () => {
+      for (let i = 0; i < 10; i++) conn.create_session().begin();
+    });
+    expect(await condition).toBe('amqp:resource-limit-exceeded');
+    expect(securityEvents(gw, 'flood')).toHaveLength(1);
+    await stillServes(port, backend);
+  });
+
+  it('closes a connection that attaches more links on a session than allowed', async () => {
+    const { gw, backend, port } = await setup({}, { maxLinksPerSession: 4 });
+    const container = rhea.create_container();
+    container.on('error', () => undefined);
+    container.on('disconnected', () => undefined);
+    const conn = container.connect({ port, host: '127.0.0.1', reconnect: false });
+    const condition = new Promise<string | undefined>((r) => conn.once('connection_error', (ctx: EventContext) => r(ctx.connection.error?.condition)));
+    for (let i = 0; i < 20; i++) conn.open_sender({ target: { address: `telemetry/${i}` } });
+    expect(await condition).toBe('amqp:resource-limit-exceeded');
+    expect(securityEvents(gw, 'flood')).toHaveLength(1);
+    await stillServes(port, backend);
+  });
+
+  it('detaches a link whose message exceeds maxMessageBytes', async () => {
+    const { gw, backend, port } = await setup({ maxPacketBytes: 1024 }, { maxMessageBytes: 4096 });
+    const container = rhea.create_container();
+    container.on('error', () => undefined);
+    container.on('disconnected', () => undefined);
+    const conn = container.connect({ port, host: '127.0.0.1', reconnect: false, max_frame_size: 1024 });
+    const s = conn.open_sender({ target: { address: 'telemetry/big' } });
+    const condition = new Promise<string | undefined>((r) => s.once('sender_error', (ctx: EventContext) => r(ctx.sender?.error && (ctx.sender.error as { condition?: string }).condition)));
+    s.once('sendable', () => s.send({ body: rhea.message.data_section(Buffer.alloc(64 * 1024, 7)) }));
+    expect(await condition).toBe('amqp:link:message-size-exceeded');
+    expect(securityEvents(gw, 'oversize')).toHaveLength(1);
+    expect(backend.requests).toHaveLength(0);
+    conn.close();
+    await stillServes(port, backend);
+  });
+});
