@@ -186,6 +186,15 @@ describe('amqp listener (rhea client)', () => {
     expect(backend.requests.map((r) => r.url).sort()).toEqual(['/m/telemetry/anon-0', '/m/telemetry/anon-1']);
   });
 
+  it('rejects a message with no address at all with amqp:invalid-field', async () => {
+    const { backend, port } = await setup();
+    const c = await connect(port);
+    const s = await openSender(c, undefined);
+    const counts = (await sendAndCount(s, 1, () => ({ body: 'x' }))) as Record<string, unknown>;
+    expect(counts).toMatchObject({ rejected: 1, conditions: ['amqp:invalid-field'] });
+    expect(backend.requests).toHaveLength(0);
+  });
+
   it('never grants more credit than maxInflight while the back-end is slow', async () => {
     const { backend, port } = await setup({ limits: { maxInflight: 4 } });
     let release!: () => void;

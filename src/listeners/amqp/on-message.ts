@@ -35,8 +35,8 @@ export function onMessage(conn: AmqpConnection, x: RheaContext): void {
   conn.deps.counters.messagesIn++;
   const m = message as AmqpMessageFields;
   const built = buildEnvelope(conn, link, m, presettled);
-  if (typeof built === 'string') {
-    finish(conn, link, delivery, m, presettled, { kind: 'rejected', status: 400, code: 'TG_ERR_AMQP_INVALID_MESSAGE', reason: built }, 'amqp:invalid-field');
+  if ('condition' in built) {
+    finish(conn, link, delivery, m, presettled, { kind: 'rejected', status: 400, code: 'TG_ERR_AMQP_INVALID_MESSAGE', reason: built.reason }, built.condition);
     return;
   }
   link.inflight++;
@@ -77,16 +77,21 @@ function finish(
   link.topUp(conn.paused);
 }
 
+interface Unusable {
+  readonly condition: string;
+  readonly reason: string;
+}
+
 /** Envelope for one message, or why the message cannot be one. */
-function buildEnvelope(conn: AmqpConnection, link: InboundLink, m: AmqpMessageFields, presettled: boolean): Envelope | string {
+function buildEnvelope(conn: AmqpConnection, link: InboundLink, m: AmqpMessageFields, presettled: boolean): Envelope | Unusable {
   // The link's target address wins; the anonymous terminus takes each message's `to` (AMQP 1.0 §3.5.4, §3.2.4).
   const address = link.address ?? (typeof m.to === 'string' && m.to.length > 0 ? m.to : undefined);
-  if (address === undefined) return 'message has no address: the link target and the message "to" are both empty';
+  if (address === undefined) return { condition: 'amqp:invalid-field', reason: 'message has no address: the link target and the message "to" are both empty' };
   const problem = topicNameProblem(address);
-  if (problem) return `invalid address '${address.slice(0, 64)}': ${problem}`;
+  if (problem) return { condition: 'amqp:invalid-field', reason: `invalid address '${address.slice(0, 64)}': ${problem}` };
   const body = mapBody(m.body);
   const max = conn.deps.options.maxMessageBytes;
-  if (body.payload.length > max) return `message body of ${body.payload.length} bytes exceeds ${max}`;
+  if (body.payload.length > max) return { condition: 'amqp:link:message-size-exceeded', reason: `message body of ${body.payload.length} bytes exceeds ${max}` };
   const receivedAt = Date.now();
   const contentType = typeof m.content_type === 'string' && m.content_type.length > 0 ? m.content_type : body.impliedType;
   const expiresAt = mapExpiry(m, receivedAt);
