@@ -24,6 +24,13 @@ export interface HttpCall {
   readonly headers: Record<string, string>;
   readonly body?: Buffer;
   readonly timeoutMs: number;
+  /**
+   * Lets undici pipeline: the request may share a connection with others in
+   * flight (undici pipelines only requests it may treat as idempotent; every
+   * attempt carries an Idempotency-Key, so a back-end can treat them so) and
+   * does not hold the connection until its response headers arrive.
+   */
+  readonly pipelined?: boolean;
 }
 
 class Exchange implements Dispatcher.DispatchHandler {
@@ -99,6 +106,7 @@ export function httpCall(client: Dispatcher, call: HttpCall): Promise<HttpAnswer
           path: call.path,
           headers: call.headers,
           body: call.body ?? null,
+          ...(call.pipelined === true && { blocking: false, idempotent: true }),
           // undici's own timers only back ours up.
           headersTimeout: call.timeoutMs + 1000,
           bodyTimeout: call.timeoutMs + 1000,

@@ -37,8 +37,10 @@ export class Requester {
   retries = 0;
   budgetExhausted = 0;
   private readonly hashKey: (request: UpstreamRequest) => string;
+  private readonly pipelined: boolean;
 
   constructor(private readonly p: RequesterParts) {
+    this.pipelined = p.config.pipelining > 1;
     const { hashOn, hashHeader } = p.config;
     if (hashOn === 'address') this.hashKey = (r) => r.headers['x-thinggate-address'] ?? r.key;
     else if (hashOn === 'header' && hashHeader !== undefined) {
@@ -104,7 +106,7 @@ export class Requester {
     }
     const t0 = performance.now();
     try {
-      const res = await httpCall(ep.client, { method: request.method, path: request.path, headers, body: request.body, timeoutMs: timeout });
+      const res = await httpCall(ep.client, { method: request.method, path: request.path, headers, body: request.body, timeoutMs: timeout, pipelined: this.pipelined });
       const ms = performance.now() - t0;
       ep.observe(ms, this.p.clock.now());
       metrics.attempt(idx, res.status, ms / 1000);

@@ -1,0 +1,185 @@
+/**
+ * Balancing behaviour against real back-ends: p2c-ewma avoiding a slow
+ * endpoint, consistent hashing keeping a device on one endpoint, ordered
+ * delivery, active health checks with panic mode, and stats and metrics.
+ */
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createBalancer } from '../../src/balancer/index.js';
+import type { Balancer } from '../../src/balancer/types.js';
+import { Metrics } from '../../src/observability/metrics.js';
+import { TestBackend } from '../helpers/backend.js';
+import { poolConfig, request } from '../unit/balancer/helpers.js';
+import { LogWatch, RestartableServer, runConcurrently } from '../unit/balancer/servers.js';
+
+const cleanup: Array<() => Promise<unknown>> = [];
+afterEach(async () => {
+  while (cleanup.length) await cleanup.pop()!();
+});
+
+function balancerFor(raw: Record<string, unknown>, options: { log?: LogWatch; metrics?: Metrics } = {}): Balancer {
+  const b = createBalancer([poolConfig(raw)], { ...(options.log && { logger: options.log.logger }), ...(options.metrics && { metrics: options.metrics }) });
+  cleanup.push(() => b.close(0));
+  return b;
+}
+
+async function backend(responder?: Parameters<typeof TestBackend.start>[0]): Promise<TestBackend> {
+  const b = await TestBackend.start(responder);
+  cleanup.push(() => b.close());
+  return b;
+}
+
+describe('balancer behaviour', () => {
+  it('p2c-ewma sends little traffic to a slow endpoint', async () => {
+    const fast = await Promise.all([backend(), backend()]);
+    const slow = await backend(() => ({ status: 200, delayMs: 150 }));
+    const balancer = balancerFor({ strategy: 'p2c-ewma', endpoints: [...fast, slow].map((b) => ({ url: b.url })) });
+    const results = await runConcurrently(400, 8, () => balancer.dispatch(request()));
+    for (const r of results) expect(r).toMatchObject({ kind: 'response', status: 200 });
+    // Round-robin would give it a third (133).
+    expect(slow.requests.length).toBeLessThan(30);
+    const ewma = balancer.stats()[0]!.endpoints.map((e) => e.ewmaMs);
+    expect(ewma[2]).toBeGreaterThan(ewma[0]!);
+  });
+
+  it('consistent-hash keeps each device on one endpoint, hashing a header when configured', async () => {
+    const backends = await Promise.all([backend(), backend(), backend()]);
+    const balancer = balancerFor({ strategy: 'consistent-hash', hashOn: 'header', hashHeader: 'X-Device', endpoints: backends.map((b) => ({ url: b.url })) });
+    const home = new Map<string, string>();
+    for (let i = 0; i < 90; i++) {
+      const device = `dev-${i % 15}`;
+      const r = await balancer.dispatch(request({ key: 'ignored', headers: { 'x-device': device } }));
+      expect(r.kind).toBe('response');
+      if (r.kind !== 'response') continue;
+      if (home.has(device)) expect(r.endpoint).toBe(home.get(device));
+      home.set(device, r.endpoint);
+    }
+    expect(new Set(home.values()).size).toBeGreaterThan(1);
+  });
+
+  it('dispatches one key at a time, in arrival order, with ordered delivery', async () => {
+    let inflight = 0;
+    let maxInflight = 0;
+    const b = await backend(async () => {
+      inflight++;
+      maxInflight = Math.max(maxInflight, inflight);
+      await new Promise((r) => setTimeout(r, Math.random() * 5));
+      inflight--;
+      return { status: 200 };
+    });
+    const balancer = balancerFor({ endpoints: [{ url: b.url }], orderedDelivery: true, connections: 8 });
+    const results = await Promise.all(Array.from({ length: 30 }, (_, i) => balancer.dispatch(request({ key: 'dev-a', body: Buffer.from(String(i)) }))));
+    for (const r of results) expect(r.kind).toBe('response');
+    expect(maxInflight).toBe(1);
+    expect(b.requests.map((q) => Number(q.body.toString()))).toEqual(Array.from({ length: 30 }, (_, i) => i));
+  });
+
+  it('marks endpoints unhealthy by active checks, enters panic mode and recovers', async () => {
+    const healthy = [true, true, true, true];
+    const servers = healthy.map(
+      (_, i) =>
+        new RestartableServer((req, _body, res) => {
+          if (req.url === '/ready') {
+            res.statusCode = healthy[i] ? 204 : 503;
+            res.end();
+          } else res.end('ok');
+        }),
+    );
+    for (const s of servers) await s.start();
+    cleanup.push(() => Promise.all(servers.map((s) => s.stop())));
+    const log = new LogWatch();
+    const balancer = balancerFor(
+      {
+        endpoints: servers.map((s) => ({ url: s.url })),
+        healthCheck: { path: '/ready', intervalMs: 100, jitterMs: 10, healthyThreshold: 1, unhealthyThreshold: 1, expectedStatuses: [204] },
+        panicThreshold: 50,
+      },
+      { log },
+    );
+    healthy[0] = false;
+    await log.waitFor('endpoint unhealthy', { endpoint: servers[0]!.url });
+    expect(balancer.stats()[0]!.endpoints[0]).toMatchObject({ healthy: false, state: 'unhealthy' });
+    for (let i = 0; i < 12; i++) {
+      const r = await balancer.dispatch(request());
+      expect(r).toMatchObject({ kind: 'response' });
+      if (r.kind === 'response') expect(r.endpoint).not.toBe(servers[0]!.url);
+    }
+    healthy[1] = false;
+    healthy[2] = false;
+    await log.waitFor(/^panic mode: too few healthy/);
+    expect(balancer.stats()[0]!.panic).toBe(true);
+    // In panic mode every endpoint takes traffic again.
+    const seen = new Set<string>();
+    for (let i = 0; i < 12; i++) {
+      const r = await balancer.dispatch(request());
+      if (r.kind === 'response') seen.add(r.endpoint);
+    }
+    expect(seen.size).toBe(4);
+    healthy.fill(true);
+    await log.waitFor('panic mode over');
+    await log.waitFor('endpoint healthy', { endpoint: servers[0]!.url });
+    expect(balancer.stats()[0]!.panic).toBe(false);
+  });
+
+  it('reports stats per pool and endpoint and exports thinggate_upstream_ metrics', async () => {
+    const b = await backend(() => ({ status: 202, delayMs: 3 }));
+    const metrics = new Metrics();
+    const balancer = balancerFor({ endpoints: [{ url: b.url }, { url: 'http://127.0.0.1:9' }], outlierDetection: { consecutiveFailures: 1 }, retries: { backoffBaseMs: 1 } }, { metrics });
+    for (let i = 0; i < 10; i++) expect(await balancer.dispatch(request())).toMatchObject({ kind: 'response', status: 202 });
+    const s = balancer.stats()[0]!;
+    expect(s).toMatchObject({ name: 'p', strategy: 'round-robin', inflight: 0, pending: 0, requests: 10 });
+    expect(s.retries).toBeGreaterThanOrEqual(1);
+    expect(s.endpoints[0]!.requests).toBe(10);
+    expect(s.endpoints[0]!.latency.counts.reduce((a, c) => a + c, 0)).toBe(10);
+    expect(s.endpoints[1]).toMatchObject({ ejected: true, state: 'ejected', ejections: 1 });
+    const text = await metrics.text();
+    expect(text).toMatch(/thinggate_upstream_attempts_total\{pool="p",endpoint="http:\/\/127.0.0.1:\d+",outcome="2xx"\} 10/);
+    expect(text).toMatch(/thinggate_upstream_attempts_total\{pool="p",endpoint="http:\/\/127.0.0.1:9",outcome="connect-failure"\} 1/);
+    expect(text).toContain('thinggate_upstream_ejections_total{pool="p",endpoint="http://127.0.0.1:9"} 1');
+    expect(text).toContain('thinggate_upstream_endpoint_healthy{pool="p",endpoint="http://127.0.0.1:9"} 0');
+    expect(text).toContain('thinggate_upstream_attempt_duration_seconds_bucket');
+  });
+
+  it('keeps connections alive and sends the Idempotency-Key on every request', async () => {
+    const b = await backend();
+    const balancer = balancerFor({ endpoints: [{ url: b.url }], connections: 1 });
+    for (let i = 0; i < 5; i++) await balancer.dispatch(request({ idempotencyKey: `id-${i}` }));
+    expect(b.requests.map((q) => q.headers['idempotency-key'])).toEqual(['id-0', 'id-1', 'id-2', 'id-3', 'id-4']);
+    expect(b.requests.every((q) => q.headers.connection !== 'close')).toBe(true);
+  });
+
+  it('pipelines requests on one connection when configured', async () => {
+    // node:http answers pipelined requests one by one, so a raw socket shows what arrives before any answer.
+    let connections = 0;
+    let unanswered = 0;
+    let maxUnanswered = 0;
+    const server = createNetServer((socket) => {
+      connections++;
+      let text = '';
+      let counted = 0;
+      socket.on('data', (chunk: Buffer) => {
+        text += chunk.toString('latin1');
+        const total = text.match(/PUT \/telemetry HTTP\/1\.1/g)?.length ?? 0;
+        const arrived = total - counted;
+        counted = total;
+        unanswered += arrived;
+        maxUnanswered = Math.max(maxUnanswered, unanswered);
+        for (let i = 0; i < arrived; i++) {
+          setTimeout(() => {
+            unanswered--;
+            socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
+          }, 30);
+        }
+      });
+      socket.on('error', () => {});
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    cleanup.push(() => new Promise((resolve) => server.close(resolve)));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const balancer = balancerFor({ endpoints: [{ url }], connections: 1, pipelining: 4 });
+    const results = await Promise.all(Array.from({ length: 8 }, () => balancer.dispatch(request({ method: 'PUT' }))));
+    for (const r of results) expect(r).toMatchObject({ kind: 'response', status: 200 });
+    expect(connections).toBe(1);
+    expect(maxUnanswered).toBeGreaterThan(1);
+  });
+});
