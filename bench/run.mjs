@@ -5,7 +5,8 @@
  *   npm run bench                          every scenario, 3 runs each
  *   node bench/run.mjs SCENARIO...         only these (see --list)
  *   node bench/run.mjs --smoke [SCENARIO…] a few seconds per scenario, 1 run; results not written
- *   options: --runs N, --cpu-prof DIR (profile thinggate), --list, --no-write (print only)
+ *   options: --runs N, --cpu-prof DIR (profile thinggate), --connections N (connections scenario),
+ *            --list, --no-write (print only)
  *
  * Every process (back-end, generator, thinggate, peers) is a child of this
  * one, on 127.0.0.1, and is killed by PID when this process ends.
@@ -29,12 +30,13 @@ const { values, positionals } = parseArgs({
     'cpu-prof': { type: 'string' },
     list: { type: 'boolean', default: false },
     'no-write': { type: 'boolean', default: false },
+    connections: { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
 
 if (values.help) {
-  process.stdout.write('usage: node bench/run.mjs [--smoke] [--runs N] [--cpu-prof DIR] [--no-write] [--list] [SCENARIO...]\n');
+  process.stdout.write('usage: node bench/run.mjs [--smoke] [--runs N] [--cpu-prof DIR] [--connections N] [--no-write] [--list] [SCENARIO...]\n');
   process.exit(0);
 }
 if (values.list) {
@@ -62,7 +64,7 @@ let failures = 0;
 for (const scenario of selected) {
   const startedAt = Date.now();
   log(`\n== ${scenario.name}: ${scenario.description}`);
-  const ctx = { smoke, cpuProf: values['cpu-prof'] };
+  const ctx = { smoke, cpuProf: values['cpu-prof'], connections: values.connections ? Number(values.connections) : undefined };
   try {
     const record = { scenario: scenario.name, kind: scenario.kind, group: scenario.group, description: scenario.description, environment: env, profile, runs: [] };
     if (ctx.cpuProf) record.profile = ctx.cpuProf;
@@ -83,6 +85,7 @@ for (const scenario of selected) {
         async (rig) => {
           record.notes = rig.target.notes ?? [];
           if (rig.target.routing) record.routing = rig.target.routing;
+          for (const n of record.notes) log(`   ${n}`);
           for (let r = 0; r < runs; r++) {
             log(`-- run ${r + 1}/${runs}`);
             const run = await measureRun(rig, profile, log);

@@ -2,7 +2,8 @@
  * The measurement procedure shared by every throughput scenario. One "run":
  *
  *  1. warm-up (closed loop, discarded);
- *  2. saturation: closed loop, every client keeps its window full;
+ *  2. saturation: closed loop, every client keeps its window full
+ *     (unacknowledged QoS 0 / NON: a rate ramp instead, see below);
  *     S = min(acknowledged/s, delivered-to-back-end/s inside the window);
  *  3. sustained rate: open loop at 0.95·S, 0.85·S, … until a step passes:
  *     zero loss, nothing refused or unanswered, the generator never more
@@ -100,6 +101,7 @@ export function sustainFailures(p) {
  */
 export async function measureRun(rig, profile, log) {
   const p = PROFILES[profile];
+  if (rig.fireAndForget) return measureRunUnacknowledged(rig, p, log);
   await phase(rig, { durationMs: p.warmupMs, drainMs: 2000 });
   const sat = await phase(rig, { durationMs: p.saturationMs, drainMs: 3000 });
   const S = Math.min(sat.ackRate || Infinity, sat.deliveredRate);
@@ -117,7 +119,61 @@ export async function measureRun(rig, profile, log) {
       break;
     }
   }
+  // One refinement halfway between the passing step and the failed one above it.
+  const k = steps.length - 1;
+  if (sustained && k > 0 && profile === 'full') {
+    const rate = Math.round((S * (steps[k].factor + steps[k - 1].factor)) / 2 / 10) * 10;
+    const st = await phase(rig, { rate, durationMs: p.stepMs, drainMs: 2000 });
+    const why = sustainFailures(st);
+    steps.push({ factor: (steps[k].factor + steps[k - 1].factor) / 2, rate, pass: why.length === 0, why, lost: st.lost, ackP99: st.ackLatencyMs?.p99 ?? null, backendP99: st.backendLatencyMs?.p99 ?? null });
+    log(`  open loop ${rate}/s: ${why.length === 0 ? 'sustained' : why.join(', ')}`);
+    if (why.length === 0) sustained = { rate, phase: st };
+  }
+  const latency = await latencyPhases(rig, p, sustained?.rate ?? 0, log);
+  return { saturation: sat, saturationRate: round(S), steps, sustainedRate: sustained?.rate ?? 0, sustainedPhase: sustained?.phase ?? null, latency };
+}
+
+/**
+ * Without acknowledgements (QoS 0, CoAP NON) there is no loop to close: a
+ * closed-loop flood only fills kernel buffers and poisons later phases. So
+ * the rate is ramped instead (open loop, ×1.5 from 1,000/s until a step fails,
+ * then once halfway back); "saturation" is the best delivered rate seen.
+ */
+async function measureRunUnacknowledged(rig, p, log) {
+  await phase(rig, { rate: 500, durationMs: p.warmupMs, drainMs: 2000 });
+  const steps = [];
+  let pass = null;
+  let failRate = null;
+  let best = null;
+  const tryRate = async (rate) => {
+    const st = await phase(rig, { rate, durationMs: p.stepMs, drainMs: 2000 });
+    const why = sustainFailures(st);
+    steps.push({ rate, pass: why.length === 0, why, lost: st.lost, backendP99: st.backendLatencyMs?.p99 ?? null });
+    log(`  open loop ${rate}/s: ${why.length === 0 ? 'sustained' : why.join(', ')}`);
+    if (!best || st.deliveredRate > best.deliveredRate) best = st;
+    return why.length === 0 ? st : null;
+  };
+  for (let rate = 1000; steps.length < (p === PROFILES.smoke ? 2 : 12); rate = Math.round((rate * 1.5) / 10) * 10) {
+    const st = await tryRate(rate);
+    if (!st) {
+      failRate = rate;
+      break;
+    }
+    pass = { rate, phase: st };
+  }
+  if (pass && failRate) {
+    const mid = Math.round(Math.sqrt(pass.rate * failRate) / 10) * 10;
+    const st = await tryRate(mid);
+    if (st) pass = { rate: mid, phase: st };
+  }
+  log(`  best delivered rate ${best?.deliveredRate}/s`);
+  const latency = await latencyPhases(rig, p, pass?.rate ?? 0, log);
+  return { saturation: best, saturationRate: round(best?.deliveredRate ?? 0), steps, sustainedRate: pass?.rate ?? 0, sustainedPhase: pass?.phase ?? null, latency };
+}
+
+async function latencyPhases(rig, p, sustainedRate, log) {
   const latency = {};
+  const sustained = sustainedRate > 0 ? { rate: sustainedRate } : null;
   if (sustained) {
     for (const [label, f] of [
       ['at50', 0.5],
@@ -134,7 +190,7 @@ export async function measureRun(rig, profile, log) {
     latency[`at${rate}`] = latencyRecord(lp);
     log(`  latency at ${rate}/s: ack p50/p99 ${fmt(lp.ackLatencyMs)}, back-end p50/p99 ${fmt(lp.backendLatencyMs)}, lost ${lp.lost}, sustained: ${sustainFailures(lp).join(', ') || 'yes'}`);
   }
-  return { saturation: sat, saturationRate: round(S), steps, sustainedRate: sustained?.rate ?? 0, sustainedPhase: sustained?.phase ?? null, latency };
+  return latency;
 }
 
 function latencyRecord(lp) {

@@ -6,14 +6,19 @@
  * When the build has no script host, the same route is configured statically
  * and the result says so.
  */
-import { mkdtempSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, readFileSync, existsSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort, spawnSupervised, stopChild, waitForPort } from './proc.mjs';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const CLI = join(ROOT, 'dist', 'cli.js');
+/**
+ * The build to measure: `dist/` unless THINGGATE_BENCH_DIST names another
+ * output directory of `tsc` (it must sit inside the repository, for example
+ * under node_modules/.cache/, so that the build finds its dependencies).
+ */
+const CLI = join(process.env.THINGGATE_BENCH_DIST ? resolve(ROOT, process.env.THINGGATE_BENCH_DIST) : join(ROOT, 'dist'), 'cli.js');
 
 export const ROUTE_SCRIPT = "export function onMessage(msg) { return route('default'); }\n";
 
@@ -23,7 +28,7 @@ export const ROUTE_SCRIPT = "export function onMessage(msg) { return route('defa
  *          cpuProf?:string, fdLimit?:number, label?:string}} opts
  */
 export async function startThinggate(backend, opts = {}) {
-  if (!existsSync(CLI)) throw new Error('dist/cli.js is missing: run `npm run build` first');
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first`);
   const protocol = opts.protocol ?? 'mqtt';
   let routing = opts.routing ?? 'script';
   for (;;) {
@@ -57,7 +62,8 @@ export async function startThinggate(backend, opts = {}) {
     } catch (err) {
       await stopChild(child);
       const log = readFileSync(logFile, 'utf8');
-      if (routing === 'script' && /script/i.test(log) && opts.routing === undefined) {
+      rmSync(dir, { recursive: true, force: true });
+      if (routing === 'script' && /no script host/.test(log) && opts.routing === undefined) {
         // No script host in this build: measure the static route and say so.
         routing = 'static';
         continue;
@@ -75,8 +81,10 @@ export async function startThinggate(backend, opts = {}) {
       notes: routing === 'script' ? ['routing: trivial script route(\'default\')'] : ['routing: static route (no script host in this build)'],
       async stop() {
         await stopChild(child, 8000);
+        // Keep the directory (config, log) only when asked to.
+        if (!process.env.THINGGATE_BENCH_KEEP) rmSync(dir, { recursive: true, force: true });
       },
-      log: () => readFileSync(logFile, 'utf8'),
+      log: () => (existsSync(logFile) ? readFileSync(logFile, 'utf8') : ''),
     };
   }
 }

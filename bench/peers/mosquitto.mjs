@@ -2,7 +2,7 @@
  * Peer (a): Debian's mosquitto on a free loopback port, plus the MQTT.js →
  * undici bridge (mqtt-http-bridge.mjs). Also used as Node-RED's broker.
  */
-import { mkdtempSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, existsSync, rmSync } from 'node:fs';
 import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,7 +24,15 @@ export async function startMosquitto({ fdLimit } = {}) {
   );
   const child = await spawnSupervised(MOSQUITTO, ['-c', join(dir, 'mosquitto.conf')], { name: 'mosquitto', fdLimit, logFile: join(dir, 'mosquitto.log') });
   await waitForPort(port, { child });
-  return { port, pid: child.targetPid, dir, stop: () => stopChild(child) };
+  return {
+    port,
+    pid: child.targetPid,
+    dir,
+    async stop() {
+      await stopChild(child);
+      if (!process.env.THINGGATE_BENCH_KEEP) rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
 
 /** Peer (a): mosquitto + bridge. */

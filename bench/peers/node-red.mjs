@@ -5,7 +5,7 @@
  * (a), so the difference is the bridge). Node-RED's MQTT client acknowledges
  * each message to the broker when it enters the flow, before the POST.
  */
-import { mkdtempSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, readFileSync, existsSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -99,6 +99,7 @@ export async function startNodeRedPeer(backend) {
   } catch (err) {
     if (child) await stopChild(child);
     await broker.stop();
+    rmSync(dir, { recursive: true, force: true });
     throw err;
   }
   return {
@@ -108,6 +109,7 @@ export async function startNodeRedPeer(backend) {
     async stop() {
       await stopChild(child, 5000);
       await broker.stop();
+      if (!process.env.THINGGATE_BENCH_KEEP) rmSync(dir, { recursive: true, force: true });
     },
   };
 }

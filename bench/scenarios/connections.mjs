@@ -19,9 +19,10 @@ export function hardFdLimit() {
   return Number(execFileSync('bash', ['-c', 'ulimit -Hn'], { encoding: 'utf8' }).trim()) || 1024;
 }
 
-export function connectionCount(smoke) {
-  if (smoke) return 500;
-  return Math.min(20_000, hardFdLimit() - 300);
+export function connectionCount(smoke, requested) {
+  const cap = Math.min(20_000, hardFdLimit() - 300);
+  if (requested) return Math.min(requested, cap);
+  return smoke ? 500 : cap;
 }
 
 const TARGETS = {
@@ -43,7 +44,7 @@ export const scenario = {
   description: 'N idle MQTT connections: resident memory per connection and connections per second (thinggate; mosquitto and Aedes for reference)',
   /** One run per target per repetition; returns { [target]: record }. */
   async runOnce(backend, ctx, log) {
-    const n = connectionCount(ctx.smoke);
+    const n = connectionCount(ctx.smoke, ctx.connections);
     const fdLimit = hardFdLimit();
     const out = {};
     for (const [name, start] of Object.entries(TARGETS)) {

@@ -1,0 +1,56 @@
+#!/usr/bin/env node
+/**
+ * Summarizes a V8 .cpuprofile (from `node --cpu-prof`): self time by
+ * function and by file, as percentages of the sampled time (idle excluded
+ * from the denominator only when `--busy` is given).
+ *
+ *   node bench/lib/cpuprofile.mjs FILE.cpuprofile [--top N] [--busy] [--json]
+ */
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+
+export function summarizeProfile(profile, { top = 25, busy = false } = {}) {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const selfSamples = new Map();
+  for (const id of profile.samples) selfSamples.set(id, (selfSamples.get(id) ?? 0) + 1);
+  const fn = new Map();
+  const file = new Map();
+  let total = 0;
+  let idle = 0;
+  for (const [id, count] of selfSamples) {
+    const cf = byId.get(id).callFrame;
+    total += count;
+    if (cf.functionName === '(idle)') idle += count;
+    const url = (cf.url || '').replace(/^file:\/\//, '').replace(/^.*\/node_modules\//, 'node_modules/').replace(/^.*\/(dist|src)\//, '$1/');
+    const key = `${cf.functionName || '(anonymous)'}\u0000${url}:${cf.lineNumber + 1}`;
+    fn.set(key, (fn.get(key) ?? 0) + count);
+    const fk = url || `(${cf.functionName})`;
+    file.set(fk, (file.get(fk) ?? 0) + count);
+  }
+  const denom = busy ? total - idle : total;
+  const pct = (c) => Math.round((1000 * c) / denom) / 10;
+  const rows = (m) => [...m.entries()].sort((a, b) => b[1] - a[1]).slice(0, top);
+  return {
+    samples: total,
+    idlePercent: Math.round((1000 * idle) / total) / 10,
+    functions: rows(fn)
+      .filter(([k]) => !k.startsWith('(idle)'))
+      .map(([k, c]) => {
+        const [name, where] = k.split('\u0000');
+        return { function: name, file: where, selfPercent: pct(c) };
+      }),
+    files: rows(file).map(([k, c]) => ({ file: k, selfPercent: pct(c) })),
+  };
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const { values, positionals } = parseArgs({ allowPositionals: true, options: { top: { type: 'string' }, busy: { type: 'boolean' }, json: { type: 'boolean' } } });
+  const s = summarizeProfile(JSON.parse(readFileSync(positionals[0], 'utf8')), { top: Number(values.top ?? 25), busy: values.busy });
+  if (values.json) process.stdout.write(`${JSON.stringify(s, null, 2)}\n`);
+  else {
+    process.stdout.write(`samples ${s.samples}, idle ${s.idlePercent}%\n\nself % by function:\n`);
+    for (const f of s.functions) process.stdout.write(`${String(f.selfPercent).padStart(6)}  ${f.function}  ${f.file}\n`);
+    process.stdout.write('\nself % by file:\n');
+    for (const f of s.files) process.stdout.write(`${String(f.selfPercent).padStart(6)}  ${f.file}\n`);
+  }
+}
