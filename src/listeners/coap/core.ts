@@ -49,7 +49,7 @@ export interface ResponseSpec {
 }
 
 /** Fixed bytes assumed for options around a sliced payload when sizing a block under the amplification cap. */
-const OPTION_OVERHEAD = 24;
+const OPTION_OVERHEAD = 32;
 const EMPTY = Buffer.alloc(0);
 
 export type CoapEvent =

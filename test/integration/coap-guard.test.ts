@@ -1,0 +1,196 @@
+/**
+ * CoAP listener guarding: per-source rate limit (4.29, RFC 8516), the
+ * amplification cap toward unverified sources (RFC 9175 §2.4) lifted by an
+ * Echo round-trip, and a draining stop that still answers in-flight requests.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createSocket, type Socket } from 'node:dgram';
+import * as coapPacket from 'coap-packet';
+import type { ParsedPacket, Packet } from 'coap-packet';
+import { TestBackend } from '../helpers/backend.js';
+import { startGateway, type TestGateway } from '../helpers/gateway.js';
+
+/** A UDP socket speaking raw CoAP, queueing what it receives. */
+class RawClient {
+  private readonly sock: Socket = createSocket('udp4');
+  private readonly inbox: Array<{ msg: ParsedPacket; raw: Buffer }> = [];
+  private waiters: Array<(m: { msg: ParsedPacket; raw: Buffer }) => void> = [];
+
+  constructor(private readonly port: number) {}
+
+  async open(): Promise<this> {
+    this.sock.on('message', (raw) => {
+      const item = { msg: coapPacket.parse(raw), raw };
+      const w = this.waiters.shift();
+      if (w) w(item);
+      else this.inbox.push(item);
+    });
+    await new Promise<void>((r) => this.sock.bind(0, '127.0.0.1', r));
+    return this;
+  }
+
+  send(p: Packet | Buffer): void {
+    this.sock.send(Buffer.isBuffer(p) ? p : coapPacket.generate(p, 65000), this.port, '127.0.0.1');
+  }
+
+  next(timeoutMs = 3000): Promise<{ msg: ParsedPacket; raw: Buffer }> {
+    const item = this.inbox.shift();
+    if (item) return Promise.resolve(item);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiters = this.waiters.filter((w) => w !== done);
+        reject(new Error('no datagram within ' + timeoutMs + ' ms'));
+      }, timeoutMs);
+      const done = (m: { msg: ParsedPacket; raw: Buffer }): void => {
+        clearTimeout(timer);
+        resolve(m);
+      };
+      this.waiters.push(done);
+    });
+  }
+
+  /** True when nothing arrives within `ms` (used only to assert silence after an event). */
+  async silent(ms: number): Promise<boolean> {
+    try {
+      await this.next(ms);
+      return false;
+    } catch {
+      return true;
+    }
+  }
+
+  get localPort(): number {
+    return this.sock.address().port;
+  }
+
+  close(): Promise<void> {
+    return new Promise((r) => this.sock.close(() => r()));
+  }
+}
+
+
+function opt(p: ParsedPacket, name: string): Buffer | undefined {
+  return p.options.find((o) => o.name === name)?.value;
+}
+
+function uintOf(b: Buffer | undefined): number | undefined {
+  if (b === undefined) return undefined;
+  let n = 0;
+  for (const x of b) n = n * 256 + x;
+  return n;
+}
+
+const BIG = Buffer.alloc(3000, 'z');
+let backend: TestBackend;
+let gw: TestGateway;
+let port: number;
+
+beforeAll(async () => {
+  backend = await TestBackend.start((req) => (req.url.startsWith('/reply') ? { status: 200, body: BIG, headers: { 'content-type': 'text/plain' } } : { status: 200 }));
+  gw = await startGateway({
+    listeners: [{ name: 'coap', protocol: 'coap', host: '127.0.0.1', port: 0, coap: { requestsPerSecond: 5, burst: 5 } }],
+    pools: [{ name: 'be', endpoints: [{ url: backend.url }] }],
+    routes: [
+      { match: { address: 'reply/#' }, pool: 'be', request: { method: 'POST', path: '/reply/{address}', reply: true } },
+      { match: { address: '#' }, pool: 'be', request: { method: 'POST', path: '/m/{address}' } },
+    ],
+  });
+  port = gw.port('coap');
+});
+
+afterAll(async () => {
+  await gw.stop();
+  await backend.close();
+});
+
+describe('rate limit', () => {
+  it('answers 4.29 with Max-Age beyond the per-source rate and reports it', async () => {
+    const raw = await new RawClient(port).open();
+    try {
+      const before = backend.requests.length;
+      for (let i = 0; i < 8; i++) raw.send({ confirmable: false, code: 'POST', messageId: 100 + i, token: Buffer.from([i]), options: [{ name: 'Uri-Path', value: Buffer.from('r') }], payload: Buffer.from('x') });
+      const codes: string[] = [];
+      let maxAge: number | undefined;
+      for (let i = 0; i < 8; i++) {
+        const { msg } = await raw.next();
+        codes.push(msg.code);
+        if (msg.code === '4.29') maxAge = uintOf(opt(msg, 'Max-Age'));
+      }
+      expect(codes.filter((c) => c === '4.29').length).toBeGreaterThanOrEqual(2);
+      expect(maxAge).toBeGreaterThanOrEqual(1);
+      expect(backend.requests.length - before).toBe(codes.filter((c) => c === '2.04').length);
+      expect(gw.logs.some((l) => l['event'] === 'security' && l['kind'] === 'flood')).toBe(true);
+      // Another source is not affected.
+      const other = await new RawClient(port).open();
+      other.send({ confirmable: true, code: 'POST', messageId: 1, token: Buffer.from([1]), options: [{ name: 'Uri-Path', value: Buffer.from('r') }], payload: Buffer.from('x') });
+      expect((await other.next()).msg.code).toBe('2.04');
+      await other.close();
+    } finally {
+      await raw.close();
+    }
+  });
+});
+
+describe('amplification (RFC 9175 §2.4)', () => {
+  it('caps replies to an unverified source at 3x the request, until it echoes the Echo option', async () => {
+    const raw = await new RawClient(port).open();
+    try {
+      const req: Packet = { confirmable: true, code: 'GET', messageId: 300, token: Buffer.from('aa', 'hex'), options: [{ name: 'Uri-Path', value: Buffer.from('reply') }, { name: 'Uri-Path', value: Buffer.from('big') }] };
+      const reqBytes = coapPacket.generate(req).length;
+      raw.send(req);
+      const first = await raw.next();
+      expect(first.msg.code).toBe('2.05');
+      expect(first.raw.length).toBeLessThanOrEqual(3 * reqBytes);
+      const block2 = uintOf(opt(first.msg, 'Block2'))!;
+      expect(block2 & 8).toBe(8); // more blocks follow
+      expect(uintOf(opt(first.msg, 'Size2'))).toBe(BIG.length);
+      const echo = first.msg.options.find((o) => o.name === '252')?.value;
+      expect(echo).toBeDefined();
+      // The next block request carries the Echo value: the source is verified and gets full 1024-byte blocks.
+      raw.send({
+        confirmable: true,
+        code: 'GET',
+        messageId: 301,
+        token: Buffer.from('ab', 'hex'),
+        options: [
+          { name: 'Uri-Path', value: Buffer.from('reply') },
+          { name: 'Uri-Path', value: Buffer.from('big') },
+          { name: 'Block2', value: Buffer.from([(1 << 4) | 6]) },
+          { name: '252', value: echo! },
+        ],
+      });
+      const second = await raw.next();
+      expect(second.msg.code).toBe('2.05');
+      expect(second.msg.payload.length).toBe(1024);
+      expect(backend.requests.filter((r) => r.url === '/reply/reply/big')).toHaveLength(1);
+    } finally {
+      await raw.close();
+    }
+  });
+});
+
+describe('draining stop', () => {
+  it('answers an in-flight request before closing', async () => {
+    const slowBackend = await TestBackend.start(() => ({ status: 200, body: 'done', delayMs: 300 }));
+    const g = await startGateway({
+      listeners: [{ name: 'c', protocol: 'coap', host: '127.0.0.1', port: 0 }],
+      pools: [{ name: 'be', endpoints: [{ url: slowBackend.url }] }],
+      routes: [{ match: { address: '#' }, pool: 'be', request: { path: '/x', reply: true } }],
+    });
+    const raw = await new RawClient(g.port('c')).open();
+    try {
+      raw.send({ confirmable: true, code: 'POST', messageId: 9, token: Buffer.from([9]), options: [{ name: 'Uri-Path', value: Buffer.from('x') }], payload: Buffer.from('p') });
+      await slowBackend.waitFor(1);
+      const stopped = g.gateway.listener('c')!.stop({ drain: true, timeoutMs: 5000 });
+      const { msg } = await raw.next();
+      expect(msg.code).toBe('2.05');
+      expect(msg.payload.toString()).toBe('done');
+      await stopped;
+      expect(g.gateway.listener('c')!.address()).toBeNull();
+    } finally {
+      await raw.close();
+      await g.stop();
+      await slowBackend.close();
+    }
+  });
+});
