@@ -113,13 +113,16 @@ export class Spool {
   }
 
   private async loop(): Promise<void> {
+    let delivered = 0;
     while (!this.stopped && this.store.owner === this && !this.store.openError) {
       this.dirty = false;
       const batch = await this.store.oldest(this.p.config.concurrency);
       if (batch.length === 0) {
         if (this.dirty) continue;
+        if (delivered > 0) this.p.logger.info({ handled: delivered }, 'spool drained');
         return;
       }
+      delivered += batch.length;
       const results = await Promise.all(batch.map(([k, v]) => this.deliverOne(k, v)));
       this.p.metrics.spool(this.store.count);
       if (results.includes(false) && !this.stopped) await this.pause(this.p.config.retryIntervalMs);
@@ -147,8 +150,8 @@ export class Spool {
         ...(s.expiresAt !== undefined && { expiresAt: s.expiresAt }),
       });
       if (r.kind === 'response' && r.status < 500) {
-        if (r.status >= 400) this.p.logger.warn({ idempotencyKey: s.idempotencyKey, status: r.status, endpoint: r.endpoint }, 'back-end refused a spooled message; dropped');
         await this.store.remove(k);
+        if (r.status >= 400) this.p.logger.warn({ idempotencyKey: s.idempotencyKey, status: r.status, endpoint: r.endpoint }, 'back-end refused a spooled message; dropped');
         return true;
       }
       return false;
