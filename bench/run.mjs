@@ -6,7 +6,7 @@
  *   node bench/run.mjs SCENARIO...         only these (see --list)
  *   node bench/run.mjs --smoke [SCENARIO…] a few seconds per scenario, 1 run; results not written
  *   options: --runs N, --cpu-prof DIR (profile thinggate), --connections N (connections scenario),
- *            --list, --no-write (print only)
+ *            --out DIR (results and a RESULTS.md there instead), --list, --no-write (print only)
  *
  * Every process (back-end, generator, thinggate, peers) is a child of this
  * one, on 127.0.0.1, and is killed by PID when this process ends.
@@ -19,7 +19,8 @@ import { SCENARIOS, scenarioByName } from './scenarios/index.mjs';
 import { measureRun } from './lib/measure.mjs';
 import { startBackend, withRig } from './lib/rig.mjs';
 import { stopChild } from './lib/proc.mjs';
-import { environment, loadResults, summarizeConnections, summarizeThroughput, writeResultsMd, writeScenarioResult, RESULTS_DIR } from './lib/results.mjs';
+import { join, resolve } from 'node:path';
+import { environment, loadResults, summarizeConnections, summarizeThroughput, writeResultsMd, writeScenarioResult, RESULTS_DIR, RESULTS_MD } from './lib/results.mjs';
 import { renderSuite } from './lib/report.mjs';
 
 const { values, positionals } = parseArgs({
@@ -31,12 +32,13 @@ const { values, positionals } = parseArgs({
     list: { type: 'boolean', default: false },
     'no-write': { type: 'boolean', default: false },
     connections: { type: 'string' },
+    out: { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
 
 if (values.help) {
-  process.stdout.write('usage: node bench/run.mjs [--smoke] [--runs N] [--cpu-prof DIR] [--connections N] [--no-write] [--list] [SCENARIO...]\n');
+  process.stdout.write('usage: node bench/run.mjs [--smoke] [--runs N] [--cpu-prof DIR] [--connections N] [--out DIR] [--no-write] [--list] [SCENARIO...]\n');
   process.exit(0);
 }
 if (values.list) {
@@ -47,7 +49,11 @@ if (values.list) {
 const selected = positionals.length ? positionals.map((n) => scenarioByName(n) ?? fail(`unknown scenario '${n}' (see --list)`)) : SCENARIOS;
 const smoke = values.smoke;
 const runs = Number(values.runs ?? (smoke ? 1 : 3));
-const write = !values['no-write'] && !smoke;
+// Results go to bench/results and bench/RESULTS.md; --out DIR sends them (and a RESULTS.md) elsewhere.
+// A smoke run writes only with --out: its numbers are not measurements.
+const outDir = values.out ? resolve(values.out) : RESULTS_DIR;
+const resultsMd = values.out ? join(outDir, 'RESULTS.md') : RESULTS_MD;
+const write = !values['no-write'] && (!smoke || values.out !== undefined);
 const profile = smoke ? 'smoke' : 'full';
 const env = environment();
 const log = (line) => process.stdout.write(`${line}\n`);
@@ -58,7 +64,7 @@ function fail(message) {
 }
 
 log(`thinggate bench: commit ${env.commit}${env.srcDirty ? ' (src modified)' : ''}, Node ${env.node}, ${env.cpus} CPUs, ${runs} run(s), ${profile}`);
-mkdirSync(RESULTS_DIR, { recursive: true });
+mkdirSync(outDir, { recursive: true });
 let failures = 0;
 
 for (const scenario of selected) {
@@ -66,8 +72,8 @@ for (const scenario of selected) {
   log(`\n== ${scenario.name}: ${scenario.description}`);
   const ctx = { smoke, cpuProf: values['cpu-prof'], connections: values.connections ? Number(values.connections) : undefined };
   try {
-    const record = { scenario: scenario.name, kind: scenario.kind, group: scenario.group, description: scenario.description, environment: env, profile, runs: [] };
-    if (ctx.cpuProf) record.profile = ctx.cpuProf;
+    const record = { scenario: scenario.name, kind: scenario.kind, group: scenario.group, description: scenario.description, environment: env, mode: profile, runs: [] };
+    if (ctx.cpuProf) record.cpuProfile = ctx.cpuProf;
     if (scenario.kind === 'connections') {
       const backend = await startBackend();
       try {
@@ -98,7 +104,7 @@ for (const scenario of selected) {
       record.summary = summarizeThroughput(record.runs);
     }
     record.elapsedSeconds = Math.round((Date.now() - startedAt) / 1000);
-    if (write) log(`wrote ${writeScenarioResult(record)}`);
+    if (write) log(`wrote ${writeScenarioResult(record, outDir)}`);
     else log(JSON.stringify(record.summary));
   } catch (err) {
     failures++;
@@ -107,7 +113,7 @@ for (const scenario of selected) {
 }
 
 if (write) {
-  writeResultsMd(renderSuite(loadResults()));
-  log('\nupdated bench/RESULTS.md');
+  writeResultsMd(renderSuite(loadResults(outDir), outDir), resultsMd);
+  log(`\nupdated ${resultsMd}`);
 }
 process.exitCode = failures > 0 ? 1 : 0;

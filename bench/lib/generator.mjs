@@ -192,6 +192,7 @@ function runPhase({ phase, rate, durationMs, drainMs = 3000, payloadBytes = 200 
       durationMs,
       startNs: start,
       endNs: end,
+      finishedNs: nowNs(),
       released,
       sent,
       acked: acked.count,

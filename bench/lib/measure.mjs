@@ -15,12 +15,12 @@
  * Loss is always counted the same way: messages acknowledged to the device
  * (for fire-and-forget QoS 0 / NON: sent) whose id never reached the back-end.
  */
-import { ask } from './proc.mjs';
+import { ask, cpuSeconds } from './proc.mjs';
 import { SeqSets } from './stats.mjs';
 
 export const PROFILES = {
   full: { warmupMs: 2000, saturationMs: 4000, stepMs: 3000, latencyMs: 4000, steps: [0.95, 0.85, 0.75, 0.6, 0.45, 0.3, 0.2, 0.1, 0.05], fixedRates: [4000] },
-  smoke: { warmupMs: 300, saturationMs: 700, stepMs: 700, latencyMs: 700, steps: [0.5, 0.25, 0.1], fixedRates: [] },
+  smoke: { warmupMs: 200, saturationMs: 500, stepMs: 500, latencyMs: 500, steps: [0.5, 0.25, 0.1], fixedRates: [] },
 };
 
 let phaseCounter = 0;
@@ -30,8 +30,12 @@ export async function phase(rig, spec) {
   const id = ++phaseCounter;
   await ask(rig.backend, { cmd: 'phase', phase: id });
   const cpu0 = rig.targetCpu ? await rig.targetCpu() : null;
+  const b0 = await cpuSeconds(rig.backend.pid).catch(() => null);
   const g = await ask(rig.generator, { cmd: 'run', phase: id, ...spec }, spec.durationMs + 60_000);
   const cpu1 = rig.targetCpu ? await rig.targetCpu() : null;
+  const b1 = await cpuSeconds(rig.backend.pid).catch(() => null);
+  // CPU use (cores) over the window plus the drain the generator waited for.
+  const busySeconds = (g.finishedNs - g.startNs) / 1e9;
   // Wait for the back-end to catch up: every acknowledged message, or no progress for 1 s (at most 8 s).
   let snap = await ask(rig.backend, { cmd: 'snapshot' });
   const settleDeadline = Date.now() + 8000;
@@ -73,7 +77,8 @@ export async function phase(rig, spec) {
     ackLatencyMs: g.ackLatency,
     backendLatencyMs: snap.latency,
     generatorCpu: round(g.generatorCpu, 2),
-    targetCpu: cpu0 !== null && cpu1 !== null ? round((cpu1 - cpu0) / ((g.endNs - g.startNs) / 1e9 + (spec.drainMs ?? 0) / 1e9), 2) : null,
+    targetCpu: cpu0 !== null && cpu1 !== null ? round((cpu1 - cpu0) / busySeconds, 2) : null,
+    backendCpu: b0 !== null && b1 !== null ? round((b1 - b0) / busySeconds, 2) : null,
     errors: g.errors,
   };
   if (rig.fireAndForget) {
@@ -105,7 +110,7 @@ export async function measureRun(rig, profile, log) {
   await phase(rig, { durationMs: p.warmupMs, drainMs: 2000 });
   const sat = await phase(rig, { durationMs: p.saturationMs, drainMs: 3000 });
   const S = Math.min(sat.ackRate || Infinity, sat.deliveredRate);
-  log(`saturation: ${sat.ackRate} acked/s, ${sat.deliveredRate} delivered/s, lost ${sat.lost}, gen cpu ${sat.generatorCpu}, target cpu ${sat.targetCpu}`);
+  log(`saturation: ${sat.ackRate} acked/s, ${sat.deliveredRate} delivered/s, lost ${sat.lost}; cpu (cores): target ${sat.targetCpu}, back-end ${sat.backendCpu}, generator ${sat.generatorCpu}`);
   const steps = [];
   let sustained = null;
   for (const f of p.steps) {
@@ -203,6 +208,7 @@ function latencyRecord(lp) {
     ackMs: lp.ackLatencyMs,
     backendMs: lp.backendLatencyMs,
     targetCpu: lp.targetCpu,
+    backendCpu: lp.backendCpu,
     generatorCpu: lp.generatorCpu,
   };
 }

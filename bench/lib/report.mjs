@@ -12,7 +12,7 @@ const fmtN = (x, d = 0) => (x === null || x === undefined || Number.isNaN(x) ? '
 const mmmText = (m, d = 0) => (!m || m.median === null ? '–' : m.n > 1 ? `${fmtN(m.median, d)} (${fmtN(m.min, d)}–${fmtN(m.max, d)})` : fmtN(m.median, d));
 const pair = (a, b) => (a?.median === null || a?.median === undefined ? '–' : `${fmtN(a.median, 2)} / ${fmtN(b?.median, 2)}`);
 
-export function renderSuite(results) {
+export function renderSuite(results, dir = RESULTS_DIR) {
   const egress = results['egress-limit'];
   const egressRate = egress?.summary?.sustainedRate?.median ?? null;
   const lines = [];
@@ -20,7 +20,7 @@ export function renderSuite(results) {
   lines.push(
     'Written by `npm run bench` (`node bench/run.mjs`); see docs/benchmarks.md for the method. Each cell: median (min–max) over the runs. ' +
       'Rates are messages/s; "sustained" is the highest open-loop rate held with zero loss, nothing refused and the back-end keeping up; ' +
-      '"saturation" is the closed-loop rate (50 clients × 10 in flight). Latencies in ms: publish→acknowledgement ("ack") and publish→back-end ("b-e"), p50 / p99. ' +
+      '"saturation" is the closed-loop rate (50 clients × 10 in flight; QoS 0: the best delivered rate of the ramp); CPU in cores (2 = the whole machine). Latencies in ms: publish→acknowledgement ("ack") and publish→back-end ("b-e"), p50 / p99. ' +
       '"lost" counts messages acknowledged to the device (QoS 0: sent) that never reached the back-end.',
     '',
   );
@@ -29,8 +29,8 @@ export function renderSuite(results) {
   const e0 = envs[0];
   if (e0) lines.push(`Machine: ${e0.cpus} CPUs (${e0.cpuModel}), Node ${e0.node}; commits: ${commits.join(', ')}; runs from ${minDate(envs)} to ${maxDate(envs)}.`, '');
 
-  lines.push('| scenario | runs | sustained | × egress | saturation | lost at saturation | ack p50/p99 @50% | b-e p50/p99 @50% | b-e p50/p99 @90% | b-e p50/p99 @4,000/s | notes |');
-  lines.push('|---|---|---|---|---|---|---|---|---|---|---|');
+  lines.push('| scenario | runs | sustained | × egress | saturation | lost at saturation | CPU at saturation: server / back-end / generator | ack p50/p99 @50% | b-e p50/p99 @50% | b-e p50/p99 @90% | b-e p50/p99 @4,000/s | notes |');
+  lines.push('|---|---|---|---|---|---|---|---|---|---|---|---|');
   for (const r of Object.values(results).filter((x) => x.kind === 'throughput').sort(order)) {
     const s = r.summary;
     const ratio = egressRate && s.sustainedRate.median !== null ? `${fmtN(s.sustainedRate.median / egressRate, 2)}×` : '–';
@@ -38,7 +38,7 @@ export function renderSuite(results) {
     const l90 = s.latency.at90 ?? {};
     const l4k = s.latency.at4000 ?? {};
     lines.push(
-      `| ${r.scenario} | ${r.runs.length} | ${mmmText(s.sustainedRate)} | ${ratio} | ${mmmText(s.saturationRate)} | ${mmmText(s.saturationLost)} | ${pair(l50.ackP50, l50.ackP99)} | ${pair(l50.backendP50, l50.backendP99)} | ${pair(l90.backendP50, l90.backendP99)} | ${pair(l4k.backendP50, l4k.backendP99)} | ${(r.notes ?? []).join('; ')}${r.profile ? ' (cpu-prof run)' : ''} |`,
+      `| ${r.scenario} | ${r.runs.length} | ${mmmText(s.sustainedRate)} | ${ratio} | ${mmmText(s.saturationRate)} | ${mmmText(s.saturationLost)} | ${cpuText(s)} | ${pair(l50.ackP50, l50.ackP99)} | ${pair(l50.backendP50, l50.backendP99)} | ${pair(l90.backendP50, l90.backendP99)} | ${pair(l4k.backendP50, l4k.backendP99)} | ${(r.notes ?? []).join('; ')}${r.mode === 'smoke' ? ' (smoke run: not a measurement)' : ''}${r.cpuProfile ? ' (run under --cpu-prof)' : ''} |`,
     );
   }
   lines.push('');
@@ -56,7 +56,7 @@ export function renderSuite(results) {
   for (const t of targets(results, egressRate)) lines.push(`| ${t.what} | ${t.measured} | ${t.met === null ? 'not measured' : t.met ? 'yes' : '**no**'} |`);
   lines.push('');
 
-  const profileFile = join(RESULTS_DIR, 'profile.json');
+  const profileFile = join(dir, 'profile.json');
   if (existsSync(profileFile)) {
     const p = JSON.parse(readFileSync(profileFile, 'utf8'));
     lines.push('### Profile of thinggate (`node --cpu-prof`)', '');
@@ -68,6 +68,11 @@ export function renderSuite(results) {
     lines.push('');
   }
   return lines.join('\n');
+}
+
+function cpuText(s) {
+  const c = (m) => (m?.median === null || m?.median === undefined ? '–' : fmtN(m.median, 2));
+  return `${c(s.saturationTargetCpu)} / ${c(s.saturationBackendCpu)} / ${c(s.saturationGeneratorCpu)}`;
 }
 
 function targets(results, egressRate) {

@@ -38,10 +38,11 @@ export function summarizeThroughput(runs) {
   const summary = {
     sustainedRate: pick((r) => r.sustainedRate),
     saturationRate: pick((r) => r.saturationRate),
-    saturationLost: pick((r) => r.saturation.lost),
-    lostTotal: runs.reduce((a, r) => a + r.saturation.lost + r.steps.reduce((b, s) => b + (s.lost ?? 0), 0) + Object.values(r.latency).reduce((b, l) => b + (l.lost ?? 0), 0), 0),
-    saturationTargetCpu: pick((r) => r.saturation.targetCpu),
-    saturationGeneratorCpu: pick((r) => r.saturation.generatorCpu),
+    saturationLost: pick((r) => r.saturation?.lost),
+    lostTotal: runs.reduce((a, r) => a + (r.saturation?.lost ?? 0) + r.steps.reduce((b, s) => b + (s.lost ?? 0), 0) + Object.values(r.latency).reduce((b, l) => b + (l.lost ?? 0), 0), 0),
+    saturationTargetCpu: pick((r) => r.saturation?.targetCpu),
+    saturationGeneratorCpu: pick((r) => r.saturation?.generatorCpu),
+    saturationBackendCpu: pick((r) => r.saturation?.backendCpu),
     latency: {},
   };
   const keys = new Set(runs.flatMap((r) => Object.keys(r.latency)));
@@ -71,21 +72,21 @@ export function summarizeConnections(runs) {
   return out;
 }
 
-export function writeScenarioResult(record) {
-  const file = join(RESULTS_DIR, `${record.scenario}.json`);
+export function writeScenarioResult(record, dir = RESULTS_DIR) {
+  const file = join(dir, `${record.scenario}.json`);
   writeFileSync(`${file}.tmp`, `${JSON.stringify(record, null, 2)}\n`);
   renameSync(`${file}.tmp`, file);
   return file;
 }
 
-export function loadResults() {
-  if (!existsSync(RESULTS_DIR)) return {};
+export function loadResults(dir = RESULTS_DIR) {
+  if (!existsSync(dir)) return {};
   const out = {};
-  for (const f of readdirSync(RESULTS_DIR)) {
+  for (const f of readdirSync(dir)) {
     if (!f.endsWith('.json')) continue;
     try {
-      const r = JSON.parse(readFileSync(join(RESULTS_DIR, f), 'utf8'));
-      out[r.scenario] = r;
+      const r = JSON.parse(readFileSync(join(dir, f), 'utf8'));
+      if (typeof r.scenario === 'string' && r.summary) out[r.scenario] = r;
     } catch {
       // a half-written file from an interrupted run: ignore it
     }
@@ -94,9 +95,9 @@ export function loadResults() {
 }
 
 /** Replaces the suite's block in RESULTS.md (creating the file or the block if needed). */
-export function writeResultsMd(block) {
+export function writeResultsMd(block, file = RESULTS_MD) {
   const wrapped = `${BEGIN}\n${block.trim()}\n${END}`;
-  let text = existsSync(RESULTS_MD) ? readFileSync(RESULTS_MD, 'utf8') : '# thinggate benchmark results\n';
+  let text = existsSync(file) ? readFileSync(file, 'utf8') : '# thinggate benchmark results\n';
   const b = text.indexOf(BEGIN);
   const e = text.indexOf(END);
   if (b >= 0 && e > b) text = `${text.slice(0, b)}${wrapped}${text.slice(e + END.length)}`;
@@ -105,5 +106,5 @@ export function writeResultsMd(block) {
     const nl = text.startsWith('# ') ? text.indexOf('\n') + 1 : 0;
     text = `${text.slice(0, nl)}\n${wrapped}\n\n${text.slice(nl).replace(/^\n+/, '')}`;
   }
-  writeFileSync(RESULTS_MD, text.endsWith('\n') ? text : `${text}\n`);
+  writeFileSync(file, text.endsWith('\n') ? text : `${text}\n`);
 }
