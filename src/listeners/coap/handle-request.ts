@@ -198,11 +198,20 @@ export function outcomeSpec(core: CoapCore, req: CoapRequest, outcome: Outcome, 
     return { code, options, ...(hasPayload && { payload }), ...(cf !== undefined && { contentFormat: cf }) };
   }
   const code = C.errorCode(outcome);
-  const spec = diagnostic(code, outcome.reason);
+  const spec = diagnostic(code, publicReason(outcome));
   if (code === C.REQUEST_ENTITY_TOO_LARGE) options.push({ number: OPT.SIZE1, value: uint(core.maxBodyBytes) });
   // RFC 8075 §6.6 / RFC 7252 §5.9.3.4: 5.03 carries Max-Age = seconds until a retry may succeed.
   if (code === C.SERVICE_UNAVAILABLE) options.push(maxAge(outcome.kind === 'unavailable' ? (outcome.retryAfterMs ?? 1000) : 1000));
   return { ...spec, options };
+}
+
+/**
+ * The diagnostic text a device may see. Reasons from the upstream side name
+ * internal back-end URLs, so devices get the stable code instead.
+ */
+export function publicReason(outcome: Exclude<Outcome, { kind: 'accepted' }>): string {
+  if (outcome.code.startsWith('TG_ERR_UPSTREAM') || outcome.code.startsWith('TG_ERR_POOL')) return outcome.code;
+  return outcome.reason;
 }
 
 function diagnostic(code: number, reason: string): ResponseSpec {

@@ -71,6 +71,17 @@ export interface HttpAnswer {
   readonly body: Buffer;
 }
 
+/**
+ * The reason a device may see. Upstream reasons name internal back-end URLs,
+ * so devices get a generic text with the status instead (the log keeps the detail).
+ */
+export function publicReason(outcome: Exclude<Outcome, { kind: 'accepted' }>): string {
+  if (outcome.code.startsWith('TG_ERR_UPSTREAM') || outcome.code.startsWith('TG_ERR_POOL')) {
+    return outcome.kind === 'rejected' ? `the back-end refused the message (${outcome.status})` : 'no back-end could take the message now';
+  }
+  return outcome.reason;
+}
+
 /** A JSON error body `{code, reason}` with its status. */
 export function errorAnswer(status: number, code: string, reason: string, headers: Record<string, string> = {}): HttpAnswer {
   return { status, headers: { 'content-type': 'application/json', ...headers }, body: Buffer.from(JSON.stringify({ code, reason })) };
@@ -92,10 +103,10 @@ export function outcomeAnswer(outcome: Outcome): HttpAnswer {
       return { status, headers: r.contentType !== undefined ? { 'content-type': r.contentType } : {}, body: r.payload };
     }
     case 'rejected':
-      return errorAnswer(outcome.status >= 400 && outcome.status < 600 ? outcome.status : 400, outcome.code, outcome.reason);
+      return errorAnswer(outcome.status >= 400 && outcome.status < 600 ? outcome.status : 400, outcome.code, publicReason(outcome));
     case 'unavailable': {
       const seconds = Math.max(1, Math.ceil((outcome.retryAfterMs ?? 1000) / 1000));
-      return errorAnswer(outcome.status === 504 ? 504 : 503, outcome.code, outcome.reason, { 'retry-after': String(seconds) });
+      return errorAnswer(outcome.status === 504 ? 504 : 503, outcome.code, publicReason(outcome), { 'retry-after': String(seconds) });
     }
   }
 }
