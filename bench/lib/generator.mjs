@@ -29,6 +29,10 @@ async function makeTransport(spec) {
       const { MqttTransport } = await import('./transports/mqtt.mjs');
       return new MqttTransport(spec);
     }
+    case 'mqttjs': {
+      const { MqttJsTransport } = await import('./transports/mqttjs.mjs');
+      return new MqttJsTransport(spec);
+    }
     case 'http': {
       const { HttpTransport } = await import('./transports/http.mjs');
       return new HttpTransport(spec);

@@ -19,7 +19,7 @@ import { ask, cpuSeconds } from './proc.mjs';
 import { SeqSets } from './stats.mjs';
 
 export const PROFILES = {
-  full: { warmupMs: 2000, saturationMs: 4000, stepMs: 3000, latencyMs: 4000, steps: [0.95, 0.85, 0.75, 0.6, 0.45, 0.3, 0.2, 0.1, 0.05], fixedRates: [4000] },
+  full: { warmupMs: 1500, saturationMs: 3000, stepMs: 2500, latencyMs: 3000, steps: [0.95, 0.85, 0.75, 0.6, 0.45, 0.3, 0.2, 0.1, 0.05], fixedRates: [4000] },
   smoke: { warmupMs: 200, saturationMs: 500, stepMs: 500, latencyMs: 500, steps: [0.5, 0.25, 0.1], fixedRates: [] },
 };
 
