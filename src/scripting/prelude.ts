@@ -50,6 +50,12 @@ export const PRELUDE = String.raw`
   const nowMs = Date.now;
   const ErrorCtor = Error;
   const PromiseCtor = Promise;
+  const Str = String;
+  const apply = Reflect.apply;
+  const strSlice = bind(call, String.prototype.slice);
+  const abSlice = bind(call, ArrayBuffer.prototype.slice);
+  // Appends without Array.prototype.push, which a script may have replaced.
+  function put(a, v) { a[a.length] = v; }
 
   function InvalidDecision(message) { this.message = message; }
 
@@ -71,16 +77,16 @@ export const PRELUDE = String.raw`
         const v = ((c & 0x07) << 18) | ((b[i + 1] & 0x3f) << 12) | ((b[i + 2] & 0x3f) << 6) | (b[i + 3] & 0x3f);
         if (v >= 0x10000 && v <= 0x10ffff) { cp = v; len = 4; }
       }
-      if (cp > 0xffff) { cp -= 0x10000; chunk.push(0xd800 + (cp >> 10), 0xdc00 + (cp & 0x3ff)); }
-      else chunk.push(cp);
-      if (chunk.length > 4096) { out += fromCharCode.apply(null, chunk); chunk = []; }
+      if (cp > 0xffff) { cp -= 0x10000; put(chunk, 0xd800 + (cp >> 10)); put(chunk, 0xdc00 + (cp & 0x3ff)); }
+      else put(chunk, cp);
+      if (chunk.length > 4096) { out += apply(fromCharCode, null, chunk); chunk = []; }
       i += len;
     }
-    return out + fromCharCode.apply(null, chunk);
+    return out + apply(fromCharCode, null, chunk);
   }
 
   function utf8Encode(s) {
-    s = String(s);
+    s = Str(s);
     const out = [];
     for (let i = 0; i < s.length; i++) {
       let c = s.charCodeAt(i);
@@ -89,10 +95,10 @@ export const PRELUDE = String.raw`
         if (d >= 0xdc00 && d < 0xe000) { c = 0x10000 + ((c - 0xd800) << 10) + (d - 0xdc00); i++; }
         else c = 0xfffd;
       } else if (c >= 0xd800 && c < 0xe000) c = 0xfffd;
-      if (c < 0x80) out.push(c);
-      else if (c < 0x800) out.push(0xc0 | (c >> 6), 0x80 | (c & 0x3f));
-      else if (c < 0x10000) out.push(0xe0 | (c >> 12), 0x80 | ((c >> 6) & 0x3f), 0x80 | (c & 0x3f));
-      else out.push(0xf0 | (c >> 18), 0x80 | ((c >> 12) & 0x3f), 0x80 | ((c >> 6) & 0x3f), 0x80 | (c & 0x3f));
+      if (c < 0x80) put(out, c);
+      else if (c < 0x800) { put(out, 0xc0 | (c >> 6)); put(out, 0x80 | (c & 0x3f)); }
+      else if (c < 0x10000) { put(out, 0xe0 | (c >> 12)); put(out, 0x80 | ((c >> 6) & 0x3f)); put(out, 0x80 | (c & 0x3f)); }
+      else { put(out, 0xf0 | (c >> 18)); put(out, 0x80 | ((c >> 12) & 0x3f)); put(out, 0x80 | ((c >> 6) & 0x3f)); put(out, 0x80 | (c & 0x3f)); }
     }
     return new U8(out);
   }
@@ -113,11 +119,17 @@ export const PRELUDE = String.raw`
   G.TextDecoder = TextDecoder;
   G.TextEncoder = TextEncoder;
 
+  const ROUTE_OPTS = ['method', 'path', 'headers', 'body', 'key', 'reply'];
+  const PUBLISH_OPTS = ['qos', 'retain', 'headers', 'contentType'];
+  function copyOpts(d, o, names) {
+    for (let i = 0; i < names.length; i++) { const k = names[i]; if (o[k] !== undefined) d[k] = o[k]; }
+  }
+
   // Decision helpers: each returns a plain object a script may also build by hand.
   G.route = function route(pool, request) {
     const d = { action: 'route' };
     if (pool !== undefined && pool !== null) d.pool = pool;
-    if (request) for (const k of ['method', 'path', 'headers', 'body', 'key', 'reply']) if (request[k] !== undefined) d[k] = request[k];
+    if (request) copyOpts(d, request, ROUTE_OPTS);
     return d;
   };
   G.reply = function reply(payload, options) {
@@ -134,7 +146,7 @@ export const PRELUDE = String.raw`
   };
   G.publish = function publish(topic, payload, options) {
     const d = { action: 'publish', topic: topic, payload: payload };
-    if (options) for (const k of ['qos', 'retain', 'headers', 'contentType']) if (options[k] !== undefined) d[k] = options[k];
+    if (options) copyOpts(d, options, PUBLISH_OPTS);
     return d;
   };
   G.accept = function accept(options) {
@@ -150,9 +162,9 @@ export const PRELUDE = String.raw`
       const a = args[i];
       let part;
       if (typeof a === 'string') part = a;
-      else { try { part = stringify(a); } catch (e) { part = String(a); } if (part === undefined) part = String(a); }
+      else { try { part = stringify(a); } catch (e) { part = Str(a); } if (part === undefined) part = Str(a); }
       s += (i ? ' ' : '') + part;
-      if (s.length > 2048) return s.slice(0, 2048) + '…';
+      if (s.length > 2048) return strSlice(s, 0, 2048) + '…';
     }
     return s;
   }
@@ -160,15 +172,15 @@ export const PRELUDE = String.raw`
 
   let clock = 0;
   const state = freeze({
-    get(key) { const v = hostState('get', String(key)); return v === undefined ? undefined : parse(v); },
-    has(key) { return hostState('has', String(key)) === true; },
+    get(key) { const v = hostState('get', Str(key)); return v === undefined ? undefined : parse(v); },
+    has(key) { return hostState('has', Str(key)) === true; },
     set(key, value) {
       const json = stringify(value);
       if (json === undefined) throw new TypeError('state.set: value must be JSON-serialisable');
-      const r = hostState('set', String(key), json);
+      const r = hostState('set', Str(key), json);
       if (typeof r === 'string') throw new RangeError(r);
     },
-    delete(key) { return hostState('delete', String(key)) === true; },
+    delete(key) { return hostState('delete', Str(key)) === true; },
     get size() { return hostState('size'); },
   });
   const ctx = freeze({
@@ -191,7 +203,7 @@ export const PRELUDE = String.raw`
     return freeze(m);
   }
   function deepFreeze(o) {
-    if (o !== null && typeof o === 'object') { freeze(o); for (const k of keysOf(o)) deepFreeze(o[k]); }
+    if (o !== null && typeof o === 'object') { freeze(o); const ks = keysOf(o); for (let i = 0; i < ks.length; i++) deepFreeze(o[ks[i]]); }
     return o;
   }
 
@@ -206,8 +218,8 @@ export const PRELUDE = String.raw`
   function portable(v, d, field) {
     if (v === undefined || v === null || typeof v === 'string') return v;
     if (v instanceof U8) return v;
-    if (v instanceof AB) return new U8(v.slice(0));
-    if (isView(v)) return new U8(v.buffer.slice(v.byteOffset, v.byteOffset + v.byteLength));
+    if (v instanceof AB) return new U8(abSlice(v, 0));
+    if (isView(v)) return new U8(abSlice(v.buffer, v.byteOffset, v.byteOffset + v.byteLength));
     let json;
     try { json = stringify(v); } catch (e) { throw new InvalidDecision(field + ' is not JSON-serialisable'); }
     if (json === undefined) throw new InvalidDecision(field + ' is not JSON-serialisable');
@@ -219,10 +231,12 @@ export const PRELUDE = String.raw`
     if (v === undefined) return undefined;
     if (!isPlain(v)) throw new InvalidDecision(what + ' must be an object of strings');
     const out = {};
-    for (const k of keysOf(v)) {
+    const ks = keysOf(v);
+    for (let i = 0; i < ks.length; i++) {
+      const k = ks[i];
       const x = v[k];
       if (typeof x !== 'string' && typeof x !== 'number' && typeof x !== 'boolean') throw new InvalidDecision(what + '.' + k + ' must be a string');
-      out[k] = String(x);
+      out[k] = Str(x);
     }
     return out;
   }
@@ -241,9 +255,10 @@ export const PRELUDE = String.raw`
     if (!isPlain(x)) throw new InvalidDecision('a decision must be a plain object such as route(...), reply(...), drop(), reject(...) or publish(...)');
     const action = x.action;
     const fields = typeof action === 'string' && hasOwnCall(FIELDS, action) ? FIELDS[action] : undefined;
-    if (!fields) throw new InvalidDecision('unknown action ' + stringify(String(action)));
+    if (!fields) throw new InvalidDecision('unknown action ' + stringify(Str(action)));
     const d = { action: action };
-    for (const k of fields) {
+    for (let i = 0; i < fields.length; i++) {
+      const k = fields[i];
       const v = x[k];
       if (v === undefined) continue;
       if (v !== null && typeof v === 'object') throw new InvalidDecision(action + '.' + k + ' must be a primitive');
@@ -264,7 +279,7 @@ export const PRELUDE = String.raw`
     if (!isArray(r)) return [normalizeOne(r)];
     if (r.length > MAX_DECISIONS) throw new InvalidDecision('at most ' + MAX_DECISIONS + ' decisions per message');
     const out = [];
-    for (let i = 0; i < r.length; i++) out.push(normalizeOne(r[i]));
+    for (let i = 0; i < r.length; i++) out[i] = normalizeOne(r[i]);
     return out;
   }
 
@@ -272,10 +287,10 @@ export const PRELUDE = String.raw`
     let message = 'non-error value thrown';
     let stack = '';
     try {
-      if (e instanceof ErrorCtor) { message = String(e.name) + ': ' + String(e.message); stack = String(e.stack); }
+      if (e instanceof ErrorCtor) { message = Str(e.name) + ': ' + Str(e.message); stack = Str(e.stack); }
       else message = 'threw ' + (typeof e === 'string' ? e : stringify(e));
     } catch (x) { /* a hostile error object: keep the generic text */ }
-    return [String(message).slice(0, 500), String(stack).slice(0, 2000)];
+    return [strSlice(Str(message), 0, 500), strSlice(Str(stack), 0, 2000)];
   }
 
   let handlers = {};
@@ -304,7 +319,7 @@ export const PRELUDE = String.raw`
       const t0 = nowMs();
       for (let i = 0; i < msgs.length; i++) {
         if (i > 0 && nowMs() - t0 > sliceMs) break;
-        progress.push(runOne(msgs[i]));
+        progress[i] = runOne(msgs[i]);
       }
       return progress;
     },
@@ -340,11 +355,11 @@ export const PRELUDE = String.raw`
         if (out === false) return [0, { action: 'reject', reason: 'refused by onConnect' }];
         if (!isPlain(out)) return [2, 'onConnect must return accept(...), reject(...), true, false or nothing'];
         if (out.action === 'reject') {
-          return [0, { action: 'reject', reason: String(out.reason === undefined ? 'refused by onConnect' : out.reason), code: typeof out.code === 'number' ? out.code : 403 }];
+          return [0, { action: 'reject', reason: Str(out.reason === undefined ? 'refused by onConnect' : out.reason), code: typeof out.code === 'number' ? out.code : 403 }];
         }
         if (out.action !== 'accept') return [2, 'onConnect must return accept(...), reject(...), true, false or nothing'];
         const d = { action: 'accept' };
-        if (out.principal !== undefined) d.principal = String(out.principal);
+        if (out.principal !== undefined) d.principal = Str(out.principal);
         const a = stringMap(out.attributes, 'accept.attributes');
         if (a) d.attributes = a;
         return [0, d];

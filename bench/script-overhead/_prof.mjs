@@ -1,0 +1,13 @@
+import { buildScriptHost } from '../../dist/scripting/factory.js';
+import { parseConfig } from '../../dist/config/load.js';
+import { createEnvelope } from '../../dist/envelope/index.js';
+import { Metrics } from '../../dist/observability/metrics.js';
+import pino from 'pino';
+const config = parseConfig({ listeners: [], pools: [{ name: 'p', endpoints: [{ url: 'http://127.0.0.1:1' }] }], routes: [{ match: { address: '#' }, pool: 'p', script: 'trivial.js' }], scripts: { watch: false } }, { baseDir: '/work/main/bench/script-overhead', env: {} });
+const host = buildScriptHost(config, pino({level:'warn'}), new Metrics());
+const payload = Buffer.from('{"t":21.5,"h":40}');
+const envs = Array.from({ length: 64 }, (_, i) => createEnvelope({ protocol: 'mqtt', listener: 'm', source: { clientId: 'd' + i, remoteAddress: '1' }, address: 'scripted/d/temp', method: 'PUBLISH', payload, delivery: 'at-most-once', contentType: 'application/json' }));
+const c0 = process.cpuUsage();
+for (let r = 0; r < 3000; r++) await Promise.all(envs.map((e) => host.onMessage('trivial.js', e)));
+const c = process.cpuUsage(c0); console.log('us/msg', ((c.user + c.system) / (3000 * 64)).toFixed(2));
+await host.close();

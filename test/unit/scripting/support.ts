@@ -1,0 +1,88 @@
+/**
+ * Helpers for the scripting tests: scripts written to a temporary folder, a
+ * script host built from a configuration object, envelopes, and a log sink.
+ */
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import pino, { type Logger } from 'pino';
+import { parseConfig } from '../../../src/config/load.js';
+import { createEnvelope, type Envelope, type EnvelopeInit } from '../../../src/envelope/index.js';
+import { Metrics } from '../../../src/observability/metrics.js';
+import { buildScriptHost, type ScriptHostOptions } from '../../../src/scripting/factory.js';
+import type { IsolateScriptHost } from '../../../src/scripting/host.js';
+import type { GatewayConfig } from '../../../src/config/types.js';
+
+export class ScriptDir {
+  readonly path = mkdtempSync(join(tmpdir(), 'tg-scripts-'));
+  write(name: string, source: string): string {
+    writeFileSync(join(this.path, name), source);
+    return name;
+  }
+  remove(): void {
+    rmSync(this.path, { recursive: true, force: true });
+  }
+}
+
+export interface LogSink {
+  readonly logger: Logger;
+  readonly lines: Array<Record<string, unknown>>;
+}
+
+export function logSink(): LogSink {
+  const lines: Array<Record<string, unknown>> = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      for (const l of chunk.toString('utf8').split('\n')) if (l) lines.push(JSON.parse(l) as Record<string, unknown>);
+      cb();
+    },
+  });
+  return { logger: pino({ level: 'debug' }, stream), lines };
+}
+
+export function configFor(dir: ScriptDir, scripts: string[], section: Record<string, unknown> = {}): GatewayConfig {
+  return parseConfig(
+    {
+      listeners: [],
+      pools: [{ name: 'p', endpoints: [{ url: 'http://127.0.0.1:9' }] }],
+      routes: scripts.map((s, i) => ({ match: { address: `s${i}/#` }, pool: 'p', script: s })),
+      scripts: { watch: false, ...section },
+    },
+    { baseDir: dir.path, env: {} },
+  );
+}
+
+export interface Built {
+  readonly host: IsolateScriptHost;
+  readonly metrics: Metrics;
+  readonly log: LogSink;
+}
+
+export function build(config: GatewayConfig, options: ScriptHostOptions = {}, previous?: IsolateScriptHost, log = logSink(), metrics = new Metrics()): Built {
+  return { host: buildScriptHost(config, log.logger, metrics, previous, options), metrics, log };
+}
+
+export function envelope(address: string, payload: string | Buffer = '', extra: Partial<EnvelopeInit> = {}): Envelope {
+  return createEnvelope({
+    protocol: 'mqtt',
+    listener: 'mqtt',
+    source: { clientId: 'dev-1', remoteAddress: '127.0.0.1' },
+    address,
+    method: 'PUBLISH',
+    payload: typeof payload === 'string' ? Buffer.from(payload) : payload,
+    delivery: 'at-least-once',
+    ...extra,
+  });
+}
+
+export function fromClient(clientId: string, address: string, payload = ''): Envelope {
+  return envelope(address, payload, { source: { clientId, remoteAddress: '127.0.0.1' } });
+}
+
+/** A Prometheus counter's value for the given labels. */
+export async function counter(metrics: Metrics, name: string, labels: Record<string, string>): Promise<number> {
+  const m = await metrics.registry.getSingleMetric(name)?.get();
+  const v = m?.values.find((x) => Object.entries(labels).every(([k, val]) => x.labels[k] === val));
+  return v?.value ?? 0;
+}
