@@ -32,12 +32,12 @@ async function backend(responder?: Parameters<typeof TestBackend.start>[0]): Pro
 describe('balancer behaviour', () => {
   it('p2c-ewma sends little traffic to a slow endpoint', async () => {
     const fast = await Promise.all([backend(), backend()]);
-    const slow = await backend(() => ({ status: 200, delayMs: 150 }));
+    const slow = await backend(() => ({ status: 200, delayMs: 300 }));
     const balancer = balancerFor({ strategy: 'p2c-ewma', endpoints: [...fast, slow].map((b) => ({ url: b.url })) });
     const results = await runConcurrently(400, 8, () => balancer.dispatch(request()));
     for (const r of results) expect(r).toMatchObject({ kind: 'response', status: 200 });
-    // Round-robin would give it a third (133).
-    expect(slow.requests.length).toBeLessThan(30);
+    // Round-robin would give it a third (133); p2c-ewma only probes it now and then.
+    expect(slow.requests.length).toBeLessThan(40);
     const ewma = balancer.stats()[0]!.endpoints.map((e) => e.ewmaMs);
     expect(ewma[2]).toBeGreaterThan(ewma[0]!);
   });

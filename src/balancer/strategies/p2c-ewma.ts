@@ -3,7 +3,8 @@ import { eligible, type Strategy, type StrategyEndpoint } from './strategy.js';
 /**
  * Power of two choices: draw two distinct available endpoints at random and
  * take the cheaper, cost being latency EWMA × (in-flight + 1) / weight. An
- * endpoint without a latency sample yet costs nothing, so it gets tried.
+ * endpoint without a latency sample yet is assumed fast (1 ms), so it gets
+ * tried, but its requests in flight still count against it.
  * (Mitzenmacher, "The Power of Two Choices in Randomized Load Balancing".)
  */
 export class P2cEwma implements Strategy {
@@ -27,6 +28,9 @@ export class P2cEwma implements Strategy {
   }
 }
 
+/** Latency assumed before an endpoint's first answer: low, so it gets tried, but not zero, so requests do not pile onto it. */
+const UNSAMPLED_MS = 1;
+
 function cost(e: StrategyEndpoint): number {
-  return (e.ewmaMs * (e.inflight + 1)) / e.weight;
+  return ((e.ewmaMs || UNSAMPLED_MS) * (e.inflight + 1)) / e.weight;
 }
