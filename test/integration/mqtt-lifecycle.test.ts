@@ -20,6 +20,11 @@ it('drains: the in-flight message is acknowledged before the server disconnects 
     expect((await disconnected).reasonCode).toBe(0x8b);
     await stopped;
     await c.endAsync(true);
+    // Packet counters are folded into the registry on stop.
+    const text = await bed.gw.gateway.metrics.text();
+    expect(text).toContain('thinggate_downstream_packets_total{listener="mqtt",type="publish"} 1');
+    expect(text).toContain('thinggate_downstream_packets_sent_total{listener="mqtt",type="puback"} 1');
+    expect(text).toMatch(/thinggate_downstream_connections\{listener="mqtt"\} 0/);
   } finally {
     await bed.close();
   }

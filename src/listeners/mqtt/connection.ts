@@ -33,6 +33,8 @@ export interface ListenerShared {
   protocolErrors: number;
   /** Called when a connection's in-flight count reaches zero or it closes (drain waits on it). */
   onSettled(): void;
+  /** Uncorks `conn` at the end of this event-loop turn (one setImmediate per listener, not per write). */
+  scheduleFlush(conn: MqttConnection): void;
 }
 
 export interface RemoteInfo {
@@ -236,18 +238,22 @@ export class MqttConnection implements Subscriber {
 
   // ---- writing -------------------------------------------------------------
 
-  /** Writes raw bytes, corking the socket until the end of this tick so acks of one read batch go out together. */
+  /**
+   * Writes raw bytes. The socket stays corked until the listener's flush at
+   * the end of this event-loop turn, so acknowledgements for all outcomes
+   * that arrived in one turn leave in one write system call.
+   */
   write(buf: Buffer): void {
     if (this.state === 'closed' || this.socket.destroyed) return;
     if (!this.corked) {
       this.corked = true;
       this.socket.cork();
-      process.nextTick(uncork, this);
+      this.shared.scheduleFlush(this);
     }
     this.socket.write(buf);
   }
 
-  /** @internal */
+  /** Called by the listener's flush. */
   uncork(): void {
     this.corked = false;
     if (!this.socket.destroyed) this.socket.uncork();
@@ -424,7 +430,3 @@ export class MqttConnection implements Subscriber {
 }
 
 const ACK_FIRST_BYTE = { puback: 0x40, pubrec: 0x50, pubrel: 0x62, pubcomp: 0x70 } as const;
-
-function uncork(c: MqttConnection): void {
-  c.uncork();
-}

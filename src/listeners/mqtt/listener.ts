@@ -30,6 +30,8 @@ export class MqttListener implements Listener {
   private wss: WebSocketServer | undefined;
   private readonly shared: ListenerShared;
   private waiters: Array<() => void> = [];
+  private corked: MqttConnection[] = [];
+  private flushScheduled = false;
 
   constructor(private readonly ctx: ListenerContext) {
     this.name = ctx.config.name;
@@ -46,6 +48,13 @@ export class MqttListener implements Listener {
       messagesOut: 0,
       protocolErrors: 0,
       onSettled: () => this.wake(),
+      scheduleFlush: (conn) => {
+        this.corked.push(conn);
+        if (!this.flushScheduled) {
+          this.flushScheduled = true;
+          setImmediate(this.flush);
+        }
+      },
     };
   }
 
@@ -76,6 +85,7 @@ export class MqttListener implements Listener {
     });
     server.on('error', (err: Error) => this.ctx.logger.error({ err }, 'listener socket error'));
     this.server = server;
+    this.shared.metrics.start();
   }
 
   async stop(options: { drain?: boolean; timeoutMs?: number } = {}): Promise<void> {
@@ -97,6 +107,7 @@ export class MqttListener implements Listener {
     for (const c of [...conns]) c.destroy();
     this.wss?.close();
     this.wss = undefined;
+    this.shared.metrics.stop();
   }
 
   address(): AddressInfo | null {
@@ -183,6 +194,13 @@ export class MqttListener implements Listener {
       throw new ThinggateError('TG_ERR_TLS_MATERIAL', `listener '${this.name}': cannot read TLS material: ${(err as Error).message}`, { cause: err });
     }
   }
+
+  private readonly flush = (): void => {
+    this.flushScheduled = false;
+    const list = this.corked;
+    this.corked = [];
+    for (const c of list) c.uncork();
+  };
 
   private wake(): void {
     const w = this.waiters;
