@@ -7,6 +7,7 @@
  * of messages it handled have had time to finish.
  */
 import { readFileSync, watch, type FSWatcher } from 'node:fs';
+import { EventEmitter } from 'node:events';
 import { basename, dirname } from 'node:path';
 import type { Logger } from 'pino';
 import type { Envelope, Reply } from '../envelope/index.js';
@@ -42,7 +43,9 @@ interface Pending {
 
 const DEFAULT_RETIRE_MS = 30_000;
 
+/** Events of a unit: 'swapped' (new ScriptVersion), 'refused' (Error), 'rebuilt' (ScriptVersion). */
 export class ScriptUnit {
+  readonly events = new EventEmitter();
   readonly name: string;
   readonly absPath: string;
   readonly state: StateStore;
@@ -324,6 +327,7 @@ export class ScriptUnit {
       this.current = ScriptVersion.compile(this.name, this.absPath, dead.source, this.config, this.hooks);
       this.reloads.inc({ script: this.name, result: 'rebuilt' });
       this.logger.warn('isolate rebuilt after exceeding its memory limit');
+      this.events.emit('rebuilt', this.current);
     } catch (err) {
       this.logger.error({ err }, 'isolate could not be rebuilt; retrying on the next message');
     }
@@ -337,6 +341,7 @@ export class ScriptUnit {
     } catch (err) {
       this.reloads.inc({ script: this.name, result: 'refused' });
       this.logger.error({ err }, 'script file unreadable: keeping the running version');
+      this.events.emit('refused', err);
       return;
     }
     if (!force && source === this.current.source) return;
@@ -346,6 +351,7 @@ export class ScriptUnit {
     } catch (err) {
       this.reloads.inc({ script: this.name, result: 'refused' });
       this.logger.error({ err }, 'new script version refused: keeping the running version');
+      this.events.emit('refused', err);
       return;
     }
     const old = this.current;
@@ -353,6 +359,7 @@ export class ScriptUnit {
     this.retire(old);
     this.reloads.inc({ script: this.name, result: 'swapped' });
     this.logger.info({ generation: next.generation }, 'script reloaded');
+    this.events.emit('swapped', next);
   }
 
   private retire(v: ScriptVersion): void {
