@@ -20,6 +20,8 @@ let phase = -1;
 let received = new SeqSets();
 let latency = newHistogram();
 let requests = 0;
+/** Requests of any phase since start: lets the harness see when a server has gone quiet. */
+let totalRequests = 0;
 let stray = 0;
 let unparsed = 0;
 let firstAt = 0;
@@ -52,6 +54,7 @@ const server = createServer({ keepAliveTimeout: 60_000, requestTimeout: 0 }, (re
   req.on('data', (c) => chunks.push(c));
   req.on('end', () => {
     requests++;
+    totalRequests++;
     const body = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
     if (forEachMessage(body, onMessage) === 0) unparsed++;
     res.writeHead(204);
@@ -83,7 +86,7 @@ serveIpc({
     return { count: n };
   },
   snapshot() {
-    return { phase, requests, messages: received.count, duplicates: received.duplicates, stray, unparsed, firstAt, lastAt, latency: summarize(latency) };
+    return { phase, requests, totalRequests, messages: received.count, duplicates: received.duplicates, stray, unparsed, firstAt, lastAt, latency: summarize(latency) };
   },
   received() {
     return { received: received.toJSON() };

@@ -4,7 +4,7 @@
  *  1. warm-up (closed loop, discarded);
  *  2. saturation: closed loop, every client keeps its window full
  *     (unacknowledged QoS 0 / NON: a rate ramp instead, see below);
- *     S = min(acknowledged/s, delivered-to-back-end/s inside the window);
+ *     S = min(acknowledged/s, delivered-to-back-end/s);
  *  3. sustained rate: open loop at 0.95·S, 0.85·S, … until a step passes:
  *     zero loss, nothing refused or unanswered, the generator never more
  *     than 50 ms behind, and every acknowledged message at the back-end
@@ -32,6 +32,10 @@ export async function phase(rig, spec) {
   const cpu0 = rig.targetCpu ? await rig.targetCpu() : null;
   const b0 = await cpuSeconds(rig.backend.pid).catch(() => null);
   const g = await ask(rig.generator, { cmd: 'run', phase: id, ...spec }, spec.durationMs + 60_000);
+  if (rig.target.alive && !rig.target.alive()) {
+    const tail = rig.target.log ? `\n${rig.target.log().slice(-2000)}` : '';
+    throw new Error(`the server under test exited during a phase${tail}`);
+  }
   const cpu1 = rig.targetCpu ? await rig.targetCpu() : null;
   const b1 = await cpuSeconds(rig.backend.pid).catch(() => null);
   // CPU use (cores) over the window plus the drain the generator waited for.
@@ -49,6 +53,8 @@ export async function phase(rig, spec) {
     await new Promise((r) => setTimeout(r, 100));
     snap = await ask(rig.backend, { cmd: 'snapshot' });
   }
+  const idle = await waitQuiet(rig, snap.messages >= g.acked ? 200 : 1000, 15_000);
+  snap = await ask(rig.backend, { cmd: 'snapshot' });
   const inWindow = (await ask(rig.backend, { cmd: 'countUntil', until: g.endNs })).count;
   const lagLimit = (await ask(rig.backend, { cmd: 'countUntil', until: g.endNs + 500e6 })).count;
   const received = SeqSets.fromJSON((await ask(rig.backend, { cmd: 'received' })).received);
@@ -80,12 +86,43 @@ export async function phase(rig, spec) {
     targetCpu: cpu0 !== null && cpu1 !== null ? round((cpu1 - cpu0) / busySeconds, 2) : null,
     backendCpu: b0 !== null && b1 !== null ? round((b1 - b0) / busySeconds, 2) : null,
     errors: g.errors,
+    serverIdleAfter: idle,
   };
   if (rig.fireAndForget) {
     // Nothing is acknowledged at QoS 0: every message sent and not received is lost.
     out.ackLatencyMs = null;
   }
   return out;
+}
+
+/**
+ * Waits until the back-end has received nothing (from any phase) for `quietMs`,
+ * at most `capMs`. A server that acknowledges before delivering may still be
+ * working through a backlog; the next phase must not start on top of it.
+ */
+async function waitQuiet(rig, quietMs, capMs) {
+  const deadline = Date.now() + capMs;
+  let last = (await ask(rig.backend, { cmd: 'snapshot' })).totalRequests;
+  let since = Date.now();
+  while (Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 100));
+    const now = (await ask(rig.backend, { cmd: 'snapshot' })).totalRequests;
+    if (now !== last) {
+      last = now;
+      since = Date.now();
+    } else if (Date.now() - since >= quietMs) return true;
+  }
+  return false;
+}
+
+/** Runs a phase; if the server is still busy with it afterwards, restarts the server so the next phase starts clean. */
+async function cleanPhase(rig, spec, log) {
+  const p = await phase(rig, spec);
+  if (!p.serverIdleAfter && rig.restart) {
+    log('  (server still delivering a backlog 15 s after the phase: restarting it)');
+    await rig.restart();
+  }
+  return p;
 }
 
 /** Did an open-loop step sustain its offered rate? Returns the reasons it did not. */
@@ -107,15 +144,18 @@ export function sustainFailures(p) {
 export async function measureRun(rig, profile, log) {
   const p = PROFILES[profile];
   if (rig.fireAndForget) return measureRunUnacknowledged(rig, p, log);
-  await phase(rig, { durationMs: p.warmupMs, drainMs: 2000 });
-  const sat = await phase(rig, { durationMs: p.saturationMs, drainMs: 3000 });
-  const S = Math.min(sat.ackRate || Infinity, sat.deliveredRate);
+  await cleanPhase(rig, { durationMs: p.warmupMs, drainMs: 2000 }, log);
+  const sat = await cleanPhase(rig, { durationMs: p.saturationMs, drainMs: 3000 }, log);
+  // Delivered inside the window can undercount a peer whose deliveries lag its acks (it keeps
+  // delivering after the window); everything it delivered, over the window, overcounts a little,
+  // which the downward search below corrects. An undercount could not be corrected.
+  const S = Math.min(sat.ackRate || Infinity, Math.max(sat.deliveredRate, sat.delivered / (p.saturationMs / 1000)));
   log(`saturation: ${sat.ackRate} acked/s, ${sat.deliveredRate} delivered/s, lost ${sat.lost}; cpu (cores): target ${sat.targetCpu}, back-end ${sat.backendCpu}, generator ${sat.generatorCpu}`);
   const steps = [];
   let sustained = null;
   for (const f of p.steps) {
     const rate = Math.max(10, Math.round((S * f) / 10) * 10);
-    const st = await phase(rig, { rate, durationMs: p.stepMs, drainMs: 2000 });
+    const st = await cleanPhase(rig, { rate, durationMs: p.stepMs, drainMs: 2000 }, log);
     const why = sustainFailures(st);
     steps.push({ factor: f, rate, pass: why.length === 0, why, lost: st.lost, ackP99: st.ackLatencyMs?.p99 ?? null, backendP99: st.backendLatencyMs?.p99 ?? null });
     log(`  open loop ${rate}/s: ${why.length === 0 ? 'sustained' : why.join(', ')}`);
@@ -128,7 +168,7 @@ export async function measureRun(rig, profile, log) {
   const k = steps.length - 1;
   if (sustained && k > 0 && profile === 'full') {
     const rate = Math.round((S * (steps[k].factor + steps[k - 1].factor)) / 2 / 10) * 10;
-    const st = await phase(rig, { rate, durationMs: p.stepMs, drainMs: 2000 });
+    const st = await cleanPhase(rig, { rate, durationMs: p.stepMs, drainMs: 2000 }, log);
     const why = sustainFailures(st);
     steps.push({ factor: (steps[k].factor + steps[k - 1].factor) / 2, rate, pass: why.length === 0, why, lost: st.lost, ackP99: st.ackLatencyMs?.p99 ?? null, backendP99: st.backendLatencyMs?.p99 ?? null });
     log(`  open loop ${rate}/s: ${why.length === 0 ? 'sustained' : why.join(', ')}`);
@@ -145,13 +185,13 @@ export async function measureRun(rig, profile, log) {
  * then once halfway back); "saturation" is the best delivered rate seen.
  */
 async function measureRunUnacknowledged(rig, p, log) {
-  await phase(rig, { rate: 500, durationMs: p.warmupMs, drainMs: 2000 });
+  await cleanPhase(rig, { rate: 500, durationMs: p.warmupMs, drainMs: 2000 }, log);
   const steps = [];
   let pass = null;
   let failRate = null;
   let best = null;
   const tryRate = async (rate) => {
-    const st = await phase(rig, { rate, durationMs: p.stepMs, drainMs: 2000 });
+    const st = await cleanPhase(rig, { rate, durationMs: p.stepMs, drainMs: 2000 }, log);
     const why = sustainFailures(st);
     steps.push({ rate, pass: why.length === 0, why, lost: st.lost, backendP99: st.backendLatencyMs?.p99 ?? null });
     log(`  open loop ${rate}/s: ${why.length === 0 ? 'sustained' : why.join(', ')}`);
@@ -185,13 +225,13 @@ async function latencyPhases(rig, p, sustainedRate, log) {
       ['at90', 0.9],
     ]) {
       const rate = Math.max(10, Math.round((sustained.rate * f) / 10) * 10);
-      const lp = await phase(rig, { rate, durationMs: p.latencyMs, drainMs: 2000 });
+      const lp = await cleanPhase(rig, { rate, durationMs: p.latencyMs, drainMs: 2000 }, log);
       latency[label] = latencyRecord(lp);
       log(`  latency ${label} (${rate}/s): ack p50/p99 ${fmt(lp.ackLatencyMs)}, back-end p50/p99 ${fmt(lp.backendLatencyMs)}, lost ${lp.lost}`);
     }
   }
   for (const rate of p.fixedRates) {
-    const lp = await phase(rig, { rate, durationMs: p.latencyMs, drainMs: 2000 });
+    const lp = await cleanPhase(rig, { rate, durationMs: p.latencyMs, drainMs: 2000 }, log);
     latency[`at${rate}`] = latencyRecord(lp);
     log(`  latency at ${rate}/s: ack p50/p99 ${fmt(lp.ackLatencyMs)}, back-end p50/p99 ${fmt(lp.backendLatencyMs)}, lost ${lp.lost}, sustained: ${sustainFailures(lp).join(', ') || 'yes'}`);
   }

@@ -86,6 +86,11 @@ export async function spawnSupervised(command, args, { cwd, env, name, fdLimit, 
   return child;
 }
 
+/** Is a child (or, for a supervised one, its program) still running? */
+export function isAlive(child) {
+  return child.exitCode === null && child.signalCode === null && !child.targetExit;
+}
+
 /** Stops a child: SIGTERM, then SIGKILL after `graceMs`. */
 export async function stopChild(child, graceMs = 3000) {
   if (!child || child.exitCode !== null || child.signalCode !== null) return;

@@ -34,24 +34,39 @@ export async function withRig(startTarget, body) {
   const backend = await startBackend();
   let target;
   let gen;
-  try {
-    target = await startTarget(backend);
-    gen = await startGenerator(target.transport, { fdLimit: target.fdLimit });
-    const rig = {
-      backend: backend.child,
-      generator: gen.child,
-      target,
-      fireAndForget: target.transport.qos === 0 || target.transport.confirmable === false,
-      targetCpu: target.pids ? async () => (await Promise.all(target.pids().map((p) => cpuSeconds(p).catch(() => 0)))).reduce((a, b) => a + b, 0) : null,
-      connectInfo: gen.opened,
-    };
-    return await body(rig);
-  } finally {
+  const stopBoth = async () => {
     if (gen) {
       await ask(gen.child, { cmd: 'close' }, 10_000).catch(() => {});
       await stopChild(gen.child);
+      gen = undefined;
     }
-    if (target) await target.stop().catch(() => {});
+    if (target) {
+      await target.stop().catch(() => {});
+      target = undefined;
+    }
+  };
+  try {
+    const rig = {
+      backend: backend.child,
+      async start() {
+        target = await startTarget(backend);
+        gen = await startGenerator(target.transport, { fdLimit: target.fdLimit });
+        rig.target = target;
+        rig.generator = gen.child;
+        rig.fireAndForget = target.transport.qos === 0 || target.transport.confirmable === false;
+        rig.targetCpu = target.pids ? async () => (await Promise.all(target.pids().map((p) => cpuSeconds(p).catch(() => 0)))).reduce((a, b) => a + b, 0) : null;
+        rig.connectInfo = gen.opened;
+      },
+      /** A fresh server and generator (same back-end), for when a server is stuck with a backlog. */
+      async restart() {
+        await stopBoth();
+        await rig.start();
+      },
+    };
+    await rig.start();
+    return await body(rig);
+  } finally {
+    await stopBoth();
     await stopChild(backend.child);
   }
 }

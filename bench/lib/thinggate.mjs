@@ -10,7 +10,7 @@ import { mkdtempSync, writeFileSync, readFileSync, existsSync, rmSync } from 'no
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, spawnSupervised, stopChild, waitForPort } from './proc.mjs';
+import { freePort, isAlive, spawnSupervised, stopChild, waitForPort } from './proc.mjs';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /**
@@ -78,6 +78,7 @@ export async function startThinggate(backend, opts = {}) {
       config,
       pid: child.targetPid,
       pids: () => [child.targetPid],
+      alive: () => isAlive(child),
       notes: routing === 'script' ? ['routing: trivial script route(\'default\')'] : ['routing: static route (no script host in this build)'],
       async stop() {
         await stopChild(child, 8000);
