@@ -25,6 +25,8 @@ export interface EndpointOptions {
 
 export class Endpoint implements StrategyEndpoint {
   readonly url: string;
+  /** Path of the endpoint URL (no trailing slash, '' for none), put in front of every request path. */
+  readonly basePath: string;
   readonly weight: number;
   readonly client: UndiciPool;
   inflight = 0;
@@ -44,8 +46,11 @@ export class Endpoint implements StrategyEndpoint {
 
   constructor(config: EndpointConfig, options: EndpointOptions) {
     this.url = config.url.replace(/\/+$/, '');
+    const u = new URL(this.url);
+    this.basePath = u.pathname.replace(/\/+$/, '');
     this.weight = config.weight;
-    this.client = new UndiciPool(this.url, {
+    // undici connects to an origin; a path in the endpoint URL is a prefix we add ourselves.
+    this.client = new UndiciPool(u.origin, {
       connections: options.connections,
       pipelining: options.pipelining,
       keepAliveTimeout: 30_000,

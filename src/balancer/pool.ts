@@ -35,6 +35,9 @@ export interface PoolOptions {
   readonly at: string;
 }
 
+/** Headers that describe one connection, not the message (RFC 9110 §7.6.1), plus Host and Content-Length, which undici sets for our connection and body. */
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'expect', 'content-length', 'host']);
+
 interface Waiter {
   readonly request: UpstreamRequest;
   readonly resolve: (result: UpstreamResult) => void;
@@ -164,14 +167,23 @@ export class BackendPool {
       if (request.expiresAt !== undefined && request.expiresAt <= Date.now()) return expired();
       if (this.batcher) return await this.batcher.add(request);
       return await this.requester.send(request, this.headersOf(request));
+    } catch (err) {
+      // An internal fault must still give the device a definite answer.
+      this.log.error({ err }, 'dispatch failed');
+      return { kind: 'unavailable', code: 'TG_ERR_UPSTREAM_UNAVAILABLE', reason: `dispatch failed: ${(err as Error).message}`, retryAfterMs: 1000 };
     } finally {
       this.inflight--;
       this.next();
     }
   }
 
+  /** The request's headers without connection-level ones, plus the Idempotency-Key. */
   private headersOf(request: UpstreamRequest): Record<string, string> {
-    return { ...request.headers, 'idempotency-key': request.idempotencyKey };
+    const out: Record<string, string> = {};
+    const h = request.headers;
+    for (const k in h) if (!HOP_BY_HOP.has(k)) out[k] = h[k]!;
+    out['idempotency-key'] = request.idempotencyKey;
+    return out;
   }
 
   private next(): void {
@@ -216,7 +228,8 @@ export class BackendPool {
   private async probe(i: number): Promise<boolean> {
     const hc = this.config.healthCheck!;
     try {
-      const res = await httpCall(this.endpoints[i]!.client, { method: hc.method, path: hc.path, headers: { 'user-agent': 'thinggate-health-check' }, timeoutMs: hc.timeoutMs });
+      const ep = this.endpoints[i]!;
+      const res = await httpCall(ep.client, { method: hc.method, path: ep.basePath + hc.path, headers: { 'user-agent': 'thinggate-health-check' }, timeoutMs: hc.timeoutMs });
       return statusExpected(res.status, hc.expectedStatuses);
     } catch {
       return false;
@@ -253,6 +266,7 @@ export class BackendPool {
   }
 
   async close(): Promise<void> {
+    if (this.closed) return;
     this.closed = true;
     this.quiesce();
     this.outlier.close();

@@ -106,7 +106,7 @@ export class Requester {
     }
     const t0 = performance.now();
     try {
-      const res = await httpCall(ep.client, { method: request.method, path: request.path, headers, body: request.body, timeoutMs: timeout, pipelined: this.pipelined });
+      const res = await httpCall(ep.client, { method: request.method, path: ep.basePath + request.path, headers, body: request.body, timeoutMs: timeout, pipelined: this.pipelined });
       const ms = performance.now() - t0;
       ep.observe(ms, this.p.clock.now());
       metrics.attempt(idx, res.status, ms / 1000);

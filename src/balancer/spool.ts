@@ -37,6 +37,7 @@ export class Spool {
   private stopped = false;
   private wait: { timer: TimerHandle; resolve: () => void } | undefined;
   private reserved = 0;
+  private closing = false;
 
   constructor(private readonly p: SpoolParts) {
     this.store = SpoolStore.attach(p.directory, this);
@@ -96,6 +97,8 @@ export class Spool {
   }
 
   async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
     this.stopDelivery();
     while (this.running) await new Promise((r) => setImmediate(r));
     await this.store.detach(this);

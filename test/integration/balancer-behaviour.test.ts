@@ -140,6 +140,18 @@ describe('balancer behaviour', () => {
     expect(text).toContain('thinggate_upstream_attempt_duration_seconds_bucket');
   });
 
+  it('puts the endpoint URL path in front of the request path and drops connection-level headers', async () => {
+    const b = await backend();
+    const balancer = balancerFor({ endpoints: [{ url: `${b.url}/api/v1/` }], healthCheck: { path: '/ready', intervalMs: 100, jitterMs: 0 } });
+    const r = await balancer.dispatch(request({ path: '/telemetry?x=1', headers: { connection: 'close', 'transfer-encoding': 'chunked', host: 'device.example', 'x-custom': 'kept' } }));
+    expect(r).toMatchObject({ kind: 'response', status: 200 });
+    expect(b.requests[0]!.url).toBe('/api/v1/telemetry?x=1');
+    expect(b.requests[0]!.headers['x-custom']).toBe('kept');
+    expect(b.requests[0]!.headers.host).toBe(`127.0.0.1:${b.port}`);
+    await b.waitFor(2);
+    expect(b.requests[1]!.url).toBe('/api/v1/ready');
+  });
+
   it('keeps connections alive and sends the Idempotency-Key on every request', async () => {
     const b = await backend();
     const balancer = balancerFor({ endpoints: [{ url: b.url }], connections: 1 });
