@@ -20,6 +20,7 @@ import { PeerTable, type Peer } from './peers.js';
 import { Transmitter } from './transmitter.js';
 import { ObserveManager, type NotificationSink, type Observation } from './observe.js';
 import type { CoapRequest } from './request.js';
+import { SeparateWatch } from './separate-watch.js';
 
 /** Where a datagram goes. */
 export interface Endpoint {
@@ -75,6 +76,7 @@ export class CoapCore implements NotificationSink {
   readonly block2: Block2Store;
   readonly transmitter: Transmitter;
   readonly observe: ObserveManager;
+  readonly separate: SeparateWatch;
   socket?: Socket;
   closing = false;
   inflight = 0;
@@ -107,6 +109,7 @@ export class CoapCore implements NotificationSink {
     );
     this.observe = observe;
     observe.sink = this;
+    this.separate = new SeparateWatch(options.separateResponseAfterMs, (ctx) => this.goSeparate(ctx));
   }
 
   /** Counts a listener event (`thinggate_downstream_coap_events_total`). */
@@ -143,9 +146,8 @@ export class CoapCore implements NotificationSink {
     const s = this.socket;
     if (!s) return;
     this.messagesOut++;
-    s.send(bytes, dest.port, dest.address, (err) => {
-      if (err) this.logger.debug({ err, remoteAddress: dest.address, remotePort: dest.port }, 'coap send failed');
-    });
+    // No callback: a failed send surfaces as the socket's 'error' event, which the listener logs.
+    s.send(bytes, dest.port, dest.address);
   }
 
   /** An Empty ACK (RFC 7252 §5.2.2) or RST (§4.2) for a message id. */
@@ -155,13 +157,18 @@ export class CoapCore implements NotificationSink {
     return b;
   }
 
+  /** RFC 7252 §5.2.2: the back-end is slow — acknowledge now, answer later in a CON of its own. */
+  private goSeparate(ctx: RequestContext): void {
+    const ex = ctx.exchange;
+    if (ex.state !== 'pending') return;
+    ex.state = 'separate';
+    this.count('separate');
+    this.writeEmpty(ctx.peer, TYPE_ACK, ctx.messageId);
+  }
+
   /** Answers one request; the exchange remembers the bytes for duplicates (RFC 7252 §4.5). */
   respond(ctx: RequestContext, spec: ResponseSpec, held?: HeldReply): void {
     const ex = ctx.exchange;
-    if (ex.timer) {
-      clearTimeout(ex.timer);
-      ex.timer = undefined;
-    }
     const separate = ex.state === 'separate';
     ex.state = 'done';
     // RFC 7967: the client asked not to hear about this class of response.

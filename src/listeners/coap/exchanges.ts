@@ -19,8 +19,6 @@ export interface Exchange {
   state: ExchangeState;
   /** The piggybacked (or NON) response, resent verbatim to duplicates. Undefined with No-Response. */
   response?: Buffer;
-  /** Timer that switches a slow exchange to a separate response. */
-  timer?: NodeJS.Timeout;
 }
 
 export class ExchangeCache {
@@ -67,13 +65,10 @@ export class ExchangeCache {
   }
 
   clear(): void {
-    for (const e of this.map.values()) if (e.timer) clearTimeout(e.timer);
     this.map.clear();
   }
 
   private drop(key: string): void {
-    const e = this.map.get(key);
-    if (e?.timer) clearTimeout(e.timer);
     this.map.delete(key);
   }
 }

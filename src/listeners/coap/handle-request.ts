@@ -155,8 +155,7 @@ function dispatch(core: CoapCore, ctx: RequestContext, payload: Buffer, block1: 
     delivery: ctx.confirmable ? 'at-least-once' : 'at-most-once',
     ...(ctx.token.length > 0 && { correlationId: ctx.token.toString('hex') }),
   });
-  const after = core.options.separateResponseAfterMs;
-  if (ctx.confirmable) ctx.exchange.timer = setTimeout(() => goSeparate(core, ctx), after);
+  if (ctx.confirmable) core.separate.add(ctx, Date.now());
   core.inflight++;
   core.pipeline.handle(env).then(
     (outcome) => {
@@ -170,16 +169,6 @@ function dispatch(core: CoapCore, ctx: RequestContext, payload: Buffer, block1: 
       core.respond(ctx, diagnostic(C.INTERNAL_SERVER_ERROR, 'internal error'));
     },
   );
-}
-
-/** RFC 7252 §5.2.2: the back-end is slow — acknowledge now, answer later in a CON of its own. */
-function goSeparate(core: CoapCore, ctx: RequestContext): void {
-  const ex = ctx.exchange;
-  ex.timer = undefined;
-  if (ex.state !== 'pending') return;
-  ex.state = 'separate';
-  core.count('separate');
-  core.writeEmpty(ctx.peer, TYPE_ACK, ctx.messageId);
 }
 
 /** Maps an Outcome to a response per RFC 8075 §7. */

@@ -86,6 +86,7 @@ export class CoapListener implements Listener {
       }
     }
     clearInterval(this.sweeper);
+    core.separate.clear();
     core.transmitter.cancelAll();
     core.observe.clear();
     core.conExchanges.clear();

@@ -1,0 +1,17 @@
+/**
+ * Bench back-end for the CoAP run: node:http on a loopback port answering
+ * every request 204 once its body is read. Reports its port over IPC and
+ * exits with its parent.
+ */
+import { createServer } from 'node:http';
+
+const server = createServer({ keepAliveTimeout: 60_000, requestTimeout: 0 }, (req, res) => {
+  req.on('data', () => undefined);
+  req.on('end', () => {
+    res.writeHead(204);
+    res.end();
+  });
+  req.on('error', () => res.destroy());
+});
+server.listen(0, '127.0.0.1', () => process.send({ port: server.address().port }));
+process.on('disconnect', () => process.exit(0));
