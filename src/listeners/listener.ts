@@ -45,6 +45,8 @@ export interface ListenerContext {
   readonly logger: Logger;
   readonly metrics: Metrics;
   readonly guard: Guard;
+  /** Folder of the configuration file; relative paths in the listener's configuration (TLS material) resolve against it. Defaults to the working directory. */
+  readonly baseDir?: string;
 }
 
 export interface ListenerStats {

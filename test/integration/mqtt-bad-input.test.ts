@@ -152,6 +152,21 @@ describe('after CONNECT', () => {
     await expectDisconnect(flags, 0x81);
   });
 
+  it('disconnects a QoS 0 PUBLISH with DUP set [MQTT-3.3.1-2] and a QoS 1 PUBLISH with packet id 0 [MQTT-2.3.1-1] with 0x81', async () => {
+    const dup = await RawClient.connected(bed.port, 5);
+    dup.write(Buffer.from([0x38, 0x04, 0x00, 0x01, 0x61, 0x00]));
+    await expectDisconnect(dup, 0x81);
+    const zero = await RawClient.connected(bed.port, 5);
+    zero.write(Buffer.from([0x32, 0x06, 0x00, 0x01, 0x61, 0x00, 0x00, 0x00]));
+    await expectDisconnect(zero, 0x81);
+  });
+
+  it('disconnects a topic name that is not well-formed UTF-8 with 0x81 [MQTT-1.5.4-1]', async () => {
+    const raw = await RawClient.connected(bed.port, 5);
+    raw.write(Buffer.from([0x30, 0x05, 0x00, 0x02, 0xc3, 0x28, 0x00]));
+    await expectDisconnect(raw, 0x81);
+  });
+
   it('disconnects server-to-client packets sent by a client with 0x82', async () => {
     const raw = await RawClient.connected(bed.port, 5);
     raw.write(Buffer.from([0xd0, 0x00])); // PINGRESP

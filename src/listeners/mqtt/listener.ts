@@ -181,11 +181,12 @@ export class MqttListener implements Listener {
 
   private tlsOptions(): TlsOptions {
     const t = this.ctx.config.tls!;
+    const base = this.ctx.baseDir ?? process.cwd();
     try {
       return {
-        cert: readFileSync(resolve(t.cert)),
-        key: readFileSync(resolve(t.key)),
-        ...(t.ca !== undefined && { ca: readFileSync(resolve(t.ca)) }),
+        cert: readFileSync(resolve(base, t.cert)),
+        key: readFileSync(resolve(base, t.key)),
+        ...(t.ca !== undefined && { ca: readFileSync(resolve(base, t.ca)) }),
         requestCert: t.requestCert,
         rejectUnauthorized: t.requestCert && t.ca !== undefined,
         minVersion: t.minVersion,

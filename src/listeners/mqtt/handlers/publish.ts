@@ -10,7 +10,7 @@ import { topicNameProblem, type Outcome } from '../../../envelope/index.js';
 import { QOS2_DISPATCHING, QOS2_RECEIVED, type MqttConnection } from '../connection.js';
 import { buildEnvelope } from '../envelope.js';
 import { RC, outcomeReasonCode } from '../reason-codes.js';
-import { MqttProtocolViolation, protocolError } from '../violation.js';
+import { MqttProtocolViolation, malformed, protocolError } from '../violation.js';
 
 export function handlePublish(c: MqttConnection, p: IPublishPacket): void {
   const v5 = c.version === 5;
@@ -21,13 +21,18 @@ export function handlePublish(c: MqttConnection, p: IPublishPacket): void {
     // [MQTT-3.3.4-6]: Subscription Identifiers travel server → client only.
     if (props.subscriptionIdentifier !== undefined) throw protocolError('MQTT-3.3.4-6', 'PUBLISH from a client carries a subscription identifier');
   }
+  const qos = p.qos;
+  // [MQTT-3.3.1-2]: DUP must be 0 for QoS 0; [MQTT-2.3.1-1]: QoS 1/2 packet identifiers are non-zero.
+  if (qos === 0 && p.dup) throw malformed('MQTT-3.3.1-2', 'DUP flag set on a QoS 0 PUBLISH');
+  if (qos > 0 && !p.messageId) throw malformed('MQTT-2.3.1-1', 'QoS 1/2 PUBLISH with packet identifier 0');
+  // mqtt-packet decodes ill-formed UTF-8 to U+FFFD; a topic carrying it is treated as ill-formed [MQTT-1.5.4-1].
+  if (topic.includes('\uFFFD')) throw malformed('MQTT-1.5.4-1', 'topic name is not well-formed UTF-8');
   const problem = topicNameProblem(topic);
   if (problem !== undefined) {
     throw new MqttProtocolViolation('protocol-error', RC.TOPIC_NAME_INVALID, 'MQTT-3.3.2-2', `invalid topic name: ${problem}`);
   }
   // [MQTT-3.2.2-14]: Retain Available is 0; v3.1.1 has no such signal, so retain is ignored there (documented).
   if (p.retain && v5) throw new MqttProtocolViolation('protocol-error', RC.RETAIN_NOT_SUPPORTED, 'MQTT-3.2.2-14', 'retained messages are not supported');
-  const qos = p.qos;
   if (qos > c.shared.options.maximumQos) {
     throw new MqttProtocolViolation('protocol-error', RC.QOS_NOT_SUPPORTED, 'MQTT-3.2.2-11', `QoS ${qos} exceeds maximum QoS ${c.shared.options.maximumQos}`);
   }
