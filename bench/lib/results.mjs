@@ -6,7 +6,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { cpus } from 'node:os';
-import { existsSync, readFileSync, readdirSync, writeFileSync, renameSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, writeFileSync, renameSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { mmm } from './stats.mjs';
@@ -22,13 +22,17 @@ export function environment() {
   let commit = 'unknown';
   let dirty = false;
   try {
-    commit = execFileSync('git', ['rev-parse', '--short=12', 'HEAD'], { cwd: BENCH_DIR, encoding: 'utf8' }).trim();
-    dirty = execFileSync('git', ['status', '--porcelain', '--', 'src'], { cwd: BENCH_DIR, encoding: 'utf8' }).trim().length > 0;
+    const cwd = join(BENCH_DIR, '..');
+    commit = execFileSync('git', ['rev-parse', '--short=12', 'HEAD'], { cwd, encoding: 'utf8' }).trim();
+    dirty = execFileSync('git', ['status', '--porcelain', '--', 'src'], { cwd, encoding: 'utf8' }).trim().length > 0;
   } catch {
     // not a git checkout
   }
   const c = cpus();
-  return { commit, srcDirty: dirty, node: process.version, cpus: c.length, cpuModel: c[0]?.model ?? 'unknown', date: new Date().toISOString() };
+  const dist = process.env.THINGGATE_BENCH_DIST ?? 'dist';
+  const cli = join(BENCH_DIR, '..', dist, 'cli.js');
+  const builtAt = existsSync(cli) ? statSync(cli).mtime.toISOString() : null;
+  return { commit, srcDirty: dirty, build: { dir: dist, builtAt }, node: process.version, cpus: c.length, cpuModel: c[0]?.model ?? 'unknown', date: new Date().toISOString() };
 }
 
 /** Median/min/max of the key numbers of a throughput scenario's runs. */
