@@ -178,12 +178,12 @@ export class CoapCore implements NotificationSink {
       return;
     }
     let options: CoapOption[] = spec.options ? [...spec.options] : [];
-    let payload = this.shape(ctx.peer, ctx.requestBytes, ctx.token.length, spec, options, ctx.req.block2, this.block2Key(ctx.peer, ctx.req), held);
+    let payload = this.shape(ctx.peer, ctx.requestBytes, ctx.token.length, spec, options, ctx.req.block2, () => this.block2Key(ctx.peer, ctx.req), held);
     if (payload === undefined) {
       // RFC 7959 §2.2: a block number past the end of the representation → 4.02 Bad Option.
       spec = { code: 0x82, payload: Buffer.from('block number out of range') };
       options = [];
-      payload = this.shape(ctx.peer, ctx.requestBytes, ctx.token.length, spec, options, undefined, '')!;
+      payload = this.shape(ctx.peer, ctx.requestBytes, ctx.token.length, spec, options, undefined, () => '')!;
     }
     if (options.length > 1) options.sort((a, b) => a.number - b.number);
     if (separate) {
@@ -213,7 +213,7 @@ export class CoapCore implements NotificationSink {
     }
     const cf = message.contentType !== undefined ? coapFormatForMediaType(message.contentType) : undefined;
     const spec: ResponseSpec = { code: 0x45, payload: message.payload, ...(cf !== undefined && { contentFormat: cf }) };
-    const payload = this.shape(peer, obs.requestBytes, obs.token.length, spec, options, undefined, `${peer.key}|${obs.address}`)!;
+    const payload = this.shape(peer, obs.requestBytes, obs.token.length, spec, options, undefined, () => `${peer.key}|${obs.address}`)!;
     options.sort((a, b) => a.number - b.number);
     const mid = this.peers.messageId(peer);
     obs.lastMessageId = mid;
@@ -248,7 +248,7 @@ export class CoapCore implements NotificationSink {
     spec: ResponseSpec,
     options: CoapOption[],
     block2: CoapRequest['block2'],
-    key: string,
+    key: () => string,
     held?: HeldReply,
   ): Buffer | undefined {
     let payload = held?.payload ?? spec.payload ?? EMPTY;
@@ -272,7 +272,7 @@ export class CoapCore implements NotificationSink {
     }
     if (isError || (payload.length <= limit && (!block2 || block2.num === 0))) return payload;
     // RFC 7959 §2.4: a payload larger than one block is sent block by block; the rest is kept for follow-ups.
-    const reply = held ?? this.block2.hold(key, spec.code, payload, contentFormat, Date.now());
+    const reply = held ?? this.block2.hold(key(), spec.code, payload, contentFormat, Date.now());
     const szx = szxFor(limit);
     const num = block2 ? Math.floor((block2.num * blockSize(block2.szx)) / blockSize(szx)) : 0;
     const slice = sliceBlock(reply.payload, num, szx);

@@ -2,7 +2,8 @@
  * Message deduplication (RFC 7252 §4.5). A request's message id is
  * remembered per source for EXCHANGE_LIFETIME (CON) or NON_LIFETIME (NON);
  * a duplicate is answered from the remembered response and never dispatched
- * twice. Entries are kept in insertion order, which is also expiry order, so
+ * twice. Keys are numbers (source id × 65536 + message id), so the hot
+ * path builds no strings. Entries are kept in insertion order, which is also expiry order, so
  * expiry is a walk from the head; the count is bounded (oldest first out).
  */
 
@@ -22,7 +23,7 @@ export interface Exchange {
 }
 
 export class ExchangeCache {
-  private readonly map = new Map<string, Exchange>();
+  private readonly map = new Map<number, Exchange>();
   private evictedCount = 0;
 
   constructor(
@@ -39,15 +40,15 @@ export class ExchangeCache {
     return this.evictedCount;
   }
 
-  get(key: string): Exchange | undefined {
+  get(key: number): Exchange | undefined {
     return this.map.get(key);
   }
 
   /** Remembers a new exchange. */
-  add(key: string, now: number): Exchange {
+  add(key: number, now: number): Exchange {
     this.sweep(now);
     if (this.map.size >= this.maxEntries) {
-      const oldest = this.map.keys().next().value as string;
+      const oldest = this.map.keys().next().value as number;
       this.drop(oldest);
       this.evictedCount++;
     }
@@ -68,7 +69,7 @@ export class ExchangeCache {
     this.map.clear();
   }
 
-  private drop(key: string): void {
+  private drop(key: number): void {
     this.map.delete(key);
   }
 }

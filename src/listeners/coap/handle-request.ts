@@ -22,21 +22,22 @@ const DIAGNOSTIC_MAX = 128;
 export function onRequest(core: CoapCore, peer: Peer, msg: CoapMessage, size: number, now: number): void {
   const confirmable = msg.type === TYPE_CON;
   const cache = confirmable ? core.conExchanges : core.nonExchanges;
-  const key = `${peer.key}#${msg.messageId}`;
+  const key = peer.id * 0x10000 + msg.messageId;
   const seen = cache.get(key);
   if (seen) {
     onDuplicate(core, peer, msg, seen, confirmable);
     return;
   }
   const exchange = cache.add(key, now);
-  const base = { peer, messageId: msg.messageId, token: msg.token, confirmable, requestBytes: size, exchange };
+  // One object per request; `req` is filled in once the options are read.
+  const ctx: { -readonly [K in keyof RequestContext]: RequestContext[K] } = { peer, messageId: msg.messageId, token: msg.token, confirmable, requestBytes: size, exchange, req: NO_REQUEST };
   if (core.closing) {
-    core.respond({ ...base, req: NO_REQUEST }, unavailableSpec('listener is shutting down', 1));
+    core.respond(ctx, unavailableSpec('listener is shutting down', 1));
     return;
   }
   const method = C.METHODS[msg.code];
   if (method === undefined) {
-    core.respond({ ...base, req: NO_REQUEST }, diagnostic(C.METHOD_NOT_ALLOWED, `method code ${msg.code >> 5}.${String(msg.code & 31).padStart(2, '0')} is not supported`));
+    core.respond(ctx, diagnostic(C.METHOD_NOT_ALLOWED, `method code ${msg.code >> 5}.${String(msg.code & 31).padStart(2, '0')} is not supported`));
     return;
   }
   if (!core.peers.take(peer, now)) {
@@ -47,7 +48,7 @@ export function onRequest(core: CoapCore, peer: Peer, msg: CoapMessage, size: nu
       core.report({ kind: 'flood', remoteAddress: peer.address, clientId: peer.clientId, clause: 'RFC8516', reasonCode: C.TOO_MANY_REQUESTS, detail: `over ${core.options.requestsPerSecond} requests/s` });
     }
     // RFC 8516 §3: 4.29 with Max-Age saying when to try again.
-    core.respond({ ...base, req: NO_REQUEST }, { ...diagnostic(C.TOO_MANY_REQUESTS, 'too many requests'), options: [maxAge(retryMs)] });
+    core.respond(ctx, { ...diagnostic(C.TOO_MANY_REQUESTS, 'too many requests'), options: [maxAge(retryMs)] });
     return;
   }
   const req = readRequest(msg, method);
@@ -55,10 +56,10 @@ export function onRequest(core: CoapCore, peer: Peer, msg: CoapMessage, size: nu
     core.protocolErrors++;
     const c = req.kind === 'proxy' ? C.PROXYING_NOT_SUPPORTED : C.BAD_OPTION;
     core.report({ kind: 'protocol-error', remoteAddress: peer.address, clientId: peer.clientId, clause: 'RFC7252-5.4.1', reasonCode: c, detail: req.reason });
-    core.respond({ ...base, req: NO_REQUEST }, diagnostic(c, req.reason));
+    core.respond(ctx, diagnostic(c, req.reason));
     return;
   }
-  const ctx: RequestContext = { ...base, req };
+  ctx.req = req;
   if (req.echo !== undefined && !peer.verified && core.peers.checkEcho(peer, req.echo, now)) peer.verified = true; // RFC 9175 §2.4
   const adm = peer.admission;
   if (adm !== undefined && !(adm instanceof Promise)) {

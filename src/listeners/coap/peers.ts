@@ -12,6 +12,8 @@ import type { Identity } from '../../envelope/index.js';
 export interface Peer {
   /** `address:port` (`[v6]:port`); the client id unless an identity says otherwise. */
   readonly key: string;
+  /** Small unique number of this source in this listener (exchange keys). */
+  readonly id: number;
   readonly address: string;
   readonly port: number;
   /** `key`, or the `clientId` attribute of the identity admission attached. */
@@ -42,6 +44,7 @@ export function peerKey(address: string, port: number): string {
 export class PeerTable {
   private readonly peers = new Map<string, Peer>();
   private readonly secret = randomBytes(32);
+  private nextId = 1;
 
   constructor(
     private readonly limits: { readonly maxPeers: number; readonly idleMs: number; readonly ratePerSecond: number; readonly burst: number },
@@ -69,6 +72,7 @@ export class PeerTable {
     }
     p = {
       key,
+      id: this.nextId++,
       address,
       port,
       clientId: key,
