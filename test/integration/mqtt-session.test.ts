@@ -64,6 +64,14 @@ describe('CONNECT', () => {
   });
 });
 
+it('refuses an unknown protocol level with return code 0x01 [MQTT-3.1.2-2]', async () => {
+  const raw = await RawClient.open(bed.port, 4);
+  // CONNECT, protocol name MQTT, level 6, clean session, keepalive 60, client id "x".
+  raw.write(Buffer.from([0x10, 0x0d, 0x00, 0x04, 0x4d, 0x51, 0x54, 0x54, 0x06, 0x02, 0x00, 0x3c, 0x00, 0x01, 0x78]));
+  expect(((await raw.next('connack')) as IConnackPacket).returnCode).toBe(0x01);
+  await raw.waitClosed();
+});
+
 describe('first-CONNECT deadline', () => {
   it('closes a socket that sends nothing', async () => {
     const raw = await RawClient.open(bed.port, 5);

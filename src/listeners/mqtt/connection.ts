@@ -108,7 +108,7 @@ export class MqttConnection implements Subscriber {
     this.out = new Outbound(this, Math.max(shared.limits.maxInflight * 4, 256));
     this.parser = mqttPacket.parser({ protocolVersion: 4 });
     this.parser.on('packet', (p: Packet) => this.onPacket(p));
-    this.parser.on('error', (err: Error) => this.fail(malformed(undefined, `malformed packet: ${err.message}`)));
+    this.parser.on('error', (err: Error) => this.onParseError(err));
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (err: Error) => this.log.debug({ err: err.message }, 'socket error'));
     socket.on('close', () => this.onClose());
@@ -149,6 +149,16 @@ export class MqttConnection implements Subscriber {
     } catch (err) {
       this.fail(malformed(undefined, `unparsable packet: ${(err as Error).message}`));
     }
+  }
+
+  private onParseError(err: Error): void {
+    if (this.state === 'new' && err.message === 'Invalid protocol version') {
+      // [MQTT-3.1.2-2]: an unsupported level gets CONNACK 0x01 (in the 3.1.1 format every version can read).
+      this.write(UNSUPPORTED_LEVEL_CONNACK);
+      this.fail(new MqttProtocolViolation('protocol-error', RC.UNSUPPORTED_PROTOCOL_VERSION, 'MQTT-3.1.2-2', 'unsupported protocol level'));
+      return;
+    }
+    this.fail(malformed(undefined, `malformed packet: ${err.message}`));
   }
 
   private onPacket(packet: Packet): void {
@@ -428,5 +438,7 @@ export class MqttConnection implements Subscriber {
     this.shared.onSettled();
   }
 }
+
+const UNSUPPORTED_LEVEL_CONNACK = Buffer.from([0x20, 0x02, 0x00, 0x01]);
 
 const ACK_FIRST_BYTE = { puback: 0x40, pubrec: 0x50, pubrel: 0x62, pubcomp: 0x70 } as const;
