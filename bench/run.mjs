@@ -104,16 +104,16 @@ for (const scenario of selected) {
       record.summary = summarizeThroughput(record.runs);
     }
     record.elapsedSeconds = Math.round((Date.now() - startedAt) / 1000);
-    if (write) log(`wrote ${writeScenarioResult(record, outDir)}`);
-    else log(JSON.stringify(record.summary));
+    if (write) {
+      log(`wrote ${writeScenarioResult(record, outDir)}`);
+      // After every scenario, so an interrupted suite still leaves a current table.
+      writeResultsMd(renderSuite(loadResults(outDir), outDir), resultsMd);
+    } else log(JSON.stringify(record.summary));
   } catch (err) {
     failures++;
     log(`!! ${scenario.name} failed: ${err instanceof Error ? err.stack : String(err)}`);
   }
 }
 
-if (write) {
-  writeResultsMd(renderSuite(loadResults(outDir), outDir), resultsMd);
-  log(`\nupdated ${resultsMd}`);
-}
+if (write) log(`\nupdated ${resultsMd}`);
 process.exitCode = failures > 0 ? 1 : 0;

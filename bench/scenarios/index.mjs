@@ -1,12 +1,28 @@
-/** Every scenario, in the order `npm run bench` runs them (the egress limit first: others are ratios to it). */
+/**
+ * Every scenario, in the order `npm run bench` runs them: the egress limit
+ * first (the others are ratios to it), then what the targets compare —
+ * mqtt-qos1-rest and the peers — then the variants and connections.
+ */
 import { scenarios as peers } from './peers.mjs';
 import { scenarios as thinggate } from './thinggate.mjs';
 import { scenario as connections } from './connections.mjs';
 
-const egress = peers.filter((s) => s.name === 'egress-limit');
-const others = peers.filter((s) => s.name !== 'egress-limit');
+const ORDER = [
+  'egress-limit',
+  'mqtt-qos1-rest',
+  'peer-aedes',
+  'peer-mosquitto',
+  'peer-node-red',
+  'mqtt-qos1-batch',
+  'mqtt-qos0-rest',
+  'mqtt-qos2-rest',
+  'coap-con-rest',
+  'amqp-rest',
+  'connections',
+];
+const all = [...peers, ...thinggate, connections];
 
-export const SCENARIOS = [...egress, ...thinggate, ...others, connections];
+export const SCENARIOS = ORDER.map((name) => all.find((s) => s.name === name)).concat(all.filter((s) => !ORDER.includes(s.name)));
 
 export function scenarioByName(name) {
   return SCENARIOS.find((s) => s.name === name);
