@@ -57,6 +57,20 @@ describe('balancer behaviour', () => {
     expect(new Set(home.values()).size).toBeGreaterThan(1);
   });
 
+  it('consistent-hash on the address keeps one address on one endpoint whatever the client', async () => {
+    const backends = await Promise.all([backend(), backend(), backend()]);
+    const balancer = balancerFor({ strategy: 'consistent-hash', hashOn: 'address', endpoints: backends.map((b) => ({ url: b.url })) });
+    const home = new Map<string, string>();
+    for (let i = 0; i < 60; i++) {
+      const address = `sensors/${i % 12}`;
+      const r = await balancer.dispatch(request({ key: `client-${i}`, headers: { 'x-thinggate-address': address } }));
+      if (r.kind !== 'response') throw new Error(r.kind);
+      if (home.has(address)) expect(r.endpoint).toBe(home.get(address));
+      home.set(address, r.endpoint);
+    }
+    expect(new Set(home.values()).size).toBeGreaterThan(1);
+  });
+
   it('dispatches one key at a time, in arrival order, with ordered delivery', async () => {
     let inflight = 0;
     let maxInflight = 0;

@@ -146,6 +146,22 @@ describe('balancer failover', () => {
     for (const r of await Promise.all(running)) expect(r).toMatchObject({ kind: 'response', status: 200 });
   });
 
+  it('bounds requests waiting behind their key under ordered delivery', async () => {
+    const release: Array<() => void> = [];
+    const b = await backend(() => new Promise((resolve) => release.push(() => resolve({ status: 200 }))));
+    const balancer = balancerFor({ endpoints: [{ url: b.url }], orderedDelivery: true, maxPending: 1 });
+    const first = balancer.dispatch(request({ key: 'dev' }));
+    const second = balancer.dispatch(request({ key: 'dev' }));
+    expect(await balancer.dispatch(request({ key: 'dev' }))).toMatchObject({ kind: 'unavailable', code: 'TG_ERR_POOL_OVERLOADED' });
+    // Another device is not held up.
+    const other = balancer.dispatch(request({ key: 'other' }));
+    await b.waitFor(2);
+    release.splice(0).forEach((r) => r());
+    await b.waitFor(3);
+    release.splice(0).forEach((r) => r());
+    for (const r of await Promise.all([first, second, other])) expect(r).toMatchObject({ kind: 'response', status: 200 });
+  });
+
   it('times out an attempt and caps the total by the message expiry', async () => {
     const b = await backend(() => ({ status: 200, delayMs: 400 }));
     const balancer = balancerFor({ endpoints: [{ url: b.url }], timeoutMs: 100, retries: { maxAttempts: 1 } });

@@ -6,6 +6,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ClassicLevel } from 'classic-level';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createBalancer } from '../../src/balancer/index.js';
 import type { Balancer } from '../../src/balancer/types.js';
@@ -114,5 +115,16 @@ describe('balancer spool', () => {
     await old.close(0);
     await backend.waitFor(2);
     expect(backend.requests.map((r) => r.headers['idempotency-key']).sort()).toEqual(['from-next', 'from-old']);
+  });
+
+  it('answers unavailable when the spool directory cannot be opened', async () => {
+    const dir = tempDir();
+    const holder = new ClassicLevel(join(dir, 'spool'));
+    await holder.open();
+    cleanup.push(() => holder.close());
+    const log = new LogWatch();
+    const balancer = spooling(dir, 'http://127.0.0.1:9', {}, log);
+    expect(await balancer.dispatch(request())).toMatchObject({ kind: 'unavailable', code: 'TG_ERR_SPOOL_FAILED' });
+    await log.waitFor('cannot open the spool; spooled delivery is unavailable');
   });
 });
