@@ -6,6 +6,7 @@
  */
 import type { Duplex } from 'node:stream';
 import mqttPacket, { type Packet, type Parser } from 'mqtt-packet';
+import { PacketWriter } from './writer.js';
 import type { Logger } from 'pino';
 import type { Envelope, Identity, Outcome, Source, TlsInfo } from '../../envelope/index.js';
 import type { DeviceMessage, QoS, Subscriber } from '../../devices/registry.js';
@@ -33,8 +34,8 @@ export interface ListenerShared {
   protocolErrors: number;
   /** Called when a connection's in-flight count reaches zero or it closes (drain waits on it). */
   onSettled(): void;
-  /** Uncorks `conn` at the end of this event-loop turn (one setImmediate per listener, not per write). */
-  scheduleFlush(conn: MqttConnection): void;
+  /** Uncorks `writer` at the end of this event-loop turn (one setImmediate per listener, not per write). */
+  scheduleFlush(writer: PacketWriter): void;
 }
 
 export interface RemoteInfo {
@@ -71,9 +72,6 @@ export class MqttConnection implements Subscriber {
   // Limits the client announced (v5) and negotiated values.
   keepaliveMs = 0;
   clientReceiveMaximum = 65535;
-  clientMaxPacketBytes = Number.POSITIVE_INFINITY;
-  /** v5 Request Problem Information; when false, reason strings go only on CONNACK/DISCONNECT/PUBLISH [MQTT-3.1.2-29]. */
-  problemInformation = true;
   readonly topicAliases = new Map<number, string>();
 
   // Inbound flow.
@@ -87,14 +85,15 @@ export class MqttConnection implements Subscriber {
   backlog: Packet[] | undefined;
 
   readonly out: Outbound;
+  readonly wire: PacketWriter;
   private readonly parser: Parser;
   private readonly frames: FrameGuard;
-  private genOptions: { protocolVersion: number } = { protocolVersion: 4 };
   private lastRx = Date.now();
   private keepaliveTimer: NodeJS.Timeout | undefined;
   private connectTimer: NodeJS.Timeout | undefined;
-  private corked = false;
   private paused = false;
+  /** Set once the connection is being closed: nothing more is read or dispatched. */
+  private closing = false;
 
   constructor(
     readonly shared: ListenerShared,
@@ -105,6 +104,7 @@ export class MqttConnection implements Subscriber {
     this.log = shared.ctx.logger.child({ remote: `${remote.address}:${remote.port ?? 0}` });
     this.source = { clientId: '', remoteAddress: remote.address, ...(remote.port !== undefined && { remotePort: remote.port }), ...(remote.tls && { tls: remote.tls }) };
     this.frames = new FrameGuard(shared.limits.maxPacketBytes);
+    this.wire = new PacketWriter(socket, shared.metrics, shared.scheduleFlush, () => this.log);
     this.out = new Outbound(this, Math.max(shared.limits.maxInflight * 4, 256));
     this.parser = mqttPacket.parser({ protocolVersion: 4 });
     this.parser.on('packet', (p: Packet) => this.onPacket(p));
@@ -117,10 +117,6 @@ export class MqttConnection implements Subscriber {
     this.connectTimer = setTimeout(() => this.onConnectTimeout(), shared.limits.connectTimeoutMs);
     shared.connections.add(this);
     shared.metrics.connections.inc();
-  }
-
-  get protocolVersion(): number {
-    return this.version;
   }
 
   // ---- reading ---------------------------------------------------------
@@ -154,7 +150,7 @@ export class MqttConnection implements Subscriber {
   private onParseError(err: Error): void {
     if (this.state === 'new' && err.message === 'Invalid protocol version') {
       // [MQTT-3.1.2-2]: an unsupported level gets CONNACK 0x01 (in the 3.1.1 format every version can read).
-      this.write(UNSUPPORTED_LEVEL_CONNACK);
+      this.wire.write(UNSUPPORTED_LEVEL_CONNACK);
       this.fail(new MqttProtocolViolation('protocol-error', RC.UNSUPPORTED_PROTOCOL_VERSION, 'MQTT-3.1.2-2', 'unsupported protocol level'));
       return;
     }
@@ -162,7 +158,8 @@ export class MqttConnection implements Subscriber {
   }
 
   private onPacket(packet: Packet): void {
-    if (this.state === 'closed') return;
+    // The parser keeps emitting the rest of a chunk after a violation closed the connection.
+    if (this.closing) return;
     this.shared.metrics.rx(packet.cmd);
     if (this.backlog !== undefined && packet.cmd !== 'connect') {
       this.backlog.push(packet);
@@ -182,7 +179,7 @@ export class MqttConnection implements Subscriber {
     this.updateFlow();
     if (!backlog) return;
     for (const p of backlog) {
-      if (this.state === 'closed') return;
+      if (this.closing) return;
       try {
         dispatchPacket(this, p);
       } catch (err) {
@@ -196,7 +193,7 @@ export class MqttConnection implements Subscriber {
   /** Called by the connect handler once the CONNECT is parsed. */
   beginConnect(version: number): void {
     this.version = version;
-    this.genOptions = { protocolVersion: version === 5 ? 5 : 4 };
+    this.wire.setVersion(version);
     this.state = 'connecting';
     this.backlog = [];
     this.updateFlow();
@@ -246,78 +243,7 @@ export class MqttConnection implements Subscriber {
     this.armKeepalive(limit - idle);
   }
 
-  // ---- writing -------------------------------------------------------------
-
-  /**
-   * Writes raw bytes. The socket stays corked until the listener's flush at
-   * the end of this event-loop turn, so acknowledgements for all outcomes
-   * that arrived in one turn leave in one write system call.
-   */
-  write(buf: Buffer): void {
-    if (this.state === 'closed' || this.socket.destroyed) return;
-    if (!this.corked) {
-      this.corked = true;
-      this.socket.cork();
-      this.shared.scheduleFlush(this);
-    }
-    this.socket.write(buf);
-  }
-
-  /** Called by the listener's flush. */
-  uncork(): void {
-    this.corked = false;
-    if (!this.socket.destroyed) this.socket.uncork();
-  }
-
-  /** True when the socket's write buffer is above its high-water mark. */
-  get backedUp(): boolean {
-    return this.socket.writableNeedDrain;
-  }
-
-  /**
-   * Encodes and writes a packet. Returns false when it could not be encoded
-   * or is larger than the client's Maximum Packet Size (it is then not sent
-   * [MQTT-3.1.2-24 v5 §3.1.2.11.4]).
-   */
-  send(packet: Packet): boolean {
-    let buf: Buffer;
-    try {
-      buf = mqttPacket.generate(packet, this.genOptions);
-    } catch (err) {
-      this.log.warn({ err: (err as Error).message, cmd: packet.cmd }, 'cannot encode packet');
-      return false;
-    }
-    if (buf.length > this.clientMaxPacketBytes) return false;
-    this.write(buf);
-    this.shared.metrics.tx(packet.cmd);
-    return true;
-  }
-
-  /** PUBACK/PUBREC/PUBREL/PUBCOMP with success and no properties: four bytes, no encoder. */
-  simpleAck(cmd: 'puback' | 'pubrec' | 'pubrel' | 'pubcomp', messageId: number): void {
-    const buf = Buffer.allocUnsafe(4);
-    buf[0] = ACK_FIRST_BYTE[cmd];
-    buf[1] = 2;
-    buf[2] = messageId >> 8;
-    buf[3] = messageId & 0xff;
-    this.write(buf);
-    this.shared.metrics.tx(cmd);
-  }
-
-  /**
-   * An acknowledgement with a v5 reason code and, when the client allows it,
-   * a Reason String. If the packet would exceed the client's Maximum Packet
-   * Size the Reason String is left out [MQTT-3.2.2-19].
-   */
-  ack(cmd: 'puback' | 'pubrec' | 'pubrel' | 'pubcomp', messageId: number, reasonCode: number, reason?: string): void {
-    if (this.version !== 5 || (reasonCode === 0 && reason === undefined)) {
-      this.simpleAck(cmd, messageId);
-      return;
-    }
-    const withReason = reason !== undefined && this.problemInformation;
-    if (withReason && this.send({ cmd, messageId, reasonCode, properties: { reasonString: reason } })) return;
-    this.send({ cmd, messageId, reasonCode });
-  }
+  // ---- writing: see writer.ts --------------------------------------------
 
   // ---- inbound flow ----------------------------------------------------------
 
@@ -364,7 +290,7 @@ export class MqttConnection implements Subscriber {
    * is up, DISCONNECT after; v3.1.1: the connection is just closed).
    */
   fail(err: unknown): void {
-    if (this.state === 'closed') return;
+    if (this.closing) return;
     if (err instanceof MqttProtocolViolation) {
       this.shared.protocolErrors++;
       this.shared.ctx.guard.report({
@@ -385,12 +311,12 @@ export class MqttConnection implements Subscriber {
 
   /** Sends the v5 reason code (CONNACK or DISCONNECT) when the peer speaks v5, then closes. */
   closeWith(reasonCode: number, reason?: string): void {
-    if (this.state === 'closed') return;
+    if (this.closing) return;
     if (this.version === 5) {
       const properties = reason !== undefined ? { reasonString: reason.slice(0, 256) } : undefined;
-      if (this.connacked) this.send({ cmd: 'disconnect', reasonCode, ...(properties && { properties }) });
+      if (this.connacked) this.wire.send({ cmd: 'disconnect', reasonCode, ...(properties && { properties }) });
       else if (this.state === 'connecting' || this.state === 'new') {
-        this.send({ cmd: 'connack', sessionPresent: false, reasonCode, ...(properties && { properties }) });
+        this.wire.send({ cmd: 'connack', sessionPresent: false, reasonCode, ...(properties && { properties }) });
       }
     }
     this.end();
@@ -398,14 +324,14 @@ export class MqttConnection implements Subscriber {
 
   /** Session takeover: another connection with this client id has been admitted [MQTT-3.1.4-3]. */
   takeOver(): void {
-    if (this.state === 'closed') return;
+    if (this.closing) return;
     this.log.info('session taken over by a new connection');
     this.closeWith(RC.SESSION_TAKEN_OVER, 'session taken over');
   }
 
   /** Half-closes after flushing; destroys if the peer does not close in time. */
   end(): void {
-    if (this.state === 'closed') return;
+    if (this.closing) return;
     this.stopReading();
     this.socket.end();
     setTimeout(() => this.socket.destroy(), CLOSE_GRACE_MS).unref();
@@ -417,9 +343,10 @@ export class MqttConnection implements Subscriber {
   }
 
   private stopReading(): void {
+    this.closing = true;
     this.socket.removeAllListeners('data');
     this.socket.pause();
-    if (this.state !== 'closed' && this.state !== 'connected') clearTimeout(this.connectTimer);
+    clearTimeout(this.connectTimer);
   }
 
   private onClose(): void {
@@ -440,5 +367,3 @@ export class MqttConnection implements Subscriber {
 }
 
 const UNSUPPORTED_LEVEL_CONNACK = Buffer.from([0x20, 0x02, 0x00, 0x01]);
-
-const ACK_FIRST_BYTE = { puback: 0x40, pubrec: 0x50, pubrel: 0x62, pubcomp: 0x70 } as const;

@@ -18,6 +18,7 @@ import type { Listener, ListenerContext, ListenerStats } from '../listener.js';
 import { ThinggateError } from '../../errors.js';
 import { MqttConnection, type ListenerShared, type RemoteInfo } from './connection.js';
 import { MqttMetrics } from './metrics.js';
+import type { PacketWriter } from './writer.js';
 import { RC } from './reason-codes.js';
 
 /** How long a non-draining stop waits for peers to read the final DISCONNECT. */
@@ -30,7 +31,7 @@ export class MqttListener implements Listener {
   private wss: WebSocketServer | undefined;
   private readonly shared: ListenerShared;
   private waiters: Array<() => void> = [];
-  private corked: MqttConnection[] = [];
+  private corked: PacketWriter[] = [];
   private flushScheduled = false;
 
   constructor(private readonly ctx: ListenerContext) {
@@ -48,8 +49,8 @@ export class MqttListener implements Listener {
       messagesOut: 0,
       protocolErrors: 0,
       onSettled: () => this.wake(),
-      scheduleFlush: (conn) => {
-        this.corked.push(conn);
+      scheduleFlush: (writer) => {
+        this.corked.push(writer);
         if (!this.flushScheduled) {
           this.flushScheduled = true;
           setImmediate(this.flush);

@@ -40,7 +40,7 @@ export class Outbound {
     if (message.expiresAt !== undefined && message.expiresAt <= Date.now()) return false;
     if (qos === 0) {
       // QoS 0 to a backed-up socket is dropped rather than buffered without bound.
-      if (this.conn.backedUp) {
+      if (this.conn.wire.backedUp) {
         this.conn.shared.metrics.dropped('socket-backed-up');
         return false;
       }
@@ -68,7 +68,7 @@ export class Outbound {
   onPubrec(id: number, reasonCode: number): void {
     const state = this.inflight.get(id);
     if (state === undefined) {
-      this.conn.ack('pubrel', id, RC.PACKET_IDENTIFIER_NOT_FOUND);
+      this.conn.wire.ack('pubrel', id, RC.PACKET_IDENTIFIER_NOT_FOUND);
       return;
     }
     if (reasonCode >= 0x80) {
@@ -77,7 +77,7 @@ export class Outbound {
       return;
     }
     this.inflight.set(id, AWAIT_COMP);
-    this.conn.simpleAck('pubrel', id);
+    this.conn.wire.simpleAck('pubrel', id);
   }
 
   onPubcomp(id: number): void {
@@ -144,7 +144,7 @@ export class Outbound {
       }
       if (any) packet.properties = props;
     }
-    if (!this.conn.send(packet)) {
+    if (!this.conn.wire.send(packet)) {
       // Larger than the client's Maximum Packet Size, or not encodable: discarded [MQTT-3.1.2-25].
       this.conn.shared.metrics.dropped('too-large-for-client');
       return false;

@@ -57,8 +57,8 @@ async function runStages(c: MqttConnection, cx: ConnectContext, from: number): P
 /** Refuses with a CONNACK in the client's version, then closes. */
 function refuse(c: MqttConnection, v5Code: number, v3Code: number, reason: string): false {
   c.log.info({ reason, code: c.version === 5 ? v5Code : v3Code }, 'connection refused');
-  if (c.version === 5) c.send({ cmd: 'connack', sessionPresent: false, reasonCode: v5Code, properties: { reasonString: reason } });
-  else c.send({ cmd: 'connack', sessionPresent: false, returnCode: v3Code });
+  if (c.version === 5) c.wire.send({ cmd: 'connack', sessionPresent: false, reasonCode: v5Code, properties: { reasonString: reason } });
+  else c.wire.send({ cmd: 'connack', sessionPresent: false, returnCode: v3Code });
   c.end();
   return false;
 }
@@ -158,8 +158,8 @@ function negotiate(c: MqttConnection, cx: ConnectContext): boolean {
     const props = p.properties;
     if (props) {
       if (props.receiveMaximum !== undefined) c.clientReceiveMaximum = props.receiveMaximum;
-      if (props.maximumPacketSize !== undefined) c.clientMaxPacketBytes = props.maximumPacketSize;
-      if (props.requestProblemInformation === false) c.problemInformation = false;
+      if (props.maximumPacketSize !== undefined) c.wire.maxPacketBytes = props.maximumPacketSize;
+      if (props.requestProblemInformation === false) c.wire.problemInformation = false;
       // Sessions end with their connection; a requested expiry is answered with 0 (§3.2.2.3.2).
       if ((props.sessionExpiryInterval ?? 0) > 0) cx.sessionExpiryOverride = true;
     }
@@ -196,7 +196,7 @@ function connack(c: MqttConnection, cx: ConnectContext): boolean {
     };
   }
   // Session Present is always 0: sessions are not kept across connections [MQTT-3.2.2-2].
-  c.send(packet);
+  c.wire.send(packet);
   c.established(cx.clientId, cx.identity);
   c.log.debug({ version: c.version, keepalive: c.keepaliveMs / 1000 }, 'client connected');
   return true;

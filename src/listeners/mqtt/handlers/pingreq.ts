@@ -4,6 +4,6 @@ import type { MqttConnection } from '../connection.js';
 const PINGRESP = Buffer.from([0xd0, 0x00]);
 
 export function handlePingreq(c: MqttConnection): void {
-  c.write(PINGRESP);
+  c.wire.write(PINGRESP);
   c.shared.metrics.tx('pingresp');
 }

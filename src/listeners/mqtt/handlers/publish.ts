@@ -41,7 +41,7 @@ export function handlePublish(c: MqttConnection, p: IPublishPacket): void {
     const state = c.qos2.get(id);
     if (state === QOS2_RECEIVED) {
       // A re-sent PUBLISH after PUBREC: answer PUBREC again, do not dispatch [MQTT-4.3.3-9 method B].
-      c.simpleAck('pubrec', id);
+      c.wire.simpleAck('pubrec', id);
       return;
     }
     // Still being dispatched: its PUBREC goes out when the first dispatch completes.
@@ -97,10 +97,10 @@ function finish(c: MqttConnection, qos: number, id: number, outcome: Outcome, re
     if (outcome.reply !== undefined && responseTopic !== undefined) sendReply(c, outcome, responseTopic, correlation, qos);
     if (qos === 1) {
       c.quota--;
-      c.simpleAck('puback', id);
+      c.wire.simpleAck('puback', id);
     } else if (qos === 2) {
       c.qos2.set(id, QOS2_RECEIVED);
-      c.simpleAck('pubrec', id);
+      c.wire.simpleAck('pubrec', id);
     }
     return;
   }
@@ -123,7 +123,7 @@ function finish(c: MqttConnection, qos: number, id: number, outcome: Outcome, re
   c.quota--;
   // An error PUBREC ends the QoS 2 exchange; the packet id is free again (MQTT 5.0 §4.3.3).
   if (qos === 2) c.qos2.delete(id);
-  c.ack(qos === 1 ? 'puback' : 'pubrec', id, outcomeReasonCode(outcome), outcome.reason);
+  c.wire.ack(qos === 1 ? 'puback' : 'pubrec', id, outcomeReasonCode(outcome), outcome.reason);
 }
 
 /** The back-end's reply goes to the requester on its Response Topic with the same Correlation Data (MQTT 5.0 §4.10). */

@@ -14,7 +14,7 @@ export function handlePubrel(c: MqttConnection, p: IPubrelPacket): void {
   if (state === QOS2_RECEIVED) {
     c.qos2.delete(id);
     c.quota--;
-    c.simpleAck('pubcomp', id);
+    c.wire.simpleAck('pubcomp', id);
     return;
   }
   if (state === QOS2_DISPATCHING) {
@@ -22,5 +22,5 @@ export function handlePubrel(c: MqttConnection, p: IPubrelPacket): void {
     throw protocolError('MQTT-4.3.3-8', `PUBREL for packet ${id} before PUBREC`);
   }
   // Unknown id: v5 PUBCOMP 0x92 Packet Identifier not found; v3.1.1 PUBCOMP (a retransmitted PUBREL after a completed exchange).
-  c.ack('pubcomp', id, RC.PACKET_IDENTIFIER_NOT_FOUND, c.version === 5 ? `no QoS 2 exchange open for packet ${id}` : undefined);
+  c.wire.ack('pubcomp', id, RC.PACKET_IDENTIFIER_NOT_FOUND, c.version === 5 ? `no QoS 2 exchange open for packet ${id}` : undefined);
 }

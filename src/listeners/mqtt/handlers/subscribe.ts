@@ -53,9 +53,9 @@ export function handleSubscribe(c: MqttConnection, p: ISubscribePacket): void {
     });
   }
   const suback: ISubackPacket = { cmd: 'suback', messageId: p.messageId ?? 0, granted };
-  if (v5 && problems.length > 0 && c.problemInformation) suback.properties = { reasonString: problems.join('; ').slice(0, 256) };
-  if (!c.send(suback) && suback.properties) {
+  if (v5 && problems.length > 0 && c.wire.problemInformation) suback.properties = { reasonString: problems.join('; ').slice(0, 256) };
+  if (!c.wire.send(suback) && suback.properties) {
     delete suback.properties;
-    c.send(suback);
+    c.wire.send(suback);
   }
 }

@@ -11,5 +11,5 @@ export function handleUnsubscribe(c: MqttConnection, p: IUnsubscribePacket): voi
   }
   // mqtt-packet carries the v5 per-filter reason codes in `granted`; v3.1.1 UNSUBACK has none.
   const unsuback: IUnsubackPacket = { cmd: 'unsuback', messageId: p.messageId ?? 0, granted: codes };
-  c.send(unsuback);
+  c.wire.send(unsuback);
 }
