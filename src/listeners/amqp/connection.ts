@@ -56,6 +56,13 @@ export class AmqpConnection {
   private connectTimer: NodeJS.Timeout | undefined;
   private closing = false;
   private gone = false;
+  /** Settlements waiting for the end of this turn of the event loop. */
+  private settlements: Array<() => void> = [];
+  private readonly runSettlements = (): void => {
+    const batch = this.settlements;
+    this.settlements = [];
+    for (const fn of batch) fn();
+  };
 
   constructor(
     socket: Socket | TLSSocket,
@@ -251,6 +258,18 @@ export class AmqpConnection {
     if (!this.senders.delete(sender)) return;
     this.client?.removeSender(sender);
     this.sessions.get(sender.session)?.delete(sender);
+  }
+
+  /**
+   * Runs `fn` (a settlement, its reply and fresh credit) once the current
+   * I/O phase is over. Outcomes of back-end responses read in the same phase
+   * are then settled together: rhea writes consecutive equal dispositions as
+   * one ranged disposition frame (AMQP 1.0 §2.7.6), and the connection sees
+   * one socket write instead of one per message.
+   */
+  defer(fn: () => void): void {
+    if (this.settlements.length === 0) setImmediate(this.runSettlements);
+    this.settlements.push(fn);
   }
 
   /** Grants credit again on every link (after a back-off or once admitted). */

@@ -42,8 +42,8 @@ export function onMessage(conn: AmqpConnection, x: RheaContext): void {
   link.inflight++;
   conn.deps.onInflight(1);
   conn.deps.ctx.pipeline.handle(built).then(
-    (outcome) => settle(conn, link, delivery, m, presettled, outcome),
-    () => settle(conn, link, delivery, m, presettled, { kind: 'unavailable', status: 503, code: 'TG_ERR_INTERNAL', reason: 'internal error' }),
+    (outcome) => conn.defer(() => settle(conn, link, delivery, m, presettled, outcome)),
+    () => conn.defer(() => settle(conn, link, delivery, m, presettled, { kind: 'unavailable', status: 503, code: 'TG_ERR_INTERNAL', reason: 'internal error' })),
   );
 }
 

@@ -18,6 +18,9 @@ export class SocketShim extends EventEmitter {
   private gated = false;
   private ended = false;
   private eofSent = false;
+  /** Frames rhea wrote this tick; flushed as one socket write (rhea writes each frame separately). */
+  private pending: Buffer[] = [];
+  private readonly flushPending = (): void => this.flush();
 
   /**
    * @param socket the accepted TCP or TLS socket
@@ -84,7 +87,16 @@ export class SocketShim extends EventEmitter {
 
   write(data: Buffer): boolean {
     if (this.socket.destroyed || this.socket.writableEnded) return false;
-    return this.socket.write(data);
+    if (this.pending.length === 0) process.nextTick(this.flushPending);
+    this.pending.push(data);
+    return true;
+  }
+
+  private flush(): void {
+    const chunks = this.pending;
+    this.pending = [];
+    if (chunks.length === 0 || this.socket.destroyed || this.socket.writableEnded) return;
+    this.socket.write(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
   }
 
   end(): void {
@@ -92,6 +104,7 @@ export class SocketShim extends EventEmitter {
     this.ended = true;
     this.gated = true;
     setImmediate(() => {
+      this.flush();
       if (!this.socket.destroyed) this.socket.end();
       setTimeout(() => this.socket.destroy(), END_GRACE_MS).unref();
     });

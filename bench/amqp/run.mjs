@@ -1,0 +1,181 @@
+/**
+ * AMQP throughput: messages/s through thinggate's AMQP listener to an HTTP
+ * back-end (unsettled deliveries, each settled `accepted` after the
+ * back-end's 2xx), next to
+ *   (a) a bare rhea receiver that only accepts, and
+ *   (b) undici driving the same back-end directly: the HTTP egress limit.
+ * Target: thinggate ≥ 0.75 × the egress limit.
+ *
+ *   npx tsc -p tsconfig.json --outDir node_modules/.cache/thinggate-amqp-bench
+ *   THINGGATE_BENCH_DIST=node_modules/.cache/thinggate-amqp-bench node bench/amqp/run.mjs [--runs 3] [--seconds 5] [--connections 4] [--inflight 64] [--size 64] [--profile DIR]
+ *
+ * Writes the `## amqp` section of bench/RESULTS.md.
+ */
+import { fork } from 'node:child_process';
+import { once } from 'node:events';
+import { readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+import { startThinggate, ROOT } from '../lib/thinggate.mjs';
+
+// rhea and undici are thinggate's own dependencies; resolve them from the repository root.
+const require = createRequire(new URL('../../package.json', import.meta.url));
+const rhea = require('rhea');
+const { Pool } = require('undici');
+
+const args = Object.fromEntries(
+  process.argv.slice(2).reduce((acc, a, i, all) => (a.startsWith('--') ? [...acc, [a.slice(2), all[i + 1]]] : acc), []),
+);
+const SECONDS = Number(args.seconds ?? 5);
+const RUNS = Number(args.runs ?? 3);
+const WARMUP_MS = 1500;
+const CONNECTIONS = Number(args.connections ?? 4);
+const INFLIGHT = Number(args.inflight ?? 64);
+/** The HTTP baseline runs as many requests at once as the AMQP links may have in flight in total. */
+const CONCURRENCY = CONNECTIONS * INFLIGHT;
+const SIZE = Number(args.size ?? 64);
+const here = (f) => fileURLToPath(new URL(f, import.meta.url));
+
+function child(file) {
+  const c = fork(here(file), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  return once(c, 'message').then(([m]) => ({ proc: c, port: m.port }));
+}
+
+/** Counts events from `start` over a measured window after a warm-up; returns events/s. */
+async function measure(label, start) {
+  let count = 0;
+  const stop = await start(() => count++);
+  await new Promise((r) => setTimeout(r, WARMUP_MS));
+  const c0 = count;
+  const t0 = process.hrtime.bigint();
+  await new Promise((r) => setTimeout(r, SECONDS * 1000));
+  const rate = (count - c0) / (Number(process.hrtime.bigint() - t0) / 1e9);
+  await stop();
+  console.log(`${label}: ${Math.round(rate)} msg/s`);
+  return rate;
+}
+
+/** CONNECTIONS rhea senders sending unsettled messages as fast as credit allows; `onAccepted` per settlement. SASL PLAIN toward thinggate; the bare receiver offers only ANONYMOUS. */
+function amqpLoad(port, sasl = true) {
+  return async (onAccepted) => {
+    const body = rhea.message.data_section(Buffer.alloc(SIZE, 0x61));
+    const conns = [];
+    let failures = 0;
+    await Promise.all(
+      Array.from({ length: CONNECTIONS }, (_, i) => {
+        const container = rhea.create_container({ id: `bench-${i}` });
+        container.on('error', () => undefined);
+        container.on('disconnected', () => undefined);
+        const conn = container.connect({ port, host: '127.0.0.1', reconnect: false, tcp_no_delay: true, ...(sasl && { username: `bench-${i}`, password: 'bench' }) });
+        conns.push(conn);
+        const s = conn.open_sender({ target: { address: `telemetry/bench-${i}` } });
+        const pump = () => {
+          while (s.sendable()) s.send({ body });
+        };
+        s.on('accepted', onAccepted);
+        s.on('rejected', () => failures++);
+        s.on('released', () => failures++);
+        s.on('sendable', pump);
+        return once(s, 'sendable');
+      }),
+    );
+    return async () => {
+      for (const c of conns) c.close();
+      if (failures) console.log(`  (${failures} deliveries not accepted)`);
+    };
+  };
+}
+
+/** CONCURRENCY concurrent POSTs through an undici Pool shaped like thinggate's default pool (16 connections). */
+function httpLoad(url) {
+  return async (onDone) => {
+    const pool = new Pool(url, { connections: 16, pipelining: 1 });
+    const body = Buffer.alloc(SIZE, 0x61);
+    let running = true;
+    const worker = async () => {
+      while (running) {
+        const r = await pool.request({ method: 'POST', path: '/messages/telemetry/x', body, headers: { 'content-type': 'application/octet-stream' } });
+        await r.body.dump();
+        onDone();
+      }
+    };
+    const workers = Array.from({ length: CONCURRENCY }, worker);
+    return async () => {
+      running = false;
+      await Promise.allSettled(workers);
+      await pool.close();
+    };
+  };
+}
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+/** RUNS rounds, each measuring the three in turn (so load from other processes spreads over all three); medians reported. */
+async function main() {
+  const backend = await child('backend.mjs');
+  const url = `http://127.0.0.1:${backend.port}`;
+  const bare = await child('bare-receiver.mjs');
+  const tg = await startThinggate({ url }, { protocol: 'amqp', routing: 'static', label: 'amqp', listener: { limits: { maxInflight: INFLIGHT } }, ...(args.profile && { cpuProf: args.profile }) });
+  const runs = { egress: [], bare: [], tg: [] };
+  try {
+    for (let i = 0; i < RUNS; i++) {
+      runs.egress.push(await measure('HTTP egress limit (undici → back-end)', httpLoad(url)));
+      runs.bare.push(await measure('bare rhea receiver (accept only)', amqpLoad(bare.port, false)));
+      runs.tg.push(await measure('thinggate AMQP → HTTP back-end', amqpLoad(tg.port)));
+    }
+  } finally {
+    await tg.stop();
+    bare.proc.kill();
+    backend.proc.kill();
+  }
+  const r = { egress: median(runs.egress), bareRate: median(runs.bare), tgRate: median(runs.tg), runs, notes: tg.notes ?? [] };
+  r.ratio = r.tgRate / r.egress;
+  console.log(`thinggate / egress limit = ${r.ratio.toFixed(2)} (target ≥ 0.75), medians of ${RUNS}`);
+  writeResults(r);
+}
+
+const fmt = (xs) => xs.map((x) => Math.round(x)).join(', ');
+
+function writeResults(r) {
+  const file = `${ROOT}bench/RESULTS.md`;
+  const cpu = cpus();
+  const section = [
+    '## amqp',
+    '',
+    `Messages/s through thinggate's AMQP 1.0 listener to an HTTP back-end that answers 204 (unsettled deliveries, each settled \`accepted\` after the 2xx), ` +
+      `${CONNECTIONS} rhea sender connections, ${SIZE}-byte bodies, link credit ${INFLIGHT} per link (\`limits.maxInflight\`), rhea clients with TCP_NODELAY, ${SECONDS} s measured after ${WARMUP_MS / 1000} s warm-up, ` +
+      `on ${cpu.length} × ${cpu[0]?.model ?? 'cpu'}, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}.`,
+    '',
+    `| run | msg/s (median of ${RUNS}) | runs | vs egress limit |`,
+    '|---|---:|---|---:|',
+    `| HTTP egress limit: undici (16 connections, ${CONCURRENCY} concurrent) → back-end | ${Math.round(r.egress)} | ${fmt(r.runs.egress)} | 1.00 |`,
+    `| bare rhea receiver, accept only (no back-end) | ${Math.round(r.bareRate)} | ${fmt(r.runs.bare)} | ${(r.bareRate / r.egress).toFixed(2)} |`,
+    `| **thinggate AMQP → HTTP back-end** | **${Math.round(r.tgRate)}** | ${fmt(r.runs.tg)} | **${r.ratio.toFixed(2)}** |`,
+    '',
+    `Target: thinggate ≥ 0.75 × the egress limit — ${r.ratio >= 0.75 ? 'met' : 'not met'}. ${r.notes.join('; ')}. ` +
+      `Load average when the run ended: ${loadavg().map((x) => x.toFixed(1)).join(', ')} (other work shared the machine; compare rows of one run, not across runs).`,
+    '',
+    'Reproduce:',
+    '',
+    '```sh',
+    'npx tsc -p tsconfig.json --outDir node_modules/.cache/thinggate-amqp-bench',
+    `THINGGATE_BENCH_DIST=node_modules/.cache/thinggate-amqp-bench node bench/amqp/run.mjs --runs ${RUNS} --seconds ${SECONDS} --connections ${CONNECTIONS} --inflight ${INFLIGHT} --size ${SIZE}`,
+    '```',
+    '',
+  ].join('\n');
+  let text = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmark results\n\n';
+  const start = text.indexOf('\n## amqp\n');
+  if (start >= 0) {
+    const next = text.indexOf('\n## ', start + 1);
+    text = text.slice(0, start + 1) + section + (next >= 0 ? text.slice(next + 1) : '');
+  } else {
+    text = text.replace(/\n*$/, '\n\n') + section;
+  }
+  writeFileSync(file, text);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
