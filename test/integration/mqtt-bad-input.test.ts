@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { MqttClient } from 'mqtt';
+import mqttPacket from 'mqtt-packet';
 import type { IDisconnectPacket, IPubcompPacket } from 'mqtt-packet';
 import { RawClient, client, startBed, type MqttTestBed } from './mqtt-support.js';
 
@@ -115,6 +116,21 @@ describe('after CONNECT', () => {
     raw.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clientId: 'again', clean: true, keepalive: 60 });
     await expectDisconnect(raw, 0x82);
     expect(securityEvents('MQTT-3.1.0-2').length).toBeGreaterThan(0);
+  });
+
+  it('dispatches nothing that follows a violation in the same read', async () => {
+    const raw = await RawClient.connected(bed.port, 5);
+    const stats = (): number => bed.gw.gateway.listener('mqtt')!.stats().messagesIn;
+    const before = stats();
+    const gen = (p: Parameters<RawClient['send']>[0]): Buffer => mqttPacket.generate(p, { protocolVersion: 5 });
+    raw.write(
+      Buffer.concat([
+        gen({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clientId: 'again', clean: true, keepalive: 60 }),
+        gen({ cmd: 'publish', topic: 'after/violation', payload: Buffer.from('x'), qos: 0, dup: false, retain: false }),
+      ]),
+    );
+    await expectDisconnect(raw, 0x82);
+    expect(stats()).toBe(before);
   });
 
   it('answers PUBREL for an unknown packet id with PUBCOMP 0x92 (v5) and PUBCOMP (v3.1.1)', async () => {
