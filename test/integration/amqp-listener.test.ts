@@ -186,6 +186,14 @@ describe('amqp listener (rhea client)', () => {
     expect(backend.requests.map((r) => r.url).sort()).toEqual(['/m/telemetry/anon-0', '/m/telemetry/anon-1']);
   });
 
+  it('requires SASL when ANONYMOUS is not offered', async () => {
+    const { gw, port } = await setup({ amqp: { saslMechanisms: ['PLAIN'] } });
+    await expect(connect(port)).rejects.toBeDefined();
+    const ok = await connect(port, { username: 'dev', password: 'pw' });
+    expect(ok.conn.is_open()).toBe(true);
+    expect(gw.logs.some((l) => l.event === 'security' && String(l.detail).includes('SASL'))).toBe(true);
+  });
+
   it('rejects a message with no address at all with amqp:invalid-field', async () => {
     const { backend, port } = await setup();
     const c = await connect(port);
