@@ -114,6 +114,24 @@ it("keeps at most the client's Receive Maximum unacknowledged and queues the res
   }
 });
 
+it("does not send a message larger than the client's Maximum Packet Size", async () => {
+  const c = await RawClient.open(bed.port, 5);
+  const pub = await client(bed.port, { protocolVersion: 5 });
+  try {
+    c.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clientId: 'small-packets', clean: true, keepalive: 60, properties: { maximumPacketSize: 64 } });
+    await c.next('connack');
+    c.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'devices/mps/+', qos: 0 }] });
+    await c.next('suback');
+    await pub.publishAsync('devices/mps/big', Buffer.alloc(200, 0x61), { qos: 1 });
+    await pub.publishAsync('devices/mps/small', 'ok', { qos: 1 });
+    const msg = (await c.next('publish')) as IPublishPacket;
+    expect(msg.topic).toBe('devices/mps/small');
+  } finally {
+    c.destroy();
+    await pub.endAsync();
+  }
+});
+
 it('completes an outbound QoS 2 exchange', async () => {
   const c = await RawClient.connected(bed.port, 5, 'q2-reader');
   const pub = await client(bed.port, { protocolVersion: 5 });
