@@ -194,6 +194,20 @@ describe('amqp listener (rhea client)', () => {
     expect(gw.logs.some((l) => l.event === 'security' && String(l.detail).includes('SASL'))).toBe(true);
   });
 
+  it('rejects a message in a format other than 0 with amqp:not-implemented', async () => {
+    const { backend, port } = await setup();
+    const c = await connect(port);
+    const s = await openSender(c, 'telemetry/fmt');
+    const counts = (await sendAndCount(s, 1, () => Buffer.from('opaque') as unknown as Message)) as Record<string, unknown>;
+    expect(counts).toMatchObject({ accepted: 1 });
+    const raw = new Promise<string | undefined>((r) =>
+      s.once('rejected', (ctx: EventContext) => r((ctx.delivery?.remote_state as { error?: { condition?: string } }).error?.condition)),
+    );
+    (s as unknown as { send: (m: Buffer, tag: undefined, format: number) => void }).send(Buffer.from('opaque'), undefined, 0x1234);
+    expect(await raw).toBe('amqp:not-implemented');
+    expect(backend.requests).toHaveLength(1);
+  });
+
   it('rejects a message with no address at all with amqp:invalid-field', async () => {
     const { backend, port } = await setup();
     const c = await connect(port);

@@ -34,7 +34,11 @@ export function onMessage(conn: AmqpConnection, x: RheaContext): void {
   if (presettled) delivery.update(true);
   conn.deps.counters.messagesIn++;
   const m = message as AmqpMessageFields;
-  const built = buildEnvelope(conn, link, m, presettled);
+  // Only the standard message format 0 (AMQP 1.0 §2.7.5, §3.2) is understood.
+  const built: Envelope | Unusable =
+    x.format !== undefined && x.format !== 0
+      ? { condition: 'amqp:not-implemented', reason: `message format ${x.format} is not supported` }
+      : buildEnvelope(conn, link, m, presettled);
   if ('condition' in built) {
     finish(conn, link, delivery, m, presettled, { kind: 'rejected', status: 400, code: 'TG_ERR_AMQP_INVALID_MESSAGE', reason: built.reason }, built.condition);
     return;

@@ -95,6 +95,8 @@ export interface RheaContext {
   sender?: RheaSender;
   delivery?: RheaIncomingDelivery;
   message?: object;
+  /** Set for message formats other than 0 (AMQP 1.0 §2.7.5); `message` is then the raw bytes. */
+  format?: number;
   error?: unknown;
 }
 
