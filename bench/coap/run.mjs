@@ -36,8 +36,12 @@ function child(file, args = []) {
   return once(c, 'message').then(([m]) => ({ proc: c, msg: m }));
 }
 
+const GENERATORS = { raw: 'load.mjs', 'node-coap': 'load-node-coap.mjs' };
+const GENERATOR = argv.includes('--generator') ? argv[argv.indexOf('--generator') + 1] : 'raw';
+if (!GENERATORS[GENERATOR]) throw new Error(`--generator must be one of ${Object.keys(GENERATORS).join(', ')}`);
+
 async function load(port) {
-  const { msg } = await child('load.mjs', [port, SOCKETS, WINDOW, SIZE, WARMUP_MS, SECONDS].map(String));
+  const { msg } = await child(GENERATORS[GENERATOR], [port, SOCKETS, WINDOW, SIZE, WARMUP_MS, SECONDS].map(String));
   return msg;
 }
 

@@ -14,6 +14,15 @@ import { CoapCore } from './core.js';
 import { onDatagram } from './handle-datagram.js';
 import { ObserveManager } from './observe.js';
 
+/**
+ * Destinations are always the literal addresses datagrams came from: answer
+ * the lookup synchronously instead of through dns.lookup's deferred
+ * callback on every send.
+ */
+function literalLookup(address: string, family: unknown, callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void): void {
+  callback(null, address, isIP(address) || 4);
+}
+
 /** How often expired exchanges, transfers and idle sources are swept. */
 const SWEEP_INTERVAL_MS = 5000;
 
@@ -48,7 +57,7 @@ export class CoapListener implements Listener {
 
   async start(): Promise<void> {
     const { host, port } = this.context.config;
-    const socket = createSocket({ type: isIP(host) === 6 ? 'udp6' : 'udp4', reuseAddr: false });
+    const socket = createSocket({ type: isIP(host) === 6 ? 'udp6' : 'udp4', reuseAddr: false, lookup: literalLookup });
     socket.on('message', (buf, rinfo) => {
       try {
         onDatagram(this.core, buf, rinfo);
