@@ -1,7 +1,7 @@
 /**
  * One MQTT connection (TCP, TLS or WebSocket — all arrive as a Duplex). It
  * owns one mqtt-packet parser, the fixed-header pre-scan, the keepalive and
- * first-CONNECT timers, write batching, flow control and closing. Packet
+ * first-CONNECT timers, flow control and closing (writes: writer.ts). Packet
  * semantics live in handlers/, one file per packet type.
  */
 import type { Duplex } from 'node:stream';
@@ -192,6 +192,9 @@ export class MqttConnection implements Subscriber {
 
   /** Called by the connect handler once the CONNECT is parsed. */
   beginConnect(version: number): void {
+    // The deadline covers receiving the CONNECT; admission is bounded by its own (script) limits.
+    clearTimeout(this.connectTimer);
+    this.connectTimer = undefined;
     this.version = version;
     this.wire.setVersion(version);
     this.state = 'connecting';
@@ -201,8 +204,6 @@ export class MqttConnection implements Subscriber {
 
   /** Called after CONNACK 0x00 has been written. */
   established(clientId: string, identity: Identity | undefined): void {
-    clearTimeout(this.connectTimer);
-    this.connectTimer = undefined;
     this.clientId = clientId;
     this.identity = identity;
     this.connacked = true;
@@ -243,8 +244,6 @@ export class MqttConnection implements Subscriber {
     this.armKeepalive(limit - idle);
   }
 
-  // ---- writing: see writer.ts --------------------------------------------
-
   // ---- inbound flow ----------------------------------------------------------
 
   /** Hands an envelope to the pipeline, counting it against the in-flight limit. */
@@ -276,7 +275,7 @@ export class MqttConnection implements Subscriber {
 
   /** Subscriber: delivers a matched message at `qos`. */
   deliver(message: DeviceMessage, qos: QoS, subscriptionIds?: readonly number[]): boolean {
-    if (this.state !== 'connected') return false;
+    if (this.state !== 'connected' || this.closing) return false;
     const ok = this.out.deliver(message, qos, subscriptionIds);
     if (ok) this.shared.messagesOut++;
     return ok;
@@ -314,10 +313,11 @@ export class MqttConnection implements Subscriber {
     if (this.closing) return;
     if (this.version === 5) {
       const properties = reason !== undefined ? { reasonString: reason.slice(0, 256) } : undefined;
-      if (this.connacked) this.wire.send({ cmd: 'disconnect', reasonCode, ...(properties && { properties }) });
-      else if (this.state === 'connecting' || this.state === 'new') {
-        this.wire.send({ cmd: 'connack', sessionPresent: false, reasonCode, ...(properties && { properties }) });
-      }
+      const packet = this.connacked
+        ? ({ cmd: 'disconnect', reasonCode } as const)
+        : ({ cmd: 'connack', sessionPresent: false, reasonCode } as const);
+      // Without the Reason String when it would exceed the client's Maximum Packet Size.
+      if (!properties || !this.wire.send({ ...packet, properties })) this.wire.send(packet);
     }
     this.end();
   }
