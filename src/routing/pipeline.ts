@@ -182,9 +182,9 @@ export class GatewayPipeline implements Pipeline {
     if (pool === undefined || !state.balancer.hasPool(pool)) {
       return rejected(500, 'TG_ERR_SCRIPT_INVALID_DECISION', `route() names no known pool ('${String(pool)}')`);
     }
-    const request = buildRequest(env, route, d, pool);
-    const result = await state.balancer.dispatch(request);
     const wantsReply = d.reply ?? route.config.request.reply;
+    const request = buildRequest(env, route, d, pool, wantsReply);
+    const result = await state.balancer.dispatch(request);
     const outcome = toOutcome(result, wantsReply);
     if (wantsReply && result.kind === 'response' && route.kind === 'script' && state.scripts) {
       const shaped = await state.scripts.onResponse(
@@ -201,7 +201,7 @@ export class GatewayPipeline implements Pipeline {
 }
 
 /** Builds the upstream request for a route decision. */
-export function buildRequest(env: Envelope, route: CompiledRoute, d: RouteDecision, pool: string): UpstreamRequest {
+export function buildRequest(env: Envelope, route: CompiledRoute, d: RouteDecision, pool: string, wantsReply = false): UpstreamRequest {
   const headers: Record<string, string> = {
     'x-thinggate-message-id': env.id,
     'x-thinggate-client-id': headerSafe(env.source.clientId),
@@ -230,6 +230,9 @@ export function buildRequest(env: Envelope, route: CompiledRoute, d: RouteDecisi
     body,
     idempotencyKey: env.id,
     key: d.key ?? env.source.clientId,
+    // A spooled message is acknowledged before any back-end answered, so there is no reply to give;
+    // at-most-once messages are not worth disk space.
+    spool: !wantsReply && env.delivery !== 'at-most-once',
     ...(env.expiresAt !== undefined && { expiresAt: env.expiresAt }),
   };
 }

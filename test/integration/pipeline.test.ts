@@ -147,6 +147,32 @@ describe('pipeline: route → pool → real HTTP back-end → outcome', () => {
     }
   });
 
+  it('spools at-least-once messages for a pool with a spool, but never those whose response is the reply', async () => {
+    const { mkdtempSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dead = await TestBackend.start();
+    const url = dead.url;
+    await dead.close();
+    const config = parseConfig(
+      {
+        listeners: [],
+        pools: [{ name: 'd', endpoints: [{ url }], spool: { directory: join(mkdtempSync(join(tmpdir(), 'tg-spool-')), 'spool') } }],
+        routes: [
+          { match: { address: 'ask/#' }, pool: 'd', request: { reply: true } },
+          { match: {}, pool: 'd' },
+        ],
+      },
+      { env: {} },
+    );
+    const balancer = createBalancer(config.pools);
+    balancers.push(balancer);
+    const p = new GatewayPipeline({ routes: new RouteTable(config.routes), balancer }, new DeviceRegistry(), silentLogger(), new Metrics());
+    expect(await p.handle(env('data'))).toMatchObject({ kind: 'accepted', status: 202 });
+    expect((await p.handle(env('ask/1'))).kind).toBe('unavailable');
+    expect((await p.handle(env('data', { delivery: 'at-most-once' }))).kind).toBe('unavailable');
+  });
+
   it('reports unavailable when no back-end listens', async () => {
     const dead = await TestBackend.start();
     const url = dead.url;
