@@ -54,6 +54,8 @@ export const PRELUDE = String.raw`
   const apply = Reflect.apply;
   const strSlice = bind(call, String.prototype.slice);
   const abSlice = bind(call, ArrayBuffer.prototype.slice);
+  const u8Slice = bind(call, Uint8Array.prototype.slice);
+  const charCodeAt = bind(call, String.prototype.charCodeAt);
   // Appends without Array.prototype.push, which a script may have replaced.
   function put(a, v) { a[a.length] = v; }
 
@@ -189,8 +191,7 @@ export const PRELUDE = String.raw`
     now: function now() { return clock; },
   });
 
-  function makeMsg(w) {
-    const payload = w[11];
+  function makeMsg(w, payload) {
     let text;
     const m = {
       id: w[0], protocol: w[1], listener: w[2], clientId: w[3], identity: w[4] === null ? undefined : deepFreeze(w[4]),
@@ -213,13 +214,18 @@ export const PRELUDE = String.raw`
     return p === ObjectProto || p === null;
   }
 
+  // Bytes of the current call's results travel beside their JSON text; a
+  // result refers to them as {"$bin": index}.
+  let bins = [];
+  function bin(u8) { const i = bins.length; bins[i] = u8; return { $bin: i }; }
+
   // Copies a body or payload into something that crosses the boundary by copy:
-  // bytes stay bytes, strings stay strings, other values become JSON text.
+  // bytes go to 'bins', strings stay strings, other values become JSON text.
   function portable(v, d, field) {
     if (v === undefined || v === null || typeof v === 'string') return v;
-    if (v instanceof U8) return v;
-    if (v instanceof AB) return new U8(abSlice(v, 0));
-    if (isView(v)) return new U8(abSlice(v.buffer, v.byteOffset, v.byteOffset + v.byteLength));
+    if (v instanceof U8) return bin(u8Slice(v, 0));
+    if (v instanceof AB) return bin(new U8(abSlice(v, 0)));
+    if (isView(v)) return bin(new U8(abSlice(v.buffer, v.byteOffset, v.byteOffset + v.byteLength)));
     let json;
     try { json = stringify(v); } catch (e) { throw new InvalidDecision(field + ' is not JSON-serialisable'); }
     if (json === undefined) throw new InvalidDecision(field + ' is not JSON-serialisable');
@@ -293,12 +299,20 @@ export const PRELUDE = String.raw`
     return [strSlice(Str(message), 0, 500), strSlice(Str(stack), 0, 2000)];
   }
 
+  // A lone string crosses the boundary cheapest; bytes, when there are any, ride beside it.
+  function result(r) { const json = stringify(r); return bins.length === 0 ? json : [json, bins]; }
+  function fromLatin1(s, from, to) {
+    const out = new U8(to - from);
+    for (let i = from; i < to; i++) out[i - from] = charCodeAt(s, i);
+    return out;
+  }
+
   let handlers = {};
   let progress = [];
 
-  function runOne(w) {
+  function runOne(w, payload) {
     try {
-      return [0, normalize(handlers.onMessage(makeMsg(w), ctx))];
+      return [0, normalize(handlers.onMessage(makeMsg(w, payload), ctx))];
     } catch (e) {
       if (e instanceof InvalidDecision) return [2, e.message];
       const d = describeError(e);
@@ -313,20 +327,41 @@ export const PRELUDE = String.raw`
     },
     // Runs messages until done or until 'sliceMs' has passed, so each message
     // keeps (nearly) the whole per-call time limit; the host calls again for the rest.
-    batch(msgs, now, sliceMs) {
+    // Messages arrive as JSON text (far cheaper to copy than objects) and their
+    // payloads as one byte array, each message's slice copied out of it.
+    batch(json, bytes, now, sliceMs) {
+      const latin1 = typeof bytes === 'string';
       clock = now;
       progress = [];
+      bins = [];
+      const msgs = parse(json);
       const t0 = nowMs();
+      let off = 0;
       for (let i = 0; i < msgs.length; i++) {
         if (i > 0 && nowMs() - t0 > sliceMs) break;
-        progress[i] = runOne(msgs[i]);
+        const w = msgs[i];
+        const end = off + w[11];
+        const payload = latin1 ? fromLatin1(bytes, off, end) : u8Slice(bytes, off, end);
+        off = end;
+        progress[i] = runOne(w, payload);
       }
-      return progress;
+      return result(progress);
     },
     // After a timeout: the results finished before the message that ran out of time.
-    progress() { return progress; },
-    response(res, w, now) {
+    progress() { return result(progress); },
+    response(res, w, payload, now) {
       clock = now;
+      bins = [];
+      return result(responseOne(res, w, payload));
+    },
+    connect(client, now) {
+      clock = now;
+      bins = [];
+      return result(connectOne(client));
+    },
+  };
+
+  function responseOne(res, w, payload) {
       try {
         const body = res[2];
         let text;
@@ -335,7 +370,7 @@ export const PRELUDE = String.raw`
           text: function () { return text === undefined ? (text = utf8Decode(body)) : text; },
           json: function () { return parse(r.text()); },
         });
-        const out = handlers.onResponse(r, makeMsg(w), ctx);
+        const out = handlers.onResponse(r, makeMsg(w, payload), ctx);
         if (out === undefined || out === null) return [0, null];
         if (!isPlain(out) || (out.action !== 'reply' && out.action !== 'reject')) {
           return [2, 'onResponse must return reply(...), reject(...) or nothing'];
@@ -346,9 +381,9 @@ export const PRELUDE = String.raw`
         const d = describeError(e);
         return [1, d[0], d[1]];
       }
-    },
-    connect(client, now) {
-      clock = now;
+  }
+
+  function connectOne(client) {
       try {
         const out = handlers.onConnect(freeze(client), ctx);
         if (out === undefined || out === null || out === true) return [0, { action: 'accept' }];
@@ -368,7 +403,6 @@ export const PRELUDE = String.raw`
         const d = describeError(e);
         return [1, d[0], d[1]];
       }
-    },
-  };
+  }
 })()
 `;

@@ -16,11 +16,11 @@ import type { ScriptResponse, ScriptResult } from '../routing/script-host.js';
 import type { Counter, Metrics } from '../observability/metrics.js';
 import type { ScriptsConfig } from '../config/types.js';
 import { toBytes } from '../routing/decision.js';
-import { ScriptVersion, type CallOutcome, type HostHooks, type RawResult } from './version.js';
+import { ScriptVersion, type Bins, type CallOutcome, type HostHooks, type RawResult } from './version.js';
 import { StateStore } from './state-store.js';
 import { DeviceThrottle, TokenBucket } from './limiter.js';
 import { InvalidDecision, validateDecisions, validateOne } from './validate.js';
-import { clientWire, envelopeWire, responseWire } from './wire.js';
+import { clientWire, envelopeWire, ownBytes, responseWire } from './wire.js';
 import { SCRIPT_CODES, ScriptCompileError, failure, scriptLine, type ScriptCode, type ScriptFailure } from './errors.js';
 
 export interface UnitOptions {
@@ -146,12 +146,12 @@ export class ScriptUnit {
     let v = this.versionOf.get(env);
     if (!v || !v.alive) v = this.live();
     if (!v.hasOnResponse) return undefined;
-    const out = v.response(responseWire(res), envelopeWire(env), this.now());
+    const out = v.response(responseWire(res), envelopeWire(env), ownBytes(env.payload), this.now());
     const r = this.single(out, v, env.source.clientId, env.protocol, env.id, 'onResponse');
     if (!r.ok) return r;
     if (r.value === null) return undefined;
     try {
-      const d = validateOne(r.value);
+      const d = validateOne(r.value, r.bins);
       if (d.action === 'reply') {
         const { bytes, contentType } = toBytes(d.payload);
         const ct = d.contentType ?? contentType;
@@ -216,11 +216,17 @@ export class ScriptUnit {
     while (start < items.length) {
       const v = this.live();
       const wires = new Array<unknown>(items.length - start);
-      for (let i = start; i < items.length; i++) wires[i - start] = envelopeWire(items[i]!.env);
-      const out = v.batch(wires, this.now());
+      let total = 0;
+      for (let i = start; i < items.length; i++) {
+        const env = items[i]!.env;
+        wires[i - start] = envelopeWire(env);
+        total += env.payload.byteLength;
+      }
+      const bytes = payloadsOf(items, start, total);
+      const out = v.batch(JSON.stringify(wires), bytes, this.now());
       if (out.kind === 'done' || out.kind === 'timeout') {
         const n = out.results.length;
-        for (let i = 0; i < n; i++) this.settle(items[start + i]!, out.results[i]!, v);
+        for (let i = 0; i < n; i++) this.settle(items[start + i]!, out.results[i]!, v, out.bins);
         start += n;
         if (out.kind === 'timeout' && out.starved && retried !== start) {
           // Starved by the host, not the script's fault: give the message one more go.
@@ -246,12 +252,12 @@ export class ScriptUnit {
     }
   }
 
-  private settle(p: Pending, r: RawResult, v: ScriptVersion): void {
+  private settle(p: Pending, r: RawResult, v: ScriptVersion, bins: Bins): void {
     const env = p.env;
     if (r[0] === 0) {
       let decisions;
       try {
-        decisions = validateDecisions(r[1]);
+        decisions = validateDecisions(r[1], bins);
       } catch (err) {
         const reason = err instanceof InvalidDecision ? err.message : String(err);
         p.resolve(this.fail(SCRIPT_CODES.invalid, reason, env.source.clientId, env.protocol, env.id));
@@ -275,13 +281,13 @@ export class ScriptUnit {
     protocol: string,
     messageId: string | undefined,
     handler: string,
-  ): { ok: true; value: unknown } | ScriptFailure {
+  ): { ok: true; value: unknown; bins: Bins } | ScriptFailure {
     switch (out.kind) {
       case 'done': {
         const r = out.results[0]!;
         if (r[0] === 0) {
           this.throttle.succeeded(throttleKey(protocol, clientId));
-          return { ok: true, value: r[1] };
+          return { ok: true, value: r[1], bins: out.bins };
         }
         if (r[0] === 1) return this.threw(r[1], r[2], v, clientId, protocol, messageId, handler);
         return this.fail(SCRIPT_CODES.invalid, r[1], clientId, protocol, messageId);
@@ -404,6 +410,26 @@ export class ScriptUnit {
     const lv = level === 'warn' || level === 'error' ? level : 'info';
     this.logger[lv]({ scriptLog: true }, text);
   }
+}
+
+/** Payloads up to this total travel as a Latin-1 string (a string copies into an isolate cheapest). */
+const LATIN1_MAX = 16 * 1024;
+
+/** The payloads of items[start..] concatenated: a Latin-1 string when small, else bytes owning their memory. */
+function payloadsOf(items: readonly Pending[], start: number, total: number): string | Uint8Array {
+  if (total <= LATIN1_MAX) {
+    let s = '';
+    for (let i = start; i < items.length; i++) s += items[i]!.env.payload.toString('latin1');
+    return s;
+  }
+  // Copying a view of Node's shared buffer pool would copy the whole pool: use one array of its own.
+  const bytes = new Uint8Array(total);
+  for (let i = start, o = 0; i < items.length; i++) {
+    const pl = items[i]!.env.payload;
+    bytes.set(pl, o);
+    o += pl.byteLength;
+  }
+  return bytes;
 }
 
 function throttleKey(protocol: string, clientId: string): string {

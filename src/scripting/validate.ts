@@ -51,14 +51,22 @@ function headers(d: Raw): Record<string, string> | undefined {
   return out;
 }
 
-/** A payload the prelude marked as JSON text becomes bytes with a JSON content type. */
-function bytes(d: Raw, k: string): unknown {
+/** Bytes beside a call's results, referred to as `{"$bin": index}`. */
+type Bins = readonly Uint8Array[];
+
+/** A payload the prelude marked as JSON text becomes bytes with a JSON content type; a `$bin` reference becomes its bytes. */
+function bytes(d: Raw, k: string, bins: Bins): unknown {
   const v = d[k];
   if (d.json === true && typeof v === 'string') return Buffer.from(v, 'utf8');
+  if (v !== null && typeof v === 'object') {
+    const b = bins[(v as { $bin?: number }).$bin ?? -1];
+    if (!b) throw new InvalidDecision(`${String(d.action)}(): '${k}' is not bytes, a string or a JSON value`);
+    return Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+  }
   return v;
 }
 
-function one(d: Raw): Decision {
+function one(d: Raw, bins: Bins): Decision {
   switch (d.action) {
     case 'route': {
       const method = str(d, 'method');
@@ -79,7 +87,7 @@ function one(d: Raw): Decision {
         ...(method !== undefined && { method: method.toUpperCase() }),
         ...(path !== undefined && { path }),
         ...(h !== undefined && { headers: h }),
-        ...(d.body !== undefined && { body: bytes(d, 'body') }),
+        ...(d.body !== undefined && { body: bytes(d, 'body', bins) }),
         ...(key !== undefined && { key }),
         ...(reply !== undefined && { reply }),
       };
@@ -89,7 +97,7 @@ function one(d: Raw): Decision {
       const contentType = str(d, 'contentType') ?? (d.json === true ? 'application/json' : undefined);
       return {
         action: 'reply',
-        payload: bytes(d, 'payload'),
+        payload: bytes(d, 'payload', bins),
         ...(contentType !== undefined && { contentType }),
         ...(code !== undefined && { code }),
       };
@@ -114,7 +122,7 @@ function one(d: Raw): Decision {
       return {
         action: 'publish',
         topic,
-        payload: bytes(d, 'payload'),
+        payload: bytes(d, 'payload', bins),
         ...(qos !== undefined && { qos }),
         ...(retain !== undefined && { retain }),
         ...(h !== undefined && { headers: h }),
@@ -127,12 +135,12 @@ function one(d: Raw): Decision {
 }
 
 /** Checks decisions; throws InvalidDecision naming the first problem. */
-export function validateDecisions(raw: unknown): Decision[] {
+export function validateDecisions(raw: unknown, bins: Bins = []): Decision[] {
   if (!Array.isArray(raw)) throw new InvalidDecision('decisions must be a list');
-  return raw.map((d) => one(d as Raw));
+  return raw.map((d) => one(d as Raw, bins));
 }
 
 /** One reply/reject decision from `onResponse`. */
-export function validateOne(raw: unknown): Decision {
-  return one(raw as Raw);
+export function validateOne(raw: unknown, bins: Bins = []): Decision {
+  return one(raw as Raw, bins);
 }

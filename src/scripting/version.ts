@@ -23,14 +23,17 @@ export interface HostHooks {
 /** One message's raw result as the prelude reports it. */
 export type RawResult = readonly [0, unknown] | readonly [1, string, string] | readonly [2, string];
 
+/** Bytes referred to from results as `{"$bin": index}`. */
+export type Bins = readonly Uint8Array[];
+
 export type CallOutcome =
-  | { readonly kind: 'done'; readonly results: readonly RawResult[] }
+  | { readonly kind: 'done'; readonly results: readonly RawResult[]; readonly bins: Bins }
   /**
    * `results` are the messages finished before the one that ran out of time.
    * `starved`: the call hit its (wall-clock) limit having used less than half
    * of it in CPU time: the host was busy, not the script.
    */
-  | { readonly kind: 'timeout'; readonly results: readonly RawResult[]; readonly starved: boolean }
+  | { readonly kind: 'timeout'; readonly results: readonly RawResult[]; readonly bins: Bins; readonly starved: boolean }
   /** The isolate exceeded its memory limit and is gone. */
   | { readonly kind: 'memory' }
   | { readonly kind: 'error'; readonly message: string };
@@ -38,6 +41,7 @@ export type CallOutcome =
 type Fn = ivm.Reference<(...args: unknown[]) => unknown>;
 
 const COPY_BOTH = { arguments: { copy: true }, result: { copy: true } } as const;
+const NO_BINS: Bins = [];
 /** Top-level module code gets a fixed budget: it runs once per version, not per message. */
 const EVALUATE_TIMEOUT_MS = 1000;
 let generation = 0;
@@ -123,20 +127,20 @@ export class ScriptVersion {
     return !this.disposed && !this.isolate.isDisposed;
   }
 
-  /** Runs `onMessage` over wire-encoded messages (see prelude.ts). */
-  batch(wires: readonly unknown[], now: number): CallOutcome {
+  /** Runs `onMessage` over messages given as JSON text of wire arrays and their concatenated payloads (see prelude.ts). */
+  batch(json: string, payloads: Uint8Array | string, now: number): CallOutcome {
     const sliceMs = Math.min(1, this.limits.timeoutMs / 10);
-    return this.call(this.batchFn, [wires, now, sliceMs], true, (results) => ({ kind: 'done', results: results as RawResult[] }));
+    return this.call(this.batchFn, [json, payloads, now, sliceMs], true, (r) => ({ kind: 'done', ...decode(r, false) }));
   }
 
   /** Runs `onResponse`; the result is one RawResult. */
-  response(res: readonly unknown[], wire: readonly unknown[], now: number): CallOutcome {
-    return this.call(this.responseFn, [res, wire, now], false, (r) => ({ kind: 'done', results: [r as RawResult] }));
+  response(res: readonly unknown[], wire: readonly unknown[], payload: Uint8Array, now: number): CallOutcome {
+    return this.call(this.responseFn, [res, wire, payload, now], false, (r) => ({ kind: 'done', ...decode(r, true) }));
   }
 
   /** Runs `onConnect`; the result is one RawResult. */
   connect(client: Record<string, unknown>, now: number): CallOutcome {
-    return this.call(this.connectFn, [client, now], false, (r) => ({ kind: 'done', results: [r as RawResult] }));
+    return this.call(this.connectFn, [client, now], false, (r) => ({ kind: 'done', ...decode(r, true) }));
   }
 
   dispose(): void {
@@ -163,18 +167,25 @@ export class ScriptVersion {
       if (this.isolate.isDisposed) return { kind: 'memory' };
       const message = (err as Error)?.message ?? String(err);
       if (/timed out/i.test(message)) {
-        let results: RawResult[] = [];
+        let done: { results: RawResult[]; bins: Bins } = { results: [], bins: [] };
         if (resumable) {
           try {
-            results = this.progressFn.applySync(undefined, [], { result: { copy: true }, timeout: this.limits.timeoutMs }) as RawResult[];
+            done = decode(this.progressFn.applySync(undefined, [], { result: { copy: true }, timeout: this.limits.timeoutMs }), false);
           } catch {
-            results = [];
+            // Nothing recoverable: the messages of the call are retried or failed by the caller.
           }
         }
         const cpuMs = Number(this.isolate.cpuTime - cpu0) / 1e6;
-        return { kind: 'timeout', results, starved: cpuMs < this.limits.timeoutMs / 2 };
+        return { kind: 'timeout', ...done, starved: cpuMs < this.limits.timeoutMs / 2 };
       }
       return { kind: 'error', message };
     }
   }
+}
+
+/** A call's result: JSON text of the results and the bytes they refer to. */
+function decode(r: unknown, single: boolean): { results: RawResult[]; bins: Bins } {
+  const [json, bins] = typeof r === 'string' ? [r, NO_BINS] : (r as [string, Uint8Array[]]);
+  const parsed = JSON.parse(json) as unknown;
+  return { results: single ? [parsed as RawResult] : (parsed as RawResult[]), bins };
 }

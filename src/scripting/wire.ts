@@ -12,7 +12,7 @@ export function ownBytes(b: Uint8Array): Uint8Array {
   return b.byteOffset === 0 && b.byteLength === b.buffer.byteLength ? b : new Uint8Array(b);
 }
 
-/** See prelude.ts for the layout. */
+/** See prelude.ts for the layout; the payload travels separately, its length in slot 11. */
 export function envelopeWire(env: Envelope): unknown[] {
   const id = env.source.identity;
   return [
@@ -27,7 +27,7 @@ export function envelopeWire(env: Envelope): unknown[] {
     env.contentType ?? null,
     env.delivery,
     env.receivedAt,
-    ownBytes(env.payload),
+    env.payload.byteLength,
     env.correlationId ?? null,
     env.replyTo ?? null,
   ];

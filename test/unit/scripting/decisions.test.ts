@@ -37,6 +37,7 @@ export function onMessage(msg, ctx) {
       ctx.state.set('n', n);
       return reply({ n, has: ctx.state.has('n'), size: ctx.state.size });
     }
+    case 'r/sum': { let sum = 0; for (const b of msg.payload) sum += b; return reply({ len: msg.payload.length, sum, first: msg.payload[0], last: msg.payload[msg.payload.length - 1] }); }
     case 'r/log': ctx.log.info('hello', { a: 1 }); ctx.log.warn('careful'); ctx.log.error('bad'); return drop();
   }
   return null;
@@ -156,6 +157,21 @@ describe('msg and ctx', () => {
     expect(typeof view.now).toBe('number');
     const [m] = await decide('r/mutate');
     expect(Buffer.from((m as { payload: Buffer }).payload).toString()).toBe('true');
+  });
+
+  it.each([
+    ['small', 300],
+    ['large', 40_000],
+  ])('binary payloads arrive byte for byte (%s)', async (_name, size) => {
+    const payload = Buffer.alloc(size, 0);
+    for (let i = 0; i < size; i++) payload[i] = (i * 131 + 7) & 0xff;
+    const sum = payload.reduce((a, b) => a + b, 0);
+    // Several messages in one call, so each message's slice is checked too.
+    const rs = await Promise.all([1, 2, 3].map(() => host.onMessage(API, envelope('r/sum', payload))));
+    for (const r of rs) {
+      const out = JSON.parse(Buffer.from((r as { decisions: Array<{ payload: Buffer }> }).decisions[0]!.payload).toString());
+      expect(out).toEqual({ len: size, sum, first: payload[0], last: payload[size - 1] });
+    }
   });
 
   it('TextEncoder/TextDecoder round-trip UTF-8 including astral characters', async () => {
