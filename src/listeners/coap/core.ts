@@ -259,12 +259,15 @@ export class CoapCore implements NotificationSink {
     const factor = this.options.amplificationFactor;
     let capped = false;
     if (!peer.verified && factor > 0) {
-      const budget = Math.floor(requestBytes * factor) - 4 - tokenLength - OPTION_OVERHEAD;
+      const cap = Math.floor(requestBytes * factor) - 4 - tokenLength;
       if (isError) {
         // A diagnostic payload is only a courtesy (RFC 7252 §5.5.2): shorten it rather than amplify.
-        if (payload.length > Math.max(0, budget)) payload = payload.subarray(0, Math.max(0, budget));
-        return payload;
+        let optionBytes = 1; // payload marker
+        for (const o of options) optionBytes += 3 + o.value.length; // header byte and at most 2 extension bytes
+        const room = Math.max(0, cap - optionBytes);
+        return payload.length > room ? payload.subarray(0, room) : payload;
       }
+      const budget = cap - OPTION_OVERHEAD;
       if (payload.length > budget && budget < limit) {
         limit = budget >= 16 ? blockSize(szxFor(budget)) : 16;
         capped = true;
