@@ -8,12 +8,14 @@ import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import type { Identity, TlsInfo } from '../../envelope/index.js';
 import { newId } from '../../envelope/index.js';
-import type { Admission, ClientInfo, ListenerContext } from '../listener.js';
+import type { Admission, ListenerContext } from '../listener.js';
+import { clientInfo, identityOf } from './admission.js';
 import type { AmqpListenerOptions } from '../../config/types.js';
 import type { AmqpMetrics } from './metrics.js';
 import type { AmqpDeviceClient, AmqpDeviceClients } from './device-clients.js';
 import type { FramingViolation } from './frame-scanner.js';
-import { SocketShim } from './socket-shim.js';
+import { SocketShim, tlsInfo } from './socket-shim.js';
+import { conditionForRheaError, describe } from './rhea-errors.js';
 import { saslMechanisms, type SaslResult } from './sasl.js';
 import { InboundLink } from './inbound-link.js';
 import { onMessage } from './on-message.js';
@@ -127,16 +129,7 @@ export class AmqpConnection {
     this.log = this.log.child({ clientId: this.clientId });
     // No more frames are read until admission decides; links attached meanwhile get no credit.
     this.shim.socket.pause();
-    const info: ClientInfo = {
-      protocol: 'amqp',
-      listener: this.deps.ctx.config.name,
-      clientId: this.clientId,
-      remoteAddress: this.remoteAddress,
-      ...(this.remotePort !== undefined && { remotePort: this.remotePort }),
-      ...(this.sasl.username !== undefined && { username: this.sasl.username }),
-      ...(this.sasl.password !== undefined && { password: this.sasl.password }),
-      ...(this.tls !== undefined && { tls: this.tls }),
-    };
+    const info = clientInfo(this.deps.ctx.config.name, this.clientId, this, this.sasl);
     this.deps.ctx.pipeline.admit(info).then(
       (a) => this.onAdmission(a),
       () => this.onAdmission({ ok: false, status: 503, reason: 'admission failed' }),
@@ -161,8 +154,7 @@ export class AmqpConnection {
       this.closeWithError(a.status === 503 ? 'amqp:internal-error' : 'amqp:unauthorized-access', a.reason);
       return;
     }
-    this.identity =
-      a.identity ?? (this.sasl.username !== undefined ? { principal: this.sasl.username, method: 'password', attributes: {} } : undefined);
+    this.identity = identityOf(a, this.sasl);
     this.admitted = true;
     metrics.connectionsTotal.inc({ listener: ctx.config.name, result: 'accepted' });
     this.client = this.deps.clients.acquire(this.clientId);
@@ -382,35 +374,4 @@ export class AmqpConnection {
     this.log.debug('disconnected');
     this.deps.onClosed(this);
   }
-}
-
-function describe(x: unknown): string {
-  if (x instanceof Error) return x.message;
-  const err = (x as { error?: { condition?: string; description?: string } } | undefined)?.error;
-  return err ? `${err.condition ?? ''} ${err.description ?? ''}`.trim() : String(x);
-}
-
-/** The close condition for an error rhea threw while reading (AMQP 1.0 §2.8.15, §2.8.16, §2.8.17). */
-function conditionForRheaError(e: unknown): string {
-  const name = e instanceof Error ? e.name : '';
-  const message = e instanceof Error ? e.message : String(e);
-  if (/invalid handle/i.test(message)) return 'amqp:session:unattached-handle';
-  if (/already received|after detach|sequence error/i.test(message)) return 'amqp:illegal-state';
-  if (name === 'ProtocolError') return 'amqp:connection:framing-error';
-  return 'amqp:decode-error';
-}
-
-function tlsInfo(socket: Socket | TLSSocket): TlsInfo | undefined {
-  const s = socket as TLSSocket;
-  if (!s.encrypted) return undefined;
-  const cert = s.getPeerCertificate?.();
-  const hasCert = cert && Object.keys(cert).length > 0;
-  const servername = (s as TLSSocket & { servername?: string | false }).servername;
-  return {
-    version: s.getProtocol() ?? '',
-    cipher: s.getCipher()?.name ?? '',
-    ...(typeof servername === 'string' && { servername }),
-    ...(hasCert && cert.subject?.CN !== undefined && { peerSubject: String(cert.subject.CN) }),
-    ...(hasCert && cert.fingerprint256 !== undefined && { peerFingerprint256: cert.fingerprint256 }),
-  };
 }

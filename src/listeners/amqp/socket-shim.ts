@@ -8,6 +8,7 @@
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import type { TLSSocket, PeerCertificate } from 'node:tls';
+import type { TlsInfo } from '../../envelope/index.js';
 import { FrameScanner, type FramingViolation } from './frame-scanner.js';
 
 /** How long a closing socket may take to flush before it is destroyed. */
@@ -131,4 +132,20 @@ export class SocketShim extends EventEmitter {
     this.eofSent = true;
     this.emit('end');
   }
+}
+
+/** TLS facts of an accepted socket for envelopes and admission; undefined for plain TCP. */
+export function tlsInfo(socket: Socket | TLSSocket): TlsInfo | undefined {
+  const s = socket as TLSSocket;
+  if (!s.encrypted) return undefined;
+  const cert = s.getPeerCertificate?.();
+  const hasCert = cert && Object.keys(cert).length > 0;
+  const servername = (s as TLSSocket & { servername?: string | false }).servername;
+  return {
+    version: s.getProtocol() ?? '',
+    cipher: s.getCipher()?.name ?? '',
+    ...(typeof servername === 'string' && { servername }),
+    ...(hasCert && cert.subject?.CN !== undefined && { peerSubject: String(cert.subject.CN) }),
+    ...(hasCert && cert.fingerprint256 !== undefined && { peerFingerprint256: cert.fingerprint256 }),
+  };
 }

@@ -1,0 +1,33 @@
+/**
+ * Admission of an AMQP connection, run when its open frame arrives: what the
+ * authenticator sees, and the identity that envelopes then carry.
+ */
+import type { Identity, TlsInfo } from '../../envelope/index.js';
+import type { Admission, ClientInfo } from '../listener.js';
+import type { SaslResult } from './sasl.js';
+
+interface Peer {
+  readonly remoteAddress: string;
+  readonly remotePort: number | undefined;
+  readonly tls: TlsInfo | undefined;
+}
+
+/** The ClientInfo for the authenticator: the container-id as client id, and what SASL captured. */
+export function clientInfo(listener: string, clientId: string, peer: Peer, sasl: SaslResult): ClientInfo {
+  return {
+    protocol: 'amqp',
+    listener,
+    clientId,
+    remoteAddress: peer.remoteAddress,
+    ...(peer.remotePort !== undefined && { remotePort: peer.remotePort }),
+    ...(sasl.username !== undefined && { username: sasl.username }),
+    ...(sasl.password !== undefined && { password: sasl.password }),
+    ...(peer.tls !== undefined && { tls: peer.tls }),
+  };
+}
+
+/** The authenticator's identity, else the PLAIN user name; anonymous connections have none. */
+export function identityOf(admission: Admission & { ok: true }, sasl: SaslResult): Identity | undefined {
+  if (admission.identity) return admission.identity;
+  return sasl.username !== undefined ? { principal: sasl.username, method: 'password', attributes: {} } : undefined;
+}
