@@ -72,7 +72,9 @@ export async function client(port: number, options: IClientOptions = {}): Promis
 }
 
 /** Resolves with the next event of `name` on `emitter`, rejecting after `ms`. */
-export function nextEvent<T = unknown>(emitter: NodeJS.EventEmitter, name: string, ms = 10_000): Promise<T> {
+export function nextEvent<T = unknown>(source: NodeJS.EventEmitter | MqttClient, name: string, ms = 10_000): Promise<T> {
+  // MqttClient's typed emitter does not accept arbitrary event names; the runtime object is an EventEmitter.
+  const emitter = source as NodeJS.EventEmitter;
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       emitter.off(name, on);

@@ -121,28 +121,8 @@ export class Outbound {
     const packet: IPublishPacket = { cmd: 'publish', topic: message.topic, payload: message.payload, qos, retain: false, dup: false };
     if (qos > 0) packet.messageId = messageId;
     if (this.conn.version === 5) {
-      const props: NonNullable<IPublishPacket['properties']> = {};
-      let any = false;
-      if (message.contentType !== undefined) ((props.contentType = message.contentType), (any = true));
-      if (message.replyTo !== undefined) ((props.responseTopic = message.replyTo), (any = true));
-      if (message.correlationId !== undefined) ((props.correlationData = Buffer.from(message.correlationId, 'base64url')), (any = true));
-      if (message.headers !== undefined) {
-        for (const k in message.headers) {
-          props.userProperties = message.headers as Record<string, string>;
-          any = true;
-          break;
-        }
-      }
-      if (message.expiresAt !== undefined) {
-        // [MQTT-3.3.2-6]: the interval sent is what remains.
-        props.messageExpiryInterval = Math.max(1, Math.ceil((message.expiresAt - Date.now()) / 1000));
-        any = true;
-      }
-      if (subscriptionIds !== undefined && subscriptionIds.length > 0) {
-        props.subscriptionIdentifier = subscriptionIds.length === 1 ? subscriptionIds[0]! : [...subscriptionIds];
-        any = true;
-      }
-      if (any) packet.properties = props;
+      const properties = v5Properties(message, subscriptionIds);
+      if (properties) packet.properties = properties;
     }
     if (!this.conn.wire.send(packet)) {
       // Larger than the client's Maximum Packet Size, or not encodable: discarded [MQTT-3.1.2-25].
@@ -151,4 +131,38 @@ export class Outbound {
     }
     return true;
   }
+}
+
+type PublishProperties = NonNullable<IPublishPacket['properties']>;
+
+/** The MQTT 5 PUBLISH properties of a device message, or undefined when it has none. */
+function v5Properties(message: DeviceMessage, subscriptionIds: readonly number[] | undefined): PublishProperties | undefined {
+  const props: PublishProperties = {};
+  let some = false;
+  if (message.contentType !== undefined) {
+    props.contentType = message.contentType;
+    some = true;
+  }
+  if (message.replyTo !== undefined) {
+    props.responseTopic = message.replyTo;
+    some = true;
+  }
+  if (message.correlationId !== undefined) {
+    props.correlationData = Buffer.from(message.correlationId, 'base64url');
+    some = true;
+  }
+  if (message.headers !== undefined && Object.keys(message.headers).length > 0) {
+    props.userProperties = { ...message.headers };
+    some = true;
+  }
+  if (message.expiresAt !== undefined) {
+    // [MQTT-3.3.2-6]: the interval sent is what remains.
+    props.messageExpiryInterval = Math.max(1, Math.ceil((message.expiresAt - Date.now()) / 1000));
+    some = true;
+  }
+  if (subscriptionIds !== undefined && subscriptionIds.length > 0) {
+    props.subscriptionIdentifier = subscriptionIds.length === 1 ? subscriptionIds[0]! : [...subscriptionIds];
+    some = true;
+  }
+  return some ? props : undefined;
 }
