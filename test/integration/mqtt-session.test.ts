@@ -4,6 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { IConnackPacket, IDisconnectPacket } from 'mqtt-packet';
+import mqtt from 'mqtt';
 import { RawClient, client, nextEvent, startBed, type MqttTestBed } from './mqtt-support.js';
 
 let bed: MqttTestBed;
@@ -125,6 +126,20 @@ describe('session takeover [MQTT-3.1.4-3]', () => {
       expect((await disconnected).reasonCode).toBe(0x8e);
       await second.publishAsync('after/takeover', 'x', { qos: 1 });
       expect(second.connected).toBe(true);
+    } finally {
+      await second.endAsync();
+      await first.endAsync(true);
+    }
+  });
+
+  it('takes over across listeners: TCP first, WebSocket second', async () => {
+    const first = await client(bed.port, { protocolVersion: 5, clientId: 'roamer' });
+    const disconnected = nextEvent<IDisconnectPacket>(first, 'disconnect');
+    const second = await mqtt.connectAsync(`ws://127.0.0.1:${bed.wsPort}/mqtt`, { protocolVersion: 5, clientId: 'roamer', reconnectPeriod: 0 });
+    try {
+      expect((await disconnected).reasonCode).toBe(0x8e);
+      expect(bed.gw.gateway.listener('mqtt-ws')!.deliver('roamer', { topic: 'x/y', payload: Buffer.from('1'), qos: 0, retain: false })).toBe(true);
+      expect(bed.gw.gateway.listener('mqtt')!.deliver('roamer', { topic: 'x/y', payload: Buffer.from('1'), qos: 0, retain: false })).toBe(false);
     } finally {
       await second.endAsync();
       await first.endAsync(true);
