@@ -42,6 +42,8 @@ interface Pending {
 }
 
 const DEFAULT_RETIRE_MS = 30_000;
+/** Tries a message gets when its calls keep running out of wall-clock time without using the CPU. */
+const STARVED_RETRIES = 3;
 
 /** Events of a unit: 'swapped' (new ScriptVersion), 'refused' (Error), 'rebuilt' (ScriptVersion). */
 export class ScriptUnit {
@@ -212,7 +214,8 @@ export class ScriptUnit {
   private runChunk(items: readonly Pending[]): void {
     this.messages.inc({ script: this.name }, items.length);
     let start = 0;
-    let retried = -1;
+    let retriedAt = -1;
+    let retries = 0;
     while (start < items.length) {
       const v = this.live();
       const wires = new Array<unknown>(items.length - start);
@@ -228,9 +231,10 @@ export class ScriptUnit {
         const n = out.results.length;
         for (let i = 0; i < n; i++) this.settle(items[start + i]!, out.results[i]!, v, out.bins);
         start += n;
-        if (out.kind === 'timeout' && out.starved && retried !== start) {
-          // Starved by the host, not the script's fault: give the message one more go.
-          retried = start;
+        if (out.kind === 'timeout' && out.starved && (retriedAt !== start || retries < STARVED_RETRIES)) {
+          // Starved by a busy host, not the script's fault: give the message another go.
+          retries = retriedAt === start ? retries + 1 : 1;
+          retriedAt = start;
         } else if (out.kind === 'timeout' && start < items.length) {
           const p = items[start++]!;
           p.resolve(this.fail(SCRIPT_CODES.timeout, `onMessage exceeded the ${v.limits.timeoutMs} ms time limit`, p.env.source.clientId, p.env.protocol, p.env.id));

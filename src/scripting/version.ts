@@ -151,9 +151,9 @@ export class ScriptVersion {
   }
 
   private call(fn: Fn, args: unknown[], resumable: boolean, done: (r: unknown) => CallOutcome): CallOutcome {
-    const out = this.callOnce(fn, args, resumable, done);
-    // A single call starved by a busy host gets one more go; batches resume in the unit instead.
-    if (!resumable && out.kind === 'timeout' && out.starved) return this.callOnce(fn, args, resumable, done);
+    let out = this.callOnce(fn, args, resumable, done);
+    // A single call starved by a busy host gets more goes; batches resume in the unit instead.
+    for (let i = 0; i < 3 && !resumable && out.kind === 'timeout' && out.starved; i++) out = this.callOnce(fn, args, resumable, done);
     return out;
   }
 
