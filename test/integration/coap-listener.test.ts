@@ -380,6 +380,33 @@ describe('observe (RFC 7641)', () => {
     }
   });
 
+  it('sends a large notification block-wise; the rest is fetched with GET + Block2 from the held copy', async () => {
+    const raw = await new RawClient(port).open();
+    try {
+      const path = [{ name: 'Uri-Path' as const, value: Buffer.from('devices') }, { name: 'Uri-Path' as const, value: Buffer.from('big') }];
+      raw.send({ confirmable: true, code: 'GET', messageId: 700, token: Buffer.from([7]), options: [{ name: 'Observe', value: Buffer.alloc(0) }, ...path] });
+      await raw.next();
+      gw.gateway.devices.publish({ topic: 'devices/big', payload: BIG.subarray(0, 2500), qos: 0, retain: false });
+      const n = await raw.next();
+      expect(n.msg.payload.equals(BIG.subarray(0, 1024))).toBe(true);
+      expect(uintOf(opt(n.msg, 'Block2'))).toBe((0 << 4) | 8 | 6);
+      expect(uintOf(opt(n.msg, 'Size2'))).toBe(2500);
+      const etag = opt(n.msg, 'ETag')!;
+      const parts = [n.msg.payload];
+      for (let num = 1; num <= 2; num++) {
+        raw.send({ confirmable: true, code: 'GET', messageId: 700 + num, token: Buffer.from([8]), options: [...path, { name: 'Block2', value: Buffer.from([(num << 4) | 6]) }] });
+        const b = await raw.next();
+        expect(b.msg.code).toBe('2.05');
+        expect(opt(b.msg, 'ETag')!.equals(etag)).toBe(true);
+        parts.push(b.msg.payload);
+      }
+      expect(Buffer.concat(parts).equals(BIG.subarray(0, 2500))).toBe(true);
+      expect(backend.requests).toHaveLength(0);
+    } finally {
+      await raw.close();
+    }
+  });
+
   it('works with node-coap observe streams', async () => {
     const received: string[] = [];
     const req = coap.request({ hostname: '127.0.0.1', port, agent, pathname: '/devices/d3/cmd', observe: true });
