@@ -97,7 +97,9 @@ function runPhase({ phase, rate, durationMs, drainMs = 3000, payloadBytes = 200 
       if (queues[i].length > 0) {
         queued--;
         send(i, queues[i].shift());
-      } else if (!open && windowOpen) {
+      } else if (!open && windowOpen && code !== 'closed') {
+        // Closed loop: the acknowledgement releases the next message (not on a dead connection).
+        released++;
         send(i, nowNs());
       }
       if (!windowOpen) checkDone();

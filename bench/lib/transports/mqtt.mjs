@@ -129,6 +129,10 @@ class Client {
   }
 
   publish(payload, done) {
+    if (this.socket.destroyed) {
+      queueMicrotask(() => done(false, 'closed'));
+      return;
+    }
     const q = this.t.qos;
     let id = 0;
     if (q > 0) {
@@ -175,13 +179,12 @@ class Client {
 
   failAll(reason) {
     if (this.pending === null) return;
+    const waiting = [];
     for (let id = 1; id < 65536; id++) {
-      const done = this.pending[id];
-      if (done) {
-        this.pending[id] = undefined;
-        done(false, reason);
-      }
+      if (this.pending[id]) waiting.push(this.pending[id]);
+      this.pending[id] = undefined;
     }
+    for (const done of waiting) done(false, reason);
   }
 
   onData(d) {
