@@ -195,12 +195,15 @@ export function outcomeSpec(core: CoapCore, req: CoapRequest, outcome: Outcome, 
   return { ...spec, options };
 }
 
+/** Codes of back-end and pool failures (prefixes, not codes of their own). */
+const UPSTREAM_CODE = /^TG_ERR_(?:UPSTREAM|POOL)_/;
+
 /**
  * The diagnostic text a device may see. Reasons from the upstream side name
  * internal back-end URLs, so devices get the stable code instead.
  */
 export function publicReason(outcome: Exclude<Outcome, { kind: 'accepted' }>): string {
-  if (outcome.code.startsWith('TG_ERR_UPSTREAM') || outcome.code.startsWith('TG_ERR_POOL')) return outcome.code;
+  if (UPSTREAM_CODE.test(outcome.code)) return outcome.code;
   return outcome.reason;
 }
 

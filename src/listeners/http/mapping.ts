@@ -71,12 +71,15 @@ export interface HttpAnswer {
   readonly body: Buffer;
 }
 
+/** Codes of back-end and pool failures (prefixes, not codes of their own). */
+const UPSTREAM_CODE = /^TG_ERR_(?:UPSTREAM|POOL)_/;
+
 /**
  * The reason a device may see. Upstream reasons name internal back-end URLs,
  * so devices get a generic text with the status instead (the log keeps the detail).
  */
 export function publicReason(outcome: Exclude<Outcome, { kind: 'accepted' }>): string {
-  if (outcome.code.startsWith('TG_ERR_UPSTREAM') || outcome.code.startsWith('TG_ERR_POOL')) {
+  if (UPSTREAM_CODE.test(outcome.code)) {
     return outcome.kind === 'rejected' ? `the back-end refused the message (${outcome.status})` : 'no back-end could take the message now';
   }
   return outcome.reason;
