@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { request } from 'node:http';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import mqtt from 'mqtt';
+import mqttPacket from 'mqtt-packet';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { TestBackend } from '../helpers/backend.js';
 import { RawClient, startBed } from './mqtt-support.js';
@@ -83,11 +84,10 @@ it('pauses reading QoS 0 publishes while limits.maxInflight outcomes are awaited
   bed.backend.responder = () => new Promise((resolve) => gates.push(() => resolve({ status: 200 })));
   const raw = await RawClient.connected(bed.port, 5);
   try {
-    const q0 = (n: number): void => raw.send({ cmd: 'publish', topic: `bp/${n}`, payload: Buffer.from(String(n)), qos: 0, dup: false, retain: false });
-    q0(1);
-    q0(2);
+    const q0 = (n: number): Buffer => mqttPacket.generate({ cmd: 'publish', topic: `bp/${n}`, payload: Buffer.from(String(n)), qos: 0, dup: false, retain: false }, { protocolVersion: 5 });
+    // All three in one write: even packets already read wait while two outcomes are awaited.
+    raw.write(Buffer.concat([q0(1), q0(2), q0(3)]));
     await bed.backend.waitFor(2);
-    q0(3);
     // Bounded negative check: the third must not reach the back-end while two are outstanding.
     await expect(bed.backend.waitFor(3, 300)).rejects.toThrow(/expected 3/);
     gates.shift()!();

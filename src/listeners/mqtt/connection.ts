@@ -13,7 +13,7 @@ import type { DeviceMessage, QoS, Subscriber } from '../../devices/registry.js';
 import type { ListenerContext } from '../listener.js';
 import type { ListenerLimits, MqttListenerOptions } from '../../config/types.js';
 import { FrameGuard } from './framing.js';
-import { MqttProtocolViolation, malformed } from './violation.js';
+import { MqttProtocolViolation, malformed, receiveMaximumExceeded } from './violation.js';
 import { RC } from './reason-codes.js';
 import type { MqttMetrics } from './metrics.js';
 import { Outbound } from './outbound.js';
@@ -83,6 +83,10 @@ export class MqttConnection implements Subscriber {
   readonly qos2 = new Map<number, number>();
   /** Packets that arrived while CONNECT was being admitted; replayed after CONNACK. */
   backlog: Packet[] | undefined;
+  /** Packets parsed while the in-flight limit was reached; replayed as outcomes arrive. */
+  private held: Packet[] | undefined;
+  /** QoS 1/2 PUBLISHes among `held` (v5), counted against the Receive Maximum on arrival. */
+  private heldQuota = 0;
 
   readonly out: Outbound;
   readonly wire: PacketWriter;
@@ -165,11 +169,53 @@ export class MqttConnection implements Subscriber {
       this.backlog.push(packet);
       return;
     }
+    this.handle(packet);
+  }
+
+  /** Dispatches a packet, or holds it while `limits.maxInflight` outcomes are awaited. */
+  private handle(packet: Packet): void {
+    if (this.held !== undefined && packet.cmd !== 'pingreq') {
+      this.hold(packet);
+      return;
+    }
     try {
       dispatchPacket(this, packet);
     } catch (err) {
       this.fail(err);
     }
+  }
+
+  /**
+   * Reading is paused at the in-flight limit, but the rest of the current
+   * read is already parsed: those packets wait here, in order, so at most
+   * `maxInflight` messages are ever in the pipeline. A v5 client's QoS 1/2
+   * PUBLISH is still checked against the Receive Maximum on arrival.
+   */
+  private hold(packet: Packet): void {
+    if (packet.cmd === 'publish' && packet.qos > 0 && this.version === 5) {
+      if (this.quota + this.heldQuota >= this.shared.limits.maxInflight) {
+        this.fail(receiveMaximumExceeded(this.shared.limits.maxInflight));
+        return;
+      }
+      this.heldQuota++;
+    }
+    this.held!.push(packet);
+  }
+
+  private releaseHeld(): void {
+    const held = this.held!;
+    const max = this.shared.limits.maxInflight;
+    while (held.length > 0 && this.pending < max && !this.closing) {
+      const p = held.shift()!;
+      if (p.cmd === 'publish' && p.qos > 0 && this.version === 5) this.heldQuota--;
+      try {
+        dispatchPacket(this, p);
+      } catch (err) {
+        this.fail(err);
+        return;
+      }
+    }
+    if (held.length === 0 && this.pending < max) this.held = undefined;
   }
 
   /** Replays packets that arrived during admission. */
@@ -180,11 +226,7 @@ export class MqttConnection implements Subscriber {
     if (!backlog) return;
     for (const p of backlog) {
       if (this.closing) return;
-      try {
-        dispatchPacket(this, p);
-      } catch (err) {
-        this.fail(err);
-      }
+      this.handle(p);
     }
   }
 
@@ -250,13 +292,17 @@ export class MqttConnection implements Subscriber {
   dispatch(env: Envelope): Promise<Outcome> {
     this.pending++;
     this.shared.messagesIn++;
-    if (this.pending >= this.shared.limits.maxInflight) this.updateFlow();
+    if (this.pending >= this.shared.limits.maxInflight) {
+      this.held ??= [];
+      this.updateFlow();
+    }
     return this.shared.ctx.pipeline.handle(env);
   }
 
   /** Called once per outcome, before the acknowledgement is written. */
   settled(): void {
     this.pending--;
+    if (this.held !== undefined && !this.shared.draining && this.state !== 'closed') this.releaseHeld();
     if (this.paused) this.updateFlow();
     if (this.pending === 0 && this.shared.draining) this.shared.onSettled();
   }

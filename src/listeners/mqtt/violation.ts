@@ -30,3 +30,8 @@ export function protocolError(clause: string | undefined, detail: string): MqttP
 export function malformed(clause: string | undefined, detail: string): MqttProtocolViolation {
   return new MqttProtocolViolation('malformed-packet', RC.MALFORMED_PACKET, clause, detail);
 }
+
+/** [MQTT-3.3.4-9]: more unacknowledged QoS 1/2 PUBLISHes than the Receive Maximum announced (0x93). */
+export function receiveMaximumExceeded(max: number): MqttProtocolViolation {
+  return new MqttProtocolViolation('flood', RC.RECEIVE_MAXIMUM_EXCEEDED, 'MQTT-3.3.4-9', `more than ${max} unacknowledged QoS 1/2 messages`);
+}

@@ -10,7 +10,7 @@ import { topicNameProblem, type Outcome } from '../../../envelope/index.js';
 import { QOS2_DISPATCHING, QOS2_RECEIVED, type MqttConnection } from '../connection.js';
 import { buildEnvelope } from '../envelope.js';
 import { RC, outcomeReasonCode } from '../reason-codes.js';
-import { MqttProtocolViolation, malformed, protocolError } from '../violation.js';
+import { MqttProtocolViolation, malformed, protocolError, receiveMaximumExceeded } from '../violation.js';
 
 export function handlePublish(c: MqttConnection, p: IPublishPacket): void {
   const v5 = c.version === 5;
@@ -50,7 +50,7 @@ export function handlePublish(c: MqttConnection, p: IPublishPacket): void {
   if (qos > 0) {
     // [MQTT-3.3.4-9]: more unacknowledged QoS 1/2 PUBLISHes than our Receive Maximum.
     if (v5 && c.quota >= c.shared.limits.maxInflight) {
-      throw new MqttProtocolViolation('flood', RC.RECEIVE_MAXIMUM_EXCEEDED, 'MQTT-3.3.4-9', `more than ${c.shared.limits.maxInflight} unacknowledged QoS 1/2 messages`);
+      throw receiveMaximumExceeded(c.shared.limits.maxInflight);
     }
     c.quota++;
     if (qos === 2) c.qos2.set(id, QOS2_DISPATCHING);
