@@ -169,6 +169,32 @@ describe('amplification (RFC 9175 §2.4)', () => {
   });
 });
 
+describe('back-pressure per source', () => {
+  it('answers 5.03 with Max-Age beyond limits.maxInflight requests in flight', async () => {
+    const slow = await TestBackend.start(() => ({ status: 200, delayMs: 300 }));
+    const g = await startGateway({
+      listeners: [{ name: 'c', protocol: 'coap', host: '127.0.0.1', port: 0, limits: { maxInflight: 2 } }],
+      pools: [{ name: 'be', endpoints: [{ url: slow.url }] }],
+      routes: [{ match: { address: '#' }, pool: 'be' }],
+    });
+    const raw = await new RawClient(g.port('c')).open();
+    try {
+      for (let i = 0; i < 3; i++) raw.send({ confirmable: false, code: 'POST', messageId: 40 + i, token: Buffer.from([i]), options: [{ name: 'Uri-Path', value: Buffer.from('x') }], payload: Buffer.from('p') });
+      const first = await raw.next();
+      expect(first.msg.code).toBe('5.03');
+      expect(first.msg.token[0]).toBe(2);
+      expect(uintOf(opt(first.msg, 'Max-Age'))).toBe(1);
+      const rest = [await raw.next(), await raw.next()].map((m) => m.msg.code);
+      expect(rest).toEqual(['2.04', '2.04']);
+      expect(slow.requests).toHaveLength(2);
+    } finally {
+      await raw.close();
+      await g.stop();
+      await slow.close();
+    }
+  });
+});
+
 describe('draining stop', () => {
   it('answers an in-flight request before closing', async () => {
     const slowBackend = await TestBackend.start(() => ({ status: 200, body: 'done', delayMs: 300 }));

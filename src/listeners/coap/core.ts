@@ -90,6 +90,8 @@ export class CoapCore implements NotificationSink {
     readonly name: string,
     readonly options: CoapListenerOptions,
     readonly maxBodyBytes: number,
+    /** `limits.maxInflight`: requests one source may have in the pipeline. */
+    readonly maxInflight: number,
     readonly pipeline: Pipeline,
     readonly logger: Logger,
     private readonly guard: Guard,

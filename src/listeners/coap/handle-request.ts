@@ -138,6 +138,12 @@ function process(core: CoapCore, ctx: RequestContext, body: Buffer, now: number)
 
 function dispatch(core: CoapCore, ctx: RequestContext, payload: Buffer, block1: Block | undefined): void {
   const { req, peer } = ctx;
+  // Back-pressure per source (`limits.maxInflight`): beyond it the device is told to come back, nothing queues.
+  if (peer.inflight >= core.maxInflight) {
+    core.count('dropped');
+    core.respond(ctx, unavailableSpec(`more than ${core.maxInflight} requests in flight`, 1));
+    return;
+  }
   const contentType = req.contentFormat !== undefined ? mediaTypeForCoapFormat(req.contentFormat) : undefined;
   const env = createEnvelope({
     protocol: 'coap',
@@ -158,14 +164,17 @@ function dispatch(core: CoapCore, ctx: RequestContext, payload: Buffer, block1: 
   });
   if (ctx.confirmable) core.separate.add(ctx, Date.now());
   core.inflight++;
+  peer.inflight++;
   core.pipeline.handle(env).then(
     (outcome) => {
       core.inflight--;
+      peer.inflight--;
       core.respond(ctx, outcomeSpec(core, req, outcome, block1));
     },
     (err: unknown) => {
       // The pipeline never rejects; if it does, the device still gets an answer.
       core.inflight--;
+      peer.inflight--;
       core.logger.error({ err }, 'pipeline rejected');
       core.respond(ctx, diagnostic(C.INTERNAL_SERVER_ERROR, 'internal error'));
     },

@@ -46,6 +46,7 @@ export class CoapListener implements Listener {
       config.name,
       options,
       config.limits.maxPacketBytes,
+      config.limits.maxInflight,
       context.pipeline,
       context.logger,
       context.guard,

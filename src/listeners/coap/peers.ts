@@ -32,6 +32,8 @@ export interface Peer {
   nextMessageId: number;
   /** Observations and pending CON transmissions hold a peer in the table. */
   holds: number;
+  /** Requests of this source in the pipeline (bounded by `limits.maxInflight`). */
+  inflight: number;
 }
 
 /** Echo values are valid for the current and the previous window (RFC 9175 §2.3 freshness). */
@@ -83,6 +85,7 @@ export class PeerTable {
       verified: false,
       nextMessageId: randomInt(0x10000),
       holds: 0,
+      inflight: 0,
     };
     this.peers.set(key, p);
     return p;
@@ -130,7 +133,7 @@ export class PeerTable {
   /** Forgets peers idle longer than the idle timeout that hold nothing. */
   sweep(now: number): void {
     const limit = now - this.limits.idleMs;
-    for (const [k, p] of this.peers) if (p.lastSeen < limit && p.holds === 0) this.peers.delete(k);
+    for (const [k, p] of this.peers) if (p.lastSeen < limit && p.holds === 0 && p.inflight === 0) this.peers.delete(k);
   }
 
   clear(): void {
