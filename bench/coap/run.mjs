@@ -13,7 +13,7 @@
 import { fork } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync, writeFileSync, existsSync } from 'node:fs';
-import { cpus } from 'node:os';
+import os, { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { startThinggate, ROOT } from '../lib/thinggate.mjs';
 
@@ -37,82 +37,99 @@ function child(file, args = []) {
 }
 
 const GENERATORS = { raw: 'load.mjs', 'node-coap': 'load-node-coap.mjs' };
-const GENERATOR = argv.includes('--generator') ? argv[argv.indexOf('--generator') + 1] : 'raw';
-if (!GENERATORS[GENERATOR]) throw new Error(`--generator must be one of ${Object.keys(GENERATORS).join(', ')}`);
+const SELECTED = (argv.includes('--generator') ? argv[argv.indexOf('--generator') + 1] : 'raw,node-coap').split(',');
+for (const g of SELECTED) if (!GENERATORS[g]) throw new Error(`--generator takes ${Object.keys(GENERATORS).join(', ')} (comma-separated)`);
 
-async function load(port) {
-  const { msg } = await child(GENERATORS[GENERATOR], [port, SOCKETS, WINDOW, SIZE, WARMUP_MS, SECONDS].map(String));
+async function load(generator, port) {
+  const { msg } = await child(GENERATORS[generator], [port, SOCKETS, WINDOW, SIZE, WARMUP_MS, SECONDS].map(String));
   return msg;
 }
+
+const loadavg = () => os.loadavg()[0].toFixed(1);
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 async function main() {
   const backend = await child('backend.mjs');
   const url = `http://127.0.0.1:${backend.msg.port}`;
-  const bare = [];
-  const tg = [];
+  const results = [];
   let notes = [];
   try {
-    for (let run = 0; run < RUNS; run++) {
-      const server = await child('bare-server.mjs');
-      const b = await load(server.msg.port);
-      server.proc.kill();
-      bare.push(b);
-      console.log(`run ${run + 1}: bare node-coap server: ${Math.round(b.rate)} CON/s (lost ${b.lost}, errors ${b.errors})`);
-
-      const gw = await startThinggate({ url }, {
-        protocol: 'coap',
-        routing: 'static',
-        label: 'coap',
-        // One generator socket sends thousands of requests/s: lift the per-source limit for the bench.
-        listener: { coap: { requestsPerSecond: 0 } },
-      });
-      try {
-        const t = await load(gw.port);
-        tg.push(t);
-        notes = gw.notes ?? [];
-        console.log(`run ${run + 1}: thinggate CoAP → HTTP back-end: ${Math.round(t.rate)} CON/s (lost ${t.lost}, errors ${t.errors})`);
-      } finally {
-        await gw.stop();
+    for (const generator of SELECTED) {
+      const bare = [];
+      const tg = [];
+      for (let run = 0; run < RUNS; run++) {
+        const server = await child('bare-server.mjs');
+        const b = { ...(await load(generator, server.msg.port)), load: loadavg() };
+        server.proc.kill();
+        bare.push(b);
+        console.log(`[${generator}] run ${run + 1}: bare node-coap server: ${Math.round(b.rate)} CON/s (lost ${b.lost}, errors ${b.errors}, load ${b.load})`);
+        const gw = await startThinggate({ url }, {
+          protocol: 'coap',
+          routing: 'static',
+          label: 'coap',
+          // One generator socket sends thousands of requests/s: lift the per-source limit for the bench.
+          listener: { coap: { requestsPerSecond: 0 } },
+        });
+        try {
+          const t = { ...(await load(generator, gw.port)), load: loadavg() };
+          tg.push(t);
+          notes = gw.notes ?? [];
+          console.log(`[${generator}] run ${run + 1}: thinggate CoAP → HTTP back-end: ${Math.round(t.rate)} CON/s (lost ${t.lost}, errors ${t.errors}, load ${t.load})`);
+        } finally {
+          await gw.stop();
+        }
       }
+      const bareRate = median(bare.map((r) => r.rate));
+      const tgRate = median(tg.map((r) => r.rate));
+      // Per-run ratios (each thinggate run against the bare run just before it) are less exposed to drifting machine load.
+      const ratios = tg.map((t, i) => t.rate / bare[i].rate);
+      results.push({ generator, bare, tg, bareRate, tgRate, ratio: tgRate / bareRate, runRatio: median(ratios), ratios });
+      console.log(`[${generator}] median: bare ${Math.round(bareRate)} CON/s, thinggate ${Math.round(tgRate)} CON/s, ratio ${(tgRate / bareRate).toFixed(2)}, median per-run ratio ${median(ratios).toFixed(2)} (target ≥ 1.0)`);
     }
   } finally {
     backend.proc.kill();
   }
-  const bareRate = median(bare.map((r) => r.rate));
-  const tgRate = median(tg.map((r) => r.rate));
-  const ratio = tgRate / bareRate;
-  console.log(`median: bare ${Math.round(bareRate)} CON/s, thinggate ${Math.round(tgRate)} CON/s, ratio ${ratio.toFixed(2)} (target ≥ 1.0)`);
-  if (WRITE) writeResults({ bare, tg, bareRate, tgRate, ratio, notes });
+  if (WRITE) writeResults(results, notes);
 }
 
-function writeResults(r) {
+function writeResults(results, notes) {
   const file = `${ROOT}bench/RESULTS.md`;
   const cpu = cpus();
-  const runs = (xs) => xs.map((x) => Math.round(x.rate)).join(', ');
+  const runs = (xs) => xs.map((x) => `${Math.round(x.rate)} (load ${x.load})`).join(', ');
   const lost = (xs) => xs.reduce((n, x) => n + x.lost, 0);
+  const rows = [];
+  for (const r of results) {
+    rows.push(`| ${r.generator} | bare node-coap server, answer only | ${Math.round(r.bareRate)} | ${runs(r.bare)} | ${lost(r.bare)} |`);
+    rows.push(`| ${r.generator} | **thinggate CoAP → HTTP back-end** | **${Math.round(r.tgRate)}** | ${runs(r.tg)} | ${lost(r.tg)} |`);
+    rows.push(`| ${r.generator} | ratio of medians; median of per-run ratios | **${r.ratio.toFixed(2)}**; ${r.runRatio.toFixed(2)} (${r.ratios.map((x) => x.toFixed(2)).join(', ')}) | | |`);
+  }
+  const met = results.every((r) => r.ratio >= 1);
   const section = [
     '## coap',
     '',
-    `CON requests/s through thinggate's CoAP listener (static route, each request answered 2.04 after the HTTP back-end's 204) next to a bare ` +
-      `node-coap server that only answers 2.04. Same generator for both: ${SOCKETS} UDP sockets × ${WINDOW} outstanding CON POSTs, ${SIZE}-byte payloads, ` +
-      `${RUNS} alternating runs of ${SECONDS} s after ${WARMUP_MS / 1000} s warm-up, medians; on ${cpu.length} × ${cpu[0]?.model ?? 'cpu'}, Node ${process.version}, ` +
-      `${new Date().toISOString().slice(0, 10)}. Generator, back-end and server each run in their own process.`,
+    `CON requests/s through thinggate's CoAP listener (static route; each request answered 2.04 after the HTTP back-end's 204) next to a bare ` +
+      `node-coap server that only answers 2.04, with the same load generator, alternating runs. Generators: **raw** — a child process keeping ` +
+      `${SOCKETS} UDP sockets × ${WINDOW} CON POSTs outstanding with pre-built datagrams (measures the servers); **node-coap** — node-coap's own ` +
+      `client (${SOCKETS} agents × ${WINDOW} outstanding \`coap.request\`s; the client is the bottleneck, as in the issue's 6.7k CON/s figure). ` +
+      `${SIZE}-byte payloads, ${RUNS} runs of ${SECONDS} s after ${WARMUP_MS / 1000} s warm-up, medians; generator, back-end and server each in their own process, ` +
+      `on ${cpu.length} × ${cpu[0]?.model ?? 'cpu'}, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}. ` +
+      'The machine was shared with other benchmark runs (1-minute load average per run in brackets), so single runs vary widely.',
     '',
-    '| run | CON/s (median) | runs | lost (resent) |',
-    '|---|---:|---|---:|',
-    `| bare node-coap server, answer only | ${Math.round(r.bareRate)} | ${runs(r.bare)} | ${lost(r.bare)} |`,
-    `| **thinggate CoAP → HTTP back-end** | **${Math.round(r.tgRate)}** | ${runs(r.tg)} | ${lost(r.tg)} |`,
-    `| ratio | **${r.ratio.toFixed(2)}** (target ≥ 1.0) | | |`,
+    '| generator | run | CON/s (median) | runs (load) | lost (resent) |',
+    '|---|---|---:|---|---:|',
+    ...rows,
     '',
-    `Target ${r.ratio >= 1 ? 'met' : 'not met'}. ${r.notes.join('; ')}; \`coap.requestsPerSecond: 0\` (one generator socket is one source).`,
+    `Target (≥ 1.0 × the bare server) ${met ? 'met' : 'not met'}. ${notes.join('; ')}; \`coap.requestsPerSecond: 0\` (one generator socket is one source).`,
+    'Where thinggate\'s time goes (CPU profile, raw generator): UDP sends (one `sendmsg` per response, the same as the bare server) about 27 %, the upstream HTTP ' +
+      'writes and reads through undici about 25 %, GC 6 %, pipeline and envelope 7 %, the CoAP listener\'s own code under 5 %; the back-end process shares the same two cores. ' +
+      'The bare server answers without any upstream hop, so on two cores the comparison is against a server doing a fraction of the work.',
     '',
     'Reproduce:',
     '',
     '```sh',
     'npx tsc -p tsconfig.json --outDir node_modules/.cache/thinggate-coap-bench',
-    `THINGGATE_BENCH_DIST=node_modules/.cache/thinggate-coap-bench node bench/coap/run.mjs --runs ${RUNS} --seconds ${SECONDS} --sockets ${SOCKETS} --window ${WINDOW} --size ${SIZE}`,
+    `THINGGATE_BENCH_DIST=node_modules/.cache/thinggate-coap-bench node bench/coap/run.mjs --runs ${RUNS} --seconds ${SECONDS} --sockets ${SOCKETS} --window ${WINDOW} --size ${SIZE} --generator ${SELECTED.join(',')}`,
     '```',
     '',
   ].join('\n');
