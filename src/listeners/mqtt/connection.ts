@@ -299,7 +299,7 @@ export class MqttConnection implements Subscriber {
     return this.shared.ctx.pipeline.handle(env);
   }
 
-  /** Called once per outcome, before the acknowledgement is written. */
+  /** Called once per outcome, after its acknowledgement was written: frees a slot and replays held packets. */
   settled(): void {
     this.pending--;
     if (this.held !== undefined && !this.shared.draining && this.state !== 'closed') this.releaseHeld();

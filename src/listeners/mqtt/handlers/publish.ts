@@ -66,13 +66,16 @@ export function handlePublish(c: MqttConnection, p: IPublishPacket): void {
   const env = buildEnvelope(c.listener, c.source, topic, payload, qos, props, Date.now());
   const responseTopic = props?.responseTopic;
   const correlation = props?.correlationData;
-  c.dispatch(env).then((outcome) => {
-    c.settled();
-    finish(c, qos, id, outcome, responseTopic, correlation);
-  }, (err: unknown) => {
-    c.settled();
-    c.fail(err);
-  });
+  c.dispatch(env).then(
+    (outcome) => {
+      finish(c, qos, id, outcome, responseTopic, correlation);
+      c.settled();
+    },
+    (err: unknown) => {
+      c.fail(err);
+      c.settled();
+    },
+  );
 }
 
 /** Topic aliases (MQTT 5.0 §3.3.2.3.4): 0 or above our maximum → 0x94; unknown alias with an empty topic → 0x82. */
