@@ -3,7 +3,7 @@
  * socket (messages built with coap-packet, an independent codec) where a
  * test needs control over message ids, retransmissions and ACKs.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createSocket, type Socket } from 'node:dgram';
 import * as coap from 'coap';
 import * as coapPacket from 'coap-packet';
@@ -297,6 +297,18 @@ describe('message layer on a raw socket', () => {
     expect(backend.requests).toHaveLength(1);
   });
 
+  it('answers an unknown method code with 4.05 and honours No-Response (RFC 7967)', async () => {
+    raw.send({ confirmable: true, code: '0.08', messageId: 0x3000, token: Buffer.from([1]), options: [{ name: 'Uri-Path', value: Buffer.from('x') }] });
+    expect((await raw.next()).msg.code).toBe('4.05');
+    // NON with No-Response: 2 (not interested in 2.xx) → no answer, but the message is processed.
+    raw.send({ confirmable: false, code: 'POST', messageId: 0x3001, token: Buffer.from([2]), options: [{ name: 'Uri-Path', value: Buffer.from('quiet') }, { name: 'No-Response', value: Buffer.from([2]) }], payload: Buffer.from('q') });
+    await backend.waitFor(1);
+    expect(backend.requests[0]!.url).toBe('/m/quiet');
+    // The next answer on this socket is the ping's RST, not a response to the NON.
+    raw.send({ confirmable: true, code: '0.00', messageId: 0x3002 });
+    expect((await raw.next()).msg.reset).toBe(true);
+  });
+
   it('answers a CoAP ping with RST', async () => {
     raw.send({ confirmable: true, code: '0.00', messageId: 77 });
     const { msg } = await raw.next();
@@ -402,6 +414,23 @@ describe('observe (RFC 7641)', () => {
       }
       expect(Buffer.concat(parts).equals(BIG.subarray(0, 2500))).toBe(true);
       expect(backend.requests).toHaveLength(0);
+    } finally {
+      await raw.close();
+    }
+  });
+
+  it('ends an observation whose CON notification is never acknowledged (RFC 7641 §4.5)', async () => {
+    const raw = await new RawClient(port).open();
+    try {
+      raw.send({ confirmable: true, code: 'GET', messageId: 800, token: Buffer.from([3]), options: [{ name: 'Observe', value: Buffer.alloc(0) }, { name: 'Uri-Path', value: Buffer.from('devices') }, { name: 'Uri-Path', value: Buffer.from('mute') }] });
+      await raw.next();
+      const clientId = `127.0.0.1:${raw.localPort}`;
+      gw.gateway.devices.publish({ topic: 'devices/mute', payload: Buffer.from('hello?'), qos: 1, retain: false });
+      const first = await raw.next();
+      // Retransmitted maxRetransmit (2) times with the same message id, then given up.
+      expect((await raw.next()).raw.equals(first.raw)).toBe(true);
+      expect((await raw.next()).raw.equals(first.raw)).toBe(true);
+      await vi.waitFor(() => expect(gw.gateway.devices.lookup(clientId)).toBeUndefined(), { timeout: 3000, interval: 20 });
     } finally {
       await raw.close();
     }
