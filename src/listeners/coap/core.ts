@@ -83,6 +83,7 @@ export class CoapCore implements NotificationSink {
   messagesIn = 0;
   messagesOut = 0;
   protocolErrors = 0;
+  private idleWaiters: Array<() => void> = [];
   private readonly eventChildren = new Map<CoapEvent, { inc(): void }>();
   private readonly reportBudget = new Map<string, { second: number; used: number; suppressed: number }>();
 
@@ -108,10 +109,31 @@ export class CoapCore implements NotificationSink {
     this.transmitter = new Transmitter(
       { ackTimeoutMs: options.ackTimeoutMs, ackRandomFactor: options.ackRandomFactor, maxRetransmit: options.maxRetransmit, queueLimit: 1024 },
       (peer, bytes) => this.write(peer, bytes),
+      () => this.settled(),
     );
     this.observe = observe;
     observe.sink = this;
     this.separate = new SeparateWatch(options.separateResponseAfterMs, (ctx) => this.goSeparate(ctx));
+  }
+
+  /** Called when a request leaves the pipeline or a CON transmission ends: wakes a draining stop. */
+  settled(): void {
+    if (this.idleWaiters.length === 0 || this.inflight > 0 || this.transmitter.outstanding > 0) return;
+    const w = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const f of w) f();
+  }
+
+  /** Resolves once no request is in the pipeline and no CON awaits its ACK, or after `ms`. */
+  idle(ms: number): Promise<void> {
+    if (this.inflight === 0 && this.transmitter.outstanding === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.idleWaiters.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
   }
 
   /** Counts a listener event (`thinggate_downstream_coap_events_total`). */

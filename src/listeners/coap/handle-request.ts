@@ -72,6 +72,7 @@ export function onRequest(core: CoapCore, peer: Peer, msg: CoapMessage, size: nu
     core.inflight--;
     if (a.ok) process(core, ctx, msg.payload, Date.now());
     else core.respond(ctx, admissionSpec(a.status, a.reason));
+    core.settled();
   });
 }
 
@@ -170,6 +171,7 @@ function dispatch(core: CoapCore, ctx: RequestContext, payload: Buffer, block1: 
       core.inflight--;
       peer.inflight--;
       core.respond(ctx, outcomeSpec(core, req, outcome, block1));
+      core.settled();
     },
     (err: unknown) => {
       // The pipeline never rejects; if it does, the device still gets an answer.
@@ -177,6 +179,7 @@ function dispatch(core: CoapCore, ctx: RequestContext, payload: Buffer, block1: 
       peer.inflight--;
       core.logger.error({ err }, 'pipeline rejected');
       core.respond(ctx, diagnostic(C.INTERNAL_SERVER_ERROR, 'internal error'));
+      core.settled();
     },
   );
 }

@@ -88,13 +88,8 @@ export class CoapListener implements Listener {
     if (!socket) return;
     const core = this.core;
     core.closing = true;
-    if (options.drain) {
-      // In-flight requests get their answers and outstanding CONs their chance to be acknowledged.
-      const deadline = Date.now() + (options.timeoutMs ?? 10_000);
-      while ((core.inflight > 0 || core.transmitter.outstanding > 0) && Date.now() < deadline) {
-        await new Promise((r) => setTimeout(r, 20));
-      }
-    }
+    // In-flight requests get their answers and outstanding CONs their chance to be acknowledged.
+    if (options.drain) await core.idle(options.timeoutMs ?? 10_000);
     clearInterval(this.sweeper);
     core.separate.clear();
     core.transmitter.cancelAll();

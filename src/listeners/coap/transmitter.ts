@@ -36,6 +36,8 @@ export class Transmitter {
   constructor(
     private readonly params: TransmitParams,
     private readonly write: (peer: Peer, bytes: Buffer) => void,
+    /** Called after a transmission ends (a draining listener waits for none to be left). */
+    private readonly onSettled: () => void = () => undefined,
   ) {}
 
   /** Sends a CON; `done` is called once with how it ended. False when the peer's queue is full (nothing sent). */
@@ -105,6 +107,7 @@ export class Transmitter {
     if (q && q.length === 0) this.queues.delete(o.peer.key);
     this.end(o, result);
     if (next) this.start(next);
+    this.onSettled();
   }
 
   private end(o: Outgoing, result: TransmitResult): void {
