@@ -127,6 +127,7 @@ export class ScriptUnit {
 
   /** Queues one message; batches are run from `setImmediate`, so messages arriving in one I/O turn share one call. */
   onMessage(env: Envelope): Promise<ScriptResult> {
+    if (this.closed) return Promise.resolve(failure(SCRIPT_CODES.threw, `script '${this.name}' is no longer loaded`));
     const left = this.throttle.blocked(throttleKey(env.protocol, env.source.clientId));
     if (left > 0) {
       this.errors.inc({ script: this.name, code: SCRIPT_CODES.throttled });
