@@ -50,6 +50,8 @@ const loadavg = () => os.loadavg()[0].toFixed(1);
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 async function main() {
+  const { msg: cost } = await child('listener-cost.mjs');
+  console.log(`CoAP listener's own cost: ${cost.usPerRequest.toFixed(2)} µs per CON request`);
   const backend = await child('backend.mjs');
   const url = `http://127.0.0.1:${backend.msg.port}`;
   const results = [];
@@ -74,7 +76,7 @@ async function main() {
         try {
           const t = { ...(await load(generator, gw.port)), load: loadavg() };
           tg.push(t);
-          notes = gw.notes ?? [];
+          notes = ['routing: static route'];
           console.log(`[${generator}] run ${run + 1}: thinggate CoAP → HTTP back-end: ${Math.round(t.rate)} CON/s (lost ${t.lost}, errors ${t.errors}, load ${t.load})`);
         } finally {
           await gw.stop();
@@ -90,10 +92,10 @@ async function main() {
   } finally {
     backend.proc.kill();
   }
-  if (WRITE) writeResults(results, notes);
+  if (WRITE) writeResults(results, notes, cost.usPerRequest);
 }
 
-function writeResults(results, notes) {
+function writeResults(results, notes, usPerRequest) {
   const file = `${ROOT}bench/RESULTS.md`;
   const cpu = cpus();
   const runs = (xs) => xs.map((x) => `${Math.round(x.rate)} (load ${x.load})`).join(', ');
@@ -121,7 +123,9 @@ function writeResults(results, notes) {
     ...rows,
     '',
     `Target (≥ 1.0 × the bare server) ${met ? 'met' : 'not met'}. ${notes.join('; ')}; \`coap.requestsPerSecond: 0\` (one generator socket is one source).`,
-    'Where thinggate\'s time goes (CPU profile, raw generator): UDP sends (one `sendmsg` per response, the same as the bare server) about 27 %, the upstream HTTP ' +
+    `The CoAP listener's own code costs ${usPerRequest.toFixed(1)} µs per CON request (\`bench/coap/listener-cost.mjs\`: parsing, deduplication, envelope, ` +
+      `response; no sockets, pipeline answering at once), i.e. it alone would take ${Math.round(1e6 / usPerRequest / 1000)}k requests/s per core. ` +
+      'Where thinggate\'s time goes (CPU profile, raw generator): UDP sends (one `sendmsg` per response, the same as the bare server) about 27 %, the upstream HTTP ' +
       'writes and reads through undici about 25 %, GC 6 %, pipeline and envelope 7 %, the CoAP listener\'s own code under 5 %; the back-end process shares the same two cores. ' +
       'The bare server answers without any upstream hop, so on two cores the comparison is against a server doing a fraction of the work.',
     '',
