@@ -125,8 +125,9 @@ function writeResults(results, notes, usPerRequest) {
     `Target (≥ 1.0 × the bare server) ${met ? 'met' : 'not met'}. ${notes.join('; ')}; \`coap.requestsPerSecond: 0\` (one generator socket is one source).`,
     `The CoAP listener's own code costs ${usPerRequest.toFixed(1)} µs per CON request (\`bench/coap/listener-cost.mjs\`: parsing, deduplication, envelope, ` +
       `response; no sockets, pipeline answering at once), i.e. it alone would take ${Math.round(1e6 / usPerRequest / 1000)}k requests/s per core. ` +
-      'Where thinggate\'s time goes (CPU profile, raw generator): UDP sends (one `sendmsg` per response, the same as the bare server) about 27 %, the upstream HTTP ' +
-      'writes and reads through undici about 25 %, GC 6 %, pipeline and envelope 7 %, the CoAP listener\'s own code under 5 %; the back-end process shares the same two cores. ' +
+      'Where the gateway process\'s busy time goes (CPU profiles, raw generator): UDP sends (one `sendmsg` per response, as for the bare server) about a quarter, ' +
+      'the upstream HTTP writes and reads through undici about a quarter, GC 6–12 %, pipeline and envelope about 7 %, the CoAP listener\'s own code under 5 %; ' +
+      'generator, gateway and back-end share two cores. ' +
       'The bare server answers without any upstream hop, so on two cores the comparison is against a server doing a fraction of the work.',
     '',
     'Reproduce:',
