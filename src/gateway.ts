@@ -152,6 +152,7 @@ export class Gateway {
       logger: this.logger.child({ listener: config.name }),
       metrics: this.metrics,
       guard: this.guard,
+      baseDir: this.config.baseDir,
     });
     await listener.start();
     this.listeners.set(config.name, { config, listener });
