@@ -7,7 +7,7 @@
  * Target: thinggate ≥ 0.75 × the egress limit.
  *
  *   npx tsc -p tsconfig.json --outDir node_modules/.cache/thinggate-amqp-bench
- *   THINGGATE_BENCH_DIST=node_modules/.cache/thinggate-amqp-bench node bench/amqp/run.mjs [--runs 3] [--seconds 5] [--connections 4] [--inflight 64] [--size 64] [--profile DIR]
+ *   THINGGATE_BENCH_DIST=node_modules/.cache/thinggate-amqp-bench node bench/amqp/run.mjs [--runs 3] [--seconds 5] [--connections 4] [--inflight 64] [--size 64] [--http-connections 16] [--profile DIR]
  *
  * Writes the `## amqp` section of bench/RESULTS.md.
  */
@@ -36,6 +36,8 @@ const INFLIGHT = Number(args.inflight ?? 64);
 /** The HTTP baseline runs as many requests at once as the AMQP links may have in flight in total. */
 const CONCURRENCY = CONNECTIONS * INFLIGHT;
 const SIZE = Number(args.size ?? 64);
+/** Keep-alive connections to the back-end, the same for thinggate's pool and the undici baseline. */
+const HTTP_CONNECTIONS = Number(args['http-connections'] ?? 16);
 const here = (f) => fileURLToPath(new URL(f, import.meta.url));
 
 function child(file) {
@@ -95,10 +97,10 @@ function amqpLoad(port, sasl = true) {
   };
 }
 
-/** CONCURRENCY concurrent POSTs through an undici Pool shaped like thinggate's default pool (16 connections). */
+/** CONCURRENCY concurrent POSTs through an undici Pool shaped like thinggate's pool (HTTP_CONNECTIONS connections, no pipelining). */
 function httpLoad(url) {
   return async (onDone) => {
-    const pool = new Pool(url, { connections: 16, pipelining: 1 });
+    const pool = new Pool(url, { connections: HTTP_CONNECTIONS, pipelining: 1 });
     const body = Buffer.alloc(SIZE, 0x61);
     let running = true;
     const worker = async () => {
@@ -124,7 +126,7 @@ async function main() {
   const backend = await child('backend.mjs');
   const url = `http://127.0.0.1:${backend.port}`;
   const bare = await child('bare-receiver.mjs');
-  const tg = await startThinggate({ url }, { protocol: 'amqp', routing: 'static', label: 'amqp', listener: { limits: { maxInflight: INFLIGHT } }, ...(args.profile && { cpuProf: args.profile }) });
+  const tg = await startThinggate({ url }, { protocol: 'amqp', routing: 'static', label: 'amqp', listener: { limits: { maxInflight: INFLIGHT } }, pool: { connections: HTTP_CONNECTIONS }, ...(args.profile && { cpuProf: args.profile }) });
   const runs = { egress: [], bare: [], tg: [] };
   try {
     for (let i = 0; i < RUNS; i++) {
@@ -166,7 +168,7 @@ function writeResults(r) {
     '',
     `| run | msg/s (median of ${RUNS}) | runs | vs egress limit | CPU µs/msg (process under test) |`,
     '|---|---:|---|---:|---:|',
-    `| HTTP egress limit: undici (16 connections, ${CONCURRENCY} concurrent) → back-end | ${Math.round(r.egress)} | ${fmt(r.runs.egress)} | 1.00 | ${r.cpu.egress.toFixed(1)} (load generator: undici) |`,
+    `| HTTP egress limit: undici (${HTTP_CONNECTIONS} connections, ${CONCURRENCY} concurrent) → back-end | ${Math.round(r.egress)} | ${fmt(r.runs.egress)} | 1.00 | ${r.cpu.egress.toFixed(1)} (load generator: undici) |`,
     `| bare rhea receiver, accept only (no back-end) | ${Math.round(r.bareRate)} | ${fmt(r.runs.bare)} | ${(r.bareRate / r.egress).toFixed(2)} | ${r.cpu.bare.toFixed(1)} (rhea receiver) |`,
     `| **thinggate AMQP → HTTP back-end** | **${Math.round(r.tgRate)}** | ${fmt(r.runs.tg)} | **${r.ratio.toFixed(2)}** | ${r.cpu.tg.toFixed(1)} (thinggate) |`,
     '',
@@ -182,7 +184,7 @@ function writeResults(r) {
     '',
     '```sh',
     'npx tsc -p tsconfig.json --outDir node_modules/.cache/thinggate-amqp-bench',
-    `THINGGATE_BENCH_DIST=node_modules/.cache/thinggate-amqp-bench node bench/amqp/run.mjs --runs ${RUNS} --seconds ${SECONDS} --connections ${CONNECTIONS} --inflight ${INFLIGHT} --size ${SIZE}`,
+    `THINGGATE_BENCH_DIST=node_modules/.cache/thinggate-amqp-bench node bench/amqp/run.mjs --runs ${RUNS} --seconds ${SECONDS} --connections ${CONNECTIONS} --inflight ${INFLIGHT} --size ${SIZE} --http-connections ${HTTP_CONNECTIONS}`,
     '```',
     '',
   ].join('\n');

@@ -105,6 +105,8 @@ export class AmqpListener implements Listener {
       requestCert: tls.requestCert,
       rejectUnauthorized: tls.requestCert,
       minVersion: tls.minVersion,
+      // The connect deadline covers the TLS handshake too.
+      handshakeTimeout: this.ctx.config.limits.connectTimeoutMs,
     });
   }
 
