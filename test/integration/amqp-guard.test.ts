@@ -125,6 +125,29 @@ describe('amqp listener guarding', () => {
     await stillServes(port, backend);
   });
 
+  it('survives well-framed random performatives after open and keeps serving (seeded fuzz)', async () => {
+    const { backend, port } = await setup();
+    let seed = 0x5eed;
+    const next = (): number => (seed = (seed * 1103515245 + 12345) >>> 0) >>> 16;
+    const open = frame(Buffer.from([0x00, 0x53, 0x10, 0xc0, 0x04, 0x01, 0xa1, 0x01, 0x78]));
+    // begin(remote-channel null, next-outgoing-id 0, incoming-window 4096, outgoing-window 4096)
+    const begin = frame(Buffer.from([0x00, 0x53, 0x11, 0xc0, 0x0c, 0x04, 0x40, 0x52, 0x00, 0x70, 0x00, 0x00, 0x10, 0x00, 0x70, 0x00, 0x00, 0x10, 0x00]));
+    const uncaught: unknown[] = [];
+    const onUncaught = (e: unknown): number => uncaught.push(e);
+    process.on('uncaughtException', onUncaught);
+    try {
+      for (let i = 0; i < 150; i++) {
+        // A descriptor of every AMQP performative (0x10 open … 0x18 close), then random bytes.
+        const body = Buffer.concat([Buffer.from([0x00, 0x53, 0x10 + (i % 9)]), Buffer.from(Array.from({ length: next() % 48 }, () => next() & 0xff))]);
+        await raw(port, [AMQP_HEADER, open, begin, frame(body, i % 2)], false);
+      }
+    } finally {
+      process.off('uncaughtException', onUncaught);
+    }
+    expect(uncaught).toEqual([]);
+    await stillServes(port, backend);
+  });
+
   it('closes a connection whose frame header announces more than max-frame-size', async () => {
     const { gw, backend, port } = await setup();
     const huge = Buffer.alloc(8);
