@@ -54,6 +54,11 @@ export class DeviceThrottle {
     this.limits = limits;
   }
 
+  /** False while no device has failed: callers skip building keys. */
+  get tracking(): boolean {
+    return this.devices.size !== 0;
+  }
+
   /** Milliseconds the device stays throttled, or 0 when it may run. */
   blocked(device: string): number {
     if (this.devices.size === 0) return 0;

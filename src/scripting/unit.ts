@@ -128,7 +128,7 @@ export class ScriptUnit {
   /** Queues one message; batches are run from `setImmediate`, so messages arriving in one I/O turn share one call. */
   onMessage(env: Envelope): Promise<ScriptResult> {
     if (this.closed) return Promise.resolve(failure(SCRIPT_CODES.threw, `script '${this.name}' is no longer loaded`));
-    const left = this.throttle.blocked(throttleKey(env.protocol, env.source.clientId));
+    const left = this.throttle.tracking ? this.throttle.blocked(throttleKey(env.protocol, env.source.clientId)) : 0;
     if (left > 0) {
       this.errors.inc({ script: this.name, code: SCRIPT_CODES.throttled });
       return Promise.resolve(
@@ -268,7 +268,7 @@ export class ScriptUnit {
         p.resolve(this.fail(SCRIPT_CODES.invalid, reason, env.source.clientId, env.protocol, env.id));
         return;
       }
-      this.throttle.succeeded(throttleKey(env.protocol, env.source.clientId));
+      if (this.throttle.tracking) this.throttle.succeeded(throttleKey(env.protocol, env.source.clientId));
       if (v.hasOnResponse) this.versionOf.set(env, v);
       p.resolve({ ok: true, decisions });
     } else if (r[0] === 1) {

@@ -3,10 +3,11 @@
  * reduced them to plain objects of primitives, bytes and string maps; here
  * every field's type and range is checked before the pipeline acts on it.
  */
-import type { Decision } from '../routing/decision.js';
+import type { Decision, RouteDecision } from '../routing/decision.js';
 
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+const UNSAFE_PATH = /[\s\x00-\x1f\x7f]/;
 
 type Raw = Record<string, unknown>;
 
@@ -72,7 +73,7 @@ function one(d: Raw, bins: Bins): Decision {
       const method = str(d, 'method');
       if (method !== undefined && !TOKEN.test(method)) throw new InvalidDecision(`route(): method '${method}' is not a valid HTTP method`);
       const path = str(d, 'path');
-      if (path !== undefined && (!path.startsWith('/') || /[\s\x00-\x1f\x7f]/.test(path))) {
+      if (path !== undefined && (path.charCodeAt(0) !== 0x2f || UNSAFE_PATH.test(path))) {
         throw new InvalidDecision(`route(): path must start with '/' and contain no spaces or control characters`);
       }
       let h = headers(d);
@@ -81,16 +82,16 @@ function one(d: Raw, bins: Bins): Decision {
       if (pool === '') throw new InvalidDecision(`route(): pool must not be empty`);
       const key = str(d, 'key');
       const reply = bool(d, 'reply');
-      return {
-        action: 'route',
-        ...(pool !== undefined && { pool }),
-        ...(method !== undefined && { method: method.toUpperCase() }),
-        ...(path !== undefined && { path }),
-        ...(h !== undefined && { headers: h }),
-        ...(d.body !== undefined && { body: bytes(d, 'body', bins) }),
-        ...(key !== undefined && { key }),
-        ...(reply !== undefined && { reply }),
-      };
+      // Built by assignment: this runs for every routed message.
+      const out: { -readonly [K in keyof RouteDecision]: RouteDecision[K] } = { action: 'route' };
+      if (pool !== undefined) out.pool = pool;
+      if (method !== undefined) out.method = method.toUpperCase();
+      if (path !== undefined) out.path = path;
+      if (h !== undefined) out.headers = h;
+      if (d.body !== undefined) out.body = bytes(d, 'body', bins);
+      if (key !== undefined) out.key = key;
+      if (reply !== undefined) out.reply = reply;
+      return out;
     }
     case 'reply': {
       const code = int(d, 'code', 200, 599);
