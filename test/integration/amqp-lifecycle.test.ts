@@ -73,6 +73,17 @@ describe('amqp listener lifecycle', () => {
     conn.close();
   });
 
+  it('refuses to start on a port in use (TG_ERR_LISTEN) or with unreadable TLS files (TG_ERR_TLS_MATERIAL)', async () => {
+    const { port } = await setup();
+    const raw = (listener: object) => ({
+      listeners: [{ name: 'amqp2', protocol: 'amqp', host: '127.0.0.1', ...listener }],
+      pools: [{ name: 'ingest', endpoints: [{ url: 'http://127.0.0.1:9' }] }],
+      routes: [{ match: { address: '#' }, pool: 'ingest' }],
+    });
+    await expect(startGateway(raw({ port }))).rejects.toMatchObject({ code: 'TG_ERR_LISTEN' });
+    await expect(startGateway(raw({ port: 0, tls: { cert: 'missing.pem', key: 'missing.key' } }))).rejects.toMatchObject({ code: 'TG_ERR_TLS_MATERIAL' });
+  });
+
   it('refuses connections beyond maxConnections and reports them', async () => {
     const { gw, port } = await setup({ limits: { maxConnections: 1 } });
     const first = client({ port });

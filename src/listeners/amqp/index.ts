@@ -77,7 +77,8 @@ export class AmqpListener implements Listener {
       socket.destroy();
     });
     await new Promise<void>((ok, fail) => {
-      const onError = (err: Error): void => fail(new ThinggateError('TG_ERR_LISTEN_FAILED', `listener '${this.name}': ${err.message}`, { cause: err }));
+      const onError = (err: Error): void =>
+        fail(new ThinggateError('TG_ERR_LISTEN', `listener '${this.name}' cannot bind ${config.host}:${config.port}: ${err.message}`, { cause: err }));
       server.once('error', onError);
       server.listen(config.port, config.host, () => {
         server.off('error', onError);
@@ -91,11 +92,13 @@ export class AmqpListener implements Listener {
 
   private tlsServer(): Server {
     const tls = this.ctx.config.tls!;
+    // Relative paths resolve against the configuration file's folder.
+    const base = this.ctx.baseDir ?? process.cwd();
     const read = (p: string): Buffer => {
       try {
-        return readFileSync(resolve(p));
+        return readFileSync(resolve(base, p));
       } catch (err) {
-        throw new ThinggateError('TG_ERR_LISTEN_FAILED', `listener '${this.name}': cannot read TLS file '${p}'`, { cause: err });
+        throw new ThinggateError('TG_ERR_TLS_MATERIAL', `listener '${this.name}': cannot read TLS material '${p}': ${(err as Error).message}`, { cause: err });
       }
     };
     return createTlsServer({
