@@ -1,7 +1,7 @@
 /** Launches peer (c), aedes-http.mjs, in its own process. */
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
-import { forkNode, stopChild } from '../lib/proc.mjs';
+import { forkNode, isAlive, stopChild } from '../lib/proc.mjs';
 
 const SERVER = fileURLToPath(new URL('./aedes-http.mjs', import.meta.url));
 
@@ -13,6 +13,7 @@ export async function startAedesPeer(backend, { fdLimit } = {}) {
     port: msg.port,
     pid: child.pid,
     pids: () => [child.pid],
+    alive: () => isAlive(child),
     notes: ['Aedes (MQTT 3.1.1: generator uses protocol level 4); authorizePublish POSTs with undici (16 connections) and PUBACK follows the 2xx'],
     stop: () => stopChild(child),
   };

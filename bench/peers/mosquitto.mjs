@@ -7,7 +7,7 @@ import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { forkNode, freePort, spawnSupervised, stopChild, waitForPort } from '../lib/proc.mjs';
+import { forkNode, freePort, isAlive, spawnSupervised, stopChild, waitForPort } from '../lib/proc.mjs';
 
 export const MOSQUITTO = '/usr/sbin/mosquitto';
 const BRIDGE = fileURLToPath(new URL('./mqtt-http-bridge.mjs', import.meta.url));
@@ -28,6 +28,7 @@ export async function startMosquitto({ fdLimit } = {}) {
     port,
     pid: child.targetPid,
     dir,
+    alive: () => isAlive(child),
     async stop() {
       await stopChild(child);
       if (!process.env.THINGGATE_BENCH_KEEP) rmSync(dir, { recursive: true, force: true });
@@ -50,6 +51,7 @@ export async function startMosquittoPeer(backend, { qos = 1 } = {}) {
   return {
     port: broker.port,
     pids: () => [broker.pid, bridge.pid],
+    alive: () => broker.alive() && isAlive(bridge),
     notes: ['mosquitto 2 (Debian) with default queue limits; bridge: MQTT.js subscriber (QoS ' + qos + ') POSTing with undici (16 connections)'],
     async stop() {
       await stopChild(bridge);

@@ -9,7 +9,7 @@ import { mkdtempSync, writeFileSync, readFileSync, existsSync, rmSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, spawnSupervised, stopChild } from '../lib/proc.mjs';
+import { freePort, isAlive, spawnSupervised, stopChild } from '../lib/proc.mjs';
 import { startMosquitto } from './mosquitto.mjs';
 
 const RED = fileURLToPath(new URL('../node_modules/node-red/red.js', import.meta.url));
@@ -105,6 +105,7 @@ export async function startNodeRedPeer(backend) {
   return {
     port: broker.port,
     pids: () => [broker.pid, child.targetPid],
+    alive: () => broker.alive() && isAlive(child),
     notes: ['Node-RED 4 (headless) flow mqtt in (QoS 1) → http request (POST, keep-alive); broker: Debian mosquitto 2 with defaults'],
     async stop() {
       await stopChild(child, 5000);
