@@ -113,7 +113,7 @@ function writeResults(results, notes, usPerRequest) {
     `CON requests/s through thinggate's CoAP listener (static route; each request answered 2.04 after the HTTP back-end's 204) next to a bare ` +
       `node-coap server that only answers 2.04, with the same load generator, alternating runs. Generators: **raw** — a child process keeping ` +
       `${SOCKETS} UDP sockets × ${WINDOW} CON POSTs outstanding with pre-built datagrams (measures the servers); **node-coap** — node-coap's own ` +
-      `client (${SOCKETS} agents × ${WINDOW} outstanding \`coap.request\`s; the client is the bottleneck, as in the issue's 6.7k CON/s figure). ` +
+      `client (${SOCKETS} agents × ${WINDOW} outstanding \`coap.request\`s; a heavier client, as an application would use; the issue's 6.7k CON/s figure for a bare node-coap server is of this kind). ` +
       `${SIZE}-byte payloads, ${RUNS} runs of ${SECONDS} s after ${WARMUP_MS / 1000} s warm-up, medians; generator, back-end and server each in their own process, ` +
       `on ${cpu.length} × ${cpu[0]?.model ?? 'cpu'}, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}. ` +
       'The machine was shared with other benchmark runs (1-minute load average per run in brackets), so single runs vary widely.',
