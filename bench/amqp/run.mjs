@@ -7,9 +7,9 @@
  * Target: thinggate ≥ 0.75 × the egress limit.
  *
  *   npx tsc -p tsconfig.json --outDir node_modules/.cache/thinggate-amqp-bench
- *   THINGGATE_BENCH_DIST=node_modules/.cache/thinggate-amqp-bench node bench/amqp/run.mjs [--runs 3] [--seconds 5] [--connections 4] [--inflight 64] [--size 64] [--http-connections 16] [--profile DIR]
+ *   THINGGATE_BENCH_DIST=node_modules/.cache/thinggate-amqp-bench node bench/amqp/run.mjs [--runs 3] [--seconds 5] [--connections 4] [--inflight 64] [--size 64] [--http-connections 16] [--profile DIR] [--dry-run]
  *
- * Writes the `## amqp` section of bench/RESULTS.md.
+ * Writes the `## amqp` section of bench/RESULTS.md (only that section; not with --dry-run).
  */
 import { fork } from 'node:child_process';
 import { once } from 'node:events';
@@ -151,7 +151,7 @@ async function main() {
   };
   r.ratio = r.tgRate / r.egress;
   console.log(`thinggate / egress limit = ${r.ratio.toFixed(2)} (target ≥ 0.75), medians of ${RUNS}`);
-  writeResults(r);
+  if (!('dry-run' in args)) writeResults(r);
 }
 
 const fmt = (xs) => xs.map((x) => Math.round(x)).join(', ');
