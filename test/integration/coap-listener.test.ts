@@ -290,6 +290,7 @@ describe('message layer on a raw socket', () => {
     expect(again.raw.equals(sep.raw)).toBe(true);
     raw.send({ ack: true, code: '0.00', messageId: sep.msg.messageId });
     expect(await raw.silent(700)).toBe(true);
+    expect(await gw.gateway.metrics.text()).toMatch(/thinggate_downstream_coap_events_total\{listener="coap",event="retransmit"\} [1-9]/);
     // A late duplicate of the request gets an empty ACK, not a second dispatch.
     raw.send({ confirmable: true, code: 'POST', messageId: 0x2000, token: Buffer.from('beef', 'hex'), options: [{ name: 'Uri-Path', value: Buffer.from('reply') }], payload: Buffer.from('slow') });
     const dupAck = await raw.next();

@@ -110,6 +110,7 @@ export class CoapCore implements NotificationSink {
       { ackTimeoutMs: options.ackTimeoutMs, ackRandomFactor: options.ackRandomFactor, maxRetransmit: options.maxRetransmit, queueLimit: 1024 },
       (peer, bytes) => this.write(peer, bytes),
       () => this.settled(),
+      () => this.count('retransmit'),
     );
     this.observe = observe;
     observe.sink = this;

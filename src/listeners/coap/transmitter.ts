@@ -38,6 +38,8 @@ export class Transmitter {
     private readonly write: (peer: Peer, bytes: Buffer) => void,
     /** Called after a transmission ends (a draining listener waits for none to be left). */
     private readonly onSettled: () => void = () => undefined,
+    /** Called on every retransmission (counted as an event). */
+    private readonly onRetransmit: () => void = () => undefined,
   ) {}
 
   /** Sends a CON; `done` is called once with how it ended. False when the peer's queue is full (nothing sent). */
@@ -94,6 +96,7 @@ export class Transmitter {
     }
     o.attempts++;
     this.retransmissions++;
+    this.onRetransmit();
     o.timeoutMs *= 2; // RFC 7252 §4.2: the timeout is doubled on every retransmission
     this.write(o.peer, o.bytes);
     o.timer = setTimeout(() => this.onTimeout(o), o.timeoutMs);
