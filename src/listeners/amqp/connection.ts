@@ -264,11 +264,6 @@ export class AmqpConnection {
     this.settlements.push(fn);
   }
 
-  /** Grants credit again on every link (after a back-off or once admitted). */
-  topUpAll(): void {
-    for (const l of this.receivers.values()) l.topUp(this.paused);
-  }
-
   /** Multi-frame deliveries are held by rhea until complete; cap them at maxMessageBytes (AMQP 1.0 §2.7.3). */
   private checkIncomplete(): void {
     const max = this.deps.options.maxMessageBytes;

@@ -90,11 +90,6 @@ export class AmqpDeviceClient implements Subscriber {
     return attached;
   }
 
-  hasReplyAddress(address: string): boolean {
-    for (const e of this.senders.values()) if (e.address === address) return true;
-    return false;
-  }
-
   /** Subscriber: sends on the first matching link with credit. */
   deliver(message: DeviceMessage, qos: QoS): boolean {
     let matched = false;
