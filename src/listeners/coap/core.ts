@@ -1,8 +1,7 @@
 /**
  * The CoAP listener's shared state and its sending side: responses
- * (piggybacked, NON or separate CON), notifications, and the two rules every
- * outgoing payload passes — Block2 slicing (RFC 7959) and the amplification
- * cap toward unverified sources (RFC 9175 §2.4, RFC 7252 §11.3).
+ * (piggybacked, NON or separate CON) and notifications, each shaped by
+ * shape.ts (Block2 slicing, amplification cap).
  */
 import type { Socket } from 'node:dgram';
 import type { Logger } from 'pino';
@@ -13,13 +12,14 @@ import type { Counter } from '../../observability/metrics.js';
 import type { CoapListenerOptions } from '../../config/types.js';
 import type { Pipeline } from '../listener.js';
 import { TYPE_ACK, TYPE_CON, TYPE_NON, emptyMessage, serializeMessage, type CoapOption } from './codec.js';
-import { OPT, blockValue, blockSize, szxFor, uint } from './options.js';
-import { Block1Assembler, Block2Store, sliceBlock, type HeldReply } from './blockwise.js';
+import { OPT, uint } from './options.js';
+import { Block1Assembler, Block2Store, type HeldReply } from './blockwise.js';
 import { ExchangeCache, type Exchange } from './exchanges.js';
 import { PeerTable, type Peer } from './peers.js';
 import { Transmitter } from './transmitter.js';
 import { ObserveManager, type NotificationSink, type Observation } from './observe.js';
 import type { CoapRequest } from './request.js';
+import { shapePayload } from './shape.js';
 import { SeparateWatch } from './separate-watch.js';
 
 /** Where a datagram goes. */
@@ -49,9 +49,6 @@ export interface ResponseSpec {
   readonly options?: CoapOption[];
 }
 
-/** Fixed bytes assumed for options around a sliced payload when sizing a block under the amplification cap. */
-const OPTION_OVERHEAD = 32;
-const EMPTY = Buffer.alloc(0);
 
 export type CoapEvent =
   | 'duplicate'
@@ -203,12 +200,12 @@ export class CoapCore implements NotificationSink {
       return;
     }
     let options: CoapOption[] = spec.options ? [...spec.options] : [];
-    let payload = this.shape(ctx.peer, ctx.requestBytes, ctx.token.length, spec, options, ctx.req.block2, () => this.block2Key(ctx.peer, ctx.req), held);
+    let payload = shapePayload(this, ctx.peer, ctx.requestBytes, ctx.token.length, spec, options, ctx.req.block2, () => this.block2Key(ctx.peer, ctx.req), held);
     if (payload === undefined) {
       // RFC 7959 §2.2: a block number past the end of the representation → 4.02 Bad Option.
       spec = { code: 0x82, payload: Buffer.from('block number out of range') };
       options = [];
-      payload = this.shape(ctx.peer, ctx.requestBytes, ctx.token.length, spec, options, undefined, () => '')!;
+      payload = shapePayload(this, ctx.peer, ctx.requestBytes, ctx.token.length, spec, options, undefined, () => '')!;
     }
     if (options.length > 1) options.sort((a, b) => a.number - b.number);
     if (separate) {
@@ -238,7 +235,7 @@ export class CoapCore implements NotificationSink {
     }
     const cf = message.contentType !== undefined ? coapFormatForMediaType(message.contentType) : undefined;
     const spec: ResponseSpec = { code: 0x45, payload: message.payload, ...(cf !== undefined && { contentFormat: cf }) };
-    const payload = this.shape(peer, obs.requestBytes, obs.token.length, spec, options, undefined, () => `${peer.key}|${obs.address}`)!;
+    const payload = shapePayload(this, peer, obs.requestBytes, obs.token.length, spec, options, undefined, () => `${peer.key}|${obs.address}`)!;
     options.sort((a, b) => a.number - b.number);
     const mid = this.peers.messageId(peer);
     obs.lastMessageId = mid;
@@ -259,60 +256,5 @@ export class CoapCore implements NotificationSink {
   /** The Block2 store key of a request: source and full URI. */
   block2Key(peer: Peer, req: CoapRequest): string {
     return req.query === undefined ? `${peer.key}|${req.address}` : `${peer.key}|${req.address}?${req.query}`;
-  }
-
-  /**
-   * Applies Block2 slicing and the amplification cap to a payload, adding
-   * Content-Format, ETag, Block2, Size2 and Echo to `options`. Returns the
-   * bytes to send, or undefined when the requested block is past the end.
-   */
-  private shape(
-    peer: Peer,
-    requestBytes: number,
-    tokenLength: number,
-    spec: ResponseSpec,
-    options: CoapOption[],
-    block2: CoapRequest['block2'],
-    key: () => string,
-    held?: HeldReply,
-  ): Buffer | undefined {
-    let payload = held?.payload ?? spec.payload ?? EMPTY;
-    const contentFormat = held ? held.contentFormat : spec.contentFormat;
-    if (contentFormat !== undefined) options.push({ number: OPT.CONTENT_FORMAT, value: uint(contentFormat) });
-    const isError = spec.code >= 0x80;
-    let limit = block2 ? blockSize(block2.szx) : this.options.blockSize;
-    const factor = this.options.amplificationFactor;
-    let capped = false;
-    if (!peer.verified && factor > 0) {
-      const cap = Math.floor(requestBytes * factor) - 4 - tokenLength;
-      if (isError) {
-        // A diagnostic payload is only a courtesy (RFC 7252 §5.5.2): shorten it rather than amplify.
-        let optionBytes = 1; // payload marker
-        for (const o of options) optionBytes += 3 + o.value.length; // header byte and at most 2 extension bytes
-        const room = Math.max(0, cap - optionBytes);
-        return payload.length > room ? payload.subarray(0, room) : payload;
-      }
-      const budget = cap - OPTION_OVERHEAD;
-      if (payload.length > budget && budget < limit) {
-        limit = budget >= 16 ? blockSize(szxFor(budget)) : 16;
-        capped = true;
-      }
-    }
-    if (isError || (payload.length <= limit && (!block2 || block2.num === 0))) return payload;
-    // RFC 7959 §2.4: a payload larger than one block is sent block by block; the rest is kept for follow-ups.
-    const reply = held ?? this.block2.hold(key(), spec.code, payload, contentFormat, Date.now());
-    const szx = szxFor(limit);
-    const num = block2 ? Math.floor((block2.num * blockSize(block2.szx)) / blockSize(szx)) : 0;
-    const slice = sliceBlock(reply.payload, num, szx);
-    if (!slice) return undefined;
-    options.push({ number: OPT.ETAG, value: reply.etag });
-    options.push({ number: OPT.BLOCK2, value: blockValue({ num, more: slice.more, szx }) });
-    if (num === 0) options.push({ number: OPT.SIZE2, value: uint(reply.payload.length) });
-    if (capped) {
-      // RFC 9175 §2.4: an Echo value lets the client prove it receives our datagrams; then the cap lifts.
-      options.push({ number: OPT.ECHO, value: this.peers.echoFor(peer, Date.now()) });
-      this.count('amplification-capped');
-    }
-    return slice.data;
   }
 }
