@@ -3,7 +3,8 @@
  * back-end (unsettled deliveries, each settled `accepted` after the
  * back-end's 2xx), next to
  *   (a) a bare rhea receiver that only accepts, and
- *   (b) undici driving the same back-end directly: the HTTP egress limit.
+ *   (b) undici driving the same back-end directly: the HTTP egress limit,
+ * and thinggate's listener alone (messages routed to devices, no HTTP).
  * Target: thinggate ≥ 0.75 × the egress limit.
  *
  *   npx tsc -p tsconfig.json --outDir node_modules/.cache/thinggate-amqp-bench
@@ -13,12 +14,13 @@
  */
 import { fork } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync, writeFileSync, existsSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
+import { readFileSync, writeFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
 import { startThinggate, ROOT } from '../lib/thinggate.mjs';
-import { cpuSeconds } from '../lib/proc.mjs';
+import { cpuSeconds, freePort, spawnSupervised, stopChild, waitForPort } from '../lib/proc.mjs';
 
 // rhea and undici are thinggate's own dependencies; resolve them from the repository root.
 const require = createRequire(new URL('../../package.json', import.meta.url));
@@ -64,6 +66,38 @@ async function measure(label, start, pid = process.pid) {
   await stop();
   console.log(`${label}: ${Math.round(rate)} msg/s, ${cpuUs.toFixed(1)} µs CPU/msg`);
   return { rate, cpuUs };
+}
+
+/**
+ * thinggate with the listener alone: every message routed `target: devices`
+ * with no device subscribed, so each is accepted as soon as it is routed and
+ * no HTTP request is made. It shows what the AMQP side costs by itself.
+ */
+async function startListenerOnly() {
+  const dir = mkdtempSync(join(tmpdir(), 'thinggate-amqp-bench-'));
+  const port = await freePort();
+  const config = {
+    listeners: [{ name: 'amqp', protocol: 'amqp', host: '127.0.0.1', port, limits: { maxInflight: INFLIGHT } }],
+    pools: [{ name: 'default', endpoints: [{ url: 'http://127.0.0.1:9' }] }],
+    routes: [{ match: { address: '#' }, target: 'devices' }],
+    log: { level: 'warn' },
+  };
+  writeFileSync(join(dir, 'thinggate.json'), JSON.stringify(config));
+  const dist = process.env.THINGGATE_BENCH_DIST ? resolve(ROOT, process.env.THINGGATE_BENCH_DIST) : join(ROOT, 'dist');
+  const child = await spawnSupervised(process.execPath, ['--no-node-snapshot', join(dist, 'cli.js'), 'start', '-c', join(dir, 'thinggate.json')], {
+    cwd: dir,
+    name: 'thinggate(amqp, no back-end)',
+    logFile: join(dir, 'thinggate.log'),
+  });
+  await waitForPort(port, { child, timeoutMs: 20_000 });
+  return {
+    port,
+    pid: child.targetPid,
+    async stop() {
+      await stopChild(child, 8000);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
 
 /** CONNECTIONS rhea senders sending unsettled messages as fast as credit allows; `onAccepted` per settlement. SASL PLAIN toward thinggate; the bare receiver offers only ANONYMOUS. */
@@ -127,15 +161,18 @@ async function main() {
   const url = `http://127.0.0.1:${backend.port}`;
   const bare = await child('bare-receiver.mjs');
   const tg = await startThinggate({ url }, { protocol: 'amqp', routing: 'static', label: 'amqp', listener: { limits: { maxInflight: INFLIGHT } }, pool: { connections: HTTP_CONNECTIONS }, ...(args.profile && { cpuProf: args.profile }) });
-  const runs = { egress: [], bare: [], tg: [] };
+  const alone = await startListenerOnly();
+  const runs = { egress: [], bare: [], tg: [], alone: [] };
   try {
     for (let i = 0; i < RUNS; i++) {
       runs.egress.push(await measure('HTTP egress limit (undici → back-end)', httpLoad(url)));
       runs.bare.push(await measure('bare rhea receiver (accept only)', amqpLoad(bare.port, false), bare.proc.pid));
       runs.tg.push(await measure('thinggate AMQP → HTTP back-end', amqpLoad(tg.port), tg.pid));
+      runs.alone.push(await measure('thinggate AMQP, no back-end (target: devices)', amqpLoad(alone.port), alone.pid));
     }
   } finally {
     await tg.stop();
+    await alone.stop();
     bare.proc.kill();
     backend.proc.kill();
   }
@@ -145,8 +182,9 @@ async function main() {
     egress: median(rates(runs.egress)),
     bareRate: median(rates(runs.bare)),
     tgRate: median(rates(runs.tg)),
-    cpu: { egress: cpu(runs.egress), bare: cpu(runs.bare), tg: cpu(runs.tg) },
-    runs: { egress: rates(runs.egress), bare: rates(runs.bare), tg: rates(runs.tg) },
+    aloneRate: median(rates(runs.alone)),
+    cpu: { egress: cpu(runs.egress), bare: cpu(runs.bare), tg: cpu(runs.tg), alone: cpu(runs.alone) },
+    runs: { egress: rates(runs.egress), bare: rates(runs.bare), tg: rates(runs.tg), alone: rates(runs.alone) },
     notes: ['routing: a static route to the pool (no script), so the listener and the HTTP path are what is measured'],
   };
   r.ratio = r.tgRate / r.egress;
@@ -171,6 +209,7 @@ function writeResults(r) {
     `| HTTP egress limit: undici (${HTTP_CONNECTIONS} connections, ${CONCURRENCY} concurrent) → back-end | ${Math.round(r.egress)} | ${fmt(r.runs.egress)} | 1.00 | ${r.cpu.egress.toFixed(1)} (load generator: undici) |`,
     `| bare rhea receiver, accept only (no back-end) | ${Math.round(r.bareRate)} | ${fmt(r.runs.bare)} | ${(r.bareRate / r.egress).toFixed(2)} | ${r.cpu.bare.toFixed(1)} (rhea receiver) |`,
     `| **thinggate AMQP → HTTP back-end** | **${Math.round(r.tgRate)}** | ${fmt(r.runs.tg)} | **${r.ratio.toFixed(2)}** | ${r.cpu.tg.toFixed(1)} (thinggate) |`,
+    `| thinggate AMQP listener alone (route \`target: devices\`, nobody subscribed: no HTTP) | ${Math.round(r.aloneRate)} | ${fmt(r.runs.alone)} | ${(r.aloneRate / r.egress).toFixed(2)} | ${r.cpu.alone.toFixed(1)} (thinggate) |`,
     '',
     `Target: thinggate ≥ 0.75 × the egress limit — ${r.ratio >= 0.75 ? 'met' : 'not met'}. ${r.notes.join('; ')}. ` +
       `Load average when the run ended: ${loadavg().map((x) => x.toFixed(1)).join(', ')} (other work shared the machine; compare rows of one run, not across runs).`,
