@@ -195,6 +195,30 @@ describe('back-pressure per source', () => {
   });
 });
 
+describe('IPv6', () => {
+  it('serves a listener bound to ::1 and names the client [address]:port', async () => {
+    const be = await TestBackend.start();
+    const g = await startGateway({
+      listeners: [{ name: 'c6', protocol: 'coap', host: '::1', port: 0 }],
+      pools: [{ name: 'be', endpoints: [{ url: be.url }] }],
+      routes: [{ match: { address: '#' }, pool: 'be', request: { path: '/v6/{address}' } }],
+    });
+    const sock = createSocket('udp6');
+    try {
+      await new Promise<void>((r) => sock.bind(0, '::1', r));
+      const answer = new Promise<Buffer>((resolve) => sock.once('message', resolve));
+      sock.send(coapPacket.generate({ confirmable: true, code: 'POST', messageId: 5, token: Buffer.from([5]), options: [{ name: 'Uri-Path', value: Buffer.from('six') }], payload: Buffer.from('v6') }), g.port('c6'), '::1');
+      expect(coapPacket.parse(await answer).code).toBe('2.04');
+      expect(be.requests[0]!.url).toBe('/v6/six');
+      expect(be.requests[0]!.headers['x-thinggate-client-id']).toBe(`[::1]:${sock.address().port}`);
+    } finally {
+      sock.close();
+      await g.stop();
+      await be.close();
+    }
+  });
+});
+
 describe('draining stop', () => {
   it('answers an in-flight request before closing', async () => {
     const slowBackend = await TestBackend.start(() => ({ status: 200, body: 'done', delayMs: 300 }));

@@ -147,6 +147,30 @@ describe('ingress', () => {
   });
 });
 
+describe('draining stop', () => {
+  it('answers a request in flight before closing', async () => {
+    const slow = await TestBackend.start(() => ({ status: 200, body: 'late', delayMs: 300 }));
+    const g = await startGateway({
+      listeners: [{ name: 'h', protocol: 'http', host: '127.0.0.1', port: 0 }],
+      pools: [{ name: 'be', endpoints: [{ url: slow.url }] }],
+      routes: [{ match: { address: '#' }, pool: 'be', request: { path: '/d', reply: true } }],
+    });
+    try {
+      const pending = fetch(`http://127.0.0.1:${g.port('h')}/ingress/x`, { method: 'POST', body: 'x' });
+      await slow.waitFor(1);
+      const stopped = g.gateway.listener('h')!.stop({ drain: true, timeoutMs: 5000 });
+      const res = await pending;
+      expect(res.status).toBe(200);
+      expect(await res.text()).toBe('late');
+      await stopped;
+      expect(g.gateway.listener('h')!.address()).toBeNull();
+    } finally {
+      await g.stop();
+      await slow.close();
+    }
+  });
+});
+
 describe('TLS', () => {
   it('serves ingress over https with the configured certificate', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'thinggate-http-tls-'));
