@@ -1,10 +1,11 @@
 /**
  * `thinggate script test SCRIPT --messages FILE [--json]`: runs a routing
- * script against sample messages and prints each decision. Exit 0 when every
- * message was handled, 1 when the script failed on any (or does not
+ * script against sample messages and prints each decision; the script's
+ * log lines go to stderr. Exit 0 when every message was handled, 1 when the script failed on any (or does not
  * compile), 2 on a usage error.
  */
 import { parseArgs } from 'node:util';
+import pino from 'pino';
 import type { Subcommand } from '../cli-commands.js';
 import type { DryRunResult } from './dry-run.js';
 import { printable } from './printable.js';
@@ -35,7 +36,9 @@ export const scriptSubcommand: Subcommand = {
     const { dryRun, loadSamples } = await import('./dry-run.js');
     let results: DryRunResult[];
     try {
-      results = await dryRun(script, loadSamples(messages));
+      // ctx.log lines (and failure warnings) go to stderr as JSON lines; decisions to stdout.
+      const logger = pino({ level: 'info', base: null }, pino.destination({ dest: 2, sync: true }));
+      results = await dryRun(script, loadSamples(messages), { logger });
     } catch (err) {
       process.stderr.write(`thinggate script: ${(err as Error).message}\n`);
       return 1;
