@@ -2,17 +2,22 @@
  * Prometheus metrics of one pool (`thinggate_upstream_…`). Label children are
  * bound once per endpoint so the hot path does no label lookups.
  */
-import type { Counter, Gauge, Histogram, Metrics } from '../observability/metrics.js';
+import type { Counter, Gauge, Histogram, LocalCounter, Metrics } from '../observability/metrics.js';
 
 type Outcome = '1xx' | '2xx' | '3xx' | '4xx' | '5xx' | 'connect-failure' | 'reset' | 'timeout';
 
+const ATTEMPTS = 'thinggate_upstream_attempts_total';
+const ATTEMPTS_HELP = 'HTTP attempts toward back-end endpoints by outcome';
+const STATUS_CLASSES: readonly Outcome[] = ['1xx', '1xx', '2xx', '3xx', '4xx', '5xx'];
+
 interface Bound {
-  readonly outcomes: Map<Outcome, ReturnType<Counter<'pool' | 'endpoint' | 'outcome'>['labels']>>;
+  /** Attempt counters by outcome, counted locally (folded into the counter when it is read). */
+  readonly outcomes: Map<Outcome, LocalCounter>;
   readonly duration: ReturnType<Histogram<'pool' | 'endpoint'>['labels']>;
 }
 
 export class PoolMetrics {
-  private readonly attempts?: Counter<'pool' | 'endpoint' | 'outcome'>;
+  private readonly metrics?: Metrics;
   private readonly duration?: Histogram<'pool' | 'endpoint'>;
   private readonly retries?: Counter<'pool'>;
   private readonly ejections?: Counter<'pool' | 'endpoint'>;
@@ -28,7 +33,8 @@ export class PoolMetrics {
     private readonly endpoints: readonly string[],
   ) {
     if (!metrics) return;
-    this.attempts = metrics.counter('thinggate_upstream_attempts_total', 'HTTP attempts toward back-end endpoints by outcome', ['pool', 'endpoint', 'outcome']);
+    this.metrics = metrics;
+    metrics.counter(ATTEMPTS, ATTEMPTS_HELP, ['pool', 'endpoint', 'outcome']);
     this.duration = metrics.histogram('thinggate_upstream_attempt_duration_seconds', 'Duration of HTTP attempts toward back-end endpoints', ['pool', 'endpoint']);
     this.retries = metrics.counter('thinggate_upstream_retries_total', 'Retries sent by a pool', ['pool']);
     this.ejections = metrics.counter('thinggate_upstream_ejections_total', 'Endpoints ejected by outlier detection', ['pool', 'endpoint']);
@@ -45,9 +51,9 @@ export class PoolMetrics {
   attempt(index: number, status: number | Outcome, seconds: number): void {
     const b = this.bound[index];
     if (!b) return;
-    const outcome: Outcome = typeof status === 'number' ? (`${Math.floor(status / 100)}xx` as Outcome) : status;
+    const outcome: Outcome = typeof status === 'number' ? (STATUS_CLASSES[Math.floor(status / 100)] ?? '5xx') : status;
     let c = b.outcomes.get(outcome);
-    if (!c) b.outcomes.set(outcome, (c = this.attempts!.labels(this.pool, this.endpoints[index]!, outcome)));
+    if (!c) b.outcomes.set(outcome, (c = this.metrics!.localCounter(ATTEMPTS, ATTEMPTS_HELP, { pool: this.pool, endpoint: this.endpoints[index]!, outcome })));
     c.inc();
     b.duration.observe(seconds);
   }

@@ -46,7 +46,7 @@ export interface Envelope {
   /** Milliseconds since the epoch. */
   readonly receivedAt: number;
   readonly source: Source;
-  /** MQTT topic, CoAP Uri-Path (+ query), AMQP `to`/target address, HTTP path after the prefix. */
+  /** MQTT topic, CoAP Uri-Path (the query is the `uri-query` header), AMQP `to`/target address, HTTP path after the prefix. */
   readonly address: string;
   /** PUBLISH for MQTT, TRANSFER for AMQP, the request method for CoAP and HTTP. */
   readonly method: string;
@@ -74,14 +74,30 @@ const EMPTY_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
 
 import { newId } from './ids.js';
 
-/** Builds a frozen Envelope. Header names must already be lower-cased by the listener. */
+type Writable<T> = { -readonly [K in keyof T]: T[K] };
+
+/**
+ * Builds a frozen Envelope. Header names must already be lower-cased by the listener.
+ * Runs once per message: fields are copied one by one (no object spread) and a
+ * source that is already frozen (a connection's, shared by its messages) is
+ * used as it is rather than copied.
+ */
 export function createEnvelope(init: EnvelopeInit): Envelope {
-  const env: Envelope = {
-    ...init,
+  const env: Writable<Envelope> = {
     id: init.id ?? newId(),
+    protocol: init.protocol,
+    listener: init.listener,
     receivedAt: init.receivedAt ?? Date.now(),
+    source: Object.isFrozen(init.source) ? init.source : Object.freeze({ ...init.source }),
+    address: init.address,
+    method: init.method,
+    payload: init.payload,
     headers: init.headers ? Object.freeze(init.headers) : EMPTY_HEADERS,
-    source: Object.freeze({ ...init.source }),
+    delivery: init.delivery,
   };
+  if (init.contentType !== undefined) env.contentType = init.contentType;
+  if (init.correlationId !== undefined) env.correlationId = init.correlationId;
+  if (init.replyTo !== undefined) env.replyTo = init.replyTo;
+  if (init.expiresAt !== undefined) env.expiresAt = init.expiresAt;
   return Object.freeze(env);
 }

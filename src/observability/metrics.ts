@@ -9,13 +9,65 @@ export type Counter<L extends string = string> = client.Counter<L>;
 export type Gauge<L extends string = string> = client.Gauge<L>;
 export type Histogram<L extends string = string> = client.Histogram<L>;
 
+/** One labelled counter series counted in a plain number (see {@link Metrics.localCounter}). */
+export interface LocalCounter {
+  inc(value?: number): void;
+}
+
+class LocalCount implements LocalCounter {
+  n = 0;
+  inc(value = 1): void {
+    this.n += value;
+  }
+}
+
 export class Metrics {
   readonly registry = new client.Registry();
   private readonly cache = new Map<string, client.Metric<string>>();
+  /** Local counts by counter name, folded into the counter whenever it is read. */
+  private readonly local = new Map<string, Map<string, { readonly labels: Record<string, string>; readonly count: LocalCount }>>();
 
   /** A counter, created on first use; the same name returns the same counter. */
   counter<L extends string>(name: string, help: string, labelNames: readonly L[] = []): Counter<L> {
-    return this.getOrCreate(name, () => new client.Counter<L>({ name, help, labelNames, registers: [this.registry] })) as Counter<L>;
+    const local = this.local;
+    return this.getOrCreate(
+      name,
+      () =>
+        new client.Counter<L>({
+          name,
+          help,
+          labelNames,
+          registers: [this.registry],
+          // Folds the per-message local counts in before every read (scrape or get()).
+          collect(this: Counter<L>) {
+            const series = local.get(name);
+            if (!series) return;
+            for (const { labels, count } of series.values()) {
+              if (count.n > 0) {
+                this.inc(labels as Partial<Record<L, string>>, count.n);
+                count.n = 0;
+              }
+            }
+          },
+        }),
+    ) as Counter<L>;
+  }
+
+  /**
+   * One series of a counter, counted in a plain number and folded into the
+   * Prometheus counter when it is read: for per-message counts, where
+   * prom-client would hash the label set on every increment. The same name
+   * and labels return the same series.
+   */
+  localCounter<L extends string>(name: string, help: string, labels: Readonly<Record<L, string>>): LocalCounter {
+    const labelNames = Object.keys(labels) as L[];
+    this.counter(name, help, labelNames);
+    let series = this.local.get(name);
+    if (!series) this.local.set(name, (series = new Map()));
+    const key = labelNames.map((k) => `${k}\u0000${labels[k]}`).join('\u0001');
+    let entry = series.get(key);
+    if (!entry) series.set(key, (entry = { labels: { ...labels }, count: new LocalCount() }));
+    return entry.count;
   }
 
   gauge<L extends string>(name: string, help: string, labelNames: readonly L[] = []): Gauge<L> {

@@ -36,7 +36,7 @@ function placeholder(name: string): (env: Envelope) => string {
     case 'clientId':
       return (env) => encodeSegment(env.source.clientId);
     case 'address':
-      return (env) => env.address.split('/').map(encodeSegment).join('/');
+      return (env) => encodeAddress(env.address);
     case 'listener':
       return (env) => encodeSegment(env.listener);
     case 'protocol':
@@ -50,6 +50,17 @@ function placeholder(name: string): (env: Envelope) => string {
       return (env) => encodeSegment(env.address.split('/')[n] ?? '');
     }
   }
+}
+
+/** Characters encodeURIComponent leaves as they are, plus the level separator. */
+const UNRESERVED_PATH = /^[A-Za-z0-9\-_.!~*'()/]*$/;
+/** A '.' or '..' level, which would change the path's meaning. */
+const DOT_LEVEL = /(?:^|\/)\.\.?(?:\/|$)/;
+
+/** Encodes each level of an address; an address that needs no encoding (the usual topic) is returned as it is. */
+export function encodeAddress(address: string): string {
+  if (UNRESERVED_PATH.test(address) && !DOT_LEVEL.test(address)) return address;
+  return address.split('/').map(encodeSegment).join('/');
 }
 
 /** Percent-encodes one path segment; empty, '.' and '..' segments cannot change the path's meaning. */

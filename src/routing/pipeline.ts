@@ -9,7 +9,7 @@ import { accepted, rejected, unavailable, type Envelope, type Outcome, type Repl
 import type { Admission, ClientInfo, Pipeline } from '../listeners/listener.js';
 import type { Balancer, UpstreamRequest, UpstreamResult } from '../balancer/types.js';
 import type { DeviceRegistry, QoS } from '../devices/registry.js';
-import type { Metrics, Counter } from '../observability/metrics.js';
+import type { Metrics, LocalCounter } from '../observability/metrics.js';
 import { toBytes, type Decision, type RouteDecision, type PublishDecision } from './decision.js';
 import type { CompiledRoute, RouteTable } from './route-table.js';
 import type { ScriptHost } from './script-host.js';
@@ -24,12 +24,17 @@ export interface PipelineState {
 
 const QOS_BY_DELIVERY: Record<Envelope['delivery'], QoS> = { 'at-most-once': 0, 'at-least-once': 1, 'exactly-once': 2 };
 
+const OUTCOMES_METRIC = 'thinggate_downstream_messages_total';
+const OUTCOMES_HELP = 'Messages handled, by listener and outcome';
+
 /** Longest back-end error body quoted in a rejection reason. */
 const REASON_BODY_MAX = 200;
 
 export class GatewayPipeline implements Pipeline {
   private state: PipelineState;
-  private readonly outcomes: Counter<'listener' | 'outcome'>;
+  private readonly metrics: Metrics;
+  /** Outcome counters by listener and outcome kind, bound once (no label hashing per message). */
+  private readonly outcomes = new Map<string, Partial<Record<Outcome['kind'], LocalCounter>>>();
   private inflight = 0;
   private idleWaiters: Array<() => void> = [];
 
@@ -40,10 +45,8 @@ export class GatewayPipeline implements Pipeline {
     metrics: Metrics,
   ) {
     this.state = state;
-    this.outcomes = metrics.counter('thinggate_downstream_messages_total', 'Messages handled, by listener and outcome', [
-      'listener',
-      'outcome',
-    ]);
+    this.metrics = metrics;
+    metrics.counter(OUTCOMES_METRIC, OUTCOMES_HELP, ['listener', 'outcome']);
   }
 
   /** Swaps in a new configuration's routes, pools and scripts; messages already in flight finish on the old ones. */
@@ -69,8 +72,14 @@ export class GatewayPipeline implements Pipeline {
     } finally {
       if (--this.inflight === 0) this.wake();
     }
-    this.outcomes.inc({ listener: env.listener, outcome: outcome.kind });
+    this.countOutcome(env.listener, outcome.kind);
     return outcome;
+  }
+
+  private countOutcome(listener: string, kind: Outcome['kind']): void {
+    let byKind = this.outcomes.get(listener);
+    if (!byKind) this.outcomes.set(listener, (byKind = {}));
+    (byKind[kind] ??= this.metrics.localCounter(OUTCOMES_METRIC, OUTCOMES_HELP, { listener, outcome: kind })).inc();
   }
 
   async admit(client: ClientInfo): Promise<Admission> {
@@ -96,7 +105,8 @@ export class GatewayPipeline implements Pipeline {
     for (const r of w) r();
   }
 
-  private async route(env: Envelope, state: PipelineState): Promise<Outcome> {
+  /** Synchronous up to the dispatch, so a static route costs no extra promise of its own. */
+  private route(env: Envelope, state: PipelineState): Promise<Outcome> | Outcome {
     if (env.expiresAt !== undefined && env.expiresAt <= Date.now()) {
       return accepted(200); // [MQTT-3.3.2-5]-style: an expired message is discarded, not an error
     }
@@ -113,19 +123,22 @@ export class GatewayPipeline implements Pipeline {
           headers: env.headers,
         });
       case 'pool':
-        return this.dispatch(env, route, { action: 'route' }, state);
-      case 'script': {
-        const scripts = state.scripts;
-        if (!scripts) return unavailable('TG_ERR_INTERNAL', 'script host not running');
-        const result = await scripts.onMessage(route.config.script!, env);
-        if (!result.ok) {
-          return result.code === 'TG_ERR_SCRIPT_THROTTLED'
-            ? rejected(429, result.code, result.reason)
-            : rejected(500, result.code, result.reason);
-        }
-        return this.execute(env, route, result.decisions, state);
-      }
+        return this.dispatch(env, route, STATIC_ROUTE, state);
+      case 'script':
+        return this.scripted(env, route, state);
     }
+  }
+
+  private async scripted(env: Envelope, route: CompiledRoute, state: PipelineState): Promise<Outcome> {
+    const scripts = state.scripts;
+    if (!scripts) return unavailable('TG_ERR_INTERNAL', 'script host not running');
+    const result = await scripts.onMessage(route.config.script!, env);
+    if (!result.ok) {
+      return result.code === 'TG_ERR_SCRIPT_THROTTLED'
+        ? rejected(429, result.code, result.reason)
+        : rejected(500, result.code, result.reason);
+    }
+    return this.execute(env, route, result.decisions, state);
   }
 
   /** Carries out a script's decisions (concurrently) and folds their outcomes. */
@@ -177,16 +190,22 @@ export class GatewayPipeline implements Pipeline {
     return accepted(200);
   }
 
-  private async dispatch(env: Envelope, route: CompiledRoute, d: RouteDecision, state: PipelineState): Promise<Outcome> {
+  private dispatch(env: Envelope, route: CompiledRoute, d: RouteDecision, state: PipelineState): Promise<Outcome> | Outcome {
     const pool = d.pool ?? route.config.pool;
     if (pool === undefined || !state.balancer.hasPool(pool)) {
       return rejected(500, 'TG_ERR_SCRIPT_INVALID_DECISION', `route() names no known pool ('${String(pool)}')`);
     }
     const wantsReply = d.reply ?? route.config.request.reply;
     const request = buildRequest(env, route, d, pool, wantsReply);
+    if (!wantsReply) return state.balancer.dispatch(request).then(toPlainOutcome);
+    return this.replied(env, route, request, state);
+  }
+
+  /** A dispatch whose back-end answer is the reply (shaped by the script's onResponse when it has one). */
+  private async replied(env: Envelope, route: CompiledRoute, request: UpstreamRequest, state: PipelineState): Promise<Outcome> {
     const result = await state.balancer.dispatch(request);
-    const outcome = toOutcome(result, wantsReply);
-    if (wantsReply && result.kind === 'response' && route.kind === 'script' && state.scripts) {
+    const outcome = toOutcome(result, true);
+    if (result.kind === 'response' && route.kind === 'script' && state.scripts) {
       const shaped = await state.scripts.onResponse(
         route.config.script!,
         { status: result.status, headers: result.headers, body: result.body },
@@ -222,9 +241,10 @@ export function buildRequest(env: Envelope, route: CompiledRoute, d: RouteDecisi
   for (const k in route.headers) headers[k] = route.headers[k]!;
   if (d.headers) for (const k in d.headers) headers[k.toLowerCase()] = String(d.headers[k]);
   const path = d.path !== undefined ? (d.path.includes('{') ? compilePathTemplate(d.path)(env) : d.path) : route.renderPath(env);
-  return {
+  const method = d.method ?? route.config.request.method;
+  const request: { -readonly [K in keyof UpstreamRequest]: UpstreamRequest[K] } = {
     pool,
-    method: (d.method ?? route.config.request.method).toUpperCase(),
+    method: method === 'POST' ? method : method.toUpperCase(),
     path,
     headers,
     body,
@@ -233,8 +253,16 @@ export function buildRequest(env: Envelope, route: CompiledRoute, d: RouteDecisi
     // A spooled message is acknowledged before any back-end answered, so there is no reply to give;
     // at-most-once messages are not worth disk space.
     spool: !wantsReply && env.delivery !== 'at-most-once',
-    ...(env.expiresAt !== undefined && { expiresAt: env.expiresAt }),
   };
+  if (env.expiresAt !== undefined) request.expiresAt = env.expiresAt;
+  return request;
+}
+
+/** The decision of a route without a script. */
+const STATIC_ROUTE: RouteDecision = Object.freeze({ action: 'route' });
+
+function toPlainOutcome(result: UpstreamResult): Outcome {
+  return toOutcome(result, false);
 }
 
 /** Maps an upstream result to an Outcome. 2xx accepted; 4xx rejected; 5xx and failures unavailable. */
@@ -279,7 +307,9 @@ function fold(outcomes: readonly Outcome[]): Outcome {
   return outcomes.find((o) => o.kind === 'accepted' && o.reply !== undefined) ?? outcomes.find((o) => o.kind === 'accepted' && !o.dropped) ?? outcomes[0]!;
 }
 
+const VISIBLE_ASCII = /^[\x20-\x7e]*$/;
+
 /** Header values must be visible ASCII; anything else is percent-encoded. */
 function headerSafe(s: string): string {
-  return /^[\x20-\x7e]*$/.test(s) ? s : encodeURIComponent(s);
+  return VISIBLE_ASCII.test(s) ? s : encodeURIComponent(s);
 }
