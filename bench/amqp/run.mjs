@@ -214,6 +214,10 @@ function writeResults(r) {
     `Target: thinggate ≥ 0.75 × the egress limit — ${r.ratio >= 0.75 ? 'met' : 'not met'}. ${r.notes.join('; ')}. ` +
       `Load average when the run ended: ${loadavg().map((x) => x.toFixed(1)).join(', ')} (other work shared the machine; compare rows of one run, not across runs).`,
     '',
+    `Where the time goes: the AMQP listener alone costs ${r.cpu.alone.toFixed(1)} µs of thinggate CPU per message (envelope and routing included; ` +
+      `the bare rhea receiver ${r.cpu.bare.toFixed(1)}), and reaches ${(r.aloneRate / r.egress).toFixed(2)} × the egress limit by itself; ` +
+      `dispatching each message over HTTP (pipeline, balancer, undici) adds ${(r.cpu.tg - r.cpu.alone).toFixed(1)} µs, against ${r.cpu.egress.toFixed(1)} µs for undici driven directly.`,
+    '',
     `thinggate was busy ${((r.tgRate * r.cpu.tg) / 1e4).toFixed(0)}% of one core at its median rate: ` +
       (r.tgRate * r.cpu.tg < 0.8e6
         ? 'the run was bound by latency across the three processes (device → thinggate → back-end and back) on a shared 2-core machine, not by thinggate\'s CPU.'
