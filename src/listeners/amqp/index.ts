@@ -6,10 +6,9 @@
  */
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
 import rhea from 'rhea';
 import { ThinggateError } from '../../errors.js';
+import { serverTlsOptions } from '../../security/tls.js';
 import { AMQP_DEFAULTS } from '../../config/sections/listener-amqp.js';
 import type { AmqpListenerOptions } from '../../config/types.js';
 import type { DeviceMessage } from '../../devices/registry.js';
@@ -92,22 +91,8 @@ export class AmqpListener implements Listener {
 
   private tlsServer(): Server {
     const tls = this.ctx.config.tls!;
-    // Relative paths resolve against the configuration file's folder.
-    const base = this.ctx.baseDir ?? process.cwd();
-    const read = (p: string): Buffer => {
-      try {
-        return readFileSync(resolve(base, p));
-      } catch (err) {
-        throw new ThinggateError('TG_ERR_TLS_MATERIAL', `listener '${this.name}': cannot read TLS material '${p}': ${(err as Error).message}`, { cause: err });
-      }
-    };
     return createTlsServer({
-      cert: read(tls.cert),
-      key: read(tls.key),
-      ...(tls.ca !== undefined && { ca: read(tls.ca) }),
-      requestCert: tls.requestCert,
-      rejectUnauthorized: tls.requestCert,
-      minVersion: tls.minVersion,
+      ...serverTlsOptions(this.name, tls, this.ctx.baseDir),
       // The connect deadline covers the TLS handshake too.
       handshakeTimeout: this.ctx.config.limits.connectTimeoutMs,
     });

@@ -8,7 +8,6 @@
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import type { TLSSocket, PeerCertificate } from 'node:tls';
-import type { TlsInfo } from '../../envelope/index.js';
 import { FrameScanner, type FramingViolation } from './frame-scanner.js';
 
 /** How long a closing socket may take to flush before it is destroyed. */
@@ -135,17 +134,4 @@ export class SocketShim extends EventEmitter {
 }
 
 /** TLS facts of an accepted socket for envelopes and admission; undefined for plain TCP. */
-export function tlsInfo(socket: Socket | TLSSocket): TlsInfo | undefined {
-  const s = socket as TLSSocket;
-  if (!s.encrypted) return undefined;
-  const cert = s.getPeerCertificate?.();
-  const hasCert = cert && Object.keys(cert).length > 0;
-  const servername = (s as TLSSocket & { servername?: string | false }).servername;
-  return {
-    version: s.getProtocol() ?? '',
-    cipher: s.getCipher()?.name ?? '',
-    ...(typeof servername === 'string' && { servername }),
-    ...(hasCert && cert.subject?.CN !== undefined && { peerSubject: String(cert.subject.CN) }),
-    ...(hasCert && cert.fingerprint256 !== undefined && { peerFingerprint256: cert.fingerprint256 }),
-  };
-}
+export { tlsInfoOf as tlsInfo } from '../../security/tls.js';

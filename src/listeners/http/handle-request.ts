@@ -6,7 +6,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import type { TLSSocket } from 'node:tls';
+import { tlsInfoOf } from '../../security/tls.js';
 import { createEnvelope, type TlsInfo } from '../../envelope/index.js';
 import type { Admission } from '../listener.js';
 import type { HttpCore } from './core.js';
@@ -33,7 +33,7 @@ export async function onRequest(core: HttpCore, req: IncomingMessage, res: Serve
   const remoteAddress = socket.remoteAddress ?? 'unknown';
   const idHeader = req.headers[core.options.clientIdHeader];
   const clientId = (Array.isArray(idHeader) ? idHeader[0] : idHeader) || remoteAddress;
-  const tls = 'encrypted' in socket && (socket as TLSSocket).encrypted ? tlsInfo(socket as TLSSocket) : undefined;
+  const tls = tlsInfoOf(socket);
   const admission = await admit(core, req, socket, clientId, tls);
   if (!admission.ok) {
     const status = admission.status;
@@ -135,16 +135,4 @@ function send(core: HttpCore, res: ServerResponse, a: HttpAnswer): void {
   core.messagesOut++;
   res.writeHead(a.status, { ...a.headers, 'content-length': String(a.body.length) });
   res.end(a.body);
-}
-
-function tlsInfo(s: TLSSocket): TlsInfo {
-  const peer = s.getPeerCertificate();
-  const servername = (s as TLSSocket & { servername?: string | false }).servername;
-  return {
-    version: s.getProtocol() ?? 'unknown',
-    cipher: s.getCipher()?.name ?? 'unknown',
-    ...(typeof servername === 'string' && { servername }),
-    ...(peer && peer.subject && { peerSubject: Object.entries(peer.subject).map(([k, v]) => `${k}=${String(v)}`).join(',') }),
-    ...(peer && peer.fingerprint256 && { peerFingerprint256: peer.fingerprint256 }),
-  };
 }

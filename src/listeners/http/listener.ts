@@ -5,12 +5,11 @@
  */
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
 import type { AddressInfo, Socket } from 'node:net';
 import type { DeviceMessage } from '../../devices/registry.js';
 import { HTTP_DEFAULTS } from '../../config/sections/listener-http.js';
 import { ThinggateError } from '../../errors.js';
+import { serverTlsOptions } from '../../security/tls.js';
 import type { Listener, ListenerContext, ListenerStats } from '../listener.js';
 import { HttpCore } from './core.js';
 import { onRequest } from './handle-request.js';
@@ -41,7 +40,7 @@ export class HttpListener implements Listener {
       });
     };
     const base = { keepAliveTimeout: o.keepAliveTimeoutMs, requestTimeout: o.requestTimeoutMs, headersTimeout: Math.min(o.requestTimeoutMs, 60_000) };
-    const server: Server = config.tls ? createHttpsServer({ ...base, ...this.tlsOptions() }, handler) : createHttpServer(base, handler);
+    const server: Server = config.tls ? createHttpsServer({ ...base, ...serverTlsOptions(this.name, config.tls, this.context.baseDir) }, handler) : createHttpServer(base, handler);
     server.maxConnections = config.limits.maxConnections;
     server.on('connection', (s: Socket) => {
       this.sockets.add(s);
@@ -99,19 +98,4 @@ export class HttpListener implements Listener {
     return { connections: this.sockets.size, messagesIn: c.messagesIn, messagesOut: c.messagesOut, protocolErrors: c.protocolErrors };
   }
 
-  private tlsOptions(): { cert: Buffer; key: Buffer; ca?: Buffer; requestCert: boolean; rejectUnauthorized: boolean; minVersion: 'TLSv1.2' | 'TLSv1.3' } {
-    const t = this.context.config.tls!;
-    try {
-      return {
-        cert: readFileSync(resolve(t.cert)),
-        key: readFileSync(resolve(t.key)),
-        ...(t.ca !== undefined && { ca: readFileSync(resolve(t.ca)) }),
-        requestCert: t.requestCert,
-        rejectUnauthorized: t.requestCert && t.ca !== undefined,
-        minVersion: t.minVersion,
-      };
-    } catch (err) {
-      throw new ThinggateError('TG_ERR_TLS_MATERIAL', `listener '${this.name}': cannot read TLS material: ${(err as Error).message}`, { cause: err });
-    }
-  }
 }

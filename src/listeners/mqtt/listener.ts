@@ -5,17 +5,16 @@
  * a Duplex.
  */
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
-import { createServer as createTlsServer, type TLSSocket, type TlsOptions } from 'node:tls';
+import { createServer as createTlsServer } from 'node:tls';
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, createWebSocketStream, type WebSocket } from 'ws';
 import type { TlsInfo } from '../../envelope/index.js';
 import type { DeviceMessage } from '../../devices/registry.js';
 import type { Listener, ListenerContext, ListenerStats } from '../listener.js';
 import { ThinggateError } from '../../errors.js';
+import { serverTlsOptions, tlsInfoOf } from '../../security/tls.js';
 import { MqttConnection, type ListenerShared, type RemoteInfo } from './connection.js';
 import { MqttMetrics } from './metrics.js';
 import type { PacketWriter } from './writer.js';
@@ -62,14 +61,14 @@ export class MqttListener implements Listener {
   async start(): Promise<void> {
     if (this.server) return;
     const cfg = this.ctx.config;
-    const tls = cfg.tls ? this.tlsOptions() : undefined;
+    const tls = cfg.tls ? serverTlsOptions(this.name, cfg.tls, this.ctx.baseDir) : undefined;
     let server: NetServer | HttpServer;
     if (cfg.protocol === 'mqtt-ws') {
       const http: HttpServer = tls ? createHttpsServer(tls) : createHttpServer();
       this.attachWebSocket(http);
       server = http;
     } else if (tls) {
-      server = createTlsServer(tls, (s) => this.accept(s, remoteOf(s, tlsInfo(s))));
+      server = createTlsServer(tls, (s) => this.accept(s, remoteOf(s, tlsInfoOf(s))));
     } else {
       server = createNetServer((s) => this.accept(s, remoteOf(s)));
     }
@@ -170,7 +169,7 @@ export class MqttListener implements Listener {
       }
       wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
         const raw = req.socket as Socket;
-        const remote = remoteOf(raw, 'encrypted' in raw && (raw as TLSSocket).encrypted ? tlsInfo(raw as TLSSocket) : undefined);
+        const remote = remoteOf(raw, tlsInfoOf(raw));
         const stream = createWebSocketStream(ws);
         stream.on('error', () => undefined);
         // The stream does not always emit 'close' on its own when the peer goes away; destroying it does.
@@ -178,23 +177,6 @@ export class MqttListener implements Listener {
         this.accept(stream, remote);
       });
     });
-  }
-
-  private tlsOptions(): TlsOptions {
-    const t = this.ctx.config.tls!;
-    const base = this.ctx.baseDir ?? process.cwd();
-    try {
-      return {
-        cert: readFileSync(resolve(base, t.cert)),
-        key: readFileSync(resolve(base, t.key)),
-        ...(t.ca !== undefined && { ca: readFileSync(resolve(base, t.ca)) }),
-        requestCert: t.requestCert,
-        rejectUnauthorized: t.requestCert && t.ca !== undefined,
-        minVersion: t.minVersion,
-      };
-    } catch (err) {
-      throw new ThinggateError('TG_ERR_TLS_MATERIAL', `listener '${this.name}': cannot read TLS material: ${(err as Error).message}`, { cause: err });
-    }
   }
 
   private readonly flush = (): void => {
@@ -233,14 +215,3 @@ function remoteOf(s: Socket, tls?: TlsInfo): RemoteInfo {
   return { address: s.remoteAddress ?? 'unknown', ...(s.remotePort !== undefined && { port: s.remotePort }), ...(tls && { tls }) };
 }
 
-function tlsInfo(s: TLSSocket): TlsInfo {
-  const peer = s.getPeerCertificate();
-  const servername = (s as TLSSocket & { servername?: string | false }).servername;
-  return {
-    version: s.getProtocol() ?? 'unknown',
-    cipher: s.getCipher()?.name ?? 'unknown',
-    ...(typeof servername === 'string' && { servername }),
-    ...(peer && peer.subject && { peerSubject: Object.entries(peer.subject).map(([k, v]) => `${k}=${String(v)}`).join(',') }),
-    ...(peer && peer.fingerprint256 && { peerFingerprint256: peer.fingerprint256 }),
-  };
-}
