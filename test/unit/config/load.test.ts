@@ -122,11 +122,13 @@ routes: [{ match: { address: "#" }, pool: p, request: { headers: { x-literal: "$
     expect(() => loadConfigFile(file, {})).toThrowError(/gw\.json: not valid JSON/);
   });
 
-  it('embeds a default: MQTT on 1883, MQTT over WebSocket on 8083, pool default on :8080', () => {
+  it('embeds a default: MQTT 1883, MQTT over WebSocket 8083, CoAP 5683, AMQP 5672, pool default on :8080', () => {
     const c = defaultConfig({});
     expect(c.listeners.map((l) => [l.protocol, l.port])).toEqual([
       ['mqtt', 1883],
       ['mqtt-ws', 8083],
+      ['coap', 5683],
+      ['amqp', 5672],
     ]);
     expect(c.pools[0]).toMatchObject({ name: 'default', endpoints: [{ url: 'http://127.0.0.1:8080' }] });
     expect(c.routes[0]).toMatchObject({ match: { address: '#' }, pool: 'default', request: { path: '/messages/{address}' } });
