@@ -12,9 +12,10 @@
  *
  *   node bench/mqtt-path/run.mjs [--build label=dir ...] [--runs 5] [--seconds 5]
  *        [--qos 1] [--routing static|script] [--clients 50] [--window 10]
- *        [--rate 0] [--egress] [--cpu-prof DIR]
+ *        [--rate 0] [--egress] [--cpu-prof DIR] [--node-args '--flag ...']
  *
- * `dir` is a `tsc` output directory inside the repository (default dist).
+ * `dir` is a `tsc` output directory inside the repository (default dist);
+ * `--build label=dir=--flag` runs that build under extra node flags.
  */
 import { fork, spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync, readFileSync, rmSync } from 'node:fs';
@@ -29,7 +30,7 @@ const ROOT = resolve(HERE, '../..');
 const TICK_US = 10_000; // CLK_TCK 100 on Linux
 
 const args = process.argv.slice(2);
-const opt = { runs: 5, seconds: 5, warmup: 2, qos: 1, routing: 'static', clients: 50, window: 10, size: 200, rate: 0, egress: false, builds: [], cpuProf: undefined };
+const opt = { runs: 5, seconds: 5, warmup: 2, qos: 1, routing: 'static', clients: 50, window: 10, size: 200, rate: 0, egress: false, builds: [], cpuProf: undefined, nodeArgs: '' };
 for (let i = 0; i < args.length; i++) {
   const a = args[i];
   const v = () => args[++i];
@@ -43,9 +44,10 @@ for (let i = 0; i < args.length; i++) {
   }
 }
 if (opt.builds.length === 0) opt.builds.push('current=dist');
+// label=dir[=node flags]: the same build can be measured under different node flags.
 const builds = opt.builds.map((b) => {
-  const [label, dir] = b.includes('=') ? b.split('=') : [b, b];
-  return { label, cli: join(resolve(ROOT, dir), 'cli.js') };
+  const [label, dir, ...flags] = b.includes('=') ? b.split('=') : [b, b];
+  return { label, cli: join(resolve(ROOT, dir), 'cli.js'), flags: flags.length ? flags.join('=').split(' ') : [] };
 });
 
 function cpuTicks(pid) {
@@ -115,7 +117,7 @@ async function runGateway(build, backendUrl) {
       log: { level: 'warn' },
     }),
   );
-  const nodeArgs = ['--no-node-snapshot'];
+  const nodeArgs = ['--no-node-snapshot', ...(opt.nodeArgs ? opt.nodeArgs.split(' ') : []), ...build.flags];
   if (opt.cpuProf) nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${opt.cpuProf}`, `--cpu-prof-name=${build.label}-${Date.now()}.cpuprofile`);
   const child = spawn(process.execPath, [...nodeArgs, build.cli, 'start', '-c', join(dir, 'thinggate.json')], { cwd: dir, stdio: ['ignore', 'ignore', 'inherit'] });
   await waitPort(port);

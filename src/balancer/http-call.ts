@@ -1,13 +1,15 @@
 /**
  * One HTTP exchange on an undici dispatcher through its handler interface:
  * the response body is gathered into one Buffer without a stream, and the
- * attempt's timeout is our own timer (undici's headers timeout runs on a
+ * attempt's timeout is our own (undici's headers timeout runs on a
  * one-second-resolution wheel, too coarse for per-attempt timeouts of a few
- * hundred milliseconds).
+ * hundred milliseconds): a deadline on the shared 10 ms wheel of
+ * deadlines.ts, not a timer per request.
  */
 import type { Dispatcher } from 'undici';
 import type { IncomingHttpHeaders } from 'node:http';
 import { ThinggateError } from '../errors.js';
+import { attemptDeadlines, type DeadlineTicket, type Expiring } from './deadlines.js';
 
 /** Response bodies beyond this are cut off: a back-end cannot make the gateway buffer without bound. */
 export const MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
@@ -33,21 +35,25 @@ export interface HttpCall {
   readonly pipelined?: boolean;
 }
 
-class Exchange implements Dispatcher.DispatchHandler {
+class Exchange implements Dispatcher.DispatchHandler, Expiring {
   private controller: Dispatcher.DispatchController | undefined;
   private status = 0;
   private headers: Record<string, string> = {};
   private chunks: Buffer[] = [];
   private size = 0;
   private done = false;
-  private readonly timer: NodeJS.Timeout;
+  private readonly deadline: DeadlineTicket;
 
   constructor(
-    timeoutMs: number,
+    private readonly timeoutMs: number,
     private readonly resolve: (a: HttpAnswer) => void,
     private readonly reject: (e: Error) => void,
   ) {
-    this.timer = setTimeout(() => this.fail(new ThinggateError('TG_ERR_UPSTREAM_TIMEOUT', `no complete answer within ${timeoutMs} ms`)), timeoutMs);
+    this.deadline = attemptDeadlines.add(this, timeoutMs);
+  }
+
+  expire(): void {
+    this.fail(new ThinggateError('TG_ERR_UPSTREAM_TIMEOUT', `no complete answer within ${this.timeoutMs} ms`));
   }
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
@@ -77,7 +83,7 @@ class Exchange implements Dispatcher.DispatchHandler {
   onResponseEnd(): void {
     if (this.done) return;
     this.done = true;
-    clearTimeout(this.timer);
+    attemptDeadlines.remove(this, this.deadline);
     const body = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.size);
     this.resolve({ status: this.status, headers: this.headers, body });
   }
@@ -89,7 +95,7 @@ class Exchange implements Dispatcher.DispatchHandler {
   private fail(err: Error): void {
     if (this.done) return;
     this.done = true;
-    clearTimeout(this.timer);
+    attemptDeadlines.remove(this, this.deadline);
     if (this.controller && !this.controller.aborted) this.controller.abort(err);
     this.reject(err);
   }

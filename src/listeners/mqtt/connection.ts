@@ -116,7 +116,10 @@ export class MqttConnection implements Subscriber {
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (err: Error) => this.log.debug({ err: err.message }, 'socket error'));
     socket.on('close', () => this.onClose());
-    socket.on('end', () => socket.end());
+    socket.on('end', () => {
+      this.wire.flushAcks();
+      socket.end();
+    });
     // [MQTT-3.1.4-1] / limits.connectTimeoutMs: a socket that sends nothing, or half a CONNECT, is closed.
     this.connectTimer = setTimeout(() => this.onConnectTimeout(), shared.limits.connectTimeoutMs);
     shared.connections.add(this);
@@ -379,6 +382,7 @@ export class MqttConnection implements Subscriber {
   end(): void {
     if (this.closing) return;
     this.stopReading();
+    this.wire.flushAcks();
     this.socket.end();
     setTimeout(() => this.socket.destroy(), CLOSE_GRACE_MS).unref();
   }

@@ -4,6 +4,9 @@
  * four-byte acknowledgements without the encoder, and write batching: the
  * socket stays corked until the listener's flush at the end of the
  * event-loop turn, so all acknowledgements of one turn leave in one write.
+ * Acknowledgements are not even separate writes: they are appended to one
+ * buffer, handed to the socket at the flush or before any other packet (so
+ * the order on the wire is the order of the calls).
  */
 import type { Duplex } from 'node:stream';
 import mqttPacket, { type Packet } from 'mqtt-packet';
@@ -11,6 +14,9 @@ import type { Logger } from 'pino';
 import type { MqttMetrics } from './metrics.js';
 
 export type AckType = 'puback' | 'pubrec' | 'pubrel' | 'pubcomp';
+
+/** Room for 64 four-byte acknowledgements; grows when a turn has more. */
+const ACK_BUFFER_BYTES = 256;
 
 const ACK_FIRST_BYTE: Readonly<Record<AckType, number>> = { puback: 0x40, pubrec: 0x50, pubrel: 0x62, pubcomp: 0x70 };
 
@@ -23,6 +29,9 @@ export class PacketWriter {
   problemInformation = true;
   private options: { protocolVersion: number } = { protocolVersion: 4 };
   private corked = false;
+  /** Acknowledgements of this turn not yet handed to the socket. */
+  private acks: Buffer = Buffer.allocUnsafe(ACK_BUFFER_BYTES);
+  private ackBytes = 0;
 
   constructor(
     private readonly socket: Duplex,
@@ -44,18 +53,34 @@ export class PacketWriter {
   /** Writes raw bytes (corked until the end of this event-loop turn). */
   write(buf: Buffer): void {
     if (this.socket.destroyed || this.socket.writableEnded) return;
-    if (!this.corked) {
-      this.corked = true;
-      this.socket.cork();
-      this.scheduleFlush(this);
-    }
+    this.corkForTurn();
+    this.flushAcks();
     this.socket.write(buf);
   }
 
   /** Called by the listener's flush. */
   uncork(): void {
     this.corked = false;
-    if (!this.socket.destroyed) this.socket.uncork();
+    if (this.socket.destroyed) return;
+    this.flushAcks();
+    this.socket.uncork();
+  }
+
+  /** Hands buffered acknowledgements to the socket (before it is ended, or before another packet). */
+  flushAcks(): void {
+    if (this.ackBytes === 0) return;
+    const out = this.acks.subarray(0, this.ackBytes);
+    // The socket keeps `out` until it is written; the next acknowledgements go to a new buffer.
+    this.acks = Buffer.allocUnsafe(Math.max(ACK_BUFFER_BYTES, this.ackBytes));
+    this.ackBytes = 0;
+    if (!this.socket.destroyed && !this.socket.writableEnded) this.socket.write(out);
+  }
+
+  private corkForTurn(): void {
+    if (this.corked) return;
+    this.corked = true;
+    this.socket.cork();
+    this.scheduleFlush(this);
   }
 
   /**
@@ -78,12 +103,20 @@ export class PacketWriter {
 
   /** PUBACK/PUBREC/PUBREL/PUBCOMP with success and no properties: four bytes, no encoder. */
   simpleAck(cmd: AckType, messageId: number): void {
-    const buf = Buffer.allocUnsafe(4);
-    buf[0] = ACK_FIRST_BYTE[cmd];
-    buf[1] = 2;
-    buf[2] = messageId >> 8;
-    buf[3] = messageId & 0xff;
-    this.write(buf);
+    if (this.socket.destroyed || this.socket.writableEnded) return;
+    this.corkForTurn();
+    let buf = this.acks;
+    const at = this.ackBytes;
+    if (at + 4 > buf.length) {
+      const bigger = Buffer.allocUnsafe(buf.length * 2);
+      buf.copy(bigger, 0, 0, at);
+      this.acks = buf = bigger;
+    }
+    buf[at] = ACK_FIRST_BYTE[cmd];
+    buf[at + 1] = 2;
+    buf[at + 2] = messageId >> 8;
+    buf[at + 3] = messageId & 0xff;
+    this.ackBytes = at + 4;
     this.metrics.tx(cmd);
   }
 
