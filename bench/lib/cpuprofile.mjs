@@ -25,7 +25,11 @@ export function summarizeProfile(profile, { top = 25, busy = false } = {}) {
     const cf = byId.get(id).callFrame;
     total += count;
     if (cf.functionName === '(idle)') idle += count;
-    const url = (cf.url || '').replace(/^file:\/\//, '').replace(/^.*\/node_modules\//, 'node_modules/').replace(/^.*\/(dist|src)\//, '$1/');
+    const url = (cf.url || '')
+      .replace(/^file:\/\//, '')
+      .replace(/^.*\/node_modules\/\.cache\/tg-bench-dist\//, 'dist/')
+      .replace(/^.*\/node_modules\//, 'node_modules/')
+      .replace(/^\/work\/[^/]+\/(dist|src)\//, '$1/');
     const key = `${cf.functionName || '(anonymous)'}\u0000${url}:${cf.lineNumber + 1}`;
     fn.set(key, (fn.get(key) ?? 0) + count);
     const fk = url || `(${cf.functionName})`;
@@ -43,7 +47,7 @@ export function summarizeProfile(profile, { top = 25, busy = false } = {}) {
     while (cur !== undefined && !isOwn(byId.get(cur).callFrame.url || '')) cur = parent.get(cur);
     if (cur === undefined) continue;
     const cf = byId.get(cur).callFrame;
-    const url = cf.url.replace(/^.*\/(dist|tg-bench-dist)\//, '');
+    const url = cf.url.replace(/^.*\/(dist|tg-bench-dist)\//, 'dist/');
     const key = `${cf.functionName || '(anonymous)'}\u0000${url}:${cf.lineNumber + 1}`;
     own.set(key, (own.get(key) ?? 0) + count);
   }

@@ -29,8 +29,8 @@ export function renderSuite(results, dir = RESULTS_DIR) {
   const e0 = envs[0];
   if (e0) lines.push(`Machine: ${e0.cpus} CPUs (${e0.cpuModel}), Node ${e0.node}; commits: ${commits.join(', ')}; runs from ${minDate(envs)} to ${maxDate(envs)}.`, '');
 
-  lines.push('| scenario | runs | sustained | × egress | saturation | lost at saturation | CPU at saturation: server / back-end / generator | ack p50/p99 @50% | b-e p50/p99 @50% | b-e p50/p99 @90% | b-e p50/p99 @4,000/s | notes |');
-  lines.push('|---|---|---|---|---|---|---|---|---|---|---|---|');
+  lines.push('| scenario | runs | sustained | × egress | saturation | lost at saturation | CPU at saturation: server / back-end / generator | ack p50/p99 @50% | b-e p50/p99 @50% | b-e p50/p99 @90% | b-e p50/p99 @4,000/s | lost @4,000/s | notes |');
+  lines.push('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
   for (const r of Object.values(results).filter((x) => x.kind === 'throughput').sort(order)) {
     const s = r.summary;
     const ratio = egressRate && s.sustainedRate.median !== null ? `${fmtN(s.sustainedRate.median / egressRate, 2)}×` : '–';
@@ -38,7 +38,7 @@ export function renderSuite(results, dir = RESULTS_DIR) {
     const l90 = s.latency.at90 ?? {};
     const l4k = s.latency.at4000 ?? {};
     lines.push(
-      `| ${r.scenario} | ${r.runs.length} | ${mmmText(s.sustainedRate)} | ${ratio} | ${mmmText(s.saturationRate)} | ${mmmText(s.saturationLost)} | ${cpuText(s)} | ${pair(l50.ackP50, l50.ackP99)} | ${pair(l50.backendP50, l50.backendP99)} | ${pair(l90.backendP50, l90.backendP99)} | ${pair(l4k.backendP50, l4k.backendP99)} | ${(r.notes ?? []).join('; ')}${r.mode === 'smoke' ? ' (smoke run: not a measurement)' : ''}${r.cpuProfile ? ' (run under --cpu-prof)' : ''} |`,
+      `| ${r.scenario} | ${r.runs.length} | ${mmmText(s.sustainedRate)} | ${ratio} | ${mmmText(s.saturationRate)} | ${mmmText(s.saturationLost)} | ${cpuText(s)} | ${pair(l50.ackP50, l50.ackP99)} | ${pair(l50.backendP50, l50.backendP99)} | ${pair(l90.backendP50, l90.backendP99)} | ${pair(l4k.backendP50, l4k.backendP99)} | ${mmmText(l4k.lost)} | ${(r.notes ?? []).join('; ')}${r.mode === 'smoke' ? ' (smoke run: not a measurement)' : ''}${r.cpuProfile ? ' (run under --cpu-prof)' : ''} |`,
     );
   }
   lines.push('');
@@ -59,10 +59,15 @@ export function renderSuite(results, dir = RESULTS_DIR) {
   const profileFile = join(dir, 'profile.json');
   if (existsSync(profileFile)) {
     const p = JSON.parse(readFileSync(profileFile, 'utf8'));
-    lines.push('### Profile of thinggate (`node --cpu-prof`)', '');
+    lines.push('### Findings and profile of thinggate (`node --cpu-prof`)', '');
     for (const n of p.notes ?? []) lines.push(`- ${n}`);
+    if (p.thinggate?.length) {
+      lines.push('', `${p.scenario}, one run under \`--cpu-prof\` (${p.date}; ${p.basis}; idle ${p.idlePercent}%). Samples charged to the innermost thinggate function on the stack (its own code plus the library and native calls it makes):`, '');
+      lines.push('| thinggate function | file:line | % |', '|---|---|---|');
+      for (const h of p.thinggate) lines.push(`| ${h.function} | ${h.file} | ${h.percent} |`);
+    }
     if (p.hotspots?.length) {
-      lines.push('', `Self time, ${p.scenario} at saturation (${p.date}):`, '', '| function | file | self % |', '|---|---|---|');
+      lines.push('', 'Self time by function (anywhere):', '', '| function | file | self % |', '|---|---|---|');
       for (const h of p.hotspots) lines.push(`| ${h.function} | ${h.file} | ${h.selfPercent} |`);
     }
     lines.push('');

@@ -57,6 +57,7 @@ export function summarizeThroughput(runs) {
       ackP99: lat(key, 'ackMs', 'p99'),
       backendP50: lat(key, 'backendMs', 'p50'),
       backendP99: lat(key, 'backendMs', 'p99'),
+      lost: pick((r) => r.latency[key]?.lost),
       sustainedRuns: runs.filter((r) => r.latency[key]?.sustained).length,
     };
   }
