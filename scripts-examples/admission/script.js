@@ -1,4 +1,4 @@
-/// <reference types="../../types/thinggate.d.ts" />
+/// <reference path="../../types/thinggate.d.ts" />
 /**
  * Admission control in onConnect: only client ids of the form
  * `{tenant}-{serial}` of known tenants may connect, with their tenant's

@@ -1,4 +1,4 @@
-/// <reference types="../../types/thinggate.d.ts" />
+/// <reference path="../../types/thinggate.d.ts" />
 /**
  * Decoding a packed binary sensor frame (big-endian, 8 bytes):
  *   u8 version (1) | u16 sequence | i16 temperature (0.01 °C) | u16 humidity (0.01 %) | u8 battery (%)

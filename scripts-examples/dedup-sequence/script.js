@@ -1,4 +1,4 @@
-/// <reference types="../../types/thinggate.d.ts" />
+/// <reference path="../../types/thinggate.d.ts" />
 /**
  * Per-device duplicate and sequence detection with ctx.state. Devices number
  * their messages ({"seq": n, ...}). A repeated or older sequence number (a

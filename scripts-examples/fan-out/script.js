@@ -1,4 +1,4 @@
-/// <reference types="../../types/thinggate.d.ts" />
+/// <reference path="../../types/thinggate.d.ts" />
 /**
  * Fan-out notification to device topics: a fire panel reports an alarm on
  * `alarms/{building}/{zone}`; every floor display of the building gets a

@@ -1,4 +1,4 @@
-/// <reference types="../../types/thinggate.d.ts" />
+/// <reference path="../../types/thinggate.d.ts" />
 /**
  * An inquiry answered by a back-end and replied to the device
  * (request/response): a device asks `inquiry/{device}/tariff`; the pricing

@@ -1,4 +1,4 @@
-/// <reference types="../../types/thinggate.d.ts" />
+/// <reference path="../../types/thinggate.d.ts" />
 /**
  * JSON transform and enrichment: a device reports {"tempF": 71.6, "hum": 40};
  * the back-end wants Celsius, named fields, the device, its tenant (an

@@ -1,4 +1,4 @@
-/// <reference types="../../types/thinggate.d.ts" />
+/// <reference path="../../types/thinggate.d.ts" />
 /**
  * Threshold filtering with drop: only readings outside the normal band reach
  * the back-end (as alarms); normal readings are acknowledged and dropped.

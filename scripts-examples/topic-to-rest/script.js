@@ -1,4 +1,4 @@
-/// <reference types="../../types/thinggate.d.ts" />
+/// <reference path="../../types/thinggate.d.ts" />
 /**
  * Topic → REST path mapping.
  * telemetry/{site}/{device}/{metric}  →  PUT /sites/{site}/devices/{device}/metrics/{metric}
