@@ -41,7 +41,16 @@ export function onMessage(msg, ctx) {
 `,
 );
 
-const IMPORTS = dir.write('dynamic-import.js', `export function onMessage() { return import('node:fs').then(() => reply('loaded'), (e) => reply('refused ' + e.message)); }`);
+const IMPORTS = dir.write(
+  'dynamic-import.js',
+  `export function onMessage(msg, ctx) {
+  if (msg.address.endsWith('/log')) {
+    import('node:fs').then(() => ctx.log.warn('import loaded'), (e) => ctx.log.warn('import refused: ' + e.message));
+    return drop();
+  }
+  return import('node:fs').then(() => reply('loaded'), (e) => reply('refused ' + e.message));
+}`,
+);
 const TAMPER = dir.write(
   'tamper.js',
   `
@@ -55,7 +64,7 @@ export function onMessage(msg) {
 `,
 );
 
-const { host } = build(configFor(dir, [PROBE, IMPORTS, TAMPER]));
+const { host, log } = build(configFor(dir, [PROBE, IMPORTS, TAMPER]));
 afterAll(() => host.close());
 
 describe('sandbox', () => {
@@ -98,7 +107,11 @@ describe('sandbox', () => {
     // An async result is refused anyway; the import itself must not load anything.
     const r = await host.onMessage(IMPORTS, envelope('s1/x'));
     expect(r).toMatchObject({ ok: false, code: 'TG_ERR_SCRIPT_INVALID_DECISION' });
-    expect(Object.prototype).not.toHaveProperty('polluted');
+    // The rejection is observable once the call's microtasks have run.
+    expect(await host.onMessage(IMPORTS, envelope('s1/log'))).toMatchObject({ ok: true });
+    const lines = log.lines.filter((l) => l.scriptLog === true && l.script === IMPORTS).map((l) => l.msg);
+    expect(lines.some((m) => String(m).startsWith('import refused'))).toBe(true);
+    expect(lines).not.toContain('import loaded');
   });
 
   it('prototype tampering inside the isolate reaches neither the host nor the decision checks', async () => {
@@ -107,6 +120,31 @@ describe('sandbox', () => {
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
     expect(JSON.stringify({ a: 1 })).toBe('{"a":1}');
     expect(Object.getOwnPropertyDescriptor(Object.prototype, 'action')).toBeUndefined();
+  });
+
+  it('work queued in promise callbacks runs within the call and its time limit, never after it', async () => {
+    const dir2 = new ScriptDir();
+    const P = dir2.write(
+      'microtask.js',
+      `let ran = 0;
+export function onMessage(msg) {
+  if (msg.address === 'spin') Promise.resolve().then(() => { for (;;) {} });
+  if (msg.address === 'count') Promise.resolve().then(() => { ran++; });
+  return reply(String(ran));
+}`,
+    );
+    const b = build(configFor(dir2, [P], { timeoutMs: 50 }));
+    try {
+      await b.host.onMessage(P, envelope('count'));
+      const r = await b.host.onMessage(P, envelope('read'));
+      expect(Buffer.from((r as { decisions: Array<{ payload: Buffer }> }).decisions[0]!.payload).toString()).toBe('1');
+      // The endless callback is cut off by the call's limit; the gateway and the script go on.
+      await b.host.onMessage(P, envelope('spin'));
+      expect(await b.host.onMessage(P, envelope('read'))).toMatchObject({ ok: true });
+    } finally {
+      await b.host.close();
+      dir2.remove();
+    }
   });
 
   it('host objects handed over are copies: changing them inside changes nothing outside', async () => {
