@@ -48,7 +48,8 @@ export async function startThinggate(backend, opts = {}) {
     writeFileSync(join(dir, 'route.js'), ROUTE_SCRIPT);
     writeFileSync(join(dir, 'thinggate.json'), JSON.stringify(config, null, 2));
     const logFile = join(dir, 'thinggate.log');
-    const nodeArgs = ['--no-node-snapshot'];
+    // The same V8 flags the thinggate bin and npm start use (see src/cli.ts).
+    const nodeArgs = ['--no-node-snapshot', '--max-semi-space-size=32'];
     if (opts.cpuProf) nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${opts.cpuProf}`);
     const child = await spawnSupervised(process.execPath, [...nodeArgs, CLI, 'start', '-c', join(dir, 'thinggate.json')], {
       cwd: dir,
