@@ -80,7 +80,10 @@ export async function startThinggate(backend, opts = {}) {
       pid: child.targetPid,
       pids: () => [child.targetPid],
       alive: () => isAlive(child),
-      notes: routing === 'script' ? ['routing: trivial script route(\'default\')'] : ['routing: static route (no script host in this build)'],
+      notes: [
+        routing === 'script' ? "routing: trivial script route('default')" : 'routing: static route (no script host in this build)',
+        `node ${nodeArgs.filter((a) => !a.startsWith('--cpu-prof')).join(' ')}`,
+      ],
       async stop() {
         await stopChild(child, 8000);
         // Keep the directory (config, log) only when asked to.
