@@ -20,7 +20,7 @@ export function renderSuite(results, dir = RESULTS_DIR) {
   lines.push(
     'Written by `npm run bench` (`node bench/run.mjs`); see docs/benchmarks.md for the method. Each cell: median (min–max) over the runs. ' +
       'Rates are messages/s; "sustained" is the highest open-loop rate held with zero loss, nothing refused and the back-end keeping up; ' +
-      '"saturation" is the closed-loop rate (50 clients × 10 in flight; QoS 0: the best delivered rate of the ramp); CPU in cores (2 = the whole machine). Latencies in ms: publish→acknowledgement ("ack") and publish→back-end ("b-e"), p50 / p99. ' +
+      '"saturation" is the closed-loop rate (50 clients × 10 in flight): acknowledged/s and delivered to the back-end/s within the window (QoS 0: the best delivered rate of its ramp); CPU in cores (2 = the whole machine). Latencies in ms: publish→acknowledgement ("ack") and publish→back-end ("b-e"), p50 / p99. ' +
       '"lost" counts messages acknowledged to the device (QoS 0: sent) that never reached the back-end.',
     '',
   );
@@ -29,7 +29,7 @@ export function renderSuite(results, dir = RESULTS_DIR) {
   const e0 = envs[0];
   if (e0) lines.push(`Machine: ${e0.cpus} CPUs (${e0.cpuModel}), Node ${e0.node}; commits: ${commits.join(', ')}; runs from ${minDate(envs)} to ${maxDate(envs)}.`, '');
 
-  lines.push('| scenario | runs | sustained | × egress | saturation | lost at saturation | CPU at saturation: server / back-end / generator | ack p50/p99 @50% | b-e p50/p99 @50% | b-e p50/p99 @90% | b-e p50/p99 @4,000/s | lost @4,000/s | notes |');
+  lines.push('| scenario | runs | sustained | × egress | saturation: acked / delivered | lost at saturation | CPU at saturation: server / back-end / generator | ack p50/p99 @50% | b-e p50/p99 @50% | b-e p50/p99 @90% | b-e p50/p99 @4,000/s | lost @4,000/s | notes |');
   lines.push('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
   for (const r of Object.values(results).filter((x) => x.kind === 'throughput').sort(order)) {
     const s = r.summary;
@@ -38,7 +38,7 @@ export function renderSuite(results, dir = RESULTS_DIR) {
     const l90 = s.latency.at90 ?? {};
     const l4k = s.latency.at4000 ?? {};
     lines.push(
-      `| ${r.scenario} | ${r.runs.length} | ${mmmText(s.sustainedRate)} | ${ratio} | ${mmmText(s.saturationRate)} | ${mmmText(s.saturationLost)} | ${cpuText(s)} | ${pair(l50.ackP50, l50.ackP99)} | ${pair(l50.backendP50, l50.backendP99)} | ${pair(l90.backendP50, l90.backendP99)} | ${pair(l4k.backendP50, l4k.backendP99)} | ${mmmText(l4k.lost)} | ${(r.notes ?? []).join('; ')}${r.mode === 'smoke' ? ' (smoke run: not a measurement)' : ''}${r.cpuProfile ? ' (run under --cpu-prof)' : ''} |`,
+      `| ${r.scenario} | ${r.runs.length} | ${mmmText(s.sustainedRate)} | ${ratio} | ${satText(s)} | ${mmmText(s.saturationLost)} | ${cpuText(s)} | ${pair(l50.ackP50, l50.ackP99)} | ${pair(l50.backendP50, l50.backendP99)} | ${pair(l90.backendP50, l90.backendP99)} | ${pair(l4k.backendP50, l4k.backendP99)} | ${mmmText(l4k.lost)} | ${(r.notes ?? []).join('; ')}${r.mode === 'smoke' ? ' (smoke run: not a measurement)' : ''}${r.cpuProfile ? ' (run under --cpu-prof)' : ''} |`,
     );
   }
   lines.push('');
@@ -73,6 +73,12 @@ export function renderSuite(results, dir = RESULTS_DIR) {
     lines.push('');
   }
   return lines.join('\n');
+}
+
+function satText(s) {
+  const acked = s.saturationAcked?.median;
+  const delivered = s.saturationDelivered ?? s.saturationRate;
+  return `${acked === null || acked === undefined ? '–' : fmtN(acked)} / ${mmmText(delivered)}`;
 }
 
 function cpuText(s) {

@@ -42,6 +42,8 @@ export function summarizeThroughput(runs) {
   const summary = {
     sustainedRate: pick((r) => r.sustainedRate),
     saturationRate: pick((r) => r.saturationRate),
+    saturationAcked: pick((r) => (r.saturation?.ackLatencyMs ? r.saturation.ackRate : null)),
+    saturationDelivered: pick((r) => r.saturation?.deliveredRate),
     saturationLost: pick((r) => r.saturation?.lost),
     lostTotal: runs.reduce((a, r) => a + (r.saturation?.lost ?? 0) + r.steps.reduce((b, s) => b + (s.lost ?? 0), 0) + Object.values(r.latency).reduce((b, l) => b + (l.lost ?? 0), 0), 0),
     saturationTargetCpu: pick((r) => r.saturation?.targetCpu),
