@@ -47,7 +47,9 @@ export function configFor(dir: ScriptDir, scripts: string[], section: Record<str
       listeners: [],
       pools: [{ name: 'p', endpoints: [{ url: 'http://127.0.0.1:9' }] }],
       routes: scripts.map((s, i) => ({ match: { address: `s${i}/#` }, pool: 'p', script: s })),
-      scripts: { watch: false, ...section },
+      // isolated-vm's time limit is wall-clock time: on a loaded machine a trivial call can
+      // take longer than the 50 ms default, so tests not about timeouts give scripts a second.
+      scripts: { watch: false, timeoutMs: 1000, ...section },
     },
     { baseDir: dir.path, env: {} },
   );
