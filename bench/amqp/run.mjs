@@ -84,7 +84,7 @@ async function startListenerOnly() {
   };
   writeFileSync(join(dir, 'thinggate.json'), JSON.stringify(config));
   const dist = process.env.THINGGATE_BENCH_DIST ? resolve(ROOT, process.env.THINGGATE_BENCH_DIST) : join(ROOT, 'dist');
-  const child = await spawnSupervised(process.execPath, ['--no-node-snapshot', join(dist, 'cli.js'), 'start', '-c', join(dir, 'thinggate.json')], {
+  const child = await spawnSupervised(process.execPath, ['--no-node-snapshot', '--max-semi-space-size=32', join(dist, 'cli.js'), 'start', '-c', join(dir, 'thinggate.json')], {
     cwd: dir,
     name: 'thinggate(amqp, no back-end)',
     logFile: join(dir, 'thinggate.log'),
