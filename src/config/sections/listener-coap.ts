@@ -37,6 +37,12 @@ export interface CoapListenerOptions {
   readonly notificationQueue: number;
   /** How long an idle source (no request, no observation) is remembered. */
   readonly peerIdleMs: number;
+  /**
+   * SO_RCVBUF of the listener's UDP socket, in bytes; 0 keeps the system
+   * default. Every device shares this one socket: a burst larger than the
+   * buffer while the event loop is busy is dropped by the kernel.
+   */
+  readonly receiveBufferBytes: number;
 }
 
 export const COAP_DEFAULTS: CoapListenerOptions = Object.freeze({
@@ -55,6 +61,7 @@ export const COAP_DEFAULTS: CoapListenerOptions = Object.freeze({
   maxObservationsPerSource: 64,
   notificationQueue: 16,
   peerIdleMs: 300_000,
+  receiveBufferBytes: 4 * 1024 * 1024,
 });
 
 export const coapOptionsSchema = {
@@ -76,5 +83,6 @@ export const coapOptionsSchema = {
     maxObservationsPerSource: { type: 'integer', minimum: 1, maximum: 65535, default: COAP_DEFAULTS.maxObservationsPerSource },
     notificationQueue: { type: 'integer', minimum: 1, maximum: 65535, default: COAP_DEFAULTS.notificationQueue },
     peerIdleMs: { type: 'integer', minimum: 1000, default: COAP_DEFAULTS.peerIdleMs },
+    receiveBufferBytes: { type: 'integer', minimum: 0, maximum: 1073741824, default: COAP_DEFAULTS.receiveBufferBytes },
   },
 } as const;

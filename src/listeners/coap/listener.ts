@@ -76,11 +76,32 @@ export class CoapListener implements Listener {
         resolve();
       });
     });
+    this.sizeReceiveBuffer(socket);
     socket.on('error', (err) => this.context.logger.warn({ err }, 'coap socket error'));
     this.socket = socket;
     this.core.socket = socket;
     this.sweeper = setInterval(() => this.sweep(), SWEEP_INTERVAL_MS);
     this.sweeper.unref();
+  }
+
+  /**
+   * Every device shares this one socket, so its receive buffer is what
+   * absorbs a burst while the event loop is busy; the kernel drops the rest.
+   * Linux caps the size at net.core.rmem_max (and reports double what it
+   * grants): say so when the buffer came out smaller than configured.
+   */
+  private sizeReceiveBuffer(socket: Socket): void {
+    const wanted = this.core.options.receiveBufferBytes;
+    if (wanted === 0) return;
+    try {
+      socket.setRecvBufferSize(wanted);
+      const granted = socket.getRecvBufferSize() / 2;
+      if (granted < wanted) {
+        this.context.logger.warn({ listener: this.name, wanted, granted }, `coap receive buffer is ${granted} bytes, less than the ${wanted} configured (raise net.core.rmem_max)`);
+      }
+    } catch (err) {
+      this.context.logger.warn({ err, listener: this.name, wanted }, 'coap receive buffer size could not be set');
+    }
   }
 
   async stop(options: { drain?: boolean; timeoutMs?: number } = {}): Promise<void> {
