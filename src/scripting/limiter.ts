@@ -3,6 +3,7 @@
  * and a per-device failure throttle so one device whose messages keep making
  * a script fail is held back on its own while everyone else is served.
  */
+import { FifoMap } from '../util/fifo-map.js';
 
 /** Token bucket; time is injected so tests need not sleep. */
 export class TokenBucket {
@@ -43,7 +44,8 @@ interface DeviceFailures {
 }
 
 export class DeviceThrottle {
-  private readonly devices = new Map<string, DeviceFailures>();
+  /** Oldest first, so the table's bound drops the device that started failing longest ago. */
+  private readonly devices = new FifoMap<string, DeviceFailures>();
 
   constructor(
     private limits: ThrottleLimits,
@@ -76,10 +78,7 @@ export class DeviceThrottle {
   failed(device: string): boolean {
     let f = this.devices.get(device);
     if (!f) {
-      if (this.devices.size >= this.limits.maxDevices) {
-        const oldest = this.devices.keys().next().value;
-        if (oldest !== undefined) this.devices.delete(oldest);
-      }
+      if (this.devices.size >= this.limits.maxDevices) this.devices.shift();
       f = { count: 0, blockedUntil: 0 };
       this.devices.set(device, f);
     }

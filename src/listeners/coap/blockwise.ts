@@ -7,6 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { blockSize, type Block } from './options.js';
+import { FifoMap } from '../../util/fifo-map.js';
 
 interface Upload {
   readonly parts: Buffer[];
@@ -27,7 +28,8 @@ export type Block1Result =
 const MAX_BUFFERED_BYTES = 64 * 1024 * 1024;
 
 export class Block1Assembler {
-  private readonly uploads = new Map<string, Upload>();
+  /** Least recently extended first: each block pushes its upload's expiry out and makes it the newest. */
+  private readonly uploads = new FifoMap<string, Upload>();
   private buffered = 0;
 
   constructor(
@@ -60,7 +62,10 @@ export class Block1Assembler {
     this.buffered += data.length;
     u.nextNum = block.num + 1;
     u.expiresAt = now + this.timeoutMs;
-    if (block.more) return { kind: 'continue' };
+    if (block.more) {
+      this.uploads.set(key, u);
+      return { kind: 'continue' };
+    }
     this.forget(key, u);
     return { kind: 'complete', payload: Buffer.concat(u.parts, u.size) };
   }
@@ -86,7 +91,12 @@ export class Block1Assembler {
   }
 
   private sweep(now: number): void {
-    for (const [k, u] of this.uploads) if (u.expiresAt <= now) this.forget(k, u);
+    this.uploads.shiftWhile(
+      (u) => u.expiresAt <= now,
+      (_key, u) => {
+        this.buffered -= u.size;
+      },
+    );
   }
 }
 
@@ -100,7 +110,8 @@ export interface HeldReply {
 }
 
 export class Block2Store {
-  private readonly replies = new Map<string, HeldReply>();
+  /** Oldest first: every reply is held equally long, so this is also expiry order. */
+  private readonly replies = new FifoMap<string, HeldReply>();
 
   constructor(
     private readonly timeoutMs: number,
@@ -110,7 +121,7 @@ export class Block2Store {
   /** Keeps a reply under `key` (source + URI) and returns it with a fresh ETag. */
   hold(key: string, code: number, payload: Buffer, contentFormat: number | undefined, now: number): HeldReply {
     this.sweep(now);
-    if (this.replies.size >= this.maxEntries && !this.replies.has(key)) this.replies.delete(this.replies.keys().next().value as string);
+    if (this.replies.size >= this.maxEntries && !this.replies.has(key)) this.replies.shift();
     const r: HeldReply = {
       code,
       payload,
@@ -118,8 +129,7 @@ export class Block2Store {
       expiresAt: now + this.timeoutMs,
       ...(contentFormat !== undefined && { contentFormat }),
     };
-    this.replies.delete(key); // re-insert at the tail: insertion order stays expiry order
-    this.replies.set(key, r);
+    this.replies.set(key, r); // (re)set makes it the newest: insertion order stays expiry order
     return r;
   }
 
@@ -133,10 +143,7 @@ export class Block2Store {
   }
 
   private sweep(now: number): void {
-    for (const [k, r] of this.replies) {
-      if (r.expiresAt > now) return;
-      this.replies.delete(k);
-    }
+    this.replies.shiftWhile((r) => r.expiresAt <= now);
   }
 }
 

@@ -4,8 +4,9 @@
  * a duplicate is answered from the remembered response and never dispatched
  * twice. Keys are numbers (source id × 65536 + message id), so the hot
  * path builds no strings. Entries are kept in insertion order, which is also expiry order, so
- * expiry is a walk from the head; the count is bounded (oldest first out).
+ * expiry is a walk from the oldest; the count is bounded (oldest first out).
  */
+import { FifoMap } from '../../util/fifo-map.js';
 
 export type ExchangeState =
   /** Handed to the pipeline; no answer yet. */
@@ -23,7 +24,7 @@ export interface Exchange {
 }
 
 export class ExchangeCache {
-  private readonly map = new Map<number, Exchange>();
+  private readonly entries = new FifoMap<number, Exchange>();
   private evictedCount = 0;
 
   constructor(
@@ -32,7 +33,7 @@ export class ExchangeCache {
   ) {}
 
   get size(): number {
-    return this.map.size;
+    return this.entries.size;
   }
 
   /** Exchanges forgotten before their lifetime because the cache was full. */
@@ -41,35 +42,27 @@ export class ExchangeCache {
   }
 
   get(key: number): Exchange | undefined {
-    return this.map.get(key);
+    return this.entries.get(key);
   }
 
   /** Remembers a new exchange. */
   add(key: number, now: number): Exchange {
     this.sweep(now);
-    if (this.map.size >= this.maxEntries) {
-      const oldest = this.map.keys().next().value as number;
-      this.drop(oldest);
+    if (this.entries.size >= this.maxEntries && !this.entries.has(key)) {
+      this.entries.shift();
       this.evictedCount++;
     }
     const e: Exchange = { expiresAt: now + this.lifetimeMs, state: 'pending' };
-    this.map.set(key, e);
+    this.entries.set(key, e);
     return e;
   }
 
-  /** Forgets expired exchanges (those at the head of the insertion order). */
+  /** Forgets expired exchanges (the oldest ones: every exchange lives equally long). */
   sweep(now: number): void {
-    for (const [k, e] of this.map) {
-      if (e.expiresAt > now) return;
-      this.drop(k);
-    }
+    this.entries.shiftWhile((e) => e.expiresAt <= now);
   }
 
   clear(): void {
-    this.map.clear();
-  }
-
-  private drop(key: number): void {
-    this.map.delete(key);
+    this.entries.clear();
   }
 }
