@@ -104,6 +104,7 @@ for (const scenario of selected) {
       record.summary = summarizeThroughput(record.runs);
     }
     record.elapsedSeconds = Math.round((Date.now() - startedAt) / 1000);
+    record.finishedAt = new Date().toISOString();
     if (write) {
       log(`wrote ${writeScenarioResult(record, outDir)}`);
       // After every scenario, so an interrupted suite still leaves a current table.

@@ -27,7 +27,7 @@ export function renderSuite(results, dir = RESULTS_DIR) {
   const envs = Object.values(results).map((r) => r.environment);
   const commits = [...new Set(envs.map((e) => `${e.commit}${e.srcDirty ? '+dirty' : ''}`))];
   const e0 = envs[0];
-  if (e0) lines.push(`Machine: ${e0.cpus} CPUs (${e0.cpuModel}), Node ${e0.node}; commits: ${commits.join(', ')}; runs from ${minDate(envs)} to ${maxDate(envs)}.`, '');
+  if (e0) lines.push(`Machine: ${e0.cpus} CPUs (${e0.cpuModel}), Node ${e0.node}; commits: ${commits.join(', ')}; runs from ${minDate(envs)} to ${maxDate(Object.values(results).map((r) => ({ date: r.finishedAt ?? r.environment.date })))}.`, '');
 
   lines.push('| scenario | runs | sustained | × egress | saturation: acked / delivered | lost at saturation | CPU at saturation: server / back-end / generator | ack p50/p99 @50% | b-e p50/p99 @50% | b-e p50/p99 @90% | b-e p50/p99 @4,000/s | lost @4,000/s | notes |');
   lines.push('|---|---|---|---|---|---|---|---|---|---|---|---|---|');

@@ -49,7 +49,7 @@ export async function startThinggate(backend, opts = {}) {
     writeFileSync(join(dir, 'thinggate.json'), JSON.stringify(config, null, 2));
     const logFile = join(dir, 'thinggate.log');
     // The same V8 flags the thinggate bin and npm start use (see src/cli.ts).
-    const nodeArgs = ['--no-node-snapshot', '--max-semi-space-size=32'];
+    const nodeArgs = ['--no-node-snapshot', '--max-semi-space-size=32', ...(process.env.TG_EXTRA_NODE_ARGS ? process.env.TG_EXTRA_NODE_ARGS.split(' ') : [])];
     if (opts.cpuProf) nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${opts.cpuProf}`);
     const child = await spawnSupervised(process.execPath, [...nodeArgs, CLI, 'start', '-c', join(dir, 'thinggate.json')], {
       cwd: dir,

@@ -3,8 +3,14 @@
  * device to the server) per client, confirmable POSTs to
  * /bench/c<i>/data. A 2.xx response is the acknowledgement (RFC 7252 §5.2:
  * the piggybacked or separate response follows the gateway's outcome).
+ *
+ * Each Agent is given its own bound socket: left to itself, an Agent closes
+ * its socket whenever it has nothing in flight and opens a new one (a new
+ * source port, a new random message id) for the next request, so at open-loop
+ * rates every client would look like a new device every few messages.
  */
 import coap from 'coap';
+import { createSocket } from 'node:dgram';
 
 export class CoapTransport {
   /** @param {{host:string, port:number, clients:number, window:number, confirmable?:boolean}} opts */
@@ -20,7 +26,13 @@ export class CoapTransport {
   }
 
   async open() {
-    for (let i = 0; i < this.opts.clients; i++) this.agents.push(new coap.Agent({ type: 'udp4' }));
+    this.sockets = await Promise.all(
+      Array.from({ length: this.opts.clients }, () => new Promise((resolve) => {
+        const socket = createSocket('udp4');
+        socket.bind(0, '127.0.0.1', () => resolve(socket));
+      })),
+    );
+    for (const socket of this.sockets) this.agents.push(new coap.Agent({ type: 'udp4', socket }));
     return { connected: this.opts.clients, seconds: 0, perSecond: null };
   }
 
@@ -62,5 +74,6 @@ export class CoapTransport {
 
   async close() {
     for (const a of this.agents) a.close?.();
+    for (const s of this.sockets ?? []) s.close();
   }
 }
