@@ -6,7 +6,8 @@
  *   node bench/run.mjs SCENARIO...         only these (see --list)
  *   node bench/run.mjs --smoke [SCENARIO…] a few seconds per scenario, 1 run; results not written
  *   options: --runs N, --cpu-prof DIR (profile thinggate), --connections N (connections scenario),
- *            --out DIR (results and a RESULTS.md there instead), --list, --no-write (print only)
+ *            --out DIR (results and a RESULTS.md there instead), --list, --no-write (print only),
+ *            --report (rewrite the table from the results already written; runs nothing)
  *
  * Every process (back-end, generator, thinggate, peers) is a child of this
  * one, on 127.0.0.1, and is killed by PID when this process ends.
@@ -33,16 +34,24 @@ const { values, positionals } = parseArgs({
     'no-write': { type: 'boolean', default: false },
     connections: { type: 'string' },
     out: { type: 'string' },
+    report: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
 
 if (values.help) {
-  process.stdout.write('usage: node bench/run.mjs [--smoke] [--runs N] [--cpu-prof DIR] [--connections N] [--out DIR] [--no-write] [--list] [SCENARIO...]\n');
+  process.stdout.write('usage: node bench/run.mjs [--smoke] [--runs N] [--cpu-prof DIR] [--connections N] [--out DIR] [--no-write] [--list] [--report] [SCENARIO...]\n');
   process.exit(0);
 }
 if (values.list) {
   for (const s of SCENARIOS) process.stdout.write(`${s.name.padEnd(18)} ${s.description}\n`);
+  process.exit(0);
+}
+
+if (values.report) {
+  // After editing the profile notes, or to see the table of results gathered by several invocations.
+  const dir = values.out ? resolve(values.out) : RESULTS_DIR;
+  writeResultsMd(renderSuite(loadResults(dir), dir), values.out ? join(dir, 'RESULTS.md') : RESULTS_MD);
   process.exit(0);
 }
 
