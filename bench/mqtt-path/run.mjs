@@ -11,7 +11,7 @@
  * invocation: their runs alternate, so machine noise hits them alike.
  *
  *   node bench/mqtt-path/run.mjs [--build label=dir ...] [--runs 5] [--seconds 5]
- *        [--qos 1] [--routing static|script] [--clients 50] [--window 10]
+ *        [--qos 1] [--routing static|script] [--scripts JSON (the scripts section)] [--clients 50] [--window 10]
  *        [--rate 0] [--egress] [--cpu-prof DIR] [--node-args '--flag ...']
  *
  * `dir` is a `tsc` output directory inside the repository (default dist);
@@ -30,7 +30,7 @@ const ROOT = resolve(HERE, '../..');
 const TICK_US = 10_000; // CLK_TCK 100 on Linux
 
 const args = process.argv.slice(2);
-const opt = { runs: 5, seconds: 5, warmup: 2, qos: 1, routing: 'static', clients: 50, window: 10, size: 200, rate: 0, egress: false, builds: [], cpuProf: undefined, nodeArgs: '' };
+const opt = { runs: 5, seconds: 5, warmup: 2, qos: 1, routing: 'static', clients: 50, window: 10, size: 200, rate: 0, egress: false, builds: [], cpuProf: undefined, nodeArgs: '', scripts: '' };
 for (let i = 0; i < args.length; i++) {
   const a = args[i];
   const v = () => args[++i];
@@ -114,6 +114,7 @@ async function runGateway(build, backendUrl) {
       listeners: [{ name: 'mqtt', protocol: 'mqtt', host: '127.0.0.1', port }],
       pools: [{ name: 'default', endpoints: [{ url: backendUrl }] }],
       routes: [route],
+      ...(opt.scripts && { scripts: JSON.parse(opt.scripts) }),
       log: { level: 'warn' },
     }),
   );
