@@ -58,6 +58,8 @@ export class ScriptUnit {
   private queue: Pending[] = [];
   private scheduled = false;
   private waited = 0;
+  /** Queue length when the flush last decided to wait. */
+  private seen = 0;
   private readonly logger: Logger;
   private readonly now: () => number;
   private readonly logBucket: TokenBucket;
@@ -198,12 +200,17 @@ export class ScriptUnit {
 
   private readonly flush = (): void => {
     // Under load, messages of several I/O turns share one call (fewer, larger
-    // calls cost the main thread less); a lone message waits no extra turn.
-    if (this.queue.length > 1 && this.queue.length < this.config.batchMax && this.waited < this.config.batchTurns) {
+    // calls cost the main thread less). A partial batch waits another turn
+    // only while messages keep arriving: a lone message, or a turn that
+    // brought nothing new, runs the call at once.
+    const n = this.queue.length;
+    if (n > 1 && n < this.config.batchMax && this.waited < this.config.batchTurns && n > this.seen) {
+      this.seen = n;
       this.waited++;
       setImmediate(this.flush);
       return;
     }
+    this.seen = 0;
     this.waited = 0;
     this.scheduled = false;
     const q = this.queue;

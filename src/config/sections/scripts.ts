@@ -16,7 +16,7 @@ export interface ScriptsConfig {
   readonly debounceMs: number;
   /** Most messages handed to a script in one call. */
   readonly batchMax: number;
-  /** Extra event-loop turns a partial batch may wait for more messages (0 = run after the current turn). */
+  /** Extra event-loop turns a partial batch may wait for more messages, while each turn brings more (0 = run after the current turn). */
   readonly batchTurns: number;
 }
 
@@ -58,6 +58,6 @@ export const scriptsSchema = {
     watch: { type: 'boolean', default: true },
     debounceMs: { type: 'integer', minimum: 0, maximum: 60000, default: 100 },
     batchMax: { type: 'integer', minimum: 1, maximum: 1024, default: 64 },
-    batchTurns: { type: 'integer', minimum: 0, maximum: 16, default: 8 },
+    batchTurns: { type: 'integer', minimum: 0, maximum: 16, default: 2 },
   },
 } as const;
