@@ -102,7 +102,7 @@ export class Gateway {
     this.listeners.clear();
     if (this.pipeline) {
       const state = this.pipeline.current;
-      if (options.drain) await withTimeout(this.pipeline.idle(), timeoutMs);
+      if (options.drain) await this.pipeline.idle(timeoutMs);
       await state.balancer.close(options.drain ? timeoutMs : 0);
       await state.scripts?.close();
     }
@@ -157,9 +157,4 @@ export class Gateway {
     await listener.start();
     this.listeners.set(config.name, { config, listener });
   }
-}
-
-function withTimeout(p: Promise<void>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([p, new Promise<void>((r) => (timer = setTimeout(r, ms)))]).finally(() => clearTimeout(timer));
 }

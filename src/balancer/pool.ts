@@ -24,6 +24,7 @@ import type { Strategy } from './strategies/strategy.js';
 import { loadUpstreamTls } from './tls.js';
 import type { PoolStats, UpstreamRequest, UpstreamResult } from './types.js';
 import type { Metrics } from '../observability/metrics.js';
+import { IdleWaiters } from '../util/idle-waiters.js';
 
 export interface PoolOptions {
   /** Folder that relative TLS and spool paths resolve against. */
@@ -63,7 +64,7 @@ export class BackendPool {
   private closed = false;
   private readonly pending: Array<Waiter | undefined> = [];
   private pendingHead = 0;
-  private idleWaiters: Array<() => void> = [];
+  private readonly drained = new IdleWaiters(() => this.isIdle());
 
   constructor(
     private readonly config: PoolConfig,
@@ -195,10 +196,8 @@ export class BackendPool {
         this.pendingHead = 0;
       }
       void this.run(w.request).then(w.resolve);
-    } else if (this.isIdle()) {
-      const waiters = this.idleWaiters;
-      this.idleWaiters = [];
-      for (const w of waiters) w();
+    } else {
+      this.drained.check();
     }
   }
 
@@ -245,8 +244,7 @@ export class BackendPool {
 
   /** Resolves once nothing is in flight or pending. */
   idle(): Promise<void> {
-    if (this.isIdle()) return Promise.resolve();
-    return new Promise((resolve) => this.idleWaiters.push(resolve));
+    return this.drained.wait();
   }
 
   stats(): PoolStats {

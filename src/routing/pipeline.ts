@@ -14,6 +14,7 @@ import { toBytes, type Decision, type RouteDecision, type PublishDecision } from
 import type { CompiledRoute, RouteTable } from './route-table.js';
 import type { ScriptHost } from './script-host.js';
 import { compilePathTemplate } from './path-template.js';
+import { IdleWaiters } from '../util/idle-waiters.js';
 
 /** Everything a configuration determines; a reload swaps the whole object at once. */
 export interface PipelineState {
@@ -36,7 +37,7 @@ export class GatewayPipeline implements Pipeline {
   /** Outcome counters by listener and outcome kind, bound once (no label hashing per message). */
   private readonly outcomes = new Map<string, Partial<Record<Outcome['kind'], LocalCounter>>>();
   private inflight = 0;
-  private idleWaiters: Array<() => void> = [];
+  private readonly drained = new IdleWaiters(() => this.inflight === 0);
 
   constructor(
     state: PipelineState,
@@ -70,7 +71,7 @@ export class GatewayPipeline implements Pipeline {
       this.logger.error({ err, messageId: env.id }, 'pipeline failed unexpectedly');
       outcome = unavailable('TG_ERR_INTERNAL', 'internal error');
     } finally {
-      if (--this.inflight === 0) this.wake();
+      if (--this.inflight === 0) this.drained.check();
     }
     this.countOutcome(env.listener, outcome.kind);
     return outcome;
@@ -93,16 +94,9 @@ export class GatewayPipeline implements Pipeline {
     }
   }
 
-  /** Resolves when no message is in the pipeline. */
-  idle(): Promise<void> {
-    if (this.inflight === 0) return Promise.resolve();
-    return new Promise((r) => this.idleWaiters.push(r));
-  }
-
-  private wake(): void {
-    const w = this.idleWaiters;
-    this.idleWaiters = [];
-    for (const r of w) r();
+  /** Resolves when no message is in the pipeline, or after `timeoutMs` when given. */
+  idle(timeoutMs?: number): Promise<void> {
+    return this.drained.wait(timeoutMs);
   }
 
   /** Synchronous up to the dispatch, so a static route costs no extra promise of its own. */

@@ -18,6 +18,7 @@ import { AmqpDeviceClients } from './device-clients.js';
 import { MIN_MAX_FRAME_SIZE } from './frame-scanner.js';
 import { amqpMetrics } from './metrics.js';
 import type { RheaContainer } from './rhea-types.js';
+import { IdleWaiters } from '../../util/idle-waiters.js';
 
 /** Default bound on a drain when the caller gives none. */
 const DEFAULT_DRAIN_MS = 5000;
@@ -32,7 +33,7 @@ export class AmqpListener implements Listener {
   private readonly clients: AmqpDeviceClients;
   private draining = false;
   private inflight = 0;
-  private idleWaiters: Array<() => void> = [];
+  private readonly drained = new IdleWaiters(() => this.inflight === 0);
 
   constructor(private readonly ctx: ListenerContext) {
     this.name = ctx.config.name;
@@ -55,7 +56,7 @@ export class AmqpListener implements Listener {
       isDraining: () => this.draining,
       onInflight: (delta) => {
         this.inflight += delta;
-        if (this.inflight === 0) this.wake();
+        this.drained.check();
       },
       onClosed: (c) => {
         if (this.connections.delete(c)) metrics.connections.dec({ listener: this.name });
@@ -127,7 +128,7 @@ export class AmqpListener implements Listener {
     const closed = server ? new Promise<void>((r) => server.close(() => r())) : Promise.resolve();
     if (options.drain) {
       // Deliveries already handed to the pipeline get their outcome and disposition first.
-      await bounded(this.idle(), options.timeoutMs ?? DEFAULT_DRAIN_MS);
+      await this.drained.wait(options.timeoutMs ?? DEFAULT_DRAIN_MS);
       for (const c of this.connections) c.closeWithError('amqp:connection:forced', 'thinggate is shutting down');
       await bounded(this.allClosed(), 1000);
     }
@@ -150,17 +151,6 @@ export class AmqpListener implements Listener {
 
   stats(): ListenerStats {
     return { connections: this.connections.size, ...this.counters };
-  }
-
-  private idle(): Promise<void> {
-    if (this.inflight === 0) return Promise.resolve();
-    return new Promise((r) => this.idleWaiters.push(r));
-  }
-
-  private wake(): void {
-    const w = this.idleWaiters;
-    this.idleWaiters = [];
-    for (const r of w) r();
   }
 
   private async allClosed(): Promise<void> {

@@ -21,6 +21,7 @@ import { ObserveManager, type NotificationSink, type Observation } from './obser
 import type { CoapRequest } from './request.js';
 import { shapePayload } from './shape.js';
 import { SeparateWatch } from './separate-watch.js';
+import { IdleWaiters } from '../../util/idle-waiters.js';
 
 /** Where a datagram goes. */
 export interface Endpoint {
@@ -80,7 +81,7 @@ export class CoapCore implements NotificationSink {
   messagesIn = 0;
   messagesOut = 0;
   protocolErrors = 0;
-  private idleWaiters: Array<() => void> = [];
+  private readonly drained = new IdleWaiters(() => this.inflight === 0 && this.transmitter.outstanding === 0);
   private readonly eventChildren = new Map<CoapEvent, { inc(): void }>();
   private readonly reportBudget = new Map<string, { second: number; used: number; suppressed: number }>();
 
@@ -116,22 +117,12 @@ export class CoapCore implements NotificationSink {
 
   /** Called when a request leaves the pipeline or a CON transmission ends: wakes a draining stop. */
   settled(): void {
-    if (this.idleWaiters.length === 0 || this.inflight > 0 || this.transmitter.outstanding > 0) return;
-    const w = this.idleWaiters;
-    this.idleWaiters = [];
-    for (const f of w) f();
+    this.drained.check();
   }
 
   /** Resolves once no request is in the pipeline and no CON awaits its ACK, or after `ms`. */
   idle(ms: number): Promise<void> {
-    if (this.inflight === 0 && this.transmitter.outstanding === 0) return Promise.resolve();
-    return new Promise((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      this.idleWaiters.push(() => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
+    return this.drained.wait(ms);
   }
 
   /** Counts a listener event (`thinggate_downstream_coap_events_total`). */

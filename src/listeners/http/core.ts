@@ -3,6 +3,7 @@ import type { Socket } from 'node:net';
 import type { Guard, SecurityEvent } from '../../guard/guard.js';
 import type { HttpListenerOptions } from '../../config/types.js';
 import type { Admission, Pipeline } from '../listener.js';
+import { IdleWaiters } from '../../util/idle-waiters.js';
 
 export class HttpCore {
   messagesIn = 0;
@@ -11,7 +12,7 @@ export class HttpCore {
   inflight = 0;
   /** The last admission per connection, keyed by credentials and client id. */
   readonly admissions = new WeakMap<Socket, { key: string; admission: Admission }>();
-  private idleWaiters: Array<() => void> = [];
+  private readonly drained = new IdleWaiters(() => this.inflight === 0);
 
   constructor(
     readonly name: string,
@@ -27,21 +28,11 @@ export class HttpCore {
 
   /** Called when a request leaves the pipeline. */
   wake(): void {
-    if (this.inflight > 0) return;
-    const w = this.idleWaiters;
-    this.idleWaiters = [];
-    for (const f of w) f();
+    this.drained.check();
   }
 
   /** Resolves when no request is in the pipeline, or after `ms`. */
   idle(ms: number): Promise<void> {
-    if (this.inflight === 0) return Promise.resolve();
-    return new Promise((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      this.idleWaiters.push(() => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
+    return this.drained.wait(ms);
   }
 }
