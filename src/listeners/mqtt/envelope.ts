@@ -4,7 +4,7 @@
  * topic → replyTo, correlation data → correlationId (base64url), message
  * expiry → expiresAt.
  */
-import { createEnvelope, type Delivery, type Envelope, type Source } from '../../envelope/index.js';
+import { createEnvelope, type Delivery, type Envelope, type EnvelopeInit, type Source } from '../../envelope/index.js';
 import type { UserProperties } from 'mqtt-packet';
 
 const DELIVERY: readonly Delivery[] = ['at-most-once', 'at-least-once', 'exactly-once'];
@@ -37,19 +37,8 @@ export function buildEnvelope(
   props: MessageProperties | undefined,
   now: number,
 ): Envelope {
-  if (props === undefined) {
-    return createEnvelope({
-      protocol: 'mqtt',
-      listener,
-      source,
-      address: topic,
-      method: 'PUBLISH',
-      payload,
-      delivery: DELIVERY[qos]!,
-      receivedAt: now,
-    });
-  }
-  return createEnvelope({
+  // Fields assigned one by one: no object spread on the per-message path.
+  const init: { -readonly [K in keyof EnvelopeInit]: EnvelopeInit[K] } = {
     protocol: 'mqtt',
     listener,
     source,
@@ -58,10 +47,13 @@ export function buildEnvelope(
     payload,
     delivery: DELIVERY[qos]!,
     receivedAt: now,
-    ...(props.userProperties !== undefined && { headers: userPropertiesToHeaders(props.userProperties) }),
-    ...(props.contentType !== undefined && { contentType: props.contentType }),
-    ...(props.responseTopic !== undefined && { replyTo: props.responseTopic }),
-    ...(props.correlationData !== undefined && { correlationId: props.correlationData.toString('base64url') }),
-    ...(props.messageExpiryInterval !== undefined && { expiresAt: now + props.messageExpiryInterval * 1000 }),
-  });
+  };
+  if (props !== undefined) {
+    if (props.userProperties !== undefined) init.headers = userPropertiesToHeaders(props.userProperties);
+    if (props.contentType !== undefined) init.contentType = props.contentType;
+    if (props.responseTopic !== undefined) init.replyTo = props.responseTopic;
+    if (props.correlationData !== undefined) init.correlationId = props.correlationData.toString('base64url');
+    if (props.messageExpiryInterval !== undefined) init.expiresAt = now + props.messageExpiryInterval * 1000;
+  }
+  return createEnvelope(init);
 }
