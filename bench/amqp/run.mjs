@@ -14,13 +14,14 @@
  */
 import { fork } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync, writeFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
 import { startThinggate, ROOT } from '../lib/thinggate.mjs';
 import { cpuSeconds, freePort, spawnSupervised, stopChild, waitForPort } from '../lib/proc.mjs';
+import { writeMarkedBlock } from '../lib/results.mjs';
 
 // rhea and undici are thinggate's own dependencies; resolve them from the repository root.
 const require = createRequire(new URL('../../package.json', import.meta.url));
@@ -231,15 +232,7 @@ function writeResults(r) {
     '```',
     '',
   ].join('\n');
-  let text = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmark results\n\n';
-  const start = text.indexOf('\n## amqp\n');
-  if (start >= 0) {
-    const next = text.indexOf('\n## ', start + 1);
-    text = text.slice(0, start + 1) + section + (next >= 0 ? '\n' + text.slice(next + 1) : '');
-  } else {
-    text = text.replace(/\n*$/, '\n\n') + section;
-  }
-  writeFileSync(file, text);
+  writeMarkedBlock('amqp', 'bench/amqp/run.mjs', section, { file });
 }
 
 main().catch((err) => {

@@ -8,7 +8,7 @@
 // The runs alternate direct / balancer; medians and their ratio are printed
 // and written to bench/RESULTS.md under "## balancer".
 import { fork } from 'node:child_process';
-import { readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { writeMarkedBlock } from '../lib/results.mjs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cpus, loadavg } from 'node:os';
@@ -116,13 +116,5 @@ const section = [
   '',
 ].join('\n');
 const file = join(root, 'bench', 'RESULTS.md');
-let text = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmark results\n\n';
-const start = text.indexOf('## balancer\n');
-if (start >= 0) {
-  const next = text.indexOf('\n## ', start + 1);
-  text = text.slice(0, start) + section + (next >= 0 ? `\n${text.slice(next + 1)}` : '');
-} else {
-  text = text.replace(/\n*$/, '\n\n') + section;
-}
-writeFileSync(file, text);
+writeMarkedBlock('balancer', 'bench/balancer/run.mjs', section, { file });
 console.log(`written to ${file}`);

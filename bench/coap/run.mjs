@@ -12,7 +12,7 @@
  */
 import { fork } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { writeMarkedBlock } from '../lib/results.mjs';
 import os, { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { startThinggate, ROOT } from '../lib/thinggate.mjs';
@@ -138,15 +138,7 @@ function writeResults(results, notes, usPerRequest) {
     '```',
     '',
   ].join('\n');
-  let text = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmark results\n\n';
-  const start = text.indexOf('\n## coap\n');
-  if (start >= 0) {
-    const next = text.indexOf('\n## ', start + 1);
-    text = text.slice(0, start + 1) + section + (next >= 0 ? text.slice(next + 1) : '');
-  } else {
-    text = text.replace(/\n*$/, '\n\n') + section;
-  }
-  writeFileSync(file, text);
+  writeMarkedBlock('coap', 'bench/coap/run.mjs', section, { file });
 }
 
 main().catch((err) => {

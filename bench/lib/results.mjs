@@ -14,8 +14,6 @@ import { mmm } from './stats.mjs';
 export const BENCH_DIR = fileURLToPath(new URL('../', import.meta.url));
 export const RESULTS_DIR = join(BENCH_DIR, 'results');
 export const RESULTS_MD = join(BENCH_DIR, 'RESULTS.md');
-const BEGIN = '<!-- bench-suite:begin (written by bench/run.mjs; edit outside these markers) -->';
-const END = '<!-- bench-suite:end -->';
 
 /** Commit, Node version, CPU count and time of this run. */
 export function environment() {
@@ -101,17 +99,30 @@ export function loadResults(dir = RESULTS_DIR) {
   return out;
 }
 
-/** Replaces the suite's block in RESULTS.md (creating the file or the block if needed). */
-export function writeResultsMd(block, file = RESULTS_MD) {
-  const wrapped = `${BEGIN}\n${block.trim()}\n${END}`;
+/**
+ * Rewrites one generated block of RESULTS.md, the text between
+ * `<!-- NAME:begin … -->` and `<!-- NAME:end -->`; everything outside the
+ * markers (hand-written notes) stays. A block not there yet goes under the
+ * file's title (`at: 'top'`) or at its end.
+ */
+export function writeMarkedBlock(name, writer, block, { file = RESULTS_MD, at = 'end' } = {}) {
+  const begin = `<!-- ${name}:begin (written by ${writer}; edit outside these markers) -->`;
+  const end = `<!-- ${name}:end -->`;
+  const wrapped = `${begin}\n${block.trim()}\n${end}`;
   let text = existsSync(file) ? readFileSync(file, 'utf8') : '# thinggate benchmark results\n';
-  const b = text.indexOf(BEGIN);
-  const e = text.indexOf(END);
-  if (b >= 0 && e > b) text = `${text.slice(0, b)}${wrapped}${text.slice(e + END.length)}`;
-  else {
-    // First time: right after the title, before the other sections.
+  const b = text.indexOf(`<!-- ${name}:begin`);
+  const e = text.indexOf(end);
+  if (b >= 0 && e > b) text = `${text.slice(0, b)}${wrapped}${text.slice(e + end.length)}`;
+  else if (at === 'top') {
     const nl = text.startsWith('# ') ? text.indexOf('\n') + 1 : 0;
     text = `${text.slice(0, nl)}\n${wrapped}\n\n${text.slice(nl).replace(/^\n+/, '')}`;
+  } else {
+    text = `${text.replace(/\n*$/, '\n\n')}${wrapped}\n`;
   }
   writeFileSync(file, text.endsWith('\n') ? text : `${text}\n`);
+}
+
+/** Replaces the suite's block in RESULTS.md (creating the file or the block if needed). */
+export function writeResultsMd(block, file = RESULTS_MD) {
+  writeMarkedBlock('bench-suite', 'bench/run.mjs', block, { file, at: 'top' });
 }
