@@ -141,7 +141,7 @@ export async function dryRun(script: string, samples: readonly Sample[], options
           ...(c.username !== undefined && { username: c.username }),
           ...(c.password !== undefined && { password: Buffer.from(c.password, 'utf8') }),
         };
-        out.push({ kind: 'connect', sample: s, admission: unit.onConnect(client) ?? { ok: true } });
+        out.push({ kind: 'connect', sample: s, admission: (await unit.onConnect(client)) ?? { ok: true } });
         continue;
       }
       const envelope = sampleEnvelope(s);
@@ -154,12 +154,12 @@ export async function dryRun(script: string, samples: readonly Sample[], options
       if (s.response && r.decisions.some((d) => d.action === 'route' && d.reply === true)) {
         const { bytes, contentType } = payloadOf(s.response);
         const headers = { ...(contentType !== undefined && { 'content-type': contentType }), ...s.response.headers };
-        reply = unit.onResponse({ status: s.response.status ?? 200, headers, body: bytes }, envelope);
+        reply = await unit.onResponse({ status: s.response.status ?? 200, headers, body: bytes }, envelope);
       }
       out.push({ kind: 'message', sample: s, envelope, ok: true, decisions: r.decisions, ...(reply !== undefined && { reply }) });
     }
   } finally {
-    unit.close();
+    await unit.close();
   }
   return out;
 }

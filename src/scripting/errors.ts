@@ -32,10 +32,11 @@ export interface ScriptFailure {
 export class ScriptCompileError extends ConfigError {
   constructor(
     readonly script: string,
-    message: string,
+    /** What went wrong, without the script's name. */
+    readonly detail: string,
     cause?: unknown,
   ) {
-    const text = `script '${script}': ${message}`;
+    const text = `script '${script}': ${detail}`;
     super(text, [text], cause);
     this.name = 'ScriptCompileError';
   }

@@ -63,7 +63,7 @@ export function buildScriptHost(
       units.set(r.script, unit);
     }
   } catch (err) {
-    for (const u of created) u.close();
+    for (const u of created) void u.close();
     throw err;
   }
   for (const u of new Set(units.values())) u.refs++;

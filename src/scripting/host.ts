@@ -64,7 +64,7 @@ export class IsolateScriptHost implements ScriptHost {
       if (a.protocol !== undefined && a.protocol !== client.protocol) continue;
       if (asked.has(a.unit)) continue;
       asked.add(a.unit);
-      const r = a.unit.onConnect(client);
+      const r = await a.unit.onConnect(client);
       if (!r) continue;
       if (!r.ok) return r;
       if (r.identity) {
@@ -80,8 +80,10 @@ export class IsolateScriptHost implements ScriptHost {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    const closing: Promise<void>[] = [];
     for (const unit of new Set(this.units.values())) {
-      if (--unit.refs === 0) unit.close();
+      if (--unit.refs === 0) closing.push(unit.close());
     }
+    await Promise.all(closing);
   }
 }

@@ -301,6 +301,8 @@ export const PRELUDE = String.raw`
 
   // A lone string crosses the boundary cheapest; bytes, when there are any, ride beside it.
   function result(r) { const json = stringify(r); return bins.length === 0 ? json : [json, bins]; }
+  // A batch's results are prefixed with their count, so the host can pass the text on without parsing it.
+  function counted(r) { const json = r.length + ' ' + stringify(r); return bins.length === 0 ? json : [json, bins]; }
   function fromLatin1(s, from, to) {
     const out = new U8(to - from);
     for (let i = from; i < to; i++) out[i - from] = charCodeAt(s, i);
@@ -329,7 +331,8 @@ export const PRELUDE = String.raw`
     // keeps (nearly) the whole per-call time limit; the host calls again for the rest.
     // Messages arrive as JSON text (far cheaper to copy than objects) and their
     // payloads as one byte array, each message's slice copied out of it.
-    batch(json, bytes, now, sliceMs) {
+    // 'from' skips the messages an earlier call of the same batch already ran.
+    batch(json, bytes, now, sliceMs, from) {
       const latin1 = typeof bytes === 'string';
       clock = now;
       progress = [];
@@ -337,18 +340,19 @@ export const PRELUDE = String.raw`
       const msgs = parse(json);
       const t0 = nowMs();
       let off = 0;
-      for (let i = 0; i < msgs.length; i++) {
-        if (i > 0 && nowMs() - t0 > sliceMs) break;
+      for (let i = 0; i < from; i++) off += msgs[i][11];
+      for (let i = from; i < msgs.length; i++) {
+        if (i > from && nowMs() - t0 > sliceMs) break;
         const w = msgs[i];
         const end = off + w[11];
         const payload = latin1 ? fromLatin1(bytes, off, end) : u8Slice(bytes, off, end);
         off = end;
-        progress[i] = runOne(w, payload);
+        progress[i - from] = runOne(w, payload);
       }
-      return result(progress);
+      return counted(progress);
     },
     // After a timeout: the results finished before the message that ran out of time.
-    progress() { return result(progress); },
+    progress() { return counted(progress); },
     response(res, w, payload, now) {
       clock = now;
       bins = [];

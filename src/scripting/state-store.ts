@@ -1,6 +1,7 @@
 /**
- * `ctx.state`: a per-script key/value store kept on the host, so it survives
- * hot reloads and isolate rebuilds. Values are JSON text; the store is bounded
+ * `ctx.state`: a per-script key/value store kept in the script's thread
+ * beside (not inside) its isolates, so it survives hot reloads and isolate
+ * rebuilds. Values are JSON text; the store is bounded
  * in entries and bytes, and when full it forgets its oldest writes first
  * (a re-written key counts as new), which suits de-duplication windows.
  */

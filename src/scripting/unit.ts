@@ -1,10 +1,10 @@
 /**
- * One script file as the gateway runs it: its current compiled version, the
- * queue of messages waiting for it (handed over in batches, one synchronous
- * call per batch), its state store, log limiter, per-device throttle and file
- * watcher. Swapping versions is one assignment, so every batch runs wholly on
- * one version; a version being replaced is kept until late `onResponse` calls
- * of messages it handled have had time to finish.
+ * One script file as the gateway runs it: its script thread (which owns the
+ * isolates and `ctx.state`), its current compiled version, the queue of
+ * messages waiting for it (handed to the thread in batches), its log limiter,
+ * per-device throttle and file watcher. Swapping versions is one assignment,
+ * so every batch runs wholly on one version; a version being replaced is kept
+ * until late `onResponse` calls of messages it handled have had time to finish.
  */
 import { readFileSync, watch, type FSWatcher } from 'node:fs';
 import { EventEmitter } from 'node:events';
@@ -16,8 +16,10 @@ import type { ScriptResponse, ScriptResult } from '../routing/script-host.js';
 import type { Counter, Metrics } from '../observability/metrics.js';
 import type { ScriptsConfig } from '../config/types.js';
 import { toBytes } from '../routing/decision.js';
-import { ScriptVersion, type Bins, type CallOutcome, type HostHooks, type RawResult } from './version.js';
-import { StateStore } from './state-store.js';
+import { IdleWaiters } from '../util/idle-waiters.js';
+import type { Bins, CallOutcome, RawResult } from './version.js';
+import { ScriptThread, type RemoteVersion } from './thread.js';
+import type { BatchOutcome, MessageResult } from './protocol.js';
 import { DeviceThrottle, TokenBucket } from './limiter.js';
 import { InvalidDecision, validateDecisions, validateOne } from './validate.js';
 import { clientWire, envelopeWire, ownBytes, responseWire } from './wire.js';
@@ -42,18 +44,21 @@ interface Pending {
 }
 
 const DEFAULT_RETIRE_MS = 30_000;
-/** Tries a message gets when its calls keep running out of wall-clock time without using the CPU. */
-const STARVED_RETRIES = 3;
+/** Batches a unit keeps in its thread at once: one running, one ready to start the moment it ends. */
+const BATCHES_IN_FLIGHT = 2;
 
-/** Events of a unit: 'swapped' (new ScriptVersion), 'refused' (Error), 'rebuilt' (ScriptVersion). */
+/** Events of a unit: 'swapped' (new RemoteVersion), 'refused' (Error), 'rebuilt' (RemoteVersion). */
 export class ScriptUnit {
   readonly events = new EventEmitter();
   readonly name: string;
   readonly absPath: string;
-  readonly state: StateStore;
   /** Hosts holding this unit (a reload's new host shares unchanged units with the old one). */
   refs = 0;
-  private current: ScriptVersion;
+  private readonly thread: ScriptThread;
+  private current: RemoteVersion;
+  /** Batches sent to the thread and not yet answered. */
+  private inFlight = 0;
+  private readonly drained = new IdleWaiters(() => this.inFlight === 0);
   private config: ScriptsConfig;
   private queue: Pending[] = [];
   private scheduled = false;
@@ -65,9 +70,8 @@ export class ScriptUnit {
   private readonly logBucket: TokenBucket;
   private readonly errorLogBucket: TokenBucket;
   private readonly throttle: DeviceThrottle;
-  private readonly versionOf = new WeakMap<Envelope, ScriptVersion>();
-  private readonly retired = new Map<ScriptVersion, NodeJS.Timeout>();
-  private readonly hooks: HostHooks;
+  private readonly versionOf = new WeakMap<Envelope, RemoteVersion>();
+  private readonly retired = new Map<RemoteVersion, NodeJS.Timeout>();
   private readonly errors: Counter<'script' | 'code'>;
   private readonly messages: Counter<'script'>;
   private readonly reloads: Counter<'script' | 'result'>;
@@ -76,18 +80,13 @@ export class ScriptUnit {
   private debounce: NodeJS.Timeout | undefined;
   private closed = false;
 
-  /** Reads and compiles the file; throws ScriptCompileError. `state` carries a previous unit's store over. */
-  constructor(
-    private readonly options: UnitOptions,
-    state?: StateStore,
-  ) {
+  /** Starts the script thread, reads and compiles the file; throws ScriptCompileError. */
+  constructor(private readonly options: UnitOptions) {
     this.name = options.name;
     this.absPath = options.absPath;
     this.config = options.config;
     this.logger = options.logger.child({ script: options.name });
     this.now = options.now ?? Date.now;
-    this.state = state ?? new StateStore(options.config.state);
-    this.state.configure(options.config.state);
     this.logBucket = new TokenBucket(options.config.log.perSecond, options.config.log.burst, this.now);
     this.errorLogBucket = new TokenBucket(options.config.log.perSecond, options.config.log.burst, this.now);
     this.throttle = new DeviceThrottle(options.config.throttle, this.now);
@@ -96,15 +95,24 @@ export class ScriptUnit {
     this.messages = m.counter('thinggate_script_messages_total', 'Messages handed to a script', ['script']);
     this.reloads = m.counter('thinggate_script_reloads_total', 'Script versions swapped in or refused, and isolates rebuilt', ['script', 'result']);
     this.logDropped = m.counter('thinggate_script_log_dropped_total', 'Script log lines dropped by the rate limit', ['script']);
-    this.hooks = {
-      log: (level, text) => this.scriptLog(level, text),
-      state: (op, key, value) => this.state.call(op, key, value),
-    };
-    this.current = ScriptVersion.compile(this.name, this.absPath, readScript(this.name, this.absPath), this.config, this.hooks);
+    this.thread = new ScriptThread(
+      options.config.state,
+      (level, text) => this.scriptLog(level, text),
+      (err) => {
+        // Its isolates and ctx.state went with it; the current version is rebuilt on the next message.
+        this.logger.error({ err }, 'script thread stopped; starting a new one (ctx.state is lost)');
+      },
+    );
+    try {
+      this.current = this.thread.compile(this.name, this.absPath, readScript(this.name, this.absPath), this.config);
+    } catch (err) {
+      void this.thread.close();
+      throw err;
+    }
     if (this.config.watch) this.watch();
   }
 
-  get version(): ScriptVersion {
+  get version(): RemoteVersion {
     return this.current;
   }
 
@@ -120,7 +128,7 @@ export class ScriptUnit {
   refresh(config: ScriptsConfig): void {
     const limitsChanged = config.memoryMb !== this.config.memoryMb || config.timeoutMs !== this.config.timeoutMs;
     this.config = config;
-    this.state.configure(config.state);
+    this.thread.configureState(config.state);
     this.throttle.configure(config.throttle);
     if (config.watch && !this.watcher) this.watch();
     if (!config.watch && this.watcher) this.unwatch();
@@ -147,11 +155,11 @@ export class ScriptUnit {
   }
 
   /** Runs `onResponse` on the version that handled the message (if it exports one). */
-  onResponse(res: ScriptResponse, env: Envelope): Reply | ScriptFailure | undefined {
+  async onResponse(res: ScriptResponse, env: Envelope): Promise<Reply | ScriptFailure | undefined> {
     let v = this.versionOf.get(env);
     if (!v || !v.alive) v = this.live();
     if (!v.hasOnResponse) return undefined;
-    const out = v.response(responseWire(res), envelopeWire(env), ownBytes(env.payload), this.now());
+    const out = await v.response(responseWire(res), envelopeWire(env), ownBytes(env.payload), this.now());
     const r = this.single(out, v, env.source.clientId, env.protocol, env.id, 'onResponse');
     if (!r.ok) return r;
     if (r.value === null) return undefined;
@@ -170,10 +178,10 @@ export class ScriptUnit {
   }
 
   /** Runs `onConnect`; undefined when the script does not export it. */
-  onConnect(client: ClientInfo): Admission | undefined {
+  async onConnect(client: ClientInfo): Promise<Admission | undefined> {
     const v = this.live();
     if (!v.hasOnConnect) return undefined;
-    const r = this.single(v.connect(clientWire(client), this.now()), v, client.clientId, client.protocol, undefined, 'onConnect');
+    const r = this.single(await v.connect(clientWire(client), this.now()), v, client.clientId, client.protocol, undefined, 'onConnect');
     if (!r.ok) return { ok: false, status: 503, reason: `admission script failed (${r.code})` };
     const d = r.value as { action: string; reason?: string; code?: number; principal?: string; attributes?: Record<string, string> };
     if (d.action === 'reject') return { ok: false, status: d.code === 401 ? 401 : 403, reason: d.reason ?? 'refused' };
@@ -184,25 +192,25 @@ export class ScriptUnit {
     };
   }
 
-  close(): void {
+  /** Runs the messages still queued, waits for their results, then stops the script thread. */
+  async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     this.unwatch();
-    // Messages still queued run now rather than being lost.
-    if (this.queue.length > 0) this.flush();
-    for (const [v, t] of this.retired) {
-      clearTimeout(t);
-      v.dispose();
+    while (this.queue.length > 0 || this.inFlight > 0) {
+      if (this.queue.length > 0) this.send();
+      await this.drained.wait();
     }
+    for (const t of this.retired.values()) clearTimeout(t);
     this.retired.clear();
-    this.current.dispose();
+    await this.thread.close();
   }
 
   private readonly flush = (): void => {
-    // Under load, messages of several I/O turns share one call (fewer, larger
-    // calls cost the main thread less). A partial batch waits another turn
-    // only while messages keep arriving: a lone message, or a turn that
-    // brought nothing new, runs the call at once.
+    // Under load, messages of several I/O turns share one batch (fewer, larger
+    // hand-overs cost the main thread less). A partial batch waits another
+    // turn only while messages keep arriving: a lone message, or a turn that
+    // brought nothing new, goes at once.
     const n = this.queue.length;
     if (n > 1 && n < this.config.batchMax && this.waited < this.config.batchTurns && n > this.seen) {
       this.seen = n;
@@ -213,60 +221,64 @@ export class ScriptUnit {
     this.seen = 0;
     this.waited = 0;
     this.scheduled = false;
-    const q = this.queue;
-    this.queue = [];
-    const max = this.config.batchMax;
-    for (let i = 0; i < q.length; i += max) this.runChunk(i === 0 && q.length <= max ? q : q.slice(i, i + max));
+    this.send();
   };
 
-  private runChunk(items: readonly Pending[]): void {
-    this.messages.inc({ script: this.name }, items.length);
-    let start = 0;
-    let retriedAt = -1;
-    let retries = 0;
-    while (start < items.length) {
-      const v = this.live();
-      const wires = new Array<unknown>(items.length - start);
-      let total = 0;
-      for (let i = start; i < items.length; i++) {
-        const env = items[i]!.env;
-        wires[i - start] = envelopeWire(env);
-        total += env.payload.byteLength;
-      }
-      const bytes = payloadsOf(items, start, total);
-      const out = v.batch(JSON.stringify(wires), bytes, this.now());
-      if (out.kind === 'done' || out.kind === 'timeout') {
-        const n = out.results.length;
-        for (let i = 0; i < n; i++) this.settle(items[start + i]!, out.results[i]!, v, out.bins);
-        start += n;
-        if (out.kind === 'timeout' && out.starved && (retriedAt !== start || retries < STARVED_RETRIES)) {
-          // Starved by a busy host, not the script's fault: give the message another go.
-          retries = retriedAt === start ? retries + 1 : 1;
-          retriedAt = start;
-        } else if (out.kind === 'timeout' && start < items.length) {
-          const p = items[start++]!;
-          p.resolve(this.fail(SCRIPT_CODES.timeout, `onMessage exceeded the ${v.limits.timeoutMs} ms time limit`, p.env.source.clientId, p.env.protocol, p.env.id));
-        } else if (n === 0 && out.kind === 'done') break; // cannot happen: the prelude runs at least one message
-      } else {
-        const code = out.kind === 'memory' ? SCRIPT_CODES.memory : SCRIPT_CODES.threw;
-        const reason = out.kind === 'memory' ? `script exceeded its ${v.limits.memoryMb} MB memory limit` : `script call failed: ${out.message}`;
-        if (out.kind === 'memory') this.rebuild(v);
-        for (let i = start; i < items.length; i++) {
-          const p = items[i]!;
-          p.resolve(this.fail(code, reason, p.env.source.clientId, p.env.protocol, p.env.id));
+  /** Hands queued messages to the thread, as many batches as may be in flight; the rest wait for an answer. */
+  private send(): void {
+    while (this.queue.length > 0 && (this.inFlight < BATCHES_IN_FLIGHT || this.closed)) {
+      const max = this.config.batchMax;
+      const q = this.queue;
+      const items = q.length <= max ? q : q.slice(0, max);
+      this.queue = q.length <= max ? [] : q.slice(max);
+      this.inFlight++;
+      void this.runBatch(items).finally(() => {
+        this.inFlight--;
+        this.drained.check();
+        if (this.queue.length > 0 && !this.scheduled) {
+          this.scheduled = true;
+          setImmediate(this.flush);
         }
-        start = items.length;
-      }
-    }
-    for (let i = start; i < items.length; i++) {
-      const p = items[i]!;
-      p.resolve(this.fail(SCRIPT_CODES.threw, 'script produced no result', p.env.source.clientId, p.env.protocol, p.env.id));
+      });
     }
   }
 
-  private settle(p: Pending, r: RawResult, v: ScriptVersion, bins: Bins): void {
+  private async runBatch(items: readonly Pending[]): Promise<void> {
+    this.messages.inc({ script: this.name }, items.length);
+    const v = this.live();
+    const wires = new Array<unknown>(items.length);
+    let total = 0;
+    for (let i = 0; i < items.length; i++) {
+      const env = items[i]!.env;
+      wires[i] = envelopeWire(env);
+      total += env.payload.byteLength;
+    }
+    let out: BatchOutcome;
+    try {
+      out = await v.batch(JSON.stringify(wires), payloadsOf(items, total), items.length, this.now());
+    } catch (err) {
+      out = { parts: [], stop: { kind: 'error', message: (err as Error).message } };
+    }
+    let i = 0;
+    for (const part of out.parts) {
+      for (const r of JSON.parse(part.json) as MessageResult[]) this.settle(items[i++]!, r, v, part.bins);
+    }
+    if (i === items.length) return;
+    const stop = out.stop ?? { kind: 'error', message: 'script produced no result' };
+    const code = stop.kind === 'memory' ? SCRIPT_CODES.memory : SCRIPT_CODES.threw;
+    const reason = stop.kind === 'memory' ? `script exceeded its ${v.limits.memoryMb} MB memory limit` : `script call failed: ${stop.message}`;
+    if (stop.kind === 'memory') this.rebuild(v);
+    for (; i < items.length; i++) {
+      const p = items[i]!;
+      p.resolve(this.fail(code, reason, p.env.source.clientId, p.env.protocol, p.env.id));
+    }
+  }
+
+  private settle(p: Pending, r: MessageResult, v: RemoteVersion, bins: Bins): void {
     const env = p.env;
-    if (r[0] === 0) {
+    if (r[0] === 3) {
+      p.resolve(this.fail(SCRIPT_CODES.timeout, `onMessage exceeded the ${v.limits.timeoutMs} ms time limit`, env.source.clientId, env.protocol, env.id));
+    } else if (r[0] === 0) {
       let decisions;
       try {
         decisions = validateDecisions(r[1], bins);
@@ -288,7 +300,7 @@ export class ScriptUnit {
   /** Interprets the outcome of a single (non-batched) call. */
   private single(
     out: CallOutcome,
-    v: ScriptVersion,
+    v: RemoteVersion,
     clientId: string,
     protocol: string,
     messageId: string | undefined,
@@ -314,7 +326,7 @@ export class ScriptUnit {
     }
   }
 
-  private threw(message: string, stack: string, v: ScriptVersion, clientId: string, protocol: string, messageId: string | undefined, handler: string): ScriptFailure {
+  private threw(message: string, stack: string, v: RemoteVersion, clientId: string, protocol: string, messageId: string | undefined, handler: string): ScriptFailure {
     const line = scriptLine(stack, v.filename);
     const where = line === undefined ? '' : ` (${basename(this.absPath)}:${line})`;
     return this.fail(SCRIPT_CODES.threw, `${handler} threw ${message}${where}`, clientId, protocol, messageId, line);
@@ -334,17 +346,18 @@ export class ScriptUnit {
   }
 
   /** The current version, rebuilt first if its isolate was lost to the memory limit. */
-  private live(): ScriptVersion {
+  private live(): RemoteVersion {
     if (!this.current.alive) this.rebuild(this.current);
     return this.current;
   }
 
-  private rebuild(dead: ScriptVersion): void {
+  private rebuild(dead: RemoteVersion): void {
     if (this.current !== dead || this.closed) return;
     try {
-      this.current = ScriptVersion.compile(this.name, this.absPath, dead.source, this.config, this.hooks);
+      this.current = this.thread.compile(this.name, this.absPath, dead.source, this.config);
+      dead.dispose();
       this.reloads.inc({ script: this.name, result: 'rebuilt' });
-      this.logger.warn('isolate rebuilt after exceeding its memory limit');
+      this.logger.warn('isolate rebuilt after exceeding its memory limit or losing its thread');
       this.events.emit('rebuilt', this.current);
     } catch (err) {
       this.logger.error({ err }, 'isolate could not be rebuilt; retrying on the next message');
@@ -363,9 +376,9 @@ export class ScriptUnit {
       return;
     }
     if (!force && source === this.current.source) return;
-    let next: ScriptVersion;
+    let next: RemoteVersion;
     try {
-      next = ScriptVersion.compile(this.name, this.absPath, source, this.config, this.hooks);
+      next = this.thread.compile(this.name, this.absPath, source, this.config);
     } catch (err) {
       this.reloads.inc({ script: this.name, result: 'refused' });
       this.logger.error({ err }, 'new script version refused: keeping the running version');
@@ -380,7 +393,7 @@ export class ScriptUnit {
     this.events.emit('swapped', next);
   }
 
-  private retire(v: ScriptVersion): void {
+  private retire(v: RemoteVersion): void {
     const t = setTimeout(() => {
       this.retired.delete(v);
       v.dispose();
@@ -427,16 +440,16 @@ export class ScriptUnit {
 /** Payloads up to this total travel as a Latin-1 string (a string copies into an isolate cheapest). */
 const LATIN1_MAX = 16 * 1024;
 
-/** The payloads of items[start..] concatenated: a Latin-1 string when small, else bytes owning their memory. */
-function payloadsOf(items: readonly Pending[], start: number, total: number): string | Uint8Array {
+/** The payloads concatenated: a Latin-1 string when small, else bytes owning their memory. */
+function payloadsOf(items: readonly Pending[], total: number): string | Uint8Array {
   if (total <= LATIN1_MAX) {
     let s = '';
-    for (let i = start; i < items.length; i++) s += items[i]!.env.payload.toString('latin1');
+    for (let i = 0; i < items.length; i++) s += items[i]!.env.payload.toString('latin1');
     return s;
   }
   // Copying a view of Node's shared buffer pool would copy the whole pool: use one array of its own.
   const bytes = new Uint8Array(total);
-  for (let i = start, o = 0; i < items.length; i++) {
+  for (let i = 0, o = 0; i < items.length; i++) {
     const pl = items[i]!.env.payload;
     bytes.set(pl, o);
     o += pl.byteLength;

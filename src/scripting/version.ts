@@ -26,17 +26,33 @@ export type RawResult = readonly [0, unknown] | readonly [1, string, string] | r
 /** Bytes referred to from results as `{"$bin": index}`. */
 export type Bins = readonly Uint8Array[];
 
-export type CallOutcome =
-  | { readonly kind: 'done'; readonly results: readonly RawResult[]; readonly bins: Bins }
+/** Results of a call. */
+export interface Done {
+  readonly results: readonly RawResult[];
+  readonly bins: Bins;
+}
+
+/** Results of a batch call, as JSON text of `count` RawResults (left unparsed: the main thread parses them). */
+export interface BatchDone {
+  readonly count: number;
+  readonly json: string;
+  readonly bins: Bins;
+}
+
+export type Outcome<D> =
+  | ({ readonly kind: 'done' } & D)
   /**
-   * `results` are the messages finished before the one that ran out of time.
+   * The results are the messages finished before the one that ran out of time.
    * `starved`: the call hit its (wall-clock) limit having used less than half
    * of it in CPU time: the host was busy, not the script.
    */
-  | { readonly kind: 'timeout'; readonly results: readonly RawResult[]; readonly bins: Bins; readonly starved: boolean }
+  | ({ readonly kind: 'timeout'; readonly starved: boolean } & D)
   /** The isolate exceeded its memory limit and is gone. */
   | { readonly kind: 'memory' }
   | { readonly kind: 'error'; readonly message: string };
+
+export type CallOutcome = Outcome<Done>;
+export type BatchCallOutcome = Outcome<BatchDone>;
 
 type Fn = ivm.Reference<(...args: unknown[]) => unknown>;
 
@@ -127,20 +143,24 @@ export class ScriptVersion {
     return !this.disposed && !this.isolate.isDisposed;
   }
 
-  /** Runs `onMessage` over messages given as JSON text of wire arrays and their concatenated payloads (see prelude.ts). */
-  batch(json: string, payloads: Uint8Array | string, now: number): CallOutcome {
+  /**
+   * Runs `onMessage` over messages given as JSON text of wire arrays and
+   * their concatenated payloads (see prelude.ts), starting at message `from`;
+   * it may stop early after a time slice, leaving the rest to another call.
+   */
+  batch(json: string, payloads: Uint8Array | string, now: number, from = 0): BatchCallOutcome {
     const sliceMs = Math.min(1, this.limits.timeoutMs / 10);
-    return this.call(this.batchFn, [json, payloads, now, sliceMs], true, (r) => ({ kind: 'done', ...decode(r, false) }));
+    return this.call(this.batchFn, [json, payloads, now, sliceMs, from], true, decodeCounted);
   }
 
   /** Runs `onResponse`; the result is one RawResult. */
   response(res: readonly unknown[], wire: readonly unknown[], payload: Uint8Array, now: number): CallOutcome {
-    return this.call(this.responseFn, [res, wire, payload, now], false, (r) => ({ kind: 'done', ...decode(r, true) }));
+    return this.call(this.responseFn, [res, wire, payload, now], false, decodeOne);
   }
 
   /** Runs `onConnect`; the result is one RawResult. */
   connect(client: Record<string, unknown>, now: number): CallOutcome {
-    return this.call(this.connectFn, [client, now], false, (r) => ({ kind: 'done', ...decode(r, true) }));
+    return this.call(this.connectFn, [client, now], false, decodeOne);
   }
 
   dispose(): void {
@@ -150,27 +170,28 @@ export class ScriptVersion {
     if (!this.isolate.isDisposed) this.isolate.dispose();
   }
 
-  private call(fn: Fn, args: unknown[], resumable: boolean, done: (r: unknown) => CallOutcome): CallOutcome {
-    let out = this.callOnce(fn, args, resumable, done);
-    // A single call starved by a busy host gets more goes; batches resume in the unit instead.
-    for (let i = 0; i < 3 && !resumable && out.kind === 'timeout' && out.starved; i++) out = this.callOnce(fn, args, resumable, done);
+  private call<D>(fn: Fn, args: unknown[], resumable: boolean, decode: (r: unknown) => D): Outcome<D> {
+    let out = this.callOnce(fn, args, resumable, decode);
+    // A single call starved by a busy host gets more goes; batches resume in the caller instead.
+    for (let i = 0; i < 3 && !resumable && out.kind === 'timeout' && out.starved; i++) out = this.callOnce(fn, args, resumable, decode);
     return out;
   }
 
-  private callOnce(fn: Fn, args: unknown[], resumable: boolean, done: (r: unknown) => CallOutcome): CallOutcome {
+  private callOnce<D>(fn: Fn, args: unknown[], resumable: boolean, decode: (r: unknown) => D): Outcome<D> {
     if (!this.alive) return { kind: 'memory' };
     // isolated-vm enforces the timeout on wall time; CPU time tells a busy host from a busy script.
     const cpu0 = this.isolate.cpuTime;
     try {
-      return done(fn.applySync(undefined, args, { ...COPY_BOTH, timeout: this.limits.timeoutMs }));
+      return { kind: 'done', ...decode(fn.applySync(undefined, args, { ...COPY_BOTH, timeout: this.limits.timeoutMs })) };
     } catch (err) {
       if (this.isolate.isDisposed) return { kind: 'memory' };
       const message = (err as Error)?.message ?? String(err);
       if (/timed out/i.test(message)) {
-        let done: { results: RawResult[]; bins: Bins } = { results: [], bins: [] };
+        // A single call has nothing finished; a batch reports the messages done before the one that ran out of time.
+        let done = decode(resumable ? '0 []' : 'null');
         if (resumable) {
           try {
-            done = decode(this.progressFn.applySync(undefined, [], { result: { copy: true }, timeout: this.limits.timeoutMs }), false);
+            done = decode(this.progressFn.applySync(undefined, [], { result: { copy: true }, timeout: this.limits.timeoutMs }));
           } catch {
             // Nothing recoverable: the messages of the call are retried or failed by the caller.
           }
@@ -183,9 +204,20 @@ export class ScriptVersion {
   }
 }
 
-/** A call's result: JSON text of the results and the bytes they refer to. */
-function decode(r: unknown, single: boolean): { results: RawResult[]; bins: Bins } {
-  const [json, bins] = typeof r === 'string' ? [r, NO_BINS] : (r as [string, Uint8Array[]]);
-  const parsed = JSON.parse(json) as unknown;
-  return { results: single ? [parsed as RawResult] : (parsed as RawResult[]), bins };
+/** JSON text and the bytes its `{"$bin": i}` refer to. */
+function split(r: unknown): [string, Bins] {
+  return typeof r === 'string' ? [r, NO_BINS] : (r as [string, Uint8Array[]]);
+}
+
+/** A single call's result: one RawResult. */
+function decodeOne(r: unknown): Done {
+  const [json, bins] = split(r);
+  return { results: [JSON.parse(json) as RawResult], bins };
+}
+
+/** A batch's result: `${count} ${json}`, passed on unparsed. */
+function decodeCounted(r: unknown): BatchDone {
+  const [text, bins] = split(r);
+  const sp = text.indexOf(' ');
+  return { count: Number(text.slice(0, sp)), json: text.slice(sp + 1), bins };
 }

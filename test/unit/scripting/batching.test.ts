@@ -4,7 +4,8 @@
  * more messages (up to scripts.batchTurns), so a burst is not held back once
  * the inflow pauses.
  */
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
+import { ScriptThread } from '../../../src/scripting/thread.js';
 import type { ScriptResult } from '../../../src/routing/script-host.js';
 import { ScriptDir, build, configFor, envelope } from './support.js';
 
@@ -35,33 +36,41 @@ function callOf(r: ScriptResult): string {
   return String(d.payload);
 }
 
-/** Resolves with the number of event-loop turns (setImmediate hops) until `p` settles. */
-async function turnsUntil<T>(p: Promise<T>): Promise<{ value: T; turns: number }> {
+/** Runs `start` and counts event-loop turns (setImmediate hops) until the first batch is handed to the script thread. */
+async function turnsUntilHandedOver<T>(start: () => Promise<T>): Promise<{ value: T; turns: number }> {
   let turns = 0;
-  let settled = false;
-  const value = p.finally(() => {
-    settled = true;
+  let handedAt = -1;
+  const call = ScriptThread.prototype.call;
+  const spy = vi.spyOn(ScriptThread.prototype, 'call').mockImplementation(function (this: ScriptThread, id, req) {
+    if (handedAt < 0) handedAt = turns;
+    return call.call(this, id, req);
   });
+  let settled = false;
   const count = (): void => {
     if (settled) return;
     turns++;
     setImmediate(count);
   };
   setImmediate(count);
-  return { value: await value, turns };
+  try {
+    const value = await start();
+    settled = true;
+    return { value, turns: handedAt };
+  } finally {
+    spy.mockRestore();
+  }
 }
 
 describe('script batching over event-loop turns', () => {
   it('runs a burst in one call and does not wait out batchTurns once the inflow stops', async () => {
     const { host } = build(configFor(dir, [CALLS], { batchTurns: 16 }));
     try {
-      const burst = Promise.all([1, 2, 3].map(() => host.onMessage(CALLS, envelope('s0/x'))));
-      const { value, turns } = await turnsUntil(burst);
+      const { value, turns } = await turnsUntilHandedOver(() => Promise.all([1, 2, 3].map(() => host.onMessage(CALLS, envelope('s0/x')))));
       expect(new Set(value.map(callOf)).size).toBe(1);
       // One turn to see whether more arrive, then the call: far fewer than 16.
       expect(turns).toBeLessThanOrEqual(3);
     } finally {
-      host.close();
+      await host.close();
     }
   });
 
@@ -87,7 +96,7 @@ describe('script batching over event-loop turns', () => {
       expect(calls).toHaveLength(6);
       expect(new Set(calls).size).toBe(1);
     } finally {
-      host.close();
+      await host.close();
     }
   });
 
@@ -103,7 +112,7 @@ describe('script batching over event-loop turns', () => {
       expect(calls[2]).toBe(calls[3]);
       expect(calls[0]).not.toBe(calls[2]);
     } finally {
-      host.close();
+      await host.close();
     }
   });
 });

@@ -7,7 +7,7 @@
 import { once } from 'node:events';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ScriptDir, build, configFor, counter, envelope } from './support.js';
-import type { ScriptVersion } from '../../../src/scripting/version.js';
+import type { RemoteVersion } from '../../../src/scripting/thread.js';
 
 const dir = new ScriptDir();
 afterAll(() => dir.remove());
@@ -20,10 +20,16 @@ export function onMessage(msg, ctx) {
 export function onResponse() { return reply('${v}'); }
 `;
 
-async function path(host: Awaited<ReturnType<typeof build>>['host'], script: string): Promise<string> {
+/** Runs one message; `path` names the version that ran it, `seen` counts the messages its ctx.state has seen. */
+async function run(host: Awaited<ReturnType<typeof build>>['host'], script: string): Promise<{ path: string; seen: string }> {
   const r = await host.onMessage(script, envelope('s0/x'));
   if (!r.ok) throw new Error(r.reason);
-  return (r.decisions[0] as { path: string }).path;
+  const d = r.decisions[0] as { path: string; headers: Record<string, string> };
+  return { path: d.path, seen: d.headers.seen! };
+}
+
+async function path(host: Awaited<ReturnType<typeof build>>['host'], script: string): Promise<string> {
+  return (await run(host, script)).path;
 }
 
 describe('watching script files', () => {
@@ -36,8 +42,8 @@ describe('watching script files', () => {
       const swapped = once(unit.events, 'swapped');
       dir.write(S, version('v2'));
       await swapped;
-      expect(await path(b.host, S)).toBe('/v2');
-      expect(unit.state.get('seen')).toBe('2');
+      // ctx.state lives beside the isolates and outlives the swap.
+      expect(await run(b.host, S)).toEqual({ path: '/v2', seen: '2' });
 
       const refused = once(unit.events, 'refused');
       dir.write(S, 'export function onMessage( {');
@@ -92,14 +98,14 @@ describe('reload through the factory (SIGHUP)', () => {
       expect(va.alive).toBe(true);
       expect(second.host.units.get(B)!.version).not.toBe(vb);
       expect(await path(second.host, B)).toBe('/b2');
-      expect(second.host.units.get(A)!.state.get('seen')).toBe('1');
+      expect(await run(second.host, A)).toEqual({ path: '/a1', seen: '2' });
 
       const third = build(configFor(dir, [A], { memoryMb: 24 }), {}, second.host, second.log, second.metrics);
       await second.host.close();
-      const v3: ScriptVersion = third.host.units.get(A)!.version;
+      const v3: RemoteVersion = third.host.units.get(A)!.version;
       expect(v3).not.toBe(va);
       expect(v3.limits.memoryMb).toBe(24);
-      expect(await path(third.host, A)).toBe('/a1');
+      expect(await run(third.host, A)).toEqual({ path: '/a1', seen: '3' });
       // b.js is no longer named by any route: its isolate is gone.
       expect(second.host.units.get(B)!.version.alive).toBe(false);
       await third.host.close();

@@ -1,0 +1,193 @@
+/**
+ * The main thread's side of a script thread (worker.ts): one worker per
+ * script unit, owning the unit's isolates and its `ctx.state` store. Messages
+ * go over in batches and come back as per-message results; compiling is
+ * synchronous (the main thread waits on a shared flag), so a configuration
+ * is accepted or refused before the gateway goes on, as with any other
+ * configuration error. If the worker itself dies, pending calls fail, a new
+ * worker starts, and the versions of the old one count as lost (the unit
+ * rebuilds its current version, as after a memory failure).
+ */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
+import { ScriptCompileError } from './errors.js';
+import type { StateLimits } from './state-store.js';
+import type { CallOutcome, ScriptLimits } from './version.js';
+import { encodeBatch, NO_BINS, type BatchOutcome, type Compiled, type Reply, type Request, type ThreadData } from './protocol.js';
+
+/** How long a compile may take before the worker is considered stuck. */
+const COMPILE_WAIT_MS = 30_000;
+
+export class ScriptThread {
+  private worker!: Worker;
+  private syncPort!: MessagePort;
+  private readonly flag = new Int32Array(new SharedArrayBuffer(4));
+  private readonly pending = new Map<number, (out: BatchOutcome | CallOutcome) => void>();
+  private nextId = 1;
+  private stateLimits: StateLimits;
+  private closing = false;
+  /** Counts workers started; versions of an earlier one are lost. */
+  epoch = 0;
+
+  constructor(
+    state: StateLimits,
+    private readonly onLog: (level: string, text: string) => void,
+    private readonly onExit: (err: Error) => void,
+  ) {
+    this.stateLimits = state;
+    this.start();
+  }
+
+  /** Compiles a version in the worker; throws ScriptCompileError. */
+  compile(name: string, absPath: string, source: string, limits: ScriptLimits): RemoteVersion {
+    Atomics.store(this.flag, 0, 0);
+    this.worker.postMessage({ op: 'compile', name, absPath, source, limits: { memoryMb: limits.memoryMb, timeoutMs: limits.timeoutMs } } satisfies Request);
+    const deadline = Date.now() + COMPILE_WAIT_MS;
+    let msg: { message: Compiled } | undefined;
+    while (!(msg = receiveMessageOnPort(this.syncPort) as { message: Compiled } | undefined)) {
+      const left = deadline - Date.now();
+      if (left <= 0 || Atomics.wait(this.flag, 0, 0, left) === 'timed-out') {
+        throw new ScriptCompileError(name, `the script thread did not answer within ${COMPILE_WAIT_MS / 1000} s`);
+      }
+      Atomics.store(this.flag, 0, 0);
+    }
+    const c = msg.message;
+    if (!c.ok) throw new ScriptCompileError(name, c.detail);
+    return new RemoteVersion(this, this.epoch, c.version, source, limits, c.hasOnResponse, c.hasOnConnect, c.filename);
+  }
+
+  configureState(limits: StateLimits): void {
+    this.stateLimits = limits;
+    this.worker.postMessage({ op: 'state', limits } satisfies Request);
+  }
+
+  /** Sends a call (a request, or a batch encoded as a string); resolves with its outcome (an `error` outcome if the worker dies meanwhile). */
+  call<T extends BatchOutcome | CallOutcome>(id: number, req: Request | string): Promise<T> {
+    return new Promise<T>((resolve) => {
+      if (this.pending.size === 0) this.worker.ref();
+      this.pending.set(id, resolve as (out: BatchOutcome | CallOutcome) => void);
+      this.worker.postMessage(req);
+    });
+  }
+
+  id(): number {
+    return this.nextId++;
+  }
+
+  post(req: Request): void {
+    this.worker.postMessage(req);
+  }
+
+  get closed(): boolean {
+    return this.closing;
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    await this.worker.terminate();
+    this.syncPort.close();
+  }
+
+  private start(): void {
+    const channel = new MessageChannel();
+    this.syncPort = channel.port1;
+    const data: ThreadData = { syncPort: channel.port2, flag: this.flag, state: this.stateLimits };
+    this.epoch++;
+    const worker = new Worker(workerFile(), { workerData: data, transferList: [channel.port2] });
+    worker.unref();
+    worker.on('message', (m: Reply) => {
+      let id: number;
+      let out: BatchOutcome | CallOutcome;
+      if (typeof m === 'string') {
+        const sp = m.indexOf(' ');
+        id = Number(m.slice(0, sp));
+        out = { parts: [{ json: m.slice(sp + 1), bins: NO_BINS }] };
+      } else if (m.t === 'log') {
+        return this.onLog(m.level, m.text);
+      } else {
+        id = m.id;
+        out = m.out;
+      }
+      const resolve = this.pending.get(id);
+      if (!resolve) return;
+      this.pending.delete(id);
+      if (this.pending.size === 0) worker.unref();
+      resolve(out);
+    });
+    worker.on('error', (err) => this.lost(worker, err));
+    worker.on('exit', (code) => this.lost(worker, new Error(`script thread exited with code ${code}`)));
+    this.worker = worker;
+  }
+
+  private lost(worker: Worker, err: Error): void {
+    if (worker !== this.worker || this.closing) return;
+    const pending = [...this.pending.values()];
+    this.pending.clear();
+    this.syncPort.close();
+    this.start();
+    for (const resolve of pending) resolve({ kind: 'error', message: err.message });
+    this.onExit(err);
+  }
+}
+
+/** A compiled version living in a script thread. */
+export class RemoteVersion {
+  private disposed = false;
+  private lostMemory = false;
+
+  constructor(
+    private readonly thread: ScriptThread,
+    private readonly epoch: number,
+    readonly generation: number,
+    readonly source: string,
+    readonly limits: ScriptLimits,
+    readonly hasOnResponse: boolean,
+    readonly hasOnConnect: boolean,
+    /** The file URL used in stack traces. */
+    readonly filename: string,
+  ) {}
+
+  get alive(): boolean {
+    return !this.disposed && !this.lostMemory && this.epoch === this.thread.epoch && !this.thread.closed;
+  }
+
+  async batch(json: string, payloads: string | Uint8Array, count: number, now: number): Promise<BatchOutcome> {
+    const id = this.thread.id();
+    const req =
+      typeof payloads === 'string'
+        ? encodeBatch(id, this.generation, count, now, json, payloads)
+        : ({ op: 'batch', id, version: this.generation, json, payloads, count, now } satisfies Request);
+    const out = await this.thread.call<BatchOutcome>(id, req);
+    if (out.stop?.kind === 'memory') this.lostMemory = true;
+    return out;
+  }
+
+  async response(res: readonly unknown[], wire: readonly unknown[], payload: Uint8Array, now: number): Promise<CallOutcome> {
+    const id = this.thread.id();
+    return this.single(await this.thread.call<CallOutcome>(id, { op: 'response', id, version: this.generation, res, wire, payload, now }));
+  }
+
+  async connect(client: Record<string, unknown>, now: number): Promise<CallOutcome> {
+    const id = this.thread.id();
+    return this.single(await this.thread.call<CallOutcome>(id, { op: 'connect', id, version: this.generation, client, now }));
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    if (this.epoch === this.thread.epoch) this.thread.post({ op: 'dispose', version: this.generation });
+  }
+
+  private single(out: CallOutcome): CallOutcome {
+    if (out.kind === 'memory') this.lostMemory = true;
+    return out;
+  }
+}
+
+/** The compiled worker: next to this file, or in dist/ when this file runs from the TypeScript sources (tests). */
+function workerFile(): URL {
+  const here = new URL('./worker.js', import.meta.url);
+  if (existsSync(fileURLToPath(here))) return here;
+  return new URL('../../dist/scripting/worker.js', import.meta.url);
+}

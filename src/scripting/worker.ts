@@ -1,0 +1,112 @@
+/**
+ * The script thread: a worker that owns one script's isolates (the running
+ * version and any being retired) and its `ctx.state` store. The main thread
+ * sends it batches of messages and gets per-message results back, so a slow
+ * or spinning script holds this thread — never the gateway's event loop.
+ * Protocol: protocol.ts.
+ */
+import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
+import { ScriptVersion, type HostHooks, type ScriptLimits } from './version.js';
+import { StateStore, type StateLimits } from './state-store.js';
+import { ScriptCompileError } from './errors.js';
+import { decodeBatch, type BatchOutcome, type Compiled, type Part, type Request, type ThreadData } from './protocol.js';
+
+/** Tries a message gets when its calls keep running out of wall-clock time without using the CPU. */
+const STARVED_RETRIES = 3;
+/** The part of a message that ran out of time. */
+const TIMED_OUT = '[[3]]';
+
+const data = workerData as ThreadData;
+const port = parentPort as MessagePort;
+const store = new StateStore(data.state);
+const versions = new Map<number, ScriptVersion>();
+const hooks: HostHooks = {
+  log: (level, text) => port.postMessage({ t: 'log', level, text }),
+  state: (op, key, value) => store.call(op, key, value),
+};
+
+port.on('message', handle);
+
+function handle(msg: Request | string): void {
+  const m = typeof msg === 'string' ? decodeBatch(msg) : msg;
+  switch (m.op) {
+    case 'compile':
+      answerSync(compile(m.name, m.absPath, m.source, m.limits));
+      return;
+    case 'state':
+      store.configure(m.limits as StateLimits);
+      return;
+    case 'batch': {
+      const out = runBatch(versions.get(m.version), m.json, m.payloads, m.count, m.now);
+      const only = out.parts.length === 1 && out.stop === undefined ? out.parts[0]! : undefined;
+      // The usual outcome goes as a string (see protocol.ts), anything else as an object.
+      port.postMessage(only && only.bins.length === 0 ? `${m.id} ${only.json}` : { t: 'r', id: m.id, out });
+      return;
+    }
+    case 'response': {
+      const v = versions.get(m.version);
+      port.postMessage({ t: 'r', id: m.id, out: v?.alive ? v.response(m.res, m.wire, m.payload, m.now) : { kind: 'memory' } });
+      return;
+    }
+    case 'connect': {
+      const v = versions.get(m.version);
+      port.postMessage({ t: 'r', id: m.id, out: v?.alive ? v.connect(m.client, m.now) : { kind: 'memory' } });
+      return;
+    }
+    case 'dispose':
+      versions.get(m.version)?.dispose();
+      versions.delete(m.version);
+      return;
+  }
+}
+
+function compile(name: string, absPath: string, source: string, limits: ScriptLimits): Compiled {
+  try {
+    const v = ScriptVersion.compile(name, absPath, source, limits, hooks);
+    versions.set(v.generation, v);
+    return { ok: true, version: v.generation, hasOnResponse: v.hasOnResponse, hasOnConnect: v.hasOnConnect, filename: v.filename };
+  } catch (err) {
+    return { ok: false, detail: err instanceof ScriptCompileError ? err.detail : String((err as Error)?.message ?? err) };
+  }
+}
+
+/** Replies to a call the main thread is blocked on (it waits on the shared flag, then reads the port). */
+function answerSync(reply: Compiled): void {
+  data.syncPort.postMessage(reply);
+  Atomics.store(data.flag, 0, 1);
+  Atomics.notify(data.flag, 0);
+}
+
+/**
+ * Runs every message of a batch, each with (nearly) the whole per-call time
+ * limit: the prelude stops after a time slice and the next call resumes. A
+ * message that runs out of time is marked `[3]` and the rest go on; a call
+ * starved by a busy host (little CPU used) is retried.
+ */
+function runBatch(v: ScriptVersion | undefined, json: string, payloads: string | Uint8Array, count: number, now: number): BatchOutcome {
+  const parts: Part[] = [];
+  let start = 0;
+  let retriedAt = -1;
+  let retries = 0;
+  while (start < count) {
+    if (!v?.alive) return { parts, stop: { kind: 'memory' } };
+    const out = v.batch(json, payloads, now, start);
+    if (out.kind === 'memory' || out.kind === 'error') return { parts, stop: out };
+    const n = out.count;
+    // The results go on as the prelude's JSON text: cheaper for the main thread to parse than to receive as objects.
+    if (n > 0) parts.push({ json: out.json, bins: out.bins });
+    start += n;
+    if (out.kind === 'done') {
+      if (n === 0) return { parts, stop: { kind: 'error', message: 'script produced no result' } };
+      continue;
+    }
+    if (out.starved && (retriedAt !== start || retries < STARVED_RETRIES)) {
+      retries = retriedAt === start ? retries + 1 : 1;
+      retriedAt = start;
+    } else if (start < count) {
+      parts.push({ json: TIMED_OUT, bins: [] });
+      start++;
+    }
+  }
+  return { parts };
+}

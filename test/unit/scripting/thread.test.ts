@@ -1,0 +1,73 @@
+/**
+ * Scripts run in their own threads: a script spinning until its time limit
+ * holds neither the gateway's event loop nor other scripts, and a script
+ * thread that dies is replaced (its messages fail, later ones run).
+ */
+import type { Worker } from 'node:worker_threads';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ScriptDir, build, configFor, envelope } from './support.js';
+
+const dir = new ScriptDir();
+afterAll(() => dir.remove());
+
+const SPIN = dir.write('spin.js', `export function onMessage(msg) { if (msg.address.endsWith('/spin')) { for (;;) {} } return drop('ok'); }`);
+const QUICK = dir.write('quick.js', `export function onMessage() { return drop('quick'); }`);
+
+/** Largest delay of a 5 ms interval timer while `p` is pending. */
+async function worstTimerLag<T>(p: Promise<T>): Promise<{ value: T; lagMs: number }> {
+  let worst = 0;
+  let last = performance.now();
+  const t = setInterval(() => {
+    const now = performance.now();
+    worst = Math.max(worst, now - last - 5);
+    last = now;
+  }, 5);
+  try {
+    const value = await p;
+    // Let the timer tick once more, so a stall that ended with `p` is counted too.
+    await new Promise((r) => setTimeout(r, 20));
+    return { value, lagMs: worst };
+  } finally {
+    clearInterval(t);
+  }
+}
+
+describe('script threads', () => {
+  it('a script spinning to its time limit holds neither the event loop nor another script', async () => {
+    const { host } = build(configFor(dir, [SPIN, QUICK], { timeoutMs: 400 }));
+    try {
+      const spinning = host.onMessage(SPIN, envelope('s0/spin'));
+      const quick = host.onMessage(QUICK, envelope('s1/x'));
+      let quickFirst = false;
+      void quick.then(() => {
+        quickFirst = true;
+      });
+      const { value, lagMs } = await worstTimerLag(spinning);
+      expect(value).toMatchObject({ ok: false, code: 'TG_ERR_SCRIPT_TIMEOUT' });
+      // In the event loop's thread the spin would have stalled the timer for the whole 400 ms limit.
+      expect(lagMs).toBeLessThan(200);
+      expect(quickFirst).toBe(true);
+      expect(await quick).toMatchObject({ ok: true, decisions: [{ action: 'drop', reason: 'quick' }] });
+      // The same script goes on serving its other messages.
+      expect(await host.onMessage(SPIN, envelope('s0/fine'))).toMatchObject({ ok: true });
+    } finally {
+      await host.close();
+    }
+  });
+
+  it('a script thread that dies is replaced and the script recompiled', async () => {
+    const { host, log } = build(configFor(dir, [QUICK]));
+    try {
+      const unit = host.units.get(QUICK)!;
+      const before = unit.version;
+      const worker = (unit as unknown as { thread: { worker: Worker } }).thread.worker;
+      await worker.terminate();
+      expect(before.alive).toBe(false);
+      expect(await host.onMessage(QUICK, envelope('s0/x'))).toMatchObject({ ok: true, decisions: [{ action: 'drop', reason: 'quick' }] });
+      expect(unit.version).not.toBe(before);
+      expect(log.lines.some((l) => l.msg === 'script thread stopped; starting a new one (ctx.state is lost)')).toBe(true);
+    } finally {
+      await host.close();
+    }
+  });
+});
