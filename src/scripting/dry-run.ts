@@ -19,6 +19,7 @@ import type { Reply } from '../envelope/index.js';
 import { parseConfig } from '../config/load.js';
 import { Metrics } from '../observability/metrics.js';
 import { ScriptUnit } from './unit.js';
+import { ScriptThreads } from './thread.js';
 import type { ScriptFailure } from './errors.js';
 import { ConfigError } from '../errors.js';
 
@@ -126,6 +127,7 @@ export async function dryRun(script: string, samples: readonly Sample[], options
     config: config.scripts,
     logger: options.logger ?? pino({ level: 'silent' }),
     metrics: new Metrics(),
+    threads: new ScriptThreads(1),
     ...(options.now !== undefined && { now: options.now }),
   });
   const out: DryRunResult[] = [];

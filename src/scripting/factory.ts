@@ -14,6 +14,7 @@ import type { Metrics } from '../observability/metrics.js';
 import type { ScriptHost } from '../routing/script-host.js';
 import { IsolateScriptHost } from './host.js';
 import { ScriptUnit } from './unit.js';
+import { ScriptThreads } from './thread.js';
 
 export interface ScriptHostOptions {
   /** Injected clock for `ctx.now()`, limiters and throttles (tests). */
@@ -37,6 +38,8 @@ export function buildScriptHost(
 ): IsolateScriptHost {
   const byAbs = new Map<string, ScriptUnit>();
   if (previous instanceof IsolateScriptHost) for (const u of previous.units.values()) byAbs.set(u.absPath, u);
+  const threads = previous instanceof IsolateScriptHost ? previous.threads : new ScriptThreads(config.scripts.threads);
+  threads.size = config.scripts.threads;
   const units = new Map<string, ScriptUnit>();
   const created: ScriptUnit[] = [];
   const retained = new Set<ScriptUnit>();
@@ -55,6 +58,7 @@ export function buildScriptHost(
           config: config.scripts,
           logger,
           metrics,
+          threads,
           ...(options.now !== undefined && { now: options.now }),
           ...(options.retireAfterMs !== undefined && { retireAfterMs: options.retireAfterMs }),
         });
@@ -67,5 +71,5 @@ export function buildScriptHost(
     throw err;
   }
   for (const u of new Set(units.values())) u.refs++;
-  return new IsolateScriptHost(units, IsolateScriptHost.admissionFor(config.routes, units));
+  return new IsolateScriptHost(units, IsolateScriptHost.admissionFor(config.routes, units), threads);
 }

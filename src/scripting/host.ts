@@ -8,6 +8,7 @@ import type { Admission, ClientInfo } from '../listeners/listener.js';
 import type { ScriptHost, ScriptResponse, ScriptResult } from '../routing/script-host.js';
 import type { RouteConfig } from '../config/types.js';
 import type { ScriptUnit } from './unit.js';
+import type { ScriptThreads } from './thread.js';
 import { failure, SCRIPT_CODES, type ScriptFailure } from './errors.js';
 
 interface AdmissionEntry {
@@ -23,6 +24,8 @@ export class IsolateScriptHost implements ScriptHost {
     /** Keyed by the path as written in routes. */
     readonly units: ReadonlyMap<string, ScriptUnit>,
     private readonly admission: readonly AdmissionEntry[],
+    /** The threads the units run on, handed to the next configuration's host. */
+    readonly threads: ScriptThreads,
   ) {}
 
   /** Admission entries from routes: each script once per distinct listener/protocol restriction, in route order. */

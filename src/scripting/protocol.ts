@@ -12,12 +12,15 @@ import type { Bins, CallOutcome, RawResult, ScriptLimits } from './version.js';
 export interface ThreadData {
   readonly syncPort: MessagePort;
   readonly flag: Int32Array;
-  readonly state: StateLimits;
 }
 
 export type Request =
-  | { readonly op: 'compile'; readonly name: string; readonly absPath: string; readonly source: string; readonly limits: ScriptLimits }
-  | { readonly op: 'state'; readonly limits: StateLimits }
+  /** A script joins the thread: its `ctx.state` store is made. */
+  | { readonly op: 'attach'; readonly unit: number; readonly limits: StateLimits }
+  /** A script leaves: its versions and store go. */
+  | { readonly op: 'detach'; readonly unit: number }
+  | { readonly op: 'compile'; readonly unit: number; readonly name: string; readonly absPath: string; readonly source: string; readonly limits: ScriptLimits }
+  | { readonly op: 'state'; readonly unit: number; readonly limits: StateLimits }
   | {
       readonly op: 'batch';
       readonly id: number;
@@ -66,7 +69,7 @@ export interface BatchOutcome {
 export type Reply =
   | string
   | { readonly t: 'r'; readonly id: number; readonly out: BatchOutcome | CallOutcome }
-  | { readonly t: 'log'; readonly level: string; readonly text: string };
+  | { readonly t: 'log'; readonly unit: number; readonly level: string; readonly text: string };
 
 /**
  * A batch whose payloads travel as a Latin-1 string goes as one string too:

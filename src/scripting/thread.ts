@@ -1,12 +1,13 @@
 /**
- * The main thread's side of a script thread (worker.ts): one worker per
- * script unit, owning the unit's isolates and its `ctx.state` store. Messages
- * go over in batches and come back as per-message results; compiling is
- * synchronous (the main thread waits on a shared flag), so a configuration
- * is accepted or refused before the gateway goes on, as with any other
- * configuration error. If the worker itself dies, pending calls fail, a new
- * worker starts, and the versions of the old one count as lost (the unit
- * rebuilds its current version, as after a memory failure).
+ * The main thread's side of the script threads (worker.ts). A pool of up to
+ * `scripts.threads` workers hosts every script; each script (unit) is placed
+ * on the thread with the fewest scripts and stays there. Messages go over in
+ * batches and come back as per-message results; compiling is synchronous
+ * (the main thread waits on a shared flag), so a configuration is accepted
+ * or refused before the gateway goes on, as with any other configuration
+ * error. If a worker itself dies, its pending calls fail, a new worker
+ * starts, and the versions of the old one count as lost (each unit rebuilds
+ * its current version, as after a memory failure; `ctx.state` starts empty).
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -19,30 +20,87 @@ import { encodeBatch, NO_BINS, type BatchOutcome, type Compiled, type Reply, typ
 /** How long a compile may take before the worker is considered stuck. */
 const COMPILE_WAIT_MS = 30_000;
 
+/** What a thread tells the script (unit) placed on it. */
+export interface UnitHooks {
+  log(level: string, text: string): void;
+  /** The worker stopped; a new one runs, without the unit's versions and state. */
+  lost(err: Error): void;
+}
+
+interface Placed {
+  readonly hooks: UnitHooks;
+  state: StateLimits;
+}
+
+/** The threads every script of a gateway runs on; carried from one configuration to the next on reload. */
+export class ScriptThreads {
+  private readonly threads: ScriptThread[] = [];
+  private nextUnit = 1;
+
+  /** `size`: most threads (a reload may change it; scripts already placed stay where they are). */
+  constructor(public size: number) {}
+
+  get count(): number {
+    return this.threads.length;
+  }
+
+  /** Places a script on the thread with the fewest scripts, starting a new one while there are fewer than `size`. */
+  place(state: StateLimits, hooks: UnitHooks): { readonly thread: ScriptThread; readonly unit: number } {
+    let thread: ScriptThread | undefined;
+    for (const t of this.threads) if (!thread || t.units < thread.units) thread = t;
+    if (!thread || (thread.units > 0 && this.threads.length < this.size)) {
+      thread = new ScriptThread();
+      this.threads.push(thread);
+    }
+    const unit = this.nextUnit++;
+    thread.attach(unit, state, hooks);
+    return { thread, unit };
+  }
+
+  /** Removes a script; a thread left without scripts stops. */
+  async release(thread: ScriptThread, unit: number): Promise<void> {
+    thread.detach(unit);
+    if (thread.units > 0) return;
+    const i = this.threads.indexOf(thread);
+    if (i >= 0) this.threads.splice(i, 1);
+    await thread.close();
+  }
+}
+
 export class ScriptThread {
   private worker!: Worker;
   private syncPort!: MessagePort;
   private readonly flag = new Int32Array(new SharedArrayBuffer(4));
   private readonly pending = new Map<number, (out: BatchOutcome | CallOutcome) => void>();
+  private readonly placed = new Map<number, Placed>();
   private nextId = 1;
-  private stateLimits: StateLimits;
   private closing = false;
   /** Counts workers started; versions of an earlier one are lost. */
   epoch = 0;
 
-  constructor(
-    state: StateLimits,
-    private readonly onLog: (level: string, text: string) => void,
-    private readonly onExit: (err: Error) => void,
-  ) {
-    this.stateLimits = state;
+  constructor() {
     this.start();
   }
 
-  /** Compiles a version in the worker; throws ScriptCompileError. */
-  compile(name: string, absPath: string, source: string, limits: ScriptLimits): RemoteVersion {
+  get units(): number {
+    return this.placed.size;
+  }
+
+  attach(unit: number, state: StateLimits, hooks: UnitHooks): void {
+    this.placed.set(unit, { hooks, state });
+    this.worker.postMessage({ op: 'attach', unit, limits: state } satisfies Request);
+  }
+
+  detach(unit: number): void {
+    if (!this.placed.delete(unit)) return;
+    this.worker.postMessage({ op: 'detach', unit } satisfies Request);
+  }
+
+  /** Compiles a version of a unit's script in the worker; throws ScriptCompileError. */
+  compile(unit: number, name: string, absPath: string, source: string, limits: ScriptLimits): RemoteVersion {
     Atomics.store(this.flag, 0, 0);
-    this.worker.postMessage({ op: 'compile', name, absPath, source, limits: { memoryMb: limits.memoryMb, timeoutMs: limits.timeoutMs } } satisfies Request);
+    const req: Request = { op: 'compile', unit, name, absPath, source, limits: { memoryMb: limits.memoryMb, timeoutMs: limits.timeoutMs } };
+    this.worker.postMessage(req);
     const deadline = Date.now() + COMPILE_WAIT_MS;
     let msg: { message: Compiled } | undefined;
     while (!(msg = receiveMessageOnPort(this.syncPort) as { message: Compiled } | undefined)) {
@@ -57,9 +115,11 @@ export class ScriptThread {
     return new RemoteVersion(this, this.epoch, c.version, source, limits, c.hasOnResponse, c.hasOnConnect, c.filename);
   }
 
-  configureState(limits: StateLimits): void {
-    this.stateLimits = limits;
-    this.worker.postMessage({ op: 'state', limits } satisfies Request);
+  configureState(unit: number, limits: StateLimits): void {
+    const p = this.placed.get(unit);
+    if (!p) return;
+    p.state = limits;
+    this.worker.postMessage({ op: 'state', unit, limits } satisfies Request);
   }
 
   /** Sends a call (a request, or a batch encoded as a string); resolves with its outcome (an `error` outcome if the worker dies meanwhile). */
@@ -92,7 +152,7 @@ export class ScriptThread {
   private start(): void {
     const channel = new MessageChannel();
     this.syncPort = channel.port1;
-    const data: ThreadData = { syncPort: channel.port2, flag: this.flag, state: this.stateLimits };
+    const data: ThreadData = { syncPort: channel.port2, flag: this.flag };
     this.epoch++;
     const worker = new Worker(workerFile(), { workerData: data, transferList: [channel.port2] });
     worker.unref();
@@ -104,7 +164,8 @@ export class ScriptThread {
         id = Number(m.slice(0, sp));
         out = { parts: [{ json: m.slice(sp + 1), bins: NO_BINS }] };
       } else if (m.t === 'log') {
-        return this.onLog(m.level, m.text);
+        this.placed.get(m.unit)?.hooks.log(m.level, m.text);
+        return;
       } else {
         id = m.id;
         out = m.out;
@@ -118,6 +179,7 @@ export class ScriptThread {
     worker.on('error', (err) => this.lost(worker, err));
     worker.on('exit', (code) => this.lost(worker, new Error(`script thread exited with code ${code}`)));
     this.worker = worker;
+    for (const [unit, p] of this.placed) worker.postMessage({ op: 'attach', unit, limits: p.state } satisfies Request);
   }
 
   private lost(worker: Worker, err: Error): void {
@@ -127,7 +189,7 @@ export class ScriptThread {
     this.syncPort.close();
     this.start();
     for (const resolve of pending) resolve({ kind: 'error', message: err.message });
-    this.onExit(err);
+    for (const p of this.placed.values()) p.hooks.lost(err);
   }
 }
 

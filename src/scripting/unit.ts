@@ -1,6 +1,6 @@
 /**
- * One script file as the gateway runs it: its script thread (which owns the
- * isolates and `ctx.state`), its current compiled version, the queue of
+ * One script file as the gateway runs it: its place on a script thread (which
+ * owns its isolates and `ctx.state`), its current compiled version, the queue of
  * messages waiting for it (handed to the thread in batches), its log limiter,
  * per-device throttle and file watcher. Swapping versions is one assignment,
  * so every batch runs wholly on one version; a version being replaced is kept
@@ -18,7 +18,7 @@ import type { ScriptsConfig } from '../config/types.js';
 import { toBytes } from '../routing/decision.js';
 import { IdleWaiters } from '../util/idle-waiters.js';
 import type { Bins, CallOutcome, RawResult } from './version.js';
-import { ScriptThread, type RemoteVersion } from './thread.js';
+import type { RemoteVersion, ScriptThread, ScriptThreads } from './thread.js';
 import type { BatchOutcome, MessageResult } from './protocol.js';
 import { DeviceThrottle, TokenBucket } from './limiter.js';
 import { InvalidDecision, validateDecisions, validateOne } from './validate.js';
@@ -32,6 +32,8 @@ export interface UnitOptions {
   readonly config: ScriptsConfig;
   readonly logger: Logger;
   readonly metrics: Metrics;
+  /** The threads scripts run on; the unit is placed on one of them. */
+  readonly threads: ScriptThreads;
   /** Injected clock (tests). */
   readonly now?: () => number;
   /** How long a replaced version stays available to late `onResponse` calls. */
@@ -55,6 +57,8 @@ export class ScriptUnit {
   /** Hosts holding this unit (a reload's new host shares unchanged units with the old one). */
   refs = 0;
   private readonly thread: ScriptThread;
+  /** This unit's key on its thread. */
+  private readonly key: number;
   private current: RemoteVersion;
   /** Batches sent to the thread and not yet answered. */
   private inFlight = 0;
@@ -95,18 +99,19 @@ export class ScriptUnit {
     this.messages = m.counter('thinggate_script_messages_total', 'Messages handed to a script', ['script']);
     this.reloads = m.counter('thinggate_script_reloads_total', 'Script versions swapped in or refused, and isolates rebuilt', ['script', 'result']);
     this.logDropped = m.counter('thinggate_script_log_dropped_total', 'Script log lines dropped by the rate limit', ['script']);
-    this.thread = new ScriptThread(
-      options.config.state,
-      (level, text) => this.scriptLog(level, text),
-      (err) => {
+    const placed = options.threads.place(options.config.state, {
+      log: (level, text) => this.scriptLog(level, text),
+      lost: (err) => {
         // Its isolates and ctx.state went with it; the current version is rebuilt on the next message.
         this.logger.error({ err }, 'script thread stopped; starting a new one (ctx.state is lost)');
       },
-    );
+    });
+    this.thread = placed.thread;
+    this.key = placed.unit;
     try {
-      this.current = this.thread.compile(this.name, this.absPath, readScript(this.name, this.absPath), this.config);
+      this.current = this.thread.compile(this.key, this.name, this.absPath, readScript(this.name, this.absPath), this.config);
     } catch (err) {
-      void this.thread.close();
+      void options.threads.release(this.thread, this.key);
       throw err;
     }
     if (this.config.watch) this.watch();
@@ -128,7 +133,7 @@ export class ScriptUnit {
   refresh(config: ScriptsConfig): void {
     const limitsChanged = config.memoryMb !== this.config.memoryMb || config.timeoutMs !== this.config.timeoutMs;
     this.config = config;
-    this.thread.configureState(config.state);
+    this.thread.configureState(this.key, config.state);
     this.throttle.configure(config.throttle);
     if (config.watch && !this.watcher) this.watch();
     if (!config.watch && this.watcher) this.unwatch();
@@ -203,7 +208,7 @@ export class ScriptUnit {
     }
     for (const t of this.retired.values()) clearTimeout(t);
     this.retired.clear();
-    await this.thread.close();
+    await this.options.threads.release(this.thread, this.key);
   }
 
   private readonly flush = (): void => {
@@ -354,7 +359,7 @@ export class ScriptUnit {
   private rebuild(dead: RemoteVersion): void {
     if (this.current !== dead || this.closed) return;
     try {
-      this.current = this.thread.compile(this.name, this.absPath, dead.source, this.config);
+      this.current = this.thread.compile(this.key, this.name, this.absPath, dead.source, this.config);
       dead.dispose();
       this.reloads.inc({ script: this.name, result: 'rebuilt' });
       this.logger.warn('isolate rebuilt after exceeding its memory limit or losing its thread');
@@ -378,7 +383,7 @@ export class ScriptUnit {
     if (!force && source === this.current.source) return;
     let next: RemoteVersion;
     try {
-      next = this.thread.compile(this.name, this.absPath, source, this.config);
+      next = this.thread.compile(this.key, this.name, this.absPath, source, this.config);
     } catch (err) {
       this.reloads.inc({ script: this.name, result: 'refused' });
       this.logger.error({ err }, 'new script version refused: keeping the running version');

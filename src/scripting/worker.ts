@@ -1,9 +1,9 @@
 /**
- * The script thread: a worker that owns one script's isolates (the running
- * version and any being retired) and its `ctx.state` store. The main thread
- * sends it batches of messages and gets per-message results back, so a slow
- * or spinning script holds this thread — never the gateway's event loop.
- * Protocol: protocol.ts.
+ * A script thread: a worker that owns the isolates (running versions and
+ * any being retired) and `ctx.state` stores of the scripts placed on it. The
+ * main thread sends it batches of messages and gets per-message results
+ * back, so a slow or spinning script holds this thread — never the gateway's
+ * event loop. Protocol: protocol.ts.
  */
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { ScriptVersion, type HostHooks, type ScriptLimits } from './version.js';
@@ -18,52 +18,71 @@ const TIMED_OUT = '[[3]]';
 
 const data = workerData as ThreadData;
 const port = parentPort as MessagePort;
-const store = new StateStore(data.state);
-const versions = new Map<number, ScriptVersion>();
-const hooks: HostHooks = {
-  log: (level, text) => port.postMessage({ t: 'log', level, text }),
-  state: (op, key, value) => store.call(op, key, value),
-};
+/** Per script (unit): its state store and hooks. */
+const units = new Map<number, { readonly store: StateStore; readonly hooks: HostHooks }>();
+const versions = new Map<number, { readonly v: ScriptVersion; readonly unit: number }>();
 
 port.on('message', handle);
 
 function handle(msg: Request | string): void {
   const m = typeof msg === 'string' ? decodeBatch(msg) : msg;
   switch (m.op) {
+    case 'attach': {
+      const unit = m.unit;
+      const store = new StateStore(m.limits);
+      units.set(unit, {
+        store,
+        hooks: {
+          log: (level, text) => port.postMessage({ t: 'log', unit, level, text }),
+          state: (op, key, value) => store.call(op, key, value),
+        },
+      });
+      return;
+    }
+    case 'detach':
+      for (const [id, e] of versions) {
+        if (e.unit !== m.unit) continue;
+        e.v.dispose();
+        versions.delete(id);
+      }
+      units.delete(m.unit);
+      return;
     case 'compile':
-      answerSync(compile(m.name, m.absPath, m.source, m.limits));
+      answerSync(compile(m.unit, m.name, m.absPath, m.source, m.limits));
       return;
     case 'state':
-      store.configure(m.limits as StateLimits);
+      units.get(m.unit)?.store.configure(m.limits as StateLimits);
       return;
     case 'batch': {
-      const out = runBatch(versions.get(m.version), m.json, m.payloads, m.count, m.now);
+      const out = runBatch(versions.get(m.version)?.v, m.json, m.payloads, m.count, m.now);
       const only = out.parts.length === 1 && out.stop === undefined ? out.parts[0]! : undefined;
       // The usual outcome goes as a string (see protocol.ts), anything else as an object.
       port.postMessage(only && only.bins.length === 0 ? `${m.id} ${only.json}` : { t: 'r', id: m.id, out });
       return;
     }
     case 'response': {
-      const v = versions.get(m.version);
+      const v = versions.get(m.version)?.v;
       port.postMessage({ t: 'r', id: m.id, out: v?.alive ? v.response(m.res, m.wire, m.payload, m.now) : { kind: 'memory' } });
       return;
     }
     case 'connect': {
-      const v = versions.get(m.version);
+      const v = versions.get(m.version)?.v;
       port.postMessage({ t: 'r', id: m.id, out: v?.alive ? v.connect(m.client, m.now) : { kind: 'memory' } });
       return;
     }
     case 'dispose':
-      versions.get(m.version)?.dispose();
+      versions.get(m.version)?.v.dispose();
       versions.delete(m.version);
       return;
   }
 }
 
-function compile(name: string, absPath: string, source: string, limits: ScriptLimits): Compiled {
+function compile(unit: number, name: string, absPath: string, source: string, limits: ScriptLimits): Compiled {
+  const u = units.get(unit);
+  if (!u) return { ok: false, detail: 'internal error: the script is not attached to its thread' };
   try {
-    const v = ScriptVersion.compile(name, absPath, source, limits, hooks);
-    versions.set(v.generation, v);
+    const v = ScriptVersion.compile(name, absPath, source, limits, u.hooks);
+    versions.set(v.generation, { v, unit });
     return { ok: true, version: v.generation, hasOnResponse: v.hasOnResponse, hasOnConnect: v.hasOnConnect, filename: v.filename };
   } catch (err) {
     return { ok: false, detail: err instanceof ScriptCompileError ? err.detail : String((err as Error)?.message ?? err) };

@@ -1,7 +1,8 @@
 /**
- * Scripts run in their own threads: a script spinning until its time limit
- * holds neither the gateway's event loop nor other scripts, and a script
- * thread that dies is replaced (its messages fail, later ones run).
+ * Scripts run in script threads: a script spinning until its time limit
+ * holds neither the gateway's event loop nor scripts on other threads;
+ * scripts share up to `scripts.threads` threads, each with its own state;
+ * a script thread that dies is replaced (its messages fail, later ones run).
  */
 import type { Worker } from 'node:worker_threads';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -12,6 +13,8 @@ afterAll(() => dir.remove());
 
 const SPIN = dir.write('spin.js', `export function onMessage(msg) { if (msg.address.endsWith('/spin')) { for (;;) {} } return drop('ok'); }`);
 const QUICK = dir.write('quick.js', `export function onMessage() { return drop('quick'); }`);
+const COUNT = (name: string): string =>
+  dir.write(`${name}.js`, `export function onMessage(msg, ctx) { const n = (ctx.state.get('n') ?? 0) + 1; ctx.state.set('n', n); return drop('${name} ' + n); }`);
 
 /** Largest delay of a 5 ms interval timer while `p` is pending. */
 async function worstTimerLag<T>(p: Promise<T>): Promise<{ value: T; lagMs: number }> {
@@ -53,6 +56,26 @@ describe('script threads', () => {
     } finally {
       await host.close();
     }
+  });
+
+  it('scripts share at most scripts.threads threads, each script keeping its own state', async () => {
+    const scripts = [COUNT('c1'), COUNT('c2'), COUNT('c3')];
+    const one = build(configFor(dir, scripts, { threads: 1 }));
+    const two = build(configFor(dir, scripts, { threads: 2 }));
+    try {
+      expect(one.host.threads.count).toBe(1);
+      expect(two.host.threads.count).toBe(2);
+      for (const { host } of [one, two]) {
+        for (const s of scripts) await host.onMessage(s, envelope('s0/x'));
+        const second = await Promise.all(scripts.map((s) => host.onMessage(s, envelope('s0/x'))));
+        expect(second.map((r) => (r.ok ? r.decisions[0] : r))).toEqual(scripts.map((s) => ({ action: 'drop', reason: `${s.replace('.js', '')} 2` })));
+      }
+    } finally {
+      await one.host.close();
+      await two.host.close();
+    }
+    // A thread left without scripts stops.
+    expect(one.host.threads.count).toBe(0);
   });
 
   it('a script thread that dies is replaced and the script recompiled', async () => {
