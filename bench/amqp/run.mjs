@@ -4,11 +4,12 @@
  * back-end's 2xx), next to
  *   (a) a bare rhea receiver that only accepts, and
  *   (b) undici driving the same back-end directly: the HTTP egress limit,
- * and thinggate's listener alone (messages routed to devices, no HTTP).
+ * thinggate's listener alone (messages routed to devices, no HTTP), and
+ * thinggate through a batching pool (`--batch N`, 0 to leave it out).
  * Target: thinggate ≥ 0.75 × the egress limit.
  *
  *   npx tsc -p tsconfig.json --outDir node_modules/.cache/thinggate-amqp-bench
- *   THINGGATE_BENCH_DIST=node_modules/.cache/thinggate-amqp-bench node bench/amqp/run.mjs [--runs 3] [--seconds 5] [--connections 4] [--inflight 64] [--size 64] [--http-connections 16] [--profile DIR] [--dry-run]
+ *   THINGGATE_BENCH_DIST=node_modules/.cache/thinggate-amqp-bench node bench/amqp/run.mjs [--runs 3] [--seconds 5] [--connections 4] [--inflight 64] [--size 64] [--http-connections 16] [--tg-connections N] [--tg-pipelining N] [--batch 100] [--profile DIR] [--dry-run]
  *
  * Writes the `## amqp` section of bench/RESULTS.md (only that section; not with --dry-run).
  */
@@ -41,6 +42,11 @@ const CONCURRENCY = CONNECTIONS * INFLIGHT;
 const SIZE = Number(args.size ?? 64);
 /** Keep-alive connections to the back-end, the same for thinggate's pool and the undici baseline. */
 const HTTP_CONNECTIONS = Number(args['http-connections'] ?? 16);
+/** thinggate's pool: keep-alive connections and HTTP/1.1 pipelining depth (the egress limit's undici pool stays at HTTP_CONNECTIONS × 1). */
+const TG_CONNECTIONS = Number(args['tg-connections'] ?? HTTP_CONNECTIONS);
+const TG_PIPELINING = Number(args['tg-pipelining'] ?? 1);
+/** Pool batching for the extra batched row: up to this many messages per back-end request (or 5 ms); 0 leaves the row out. */
+const BATCH = Number(args.batch ?? 100);
 const here = (f) => fileURLToPath(new URL(f, import.meta.url));
 
 function child(file) {
@@ -161,19 +167,25 @@ async function main() {
   const backend = await child('backend.mjs');
   const url = `http://127.0.0.1:${backend.port}`;
   const bare = await child('bare-receiver.mjs');
-  const tg = await startThinggate({ url }, { protocol: 'amqp', routing: 'static', label: 'amqp', listener: { limits: { maxInflight: INFLIGHT } }, pool: { connections: HTTP_CONNECTIONS }, ...(args.profile && { cpuProf: args.profile }) });
+  const tg = await startThinggate({ url }, { protocol: 'amqp', routing: 'static', label: 'amqp', listener: { limits: { maxInflight: INFLIGHT } }, pool: { connections: TG_CONNECTIONS, pipelining: TG_PIPELINING }, ...(args.profile && { cpuProf: args.profile }) });
   const alone = await startListenerOnly();
-  const runs = { egress: [], bare: [], tg: [], alone: [] };
+  const batched =
+    BATCH > 0
+      ? await startThinggate({ url }, { protocol: 'amqp', routing: 'static', label: 'amqp-batch', listener: { limits: { maxInflight: INFLIGHT } }, pool: { connections: HTTP_CONNECTIONS, batch: { maxMessages: BATCH, maxDelayMs: 5 } } })
+      : undefined;
+  const runs = { egress: [], bare: [], tg: [], alone: [], batched: [] };
   try {
     for (let i = 0; i < RUNS; i++) {
       runs.egress.push(await measure('HTTP egress limit (undici → back-end)', httpLoad(url)));
       runs.bare.push(await measure('bare rhea receiver (accept only)', amqpLoad(bare.port, false), bare.proc.pid));
       runs.tg.push(await measure('thinggate AMQP → HTTP back-end', amqpLoad(tg.port), tg.pid));
       runs.alone.push(await measure('thinggate AMQP, no back-end (target: devices)', amqpLoad(alone.port), alone.pid));
+      if (batched) runs.batched.push(await measure(`thinggate AMQP → HTTP back-end, pool batching ≤ ${BATCH}`, amqpLoad(batched.port), batched.pid));
     }
   } finally {
     await tg.stop();
     await alone.stop();
+    await batched?.stop();
     bare.proc.kill();
     backend.proc.kill();
   }
@@ -184,9 +196,13 @@ async function main() {
     bareRate: median(rates(runs.bare)),
     tgRate: median(rates(runs.tg)),
     aloneRate: median(rates(runs.alone)),
-    cpu: { egress: cpu(runs.egress), bare: cpu(runs.bare), tg: cpu(runs.tg), alone: cpu(runs.alone) },
-    runs: { egress: rates(runs.egress), bare: rates(runs.bare), tg: rates(runs.tg), alone: rates(runs.alone) },
-    notes: ['routing: a static route to the pool (no script), so the listener and the HTTP path are what is measured'],
+    batchedRate: batched ? median(rates(runs.batched)) : undefined,
+    cpu: { egress: cpu(runs.egress), bare: cpu(runs.bare), tg: cpu(runs.tg), alone: cpu(runs.alone), batched: batched ? cpu(runs.batched) : undefined },
+    runs: { egress: rates(runs.egress), bare: rates(runs.bare), tg: rates(runs.tg), alone: rates(runs.alone), batched: rates(runs.batched) },
+    notes: [
+      'routing: a static route to the pool (no script), so the listener and the HTTP path are what is measured',
+      ...(TG_CONNECTIONS !== HTTP_CONNECTIONS || TG_PIPELINING !== 1 ? [`thinggate's pool: ${TG_CONNECTIONS} connections, pipelining ${TG_PIPELINING}`] : []),
+    ],
   };
   r.ratio = r.tgRate / r.egress;
   console.log(`thinggate / egress limit = ${r.ratio.toFixed(2)} (target ≥ 0.75), medians of ${RUNS}`);
@@ -211,8 +227,15 @@ function writeResults(r) {
     `| bare rhea receiver, accept only (no back-end) | ${Math.round(r.bareRate)} | ${fmt(r.runs.bare)} | ${(r.bareRate / r.egress).toFixed(2)} | ${r.cpu.bare.toFixed(1)} (rhea receiver) |`,
     `| **thinggate AMQP → HTTP back-end** | **${Math.round(r.tgRate)}** | ${fmt(r.runs.tg)} | **${r.ratio.toFixed(2)}** | ${r.cpu.tg.toFixed(1)} (thinggate) |`,
     `| thinggate AMQP listener alone (route \`target: devices\`, nobody subscribed: no HTTP) | ${Math.round(r.aloneRate)} | ${fmt(r.runs.alone)} | ${(r.aloneRate / r.egress).toFixed(2)} | ${r.cpu.alone.toFixed(1)} (thinggate) |`,
+    ...(r.batchedRate === undefined
+      ? []
+      : [
+          `| thinggate AMQP → HTTP back-end, pool batching (≤ ${BATCH} messages or 5 ms per request; JSON array bodies) | ${Math.round(r.batchedRate)} | ${fmt(r.runs.batched)} | ${(r.batchedRate / r.egress).toFixed(2)} | ${r.cpu.batched.toFixed(1)} (thinggate) |`,
+        ]),
     '',
-    `Target: thinggate ≥ 0.75 × the egress limit — ${r.ratio >= 0.75 ? 'met' : 'not met'}. ${r.notes.join('; ')}. ` +
+    `Target: thinggate ≥ 0.75 × the egress limit — ${r.ratio >= 0.75 ? 'met' : 'not met'} with one back-end request per message` +
+      (r.batchedRate === undefined ? '' : `; ${r.batchedRate / r.egress >= 0.75 ? 'met' : 'not met'} with a batching pool, which sends fewer, larger requests than the egress limit's one per message`) +
+      `. ${r.notes.join('; ')}. ` +
       `Load average when the run ended: ${loadavg().map((x) => x.toFixed(1)).join(', ')} (other work shared the machine; compare rows of one run, not across runs).`,
     '',
     `Where the time goes: the AMQP listener alone costs ${r.cpu.alone.toFixed(1)} µs of thinggate CPU per message (envelope and routing included; ` +
@@ -228,7 +251,7 @@ function writeResults(r) {
     '',
     '```sh',
     'npx tsc -p tsconfig.json --outDir node_modules/.cache/thinggate-amqp-bench',
-    `THINGGATE_BENCH_DIST=node_modules/.cache/thinggate-amqp-bench node bench/amqp/run.mjs --runs ${RUNS} --seconds ${SECONDS} --connections ${CONNECTIONS} --inflight ${INFLIGHT} --size ${SIZE} --http-connections ${HTTP_CONNECTIONS}`,
+    `THINGGATE_BENCH_DIST=node_modules/.cache/thinggate-amqp-bench node bench/amqp/run.mjs --runs ${RUNS} --seconds ${SECONDS} --connections ${CONNECTIONS} --inflight ${INFLIGHT} --size ${SIZE} --http-connections ${HTTP_CONNECTIONS} --batch ${BATCH}${TG_CONNECTIONS !== HTTP_CONNECTIONS ? ` --tg-connections ${TG_CONNECTIONS}` : ''}${TG_PIPELINING !== 1 ? ` --tg-pipelining ${TG_PIPELINING}` : ''}`,
     '```',
     '',
   ].join('\n');
