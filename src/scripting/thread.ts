@@ -71,7 +71,8 @@ export class ScriptThread {
   private worker!: Worker;
   private syncPort!: MessagePort;
   private readonly flag = new Int32Array(new SharedArrayBuffer(4));
-  private readonly pending = new Map<number, (out: BatchOutcome | CallOutcome) => void>();
+  /** Calls awaiting their outcome, each with the outcome it gets if the worker dies first. */
+  private readonly pending = new Map<number, { readonly resolve: (out: BatchOutcome | CallOutcome) => void; readonly batch: boolean }>();
   private readonly placed = new Map<number, Placed>();
   private nextId = 1;
   private closing = false;
@@ -126,7 +127,8 @@ export class ScriptThread {
   call<T extends BatchOutcome | CallOutcome>(id: number, req: Request | string): Promise<T> {
     return new Promise<T>((resolve) => {
       if (this.pending.size === 0) this.worker.ref();
-      this.pending.set(id, resolve as (out: BatchOutcome | CallOutcome) => void);
+      const batch = typeof req === 'string' || req.op === 'batch';
+      this.pending.set(id, { resolve: resolve as (out: BatchOutcome | CallOutcome) => void, batch });
       this.worker.postMessage(req);
     });
   }
@@ -170,11 +172,11 @@ export class ScriptThread {
         id = m.id;
         out = m.out;
       }
-      const resolve = this.pending.get(id);
-      if (!resolve) return;
+      const p = this.pending.get(id);
+      if (!p) return;
       this.pending.delete(id);
       if (this.pending.size === 0) worker.unref();
-      resolve(out);
+      p.resolve(out);
     });
     worker.on('error', (err) => this.lost(worker, err));
     worker.on('exit', (code) => this.lost(worker, new Error(`script thread exited with code ${code}`)));
@@ -188,7 +190,7 @@ export class ScriptThread {
     this.pending.clear();
     this.syncPort.close();
     this.start();
-    for (const resolve of pending) resolve({ kind: 'error', message: err.message });
+    for (const p of pending) p.resolve(p.batch ? { parts: [], stop: { kind: 'error', message: err.message } } : { kind: 'error', message: err.message });
     for (const p of this.placed.values()) p.hooks.lost(err);
   }
 }
@@ -238,7 +240,7 @@ export class RemoteVersion {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    if (this.epoch === this.thread.epoch) this.thread.post({ op: 'dispose', version: this.generation });
+    if (this.epoch === this.thread.epoch && !this.thread.closed) this.thread.post({ op: 'dispose', version: this.generation });
   }
 
   private single(out: CallOutcome): CallOutcome {

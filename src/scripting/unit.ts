@@ -265,11 +265,17 @@ export class ScriptUnit {
       out = { parts: [], stop: { kind: 'error', message: (err as Error).message } };
     }
     let i = 0;
-    for (const part of out.parts) {
-      for (const r of JSON.parse(part.json) as MessageResult[]) this.settle(items[i++]!, r, v, part.bins);
+    let stop = out.stop;
+    try {
+      for (const part of out.parts) {
+        for (const r of JSON.parse(part.json) as MessageResult[]) if (i < items.length) this.settle(items[i++]!, r, v, part.bins);
+      }
+    } catch (err) {
+      // Cannot happen with the prelude's output; if it ever does, the rest fail rather than wait forever.
+      stop = { kind: 'error', message: `unreadable results: ${(err as Error).message}` };
     }
     if (i === items.length) return;
-    const stop = out.stop ?? { kind: 'error', message: 'script produced no result' };
+    stop ??= { kind: 'error', message: 'script produced no result' };
     const code = stop.kind === 'memory' ? SCRIPT_CODES.memory : SCRIPT_CODES.threw;
     const reason = stop.kind === 'memory' ? `script exceeded its ${v.limits.memoryMb} MB memory limit` : `script call failed: ${stop.message}`;
     if (stop.kind === 'memory') this.rebuild(v);

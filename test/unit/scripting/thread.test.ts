@@ -93,4 +93,18 @@ describe('script threads', () => {
       await host.close();
     }
   });
+
+  it('messages held by a script thread that dies fail, and the script serves the next ones', async () => {
+    const { host } = build(configFor(dir, [SPIN], { timeoutMs: 2000 }));
+    try {
+      const unit = host.units.get(SPIN)!;
+      const held = host.onMessage(SPIN, envelope('s0/spin'));
+      await new Promise((r) => setTimeout(r, 100)); // the batch is in the thread, spinning
+      await (unit as unknown as { thread: { worker: Worker } }).thread.worker.terminate();
+      expect(await held).toMatchObject({ ok: false, code: 'TG_ERR_SCRIPT_THREW', reason: expect.stringMatching(/script thread exited/) });
+      expect(await host.onMessage(SPIN, envelope('s0/fine'))).toMatchObject({ ok: true, decisions: [{ action: 'drop', reason: 'ok' }] });
+    } finally {
+      await host.close();
+    }
+  });
 });
