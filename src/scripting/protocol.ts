@@ -19,7 +19,16 @@ export type Request =
   | { readonly op: 'attach'; readonly unit: number; readonly limits: StateLimits }
   /** A script leaves: its versions and store go. */
   | { readonly op: 'detach'; readonly unit: number }
-  | { readonly op: 'compile'; readonly unit: number; readonly name: string; readonly absPath: string; readonly source: string; readonly limits: ScriptLimits }
+  /** Without `id` the answer comes on the sync port (the main thread is waiting); with one, as an ordinary reply. */
+  | {
+      readonly op: 'compile';
+      readonly id?: number;
+      readonly unit: number;
+      readonly name: string;
+      readonly absPath: string;
+      readonly source: string;
+      readonly limits: ScriptLimits;
+    }
   | { readonly op: 'state'; readonly unit: number; readonly limits: StateLimits }
   | {
       readonly op: 'batch';
@@ -68,7 +77,7 @@ export interface BatchOutcome {
  */
 export type Reply =
   | string
-  | { readonly t: 'r'; readonly id: number; readonly out: BatchOutcome | CallOutcome }
+  | { readonly t: 'r'; readonly id: number; readonly out: BatchOutcome | CallOutcome | Compiled }
   | { readonly t: 'log'; readonly unit: number; readonly level: string; readonly text: string };
 
 /**

@@ -72,7 +72,7 @@ export class ScriptThread {
   private syncPort!: MessagePort;
   private readonly flag = new Int32Array(new SharedArrayBuffer(4));
   /** Calls awaiting their outcome, each with the outcome it gets if the worker dies first. */
-  private readonly pending = new Map<number, { readonly resolve: (out: BatchOutcome | CallOutcome) => void; readonly batch: boolean }>();
+  private readonly pending = new Map<number, { readonly resolve: (out: BatchOutcome | CallOutcome | Compiled) => void; readonly batch: boolean }>();
   private readonly placed = new Map<number, Placed>();
   private nextId = 1;
   private closing = false;
@@ -111,9 +111,21 @@ export class ScriptThread {
       }
       Atomics.store(this.flag, 0, 0);
     }
-    const c = msg.message;
+    return this.version(name, source, limits, msg.message, this.epoch);
+  }
+
+  /** Compiles without blocking the event loop (a watched file changed); rejects with ScriptCompileError. */
+  async compileAsync(unit: number, name: string, absPath: string, source: string, limits: ScriptLimits): Promise<RemoteVersion> {
+    const epoch = this.epoch;
+    const id = this.id();
+    const out = await this.call<CallOutcome | Compiled>(id, { op: 'compile', id, unit, name, absPath, source, limits: { memoryMb: limits.memoryMb, timeoutMs: limits.timeoutMs } });
+    if ('kind' in out) throw new ScriptCompileError(name, `the script thread stopped while compiling: ${out.kind === 'error' ? out.message : out.kind}`);
+    return this.version(name, source, limits, out, epoch);
+  }
+
+  private version(name: string, source: string, limits: ScriptLimits, c: Compiled, epoch: number): RemoteVersion {
     if (!c.ok) throw new ScriptCompileError(name, c.detail);
-    return new RemoteVersion(this, this.epoch, c.version, source, limits, c.hasOnResponse, c.hasOnConnect, c.filename);
+    return new RemoteVersion(this, epoch, c.version, source, limits, c.hasOnResponse, c.hasOnConnect, c.filename);
   }
 
   configureState(unit: number, limits: StateLimits): void {
@@ -124,11 +136,11 @@ export class ScriptThread {
   }
 
   /** Sends a call (a request, or a batch encoded as a string); resolves with its outcome (an `error` outcome if the worker dies meanwhile). */
-  call<T extends BatchOutcome | CallOutcome>(id: number, req: Request | string): Promise<T> {
+  call<T extends BatchOutcome | CallOutcome | Compiled>(id: number, req: Request | string): Promise<T> {
     return new Promise<T>((resolve) => {
       if (this.pending.size === 0) this.worker.ref();
       const batch = typeof req === 'string' || req.op === 'batch';
-      this.pending.set(id, { resolve: resolve as (out: BatchOutcome | CallOutcome) => void, batch });
+      this.pending.set(id, { resolve: resolve as (out: BatchOutcome | CallOutcome | Compiled) => void, batch });
       this.worker.postMessage(req);
     });
   }
@@ -160,7 +172,7 @@ export class ScriptThread {
     worker.unref();
     worker.on('message', (m: Reply) => {
       let id: number;
-      let out: BatchOutcome | CallOutcome;
+      let out: BatchOutcome | CallOutcome | Compiled;
       if (typeof m === 'string') {
         const sp = m.indexOf(' ');
         id = Number(m.slice(0, sp));

@@ -81,6 +81,8 @@ export class ScriptUnit {
   private readonly reloads: Counter<'script' | 'result'>;
   private readonly logDropped: Counter<'script'>;
   private watcher: FSWatcher | undefined;
+  /** Counts reloads begun; a compile that finishes after a later one began is dropped. */
+  private reloadSeq = 0;
   private debounce: NodeJS.Timeout | undefined;
   private closed = false;
 
@@ -375,8 +377,39 @@ export class ScriptUnit {
     }
   }
 
+  /** A reload from the configuration (SIGHUP): compiled before the new configuration takes over. */
   private reloadFromFile(force: boolean): void {
-    if (this.closed) return;
+    const source = this.changedSource(force);
+    if (source === undefined) return;
+    const seq = ++this.reloadSeq;
+    let next: RemoteVersion;
+    try {
+      next = this.thread.compile(this.key, this.name, this.absPath, source, this.config);
+    } catch (err) {
+      this.refuse(err);
+      return;
+    }
+    this.swapIn(next, seq);
+  }
+
+  /** A reload after the file changed (watch): compiled without holding the event loop. */
+  private async reloadChangedFile(): Promise<void> {
+    const source = this.changedSource(false);
+    if (source === undefined) return;
+    const seq = ++this.reloadSeq;
+    let next: RemoteVersion;
+    try {
+      next = await this.thread.compileAsync(this.key, this.name, this.absPath, source, this.config);
+    } catch (err) {
+      if (seq === this.reloadSeq && !this.closed) this.refuse(err);
+      return;
+    }
+    this.swapIn(next, seq);
+  }
+
+  /** The file's text when it differs from the running version's (or `force`); undefined when unchanged or unreadable. */
+  private changedSource(force: boolean): string | undefined {
+    if (this.closed) return undefined;
     let source: string;
     try {
       source = readScript(this.name, this.absPath);
@@ -384,16 +417,21 @@ export class ScriptUnit {
       this.reloads.inc({ script: this.name, result: 'refused' });
       this.logger.error({ err }, 'script file unreadable: keeping the running version');
       this.events.emit('refused', err);
-      return;
+      return undefined;
     }
-    if (!force && source === this.current.source) return;
-    let next: RemoteVersion;
-    try {
-      next = this.thread.compile(this.key, this.name, this.absPath, source, this.config);
-    } catch (err) {
-      this.reloads.inc({ script: this.name, result: 'refused' });
-      this.logger.error({ err }, 'new script version refused: keeping the running version');
-      this.events.emit('refused', err);
+    return force || source !== this.current.source ? source : undefined;
+  }
+
+  private refuse(err: unknown): void {
+    this.reloads.inc({ script: this.name, result: 'refused' });
+    this.logger.error({ err }, 'new script version refused: keeping the running version');
+    this.events.emit('refused', err);
+  }
+
+  /** Swaps in a compiled version unless a later reload began meanwhile or the unit closed. */
+  private swapIn(next: RemoteVersion, seq: number): void {
+    if (seq !== this.reloadSeq || this.closed) {
+      next.dispose();
       return;
     }
     const old = this.current;
@@ -420,7 +458,7 @@ export class ScriptUnit {
       this.watcher = watch(dirname(this.absPath), { persistent: false }, (_event, changed) => {
         if (changed !== null && changed !== file) return;
         clearTimeout(this.debounce);
-        this.debounce = setTimeout(() => this.reloadFromFile(false), this.config.debounceMs);
+        this.debounce = setTimeout(() => void this.reloadChangedFile(), this.config.debounceMs);
         this.debounce.unref();
       });
       this.watcher.on('error', (err) => {

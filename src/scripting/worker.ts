@@ -47,9 +47,12 @@ function handle(msg: Request | string): void {
       }
       units.delete(m.unit);
       return;
-    case 'compile':
-      answerSync(compile(m.unit, m.name, m.absPath, m.source, m.limits));
+    case 'compile': {
+      const c = compile(m.unit, m.name, m.absPath, m.source, m.limits);
+      if (m.id === undefined) answerSync(c);
+      else port.postMessage({ t: 'r', id: m.id, out: c });
       return;
+    }
     case 'state':
       units.get(m.unit)?.store.configure(m.limits as StateLimits);
       return;

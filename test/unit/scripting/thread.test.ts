@@ -4,6 +4,7 @@
  * scripts share up to `scripts.threads` threads, each with its own state;
  * a script thread that dies is replaced (its messages fail, later ones run).
  */
+import { once } from 'node:events';
 import type { Worker } from 'node:worker_threads';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ScriptDir, build, configFor, envelope } from './support.js';
@@ -53,6 +54,25 @@ describe('script threads', () => {
       expect(await quick).toMatchObject({ ok: true, decisions: [{ action: 'drop', reason: 'quick' }] });
       // The same script goes on serving its other messages.
       expect(await host.onMessage(SPIN, envelope('s0/fine'))).toMatchObject({ ok: true });
+    } finally {
+      await host.close();
+    }
+  });
+
+  it('a changed file is compiled without holding the event loop while its thread is busy', async () => {
+    const S = dir.write('busy.js', `export function onMessage(msg) { if (msg.address.endsWith('/spin')) { for (;;) {} } return drop('v1'); }`);
+    const { host } = build(configFor(dir, [S], { timeoutMs: 600, watch: true, debounceMs: 10 }));
+    try {
+      const unit = host.units.get(S)!;
+      const spinning = host.onMessage(S, envelope('s0/spin'));
+      await new Promise((r) => setTimeout(r, 50));
+      const swapped = once(unit.events, 'swapped');
+      dir.write(S, `export function onMessage() { return drop('v2'); }`);
+      // The compile waits in the thread behind the spinning call; the event loop does not wait with it.
+      const { lagMs } = await worstTimerLag(swapped);
+      expect(lagMs).toBeLessThan(300);
+      expect(await spinning).toMatchObject({ ok: false, code: 'TG_ERR_SCRIPT_TIMEOUT' });
+      expect(await host.onMessage(S, envelope('s0/x'))).toMatchObject({ ok: true, decisions: [{ action: 'drop', reason: 'v2' }] });
     } finally {
       await host.close();
     }
