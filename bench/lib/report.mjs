@@ -99,6 +99,14 @@ function targets(results, egressRate) {
     ratioTarget('mqtt-qos1-rest ≥ 1.4× peer (c) Aedes', 'peer-aedes', 1.4),
     ratioTarget('mqtt-qos1-rest ≥ 2.5× peer (a) mosquitto+bridge', 'peer-mosquitto', 2.5),
   ];
+  // The same target for the pipelined variant: against the unpipelined egress limit, and against undici pipelining alike.
+  const piped = rate('mqtt-qos1-pipelined');
+  for (const [what, o] of [
+    ['variant: mqtt-qos1-pipelined ≥ 0.75× egress limit', egressRate],
+    ['variant: mqtt-qos1-pipelined ≥ 0.75× egress-limit-pipelined', rate('egress-limit-pipelined')],
+  ]) {
+    if (piped !== null && o) out.push({ what, measured: `${fmtN(piped)} vs ${fmtN(o)} = ${fmtN(piped / o, 2)}×`, met: piped >= 0.75 * o });
+  }
   const q1r = results['mqtt-qos1-rest'];
   out.push(
     q1r
@@ -133,7 +141,7 @@ function targets(results, egressRate) {
   return out;
 }
 
-const ORDER = ['egress-limit', 'mqtt-qos1-rest', 'mqtt-qos0-rest', 'mqtt-qos2-rest', 'mqtt-qos1-batch', 'coap-con-rest', 'amqp-rest', 'peer-mosquitto', 'peer-node-red', 'peer-aedes'];
+const ORDER = ['egress-limit', 'mqtt-qos1-rest', 'mqtt-qos0-rest', 'mqtt-qos2-rest', 'mqtt-qos1-batch', 'egress-limit-pipelined', 'mqtt-qos1-pipelined', 'coap-con-rest', 'amqp-rest', 'peer-mosquitto', 'peer-node-red', 'peer-aedes'];
 function order(a, b) {
   return (ORDER.indexOf(a.scenario) + 100) % 100 - ((ORDER.indexOf(b.scenario) + 100) % 100);
 }

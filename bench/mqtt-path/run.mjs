@@ -11,7 +11,7 @@
  * invocation: their runs alternate, so machine noise hits them alike.
  *
  *   node bench/mqtt-path/run.mjs [--build label=dir ...] [--runs 5] [--seconds 5]
- *        [--qos 1] [--routing static|script] [--scripts JSON (the scripts section)] [--clients 50] [--window 10]
+ *        [--qos 1] [--routing static|script] [--scripts JSON (the scripts section)] [--pool JSON (merged into the pool)] [--clients 50] [--window 10]
  *        [--rate 0] [--egress] [--cpu-prof DIR] [--node-args '--flag ...']
  *
  * `dir` is a `tsc` output directory inside the repository (default dist);
@@ -30,7 +30,7 @@ const ROOT = resolve(HERE, '../..');
 const TICK_US = 10_000; // CLK_TCK 100 on Linux
 
 const args = process.argv.slice(2);
-const opt = { runs: 5, seconds: 5, warmup: 2, qos: 1, routing: 'static', clients: 50, window: 10, size: 200, rate: 0, egress: false, builds: [], cpuProf: undefined, nodeArgs: '', scripts: '' };
+const opt = { runs: 5, seconds: 5, warmup: 2, qos: 1, routing: 'static', clients: 50, window: 10, size: 200, rate: 0, egress: false, builds: [], cpuProf: undefined, nodeArgs: '', scripts: '', pool: '' };
 for (let i = 0; i < args.length; i++) {
   const a = args[i];
   const v = () => args[++i];
@@ -112,7 +112,7 @@ async function runGateway(build, backendUrl) {
     join(dir, 'thinggate.json'),
     JSON.stringify({
       listeners: [{ name: 'mqtt', protocol: 'mqtt', host: '127.0.0.1', port }],
-      pools: [{ name: 'default', endpoints: [{ url: backendUrl }] }],
+      pools: [{ name: 'default', endpoints: [{ url: backendUrl }], ...(opt.pool && JSON.parse(opt.pool)) }],
       routes: [route],
       ...(opt.scripts && { scripts: JSON.parse(opt.scripts) }),
       log: { level: 'warn' },

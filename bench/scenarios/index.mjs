@@ -14,6 +14,8 @@ const ORDER = [
   'peer-mosquitto',
   'peer-node-red',
   'mqtt-qos1-batch',
+  'egress-limit-pipelined',
+  'mqtt-qos1-pipelined',
   'mqtt-qos0-rest',
   'mqtt-qos2-rest',
   'coap-con-rest',

@@ -10,6 +10,8 @@ import { CLIENTS, WINDOW } from './thinggate.mjs';
 
 /** undici connections used by the egress-limit generator: thinggate's pool default. */
 export const EGRESS_CONNECTIONS = 16;
+/** The pipelined variants (egress and thinggate alike): 4 connections × 16 requests in flight each. */
+export const PIPELINED = { connections: 4, pipelining: 16 };
 
 export const scenarios = [
   {
@@ -23,6 +25,20 @@ export const scenarios = [
         pids: null,
         stop: async () => {},
         transport: { kind: 'http', url: backend.url, clients: CLIENTS, window: WINDOW, connections: EGRESS_CONNECTIONS },
+      };
+    },
+  },
+  {
+    name: 'egress-limit-pipelined',
+    group: 'baseline',
+    kind: 'throughput',
+    description: `the back-end driven directly by undici with HTTP/1.1 pipelining (${PIPELINED.connections} connections × ${PIPELINED.pipelining})`,
+    async start(backend) {
+      return {
+        notes: [`undici Pool, ${PIPELINED.connections} keep-alive connections, pipelining ${PIPELINED.pipelining}`],
+        pids: null,
+        stop: async () => {},
+        transport: { kind: 'http', url: backend.url, clients: CLIENTS, window: WINDOW, ...PIPELINED },
       };
     },
   },

@@ -11,7 +11,10 @@ export const WINDOW = 10;
 /** Batching used by `mqtt-qos1-batch`: up to 100 messages or 5 ms per back-end request. */
 export const BATCH = { maxMessages: 100, maxDelayMs: 5 };
 
-function mqtt(name, qos, { batch = false, description }) {
+/** The pool of `mqtt-qos1-pipelined`: as `egress-limit-pipelined` drives the back-end. */
+const PIPELINED_POOL = { connections: 4, pipelining: 16 };
+
+function mqtt(name, qos, { batch = false, pipelined = false, description }) {
   return {
     name,
     group: 'thinggate',
@@ -20,12 +23,13 @@ function mqtt(name, qos, { batch = false, description }) {
     async start(backend, ctx) {
       const t = await startThinggate(backend, {
         protocol: 'mqtt',
-        pool: batch ? { batch: BATCH } : undefined,
+        pool: batch ? { batch: BATCH } : pipelined ? PIPELINED_POOL : undefined,
         cpuProf: ctx.cpuProf,
         label: name,
       });
       const notes = [...t.notes];
       if (batch) notes.push(`pool batch: ${JSON.stringify(BATCH)}`);
+      if (pipelined) notes.push(`pool: ${PIPELINED_POOL.connections} connections, pipelining ${PIPELINED_POOL.pipelining}`);
       return { ...t, notes, transport: { kind: 'mqtt', host: '127.0.0.1', port: t.port, clients: CLIENTS, qos, version: 5, window: WINDOW } };
     },
   };
@@ -36,6 +40,7 @@ export const scenarios = [
   mqtt('mqtt-qos0-rest', 0, { description: 'MQTT 5, QoS 0 (no acknowledgement: loss = sent − received)' }),
   mqtt('mqtt-qos2-rest', 2, { description: 'MQTT 5, QoS 2, PUBCOMP after the back-end\'s 2xx' }),
   mqtt('mqtt-qos1-batch', 1, { batch: true, description: 'MQTT 5, QoS 1, pool batching (JSON array bodies)' }),
+  mqtt('mqtt-qos1-pipelined', 1, { pipelined: true, description: 'MQTT 5, QoS 1, pool with HTTP/1.1 pipelining (4 connections × 16)' }),
   {
     name: 'coap-con-rest',
     group: 'thinggate',

@@ -7,12 +7,12 @@
 import { Pool } from 'undici';
 
 export class HttpTransport {
-  /** @param {{url:string, clients:number, window:number, connections:number, path?:string}} opts */
+  /** @param {{url:string, clients:number, window:number, connections:number, pipelining?:number, path?:string}} opts */
   constructor(opts) {
     this.opts = opts;
     this.fireAndForget = false;
     this.errors = [];
-    this.pool = new Pool(opts.url, { connections: opts.connections, pipelining: 1, keepAliveTimeout: 60_000 });
+    this.pool = new Pool(opts.url, { connections: opts.connections, pipelining: opts.pipelining ?? 1, keepAliveTimeout: 60_000 });
     this.paths = Array.from({ length: opts.clients }, (_, i) => `/messages/bench/c${i}/data`);
   }
 
