@@ -208,4 +208,44 @@ describe('balancer behaviour', () => {
     expect(connections).toBe(1);
     expect(maxUnanswered).toBeGreaterThan(1);
   });
+  it('pipelined requests lost with their connection are sent again with the same Idempotency-Key', async () => {
+    // The first connection answers its first request and then drops, with the other pipelined requests unanswered.
+    const arrivals: string[] = [];
+    let connections = 0;
+    const server = createNetServer((socket) => {
+      const first = ++connections === 1;
+      let buffered = '';
+      let answered = 0;
+      socket.on('data', (chunk: Buffer) => {
+        buffered += chunk.toString('latin1');
+        for (;;) {
+          const end = buffered.indexOf('\r\n\r\n');
+          if (end < 0) return;
+          const head = buffered.slice(0, end);
+          const length = Number(/content-length: *(\d+)/i.exec(head)?.[1] ?? 0);
+          if (buffered.length < end + 4 + length) return;
+          buffered = buffered.slice(end + 4 + length);
+          arrivals.push(/idempotency-key: *([^\r]+)/i.exec(head)?.[1] ?? '');
+          if (first && answered === 1) {
+            socket.destroy();
+            return;
+          }
+          answered++;
+          socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
+        }
+      });
+      socket.on('error', () => {});
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    cleanup.push(() => new Promise((resolve) => server.close(resolve)));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const balancer = balancerFor({ endpoints: [{ url }], connections: 1, pipelining: 8, retries: { budgetPercent: 100 } });
+    const requests = Array.from({ length: 8 }, () => request());
+    const results = await Promise.all(requests.map((r) => balancer.dispatch(r)));
+    for (const r of results) expect(r).toMatchObject({ kind: 'response', status: 200 });
+    expect(connections).toBeGreaterThan(1);
+    // Every request arrived under its own key, some twice (sent again after the drop), none under a new key.
+    expect(new Set(arrivals)).toEqual(new Set(requests.map((r) => r.idempotencyKey)));
+    expect(arrivals.length).toBeGreaterThan(requests.length);
+  });
 });
