@@ -95,5 +95,3 @@ export function decodeBatch(s: string): Extract<Request, { op: 'batch' }> {
   return { op: 'batch', id, version, count, now, json: s.slice(nl + 1, end), payloads: s.slice(end) };
 }
 
-export const NO_BINS: Bins = [];
-

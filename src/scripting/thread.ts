@@ -14,8 +14,8 @@ import { fileURLToPath } from 'node:url';
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import { ScriptCompileError } from './errors.js';
 import type { StateLimits } from './state-store.js';
-import type { CallOutcome, ScriptLimits } from './version.js';
-import { encodeBatch, NO_BINS, type BatchOutcome, type Compiled, type Reply, type Request, type ThreadData } from './protocol.js';
+import { NO_BINS, type CallOutcome, type ScriptLimits } from './version.js';
+import { encodeBatch, type BatchOutcome, type Compiled, type Reply, type Request, type ThreadData } from './protocol.js';
 
 /** How long a compile may take before the worker is considered stuck. */
 const COMPILE_WAIT_MS = 30_000;
@@ -100,8 +100,7 @@ export class ScriptThread {
   /** Compiles a version of a unit's script in the worker; throws ScriptCompileError. */
   compile(unit: number, name: string, absPath: string, source: string, limits: ScriptLimits): RemoteVersion {
     Atomics.store(this.flag, 0, 0);
-    const req: Request = { op: 'compile', unit, name, absPath, source, limits: { memoryMb: limits.memoryMb, timeoutMs: limits.timeoutMs } };
-    this.worker.postMessage(req);
+    this.worker.postMessage(compileRequest(unit, name, absPath, source, limits));
     const deadline = Date.now() + COMPILE_WAIT_MS;
     let msg: { message: Compiled } | undefined;
     while (!(msg = receiveMessageOnPort(this.syncPort) as { message: Compiled } | undefined)) {
@@ -117,8 +116,7 @@ export class ScriptThread {
   /** Compiles without blocking the event loop (a watched file changed); rejects with ScriptCompileError. */
   async compileAsync(unit: number, name: string, absPath: string, source: string, limits: ScriptLimits): Promise<RemoteVersion> {
     const epoch = this.epoch;
-    const id = this.id();
-    const out = await this.call<CallOutcome | Compiled>(id, { op: 'compile', id, unit, name, absPath, source, limits: { memoryMb: limits.memoryMb, timeoutMs: limits.timeoutMs } });
+    const out = await this.call<CallOutcome | Compiled>((id) => ({ ...compileRequest(unit, name, absPath, source, limits), id }));
     if ('kind' in out) throw new ScriptCompileError(name, `the script thread stopped while compiling: ${out.kind === 'error' ? out.message : out.kind}`);
     return this.version(name, source, limits, out, epoch);
   }
@@ -135,18 +133,20 @@ export class ScriptThread {
     this.worker.postMessage({ op: 'state', unit, limits } satisfies Request);
   }
 
-  /** Sends a call (a request, or a batch encoded as a string); resolves with its outcome (an `error` outcome if the worker dies meanwhile). */
-  call<T extends BatchOutcome | CallOutcome | Compiled>(id: number, req: Request | string): Promise<T> {
+  /**
+   * Sends a call — `request` makes it (a request, or a batch encoded as a
+   * string) from the call's id — and resolves with its outcome (an `error`
+   * outcome if the worker dies meanwhile).
+   */
+  call<T extends BatchOutcome | CallOutcome | Compiled>(request: (id: number) => Request | string): Promise<T> {
+    const id = this.nextId++;
+    const req = request(id);
     return new Promise<T>((resolve) => {
       if (this.pending.size === 0) this.worker.ref();
       const batch = typeof req === 'string' || req.op === 'batch';
       this.pending.set(id, { resolve: resolve as (out: BatchOutcome | CallOutcome | Compiled) => void, batch });
       this.worker.postMessage(req);
     });
-  }
-
-  id(): number {
-    return this.nextId++;
   }
 
   post(req: Request): void {
@@ -229,24 +229,21 @@ export class RemoteVersion {
   }
 
   async batch(json: string, payloads: string | Uint8Array, count: number, now: number): Promise<BatchOutcome> {
-    const id = this.thread.id();
-    const req =
+    const out = await this.thread.call<BatchOutcome>((id) =>
       typeof payloads === 'string'
         ? encodeBatch(id, this.generation, count, now, json, payloads)
-        : ({ op: 'batch', id, version: this.generation, json, payloads, count, now } satisfies Request);
-    const out = await this.thread.call<BatchOutcome>(id, req);
+        : ({ op: 'batch', id, version: this.generation, json, payloads, count, now } satisfies Request),
+    );
     if (out.stop?.kind === 'memory') this.lostMemory = true;
     return out;
   }
 
   async response(res: readonly unknown[], wire: readonly unknown[], payload: Uint8Array, now: number): Promise<CallOutcome> {
-    const id = this.thread.id();
-    return this.single(await this.thread.call<CallOutcome>(id, { op: 'response', id, version: this.generation, res, wire, payload, now }));
+    return this.single(await this.thread.call<CallOutcome>((id) => ({ op: 'response', id, version: this.generation, res, wire, payload, now })));
   }
 
   async connect(client: Record<string, unknown>, now: number): Promise<CallOutcome> {
-    const id = this.thread.id();
-    return this.single(await this.thread.call<CallOutcome>(id, { op: 'connect', id, version: this.generation, client, now }));
+    return this.single(await this.thread.call<CallOutcome>((id) => ({ op: 'connect', id, version: this.generation, client, now })));
   }
 
   dispose(): void {
@@ -259,6 +256,11 @@ export class RemoteVersion {
     if (out.kind === 'memory') this.lostMemory = true;
     return out;
   }
+}
+
+/** A compile request; only the limits the isolate needs cross to the thread. */
+function compileRequest(unit: number, name: string, absPath: string, source: string, limits: ScriptLimits): Extract<Request, { op: 'compile' }> {
+  return { op: 'compile', unit, name, absPath, source, limits: { memoryMb: limits.memoryMb, timeoutMs: limits.timeoutMs } };
 }
 
 /** The compiled worker: next to this file, or in dist/ when this file runs from the TypeScript sources (tests). */

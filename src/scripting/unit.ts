@@ -386,7 +386,7 @@ export class ScriptUnit {
     try {
       next = this.thread.compile(this.key, this.name, this.absPath, source, this.config);
     } catch (err) {
-      this.refuse(err);
+      this.refuse(err, seq);
       return;
     }
     this.swapIn(next, seq);
@@ -401,7 +401,7 @@ export class ScriptUnit {
     try {
       next = await this.thread.compileAsync(this.key, this.name, this.absPath, source, this.config);
     } catch (err) {
-      if (seq === this.reloadSeq && !this.closed) this.refuse(err);
+      this.refuse(err, seq);
       return;
     }
     this.swapIn(next, seq);
@@ -422,7 +422,9 @@ export class ScriptUnit {
     return force || source !== this.current.source ? source : undefined;
   }
 
-  private refuse(err: unknown): void {
+  /** Reports a version that did not compile, unless a later reload began meanwhile or the unit closed. */
+  private refuse(err: unknown, seq: number): void {
+    if (seq !== this.reloadSeq || this.closed) return;
     this.reloads.inc({ script: this.name, result: 'refused' });
     this.logger.error({ err }, 'new script version refused: keeping the running version');
     this.events.emit('refused', err);

@@ -57,7 +57,7 @@ export type BatchCallOutcome = Outcome<BatchDone>;
 type Fn = ivm.Reference<(...args: unknown[]) => unknown>;
 
 const COPY_BOTH = { arguments: { copy: true }, result: { copy: true } } as const;
-const NO_BINS: Bins = [];
+export const NO_BINS: Bins = [];
 /** Top-level module code gets a fixed budget: it runs once per version, not per message. */
 const EVALUATE_TIMEOUT_MS = 1000;
 let generation = 0;

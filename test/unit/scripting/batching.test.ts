@@ -41,9 +41,9 @@ async function turnsUntilHandedOver<T>(start: () => Promise<T>): Promise<{ value
   let turns = 0;
   let handedAt = -1;
   const call = ScriptThread.prototype.call;
-  const spy = vi.spyOn(ScriptThread.prototype, 'call').mockImplementation(function (this: ScriptThread, id, req) {
+  const spy = vi.spyOn(ScriptThread.prototype, 'call').mockImplementation(function (this: ScriptThread, request) {
     if (handedAt < 0) handedAt = turns;
-    return call.call(this, id, req);
+    return call.call(this, request);
   });
   let settled = false;
   const count = (): void => {
