@@ -204,10 +204,10 @@ export async function rssBytes(pid) {
   return m ? Number(m[1]) * 1024 : NaN;
 }
 
-/** CPU time (user+system) of a process so far, in seconds (Linux /proc). */
-export async function cpuSeconds(pid) {
+/** CPU time (user+system) of a process so far — or of its thread `tid` alone — in seconds (Linux /proc). */
+export async function cpuSeconds(pid, tid) {
   const { readFile } = await import('node:fs/promises');
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  const stat = await readFile(tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   // fields[11] = utime, fields[12] = stime (proc(5), counting from field 3 "state")
   return (Number(fields[11]) + Number(fields[12])) / 100;

@@ -18,16 +18,16 @@
  * `--build label=dir=--flag` runs that build under extra node flags.
  */
 import { fork, spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { once } from 'node:events';
 import { tmpdir, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { cpuSeconds } from '../lib/proc.mjs';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 const ROOT = resolve(HERE, '../..');
-const TICK_US = 10_000; // CLK_TCK 100 on Linux
 
 const args = process.argv.slice(2);
 const opt = { runs: 5, seconds: 5, warmup: 2, qos: 1, routing: 'static', clients: 50, window: 10, size: 200, rate: 0, egress: false, builds: [], cpuProf: undefined, nodeArgs: '', scripts: '', pool: '' };
@@ -50,11 +50,6 @@ const builds = opt.builds.map((b) => {
   return { label, cli: join(resolve(ROOT, dir), 'cli.js'), flags: flags.length ? flags.join('=').split(' ') : [] };
 });
 
-function cpuTicks(pid) {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
-  return Number(rest[11]) + Number(rest[12]); // utime + stime (fields 14, 15)
-}
 
 function ask(child, msg, key) {
   return new Promise((r) => {
@@ -143,16 +138,16 @@ async function measure(build) {
     await sleep(opt.warmup * 1000);
     const a0 = await ask(load, { cmd: 'mark' }, 'acked');
     const b0 = await ask(backend, { cmd: 'count' }, 'count');
-    const c0 = cpuTicks(pid);
+    const c0 = await cpuSeconds(pid);
     const t0 = performance.now();
     await sleep(opt.seconds * 1000);
     const a1 = await ask(load, { cmd: 'mark' }, 'acked');
     const b1 = await ask(backend, { cmd: 'count' }, 'count');
-    const c1 = cpuTicks(pid);
+    const c1 = await cpuSeconds(pid);
     const secs = (performance.now() - t0) / 1000;
     // QoS 0 has no acknowledgement: count what reached the back-end.
     const msgs = opt.qos === 0 || build === 'egress' ? b1.count - b0.count : a1.acked - a0.acked;
-    return { rate: msgs / secs, cpuUs: ((c1 - c0) * TICK_US) / msgs, busy: ((c1 - c0) * TICK_US) / (secs * 1e6), lat: a1.lat, load1: loadavg()[0] };
+    return { rate: msgs / secs, cpuUs: ((c1 - c0) * 1e6) / msgs, busy: (c1 - c0) / secs, lat: a1.lat, load1: loadavg()[0] };
   } finally {
     load?.kill();
     backend.kill();

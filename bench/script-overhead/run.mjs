@@ -12,7 +12,6 @@
  * is read from /proc (Linux); "all threads" adds the script threads.
  */
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
@@ -25,6 +24,7 @@ import { parseConfig } from '../../dist/config/load.js';
 import { createEnvelope } from '../../dist/envelope/index.js';
 import { Metrics } from '../../dist/observability/metrics.js';
 import { buildScriptHost } from '../../dist/scripting/factory.js';
+import { cpuSeconds } from '../lib/proc.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const { values } = parseArgs({
@@ -81,14 +81,12 @@ function envelope(prefix, i) {
 }
 
 /**
- * CPU time of this process's main thread in µs (/proc, clock ticks), so the
- * script threads' time is not counted; process.cpuUsage() counts every thread.
+ * CPU time of this process's main thread in µs (/proc: its thread id is the
+ * process id), so the script threads' time is not counted; process.cpuUsage()
+ * counts every thread.
  */
-const TICK_US = 1e6 / 100;
-function mainThreadCpuUs() {
-  const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12])) * TICK_US;
+async function mainThreadCpuUs() {
+  return (await cpuSeconds(process.pid, process.pid)) * 1e6;
 }
 function processCpuUs() {
   const c = process.cpuUsage();
@@ -99,7 +97,7 @@ function processCpuUs() {
 async function endToEnd(prefix) {
   let next = 0;
   let failed = 0;
-  const main0 = mainThreadCpuUs();
+  const main0 = await mainThreadCpuUs();
   const cpu0 = processCpuUs();
   const t0 = process.hrtime.bigint();
   async function worker() {
@@ -110,7 +108,7 @@ async function endToEnd(prefix) {
   }
   await Promise.all(Array.from({ length: C }, worker));
   const secs = Number(process.hrtime.bigint() - t0) / 1e9;
-  const main = mainThreadCpuUs() - main0;
+  const main = (await mainThreadCpuUs()) - main0;
   const cpu = processCpuUs() - cpu0;
   if (failed) throw new Error(`${prefix}: ${failed} messages not accepted`);
   return { rate: N / secs, cpuUsPerMsg: main / N, processCpuUsPerMsg: cpu / N };
@@ -119,7 +117,7 @@ async function endToEnd(prefix) {
 /** The script call alone: onMessage for N envelopes arriving C at a time (one I/O turn each). */
 async function scriptCallOnly(c) {
   const envs = Array.from({ length: N }, (_, i) => envelope('scripted', i));
-  const main0 = mainThreadCpuUs();
+  const main0 = await mainThreadCpuUs();
   const cpu0 = processCpuUs();
   for (let i = 0; i < N; i += c) {
     const batch = [];
@@ -127,7 +125,8 @@ async function scriptCallOnly(c) {
     const rs = await Promise.all(batch);
     if (!rs.every((r) => r.ok)) throw new Error('script failed');
   }
-  return { main: (mainThreadCpuUs() - main0) / N, process: (processCpuUs() - cpu0) / N };
+  const main = (await mainThreadCpuUs()) - main0;
+  return { main: main / N, process: (processCpuUs() - cpu0) / N };
 }
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
