@@ -167,12 +167,12 @@ async function main() {
   const backend = await child('backend.mjs');
   const url = `http://127.0.0.1:${backend.port}`;
   const bare = await child('bare-receiver.mjs');
-  const tg = await startThinggate({ url }, { protocol: 'amqp', routing: 'static', label: 'amqp', listener: { limits: { maxInflight: INFLIGHT } }, pool: { connections: TG_CONNECTIONS, pipelining: TG_PIPELINING }, ...(args.profile && { cpuProf: args.profile }) });
+  /** thinggate with a static route to the back-end, link credit INFLIGHT, and `pool` as its pool's options. */
+  const gateway = (label, pool, extra = {}) =>
+    startThinggate({ url }, { protocol: 'amqp', routing: 'static', label, listener: { limits: { maxInflight: INFLIGHT } }, pool, ...extra });
+  const tg = await gateway('amqp', { connections: TG_CONNECTIONS, pipelining: TG_PIPELINING }, args.profile && { cpuProf: args.profile });
   const alone = await startListenerOnly();
-  const batched =
-    BATCH > 0
-      ? await startThinggate({ url }, { protocol: 'amqp', routing: 'static', label: 'amqp-batch', listener: { limits: { maxInflight: INFLIGHT } }, pool: { connections: HTTP_CONNECTIONS, batch: { maxMessages: BATCH, maxDelayMs: 5 } } })
-      : undefined;
+  const batched = BATCH > 0 ? await gateway('amqp-batch', { connections: HTTP_CONNECTIONS, batch: { maxMessages: BATCH, maxDelayMs: 5 } }) : undefined;
   const runs = { egress: [], bare: [], tg: [], alone: [], batched: [] };
   try {
     for (let i = 0; i < RUNS; i++) {

@@ -53,6 +53,25 @@ const loadavg = () => os.loadavg()[0].toFixed(1);
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
+/** One run of `generator` against a thinggate started for it (static route, `pool` options merged into the pool), stopped after. */
+async function throughThinggate(generator, run, url, what, label, pool) {
+  const gw = await startThinggate({ url }, {
+    protocol: 'coap',
+    routing: 'static',
+    label,
+    // One generator socket sends thousands of requests/s: lift the per-source limit for the bench.
+    listener: { coap: { requestsPerSecond: 0 } },
+    pool,
+  });
+  try {
+    const t = { ...(await load(generator, gw.port)), load: loadavg() };
+    console.log(`[${generator}] run ${run + 1}: ${what}: ${Math.round(t.rate)} CON/s (lost ${t.lost}, errors ${t.errors}, load ${t.load})`);
+    return t;
+  } finally {
+    await gw.stop();
+  }
+}
+
 async function main() {
   const { msg: cost } = await child('listener-cost.mjs');
   console.log(`CoAP listener's own cost: ${cost.usPerRequest.toFixed(2)} µs per CON request`);
@@ -71,36 +90,11 @@ async function main() {
         server.proc.kill();
         bare.push(b);
         console.log(`[${generator}] run ${run + 1}: bare node-coap server: ${Math.round(b.rate)} CON/s (lost ${b.lost}, errors ${b.errors}, load ${b.load})`);
-        const gw = await startThinggate({ url }, {
-          protocol: 'coap',
-          routing: 'static',
-          label: 'coap',
-          // One generator socket sends thousands of requests/s: lift the per-source limit for the bench.
-          listener: { coap: { requestsPerSecond: 0 } },
-        });
-        try {
-          const t = { ...(await load(generator, gw.port)), load: loadavg() };
-          tg.push(t);
-          notes = ['routing: static route'];
-          console.log(`[${generator}] run ${run + 1}: thinggate CoAP → HTTP back-end: ${Math.round(t.rate)} CON/s (lost ${t.lost}, errors ${t.errors}, load ${t.load})`);
-        } finally {
-          await gw.stop();
-        }
+        tg.push(await throughThinggate(generator, run, url, 'thinggate CoAP → HTTP back-end', 'coap'));
+        notes = ['routing: static route'];
         if (BATCH > 0) {
-          const gb = await startThinggate({ url }, {
-            protocol: 'coap',
-            routing: 'static',
-            label: 'coap-batch',
-            listener: { coap: { requestsPerSecond: 0 } },
-            pool: { batch: { maxMessages: BATCH, maxDelayMs: 5 } },
-          });
-          try {
-            const t = { ...(await load(generator, gb.port)), load: loadavg() };
-            batched.push(t);
-            console.log(`[${generator}] run ${run + 1}: thinggate CoAP → HTTP back-end, pool batching: ${Math.round(t.rate)} CON/s (lost ${t.lost}, errors ${t.errors}, load ${t.load})`);
-          } finally {
-            await gb.stop();
-          }
+          const pool = { batch: { maxMessages: BATCH, maxDelayMs: 5 } };
+          batched.push(await throughThinggate(generator, run, url, 'thinggate CoAP → HTTP back-end, pool batching', 'coap-batch', pool));
         }
       }
       const bareRate = median(bare.map((r) => r.rate));

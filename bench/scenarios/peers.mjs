@@ -6,12 +6,10 @@ import { startAedesPeer } from '../peers/aedes.mjs';
 import { startMosquittoPeer } from '../peers/mosquitto.mjs';
 import { startNodeRedPeer } from '../peers/node-red.mjs';
 import { waitForDelivery } from '../lib/probe.mjs';
-import { CLIENTS, WINDOW } from './thinggate.mjs';
+import { CLIENTS, PIPELINED, WINDOW } from './thinggate.mjs';
 
 /** undici connections used by the egress-limit generator: thinggate's pool default. */
 export const EGRESS_CONNECTIONS = 16;
-/** The pipelined variants (egress and thinggate alike): 4 connections × 16 requests in flight each. */
-export const PIPELINED = { connections: 4, pipelining: 16 };
 
 export const scenarios = [
   {

@@ -11,8 +11,8 @@ export const WINDOW = 10;
 /** Batching used by `mqtt-qos1-batch`: up to 100 messages or 5 ms per back-end request. */
 export const BATCH = { maxMessages: 100, maxDelayMs: 5 };
 
-/** The pool of `mqtt-qos1-pipelined`: as `egress-limit-pipelined` drives the back-end. */
-const PIPELINED_POOL = { connections: 4, pipelining: 16 };
+/** HTTP/1.1 pipelining of the pipelined variants, thinggate's pool and undici alike: 4 connections × 16 requests in flight each. */
+export const PIPELINED = { connections: 4, pipelining: 16 };
 
 function mqtt(name, qos, { batch = false, pipelined = false, description }) {
   return {
@@ -23,13 +23,13 @@ function mqtt(name, qos, { batch = false, pipelined = false, description }) {
     async start(backend, ctx) {
       const t = await startThinggate(backend, {
         protocol: 'mqtt',
-        pool: batch ? { batch: BATCH } : pipelined ? PIPELINED_POOL : undefined,
+        pool: batch ? { batch: BATCH } : pipelined ? PIPELINED : undefined,
         cpuProf: ctx.cpuProf,
         label: name,
       });
       const notes = [...t.notes];
       if (batch) notes.push(`pool batch: ${JSON.stringify(BATCH)}`);
-      if (pipelined) notes.push(`pool: ${PIPELINED_POOL.connections} connections, pipelining ${PIPELINED_POOL.pipelining}`);
+      if (pipelined) notes.push(`pool: ${PIPELINED.connections} connections, pipelining ${PIPELINED.pipelining}`);
       return { ...t, notes, transport: { kind: 'mqtt', host: '127.0.0.1', port: t.port, clients: CLIENTS, qos, version: 5, window: WINDOW } };
     },
   };
