@@ -7,6 +7,7 @@
 import { once } from 'node:events';
 import type { Worker } from 'node:worker_threads';
 import { afterAll, describe, expect, it } from 'vitest';
+import type { ScriptUnit } from '../../../src/scripting/unit.js';
 import { ScriptDir, build, configFor, envelope } from './support.js';
 
 const dir = new ScriptDir();
@@ -16,6 +17,11 @@ const SPIN = dir.write('spin.js', `export function onMessage(msg) { if (msg.addr
 const QUICK = dir.write('quick.js', `export function onMessage() { return drop('quick'); }`);
 const COUNT = (name: string): string =>
   dir.write(`${name}.js`, `export function onMessage(msg, ctx) { const n = (ctx.state.get('n') ?? 0) + 1; ctx.state.set('n', n); return drop('${name} ' + n); }`);
+
+/** The worker thread a script runs on (private to the unit; these tests stop it on purpose). */
+function workerOf(unit: ScriptUnit): Worker {
+  return (unit as unknown as { thread: { worker: Worker } }).thread.worker;
+}
 
 /** Largest delay of a 5 ms interval timer while `p` is pending. */
 async function worstTimerLag<T>(p: Promise<T>): Promise<{ value: T; lagMs: number }> {
@@ -103,8 +109,7 @@ describe('script threads', () => {
     try {
       const unit = host.units.get(QUICK)!;
       const before = unit.version;
-      const worker = (unit as unknown as { thread: { worker: Worker } }).thread.worker;
-      await worker.terminate();
+      await workerOf(unit).terminate();
       expect(before.alive).toBe(false);
       expect(await host.onMessage(QUICK, envelope('s0/x'))).toMatchObject({ ok: true, decisions: [{ action: 'drop', reason: 'quick' }] });
       expect(unit.version).not.toBe(before);
@@ -120,7 +125,7 @@ describe('script threads', () => {
       const unit = host.units.get(SPIN)!;
       const held = host.onMessage(SPIN, envelope('s0/spin'));
       await new Promise((r) => setTimeout(r, 100)); // the batch is in the thread, spinning
-      await (unit as unknown as { thread: { worker: Worker } }).thread.worker.terminate();
+      await workerOf(unit).terminate();
       expect(await held).toMatchObject({ ok: false, code: 'TG_ERR_SCRIPT_THREW', reason: expect.stringMatching(/script thread exited/) });
       expect(await host.onMessage(SPIN, envelope('s0/fine'))).toMatchObject({ ok: true, decisions: [{ action: 'drop', reason: 'ok' }] });
     } finally {
