@@ -1,11 +1,10 @@
 /**
- * One back-end endpoint: an undici Pool of keep-alive connections and the
+ * One back-end endpoint: its keep-alive connections and the
  * counters strategies, health and stats read. Whether it may be picked
  * (`available`) is decided by its pool (health, ejection, panic mode) and
  * stored here so a strategy's pick reads one field.
  */
-import { Pool as UndiciPool } from 'undici';
-import type { ConnectionOptions } from 'node:tls';
+import { Connections, type ConnectionsOptions } from './connections.js';
 import type { StrategyEndpoint } from './strategies/strategy.js';
 import type { EndpointConfig } from '../config/types.js';
 import type { EndpointStats, HealthState } from './types.js';
@@ -16,19 +15,14 @@ export const LATENCY_BOUNDS_MS: readonly number[] = [1, 2, 5, 10, 25, 50, 100, 2
 /** Decay time of the latency EWMA: a sample 1 s old weighs 1/e of a new one. */
 const EWMA_TAU_MS = 1000;
 
-export interface EndpointOptions {
-  readonly connections: number;
-  readonly pipelining: number;
-  /** TLS options for https endpoints (contents already read from files). */
-  readonly tls?: ConnectionOptions;
-}
+export type EndpointOptions = ConnectionsOptions;
 
 export class Endpoint implements StrategyEndpoint {
   readonly url: string;
   /** Path of the endpoint URL (no trailing slash, '' for none), put in front of every request path. */
   readonly basePath: string;
   readonly weight: number;
-  readonly client: UndiciPool;
+  readonly client: Connections;
   inflight = 0;
   requests = 0;
   failures = 0;
@@ -50,13 +44,7 @@ export class Endpoint implements StrategyEndpoint {
     this.basePath = u.pathname.replace(/\/+$/, '');
     this.weight = config.weight;
     // undici connects to an origin; a path in the endpoint URL is a prefix we add ourselves.
-    this.client = new UndiciPool(u.origin, {
-      connections: options.connections,
-      pipelining: options.pipelining,
-      keepAliveTimeout: 30_000,
-      keepAliveMaxTimeout: 600_000,
-      ...(options.tls && { connect: options.tls }),
-    });
+    this.client = new Connections(u.origin, options);
   }
 
   /** Routable by its own state, before panic mode is considered. */

@@ -102,7 +102,7 @@ class Exchange implements Dispatcher.DispatchHandler, Expiring {
 }
 
 /** Sends one request; rejects on connection errors, resets and timeouts (the error's `code` tells which). */
-export function httpCall(client: Dispatcher, call: HttpCall): Promise<HttpAnswer> {
+export function httpCall(client: Pick<Dispatcher, 'dispatch'>, call: HttpCall): Promise<HttpAnswer> {
   return new Promise<HttpAnswer>((resolve, reject) => {
     const handler = new Exchange(call.timeoutMs, resolve, reject);
     try {

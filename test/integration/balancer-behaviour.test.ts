@@ -208,6 +208,37 @@ describe('balancer behaviour', () => {
     expect(connections).toBe(1);
     expect(maxUnanswered).toBeGreaterThan(1);
   });
+  it('gives every connection a request before it pipelines a second one on any', async () => {
+    // A raw back-end that holds every request until released, so the requests in flight per connection can be read.
+    const perConnection: number[] = [];
+    const held: Array<() => void> = [];
+    const server = createNetServer((socket) => {
+      const index = perConnection.push(0) - 1;
+      let text = '';
+      socket.on('data', (chunk: Buffer) => {
+        text += chunk.toString('latin1');
+        const total = text.match(/POST \/telemetry HTTP\/1\.1/g)?.length ?? 0;
+        for (; perConnection[index]! < total; perConnection[index]!++) held.push(() => socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok'));
+      });
+      socket.on('error', () => {});
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    cleanup.push(() => new Promise((resolve) => server.close(resolve)));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const balancer = balancerFor({ endpoints: [{ url }], connections: 3, pipelining: 4 });
+    const arrived = async (n: number) => {
+      for (let i = 0; i < 200 && held.length < n; i++) await new Promise((r) => setTimeout(r, 5));
+    };
+    const first = Array.from({ length: 3 }, () => balancer.dispatch(request()));
+    await arrived(3);
+    expect(perConnection).toEqual([1, 1, 1]);
+    const second = Array.from({ length: 3 }, () => balancer.dispatch(request()));
+    await arrived(6);
+    expect(perConnection).toEqual([2, 2, 2]);
+    for (const release of held) release();
+    for (const r of await Promise.all([...first, ...second])) expect(r).toMatchObject({ kind: 'response', status: 200 });
+  });
+
   it('pipelined requests lost with their connection are sent again with the same Idempotency-Key', async () => {
     // The first connection answers its first request and then drops, with the other pipelined requests unanswered.
     const arrivals: string[] = [];

@@ -135,7 +135,7 @@ export const poolSchema = {
     maxInflight: { type: 'integer', minimum: 1, default: 1024 },
     maxPending: { type: 'integer', minimum: 0, default: 4096 },
     connections: int(1, 1024, 16),
-    pipelining: int(1, 100, 1),
+    pipelining: int(1, 100, 16),
     hashOn: { enum: ['clientId', 'address', 'header'], default: 'clientId' },
     hashHeader: { type: 'string', pattern: '^[A-Za-z0-9!#$%&\'*+.^_`|~-]+$', maxLength: 128 },
     hashLoadFactor: { type: 'number', minimum: 1, maximum: 100, default: 1.25 },

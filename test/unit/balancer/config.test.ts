@@ -13,7 +13,7 @@ describe('pool configuration', () => {
       maxInflight: 1024,
       maxPending: 4096,
       connections: 16,
-      pipelining: 1,
+      pipelining: 16,
       hashOn: 'clientId',
       hashLoadFactor: 1.25,
       panicThreshold: 50,
