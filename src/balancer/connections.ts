@@ -1,17 +1,24 @@
 /**
- * The keep-alive connections to one endpoint. A request goes to the
- * connection with the fewest requests in flight (the lowest-numbered one on a
- * tie), so requests share a connection (HTTP/1.1 pipelining, up to
- * `pipelining` deep) only once every connection has one in flight.
+ * The keep-alive connections to one endpoint, and which one a request goes
+ * on.
  *
- * undici's own Pool fills its first connection to the pipelining depth before
- * it uses the next: at moderate load that queues requests behind each other
- * on one connection while others sit idle. Spreading first keeps requests
- * from waiting behind one another until the pool is saturated; from there on
- * several requests and their responses share each read and write, which is
- * what makes a saturated pool cheaper per request (bench/RESULTS.md "suite").
+ * Below saturation a request goes to the connection with the fewest requests
+ * in flight (the lowest-numbered on a tie): up to `connections` requests each
+ * have a connection to themselves, as without pipelining. Once every
+ * connection has a request in flight, the requests dispatched in one
+ * event-loop turn stay on the connection the previous one took while it has
+ * at most SLACK more in flight than the least busy one (and fewer than the
+ * pipelining depth). Each connection's writes are held (corked) until the end
+ * of the turn, so those requests leave in one write and their responses tend
+ * to come back in one read: on loopback and fast networks each read and write
+ * costs more CPU than the rest of a message's path.
+ *
+ * undici's own Pool fills its first connection to the pipelining depth
+ * before it uses the next: at any load that queues requests behind each
+ * other on one connection while others sit idle.
  */
-import { Client, type Dispatcher } from 'undici';
+import { Client, buildConnector, type Dispatcher } from 'undici';
+import type { Socket } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
 import type { IncomingHttpHeaders } from 'node:http';
 import { IdleWaiters } from '../util/idle-waiters.js';
@@ -24,23 +31,35 @@ export interface ConnectionsOptions {
   readonly tls?: ConnectionOptions;
 }
 
+/** How many more requests than the least busy connection a saturated turn may put on the connection it is filling. */
+export const SLACK = 4;
+
 export class Connections {
   private readonly clients: Client[];
   /** Requests dispatched to each connection and not yet answered or failed. */
   private readonly running: Int32Array;
   private readonly idle = new IdleWaiters(() => this.inflight === 0);
+  /** Each connection's socket, once undici has connected it. */
+  private readonly sockets: Array<Socket | undefined>;
+  private readonly pipelining: number;
+  /** Sockets corked during this event-loop turn. */
+  private corked: Socket[] = [];
+  /** The connection the last request of this turn went on; -1 before the turn's first. */
+  private lastIndex = -1;
 
   constructor(origin: string, options: ConnectionsOptions) {
+    this.pipelining = options.pipelining;
     this.clients = [];
+    this.sockets = new Array<Socket | undefined>(options.connections);
+    // undici's own connector, wrapped to learn each connection's socket (to cork it).
+    const connector = buildConnector({ ...options.tls, timeout: 10_000 } as buildConnector.BuildOptions);
     for (let i = 0; i < options.connections; i++) {
-      this.clients.push(
-        new Client(origin, {
-          pipelining: options.pipelining,
-          keepAliveTimeout: 30_000,
-          keepAliveMaxTimeout: 600_000,
-          ...(options.tls && { connect: options.tls }),
-        }),
-      );
+      const connect: buildConnector.connector = (opts, callback) =>
+        connector(opts, (...args) => {
+          this.sockets[i] = args[1] ?? undefined;
+          callback(...args);
+        });
+      this.clients.push(new Client(origin, { pipelining: options.pipelining, keepAliveTimeout: 30_000, keepAliveMaxTimeout: 600_000, connect }));
     }
     this.running = new Int32Array(options.connections);
   }
@@ -53,10 +72,9 @@ export class Connections {
   }
 
   dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
-    const running = this.running;
-    let best = 0;
-    for (let i = 1; i < running.length && running[best]! > 0; i++) if (running[i]! < running[best]!) best = i;
-    running[best]!++;
+    const best = this.pick();
+    this.running[best]!++;
+    this.holdForTurn(best);
     const counted = new Counted(handler, this, best);
     try {
       return this.clients[best]!.dispatch(options, counted);
@@ -65,6 +83,32 @@ export class Connections {
       throw err;
     }
   }
+
+  private pick(): number {
+    const running = this.running;
+    let best = 0;
+    for (let i = 1; i < running.length && running[best]! > 0; i++) if (running[i]! < running[best]!) best = i;
+    const last = this.lastIndex;
+    if (last >= 0 && running[best]! > 0 && running[last]! < this.pipelining && running[last]! <= running[best]! + SLACK) best = last;
+    return best;
+  }
+
+  /** Holds the connection's writes until the end of this event-loop turn, so the requests dispatched to it meanwhile leave in one write. */
+  private holdForTurn(index: number): void {
+    if (this.lastIndex < 0) setImmediate(this.endTurn);
+    this.lastIndex = index;
+    const socket = this.sockets[index];
+    if (!socket || socket.destroyed || socket.connecting || this.corked.includes(socket)) return;
+    socket.cork();
+    this.corked.push(socket);
+  }
+
+  private readonly endTurn = (): void => {
+    this.lastIndex = -1;
+    const corked = this.corked;
+    this.corked = [];
+    for (const socket of corked) if (!socket.destroyed) socket.uncork();
+  };
 
   /** A request on connection `index` ended (answered or failed). */
   release(index: number): void {
