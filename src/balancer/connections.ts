@@ -38,7 +38,7 @@ export class Connections {
   private readonly clients: Client[];
   /** Requests dispatched to each connection and not yet answered or failed. */
   private readonly running: Int32Array;
-  private readonly idle = new IdleWaiters(() => this.inflight === 0);
+  private readonly idle = new IdleWaiters(() => this.inflight === 0 && this.waiting.length === 0);
   /** Each connection's socket, once undici has connected it. */
   private readonly sockets: Array<Socket | undefined>;
   private readonly pipelining: number;
@@ -46,6 +46,13 @@ export class Connections {
   private corked: Socket[] = [];
   /** The connection the last request of this turn went on; -1 before the turn's first. */
   private lastIndex = -1;
+  /**
+   * Requests that found every connection `pipelining` deep. They wait here,
+   * not in one connection's queue inside undici, so each goes on whichever
+   * connection frees a place first, and is written with the turn's other
+   * requests rather than on its own.
+   */
+  private waiting: Array<{ options: Dispatcher.DispatchOptions; handler: Dispatcher.DispatchHandler }> = [];
 
   constructor(origin: string, options: ConnectionsOptions) {
     this.pipelining = options.pipelining;
@@ -73,6 +80,14 @@ export class Connections {
 
   dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
     const best = this.pick();
+    if (this.running[best]! >= this.pipelining) {
+      this.waiting.push({ options, handler });
+      return true;
+    }
+    return this.send(best, options, handler);
+  }
+
+  private send(best: number, options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
     this.running[best]!++;
     this.holdForTurn(best);
     const counted = new Counted(handler, this, best);
@@ -112,7 +127,15 @@ export class Connections {
 
   /** A request on connection `index` ended (answered or failed). */
   release(index: number): void {
-    if (--this.running[index]! === 0) this.idle.check();
+    this.running[index]!--;
+    const next = this.waiting.shift();
+    if (next) {
+      try {
+        this.send(this.pick(), next.options, next.handler);
+      } catch (err) {
+        next.handler.onResponseError?.(undefined as unknown as Dispatcher.DispatchController, err as Error);
+      }
+    } else if (this.running[index] === 0) this.idle.check();
   }
 
   /**
@@ -127,6 +150,9 @@ export class Connections {
   }
 
   async destroy(): Promise<void> {
+    const waiting = this.waiting;
+    this.waiting = [];
+    for (const w of waiting) w.handler.onResponseError?.(undefined as unknown as Dispatcher.DispatchController, new Error('connections closed'));
     await Promise.all(this.clients.map((c) => c.destroy()));
   }
 }

@@ -241,6 +241,39 @@ describe('balancer behaviour', () => {
     for (const r of await Promise.all([...first, ...second])) expect(r).toMatchObject({ kind: 'response', status: 200 });
   });
 
+  it('a request that finds every connection full waits for the first connection to free a place', async () => {
+    // Each connection's requests are held until the test answers them, connection by connection.
+    const perConnection: number[] = [];
+    const held: Array<Array<() => void>> = [];
+    const server = createNetServer((socket) => {
+      const index = perConnection.push(0) - 1;
+      held.push([]);
+      let text = '';
+      socket.on('data', (chunk: Buffer) => {
+        text += chunk.toString('latin1');
+        const total = text.match(/POST \/telemetry HTTP\/1\.1/g)?.length ?? 0;
+        for (; perConnection[index]! < total; perConnection[index]!++) held[index]!.push(() => socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok'));
+      });
+      socket.on('error', () => {});
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    cleanup.push(() => new Promise((resolve) => server.close(resolve)));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const balancer = balancerFor({ endpoints: [{ url }], connections: 2, pipelining: 1 });
+    const until = async (ok: () => boolean) => {
+      for (let i = 0; i < 200 && !ok(); i++) await new Promise((r) => setTimeout(r, 5));
+    };
+    const results = Array.from({ length: 3 }, () => balancer.dispatch(request()));
+    await until(() => perConnection.length === 2 && perConnection[0] === 1 && perConnection[1] === 1);
+    expect(perConnection).toEqual([1, 1]);
+    // The second connection answers first: the third request goes there, not behind the first connection's.
+    held[1]!.shift()!();
+    await until(() => perConnection[1] === 2);
+    expect(perConnection).toEqual([1, 2]);
+    for (const h of held) for (const release of h) release();
+    for (const r of await Promise.all(results)) expect(r).toMatchObject({ kind: 'response', status: 200 });
+  });
+
   it('pipelined requests lost with their connection are sent again with the same Idempotency-Key', async () => {
     // The first connection answers its first request and then drops, with the other pipelined requests unanswered.
     const arrivals: string[] = [];
