@@ -118,11 +118,19 @@ export class Connections {
     this.corked.push(socket);
   }
 
+  /**
+   * Ends the turn; the held writes go out at the next check phase. undici
+   * writes a request to a connection that had nothing in flight from an
+   * Immediate of its own (it first lets unsolicited bytes on the idle socket
+   * arrive), queued behind this one: uncorking here would let those writes
+   * go out one by one. AMQP bench: 21,300 -> 24,600 msg/s (two alternating
+   * runs); no change on MQTT's path, nor in its latency at 4,000 msg/s.
+   */
   private readonly endTurn = (): void => {
     this.lastIndex = -1;
     const corked = this.corked;
     this.corked = [];
-    for (const socket of corked) if (!socket.destroyed) socket.uncork();
+    setImmediate(uncorkAll, corked);
   };
 
   /** A request on connection `index` ended (answered or failed). */
@@ -155,6 +163,10 @@ export class Connections {
     for (const w of waiting) w.handler.onResponseError?.(undefined as unknown as Dispatcher.DispatchController, new Error('connections closed'));
     await Promise.all(this.clients.map((c) => c.destroy()));
   }
+}
+
+function uncorkAll(sockets: readonly Socket[]): void {
+  for (const socket of sockets) if (!socket.destroyed) socket.uncork();
 }
 
 /** Forwards to the request's handler and takes the request off its connection's count when it ends either way. */
