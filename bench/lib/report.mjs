@@ -96,16 +96,14 @@ function targets(results, egressRate) {
   };
   const out = [
     ratioTarget('mqtt-qos1-rest ≥ 0.75× egress limit', 'egress', 0.75),
+    ratioTarget('mqtt-qos1-rest ≥ 0.75× egress-limit-pipelined (undici with the pool\'s pipelining)', 'egress-limit-pipelined', 0.75),
     ratioTarget('mqtt-qos1-rest ≥ 1.4× peer (c) Aedes', 'peer-aedes', 1.4),
     ratioTarget('mqtt-qos1-rest ≥ 2.5× peer (a) mosquitto+bridge', 'peer-mosquitto', 2.5),
   ];
-  // The same target for the pipelined variant: against the unpipelined egress limit, and against undici pipelining alike.
-  const piped = rate('mqtt-qos1-pipelined');
-  for (const [what, o] of [
-    ['variant: mqtt-qos1-pipelined ≥ 0.75× egress limit', egressRate],
-    ['variant: mqtt-qos1-pipelined ≥ 0.75× egress-limit-pipelined', rate('egress-limit-pipelined')],
-  ]) {
-    if (piped !== null && o) out.push({ what, measured: `${fmtN(piped)} vs ${fmtN(o)} = ${fmtN(piped / o, 2)}×`, met: piped >= 0.75 * o });
+  // What a pool with pipelining turned off gives, against the same egress limit.
+  const unpiped = rate('mqtt-qos1-unpipelined');
+  if (unpiped !== null && egressRate) {
+    out.push({ what: 'variant: mqtt-qos1-unpipelined ≥ 0.75× egress limit', measured: `${fmtN(unpiped)} vs ${fmtN(egressRate)} = ${fmtN(unpiped / egressRate, 2)}×`, met: unpiped >= 0.75 * egressRate });
   }
   const q1r = results['mqtt-qos1-rest'];
   out.push(
@@ -141,7 +139,7 @@ function targets(results, egressRate) {
   return out;
 }
 
-const ORDER = ['egress-limit', 'mqtt-qos1-rest', 'mqtt-qos0-rest', 'mqtt-qos2-rest', 'mqtt-qos1-batch', 'egress-limit-pipelined', 'mqtt-qos1-pipelined', 'coap-con-rest', 'amqp-rest', 'peer-mosquitto', 'peer-node-red', 'peer-aedes'];
+const ORDER = ['egress-limit', 'mqtt-qos1-rest', 'mqtt-qos0-rest', 'mqtt-qos2-rest', 'mqtt-qos1-batch', 'egress-limit-pipelined', 'mqtt-qos1-unpipelined', 'coap-con-rest', 'amqp-rest', 'peer-mosquitto', 'peer-node-red', 'peer-aedes'];
 function order(a, b) {
   return (ORDER.indexOf(a.scenario) + 100) % 100 - ((ORDER.indexOf(b.scenario) + 100) % 100);
 }

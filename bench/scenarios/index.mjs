@@ -15,7 +15,7 @@ const ORDER = [
   'peer-node-red',
   'mqtt-qos1-batch',
   'egress-limit-pipelined',
-  'mqtt-qos1-pipelined',
+  'mqtt-qos1-unpipelined',
   'mqtt-qos0-rest',
   'mqtt-qos2-rest',
   'coap-con-rest',

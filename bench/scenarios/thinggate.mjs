@@ -11,10 +11,13 @@ export const WINDOW = 10;
 /** Batching used by `mqtt-qos1-batch`: up to 100 messages or 5 ms per back-end request. */
 export const BATCH = { maxMessages: 100, maxDelayMs: 5 };
 
-/** HTTP/1.1 pipelining of the pipelined variants, thinggate's pool and undici alike: 4 connections × 16 requests in flight each. */
-export const PIPELINED = { connections: 4, pipelining: 16 };
+/** thinggate's pool default (16 connections, up to 16 requests in flight each), which `egress-limit-pipelined` gives undici too. */
+export const PIPELINED = { connections: 16, pipelining: 16 };
 
-function mqtt(name, qos, { batch = false, pipelined = false, description }) {
+/** The pool of `mqtt-qos1-unpipelined`: one request per connection at a time. */
+const UNPIPELINED = { pipelining: 1 };
+
+function mqtt(name, qos, { batch = false, unpipelined = false, description }) {
   return {
     name,
     group: 'thinggate',
@@ -23,13 +26,13 @@ function mqtt(name, qos, { batch = false, pipelined = false, description }) {
     async start(backend, ctx) {
       const t = await startThinggate(backend, {
         protocol: 'mqtt',
-        pool: batch ? { batch: BATCH } : pipelined ? PIPELINED : undefined,
+        pool: batch ? { batch: BATCH } : unpipelined ? UNPIPELINED : undefined,
         cpuProf: ctx.cpuProf,
         label: name,
       });
       const notes = [...t.notes];
       if (batch) notes.push(`pool batch: ${JSON.stringify(BATCH)}`);
-      if (pipelined) notes.push(`pool: ${PIPELINED.connections} connections, pipelining ${PIPELINED.pipelining}`);
+      if (unpipelined) notes.push('pool: pipelining 1 (no HTTP/1.1 pipelining)');
       return { ...t, notes, transport: { kind: 'mqtt', host: '127.0.0.1', port: t.port, clients: CLIENTS, qos, version: 5, window: WINDOW } };
     },
   };
@@ -40,7 +43,7 @@ export const scenarios = [
   mqtt('mqtt-qos0-rest', 0, { description: 'MQTT 5, QoS 0 (no acknowledgement: loss = sent − received)' }),
   mqtt('mqtt-qos2-rest', 2, { description: 'MQTT 5, QoS 2, PUBCOMP after the back-end\'s 2xx' }),
   mqtt('mqtt-qos1-batch', 1, { batch: true, description: 'MQTT 5, QoS 1, pool batching (JSON array bodies)' }),
-  mqtt('mqtt-qos1-pipelined', 1, { pipelined: true, description: 'MQTT 5, QoS 1, pool with HTTP/1.1 pipelining (4 connections × 16)' }),
+  mqtt('mqtt-qos1-unpipelined', 1, { unpipelined: true, description: 'MQTT 5, QoS 1, pool without HTTP/1.1 pipelining (pipelining: 1)' }),
   {
     name: 'coap-con-rest',
     group: 'thinggate',
