@@ -114,7 +114,8 @@ async function runGateway(build, backendUrl) {
     }),
   );
   const nodeArgs = ['--no-node-snapshot', ...(opt.nodeArgs ? opt.nodeArgs.split(' ') : []), ...build.flags];
-  if (opt.cpuProf) nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${opt.cpuProf}`, `--cpu-prof-name=${build.label}-${Date.now()}.cpuprofile`);
+  // One folder per gateway run, V8's own file names: the main thread and each script thread write their own profile (CPU.<date>.<time>.<pid>.<thread id>.<n>.cpuprofile, the main thread's id is 0); one fixed name let the last thread to exit overwrite the others.
+  if (opt.cpuProf) nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${join(opt.cpuProf, `${build.label}-${Date.now()}`)}`);
   const child = spawn(process.execPath, [...nodeArgs, build.cli, 'start', '-c', join(dir, 'thinggate.json')], { cwd: dir, stdio: ['ignore', 'ignore', 'inherit'] });
   await waitPort(port);
   return { child, port, dir };
