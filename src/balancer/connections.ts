@@ -8,8 +8,8 @@
  * connection has a request in flight, the requests dispatched in one
  * event-loop turn stay on the connection the previous one took while it has
  * at most SLACK more in flight than the least busy one (and fewer than the
- * pipelining depth). Each connection's writes are held (corked) until the end
- * of the turn, so those requests leave in one write and their responses tend
+ * pipelining depth). Each connection's writes are held (corked) until the
+ * next check phase, so those requests leave in one write and their responses tend
  * to come back in one read: on loopback and fast networks each read and write
  * costs more CPU than the rest of a message's path.
  *
@@ -32,7 +32,7 @@ export interface ConnectionsOptions {
 }
 
 /** How many more requests than the least busy connection a saturated turn may put on the connection it is filling. */
-export const SLACK = 4;
+const SLACK = 4;
 
 export class Connections {
   private readonly clients: Client[];
@@ -108,7 +108,7 @@ export class Connections {
     return best;
   }
 
-  /** Holds the connection's writes until the end of this event-loop turn, so the requests dispatched to it meanwhile leave in one write. */
+  /** Holds the connection's writes until the check phase after this turn (see endTurn), so the requests dispatched to it meanwhile leave in one write. */
   private holdForTurn(index: number): void {
     if (this.lastIndex < 0) setImmediate(this.endTurn);
     this.lastIndex = index;
@@ -141,7 +141,7 @@ export class Connections {
       try {
         this.send(this.pick(), next.options, next.handler);
       } catch (err) {
-        next.handler.onResponseError?.(undefined as unknown as Dispatcher.DispatchController, err as Error);
+        failUnsent(next.handler, err as Error);
       }
     } else if (this.running[index] === 0) this.idle.check();
   }
@@ -160,9 +160,14 @@ export class Connections {
   async destroy(): Promise<void> {
     const waiting = this.waiting;
     this.waiting = [];
-    for (const w of waiting) w.handler.onResponseError?.(undefined as unknown as Dispatcher.DispatchController, new Error('connections closed'));
+    for (const w of waiting) failUnsent(w.handler, new Error('connections closed'));
     await Promise.all(this.clients.map((c) => c.destroy()));
   }
+}
+
+/** Fails a request undici never took: there is no controller to pass. */
+function failUnsent(handler: Dispatcher.DispatchHandler, err: Error): void {
+  handler.onResponseError?.(undefined as unknown as Dispatcher.DispatchController, err);
 }
 
 function uncorkAll(sockets: readonly Socket[]): void {
