@@ -23,6 +23,7 @@ import { createRequire } from 'node:module';
 import { startThinggate, ROOT } from '../lib/thinggate.mjs';
 import { cpuSeconds, freePort, spawnSupervised, stopChild, waitForPort } from '../lib/proc.mjs';
 import { writeMarkedBlock } from '../lib/results.mjs';
+import { PIPELINED } from '../scenarios/thinggate.mjs';
 
 // rhea and undici are thinggate's own dependencies; resolve them from the repository root.
 const require = createRequire(new URL('../../package.json', import.meta.url));
@@ -42,9 +43,9 @@ const CONCURRENCY = CONNECTIONS * INFLIGHT;
 const SIZE = Number(args.size ?? 64);
 /** Keep-alive connections to the back-end, the same for thinggate's pool and the undici baseline. */
 const HTTP_CONNECTIONS = Number(args['http-connections'] ?? 16);
-/** thinggate's pool: keep-alive connections and HTTP/1.1 pipelining depth (its defaults: 16 × 16). The egress limit is measured with undici at HTTP_CONNECTIONS × 1 and at HTTP_CONNECTIONS × TG_PIPELINING. */
+/** thinggate's pool: keep-alive connections and HTTP/1.1 pipelining depth (by default the pool's own: PIPELINED). The egress limit is measured with undici at HTTP_CONNECTIONS × 1 and at HTTP_CONNECTIONS × TG_PIPELINING. */
 const TG_CONNECTIONS = Number(args['tg-connections'] ?? HTTP_CONNECTIONS);
-const TG_PIPELINING = Number(args['tg-pipelining'] ?? 16);
+const TG_PIPELINING = Number(args['tg-pipelining'] ?? PIPELINED.pipelining);
 /** Pool batching for the extra batched row: up to this many messages per back-end request (or 5 ms); 0 leaves the row out. */
 const BATCH = Number(args.batch ?? 100);
 const here = (f) => fileURLToPath(new URL(f, import.meta.url));
@@ -254,7 +255,7 @@ function writeResults(r) {
     '',
     '```sh',
     'npx tsc -p tsconfig.json --outDir node_modules/.cache/thinggate-amqp-bench',
-    `THINGGATE_BENCH_DIST=node_modules/.cache/thinggate-amqp-bench node bench/amqp/run.mjs --runs ${RUNS} --seconds ${SECONDS} --connections ${CONNECTIONS} --inflight ${INFLIGHT} --size ${SIZE} --http-connections ${HTTP_CONNECTIONS} --batch ${BATCH}${TG_CONNECTIONS !== HTTP_CONNECTIONS ? ` --tg-connections ${TG_CONNECTIONS}` : ''}${TG_PIPELINING !== 16 ? ` --tg-pipelining ${TG_PIPELINING}` : ''}`,
+    `THINGGATE_BENCH_DIST=node_modules/.cache/thinggate-amqp-bench node bench/amqp/run.mjs --runs ${RUNS} --seconds ${SECONDS} --connections ${CONNECTIONS} --inflight ${INFLIGHT} --size ${SIZE} --http-connections ${HTTP_CONNECTIONS} --batch ${BATCH}${TG_CONNECTIONS !== HTTP_CONNECTIONS ? ` --tg-connections ${TG_CONNECTIONS}` : ''}${TG_PIPELINING !== PIPELINED.pipelining ? ` --tg-pipelining ${TG_PIPELINING}` : ''}`,
     '```',
     '',
   ].join('\n');
