@@ -3,7 +3,7 @@
  * endpoint, consistent hashing keeping a device on one endpoint, ordered
  * delivery, active health checks with panic mode, and stats and metrics.
  */
-import { createServer as createNetServer, type AddressInfo } from 'node:net';
+import { createServer as createNetServer, type AddressInfo, type Server as NetServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createBalancer } from '../../src/balancer/index.js';
 import type { Balancer } from '../../src/balancer/types.js';
@@ -27,6 +27,40 @@ async function backend(responder?: Parameters<typeof TestBackend.start>[0]): Pro
   const b = await TestBackend.start(responder);
   cleanup.push(() => b.close());
   return b;
+}
+
+/** Listens on a loopback port (closed after the test) and returns the server's URL. */
+async function serve(server: NetServer): Promise<string> {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  cleanup.push(() => new Promise((resolve) => server.close(resolve)));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+/**
+ * A raw back-end that holds every `POST /telemetry` until the test answers
+ * it: `perConnection[i]` counts the requests connection i has received,
+ * `held[i]` answers them one by one, in order.
+ */
+async function holdingBackend(): Promise<{ url: string; perConnection: number[]; held: Array<Array<() => void>> }> {
+  const perConnection: number[] = [];
+  const held: Array<Array<() => void>> = [];
+  const server = createNetServer((socket) => {
+    const index = perConnection.push(0) - 1;
+    held.push([]);
+    let text = '';
+    socket.on('data', (chunk: Buffer) => {
+      text += chunk.toString('latin1');
+      const total = text.match(/POST \/telemetry HTTP\/1\.1/g)?.length ?? 0;
+      for (; perConnection[index]! < total; perConnection[index]!++) held[index]!.push(() => socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok'));
+    });
+    socket.on('error', () => {});
+  });
+  return { url: await serve(server), perConnection, held };
+}
+
+/** Polls `ok` every 5 ms, for at most a second. */
+async function until(ok: () => boolean): Promise<void> {
+  for (let i = 0; i < 200 && !ok(); i++) await new Promise((r) => setTimeout(r, 5));
 }
 
 describe('balancer behaviour', () => {
@@ -199,9 +233,7 @@ describe('balancer behaviour', () => {
       });
       socket.on('error', () => {});
     });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    cleanup.push(() => new Promise((resolve) => server.close(resolve)));
-    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const url = await serve(server);
     const balancer = balancerFor({ endpoints: [{ url }], connections: 1, pipelining: 4 });
     const results = await Promise.all(Array.from({ length: 8 }, () => balancer.dispatch(request({ method: 'PUT' }))));
     for (const r of results) expect(r).toMatchObject({ kind: 'response', status: 200 });
@@ -209,60 +241,24 @@ describe('balancer behaviour', () => {
     expect(maxUnanswered).toBeGreaterThan(1);
   });
   it('gives every connection a request before it pipelines, then keeps one turn\'s requests on one connection', async () => {
-    // A raw back-end that holds every request until released, so the requests in flight per connection can be read.
-    const perConnection: number[] = [];
-    const held: Array<() => void> = [];
-    const server = createNetServer((socket) => {
-      const index = perConnection.push(0) - 1;
-      let text = '';
-      socket.on('data', (chunk: Buffer) => {
-        text += chunk.toString('latin1');
-        const total = text.match(/POST \/telemetry HTTP\/1\.1/g)?.length ?? 0;
-        for (; perConnection[index]! < total; perConnection[index]!++) held.push(() => socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok'));
-      });
-      socket.on('error', () => {});
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    cleanup.push(() => new Promise((resolve) => server.close(resolve)));
-    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const { url, perConnection, held } = await holdingBackend();
     const balancer = balancerFor({ endpoints: [{ url }], connections: 3, pipelining: 8 });
-    const arrived = async (n: number) => {
-      for (let i = 0; i < 200 && held.length < n; i++) await new Promise((r) => setTimeout(r, 5));
-    };
+    const received = () => perConnection.reduce((a, b) => a + b, 0);
     // Dispatched in one turn, below saturation: one connection each.
     const first = Array.from({ length: 3 }, () => balancer.dispatch(request()));
-    await arrived(3);
+    await until(() => received() >= 3);
     expect(perConnection).toEqual([1, 1, 1]);
     const second = Array.from({ length: 3 }, () => balancer.dispatch(request()));
-    await arrived(6);
+    await until(() => received() >= 6);
     // All three connections busy: the turn's requests share the first one (SLACK = 4 more than the least busy).
     expect(perConnection).toEqual([4, 1, 1]);
-    for (const release of held) release();
+    for (const h of held) for (const release of h) release();
     for (const r of await Promise.all([...first, ...second])) expect(r).toMatchObject({ kind: 'response', status: 200 });
   });
 
   it('a request that finds every connection full waits for the first connection to free a place', async () => {
-    // Each connection's requests are held until the test answers them, connection by connection.
-    const perConnection: number[] = [];
-    const held: Array<Array<() => void>> = [];
-    const server = createNetServer((socket) => {
-      const index = perConnection.push(0) - 1;
-      held.push([]);
-      let text = '';
-      socket.on('data', (chunk: Buffer) => {
-        text += chunk.toString('latin1');
-        const total = text.match(/POST \/telemetry HTTP\/1\.1/g)?.length ?? 0;
-        for (; perConnection[index]! < total; perConnection[index]!++) held[index]!.push(() => socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok'));
-      });
-      socket.on('error', () => {});
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    cleanup.push(() => new Promise((resolve) => server.close(resolve)));
-    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const { url, perConnection, held } = await holdingBackend();
     const balancer = balancerFor({ endpoints: [{ url }], connections: 2, pipelining: 1 });
-    const until = async (ok: () => boolean) => {
-      for (let i = 0; i < 200 && !ok(); i++) await new Promise((r) => setTimeout(r, 5));
-    };
     const results = Array.from({ length: 3 }, () => balancer.dispatch(request()));
     await until(() => perConnection.length === 2 && perConnection[0] === 1 && perConnection[1] === 1);
     expect(perConnection).toEqual([1, 1]);
@@ -302,9 +298,7 @@ describe('balancer behaviour', () => {
       });
       socket.on('error', () => {});
     });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    cleanup.push(() => new Promise((resolve) => server.close(resolve)));
-    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const url = await serve(server);
     const balancer = balancerFor({ endpoints: [{ url }], connections: 1, pipelining: 8, retries: { budgetPercent: 100 } });
     const requests = Array.from({ length: 8 }, () => request());
     const results = await Promise.all(requests.map((r) => balancer.dispatch(r)));
