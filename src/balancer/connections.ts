@@ -53,6 +53,9 @@ export class Connections {
    * requests rather than on its own.
    */
   private waiting: Array<{ options: Dispatcher.DispatchOptions; handler: Dispatcher.DispatchHandler }> = [];
+  /** Failure reports under way (see fail): while non-zero, requests wait. */
+  private failing = 0;
+  private drainQueued = false;
 
   constructor(origin: string, options: ConnectionsOptions) {
     this.pipelining = options.pipelining;
@@ -80,8 +83,9 @@ export class Connections {
 
   dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
     const best = this.pick();
-    if (this.running[best]! >= this.pipelining) {
+    if (this.failing > 0 || this.running[best]! >= this.pipelining) {
       this.waiting.push({ options, handler });
+      if (this.failing > 0) this.drainLater();
       return true;
     }
     return this.send(best, options, handler);
@@ -136,15 +140,53 @@ export class Connections {
   /** A request on connection `index` ended (answered or failed). */
   release(index: number): void {
     this.running[index]!--;
-    const next = this.waiting.shift();
-    if (next) {
+    if (this.waiting.length > 0) this.sendWaiting();
+    else if (this.running[index] === 0) this.idle.check();
+  }
+
+  /**
+   * Reports a failed request to its handler. undici fails a client's whole
+   * queue in one loop when a connection cannot be made and then asserts
+   * (throws) that the queue is empty: nothing may reach undici from inside
+   * that loop, neither a waiting request given the freed place nor a retry
+   * the handler sends. Both wait until the loop is over.
+   */
+  fail(index: number, report: () => void): void {
+    this.failing++;
+    try {
+      this.release(index);
+      report();
+    } finally {
+      this.failing--;
+    }
+  }
+
+  /** Sends waiting requests while a connection has room for them. */
+  private sendWaiting(): void {
+    if (this.failing > 0) return this.drainLater();
+    while (this.waiting.length > 0) {
+      const best = this.pick();
+      if (this.running[best]! >= this.pipelining) return;
+      const next = this.waiting.shift()!;
       try {
-        this.send(this.pick(), next.options, next.handler);
+        this.send(best, next.options, next.handler);
       } catch (err) {
         failUnsent(next.handler, err as Error);
       }
-    } else if (this.running[index] === 0) this.idle.check();
+    }
+    this.idle.check();
   }
+
+  private drainLater(): void {
+    if (this.drainQueued) return;
+    this.drainQueued = true;
+    queueMicrotask(this.drain);
+  }
+
+  private readonly drain = (): void => {
+    this.drainQueued = false;
+    this.sendWaiting();
+  };
 
   /**
    * Waits for the requests in flight, then closes the connections. (undici's
@@ -208,7 +250,8 @@ class Counted implements Dispatcher.DispatchHandler {
   }
 
   onResponseError(controller: Dispatcher.DispatchController, error: Error): void {
-    this.settle();
-    this.inner.onResponseError?.(controller, error);
+    if (!this.open) return void this.inner.onResponseError?.(controller, error);
+    this.open = false;
+    this.owner.fail(this.index, () => this.inner.onResponseError?.(controller, error));
   }
 }

@@ -3,7 +3,7 @@
  * endpoint, consistent hashing keeping a device on one endpoint, ordered
  * delivery, active health checks with panic mode, and stats and metrics.
  */
-import { createServer as createNetServer, type AddressInfo, type Server as NetServer } from 'node:net';
+import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createBalancer } from '../../src/balancer/index.js';
 import type { Balancer } from '../../src/balancer/types.js';
@@ -268,6 +268,23 @@ describe('balancer behaviour', () => {
     expect(perConnection).toEqual([1, 2]);
     for (const h of held) for (const release of h) release();
     for (const r of await Promise.all(results)) expect(r).toMatchObject({ kind: 'response', status: 200 });
+  });
+
+  it('requests waiting for a connection fail cleanly when the back-end goes away', async () => {
+    // undici fails every queued request of a client whose reconnect is refused and then asserts its queue is
+    // empty: a waiting request put on that client from inside the failure must not reach it before undici is done.
+    const sockets: Socket[] = [];
+    const server = createNetServer((socket) => {
+      sockets.push(socket);
+      socket.on('error', () => {});
+    });
+    const url = await serve(server);
+    const balancer = balancerFor({ endpoints: [{ url }], connections: 1, pipelining: 1 });
+    const results = Array.from({ length: 4 }, () => balancer.dispatch(request()));
+    await until(() => sockets.length === 1);
+    server.close();
+    sockets[0]!.destroy();
+    for (const r of await Promise.all(results)) expect(r).toMatchObject({ kind: 'unavailable' });
   });
 
   it('pipelined requests lost with their connection are sent again with the same Idempotency-Key', async () => {
