@@ -20,7 +20,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
-import { startThinggate, ROOT } from '../lib/thinggate.mjs';
+import { startThinggate, ROOT, GATEWAY_NODE_ARGS } from '../lib/thinggate.mjs';
 import { cpuSeconds, freePort, spawnSupervised, stopChild, waitForPort } from '../lib/proc.mjs';
 import { writeMarkedBlock } from '../lib/results.mjs';
 import { PIPELINED } from '../scenarios/thinggate.mjs';
@@ -92,7 +92,7 @@ async function startListenerOnly() {
   };
   writeFileSync(join(dir, 'thinggate.json'), JSON.stringify(config));
   const dist = process.env.THINGGATE_BENCH_DIST ? resolve(ROOT, process.env.THINGGATE_BENCH_DIST) : join(ROOT, 'dist');
-  const child = await spawnSupervised(process.execPath, ['--no-node-snapshot', '--max-semi-space-size=32', join(dist, 'cli.js'), 'start', '-c', join(dir, 'thinggate.json')], {
+  const child = await spawnSupervised(process.execPath, [...GATEWAY_NODE_ARGS, join(dist, 'cli.js'), 'start', '-c', join(dir, 'thinggate.json')], {
     cwd: dir,
     name: 'thinggate(amqp, no back-end)',
     logFile: join(dir, 'thinggate.log'),

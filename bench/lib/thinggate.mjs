@@ -12,6 +12,14 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort, isAlive, spawnSupervised, stopChild, waitForPort } from './proc.mjs';
 
+/**
+ * The V8 flags the thinggate bin and `npm start` run the gateway under (see
+ * src/cli.ts). Every bench starts it so: at 15,000 msg/s V8's default young
+ * generation promotes messages still in flight, and the scavenges that copy
+ * them raised publish→PUBACK p99 from ~3.5 ms to ~25–30 ms (bench/mqtt-path).
+ */
+export const GATEWAY_NODE_ARGS = Object.freeze(['--no-node-snapshot', '--max-semi-space-size=32']);
+
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /**
  * The build to measure: `dist/` unless THINGGATE_BENCH_DIST names another
@@ -48,8 +56,7 @@ export async function startThinggate(backend, opts = {}) {
     writeFileSync(join(dir, 'route.js'), ROUTE_SCRIPT);
     writeFileSync(join(dir, 'thinggate.json'), JSON.stringify(config, null, 2));
     const logFile = join(dir, 'thinggate.log');
-    // The same V8 flags the thinggate bin and npm start use (see src/cli.ts).
-    const nodeArgs = ['--no-node-snapshot', '--max-semi-space-size=32', ...(process.env.TG_EXTRA_NODE_ARGS ? process.env.TG_EXTRA_NODE_ARGS.split(' ') : [])];
+    const nodeArgs = [...GATEWAY_NODE_ARGS, ...(process.env.TG_EXTRA_NODE_ARGS ? process.env.TG_EXTRA_NODE_ARGS.split(' ') : [])];
     if (opts.cpuProf) nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${opts.cpuProf}`);
     const child = await spawnSupervised(process.execPath, [...nodeArgs, CLI, 'start', '-c', join(dir, 'thinggate.json')], {
       cwd: dir,

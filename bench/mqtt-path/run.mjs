@@ -25,6 +25,7 @@ import { tmpdir, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cpuSeconds } from '../lib/proc.mjs';
+import { GATEWAY_NODE_ARGS } from '../lib/thinggate.mjs';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 const ROOT = resolve(HERE, '../..');
@@ -113,7 +114,7 @@ async function runGateway(build, backendUrl) {
       log: { level: 'warn' },
     }),
   );
-  const nodeArgs = ['--no-node-snapshot', ...(opt.nodeArgs ? opt.nodeArgs.split(' ') : []), ...build.flags];
+  const nodeArgs = [...GATEWAY_NODE_ARGS, ...(opt.nodeArgs ? opt.nodeArgs.split(' ') : []), ...build.flags];
   // One folder per gateway run, V8's own file names: the main thread and each script thread write their own profile (CPU.<date>.<time>.<pid>.<thread id>.<n>.cpuprofile, the main thread's id is 0); one fixed name let the last thread to exit overwrite the others.
   if (opt.cpuProf) nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${join(opt.cpuProf, `${build.label}-${Date.now()}`)}`);
   const child = spawn(process.execPath, [...nodeArgs, build.cli, 'start', '-c', join(dir, 'thinggate.json')], { cwd: dir, stdio: ['ignore', 'ignore', 'inherit'] });
