@@ -62,7 +62,7 @@ const config = parseConfig(
 );
 const logger = pino({ level: 'warn' });
 const metrics = new Metrics();
-const scripts = buildScriptHost(config, logger, metrics);
+const scripts = await buildScriptHost(config, logger, metrics);
 const balancer = createBalancer(config.pools, { baseDir: here, logger, metrics });
 const pipeline = new GatewayPipeline({ routes: new RouteTable(config.routes), balancer, scripts }, new DeviceRegistry(), logger, metrics);
 

@@ -121,7 +121,7 @@ export interface DryRunOptions {
 /** Runs each sample through the script, in order, sharing one isolate and one state store. */
 export async function dryRun(script: string, samples: readonly Sample[], options: DryRunOptions = {}): Promise<DryRunResult[]> {
   const config = parseConfig({ listeners: [], pools: [], routes: [], scripts: { ...options.scripts, watch: false } }, { env: {} });
-  const unit = new ScriptUnit({
+  const unit = await ScriptUnit.create({
     name: script,
     absPath: resolve(script),
     config: config.scripts,

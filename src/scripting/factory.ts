@@ -25,17 +25,21 @@ export interface ScriptHostOptions {
 
 /** The factory the gateway calls at start and on every reload. */
 export function createScriptHostFactory(options: ScriptHostOptions = {}): ScriptHostFactory {
-  return async (config, logger, metrics, previous): Promise<ScriptHost> => buildScriptHost(config, logger, metrics, previous, options);
+  return (config, logger, metrics, previous): Promise<ScriptHost> => buildScriptHost(config, logger, metrics, previous, options);
 }
 
-/** Builds a host synchronously; throws ScriptCompileError (TG_ERR_CONFIG_INVALID) when a new script does not compile. */
-export function buildScriptHost(
+/**
+ * Builds a host once every script has compiled in its thread (the running
+ * configuration serves meanwhile); rejects with ScriptCompileError
+ * (TG_ERR_CONFIG_INVALID) when a new script does not compile.
+ */
+export async function buildScriptHost(
   config: GatewayConfig,
   logger: Logger,
   metrics: Metrics,
   previous?: ScriptHost,
   options: ScriptHostOptions = {},
-): IsolateScriptHost {
+): Promise<IsolateScriptHost> {
   const byAbs = new Map<string, ScriptUnit>();
   if (previous instanceof IsolateScriptHost) for (const u of previous.units.values()) byAbs.set(u.absPath, u);
   const threads = previous instanceof IsolateScriptHost ? previous.threads : new ScriptThreads(config.scripts.threads);
@@ -49,10 +53,10 @@ export function buildScriptHost(
       const absPath = resolve(config.baseDir, r.script);
       let unit = [...units.values()].find((u) => u.absPath === absPath) ?? byAbs.get(absPath);
       if (unit && !retained.has(unit) && !created.includes(unit)) {
-        unit.refresh(config.scripts);
         retained.add(unit);
+        await unit.refresh(config.scripts);
       } else if (!unit) {
-        unit = new ScriptUnit({
+        unit = await ScriptUnit.create({
           name: r.script,
           absPath,
           config: config.scripts,
@@ -67,7 +71,7 @@ export function buildScriptHost(
       units.set(r.script, unit);
     }
   } catch (err) {
-    for (const u of created) void u.close();
+    await Promise.all(created.map((u) => u.close()));
     throw err;
   }
   for (const u of new Set(units.values())) u.refs++;

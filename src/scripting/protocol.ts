@@ -4,25 +4,17 @@
  * of messages and its results — travel as single strings, which cross
  * between threads several times cheaper than objects.
  */
-import type { MessagePort } from 'node:worker_threads';
 import type { StateLimits } from './state-store.js';
 import type { Bins, CallOutcome, RawResult, ScriptLimits } from './version.js';
-
-/** What the worker starts with. */
-export interface ThreadData {
-  readonly syncPort: MessagePort;
-  readonly flag: Int32Array;
-}
 
 export type Request =
   /** A script joins the thread: its `ctx.state` store is made. */
   | { readonly op: 'attach'; readonly unit: number; readonly limits: StateLimits }
   /** A script leaves: its versions and store go. */
   | { readonly op: 'detach'; readonly unit: number }
-  /** Without `id` the answer comes on the sync port (the main thread is waiting); with one, as an ordinary reply. */
   | {
       readonly op: 'compile';
-      readonly id?: number;
+      readonly id: number;
       readonly unit: number;
       readonly name: string;
       readonly absPath: string;

@@ -2,23 +2,20 @@
  * The main thread's side of the script threads (worker.ts). A pool of up to
  * `scripts.threads` workers hosts every script; each script (unit) is placed
  * on the thread with the fewest scripts and stays there. Messages go over in
- * batches and come back as per-message results; compiling is synchronous
- * (the main thread waits on a shared flag), so a configuration is accepted
- * or refused before the gateway goes on, as with any other configuration
- * error. If a worker itself dies, its pending calls fail, a new worker
+ * batches and come back as per-message results; compiles are calls too,
+ * answered when the thread gets to them, so the event loop never waits for
+ * a thread that is busy with a batch. If a worker itself dies, its pending
+ * calls fail, a new worker
  * starts, and the versions of the old one count as lost (each unit rebuilds
  * its current version, as after a memory failure; `ctx.state` starts empty).
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
+import { Worker } from 'node:worker_threads';
 import { ScriptCompileError } from './errors.js';
 import type { StateLimits } from './state-store.js';
 import { NO_BINS, type CallOutcome, type ScriptLimits } from './version.js';
-import { encodeBatch, type BatchOutcome, type Compiled, type Reply, type Request, type ThreadData } from './protocol.js';
-
-/** How long a compile may take before the worker is considered stuck. */
-const COMPILE_WAIT_MS = 30_000;
+import { encodeBatch, type BatchOutcome, type Compiled, type Reply, type Request } from './protocol.js';
 
 /** What a thread tells the script (unit) placed on it. */
 export interface UnitHooks {
@@ -69,8 +66,6 @@ export class ScriptThreads {
 
 export class ScriptThread {
   private worker!: Worker;
-  private syncPort!: MessagePort;
-  private readonly flag = new Int32Array(new SharedArrayBuffer(4));
   /** Calls awaiting their outcome, each with the outcome it gets if the worker dies first. */
   private readonly pending = new Map<number, { readonly resolve: (out: BatchOutcome | CallOutcome | Compiled) => void; readonly batch: boolean }>();
   private readonly placed = new Map<number, Placed>();
@@ -97,26 +92,13 @@ export class ScriptThread {
     this.worker.postMessage({ op: 'detach', unit } satisfies Request);
   }
 
-  /** Compiles a version of a unit's script in the worker; throws ScriptCompileError. */
-  compile(unit: number, name: string, absPath: string, source: string, limits: ScriptLimits): RemoteVersion {
-    Atomics.store(this.flag, 0, 0);
-    this.worker.postMessage(compileRequest(unit, name, absPath, source, limits));
-    const deadline = Date.now() + COMPILE_WAIT_MS;
-    let msg: { message: Compiled } | undefined;
-    while (!(msg = receiveMessageOnPort(this.syncPort) as { message: Compiled } | undefined)) {
-      const left = deadline - Date.now();
-      if (left <= 0 || Atomics.wait(this.flag, 0, 0, left) === 'timed-out') {
-        throw new ScriptCompileError(name, `the script thread did not answer within ${COMPILE_WAIT_MS / 1000} s`);
-      }
-      Atomics.store(this.flag, 0, 0);
-    }
-    return this.version(name, source, limits, msg.message, this.epoch);
-  }
-
-  /** Compiles without blocking the event loop (a watched file changed); rejects with ScriptCompileError. */
-  async compileAsync(unit: number, name: string, absPath: string, source: string, limits: ScriptLimits): Promise<RemoteVersion> {
+  /**
+   * Compiles a version of a unit's script in the worker, after whatever the
+   * thread is running; rejects with ScriptCompileError.
+   */
+  async compile(unit: number, name: string, absPath: string, source: string, limits: ScriptLimits): Promise<RemoteVersion> {
     const epoch = this.epoch;
-    const out = await this.call<CallOutcome | Compiled>((id) => ({ ...compileRequest(unit, name, absPath, source, limits), id }));
+    const out = await this.call<CallOutcome | Compiled>((id) => compileRequest(id, unit, name, absPath, source, limits));
     if ('kind' in out) throw new ScriptCompileError(name, `the script thread stopped while compiling: ${out.kind === 'error' ? out.message : out.kind}`);
     return this.version(name, source, limits, out, epoch);
   }
@@ -160,15 +142,11 @@ export class ScriptThread {
   async close(): Promise<void> {
     this.closing = true;
     await this.worker.terminate();
-    this.syncPort.close();
   }
 
   private start(): void {
-    const channel = new MessageChannel();
-    this.syncPort = channel.port1;
-    const data: ThreadData = { syncPort: channel.port2, flag: this.flag };
     this.epoch++;
-    const worker = new Worker(workerFile(), { workerData: data, transferList: [channel.port2] });
+    const worker = new Worker(workerFile());
     worker.unref();
     worker.on('message', (m: Reply) => {
       let id: number;
@@ -200,7 +178,6 @@ export class ScriptThread {
     if (worker !== this.worker || this.closing) return;
     const pending = [...this.pending.values()];
     this.pending.clear();
-    this.syncPort.close();
     this.start();
     for (const p of pending) p.resolve(p.batch ? { parts: [], stop: { kind: 'error', message: err.message } } : { kind: 'error', message: err.message });
     for (const p of this.placed.values()) p.hooks.lost(err);
@@ -259,8 +236,8 @@ export class RemoteVersion {
 }
 
 /** A compile request; only the limits the isolate needs cross to the thread. */
-function compileRequest(unit: number, name: string, absPath: string, source: string, limits: ScriptLimits): Extract<Request, { op: 'compile' }> {
-  return { op: 'compile', unit, name, absPath, source, limits: { memoryMb: limits.memoryMb, timeoutMs: limits.timeoutMs } };
+function compileRequest(id: number, unit: number, name: string, absPath: string, source: string, limits: ScriptLimits): Extract<Request, { op: 'compile' }> {
+  return { op: 'compile', id, unit, name, absPath, source, limits: { memoryMb: limits.memoryMb, timeoutMs: limits.timeoutMs } };
 }
 
 /** The compiled worker: next to this file, or in dist/ when this file runs from the TypeScript sources (tests). */

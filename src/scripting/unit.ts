@@ -59,7 +59,7 @@ export class ScriptUnit {
   private readonly thread: ScriptThread;
   /** This unit's key on its thread. */
   private readonly key: number;
-  private current: RemoteVersion;
+  private current!: RemoteVersion;
   /** Batches sent to the thread and not yet answered. */
   private inFlight = 0;
   private readonly drained = new IdleWaiters(() => this.inFlight === 0);
@@ -84,10 +84,24 @@ export class ScriptUnit {
   /** Counts reloads begun; a compile that finishes after a later one began is dropped. */
   private reloadSeq = 0;
   private debounce: NodeJS.Timeout | undefined;
+  /** A rebuild under way (see rebuild). */
+  private rebuilding: Promise<void> | undefined;
   private closed = false;
 
-  /** Starts the script thread, reads and compiles the file; throws ScriptCompileError. */
-  constructor(private readonly options: UnitOptions) {
+  /** Places the script on a script thread, reads and compiles the file; rejects with ScriptCompileError. */
+  static async create(options: UnitOptions): Promise<ScriptUnit> {
+    const unit = new ScriptUnit(options);
+    try {
+      unit.current = await unit.thread.compile(unit.key, unit.name, unit.absPath, readScript(unit.name, unit.absPath), unit.config);
+    } catch (err) {
+      await options.threads.release(unit.thread, unit.key);
+      throw err;
+    }
+    if (unit.config.watch) unit.watch();
+    return unit;
+  }
+
+  private constructor(private readonly options: UnitOptions) {
     this.name = options.name;
     this.absPath = options.absPath;
     this.config = options.config;
@@ -110,13 +124,6 @@ export class ScriptUnit {
     });
     this.thread = placed.thread;
     this.key = placed.unit;
-    try {
-      this.current = this.thread.compile(this.key, this.name, this.absPath, readScript(this.name, this.absPath), this.config);
-    } catch (err) {
-      void options.threads.release(this.thread, this.key);
-      throw err;
-    }
-    if (this.config.watch) this.watch();
   }
 
   get version(): RemoteVersion {
@@ -129,17 +136,18 @@ export class ScriptUnit {
 
   /**
    * Applies a (re)loaded configuration and re-reads the file. A changed file
-   * or changed isolate limits compile a new version aside; if that fails the
-   * running version stays and the error is logged.
+   * or changed isolate limits compile a new version aside, swapped in before
+   * this resolves; if that fails the running version stays and the error is
+   * logged. The running version serves meanwhile.
    */
-  refresh(config: ScriptsConfig): void {
+  async refresh(config: ScriptsConfig): Promise<void> {
     const limitsChanged = config.memoryMb !== this.config.memoryMb || config.timeoutMs !== this.config.timeoutMs;
     this.config = config;
     this.thread.configureState(this.key, config.state);
     this.throttle.configure(config.throttle);
     if (config.watch && !this.watcher) this.watch();
     if (!config.watch && this.watcher) this.unwatch();
-    this.reloadFromFile(limitsChanged);
+    await this.reload(limitsChanged);
   }
 
   /** Queues one message; batches are run from `setImmediate`, so messages arriving in one I/O turn share one call. */
@@ -164,7 +172,7 @@ export class ScriptUnit {
   /** Runs `onResponse` on the version that handled the message (if it exports one). */
   async onResponse(res: ScriptResponse, env: Envelope): Promise<Reply | ScriptFailure | undefined> {
     let v = this.versionOf.get(env);
-    if (!v || !v.alive) v = this.live();
+    if (!v || !v.alive) v = await this.live();
     if (!v.hasOnResponse) return undefined;
     const out = await v.response(responseWire(res), envelopeWire(env), ownBytes(env.payload), this.now());
     const r = this.single(out, v, env.source.clientId, env.protocol, env.id, 'onResponse');
@@ -186,7 +194,7 @@ export class ScriptUnit {
 
   /** Runs `onConnect`; undefined when the script does not export it. */
   async onConnect(client: ClientInfo): Promise<Admission | undefined> {
-    const v = this.live();
+    const v = await this.live();
     if (!v.hasOnConnect) return undefined;
     const r = this.single(await v.connect(clientWire(client), this.now()), v, client.clientId, client.protocol, undefined, 'onConnect');
     if (!r.ok) return { ok: false, status: 503, reason: `admission script failed (${r.code})` };
@@ -252,7 +260,7 @@ export class ScriptUnit {
 
   private async runBatch(items: readonly Pending[]): Promise<void> {
     this.messages.inc({ script: this.name }, items.length);
-    const v = this.live();
+    const v = await this.live();
     const wires = new Array<unknown>(items.length);
     let total = 0;
     for (let i = 0; i < items.length; i++) {
@@ -280,7 +288,7 @@ export class ScriptUnit {
     stop ??= { kind: 'error', message: 'script produced no result' };
     const code = stop.kind === 'memory' ? SCRIPT_CODES.memory : SCRIPT_CODES.threw;
     const reason = stop.kind === 'memory' ? `script exceeded its ${v.limits.memoryMb} MB memory limit` : `script call failed: ${stop.message}`;
-    if (stop.kind === 'memory') this.rebuild(v);
+    if (stop.kind === 'memory') void this.rebuild(v);
     for (; i < items.length; i++) {
       const p = items[i]!;
       p.resolve(this.fail(code, reason, p.env.source.clientId, p.env.protocol, p.env.id));
@@ -358,48 +366,49 @@ export class ScriptUnit {
     return failure(code, reason);
   }
 
-  /** The current version, rebuilt first if its isolate was lost to the memory limit. */
-  private live(): RemoteVersion {
-    if (!this.current.alive) this.rebuild(this.current);
+  /** The current version, rebuilt first if its isolate was lost to the memory limit or with its thread. */
+  private async live(): Promise<RemoteVersion> {
+    if (!this.current.alive) await this.rebuild(this.current);
     return this.current;
   }
 
-  private rebuild(dead: RemoteVersion): void {
-    if (this.current !== dead || this.closed) return;
+  /** Compiles the source of a lost version again; messages arriving meanwhile wait for the one rebuild. */
+  private rebuild(dead: RemoteVersion): Promise<void> {
+    if (this.current !== dead || this.closed) return Promise.resolve();
+    this.rebuilding ??= this.recompile(dead).finally(() => {
+      this.rebuilding = undefined;
+    });
+    return this.rebuilding;
+  }
+
+  private async recompile(dead: RemoteVersion): Promise<void> {
     try {
-      this.current = this.thread.compile(this.key, this.name, this.absPath, dead.source, this.config);
+      const next = await this.thread.compile(this.key, this.name, this.absPath, dead.source, this.config);
+      // A reload swapped in a version meanwhile, or the unit closed: keep what is there.
+      if (this.current !== dead || this.closed) return next.dispose();
+      this.current = next;
       dead.dispose();
       this.reloads.inc({ script: this.name, result: 'rebuilt' });
       this.logger.warn('isolate rebuilt after exceeding its memory limit or losing its thread');
-      this.events.emit('rebuilt', this.current);
+      this.events.emit('rebuilt', next);
     } catch (err) {
       this.logger.error({ err }, 'isolate could not be rebuilt; retrying on the next message');
     }
   }
 
-  /** A reload from the configuration (SIGHUP): compiled before the new configuration takes over. */
-  private reloadFromFile(force: boolean): void {
+  /**
+   * Compiles the file's new text (or, with `force`, the same text under new
+   * limits) aside and swaps it in: on a configuration reload (SIGHUP) and
+   * when the watched file changes. The compile waits in the script's thread
+   * behind a running batch; the event loop does not.
+   */
+  private async reload(force: boolean): Promise<void> {
     const source = this.changedSource(force);
     if (source === undefined) return;
     const seq = ++this.reloadSeq;
     let next: RemoteVersion;
     try {
-      next = this.thread.compile(this.key, this.name, this.absPath, source, this.config);
-    } catch (err) {
-      this.refuse(err, seq);
-      return;
-    }
-    this.swapIn(next, seq);
-  }
-
-  /** A reload after the file changed (watch): compiled without holding the event loop. */
-  private async reloadChangedFile(): Promise<void> {
-    const source = this.changedSource(false);
-    if (source === undefined) return;
-    const seq = ++this.reloadSeq;
-    let next: RemoteVersion;
-    try {
-      next = await this.thread.compileAsync(this.key, this.name, this.absPath, source, this.config);
+      next = await this.thread.compile(this.key, this.name, this.absPath, source, this.config);
     } catch (err) {
       this.refuse(err, seq);
       return;
@@ -460,7 +469,7 @@ export class ScriptUnit {
       this.watcher = watch(dirname(this.absPath), { persistent: false }, (_event, changed) => {
         if (changed !== null && changed !== file) return;
         clearTimeout(this.debounce);
-        this.debounce = setTimeout(() => void this.reloadChangedFile(), this.config.debounceMs);
+        this.debounce = setTimeout(() => void this.reload(false), this.config.debounceMs);
         this.debounce.unref();
       });
       this.watcher.on('error', (err) => {

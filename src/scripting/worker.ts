@@ -5,18 +5,17 @@
  * back, so a slow or spinning script holds this thread — never the gateway's
  * event loop. Protocol: protocol.ts.
  */
-import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
+import { parentPort, type MessagePort } from 'node:worker_threads';
 import { ScriptVersion, type HostHooks, type ScriptLimits } from './version.js';
 import { StateStore, type StateLimits } from './state-store.js';
 import { ScriptCompileError } from './errors.js';
-import { decodeBatch, type BatchOutcome, type Compiled, type Part, type Request, type ThreadData } from './protocol.js';
+import { decodeBatch, type BatchOutcome, type Compiled, type Part, type Request } from './protocol.js';
 
 /** Tries a message gets when its calls keep running out of wall-clock time without using the CPU. */
 const STARVED_RETRIES = 3;
 /** The part of a message that ran out of time. */
 const TIMED_OUT = '[[3]]';
 
-const data = workerData as ThreadData;
 const port = parentPort as MessagePort;
 /** Per script (unit): its state store and hooks. */
 const units = new Map<number, { readonly store: StateStore; readonly hooks: HostHooks }>();
@@ -48,9 +47,7 @@ function handle(msg: Request | string): void {
       units.delete(m.unit);
       return;
     case 'compile': {
-      const c = compile(m.unit, m.name, m.absPath, m.source, m.limits);
-      if (m.id === undefined) answerSync(c);
-      else port.postMessage({ t: 'r', id: m.id, out: c });
+      port.postMessage({ t: 'r', id: m.id, out: compile(m.unit, m.name, m.absPath, m.source, m.limits) });
       return;
     }
     case 'state':
@@ -90,13 +87,6 @@ function compile(unit: number, name: string, absPath: string, source: string, li
   } catch (err) {
     return { ok: false, detail: err instanceof ScriptCompileError ? err.detail : String((err as Error)?.message ?? err) };
   }
-}
-
-/** Replies to a call the main thread is blocked on (it waits on the shared flag, then reads the port). */
-function answerSync(reply: Compiled): void {
-  data.syncPort.postMessage(reply);
-  Atomics.store(data.flag, 0, 1);
-  Atomics.notify(data.flag, 0);
 }
 
 /**

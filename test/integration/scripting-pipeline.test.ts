@@ -83,7 +83,7 @@ beforeAll(async () => {
     { baseDir: dir.path, env: {} },
   );
   const metrics = new Metrics();
-  scripts = buildScriptHost(config, silentLogger(), metrics);
+  scripts = await buildScriptHost(config, silentLogger(), metrics);
   balancer = createBalancer(config.pools, { baseDir: dir.path, logger: silentLogger(), metrics });
   pipeline = new GatewayPipeline({ routes: new RouteTable(config.routes), balancer, scripts }, devices, silentLogger(), metrics);
   const sub: Subscriber = { clientId: 'a', listener: 'mqtt', deliver: (m) => (got.push(m), true) };

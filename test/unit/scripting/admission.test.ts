@@ -33,7 +33,7 @@ const config = parseConfig(
   },
   { baseDir: dir.path, env: {} },
 );
-const { host } = build(config);
+const { host } = await build(config);
 afterAll(async () => {
   await host.close();
   dir.remove();

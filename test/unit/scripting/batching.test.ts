@@ -63,7 +63,7 @@ async function turnsUntilHandedOver<T>(start: () => Promise<T>): Promise<{ value
 
 describe('script batching over event-loop turns', () => {
   it('runs a burst in one call and does not wait out batchTurns once the inflow stops', async () => {
-    const { host } = build(configFor(dir, [CALLS], { batchTurns: 16 }));
+    const { host } = await build(configFor(dir, [CALLS], { batchTurns: 16 }));
     try {
       const { value, turns } = await turnsUntilHandedOver(() => Promise.all([1, 2, 3].map(() => host.onMessage(CALLS, envelope('s0/x')))));
       expect(new Set(value.map(callOf)).size).toBe(1);
@@ -75,7 +75,7 @@ describe('script batching over event-loop turns', () => {
   });
 
   it('keeps waiting while each turn brings more messages, then runs them in one call', async () => {
-    const { host } = build(configFor(dir, [CALLS], { batchTurns: 16 }));
+    const { host } = await build(configFor(dir, [CALLS], { batchTurns: 16 }));
     try {
       const all: Array<Promise<ScriptResult>> = [];
       const send = (n: number): void => {
@@ -101,7 +101,7 @@ describe('script batching over event-loop turns', () => {
   });
 
   it('with batchTurns 0 runs what one turn brought, without waiting', async () => {
-    const { host } = build(configFor(dir, [CALLS], { batchTurns: 0 }));
+    const { host } = await build(configFor(dir, [CALLS], { batchTurns: 0 }));
     try {
       const first = [1, 2].map(() => host.onMessage(CALLS, envelope('s0/x')));
       await new Promise((r) => setImmediate(r));

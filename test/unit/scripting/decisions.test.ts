@@ -81,7 +81,7 @@ export function onMessage(msg) {
 `,
 );
 
-const { host, log } = build(configFor(dir, [API, INVALID]));
+const { host, log } = await build(configFor(dir, [API, INVALID]));
 afterAll(() => host.close());
 
 async function decide(address: string, payload = '', extra = {}) {

@@ -4,6 +4,7 @@
  * (and line) and counted; the isolate is rebuilt after a memory failure; a
  * device whose messages keep failing is throttled on its own.
  */
+import { once } from 'node:events';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ScriptDir, build, configFor, counter, fromClient } from './support.js';
 
@@ -27,7 +28,7 @@ export function onMessage(msg) {
 );
 
 let now = 1_000_000;
-const { host, metrics, log } = build(configFor(dir, [S], { timeoutMs: 40, memoryMb: 16, throttle: { failures: 3, cooldownMs: 5000 } }), { now: () => now });
+const { host, metrics, log } = await build(configFor(dir, [S], { timeoutMs: 40, memoryMb: 16, throttle: { failures: 3, cooldownMs: 5000 } }), { now: () => now });
 afterAll(() => host.close());
 
 const ok = (clientId: string) => host.onMessage(S, fromClient(clientId, 'f/fine'));
@@ -56,12 +57,16 @@ describe('failure kinds', () => {
 
   it('exhausting memory fails with TG_ERR_SCRIPT_MEMORY, rebuilds the isolate, and the next message runs', async () => {
     // A generous time limit, so the memory limit is what stops the script.
-    const b = build(configFor(dir, [S], { timeoutMs: 5000, memoryMb: 16 }));
+    const b = await build(configFor(dir, [S], { timeoutMs: 5000, memoryMb: 16 }));
     try {
-      const before = b.host.units.get(S)!.version;
+      const unit = b.host.units.get(S)!;
+      const before = unit.version;
+      const rebuilt = once(unit.events, 'rebuilt');
       const r = await b.host.onMessage(S, fromClient('t4', 'f/memory'));
       expect(r).toMatchObject({ ok: false, code: 'TG_ERR_SCRIPT_MEMORY' });
-      const after = b.host.units.get(S)!.version;
+      // The isolate is compiled again in the script's thread, without holding the event loop.
+      const [after] = (await rebuilt) as [typeof before];
+      expect(unit.version).toBe(after);
       expect(after).not.toBe(before);
       expect(after.alive).toBe(true);
       expect(await b.host.onMessage(S, fromClient('n5', 'f/fine'))).toMatchObject({ ok: true });
@@ -97,7 +102,7 @@ describe('log rate limit', () => {
     const dir2 = new ScriptDir();
     const L = dir2.write('chatty.js', `export function onMessage(msg, ctx) { for (let i = 0; i < 10; i++) ctx.log.info('line ' + i); return drop(); }`);
     let t = 0;
-    const b = build(configFor(dir2, [L], { log: { perSecond: 1, burst: 4 } }), { now: () => t });
+    const b = await build(configFor(dir2, [L], { log: { perSecond: 1, burst: 4 } }), { now: () => t });
     try {
       await b.host.onMessage(L, fromClient('c', 'x'));
       expect(b.log.lines.filter((l) => l.scriptLog).map((l) => l.msg)).toEqual(['line 0', 'line 1', 'line 2', 'line 3']);

@@ -35,7 +35,7 @@ async function path(host: Awaited<ReturnType<typeof build>>['host'], script: str
 describe('watching script files', () => {
   it('swaps in a changed file, keeps state, and refuses a broken version', async () => {
     const S = dir.write('watched.js', version('v1'));
-    const b = build(configFor(dir, [S], { watch: true, debounceMs: 20 }));
+    const b = await build(configFor(dir, [S], { watch: true, debounceMs: 20 }));
     try {
       const unit = b.host.units.get(S)!;
       expect(await path(b.host, S)).toBe('/v1');
@@ -64,7 +64,7 @@ describe('watching script files', () => {
 
   it('onResponse runs on the version that handled the message', async () => {
     const S = dir.write('inflight.js', version('old'));
-    const b = build(configFor(dir, [S], { watch: true, debounceMs: 10 }));
+    const b = await build(configFor(dir, [S], { watch: true, debounceMs: 10 }));
     try {
       const e = envelope('s0/x');
       await b.host.onMessage(S, e);
@@ -86,12 +86,12 @@ describe('reload through the factory (SIGHUP)', () => {
   it('reuses unchanged isolates and state; compiles changed files and limits aside', async () => {
     const A = dir.write('a.js', version('a1'));
     const B = dir.write('b.js', version('b1'));
-    const first = build(configFor(dir, [A, B]));
+    const first = await build(configFor(dir, [A, B]));
     await path(first.host, A);
     const va = first.host.units.get(A)!.version;
     const vb = first.host.units.get(B)!.version;
     dir.write(B, version('b2'));
-    const second = build(configFor(dir, [A, B]), {}, first.host, first.log, first.metrics);
+    const second = await build(configFor(dir, [A, B]), {}, first.host, first.log, first.metrics);
     await first.host.close(); // what the gateway does after swapping
     try {
       expect(second.host.units.get(A)!.version).toBe(va);
@@ -100,7 +100,7 @@ describe('reload through the factory (SIGHUP)', () => {
       expect(await path(second.host, B)).toBe('/b2');
       expect(await run(second.host, A)).toEqual({ path: '/a1', seen: '2' });
 
-      const third = build(configFor(dir, [A], { memoryMb: 24 }), {}, second.host, second.log, second.metrics);
+      const third = await build(configFor(dir, [A], { memoryMb: 24 }), {}, second.host, second.log, second.metrics);
       await second.host.close();
       const v3: RemoteVersion = third.host.units.get(A)!.version;
       expect(v3).not.toBe(va);
@@ -117,10 +117,10 @@ describe('reload through the factory (SIGHUP)', () => {
 
   it('a new script that does not compile fails the build; the running host is untouched', async () => {
     const A = dir.write('keep.js', version('k1'));
-    const first = build(configFor(dir, [A]));
+    const first = await build(configFor(dir, [A]));
     try {
       const bad = dir.write('bad.js', 'export function onMessage() { return route(; }');
-      expect(() => build(configFor(dir, [A, bad]), {}, first.host)).toThrow(expect.objectContaining({ code: 'TG_ERR_CONFIG_INVALID' }));
+      await expect(build(configFor(dir, [A, bad]), {}, first.host)).rejects.toMatchObject({ code: 'TG_ERR_CONFIG_INVALID' });
       expect(await path(first.host, A)).toBe('/k1');
       expect(first.host.units.get(A)!.refs).toBe(1);
     } finally {

@@ -2,9 +2,9 @@
  * ctx.state bounds: entries and bytes, oldest writes forgotten first, an
  * oversized entry refused; and the bound seen from inside a script.
  */
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StateStore } from '../../../src/scripting/state-store.js';
-import { ScriptDir, build, configFor, envelope } from './support.js';
+import { ScriptDir, build, configFor, envelope, type Built } from './support.js';
 
 describe('StateStore', () => {
   it('forgets the oldest writes beyond maxEntries; a re-written key counts as new', () => {
@@ -49,7 +49,10 @@ describe('ctx.state inside a script', () => {
   return reply(String(ctx.state.size));
 }`,
   );
-  const { host } = build(configFor(dir, [S], { state: { maxEntries: 2, maxBytes: 4096 } }));
+  let host: Built['host'];
+  beforeAll(async () => {
+    ({ host } = await build(configFor(dir, [S], { state: { maxEntries: 2, maxBytes: 4096 } })));
+  });
   afterAll(async () => {
     await host.close();
     dir.remove();

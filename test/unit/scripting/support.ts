@@ -61,8 +61,8 @@ export interface Built {
   readonly log: LogSink;
 }
 
-export function build(config: GatewayConfig, options: ScriptHostOptions = {}, previous?: IsolateScriptHost, log = logSink(), metrics = new Metrics()): Built {
-  return { host: buildScriptHost(config, log.logger, metrics, previous, options), metrics, log };
+export async function build(config: GatewayConfig, options: ScriptHostOptions = {}, previous?: IsolateScriptHost, log = logSink(), metrics = new Metrics()): Promise<Built> {
+  return { host: await buildScriptHost(config, log.logger, metrics, previous, options), metrics, log };
 }
 
 export function envelope(address: string, payload: string | Buffer = '', extra: Partial<EnvelopeInit> = {}): Envelope {

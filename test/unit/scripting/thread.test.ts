@@ -1,6 +1,8 @@
 /**
  * Scripts run in script threads: a script spinning until its time limit
- * holds neither the gateway's event loop nor scripts on other threads;
+ * holds neither the gateway's event loop nor scripts on other threads, nor
+ * does compiling a new version (watched file or configuration reload) while
+ * the thread is busy;
  * scripts share up to `scripts.threads` threads, each with its own state;
  * a script thread that dies is replaced (its messages fail, later ones run).
  */
@@ -23,8 +25,8 @@ function workerOf(unit: ScriptUnit): Worker {
   return (unit as unknown as { thread: { worker: Worker } }).thread.worker;
 }
 
-/** Largest delay of a 5 ms interval timer while `p` is pending. */
-async function worstTimerLag<T>(p: Promise<T>): Promise<{ value: T; lagMs: number }> {
+/** Largest delay of a 5 ms interval timer while `p` is pending (a function is called once the timer runs, so its own synchronous part counts). */
+async function worstTimerLag<T>(p: Promise<T> | (() => Promise<T>)): Promise<{ value: T; lagMs: number }> {
   let worst = 0;
   let last = performance.now();
   const t = setInterval(() => {
@@ -33,7 +35,7 @@ async function worstTimerLag<T>(p: Promise<T>): Promise<{ value: T; lagMs: numbe
     last = now;
   }, 5);
   try {
-    const value = await p;
+    const value = await (typeof p === 'function' ? p() : p);
     // Let the timer tick once more, so a stall that ended with `p` is counted too.
     await new Promise((r) => setTimeout(r, 20));
     return { value, lagMs: worst };
@@ -44,7 +46,7 @@ async function worstTimerLag<T>(p: Promise<T>): Promise<{ value: T; lagMs: numbe
 
 describe('script threads', () => {
   it('a script spinning to its time limit holds neither the event loop nor another script', async () => {
-    const { host } = build(configFor(dir, [SPIN, QUICK], { timeoutMs: 400 }));
+    const { host } = await build(configFor(dir, [SPIN, QUICK], { timeoutMs: 400 }));
     try {
       const spinning = host.onMessage(SPIN, envelope('s0/spin'));
       const quick = host.onMessage(QUICK, envelope('s1/x'));
@@ -67,7 +69,7 @@ describe('script threads', () => {
 
   it('a changed file is compiled without holding the event loop while its thread is busy', async () => {
     const S = dir.write('busy.js', `export function onMessage(msg) { if (msg.address.endsWith('/spin')) { for (;;) {} } return drop('v1'); }`);
-    const { host } = build(configFor(dir, [S], { timeoutMs: 600, watch: true, debounceMs: 10 }));
+    const { host } = await build(configFor(dir, [S], { timeoutMs: 600, watch: true, debounceMs: 10 }));
     try {
       const unit = host.units.get(S)!;
       const spinning = host.onMessage(S, envelope('s0/spin'));
@@ -84,10 +86,29 @@ describe('script threads', () => {
     }
   });
 
+  it('a configuration reload compiles a changed script without holding the event loop while its thread is busy', async () => {
+    const S = dir.write('busy-reload.js', `export function onMessage(msg) { if (msg.address.endsWith('/spin')) { for (;;) {} } return drop('v1'); }`);
+    const config = configFor(dir, [S], { timeoutMs: 600 });
+    const first = await build(config);
+    try {
+      const spinning = first.host.onMessage(S, envelope('s0/spin'));
+      await new Promise((r) => setTimeout(r, 50));
+      dir.write(S, `export function onMessage() { return drop('v2'); }`);
+      // As on SIGHUP: the new host is built while the old one serves; the compile waits behind the spin in the thread.
+      const { value: second, lagMs } = await worstTimerLag(() => build(config, {}, first.host, first.log, first.metrics));
+      expect(lagMs).toBeLessThan(300);
+      expect(await spinning).toMatchObject({ ok: false, code: 'TG_ERR_SCRIPT_TIMEOUT' });
+      expect(await second.host.onMessage(S, envelope('s0/x'))).toMatchObject({ ok: true, decisions: [{ action: 'drop', reason: 'v2' }] });
+      await second.host.close();
+    } finally {
+      await first.host.close();
+    }
+  });
+
   it('scripts share at most scripts.threads threads, each script keeping its own state', async () => {
     const scripts = [COUNT('c1'), COUNT('c2'), COUNT('c3')];
-    const one = build(configFor(dir, scripts, { threads: 1 }));
-    const two = build(configFor(dir, scripts, { threads: 2 }));
+    const one = await build(configFor(dir, scripts, { threads: 1 }));
+    const two = await build(configFor(dir, scripts, { threads: 2 }));
     try {
       expect(one.host.threads.count).toBe(1);
       expect(two.host.threads.count).toBe(2);
@@ -105,7 +126,7 @@ describe('script threads', () => {
   });
 
   it('a script thread that dies is replaced and the script recompiled', async () => {
-    const { host, log } = build(configFor(dir, [QUICK]));
+    const { host, log } = await build(configFor(dir, [QUICK]));
     try {
       const unit = host.units.get(QUICK)!;
       const before = unit.version;
@@ -120,7 +141,7 @@ describe('script threads', () => {
   });
 
   it('messages held by a script thread that dies fail, and the script serves the next ones', async () => {
-    const { host } = build(configFor(dir, [SPIN], { timeoutMs: 2000 }));
+    const { host } = await build(configFor(dir, [SPIN], { timeoutMs: 2000 }));
     try {
       const unit = host.units.get(SPIN)!;
       const held = host.onMessage(SPIN, envelope('s0/spin'));
