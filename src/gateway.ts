@@ -68,6 +68,12 @@ export class Gateway {
   async reload(next: GatewayConfig): Promise<void> {
     if (!this.pipeline) throw new ThinggateError('TG_ERR_NOT_STARTED', 'gateway is not running');
     const state = await this.buildState(next, this.pipeline.current.scripts);
+    if (this.stopping) {
+      // Stopped while the new configuration was being built (its scripts compile in their threads): it never takes over.
+      await state.balancer.close(0);
+      await state.scripts?.close();
+      throw new ThinggateError('TG_ERR_NOT_STARTED', 'the gateway stopped before the new configuration took over');
+    }
     const old = this.pipeline.swap(state);
     const nextNames = new Set(next.listeners.map((l) => l.name));
     for (const [name, entry] of this.listeners) {

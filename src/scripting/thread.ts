@@ -17,6 +17,12 @@ import type { StateLimits } from './state-store.js';
 import { NO_BINS, type CallOutcome, type ScriptLimits } from './version.js';
 import { encodeBatch, type BatchOutcome, type Compiled, type Reply, type Request } from './protocol.js';
 
+/** A call awaiting its outcome, and whether it is a batch (which fails differently if the worker dies first). */
+interface PendingCall {
+  readonly resolve: (out: BatchOutcome | CallOutcome | Compiled) => void;
+  readonly batch: boolean;
+}
+
 /** What a thread tells the script (unit) placed on it. */
 export interface UnitHooks {
   log(level: string, text: string): void;
@@ -67,7 +73,7 @@ export class ScriptThreads {
 export class ScriptThread {
   private worker!: Worker;
   /** Calls awaiting their outcome, each with the outcome it gets if the worker dies first. */
-  private readonly pending = new Map<number, { readonly resolve: (out: BatchOutcome | CallOutcome | Compiled) => void; readonly batch: boolean }>();
+  private readonly pending = new Map<number, PendingCall>();
   private readonly placed = new Map<number, Placed>();
   private nextId = 1;
   private closing = false;
@@ -142,6 +148,7 @@ export class ScriptThread {
   async close(): Promise<void> {
     this.closing = true;
     await this.worker.terminate();
+    this.failPending(new Error('script thread closed'));
   }
 
   private start(): void {
@@ -179,8 +186,15 @@ export class ScriptThread {
     const pending = [...this.pending.values()];
     this.pending.clear();
     this.start();
-    for (const p of pending) p.resolve(p.batch ? { parts: [], stop: { kind: 'error', message: err.message } } : { kind: 'error', message: err.message });
+    for (const p of pending) failCall(p, err);
     for (const p of this.placed.values()) p.hooks.lost(err);
+  }
+
+  /** Calls still waiting when the thread is closed (a compile begun by a reload the gateway's stop overtook) fail. */
+  private failPending(err: Error): void {
+    const pending = [...this.pending.values()];
+    this.pending.clear();
+    for (const p of pending) failCall(p, err);
   }
 }
 
@@ -233,6 +247,11 @@ export class RemoteVersion {
     if (out.kind === 'memory') this.lostMemory = true;
     return out;
   }
+}
+
+/** Ends a call with the outcome a dead thread gives it. */
+function failCall(p: PendingCall, err: Error): void {
+  p.resolve(p.batch ? { parts: [], stop: { kind: 'error', message: err.message } } : { kind: 'error', message: err.message });
 }
 
 /** A compile request; only the limits the isolate needs cross to the thread. */

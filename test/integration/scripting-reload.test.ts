@@ -77,6 +77,33 @@ describe('reload with scripts', () => {
     }
   });
 
+  it('a reload still compiling when the gateway stops never takes over', async () => {
+    dir.write('spin.js', `export function onMessage(msg) { if (msg.address.endsWith('/spin')) { for (;;) {} } return route('default'); }`);
+    const spinRaw = () => ({
+      listeners: [{ name: 'mqtt', protocol: 'mqtt', host: '127.0.0.1', port: 0 }],
+      pools: [{ name: 'default', endpoints: [{ url: backend.url }] }],
+      routes: [{ match: { address: 's/#' }, pool: 'default', script: 'spin.js' }],
+      scripts: { watch: false, timeoutMs: 600, threads: 1 },
+    });
+    const other = await startGateway(spinRaw(), { baseDir: dir.path });
+    const c = await client(other.port('mqtt'), { protocolVersion: 5 });
+    try {
+      // The script's thread spins for 600 ms; the reload's compile waits behind it, and the stop comes first.
+      void c.publishAsync('s/spin', 'x', { qos: 1 }).catch(() => {});
+      await new Promise((r) => setTimeout(r, 50));
+      dir.write('spin.js', `export function onMessage() { return drop('v2'); }`);
+      const reloading = other.gateway.reload(parseConfig(spinRaw(), { source: '<test>', baseDir: dir.path, env: {} }));
+      await new Promise((r) => setTimeout(r, 20));
+      await other.gateway.stop({ drain: true });
+      await expect(reloading).rejects.toMatchObject({ code: 'TG_ERR_NOT_STARTED' });
+      expect(other.gateway.listener('mqtt')).toBeUndefined();
+      expect(other.logs.some((l) => l.msg === 'configuration reloaded')).toBe(false);
+    } finally {
+      c.end(true);
+      await other.stop();
+    }
+  });
+
   it('refuses a reload naming a script that does not compile; the running scripts keep serving', async () => {
     dir.write('broken.js', 'export function onMessage( {');
     const next = parseConfig(raw([{ match: { address: 'c/#' }, pool: 'default', script: 'broken.js' }]), { source: '<test>', baseDir: dir.path, env: {} });

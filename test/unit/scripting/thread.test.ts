@@ -9,6 +9,7 @@
 import { once } from 'node:events';
 import type { Worker } from 'node:worker_threads';
 import { afterAll, describe, expect, it } from 'vitest';
+import type { ScriptThread } from '../../../src/scripting/thread.js';
 import type { ScriptUnit } from '../../../src/scripting/unit.js';
 import { ScriptDir, build, configFor, envelope } from './support.js';
 
@@ -103,6 +104,20 @@ describe('script threads', () => {
     } finally {
       await first.host.close();
     }
+  });
+
+  it('a compile still waiting when its thread is closed fails instead of waiting forever', async () => {
+    const { host } = await build(configFor(dir, [SPIN], { timeoutMs: 2000 }));
+    const unit = host.units.get(SPIN)!;
+    const { thread, key } = unit as unknown as { thread: ScriptThread; key: number };
+    const spinning = host.onMessage(SPIN, envelope('s0/spin'));
+    await new Promise((r) => setTimeout(r, 50));
+    // Queued behind the spinning batch, as a reload's compile is when the gateway stops.
+    const compiling = thread.compile(key, SPIN, unit.absPath, `export function onMessage() { return drop('v2'); }`, { memoryMb: 32, timeoutMs: 100 });
+    await thread.close();
+    await expect(compiling).rejects.toMatchObject({ code: 'TG_ERR_CONFIG_INVALID', message: expect.stringMatching(/script thread closed/) });
+    expect(await spinning).toMatchObject({ ok: false });
+    await host.close();
   });
 
   it('scripts share at most scripts.threads threads, each script keeping its own state', async () => {
