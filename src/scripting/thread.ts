@@ -5,9 +5,9 @@
  * batches and come back as per-message results; compiles are calls too,
  * answered when the thread gets to them, so the event loop never waits for
  * a thread that is busy with a batch. If a worker itself dies, its pending
- * calls fail, a new worker
- * starts, and the versions of the old one count as lost (each unit rebuilds
- * its current version, as after a memory failure; `ctx.state` starts empty).
+ * calls fail, a new worker starts, and the versions of the old one count as
+ * lost (each unit rebuilds its current version, as after a memory failure;
+ * `ctx.state` starts empty).
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -183,14 +183,12 @@ export class ScriptThread {
 
   private lost(worker: Worker, err: Error): void {
     if (worker !== this.worker || this.closing) return;
-    const pending = [...this.pending.values()];
-    this.pending.clear();
     this.start();
-    for (const p of pending) failCall(p, err);
+    this.failPending(err);
     for (const p of this.placed.values()) p.hooks.lost(err);
   }
 
-  /** Calls still waiting when the thread is closed (a compile begun by a reload the gateway's stop overtook) fail. */
+  /** Fails the calls still waiting: the worker died, or the thread was closed (a compile begun by a reload the gateway's stop overtook). */
   private failPending(err: Error): void {
     const pending = [...this.pending.values()];
     this.pending.clear();
