@@ -46,7 +46,7 @@ export interface Message {
   readonly delivery: Delivery;
   /** Milliseconds since the epoch. */
   readonly receivedAt: number;
-  /** The payload bytes (a copy: changing it changes nothing outside the script). */
+  /** The payload bytes (a copy, made on first read: changing it changes nothing outside the script). */
   readonly payload: Uint8Array;
   readonly correlationId?: string;
   readonly replyTo?: string;

@@ -38,6 +38,8 @@ export function onMessage(msg, ctx) {
       return reply({ n, has: ctx.state.has('n'), size: ctx.state.size });
     }
     case 'r/sum': { let sum = 0; for (const b of msg.payload) sum += b; return reply({ len: msg.payload.length, sum, first: msg.payload[0], last: msg.payload[msg.payload.length - 1] }); }
+    case 'r/echo': return reply(msg.text() + '|' + msg.json().length);
+    case 'r/same': return reply(String(msg.payload === msg.payload && msg.text() === msg.text()));
     case 'r/log': ctx.log.info('hello', { a: 1 }); ctx.log.warn('careful'); ctx.log.error('bad'); return drop();
   }
   return null;
@@ -172,6 +174,37 @@ describe('msg and ctx', () => {
       const out = JSON.parse(Buffer.from((r as { decisions: Array<{ payload: Buffer }> }).decisions[0]!.payload).toString());
       expect(out).toEqual({ len: size, sum, first: payload[0], last: payload[size - 1] });
     }
+  });
+
+  it.each([
+    ['small', 50],
+    ['large', 9_000],
+  ])('each message reads its own payload when others in its call read none (%s)', async (_name, size) => {
+    // The payload is copied out of the call's bytes on first read; messages that never read it must not shift the rest.
+    const bytes = (seed: number) => Buffer.from(Array.from({ length: size }, (_, i) => (i * seed + seed) & 0xff));
+    const sent = [1, 2, 3, 4, 5, 6].map((seed) => ({ seed, payload: bytes(seed), address: seed % 2 === 0 ? 'r/sum' : 'r/drop' }));
+    const rs = await Promise.all(sent.map((m) => host.onMessage(API, envelope(m.address, m.payload))));
+    rs.forEach((r, i) => {
+      const { payload, address } = sent[i]!;
+      const d = (r as { decisions: Array<{ action: string; payload?: Buffer }> }).decisions[0]!;
+      if (address === 'r/drop') return expect(d.action).toBe('drop');
+      const sum = payload.reduce((a, b) => a + b, 0);
+      expect(JSON.parse(Buffer.from(d.payload!).toString())).toEqual({ len: size, sum, first: payload[0], last: payload[size - 1] });
+    });
+    const [same] = await decide('r/same', 'abc');
+    expect(Buffer.from((same as { payload: Buffer }).payload).toString()).toBe('true');
+  });
+
+  it.each([
+    ['small', 1],
+    ['large', 9_000],
+  ])('text() and json() decode ASCII and UTF-8 payloads alike in one call (%s)', async (_name, pad) => {
+    const texts = ['plain', 'ünïcödé €', '😀 astral', 'x'.repeat(pad), `é${'y'.repeat(pad)}`].map((t) => JSON.stringify(t));
+    const rs = await Promise.all(texts.map((t) => host.onMessage(API, envelope('r/echo', t))));
+    rs.forEach((r, i) => {
+      const d = (r as { decisions: Array<{ payload: Buffer }> }).decisions[0]!;
+      expect(Buffer.from(d.payload).toString()).toBe(`${texts[i]}|${(JSON.parse(texts[i]!) as string).length}`);
+    });
   });
 
   it('TextEncoder/TextDecoder round-trip UTF-8 including astral characters', async () => {
