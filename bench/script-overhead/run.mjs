@@ -32,7 +32,7 @@ const { values } = parseArgs({
     messages: { type: 'string', default: '40000' },
     concurrency: { type: 'string', default: '256' },
     rounds: { type: 'string', default: '3' },
-    'batch-max': { type: 'string', default: '64' },
+    'batch-max': { type: 'string', default: '256' },
     'batch-turns': { type: 'string', default: '2' },
     // Generous: the bench measures overhead, and on an overloaded host even a trivial call can take tens of ms.
     'timeout-ms': { type: 'string', default: '1000' },

@@ -59,7 +59,7 @@ export const scriptsSchema = {
     },
     watch: { type: 'boolean', default: true },
     debounceMs: { type: 'integer', minimum: 0, maximum: 60000, default: 100 },
-    batchMax: { type: 'integer', minimum: 1, maximum: 1024, default: 64 },
+    batchMax: { type: 'integer', minimum: 1, maximum: 1024, default: 256 },
     batchTurns: { type: 'integer', minimum: 0, maximum: 16, default: 2 },
     threads: { type: 'integer', minimum: 1, maximum: 64, default: 2 },
   },
