@@ -12,9 +12,10 @@
  * The completion value of this script is an object of functions the host
  * keeps References to; nothing of it stays reachable from `globalThis`.
  *
- * Wire format of one message (an array, cheaper to copy than an object):
+ * Wire format of one message (an array, cheaper to copy than an object; the
+ * payloads of a batch travel together, beside the JSON text of these arrays):
  *   [id, protocol, listener, clientId, identity|null, address, method,
- *    headers, contentType|null, delivery, receivedAt, payload (Uint8Array),
+ *    headers, contentType|null, delivery, receivedAt, payload length,
  *    correlationId|null, replyTo|null]
  * Result of one message: [0, decisions[]] | [1, message, stack] (threw) |
  *   [2, message] (invalid decision).
