@@ -35,6 +35,7 @@ const source = SCRIPTS[values.script] ?? (console.error(`--script: one of ${Obje
 const dist = pathToFileURL(resolve(values.dist)).href;
 const { ScriptVersion } = await import(`${dist}/scripting/version.js`);
 const { envelopeWire } = await import(`${dist}/scripting/wire.js`);
+const { LATIN1_MAX } = await import(`${dist}/scripting/unit.js`);
 
 const N = Number(values.batch);
 const size = Number(values.payload);
@@ -53,9 +54,9 @@ const envs = Array.from({ length: N }, (_, i) => ({
   payload,
 }));
 const json = JSON.stringify(envs.map(envelopeWire));
-// As the host sends them: one Latin-1 string up to 16 KiB, bytes beyond.
+// As the host sends them (unit.ts payloadsOf): one Latin-1 string up to LATIN1_MAX, bytes beyond.
 const total = payload.length * N;
-const payloads = total <= 16 * 1024 ? envs.map((e) => e.payload.toString('latin1')).join('') : new Uint8Array(Buffer.concat(envs.map((e) => e.payload)));
+const payloads = total <= LATIN1_MAX ? envs.map((e) => e.payload.toString('latin1')).join('') : new Uint8Array(Buffer.concat(envs.map((e) => e.payload)));
 
 const v = ScriptVersion.compile('bench', resolve('bench.js'), source, { memoryMb: 64, timeoutMs: 100 }, { log() {}, state: () => null });
 const calls = Math.ceil(Number(values.messages) / N);

@@ -235,7 +235,6 @@ export const PRELUDE = String.raw`
     for (let i = 0; i < s.length; i++) if (charCodeAt(s, i) > 0x7f) return false;
     return true;
   }
-  function makeMsg(w, src, from, to) { return new Message(w, src, from, to); }
   function deepFreeze(o) {
     if (o !== null && typeof o === 'object') { freeze(o); const ks = keysOf(o); for (let i = 0; i < ks.length; i++) deepFreeze(o[ks[i]]); }
     return o;
@@ -347,7 +346,7 @@ export const PRELUDE = String.raw`
 
   function runOne(w, src, from, to) {
     try {
-      return [0, normalize(handlers.onMessage(makeMsg(w, src, from, to), ctx))];
+      return [0, normalize(handlers.onMessage(new Message(w, src, from, to), ctx))];
     } catch (e) {
       if (e instanceof InvalidDecision) return [2, e.message];
       const d = describeError(e);
@@ -406,7 +405,7 @@ export const PRELUDE = String.raw`
           text: function () { return text === undefined ? (text = utf8Decode(body)) : text; },
           json: function () { return parse(r.text()); },
         });
-        const out = handlers.onResponse(r, makeMsg(w, payload, 0, payload.length), ctx);
+        const out = handlers.onResponse(r, new Message(w, payload, 0, payload.length), ctx);
         if (out === undefined || out === null) return [0, null];
         if (!isPlain(out) || (out.action !== 'reply' && out.action !== 'reject')) {
           return [2, 'onResponse must return reply(...), reject(...) or nothing'];

@@ -498,7 +498,7 @@ export class ScriptUnit {
 }
 
 /** Payloads up to this total travel as a Latin-1 string (a string copies into an isolate cheapest). */
-const LATIN1_MAX = 16 * 1024;
+export const LATIN1_MAX = 16 * 1024;
 
 /** The payloads concatenated: a Latin-1 string when small, else bytes owning their memory. */
 function payloadsOf(items: readonly Pending[], total: number): string | Uint8Array {
