@@ -183,6 +183,18 @@ describe('after CONNECT', () => {
     await expectDisconnect(raw, 0x81);
   });
 
+  it('disconnects a PUBLISH carrying a property PUBLISH does not have with 0x81, and one given twice with 0x82', async () => {
+    const foreign = await RawClient.connected(bed.port, 5);
+    // Property 0x11 (Session Expiry Interval) belongs to CONNECT and DISCONNECT [MQTT-2.2.2-2].
+    foreign.write(Buffer.from([0x30, 0x09, 0x00, 0x01, 0x61, 0x05, 0x11, 0x00, 0x00, 0x00, 0x01]));
+    await expectDisconnect(foreign, 0x81);
+    expect(securityEvents('MQTT-2.2.2-2').length).toBeGreaterThan(0);
+    const twice = await RawClient.connected(bed.port, 5);
+    // Content Type twice.
+    twice.write(Buffer.from([0x30, 0x0c, 0x00, 0x01, 0x61, 0x08, 0x03, 0x00, 0x01, 0x61, 0x03, 0x00, 0x01, 0x62]));
+    await expectDisconnect(twice, 0x82);
+  });
+
   it('disconnects server-to-client packets sent by a client with 0x82', async () => {
     const raw = await RawClient.connected(bed.port, 5);
     raw.write(Buffer.from([0xd0, 0x00])); // PINGRESP

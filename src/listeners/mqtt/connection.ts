@@ -12,7 +12,8 @@ import type { Envelope, Identity, Outcome, Source, TlsInfo } from '../../envelop
 import type { DeviceMessage, QoS, Subscriber } from '../../devices/registry.js';
 import type { ListenerContext } from '../listener.js';
 import type { ListenerLimits, MqttListenerOptions } from '../../config/types.js';
-import { FrameGuard } from './framing.js';
+import { Framer } from './framing.js';
+import { decodePublish } from './decode-publish.js';
 import { MqttProtocolViolation, malformed, receiveMaximumExceeded } from './violation.js';
 import { RC } from './reason-codes.js';
 import type { MqttMetrics } from './metrics.js';
@@ -50,6 +51,9 @@ export type ConnectionState = 'new' | 'connecting' | 'connected' | 'closed';
 /** QoS 2 inbound exchange states [MQTT-4.3.3]. */
 export const QOS2_DISPATCHING = 1;
 export const QOS2_RECEIVED = 2;
+
+/** MQTT Control Packet type of PUBLISH (MQTT 5.0 §2.1.2). */
+const PUBLISH = 3;
 
 /** Grace period for a peer to read a final DISCONNECT/CONNACK before the socket is destroyed. */
 const CLOSE_GRACE_MS = 1000;
@@ -91,7 +95,7 @@ export class MqttConnection implements Subscriber {
   readonly out: Outbound;
   readonly wire: PacketWriter;
   private readonly parser: Parser;
-  private readonly frames: FrameGuard;
+  private readonly frames: Framer;
   private lastRx = Date.now();
   private keepaliveTimer: NodeJS.Timeout | undefined;
   private connectTimer: NodeJS.Timeout | undefined;
@@ -107,7 +111,7 @@ export class MqttConnection implements Subscriber {
     this.listener = shared.name;
     this.log = shared.ctx.logger.child({ remote: `${remote.address}:${remote.port ?? 0}` });
     this.source = { clientId: '', remoteAddress: remote.address, ...(remote.port !== undefined && { remotePort: remote.port }), ...(remote.tls && { tls: remote.tls }) };
-    this.frames = new FrameGuard(shared.limits.maxPacketBytes);
+    this.frames = new Framer(shared.limits.maxPacketBytes);
     this.wire = new PacketWriter(socket, shared.metrics, shared.scheduleFlush, () => this.log);
     this.out = new Outbound(this, Math.max(shared.limits.maxInflight * 4, 256));
     this.parser = mqttPacket.parser({ protocolVersion: 4 });
@@ -131,7 +135,7 @@ export class MqttConnection implements Subscriber {
   private onData(chunk: Buffer): void {
     if (this.state === 'closed') return;
     this.lastRx = Date.now();
-    const problem = this.frames.scan(chunk);
+    const problem = this.frames.push(chunk, this.onFrame);
     if (problem) {
       if (problem.kind === 'oversize') {
         this.fail(
@@ -145,14 +149,34 @@ export class MqttConnection implements Subscriber {
       } else {
         this.fail(malformed('MQTT-1.5.5-1', 'remaining length longer than four bytes'));
       }
-      return;
-    }
-    try {
-      this.parser.parse(chunk);
-    } catch (err) {
-      this.fail(malformed(undefined, `unparsable packet: ${(err as Error).message}`));
     }
   }
+
+  /**
+   * One whole packet. Once CONNECT has set the protocol level, PUBLISH is
+   * decoded here (decode-publish.ts); every other packet goes to mqtt-packet,
+   * one whole packet at a time, so packets are handled in arrival order.
+   */
+  private readonly onFrame = (frame: Buffer, bodyStart: number): boolean => {
+    if (this.closing) return false;
+    if (frame[0]! >> 4 === PUBLISH && this.version !== 0) {
+      let packet: Packet;
+      try {
+        packet = decodePublish(frame, bodyStart, this.version === 5);
+      } catch (err) {
+        this.fail(err);
+        return false;
+      }
+      this.onPacket(packet);
+    } else {
+      try {
+        this.parser.parse(frame);
+      } catch (err) {
+        this.fail(malformed(undefined, `unparsable packet: ${(err as Error).message}`));
+      }
+    }
+    return !this.closing;
+  };
 
   private onParseError(err: Error): void {
     if (this.state === 'new' && err.message === 'Invalid protocol version') {
