@@ -213,4 +213,12 @@ export async function cpuSeconds(pid, tid) {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
+/** Read and write system calls the process has made so far (syscr, syscw of /proc/PID/io): how well its I/O is batched. */
+export async function syscalls(pid) {
+  const { readFile } = await import('node:fs/promises');
+  const io = await readFile(`/proc/${pid}/io`, 'utf8');
+  const field = (k) => Number(new RegExp(`^${k}: (\\d+)`, 'm').exec(io)?.[1] ?? NaN);
+  return { reads: field('syscr'), writes: field('syscw') };
+}
+
 export { spawn };

@@ -12,26 +12,31 @@
  *
  *   node bench/mqtt-path/run.mjs [--build label=dir ...] [--runs 5] [--seconds 5]
  *        [--qos 1] [--routing static|script] [--scripts JSON (the scripts section)] [--pool JSON (merged into the pool)] [--clients 50] [--window 10]
- *        [--rate 0] [--egress] [--cpu-prof DIR] [--node-args '--flag ...']
+ *        [--rate 0] [--egress] [--cpu-prof DIR] [--node-args '--flag ...'] [--gateway-stdout FILE]
+ *
+ * Each run also reports the gateway's read and write system calls per
+ * message (/proc/<pid>/io): how well its socket I/O is batched.
+ * `--gateway-stdout` appends the gateway's stdout to FILE (for
+ * `--node-args '--trace-gc --trace-gc-nvp'`).
  *
  * `dir` is a `tsc` output directory inside the repository (default dist);
  * `--build label=dir=--flag` runs that build under extra node flags.
  */
 import { fork, spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, openSync, writeFileSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { once } from 'node:events';
 import { tmpdir, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cpuSeconds } from '../lib/proc.mjs';
+import { cpuSeconds, syscalls } from '../lib/proc.mjs';
 import { GATEWAY_NODE_ARGS } from '../lib/thinggate.mjs';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 const ROOT = resolve(HERE, '../..');
 
 const args = process.argv.slice(2);
-const opt = { runs: 5, seconds: 5, warmup: 2, qos: 1, routing: 'static', clients: 50, window: 10, size: 200, rate: 0, egress: false, builds: [], cpuProf: undefined, nodeArgs: '', scripts: '', pool: '' };
+const opt = { runs: 5, seconds: 5, warmup: 2, qos: 1, routing: 'static', clients: 50, window: 10, size: 200, rate: 0, egress: false, builds: [], cpuProf: undefined, nodeArgs: '', scripts: '', pool: '', gatewayStdout: '' };
 for (let i = 0; i < args.length; i++) {
   const a = args[i];
   const v = () => args[++i];
@@ -117,7 +122,7 @@ async function runGateway(build, backendUrl) {
   const nodeArgs = [...GATEWAY_NODE_ARGS, ...(opt.nodeArgs ? opt.nodeArgs.split(' ') : []), ...build.flags];
   // One folder per gateway run, V8's own file names: the main thread and each script thread write their own profile (CPU.<date>.<time>.<pid>.<thread id>.<n>.cpuprofile, the main thread's id is 0); one fixed name let the last thread to exit overwrite the others.
   if (opt.cpuProf) nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${join(opt.cpuProf, `${build.label}-${Date.now()}`)}`);
-  const child = spawn(process.execPath, [...nodeArgs, build.cli, 'start', '-c', join(dir, 'thinggate.json')], { cwd: dir, stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawn(process.execPath, [...nodeArgs, build.cli, 'start', '-c', join(dir, 'thinggate.json')], { cwd: dir, stdio: ['ignore', opt.gatewayStdout ? openSync(opt.gatewayStdout, 'a') : 'ignore', 'inherit'] });
   await waitPort(port);
   return { child, port, dir };
 }
@@ -141,15 +146,17 @@ async function measure(build) {
     const a0 = await ask(load, { cmd: 'mark' }, 'acked');
     const b0 = await ask(backend, { cmd: 'count' }, 'count');
     const c0 = await cpuSeconds(pid);
+    const s0 = await syscalls(pid);
     const t0 = performance.now();
     await sleep(opt.seconds * 1000);
     const a1 = await ask(load, { cmd: 'mark' }, 'acked');
     const b1 = await ask(backend, { cmd: 'count' }, 'count');
     const c1 = await cpuSeconds(pid);
+    const s1 = await syscalls(pid);
     const secs = (performance.now() - t0) / 1000;
     // QoS 0 has no acknowledgement: count what reached the back-end.
     const msgs = opt.qos === 0 || build === 'egress' ? b1.count - b0.count : a1.acked - a0.acked;
-    return { rate: msgs / secs, cpuUs: ((c1 - c0) * 1e6) / msgs, busy: (c1 - c0) / secs, lat: a1.lat, load1: loadavg()[0] };
+    return { rate: msgs / secs, cpuUs: ((c1 - c0) * 1e6) / msgs, busy: (c1 - c0) / secs, reads: (s1.reads - s0.reads) / msgs, writes: (s1.writes - s0.writes) / msgs, lat: a1.lat, load1: loadavg()[0] };
   } finally {
     load?.kill();
     backend.kill();
@@ -177,7 +184,7 @@ for (let r = 0; r < opt.runs; r++) {
     results.get(s).push(res);
     const name = s === 'egress' ? 'egress (undici)' : s.label;
     console.error(
-      `run ${r + 1} ${name}: ${Math.round(res.rate)} msg/s, ${res.cpuUs.toFixed(1)} µs/msg, busy ${(res.busy * 100).toFixed(0)}%${res.lat ? `, ack latency p50 ${res.lat.p50} µs p99 ${res.lat.p99} µs` : ''}, load ${res.load1.toFixed(1)}`,
+      `run ${r + 1} ${name}: ${Math.round(res.rate)} msg/s, ${res.cpuUs.toFixed(1)} µs/msg, busy ${(res.busy * 100).toFixed(0)}%, syscalls/msg r ${res.reads.toFixed(2)} w ${res.writes.toFixed(2)}${res.lat ? `, ack latency p50 ${res.lat.p50} µs p99 ${res.lat.p99} µs` : ''}, load ${res.load1.toFixed(1)}`,
     );
   }
 }
