@@ -34,17 +34,19 @@ const SCRIPTS = {
 const source = SCRIPTS[values.script] ?? (console.error(`--script: one of ${Object.keys(SCRIPTS).join(', ')}`), process.exit(2));
 const dist = pathToFileURL(resolve(values.dist)).href;
 const { ScriptVersion } = await import(`${dist}/scripting/version.js`);
-const { envelopeWire } = await import(`${dist}/scripting/wire.js`);
+const wire = await import(`${dist}/scripting/wire.js`);
 const { LATIN1_MAX } = await import(`${dist}/scripting/unit.js`);
 
 const N = Number(values.batch);
 const size = Number(values.payload);
 const payload = Buffer.from(JSON.stringify({ t: 21.5, h: 40, pad: '' }).replace('""', `"${'x'.repeat(Math.max(0, size - 28))}"`));
+// 50 connections, as in mqtt-path: the messages of one share its source object.
+const sources = Array.from({ length: 50 }, (_, i) => ({ clientId: `client-${i}`, identity: undefined }));
 const envs = Array.from({ length: N }, (_, i) => ({
   id: `m${String(i).padStart(12, '0')}`,
   protocol: 'mqtt',
   listener: 'mqtt',
-  source: { clientId: `client-${i % 50}`, identity: undefined },
+  source: sources[i % 50],
   address: `devices/dev-${i % 50}/telemetry`,
   method: 'PUBLISH',
   headers: {},
@@ -53,7 +55,8 @@ const envs = Array.from({ length: N }, (_, i) => ({
   receivedAt: Date.now(),
   payload,
 }));
-const json = JSON.stringify(envs.map(envelopeWire));
+// Builds before batchWire (c. 2026-12-06) sent one array per message: --dist can still measure them.
+const json = wire.batchWire ? wire.batchWire(envs) : JSON.stringify(envs.map(wire.envelopeWire));
 // As the host sends them (unit.ts payloadsOf): one Latin-1 string up to LATIN1_MAX, bytes beyond.
 const total = payload.length * N;
 const payloads = total <= LATIN1_MAX ? envs.map((e) => e.payload.toString('latin1')).join('') : new Uint8Array(Buffer.concat(envs.map((e) => e.payload)));

@@ -67,11 +67,13 @@ const balancer = createBalancer(config.pools, { baseDir: here, logger, metrics }
 const pipeline = new GatewayPipeline({ routes: new RouteTable(config.routes), balancer, scripts }, new DeviceRegistry(), logger, metrics);
 
 const payload = Buffer.from('{"t":21.5,"h":40}');
+// 100 devices; as on a listener, the messages of one connection share its source object.
+const SOURCES = Array.from({ length: 100 }, (_, k) => Object.freeze({ clientId: `dev-${k}`, remoteAddress: '127.0.0.1' }));
 function envelope(prefix, i) {
   return createEnvelope({
     protocol: 'mqtt',
     listener: 'mqtt',
-    source: { clientId: `dev-${i % 100}`, remoteAddress: '127.0.0.1' },
+    source: SOURCES[i % 100],
     address: `${prefix}/dev-${i % 100}/temp`,
     method: 'PUBLISH',
     payload,

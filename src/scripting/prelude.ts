@@ -12,13 +12,19 @@
  * The completion value of this script is an object of functions the host
  * keeps References to; nothing of it stays reachable from `globalThis`.
  *
- * Wire format of one message (an array, cheaper to copy than an object; the
- * payloads of a batch travel together, beside the JSON text of these arrays):
- *   [id, protocol, listener, clientId, identity|null, address, method,
- *    headers, contentType|null, delivery, receivedAt, payload length,
- *    correlationId|null, replyTo|null]
+ * Wire format of a batch (arrays, cheaper to copy than objects; the payloads
+ * of a batch travel together, beside this JSON text):
+ *   [[source, …], [message, …]]
+ *   source:  [protocol, listener, clientId, identity|null], shared by the
+ *            messages of one connection
+ *   message: [id, source index, address, method, headers, contentType|null,
+ *            delivery, receivedAt, payload length, correlationId|null,
+ *            replyTo|null]
+ * onResponse gets one [source, message] pair.
  * Result of one message: [0, decisions[]] | [1, message, stack] (threw) |
- *   [2, message] (invalid decision).
+ *   [2, message] (invalid decision). A batch's results travel as
+ *   [[distinct result, …], [index, …]]: most messages of a batch get the same
+ *   decisions, so each distinct result is written and parsed once.
  */
 export const PRELUDE = String.raw`
 (function () {
@@ -44,6 +50,7 @@ export const PRELUDE = String.raw`
   const getPrototypeOf = Object.getPrototypeOf;
   const ObjectProto = Object.prototype;
   const keysOf = Object.keys;
+  const create = Object.create;
   const hasOwn = Object.prototype.hasOwnProperty;
   const call = Function.prototype.call;
   const bind = call.bind(Function.prototype.bind);
@@ -198,16 +205,17 @@ export const PRELUDE = String.raw`
   // a routing script that looks only at the address spends on the message.
   class Message {
     #src; #from; #to; #payload;
-    constructor(w, src, from, to) {
+    // 's' is the message's source as sourceOf made it (identity frozen already).
+    constructor(w, s, src, from, to) {
       this.#src = src; this.#from = from; this.#to = to;
       let text;
       const m = this;
-      this.id = w[0]; this.protocol = w[1]; this.listener = w[2]; this.clientId = w[3];
-      this.identity = w[4] === null ? undefined : deepFreeze(w[4]);
-      this.address = w[5]; this.method = w[6]; this.headers = freeze(w[7]);
-      this.contentType = w[8] === null ? undefined : w[8];
-      this.delivery = w[9]; this.receivedAt = w[10];
-      this.correlationId = w[12] === null ? undefined : w[12]; this.replyTo = w[13] === null ? undefined : w[13];
+      this.id = w[0]; this.protocol = s[0]; this.listener = s[1]; this.clientId = s[2];
+      this.identity = s[3];
+      this.address = w[2]; this.method = w[3]; this.headers = freeze(w[4]);
+      this.contentType = w[5] === null ? undefined : w[5];
+      this.delivery = w[6]; this.receivedAt = w[7];
+      this.correlationId = w[9] === null ? undefined : w[9]; this.replyTo = w[10] === null ? undefined : w[10];
       this.text = function text_() { return text === undefined ? (text = m.#decode()) : text; };
       this.json = function json() { return parse(m.text()); };
       freeze(this);
@@ -234,6 +242,10 @@ export const PRELUDE = String.raw`
   function isAscii(s) {
     for (let i = 0; i < s.length; i++) if (charCodeAt(s, i) > 0x7f) return false;
     return true;
+  }
+  // A source as messages share it: its identity frozen once (undefined when there is none).
+  function sourceOf(s) {
+    return [s[0], s[1], s[2], s[3] === null ? undefined : deepFreeze(s[3])];
   }
   function deepFreeze(o) {
     if (o !== null && typeof o === 'object') { freeze(o); const ks = keysOf(o); for (let i = 0; i < ks.length; i++) deepFreeze(o[ks[i]]); }
@@ -333,8 +345,25 @@ export const PRELUDE = String.raw`
 
   // A lone string crosses the boundary cheapest; bytes, when there are any, ride beside it.
   function result(r) { const json = stringify(r); return bins.length === 0 ? json : [json, bins]; }
-  // A batch's results are prefixed with their count, so the host can pass the text on without parsing it.
-  function counted(r) { const json = r.length + ' ' + stringify(r); return bins.length === 0 ? json : [json, bins]; }
+  // A batch's results, each distinct one once and an index per message, prefixed
+  // with their count, so the host can pass the text on without parsing it.
+  function counted(r) {
+    const seen = create(null);
+    let distinct = '';
+    let index = '';
+    let n = 0;
+    for (let i = 0; i < r.length; i++) {
+      const json = stringify(r[i]);
+      let k = seen[json];
+      if (k === undefined) {
+        k = seen[json] = n++;
+        distinct += (k === 0 ? '' : ',') + json;
+      }
+      index += (i === 0 ? '' : ',') + k;
+    }
+    const text = r.length + ' [[' + distinct + '],[' + index + ']]';
+    return bins.length === 0 ? text : [text, bins];
+  }
   function fromLatin1(s, from, to) {
     const out = new U8(to - from);
     for (let i = from; i < to; i++) out[i - from] = charCodeAt(s, i);
@@ -344,9 +373,9 @@ export const PRELUDE = String.raw`
   let handlers = {};
   let progress = [];
 
-  function runOne(w, src, from, to) {
+  function runOne(w, s, src, from, to) {
     try {
-      return [0, normalize(handlers.onMessage(new Message(w, src, from, to), ctx))];
+      return [0, normalize(handlers.onMessage(new Message(w, s, src, from, to), ctx))];
     } catch (e) {
       if (e instanceof InvalidDecision) return [2, e.message];
       const d = describeError(e);
@@ -369,15 +398,18 @@ export const PRELUDE = String.raw`
       clock = now;
       progress = [];
       bins = [];
-      const msgs = parse(json);
+      const b = parse(json);
+      const sources = b[0];
+      const msgs = b[1];
+      for (let i = 0; i < sources.length; i++) sources[i] = sourceOf(sources[i]);
       const t0 = nowMs();
       let off = 0;
-      for (let i = 0; i < from; i++) off += msgs[i][11];
+      for (let i = 0; i < from; i++) off += msgs[i][8];
       for (let i = from; i < msgs.length; i++) {
         if (i > from && nowMs() - t0 > sliceMs) break;
         const w = msgs[i];
-        const end = off + w[11];
-        progress[i - from] = runOne(w, bytes, off, end);
+        const end = off + w[8];
+        progress[i - from] = runOne(w, sources[w[1]], bytes, off, end);
         off = end;
       }
       return counted(progress);
@@ -405,7 +437,7 @@ export const PRELUDE = String.raw`
           text: function () { return text === undefined ? (text = utf8Decode(body)) : text; },
           json: function () { return parse(r.text()); },
         });
-        const out = handlers.onResponse(r, new Message(w, payload, 0, payload.length), ctx);
+        const out = handlers.onResponse(r, new Message(w[1], sourceOf(w[0]), payload, 0, payload.length), ctx);
         if (out === undefined || out === null) return [0, null];
         if (!isPlain(out) || (out.action !== 'reply' && out.action !== 'reject')) {
           return [2, 'onResponse must return reply(...), reject(...) or nothing'];

@@ -50,7 +50,11 @@ export type Compiled =
 /** One message's result: the prelude's, or `[3]` for a message that ran out of time. */
 export type MessageResult = RawResult | readonly [3];
 
-/** Consecutive results of one isolate call as JSON text (MessageResult[]) and the bytes they refer to (`{"$bin": i}` indexes `bins`). */
+/**
+ * Consecutive results of one isolate call as JSON text, `[distinct, index]`:
+ * each distinct MessageResult once, then one index into them per message; and
+ * the bytes they refer to (`{"$bin": i}` indexes `bins`).
+ */
 export interface Part {
   readonly json: string;
   readonly bins: Bins;

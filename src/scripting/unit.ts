@@ -22,7 +22,7 @@ import type { RemoteVersion, ScriptThread, ScriptThreads } from './thread.js';
 import type { BatchOutcome, MessageResult } from './protocol.js';
 import { DeviceThrottle, TokenBucket } from './limiter.js';
 import { InvalidDecision, validateDecisions, validateOne } from './validate.js';
-import { clientWire, envelopeWire, ownBytes, responseWire } from './wire.js';
+import { batchWire, clientWire, envelopeWire, ownBytes, responseWire } from './wire.js';
 import { SCRIPT_CODES, ScriptCompileError, failure, scriptLine, type ScriptCode, type ScriptFailure } from './errors.js';
 
 export interface UnitOptions {
@@ -261,16 +261,16 @@ export class ScriptUnit {
   private async runBatch(items: readonly Pending[]): Promise<void> {
     this.messages.inc({ script: this.name }, items.length);
     const v = await this.live();
-    const wires = new Array<unknown>(items.length);
+    const envs = new Array<Envelope>(items.length);
     let total = 0;
     for (let i = 0; i < items.length; i++) {
       const env = items[i]!.env;
-      wires[i] = envelopeWire(env);
+      envs[i] = env;
       total += env.payload.byteLength;
     }
     let out: BatchOutcome;
     try {
-      out = await v.batch(JSON.stringify(wires), payloadsOf(items, total), items.length, this.now());
+      out = await v.batch(batchWire(envs), payloadsOf(items, total), items.length, this.now());
     } catch (err) {
       out = { parts: [], stop: { kind: 'error', message: (err as Error).message } };
     }
@@ -278,7 +278,13 @@ export class ScriptUnit {
     let stop = out.stop;
     try {
       for (const part of out.parts) {
-        for (const r of JSON.parse(part.json) as MessageResult[]) if (i < items.length) this.settle(items[i++]!, r, v, part.bins);
+        // Each distinct result once, then one index per message (see the prelude's `counted`).
+        const [distinct, index] = JSON.parse(part.json) as [MessageResult[], number[]];
+        for (const k of index) {
+          const r = distinct[k];
+          if (r === undefined) throw new Error(`result index ${k} out of range`);
+          if (i < items.length) this.settle(items[i++]!, r, v, part.bins);
+        }
       }
     } catch (err) {
       // Cannot happen with the prelude's output; if it ever does, the rest fail rather than wait forever.

@@ -12,15 +12,17 @@ export function ownBytes(b: Uint8Array): Uint8Array {
   return b.byteOffset === 0 && b.byteLength === b.buffer.byteLength ? b : new Uint8Array(b);
 }
 
-/** See prelude.ts for the layout; the payload travels separately, its length in slot 11. */
-export function envelopeWire(env: Envelope): unknown[] {
+/** The fields all messages of one connection share (see prelude.ts): [protocol, listener, clientId, identity|null]. */
+function sourceWire(env: Envelope): unknown[] {
   const id = env.source.identity;
+  return [env.protocol, env.listener, env.source.clientId, id ? { principal: id.principal, method: id.method, attributes: { ...id.attributes } } : null];
+}
+
+/** One message, naming its source by index (see prelude.ts); the payload travels separately, its length in slot 8. */
+function messageWire(env: Envelope, source: number): unknown[] {
   return [
     env.id,
-    env.protocol,
-    env.listener,
-    env.source.clientId,
-    id ? { principal: id.principal, method: id.method, attributes: { ...id.attributes } } : null,
+    source,
     env.address,
     env.method,
     env.headers,
@@ -31,6 +33,34 @@ export function envelopeWire(env: Envelope): unknown[] {
     env.correlationId ?? null,
     env.replyTo ?? null,
   ];
+}
+
+/**
+ * A batch as JSON text, `[[sources…], [messages…]]`: the messages of one
+ * connection share one source entry, so its client id and identity are
+ * written, copied and frozen once per batch rather than once per message.
+ */
+export function batchWire(envs: readonly Envelope[]): string {
+  const sources: unknown[] = [];
+  const indexOf = new Map<Envelope['source'], number>();
+  const messages = new Array<unknown>(envs.length);
+  for (let i = 0; i < envs.length; i++) {
+    const env = envs[i]!;
+    let s = indexOf.get(env.source);
+    // A source object belongs to one connection of one listener; the check keeps a shared one honest.
+    if (s === undefined || (sources[s] as unknown[])[0] !== env.protocol || (sources[s] as unknown[])[1] !== env.listener) {
+      s = sources.length;
+      sources.push(sourceWire(env));
+      indexOf.set(env.source, s);
+    }
+    messages[i] = messageWire(env, s);
+  }
+  return JSON.stringify([sources, messages]);
+}
+
+/** One message for `onResponse`: [source, message] (the message's source index is 0). */
+export function envelopeWire(env: Envelope): unknown[] {
+  return [sourceWire(env), messageWire(env, 0)];
 }
 
 export function responseWire(res: ScriptResponse): unknown[] {

@@ -14,7 +14,7 @@ import { decodeBatch, type BatchOutcome, type Compiled, type Part, type Request 
 /** Tries a message gets when its calls keep running out of wall-clock time without using the CPU. */
 const STARVED_RETRIES = 3;
 /** The part of a message that ran out of time. */
-const TIMED_OUT = '[[3]]';
+const TIMED_OUT = '[[[3]],[0]]';
 
 const port = parentPort as MessagePort;
 /** Per script (unit): its state store and hooks. */

@@ -207,6 +207,31 @@ describe('msg and ctx', () => {
     });
   });
 
+  it('messages of several connections in one call each see their own source, and get their own decisions', async () => {
+    // A call's messages share one entry per connection, and identical results travel once: neither may mix messages up.
+    const a = { clientId: 'dev-a', remoteAddress: '10.0.0.1', identity: { principal: 'pa', method: 'password', attributes: { t: 'a' } } };
+    const b = { clientId: 'dev-b', remoteAddress: '10.0.0.2' };
+    const c = { clientId: 'dev-c', remoteAddress: '10.0.0.3', identity: { principal: 'pc', method: 'certificate', attributes: {} } };
+    const sent = [
+      envelope('r/view', '1', { source: a }),
+      envelope('r/drop', '', { source: b }),
+      envelope('r/view', '2', { source: a }),
+      envelope('r/view', '3', { source: c }),
+      envelope('r/drop', '', { source: a }),
+      envelope('r/view', '4', { source: b, protocol: 'amqp', listener: 'amqp-1' }),
+      envelope('r/drop', '', { source: c }),
+    ];
+    const rs = await Promise.all(sent.map((e) => host.onMessage(API, e)));
+    rs.forEach((r, i) => {
+      const e = sent[i]!;
+      const d = (r as { decisions: Array<{ action: string; reason?: string; payload?: Buffer }> }).decisions[0]!;
+      if (e.address === 'r/drop') return expect(d).toEqual({ action: 'drop', reason: 'not needed' });
+      const view = JSON.parse(Buffer.from(d.payload!).toString());
+      expect(view).toMatchObject({ id: e.id, clientId: e.source.clientId, protocol: e.protocol, listener: e.listener, text: e.payload.toString() });
+      expect(view.identity).toEqual(e.source.identity);
+    });
+  });
+
   it('TextEncoder/TextDecoder round-trip UTF-8 including astral characters', async () => {
     const [d] = await decide('r/utf8', 'a€😀');
     expect(Buffer.from((d as { payload: Buffer }).payload).toString()).toBe('a€😀|4');
