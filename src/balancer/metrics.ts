@@ -2,7 +2,7 @@
  * Prometheus metrics of one pool (`thinggate_upstream_…`). Label children are
  * bound once per endpoint so the hot path does no label lookups.
  */
-import type { Counter, Gauge, Histogram, HistogramSeries, LocalCounter, Metrics } from '../observability/metrics.js';
+import type { Counter, Gauge, Histogram, LocalCounter, Metrics } from '../observability/metrics.js';
 
 type Outcome = '1xx' | '2xx' | '3xx' | '4xx' | '5xx' | 'connect-failure' | 'reset' | 'timeout';
 
@@ -13,7 +13,7 @@ const STATUS_CLASSES: readonly Outcome[] = ['1xx', '1xx', '2xx', '3xx', '4xx', '
 interface Bound {
   /** Attempt counters by outcome, counted locally (folded into the counter when it is read). */
   readonly outcomes: Map<Outcome, LocalCounter>;
-  readonly duration: HistogramSeries;
+  readonly duration: ReturnType<Histogram<'pool' | 'endpoint'>['labels']>;
 }
 
 export class PoolMetrics {
