@@ -1,8 +1,10 @@
 /**
  * One MQTT connection (TCP, TLS or WebSocket — all arrive as a Duplex). It
- * owns one mqtt-packet parser, the fixed-header pre-scan, the keepalive and
- * first-CONNECT timers, flow control and closing (writes: writer.ts). Packet
- * semantics live in handlers/, one file per packet type.
+ * owns the framer that cuts the byte stream into whole packets (framing.ts),
+ * decodes PUBLISH itself (decode-publish.ts) and every other packet with one
+ * mqtt-packet parser, and owns the keepalive and first-CONNECT timers, flow
+ * control and closing (writes: writer.ts). Packet semantics live in
+ * handlers/, one file per packet type.
  */
 import type { Duplex } from 'node:stream';
 import mqttPacket, { type Packet, type Parser } from 'mqtt-packet';
