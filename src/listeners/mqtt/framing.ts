@@ -7,6 +7,10 @@
  *
  * Whole packets inside a chunk are handed on as views of it, without a copy;
  * only a packet split across reads is gathered, once its last byte arrived.
+ * A message's payload therefore keeps its read alive until the message is
+ * done (a TCP read is at most 64 KiB; a WebSocket message at most twice
+ * `maxPacketBytes`): bounded, like every payload, by the connection's
+ * in-flight limit.
  */
 
 export type FrameProblem =
