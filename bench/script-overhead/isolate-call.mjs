@@ -35,7 +35,6 @@ const source = SCRIPTS[values.script] ?? (console.error(`--script: one of ${Obje
 const dist = pathToFileURL(resolve(values.dist)).href;
 const { ScriptVersion } = await import(`${dist}/scripting/version.js`);
 const wire = await import(`${dist}/scripting/wire.js`);
-const { LATIN1_MAX } = await import(`${dist}/scripting/unit.js`);
 
 const N = Number(values.batch);
 const size = Number(values.payload);
@@ -55,11 +54,10 @@ const envs = Array.from({ length: N }, (_, i) => ({
   receivedAt: Date.now(),
   payload,
 }));
-// Builds before batchWire (c. 2026-12-06) sent one array per message: --dist can still measure them.
-const json = wire.batchWire ? wire.batchWire(envs) : JSON.stringify(envs.map(wire.envelopeWire));
-// As the host sends them (unit.ts payloadsOf): one Latin-1 string up to LATIN1_MAX, bytes beyond.
-const total = payload.length * N;
-const payloads = total <= LATIN1_MAX ? envs.map((e) => e.payload.toString('latin1')).join('') : new Uint8Array(Buffer.concat(envs.map((e) => e.payload)));
+// As the host sends a batch (src/scripting/wire.ts). Builds from before batchWire and payloadsOf
+// (2026-12-06) are measured with this bench as it was then (git show <commit>:bench/script-overhead/isolate-call.mjs).
+const json = wire.batchWire(envs);
+const payloads = wire.payloadsOf(envs);
 
 const v = ScriptVersion.compile('bench', resolve('bench.js'), source, { memoryMb: 64, timeoutMs: 100 }, { log() {}, state: () => null });
 const calls = Math.ceil(Number(values.messages) / N);

@@ -22,7 +22,7 @@ import type { RemoteVersion, ScriptThread, ScriptThreads } from './thread.js';
 import type { BatchOutcome, MessageResult } from './protocol.js';
 import { DeviceThrottle, TokenBucket } from './limiter.js';
 import { InvalidDecision, validateDecisions, validateOne } from './validate.js';
-import { batchWire, clientWire, envelopeWire, ownBytes, responseWire } from './wire.js';
+import { batchWire, clientWire, envelopeWire, ownBytes, payloadsOf, responseWire } from './wire.js';
 import { SCRIPT_CODES, ScriptCompileError, failure, scriptLine, type ScriptCode, type ScriptFailure } from './errors.js';
 
 export interface UnitOptions {
@@ -261,16 +261,10 @@ export class ScriptUnit {
   private async runBatch(items: readonly Pending[]): Promise<void> {
     this.messages.inc({ script: this.name }, items.length);
     const v = await this.live();
-    const envs = new Array<Envelope>(items.length);
-    let total = 0;
-    for (let i = 0; i < items.length; i++) {
-      const env = items[i]!.env;
-      envs[i] = env;
-      total += env.payload.byteLength;
-    }
+    const envs = items.map((p) => p.env);
     let out: BatchOutcome;
     try {
-      out = await v.batch(batchWire(envs), payloadsOf(items, total), items.length, this.now());
+      out = await v.batch(batchWire(envs), payloadsOf(envs), items.length, this.now());
     } catch (err) {
       out = { parts: [], stop: { kind: 'error', message: (err as Error).message } };
     }
@@ -501,26 +495,6 @@ export class ScriptUnit {
     const lv = level === 'warn' || level === 'error' ? level : 'info';
     this.logger[lv]({ scriptLog: true }, text);
   }
-}
-
-/** Payloads up to this total travel as a Latin-1 string (a string copies into an isolate cheapest). */
-export const LATIN1_MAX = 16 * 1024;
-
-/** The payloads concatenated: a Latin-1 string when small, else bytes owning their memory. */
-function payloadsOf(items: readonly Pending[], total: number): string | Uint8Array {
-  if (total <= LATIN1_MAX) {
-    let s = '';
-    for (let i = 0; i < items.length; i++) s += items[i]!.env.payload.toString('latin1');
-    return s;
-  }
-  // Copying a view of Node's shared buffer pool would copy the whole pool: use one array of its own.
-  const bytes = new Uint8Array(total);
-  for (let i = 0, o = 0; i < items.length; i++) {
-    const pl = items[i]!.env.payload;
-    bytes.set(pl, o);
-    o += pl.byteLength;
-  }
-  return bytes;
 }
 
 function throttleKey(protocol: string, clientId: string): string {
