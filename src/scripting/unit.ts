@@ -207,7 +207,11 @@ export class ScriptUnit {
     };
   }
 
-  /** Runs the messages still queued, waits for their results, then stops the script thread. */
+  /**
+   * Runs the messages still queued, waits for their results, then disposes
+   * its versions and leaves its thread (a thread left without scripts stops;
+   * one shared with other scripts goes on).
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -216,8 +220,12 @@ export class ScriptUnit {
       if (this.queue.length > 0) this.send();
       await this.drained.wait();
     }
-    for (const t of this.retired.values()) clearTimeout(t);
+    for (const [v, t] of this.retired) {
+      clearTimeout(t);
+      v.dispose();
+    }
     this.retired.clear();
+    this.current.dispose();
     await this.options.threads.release(this.thread, this.key);
   }
 
