@@ -1,7 +1,9 @@
 /**
  * The main thread's side of the script threads (worker.ts). A pool of up to
  * `scripts.threads` workers hosts every script; each script (unit) is placed
- * on the thread with the fewest scripts and stays there. Messages go over in
+ * on the thread with the fewest scripts and stays there. With
+ * `scripts.threads: 0` scripts placed from then on share one inline thread:
+ * the event loop itself (inline.ts), spoken to in the same way. Messages go over in
  * batches and come back as per-message results; compiles are calls too,
  * answered when the thread gets to them, so the event loop never waits for
  * a thread that is busy with a batch. If a worker itself dies, its pending
@@ -16,6 +18,18 @@ import { ScriptCompileError } from './errors.js';
 import type { StateLimits } from './state-store.js';
 import { NO_BINS, type CallOutcome, type ScriptLimits } from './version.js';
 import { encodeBatch, type BatchOutcome, type Compiled, type Reply, type Request } from './protocol.js';
+import { InlineThread } from './inline.js';
+
+/** What a ScriptThread needs of its worker (an InlineThread offers the same). */
+interface ThreadPort {
+  postMessage(msg: Request | string): void;
+  ref(): void;
+  unref(): void;
+  terminate(): Promise<number>;
+  on(event: 'message', listener: (m: Reply) => void): this;
+  on(event: 'error', listener: (err: Error) => void): this;
+  on(event: 'exit', listener: (code: number) => void): this;
+}
 
 /** A call awaiting its outcome, and whether it is a batch (which fails differently if the worker dies first). */
 interface PendingCall {
@@ -47,12 +61,21 @@ export class ScriptThreads {
     return this.threads.length;
   }
 
-  /** Places a script on the thread with the fewest scripts, starting a new one while there are fewer than `size`. */
+  /**
+   * Places a script on the worker thread with the fewest scripts, starting a
+   * new one while there are fewer than `size`; with `size` 0, on the inline
+   * thread.
+   */
   place(state: StateLimits, hooks: UnitHooks): { readonly thread: ScriptThread; readonly unit: number } {
+    const inline = this.size === 0;
     let thread: ScriptThread | undefined;
-    for (const t of this.threads) if (!thread || t.units < thread.units) thread = t;
-    if (!thread || (thread.units > 0 && this.threads.length < this.size)) {
-      thread = new ScriptThread();
+    let workers = 0;
+    for (const t of this.threads) {
+      if (!t.inline) workers++;
+      if (t.inline === inline && (!thread || t.units < thread.units)) thread = t;
+    }
+    if (!thread || (!inline && thread.units > 0 && workers < this.size)) {
+      thread = new ScriptThread(inline);
       this.threads.push(thread);
     }
     const unit = this.nextUnit++;
@@ -71,7 +94,7 @@ export class ScriptThreads {
 }
 
 export class ScriptThread {
-  private worker!: Worker;
+  private worker!: ThreadPort;
   /** Calls awaiting their outcome, each with the outcome it gets if the worker dies first. */
   private readonly pending = new Map<number, PendingCall>();
   private readonly placed = new Map<number, Placed>();
@@ -80,7 +103,8 @@ export class ScriptThread {
   /** Counts workers started; versions of an earlier one are lost. */
   epoch = 0;
 
-  constructor() {
+  /** `inline`: the thread is the event loop (inline.ts), not a worker. */
+  constructor(readonly inline = false) {
     this.start();
   }
 
@@ -153,7 +177,7 @@ export class ScriptThread {
 
   private start(): void {
     this.epoch++;
-    const worker = new Worker(workerFile());
+    const worker: ThreadPort = this.inline ? new InlineThread() : new Worker(workerFile());
     worker.unref();
     worker.on('message', (m: Reply) => {
       let id: number;
@@ -181,7 +205,7 @@ export class ScriptThread {
     for (const [unit, p] of this.placed) worker.postMessage({ op: 'attach', unit, limits: p.state } satisfies Request);
   }
 
-  private lost(worker: Worker, err: Error): void {
+  private lost(worker: ThreadPort, err: Error): void {
     if (worker !== this.worker || this.closing) return;
     this.start();
     this.failPending(err);
@@ -219,7 +243,8 @@ export class RemoteVersion {
 
   async batch(json: string, payloads: string | Uint8Array, count: number, now: number): Promise<BatchOutcome> {
     const out = await this.thread.call<BatchOutcome>((id) =>
-      typeof payloads === 'string'
+      // One string crosses to a worker cheapest; the inline thread takes the request as it is.
+      typeof payloads === 'string' && !this.thread.inline
         ? encodeBatch(id, this.generation, count, now, json, payloads)
         : ({ op: 'batch', id, version: this.generation, json, payloads, count, now } satisfies Request),
     );

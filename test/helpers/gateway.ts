@@ -6,6 +6,7 @@ import { Writable } from 'node:stream';
 import pino from 'pino';
 import { Gateway } from '../../src/gateway.js';
 import { parseConfig } from '../../src/config/load.js';
+import { threadsUnderTest } from './script-threads.js';
 import { createScriptHostFactory } from '../../src/scripting/factory.js';
 
 export interface TestGateway {
@@ -17,6 +18,8 @@ export interface TestGateway {
 }
 
 export async function startGateway(raw: unknown, options: { baseDir?: string; env?: NodeJS.ProcessEnv } = {}): Promise<TestGateway> {
+  const r = raw as { scripts?: Record<string, unknown> };
+  if (r.scripts !== undefined) raw = { ...r, scripts: { ...threadsUnderTest(), ...r.scripts } };
   const config = parseConfig(raw, { source: '<test>', baseDir: options.baseDir ?? process.cwd(), env: options.env ?? process.env });
   const logs: Array<Record<string, unknown>> = [];
   const sink = new Writable({

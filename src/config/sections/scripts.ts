@@ -18,7 +18,7 @@ export interface ScriptsConfig {
   readonly batchMax: number;
   /** Extra event-loop turns a partial batch may wait for more messages, while each turn brings more (0 = run after the current turn). */
   readonly batchTurns: number;
-  /** Most threads the scripts run on (each script stays on one; scripts on one thread wait for each other). */
+  /** Most threads the scripts run on (each script stays on one; scripts on one thread wait for each other); 0 runs them on the event loop. */
   readonly threads: number;
 }
 
@@ -61,6 +61,6 @@ export const scriptsSchema = {
     debounceMs: { type: 'integer', minimum: 0, maximum: 60000, default: 100 },
     batchMax: { type: 'integer', minimum: 1, maximum: 1024, default: 256 },
     batchTurns: { type: 'integer', minimum: 0, maximum: 16, default: 2 },
-    threads: { type: 'integer', minimum: 1, maximum: 64, default: 2 },
+    threads: { type: 'integer', minimum: 0, maximum: 64, default: 2 },
   },
 } as const;

@@ -13,6 +13,7 @@ import { Metrics } from '../../../src/observability/metrics.js';
 import { buildScriptHost, type ScriptHostOptions } from '../../../src/scripting/factory.js';
 import type { IsolateScriptHost } from '../../../src/scripting/host.js';
 import type { GatewayConfig } from '../../../src/config/types.js';
+import { threadsUnderTest } from '../../helpers/script-threads.js';
 
 export class ScriptDir {
   readonly path = mkdtempSync(join(tmpdir(), 'tg-scripts-'));
@@ -49,7 +50,7 @@ export function configFor(dir: ScriptDir, scripts: string[], section: Record<str
       routes: scripts.map((s, i) => ({ match: { address: `s${i}/#` }, pool: 'p', script: s })),
       // isolated-vm's time limit is wall-clock time: on a loaded machine a trivial call can
       // take longer than the 50 ms default, so tests not about timeouts give scripts a second.
-      scripts: { watch: false, timeoutMs: 1000, ...section },
+      scripts: { watch: false, timeoutMs: 1000, ...threadsUnderTest(), ...section },
     },
     { baseDir: dir.path, env: {} },
   );
@@ -87,4 +88,29 @@ export async function counter(metrics: Metrics, name: string, labels: Record<str
   const m = await metrics.registry.getSingleMetric(name)?.get();
   const v = m?.values.find((x) => Object.entries(labels).every(([k, val]) => x.labels[k] === val));
   return v?.value ?? 0;
+}
+
+/**
+ * Runs `p` (a function is called once the timer runs, so its own synchronous
+ * part counts) and reports the largest delay of an `everyMs` interval timer
+ * meanwhile: how long the event loop was held at a stretch.
+ */
+export async function timerLag<T>(p: Promise<T> | (() => Promise<T>), everyMs = 5): Promise<{ value: T; lagMs: number; elapsedMs: number }> {
+  let worst = 0;
+  let last = performance.now();
+  const t = setInterval(() => {
+    const now = performance.now();
+    worst = Math.max(worst, now - last - everyMs);
+    last = now;
+  }, everyMs);
+  const t0 = performance.now();
+  try {
+    const value = await (typeof p === 'function' ? p() : p);
+    const elapsedMs = performance.now() - t0;
+    // Let the timer tick once more, so a stall that ended with `p` is counted too.
+    await new Promise((r) => setTimeout(r, 20));
+    return { value, lagMs: worst, elapsedMs };
+  } finally {
+    clearInterval(t);
+  }
 }

@@ -11,7 +11,7 @@ import type { Worker } from 'node:worker_threads';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { ScriptThread } from '../../../src/scripting/thread.js';
 import type { ScriptUnit } from '../../../src/scripting/unit.js';
-import { ScriptDir, build, configFor, envelope } from './support.js';
+import { ScriptDir, build, configFor, envelope, timerLag } from './support.js';
 
 const dir = new ScriptDir();
 afterAll(() => dir.remove());
@@ -26,25 +26,6 @@ function workerOf(unit: ScriptUnit): Worker {
   return (unit as unknown as { thread: { worker: Worker } }).thread.worker;
 }
 
-/** Largest delay of a 5 ms interval timer while `p` is pending (a function is called once the timer runs, so its own synchronous part counts). */
-async function worstTimerLag<T>(p: Promise<T> | (() => Promise<T>)): Promise<{ value: T; lagMs: number }> {
-  let worst = 0;
-  let last = performance.now();
-  const t = setInterval(() => {
-    const now = performance.now();
-    worst = Math.max(worst, now - last - 5);
-    last = now;
-  }, 5);
-  try {
-    const value = await (typeof p === 'function' ? p() : p);
-    // Let the timer tick once more, so a stall that ended with `p` is counted too.
-    await new Promise((r) => setTimeout(r, 20));
-    return { value, lagMs: worst };
-  } finally {
-    clearInterval(t);
-  }
-}
-
 describe('script threads', () => {
   it('a script spinning to its time limit holds neither the event loop nor another script', async () => {
     const { host } = await build(configFor(dir, [SPIN, QUICK], { timeoutMs: 400 }));
@@ -55,7 +36,7 @@ describe('script threads', () => {
       void quick.then(() => {
         quickFirst = true;
       });
-      const { value, lagMs } = await worstTimerLag(spinning);
+      const { value, lagMs } = await timerLag(spinning);
       expect(value).toMatchObject({ ok: false, code: 'TG_ERR_SCRIPT_TIMEOUT' });
       // In the event loop's thread the spin would have stalled the timer for the whole 400 ms limit.
       expect(lagMs).toBeLessThan(200);
@@ -78,7 +59,7 @@ describe('script threads', () => {
       const swapped = once(unit.events, 'swapped');
       dir.write(S, `export function onMessage() { return drop('v2'); }`);
       // The compile waits in the thread behind the spinning call; the event loop does not wait with it.
-      const { lagMs } = await worstTimerLag(swapped);
+      const { lagMs } = await timerLag(swapped);
       expect(lagMs).toBeLessThan(300);
       expect(await spinning).toMatchObject({ ok: false, code: 'TG_ERR_SCRIPT_TIMEOUT' });
       expect(await host.onMessage(S, envelope('s0/x'))).toMatchObject({ ok: true, decisions: [{ action: 'drop', reason: 'v2' }] });
@@ -96,7 +77,7 @@ describe('script threads', () => {
       await new Promise((r) => setTimeout(r, 50));
       dir.write(S, `export function onMessage() { return drop('v2'); }`);
       // As on SIGHUP: the new host is built while the old one serves; the compile waits behind the spin in the thread.
-      const { value: second, lagMs } = await worstTimerLag(() => build(config, {}, first.host, first.log, first.metrics));
+      const { value: second, lagMs } = await timerLag(() => build(config, {}, first.host, first.log, first.metrics));
       expect(lagMs).toBeLessThan(300);
       expect(await spinning).toMatchObject({ ok: false, code: 'TG_ERR_SCRIPT_TIMEOUT' });
       expect(await second.host.onMessage(S, envelope('s0/x'))).toMatchObject({ ok: true, decisions: [{ action: 'drop', reason: 'v2' }] });
