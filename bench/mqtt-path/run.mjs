@@ -13,6 +13,7 @@
  *   node bench/mqtt-path/run.mjs [--build label=dir ...] [--runs 5] [--seconds 5]
  *        [--qos 1] [--routing static|script] [--scripts JSON (the scripts section)] [--pool JSON (merged into the pool)] [--clients 50] [--window 10]
  *        [--rate 0] [--egress] [--cpu-prof DIR] [--node-args '--flag ...'] [--gateway-stdout FILE]
+ *        [--scripts-by-build '{"label": {scripts section}}']
  *
  * Each run also reports the gateway's read and write system calls per
  * message (/proc/<pid>/io): how well its socket I/O is batched.
@@ -20,7 +21,9 @@
  * `--node-args '--trace-gc --trace-gc-nvp'`).
  *
  * `dir` is a `tsc` output directory inside the repository (default dist);
- * `--build label=dir=--flag` runs that build under extra node flags.
+ * `--build label=dir=--flag` runs that build under extra node flags;
+ * `--scripts-by-build` merges a scripts section into one build's (e.g. the
+ * same build with `{"threads": 0}` under another label).
  */
 import { fork, spawn } from 'node:child_process';
 import { mkdtempSync, openSync, writeFileSync, rmSync } from 'node:fs';
@@ -36,7 +39,7 @@ const HERE = fileURLToPath(new URL('.', import.meta.url));
 const ROOT = resolve(HERE, '../..');
 
 const args = process.argv.slice(2);
-const opt = { runs: 5, seconds: 5, warmup: 2, qos: 1, routing: 'static', clients: 50, window: 10, size: 200, rate: 0, egress: false, builds: [], cpuProf: undefined, nodeArgs: '', scripts: '', pool: '', gatewayStdout: '' };
+const opt = { runs: 5, seconds: 5, warmup: 2, qos: 1, routing: 'static', clients: 50, window: 10, size: 200, rate: 0, egress: false, builds: [], cpuProf: undefined, nodeArgs: '', scripts: '', scriptsByBuild: '', pool: '', gatewayStdout: '' };
 for (let i = 0; i < args.length; i++) {
   const a = args[i];
   const v = () => args[++i];
@@ -115,7 +118,7 @@ async function runGateway(build, backendUrl) {
       listeners: [{ name: 'mqtt', protocol: 'mqtt', host: '127.0.0.1', port }],
       pools: [{ name: 'default', endpoints: [{ url: backendUrl }], ...(opt.pool && JSON.parse(opt.pool)) }],
       routes: [route],
-      ...(opt.scripts && { scripts: JSON.parse(opt.scripts) }),
+      ...((opt.scripts || opt.scriptsByBuild) && { scripts: { ...(opt.scripts && JSON.parse(opt.scripts)), ...(opt.scriptsByBuild && JSON.parse(opt.scriptsByBuild)[build.label]) } }),
       log: { level: 'warn' },
     }),
   );

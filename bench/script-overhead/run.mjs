@@ -6,6 +6,7 @@
  * interleaved), plus the main-thread CPU cost of the script call alone.
  *
  *   npm run build && node --no-node-snapshot bench/script-overhead/run.mjs [--messages N] [--concurrency C] [--rounds R]
+ *     [--threads T (scripts.threads; 0 runs the script on the event loop)]
  *
  * Targets: ≤ 15 µs main-thread CPU per message for the script call, and the
  * scripted route's throughput ≥ 85 % of the static route's. Main-thread CPU
@@ -34,6 +35,7 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '3' },
     'batch-max': { type: 'string', default: '256' },
     'batch-turns': { type: 'string', default: '2' },
+    threads: { type: 'string', default: '2' },
     // Generous: the bench measures overhead, and on an overloaded host even a trivial call can take tens of ms.
     'timeout-ms': { type: 'string', default: '1000' },
   },
@@ -56,7 +58,7 @@ const config = parseConfig(
       { match: { address: 'static/#' }, pool: 'p', request: { path: '/messages/{address}' } },
       { match: { address: 'scripted/#' }, pool: 'p', script: 'trivial.js' },
     ],
-    scripts: { watch: false, batchMax: BATCH_MAX, batchTurns: BATCH_TURNS, timeoutMs: Number(values['timeout-ms']) },
+    scripts: { watch: false, batchMax: BATCH_MAX, batchTurns: BATCH_TURNS, threads: Number(values.threads), timeoutMs: Number(values['timeout-ms']) },
   },
   { baseDir: here, env: {} },
 );
@@ -156,6 +158,7 @@ const result = {
   rounds: ROUNDS,
   batchMax: BATCH_MAX,
   batchTurns: BATCH_TURNS,
+  threads: Number(values.threads),
   staticRate: Math.round(s),
   scriptedRate: Math.round(k),
   ratio: +(k / s).toFixed(3),
