@@ -123,6 +123,7 @@ function targets(results, egressRate) {
       : { what: 'at 50% of the sustained rate, p99 ≤ 5 ms', measured: 'missing result', met: null },
   );
   out.push(ratioTarget('with batching ≥ 2× egress limit', 'mqtt-qos1-batch', 'egress', 2));
+  if (rate('mqtt-qos1-batch-inline') !== null && egressRate) out.push(ratioTarget('variant: mqtt-qos1-batch-inline (scripts.threads 0) ≥ 2× egress limit', 'mqtt-qos1-batch-inline', 'egress', 2));
   const kib = results.connections?.summary?.thinggate?.rssPerConnectionKiB?.median;
   const n = results.connections?.summary?.thinggate?.connections?.median;
   out.push(
@@ -133,7 +134,7 @@ function targets(results, egressRate) {
   return out;
 }
 
-const ORDER = ['egress-limit', 'mqtt-qos1-rest', 'mqtt-qos0-rest', 'mqtt-qos2-rest', 'mqtt-qos1-batch', 'egress-limit-pipelined', 'mqtt-qos1-unpipelined', 'coap-con-rest', 'amqp-rest', 'peer-mosquitto', 'peer-node-red', 'peer-aedes'];
+const ORDER = ['egress-limit', 'mqtt-qos1-rest', 'mqtt-qos0-rest', 'mqtt-qos2-rest', 'mqtt-qos1-batch', 'mqtt-qos1-batch-inline', 'egress-limit-pipelined', 'mqtt-qos1-unpipelined', 'coap-con-rest', 'amqp-rest', 'peer-mosquitto', 'peer-node-red', 'peer-aedes'];
 function order(a, b) {
   return (ORDER.indexOf(a.scenario) + 100) % 100 - ((ORDER.indexOf(b.scenario) + 100) % 100);
 }

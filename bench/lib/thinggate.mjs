@@ -33,7 +33,7 @@ export const ROUTE_SCRIPT = "export function onMessage(msg) { return route('defa
 /**
  * @param {{url:string}} backend
  * @param {{protocol?:'mqtt'|'coap'|'amqp', routing?:'script'|'static', pool?:object, listener?:object,
- *          cpuProf?:string, fdLimit?:number, label?:string}} opts
+ *          scripts?:object, cpuProf?:string, fdLimit?:number, label?:string}} opts
  */
 export async function startThinggate(backend, opts = {}) {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first`);
@@ -50,6 +50,7 @@ export async function startThinggate(backend, opts = {}) {
           ? { match: { address: '#' }, script: 'route.js' }
           : { match: { address: '#' }, pool: 'default', request: { method: 'POST', path: '/messages/{address}' } },
       ],
+      ...(opts.scripts && { scripts: opts.scripts }),
       log: { level: 'warn' },
       shutdown: { drainTimeoutMs: 2000 },
     };

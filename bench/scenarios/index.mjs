@@ -14,6 +14,7 @@ const ORDER = [
   'peer-mosquitto',
   'peer-node-red',
   'mqtt-qos1-batch',
+  'mqtt-qos1-batch-inline',
   'egress-limit-pipelined',
   'mqtt-qos1-unpipelined',
   'mqtt-qos0-rest',

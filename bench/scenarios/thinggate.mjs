@@ -17,7 +17,10 @@ export const PIPELINED = { connections: 16, pipelining: 16 };
 /** The pool of `mqtt-qos1-unpipelined`: one request per connection at a time. */
 const UNPIPELINED = { pipelining: 1 };
 
-function mqtt(name, qos, { batch = false, unpipelined = false, description }) {
+/** The scripts section of `mqtt-qos1-batch-inline`: the trivial script on the event loop, not in a script thread. */
+const INLINE_SCRIPTS = { threads: 0 };
+
+function mqtt(name, qos, { batch = false, unpipelined = false, inline = false, description }) {
   return {
     name,
     group: 'thinggate',
@@ -27,12 +30,14 @@ function mqtt(name, qos, { batch = false, unpipelined = false, description }) {
       const t = await startThinggate(backend, {
         protocol: 'mqtt',
         pool: batch ? { batch: BATCH } : unpipelined ? UNPIPELINED : undefined,
+        ...(inline && { scripts: INLINE_SCRIPTS }),
         cpuProf: ctx.cpuProf,
         label: name,
       });
       const notes = [...t.notes];
       if (batch) notes.push(`pool batch: ${JSON.stringify(BATCH)}`);
       if (unpipelined) notes.push('pool: pipelining 1 (no HTTP/1.1 pipelining)');
+      if (inline) notes.push('scripts.threads: 0 (the script runs on the event loop)');
       return { ...t, notes, transport: { kind: 'mqtt', host: '127.0.0.1', port: t.port, clients: CLIENTS, qos, version: 5, window: WINDOW } };
     },
   };
@@ -43,6 +48,7 @@ export const scenarios = [
   mqtt('mqtt-qos0-rest', 0, { description: 'MQTT 5, QoS 0 (no acknowledgement: loss = sent − received)' }),
   mqtt('mqtt-qos2-rest', 2, { description: 'MQTT 5, QoS 2, PUBCOMP after the back-end\'s 2xx' }),
   mqtt('mqtt-qos1-batch', 1, { batch: true, description: 'MQTT 5, QoS 1, pool batching (JSON array bodies)' }),
+  mqtt('mqtt-qos1-batch-inline', 1, { batch: true, inline: true, description: 'MQTT 5, QoS 1, pool batching, the script on the event loop (scripts.threads: 0)' }),
   mqtt('mqtt-qos1-unpipelined', 1, { unpipelined: true, description: 'MQTT 5, QoS 1, pool without HTTP/1.1 pipelining (pipelining: 1)' }),
   {
     name: 'coap-con-rest',
