@@ -31,12 +31,15 @@ export class InlineThread extends EventEmitter {
   ref(): void {}
   unref(): void {}
 
+  /** Disposes the isolates and, as a worker does, reports the exit. */
   async terminate(): Promise<number> {
+    if (this.stopped) return 1;
     this.stopped = true;
     this.queue.length = 0;
     this.running = undefined;
     this.runner.disposeAll();
-    return 0;
+    this.emit('exit', 1);
+    return 1;
   }
 
   /** Handles queued requests until a batch needs another turn. */
@@ -50,14 +53,17 @@ export class InlineThread extends EventEmitter {
           setImmediate(this.step);
         }
       } catch (err) {
-        // As a worker's uncaught exception: the thread is lost and replaced (thread.ts).
-        this.queue.shift();
-        void this.terminate();
-        this.emit('error', err);
+        this.lose(err);
         return;
       }
       if (this.running === undefined) this.queue.shift();
     }
+  }
+
+  /** As after a worker's uncaught exception: the thread is lost and replaced (thread.ts). */
+  private lose(err: unknown): void {
+    this.emit('error', err);
+    void this.terminate();
   }
 
   private readonly step = (): void => {
@@ -69,8 +75,7 @@ export class InlineThread extends EventEmitter {
         return;
       }
     } catch (err) {
-      void this.terminate();
-      this.emit('error', err);
+      this.lose(err);
       return;
     }
     this.running = undefined;

@@ -90,6 +90,21 @@ describe('scripts on the event loop (scripts.threads: 0)', () => {
     }
   });
 
+  it('an inline thread that stops is replaced and its scripts recompiled, as a worker would be', async () => {
+    const { host, log } = await build(configFor(dir, [COUNT], { threads: 0 }));
+    try {
+      const unit = host.units.get(COUNT)!;
+      const before = unit.version;
+      await (threadOf(unit) as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
+      expect(before.alive).toBe(false);
+      expect(await host.onMessage(COUNT, envelope('s0/x'))).toMatchObject({ ok: true, decisions: [{ action: 'drop', reason: 'n 1' }] });
+      expect(unit.version).not.toBe(before);
+      expect(log.lines.some((l) => l.msg === 'script thread stopped; starting a new one (ctx.state is lost)')).toBe(true);
+    } finally {
+      await host.close();
+    }
+  });
+
   it('scripts.threads below 0 is refused with its path', () => {
     expect(() => parseConfig({ listeners: [], pools: [], routes: [], scripts: { threads: -1 } }, { baseDir: dir.path, env: {} })).toThrow(
       /\/scripts\/threads: must be >= 0/,
