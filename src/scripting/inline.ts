@@ -16,12 +16,12 @@ import { ScriptRunner, type BatchRun } from './runner.js';
 
 export class InlineThread extends EventEmitter {
   private readonly runner = new ScriptRunner({ postMessage: (reply: Reply) => this.emit('message', reply) });
-  private readonly queue: Array<Request | string> = [];
+  private readonly queue: Request[] = [];
   /** The batch being run, between its slices. */
   private running: BatchRun | undefined;
   private stopped = false;
 
-  postMessage(msg: Request | string): void {
+  postMessage(msg: Request): void {
     if (this.stopped) return;
     this.queue.push(msg);
     if (this.queue.length === 1 && this.running === undefined) this.drain();

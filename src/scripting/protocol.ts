@@ -1,11 +1,12 @@
 /**
  * What the gateway's main thread and a script thread (worker.ts) say to each
- * other. Requests and replies are plain values; the frequent ones — a batch
- * of messages and its results — travel as single strings, which cross
- * between threads several times cheaper than objects.
+ * other. Requests and replies are plain values. Between threads the frequent
+ * ones — a batch of messages and its results — travel as single strings,
+ * which cross several times cheaper than objects (the *Wire functions below);
+ * the inline thread (inline.ts) takes them as they are.
  */
 import type { StateLimits } from './state-store.js';
-import type { Bins, CallOutcome, RawResult, ScriptLimits } from './version.js';
+import { NO_BINS, type Bins, type CallOutcome, type RawResult, type ScriptLimits } from './version.js';
 
 export type Request =
   /** A script joins the thread: its `ctx.state` store is made. */
@@ -66,28 +67,41 @@ export interface BatchOutcome {
   readonly stop?: { readonly kind: 'memory' } | { readonly kind: 'error'; readonly message: string };
 }
 
-/**
- * Replies from the worker. A batch whose results fit one part without bytes
- * (the usual case) comes as the string `${id} ${json}`: a string crosses
- * between threads several times cheaper than an object.
- */
+/** Replies from a script thread: an outcome, or a line a script logged. */
 export type Reply =
-  | string
   | { readonly t: 'r'; readonly id: number; readonly out: BatchOutcome | CallOutcome | Compiled }
   | { readonly t: 'log'; readonly unit: number; readonly level: string; readonly text: string };
 
+type BatchRequest = Extract<Request, { op: 'batch' }>;
+
 /**
- * A batch whose payloads travel as a Latin-1 string goes as one string too:
+ * A request as it crosses to a worker: a batch whose payloads are a Latin-1
+ * string goes as one string,
  * `B${id} ${version} ${count} ${now} ${json.length}\n${json}${payloads}`.
  */
-export function encodeBatch(id: number, version: number, count: number, now: number, json: string, payloads: string): string {
-  return `B${id} ${version} ${count} ${now} ${json.length}\n${json}${payloads}`;
+export function requestToWire(r: Request): Request | string {
+  if (r.op !== 'batch' || typeof r.payloads !== 'string') return r;
+  return `B${r.id} ${r.version} ${r.count} ${r.now} ${r.json.length}\n${r.json}${r.payloads}`;
 }
 
-export function decodeBatch(s: string): Extract<Request, { op: 'batch' }> {
-  const nl = s.indexOf('\n');
-  const [id, version, count, now, len] = s.slice(1, nl).split(' ').map(Number) as [number, number, number, number, number];
+export function requestFromWire(m: Request | string): Request {
+  if (typeof m !== 'string') return m;
+  const nl = m.indexOf('\n');
+  const [id, version, count, now, len] = m.slice(1, nl).split(' ').map(Number) as [number, number, number, number, number];
   const end = nl + 1 + len;
-  return { op: 'batch', id, version, count, now, json: s.slice(nl + 1, end), payloads: s.slice(end) };
+  return { op: 'batch', id, version, count, now, json: m.slice(nl + 1, end), payloads: m.slice(end) } satisfies BatchRequest;
 }
 
+/** A reply as it crosses from a worker: a batch's usual outcome (one part, no bytes) goes as the string `${id} ${json}`. */
+export function replyToWire(r: Reply): Reply | string {
+  if (r.t !== 'r' || !('parts' in r.out)) return r;
+  const { parts, stop } = r.out;
+  const only = parts.length === 1 && stop === undefined ? parts[0]! : undefined;
+  return only && only.bins.length === 0 ? `${r.id} ${only.json}` : r;
+}
+
+export function replyFromWire(m: Reply | string): Reply {
+  if (typeof m !== 'string') return m;
+  const sp = m.indexOf(' ');
+  return { t: 'r', id: Number(m.slice(0, sp)), out: { parts: [{ json: m.slice(sp + 1), bins: NO_BINS }] } };
+}

@@ -7,7 +7,7 @@
 import { ScriptVersion, type HostHooks, type ScriptLimits } from './version.js';
 import { StateStore, type StateLimits } from './state-store.js';
 import { ScriptCompileError } from './errors.js';
-import { decodeBatch, type BatchOutcome, type Compiled, type Part, type Reply, type Request } from './protocol.js';
+import type { BatchOutcome, Compiled, Part, Reply, Request } from './protocol.js';
 
 /** Tries a message gets when its calls keep running out of wall-clock time without using the CPU. */
 const STARVED_RETRIES = 3;
@@ -33,8 +33,7 @@ export class ScriptRunner {
   constructor(private readonly port: ReplyPort) {}
 
   /** Handles one request; a batch is returned as a run for the caller to step through to its end. */
-  handle(msg: Request | string): BatchRun | undefined {
-    const m = typeof msg === 'string' ? decodeBatch(msg) : msg;
+  handle(m: Request): BatchRun | undefined {
     const port = this.port;
     switch (m.op) {
       case 'attach': {
@@ -102,10 +101,7 @@ export class ScriptRunner {
   }
 
   private *batch(id: number, v: ScriptVersion | undefined, json: string, payloads: string | Uint8Array, count: number, now: number): Generator<void, void> {
-    const out = yield* slices(v, json, payloads, count, now);
-    const only = out.parts.length === 1 && out.stop === undefined ? out.parts[0]! : undefined;
-    // The usual outcome goes as a string (see protocol.ts), anything else as an object.
-    this.port.postMessage(only && only.bins.length === 0 ? `${id} ${only.json}` : { t: 'r', id, out });
+    this.port.postMessage({ t: 'r', id, out: yield* slices(v, json, payloads, count, now) });
   }
 }
 

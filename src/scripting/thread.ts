@@ -16,8 +16,8 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { ScriptCompileError } from './errors.js';
 import type { StateLimits } from './state-store.js';
-import { NO_BINS, type CallOutcome, type ScriptLimits } from './version.js';
-import { encodeBatch, type BatchOutcome, type Compiled, type Reply, type Request } from './protocol.js';
+import type { CallOutcome, ScriptLimits } from './version.js';
+import { replyFromWire, requestToWire, type BatchOutcome, type Compiled, type Reply, type Request } from './protocol.js';
 import { InlineThread } from './inline.js';
 
 /** What a ScriptThread needs of its worker (an InlineThread offers the same). */
@@ -26,7 +26,7 @@ interface ThreadPort {
   ref(): void;
   unref(): void;
   terminate(): Promise<number>;
-  on(event: 'message', listener: (m: Reply) => void): this;
+  on(event: 'message', listener: (m: Reply | string) => void): this;
   on(event: 'error', listener: (err: Error) => void): this;
   on(event: 'exit', listener: (code: number) => void): this;
 }
@@ -114,12 +114,12 @@ export class ScriptThread {
 
   attach(unit: number, state: StateLimits, hooks: UnitHooks): void {
     this.placed.set(unit, { hooks, state });
-    this.worker.postMessage({ op: 'attach', unit, limits: state } satisfies Request);
+    this.post({ op: 'attach', unit, limits: state });
   }
 
   detach(unit: number): void {
     if (!this.placed.delete(unit)) return;
-    this.worker.postMessage({ op: 'detach', unit } satisfies Request);
+    this.post({ op: 'detach', unit });
   }
 
   /**
@@ -142,27 +142,26 @@ export class ScriptThread {
     const p = this.placed.get(unit);
     if (!p) return;
     p.state = limits;
-    this.worker.postMessage({ op: 'state', unit, limits } satisfies Request);
+    this.post({ op: 'state', unit, limits });
   }
 
   /**
-   * Sends a call — `request` makes it (a request, or a batch encoded as a
-   * string) from the call's id — and resolves with its outcome (an `error`
-   * outcome if the worker dies meanwhile).
+   * Sends a call — `request` makes it from the call's id — and resolves with
+   * its outcome (an `error` outcome if the worker dies meanwhile).
    */
-  call<T extends BatchOutcome | CallOutcome | Compiled>(request: (id: number) => Request | string): Promise<T> {
+  call<T extends BatchOutcome | CallOutcome | Compiled>(request: (id: number) => Request): Promise<T> {
     const id = this.nextId++;
     const req = request(id);
     return new Promise<T>((resolve) => {
       if (this.pending.size === 0) this.worker.ref();
-      const batch = typeof req === 'string' || req.op === 'batch';
-      this.pending.set(id, { resolve: resolve as (out: BatchOutcome | CallOutcome | Compiled) => void, batch });
-      this.worker.postMessage(req);
+      this.pending.set(id, { resolve: resolve as (out: BatchOutcome | CallOutcome | Compiled) => void, batch: req.op === 'batch' });
+      this.post(req);
     });
   }
 
+  /** Sends a request: to a worker in its cheapest crossing form (protocol.ts), to the inline thread as it is. */
   post(req: Request): void {
-    this.worker.postMessage(req);
+    this.worker.postMessage(this.inline ? req : requestToWire(req));
   }
 
   get closed(): boolean {
@@ -179,30 +178,22 @@ export class ScriptThread {
     this.epoch++;
     const worker: ThreadPort = this.inline ? new InlineThread() : new Worker(workerFile());
     worker.unref();
-    worker.on('message', (m: Reply) => {
-      let id: number;
-      let out: BatchOutcome | CallOutcome | Compiled;
-      if (typeof m === 'string') {
-        const sp = m.indexOf(' ');
-        id = Number(m.slice(0, sp));
-        out = { parts: [{ json: m.slice(sp + 1), bins: NO_BINS }] };
-      } else if (m.t === 'log') {
+    worker.on('message', (wire: Reply | string) => {
+      const m = replyFromWire(wire);
+      if (m.t === 'log') {
         this.placed.get(m.unit)?.hooks.log(m.level, m.text);
         return;
-      } else {
-        id = m.id;
-        out = m.out;
       }
-      const p = this.pending.get(id);
+      const p = this.pending.get(m.id);
       if (!p) return;
-      this.pending.delete(id);
+      this.pending.delete(m.id);
       if (this.pending.size === 0) worker.unref();
-      p.resolve(out);
+      p.resolve(m.out);
     });
     worker.on('error', (err) => this.lost(worker, err));
     worker.on('exit', (code) => this.lost(worker, new Error(`script thread exited with code ${code}`)));
     this.worker = worker;
-    for (const [unit, p] of this.placed) worker.postMessage({ op: 'attach', unit, limits: p.state } satisfies Request);
+    for (const [unit, p] of this.placed) this.post({ op: 'attach', unit, limits: p.state });
   }
 
   private lost(worker: ThreadPort, err: Error): void {
@@ -242,12 +233,7 @@ export class RemoteVersion {
   }
 
   async batch(json: string, payloads: string | Uint8Array, count: number, now: number): Promise<BatchOutcome> {
-    const out = await this.thread.call<BatchOutcome>((id) =>
-      // One string crosses to a worker cheapest; the inline thread takes the request as it is.
-      typeof payloads === 'string' && !this.thread.inline
-        ? encodeBatch(id, this.generation, count, now, json, payloads)
-        : ({ op: 'batch', id, version: this.generation, json, payloads, count, now } satisfies Request),
-    );
+    const out = await this.thread.call<BatchOutcome>((id) => ({ op: 'batch', id, version: this.generation, json, payloads, count, now }));
     if (out.stop?.kind === 'memory') this.lostMemory = true;
     return out;
   }

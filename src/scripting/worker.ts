@@ -5,14 +5,14 @@
  * loop. Protocol: protocol.ts.
  */
 import { parentPort, type MessagePort } from 'node:worker_threads';
-import type { Request } from './protocol.js';
+import { replyToWire, requestFromWire, type Request } from './protocol.js';
 import { ScriptRunner } from './runner.js';
 
 const port = parentPort as MessagePort;
-const runner = new ScriptRunner(port);
+const runner = new ScriptRunner({ postMessage: (reply) => port.postMessage(replyToWire(reply)) });
 
 port.on('message', (msg: Request | string) => {
-  const run = runner.handle(msg);
+  const run = runner.handle(requestFromWire(msg));
   // A worker runs a batch to its end: nothing else waits for this thread.
   if (run) while (!run.next().done);
 });

@@ -7,7 +7,6 @@
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { ScriptThread } from '../../../src/scripting/thread.js';
 import type { ScriptResult } from '../../../src/routing/script-host.js';
-import { decodeBatch } from '../../../src/scripting/protocol.js';
 import { ScriptDir, build, configFor, envelope } from './support.js';
 
 const dir = new ScriptDir();
@@ -29,10 +28,9 @@ async function handedOver<T>(start: () => Promise<T>): Promise<{ value: T; batch
   const spy = vi.spyOn(ScriptThread.prototype, 'call').mockImplementation(function (this: ScriptThread, request) {
     return call.call(this, (id) => {
       const r = request(id);
-      const batch = typeof r === 'string' ? decodeBatch(r) : r.op === 'batch' ? r : undefined;
-      if (batch) {
+      if (r.op === 'batch') {
         if (handedAt < 0) handedAt = turns;
-        batches.push(batch.count);
+        batches.push(r.count);
       }
       return r;
     });
