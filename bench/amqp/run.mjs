@@ -2,8 +2,10 @@
  * AMQP throughput: messages/s through thinggate's AMQP listener to an HTTP
  * back-end (unsettled deliveries, each settled `accepted` after the
  * back-end's 2xx), next to
- *   (a) a bare rhea receiver that only accepts, and
- *   (b) undici driving the same back-end directly: the HTTP egress limit,
+ *   (a) a bare rhea receiver that only accepts,
+ *   (b) undici driving the same back-end directly: the HTTP egress limit, and
+ *   (c) a bare bridge: a rhea receiver POSTing each message with undici and
+ *       accepting after the 2xx, nothing else (bare-bridge.mjs),
  * thinggate's listener alone (messages routed to devices, no HTTP), and
  * thinggate through a batching pool (`--batch N`, 0 to leave it out).
  * Target: thinggate ≥ 0.75 × the egress limit.
@@ -21,7 +23,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
 import { startThinggate, ROOT, GATEWAY_NODE_ARGS } from '../lib/thinggate.mjs';
-import { cpuSeconds, freePort, spawnSupervised, stopChild, waitForPort } from '../lib/proc.mjs';
+import { cpuSeconds, freePort, spawnSupervised, stopChild, syscalls, waitForPort } from '../lib/proc.mjs';
 import { writeMarkedBlock } from '../lib/results.mjs';
 import { PIPELINED } from '../scenarios/thinggate.mjs';
 
@@ -50,15 +52,16 @@ const TG_PIPELINING = Number(args['tg-pipelining'] ?? PIPELINED.pipelining);
 const BATCH = Number(args.batch ?? 100);
 const here = (f) => fileURLToPath(new URL(f, import.meta.url));
 
-function child(file) {
-  const c = fork(here(file), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+function child(file, argv = []) {
+  const c = fork(here(file), argv, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   return once(c, 'message').then(([m]) => ({ proc: c, port: m.port }));
 }
 
 /**
  * Counts events from `start` over a measured window after a warm-up; returns
- * events/s and the CPU time per event of process `pid` (the process doing
- * the work under test) in microseconds.
+ * events/s, the CPU time per event of process `pid` (the process doing the
+ * work under test) in microseconds, and its read and write system calls per
+ * event.
  */
 async function measure(label, start, pid = process.pid) {
   let count = 0;
@@ -66,14 +69,18 @@ async function measure(label, start, pid = process.pid) {
   await new Promise((r) => setTimeout(r, WARMUP_MS));
   const c0 = count;
   const cpu0 = await cpuSeconds(pid);
+  const io0 = await syscalls(pid);
   const t0 = process.hrtime.bigint();
   await new Promise((r) => setTimeout(r, SECONDS * 1000));
   const n = count - c0;
   const rate = n / (Number(process.hrtime.bigint() - t0) / 1e9);
   const cpuUs = ((await cpuSeconds(pid)) - cpu0) * 1e6 / Math.max(1, n);
+  const io1 = await syscalls(pid);
+  const reads = (io1.reads - io0.reads) / Math.max(1, n);
+  const writes = (io1.writes - io0.writes) / Math.max(1, n);
   await stop();
-  console.log(`${label}: ${Math.round(rate)} msg/s, ${cpuUs.toFixed(1)} µs CPU/msg`);
-  return { rate, cpuUs };
+  console.log(`${label}: ${Math.round(rate)} msg/s, ${cpuUs.toFixed(1)} µs CPU/msg, ${reads.toFixed(2)} reads + ${writes.toFixed(2)} writes/msg`);
+  return { rate, cpuUs, reads, writes };
 }
 
 /**
@@ -168,18 +175,20 @@ async function main() {
   const backend = await child('backend.mjs');
   const url = `http://127.0.0.1:${backend.port}`;
   const bare = await child('bare-receiver.mjs');
+  const bridge = await child('bare-bridge.mjs', [url, String(TG_CONNECTIONS), String(TG_PIPELINING), String(INFLIGHT)]);
   /** thinggate with a static route to the back-end, link credit INFLIGHT, and `pool` as its pool's options. */
   const gateway = (label, pool, extra = {}) =>
     startThinggate({ url }, { protocol: 'amqp', routing: 'static', label, listener: { limits: { maxInflight: INFLIGHT } }, pool, ...extra });
   const tg = await gateway('amqp', { connections: TG_CONNECTIONS, pipelining: TG_PIPELINING }, args.profile && { cpuProf: args.profile });
   const alone = await startListenerOnly();
   const batched = BATCH > 0 ? await gateway('amqp-batch', { connections: HTTP_CONNECTIONS, batch: { maxMessages: BATCH, maxDelayMs: 5 } }) : undefined;
-  const runs = { egress: [], egressPiped: [], bare: [], tg: [], alone: [], batched: [] };
+  const runs = { egress: [], egressPiped: [], bare: [], bridge: [], tg: [], alone: [], batched: [] };
   try {
     for (let i = 0; i < RUNS; i++) {
       runs.egress.push(await measure('HTTP egress limit (undici → back-end)', httpLoad(url, 1)));
       runs.egressPiped.push(await measure(`HTTP egress limit, undici pipelining ${TG_PIPELINING}`, httpLoad(url, TG_PIPELINING)));
       runs.bare.push(await measure('bare rhea receiver (accept only)', amqpLoad(bare.port, false), bare.proc.pid));
+      runs.bridge.push(await measure('bare bridge: rhea receiver → undici → back-end', amqpLoad(bridge.port, false), bridge.proc.pid));
       runs.tg.push(await measure('thinggate AMQP → HTTP back-end', amqpLoad(tg.port), tg.pid));
       runs.alone.push(await measure('thinggate AMQP, no back-end (target: devices)', amqpLoad(alone.port), alone.pid));
       if (batched) runs.batched.push(await measure(`thinggate AMQP → HTTP back-end, pool batching ≤ ${BATCH}`, amqpLoad(batched.port), batched.pid));
@@ -189,26 +198,30 @@ async function main() {
     await alone.stop();
     await batched?.stop();
     bare.proc.kill();
+    bridge.proc.kill();
     backend.proc.kill();
   }
   const rates = (xs) => xs.map((x) => x.rate);
   const cpu = (xs) => median(xs.map((x) => x.cpuUs));
+  const io = (xs) => (xs.length ? `${median(xs.map((x) => x.reads)).toFixed(2)} + ${median(xs.map((x) => x.writes)).toFixed(2)}` : '');
   const r = {
     egress: median(rates(runs.egress)),
     egressPiped: median(rates(runs.egressPiped)),
     bareRate: median(rates(runs.bare)),
+    bridgeRate: median(rates(runs.bridge)),
     tgRate: median(rates(runs.tg)),
     aloneRate: median(rates(runs.alone)),
     batchedRate: batched ? median(rates(runs.batched)) : undefined,
-    cpu: { egress: cpu(runs.egress), egressPiped: cpu(runs.egressPiped), bare: cpu(runs.bare), tg: cpu(runs.tg), alone: cpu(runs.alone), batched: batched ? cpu(runs.batched) : undefined },
-    runs: { egress: rates(runs.egress), egressPiped: rates(runs.egressPiped), bare: rates(runs.bare), tg: rates(runs.tg), alone: rates(runs.alone), batched: rates(runs.batched) },
+    cpu: { egress: cpu(runs.egress), egressPiped: cpu(runs.egressPiped), bare: cpu(runs.bare), bridge: cpu(runs.bridge), tg: cpu(runs.tg), alone: cpu(runs.alone), batched: batched ? cpu(runs.batched) : undefined },
+    io: Object.fromEntries(Object.entries(runs).map(([k, xs]) => [k, io(xs)])),
+    runs: { egress: rates(runs.egress), egressPiped: rates(runs.egressPiped), bare: rates(runs.bare), bridge: rates(runs.bridge), tg: rates(runs.tg), alone: rates(runs.alone), batched: rates(runs.batched) },
     notes: [
       'routing: a static route to the pool (no script), so the listener and the HTTP path are what is measured',
       `thinggate's pool: ${TG_CONNECTIONS} connections, pipelining ${TG_PIPELINING}${TG_PIPELINING > 1 ? ' (each connection takes a request before any takes a second)' : ''}`,
     ],
   };
   r.ratio = r.tgRate / r.egress;
-  console.log(`thinggate / egress limit = ${r.ratio.toFixed(2)} (target ≥ 0.75), / pipelined egress limit = ${(r.tgRate / r.egressPiped).toFixed(2)}, medians of ${RUNS}`);
+  console.log(`thinggate / egress limit = ${r.ratio.toFixed(2)} (target ≥ 0.75), / pipelined egress limit = ${(r.tgRate / r.egressPiped).toFixed(2)}, bare bridge / egress limit = ${(r.bridgeRate / r.egress).toFixed(2)}, medians of ${RUNS}`);
   if (!('dry-run' in args)) writeResults(r);
 }
 
@@ -224,17 +237,18 @@ function writeResults(r) {
       `${CONNECTIONS} rhea sender connections, ${SIZE}-byte bodies, link credit ${INFLIGHT} per link (\`limits.maxInflight\`), rhea clients with TCP_NODELAY, ${SECONDS} s measured after ${WARMUP_MS / 1000} s warm-up, ` +
       `on ${cpu.length} × ${cpu[0]?.model ?? 'cpu'}, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}.`,
     '',
-    `| run | msg/s (median of ${RUNS}) | runs | vs egress limit | CPU µs/msg (process under test) |`,
-    '|---|---:|---|---:|---:|',
-    `| HTTP egress limit: undici (${HTTP_CONNECTIONS} connections, ${CONCURRENCY} concurrent) → back-end | ${Math.round(r.egress)} | ${fmt(r.runs.egress)} | 1.00 | ${r.cpu.egress.toFixed(1)} (load generator: undici) |`,
-    `| HTTP egress limit, pipelined: undici (${HTTP_CONNECTIONS} connections × ${TG_PIPELINING}, ${CONCURRENCY} concurrent) → back-end | ${Math.round(r.egressPiped)} | ${fmt(r.runs.egressPiped)} | ${(r.egressPiped / r.egress).toFixed(2)} | ${r.cpu.egressPiped.toFixed(1)} (load generator: undici) |`,
-    `| bare rhea receiver, accept only (no back-end) | ${Math.round(r.bareRate)} | ${fmt(r.runs.bare)} | ${(r.bareRate / r.egress).toFixed(2)} | ${r.cpu.bare.toFixed(1)} (rhea receiver) |`,
-    `| **thinggate AMQP → HTTP back-end** | **${Math.round(r.tgRate)}** | ${fmt(r.runs.tg)} | **${r.ratio.toFixed(2)}** | ${r.cpu.tg.toFixed(1)} (thinggate) |`,
-    `| thinggate AMQP listener alone (route \`target: devices\`, nobody subscribed: no HTTP) | ${Math.round(r.aloneRate)} | ${fmt(r.runs.alone)} | ${(r.aloneRate / r.egress).toFixed(2)} | ${r.cpu.alone.toFixed(1)} (thinggate) |`,
+    `| run | msg/s (median of ${RUNS}) | runs | vs egress limit | CPU µs/msg (process under test) | its read + write system calls per message |`,
+    '|---|---:|---|---:|---:|---:|',
+    `| HTTP egress limit: undici (${HTTP_CONNECTIONS} connections, ${CONCURRENCY} concurrent) → back-end | ${Math.round(r.egress)} | ${fmt(r.runs.egress)} | 1.00 | ${r.cpu.egress.toFixed(1)} (load generator: undici) | ${r.io.egress} |`,
+    `| HTTP egress limit, pipelined: undici (${HTTP_CONNECTIONS} connections × ${TG_PIPELINING}, ${CONCURRENCY} concurrent) → back-end | ${Math.round(r.egressPiped)} | ${fmt(r.runs.egressPiped)} | ${(r.egressPiped / r.egress).toFixed(2)} | ${r.cpu.egressPiped.toFixed(1)} (load generator: undici) | ${r.io.egressPiped} |`,
+    `| bare rhea receiver, accept only (no back-end) | ${Math.round(r.bareRate)} | ${fmt(r.runs.bare)} | ${(r.bareRate / r.egress).toFixed(2)} | ${r.cpu.bare.toFixed(1)} (rhea receiver) | ${r.io.bare} |`,
+    `| bare bridge: rhea receiver → undici Pool (${TG_CONNECTIONS} connections × ${TG_PIPELINING}) → back-end, accepted after the 2xx, nothing else | ${Math.round(r.bridgeRate)} | ${fmt(r.runs.bridge)} | ${(r.bridgeRate / r.egress).toFixed(2)} | ${r.cpu.bridge.toFixed(1)} (bridge) | ${r.io.bridge} |`,
+    `| **thinggate AMQP → HTTP back-end** | **${Math.round(r.tgRate)}** | ${fmt(r.runs.tg)} | **${r.ratio.toFixed(2)}** | ${r.cpu.tg.toFixed(1)} (thinggate) | ${r.io.tg} |`,
+    `| thinggate AMQP listener alone (route \`target: devices\`, nobody subscribed: no HTTP) | ${Math.round(r.aloneRate)} | ${fmt(r.runs.alone)} | ${(r.aloneRate / r.egress).toFixed(2)} | ${r.cpu.alone.toFixed(1)} (thinggate) | ${r.io.alone} |`,
     ...(r.batchedRate === undefined
       ? []
       : [
-          `| thinggate AMQP → HTTP back-end, pool batching (≤ ${BATCH} messages or 5 ms per request; JSON array bodies) | ${Math.round(r.batchedRate)} | ${fmt(r.runs.batched)} | ${(r.batchedRate / r.egress).toFixed(2)} | ${r.cpu.batched.toFixed(1)} (thinggate) |`,
+          `| thinggate AMQP → HTTP back-end, pool batching (≤ ${BATCH} messages or 5 ms per request; JSON array bodies) | ${Math.round(r.batchedRate)} | ${fmt(r.runs.batched)} | ${(r.batchedRate / r.egress).toFixed(2)} | ${r.cpu.batched.toFixed(1)} (thinggate) | ${r.io.batched} |`,
         ]),
     '',
     `Target: thinggate ≥ 0.75 × the egress limit — ${r.ratio >= 0.75 ? 'met' : 'not met'} with one back-end request per message (${(r.tgRate / r.egressPiped).toFixed(2)} × the pipelined egress limit)` +
@@ -245,6 +259,12 @@ function writeResults(r) {
     `Where the time goes: the AMQP listener alone costs ${r.cpu.alone.toFixed(1)} µs of thinggate CPU per message (envelope and routing included; ` +
       `the bare rhea receiver ${r.cpu.bare.toFixed(1)}), and reaches ${(r.aloneRate / r.egress).toFixed(2)} × the egress limit by itself; ` +
       `dispatching each message over HTTP (pipeline, balancer, undici) adds ${(r.cpu.tg - r.cpu.alone).toFixed(1)} µs, against ${r.cpu.egress.toFixed(1)} µs for undici driven directly.`,
+    '',
+    `The bare bridge is the same two libraries doing nothing but the hand-over: it costs ${r.cpu.bridge.toFixed(1)} µs per message and carries ${(r.bridgeRate / r.egress).toFixed(2)} × the egress limit, ` +
+      `with ${r.io.bridge} read + write system calls per message (a disposition written per accept, a request written per message) against thinggate's ${r.io.tg}: ` +
+      'thinggate holds each connection\'s writes to the end of an event-loop turn, on the AMQP side (dispositions, flow) and on the HTTP side (requests). ' +
+      `With one back-end request per message, rhea's receive path (${r.cpu.bare.toFixed(1)} µs) and undici's request (${r.cpu.egress.toFixed(1)} µs, its process alone) already use most of what the target leaves a gateway ` +
+      'on two cores shared with the generator and the back-end.',
     '',
     `thinggate was busy ${((r.tgRate * r.cpu.tg) / 1e4).toFixed(0)}% of one core at its median rate: ` +
       (r.tgRate * r.cpu.tg < 0.8e6
