@@ -33,10 +33,12 @@ export const ROUTE_SCRIPT = "export function onMessage(msg) { return route('defa
 /**
  * @param {{url:string}} backend
  * @param {{protocol?:'mqtt'|'coap'|'amqp', routing?:'script'|'static', pool?:object, listener?:object,
- *          scripts?:object, cpuProf?:string, fdLimit?:number, label?:string}} opts
+ *          scripts?:object, cpuProf?:string, fdLimit?:number, label?:string, dist?:string}} opts
+ *        `dist`: another `tsc` output directory inside the repository to run instead of the default build.
  */
 export async function startThinggate(backend, opts = {}) {
-  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first`);
+  const cli = opts.dist ? join(resolve(ROOT, opts.dist), 'cli.js') : CLI;
+  if (!existsSync(cli)) throw new Error(`${cli} is missing: run \`npm run build\` first`);
   const protocol = opts.protocol ?? 'mqtt';
   let routing = opts.routing ?? 'script';
   for (;;) {
@@ -59,7 +61,7 @@ export async function startThinggate(backend, opts = {}) {
     const logFile = join(dir, 'thinggate.log');
     const nodeArgs = [...GATEWAY_NODE_ARGS, ...(process.env.TG_EXTRA_NODE_ARGS ? process.env.TG_EXTRA_NODE_ARGS.split(' ') : [])];
     if (opts.cpuProf) nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${opts.cpuProf}`);
-    const child = await spawnSupervised(process.execPath, [...nodeArgs, CLI, 'start', '-c', join(dir, 'thinggate.json')], {
+    const child = await spawnSupervised(process.execPath, [...nodeArgs, cli, 'start', '-c', join(dir, 'thinggate.json')], {
       cwd: dir,
       name: `thinggate(${opts.label ?? protocol})`,
       fdLimit: opts.fdLimit,
