@@ -1,12 +1,13 @@
 /**
- * The least an AMQP → HTTP gateway built on rhea and undici can do per
- * message: a rhea container listening on a loopback port, each link holding
- * `inflight` deliveries at most (credit given back as they settle, a quarter
- * of the window at a time, as rhea's own flow controller does), each message
- * POSTed through an undici Pool to the back-end and settled `accepted` after
- * the 2xx (`released` otherwise). No
- * envelope, routing, script, balancer or metrics. It is the floor for the
- * AMQP target: thinggate's listener and dispatch add to this, never less.
+ * An AMQP → HTTP gateway reduced to the two libraries used plainly: a rhea
+ * container listening on a loopback port, each link holding `inflight`
+ * deliveries at most (credit given back as they settle, a quarter of the
+ * window at a time, as rhea's own flow controller does), each message POSTed
+ * through an undici Pool to the back-end and settled `accepted` after the
+ * 2xx (`released` otherwise). No envelope, routing, script, balancer or
+ * metrics, and no holding of writes: rhea writes a disposition per accept and
+ * undici a request per message. It shows what rhea and undici cost per
+ * message before anything thinggate adds or saves.
  *
  * argv: <back-end url> <connections> <pipelining> <inflight>. Reports its
  * port over IPC; exits with its parent.
