@@ -13,14 +13,15 @@
  * Set-ups: `script` (the trivial script on script threads, the default
  * configuration), `inline` (the same script with `scripts.threads: 0`),
  * `static` (a static route, no script). `--dist label=dir` adds each set-up
- * again on another `tsc` output directory (inside the repository). Each
- * round starts every set-up afresh, in turn, runs a warm-up phase at the
- * same rate (`--warmup` s; in the suite the fixed-rate phase comes after a
- * minute of others, and a gateway measured 1.5 s after its start shows a p99
- * 1–2 ms higher) and then `--phases` measured phases; set-ups alternate so machine noise hits
- * them alike. Prints each phase and a table of medians (p50, p99 of
- * publish→back-end and publish→PUBACK, the gateway's CPU in cores). Writes
- * nothing: quote the table where it is used.
+ * again on another `tsc` output directory (inside the repository).
+ *
+ * Each round starts every set-up afresh, in turn, runs a warm-up phase at
+ * the same rate (`--warmup` s: in the suite the fixed-rate phase comes after
+ * a minute of others, and a gateway measured 1.5 s after its start shows a
+ * p99 1–2 ms higher), then `--phases` measured phases. Set-ups alternate so
+ * machine noise hits them alike. Prints each phase and a table of medians
+ * (p50, p99 of publish→back-end and publish→PUBACK, the gateway's CPU in
+ * cores). Writes nothing: quote the table where it is used.
  */
 import { parseArgs } from 'node:util';
 import { loadavg } from 'node:os';
