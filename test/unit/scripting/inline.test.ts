@@ -8,9 +8,7 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../../src/config/load.js';
-import type { ScriptThread } from '../../../src/scripting/thread.js';
-import type { ScriptUnit } from '../../../src/scripting/unit.js';
-import { ScriptDir, build, configFor, envelope, timerLag } from './support.js';
+import { ScriptDir, build, configFor, envelope, stopThreadOf, threadOf, timerLag } from './support.js';
 
 const dir = new ScriptDir();
 afterAll(() => dir.remove());
@@ -19,10 +17,6 @@ const SPIN = dir.write('spin.js', `export function onMessage(msg) { if (msg.addr
 // About a quarter of a millisecond of work per message.
 const WORK = dir.write('work.js', `export function onMessage(msg) { let x = 0; for (let i = 0; i < 200000; i++) x = (x + i * 7) % 1000003; return drop(String(x)); }`);
 const COUNT = dir.write('count.js', `export function onMessage(msg, ctx) { const n = (ctx.state.get('n') ?? 0) + 1; ctx.state.set('n', n); return drop('n ' + n); }`);
-
-function threadOf(unit: ScriptUnit): ScriptThread {
-  return (unit as unknown as { thread: ScriptThread }).thread;
-}
 
 describe('scripts on the event loop (scripts.threads: 0)', () => {
   it('scripts share one inline thread, each keeping its own state', async () => {
@@ -95,7 +89,7 @@ describe('scripts on the event loop (scripts.threads: 0)', () => {
     try {
       const unit = host.units.get(COUNT)!;
       const before = unit.version;
-      await (threadOf(unit) as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
+      await stopThreadOf(unit);
       expect(before.alive).toBe(false);
       expect(await host.onMessage(COUNT, envelope('s0/x'))).toMatchObject({ ok: true, decisions: [{ action: 'drop', reason: 'n 1' }] });
       expect(unit.version).not.toBe(before);

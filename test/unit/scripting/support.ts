@@ -12,6 +12,8 @@ import { createEnvelope, type Envelope, type EnvelopeInit } from '../../../src/e
 import { Metrics } from '../../../src/observability/metrics.js';
 import { buildScriptHost, type ScriptHostOptions } from '../../../src/scripting/factory.js';
 import type { IsolateScriptHost } from '../../../src/scripting/host.js';
+import type { ScriptThread } from '../../../src/scripting/thread.js';
+import type { ScriptUnit } from '../../../src/scripting/unit.js';
 import type { GatewayConfig } from '../../../src/config/types.js';
 import { threadsUnderTest } from '../../helpers/script-threads.js';
 
@@ -113,4 +115,14 @@ export async function timerLag<T>(p: Promise<T> | (() => Promise<T>), everyMs = 
   } finally {
     clearInterval(t);
   }
+}
+
+/** The thread a script runs on (private to the unit; tests look at it, or stop it on purpose). */
+export function threadOf(unit: ScriptUnit): ScriptThread {
+  return (unit as unknown as { thread: ScriptThread }).thread;
+}
+
+/** Stops the thread a script runs on as if it had died: its worker, or the inline thread, is terminated. */
+export function stopThreadOf(unit: ScriptUnit): Promise<number> {
+  return (threadOf(unit) as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
 }

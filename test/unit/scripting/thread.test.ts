@@ -7,11 +7,9 @@
  * a script thread that dies is replaced (its messages fail, later ones run).
  */
 import { once } from 'node:events';
-import type { Worker } from 'node:worker_threads';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { ScriptThread } from '../../../src/scripting/thread.js';
-import type { ScriptUnit } from '../../../src/scripting/unit.js';
-import { ScriptDir, build, configFor, envelope, timerLag } from './support.js';
+import { ScriptDir, build, configFor, envelope, stopThreadOf, timerLag } from './support.js';
 
 const dir = new ScriptDir();
 afterAll(() => dir.remove());
@@ -20,11 +18,6 @@ const SPIN = dir.write('spin.js', `export function onMessage(msg) { if (msg.addr
 const QUICK = dir.write('quick.js', `export function onMessage() { return drop('quick'); }`);
 const COUNT = (name: string): string =>
   dir.write(`${name}.js`, `export function onMessage(msg, ctx) { const n = (ctx.state.get('n') ?? 0) + 1; ctx.state.set('n', n); return drop('${name} ' + n); }`);
-
-/** The worker thread a script runs on (private to the unit; these tests stop it on purpose). */
-function workerOf(unit: ScriptUnit): Worker {
-  return (unit as unknown as { thread: { worker: Worker } }).thread.worker;
-}
 
 describe('script threads', () => {
   it('a script spinning to its time limit holds neither the event loop nor another script', async () => {
@@ -126,7 +119,7 @@ describe('script threads', () => {
     try {
       const unit = host.units.get(QUICK)!;
       const before = unit.version;
-      await workerOf(unit).terminate();
+      await stopThreadOf(unit);
       expect(before.alive).toBe(false);
       expect(await host.onMessage(QUICK, envelope('s0/x'))).toMatchObject({ ok: true, decisions: [{ action: 'drop', reason: 'quick' }] });
       expect(unit.version).not.toBe(before);
@@ -142,7 +135,7 @@ describe('script threads', () => {
       const unit = host.units.get(SPIN)!;
       const held = host.onMessage(SPIN, envelope('s0/spin'));
       await new Promise((r) => setTimeout(r, 100)); // the batch is in the thread, spinning
-      await workerOf(unit).terminate();
+      await stopThreadOf(unit);
       expect(await held).toMatchObject({ ok: false, code: 'TG_ERR_SCRIPT_THREW', reason: expect.stringMatching(/script thread exited/) });
       expect(await host.onMessage(SPIN, envelope('s0/fine'))).toMatchObject({ ok: true, decisions: [{ action: 'drop', reason: 'ok' }] });
     } finally {
