@@ -95,7 +95,7 @@ export class Connections {
   private send(best: number, options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
     // A request to an idle connection is written by undici from an Immediate
     // of its own after this I/O phase, so it leaves without waiting for the next
-    // turn; only a request joining others on a connection is held (see holdForTurn).
+    // turn; a connection is held once a request joins one in flight (see holdForTurn).
     if (this.running[best]!++ > 0) this.holdForTurn(best);
     const counted = new Counted(handler, this, best);
     try {
