@@ -12,7 +12,8 @@
  * in flight are held (corked) until the next check phase, so those requests
  * leave in one write and their responses tend to come back in one read: on
  * loopback and fast networks each read and write costs more CPU than the
- * rest of a message's path. A request to an idle connection is not held.
+ * rest of a message's path. A request to an idle connection is held only
+ * when another joins it in the same turn.
  *
  * undici's own Pool fills its first connection to the pipelining depth
  * before it uses the next: at any load that queues requests behind each
