@@ -17,7 +17,7 @@ import type { Counter, Metrics } from '../observability/metrics.js';
 import type { ScriptsConfig } from '../config/types.js';
 import { toBytes } from '../routing/decision.js';
 import { IdleWaiters } from '../util/idle-waiters.js';
-import type { Bins, CallOutcome, RawResult } from './version.js';
+import type { Bins, CallOutcome } from './version.js';
 import type { RemoteVersion, ScriptThread, ScriptThreads } from './thread.js';
 import type { BatchOutcome, MessageResult } from './protocol.js';
 import { DeviceThrottle, TokenBucket } from './limiter.js';
