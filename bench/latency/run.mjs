@@ -8,7 +8,7 @@
  * tells which part of the gateway the tail comes from.
  *
  *   npm run build && node bench/latency/run.mjs [--rate 4000] [--rounds 3] [--phases 2] [--seconds 3] [--warmup 6]
- *        [--setups script,inline,static] [--dist label=dir ...]
+ *        [--setups script,inline,static] [--dist label=dir ...] [--pin]
  *
  * Set-ups: `script` (the trivial script on script threads, the default
  * configuration), `inline` (the same script with `scripts.threads: 0`),
@@ -22,8 +22,14 @@
  * machine noise hits them alike. Prints each phase and a table of medians
  * (p50, p99 of publish→back-end and publish→PUBACK, the gateway's CPU in
  * cores). Writes nothing: quote the table where it is used.
+ *
+ * `--pin` runs each set-up twice, as it is and with the gateway (all its
+ * threads) on CPU 1 and the back-end, the generator and this process on
+ * CPU 0 (`taskset`): how much of the tail comes from the processes sharing
+ * both cores.
  */
 import { parseArgs } from 'node:util';
+import { execFileSync } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { withRig } from '../lib/rig.mjs';
 import { phase } from '../lib/measure.mjs';
@@ -39,6 +45,7 @@ const { values } = parseArgs({
     warmup: { type: 'string', default: '6' },
     setups: { type: 'string', default: 'script,inline,static' },
     dist: { type: 'string', multiple: true, default: [] },
+    pin: { type: 'boolean', default: false },
   },
 });
 const RATE = Number(values.rate);
@@ -52,7 +59,9 @@ const subjects = [];
 for (const b of builds) {
   for (const name of values.setups.split(',')) {
     if (!SETUPS[name]) throw new Error(`--setups: unknown set-up '${name}' (one of ${Object.keys(SETUPS).join(', ')})`);
-    subjects.push({ label: `${name}${b.label}`, opts: { ...SETUPS[name], dist: b.dist }, phases: [] });
+    for (const pinned of values.pin ? [false, true] : [false]) {
+      subjects.push({ label: `${name}${b.label}${pinned ? ' pinned' : ''}`, opts: { ...SETUPS[name], dist: b.dist }, pinned, phases: [] });
+    }
   }
 }
 
@@ -65,6 +74,7 @@ console.log(`latency: ${RATE}/s offered, ${values.rounds} rounds × ${values.pha
 for (let r = 1; r <= Number(values.rounds); r++) {
   for (const s of subjects) {
     await withRig(rig(s), async (rg) => {
+      pin(rg, s.pinned);
       await phase(rg, { rate: RATE, durationMs: Number(values.warmup) * 1000, drainMs: 1000 });
       for (let i = 0; i < Number(values.phases); i++) {
         const p = await phase(rg, { rate: RATE, durationMs: Number(values.seconds) * 1000, drainMs: 2000 });
@@ -76,6 +86,14 @@ for (let r = 1; r <= Number(values.rounds); r++) {
       }
     });
   }
+}
+
+/** With `pinned`, the gateway gets CPU 1 to itself; otherwise every process may run on both. */
+function pin(rg, pinned) {
+  if (!values.pin) return;
+  const set = (cpus, pid) => execFileSync('taskset', ['-a', '-p', '-c', cpus, String(pid)], { stdio: 'ignore' });
+  for (const pid of rg.target.pids()) set(pinned ? '1' : '0,1', pid);
+  for (const pid of [rg.backend.pid, rg.generator.pid, process.pid]) set(pinned ? '0' : '0,1', pid);
 }
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
