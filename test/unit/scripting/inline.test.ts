@@ -8,7 +8,7 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../../src/config/load.js';
-import { ScriptDir, build, configFor, envelope, stopThreadOf, threadOf, timerLag } from './support.js';
+import { ScriptDir, build, configFor, envelope, expectReplacedAfterThreadStop, threadOf, timerLag } from './support.js';
 
 const dir = new ScriptDir();
 afterAll(() => dir.remove());
@@ -85,17 +85,11 @@ describe('scripts on the event loop (scripts.threads: 0)', () => {
   });
 
   it('an inline thread that stops is replaced and its scripts recompiled, as a worker would be', async () => {
-    const { host, log } = await build(configFor(dir, [COUNT], { threads: 0 }));
+    const built = await build(configFor(dir, [COUNT], { threads: 0 }));
     try {
-      const unit = host.units.get(COUNT)!;
-      const before = unit.version;
-      await stopThreadOf(unit);
-      expect(before.alive).toBe(false);
-      expect(await host.onMessage(COUNT, envelope('s0/x'))).toMatchObject({ ok: true, decisions: [{ action: 'drop', reason: 'n 1' }] });
-      expect(unit.version).not.toBe(before);
-      expect(log.lines.some((l) => l.msg === 'script thread stopped; starting a new one (ctx.state is lost)')).toBe(true);
+      await expectReplacedAfterThreadStop(built, COUNT, { action: 'drop', reason: 'n 1' });
     } finally {
-      await host.close();
+      await built.host.close();
     }
   });
 

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import pino, { type Logger } from 'pino';
+import { expect } from 'vitest';
 import { parseConfig } from '../../../src/config/load.js';
 import { createEnvelope, type Envelope, type EnvelopeInit } from '../../../src/envelope/index.js';
 import { Metrics } from '../../../src/observability/metrics.js';
@@ -125,4 +126,19 @@ export function threadOf(unit: ScriptUnit): ScriptThread {
 /** Stops the thread a script runs on as if it had died: its worker, or the inline thread, is terminated. */
 export function stopThreadOf(unit: ScriptUnit): Promise<number> {
   return (threadOf(unit) as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
+}
+
+/**
+ * Stops the thread `script` runs on and checks that it is replaced: the old
+ * version is dead, the next message runs on a recompiled one with the
+ * decision `expected`, and the loss is logged.
+ */
+export async function expectReplacedAfterThreadStop({ host, log }: Built, script: string, expected: unknown): Promise<void> {
+  const unit = host.units.get(script)!;
+  const before = unit.version;
+  await stopThreadOf(unit);
+  expect(before.alive).toBe(false);
+  expect(await host.onMessage(script, envelope('s0/x'))).toMatchObject({ ok: true, decisions: [expected] });
+  expect(unit.version).not.toBe(before);
+  expect(log.lines.some((l) => l.msg === 'script thread stopped; starting a new one (ctx.state is lost)')).toBe(true);
 }

@@ -9,7 +9,7 @@
 import { once } from 'node:events';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { ScriptThread } from '../../../src/scripting/thread.js';
-import { ScriptDir, build, configFor, envelope, stopThreadOf, timerLag } from './support.js';
+import { ScriptDir, build, configFor, envelope, expectReplacedAfterThreadStop, stopThreadOf, timerLag } from './support.js';
 
 const dir = new ScriptDir();
 afterAll(() => dir.remove());
@@ -115,17 +115,11 @@ describe('script threads', () => {
   });
 
   it('a script thread that dies is replaced and the script recompiled', async () => {
-    const { host, log } = await build(configFor(dir, [QUICK]));
+    const built = await build(configFor(dir, [QUICK]));
     try {
-      const unit = host.units.get(QUICK)!;
-      const before = unit.version;
-      await stopThreadOf(unit);
-      expect(before.alive).toBe(false);
-      expect(await host.onMessage(QUICK, envelope('s0/x'))).toMatchObject({ ok: true, decisions: [{ action: 'drop', reason: 'quick' }] });
-      expect(unit.version).not.toBe(before);
-      expect(log.lines.some((l) => l.msg === 'script thread stopped; starting a new one (ctx.state is lost)')).toBe(true);
+      await expectReplacedAfterThreadStop(built, QUICK, { action: 'drop', reason: 'quick' });
     } finally {
-      await host.close();
+      await built.host.close();
     }
   });
 
