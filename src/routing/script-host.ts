@@ -2,6 +2,7 @@
  * The pipeline's view of the scripting stage (implemented in scripting/).
  * Routing never imports isolated-vm; it asks a ScriptHost for decisions.
  */
+import type { TgErrorCode } from '../error-codes.js';
 import type { Envelope, Reply } from '../envelope/index.js';
 import type { Admission, ClientInfo } from '../listeners/listener.js';
 import type { Decision } from './decision.js';
@@ -9,7 +10,7 @@ import type { Decision } from './decision.js';
 export type ScriptResult =
   | { readonly ok: true; readonly decisions: readonly Decision[] }
   /** `code` is TG_ERR_SCRIPT_THREW, TG_ERR_SCRIPT_TIMEOUT, TG_ERR_SCRIPT_MEMORY, TG_ERR_SCRIPT_INVALID_DECISION or TG_ERR_SCRIPT_THROTTLED. */
-  | { readonly ok: false; readonly code: string; readonly reason: string };
+  | { readonly ok: false; readonly code: TgErrorCode; readonly reason: string };
 
 /** A failed script call (the `ok: false` branch of ScriptResult). */
 export type ScriptFailure = Extract<ScriptResult, { readonly ok: false }>;
