@@ -29,17 +29,22 @@ export type Outcome =
       readonly retryAfterMs?: number;
     };
 
+/** The refusal branch of Outcome. */
+export type Rejected = Extract<Outcome, { readonly kind: 'rejected' }>;
+/** The try-again-later branch of Outcome. */
+export type Unavailable = Extract<Outcome, { readonly kind: 'unavailable' }>;
+
 export const ACCEPTED: Outcome = Object.freeze({ kind: 'accepted', status: 200 });
 
 export function accepted(status = 200, reply?: Reply): Outcome {
   return reply ? { kind: 'accepted', status, reply } : status === 200 ? ACCEPTED : { kind: 'accepted', status };
 }
 
-export function rejected(status: number, code: TgErrorCode, reason: string): Outcome {
+export function rejected(status: number, code: TgErrorCode, reason: string): Rejected {
   return { kind: 'rejected', status, code, reason };
 }
 
-export function unavailable(code: TgErrorCode, reason: string, retryAfterMs?: number, status = 503): Outcome {
+export function unavailable(code: TgErrorCode, reason: string, retryAfterMs?: number, status = 503): Unavailable {
   return retryAfterMs === undefined
     ? { kind: 'unavailable', status, code, reason }
     : { kind: 'unavailable', status, code, reason, retryAfterMs };

@@ -6,7 +6,7 @@ import { parseConfig } from '../../src/config/load.js';
 import { createEnvelope, type Envelope } from '../../src/envelope/index.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { Metrics } from '../../src/observability/metrics.js';
-import { TestBackend } from '../helpers/backend.js';
+import { TestBackend, type Answer } from '../helpers/backend.js';
 
 function env(address: string, extra: Partial<Parameters<typeof createEnvelope>[0]> = {}): Envelope {
   return createEnvelope({
@@ -29,7 +29,7 @@ describe('pipeline: route → pool → real HTTP back-end → outcome', () => {
   const balancers: Array<{ close(ms?: number): Promise<void> }> = [];
 
   beforeAll(async () => {
-    backend = await TestBackend.start((req) => {
+    backend = await TestBackend.start((req): Answer => {
       const m = /^\/status\/(\d+)/.exec(req.url);
       if (m) return { status: Number(m[1]), body: `status ${m[1]} for you`, headers: { 'retry-after': '3' } };
       if (req.url.startsWith('/echo')) return { status: 200, body: req.body, headers: { 'content-type': 'application/cbor' } };

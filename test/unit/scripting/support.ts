@@ -16,6 +16,7 @@ import type { IsolateScriptHost } from '../../../src/scripting/host.js';
 import type { ScriptThread } from '../../../src/scripting/thread.js';
 import type { ScriptUnit } from '../../../src/scripting/unit.js';
 import type { GatewayConfig } from '../../../src/config/types.js';
+import type { ScriptResult } from '../../../src/routing/script-host.js';
 import { threadsUnderTest } from '../../helpers/script-threads.js';
 
 export class ScriptDir {
@@ -141,4 +142,22 @@ export async function expectReplacedAfterThreadStop({ host, log }: Built, script
   expect(await host.onMessage(script, envelope('s0/x'))).toMatchObject({ ok: true, decisions: [expected] });
   expect(unit.version).not.toBe(before);
   expect(log.lines.some((l) => l.msg === 'script thread stopped; starting a new one (ctx.state is lost)')).toBe(true);
+}
+
+/** What a test reads of a decision: its action, a drop's reason, a reply's payload. */
+export interface DecisionView {
+  readonly action: string;
+  readonly reason?: string;
+  readonly payload?: Buffer;
+}
+
+/** The first decision of a successful script call; a failed call fails the test with its code. */
+export function firstDecision(r: ScriptResult): DecisionView {
+  if (!r.ok) throw new Error(`script call failed: ${r.code}: ${r.reason}`);
+  return r.decisions[0] as DecisionView;
+}
+
+/** The first decision's payload as text (a `reply()` from the script). */
+export function replyText(r: ScriptResult): string {
+  return Buffer.from(firstDecision(r).payload!).toString();
 }
