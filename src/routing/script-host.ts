@@ -3,9 +3,11 @@
  * Routing never imports isolated-vm; it asks a ScriptHost for decisions.
  */
 import type { TgErrorCode } from '../error-codes.js';
-import type { Envelope, Reply } from '../envelope/index.js';
-import type { Admission, ClientInfo } from '../listeners/listener.js';
+import type { Admission, ClientInfo, Envelope, Reply } from '../envelope/index.js';
 import type { Decision } from './decision.js';
+import type { GatewayConfig } from '../config/types.js';
+import type { Logger } from 'pino';
+import type { Metrics } from '../observability/metrics.js';
 
 export type ScriptResult =
   | { readonly ok: true; readonly decisions: readonly Decision[] }
@@ -32,3 +34,6 @@ export interface ScriptHost {
   /** Stops watching files and disposes isolates. */
   close(): Promise<void>;
 }
+
+/** Builds the script host for a configuration that names scripts (scripting/ provides it; the composition root calls it). */
+export type ScriptHostFactory = (config: GatewayConfig, logger: Logger, metrics: Metrics, previous?: ScriptHost) => Promise<ScriptHost>;

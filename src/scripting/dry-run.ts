@@ -14,7 +14,7 @@ import { resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import pino, { type Logger } from 'pino';
 import { createEnvelope, type Delivery, type Envelope, type Protocol, type Identity } from '../envelope/index.js';
-import type { Admission, ClientInfo } from '../listeners/listener.js';
+import type { Admission, ClientInfo } from '../envelope/index.js';
 import type { Decision } from '../routing/decision.js';
 import type { Reply } from '../envelope/index.js';
 import { parseConfig } from '../config/load.js';
