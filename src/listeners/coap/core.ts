@@ -17,7 +17,7 @@ import { Block1Assembler, Block2Store, type HeldReply } from './blockwise.js';
 import { ExchangeCache } from './exchanges.js';
 import { PeerTable, type Peer } from './peers.js';
 import { Transmitter } from './transmitter.js';
-import { ObserveManager, type NotificationSink, type Observation } from './observe.js';
+import type { ObserveManager, NotificationSink, Observation } from './observe.js';
 import type { CoapRequest } from './request.js';
 import type { CoapEvent, Endpoint, RequestContext, ResponseSpec } from './types.js';
 import { shapePayload } from './shape.js';

@@ -31,7 +31,7 @@ export function shapePayload(
   key: () => string,
   held?: HeldReply,
 ): Buffer | undefined {
-  let payload = held?.payload ?? spec.payload ?? EMPTY;
+  const payload = held?.payload ?? spec.payload ?? EMPTY;
   const contentFormat = held ? held.contentFormat : spec.contentFormat;
   if (contentFormat !== undefined) options.push({ number: OPT.CONTENT_FORMAT, value: uint(contentFormat) });
   const isError = spec.code >= 0x80;
