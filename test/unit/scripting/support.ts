@@ -9,7 +9,8 @@ import { Writable } from 'node:stream';
 import pino, { type Logger } from 'pino';
 import { expect } from 'vitest';
 import { parseConfig } from '../../../src/config/load.js';
-import { createEnvelope, type Envelope, type EnvelopeInit } from '../../../src/envelope/index.js';
+import type { Envelope } from '../../../src/envelope/index.js';
+import { testEnvelope } from '../../helpers/envelope.js';
 import { Metrics } from '../../../src/observability/metrics.js';
 import { buildScriptHost, type ScriptHostOptions } from '../../../src/scripting/factory.js';
 import type { IsolateScriptHost } from '../../../src/scripting/host.js';
@@ -70,18 +71,7 @@ export async function build(config: GatewayConfig, options: ScriptHostOptions = 
   return { host: await buildScriptHost(config, log.logger, metrics, previous, options), metrics, log };
 }
 
-export function envelope(address: string, payload: string | Buffer = '', extra: Partial<EnvelopeInit> = {}): Envelope {
-  return createEnvelope({
-    protocol: 'mqtt',
-    listener: 'mqtt',
-    source: { clientId: 'dev-1', remoteAddress: '127.0.0.1' },
-    address,
-    method: 'PUBLISH',
-    payload: typeof payload === 'string' ? Buffer.from(payload) : payload,
-    delivery: 'at-least-once',
-    ...extra,
-  });
-}
+export const envelope = testEnvelope;
 
 export function fromClient(clientId: string, address: string, payload = ''): Envelope {
   return envelope(address, payload, { source: { clientId, remoteAddress: '127.0.0.1' } });
