@@ -3,11 +3,9 @@
  * Each takes the arguments after its name and resolves to an exit code.
  */
 import { scriptSubcommand } from './scripting/cli.js';
+import type { Subcommand } from './util/subcommand.js';
 
-export interface Subcommand {
-  readonly usage: string;
-  run(args: string[]): Promise<number>;
-}
+export type { Subcommand } from './util/subcommand.js';
 
 export const SUBCOMMANDS: Record<string, Subcommand> = {};
 

@@ -4,11 +4,15 @@
  * cause, and, where it applies, the HTTP-style status the listeners map into
  * their own protocol (MQTT reason code, CoAP response code, AMQP condition).
  */
+import type { TgErrorCode } from './error-codes.js';
+
+export type { TgErrorCode } from './error-codes.js';
+
 export class ThinggateError extends Error {
-  readonly code: string;
+  readonly code: TgErrorCode;
   readonly status: number | undefined;
 
-  constructor(code: string, message: string, options: { cause?: unknown; status?: number } = {}) {
+  constructor(code: TgErrorCode, message: string, options: { cause?: unknown; status?: number } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'ThinggateError';
     this.code = code;
@@ -27,6 +31,6 @@ export class ConfigError extends ThinggateError {
 }
 
 /** True when `err` is a ThinggateError with the given code. */
-export function hasCode(err: unknown, code: string): boolean {
+export function hasCode(err: unknown, code: TgErrorCode): boolean {
   return err instanceof ThinggateError && err.code === code;
 }

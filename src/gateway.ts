@@ -11,7 +11,9 @@ import { DeviceRegistry } from './devices/registry.js';
 import { Guard } from './guard/guard.js';
 import { LISTENER_FACTORIES, type Listener } from './listeners/index.js';
 import { Metrics } from './observability/metrics.js';
-import { GatewayPipeline, RouteTable, type PipelineState, type ScriptHost } from './routing/index.js';
+import { GatewayPipeline, RouteTable, type PipelineState, type ScriptHost, type ScriptHostFactory } from './routing/index.js';
+
+export type { ScriptHostFactory } from './routing/index.js';
 import { ThinggateError } from './errors.js';
 
 export interface GatewayOptions {
@@ -21,7 +23,6 @@ export interface GatewayOptions {
   readonly scriptHostFactory?: ScriptHostFactory;
 }
 
-export type ScriptHostFactory = (config: GatewayConfig, logger: Logger, metrics: Metrics, previous?: ScriptHost) => Promise<ScriptHost>;
 
 export class Gateway {
   readonly logger: Logger;

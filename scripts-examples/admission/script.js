@@ -5,8 +5,12 @@
  * token as password; the tenant is attached to the identity, and every
  * message carries it to the back-end.
  */
+/** @type {Record<string, string>} */
 const TOKENS = { acme: 's3cret-acme', globex: 's3cret-globex' };
 
+/**
+ * @param {import('../../types/thinggate.js').Client} client
+ */
 export function onConnect(client) {
   const m = /^([a-z]+)-(\d{4,})$/.exec(client.clientId);
   if (!m) return reject('client id must look like tenant-0001', 403);
@@ -16,6 +20,9 @@ export function onConnect(client) {
   return accept({ principal: client.clientId, attributes: { tenant, serial: m[2] } });
 }
 
+/**
+ * @param {import('../../types/thinggate.js').Message} msg
+ */
 export function onMessage(msg) {
   const tenant = msg.identity?.attributes.tenant;
   if (!tenant) return reject('not admitted through onConnect', 403);

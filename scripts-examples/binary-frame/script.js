@@ -6,6 +6,9 @@
  */
 const FRAME_BYTES = 8;
 
+/**
+ * @param {import('../../types/thinggate.js').Message} msg
+ */
 export function onMessage(msg) {
   const p = msg.payload;
   if (p.length !== FRAME_BYTES) return reject(`frame must be ${FRAME_BYTES} bytes, got ${p.length}`, 400);

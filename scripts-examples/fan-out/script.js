@@ -6,13 +6,17 @@
  * command, and the alarm is recorded by the back-end — one message, many
  * decisions, carried out concurrently.
  */
+/** @type {Record<string, number>} */
 const FLOORS = { hq: 3, depot: 1 };
 
+/**
+ * @param {import('../../types/thinggate.js').Message} msg
+ */
 export function onMessage(msg) {
   const [, building, zone] = msg.address.split('/');
   const floors = FLOORS[building];
   if (floors === undefined) return reject(`unknown building '${building}'`, 404);
-  const alarm = msg.json();
+  const alarm = /** @type {{ kind: string }} */ (msg.json());
   const notice = { building, zone, kind: alarm.kind, at: msg.receivedAt };
   const out = [];
   for (let f = 1; f <= floors; f++) out.push(publish(`displays/${building}/floor-${f}`, notice, { qos: 1 }));

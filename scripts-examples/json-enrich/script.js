@@ -4,7 +4,11 @@
  * the back-end wants Celsius, named fields, the device, its tenant (an
  * identity attribute) and the time the gateway received the reading.
  */
+/**
+ * @param {import('../../types/thinggate.js').Message} msg
+ */
 export function onMessage(msg) {
+  /** @type {{ tempF?: unknown, hum?: number }} */
   let reading;
   try {
     reading = msg.json();

@@ -7,6 +7,10 @@
 const DEFAULT_MAX = 80;
 const MIN = 0;
 
+/**
+ * @param {import('../../types/thinggate.js').Message} msg
+ * @param {import('../../types/thinggate.js').Context} ctx
+ */
 export function onMessage(msg, ctx) {
   const value = Number(msg.text());
   if (!Number.isFinite(value)) return reject('payload must be a number', 400);

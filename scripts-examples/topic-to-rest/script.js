@@ -5,6 +5,9 @@
  * events/{device}                     →  POST /devices/{device}/events
  * anything else                       →  rejected (404)
  */
+/**
+ * @param {import('../../types/thinggate.js').Message} msg
+ */
 export function onMessage(msg) {
   const parts = msg.address.split('/');
   if (parts[0] === 'telemetry' && parts.length === 4) {

@@ -20,7 +20,7 @@ export interface BalancerOptions {
   readonly clock?: Clock;
 }
 
-export class PoolBalancer implements Balancer {
+class PoolBalancer implements Balancer {
   private readonly pools = new Map<string, BackendPool>();
 
   constructor(configs: readonly PoolConfig[], options: BalancerOptions = {}) {

@@ -121,8 +121,7 @@ export class Connections {
    * endTurn), so the requests dispatched to it meanwhile leave in one write.
    * Not for a connection's first request: below saturation that is a
    * message's only request, and holding it cost a loop turn of latency with
-   * nothing to join it (bench/latency at 4,000/s, two runs: publish→back-end
-   * p50 of the static route 0.63 → 0.53 and 0.63 → 0.56 ms).
+   * nothing to join it (bench/RESULTS.md, latency).
    */
   private holdForTurn(index: number): void {
     if (this.lastIndex < 0) setImmediate(this.endTurn);
@@ -138,8 +137,7 @@ export class Connections {
    * writes a request to a connection that had nothing in flight from an
    * Immediate of its own (it first lets unsolicited bytes on the idle socket
    * arrive), queued behind this one: uncorking here would let those writes
-   * go out one by one. AMQP bench: 21,300 -> 24,600 msg/s (two alternating
-   * runs); no change on MQTT's path, nor in its latency at 4,000 msg/s.
+   * go out one by one (bench/RESULTS.md, amqp).
    */
   private readonly endTurn = (): void => {
     this.lastIndex = -1;

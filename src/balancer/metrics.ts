@@ -2,6 +2,7 @@
  * Prometheus metrics of one pool (`thinggate_upstream_…`). Label children are
  * bound once per endpoint so the hot path does no label lookups.
  */
+import type { TgErrorCode } from '../error-codes.js';
 import type { Counter, Gauge, Histogram, LocalCounter, Metrics } from '../observability/metrics.js';
 
 type Outcome = '1xx' | '2xx' | '3xx' | '4xx' | '5xx' | 'connect-failure' | 'reset' | 'timeout';
@@ -70,7 +71,7 @@ export class PoolMetrics {
     this.healthy?.labels(this.pool, this.endpoints[index]!).set(up ? 1 : 0);
   }
 
-  rejectedWith(code: string): void {
+  rejectedWith(code: TgErrorCode): void {
     this.rejected?.labels(this.pool, code).inc();
   }
 

@@ -3,6 +3,8 @@
  * Envelopes: listeners and the balancer never know each other; the pipeline
  * (routing/) joins them.
  */
+import type { TgErrorCode } from '../error-codes.js';
+
 
 /** One message's request toward a pool. */
 export interface UpstreamRequest {
@@ -41,7 +43,7 @@ export type UpstreamResult =
   /** Taken for later delivery (durable spool): the device may be acknowledged. */
   | { readonly kind: 'spooled' }
   /** No back-end could take it now (all attempts failed, circuit open, pool overloaded, expired). */
-  | { readonly kind: 'unavailable'; readonly code: string; readonly reason: string; readonly retryAfterMs?: number };
+  | { readonly kind: 'unavailable'; readonly code: TgErrorCode; readonly reason: string; readonly retryAfterMs?: number };
 
 /** Counts per latency bucket: `counts[i]` requests took at most `boundsMs[i]` (the last bucket is unbounded). */
 export interface LatencyHistogram {

@@ -3,3 +3,4 @@ export * from './outcome.js';
 export * from './ids.js';
 export * from './content-type.js';
 export * from './address-pattern.js';
+export * from './pipeline-contract.js';

@@ -3,6 +3,8 @@
  * Statuses are HTTP status codes; each listener maps them into its protocol
  * (MQTT 5 reason codes, CoAP codes per RFC 8075, AMQP dispositions, HTTP).
  */
+import type { TgErrorCode } from '../error-codes.js';
+
 
 /** A reply for the device: the back-end's response body, or a script's `reply()`. */
 export interface Reply {
@@ -17,15 +19,20 @@ export type Outcome =
   /** The message was taken: a back-end answered 2xx, it was spooled, dropped on purpose, or delivered to devices. */
   | { readonly kind: 'accepted'; readonly status: number; readonly reply?: Reply; readonly dropped?: boolean }
   /** The message is refused for good; do not retry. `status` is a 4xx HTTP status. */
-  | { readonly kind: 'rejected'; readonly status: number; readonly code: string; readonly reason: string }
+  | { readonly kind: 'rejected'; readonly status: number; readonly code: TgErrorCode; readonly reason: string }
   /** The message could not be handled now; the device may retry. `status` is 503 or 504. */
   | {
       readonly kind: 'unavailable';
       readonly status: number;
-      readonly code: string;
+      readonly code: TgErrorCode;
       readonly reason: string;
       readonly retryAfterMs?: number;
     };
+
+/** The refusal branch of Outcome. */
+export type Rejected = Extract<Outcome, { readonly kind: 'rejected' }>;
+/** The try-again-later branch of Outcome. */
+export type Unavailable = Extract<Outcome, { readonly kind: 'unavailable' }>;
 
 export const ACCEPTED: Outcome = Object.freeze({ kind: 'accepted', status: 200 });
 
@@ -33,11 +40,11 @@ export function accepted(status = 200, reply?: Reply): Outcome {
   return reply ? { kind: 'accepted', status, reply } : status === 200 ? ACCEPTED : { kind: 'accepted', status };
 }
 
-export function rejected(status: number, code: string, reason: string): Outcome {
+export function rejected(status: number, code: TgErrorCode, reason: string): Rejected {
   return { kind: 'rejected', status, code, reason };
 }
 
-export function unavailable(code: string, reason: string, retryAfterMs?: number, status = 503): Outcome {
+export function unavailable(code: TgErrorCode, reason: string, retryAfterMs?: number, status = 503): Unavailable {
   return retryAfterMs === undefined
     ? { kind: 'unavailable', status, code, reason }
     : { kind: 'unavailable', status, code, reason, retryAfterMs };

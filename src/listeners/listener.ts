@@ -5,37 +5,14 @@
  */
 import type { Logger } from 'pino';
 import type { AddressInfo } from 'node:net';
-import type { Envelope, Identity, Outcome, TlsInfo, Protocol } from '../envelope/index.js';
+import type { Pipeline } from '../envelope/index.js';
 import type { ListenerConfig } from '../config/types.js';
 import type { DeviceMessage, DeviceRegistry } from '../devices/registry.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Guard } from '../guard/guard.js';
 
-/** What a connecting device presents, for admission (authenticators, `onConnect` scripts). */
-export interface ClientInfo {
-  readonly protocol: Protocol;
-  readonly listener: string;
-  readonly clientId: string;
-  readonly username?: string;
-  /** Never logged. */
-  readonly password?: Buffer;
-  readonly remoteAddress: string;
-  readonly remotePort?: number;
-  readonly tls?: TlsInfo;
-}
-
-export type Admission =
-  | { readonly ok: true; readonly identity?: Identity }
-  /** `status` is 401 (bad credentials) or 403 (not allowed); listeners map it (MQTT 0x86/0x87, AMQP sasl auth failure). */
-  | { readonly ok: false; readonly status: 401 | 403 | 503; readonly reason: string };
-
-/** The northbound side as a listener sees it. */
-export interface Pipeline {
-  /** Handles one message. Never rejects: every failure is an Outcome. */
-  handle(envelope: Envelope): Promise<Outcome>;
-  /** Admission of a new connection. Never rejects. */
-  admit(client: ClientInfo): Promise<Admission>;
-}
+/** The contracts a listener shares with the pipeline live with the envelope; re-exported for listener implementations. */
+export type { Admission, ClientInfo, Pipeline } from '../envelope/index.js';
 
 /** Everything a listener is given by the composition root. */
 export interface ListenerContext {

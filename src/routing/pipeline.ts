@@ -6,7 +6,7 @@
  */
 import type { Logger } from 'pino';
 import { accepted, rejected, unavailable, type Envelope, type Outcome, type Reply } from '../envelope/index.js';
-import type { Admission, ClientInfo, Pipeline } from '../listeners/listener.js';
+import type { Admission, ClientInfo, Pipeline } from '../envelope/index.js';
 import type { Balancer, UpstreamRequest, UpstreamResult } from '../balancer/types.js';
 import type { DeviceRegistry, QoS } from '../devices/registry.js';
 import type { Metrics, LocalCounter } from '../observability/metrics.js';

@@ -2,14 +2,17 @@
  * The pipeline's view of the scripting stage (implemented in scripting/).
  * Routing never imports isolated-vm; it asks a ScriptHost for decisions.
  */
-import type { Envelope, Reply } from '../envelope/index.js';
-import type { Admission, ClientInfo } from '../listeners/listener.js';
+import type { TgErrorCode } from '../error-codes.js';
+import type { Admission, ClientInfo, Envelope, Reply } from '../envelope/index.js';
 import type { Decision } from './decision.js';
+import type { GatewayConfig } from '../config/types.js';
+import type { Logger } from 'pino';
+import type { Metrics } from '../observability/metrics.js';
 
 export type ScriptResult =
   | { readonly ok: true; readonly decisions: readonly Decision[] }
   /** `code` is TG_ERR_SCRIPT_THREW, TG_ERR_SCRIPT_TIMEOUT, TG_ERR_SCRIPT_MEMORY, TG_ERR_SCRIPT_INVALID_DECISION or TG_ERR_SCRIPT_THROTTLED. */
-  | { readonly ok: false; readonly code: string; readonly reason: string };
+  | { readonly ok: false; readonly code: TgErrorCode; readonly reason: string };
 
 /** A failed script call (the `ok: false` branch of ScriptResult). */
 export type ScriptFailure = Extract<ScriptResult, { readonly ok: false }>;
@@ -31,3 +34,6 @@ export interface ScriptHost {
   /** Stops watching files and disposes isolates. */
   close(): Promise<void>;
 }
+
+/** Builds the script host for a configuration that names scripts (scripting/ provides it; the composition root calls it). */
+export type ScriptHostFactory = (config: GatewayConfig, logger: Logger, metrics: Metrics, previous?: ScriptHost) => Promise<ScriptHost>;

@@ -6,7 +6,7 @@
  */
 import { parseArgs } from 'node:util';
 import pino from 'pino';
-import type { Subcommand } from '../cli-commands.js';
+import type { Subcommand } from '../util/subcommand.js';
 import type { DryRunResult } from './dry-run.js';
 import { printable } from './printable.js';
 

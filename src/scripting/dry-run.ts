@@ -8,12 +8,13 @@
  * `onResponse` when the message's decisions ask for a reply), or a
  * `connect` entry (a client fed to `onConnect`).
  */
+import type { TgErrorCode } from '../error-codes.js';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import pino, { type Logger } from 'pino';
 import { createEnvelope, type Delivery, type Envelope, type Protocol, type Identity } from '../envelope/index.js';
-import type { Admission, ClientInfo } from '../listeners/listener.js';
+import type { Admission, ClientInfo } from '../envelope/index.js';
 import type { Decision } from '../routing/decision.js';
 import type { Reply } from '../envelope/index.js';
 import { parseConfig } from '../config/load.js';
@@ -62,7 +63,7 @@ export type Sample = SampleMessage | SampleConnect;
 
 export type DryRunResult =
   | { readonly kind: 'message'; readonly sample: SampleMessage; readonly envelope: Envelope; readonly ok: true; readonly decisions: readonly Decision[]; readonly reply?: Reply | ScriptFailure }
-  | { readonly kind: 'message'; readonly sample: SampleMessage; readonly envelope: Envelope; readonly ok: false; readonly code: string; readonly reason: string }
+  | { readonly kind: 'message'; readonly sample: SampleMessage; readonly envelope: Envelope; readonly ok: false; readonly code: TgErrorCode; readonly reason: string }
   | { readonly kind: 'connect'; readonly sample: SampleConnect; readonly admission: Admission };
 
 /** Reads a samples file (JSON or YAML list). Throws ConfigError naming the problem. */

@@ -7,11 +7,10 @@
  * running configuration stays.
  */
 import { resolve } from 'node:path';
-import type { ScriptHostFactory } from '../gateway.js';
 import type { GatewayConfig } from '../config/types.js';
 import type { Logger } from 'pino';
 import type { Metrics } from '../observability/metrics.js';
-import type { ScriptHost } from '../routing/script-host.js';
+import type { ScriptHost, ScriptHostFactory } from '../routing/script-host.js';
 import { IsolateScriptHost } from './host.js';
 import { ScriptUnit } from './unit.js';
 import { ScriptThreads } from './thread.js';

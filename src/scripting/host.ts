@@ -4,7 +4,7 @@
  * the connecting client's listener and protocol, in route order.
  */
 import type { Envelope, Reply } from '../envelope/index.js';
-import type { Admission, ClientInfo } from '../listeners/listener.js';
+import type { Admission, ClientInfo } from '../envelope/index.js';
 import type { ScriptHost, ScriptResponse, ScriptResult } from '../routing/script-host.js';
 import type { RouteConfig } from '../config/types.js';
 import type { ScriptUnit } from './unit.js';

@@ -11,7 +11,7 @@ import { EventEmitter } from 'node:events';
 import { basename, dirname } from 'node:path';
 import type { Logger } from 'pino';
 import type { Envelope, Reply } from '../envelope/index.js';
-import type { Admission, ClientInfo } from '../listeners/listener.js';
+import type { Admission, ClientInfo } from '../envelope/index.js';
 import type { ScriptResponse, ScriptResult } from '../routing/script-host.js';
 import type { Counter, Metrics } from '../observability/metrics.js';
 import type { ScriptsConfig } from '../config/types.js';

@@ -4,7 +4,7 @@
  * bytes (a Buffer slice of a shared pool would otherwise copy the whole pool).
  */
 import type { Envelope } from '../envelope/index.js';
-import type { ClientInfo } from '../listeners/listener.js';
+import type { ClientInfo } from '../envelope/index.js';
 import type { ScriptResponse } from '../routing/script-host.js';
 
 /** Bytes that own their ArrayBuffer exactly. */

@@ -6,8 +6,7 @@
  * table for every deleted entry until the table is rehashed, and iteration
  * from the head walks over every hole. A Map used as a queue — delete the
  * oldest, add a new one — makes each "oldest" lookup skip up to tens of
- * thousands of holes: with 100,000 entries an add measured 30–170 µs instead
- * of 0.5 µs. Here the order lives in an array of keys with a moving head;
+ * thousands of holes (bench/RESULTS.md, coap: "Exchange cache"). Here the order lives in an array of keys with a moving head;
  * each entry knows the position of its one live slot, so slots of entries
  * deleted or set again are skipped when they reach the head, and the array
  * is compacted once it is mostly such slots.

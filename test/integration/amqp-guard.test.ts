@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { connect as tcpConnect, type Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import rhea, { type Connection, type EventContext } from 'rhea';
+import { connectionCondition } from '../helpers/amqp.js';
 import { TestBackend } from '../helpers/backend.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 
@@ -184,7 +185,7 @@ describe('amqp listener guarding', () => {
     container.on('error', () => undefined);
     container.on('disconnected', () => undefined);
     const conn = container.connect({ port, host: '127.0.0.1', reconnect: false });
-    const condition = new Promise<string | undefined>((r) => conn.once('connection_error', (ctx: EventContext) => r(ctx.connection.error?.condition)));
+    const condition = new Promise<string | undefined>((r) => conn.once('connection_error', (ctx: EventContext) => r(connectionCondition(ctx))));
     conn.once('connection_open', () => {
       for (let i = 0; i < 10; i++) conn.create_session().begin();
     });
@@ -199,7 +200,7 @@ describe('amqp listener guarding', () => {
     container.on('error', () => undefined);
     container.on('disconnected', () => undefined);
     const conn = container.connect({ port, host: '127.0.0.1', reconnect: false });
-    const condition = new Promise<string | undefined>((r) => conn.once('connection_error', (ctx: EventContext) => r(ctx.connection.error?.condition)));
+    const condition = new Promise<string | undefined>((r) => conn.once('connection_error', (ctx: EventContext) => r(connectionCondition(ctx))));
     for (let i = 0; i < 20; i++) conn.open_sender({ target: { address: `telemetry/${i}` } });
     expect(await condition).toBe('amqp:resource-limit-exceeded');
     expect(securityEvents(gw, 'flood')).toHaveLength(1);

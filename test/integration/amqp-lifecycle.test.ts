@@ -7,7 +7,8 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import rhea, { type Connection, type EventContext } from 'rhea';
+import rhea, { type Connection, type ConnectionOptions, type EventContext } from 'rhea';
+import { connectionCondition } from '../helpers/amqp.js';
 import { TestBackend } from '../helpers/backend.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 
@@ -28,7 +29,7 @@ async function setup(listener: object = {}): Promise<{ gw: TestGateway; backend:
   return { gw, backend, port: gw.port('amqp') };
 }
 
-function client(options: object): Connection {
+function client(options: ConnectionOptions): Connection {
   const container = rhea.create_container();
   container.on('error', () => undefined);
   container.on('disconnected', () => undefined);
@@ -46,7 +47,7 @@ describe('amqp listener lifecycle', () => {
     s.once('sendable', () => {
       for (let i = 0; i < 3; i++) s.send({ body: `d${i}` });
     });
-    const closed = new Promise<string | undefined>((r) => conn.once('connection_error', (ctx: EventContext) => r(ctx.connection.error?.condition)));
+    const closed = new Promise<string | undefined>((r) => conn.once('connection_error', (ctx: EventContext) => r(connectionCondition(ctx))));
     await backend.waitFor(3);
     await gw.gateway.listener('amqp')!.stop({ drain: true, timeoutMs: 3000 });
     expect(accepted).toHaveLength(3);

@@ -5,6 +5,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import rhea, { type Connection, type EventContext, type Sender, type Receiver, type Message } from 'rhea';
+import { connectionCondition, creditOf } from '../helpers/amqp.js';
 import { TestBackend } from '../helpers/backend.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 
@@ -55,7 +56,7 @@ function connect(port: number, options: { username?: string; password?: string; 
       cleanups.push(() => client.close());
       resolve(client);
     });
-    conn.once('connection_error', (ctx: EventContext) => reject(new Error(`${ctx.connection.error?.condition ?? 'connection error'}`)));
+    conn.once('connection_error', (ctx: EventContext) => reject(new Error(`${connectionCondition(ctx) ?? 'connection error'}`)));
     conn.once('disconnected', (ctx: EventContext) => reject(ctx.error ?? new Error('disconnected')));
     container.on('error', () => undefined);
   });
@@ -228,12 +229,12 @@ describe('amqp listener (rhea client)', () => {
     const c = await connect(port);
     const s = await openSender(c, 'telemetry/slow');
     let maxCredit = 0;
-    s.on('sender_flow', () => (maxCredit = Math.max(maxCredit, s.credit)));
-    maxCredit = Math.max(maxCredit, s.credit);
+    s.on('sender_flow', () => (maxCredit = Math.max(maxCredit, creditOf(s))));
+    maxCredit = Math.max(maxCredit, creditOf(s));
     const all = sendAndCount(s, 12, () => ({ body: 'x' }));
     await backend.waitFor(4);
     // Four in flight at the back-end and no credit left: the device is held back, nothing is buffered.
-    expect(s.credit).toBe(0);
+    expect(creditOf(s)).toBe(0);
     expect(backend.requests).toHaveLength(4);
     release();
     expect(await all).toMatchObject({ accepted: 12 });
@@ -265,7 +266,7 @@ describe('amqp listener (rhea client)', () => {
     const container = rhea.create_container();
     container.on('error', () => undefined);
     const conn = container.connect({ port, host: '127.0.0.1', username: 'dev', password: 'wrong', reconnect: false });
-    const condition = await new Promise<string | undefined>((r) => conn.once('connection_error', (ctx: EventContext) => r(ctx.connection.error?.condition)));
+    const condition = await new Promise<string | undefined>((r) => conn.once('connection_error', (ctx: EventContext) => r(connectionCondition(ctx))));
     expect(condition).toBe('amqp:unauthorized-access');
     expect(seen).toEqual([{ username: 'dev', password: 'wrong' }]);
     const ok = await connect(port, { username: 'dev', password: 'right' });

@@ -4,30 +4,12 @@
  * delivery, active health checks with panic mode, and stats and metrics.
  */
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
-import { createBalancer } from '../../src/balancer/index.js';
-import type { Balancer } from '../../src/balancer/types.js';
+import { describe, expect, it } from 'vitest';
 import { Metrics } from '../../src/observability/metrics.js';
-import { TestBackend } from '../helpers/backend.js';
-import { poolConfig, request } from '../unit/balancer/helpers.js';
-import { LogWatch, RestartableServer, runConcurrently } from '../unit/balancer/servers.js';
+import { request } from '../unit/balancer/helpers.js';
+import { LogWatch, RestartableServer, balancerRig, runConcurrently } from '../unit/balancer/servers.js';
 
-const cleanup: Array<() => Promise<unknown>> = [];
-afterEach(async () => {
-  while (cleanup.length) await cleanup.pop()!();
-});
-
-function balancerFor(raw: Record<string, unknown>, options: { log?: LogWatch; metrics?: Metrics } = {}): Balancer {
-  const b = createBalancer([poolConfig(raw)], { ...(options.log && { logger: options.log.logger }), ...(options.metrics && { metrics: options.metrics }) });
-  cleanup.push(() => b.close(0));
-  return b;
-}
-
-async function backend(responder?: Parameters<typeof TestBackend.start>[0]): Promise<TestBackend> {
-  const b = await TestBackend.start(responder);
-  cleanup.push(() => b.close());
-  return b;
-}
+const { cleanup, balancerFor, backend } = balancerRig();
 
 /** Listens on a loopback port (closed after the test) and returns the server's URL. */
 async function serve(server: NetServer): Promise<string> {

@@ -3,29 +3,13 @@
  * a pool with every endpoint down and back, retries, circuit breaking and
  * timeouts. Requests are dispatched straight to the balancer.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createBalancer } from '../../src/balancer/index.js';
-import type { Balancer, UpstreamResult } from '../../src/balancer/types.js';
-import { TestBackend } from '../helpers/backend.js';
+import type { UpstreamResult } from '../../src/balancer/types.js';
 import { poolConfig, request } from '../unit/balancer/helpers.js';
-import { LogWatch, RestartableServer, runConcurrently } from '../unit/balancer/servers.js';
+import { LogWatch, RestartableServer, balancerRig, runConcurrently } from '../unit/balancer/servers.js';
 
-const cleanup: Array<() => Promise<unknown>> = [];
-afterEach(async () => {
-  while (cleanup.length) await cleanup.pop()!();
-});
-
-function balancerFor(raw: Record<string, unknown>, logger?: LogWatch): Balancer {
-  const b = createBalancer([poolConfig(raw)], logger ? { logger: logger.logger } : {});
-  cleanup.push(() => b.close(0));
-  return b;
-}
-
-async function backend(responder?: Parameters<typeof TestBackend.start>[0]): Promise<TestBackend> {
-  const b = await TestBackend.start(responder);
-  cleanup.push(() => b.close());
-  return b;
-}
+const { cleanup, balancerFor, backend } = balancerRig();
 
 describe('balancer failover', () => {
   it('loses no acknowledged message when an endpoint dies mid-load, and delivers every message at least once', async () => {
@@ -80,7 +64,7 @@ describe('balancer failover', () => {
         retries: { backoffBaseMs: 1 },
         outlierDetection: { consecutiveFailures: 2, baseEjectionTimeMs: 100 },
       },
-      log,
+      { log },
     );
     expect(await balancer.dispatch(request())).toMatchObject({ kind: 'response', status: 200 });
     for (const s of servers) await s.stop();

@@ -46,7 +46,7 @@ beforeAll(async () => {
       rejectUnauthorized: true,
     },
     (req, res) => {
-      peers.push((req.socket as TLSSocket).getPeerCertificate().subject.CN);
+      peers.push(String((req.socket as TLSSocket).getPeerCertificate().subject.CN));
       req.resume();
       req.on('end', () => res.end('secure'));
     },

@@ -75,7 +75,7 @@ describe('amplification (RFC 9175 §2.4)', () => {
       const block2 = uintOf(opt(first.msg, 'Block2'))!;
       expect(block2 & 8).toBe(8); // more blocks follow
       expect(uintOf(opt(first.msg, 'Size2'))).toBe(BIG.length);
-      const echo = first.msg.options.find((o) => o.name === '252')?.value;
+      const echo = first.msg.options.find((o) => String(o.name) === '252')?.value;
       expect(echo).toBeDefined();
       // The next block request carries the Echo value: the source is verified and gets full 1024-byte blocks.
       raw.send({

@@ -8,6 +8,7 @@ import { createSocket } from 'node:dgram';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TestBackend } from '../helpers/backend.js';
+import { errorCodeOf } from '../helpers/http.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 
 const SCRIPT = `
@@ -65,7 +66,7 @@ describe('HTTP admission', () => {
   it('403 for a refused client id', async () => {
     const res = await fetch(`${base}/a`, { method: 'POST', body: 'x', headers: { authorization: basic('dev', 'pw'), 'x-client-id': 'banned' } });
     expect(res.status).toBe(403);
-    expect((await res.json()).code).toBe('TG_ERR_HTTP_FORBIDDEN');
+    expect(await errorCodeOf(res)).toBe('TG_ERR_HTTP_FORBIDDEN');
   });
 
   it('admits good credentials and carries the identity to the back-end', async () => {

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent, Client, fetch as undiciFetch } from 'undici';
 import { TestBackend } from '../helpers/backend.js';
+import { errorCodeOf } from '../helpers/http.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 
 let backend: TestBackend;
@@ -75,7 +76,7 @@ describe('ingress', () => {
     const get = await fetch(`${base}/ingress/sensors/t1`);
     expect(get.status).toBe(405);
     expect(get.headers.get('allow')).toBe('POST, PUT');
-    expect((await get.json()).code).toBe('TG_ERR_HTTP_METHOD');
+    expect(await errorCodeOf(get)).toBe('TG_ERR_HTTP_METHOD');
     const other = await fetch(`${base}/elsewhere/x`, { method: 'POST', body: 'x' });
     expect(other.status).toBe(404);
     expect(backend.requests).toHaveLength(0);
@@ -98,13 +99,13 @@ describe('ingress', () => {
     const res = await fetch(`${base}/ingress/sensors/x`, { method: 'POST', body: 'x' });
     expect(res.status).toBe(503);
     expect(res.headers.get('retry-after')).toBe('3');
-    expect((await res.json()).code).toBe('TG_ERR_UPSTREAM_STATUS');
+    expect(await errorCodeOf(res)).toBe('TG_ERR_UPSTREAM_STATUS');
   });
 
   it('refuses bodies over limits.maxPacketBytes with 413, declared or streamed', async () => {
     const declared = await fetch(`${base}/ingress/sensors/big`, { method: 'POST', body: Buffer.alloc(2048, 1) });
     expect(declared.status).toBe(413);
-    expect((await declared.json()).code).toBe('TG_ERR_PAYLOAD_TOO_LARGE');
+    expect(await errorCodeOf(declared)).toBe('TG_ERR_PAYLOAD_TOO_LARGE');
     const stream = new ReadableStream<Uint8Array>({
       start(c) {
         for (let i = 0; i < 4; i++) c.enqueue(new Uint8Array(512));

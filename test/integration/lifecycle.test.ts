@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import mqtt from 'mqtt';
+import type { IPubackPacket } from 'mqtt-packet';
 import { TestBackend } from '../helpers/backend.js';
 
 const CLI = join(import.meta.dirname, '../../dist/cli.js');
@@ -92,7 +93,7 @@ describe('gateway process lifecycle', () => {
     await backend.waitFor(1);
     gw.child.kill('SIGTERM');
     const packet = await acked;
-    expect(packet?.reasonCode ?? 0).toBe(0);
+    expect((packet as IPubackPacket | undefined)?.reasonCode ?? 0).toBe(0);
     expect(await gw.exited).toBe(0);
     expect(backend.requests.map((r) => [r.url, r.body.toString()])).toEqual([['/m/t/1', 'draining']]);
     expect(gw.lines.some((l) => l.msg === 'thinggate stopped')).toBe(true);

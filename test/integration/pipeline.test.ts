@@ -3,23 +3,14 @@ import { GatewayPipeline, RouteTable } from '../../src/routing/index.js';
 import { createBalancer } from '../../src/balancer/index.js';
 import { DeviceRegistry, type DeviceMessage, type Subscriber } from '../../src/devices/registry.js';
 import { parseConfig } from '../../src/config/load.js';
-import { createEnvelope, type Envelope } from '../../src/envelope/index.js';
+import type { Envelope, EnvelopeInit } from '../../src/envelope/index.js';
+import { testEnvelope } from '../helpers/envelope.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { Metrics } from '../../src/observability/metrics.js';
-import { TestBackend } from '../helpers/backend.js';
+import { TestBackend, type Answer } from '../helpers/backend.js';
 
-function env(address: string, extra: Partial<Parameters<typeof createEnvelope>[0]> = {}): Envelope {
-  return createEnvelope({
-    protocol: 'mqtt',
-    listener: 'mqtt',
-    source: { clientId: 'dev-1', remoteAddress: '127.0.0.1' },
-    address,
-    method: 'PUBLISH',
-    payload: Buffer.from('{"t":21}'),
-    contentType: 'application/json',
-    delivery: 'at-least-once',
-    ...extra,
-  });
+function env(address: string, extra: Partial<EnvelopeInit> = {}): Envelope {
+  return testEnvelope(address, '{"t":21}', { contentType: 'application/json', ...extra });
 }
 
 describe('pipeline: route → pool → real HTTP back-end → outcome', () => {
@@ -29,7 +20,7 @@ describe('pipeline: route → pool → real HTTP back-end → outcome', () => {
   const balancers: Array<{ close(ms?: number): Promise<void> }> = [];
 
   beforeAll(async () => {
-    backend = await TestBackend.start((req) => {
+    backend = await TestBackend.start((req): Answer => {
       const m = /^\/status\/(\d+)/.exec(req.url);
       if (m) return { status: Number(m[1]), body: `status ${m[1]} for you`, headers: { 'retry-after': '3' } };
       if (req.url.startsWith('/echo')) return { status: 200, body: req.body, headers: { 'content-type': 'application/cbor' } };

@@ -32,7 +32,7 @@ describe('thinggate script test', () => {
     expect(lines[1]).toMatchObject({ admission: { ok: false, status: 401 } });
     expect(r.status).toBe(0);
     const inquiry = run(['script', 'test', join(EXAMPLES, 'inquiry/script.js'), '--messages', join(EXAMPLES, 'inquiry/messages.yaml')]);
-    expect(inquiry.stdout).toMatch(/^  onResponse → \{"payload":".*0\.31.*","status":200,"contentType":"application\/json"\}$/m);
+    expect(inquiry.stdout).toMatch(/^ {2}onResponse → \{"payload":".*0\.31.*","status":200,"contentType":"application\/json"\}$/m);
     expect(inquiry.status).toBe(0);
   });
 

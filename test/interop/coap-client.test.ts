@@ -24,7 +24,7 @@ interface Run {
 function coapClient(args: string[], timeoutMs = 15_000): Promise<Run> {
   return new Promise((resolve) => {
     execFile(CLIENT!, args, { timeout: timeoutMs, encoding: 'utf8' }, (err, stdout, stderr) => {
-      resolve({ code: err ? ((err as NodeJS.ErrnoException & { code?: number }).code as number | null) ?? 1 : 0, stdout, stderr });
+      resolve({ code: err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code?: unknown }).code as number) : 1) : 0, stdout, stderr });
     });
   });
 }

@@ -188,7 +188,7 @@ class Client {
   }
 
   onData(d) {
-    let buf = this.inbuf ? Buffer.concat([this.inbuf, d]) : d;
+    const buf = this.inbuf ? Buffer.concat([this.inbuf, d]) : d;
     let o = 0;
     while (buf.length - o >= 2) {
       let rl = 0;

@@ -14,57 +14,17 @@ import type { Pipeline } from '../listener.js';
 import { TYPE_ACK, TYPE_CON, TYPE_NON, emptyMessage, serializeMessage, type CoapOption } from './codec.js';
 import { OPT, uint } from './options.js';
 import { Block1Assembler, Block2Store, type HeldReply } from './blockwise.js';
-import { ExchangeCache, type Exchange } from './exchanges.js';
+import { ExchangeCache } from './exchanges.js';
 import { PeerTable, type Peer } from './peers.js';
 import { Transmitter } from './transmitter.js';
-import { ObserveManager, type NotificationSink, type Observation } from './observe.js';
+import type { ObserveManager, NotificationSink, Observation } from './observe.js';
 import type { CoapRequest } from './request.js';
+import type { CoapEvent, Endpoint, RequestContext, ResponseSpec } from './types.js';
 import { shapePayload } from './shape.js';
 import { SeparateWatch } from './separate-watch.js';
 import { IdleWaiters } from '../../util/idle-waiters.js';
 
-/** Where a datagram goes. */
-export interface Endpoint {
-  readonly address: string;
-  readonly port: number;
-}
-
-/** One request being answered. */
-export interface RequestContext {
-  readonly peer: Peer;
-  readonly messageId: number;
-  readonly token: Buffer;
-  readonly confirmable: boolean;
-  /** Datagram size of the request: the amplification budget (RFC 9175 §2.4). */
-  readonly requestBytes: number;
-  readonly req: CoapRequest;
-  readonly exchange: Exchange;
-}
-
-/** What to answer, before Block2 slicing and the amplification cap. */
-export interface ResponseSpec {
-  readonly code: number;
-  readonly payload?: Buffer;
-  readonly contentFormat?: number;
-  /** Extra options (Observe, Max-Age, Block1, Size1, Location-*); sorted on sending. */
-  readonly options?: CoapOption[];
-}
-
-
-export type CoapEvent =
-  | 'duplicate'
-  | 'separate'
-  | 'retransmit'
-  | 'transmit-timeout'
-  | 'rate-limited'
-  | 'block1-continue'
-  | 'block2-served'
-  | 'amplification-capped'
-  | 'observe-register'
-  | 'observe-deregister'
-  | 'notification'
-  | 'malformed'
-  | 'dropped';
+export type { CoapEvent, Endpoint, RequestContext, ResponseSpec } from './types.js';
 
 export class CoapCore implements NotificationSink {
   readonly peers: PeerTable;

@@ -108,17 +108,3 @@ export function szxFor(size: number): number {
   while (szx < 6 && blockSize(szx + 1) <= size) szx++;
   return szx;
 }
-
-/** The first option with this number. */
-export function findOption(options: readonly CoapOption[], n: number): CoapOption | undefined {
-  for (const o of options) {
-    if (o.number === n) return o;
-    if (o.number > n) return undefined;
-  }
-  return undefined;
-}
-
-/** Sorts options by number, keeping the order of repeated options (a stable sort). */
-export function sortOptions(options: CoapOption[]): CoapOption[] {
-  return options.sort((a, b) => a.number - b.number);
-}

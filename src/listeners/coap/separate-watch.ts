@@ -5,7 +5,7 @@
  * watches every request (they finish roughly in arrival order), instead of
  * one timer per request on the hot path.
  */
-import type { RequestContext } from './core.js';
+import type { RequestContext } from './types.js';
 
 export class SeparateWatch {
   private queue: Array<{ readonly ctx: RequestContext; readonly at: number }> = [];

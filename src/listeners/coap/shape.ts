@@ -4,7 +4,7 @@
  * receive our datagrams (RFC 9175 §2.4, RFC 7252 §11.3).
  */
 import type { CoapOption } from './codec.js';
-import type { CoapCore, ResponseSpec } from './core.js';
+import type { ResponseSpec, ShapingContext } from './types.js';
 import type { HeldReply } from './blockwise.js';
 import { sliceBlock } from './blockwise.js';
 import { OPT, blockSize, blockValue, szxFor, uint } from './options.js';
@@ -21,7 +21,7 @@ const EMPTY = Buffer.alloc(0);
  * bytes to send, or undefined when the requested block is past the end.
  */
 export function shapePayload(
-  core: CoapCore,
+  core: ShapingContext,
   peer: Peer,
   requestBytes: number,
   tokenLength: number,
@@ -31,7 +31,7 @@ export function shapePayload(
   key: () => string,
   held?: HeldReply,
 ): Buffer | undefined {
-  let payload = held?.payload ?? spec.payload ?? EMPTY;
+  const payload = held?.payload ?? spec.payload ?? EMPTY;
   const contentFormat = held ? held.contentFormat : spec.contentFormat;
   if (contentFormat !== undefined) options.push({ number: OPT.CONTENT_FORMAT, value: uint(contentFormat) });
   const isError = spec.code >= 0x80;

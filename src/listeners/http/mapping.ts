@@ -2,6 +2,7 @@
  * HTTP device ingress: the pure parts — address from the path, headers for
  * the envelope, Basic credentials, and the Outcome → HTTP response mapping.
  */
+import type { TgErrorCode } from '../../error-codes.js';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Outcome } from '../../envelope/index.js';
 
@@ -86,7 +87,7 @@ export function publicReason(outcome: Exclude<Outcome, { kind: 'accepted' }>): s
 }
 
 /** A JSON error body `{code, reason}` with its status. */
-export function errorAnswer(status: number, code: string, reason: string, headers: Record<string, string> = {}): HttpAnswer {
+export function errorAnswer(status: number, code: TgErrorCode, reason: string, headers: Record<string, string> = {}): HttpAnswer {
   return { status, headers: { 'content-type': 'application/json', ...headers }, body: Buffer.from(JSON.stringify({ code, reason })) };
 }
 

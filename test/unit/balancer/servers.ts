@@ -8,6 +8,12 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import pino, { type Logger } from 'pino';
+import { afterEach } from 'vitest';
+import { createBalancer } from '../../../src/balancer/index.js';
+import type { Balancer } from '../../../src/balancer/types.js';
+import type { Metrics } from '../../../src/observability/metrics.js';
+import { TestBackend, type Responder } from '../../helpers/backend.js';
+import { poolConfig } from './helpers.js';
 
 export type Handler = (req: IncomingMessage, body: Buffer, res: ServerResponse) => void;
 
@@ -105,4 +111,33 @@ export async function runConcurrently<T>(count: number, concurrency: number, tas
     }),
   );
   return out;
+}
+
+/**
+ * The set-up the balancer integration suites share: balancers and back-ends
+ * made through it are closed after each test, in reverse order, with
+ * whatever else a test adds to `cleanup`.
+ */
+export function balancerRig(): {
+  readonly cleanup: Array<() => Promise<unknown>>;
+  balancerFor(raw: Record<string, unknown>, options?: { log?: LogWatch; metrics?: Metrics }): Balancer;
+  backend(responder?: Responder): Promise<TestBackend>;
+} {
+  const cleanup: Array<() => Promise<unknown>> = [];
+  afterEach(async () => {
+    while (cleanup.length) await cleanup.pop()!();
+  });
+  return {
+    cleanup,
+    balancerFor(raw, options = {}) {
+      const b = createBalancer([poolConfig(raw)], { ...(options.log && { logger: options.log.logger }), ...(options.metrics && { metrics: options.metrics }) });
+      cleanup.push(() => b.close(0));
+      return b;
+    },
+    async backend(responder) {
+      const b = await TestBackend.start(responder);
+      cleanup.push(() => b.close());
+      return b;
+    },
+  };
 }

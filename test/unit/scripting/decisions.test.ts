@@ -4,7 +4,7 @@
  * onConnect, and how malformed decisions are refused.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { ScriptDir, build, configFor, envelope, fromClient } from './support.js';
+import { ScriptDir, build, configFor, envelope, firstDecision, fromClient, replyText } from './support.js';
 
 const dir = new ScriptDir();
 afterAll(() => dir.remove());
@@ -136,7 +136,7 @@ describe('msg and ctx', () => {
     });
     const r = await host.onMessage(API, e);
     expect(r.ok).toBe(true);
-    const view = JSON.parse(Buffer.from((r as { decisions: Array<{ payload: Buffer }> }).decisions[0]!.payload).toString());
+    const view = JSON.parse(replyText(r));
     expect(view).toMatchObject({
       id: e.id,
       protocol: 'mqtt',
@@ -171,7 +171,7 @@ describe('msg and ctx', () => {
     // Several messages in one call, so each message's slice is checked too.
     const rs = await Promise.all([1, 2, 3].map(() => host.onMessage(API, envelope('r/sum', payload))));
     for (const r of rs) {
-      const out = JSON.parse(Buffer.from((r as { decisions: Array<{ payload: Buffer }> }).decisions[0]!.payload).toString());
+      const out = JSON.parse(replyText(r));
       expect(out).toEqual({ len: size, sum, first: payload[0], last: payload[size - 1] });
     }
   });
@@ -186,7 +186,7 @@ describe('msg and ctx', () => {
     const rs = await Promise.all(sent.map((m) => host.onMessage(API, envelope(m.address, m.payload))));
     rs.forEach((r, i) => {
       const { payload, address } = sent[i]!;
-      const d = (r as { decisions: Array<{ action: string; payload?: Buffer }> }).decisions[0]!;
+      const d = firstDecision(r);
       if (address === 'r/drop') return expect(d.action).toBe('drop');
       const sum = payload.reduce((a, b) => a + b, 0);
       expect(JSON.parse(Buffer.from(d.payload!).toString())).toEqual({ len: size, sum, first: payload[0], last: payload[size - 1] });
@@ -202,16 +202,16 @@ describe('msg and ctx', () => {
     const texts = ['plain', 'ünïcödé €', '😀 astral', 'x'.repeat(pad), `é${'y'.repeat(pad)}`].map((t) => JSON.stringify(t));
     const rs = await Promise.all(texts.map((t) => host.onMessage(API, envelope('r/echo', t))));
     rs.forEach((r, i) => {
-      const d = (r as { decisions: Array<{ payload: Buffer }> }).decisions[0]!;
-      expect(Buffer.from(d.payload).toString()).toBe(`${texts[i]}|${(JSON.parse(texts[i]!) as string).length}`);
+      const d = firstDecision(r);
+      expect(Buffer.from(d.payload!).toString()).toBe(`${texts[i]}|${(JSON.parse(texts[i]!) as string).length}`);
     });
   });
 
   it('messages of several connections in one call each see their own source, and get their own decisions', async () => {
     // A call's messages share one entry per connection, and identical results travel once: neither may mix messages up.
-    const a = { clientId: 'dev-a', remoteAddress: '10.0.0.1', identity: { principal: 'pa', method: 'password', attributes: { t: 'a' } } };
+    const a = { clientId: 'dev-a', remoteAddress: '10.0.0.1', identity: { principal: 'pa', method: 'password' as const, attributes: { t: 'a' } } };
     const b = { clientId: 'dev-b', remoteAddress: '10.0.0.2' };
-    const c = { clientId: 'dev-c', remoteAddress: '10.0.0.3', identity: { principal: 'pc', method: 'certificate', attributes: {} } };
+    const c = { clientId: 'dev-c', remoteAddress: '10.0.0.3', identity: { principal: 'pc', method: 'certificate' as const, attributes: {} } };
     const sent = [
       envelope('r/view', '1', { source: a }),
       envelope('r/drop', '', { source: b }),
@@ -224,7 +224,7 @@ describe('msg and ctx', () => {
     const rs = await Promise.all(sent.map((e) => host.onMessage(API, e)));
     rs.forEach((r, i) => {
       const e = sent[i]!;
-      const d = (r as { decisions: Array<{ action: string; reason?: string; payload?: Buffer }> }).decisions[0]!;
+      const d = firstDecision(r);
       if (e.address === 'r/drop') return expect(d).toEqual({ action: 'drop', reason: 'not needed' });
       const view = JSON.parse(Buffer.from(d.payload!).toString());
       expect(view).toMatchObject({ id: e.id, clientId: e.source.clientId, protocol: e.protocol, listener: e.listener, text: e.payload.toString() });

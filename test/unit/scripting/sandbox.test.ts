@@ -3,7 +3,7 @@
  * built-ins and the thinggate API; nothing of the host process is reachable.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { ScriptDir, build, configFor, envelope } from './support.js';
+import { ScriptDir, build, configFor, envelope, replyText } from './support.js';
 
 const dir = new ScriptDir();
 afterAll(() => dir.remove());
@@ -71,7 +71,7 @@ describe('sandbox', () => {
   it('exposes no host object, module loader, network, timers or shared memory', async () => {
     const r = await host.onMessage(PROBE, envelope('s0/x'));
     expect(r.ok).toBe(true);
-    const probes = JSON.parse(Buffer.from((r as { decisions: Array<{ payload: Buffer }> }).decisions[0]!.payload).toString());
+    const probes = JSON.parse(replyText(r));
     expect(probes).toEqual({
       process: 'undefined',
       require: 'undefined',
@@ -137,7 +137,7 @@ export function onMessage(msg) {
     try {
       await b.host.onMessage(P, envelope('count'));
       const r = await b.host.onMessage(P, envelope('read'));
-      expect(Buffer.from((r as { decisions: Array<{ payload: Buffer }> }).decisions[0]!.payload).toString()).toBe('1');
+      expect(replyText(r)).toBe('1');
       // The endless callback is cut off by the call's limit; the gateway and the script go on.
       await b.host.onMessage(P, envelope('spin'));
       expect(await b.host.onMessage(P, envelope('read'))).toMatchObject({ ok: true });

@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StateStore } from '../../../src/scripting/state-store.js';
-import { ScriptDir, build, configFor, envelope, type Built } from './support.js';
+import { ScriptDir, build, configFor, envelope, replyText, type Built } from './support.js';
 
 describe('StateStore', () => {
   it('forgets the oldest writes beyond maxEntries; a re-written key counts as new', () => {
@@ -59,7 +59,7 @@ describe('ctx.state inside a script', () => {
   });
   const text = async (address: string) => {
     const r = await host.onMessage(S, envelope(address));
-    return Buffer.from((r as { decisions: Array<{ payload: Buffer }> }).decisions[0]!.payload).toString();
+    return replyText(r);
   };
 
   it('is bounded in entries and refuses oversized or non-JSON values with an error the script can catch', async () => {

@@ -9,13 +9,15 @@ import { Writable } from 'node:stream';
 import pino, { type Logger } from 'pino';
 import { expect } from 'vitest';
 import { parseConfig } from '../../../src/config/load.js';
-import { createEnvelope, type Envelope, type EnvelopeInit } from '../../../src/envelope/index.js';
+import type { Envelope } from '../../../src/envelope/index.js';
+import { testEnvelope } from '../../helpers/envelope.js';
 import { Metrics } from '../../../src/observability/metrics.js';
 import { buildScriptHost, type ScriptHostOptions } from '../../../src/scripting/factory.js';
 import type { IsolateScriptHost } from '../../../src/scripting/host.js';
 import type { ScriptThread } from '../../../src/scripting/thread.js';
 import type { ScriptUnit } from '../../../src/scripting/unit.js';
 import type { GatewayConfig } from '../../../src/config/types.js';
+import type { ScriptResult } from '../../../src/routing/script-host.js';
 import { threadsUnderTest } from '../../helpers/script-threads.js';
 
 export class ScriptDir {
@@ -69,18 +71,7 @@ export async function build(config: GatewayConfig, options: ScriptHostOptions = 
   return { host: await buildScriptHost(config, log.logger, metrics, previous, options), metrics, log };
 }
 
-export function envelope(address: string, payload: string | Buffer = '', extra: Partial<EnvelopeInit> = {}): Envelope {
-  return createEnvelope({
-    protocol: 'mqtt',
-    listener: 'mqtt',
-    source: { clientId: 'dev-1', remoteAddress: '127.0.0.1' },
-    address,
-    method: 'PUBLISH',
-    payload: typeof payload === 'string' ? Buffer.from(payload) : payload,
-    delivery: 'at-least-once',
-    ...extra,
-  });
-}
+export const envelope = testEnvelope;
 
 export function fromClient(clientId: string, address: string, payload = ''): Envelope {
   return envelope(address, payload, { source: { clientId, remoteAddress: '127.0.0.1' } });
@@ -141,4 +132,22 @@ export async function expectReplacedAfterThreadStop({ host, log }: Built, script
   expect(await host.onMessage(script, envelope('s0/x'))).toMatchObject({ ok: true, decisions: [expected] });
   expect(unit.version).not.toBe(before);
   expect(log.lines.some((l) => l.msg === 'script thread stopped; starting a new one (ctx.state is lost)')).toBe(true);
+}
+
+/** What a test reads of a decision: its action, a drop's reason, a reply's payload. */
+export interface DecisionView {
+  readonly action: string;
+  readonly reason?: string;
+  readonly payload?: Buffer;
+}
+
+/** The first decision of a successful script call; a failed call fails the test with its code. */
+export function firstDecision(r: ScriptResult): DecisionView {
+  if (!r.ok) throw new Error(`script call failed: ${r.code}: ${r.reason}`);
+  return r.decisions[0] as DecisionView;
+}
+
+/** The first decision's payload as text (a `reply()` from the script). */
+export function replyText(r: ScriptResult): string {
+  return Buffer.from(firstDecision(r).payload!).toString();
 }

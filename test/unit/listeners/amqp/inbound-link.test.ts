@@ -95,7 +95,7 @@ describe('InboundLink credit', () => {
     const d = delivery();
     link.inflight--;
     let after = 0;
-    link.settle(d, { kind: 'unavailable', status: 503, code: 'X', reason: 'down' }, () => {
+    link.settle(d, { kind: 'unavailable', status: 503, code: 'TG_ERR_UPSTREAM_UNAVAILABLE', reason: 'down' }, () => {
       after++;
       link.topUp(false);
     });
@@ -111,8 +111,8 @@ describe('InboundLink credit', () => {
     const link = new InboundLink(receiver(), { ...opts, unavailableOutcome: 'modified' });
     const d = delivery();
     link.settle(d, { kind: 'accepted', status: 200 }, () => undefined);
-    link.settle(d, { kind: 'rejected', status: 413, code: 'X', reason: 'too big' }, () => undefined);
-    link.settle(d, { kind: 'unavailable', status: 503, code: 'X', reason: 'down', retryAfterMs: 0 }, () => undefined);
+    link.settle(d, { kind: 'rejected', status: 413, code: 'TG_ERR_UPSTREAM_UNAVAILABLE', reason: 'too big' }, () => undefined);
+    link.settle(d, { kind: 'unavailable', status: 503, code: 'TG_ERR_UPSTREAM_UNAVAILABLE', reason: 'down', retryAfterMs: 0 }, () => undefined);
     expect(d.states).toEqual(['accepted', 'rejected:amqp:resource-limit-exceeded', 'modified']);
   });
 

@@ -72,11 +72,11 @@ describe('AMQP outcome mapping', () => {
 
   it('settles accepted, rejected with the reason, and unavailable as released or modified', () => {
     expect(dispositionFor({ kind: 'accepted', status: 200 }, 'released')).toEqual({ state: 'accepted' });
-    expect(dispositionFor({ kind: 'rejected', status: 404, code: 'X', reason: 'gone' }, 'released')).toEqual({
+    expect(dispositionFor({ kind: 'rejected', status: 404, code: 'TG_ERR_UPSTREAM_UNAVAILABLE', reason: 'gone' }, 'released')).toEqual({
       state: 'rejected',
       error: { condition: 'amqp:not-found', description: 'gone' },
     });
-    const u = { kind: 'unavailable', status: 503, code: 'X', reason: 'down' } as const;
+    const u = { kind: 'unavailable', status: 503, code: 'TG_ERR_UPSTREAM_UNAVAILABLE', reason: 'down' } as const;
     expect(dispositionFor(u, 'released')).toEqual({ state: 'released' });
     expect(dispositionFor(u, 'modified')).toEqual({ state: 'modified', deliveryFailed: true });
   });

@@ -27,7 +27,7 @@ describe('outcome → CoAP response code (RFC 8075 §7)', () => {
       [400, '4.00'], [401, '4.01'], [403, '4.03'], [404, '4.04'], [405, '4.05'], [406, '4.06'], [409, '4.09'], [410, '4.00'],
       [412, '4.12'], [413, '4.13'], [415, '4.15'], [422, '4.22'], [429, '4.29'], [500, '5.00'], [501, '5.01'],
     ];
-    for (const [status, code] of table) expect(codeOf(rejected(status, 'TG_ERR_X', 'r')), String(status)).toBe(code);
+    for (const [status, code] of table) expect(codeOf(rejected(status, 'TG_ERR_UPSTREAM_REJECTED', 'r')), String(status)).toBe(code);
   });
 
   it('maps unavailability: 503 → 5.03 with Max-Age, 504 → 5.04, other 5xx → 5.02', () => {
@@ -35,11 +35,11 @@ describe('outcome → CoAP response code (RFC 8075 §7)', () => {
     expect(codeText(spec.code)).toBe('5.03');
     expect(readUint(spec.options!.find((o) => o.number === OPT.MAX_AGE)!.value)).toBe(3);
     expect(codeOf(unavailable('TG_ERR_UPSTREAM_TIMEOUT', 't', undefined, 504))).toBe('5.04');
-    expect(codeOf(unavailable('TG_ERR_X', 'x', undefined, 502))).toBe('5.02');
+    expect(codeOf(unavailable('TG_ERR_UPSTREAM_REJECTED', 'x', undefined, 502))).toBe('5.02');
   });
 
   it('adds Size1 to 4.13 and answers 4.06 when Accept cannot be met', () => {
-    const big = outcomeSpec(core, req('POST'), rejected(413, 'TG_ERR_X', 'big'));
+    const big = outcomeSpec(core, req('POST'), rejected(413, 'TG_ERR_UPSTREAM_REJECTED', 'big'));
     expect(readUint(big.options!.find((o) => o.number === OPT.SIZE1)!.value)).toBe(1000);
     const json = accepted(200, { payload: Buffer.from('{}'), status: 200, contentType: 'application/json' });
     expect(codeText(outcomeSpec(core, req('GET', 60), json).code)).toBe('4.06');
