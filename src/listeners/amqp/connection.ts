@@ -154,13 +154,13 @@ export class AmqpConnection {
       this.closeWithError(a.status === 503 ? 'amqp:internal-error' : 'amqp:unauthorized-access', a.reason);
       return;
     }
-    this.identity = identityOf(a, this.sasl);
+    this.identity = identityOf(a);
     this.admitted = true;
     metrics.connectionsTotal.inc({ listener: ctx.config.name, result: 'accepted' });
     this.client = this.deps.clients.acquire(this.clientId);
     for (const [s, address] of this.senders) this.client.addSender(s, address);
     for (const l of this.receivers.values()) l.topUp(this.paused);
-    this.log.debug({ mechanism: this.sasl.mechanism ?? 'none', identity: this.identity?.principal }, 'connection admitted');
+    this.log.debug({ mechanism: this.sasl.mechanism ?? 'none', user: this.sasl.username, identity: this.identity?.principal }, 'connection admitted');
     this.shim.socket.resume();
   }
 
