@@ -1,7 +1,7 @@
 /**
  * Regression: credentials nothing verified never become an identity. With no
- * admission step, an AMQP SASL PLAIN user, an MQTT user name and HTTP Basic
- * credentials leave the connection anonymous: the back-end gets no
+ * admission step, an AMQP SASL PLAIN user, an MQTT user name, HTTP Basic
+ * credentials and a CoAP source are anonymous: the back-end gets no
  * `x-thinggate-identity`. Only an identity an `onConnect` script returned is
  * sent, and no device header a script copies can stand in for it.
  */
@@ -11,6 +11,7 @@ import { TestBackend, type RecordedRequest } from '../helpers/backend.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { ScriptDir } from '../unit/scripting/support.js';
 import { client } from './mqtt-support.js';
+import { RawClient } from './coap-support.js';
 
 const GATE = `
 export function onConnect(client) {
@@ -33,6 +34,7 @@ beforeAll(async () => {
     { name: 'amqp', protocol: 'amqp', host: '127.0.0.1', port: 0 },
     { name: 'mqtt', protocol: 'mqtt', host: '127.0.0.1', port: 0 },
     { name: 'web', protocol: 'http', host: '127.0.0.1', port: 0 },
+    { name: 'coap', protocol: 'coap', host: '127.0.0.1', port: 0 },
   ];
   const pools = [{ name: 'be', endpoints: [{ url: backend.url }], retries: { maxAttempts: 1 } }];
   open = await startGateway({ listeners, pools, routes: [{ match: { address: '#' }, pool: 'be', request: { path: '/open/{address}' } }] });
@@ -105,6 +107,17 @@ describe('without an admission step', () => {
     });
     expect(res.status).toBe(202);
     expect((await requestFor('/open/http/basic')).headers['x-thinggate-identity']).toBeUndefined();
+  });
+
+  it('a CoAP source (no credentials at all) is anonymous: no x-thinggate-identity', async () => {
+    const raw = await new RawClient(open.port('coap')).open();
+    try {
+      raw.send({ confirmable: true, code: 'POST', messageId: 1, token: Buffer.from([1]), options: [{ name: 'Uri-Path', value: Buffer.from('coap') }], payload: Buffer.from('x') });
+      expect((await raw.next()).msg.code).toBe('2.04');
+    } finally {
+      await raw.close();
+    }
+    expect((await requestFor('/open/coap')).headers['x-thinggate-identity']).toBeUndefined();
   });
 });
 
