@@ -223,7 +223,6 @@ export function buildRequest(env: Envelope, route: CompiledRoute, d: RouteDecisi
   };
   if (env.correlationId !== undefined) headers['x-thinggate-correlation-id'] = headerSafe(env.correlationId);
   if (env.replyTo !== undefined) headers['x-thinggate-reply-to'] = headerSafe(env.replyTo);
-  if (env.source.identity) headers['x-thinggate-identity'] = headerSafe(env.source.identity.principal);
   let body = env.payload;
   let contentType = env.contentType ?? 'application/octet-stream';
   if (d.body !== undefined) {
@@ -234,6 +233,9 @@ export function buildRequest(env: Envelope, route: CompiledRoute, d: RouteDecisi
   headers['content-type'] = contentType;
   for (const k in route.headers) headers[k] = route.headers[k]!;
   if (d.headers) for (const k in d.headers) headers[k.toLowerCase()] = String(d.headers[k]);
+  // Only an identity admission verified is sent: set last, so no route or script header (which may copy a device's own headers) stands in for it.
+  if (env.source.identity) headers['x-thinggate-identity'] = headerSafe(env.source.identity.principal);
+  else delete headers['x-thinggate-identity'];
   const path = d.path !== undefined ? (d.path.includes('{') ? compilePathTemplate(d.path)(env) : d.path) : route.renderPath(env);
   const method = d.method ?? route.config.request.method;
   const request: { -readonly [K in keyof UpstreamRequest]: UpstreamRequest[K] } = {

@@ -113,7 +113,8 @@ describe('amqp listener (rhea client)', () => {
     const first = backend.requests[0]!;
     expect(first.url).toBe('/m/telemetry/dev-1');
     expect(first.headers['x-thinggate-client-id']).toBe('device-one');
-    expect(first.headers['x-thinggate-identity']).toBe('dev-1');
+    // No admission step verified the PLAIN user: the connection is anonymous (test/integration/identity.test.ts).
+    expect(first.headers['x-thinggate-identity']).toBeUndefined();
     expect(first.headers['x-thinggate-protocol']).toBe('amqp');
     expect(new Set(backend.requests.map((r) => r.body.toString())).size).toBe(n);
     // The password never reaches the log.

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSocket } from 'node:dgram';
 import * as coapPacket from 'coap-packet';
-import type { Packet } from 'coap-packet';
+import type { Packet, ParsedPacket } from 'coap-packet';
 import { TestBackend } from '../helpers/backend.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { RawClient, opt, uintOf } from './coap-support.js';
@@ -51,8 +51,8 @@ describe('rate limit', () => {
       expect(maxAge).toBeGreaterThanOrEqual(1);
       expect(backend.requests.length - before).toBe(codes.filter((c) => c === '2.04').length);
       expect(gw.logs.some((l) => l['event'] === 'security' && l['kind'] === 'flood')).toBe(true);
-      // Another source is not affected.
-      const other = await new RawClient(port).open();
+      // Another source address is not affected.
+      const other = await new RawClient(port, '127.0.0.3').open();
       other.send({ confirmable: true, code: 'POST', messageId: 1, token: Buffer.from([1]), options: [{ name: 'Uri-Path', value: Buffer.from('r') }], payload: Buffer.from('x') });
       expect((await other.next()).msg.code).toBe('2.04');
       await other.close();
@@ -62,9 +62,59 @@ describe('rate limit', () => {
   });
 });
 
+describe('rate limit per source address (regression: keyed by address:port, bypassed by fresh ports)', () => {
+  it('answers 4.29 to requests beyond the rate even when each comes from a fresh source port', async () => {
+    const be = await TestBackend.start();
+    const g = await startGateway({
+      listeners: [{ name: 'c', protocol: 'coap', host: '127.0.0.1', port: 0, coap: { requestsPerSecond: 10, burst: 20 } }],
+      pools: [{ name: 'be', endpoints: [{ url: be.url }] }],
+      routes: [{ match: { address: '#' }, pool: 'be' }],
+    });
+    try {
+      const n = 200;
+      const t0 = Date.now();
+      const answers: ParsedPacket[] = [];
+      for (let i = 0; i < n; i += 20) answers.push(...(await Promise.all(Array.from({ length: 20 }, (_, j) => oneShot(g.port('c'), i + j)))));
+      const seconds = (Date.now() - t0) / 1000;
+      const served = answers.filter((a) => a.code === '2.04').length;
+      const limited = answers.filter((a) => a.code === '4.29');
+      // At most the burst plus what the rate refilled while sending; every other request is refused.
+      expect(served).toBeLessThanOrEqual(20 + Math.ceil(10 * seconds) + 1);
+      expect(served + limited.length).toBe(n);
+      expect(uintOf(opt(limited[0]!, 'Max-Age'))).toBeGreaterThanOrEqual(1);
+      expect(be.requests).toHaveLength(served);
+      // One flood report for the address, not one per port.
+      expect(g.logs.filter((l) => l['event'] === 'security' && l['kind'] === 'flood').length).toBeLessThanOrEqual(Math.ceil(seconds) + 1);
+    } finally {
+      await g.stop();
+      await be.close();
+    }
+  });
+});
+
+/** Sends one NON request from a fresh UDP socket (a fresh source port) and resolves with the answer. */
+async function oneShot(port: number, i: number): Promise<ParsedPacket> {
+  const sock = createSocket('udp4');
+  try {
+    await new Promise<void>((r) => sock.bind(0, '127.0.0.1', r));
+    const answer = new Promise<Buffer>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no answer to request ${i}`)), 5000);
+      sock.once('message', (m) => {
+        clearTimeout(timer);
+        resolve(m);
+      });
+    });
+    sock.send(coapPacket.generate({ confirmable: false, code: 'POST', messageId: i, token: Buffer.from([i & 0xff, i >> 8]), options: [{ name: 'Uri-Path', value: Buffer.from('p') }], payload: Buffer.from('x') }), port, '127.0.0.1');
+    return coapPacket.parse(await answer);
+  } finally {
+    sock.close();
+  }
+}
+
 describe('amplification (RFC 9175 §2.4)', () => {
   it('caps replies to an unverified source at 3x the request, until it echoes the Echo option', async () => {
-    const raw = await new RawClient(port).open();
+    // Its own source address: 127.0.0.1 may still be over its rate from the test above.
+    const raw = await new RawClient(port, '127.0.0.2').open();
     try {
       const req: Packet = { confirmable: true, code: 'GET', messageId: 300, token: Buffer.from('aa', 'hex'), options: [{ name: 'Uri-Path', value: Buffer.from('reply') }, { name: 'Uri-Path', value: Buffer.from('big') }] };
       const reqBytes = coapPacket.generate(req).length;

@@ -13,7 +13,11 @@ export class RawClient {
   private readonly inbox: Array<{ msg: ParsedPacket; raw: Buffer }> = [];
   private waiters: Array<(m: { msg: ParsedPacket; raw: Buffer }) => void> = [];
 
-  constructor(private readonly port: number) {}
+  /** `bindAddress`: another loopback address (127.0.0.2, …) is another source for per-address limits. */
+  constructor(
+    private readonly port: number,
+    private readonly bindAddress = '127.0.0.1',
+  ) {}
 
   async open(): Promise<this> {
     this.sock.on('message', (raw) => {
@@ -22,7 +26,7 @@ export class RawClient {
       if (w) w(item);
       else this.inbox.push(item);
     });
-    await new Promise<void>((r) => this.sock.bind(0, '127.0.0.1', r));
+    await new Promise<void>((r) => this.sock.bind(0, this.bindAddress, r));
     return this;
   }
 

@@ -42,9 +42,11 @@ beforeAll(async () => {
     if (req.url.startsWith('/r/big')) return { status: 200, body: BIG, headers: { 'content-type': 'text/plain' } };
     return { status: 200, body: `got ${req.body.length} bytes`, headers: { 'content-type': 'text/plain' } };
   });
-  // Default CoAP options: the amplification cap is on, as in production.
+  // Default CoAP options (the amplification cap is on, as in production), except the rate limit:
+  // every coap-client run comes from 127.0.0.1, one source address, and the block-wise runs
+  // below send a few hundred requests within a second.
   gw = await startGateway({
-    listeners: [{ name: 'coap', protocol: 'coap', host: '127.0.0.1', port: 0 }],
+    listeners: [{ name: 'coap', protocol: 'coap', host: '127.0.0.1', port: 0, coap: { requestsPerSecond: 1000, burst: 1000 } }],
     pools: [{ name: 'be', endpoints: [{ url: backend.url }] }],
     routes: [
       { match: { address: 'devices/#' }, target: 'devices' },

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { TestBackend } from '../helpers/backend.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
+import { ScriptDir } from '../unit/scripting/support.js';
 
 const PYTHON = '/usr/bin/python3';
 const SCRIPT = fileURLToPath(new URL('./python/proton_client.py', import.meta.url));
@@ -18,18 +19,36 @@ afterEach(async () => {
   while (cleanups.length) await cleanups.pop()!();
 });
 
-async function setup(limits: object = {}): Promise<{ gw: TestGateway; backend: TestBackend; port: number }> {
+/** An onConnect script that verifies one user and returns its identity. */
+const GATE = `
+export function onConnect(client) {
+  if (client.username !== 'admin' || client.password !== 'right') return reject('bad credentials', 401);
+  return accept({ principal: 'admin' });
+}
+export function onMessage() { return route('ingest'); }
+`;
+
+async function setup(limits: object = {}, options: { gate?: boolean } = {}): Promise<{ gw: TestGateway; backend: TestBackend; port: number }> {
   const backend = await TestBackend.start();
   cleanups.push(() => backend.close());
-  const gw = await startGateway({
-    listeners: [{ name: 'amqp', protocol: 'amqp', host: '127.0.0.1', port: 0, limits: { maxInflight: 32, ...limits } }],
-    pools: [{ name: 'ingest', endpoints: [{ url: backend.url }] }],
-    routes: [
-      { match: { address: 'rpc/#' }, pool: 'ingest', request: { method: 'POST', path: '/rpc', reply: true } },
-      { match: { address: 'devices/#' }, target: 'devices' },
-      { match: { address: '#' }, pool: 'ingest', request: { method: 'POST', path: '/m/{address}' } },
-    ],
-  });
+  const dir = new ScriptDir();
+  cleanups.push(async () => dir.remove());
+  dir.write('gate.js', GATE);
+  const gate = options.gate ? [{ match: { address: 'gated/#' }, script: 'gate.js', pool: 'ingest', request: { method: 'POST', path: '/g/{address}' } }] : [];
+  const gw = await startGateway(
+    {
+      listeners: [{ name: 'amqp', protocol: 'amqp', host: '127.0.0.1', port: 0, limits: { maxInflight: 32, ...limits } }],
+      pools: [{ name: 'ingest', endpoints: [{ url: backend.url }] }],
+      routes: [
+        ...gate,
+        { match: { address: 'rpc/#' }, pool: 'ingest', request: { method: 'POST', path: '/rpc', reply: true } },
+        { match: { address: 'devices/#' }, target: 'devices' },
+        { match: { address: '#' }, pool: 'ingest', request: { method: 'POST', path: '/m/{address}' } },
+      ],
+      ...(options.gate && { scripts: { watch: false } }),
+    },
+    { baseDir: dir.path },
+  );
   cleanups.push(() => gw.stop());
   return { gw, backend, port: gw.port('amqp') };
 }
@@ -73,9 +92,28 @@ describe('amqp listener with Qpid Proton (python)', () => {
     const r = await proton(['send', '--url', `amqp://dev-py:pw@127.0.0.1:${port}`, '--address', 'telemetry/py', '--count', String(n)]).done;
     expect(r).toMatchObject({ sent: n, accepted: n, rejected: 0, released: 0, modified: 0 });
     expect(backend.requests).toHaveLength(n);
-    expect(backend.requests[0]!.headers['x-thinggate-identity']).toBe('dev-py');
+    // Nothing verified the PLAIN user: the connection is anonymous.
+    expect(backend.requests[0]!.headers['x-thinggate-identity']).toBeUndefined();
     expect(backend.requests[0]!.headers['x-thinggate-client-id']).toBe('proton-interop');
     expect(r.max_credit as number).toBeLessThanOrEqual(32);
+  });
+
+  it('sends no identity for SASL PLAIN admin with a wrong password and no admission step', async () => {
+    const { backend, port } = await setup();
+    const r = await proton(['send', '--url', `amqp://admin:wrong@127.0.0.1:${port}`, '--address', 'telemetry/admin', '--count', '1']).done;
+    expect(r).toMatchObject({ sent: 1, accepted: 1 });
+    expect(backend.requests[0]!.headers['x-thinggate-identity']).toBeUndefined();
+  });
+
+  it('sends the identity an onConnect script verified, and refuses a wrong password there', async () => {
+    const { backend, port } = await setup({}, { gate: true });
+    const ok = await proton(['send', '--url', `amqp://admin:right@127.0.0.1:${port}`, '--address', 'gated/admin', '--count', '1']).done;
+    expect(ok).toMatchObject({ sent: 1, accepted: 1 });
+    expect(backend.requests[0]!.url).toBe('/g/gated/admin');
+    expect(backend.requests[0]!.headers['x-thinggate-identity']).toBe('admin');
+    const bad = await proton(['send', '--url', `amqp://admin:wrong@127.0.0.1:${port}`, '--address', 'gated/admin', '--count', '1']).done;
+    expect(bad).toMatchObject({ connection_error: 'amqp:unauthorized-access', accepted: 0 });
+    expect(backend.requests).toHaveLength(1);
   });
 
   it('sees rejected with an amqp: condition on 4xx and released on 503', async () => {

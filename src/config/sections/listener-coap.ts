@@ -20,10 +20,12 @@ export interface CoapListenerOptions {
   readonly blockSize: number;
   /** How long an unfinished Block1 upload or an unread Block2 reply is kept. */
   readonly blockTransferTimeoutMs: number;
-  /** Requests per second one source (address:port) may send; 0 disables the limit. */
+  /** Requests per second one source address (whatever its ports) may send; 0 disables the limit. */
   readonly requestsPerSecond: number;
   /** Token-bucket burst for `requestsPerSecond`. */
   readonly burst: number;
+  /** IPv6 sources whose addresses share this many leading bits count as one source for `requestsPerSecond`. */
+  readonly rateLimitIpv6Prefix: number;
   /**
    * Largest response to an unverified source, as a multiple of the request's
    * size (RFC 9175 §2.4, RFC 7252 §11.3); 0 disables the cap.
@@ -56,6 +58,7 @@ export const COAP_DEFAULTS: CoapListenerOptions = Object.freeze({
   blockTransferTimeoutMs: 60_000,
   requestsPerSecond: 100,
   burst: 200,
+  rateLimitIpv6Prefix: 64,
   amplificationFactor: 3,
   observe: true,
   maxObservationsPerSource: 64,
@@ -78,6 +81,7 @@ export const coapOptionsSchema = {
     blockTransferTimeoutMs: { type: 'integer', minimum: 100, maximum: 3600000, default: COAP_DEFAULTS.blockTransferTimeoutMs },
     requestsPerSecond: { type: 'number', minimum: 0, default: COAP_DEFAULTS.requestsPerSecond },
     burst: { type: 'integer', minimum: 1, default: COAP_DEFAULTS.burst },
+    rateLimitIpv6Prefix: { type: 'integer', minimum: 1, maximum: 128, default: COAP_DEFAULTS.rateLimitIpv6Prefix },
     amplificationFactor: { type: 'number', minimum: 0, maximum: 100, default: COAP_DEFAULTS.amplificationFactor },
     observe: { type: 'boolean', default: COAP_DEFAULTS.observe },
     maxObservationsPerSource: { type: 'integer', minimum: 1, maximum: 65535, default: COAP_DEFAULTS.maxObservationsPerSource },

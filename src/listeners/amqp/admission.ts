@@ -26,8 +26,13 @@ export function clientInfo(listener: string, clientId: string, peer: Peer, sasl:
   };
 }
 
-/** The authenticator's identity, else the PLAIN user name; anonymous connections have none. */
-export function identityOf(admission: Admission & { ok: true }, sasl: SaslResult): Identity | undefined {
-  if (admission.identity) return admission.identity;
-  return sasl.username !== undefined ? { principal: sasl.username, method: 'password', attributes: {} } : undefined;
+/**
+ * The identity envelopes carry: only one an admission step verified (an
+ * authenticator, or an `onConnect` script that returned one). A SASL PLAIN
+ * user name on its own is an unverified claim: SASL here only captures what
+ * the peer presents (sasl.ts), so without such a step the connection is
+ * anonymous and the name stays a hint for admission and logs.
+ */
+export function identityOf(admission: Admission & { ok: true }): Identity | undefined {
+  return admission.identity;
 }

@@ -18,6 +18,7 @@ import { SocketShim, tlsInfo } from './socket-shim.js';
 import { conditionForRheaError, describe } from './rhea-errors.js';
 import { saslMechanisms, type SaslResult } from './sasl.js';
 import { InboundLink } from './inbound-link.js';
+import { deferIdleWhileNotReading, type IdleClock } from './idle-timeout.js';
 import { onMessage } from './on-message.js';
 import type { RheaConnection, RheaContainer, RheaContext, RheaLink, RheaReceiver, RheaSender, RheaSession } from './rhea-types.js';
 
@@ -58,6 +59,9 @@ export class AmqpConnection {
   private connectTimer: NodeJS.Timeout | undefined;
   private closing = false;
   private gone = false;
+  /** The socket is paused while admission runs: the idle time-out does not count then. */
+  private admitting = false;
+  private readonly idleClock: IdleClock;
   /** Settlements waiting for the end of this turn of the event loop. */
   private settlements: Array<() => void> = [];
   private readonly runSettlements = (): void => {
@@ -87,6 +91,7 @@ export class AmqpConnection {
       properties: { product: 'thinggate' },
     });
     this.bind();
+    this.idleClock = deferIdleWhileNotReading(this.rhea, options.idleTimeoutMs, () => this.admitting);
     this.rhea.accept(this.shim);
     // rhea's own 'data' listener runs first; this one checks what rhea buffered from the chunk.
     this.shim.on('data', () => this.checkIncomplete());
@@ -128,6 +133,7 @@ export class AmqpConnection {
     this.clientId = typeof open.container_id === 'string' && open.container_id.length > 0 ? open.container_id : this.id;
     this.log = this.log.child({ clientId: this.clientId });
     // No more frames are read until admission decides; links attached meanwhile get no credit.
+    this.admitting = true;
     this.shim.socket.pause();
     const info = clientInfo(this.deps.ctx.config.name, this.clientId, this, this.sasl);
     this.deps.ctx.pipeline.admit(info).then(
@@ -137,6 +143,7 @@ export class AmqpConnection {
   }
 
   private onAdmission(a: Admission): void {
+    this.admitting = false;
     this.sasl.password = undefined;
     if (this.gone || this.closing) return;
     const { ctx, metrics } = this.deps;
@@ -154,14 +161,15 @@ export class AmqpConnection {
       this.closeWithError(a.status === 503 ? 'amqp:internal-error' : 'amqp:unauthorized-access', a.reason);
       return;
     }
-    this.identity = identityOf(a, this.sasl);
+    this.identity = identityOf(a);
     this.admitted = true;
     metrics.connectionsTotal.inc({ listener: ctx.config.name, result: 'accepted' });
     this.client = this.deps.clients.acquire(this.clientId);
     for (const [s, address] of this.senders) this.client.addSender(s, address);
     for (const l of this.receivers.values()) l.topUp(this.paused);
-    this.log.debug({ mechanism: this.sasl.mechanism ?? 'none', identity: this.identity?.principal }, 'connection admitted');
+    this.log.debug({ mechanism: this.sasl.mechanism ?? 'none', user: this.sasl.username, identity: this.identity?.principal }, 'connection admitted');
     this.shim.socket.resume();
+    this.idleClock.restart();
   }
 
   private onSessionOpen(session: RheaSession): void {

@@ -3,7 +3,8 @@
  * RFC 4505). The mechanisms only capture what the peer presents; the
  * credentials are checked by admission once the open frame names the
  * client's container-id, which the authenticator and `onConnect` scripts see
- * as the client id.
+ * as the client id. A PLAIN user name that no admission step verified is
+ * never an identity (admission.ts): the connection is then anonymous.
  */
 import type { AmqpSaslMechanism } from '../../config/types.js';
 

@@ -58,7 +58,13 @@ export class CoapCore implements NotificationSink {
     observe: ObserveManager,
     maxPeers: number,
   ) {
-    this.peers = new PeerTable({ maxPeers, idleMs: options.peerIdleMs, ratePerSecond: options.requestsPerSecond, burst: options.burst });
+    this.peers = new PeerTable({
+      maxPeers,
+      idleMs: options.peerIdleMs,
+      ratePerSecond: options.requestsPerSecond,
+      burst: options.burst,
+      ipv6PrefixBits: options.rateLimitIpv6Prefix,
+    });
     this.conExchanges = new ExchangeCache(options.exchangeLifetimeMs, options.maxExchanges);
     // NON_LIFETIME is EXCHANGE_LIFETIME less the ACK wait (145 s of 247 s with the defaults, RFC 7252 §4.8.2).
     this.nonExchanges = new ExchangeCache(Math.round((options.exchangeLifetimeMs * 145) / 247), options.maxExchanges);

@@ -43,8 +43,7 @@ export function onRequest(core: CoapCore, peer: Peer, msg: CoapMessage, size: nu
   if (!core.peers.take(peer, now)) {
     const retryMs = core.peers.retryAfterMs(peer);
     core.count('rate-limited');
-    if (now - peer.limitedReportedAt >= 1000) {
-      peer.limitedReportedAt = now;
+    if (core.peers.shouldReportLimit(peer, now)) {
       core.report({ kind: 'flood', remoteAddress: peer.address, clientId: peer.clientId, clause: 'RFC8516', reasonCode: C.TOO_MANY_REQUESTS, detail: `over ${core.options.requestsPerSecond} requests/s` });
     }
     // RFC 8516 §3: 4.29 with Max-Age saying when to try again.

@@ -1,13 +1,15 @@
 /**
  * Per-source state of the CoAP listener. A CoAP "client" is a UDP endpoint
- * (address:port, RFC 7252 §4.4 matches messages per endpoint): its request
- * rate (token bucket), whether it has proven it receives what we send
- * (RFC 9175 §2.4 amplification mitigation), its admission, and the message
- * ids thinggate uses toward it.
+ * (address:port, RFC 7252 §4.4 matches messages per endpoint): whether it
+ * has proven it receives what we send (RFC 9175 §2.4 amplification
+ * mitigation), its admission, and the message ids thinggate uses toward it.
+ * Its request rate is counted per source address instead (source-rate.ts),
+ * since a client may change its port at will.
  */
 import { createHmac, randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
 import type { Admission } from '../listener.js';
 import type { Identity } from '../../envelope/index.js';
+import { SourceRateLimiter } from './source-rate.js';
 
 export interface Peer {
   /** `address:port` (`[v6]:port`); the client id unless an identity says otherwise. */
@@ -16,15 +18,12 @@ export interface Peer {
   readonly id: number;
   readonly address: string;
   readonly port: number;
+  /** The key of its request rate: the address, or its IPv6 prefix (source-rate.ts). */
+  readonly rateKey: string;
   /** `key`, or the `clientId` attribute of the identity admission attached. */
   clientId: string;
   identity?: Identity;
   lastSeen: number;
-  /** Token bucket: tokens left and when they were last refilled. */
-  tokens: number;
-  refilledAt: number;
-  /** Last time a rate-limit event was reported (one report per second per source). */
-  limitedReportedAt: number;
   /** The source answered something only a receiver of our datagrams could (RFC 9175 §2.4). */
   verified: boolean;
   admission?: Admission | Promise<Admission>;
@@ -47,10 +46,19 @@ export class PeerTable {
   private readonly peers = new Map<string, Peer>();
   private readonly secret = randomBytes(32);
   private nextId = 1;
+  private readonly rate: SourceRateLimiter;
 
   constructor(
-    private readonly limits: { readonly maxPeers: number; readonly idleMs: number; readonly ratePerSecond: number; readonly burst: number },
-  ) {}
+    private readonly limits: {
+      readonly maxPeers: number;
+      readonly idleMs: number;
+      readonly ratePerSecond: number;
+      readonly burst: number;
+      readonly ipv6PrefixBits: number;
+    },
+  ) {
+    this.rate = new SourceRateLimiter({ ratePerSecond: limits.ratePerSecond, burst: limits.burst, ipv6PrefixBits: limits.ipv6PrefixBits, maxSources: limits.maxPeers });
+  }
 
   get size(): number {
     return this.peers.size;
@@ -77,11 +85,9 @@ export class PeerTable {
       id: this.nextId++,
       address,
       port,
+      rateKey: this.rate.keyOf(address),
       clientId: key,
       lastSeen: now,
-      tokens: this.limits.burst,
-      refilledAt: now,
-      limitedReportedAt: 0,
       verified: false,
       nextMessageId: randomInt(0x10000),
       holds: 0,
@@ -91,24 +97,19 @@ export class PeerTable {
     return p;
   }
 
-  /** Takes one request token; false when the source is over its rate. */
+  /** Takes one request token of the peer's source address; false when it is over its rate. */
   take(p: Peer, now: number): boolean {
-    const rate = this.limits.ratePerSecond;
-    if (rate <= 0) return true;
-    const elapsed = now - p.refilledAt;
-    if (elapsed > 0) {
-      p.tokens = Math.min(this.limits.burst, p.tokens + (elapsed * rate) / 1000);
-      p.refilledAt = now;
-    }
-    if (p.tokens < 1) return false;
-    p.tokens -= 1;
-    return true;
+    return this.rate.take(p.rateKey, now);
   }
 
-  /** Milliseconds until the peer has a token again (for Max-Age on 4.29). */
+  /** Milliseconds until the peer's source has a token again (for Max-Age on 4.29). */
   retryAfterMs(p: Peer): number {
-    const rate = this.limits.ratePerSecond;
-    return rate <= 0 ? 0 : Math.ceil(((1 - p.tokens) * 1000) / rate);
+    return this.rate.retryAfterMs(p.rateKey);
+  }
+
+  /** True at most once a second per source address: whether to report its limiting. */
+  shouldReportLimit(p: Peer, now: number): boolean {
+    return this.rate.shouldReport(p.rateKey, now);
   }
 
   /** A fresh Echo option value for this peer (RFC 9175 §2.3). */
@@ -134,10 +135,12 @@ export class PeerTable {
   sweep(now: number): void {
     const limit = now - this.limits.idleMs;
     for (const [k, p] of this.peers) if (p.lastSeen < limit && p.holds === 0 && p.inflight === 0) this.peers.delete(k);
+    this.rate.sweep(now);
   }
 
   clear(): void {
     this.peers.clear();
+    this.rate.clear();
   }
 
   private mac(key: string, window: number): Buffer {

@@ -281,7 +281,8 @@ export class MqttConnection implements Subscriber {
     this.state = 'connected';
     this.source = Object.freeze({ ...this.source, clientId, ...(identity && { identity }) });
     this.log = this.log.child({ clientId });
-    if (this.keepaliveMs > 0) this.armKeepalive(this.keepaliveMs * 1.5);
+    // While reading is still paused (admission backlog), resuming arms it.
+    if (!this.paused) this.restartKeepalive();
   }
 
   private onConnectTimeout(): void {
@@ -298,14 +299,32 @@ export class MqttConnection implements Subscriber {
   }
 
   // ---- keepalive [MQTT-3.1.2-24] ------------------------------------------
+  //
+  // The clock runs only while thinggate reads the socket. While reading is
+  // paused for back-pressure (or draining), the client's PINGREQs wait unread
+  // in the socket: silence then is thinggate's doing, not a keepalive
+  // violation. The timer is stopped on pause and restarted afresh on resume.
 
   /** One timer per connection, re-armed for the remaining time rather than per packet. */
   private armKeepalive(ms: number): void {
     this.keepaliveTimer = setTimeout(() => this.checkKeepalive(), ms);
   }
 
+  /** A fresh keepalive period from now (after CONNACK, and whenever reading resumes). */
+  private restartKeepalive(): void {
+    this.suspendKeepalive();
+    if (this.keepaliveMs <= 0 || this.state !== 'connected' || this.closing) return;
+    this.lastRx = Date.now();
+    this.armKeepalive(this.keepaliveMs * 1.5);
+  }
+
+  private suspendKeepalive(): void {
+    clearTimeout(this.keepaliveTimer);
+    this.keepaliveTimer = undefined;
+  }
+
   private checkKeepalive(): void {
-    if (this.state === 'closed') return;
+    if (this.state === 'closed' || this.paused) return;
     const limit = this.keepaliveMs * 1.5;
     const idle = Date.now() - this.lastRx;
     if (idle >= limit) {
@@ -342,8 +361,13 @@ export class MqttConnection implements Subscriber {
     const pause = this.backlog !== undefined || this.shared.draining || this.pending >= this.shared.limits.maxInflight;
     if (pause === this.paused) return;
     this.paused = pause;
-    if (pause) this.socket.pause();
-    else this.socket.resume();
+    if (pause) {
+      this.socket.pause();
+      this.suspendKeepalive();
+    } else {
+      this.socket.resume();
+      this.restartKeepalive();
+    }
   }
 
   // ---- southbound ----------------------------------------------------------

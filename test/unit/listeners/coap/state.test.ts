@@ -72,7 +72,7 @@ describe('deduplication cache (RFC 7252 §4.5)', () => {
 
 describe('per-source state', () => {
   it('limits the request rate with a token bucket', () => {
-    const t = new PeerTable({ maxPeers: 10, idleMs: 1000, ratePerSecond: 10, burst: 2 });
+    const t = new PeerTable({ maxPeers: 10, idleMs: 1000, ratePerSecond: 10, burst: 2, ipv6PrefixBits: 64 });
     const p = t.touch('10.0.0.1', 5683, 0)!;
     expect(t.take(p, 0)).toBe(true);
     expect(t.take(p, 0)).toBe(true);
@@ -81,8 +81,20 @@ describe('per-source state', () => {
     expect(t.take(p, 100)).toBe(true);
   });
 
+  it('shares one bucket among all ports of an address, and among an IPv6 /64', () => {
+    const t = new PeerTable({ maxPeers: 10, idleMs: 1000, ratePerSecond: 1, burst: 2, ipv6PrefixBits: 64 });
+    expect(t.take(t.touch('10.0.0.1', 1, 0)!, 0)).toBe(true);
+    expect(t.take(t.touch('10.0.0.1', 2, 0)!, 0)).toBe(true);
+    expect(t.take(t.touch('10.0.0.1', 3, 0)!, 0)).toBe(false); // a fresh port is the same source
+    expect(t.take(t.touch('10.0.0.2', 3, 0)!, 0)).toBe(true);
+    expect(t.take(t.touch('2001:db8:1:2::a', 1, 0)!, 0)).toBe(true);
+    expect(t.take(t.touch('2001:db8:1:2:ffff::b', 1, 0)!, 0)).toBe(true);
+    expect(t.take(t.touch('2001:db8:1:2::c', 9, 0)!, 0)).toBe(false); // same /64
+    expect(t.take(t.touch('2001:db8:1:3::a', 1, 0)!, 0)).toBe(true); // another /64
+  });
+
   it('issues Echo values only that source can return, within two windows', () => {
-    const t = new PeerTable({ maxPeers: 10, idleMs: 1000, ratePerSecond: 0, burst: 1 });
+    const t = new PeerTable({ maxPeers: 10, idleMs: 1000, ratePerSecond: 0, burst: 1, ipv6PrefixBits: 64 });
     const a = t.touch('10.0.0.1', 1, 0)!;
     const b = t.touch('10.0.0.1', 2, 0)!;
     const echo = t.echoFor(a, 0);
@@ -94,7 +106,7 @@ describe('per-source state', () => {
   });
 
   it('names IPv6 sources with brackets, wraps message ids, and forgets idle sources that hold nothing', () => {
-    const t = new PeerTable({ maxPeers: 2, idleMs: 1000, ratePerSecond: 0, burst: 1 });
+    const t = new PeerTable({ maxPeers: 2, idleMs: 1000, ratePerSecond: 0, burst: 1, ipv6PrefixBits: 64 });
     const v6 = t.touch('::1', 5683, 0)!;
     expect(v6.key).toBe('[::1]:5683');
     v6.nextMessageId = 0xffff;

@@ -1,0 +1,142 @@
+/**
+ * The CoAP per-source request rate (token buckets, answered 4.29 per
+ * RFC 8516). A bucket belongs to a source *address*, not to an
+ * address:port endpoint: a client picks its UDP source port freely, so a
+ * limit keyed by port is bypassed by sending each request from a fresh
+ * one. IPv6 sources are grouped by prefix (a /64 is what one host or
+ * subscriber is usually given, RFC 4291 §2.5.4 / RFC 6177).
+ */
+
+/** One source's token bucket. */
+interface Bucket {
+  tokens: number;
+  refilledAt: number;
+  /** Last time a rate-limit event was reported for this source (one report per second). */
+  reportedAt: number;
+}
+
+export interface SourceRateLimits {
+  /** Requests per second per source; 0 disables the limit. */
+  readonly ratePerSecond: number;
+  readonly burst: number;
+  /** Leading bits of an IPv6 address that name one source (1..128). */
+  readonly ipv6PrefixBits: number;
+  /** Sources remembered at most; a full bucket is forgotten first, as it equals a fresh one. */
+  readonly maxSources: number;
+}
+
+/**
+ * The rate-limit key of a source address: the IPv4 address itself (also
+ * when written IPv4-mapped, `::ffff:a.b.c.d`), or the IPv6 address masked to
+ * its first `prefixBits` bits, written `hex:hex:…/bits`.
+ */
+export function sourceKey(address: string, prefixBits: number): string {
+  const bare = address.replace(/%.*$/, '').toLowerCase();
+  if (!bare.includes(':')) return bare;
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(bare);
+  if (mapped) return mapped[1]!;
+  const groups = ipv6Groups(bare);
+  if (!groups) return bare;
+  const out: string[] = [];
+  for (let i = 0; i < 8; i++) {
+    const keep = Math.max(0, Math.min(16, prefixBits - i * 16));
+    out.push((keep === 0 ? 0 : groups[i]! & (0xffff << (16 - keep)) & 0xffff).toString(16));
+  }
+  return `${out.join(':')}/${prefixBits}`;
+}
+
+/** The eight 16-bit groups of an IPv6 address (`::` expanded, a trailing dotted IPv4 part read as two groups). */
+function ipv6Groups(address: string): number[] | undefined {
+  let text = address;
+  const v4 = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
+  if (v4) {
+    const b = v4.slice(1, 5).map(Number);
+    text = `${text.slice(0, v4.index)}${((b[0]! << 8) | b[1]!).toString(16)}:${((b[2]! << 8) | b[3]!).toString(16)}`;
+  }
+  const halves = text.split('::');
+  if (halves.length > 2) return undefined;
+  const parse = (g: string): number[] => (g === '' ? [] : g.split(':').map((x) => (/^[0-9a-f]{1,4}$/.test(x) ? parseInt(x, 16) : NaN)));
+  const head = parse(halves[0]!);
+  const tail = halves.length === 2 ? parse(halves[1]!) : [];
+  const zeros = halves.length === 2 ? 8 - head.length - tail.length : 0;
+  if (zeros < 0) return undefined;
+  const all = [...head, ...Array<number>(zeros).fill(0), ...tail];
+  return all.length === 8 && all.every((g) => !Number.isNaN(g)) ? all : undefined;
+}
+
+export class SourceRateLimiter {
+  private readonly buckets = new Map<string, Bucket>();
+
+  constructor(private readonly limits: SourceRateLimits) {}
+
+  get enabled(): boolean {
+    return this.limits.ratePerSecond > 0;
+  }
+
+  /** The key of a source address under this limiter's IPv6 prefix. */
+  keyOf(address: string): string {
+    return sourceKey(address, this.limits.ipv6PrefixBits);
+  }
+
+  /** Takes one request token for `key`; false when the source is over its rate. */
+  take(key: string, now: number): boolean {
+    if (!this.enabled) return true;
+    const b = this.bucket(key, now);
+    this.refill(b, now);
+    if (b.tokens < 1) return false;
+    b.tokens -= 1;
+    return true;
+  }
+
+  /** Milliseconds until `key` has a token again (for Max-Age on 4.29). */
+  retryAfterMs(key: string): number {
+    const b = this.buckets.get(key);
+    const rate = this.limits.ratePerSecond;
+    return rate <= 0 || !b ? 0 : Math.ceil(((1 - b.tokens) * 1000) / rate);
+  }
+
+  /** True at most once a second per source: whether to report its limiting as a security event. */
+  shouldReport(key: string, now: number): boolean {
+    const b = this.buckets.get(key);
+    if (!b || now - b.reportedAt < 1000) return false;
+    b.reportedAt = now;
+    return true;
+  }
+
+  /** Forgets buckets that have refilled: they are indistinguishable from fresh ones. */
+  sweep(now: number): void {
+    for (const [k, b] of this.buckets) if (this.isFull(b, now)) this.buckets.delete(k);
+  }
+
+  clear(): void {
+    this.buckets.clear();
+  }
+
+  get size(): number {
+    return this.buckets.size;
+  }
+
+  private bucket(key: string, now: number): Bucket {
+    let b = this.buckets.get(key);
+    if (b) return b;
+    if (this.buckets.size >= this.limits.maxSources) {
+      this.sweep(now);
+      // Still full of limited sources: forget the oldest, keeping memory bounded.
+      if (this.buckets.size >= this.limits.maxSources) this.buckets.delete(this.buckets.keys().next().value!);
+    }
+    b = { tokens: this.limits.burst, refilledAt: now, reportedAt: -Infinity };
+    this.buckets.set(key, b);
+    return b;
+  }
+
+  private refill(b: Bucket, now: number): void {
+    const elapsed = now - b.refilledAt;
+    if (elapsed <= 0) return;
+    b.tokens = Math.min(this.limits.burst, b.tokens + (elapsed * this.limits.ratePerSecond) / 1000);
+    b.refilledAt = now;
+  }
+
+  private isFull(b: Bucket, now: number): boolean {
+    return b.tokens + ((now - b.refilledAt) * this.limits.ratePerSecond) / 1000 >= this.limits.burst;
+  }
+}
