@@ -7,6 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import rhea, { type Connection, type EventContext } from 'rhea';
+import { connectionCondition } from '../helpers/amqp.js';
 import { TestBackend } from '../helpers/backend.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { ScriptDir } from '../unit/scripting/support.js';
@@ -62,7 +63,7 @@ function open(port: number): Session {
   container.on('error', () => undefined);
   const conn = container.connect({ port, host: '127.0.0.1', reconnect: false, idle_time_out: IDLE_MS });
   const closed = new Promise<string>((resolve) => {
-    conn.once('connection_error', (ctx: EventContext) => resolve(ctx.connection.error?.condition ?? 'error'));
+    conn.once('connection_error', (ctx: EventContext) => resolve(connectionCondition(ctx) ?? 'error'));
     conn.once('disconnected', () => resolve('disconnected'));
   });
   const sender = conn.open_sender({ target: { address: 'a/b' } });

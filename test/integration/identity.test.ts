@@ -7,6 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import rhea, { type Connection, type EventContext } from 'rhea';
+import { connectionCondition } from '../helpers/amqp.js';
 import { TestBackend, type RecordedRequest } from '../helpers/backend.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { ScriptDir } from '../unit/scripting/support.js';
@@ -71,7 +72,7 @@ function amqpSend(port: number, username: string, password: string, address: str
       conn.close();
       resolve(outcome);
     };
-    conn.once('connection_error', (ctx: EventContext) => finish(`connection_error:${ctx.connection.error?.condition ?? '?'}`));
+    conn.once('connection_error', (ctx: EventContext) => finish(`connection_error:${connectionCondition(ctx) ?? '?'}`));
     conn.once('disconnected', (ctx: EventContext) => reject(ctx.error ?? new Error('disconnected')));
     const s = conn.open_sender({ target: { address } });
     s.once('sendable', () => s.send({ body: 'x', application_properties: properties }));
