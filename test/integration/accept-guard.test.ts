@@ -11,9 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import mqtt from 'mqtt';
 import rhea from 'rhea';
 import WebSocket from 'ws';
-import { startGateway, type TestGateway } from '../helpers/gateway.js';
-import { TestBackend } from '../helpers/backend.js';
-import { selfSignedCert, type TestCert } from '../helpers/tls.js';
+import type { TestGateway } from '../helpers/gateway.js';
+import { startTlsBed, type TlsBed } from '../helpers/tls.js';
 
 const LIMIT = 4;
 const EXCESS = 3;
@@ -38,33 +37,27 @@ const CASES: readonly Case[] = [
   { name: 'https', protocol: 'http', tls: true, silentStage: /no TLS handshake within 1000 ms/ },
 ];
 
-let cert: TestCert;
-let backend: TestBackend;
 let gw: TestGateway;
+let bed: TlsBed;
 
 beforeAll(async () => {
-  cert = selfSignedCert();
-  backend = await TestBackend.start();
-  gw = await startGateway({
+  bed = await startTlsBed((tls, backendUrl) => ({
     listeners: CASES.map((c) => ({
       name: c.name,
       protocol: c.protocol,
       host: '127.0.0.1',
       port: 0,
-      ...(c.tls && { tls: { cert: cert.cert, key: cert.key } }),
+      ...(c.tls && { tls }),
       limits: { maxConnections: LIMIT, connectTimeoutMs: DEADLINE_MS },
       ...(c.protocol === 'http' && { http: { keepAliveTimeoutMs: 30_000 } }),
     })),
-    pools: [{ name: 'default', endpoints: [{ url: backend.url }], retries: { maxAttempts: 1 } }],
+    pools: [{ name: 'default', endpoints: [{ url: backendUrl }], retries: { maxAttempts: 1 } }],
     routes: [{ match: { address: '#' }, pool: 'default' }],
-  });
+  }));
+  gw = bed.gw;
 });
 
-afterAll(async () => {
-  await gw?.stop();
-  await backend?.close();
-  cert?.remove();
-});
+afterAll(() => bed?.close());
 
 /**
  * When a socket closed, in ms after it was opened. Timed from before the
@@ -94,7 +87,9 @@ async function admittedClient(c: Case, port: number): Promise<{ isOpen(): boolea
     const container = rhea.create_container();
     container.on('error', () => undefined);
     container.on('disconnected', () => undefined);
-    const conn = container.connect({ port, host: '127.0.0.1', reconnect: false, ...(c.tls && { transport: 'tls', rejectUnauthorized: false }) });
+    const conn = c.tls
+      ? container.connect({ port, host: '127.0.0.1', reconnect: false, transport: 'tls', rejectUnauthorized: false })
+      : container.connect({ port, host: '127.0.0.1', reconnect: false });
     await new Promise<void>((resolve) => conn.once('connection_open', () => resolve()));
     return { isOpen: () => conn.is_open(), close: () => conn.close() };
   }
