@@ -1,42 +1,42 @@
 /**
  * The security log under attack: a flood from one address is one warning
- * and a summary (the counter counts all), and failed TLS handshakes are
- * logged at info with their reason.
+ * and a summary (the counter counts all), failed TLS handshakes are logged
+ * at info with their reason, and rhea's own output is JSON lines too.
  */
 import { connect as netConnect } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startGateway, type TestGateway } from '../helpers/gateway.js';
-import { TestBackend } from '../helpers/backend.js';
-import { selfSignedCert, type TestCert } from '../helpers/tls.js';
+import { createRequire } from 'node:module';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import rhea from 'rhea';
+import type { TestGateway } from '../helpers/gateway.js';
+import { startTlsBed, type TlsBed } from '../helpers/tls.js';
 
 const SUMMARY_MS = 300;
 
-let cert: TestCert;
-let backend: TestBackend;
 let gw: TestGateway;
+let bed: TlsBed;
+// Spied on before the AMQP listener starts, so rhea's routing wraps the spy: what rhea writes must not reach it.
+const consoleError = vi.spyOn(console, 'error');
 
 beforeAll(async () => {
-  cert = selfSignedCert();
-  backend = await TestBackend.start();
-  const tls = { cert: cert.cert, key: cert.key };
-  gw = await startGateway({
+  bed = await startTlsBed((tls, backendUrl) => ({
     listeners: [
       { name: 'mqtt', protocol: 'mqtt', host: '127.0.0.1', port: 0 },
       { name: 'mqtts', protocol: 'mqtt', host: '127.0.0.1', port: 0, tls },
       { name: 'https', protocol: 'http', host: '127.0.0.1', port: 0, tls },
       { name: 'amqps', protocol: 'amqp', host: '127.0.0.1', port: 0, tls: { ...tls, minVersion: 'TLSv1.3' } },
+      { name: 'amqp', protocol: 'amqp', host: '127.0.0.1', port: 0, limits: { maxInflight: 1 } },
     ],
-    pools: [{ name: 'default', endpoints: [{ url: backend.url }] }],
+    pools: [{ name: 'default', endpoints: [{ url: backendUrl }] }],
     routes: [{ match: { address: '#' }, pool: 'default' }],
     log: { securitySummaryIntervalMs: SUMMARY_MS },
-  });
+  }));
+  gw = bed.gw;
 });
 
 afterAll(async () => {
-  await gw?.stop();
-  await backend?.close();
-  cert?.remove();
+  await bed?.close();
+  consoleError.mockRestore();
 });
 
 /** Opens a socket, writes `bytes`, resolves once the gateway has closed it. */
@@ -96,5 +96,31 @@ describe('security log', () => {
     const line = gw.logs.find((l) => l.listener === 'amqps' && l.kind === 'tls-handshake-failure')!;
     expect(line).toMatchObject({ level: 30 });
     expect(String(line.detail)).toMatch(/unsupported TLS version/);
+  });
+
+  it('routes what rhea writes (console and debug) through the JSON log', async () => {
+    // rhea's `debug` output, as DEBUG=rhea:frames would enable it.
+    const frames = (createRequire(import.meta.url)('rhea/lib/log.js') as Record<string, { enabled: boolean | null }>).frames!;
+    frames.enabled = true;
+    const container = rhea.create_container();
+    container.on('error', () => undefined);
+    container.on('disconnected', () => undefined);
+    const conn = container.connect({ port: gw.port('amqp'), host: '127.0.0.1', reconnect: false });
+    try {
+      const sender = conn.open_sender({ target: { address: 'telemetry/x' } });
+      await new Promise<void>((resolve) => sender.once('sendable', () => resolve()));
+      // Three transfers against the credit of one (limits.maxInflight) the gateway granted: the client is made to
+      // overrun it, and rhea on the gateway's side writes a console line for each transfer beyond it.
+      (sender as unknown as { credit: number }).credit = 3;
+      for (let i = 0; i < 3; i++) sender.send({ body: `m${i}` });
+      await until(() => gw.logs.some((l) => l.lib === 'rhea' && /Received transfer when credit was 0/.test(String(l.msg))));
+    } finally {
+      frames.enabled = null;
+      conn.close();
+    }
+    const rheaLines = gw.logs.filter((l) => l.lib === 'rhea' && /Received transfer when credit/.test(String(l.msg)));
+    expect(rheaLines[0]).toMatchObject({ level: 40, listener: 'amqp' });
+    expect(gw.logs.some((l) => l.lib === 'rhea' && l.namespace === 'rhea:frames' && l.level === 20 && !/rhea:frames/.test(String(l.msg)))).toBe(true);
+    expect(consoleError.mock.calls.filter((args) => /Received transfer/.test(String(args[0])))).toEqual([]);
   });
 });

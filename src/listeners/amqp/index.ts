@@ -20,6 +20,7 @@ import { amqpMetrics } from './metrics.js';
 import type { RheaContainer } from './rhea-types.js';
 import { IdleWaiters } from '../../util/idle-waiters.js';
 import { AcceptGuard } from '../accept-guard.js';
+import { routeRheaLogging } from './rhea-log.js';
 
 /** Default bound on a drain when the caller gives none. */
 const DEFAULT_DRAIN_MS = 5000;
@@ -36,6 +37,7 @@ export class AmqpListener implements Listener {
   private inflight = 0;
   private readonly drained = new IdleWaiters(() => this.inflight === 0);
   private readonly accepts: AcceptGuard;
+  private unrouteLogging: (() => void) | undefined;
 
   constructor(private readonly ctx: ListenerContext) {
     this.name = ctx.config.name;
@@ -99,6 +101,7 @@ export class AmqpListener implements Listener {
       });
     });
     this.server = server;
+    this.unrouteLogging = routeRheaLogging(logger);
     logger.info({ address: this.address() }, 'amqp listener started');
   }
 
@@ -127,6 +130,8 @@ export class AmqpListener implements Listener {
     this.server = undefined;
     const closed = server ? new Promise<void>((r) => server.close(() => r())) : Promise.resolve();
     this.accepts.stop();
+    this.unrouteLogging?.();
+    this.unrouteLogging = undefined;
     if (options.drain) {
       // Deliveries already handed to the pipeline get their outcome and disposition first.
       await this.drained.wait(options.timeoutMs ?? DEFAULT_DRAIN_MS);
