@@ -4,8 +4,8 @@
  * decodes PUBLISH itself (decode-publish.ts) and every other packet with one
  * mqtt-packet parser, and owns the keepalive timer, flow control and
  * closing (writes: writer.ts). The deadline for the first CONNECT is the
- * listener's (accept-guard.ts), which is told when CONNECT arrives. Packet semantics live in
- * handlers/, one file per packet type.
+ * listener's (accept-guard.ts), which is told when CONNECT arrives. Packet
+ * semantics live in handlers/, one file per packet type.
  */
 import type { Duplex } from 'node:stream';
 import mqttPacket, { type Packet, type Parser } from 'mqtt-packet';
