@@ -67,6 +67,11 @@ export class Guard {
     this.logger[levelOf(event.kind)]({ event: 'security', ...event }, `security: ${event.kind}: ${event.detail}`);
   }
 
+  /** How often repeats are summarised (0: every event is logged). */
+  get summaryInterval(): number {
+    return this.summaryIntervalMs;
+  }
+
   /** Applies a reloaded configuration's interval. */
   configure(options: GuardOptions): void {
     this.summaryIntervalMs = options.summaryIntervalMs ?? DEFAULT_SUMMARY_INTERVAL_MS;

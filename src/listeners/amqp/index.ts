@@ -101,7 +101,7 @@ export class AmqpListener implements Listener {
       });
     });
     this.server = server;
-    this.unrouteLogging = routeRheaLogging(logger);
+    this.unrouteLogging = routeRheaLogging(logger, this.ctx.guard.summaryInterval);
     logger.info({ address: this.address() }, 'amqp listener started');
   }
 

@@ -19,7 +19,6 @@ import { createRequire } from 'node:module';
 import { format } from 'node:util';
 import type { Logger } from 'pino';
 import { RepeatFilter } from '../../guard/repeats.js';
-import { DEFAULT_SUMMARY_INTERVAL_MS } from '../../guard/guard.js';
 
 /** The part of a `debug` instance (debug 4) this module sets. */
 interface DebugInstance {
@@ -36,11 +35,13 @@ let uninstall: (() => void) | undefined;
 /**
  * Sends rhea's output to `logger` until the returned function is called
  * (listener stop); the last one restores rhea's and the console's own.
+ * Repeated console lines are summarised every `summaryIntervalMs` (the
+ * security events' interval when the first listener started; 0: none).
  */
-export function routeRheaLogging(logger: Logger): () => void {
+export function routeRheaLogging(logger: Logger, summaryIntervalMs: number): () => void {
   const sink = logger.child({ lib: 'rhea' });
   sinks.push(sink);
-  uninstall ??= install();
+  uninstall ??= install(summaryIntervalMs);
   return () => {
     const i = sinks.indexOf(sink);
     if (i < 0) return;
@@ -57,7 +58,7 @@ function current(): Logger | undefined {
   return sinks.at(-1);
 }
 
-function install(): () => void {
+function install(summaryIntervalMs: number): () => void {
   // rhea keeps its debug instances in lib/log.js, one per namespace; setting `log` on an instance redirects only it.
   const require = createRequire(import.meta.url);
   const instances = Object.values(require('rhea/lib/log.js') as Record<string, DebugInstance>);
@@ -67,7 +68,7 @@ function install(): () => void {
     d.log = (...args: unknown[]) => current()?.debug({ namespace: d.namespace }, withoutPrefix(format(...args), d.namespace));
   }
 
-  const repeats = new RepeatFilter(DEFAULT_SUMMARY_INTERVAL_MS, (s) =>
+  const repeats = new RepeatFilter(summaryIntervalMs, (s) =>
     current()?.warn({ suppressed: s.suppressed, last: s.lastDetail }, `rhea: ${s.suppressed} more lines like this not logged: ${s.clause ?? ''}`),
   );
   const divert = (original: ConsoleMethod): ConsoleMethod =>
