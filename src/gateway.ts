@@ -41,7 +41,7 @@ export class Gateway {
     this.config = config;
     this.logger = options.logger;
     this.metrics = options.metrics ?? new Metrics();
-    this.guard = new Guard(this.logger, this.metrics);
+    this.guard = new Guard(this.logger, this.metrics, { summaryIntervalMs: config.log.securitySummaryIntervalMs });
   }
 
   get configuration(): GatewayConfig {
@@ -76,6 +76,7 @@ export class Gateway {
       throw new ThinggateError('TG_ERR_NOT_STARTED', 'the gateway stopped before the new configuration took over');
     }
     const old = this.pipeline.swap(state);
+    this.guard.configure({ summaryIntervalMs: next.log.securitySummaryIntervalMs });
     const nextNames = new Set(next.listeners.map((l) => l.name));
     for (const [name, entry] of this.listeners) {
       if (!nextNames.has(name)) {
@@ -113,6 +114,7 @@ export class Gateway {
       await state.balancer.close(options.drain ? timeoutMs : 0);
       await state.scripts?.close();
     }
+    this.guard.flush();
     this.logger.info('thinggate stopped');
   }
 

@@ -14,12 +14,16 @@ export interface TestGateway {
   /** Every log line written so far, parsed. */
   readonly logs: Array<Record<string, unknown>>;
   port(listener: string): number;
+  /** thinggate_guard_events_total of one kind (or all) and listener (or all): every event, logged or summarised. */
+  guardEvents(kind?: string, listener?: string): Promise<number>;
   stop(): Promise<void>;
 }
 
 export async function startGateway(raw: unknown, options: { baseDir?: string; env?: NodeJS.ProcessEnv } = {}): Promise<TestGateway> {
-  const r = raw as { scripts?: Record<string, unknown> };
+  const r = raw as { scripts?: Record<string, unknown>; log?: Record<string, unknown> };
   if (r.scripts !== undefined) raw = { ...r, scripts: { ...threadsUnderTest(), ...r.scripts } };
+  // Every security event gets its own log line, so a test can find each one; tests of the repeat summaries set an interval.
+  raw = { ...(raw as object), log: { securitySummaryIntervalMs: 0, ...r.log } };
   const config = parseConfig(raw, { source: '<test>', baseDir: options.baseDir ?? process.cwd(), env: options.env ?? process.env });
   const logs: Array<Record<string, unknown>> = [];
   const sink = new Writable({
@@ -36,6 +40,11 @@ export async function startGateway(raw: unknown, options: { baseDir?: string; en
     gateway,
     logs,
     port: (name) => gateway.address(name).port,
+    guardEvents: async (kind, listener) => {
+      const metric = gateway.metrics.registry.getSingleMetric('thinggate_guard_events_total');
+      const values = metric ? (await metric.get()).values : [];
+      return values.filter((v) => (kind === undefined || v.labels.kind === kind) && (listener === undefined || v.labels.listener === listener)).reduce((n, v) => n + v.value, 0);
+    },
     stop: () => gateway.stop({ drain: false }),
   };
 }

@@ -7,6 +7,12 @@ export interface AdminConfig {
 
 export interface LogConfig {
   readonly level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /**
+   * A security event one source repeats (same listener, kind and clause) is
+   * logged once, then summarised once per this interval with the number left
+   * out; metrics still count every event. 0 logs every event.
+   */
+  readonly securitySummaryIntervalMs: number;
 }
 
 export interface ShutdownConfig {
@@ -31,6 +37,7 @@ export const logSchema = {
   default: {},
   properties: {
     level: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' },
+    securitySummaryIntervalMs: { type: 'integer', minimum: 0, maximum: 3600000, default: 10000 },
   },
 } as const;
 

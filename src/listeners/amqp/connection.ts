@@ -35,6 +35,8 @@ export interface ConnectionDeps {
   readonly isDraining: () => boolean;
   /** Called with +1 / -1 as deliveries enter and leave the pipeline. */
   readonly onInflight: (delta: number) => void;
+  /** Called when the peer's open frame arrived on `socket`: the accept deadline no longer applies. */
+  readonly onOpen: (socket: Socket | TLSSocket) => void;
   readonly onClosed: (c: AmqpConnection) => void;
 }
 
@@ -56,7 +58,6 @@ export class AmqpConnection {
   private readonly senders = new Map<RheaSender, string>();
   private readonly sessions = new Map<RheaSession, Set<RheaLink>>();
   private readonly sasl: SaslResult = {};
-  private connectTimer: NodeJS.Timeout | undefined;
   private closing = false;
   private gone = false;
   /** The socket is paused while admission runs: the idle time-out does not count then. */
@@ -97,8 +98,6 @@ export class AmqpConnection {
     this.shim.on('data', () => this.checkIncomplete());
     // rhea reports 'disconnected' only for connections not cleanly closed; the socket always says 'close'.
     socket.on('close', () => this.onDisconnected());
-    this.connectTimer = setTimeout(() => this.onConnectTimeout(), ctx.config.limits.connectTimeoutMs);
-    this.connectTimer.unref();
   }
 
   private bind(): void {
@@ -127,8 +126,7 @@ export class AmqpConnection {
 
   /** Open received (after SASL, when used): the container-id is known, so admission runs now. */
   private onOpen(): void {
-    if (this.connectTimer) clearTimeout(this.connectTimer);
-    this.connectTimer = undefined;
+    this.deps.onOpen(this.shim.socket);
     const open = this.rhea.remote.open ?? {};
     this.clientId = typeof open.container_id === 'string' && open.container_id.length > 0 ? open.container_id : this.id;
     this.log = this.log.child({ clientId: this.clientId });
@@ -317,15 +315,6 @@ export class AmqpConnection {
     this.closeWithError(conditionForRheaError(e), message.slice(0, 200));
   }
 
-  private onConnectTimeout(): void {
-    this.connectTimer = undefined;
-    if (this.gone || this.rhea.is_remote_open()) return;
-    this.report('slow-client', 'AMQP-1.0-2.4.1', `no open frame within ${this.deps.ctx.config.limits.connectTimeoutMs} ms`);
-    this.deps.metrics.closes.inc({ listener: this.deps.ctx.config.name, condition: 'connect-timeout' });
-    this.closing = true;
-    this.shim.destroy();
-  }
-
   /**
    * Closes the connection with an error condition (AMQP 1.0 §2.8.14). A close
    * frame is only sent once the peer's open arrived (§2.4.1); before that the
@@ -366,7 +355,6 @@ export class AmqpConnection {
     if (this.gone) return;
     this.gone = true;
     this.closing = true;
-    if (this.connectTimer) clearTimeout(this.connectTimer);
     for (const l of this.receivers.values()) l.close();
     this.receivers.clear();
     for (const s of this.senders.keys()) this.client?.removeSender(s);

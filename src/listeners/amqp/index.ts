@@ -1,11 +1,11 @@
 /**
  * The AMQP 1.0 listener on rhea. thinggate owns the TCP/TLS server (so it can
- * count connections, enforce the connect deadline and check framing before
- * rhea reads a byte) and hands each socket to its own rhea container.
- * docs/amqp.md describes the behaviour and options.
+ * count connections, enforce the connect deadline — both in accept-guard.ts —
+ * and check framing before rhea reads a byte) and hands each socket to its
+ * own rhea container. docs/amqp.md describes the behaviour and options.
  */
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
+import { createServer as createTlsServer } from 'node:tls';
 import rhea from 'rhea';
 import { ThinggateError } from '../../errors.js';
 import { serverTlsOptions } from '../../security/tls.js';
@@ -19,6 +19,8 @@ import { MIN_MAX_FRAME_SIZE } from './frame-scanner.js';
 import { amqpMetrics } from './metrics.js';
 import type { RheaContainer } from './rhea-types.js';
 import { IdleWaiters } from '../../util/idle-waiters.js';
+import { AcceptGuard } from '../accept-guard.js';
+import { routeRheaLogging } from './rhea-log.js';
 
 /** Default bound on a drain when the caller gives none. */
 const DEFAULT_DRAIN_MS = 5000;
@@ -34,6 +36,8 @@ export class AmqpListener implements Listener {
   private draining = false;
   private inflight = 0;
   private readonly drained = new IdleWaiters(() => this.inflight === 0);
+  private readonly accepts: AcceptGuard;
+  private unrouteLogging: (() => void) | undefined;
 
   constructor(private readonly ctx: ListenerContext) {
     this.name = ctx.config.name;
@@ -54,6 +58,7 @@ export class AmqpListener implements Listener {
       container,
       counters: this.counters,
       isDraining: () => this.draining,
+      onOpen: (socket) => this.accepts.admitted(socket),
       onInflight: (delta) => {
         this.inflight += delta;
         this.drained.check();
@@ -66,16 +71,25 @@ export class AmqpListener implements Listener {
     container.on('error', (e: unknown) => ctx.logger.warn({ err: e }, 'amqp container error'));
     container.on('protocol_error', (e: unknown) => ctx.logger.warn({ err: e }, 'amqp protocol error'));
     container.on('disconnected', () => undefined);
+    this.accepts = new AcceptGuard({
+      listener: this.name,
+      limits: ctx.config.limits,
+      guard: ctx.guard,
+      // AMQP 1.0 §2.4.1: the connection is not open until the peer's open frame (after SASL, when used).
+      hello: { name: 'open', clause: 'AMQP-1.0-2.4.1' },
+      onRefused: () => metrics.connectionsTotal.inc({ listener: this.name, result: 'limit' }),
+      onExpired: () => {
+        this.counters.protocolErrors++;
+        metrics.closes.inc({ listener: this.name, condition: 'connect-timeout' });
+      },
+    });
   }
 
   async start(): Promise<void> {
     const { config, logger } = this.ctx;
     const server = config.tls ? this.tlsServer() : createServer({ noDelay: true });
+    this.accepts.attach(server);
     server.on(config.tls ? 'secureConnection' : 'connection', (socket: Socket) => this.onSocket(socket));
-    server.on('tlsClientError', (err: Error, socket: TLSSocket) => {
-      logger.debug({ err: err.message, remote: socket.remoteAddress }, 'TLS handshake failed');
-      socket.destroy();
-    });
     await new Promise<void>((ok, fail) => {
       const onError = (err: Error): void =>
         fail(new ThinggateError('TG_ERR_LISTEN', `listener '${this.name}' cannot bind ${config.host}:${config.port}: ${err.message}`, { cause: err }));
@@ -87,31 +101,20 @@ export class AmqpListener implements Listener {
       });
     });
     this.server = server;
+    this.unrouteLogging = routeRheaLogging(logger, this.ctx.guard.summaryInterval);
     logger.info({ address: this.address() }, 'amqp listener started');
   }
 
   private tlsServer(): Server {
     const tls = this.ctx.config.tls!;
-    return createTlsServer({
-      ...serverTlsOptions(this.name, tls, this.ctx.baseDir),
-      // The connect deadline covers the TLS handshake too.
-      handshakeTimeout: this.ctx.config.limits.connectTimeoutMs,
-    });
+    return createTlsServer(serverTlsOptions(this.name, tls, this.ctx.baseDir, this.ctx.config.limits.connectTimeoutMs));
   }
 
+  /** A TCP or TLS connection ready for AMQP; the AcceptGuard has already applied the connection limit. */
   private onSocket(socket: Socket): void {
-    const { config } = this.ctx;
     socket.setNoDelay(true);
-    if (this.draining || this.connections.size >= config.limits.maxConnections) {
-      this.deps.metrics.connectionsTotal.inc({ listener: this.name, result: this.draining ? 'stopping' : 'limit' });
-      if (!this.draining) {
-        this.ctx.guard.report({
-          kind: 'connection-limit',
-          listener: this.name,
-          remoteAddress: socket.remoteAddress ?? '',
-          detail: `more than ${config.limits.maxConnections} connections`,
-        });
-      }
+    if (this.draining) {
+      this.deps.metrics.connectionsTotal.inc({ listener: this.name, result: 'stopping' });
       socket.on('error', () => undefined);
       socket.destroy();
       return;
@@ -126,6 +129,9 @@ export class AmqpListener implements Listener {
     const server = this.server;
     this.server = undefined;
     const closed = server ? new Promise<void>((r) => server.close(() => r())) : Promise.resolve();
+    this.accepts.stop();
+    this.unrouteLogging?.();
+    this.unrouteLogging = undefined;
     if (options.drain) {
       // Deliveries already handed to the pipeline get their outcome and disposition first.
       await this.drained.wait(options.timeoutMs ?? DEFAULT_DRAIN_MS);

@@ -1,7 +1,8 @@
 /**
  * The HTTP device-ingress listener (`protocol: http`): devices POST or PUT
  * under a prefix; the rest of the path is the address. node:http, or
- * node:https when `tls` is configured; keep-alive.
+ * node:https when `tls` is configured; keep-alive. The connection limit and
+ * the deadline up to the first request are the AcceptGuard's.
  */
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
@@ -13,6 +14,7 @@ import { serverTlsOptions } from '../../security/tls.js';
 import type { Listener, ListenerContext, ListenerStats } from '../listener.js';
 import { HttpCore } from './core.js';
 import { onRequest } from './handle-request.js';
+import { AcceptGuard } from '../accept-guard.js';
 
 export class HttpListener implements Listener {
   readonly name: string;
@@ -20,17 +22,26 @@ export class HttpListener implements Listener {
   private readonly core: HttpCore;
   private server?: Server;
   private readonly sockets = new Set<Socket>();
+  private readonly accepts: AcceptGuard;
 
   constructor(private readonly context: ListenerContext) {
     const { config } = context;
     this.name = config.name;
     this.core = new HttpCore(config.name, { ...HTTP_DEFAULTS, ...config.http }, config.limits.maxPacketBytes, context.pipeline, context.guard);
+    this.accepts = new AcceptGuard({
+      listener: config.name,
+      limits: config.limits,
+      guard: context.guard,
+      // The first request's header section (RFC 9112 §2.1) admits a connection; keepAliveTimeoutMs applies after.
+      hello: { name: 'request', clause: 'RFC9112-2.1' },
+    });
   }
 
   async start(): Promise<void> {
     const { config, logger } = this.context;
     const o = this.core.options;
     const handler = (req: IncomingMessage, res: ServerResponse): void => {
+      this.accepts.admitted(req.socket);
       onRequest(this.core, req, res).catch((err: unknown) => {
         logger.error({ err }, 'http ingress request failed');
         if (!res.headersSent) {
@@ -40,8 +51,10 @@ export class HttpListener implements Listener {
       });
     };
     const base = { keepAliveTimeout: o.keepAliveTimeoutMs, requestTimeout: o.requestTimeoutMs, headersTimeout: Math.min(o.requestTimeoutMs, 60_000) };
-    const server: Server = config.tls ? createHttpsServer({ ...base, ...serverTlsOptions(this.name, config.tls, this.context.baseDir) }, handler) : createHttpServer(base, handler);
-    server.maxConnections = config.limits.maxConnections;
+    const server: Server = config.tls
+      ? createHttpsServer({ ...base, ...serverTlsOptions(this.name, config.tls, this.context.baseDir, config.limits.connectTimeoutMs) }, handler)
+      : createHttpServer(base, handler);
+    this.accepts.attach(server);
     server.on('connection', (s: Socket) => {
       this.sockets.add(s);
       s.once('close', () => this.sockets.delete(s));
@@ -52,10 +65,6 @@ export class HttpListener implements Listener {
       this.core.report({ kind: 'malformed-packet', remoteAddress: (socket as Socket).remoteAddress ?? 'unknown', clause: 'RFC9112', detail: err.code ?? err.message });
       if (socket.writable && err.code !== 'ECONNRESET') socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
       else socket.destroy();
-    });
-    server.on('tlsClientError', (err: Error, socket) => {
-      this.core.protocolErrors++;
-      this.core.report({ kind: 'tls-failure', remoteAddress: socket.remoteAddress ?? 'unknown', detail: err.message });
     });
     await new Promise<void>((res, rej) => {
       const onError = (err: Error): void => rej(new ThinggateError('TG_ERR_LISTEN', `listener '${this.name}' cannot bind ${config.host}:${config.port}: ${err.message}`, { cause: err }));
@@ -74,6 +83,7 @@ export class HttpListener implements Listener {
     if (!server) return;
     this.server = undefined;
     const closed = new Promise<void>((r) => server.close(() => r()));
+    this.accepts.stop();
     if (options.drain) {
       server.closeIdleConnections();
       await this.core.idle(options.timeoutMs ?? 10_000);

@@ -2,9 +2,10 @@
  * One MQTT connection (TCP, TLS or WebSocket — all arrive as a Duplex). It
  * owns the framer that cuts the byte stream into whole packets (framing.ts),
  * decodes PUBLISH itself (decode-publish.ts) and every other packet with one
- * mqtt-packet parser, and owns the keepalive and first-CONNECT timers, flow
- * control and closing (writes: writer.ts). Packet semantics live in
- * handlers/, one file per packet type.
+ * mqtt-packet parser, and owns the keepalive timer, flow control and
+ * closing (writes: writer.ts). The deadline for the first CONNECT is the
+ * listener's (accept-guard.ts), which is told when CONNECT arrives. Packet
+ * semantics live in handlers/, one file per packet type.
  */
 import type { Duplex } from 'node:stream';
 import mqttPacket, { type Packet, type Parser } from 'mqtt-packet';
@@ -37,6 +38,8 @@ export interface ListenerShared {
   protocolErrors: number;
   /** Called when a connection's in-flight count reaches zero or it closes (drain waits on it). */
   onSettled(): void;
+  /** Called when the connection's CONNECT has arrived: the accept deadline no longer applies. */
+  onConnect(c: MqttConnection): void;
   /** Uncorks `writer` at the end of this event-loop turn (one setImmediate per listener, not per write). */
   scheduleFlush(writer: PacketWriter): void;
 }
@@ -100,7 +103,6 @@ export class MqttConnection implements Subscriber {
   private readonly frames: Framer;
   private lastRx = Date.now();
   private keepaliveTimer: NodeJS.Timeout | undefined;
-  private connectTimer: NodeJS.Timeout | undefined;
   private paused = false;
   /** Set once the connection is being closed: nothing more is read or dispatched. */
   private closing = false;
@@ -126,8 +128,6 @@ export class MqttConnection implements Subscriber {
       this.wire.flushAcks();
       socket.end();
     });
-    // [MQTT-3.1.4-1] / limits.connectTimeoutMs: a socket that sends nothing, or half a CONNECT, is closed.
-    this.connectTimer = setTimeout(() => this.onConnectTimeout(), shared.limits.connectTimeoutMs);
     shared.connections.add(this);
     shared.metrics.connections.inc();
   }
@@ -264,8 +264,7 @@ export class MqttConnection implements Subscriber {
   /** Called by the connect handler once the CONNECT is parsed. */
   beginConnect(version: number): void {
     // The deadline covers receiving the CONNECT; admission is bounded by its own (script) limits.
-    clearTimeout(this.connectTimer);
-    this.connectTimer = undefined;
+    this.shared.onConnect(this);
     this.version = version;
     this.wire.setVersion(version);
     this.state = 'connecting';
@@ -283,19 +282,6 @@ export class MqttConnection implements Subscriber {
     this.log = this.log.child({ clientId });
     // While reading is still paused (admission backlog), resuming arms it.
     if (!this.paused) this.restartKeepalive();
-  }
-
-  private onConnectTimeout(): void {
-    this.connectTimer = undefined;
-    if (this.connacked || this.state === 'closed') return;
-    this.shared.ctx.guard.report({
-      kind: 'slow-client',
-      listener: this.listener,
-      remoteAddress: this.remote.address,
-      clause: 'MQTT-3.1.4-1',
-      detail: `no complete CONNECT within ${this.shared.limits.connectTimeoutMs} ms${this.frames.midPacket ? ' (partial packet received)' : ''}`,
-    });
-    this.destroy();
   }
 
   // ---- keepalive [MQTT-3.1.2-24] ------------------------------------------
@@ -446,14 +432,12 @@ export class MqttConnection implements Subscriber {
     this.closing = true;
     this.socket.removeAllListeners('data');
     this.socket.pause();
-    clearTimeout(this.connectTimer);
   }
 
   private onClose(): void {
     if (this.state === 'closed') return;
     const wasConnected = this.state === 'connected';
     this.state = 'closed';
-    clearTimeout(this.connectTimer);
     clearTimeout(this.keepaliveTimer);
     this.out.clear();
     this.shared.connections.delete(this);

@@ -2,7 +2,8 @@
  * The MQTT listener: a TCP or TLS server (`protocol: mqtt`) or an HTTP(S)
  * server carrying WebSocket subprotocol `mqtt` (`protocol: mqtt-ws`,
  * [MQTT-6.0.0-3]). Both hand every connection to the same MqttConnection as
- * a Duplex.
+ * a Duplex. The connection limit and the deadline up to CONNECT are the
+ * AcceptGuard's, on the raw sockets.
  */
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
@@ -15,6 +16,7 @@ import type { DeviceMessage } from '../../devices/registry.js';
 import type { Listener, ListenerContext, ListenerStats } from '../listener.js';
 import { ThinggateError } from '../../errors.js';
 import { serverTlsOptions, tlsInfoOf } from '../../security/tls.js';
+import { AcceptGuard } from '../accept-guard.js';
 import { MqttConnection, type ListenerShared, type RemoteInfo } from './connection.js';
 import { MqttMetrics } from './metrics.js';
 import type { PacketWriter } from './writer.js';
@@ -32,10 +34,21 @@ export class MqttListener implements Listener {
   private waiters: Array<() => void> = [];
   private corked: PacketWriter[] = [];
   private flushScheduled = false;
+  private readonly accepts: AcceptGuard;
+  /** WebSocket streams by the HTTP request socket under them, for admission. */
+  private readonly transports = new WeakMap<Duplex, Socket>();
 
   constructor(private readonly ctx: ListenerContext) {
     this.name = ctx.config.name;
     this.protocol = ctx.config.protocol;
+    this.accepts = new AcceptGuard({
+      listener: ctx.config.name,
+      limits: ctx.config.limits,
+      guard: ctx.guard,
+      // [MQTT-3.1.4-1]: the server closes a connection that sends no CONNECT in reasonable time.
+      hello: { name: 'CONNECT', clause: 'MQTT-3.1.4-1' },
+      websocket: ctx.config.protocol === 'mqtt-ws',
+    });
     this.shared = {
       ctx,
       name: ctx.config.name,
@@ -48,6 +61,7 @@ export class MqttListener implements Listener {
       messagesOut: 0,
       protocolErrors: 0,
       onSettled: () => this.wake(),
+      onConnect: (c) => this.accepts.admitted(this.transports.get(c.socket) ?? (c.socket as Socket)),
       scheduleFlush: (writer) => {
         this.corked.push(writer);
         if (!this.flushScheduled) {
@@ -61,7 +75,7 @@ export class MqttListener implements Listener {
   async start(): Promise<void> {
     if (this.server) return;
     const cfg = this.ctx.config;
-    const tls = cfg.tls ? serverTlsOptions(this.name, cfg.tls, this.ctx.baseDir) : undefined;
+    const tls = cfg.tls ? serverTlsOptions(this.name, cfg.tls, this.ctx.baseDir, cfg.limits.connectTimeoutMs) : undefined;
     let server: NetServer | HttpServer;
     if (cfg.protocol === 'mqtt-ws') {
       const http: HttpServer = tls ? createHttpsServer(tls) : createHttpServer();
@@ -72,9 +86,7 @@ export class MqttListener implements Listener {
     } else {
       server = createNetServer((s) => this.accept(s, remoteOf(s)));
     }
-    server.on('tlsClientError', (err: Error, s: Socket) => {
-      this.ctx.logger.debug({ err: err.message, remote: s.remoteAddress }, 'TLS handshake failed');
-    });
+    this.accepts.attach(server);
     await new Promise<void>((resolvePromise, reject) => {
       const onError = (err: Error): void => reject(new ThinggateError('TG_ERR_LISTEN', `listener '${cfg.name}' cannot bind ${cfg.host}:${cfg.port}: ${err.message}`, { cause: err }));
       server.once('error', onError);
@@ -95,6 +107,7 @@ export class MqttListener implements Listener {
     const timeoutMs = options.timeoutMs ?? 10_000;
     server.close();
     if ('closeIdleConnections' in server) server.closeIdleConnections();
+    this.accepts.stop();
     const conns = this.shared.connections;
     if (options.drain) {
       // Stop reading new messages; let in-flight ones get their outcome and acknowledgement.
@@ -130,14 +143,9 @@ export class MqttListener implements Listener {
     };
   }
 
+  /** A TCP, TLS or WebSocket connection ready for MQTT; the AcceptGuard has already applied the connection limit. */
   private accept(socket: Duplex, remote: RemoteInfo): void {
-    if (this.shared.connections.size >= this.ctx.config.limits.maxConnections || !this.server) {
-      this.ctx.guard.report({
-        kind: 'connection-limit',
-        listener: this.name,
-        remoteAddress: remote.address,
-        detail: `connection refused: ${this.shared.connections.size} connections open (limit ${this.ctx.config.limits.maxConnections})`,
-      });
+    if (!this.server) {
       socket.on('error', () => undefined);
       socket.destroy();
       return;
@@ -172,6 +180,8 @@ export class MqttListener implements Listener {
         const remote = remoteOf(raw, tlsInfoOf(raw));
         const stream = createWebSocketStream(ws);
         stream.on('error', () => undefined);
+        this.accepts.upgraded(raw);
+        this.transports.set(stream, raw);
         // The stream does not always emit 'close' on its own when the peer goes away; destroying it does.
         ws.once('close', () => stream.destroy());
         this.accept(stream, remote);

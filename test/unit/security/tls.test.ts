@@ -2,7 +2,7 @@ import { describe, it, expect } from 'vitest';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { serverTlsOptions } from '../../../src/security/tls.js';
+import { serverTlsOptions, tlsHandshakeFailure } from '../../../src/security/tls.js';
 import { ThinggateError } from '../../../src/errors.js';
 
 describe('listener TLS material', () => {
@@ -27,5 +27,22 @@ describe('listener TLS material', () => {
       expect((err as ThinggateError).code).toBe('TG_ERR_TLS_MATERIAL');
       expect((err as Error).message).toMatch(/listener 'mqtts': cannot read TLS material 'missing\.crt'/);
     }
+  });
+});
+
+describe('TLS handshake failure reasons', () => {
+  const failure = (code: string | undefined, message: string): Error & { code?: string } => Object.assign(new Error(message), code === undefined ? {} : { code });
+
+  it('names the common causes and keeps the OpenSSL code', () => {
+    expect(tlsHandshakeFailure(failure('ERR_SSL_NO_SHARED_CIPHER', 'x'))).toBe('no shared cipher (ERR_SSL_NO_SHARED_CIPHER)');
+    expect(tlsHandshakeFailure(failure('ERR_SSL_TLSV1_ALERT_UNKNOWN_CA', 'x'))).toMatch(/^client does not trust our certificate \(unknown CA\)/);
+    expect(tlsHandshakeFailure(failure('ERR_SSL_UNSUPPORTED_PROTOCOL', 'x'))).toMatch(/^unsupported TLS version/);
+    expect(tlsHandshakeFailure(failure('ECONNRESET', 'socket hang up'))).toMatch(/^connection closed during the handshake/);
+    expect(tlsHandshakeFailure(failure(undefined, 'TLS handshake timeout'))).toBe('handshake time-out');
+  });
+
+  it('keeps the reason text of an unforeseen OpenSSL error without its source file and line', () => {
+    const message = '80FCD028937F0000:error:0A0000F4:SSL routines:ossl_statem_server_read_transition:unexpected message:../deps/openssl/openssl/ssl/statem/statem_srvr.c:354:\n';
+    expect(tlsHandshakeFailure(failure('ERR_SSL_UNEXPECTED_MESSAGE', message))).toBe('unexpected message (ERR_SSL_UNEXPECTED_MESSAGE)');
   });
 });
