@@ -8,8 +8,11 @@ import type { Decision } from './decision.js';
 
 export type ScriptResult =
   | { readonly ok: true; readonly decisions: readonly Decision[] }
-  /** `code` is TG_ERR_SCRIPT_THREW, TG_ERR_SCRIPT_TIMEOUT, TG_ERR_SCRIPT_MEMORY, TG_ERR_SCRIPT_INVALID_DECISION or TG_ERR_SCRIPT_THROTTLED. */
-  | { readonly ok: false; readonly code: string; readonly reason: string };
+  /**
+   * `code` is TG_ERR_SCRIPT_THREW, TG_ERR_SCRIPT_TIMEOUT, TG_ERR_SCRIPT_MEMORY, TG_ERR_SCRIPT_INVALID_DECISION,
+   * TG_ERR_SCRIPT_THROTTLED or TG_ERR_SCRIPT_SUSPENDED (with `retryAfterMs`: the script is not run until then).
+   */
+  | { readonly ok: false; readonly code: string; readonly reason: string; readonly retryAfterMs?: number };
 
 /** A failed script call (the `ok: false` branch of ScriptResult). */
 export type ScriptFailure = Extract<ScriptResult, { readonly ok: false }>;
