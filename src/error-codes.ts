@@ -38,6 +38,7 @@ export const ERROR_CODES = [
   'TG_ERR_SCRIPT_INVALID_DECISION',
   'TG_ERR_SCRIPT_THROTTLED',
   'TG_ERR_SCRIPT_REJECTED',
+  'TG_ERR_SCRIPT_SUSPENDED',
 ] as const;
 
 /** A stable thinggate error code: a misspelt one does not compile. */

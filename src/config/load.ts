@@ -15,6 +15,7 @@ import { interpolate, escapePointer, type InterpolationProblem } from './interpo
 import { EMBEDDED_DEFAULT } from './defaults.js';
 import type { GatewayConfig } from './types.js';
 import { filterProblem } from '../envelope/address-pattern.js';
+import { scriptsProblems } from './sections/scripts.js';
 
 // ajv-formats is CommonJS with a default export; under NodeNext it arrives as the module object.
 const addFormats = (addFormatsModule as unknown as { default?: typeof addFormatsModule }).default ?? addFormatsModule;
@@ -161,6 +162,7 @@ function crossCheck(c: Omit<GatewayConfig, 'baseDir'>): string[] {
       }
     }
   });
+  out.push(...scriptsProblems(c.scripts));
   return out;
 }
 

@@ -128,6 +128,8 @@ export class GatewayPipeline implements Pipeline {
     if (!scripts) return unavailable('TG_ERR_INTERNAL', 'script host not running');
     const result = await scripts.onMessage(route.config.script!, env);
     if (!result.ok) {
+      // A suspended script is the gateway's trouble, not the message's: try again later.
+      if (result.code === 'TG_ERR_SCRIPT_SUSPENDED') return unavailable(result.code, result.reason, result.retryAfterMs);
       return result.code === 'TG_ERR_SCRIPT_THROTTLED'
         ? rejected(429, result.code, result.reason)
         : rejected(500, result.code, result.reason);

@@ -11,8 +11,11 @@ import type { Metrics } from '../observability/metrics.js';
 
 export type ScriptResult =
   | { readonly ok: true; readonly decisions: readonly Decision[] }
-  /** `code` is TG_ERR_SCRIPT_THREW, TG_ERR_SCRIPT_TIMEOUT, TG_ERR_SCRIPT_MEMORY, TG_ERR_SCRIPT_INVALID_DECISION or TG_ERR_SCRIPT_THROTTLED. */
-  | { readonly ok: false; readonly code: TgErrorCode; readonly reason: string };
+  /**
+   * `code` is TG_ERR_SCRIPT_THREW, TG_ERR_SCRIPT_TIMEOUT, TG_ERR_SCRIPT_MEMORY, TG_ERR_SCRIPT_INVALID_DECISION,
+   * TG_ERR_SCRIPT_THROTTLED or TG_ERR_SCRIPT_SUSPENDED (with `retryAfterMs`: the script is not run until then).
+   */
+  | { readonly ok: false; readonly code: TgErrorCode; readonly reason: string; readonly retryAfterMs?: number };
 
 /** A failed script call (the `ok: false` branch of ScriptResult). */
 export type ScriptFailure = Extract<ScriptResult, { readonly ok: false }>;

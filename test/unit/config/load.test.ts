@@ -76,6 +76,16 @@ describe('configuration loading', () => {
     expect(problems).toContain("gw.yaml: /pools/1/name: duplicate name 'p'");
   });
 
+  it('checks the script bounds against each other: a decision must fit a quarter of the isolate', () => {
+    const raw = { ...minimal(), scripts: { memoryMb: 8, maxDecisionBytes: 4 * 1024 * 1024, suspend: { initialMs: 5000, maxMs: 1000 } } };
+    const problems = problemsOf(raw);
+    expect(problems).toContain('gw.yaml: /scripts/maxDecisionBytes: must be at most a quarter of memoryMb (2097152 bytes with memoryMb 8)');
+    expect(problems).toContain('gw.yaml: /scripts/suspend/maxMs: must be at least suspend.initialMs (5000)');
+    const ok = parseConfig({ ...minimal(), scripts: { memoryMb: 8 } }, { source: 'gw.yaml', env: {} });
+    expect(ok.scripts).toMatchObject({ maxDecisionBytes: 1048576, maxBatchDecisionBytes: 4194304, suspend: { timeouts: 3, initialMs: 1000, maxMs: 60000 } });
+    expect(ok.scripts.throttle.addressFailures).toBe(50);
+  });
+
   it('refuses unknown path placeholders and clashing ports', () => {
     const raw = minimal() as Record<string, any>;
     raw.routes[0].request = { path: '/x/{topic}' };
