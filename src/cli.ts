@@ -88,7 +88,11 @@ async function start(args: string[]): Promise<number> {
   }
   const logger = createLogger({ level: process.env.THINGGATE_LOG_LEVEL ?? config.log.level });
   const { createScriptHostFactory } = await import('./scripting/factory.js');
-  const gateway = new Gateway(config, { logger, scriptHostFactory: createScriptHostFactory() });
+  const gateway = new Gateway(config, {
+    logger,
+    scriptHostFactory: createScriptHostFactory(),
+    ...(file !== undefined && { configLoader: () => loadConfigFile(file) }),
+  });
   process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled rejection (a bug; the gateway keeps running)'));
   try {
     await gateway.start();

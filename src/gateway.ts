@@ -13,21 +13,33 @@ import { LISTENER_FACTORIES, type Listener } from './listeners/index.js';
 import { Metrics } from './observability/metrics.js';
 import { GatewayPipeline, RouteTable, type PipelineState, type ScriptHost } from './routing/index.js';
 import { ThinggateError } from './errors.js';
+import { EventLog } from './observability/events.js';
+import { AdminServer } from './admin/server.js';
+import type { AdminContext, ListenerView, Readiness, RouteView } from './admin/context.js';
+import type { AdminRoutes } from './admin/routes.js';
+import type { PoolStats } from './balancer/types.js';
 
 export interface GatewayOptions {
   readonly logger: Logger;
   readonly metrics?: Metrics;
   /** Builds the script host for a configuration that names scripts (scripting/). */
   readonly scriptHostFactory?: ScriptHostFactory;
+  /** Reads the configuration again for `POST /api/v1/config/reload` (the CLI passes its file); without it the API answers 409. */
+  readonly configLoader?: () => GatewayConfig;
+  /** Admin endpoints contributed beyond the built-in ones. */
+  readonly adminRoutes?: readonly AdminRoutes[];
 }
 
 export type ScriptHostFactory = (config: GatewayConfig, logger: Logger, metrics: Metrics, previous?: ScriptHost) => Promise<ScriptHost>;
 
-export class Gateway {
+export class Gateway implements AdminContext {
   readonly logger: Logger;
   readonly metrics: Metrics;
   readonly devices = new DeviceRegistry();
   readonly guard: Guard;
+  /** Recent security and failure events (admin API, dashboard). */
+  readonly events: EventLog;
+  private admin?: AdminServer;
   private config: GatewayConfig;
   private pipeline?: GatewayPipeline;
   private readonly listeners = new Map<string, { config: ListenerConfig; listener: Listener }>();
@@ -41,6 +53,8 @@ export class Gateway {
     this.logger = options.logger;
     this.metrics = options.metrics ?? new Metrics();
     this.guard = new Guard(this.logger, this.metrics);
+    this.events = new EventLog(config.admin?.eventBuffer ?? 500);
+    this.guard.onEvent((e) => this.events.push({ category: 'security', ...e }));
   }
 
   get configuration(): GatewayConfig {
@@ -52,11 +66,23 @@ export class Gateway {
     this.pipeline = new GatewayPipeline(state, this.devices, this.logger.child({ stage: 'pipeline' }), this.metrics);
     try {
       for (const lc of this.config.listeners) await this.startListener(lc);
+      const ac = this.config.admin;
+      if (ac?.enabled) {
+        this.metrics.collectProcessMetrics();
+        const admin = new AdminServer({ config: ac, context: this, ...(this.options.adminRoutes && { routes: this.options.adminRoutes }) });
+        await admin.start();
+        this.admin = admin;
+      }
     } catch (err) {
-      await this.stop({ drain: false });
+      await this.stop({ drain: false, quiet: true });
       throw err;
     }
-    this.logger.info({ listeners: this.addresses() }, 'thinggate started');
+    this.logger.info({ listeners: this.addresses(), ...(this.admin && { admin: this.admin.url() }) }, 'thinggate started');
+  }
+
+  /** The admin server's address, when it runs. */
+  adminAddress(): AddressInfo | null {
+    return this.admin?.address() ?? null;
   }
 
   /**
@@ -100,7 +126,7 @@ export class Gateway {
   }
 
   /** Stops accepting; with `drain`, finishes in-flight messages first (bounded by the drain timeout). */
-  async stop(options: { drain?: boolean } = { drain: true }): Promise<void> {
+  async stop(options: { drain?: boolean; quiet?: boolean } = { drain: true }): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
     const timeoutMs = this.config.shutdown.drainTimeoutMs;
@@ -112,7 +138,10 @@ export class Gateway {
       await state.balancer.close(options.drain ? timeoutMs : 0);
       await state.scripts?.close();
     }
-    this.logger.info('thinggate stopped');
+    // Last, so /readyz answers 503 (draining) until the end.
+    await this.admin?.stop();
+    // A gateway that never started does not report "stopped" (the caller reports the failure).
+    if (!options.quiet) this.logger.info('thinggate stopped');
   }
 
   /** The bound address of a listener by name (tests use port 0). */
@@ -124,6 +153,58 @@ export class Gateway {
 
   listener(name: string): Listener | undefined {
     return this.listeners.get(name)?.listener;
+  }
+
+  readiness(): Readiness {
+    const reasons: string[] = [];
+    if (!this.pipeline) reasons.push('not started');
+    if (this.stopping) reasons.push('draining: shutting down');
+    for (const lc of this.config.listeners) {
+      if (!this.listeners.get(lc.name)?.listener.address()) reasons.push(`listener '${lc.name}' is not bound`);
+    }
+    const needed = new Set(this.config.routes.map((r) => r.pool).filter((p): p is string => p !== undefined));
+    for (const p of this.poolStats()) {
+      if (!needed.has(p.name)) continue;
+      if (!p.endpoints.some((e) => e.state === 'healthy' && !e.drained)) reasons.push(`pool '${p.name}' has no healthy endpoint`);
+    }
+    return { ready: reasons.length === 0, reasons };
+  }
+
+  listenerViews(): ListenerView[] {
+    return [...this.listeners.values()].map(({ listener }) => ({
+      name: listener.name,
+      protocol: listener.protocol,
+      address: listener.address(),
+      stats: () => listener.stats(),
+      ...(listener.listConnections && { connections: () => listener.listConnections!() }),
+      ...(listener.closeConnection && { closeConnection: (id: string, reason: string) => listener.closeConnection!(id, reason) }),
+    }));
+  }
+
+  poolStats(): PoolStats[] {
+    return this.pipeline?.current.balancer.stats() ?? [];
+  }
+
+  setEndpointDrained(pool: string, url: string, drained: boolean): boolean | undefined {
+    return this.pipeline?.current.balancer.setDrained(pool, url, drained);
+  }
+
+  routeViews(): RouteView[] {
+    const hits = this.pipeline?.current.routes.hits() ?? [];
+    return this.config.routes.map((r, index) => ({
+      index,
+      name: r.name ?? `routes[${index}]`,
+      match: r.match,
+      ...(r.pool !== undefined && { pool: r.pool }),
+      ...(r.script !== undefined && { script: r.script }),
+      ...(r.target !== undefined && { target: r.target }),
+      hits: hits[index] ?? 0,
+    }));
+  }
+
+  async reloadConfiguration(): Promise<void> {
+    if (!this.options.configLoader) throw new ThinggateError('TG_ERR_NOT_STARTED', 'running on the embedded default: there is no file to reload');
+    await this.reload(this.options.configLoader());
   }
 
   private addresses(): Record<string, string> {

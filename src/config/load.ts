@@ -15,6 +15,7 @@ import { interpolate, escapePointer, type InterpolationProblem } from './interpo
 import { EMBEDDED_DEFAULT } from './defaults.js';
 import type { GatewayConfig } from './types.js';
 import { filterProblem } from '../envelope/address-pattern.js';
+import { adminCheck } from './sections/admin.js';
 
 // ajv-formats is CommonJS with a default export; under NodeNext it arrives as the module object.
 const addFormats = (addFormatsModule as unknown as { default?: typeof addFormatsModule }).default ?? addFormatsModule;
@@ -141,6 +142,8 @@ function crossCheck(c: Omit<GatewayConfig, 'baseDir'>): string[] {
     else sockets.set(key, i);
     if (l.tls && l.protocol === 'coap') out.push(`/listeners/${i}/tls: not supported for coap (DTLS is not implemented)`);
   });
+  const adminProblem = c.admin && adminCheck(c.admin);
+  if (adminProblem) out.push(adminProblem);
   c.routes.forEach((r, i) => {
     const targets = [r.pool !== undefined || r.script !== undefined, r.target !== undefined].filter(Boolean).length;
     if (targets === 0) out.push(`/routes/${i}: needs one of 'pool', 'script' or 'target'`);

@@ -21,6 +21,8 @@ export interface SecurityEvent {
 
 export class Guard {
   private readonly events: Counter<'listener' | 'kind'>;
+  /** Read-only observers of reported events (the admin event log). */
+  private readonly observers = new Set<(event: SecurityEvent) => void>();
 
   constructor(
     private readonly logger: Logger,
@@ -36,5 +38,12 @@ export class Guard {
   report(event: SecurityEvent): void {
     this.events.inc({ listener: event.listener, kind: event.kind });
     this.logger.warn({ event: 'security', ...event }, `security: ${event.kind}: ${event.detail}`);
+    for (const o of this.observers) o(event);
+  }
+
+  /** Calls `observer` after each reported event; returns the function that stops it. */
+  onEvent(observer: (event: SecurityEvent) => void): () => void {
+    this.observers.add(observer);
+    return () => this.observers.delete(observer);
   }
 }

@@ -24,6 +24,7 @@ class LocalCount implements LocalCounter {
 export class Metrics {
   readonly registry = new client.Registry();
   private readonly cache = new Map<string, client.Metric<string>>();
+  private processMetrics = false;
   /** Local counts by counter name, folded into the counter whenever it is read. */
   private readonly local = new Map<string, Map<string, { readonly labels: Record<string, string>; readonly count: LocalCount }>>();
 
@@ -84,6 +85,16 @@ export class Metrics {
       name,
       () => new client.Histogram<L>({ name, help, labelNames, buckets, registers: [this.registry] }),
     ) as Histogram<L>;
+  }
+
+  /**
+   * Adds prom-client's default process metrics (CPU, memory, event-loop lag,
+   * GC) to this registry; once per registry. They are read at scrape time.
+   */
+  collectProcessMetrics(): void {
+    if (this.processMetrics) return;
+    this.processMetrics = true;
+    client.collectDefaultMetrics({ register: this.registry });
   }
 
   /** Prometheus exposition text. */

@@ -29,6 +29,8 @@ interface Matcher {
 
 export class RouteTable {
   private readonly matchers: Matcher[];
+  /** Messages matched per route index (admin API). */
+  private readonly hitCounts: number[];
 
   constructor(routes: readonly RouteConfig[]) {
     this.matchers = routes.map((config, index) => {
@@ -51,6 +53,7 @@ export class RouteTable {
       };
       return m;
     });
+    this.hitCounts = new Array<number>(routes.length).fill(0);
   }
 
   /** The first route matching the envelope, or undefined. */
@@ -60,9 +63,15 @@ export class RouteTable {
       if (m.listener !== undefined && m.listener !== env.listener) continue;
       if (m.method !== undefined && m.method !== env.method) continue;
       if (!matchesCompiled(m.address, env.address)) continue;
+      this.hitCounts[m.route.index]!++;
       return m.route;
     }
     return undefined;
+  }
+
+  /** Messages each route matched, by route index. */
+  hits(): readonly number[] {
+    return this.hitCounts;
   }
 
   /** Distinct script paths named by routes. */

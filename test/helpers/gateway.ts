@@ -6,6 +6,7 @@ import { Writable } from 'node:stream';
 import pino from 'pino';
 import { Gateway } from '../../src/gateway.js';
 import { parseConfig } from '../../src/config/load.js';
+import type { GatewayConfig } from '../../src/config/types.js';
 import { threadsUnderTest } from './script-threads.js';
 import { createScriptHostFactory } from '../../src/scripting/factory.js';
 
@@ -17,7 +18,14 @@ export interface TestGateway {
   stop(): Promise<void>;
 }
 
-export async function startGateway(raw: unknown, options: { baseDir?: string; env?: NodeJS.ProcessEnv } = {}): Promise<TestGateway> {
+export interface StartOptions {
+  baseDir?: string;
+  env?: NodeJS.ProcessEnv;
+  /** Reads the configuration again for the admin API's reload. */
+  configLoader?: () => GatewayConfig;
+}
+
+export async function startGateway(raw: unknown, options: StartOptions = {}): Promise<TestGateway> {
   const r = raw as { scripts?: Record<string, unknown> };
   if (r.scripts !== undefined) raw = { ...r, scripts: { ...threadsUnderTest(), ...r.scripts } };
   const config = parseConfig(raw, { source: '<test>', baseDir: options.baseDir ?? process.cwd(), env: options.env ?? process.env });
@@ -30,7 +38,11 @@ export async function startGateway(raw: unknown, options: { baseDir?: string; en
   });
   const logger = pino({ level: process.env.THINGGATE_TEST_LOG_LEVEL ?? 'debug' }, sink);
   const factory = createScriptHostFactory();
-  const gateway = new Gateway(config, factory ? { logger, scriptHostFactory: factory } : { logger });
+  const gateway = new Gateway(config, {
+    logger,
+    ...(factory && { scriptHostFactory: factory }),
+    ...(options.configLoader && { configLoader: options.configLoader }),
+  });
   await gateway.start();
   return {
     gateway,

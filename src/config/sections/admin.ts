@@ -1,8 +1,14 @@
 /** Schema and types of the `admin`, `log` and `shutdown` sections. */
 export interface AdminConfig {
+  /** False turns the admin server off while keeping the section (the embedded default enables it). */
+  readonly enabled: boolean;
+  /** Loopback by default: the admin server is never reachable from other hosts unless configured so. */
   readonly host: string;
   readonly port: number;
+  /** Bearer token; required when `host` is not a loopback address. Never logged. */
   readonly token?: string;
+  /** Most events kept for `GET /api/v1/events`. */
+  readonly eventBuffer: number;
 }
 
 export interface LogConfig {
@@ -19,9 +25,11 @@ export const adminSchema = {
   additionalProperties: false,
   required: ['port'],
   properties: {
+    enabled: { type: 'boolean', default: true },
     host: { type: 'string', minLength: 1, default: '127.0.0.1' },
     port: { type: 'integer', minimum: 0, maximum: 65535 },
-    token: { type: 'string' },
+    token: { type: 'string', minLength: 1 },
+    eventBuffer: { type: 'integer', minimum: 1, maximum: 100000, default: 500 },
   },
 } as const;
 
@@ -42,3 +50,17 @@ export const shutdownSchema = {
     drainTimeoutMs: { type: 'integer', minimum: 0, maximum: 600000, default: 15000 },
   },
 } as const;
+
+/** True for addresses only this host can reach (127.0.0.0/8, ::1, localhost). */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h) || /^::ffff:127\./.test(h);
+}
+
+/** The admin server reachable from other hosts must ask for a token. */
+export function adminCheck(admin: AdminConfig): string | undefined {
+  if (admin.enabled && admin.token === undefined && !isLoopbackHost(admin.host)) {
+    return `/admin/token: is required when /admin/host ('${admin.host}') is not a loopback address`;
+  }
+  return undefined;
+}
