@@ -11,7 +11,7 @@ import { DeviceRegistry } from './devices/registry.js';
 import { Guard } from './guard/guard.js';
 import { LISTENER_FACTORIES, type Listener } from './listeners/index.js';
 import { Metrics } from './observability/metrics.js';
-import { GatewayPipeline, RouteTable, type PipelineState, type ScriptHost } from './routing/index.js';
+import { GatewayPipeline, RouteTable, type PipelineState, type ScriptHost, type ScriptInfo } from './routing/index.js';
 import { ThinggateError } from './errors.js';
 import { EventLog } from './observability/events.js';
 import { AdminServer } from './admin/server.js';
@@ -200,6 +200,14 @@ export class Gateway implements AdminContext {
       ...(r.target !== undefined && { target: r.target }),
       hits: hits[index] ?? 0,
     }));
+  }
+
+  scriptViews(): ScriptInfo[] {
+    return this.pipeline?.current.scripts?.inspect?.() ?? [];
+  }
+
+  async reloadScript(script: string): Promise<ScriptInfo | undefined> {
+    return this.pipeline?.current.scripts?.reloadScript?.(script);
   }
 
   async reloadConfiguration(): Promise<void> {

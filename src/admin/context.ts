@@ -10,6 +10,7 @@ import type { EventLog } from '../observability/events.js';
 import type { PoolStats } from '../balancer/types.js';
 import type { DeviceRegistry } from '../devices/registry.js';
 import type { ConnectionInfo, ListenerStats } from '../listeners/listener.js';
+import type { ScriptInfo } from '../routing/script-host.js';
 
 export interface ListenerView {
   readonly name: string;
@@ -51,6 +52,9 @@ export interface AdminContext {
   /** Drains (or undrains) one endpoint: no new messages, in-flight ones finish. Undefined when there is no such pool or endpoint. */
   setEndpointDrained(pool: string, url: string, drained: boolean): boolean | undefined;
   routeViews(): RouteView[];
+  scriptViews(): ScriptInfo[];
+  /** Re-reads one script now; undefined when no route names it. */
+  reloadScript(script: string): Promise<ScriptInfo | undefined>;
   /** Reads the configuration file again and applies it; rejects with a ConfigError listing every problem. */
   reloadConfiguration(): Promise<void>;
 }

@@ -69,8 +69,8 @@ export interface ConnectionInfo {
   /** E.g. 'mqtt 5', 'mqtt 3.1.1'. */
   readonly protocolVersion?: string;
   readonly state: string;
-  /** Messages awaiting their outcome. */
-  readonly inflight: number;
+  /** Messages awaiting their outcome, where the listener counts them per connection. */
+  readonly inflight?: number;
 }
 
 export interface Listener {

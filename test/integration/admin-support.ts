@@ -21,7 +21,8 @@ export interface AdminBed {
 export interface AdminBedOptions {
   readonly token?: string;
   readonly admin?: Record<string, unknown>;
-  readonly pools?: unknown[];
+  /** Pools, given the bed back-end's URL. */
+  readonly pools?: (backendUrl: string) => unknown[];
   readonly routes?: unknown[];
   readonly configLoader?: StartOptions['configLoader'];
 }
@@ -33,7 +34,7 @@ export async function startAdminBed(options: AdminBedOptions = {}): Promise<Admi
     gw = await startGateway(
       {
         listeners: [{ name: 'mqtt', protocol: 'mqtt', host: '127.0.0.1', port: 0 }],
-        pools: options.pools ?? [{ name: 'default', endpoints: [{ url: backend.url }], retries: { maxAttempts: 1 }, outlierDetection: { enabled: false } }],
+        pools: options.pools?.(backend.url) ?? [{ name: 'default', endpoints: [{ url: backend.url }], retries: { maxAttempts: 1 }, outlierDetection: { enabled: false } }],
         routes: options.routes ?? [{ name: 'all', match: { address: '#' }, pool: 'default' }],
         admin: { host: '127.0.0.1', port: 0, ...(options.token !== undefined && { token: options.token }), ...options.admin },
       },
