@@ -14,6 +14,8 @@ import { Metrics } from './observability/metrics.js';
 import { GatewayPipeline, RouteTable, type PipelineState, type ScriptHost, type ScriptInfo } from './routing/index.js';
 import { ThinggateError } from './errors.js';
 import { EventLog } from './observability/events.js';
+import { FailureLog } from './observability/failure-log.js';
+import { MessageSampler } from './admin/sampler.js';
 import { AdminServer } from './admin/server.js';
 import type { AdminContext, ListenerView, Readiness, RouteView } from './admin/context.js';
 import type { AdminRoutes } from './admin/routes.js';
@@ -39,6 +41,7 @@ export class Gateway implements AdminContext {
   readonly guard: Guard;
   /** Recent security and failure events (admin API, dashboard). */
   readonly events: EventLog;
+  readonly sampler = new MessageSampler();
   private admin?: AdminServer;
   private config: GatewayConfig;
   private pipeline?: GatewayPipeline;
@@ -63,7 +66,17 @@ export class Gateway implements AdminContext {
 
   async start(): Promise<void> {
     const state = await this.buildState(this.config);
-    this.pipeline = new GatewayPipeline(state, this.devices, this.logger.child({ stage: 'pipeline' }), this.metrics);
+    const pipelineLog = this.logger.child({ stage: 'pipeline' });
+    this.pipeline = new GatewayPipeline(state, this.devices, pipelineLog, this.metrics);
+    const pipeline = this.pipeline;
+    const failures = new FailureLog(pipelineLog, this.events, {
+      perSecond: this.config.log.failuresPerSecond,
+      routeOf: (env) => pipeline.current.routes.find(env)?.name,
+    });
+    pipeline.observe((env, outcome) => {
+      this.sampler.record(env, outcome);
+      failures.record(env, outcome);
+    });
     try {
       for (const lc of this.config.listeners) await this.startListener(lc);
       const ac = this.config.admin;

@@ -11,6 +11,7 @@ import type { PoolStats } from '../balancer/types.js';
 import type { DeviceRegistry } from '../devices/registry.js';
 import type { ConnectionInfo, ListenerStats } from '../listeners/listener.js';
 import type { ScriptInfo } from '../routing/script-host.js';
+import type { MessageSampler } from './sampler.js';
 
 export interface ListenerView {
   readonly name: string;
@@ -45,6 +46,8 @@ export interface AdminContext {
   readonly metrics: Metrics;
   readonly events: EventLog;
   readonly devices: DeviceRegistry;
+  /** Top talkers and latency, sampled while a dashboard is open. */
+  readonly sampler: MessageSampler;
   readonly configuration: GatewayConfig;
   readiness(): Readiness;
   listenerViews(): ListenerView[];

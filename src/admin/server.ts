@@ -14,7 +14,7 @@ import type { AdminContext } from './context.js';
 import { openApiDocument, openApiRoutes } from './openapi.js';
 import { RecordingRouter, sendError, type AdminRoutes, type RegisteredRoute } from './routes.js';
 import { BUILTIN_ADMIN_ROUTES } from './builtin.js';
-import { serveDashboard } from './dashboard.js';
+import { dashboardRoutes, serveDashboard } from './dashboard.js';
 
 /** Largest request body the API reads. */
 const MAX_BODY = '1mb';
@@ -31,6 +31,7 @@ export class AdminServer {
   private server: Server | undefined;
   private readonly recorder: RecordingRouter;
   private readonly modules: readonly AdminRoutes[];
+  private readonly dashboard = dashboardRoutes();
 
   constructor(private readonly options: AdminServerOptions) {
     const app = express();
@@ -40,7 +41,7 @@ export class AdminServer {
     app.use(express.json({ limit: MAX_BODY }));
     const router = express.Router();
     this.recorder = new RecordingRouter(router);
-    this.modules = [...BUILTIN_ADMIN_ROUTES, ...(options.routes ?? [])];
+    this.modules = [...BUILTIN_ADMIN_ROUTES, this.dashboard, ...(options.routes ?? [])];
     for (const m of this.modules) m.register(this.recorder, options.context);
     openApiRoutes(() => openApiDocument(this.modules)).register(this.recorder, options.context);
     app.use(router);
@@ -83,6 +84,7 @@ export class AdminServer {
     const server = this.server;
     if (!server) return;
     this.server = undefined;
+    this.dashboard.stop();
     // Live streams never end on their own.
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));

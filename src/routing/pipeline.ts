@@ -23,6 +23,9 @@ export interface PipelineState {
   readonly scripts?: ScriptHost;
 }
 
+/** Sees each message once its outcome is decided (the admin stage's failure log and dashboard sampling). Must not throw. */
+export type MessageObserver = (envelope: Envelope, outcome: Outcome) => void;
+
 const QOS_BY_DELIVERY: Record<Envelope['delivery'], QoS> = { 'at-most-once': 0, 'at-least-once': 1, 'exactly-once': 2 };
 
 const OUTCOMES_METRIC = 'thinggate_downstream_messages_total';
@@ -37,6 +40,7 @@ export class GatewayPipeline implements Pipeline {
   /** Outcome counters by listener and outcome kind, bound once (no label hashing per message). */
   private readonly outcomes = new Map<string, Partial<Record<Outcome['kind'], LocalCounter>>>();
   private inflight = 0;
+  private observer: MessageObserver | undefined;
   private readonly drained = new IdleWaiters(() => this.inflight === 0);
 
   constructor(
@@ -74,7 +78,18 @@ export class GatewayPipeline implements Pipeline {
       if (--this.inflight === 0) this.drained.check();
     }
     this.countOutcome(env.listener, outcome.kind);
+    this.observer?.(env, outcome);
     return outcome;
+  }
+
+  /** Installs the one observer of decided messages (undefined removes it). */
+  observe(observer: MessageObserver | undefined): void {
+    this.observer = observer;
+  }
+
+  /** Messages in the pipeline now (the drain log reports it as it falls). */
+  get inflightCount(): number {
+    return this.inflight;
   }
 
   private countOutcome(listener: string, kind: Outcome['kind']): void {

@@ -56,14 +56,20 @@ export class RouteTable {
     this.hitCounts = new Array<number>(routes.length).fill(0);
   }
 
-  /** The first route matching the envelope, or undefined. */
+  /** The first route matching the envelope, or undefined; counts the hit. */
   match(env: Envelope): CompiledRoute | undefined {
+    const route = this.find(env);
+    if (route) this.hitCounts[route.index]!++;
+    return route;
+  }
+
+  /** The first route matching the envelope, without counting a hit (logs, admin). */
+  find(env: Envelope): CompiledRoute | undefined {
     for (const m of this.matchers) {
       if (m.protocol !== undefined && m.protocol !== env.protocol) continue;
       if (m.listener !== undefined && m.listener !== env.listener) continue;
       if (m.method !== undefined && m.method !== env.method) continue;
       if (!matchesCompiled(m.address, env.address)) continue;
-      this.hitCounts[m.route.index]!++;
       return m.route;
     }
     return undefined;

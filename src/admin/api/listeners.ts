@@ -1,9 +1,17 @@
 /** `GET /api/v1/listeners`: each listener's state, bound address and counters. */
 import type { AdminContext } from '../context.js';
+import type { ListenerStats } from '../../listeners/listener.js';
 import type { AdminRoutes } from '../routes.js';
 import { jsonResponse, ref, UNAUTHORIZED } from './openapi-helpers.js';
 
-export function listenerSummaries(ctx: AdminContext): Array<Record<string, unknown>> {
+export interface ListenerSummary extends ListenerStats {
+  readonly name: string;
+  readonly protocol: string;
+  readonly state: 'listening' | 'stopped';
+  readonly address: string | null;
+}
+
+export function listenerSummaries(ctx: AdminContext): ListenerSummary[] {
   return ctx.listenerViews().map((l) => {
     const a = l.address;
     return {

@@ -3,28 +3,15 @@
  * percentiles; `POST …/drain` and `…/undrain` take an endpoint out of (or
  * back into) rotation: no new messages, in-flight ones finish.
  */
-import type { EndpointStats, LatencyHistogram, PoolStats } from '../../balancer/types.js';
+import type { EndpointStats, PoolStats } from '../../balancer/types.js';
+import { percentiles } from '../quantile.js';
 import type { AdminContext } from '../context.js';
 import { sendError, type AdminHandler, type AdminRoutes } from '../routes.js';
 import { jsonResponse, NOT_FOUND, pathParam, ref, UNAUTHORIZED } from './openapi-helpers.js';
 
-/** The upper bound of the bucket holding quantile `q` (0..1) of a histogram; null without samples. */
-export function quantileMs(h: LatencyHistogram, q: number): number | null {
-  let total = 0;
-  for (const c of h.counts) total += c;
-  if (total === 0) return null;
-  const rank = Math.ceil(q * total);
-  let seen = 0;
-  for (let i = 0; i < h.counts.length; i++) {
-    seen += h.counts[i]!;
-    if (seen >= rank) return i < h.boundsMs.length ? h.boundsMs[i]! : null;
-  }
-  return null;
-}
-
 export function endpointView(e: EndpointStats): Record<string, unknown> {
   const { latency, ...rest } = e;
-  return { ...rest, latencyMs: { p50: quantileMs(latency, 0.5), p90: quantileMs(latency, 0.9), p99: quantileMs(latency, 0.99) } };
+  return { ...rest, latencyMs: percentiles(latency.boundsMs, latency.counts) };
 }
 
 export function poolView(p: PoolStats): Record<string, unknown> {

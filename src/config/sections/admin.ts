@@ -13,6 +13,10 @@ export interface AdminConfig {
 
 export interface LogConfig {
   readonly level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** `json` (pino JSON lines) or `pretty` (one readable line per entry, for terminals). */
+  readonly format: 'json' | 'pretty';
+  /** Lines a second at most about messages that failed (rejected, unavailable, no route); the rest are counted. */
+  readonly failuresPerSecond: number;
 }
 
 export interface ShutdownConfig {
@@ -39,6 +43,8 @@ export const logSchema = {
   default: {},
   properties: {
     level: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' },
+    format: { enum: ['json', 'pretty'], default: 'json' },
+    failuresPerSecond: { type: 'integer', minimum: 1, maximum: 100000, default: 10 },
   },
 } as const;
 
