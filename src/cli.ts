@@ -86,7 +86,7 @@ async function start(args: string[]): Promise<number> {
     }
     throw err;
   }
-  const logger = createLogger({ level: process.env.THINGGATE_LOG_LEVEL ?? config.log.level });
+  const logger = createLogger({ level: process.env.THINGGATE_LOG_LEVEL ?? config.log.level, format: config.log.format });
   const { createScriptHostFactory } = await import('./scripting/factory.js');
   const gateway = new Gateway(config, {
     logger,

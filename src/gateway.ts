@@ -34,6 +34,9 @@ export interface GatewayOptions {
 
 export type ScriptHostFactory = (config: GatewayConfig, logger: Logger, metrics: Metrics, previous?: ScriptHost) => Promise<ScriptHost>;
 
+/** How often a drain reports the messages still in flight. */
+const DRAIN_REPORT_MS = 1000;
+
 export class Gateway implements AdminContext {
   readonly logger: Logger;
   readonly metrics: Metrics;
@@ -69,6 +72,7 @@ export class Gateway implements AdminContext {
     const pipelineLog = this.logger.child({ stage: 'pipeline' });
     this.pipeline = new GatewayPipeline(state, this.devices, pipelineLog, this.metrics);
     const pipeline = this.pipeline;
+    pipeline.exposeUpstreamDetails(this.config.log.upstreamDetailsToDevices);
     const failures = new FailureLog(pipelineLog, this.events, {
       perSecond: this.config.log.failuresPerSecond,
       routeOf: (env) => pipeline.current.routes.find(env)?.name,
@@ -90,7 +94,7 @@ export class Gateway implements AdminContext {
       await this.stop({ drain: false, quiet: true });
       throw err;
     }
-    this.logger.info({ listeners: this.addresses(), ...(this.admin && { admin: this.admin.url() }) }, 'thinggate started');
+    this.logStart();
   }
 
   /** The admin server's address, when it runs. */
@@ -132,6 +136,7 @@ export class Gateway implements AdminContext {
       await this.startListener(lc);
     }
     this.config = next;
+    this.pipeline.exposeUpstreamDetails(next.log.upstreamDetailsToDevices);
     // The old pools finish what is in flight on them, then close.
     void old.balancer.close(next.shutdown.drainTimeoutMs).catch((err: unknown) => this.logger.warn({ err }, 'closing old pools failed'));
     if (old.scripts && old.scripts !== state.scripts) void old.scripts.close();
@@ -143,6 +148,7 @@ export class Gateway implements AdminContext {
     if (this.stopping) return;
     this.stopping = true;
     const timeoutMs = this.config.shutdown.drainTimeoutMs;
+    const progress = options.drain ? this.reportDrain() : undefined;
     await Promise.all([...this.listeners.values()].map((e) => e.listener.stop({ drain: options.drain ?? true, timeoutMs })));
     this.listeners.clear();
     if (this.pipeline) {
@@ -151,10 +157,21 @@ export class Gateway implements AdminContext {
       await state.balancer.close(options.drain ? timeoutMs : 0);
       await state.scripts?.close();
     }
+    if (progress) clearInterval(progress);
     // Last, so /readyz answers 503 (draining) until the end.
     await this.admin?.stop();
     // A gateway that never started does not report "stopped" (the caller reports the failure).
     if (!options.quiet) this.logger.info('thinggate stopped');
+  }
+
+  /** Logs the messages still in flight now and every second while the drain lasts. */
+  private reportDrain(interval = DRAIN_REPORT_MS): NodeJS.Timeout {
+    const report = (): void => {
+      const inflight = this.pipeline?.inflightCount ?? 0;
+      this.logger.info({ inflight }, `draining: ${inflight} message${inflight === 1 ? '' : 's'} in flight`);
+    };
+    report();
+    return setInterval(report, interval).unref();
   }
 
   /** The bound address of a listener by name (tests use port 0). */
@@ -228,13 +245,24 @@ export class Gateway implements AdminContext {
     await this.reload(this.options.configLoader());
   }
 
-  private addresses(): Record<string, string> {
-    const out: Record<string, string> = {};
-    for (const [name, { listener }] of this.listeners) {
+  /** The start-up report: each listener's URL with its real scheme, the configuration, the pools and the admin address. */
+  private logStart(): void {
+    const listeners: Record<string, string> = {};
+    for (const [name, { config, listener }] of this.listeners) {
       const a = listener.address();
-      if (a) out[name] = `${listener.protocol}://${a.address}:${a.port}`;
+      if (!a) continue;
+      listeners[name] = `${schemeOf(config)}://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}${config.protocol === 'mqtt-ws' ? config.mqtt.wsPath : ''}`;
+      this.logger.info({ listener: name, url: listeners[name] }, `listening: ${name} on ${listeners[name]}`);
     }
-    return out;
+    const pools: Record<string, string[]> = {};
+    for (const p of this.config.pools) {
+      pools[p.name] = p.endpoints.map((e) => e.url);
+      this.logger.info({ pool: p.name, strategy: p.strategy, endpoints: pools[p.name] }, `pool ${p.name}: ${pools[p.name]!.join(', ')}`);
+    }
+    const admin = this.admin?.url();
+    if (admin) this.logger.info({ admin }, `admin: dashboard, API and /metrics at ${admin}`);
+    const config = this.config.source ?? '<embedded default>';
+    this.logger.info({ config, listeners, pools, ...(admin && { admin }) }, 'thinggate started');
   }
 
   private async buildState(config: GatewayConfig, previousScripts?: ScriptHost): Promise<PipelineState> {
@@ -264,5 +292,22 @@ export class Gateway implements AdminContext {
     });
     await listener.start();
     this.listeners.set(config.name, { config, listener });
+  }
+}
+
+/** The URL scheme a client uses for a listener: TLS shows (mqtts, wss, amqps, https). */
+function schemeOf(config: ListenerConfig): string {
+  const tls = config.tls !== undefined;
+  switch (config.protocol) {
+    case 'mqtt':
+      return tls ? 'mqtts' : 'mqtt';
+    case 'mqtt-ws':
+      return tls ? 'wss' : 'ws';
+    case 'amqp':
+      return tls ? 'amqps' : 'amqp';
+    case 'http':
+      return tls ? 'https' : 'http';
+    default:
+      return config.protocol;
   }
 }

@@ -59,7 +59,7 @@ export class FailureLog {
       listener: env.listener,
       clientId: env.source.clientId,
       remoteAddress: env.source.remoteAddress,
-      detail: `${outcome.code}: ${outcome.reason}`,
+      detail: `${outcome.code}: ${outcome.detail ?? outcome.reason}`,
       address: env.address,
       status: outcome.status,
       ...(fields.route !== undefined && { route: fields.route }),
@@ -81,7 +81,8 @@ export class FailureLog {
       status: outcome.status,
     };
     if (outcome.kind === 'accepted') return base;
-    const endpoint = URL_IN_REASON.exec(outcome.reason)?.[0];
-    return { ...base, code: outcome.code, reason: outcome.reason, ...(endpoint !== undefined && { endpoint }) };
+    const detail = outcome.detail ?? outcome.reason;
+    const endpoint = URL_IN_REASON.exec(detail)?.[0];
+    return { ...base, code: outcome.code, reason: detail, ...(endpoint !== undefined && { endpoint }) };
   }
 }

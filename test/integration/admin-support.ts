@@ -24,6 +24,7 @@ export interface AdminBedOptions {
   /** Pools, given the bed back-end's URL. */
   readonly pools?: (backendUrl: string) => unknown[];
   readonly routes?: unknown[];
+  readonly log?: Record<string, unknown>;
   readonly configLoader?: StartOptions['configLoader'];
 }
 
@@ -36,6 +37,7 @@ export async function startAdminBed(options: AdminBedOptions = {}): Promise<Admi
         listeners: [{ name: 'mqtt', protocol: 'mqtt', host: '127.0.0.1', port: 0 }],
         pools: options.pools?.(backend.url) ?? [{ name: 'default', endpoints: [{ url: backend.url }], retries: { maxAttempts: 1 }, outlierDetection: { enabled: false } }],
         routes: options.routes ?? [{ name: 'all', match: { address: '#' }, pool: 'default' }],
+        ...(options.log && { log: options.log }),
         admin: { host: '127.0.0.1', port: 0, ...(options.token !== undefined && { token: options.token }), ...options.admin },
       },
       options.configLoader ? { configLoader: options.configLoader } : {},

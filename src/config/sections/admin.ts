@@ -17,6 +17,8 @@ export interface LogConfig {
   readonly format: 'json' | 'pretty';
   /** Lines a second at most about messages that failed (rejected, unavailable, no route); the rest are counted. */
   readonly failuresPerSecond: number;
+  /** Reasons sent to devices name back-end URLs and quote response bodies (debugging only; off by default). */
+  readonly upstreamDetailsToDevices: boolean;
 }
 
 export interface ShutdownConfig {
@@ -45,6 +47,7 @@ export const logSchema = {
     level: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' },
     format: { enum: ['json', 'pretty'], default: 'json' },
     failuresPerSecond: { type: 'integer', minimum: 1, maximum: 100000, default: 10 },
+    upstreamDetailsToDevices: { type: 'boolean', default: false },
   },
 } as const;
 
