@@ -1,6 +1,6 @@
 /** The `admin` section: loopback by default, a token required elsewhere. */
 import { describe, it, expect } from 'vitest';
-import { parseConfig, defaultConfig } from '../../../src/config/load.js';
+import { parseConfig, parseConfigText, defaultConfig } from '../../../src/config/load.js';
 import { isLoopbackHost } from '../../../src/config/sections/admin.js';
 import type { ConfigError } from '../../../src/errors.js';
 
@@ -35,5 +35,21 @@ describe('admin configuration', () => {
   it('knows loopback addresses', () => {
     for (const h of ['127.0.0.1', '127.1.2.3', '::1', '[::1]', 'localhost']) expect(isLoopbackHost(h)).toBe(true);
     for (const h of ['0.0.0.0', '::', '10.0.0.1', '128.0.0.1', 'example.com']) expect(isLoopbackHost(h)).toBe(false);
+  });
+});
+
+describe('configuration problems a reader can act on', () => {
+  it('reports schema and cross-reference problems together, each with its YAML line, and suggests near-miss keys', () => {
+    const text = ['listeners:', '  - { name: m, protocol: mqtt, port: 0 }', 'pools:', '  - name: p', '    endpoints: [{ url: "http://127.0.0.1:1" }]', '    tiemoutMs: 5', 'routes:', '  - { match: { address: "#" }, pool: nope }', ''].join('\n');
+    let problems: readonly string[] = [];
+    try {
+      parseConfigText(text, { source: 'gw.yaml' });
+    } catch (err) {
+      problems = (err as ConfigError).problems;
+    }
+    expect(problems).toEqual([
+      expect.stringMatching(/^gw\.yaml: \/pools\/0: unknown key 'tiemoutMs' \(expected one of: name, .*\): did you mean 'timeoutMs'\? \(line 6\)$/),
+      "gw.yaml: /routes/0/pool: no pool named 'nope' (defined: p) (line 8)",
+    ]);
   });
 });
