@@ -11,6 +11,7 @@ import { client, nextEvent, RawClient } from './mqtt-support.js';
 import { startAdminBed, type AdminBed } from './admin-support.js';
 import { TestBackend } from '../helpers/backend.js';
 import { parseConfig } from '../../src/config/load.js';
+import rhea, { type EventContext } from 'rhea';
 
 let bed: AdminBed | undefined;
 const extra: Array<() => Promise<void>> = [];
@@ -58,6 +59,20 @@ describe('admin API', () => {
     expect(await missing.json()).toMatchObject({ error: 'not_found' });
     a.end(true);
     b.end(true);
+  });
+
+  it('closes an AMQP connection with amqp:connection:forced', async () => {
+    bed = await startAdminBed({ listeners: [{ name: 'amqp', protocol: 'amqp', host: '127.0.0.1', port: 0 }] });
+    const container = rhea.create_container({ id: 'amqp-dev' });
+    container.on('error', () => undefined);
+    container.on('disconnected', () => undefined);
+    const conn = container.connect({ host: '127.0.0.1', port: bed.gw.port('amqp'), reconnect: false });
+    await new Promise((r) => conn.once('connection_open', r));
+    const listed = await json<{ connections: Array<Record<string, unknown>> }>(bed.api('/api/v1/connections?listener=amqp'));
+    expect(listed.connections).toEqual([expect.objectContaining({ listener: 'amqp', clientId: 'amqp-dev', protocolVersion: 'amqp 1.0', state: 'open' })]);
+    const closed = new Promise<string | undefined>((r) => conn.once('connection_error', (ctx: EventContext) => r(ctx.connection.error?.condition)));
+    expect((await bed.api('/api/v1/connections/amqp-dev?listener=amqp', { method: 'DELETE' })).status).toBe(200);
+    expect(await closed).toBe('amqp:connection:forced');
   });
 
   it('shows devices with their subscriptions', async () => {

@@ -25,6 +25,8 @@ export interface AdminBedOptions {
   readonly pools?: (backendUrl: string) => unknown[];
   readonly routes?: unknown[];
   readonly log?: Record<string, unknown>;
+  /** Listeners beside `mqtt`. */
+  readonly listeners?: unknown[];
   readonly configLoader?: StartOptions['configLoader'];
 }
 
@@ -34,7 +36,7 @@ export async function startAdminBed(options: AdminBedOptions = {}): Promise<Admi
   try {
     gw = await startGateway(
       {
-        listeners: [{ name: 'mqtt', protocol: 'mqtt', host: '127.0.0.1', port: 0 }],
+        listeners: [{ name: 'mqtt', protocol: 'mqtt', host: '127.0.0.1', port: 0 }, ...(options.listeners ?? [])],
         pools: options.pools?.(backend.url) ?? [{ name: 'default', endpoints: [{ url: backend.url }], retries: { maxAttempts: 1 }, outlierDetection: { enabled: false } }],
         routes: options.routes ?? [{ name: 'all', match: { address: '#' }, pool: 'default' }],
         ...(options.log && { log: options.log }),
