@@ -70,7 +70,7 @@ describe('admin API', () => {
     await new Promise((r) => conn.once('connection_open', r));
     const listed = await json<{ connections: Array<Record<string, unknown>> }>(bed.api('/api/v1/connections?listener=amqp'));
     expect(listed.connections).toEqual([expect.objectContaining({ listener: 'amqp', clientId: 'amqp-dev', protocolVersion: 'amqp 1.0', state: 'open' })]);
-    const closed = new Promise<string | undefined>((r) => conn.once('connection_error', (ctx: EventContext) => r(ctx.connection.error?.condition)));
+    const closed = new Promise<string | undefined>((r) => conn.once('connection_error', (ctx: EventContext) => r((ctx.connection.error as { condition?: string } | undefined)?.condition)));
     expect((await bed.api('/api/v1/connections/amqp-dev?listener=amqp', { method: 'DELETE' })).status).toBe(200);
     expect(await closed).toBe('amqp:connection:forced');
   });

@@ -43,7 +43,7 @@ const operations = (): Array<{ method: string; path: string; op: Operation }> =>
 describe('admin OpenAPI document', () => {
   it('is a valid OpenAPI 3.1 document', async () => {
     expect(doc.openapi).toBe('3.1.0');
-    const res = await new Validator().validate(structuredClone(doc) as unknown as object);
+    const res = await new Validator().validate(structuredClone(doc) as unknown as Parameters<Validator['validate']>[0]);
     expect(res.errors ?? []).toEqual([]);
     expect(res.valid).toBe(true);
   });
