@@ -74,7 +74,7 @@ export class Gateway implements AdminContext {
     const pipeline = this.pipeline;
     pipeline.exposeUpstreamDetails(this.config.log.upstreamDetailsToDevices);
     const failures = new FailureLog(pipelineLog, this.events, {
-      perSecond: this.config.log.failuresPerSecond,
+      perSecond: () => this.config.log.failuresPerSecond,
       routeOf: (env) => pipeline.current.routes.find(env)?.name,
     });
     pipeline.observe((env, outcome) => {
@@ -134,6 +134,9 @@ export class Gateway implements AdminContext {
         this.listeners.delete(lc.name);
       }
       await this.startListener(lc);
+    }
+    if (JSON.stringify(next.admin) !== JSON.stringify(this.config.admin)) {
+      this.logger.warn({ admin: this.admin?.url() ?? null }, 'the admin section changed: it takes effect when thinggate restarts');
     }
     this.config = next;
     this.pipeline.exposeUpstreamDetails(next.log.upstreamDetailsToDevices);

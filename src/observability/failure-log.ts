@@ -10,8 +10,8 @@ import type { Envelope, Outcome } from '../envelope/index.js';
 import type { EventLog } from './events.js';
 
 export interface FailureLogOptions {
-  /** Failure lines (and events) per second at most. */
-  readonly perSecond: number;
+  /** Failure lines (and events) per second at most; read at each failure, so a reload takes effect. */
+  readonly perSecond: () => number;
   /** The name of the route a message matched (without counting a hit). */
   readonly routeOf: (env: Envelope) => string | undefined;
   readonly now?: () => number;
@@ -43,7 +43,7 @@ export class FailureLog {
       this.windowStart = t;
       this.inWindow = 0;
     }
-    if (this.inWindow >= this.options.perSecond) {
+    if (this.inWindow >= this.options.perSecond()) {
       this.suppressed++;
       return;
     }

@@ -155,6 +155,11 @@ describe('admin API', () => {
     const ok = await bed.api('/api/v1/config/reload', { method: 'POST' });
     expect(ok.status).toBe(200);
     expect((await json<Array<{ name: string }>>(bed.api('/api/v1/routes'))).map((r) => r.name)).toEqual(['only']);
+    // A changed admin section is not applied in place, and says so.
+    expect(bed.gw.logs.some((l) => String(l.msg).startsWith('the admin section changed'))).toBe(false);
+    next = { ...(next as object), admin: { ...current.admin, eventBuffer: 7 } };
+    expect((await bed.api('/api/v1/config/reload', { method: 'POST' })).status).toBe(200);
+    expect(bed.gw.logs.some((l) => String(l.msg).startsWith('the admin section changed'))).toBe(true);
   });
 
   it('answers 409 to a reload without a file', async () => {

@@ -17,7 +17,7 @@ function setup(level: string) {
   });
   let now = 1_000_000;
   const events = new EventLog(100);
-  const log = new FailureLog(pino({ level }, sink), events, { perSecond: 2, routeOf: () => 'telemetry', now: () => now });
+  const log = new FailureLog(pino({ level }, sink), events, { perSecond: () => 2, routeOf: () => 'telemetry', now: () => now });
   return { lines, events, log, advance: (ms: number) => (now += ms) };
 }
 
