@@ -17,7 +17,8 @@ export interface FailureLogOptions {
   readonly now?: () => number;
 }
 
-const URL_IN_REASON = /\bhttps?:\/\/[^\s/]+/;
+/** An endpoint's origin in a failure text ("http://10.0.0.1:8080: connect ECONNREFUSED …", "back-end https://b answered 503"). */
+const URL_IN_REASON = /\bhttps?:\/\/[^\s/:]+(?::\d+)?/;
 
 export class FailureLog {
   private windowStart = 0;

@@ -31,8 +31,8 @@ function drainHandler(ctx: AdminContext, drained: boolean): AdminHandler {
     if (!pool) return sendError(res, 404, 'not_found', `no pool named '${req.params.pool as string}'`);
     const e = endpointOf(pool, req.params.endpoint as string);
     if (!e) return sendError(res, 404, 'not_found', `pool '${pool.name}' has no endpoint '${req.params.endpoint as string}'`);
+    // The pool logs the change with the endpoint's in-flight count.
     ctx.setEndpointDrained(pool.name, e.url, drained);
-    ctx.logger.info({ pool: pool.name, endpoint: e.url, inflight: e.inflight }, drained ? 'admin: endpoint drained' : 'admin: endpoint undrained');
     const now = ctx.poolStats().find((p) => p.name === pool.name)?.endpoints.find((x) => x.url === e.url) ?? e;
     res.json(endpointView(now));
   };

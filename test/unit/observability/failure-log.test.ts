@@ -52,6 +52,9 @@ describe('failure log', () => {
       }),
     ]);
     expect(events.recent()).toEqual([expect.objectContaining({ category: 'failure', kind: 'unavailable', clientId: 'dev-1' })]);
+    log.record(env, unavailable('TG_ERR_UPSTREAM_UNAVAILABLE', 'http://10.1.1.2:8080: connect ECONNREFUSED 10.1.1.2:8080 (connect-failure)'));
+    await new Promise((r) => setImmediate(r));
+    expect(lines[1]).toMatchObject({ endpoint: 'http://10.1.1.2:8080' });
   });
 
   it('rate-limits and reports how many lines it suppressed', async () => {
