@@ -5,6 +5,8 @@
 import { describe, it, expect, afterEach } from 'vitest';
 import { client } from './mqtt-support.js';
 import { startAdminBed, type AdminBed } from './admin-support.js';
+import { startGateway } from '../helpers/gateway.js';
+import { createServer, type AddressInfo } from 'node:net';
 
 let bed: AdminBed | undefined;
 afterEach(async () => {
@@ -86,6 +88,23 @@ describe('admin server', () => {
     expect(bad.status).toBe(400);
     expect(await bad.json()).toMatchObject({ error: 'bad_json', message: expect.stringContaining('JSON') });
     expect((await bed.api('/healthz')).status).toBe(200);
+  });
+
+  it('refuses to start with TG_ERR_LISTEN when the admin port is taken', async () => {
+    const blocker = createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
+    const port = (blocker.address() as AddressInfo).port;
+    try {
+      const start = startGateway({
+        listeners: [{ name: 'mqtt', protocol: 'mqtt', host: '127.0.0.1', port: 0 }],
+        pools: [],
+        routes: [],
+        admin: { host: '127.0.0.1', port },
+      });
+      await expect(start).rejects.toMatchObject({ code: 'TG_ERR_LISTEN', message: expect.stringContaining(`admin server cannot bind 127.0.0.1:${port}`) });
+    } finally {
+      blocker.close();
+    }
   });
 
   it('logs the admin URL at start-up', async () => {
