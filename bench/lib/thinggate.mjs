@@ -33,7 +33,7 @@ export const ROUTE_SCRIPT = "export function onMessage(msg) { return route('defa
 /**
  * @param {{url:string}} backend
  * @param {{protocol?:'mqtt'|'coap'|'amqp', routing?:'script'|'static', pool?:object, listener?:object,
- *          scripts?:object, cpuProf?:string, fdLimit?:number, label?:string, dist?:string}} opts
+ *          scripts?:object, admin?:object, cpuProf?:string, fdLimit?:number, label?:string, dist?:string}} opts
  *        `dist`: another `tsc` output directory inside the repository to run instead of the default build.
  */
 export async function startThinggate(backend, opts = {}) {
@@ -53,6 +53,7 @@ export async function startThinggate(backend, opts = {}) {
           : { match: { address: '#' }, pool: 'default', request: { method: 'POST', path: '/messages/{address}' } },
       ],
       ...(opts.scripts && { scripts: opts.scripts }),
+      ...(opts.admin && { admin: opts.admin }),
       log: { level: 'warn' },
       shutdown: { drainTimeoutMs: 2000 },
     };

@@ -212,7 +212,7 @@ export class BackendPool {
     const threshold = this.config.panicThreshold;
     const panic = threshold > 0 && routable * 100 < threshold * this.endpoints.length;
     this.endpoints.forEach((e, i) => {
-      const available = panic || e.routable;
+      const available = !e.drained && (panic || e.routable);
       if (available !== e.available) this.metrics.available(i, available);
       e.available = available;
     });
@@ -233,6 +233,18 @@ export class BackendPool {
     } catch {
       return false;
     }
+  }
+
+  /** An operator's drain: the endpoint takes no new messages; its in-flight ones finish. Undefined for an unknown URL. */
+  setDrained(url: string, drained: boolean): boolean | undefined {
+    const e = this.endpoints.find((x) => x.url === url.replace(/\/+$/, ''));
+    if (!e) return undefined;
+    if (e.drained !== drained) {
+      e.drained = drained;
+      this.log.info({ endpoint: e.url, inflight: e.inflight }, drained ? 'endpoint drained by an operator' : 'endpoint undrained by an operator');
+      this.recompute();
+    }
+    return true;
   }
 
   /** Stops health checks and spool delivery and sends waiting batches, ahead of draining. */

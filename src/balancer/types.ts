@@ -59,6 +59,8 @@ export interface EndpointStats {
   readonly healthy: boolean;
   /** Ejected by outlier detection now. */
   readonly ejected: boolean;
+  /** Drained by an operator: takes no new messages. */
+  readonly drained: boolean;
   readonly state: HealthState;
   readonly inflight: number;
   readonly requests: number;
@@ -96,6 +98,8 @@ export interface Balancer {
   dispatch(request: UpstreamRequest): Promise<UpstreamResult>;
   hasPool(name: string): boolean;
   stats(): PoolStats[];
+  /** Drains or undrains the endpoint `url` of `pool` (admin API); undefined when there is no such pool or endpoint. */
+  setDrained(pool: string, url: string, drained: boolean): boolean | undefined;
   /** Waits for in-flight requests (up to `timeoutMs`), then closes connections. */
   close(timeoutMs?: number): Promise<void>;
 }

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve, extname } from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
 import addFormatsModule from 'ajv-formats';
-import { parseDocument } from 'yaml';
+import { LineCounter, parseDocument } from 'yaml';
 import { ConfigError } from '../errors.js';
 import { configSchema } from './schema.js';
 import { interpolate, escapePointer, type InterpolationProblem } from './interpolate.js';
@@ -16,6 +16,8 @@ import { EMBEDDED_DEFAULT } from './defaults.js';
 import type { GatewayConfig } from './types.js';
 import { filterProblem } from '../envelope/address-pattern.js';
 import { scriptsProblems } from './sections/scripts.js';
+import { adminCheck } from './sections/admin.js';
+import { didYouMean, yamlLocator } from './locate.js';
 
 // ajv-formats is CommonJS with a default export; under NodeNext it arrives as the module object.
 const addFormats = (addFormatsModule as unknown as { default?: typeof addFormatsModule }).default ?? addFormatsModule;
@@ -29,6 +31,8 @@ export interface ParseOptions {
   readonly source?: string;
   readonly baseDir?: string;
   readonly env?: NodeJS.ProcessEnv;
+  /** The line of a JSON path in the source text (YAML files), added to each problem. */
+  readonly locate?: (pointer: string) => number | undefined;
 }
 
 /** Reads and validates a configuration file. Throws ConfigError listing every problem. */
@@ -56,12 +60,14 @@ export function parseConfigText(text: string, options: ParseOptions, strictJson 
       throw new ConfigError(problem, [problem], err);
     }
   } else {
-    const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+    const lines = new LineCounter();
+    const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true, lineCounter: lines });
     if (doc.errors.length > 0) {
       const problems = doc.errors.map((e) => `${source}: not valid YAML: ${e.message.split('\n')[0]}`);
       throw new ConfigError(problems.join('\n'), problems);
     }
     raw = doc.toJS();
+    return parseConfig(raw, { ...options, locate: yamlLocator(doc, lines) });
   }
   return parseConfig(raw, options);
 }
@@ -71,11 +77,12 @@ export function parseConfig(raw: unknown, options: ParseOptions = {}): GatewayCo
   const source = options.source ?? '<config>';
   const interpolationProblems: InterpolationProblem[] = [];
   const doc = interpolate(raw ?? {}, options.env ?? process.env, interpolationProblems);
-  const problems: string[] = interpolationProblems.map((p) => `${source}: ${p.path}: ${p.message}`);
+  const found: string[] = interpolationProblems.map((p) => `${p.path}: ${p.message}`);
   // Validation fills defaults into `doc` (useDefaults), so work on a private copy.
   const valid = validate(doc);
-  if (!valid) for (const e of validate.errors ?? []) problems.push(`${source}: ${describe(e)}`);
-  if (valid) for (const p of crossCheck(doc as Omit<GatewayConfig, 'baseDir'>)) problems.push(`${source}: ${p}`);
+  if (!valid) for (const e of validate.errors ?? []) found.push(describe(e));
+  found.push(...crossCheckSafely(doc as Omit<GatewayConfig, 'baseDir'>, valid));
+  const problems = [...new Set(found)].map((p) => `${source}: ${p}${lineOf(p, options.locate)}`);
   if (problems.length > 0) {
     throw new ConfigError(`invalid configuration (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n  ${problems.join('\n  ')}`, problems);
   }
@@ -94,7 +101,10 @@ function describe(e: ErrorObject): string {
   switch (e.keyword) {
     case 'additionalProperties': {
       const allowed = Object.keys((e.parentSchema as { properties?: object } | undefined)?.properties ?? {});
-      return `${at}: unknown key '${(e.params as { additionalProperty: string }).additionalProperty}'${allowed.length ? ` (expected one of: ${allowed.join(', ')})` : ''}`;
+      const key = (e.params as { additionalProperty: string }).additionalProperty;
+      const near = didYouMean(key, allowed);
+      const hint = `${allowed.length ? ` (expected one of: ${allowed.join(', ')})` : ''}${near !== undefined ? `: did you mean '${near}'?` : ''}`;
+      return `${at}: unknown key '${key}'${hint}`;
     }
     case 'required':
       return `${joinPath(at, (e.params as { missingProperty: string }).missingProperty)}: is required`;
@@ -108,6 +118,30 @@ function describe(e: ErrorObject): string {
       return `${at}: must be a valid ${(e.params as { format: string }).format}`;
     default:
       return `${at}: ${e.message ?? 'is invalid'}`;
+  }
+}
+
+/** " (line N)" for a problem whose text starts with its JSON path, when the source has lines. */
+function lineOf(problem: string, locate: ParseOptions['locate']): string {
+  const m = /^(\/[^\s:]*): unknown key '([^']*)'/.exec(problem);
+  const pointer = m ? joinPath(m[1]!, m[2]!) : /^(\/[^\s:]*)/.exec(problem)?.[1];
+  const line = pointer !== undefined ? locate?.(pointer) : undefined;
+  return line !== undefined ? ` (line ${line})` : '';
+}
+
+/**
+ * Cross-reference checks run even when the schema found problems, so one run
+ * reports both; on a document too broken for them (a section of the wrong
+ * type) they are skipped.
+ */
+function crossCheckSafely(c: Omit<GatewayConfig, 'baseDir'>, valid: boolean): string[] {
+  if (valid) return crossCheck(c);
+  const arrays = ['listeners', 'pools', 'routes'] as const;
+  if (!arrays.every((k) => Array.isArray(c[k]) && c[k].every((x: unknown) => x !== null && typeof x === 'object'))) return [];
+  try {
+    return crossCheck(c);
+  } catch {
+    return [];
   }
 }
 
@@ -142,6 +176,8 @@ function crossCheck(c: Omit<GatewayConfig, 'baseDir'>): string[] {
     else sockets.set(key, i);
     if (l.tls && l.protocol === 'coap') out.push(`/listeners/${i}/tls: not supported for coap (DTLS is not implemented)`);
   });
+  const adminProblem = c.admin && adminCheck(c.admin);
+  if (adminProblem) out.push(adminProblem);
   c.routes.forEach((r, i) => {
     const targets = [r.pool !== undefined || r.script !== undefined, r.target !== undefined].filter(Boolean).length;
     if (targets === 0) out.push(`/routes/${i}: needs one of 'pool', 'script' or 'target'`);

@@ -77,6 +77,22 @@ export class DeviceRegistry {
     return this.presence.get(clientId);
   }
 
+  /** Every connected session (admin API). */
+  sessions(): IterableIterator<Subscriber> {
+    return this.presence.values();
+  }
+
+  /** A session's subscriptions (admin API). */
+  subscriptionsOf(subscriber: Subscriber): Array<{ readonly filter: string; readonly qos: QoS }> {
+    const out: Array<{ filter: string; qos: QoS }> = [];
+    for (const filter of this.bySubscriber.get(subscriber) ?? []) {
+      const table = filter.includes('+') || filter.includes('#') ? this.wildcard : this.exact;
+      const entry = table.get(filter)?.get(subscriber);
+      if (entry) out.push({ filter, qos: entry.options.qos });
+    }
+    return out;
+  }
+
   get connectedCount(): number {
     return this.presence.size;
   }

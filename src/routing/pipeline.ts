@@ -7,6 +7,7 @@
 import type { Logger } from 'pino';
 import { accepted, rejected, unavailable, type Envelope, type Outcome, type Reply } from '../envelope/index.js';
 import type { Admission, ClientInfo, Pipeline } from '../envelope/index.js';
+import type { TgErrorCode } from '../error-codes.js';
 import type { Balancer, UpstreamRequest, UpstreamResult } from '../balancer/types.js';
 import type { DeviceRegistry, QoS } from '../devices/registry.js';
 import type { Metrics, LocalCounter } from '../observability/metrics.js';
@@ -23,6 +24,9 @@ export interface PipelineState {
   readonly scripts?: ScriptHost;
 }
 
+/** Sees each message once its outcome is decided (the admin stage's failure log and dashboard sampling). Must not throw. */
+export type MessageObserver = (envelope: Envelope, outcome: Outcome) => void;
+
 const QOS_BY_DELIVERY: Record<Envelope['delivery'], QoS> = { 'at-most-once': 0, 'at-least-once': 1, 'exactly-once': 2 };
 
 const OUTCOMES_METRIC = 'thinggate_downstream_messages_total';
@@ -37,6 +41,9 @@ export class GatewayPipeline implements Pipeline {
   /** Outcome counters by listener and outcome kind, bound once (no label hashing per message). */
   private readonly outcomes = new Map<string, Partial<Record<Outcome['kind'], LocalCounter>>>();
   private inflight = 0;
+  private observer: MessageObserver | undefined;
+  /** Back-end failures' URLs and bodies in the reasons sent to devices (log.upstreamDetailsToDevices); off by default. */
+  private upstreamDetails = false;
   private readonly drained = new IdleWaiters(() => this.inflight === 0);
 
   constructor(
@@ -74,7 +81,23 @@ export class GatewayPipeline implements Pipeline {
       if (--this.inflight === 0) this.drained.check();
     }
     this.countOutcome(env.listener, outcome.kind);
+    this.observer?.(env, outcome);
     return outcome;
+  }
+
+  /** Whether reasons sent to devices may name back-end URLs and quote response bodies (a debugging aid). */
+  exposeUpstreamDetails(on: boolean): void {
+    this.upstreamDetails = on;
+  }
+
+  /** Installs the one observer of decided messages (undefined removes it). */
+  observe(observer: MessageObserver | undefined): void {
+    this.observer = observer;
+  }
+
+  /** Messages in the pipeline now (the drain log reports it as it falls). */
+  get inflightCount(): number {
+    return this.inflight;
   }
 
   private countOutcome(listener: string, kind: Outcome['kind']): void {
@@ -193,14 +216,14 @@ export class GatewayPipeline implements Pipeline {
     }
     const wantsReply = d.reply ?? route.config.request.reply;
     const request = buildRequest(env, route, d, pool, wantsReply);
-    if (!wantsReply) return state.balancer.dispatch(request).then(toPlainOutcome);
+    if (!wantsReply) return state.balancer.dispatch(request).then(this.upstreamDetails ? toDetailedOutcome : toPlainOutcome);
     return this.replied(env, route, request, state);
   }
 
   /** A dispatch whose back-end answer is the reply (shaped by the script's onResponse when it has one). */
   private async replied(env: Envelope, route: CompiledRoute, request: UpstreamRequest, state: PipelineState): Promise<Outcome> {
     const result = await state.balancer.dispatch(request);
-    const outcome = toOutcome(result, true);
+    const outcome = toOutcome(result, true, this.upstreamDetails);
     if (result.kind === 'response' && route.kind === 'script' && state.scripts) {
       const shaped = await state.scripts.onResponse(
         route.config.script!,
@@ -263,13 +286,40 @@ function toPlainOutcome(result: UpstreamResult): Outcome {
   return toOutcome(result, false);
 }
 
-/** Maps an upstream result to an Outcome. 2xx accepted; 4xx rejected; 5xx and failures unavailable. */
-export function toOutcome(result: UpstreamResult, wantsReply: boolean): Outcome {
+function toDetailedOutcome(result: UpstreamResult): Outcome {
+  return toOutcome(result, false, true);
+}
+
+/** What a device is told about a failed upstream attempt: no URL, address or response body. */
+function publicUpstreamReason(code: string, status?: number): string {
+  switch (code) {
+    case 'TG_ERR_UPSTREAM_TIMEOUT':
+      return 'back-end did not answer in time';
+    case 'TG_ERR_UPSTREAM_REJECTED':
+      return `back-end refused the message (${status})`;
+    case 'TG_ERR_UPSTREAM_STATUS':
+      return `back-end unavailable (${status})`;
+    case 'TG_ERR_MESSAGE_EXPIRED':
+      return 'message expired';
+    default:
+      return `back-end unavailable (${code})`;
+  }
+}
+
+/**
+ * Maps an upstream result to an Outcome. 2xx accepted; 4xx rejected; 5xx
+ * and failures unavailable. The reason names no back-end URL and quotes no
+ * response body unless `details` (the full text is always in `detail`).
+ */
+export function toOutcome(result: UpstreamResult, wantsReply: boolean, details = false): Outcome {
   switch (result.kind) {
     case 'spooled':
       return accepted(202);
-    case 'unavailable':
-      return unavailable(result.code, result.reason, result.retryAfterMs, result.code === 'TG_ERR_UPSTREAM_TIMEOUT' ? 504 : 503);
+    case 'unavailable': {
+      const status = result.code === 'TG_ERR_UPSTREAM_TIMEOUT' ? 504 : 503;
+      const reason = details ? result.reason : publicUpstreamReason(result.code);
+      return unavailableWithDetail(result.code, reason, result.reason, result.retryAfterMs, status);
+    }
     case 'response': {
       const s = result.status;
       if (s >= 200 && s < 300) {
@@ -283,11 +333,19 @@ export function toOutcome(result: UpstreamResult, wantsReply: boolean): Outcome 
         return accepted(s, reply);
       }
       const text = result.body.subarray(0, REASON_BODY_MAX).toString('utf8').replace(/\s+/g, ' ').trim();
-      const reason = `back-end ${result.endpoint} answered ${s}${text ? `: ${text}` : ''}`;
-      if (s >= 400 && s < 500) return rejected(s, 'TG_ERR_UPSTREAM_REJECTED', reason);
-      return unavailable('TG_ERR_UPSTREAM_STATUS', reason, parseRetryAfter(result.headers['retry-after']), s === 504 ? 504 : 503);
+      const detail = `back-end ${result.endpoint} answered ${s}${text ? `: ${text}` : ''}`;
+      const code = s >= 400 && s < 500 ? 'TG_ERR_UPSTREAM_REJECTED' : 'TG_ERR_UPSTREAM_STATUS';
+      const reason = details ? detail : publicUpstreamReason(code, s);
+      if (s >= 400 && s < 500) return { kind: 'rejected', status: s, code, reason, detail };
+      return unavailableWithDetail(code, reason, detail, parseRetryAfter(result.headers['retry-after']), s === 504 ? 504 : 503);
     }
   }
+}
+
+function unavailableWithDetail(code: TgErrorCode, reason: string, detail: string, retryAfterMs: number | undefined, status: number): Outcome {
+  return retryAfterMs === undefined
+    ? { kind: 'unavailable', status, code, reason, detail }
+    : { kind: 'unavailable', status, code, reason, detail, retryAfterMs };
 }
 
 function parseRetryAfter(v: string | undefined): number | undefined {

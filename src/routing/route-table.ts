@@ -29,6 +29,8 @@ interface Matcher {
 
 export class RouteTable {
   private readonly matchers: Matcher[];
+  /** Messages matched per route index (admin API). */
+  private readonly hitCounts: number[];
 
   constructor(routes: readonly RouteConfig[]) {
     this.matchers = routes.map((config, index) => {
@@ -51,10 +53,18 @@ export class RouteTable {
       };
       return m;
     });
+    this.hitCounts = new Array<number>(routes.length).fill(0);
   }
 
-  /** The first route matching the envelope, or undefined. */
+  /** The first route matching the envelope, or undefined; counts the hit. */
   match(env: Envelope): CompiledRoute | undefined {
+    const route = this.find(env);
+    if (route) this.hitCounts[route.index]!++;
+    return route;
+  }
+
+  /** The first route matching the envelope, without counting a hit (logs, admin). */
+  find(env: Envelope): CompiledRoute | undefined {
     for (const m of this.matchers) {
       if (m.protocol !== undefined && m.protocol !== env.protocol) continue;
       if (m.listener !== undefined && m.listener !== env.listener) continue;
@@ -63,6 +73,11 @@ export class RouteTable {
       return m.route;
     }
     return undefined;
+  }
+
+  /** Messages each route matched, by route index. */
+  hits(): readonly number[] {
+    return this.hitCounts;
   }
 
   /** Distinct script paths named by routes. */

@@ -88,6 +88,7 @@ export class ScriptUnit {
   /** A rebuild under way (see rebuild). */
   private rebuilding: Promise<void> | undefined;
   private closed = false;
+  private lastRefusal: string | undefined;
 
   /** Places the script on a script thread, reads and compiles the file; rejects with ScriptCompileError. */
   static async create(options: UnitOptions): Promise<ScriptUnit> {
@@ -126,6 +127,18 @@ export class ScriptUnit {
     });
     this.thread = placed.thread;
     this.key = placed.unit;
+    this.events.on('refused', (err: unknown) => (this.lastRefusal = err instanceof Error ? err.message : String(err)));
+    this.events.on('swapped', () => (this.lastRefusal = undefined));
+  }
+
+  /** Why the last reload was refused, until a later version is swapped in (admin API). */
+  get compileError(): string | undefined {
+    return this.lastRefusal;
+  }
+
+  /** Re-reads the file now (admin API); a version that does not compile is refused like any reload. */
+  reloadFile(): Promise<void> {
+    return this.reload(false);
   }
 
   get version(): RemoteVersion {

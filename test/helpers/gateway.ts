@@ -6,6 +6,7 @@ import { Writable } from 'node:stream';
 import pino from 'pino';
 import { Gateway } from '../../src/gateway.js';
 import { parseConfig } from '../../src/config/load.js';
+import type { GatewayConfig } from '../../src/config/types.js';
 import { threadsUnderTest } from './script-threads.js';
 import { createScriptHostFactory } from '../../src/scripting/factory.js';
 
@@ -19,7 +20,14 @@ export interface TestGateway {
   stop(): Promise<void>;
 }
 
-export async function startGateway(raw: unknown, options: { baseDir?: string; env?: NodeJS.ProcessEnv } = {}): Promise<TestGateway> {
+export interface StartOptions {
+  baseDir?: string;
+  env?: NodeJS.ProcessEnv;
+  /** Reads the configuration again for the admin API's reload. */
+  configLoader?: () => GatewayConfig;
+}
+
+export async function startGateway(raw: unknown, options: StartOptions = {}): Promise<TestGateway> {
   const r = raw as { scripts?: Record<string, unknown>; log?: Record<string, unknown> };
   if (r.scripts !== undefined) raw = { ...r, scripts: { ...threadsUnderTest(), ...r.scripts } };
   // Every security event gets its own log line, so a test can find each one; tests of the repeat summaries set an interval.
@@ -34,7 +42,11 @@ export async function startGateway(raw: unknown, options: { baseDir?: string; en
   });
   const logger = pino({ level: process.env.THINGGATE_TEST_LOG_LEVEL ?? 'debug' }, sink);
   const factory = createScriptHostFactory();
-  const gateway = new Gateway(config, factory ? { logger, scriptHostFactory: factory } : { logger });
+  const gateway = new Gateway(config, {
+    logger,
+    ...(factory && { scriptHostFactory: factory }),
+    ...(options.configLoader && { configLoader: options.configLoader }),
+  });
   await gateway.start();
   return {
     gateway,

@@ -12,7 +12,7 @@ import { serverTlsOptions } from '../../security/tls.js';
 import { AMQP_DEFAULTS } from '../../config/sections/listener-amqp.js';
 import type { AmqpListenerOptions } from '../../config/types.js';
 import type { DeviceMessage } from '../../devices/registry.js';
-import type { Listener, ListenerContext, ListenerFactory, ListenerStats } from '../listener.js';
+import type { ConnectionInfo, Listener, ListenerContext, ListenerFactory, ListenerStats } from '../listener.js';
 import { AmqpConnection, type ConnectionDeps } from './connection.js';
 import { AmqpDeviceClients } from './device-clients.js';
 import { MIN_MAX_FRAME_SIZE } from './frame-scanner.js';
@@ -153,6 +153,30 @@ export class AmqpListener implements Listener {
     const client = this.clients.get(clientId);
     if (!client) return false;
     return client.deliver(message, message.qos);
+  }
+
+  listConnections(): ConnectionInfo[] {
+    return [...this.connections].map((c) => ({
+      listener: this.name,
+      protocol: this.protocol,
+      clientId: c.clientId,
+      remoteAddress: c.remoteAddress,
+      ...(c.remotePort !== undefined && { remotePort: c.remotePort }),
+      ...(c.identity && { identity: c.identity.principal }),
+      protocolVersion: 'amqp 1.0',
+      state: c.admitted ? 'open' : 'opening',
+    }));
+  }
+
+  /** An operator closes a connection: AMQP close with amqp:connection:forced (AMQP 1.0 §2.8.15). */
+  closeConnection(clientId: string, reason: string): boolean {
+    for (const c of this.connections) {
+      if (c.clientId !== clientId || !c.admitted) continue;
+      c.log.info({ reason }, 'connection closed by an operator');
+      c.closeWithError('amqp:connection:forced', reason);
+      return true;
+    }
+    return false;
   }
 
   stats(): ListenerStats {

@@ -13,7 +13,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, createWebSocketStream, type WebSocket } from 'ws';
 import type { TlsInfo } from '../../envelope/index.js';
 import type { DeviceMessage } from '../../devices/registry.js';
-import type { Listener, ListenerContext, ListenerStats } from '../listener.js';
+import type { ConnectionInfo, Listener, ListenerContext, ListenerStats } from '../listener.js';
 import { ThinggateError } from '../../errors.js';
 import { serverTlsOptions, tlsInfoOf } from '../../security/tls.js';
 import { AcceptGuard } from '../accept-guard.js';
@@ -132,6 +132,35 @@ export class MqttListener implements Listener {
     const sub = this.ctx.devices.lookup(clientId);
     if (!(sub instanceof MqttConnection) || sub.listener !== this.name) return false;
     return sub.deliver(message, message.qos);
+  }
+
+  listConnections(): ConnectionInfo[] {
+    const out: ConnectionInfo[] = [];
+    for (const c of this.shared.connections) {
+      out.push({
+        listener: this.name,
+        protocol: this.protocol,
+        clientId: c.clientId,
+        remoteAddress: c.remote.address,
+        ...(c.remote.port !== undefined && { remotePort: c.remote.port }),
+        ...(c.identity && { identity: c.identity.principal }),
+        ...(c.version > 0 && { protocolVersion: c.version === 5 ? 'mqtt 5' : 'mqtt 3.1.1' }),
+        state: c.state,
+        inflight: c.pending,
+      });
+    }
+    return out;
+  }
+
+  /** An operator closes a session: MQTT 5 DISCONNECT 0x98 Administrative action (§3.14.2.1); v3.1.1 has no reason, the socket closes. */
+  closeConnection(clientId: string, reason: string): boolean {
+    for (const c of this.shared.connections) {
+      if (c.clientId !== clientId || c.state !== 'connected') continue;
+      c.log.info({ reason }, 'connection closed by an operator');
+      c.closeWith(RC.ADMINISTRATIVE_ACTION, reason);
+      return true;
+    }
+    return false;
   }
 
   stats(): ListenerStats {

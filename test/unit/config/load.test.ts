@@ -112,7 +112,7 @@ routes: [{ match: { address: "#" }, pool: p, request: { headers: { x-literal: "$
       throw new Error('accepted');
     } catch (err) {
       expect((err as ConfigError).problems).toContain(
-        'gw.yaml: /pools/0/endpoints/0/url: environment variable BACKEND_HOST is not set and has no default (use ${BACKEND_HOST:-default})',
+        'gw.yaml: /pools/0/endpoints/0/url: environment variable BACKEND_HOST is not set and has no default (use ${BACKEND_HOST:-default}) (line 3)',
       );
     }
   });
