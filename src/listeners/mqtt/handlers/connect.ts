@@ -161,7 +161,8 @@ function negotiate(c: MqttConnection, cx: ConnectContext): boolean {
       if (props.maximumPacketSize !== undefined) c.wire.maxPacketBytes = props.maximumPacketSize;
       if (props.requestProblemInformation === false) c.wire.problemInformation = false;
       // Sessions end with their connection; a requested expiry is answered with 0 (§3.2.2.3.2).
-      if ((props.sessionExpiryInterval ?? 0) > 0) cx.sessionExpiryOverride = true;
+      c.connectSessionExpiry = props.sessionExpiryInterval ?? 0;
+      if (c.connectSessionExpiry > 0) cx.sessionExpiryOverride = true;
     }
   }
   return true;
