@@ -12,11 +12,10 @@ import { PT, checkProperties } from './properties.js';
 import { RC } from './reason-codes.js';
 import { MqttProtocolViolation, malformed, protocolError } from './violation.js';
 
-/** The protocol level byte of a CONNECT (0 when the packet is too short to say). */
+/** The protocol level byte of a CONNECT named MQTT (0 when it is too short to say or names another protocol). */
 export function connectLevel(frame: Buffer, bodyStart: number): number {
-  if (frame.length < bodyStart + 2) return 0;
-  const at = bodyStart + 2 + frame.readUInt16BE(bodyStart);
-  return at < frame.length ? frame[at]! : 0;
+  if (frame.length < bodyStart + 7 || frame.toString('latin1', bodyStart, bodyStart + 6) !== '\x00\x04MQTT') return 0;
+  return frame[bodyStart + 6]!;
 }
 
 export function validateConnect(frame: Buffer, bodyStart: number): void {
