@@ -145,6 +145,11 @@ type PublishProperties = NonNullable<IPublishPacket['properties']>;
 function v5Properties(message: DeviceMessage, subscriptionIds: readonly number[] | undefined): PublishProperties | undefined {
   const props: PublishProperties = {};
   let some = false;
+  // [MQTT-3.3.2-4]: the Payload Format Indicator reaches every subscriber unaltered.
+  if (message.payloadUtf8 === true) {
+    props.payloadFormatIndicator = true;
+    some = true;
+  }
   if (message.contentType !== undefined) {
     props.contentType = message.contentType;
     some = true;
