@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ISubackPacket, IUnsubackPacket } from 'mqtt-packet';
 import type { MqttTestBed } from './mqtt-support.js';
-import { RawClient, expectRefused, hex, startBroker } from './mqtt-conformance-support.js';
+import { RawClient, expectRefused, hex, sends as sendsRaw, startBroker } from './mqtt-conformance-support.js';
 
 let bed: MqttTestBed;
 beforeAll(async () => {
@@ -17,11 +17,7 @@ afterAll(async () => {
   await bed.close();
 });
 
-async function sends(v: 4 | 5, bytes: string): Promise<RawClient> {
-  const raw = await RawClient.connected(bed.port, v);
-  raw.write(hex(bytes));
-  return raw;
-}
+const sends = (v: 4 | 5, bytes: string): Promise<RawClient> => sendsRaw(bed, v, bytes);
 
 describe.each([4, 5] as const)('v%i SUBSCRIBE', (v) => {
   // Property length byte for v5 only.

@@ -61,3 +61,10 @@ export async function untilConnections(bed: MqttTestBed, n: number): Promise<voi
   for (let i = 0; i < 500 && listener.stats().connections > n; i++) await new Promise((r) => setTimeout(r, 10));
   expect(listener.stats().connections).toBeLessThanOrEqual(n);
 }
+
+/** A connected raw client that has written `bytes` (hex) after CONNACK. */
+export async function sends(bed: MqttTestBed, v: 4 | 5, bytes: string): Promise<RawClient> {
+  const raw = await RawClient.connected(bed.port, v);
+  raw.write(hex(bytes));
+  return raw;
+}
