@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { IConnackPacket } from 'mqtt-packet';
 import type { MqttTestBed } from './mqtt-support.js';
-import { RawClient, expectRefused, expectServed, hex, sends as sendsRaw, startBroker } from './mqtt-conformance-support.js';
+import { RawClient, expectRefused, expectServed, sends as sendsRaw, startBroker } from './mqtt-conformance-support.js';
 
 let bed: MqttTestBed;
 beforeAll(async () => {
