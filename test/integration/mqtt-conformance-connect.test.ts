@@ -150,6 +150,9 @@ describe('v5 CONNECT properties (§2.2.2.2, §3.1.2.11)', () => {
 
   it('Request Problem Information 2 is a protocol error', () => refused(5, { flags: CLEAN, props: '02 17 02' }, 0x82, 'MQTT-3.1.2.11.7'));
 
+  it('Authentication Data without an Authentication Method is a protocol error (§3.1.2.11.10)', () =>
+    refused(5, { flags: CLEAN, props: '05 16 00 02 61 62' }, 0x82, 'MQTT-3.1.2.11.10'));
+
   it('a property cut short is malformed', () => refused(5, { flags: CLEAN, props: '02 11 00' }, 0x81, 'MQTT-4.13.1-1'));
 
   it('a Will property the Will does not carry is malformed (Session Expiry Interval)', () =>

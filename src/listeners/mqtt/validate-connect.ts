@@ -18,6 +18,9 @@ export function connectLevel(frame: Buffer, bodyStart: number): number {
   return frame[bodyStart + 6]!;
 }
 
+const AUTHENTICATION_METHOD = 0x15;
+const AUTHENTICATION_DATA = 0x16;
+
 export function validateConnect(frame: Buffer, bodyStart: number): void {
   const level = connectLevel(frame, bodyStart);
   const v5 = level === 5;
@@ -45,7 +48,11 @@ export function validateConnect(frame: Buffer, bodyStart: number): void {
   // 3.1.1 only [MQTT-3.1.2-22]: a password needs a user name (v5 allows a password alone, §3.1.2.9).
   if (!v5 && hasPassword && !hasUser) throw malformed('MQTT-3.1.2-22', 'password flag set without the user name flag');
   r.u16('keep alive');
-  if (v5) checkProperties(r, PT.CONNECT);
+  if (v5) {
+    const props = checkProperties(r, PT.CONNECT);
+    // MQTT 5.0 §3.1.2.11.10: Authentication Data without an Authentication Method.
+    if (props.ids.has(AUTHENTICATION_DATA) && !props.ids.has(AUTHENTICATION_METHOD)) throw protocolError('MQTT-3.1.2.11.10', 'Authentication Data without an Authentication Method');
+  }
   r.stringBytes('client identifier'); // [MQTT-3.1.3-4]
   if (will) {
     if (v5) {
