@@ -19,6 +19,8 @@ export interface DeviceMessage {
   readonly replyTo?: string;
   /** Milliseconds since the epoch; an expired message is not delivered. */
   readonly expiresAt?: number;
+  /** The payload is declared UTF-8 text (MQTT 5 Payload Format Indicator 1, sent unaltered [MQTT-3.3.2-4]). */
+  readonly payloadUtf8?: boolean;
 }
 
 /** A connected device session that can take messages. Implemented by listeners. */

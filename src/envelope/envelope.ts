@@ -61,6 +61,8 @@ export interface Envelope {
   readonly replyTo?: string;
   /** Milliseconds since the epoch after which the message is worthless (MQTT message expiry, CoAP Max-Age, AMQP ttl). */
   readonly expiresAt?: number;
+  /** The sender declared the payload UTF-8 text (MQTT 5 Payload Format Indicator 1); forwarded to devices unaltered [MQTT-3.3.2-4]. */
+  readonly payloadUtf8?: boolean;
 }
 
 /** Fields a listener supplies; `id` and `receivedAt` are filled in when absent. */
@@ -99,5 +101,6 @@ export function createEnvelope(init: EnvelopeInit): Envelope {
   if (init.correlationId !== undefined) env.correlationId = init.correlationId;
   if (init.replyTo !== undefined) env.replyTo = init.replyTo;
   if (init.expiresAt !== undefined) env.expiresAt = init.expiresAt;
+  if (init.payloadUtf8 === true) env.payloadUtf8 = true;
   return Object.freeze(env);
 }

@@ -131,14 +131,18 @@ export class GatewayPipeline implements Pipeline {
     if (!route) return rejected(404, 'TG_ERR_NO_ROUTE', `no route matches address '${env.address}'`);
     switch (route.kind) {
       case 'devices':
-        return this.publish(env, {
-          action: 'publish',
-          topic: env.address,
-          payload: env.payload,
-          qos: QOS_BY_DELIVERY[env.delivery],
-          ...(env.contentType !== undefined && { contentType: env.contentType }),
-          headers: env.headers,
-        });
+        return this.publish(
+          env,
+          {
+            action: 'publish',
+            topic: env.address,
+            payload: env.payload,
+            qos: QOS_BY_DELIVERY[env.delivery],
+            ...(env.contentType !== undefined && { contentType: env.contentType }),
+            headers: env.headers,
+          },
+          env.payloadUtf8 === true,
+        );
       case 'pool':
         return this.dispatch(env, route, STATIC_ROUTE, state);
       case 'script':
@@ -189,7 +193,8 @@ export class GatewayPipeline implements Pipeline {
     }
   }
 
-  private publish(env: Envelope, d: PublishDecision): Outcome {
+  /** `payloadUtf8`: the payload is the envelope's own, declared UTF-8 text, and stays so declared. */
+  private publish(env: Envelope, d: PublishDecision, payloadUtf8 = false): Outcome {
     const { bytes, contentType } = toBytes(d.payload);
     const ct = d.contentType ?? contentType;
     this.devices.publish(
@@ -203,6 +208,7 @@ export class GatewayPipeline implements Pipeline {
         ...(env.correlationId !== undefined && { correlationId: env.correlationId }),
         ...(env.replyTo !== undefined && { replyTo: env.replyTo }),
         ...(env.expiresAt !== undefined && { expiresAt: env.expiresAt }),
+        ...(payloadUtf8 && { payloadUtf8: true }),
       },
       env.source.clientId,
     );

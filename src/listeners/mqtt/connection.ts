@@ -22,6 +22,8 @@ import { RC } from './reason-codes.js';
 import type { MqttMetrics } from './metrics.js';
 import { Outbound } from './outbound.js';
 import { dispatchPacket } from './handlers/index.js';
+import { validatePacket } from './validate.js';
+import { connectLevel } from './validate-connect.js';
 import { publishWill, type Will } from './will.js';
 
 /** What all connections of one listener share. */
@@ -77,6 +79,8 @@ export class MqttConnection implements Subscriber {
   sendWill = true;
   /** CONNACK has been sent (errors after it are DISCONNECTs, before it CONNACKs). */
   connacked = false;
+  /** The v5 Session Expiry Interval the client asked for in CONNECT (0 when absent), for DISCONNECT's rule (§3.14.2.2.2). */
+  connectSessionExpiry = 0;
 
   // Limits the client announced (v5) and negotiated values.
   keepaliveMs = 0;
@@ -149,7 +153,7 @@ export class MqttConnection implements Subscriber {
           ),
         );
       } else {
-        this.fail(malformed('MQTT-1.5.5-1', 'remaining length longer than four bytes'));
+        this.fail(malformed('MQTT-1.5.5-1', problem.detail));
       }
     }
   }
@@ -172,6 +176,12 @@ export class MqttConnection implements Subscriber {
       this.onPacket(packet);
     } else {
       try {
+        validatePacket(frame, bodyStart, this.version);
+      } catch (err) {
+        this.failValidation(err, frame, bodyStart);
+        return false;
+      }
+      try {
         this.parser.parse(frame);
       } catch (err) {
         this.fail(malformed(undefined, `unparsable packet: ${(err as Error).message}`));
@@ -181,13 +191,24 @@ export class MqttConnection implements Subscriber {
   };
 
   private onParseError(err: Error): void {
-    if (this.state === 'new' && err.message === 'Invalid protocol version') {
-      // [MQTT-3.1.2-2]: an unsupported level gets CONNACK 0x01 (in the 3.1.1 format every version can read).
-      this.wire.write(UNSUPPORTED_LEVEL_CONNACK);
-      this.fail(new MqttProtocolViolation('protocol-error', RC.UNSUPPORTED_PROTOCOL_VERSION, 'MQTT-3.1.2-2', 'unsupported protocol level'));
-      return;
-    }
     this.fail(malformed(undefined, `malformed packet: ${err.message}`));
+  }
+
+  /**
+   * A packet the validation layer refused. Before CONNECT the client's
+   * version comes from the refused CONNECT itself: a v5 client gets CONNACK
+   * with the reason code, an unsupported level CONNACK 0x01 in the 3.1.1
+   * format every version can read [MQTT-3.1.2-2].
+   */
+  private failValidation(err: unknown, frame: Buffer, bodyStart: number): void {
+    if (this.version === 0 && err instanceof MqttProtocolViolation) {
+      if (err.reasonCode === RC.UNSUPPORTED_PROTOCOL_VERSION) this.wire.write(UNSUPPORTED_LEVEL_CONNACK);
+      else if (connectLevel(frame, bodyStart) === 5) {
+        this.version = 5;
+        this.wire.setVersion(5);
+      }
+    }
+    this.fail(err);
   }
 
   private onPacket(packet: Packet): void {

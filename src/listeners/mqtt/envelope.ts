@@ -16,6 +16,7 @@ export interface MessageProperties {
   readonly responseTopic?: string;
   readonly correlationData?: Buffer;
   readonly messageExpiryInterval?: number;
+  readonly payloadFormatIndicator?: boolean;
 }
 
 export function userPropertiesToHeaders(up: UserProperties): Record<string, string> {
@@ -54,6 +55,7 @@ export function buildEnvelope(
     if (props.responseTopic !== undefined) init.replyTo = props.responseTopic;
     if (props.correlationData !== undefined) init.correlationId = props.correlationData.toString('base64url');
     if (props.messageExpiryInterval !== undefined) init.expiresAt = now + props.messageExpiryInterval * 1000;
+    if (props.payloadFormatIndicator === true) init.payloadUtf8 = true;
   }
   return createEnvelope(init);
 }

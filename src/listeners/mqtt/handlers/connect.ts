@@ -30,6 +30,7 @@ export const CONNECT_STAGES: ReadonlyArray<readonly [string, Stage]> = [
   ['features', checkFeatures],
   ['admission', admit],
   ['negotiation', negotiate],
+  ['packet-size', checkConnackFits],
   ['takeover', takeOver],
   ['connack', connack],
 ];
@@ -161,7 +162,8 @@ function negotiate(c: MqttConnection, cx: ConnectContext): boolean {
       if (props.maximumPacketSize !== undefined) c.wire.maxPacketBytes = props.maximumPacketSize;
       if (props.requestProblemInformation === false) c.wire.problemInformation = false;
       // Sessions end with their connection; a requested expiry is answered with 0 (§3.2.2.3.2).
-      if ((props.sessionExpiryInterval ?? 0) > 0) cx.sessionExpiryOverride = true;
+      c.connectSessionExpiry = props.sessionExpiryInterval ?? 0;
+      if (c.connectSessionExpiry > 0) cx.sessionExpiryOverride = true;
     }
   }
   return true;
@@ -176,7 +178,29 @@ function takeOver(c: MqttConnection, cx: ConnectContext): boolean {
   return true;
 }
 
+/**
+ * [MQTT-3.1.2-25]: nothing larger than the client's Maximum Packet Size may
+ * be sent to it. A client that cannot take thinggate's CONNACK is told with
+ * a bare CONNACK 0x95 Packet too large (when even that fits) and closed,
+ * before it takes over any session.
+ */
+function checkConnackFits(c: MqttConnection, cx: ConnectContext): boolean {
+  if (c.version !== 5 || c.wire.fits(connackPacket(c, cx))) return true;
+  c.log.info({ maximumPacketSize: c.wire.maxPacketBytes }, 'connection refused: the client cannot take the CONNACK');
+  c.wire.send({ cmd: 'connack', sessionPresent: false, reasonCode: RC.PACKET_TOO_LARGE });
+  c.end();
+  return false;
+}
+
 function connack(c: MqttConnection, cx: ConnectContext): boolean {
+  // Session Present is always 0: sessions are not kept across connections [MQTT-3.2.2-2].
+  c.wire.send(connackPacket(c, cx));
+  c.established(cx.clientId, cx.identity);
+  c.log.debug({ version: c.version, keepalive: c.keepaliveMs / 1000 }, 'client connected');
+  return true;
+}
+
+function connackPacket(c: MqttConnection, cx: ConnectContext): IConnackPacket {
   const o = c.shared.options;
   const limits = c.shared.limits;
   const packet: IConnackPacket = { cmd: 'connack', sessionPresent: false, returnCode: 0 };
@@ -195,9 +219,5 @@ function connack(c: MqttConnection, cx: ConnectContext): boolean {
       ...(cx.sessionExpiryOverride && { sessionExpiryInterval: 0 }),
     };
   }
-  // Session Present is always 0: sessions are not kept across connections [MQTT-3.2.2-2].
-  c.wire.send(packet);
-  c.established(cx.clientId, cx.identity);
-  c.log.debug({ version: c.version, keepalive: c.keepaliveMs / 1000 }, 'client connected');
-  return true;
+  return packet;
 }

@@ -25,8 +25,6 @@ export function handlePublish(c: MqttConnection, p: IPublishPacket): void {
   // [MQTT-3.3.1-2]: DUP must be 0 for QoS 0; [MQTT-2.3.1-1]: QoS 1/2 packet identifiers are non-zero.
   if (qos === 0 && p.dup) throw malformed('MQTT-3.3.1-2', 'DUP flag set on a QoS 0 PUBLISH');
   if (qos > 0 && !p.messageId) throw malformed('MQTT-2.3.1-1', 'QoS 1/2 PUBLISH with packet identifier 0');
-  // mqtt-packet decodes ill-formed UTF-8 to U+FFFD; a topic carrying it is treated as ill-formed [MQTT-1.5.4-1].
-  if (topic.includes('\uFFFD')) throw malformed('MQTT-1.5.4-1', 'topic name is not well-formed UTF-8');
   const problem = topicNameProblem(topic);
   if (problem !== undefined) {
     throw new MqttProtocolViolation('protocol-error', RC.TOPIC_NAME_INVALID, 'MQTT-3.3.2-2', `invalid topic name: ${problem}`);
