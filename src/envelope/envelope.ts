@@ -61,6 +61,14 @@ export interface Envelope {
   readonly replyTo?: string;
   /** Milliseconds since the epoch after which the message is worthless (MQTT message expiry, CoAP Max-Age, AMQP ttl). */
   readonly expiresAt?: number;
+  /**
+   * Aborted once the connection that carried the message has closed. Until
+   * its acknowledgement is sent the device counts the message as not
+   * delivered (it redelivers it, or for at-most-once loses it as allowed), so
+   * later stages may drop it unsent; a message already sent to a back-end
+   * simply completes. Absent where the protocol has no connection to lose.
+   */
+  readonly signal?: AbortSignal;
 }
 
 /** Fields a listener supplies; `id` and `receivedAt` are filled in when absent. */
@@ -99,5 +107,6 @@ export function createEnvelope(init: EnvelopeInit): Envelope {
   if (init.correlationId !== undefined) env.correlationId = init.correlationId;
   if (init.replyTo !== undefined) env.replyTo = init.replyTo;
   if (init.expiresAt !== undefined) env.expiresAt = init.expiresAt;
+  if (init.signal !== undefined) env.signal = init.signal;
   return Object.freeze(env);
 }
