@@ -2,7 +2,7 @@
  * A pool of endpoints: strategy, health, outlier ejection, panic mode,
  * circuit breaking, ordered delivery, batching and the durable spool around
  * the attempt loop. Beyond its in-flight limit (`maxInflight`, and no more
- * than its endpoints' connections can carry) requests wait in a queue shared
+ * than twice what its endpoints' connections carry) requests wait in a queue shared
  * fairly between sources (fair-queue.ts); beyond `maxPending` waiting, a
  * message is `unavailable` at once (TG_ERR_POOL_OVERLOADED): back-pressure
  * goes to the devices, never into unbounded memory. A request whose device
@@ -69,10 +69,14 @@ export class BackendPool {
   private rejectedOverload = 0;
   private cancelled = 0;
   /**
-   * Requests in flight at most: `maxInflight`, and no more than the
-   * endpoints' connections take at once (× the batch size when batching).
-   * Beyond that a request would only wait inside an endpoint, first come
-   * first served; it waits in the fair queue instead.
+   * Requests in flight at most: `maxInflight`, and no more than twice what
+   * the endpoints' connections take at once (× the batch size when
+   * batching): one round on the wire and one waiting in the endpoints, so a
+   * connection that answers is handed its next request in the same turn
+   * (exactly the wire's capacity cost twice the system calls per message,
+   * bench/RESULTS.md "fairness"). Beyond that a request would only wait
+   * inside an endpoint, first come first served; it waits in the fair
+   * queue instead.
    */
   private readonly limit: number;
   private panic = false;
@@ -91,7 +95,7 @@ export class BackendPool {
       (e) => new Endpoint(e, { connections: config.connections, pipelining: config.pipelining, ...(tls && { tls }) }),
     );
     const carried = config.endpoints.length * config.connections * config.pipelining * (config.batch?.maxMessages ?? 1);
-    this.limit = Math.min(config.maxInflight, carried);
+    this.limit = Math.min(config.maxInflight, 2 * carried);
     this.metrics = new PoolMetrics(options.metrics, config.name, this.endpoints.map((e) => e.url));
     this.strategy = createStrategy(config.strategy, { hashLoadFactor: config.hashLoadFactor });
     this.retry = new RetryPolicy(config.retries);

@@ -40,7 +40,7 @@ async function heldBackend(): Promise<{ backend: TestBackend; release: () => voi
 
 function balancerFor(url: string, raw: Record<string, unknown> = {}, metrics?: Metrics): Balancer {
   const b = createBalancer(
-    [poolConfig({ endpoints: [{ url }], connections: 1, pipelining: 1, retries: { maxAttempts: 1 }, outlierDetection: { enabled: false }, ...raw })],
+    [poolConfig({ endpoints: [{ url }], connections: 1, pipelining: 1, maxInflight: 1, retries: { maxAttempts: 1 }, outlierDetection: { enabled: false }, ...raw })],
     metrics ? { metrics } : {},
   );
   cleanup.push(() => b.close(0));
@@ -57,7 +57,7 @@ describe('pool fair queue', () => {
     const { backend, release, order } = await heldBackend();
     const b = balancerFor(backend.url);
     const results: Array<Promise<UpstreamResult>> = [];
-    // One place in flight: the first request takes it, the rest wait in the queue.
+    // One place in flight (maxInflight 1): the first request takes it, the rest wait in the queue.
     for (let i = 0; i < 6; i++) results.push(b.dispatch(from('10.0.0.1', 'flood-a')));
     for (let i = 0; i < 6; i++) results.push(b.dispatch(from('10.0.0.1', 'flood-b')));
     results.push(b.dispatch(from('10.0.0.2', 'quiet')));
@@ -67,6 +67,17 @@ describe('pool fair queue', () => {
     await Promise.all(results);
     // 10.0.0.1 and 10.0.0.2 alternate; within 10.0.0.1 its two clients alternate.
     expect(order().slice(0, 6)).toEqual(['flood-a', 'flood-a', 'quiet', 'flood-b', 'flood-a', 'flood-b']);
+  });
+
+  it('keeps in flight no more than twice what the endpoints\' connections carry; the rest wait in the fair queue', async () => {
+    const { backend, release } = await heldBackend();
+    const b = createBalancer([poolConfig({ endpoints: [{ url: backend.url }], connections: 2, pipelining: 1, outlierDetection: { enabled: false } })]);
+    cleanup.push(() => b.close(0));
+    const results = Array.from({ length: 10 }, () => b.dispatch(from('10.0.0.1', 'c')));
+    await backend.waitFor(2);
+    expect(b.stats()[0]).toMatchObject({ inflight: 4, pending: 6 });
+    release();
+    for (const r of results) expect(await r).toMatchObject({ kind: 'response', status: 200 });
   });
 
   it('makes room in a full queue from the longest queue, and refuses a newcomer whose own queue is the longest', async () => {
@@ -109,7 +120,7 @@ describe('pool fair queue', () => {
     const dir = mkdtempSync(join(tmpdir(), 'tg-fair-spool-'));
     cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
     const { backend, release } = await heldBackend();
-    const b = createBalancer([poolConfig({ endpoints: [{ url: backend.url }], connections: 1, pipelining: 1, spool: { directory: 'spool', retryIntervalMs: 20 } })], { baseDir: dir });
+    const b = createBalancer([poolConfig({ endpoints: [{ url: backend.url }], connections: 1, pipelining: 1, maxInflight: 1, spool: { directory: 'spool', retryIntervalMs: 20 } })], { baseDir: dir });
     cleanup.push(() => b.close(0));
     const conn = new AbortController();
     const results = await Promise.all(Array.from({ length: 4 }, () => b.dispatch(from('10.0.0.1', 'spooler', { signal: conn.signal }))));

@@ -12,7 +12,7 @@ import mqttPacket from 'mqtt-packet';
 import { startBed, client, RawClient, type MqttTestBed } from './mqtt-support.js';
 import type { RecordedRequest } from '../helpers/backend.js';
 
-/** Each back-end answer takes this long; with one connection and no pipelining the pool carries one request at a time. */
+/** Each back-end answer takes this long; with one connection and no pipelining the back-end gets one request at a time, and the pool hands the endpoint at most two. */
 const BACKEND_DELAY_MS = 4;
 const ATTACKERS = 8;
 /** Messages each attacking connection publishes at once; the gateway holds 64 of each in its pipeline (limits.maxInflight). */
@@ -104,8 +104,9 @@ describe('pool fairness between sources', () => {
     await victim.publishAsync('victim/data', 'after', { qos: 1 });
     await new Promise((r) => setTimeout(r, 20 * BACKEND_DELAY_MS));
     const late = backend.requests.slice(seen).filter((r) => clientOf(r).startsWith('attacker-')).length;
-    // At most what had already left for the back-end when the close was seen (one request: the pool carries one at a time).
-    expect(late).toBeLessThanOrEqual(1);
+    // At most what the pool had already handed to the endpoint when the close was seen: one request on the
+    // wire and one waiting for the connection (the pool keeps twice what the connections carry).
+    expect(late).toBeLessThanOrEqual(2);
     const served = backend.requests.filter((r) => clientOf(r).startsWith('attacker-')).length;
     const metrics = await gw.gateway.metrics.text();
     const cancelled = (name: string, labels: string): number => Number(new RegExp(`^${name}\\{${labels}\\} (\\d+)$`, 'm').exec(metrics)?.[1] ?? 0);
@@ -140,6 +141,6 @@ describe('pool fairness between sources', () => {
     clients.push(victim);
     await victim.publishAsync('victim/data', 'after', { qos: 1 });
     await new Promise((r) => setTimeout(r, 20 * BACKEND_DELAY_MS));
-    expect(backend.requests.slice(seen).filter((r) => clientOf(r).startsWith('attacker-')).length).toBeLessThanOrEqual(1);
+    expect(backend.requests.slice(seen).filter((r) => clientOf(r).startsWith('attacker-')).length).toBeLessThanOrEqual(2);
   }, 30_000);
 });
