@@ -63,6 +63,14 @@ export interface Envelope {
   readonly expiresAt?: number;
   /** The sender declared the payload UTF-8 text (MQTT 5 Payload Format Indicator 1); forwarded to devices unaltered [MQTT-3.3.2-4]. */
   readonly payloadUtf8?: boolean;
+  /**
+   * Aborted once the connection that carried the message has closed. Until
+   * its acknowledgement is sent the device counts the message as not
+   * delivered (it redelivers it, or for at-most-once loses it as allowed), so
+   * later stages may drop it unsent; a message already sent to a back-end
+   * simply completes. Absent where the protocol has no connection to lose.
+   */
+  readonly signal?: AbortSignal;
 }
 
 /** Fields a listener supplies; `id` and `receivedAt` are filled in when absent. */
@@ -102,5 +110,6 @@ export function createEnvelope(init: EnvelopeInit): Envelope {
   if (init.replyTo !== undefined) env.replyTo = init.replyTo;
   if (init.expiresAt !== undefined) env.expiresAt = init.expiresAt;
   if (init.payloadUtf8 === true) env.payloadUtf8 = true;
+  if (init.signal !== undefined) env.signal = init.signal;
   return Object.freeze(env);
 }

@@ -31,6 +31,8 @@ const QOS_BY_DELIVERY: Record<Envelope['delivery'], QoS> = { 'at-most-once': 0, 
 
 const OUTCOMES_METRIC = 'thinggate_downstream_messages_total';
 const OUTCOMES_HELP = 'Messages handled, by listener and outcome';
+const CANCELLED_METRIC = 'thinggate_downstream_cancelled_total';
+const CANCELLED_HELP = 'Messages dropped before routing because their connection had closed before any acknowledgement';
 
 /** Longest back-end error body quoted in a rejection reason. */
 const REASON_BODY_MAX = 200;
@@ -55,6 +57,7 @@ export class GatewayPipeline implements Pipeline {
     this.state = state;
     this.metrics = metrics;
     metrics.counter(OUTCOMES_METRIC, OUTCOMES_HELP, ['listener', 'outcome']);
+    metrics.counter(CANCELLED_METRIC, CANCELLED_HELP, ['listener']);
   }
 
   /** Swaps in a new configuration's routes, pools and scripts; messages already in flight finish on the old ones. */
@@ -124,6 +127,11 @@ export class GatewayPipeline implements Pipeline {
 
   /** Synchronous up to the dispatch, so a static route costs no extra promise of its own. */
   private route(env: Envelope, state: PipelineState): Promise<Outcome> | Outcome {
+    if (env.signal?.aborted === true) {
+      // Nobody can be acknowledged any more, so nobody counts on this message: not worth a script call or a back-end request.
+      this.metrics.localCounter(CANCELLED_METRIC, CANCELLED_HELP, { listener: env.listener }).inc();
+      return CONNECTION_CLOSED;
+    }
     if (env.expiresAt !== undefined && env.expiresAt <= Date.now()) {
       return accepted(200); // [MQTT-3.3.2-5]-style: an expired message is discarded, not an error
     }
@@ -280,10 +288,15 @@ export function buildRequest(env: Envelope, route: CompiledRoute, d: RouteDecisi
     // A spooled message is acknowledged before any back-end answered, so there is no reply to give;
     // at-most-once messages are not worth disk space.
     spool: !wantsReply && env.delivery !== 'at-most-once',
+    source: env.source,
   };
   if (env.expiresAt !== undefined) request.expiresAt = env.expiresAt;
+  if (env.signal !== undefined) request.signal = env.signal;
   return request;
 }
+
+/** The outcome of a message whose connection closed first; its listener has no one to send it to. */
+const CONNECTION_CLOSED: Outcome = Object.freeze(unavailable('TG_ERR_CONNECTION_CLOSED', 'the device connection closed before the message was sent'));
 
 /** The decision of a route without a script. */
 const STATIC_ROUTE: RouteDecision = Object.freeze({ action: 'route' });

@@ -110,6 +110,8 @@ export class MqttConnection implements Subscriber {
   private paused = false;
   /** Set once the connection is being closed: nothing more is read or dispatched. */
   private closing = false;
+  /** Aborted when the connection starts closing: no acknowledgement can follow (Envelope.signal). */
+  private readonly closed = new AbortController();
 
   constructor(
     readonly shared: ListenerShared,
@@ -131,6 +133,8 @@ export class MqttConnection implements Subscriber {
     socket.on('end', () => {
       this.wire.flushAcks();
       socket.end();
+      // Nothing can be written after our end: messages still awaited can no longer be acknowledged.
+      this.closed.abort();
     });
     shared.connections.add(this);
     shared.metrics.connections.inc();
@@ -343,6 +347,11 @@ export class MqttConnection implements Subscriber {
 
   // ---- inbound flow ----------------------------------------------------------
 
+  /** Carried by this connection's messages; aborted once none of their acknowledgements can be sent. */
+  get closedSignal(): AbortSignal {
+    return this.closed.signal;
+  }
+
   /** Hands an envelope to the pipeline, counting it against the in-flight limit. */
   dispatch(env: Envelope): Promise<Outcome> {
     this.pending++;
@@ -451,6 +460,7 @@ export class MqttConnection implements Subscriber {
 
   private stopReading(): void {
     this.closing = true;
+    this.closed.abort();
     this.socket.removeAllListeners('data');
     this.socket.pause();
   }
@@ -459,6 +469,7 @@ export class MqttConnection implements Subscriber {
     if (this.state === 'closed') return;
     const wasConnected = this.state === 'connected';
     this.state = 'closed';
+    this.closed.abort();
     clearTimeout(this.keepaliveTimer);
     this.out.clear();
     this.shared.connections.delete(this);

@@ -37,6 +37,7 @@ export function buildEnvelope(
   qos: number,
   props: MessageProperties | undefined,
   now: number,
+  signal?: AbortSignal,
 ): Envelope {
   // Fields assigned one by one: no object spread on the per-message path.
   const init: { -readonly [K in keyof EnvelopeInit]: EnvelopeInit[K] } = {
@@ -49,6 +50,7 @@ export function buildEnvelope(
     delivery: DELIVERY[qos]!,
     receivedAt: now,
   };
+  if (signal !== undefined) init.signal = signal;
   if (props !== undefined) {
     if (props.userProperties !== undefined) init.headers = userPropertiesToHeaders(props.userProperties);
     if (props.contentType !== undefined) init.contentType = props.contentType;

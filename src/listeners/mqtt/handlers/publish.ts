@@ -61,7 +61,7 @@ export function handlePublish(c: MqttConnection, p: IPublishPacket): void {
     else finish(c, qos, id, rejection, undefined, undefined);
     return;
   }
-  const env = buildEnvelope(c.listener, c.source, topic, payload, qos, props, Date.now());
+  const env = buildEnvelope(c.listener, c.source, topic, payload, qos, props, Date.now(), c.closedSignal);
   const responseTopic = props?.responseTopic;
   const correlation = props?.correlationData;
   c.dispatch(env).then(
