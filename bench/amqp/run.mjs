@@ -126,7 +126,7 @@ function amqpLoad(port, sasl = true) {
         const container = rhea.create_container({ id: `bench-${i}` });
         container.on('error', () => undefined);
         container.on('disconnected', () => undefined);
-        const conn = container.connect({ port, host: '127.0.0.1', reconnect: false, tcp_no_delay: true, ...(sasl && { username: `bench-${i}`, password: 'bench' }) });
+        const conn = container.connect(/** @type {import('rhea').ConnectionOptions} */ ({ port, host: '127.0.0.1', reconnect: false, tcp_no_delay: true, ...(sasl && { username: `bench-${i}`, password: 'bench' }) }));
         conns.push(conn);
         const s = conn.open_sender({ target: { address: `telemetry/bench-${i}` } });
         const pump = () => {

@@ -13,5 +13,5 @@ const server = coap.createServer({ type: 'udp4' }, (req, res) => {
   res.code = '2.04';
   res.end();
 });
-server.listen(0, '127.0.0.1', () => process.send({ port: server._sock.address().port }));
+server.listen(0, '127.0.0.1', () => process.send({ port: /** @type {any} */ (server)._sock.address().port }));
 process.on('disconnect', () => process.exit(0));

@@ -11,9 +11,11 @@
  */
 import { createServer } from 'node:net';
 import { once } from 'node:events';
+// @ts-ignore aedes is installed only with `npm --prefix bench install` (the peer comparisons)
 import { Aedes } from 'aedes';
 import { Pool } from 'undici';
 import { exitWithParent } from '../lib/proc.mjs';
+import { portOf } from '../lib/net.mjs';
 
 exitWithParent();
 const [backendUrl] = process.argv.slice(2);
@@ -38,4 +40,4 @@ broker.on('connectionError', () => {});
 const server = createServer(broker.handle);
 server.listen(0, '127.0.0.1');
 await once(server, 'listening');
-process.send({ type: 'ready', port: server.address().port });
+process.send({ type: 'ready', port: portOf(server) });

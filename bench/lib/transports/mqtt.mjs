@@ -108,6 +108,7 @@ class Client {
       this.socket = s;
       this.onConnack = (ok, info) => (ok ? resolve(info) : reject(new Error(`CONNACK refused: ${JSON.stringify(info)}`)));
       s.once('connect', () => {
+        /** @type {import('mqtt-packet').IConnectPacket} */
         const packet = {
           cmd: 'connect',
           protocolId: 'MQTT',
@@ -230,7 +231,7 @@ class Client {
       }
       case CONNACK: {
         const parser = mqttPacket.parser({ protocolVersion: this.t.opts.version });
-        parser.on('packet', (p) => {
+        parser.on('packet', (/** @type {any} */ p) => {
           const ok = (p.reasonCode ?? p.returnCode ?? 0) === 0;
           const rm = p.properties?.receiveMaximum;
           // MQTT 5 §3.2.2.3.3: never exceed the server's Receive Maximum.
