@@ -20,29 +20,15 @@ import { saslMechanisms, type SaslResult } from './sasl.js';
 import { InboundLink } from './inbound-link.js';
 import { deferIdleWhileNotReading, type IdleClock } from './idle-timeout.js';
 import { onMessage } from './on-message.js';
+import type { ConnectionDeps as SharedDeps, MessagePathConnection } from './connection-view.js';
 import type { RheaConnection, RheaContainer, RheaContext, RheaLink, RheaReceiver, RheaSender, RheaSession } from './rhea-types.js';
 
-/** What every connection of one listener shares. */
-export interface ConnectionDeps {
-  readonly ctx: ListenerContext;
-  readonly options: AmqpListenerOptions;
-  readonly maxFrameBytes: number;
-  readonly metrics: AmqpMetrics;
-  readonly clients: AmqpDeviceClients;
-  readonly container: RheaContainer;
-  readonly counters: { messagesIn: number; messagesOut: number; protocolErrors: number };
-  /** True once the listener is stopping: no new credit is granted. */
-  readonly isDraining: () => boolean;
-  /** Called with +1 / -1 as deliveries enter and leave the pipeline. */
-  readonly onInflight: (delta: number) => void;
-  /** Called when the peer's open frame arrived on `socket`: the accept deadline no longer applies. */
-  readonly onOpen: (socket: Socket | TLSSocket) => void;
-  readonly onClosed: (c: AmqpConnection) => void;
-}
+/** The shared listener state an AmqpConnection is given. */
+export type ConnectionDeps = SharedDeps<AmqpConnection>;
 
 let seq = 0;
 
-export class AmqpConnection {
+export class AmqpConnection implements MessagePathConnection {
   readonly id = `amqp-${++seq}`;
   readonly rhea: RheaConnection;
   readonly shim: SocketShim;

@@ -11,53 +11,22 @@ import type { Duplex } from 'node:stream';
 import mqttPacket, { type Packet, type Parser } from 'mqtt-packet';
 import { PacketWriter } from './writer.js';
 import type { Logger } from 'pino';
-import type { Envelope, Identity, Outcome, Source, TlsInfo } from '../../envelope/index.js';
-import type { DeviceMessage, QoS, Subscriber } from '../../devices/registry.js';
-import type { ListenerContext } from '../listener.js';
-import type { ListenerLimits, MqttListenerOptions } from '../../config/types.js';
+import type { Envelope, Identity, Outcome, Source } from '../../envelope/index.js';
+import type { DeviceMessage, QoS } from '../../devices/registry.js';
 import { Framer } from './framing.js';
 import { decodePublish } from './decode-publish.js';
 import { MqttProtocolViolation, malformed, receiveMaximumExceeded } from './violation.js';
 import { RC } from './reason-codes.js';
-import type { MqttMetrics } from './metrics.js';
 import { Outbound } from './outbound.js';
 import { dispatchPacket } from './handlers/index.js';
 import { validatePacket } from './validate.js';
 import { connectLevel } from './validate-connect.js';
-import { publishWill, type Will } from './will.js';
+import { publishWill } from './will.js';
+import type { ConnectionState, ListenerShared as SharedState, MqttSession, RemoteInfo, Will } from './session.js';
 
-/** What all connections of one listener share. */
-export interface ListenerShared {
-  readonly ctx: ListenerContext;
-  readonly name: string;
-  readonly limits: ListenerLimits;
-  readonly options: MqttListenerOptions;
-  readonly metrics: MqttMetrics;
-  readonly connections: Set<MqttConnection>;
-  draining: boolean;
-  messagesIn: number;
-  messagesOut: number;
-  protocolErrors: number;
-  /** Called when a connection's in-flight count reaches zero or it closes (drain waits on it). */
-  onSettled(): void;
-  /** Called when the connection's CONNECT has arrived: the accept deadline no longer applies. */
-  onConnect(c: MqttConnection): void;
-  /** Uncorks `writer` at the end of this event-loop turn (one setImmediate per listener, not per write). */
-  scheduleFlush(writer: PacketWriter): void;
-}
-
-export interface RemoteInfo {
-  readonly address: string;
-  readonly port?: number;
-  readonly tls?: TlsInfo;
-}
-
-/** Lifecycle of a connection. */
-export type ConnectionState = 'new' | 'connecting' | 'connected' | 'closed';
-
-/** QoS 2 inbound exchange states [MQTT-4.3.3]. */
-export const QOS2_DISPATCHING = 1;
-export const QOS2_RECEIVED = 2;
+export { QOS2_DISPATCHING, QOS2_RECEIVED, type ConnectionState, type RemoteInfo } from './session.js';
+/** The listener state that MqttConnection's are given. */
+export type ListenerShared = SharedState<MqttConnection>;
 
 /** MQTT Control Packet type of PUBLISH (MQTT 5.0 §2.1.2). */
 const PUBLISH = 3;
@@ -65,7 +34,7 @@ const PUBLISH = 3;
 /** Grace period for a peer to read a final DISCONNECT/CONNACK before the socket is destroyed. */
 const CLOSE_GRACE_MS = 1000;
 
-export class MqttConnection implements Subscriber {
+export class MqttConnection implements MqttSession {
   clientId = '';
   readonly listener: string;
   /** Protocol level from CONNECT: 4 (3.1.1) or 5; 0 before CONNECT. */

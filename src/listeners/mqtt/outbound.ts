@@ -7,7 +7,7 @@
  */
 import type { IPublishPacket } from 'mqtt-packet';
 import type { DeviceMessage, QoS } from '../../devices/registry.js';
-import type { MqttConnection } from './connection.js';
+import type { MqttSession } from './session.js';
 import { RC } from './reason-codes.js';
 
 /** Outbound QoS 2 states: waiting for PUBREC, then for PUBCOMP. */
@@ -27,7 +27,7 @@ export class Outbound {
   private nextId = 1;
 
   constructor(
-    private readonly conn: MqttConnection,
+    private readonly conn: MqttSession,
     private readonly maxQueue: number,
   ) {}
 

@@ -9,7 +9,8 @@ import { isUtf8 } from 'node:buffer';
 import type { IConnackPacket, IConnectPacket } from 'mqtt-packet';
 import type { Identity } from '../../../envelope/index.js';
 import { topicNameProblem } from '../../../envelope/index.js';
-import { MqttConnection } from '../connection.js';
+import type { Subscriber } from '../../../devices/registry.js';
+import type { MqttSession } from '../session.js';
 import { RC, V3_CONNACK, admissionReturnCode } from '../reason-codes.js';
 
 interface ConnectContext {
@@ -21,7 +22,7 @@ interface ConnectContext {
   sessionExpiryOverride?: boolean;
 }
 
-type Stage = (c: MqttConnection, cx: ConnectContext) => boolean | Promise<boolean>;
+type Stage = (c: MqttSession, cx: ConnectContext) => boolean | Promise<boolean>;
 
 /** The connect stages, in order. */
 export const CONNECT_STAGES: ReadonlyArray<readonly [string, Stage]> = [
@@ -35,7 +36,7 @@ export const CONNECT_STAGES: ReadonlyArray<readonly [string, Stage]> = [
   ['connack', connack],
 ];
 
-export function handleConnect(c: MqttConnection, packet: IConnectPacket): void {
+export function handleConnect(c: MqttSession, packet: IConnectPacket): void {
   c.beginConnect(packet.protocolVersion ?? 4);
   const cx: ConnectContext = { packet, clientId: packet.clientId, assigned: false };
   runStages(c, cx, 0).then(
@@ -46,7 +47,7 @@ export function handleConnect(c: MqttConnection, packet: IConnectPacket): void {
   );
 }
 
-async function runStages(c: MqttConnection, cx: ConnectContext, from: number): Promise<boolean> {
+async function runStages(c: MqttSession, cx: ConnectContext, from: number): Promise<boolean> {
   for (let i = from; i < CONNECT_STAGES.length; i++) {
     if (c.state === 'closed') return false;
     const r = CONNECT_STAGES[i]![1](c, cx);
@@ -56,7 +57,7 @@ async function runStages(c: MqttConnection, cx: ConnectContext, from: number): P
 }
 
 /** Refuses with a CONNACK in the client's version, then closes. */
-function refuse(c: MqttConnection, v5Code: number, v3Code: number, reason: string): false {
+function refuse(c: MqttSession, v5Code: number, v3Code: number, reason: string): false {
   c.log.info({ reason, code: c.version === 5 ? v5Code : v3Code }, 'connection refused');
   if (c.version === 5) c.wire.send({ cmd: 'connack', sessionPresent: false, reasonCode: v5Code, properties: { reasonString: reason } });
   else c.wire.send({ cmd: 'connack', sessionPresent: false, returnCode: v3Code });
@@ -65,7 +66,7 @@ function refuse(c: MqttConnection, v5Code: number, v3Code: number, reason: strin
 }
 
 /** [MQTT-3.1.2-2]: only 3.1.1 (level 4) and 5 are served; 3.1 (level 3) gets return code 0x01. */
-function checkProtocolVersion(c: MqttConnection, cx: ConnectContext): boolean {
+function checkProtocolVersion(c: MqttSession, cx: ConnectContext): boolean {
   const v = cx.packet.protocolVersion;
   if (v === 4 || v === 5) return true;
   c.version = 4; // answer in the 3.x CONNACK format the client understands
@@ -77,7 +78,7 @@ function checkProtocolVersion(c: MqttConnection, cx: ConnectContext): boolean {
  * Identifier [MQTT-3.2.2-16]; v3.1.1 allows it only with clean session, else
  * CONNACK 0x02 [MQTT-3.1.3-8].
  */
-function checkClientId(c: MqttConnection, cx: ConnectContext): boolean {
+function checkClientId(c: MqttSession, cx: ConnectContext): boolean {
   if (cx.clientId.length > 0) return true;
   if (c.version === 4 && !cx.packet.clean) {
     return refuse(c, RC.CLIENT_IDENTIFIER_NOT_VALID, V3_CONNACK.IDENTIFIER_REJECTED, 'empty client identifier requires clean session [MQTT-3.1.3-8]');
@@ -88,7 +89,7 @@ function checkClientId(c: MqttConnection, cx: ConnectContext): boolean {
 }
 
 /** Features thinggate does not offer are refused up front rather than half-honoured. */
-function checkFeatures(c: MqttConnection, cx: ConnectContext): boolean {
+function checkFeatures(c: MqttSession, cx: ConnectContext): boolean {
   const p = cx.packet;
   if (c.version === 5 && p.properties?.authenticationMethod !== undefined) {
     return refuse(c, RC.BAD_AUTHENTICATION_METHOD, V3_CONNACK.NOT_AUTHORIZED, 'enhanced authentication is not supported');
@@ -112,7 +113,7 @@ function checkFeatures(c: MqttConnection, cx: ConnectContext): boolean {
 }
 
 /** Admission through the pipeline (authenticators, onConnect scripts). Passwords are never logged. */
-async function admit(c: MqttConnection, cx: ConnectContext): Promise<boolean> {
+async function admit(c: MqttSession, cx: ConnectContext): Promise<boolean> {
   const p = cx.packet;
   const r = c.remote;
   const admission = await c.shared.ctx.pipeline.admit({
@@ -144,7 +145,7 @@ async function admit(c: MqttConnection, cx: ConnectContext): Promise<boolean> {
 }
 
 /** Keepalive, Receive Maximum, Maximum Packet Size and Problem Information from the client. */
-function negotiate(c: MqttConnection, cx: ConnectContext): boolean {
+function negotiate(c: MqttSession, cx: ConnectContext): boolean {
   const p = cx.packet;
   let keepalive = p.keepalive ?? 0;
   const max = c.shared.options.maxKeepAliveSeconds;
@@ -169,11 +170,16 @@ function negotiate(c: MqttConnection, cx: ConnectContext): boolean {
   return true;
 }
 
+/** A subscriber that is an MQTT session (it can be taken over), not another protocol's device. */
+function isSession(s: Subscriber): s is MqttSession {
+  return typeof (s as Partial<MqttSession>).takeOver === 'function';
+}
+
 /** [MQTT-3.1.4-3]: a connection with the same client id is closed (v5: DISCONNECT 0x8E). */
-function takeOver(c: MqttConnection, cx: ConnectContext): boolean {
+function takeOver(c: MqttSession, cx: ConnectContext): boolean {
   c.clientId = cx.clientId;
   const previous = c.shared.ctx.devices.connect(c);
-  if (previous instanceof MqttConnection) previous.takeOver();
+  if (previous && isSession(previous)) previous.takeOver();
   else if (previous) c.log.warn({ listener: previous.listener }, 'client id already connected through another protocol');
   return true;
 }
@@ -184,7 +190,7 @@ function takeOver(c: MqttConnection, cx: ConnectContext): boolean {
  * a bare CONNACK 0x95 Packet too large (when even that fits) and closed,
  * before it takes over any session.
  */
-function checkConnackFits(c: MqttConnection, cx: ConnectContext): boolean {
+function checkConnackFits(c: MqttSession, cx: ConnectContext): boolean {
   if (c.version !== 5 || c.wire.fits(connackPacket(c, cx))) return true;
   c.log.info({ maximumPacketSize: c.wire.maxPacketBytes }, 'connection refused: the client cannot take the CONNACK');
   c.wire.send({ cmd: 'connack', sessionPresent: false, reasonCode: RC.PACKET_TOO_LARGE });
@@ -192,7 +198,7 @@ function checkConnackFits(c: MqttConnection, cx: ConnectContext): boolean {
   return false;
 }
 
-function connack(c: MqttConnection, cx: ConnectContext): boolean {
+function connack(c: MqttSession, cx: ConnectContext): boolean {
   // Session Present is always 0: sessions are not kept across connections [MQTT-3.2.2-2].
   c.wire.send(connackPacket(c, cx));
   c.established(cx.clientId, cx.identity);
@@ -200,7 +206,7 @@ function connack(c: MqttConnection, cx: ConnectContext): boolean {
   return true;
 }
 
-function connackPacket(c: MqttConnection, cx: ConnectContext): IConnackPacket {
+function connackPacket(c: MqttSession, cx: ConnectContext): IConnackPacket {
   const o = c.shared.options;
   const limits = c.shared.limits;
   const packet: IConnackPacket = { cmd: 'connack', sessionPresent: false, returnCode: 0 };

@@ -7,11 +7,11 @@
  * published when the connection closes.
  */
 import type { IDisconnectPacket } from 'mqtt-packet';
-import type { MqttConnection } from '../connection.js';
+import type { MqttSession } from '../session.js';
 import { RC } from '../reason-codes.js';
 import { protocolError } from '../violation.js';
 
-export function handleDisconnect(c: MqttConnection, p: IDisconnectPacket): void {
+export function handleDisconnect(c: MqttSession, p: IDisconnectPacket): void {
   const rc = p.reasonCode ?? RC.NORMAL_DISCONNECTION;
   // MQTT 5.0 §3.14.2.2.2: a non-zero Session Expiry Interval here is a Protocol Error only when CONNECT's was 0.
   if (c.version === 5 && c.connectSessionExpiry === 0 && (p.properties?.sessionExpiryInterval ?? 0) > 0) {

@@ -7,12 +7,12 @@
 import { isUtf8 } from 'node:buffer';
 import type { IPublishPacket } from 'mqtt-packet';
 import { topicNameProblem, type Outcome } from '../../../envelope/index.js';
-import { QOS2_DISPATCHING, QOS2_RECEIVED, type MqttConnection } from '../connection.js';
+import { QOS2_DISPATCHING, QOS2_RECEIVED, type MqttSession } from '../session.js';
 import { buildEnvelope } from '../envelope.js';
 import { RC, outcomeReasonCode } from '../reason-codes.js';
 import { MqttProtocolViolation, malformed, protocolError, receiveMaximumExceeded } from '../violation.js';
 
-export function handlePublish(c: MqttConnection, p: IPublishPacket): void {
+export function handlePublish(c: MqttSession, p: IPublishPacket): void {
   const v5 = c.version === 5;
   const props = p.properties;
   let topic = p.topic;
@@ -77,7 +77,7 @@ export function handlePublish(c: MqttConnection, p: IPublishPacket): void {
 }
 
 /** Topic aliases (MQTT 5.0 §3.3.2.3.4): 0 or above our maximum → 0x94; unknown alias with an empty topic → 0x82. */
-function resolveAlias(c: MqttConnection, alias: number, topic: string): string {
+function resolveAlias(c: MqttSession, alias: number, topic: string): string {
   const max = c.shared.options.topicAliasMaximum;
   if (alias === 0 || alias > max) {
     throw new MqttProtocolViolation('protocol-error', RC.TOPIC_ALIAS_INVALID, 'MQTT-3.3.2-8', `topic alias ${alias} outside 1..${max}`);
@@ -92,7 +92,7 @@ function resolveAlias(c: MqttConnection, alias: number, topic: string): string {
 }
 
 /** Maps the Outcome to the acknowledgement (or, for v3.1.1 failures, to closing without one). */
-function finish(c: MqttConnection, qos: number, id: number, outcome: Outcome, responseTopic: string | undefined, correlation: Buffer | undefined): void {
+function finish(c: MqttSession, qos: number, id: number, outcome: Outcome, responseTopic: string | undefined, correlation: Buffer | undefined): void {
   if (c.state === 'closed') return; // no ack: the client redelivers on its next connection
   if (outcome.kind === 'accepted') {
     if (outcome.reply !== undefined && responseTopic !== undefined) sendReply(c, outcome, responseTopic, correlation, qos);
@@ -128,7 +128,7 @@ function finish(c: MqttConnection, qos: number, id: number, outcome: Outcome, re
 }
 
 /** The back-end's reply goes to the requester on its Response Topic with the same Correlation Data (MQTT 5.0 §4.10). */
-function sendReply(c: MqttConnection, outcome: Extract<Outcome, { kind: 'accepted' }>, topic: string, correlation: Buffer | undefined, qos: number): void {
+function sendReply(c: MqttSession, outcome: Extract<Outcome, { kind: 'accepted' }>, topic: string, correlation: Buffer | undefined, qos: number): void {
   const reply = outcome.reply!;
   c.deliver(
     {

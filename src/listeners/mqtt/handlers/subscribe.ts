@@ -8,13 +8,13 @@
 import type { ISubackPacket, ISubscribePacket } from 'mqtt-packet';
 import { filterProblem } from '../../../envelope/index.js';
 import type { QoS } from '../../../devices/registry.js';
-import type { MqttConnection } from '../connection.js';
+import type { MqttSession } from '../session.js';
 import { RC, V3_SUBACK_FAILURE } from '../reason-codes.js';
 
 /** v5 0x9E Shared Subscriptions not supported. */
 const SHARED_NOT_SUPPORTED = 0x9e;
 
-export function handleSubscribe(c: MqttConnection, p: ISubscribePacket): void {
+export function handleSubscribe(c: MqttSession, p: ISubscribePacket): void {
   const v5 = c.version === 5;
   // Validated before (validate.ts): at least one filter [MQTT-3.8.3-2], well-formed UTF-8, one non-zero Subscription Identifier at most.
   const subscriptionId = p.properties?.subscriptionIdentifier as number | undefined;
@@ -49,7 +49,7 @@ export function handleSubscribe(c: MqttConnection, p: ISubscribePacket): void {
 }
 
 /** Invalid filters of one SUBSCRIBE or UNSUBSCRIBE, as one security event. */
-export function reportInvalidFilters(c: MqttConnection, problems: readonly string[], clause: string): void {
+export function reportInvalidFilters(c: MqttSession, problems: readonly string[], clause: string): void {
   if (problems.length === 0) return;
   c.shared.ctx.guard.report({
     kind: 'invalid-filter',

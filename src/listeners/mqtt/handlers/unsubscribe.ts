@@ -7,12 +7,12 @@
  */
 import type { IUnsubackPacket, IUnsubscribePacket } from 'mqtt-packet';
 import { filterProblem } from '../../../envelope/index.js';
-import type { MqttConnection } from '../connection.js';
+import type { MqttSession } from '../session.js';
 import { RC } from '../reason-codes.js';
 import { MqttProtocolViolation } from '../violation.js';
 import { reportInvalidFilters } from './subscribe.js';
 
-export function handleUnsubscribe(c: MqttConnection, p: IUnsubscribePacket): void {
+export function handleUnsubscribe(c: MqttSession, p: IUnsubscribePacket): void {
   const codes: number[] = [];
   const problems: string[] = [];
   for (const filter of p.unsubscriptions) {
