@@ -33,7 +33,8 @@ describe('thinggate CLI for operators', () => {
       expect(h.stdout, cmd).toMatch(new RegExp(`^usage: thinggate ${cmd}`));
     }
     expect(run(['help']).stdout).toContain('thinggate --version');
-  });
+    // Six processes, one after another: on a loaded 2-core machine each start can take seconds.
+  }, 120_000);
 
   it('check: reports an unreadable TLS file and a script that does not compile in one run', () => {
     const dir = folder({

