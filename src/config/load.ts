@@ -7,6 +7,8 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve, extname } from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
+import { aclAddressProblem } from '../security/acl.js';
+import { bindingProblem } from '../security/binding.js';
 import addFormatsModule from 'ajv-formats';
 import { parseDocument } from 'yaml';
 import { ConfigError } from '../errors.js';
@@ -141,6 +143,7 @@ function crossCheck(c: Omit<GatewayConfig, 'baseDir'>): string[] {
     else sockets.set(key, i);
     if (l.tls && l.protocol === 'coap') out.push(`/listeners/${i}/tls: not supported for coap (DTLS is not implemented)`);
   });
+  out.push(...securityProblems(c));
   c.routes.forEach((r, i) => {
     const targets = [r.pool !== undefined || r.script !== undefined, r.target !== undefined].filter(Boolean).length;
     if (targets === 0) out.push(`/routes/${i}: needs one of 'pool', 'script' or 'target'`);
@@ -160,6 +163,27 @@ function crossCheck(c: Omit<GatewayConfig, 'baseDir'>): string[] {
         out.push(`/routes/${i}/request/path: unknown placeholder {${m[1]}} (expected {clientId}, {address}, {address.N}, {listener}, {protocol} or {id})`);
       }
     }
+  });
+  return out;
+}
+
+/** Placeholders, patterns and combinations of the identity sections (docs/security.md). */
+function securityProblems(c: Omit<GatewayConfig, 'baseDir'>): string[] {
+  const out: string[] = [];
+  c.listeners.forEach((l, i) => {
+    if (l.protocol === 'coap' && l.auth.length > 0) out.push(`/listeners/${i}/auth: coap has no credentials over plain UDP (DTLS is not implemented); it stays anonymous`);
+    l.auth.forEach((a, j) => {
+      if (a.type === 'x509' && (!l.tls?.ca || !l.tls.requestCert)) out.push(`/listeners/${i}/auth/${j}: x509 needs tls.ca and tls.requestCert on this listener`);
+    });
+    if (l.clientId !== undefined) {
+      const p = bindingProblem(l.clientId);
+      if (p) out.push(`/listeners/${i}/clientId: ${p}`);
+    }
+  });
+  c.acl.forEach((r, i) => {
+    if ((r.allow === undefined) === (r.deny === undefined)) out.push(`/acl/${i}: needs exactly one of 'allow' or 'deny'`);
+    const p = aclAddressProblem(r.address) ?? filterProblem(r.address.replace(/\{[^}]*\}/g, 'x'));
+    if (p) out.push(`/acl/${i}/address: ${p}`);
   });
   return out;
 }

@@ -10,7 +10,7 @@ import type { Identity, TlsInfo } from '../../envelope/index.js';
 import { newId } from '../../envelope/index.js';
 import type { Admission, ListenerContext } from '../listener.js';
 import { clientInfo, identityOf } from './admission.js';
-import type { AmqpListenerOptions } from '../../config/types.js';
+import type { AmqpListenerOptions, AmqpSaslMechanism } from '../../config/types.js';
 import type { AmqpMetrics } from './metrics.js';
 import type { AmqpDeviceClient, AmqpDeviceClients } from './device-clients.js';
 import type { FramingViolation } from './frame-scanner.js';
@@ -82,7 +82,7 @@ export class AmqpConnection {
     this.log = ctx.logger.child({ conn: this.id, remote: `${this.remoteAddress}:${this.remotePort ?? ''}` });
     this.shim = new SocketShim(socket, deps.maxFrameBytes, (v) => this.onViolation(v));
     // rhea reads the mechanisms from its container when it accepts a socket; each connection gets its own table.
-    container.sasl_server_mechanisms = saslMechanisms(options.saslMechanisms, this.sasl);
+    container.sasl_server_mechanisms = saslMechanisms(offeredMechanisms(ctx.config, options.saslMechanisms), this.sasl);
     this.rhea = container.create_connection({
       id: this.id,
       container_id: `thinggate/${ctx.config.name}`,
@@ -365,4 +365,10 @@ export class AmqpConnection {
     this.log.debug('disconnected');
     this.deps.onClosed(this);
   }
+}
+
+/** ANONYMOUS is offered only where the listener admits anonymous clients (docs/security.md). */
+function offeredMechanisms(config: { auth: readonly unknown[]; anonymous?: boolean }, configured: readonly AmqpSaslMechanism[]): readonly AmqpSaslMechanism[] {
+  const anonymous = config.anonymous ?? config.auth.length === 0;
+  return anonymous ? configured : configured.filter((m) => m !== 'ANONYMOUS');
 }

@@ -138,6 +138,7 @@ async function admit(c: MqttConnection, cx: ConnectContext): Promise<boolean> {
       detail: admission.reason,
     });
   }
+  if (admission.clientIdRefused) return refuse(c, RC.CLIENT_IDENTIFIER_NOT_VALID, V3_CONNACK.IDENTIFIER_REJECTED, admission.reason);
   const code = admissionReturnCode(admission.status, c.version);
   return refuse(c, code, code, admission.reason);
 }
