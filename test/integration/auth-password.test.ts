@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { TestBackend } from '../helpers/backend.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { client } from './mqtt-support.js';
-import { CLI, TempDir, curlPost, protonSend, run, writeUsers } from './auth-support.js';
+import { CLI, TempDir, connackCode, curlPost, protonSend, run, writeUsers } from './auth-support.js';
 
 const dir = new TempDir();
 let backend: TestBackend;
@@ -49,16 +49,7 @@ async function requestFor(path: string) {
   throw new Error(`no request for ${path}`);
 }
 
-/** The CONNACK code MQTT.js reports for a refused connection. */
-async function refusal(options: Record<string, unknown>): Promise<number | undefined> {
-  try {
-    const c = await client(gw.port('mqtt'), { reconnectPeriod: 0, ...options });
-    await c.endAsync();
-    return 0;
-  } catch (err) {
-    return (err as { code?: number }).code;
-  }
-}
+const refusal = (options: Record<string, unknown>) => connackCode(gw.port('mqtt'), options);
 
 describe('password authentication', () => {
   it('MQTT.js v5 with the right password: the back-end sees the identity', async () => {

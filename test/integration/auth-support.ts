@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { hashPassword } from '../../src/security/scrypt.js';
+import { client } from './mqtt-support.js';
 
 export const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 const PROTON = fileURLToPath(new URL('../interop/python/proton_client.py', import.meta.url));
@@ -71,4 +72,15 @@ export async function protonSend(url: string, address: string, count = 1, extra:
 
 export function execFileText(cmd: string, args: string[]): Promise<string> {
   return new Promise((resolve, reject) => execFile(cmd, args, (err, stdout) => (err ? reject(err) : resolve(stdout))));
+}
+
+/** The CONNACK code MQTT.js reports: 0 when connected (the client is then closed), else the refusal code. */
+export async function connackCode(port: number, options: Record<string, unknown>): Promise<number | undefined> {
+  try {
+    const c = await client(port, { reconnectPeriod: 0, ...options });
+    await c.endAsync();
+    return 0;
+  } catch (err) {
+    return (err as { code?: number }).code;
+  }
 }

@@ -6,7 +6,7 @@
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
-import type { Identity, TlsInfo } from '../../envelope/index.js';
+import type { AclAction, Identity, Source, TlsInfo } from '../../envelope/index.js';
 import { newId } from '../../envelope/index.js';
 import type { Admission, ListenerContext } from '../listener.js';
 import { clientInfo, identityOf } from './admission.js';
@@ -52,6 +52,8 @@ export class AmqpConnection {
   readonly tls: TlsInfo | undefined;
   clientId = '';
   identity: Identity | undefined;
+  /** The source every envelope of this connection shares, once admitted (frozen: the ACL caches its decisions on it). */
+  source: Source | undefined;
   admitted = false;
   client: AmqpDeviceClient | undefined;
   readonly receivers = new Map<RheaReceiver, InboundLink>();
@@ -160,11 +162,26 @@ export class AmqpConnection {
       return;
     }
     this.identity = identityOf(a);
+    this.source = Object.freeze({
+      clientId: this.clientId,
+      remoteAddress: this.remoteAddress,
+      ...(this.identity !== undefined && { identity: this.identity }),
+      ...(this.remotePort !== undefined && { remotePort: this.remotePort }),
+      ...(this.tls !== undefined && { tls: this.tls }),
+    });
     this.admitted = true;
     metrics.connectionsTotal.inc({ listener: ctx.config.name, result: 'accepted' });
-    this.client = this.deps.clients.acquire(this.clientId);
-    for (const [s, address] of this.senders) this.client.addSender(s, address);
-    for (const l of this.receivers.values()) l.topUp(this.paused);
+    this.client = this.deps.clients.acquire(this.clientId, this.identity?.principal);
+    // Links attached before admission are authorized now.
+    for (const [s, address] of [...this.senders]) {
+      // A dynamic source is a fresh node of this connection's own (AMQP 1.0 §3.5.3): nothing to authorize.
+      if (s.remote.attach?.source?.dynamic || this.linkAllowed(s, 'receive', address)) this.client.addSender(s, address);
+    }
+    for (const [r, l] of [...this.receivers]) {
+      const target = r.remote.attach?.target?.address;
+      if (typeof target === 'string' && !this.linkAllowed(r, 'publish', target)) continue;
+      l.topUp(this.paused);
+    }
     this.log.debug({ mechanism: this.sasl.mechanism ?? 'none', user: this.sasl.username, identity: this.identity?.principal }, 'connection admitted');
     this.shim.socket.resume();
     this.idleClock.restart();
@@ -219,7 +236,17 @@ export class AmqpConnection {
       unavailableBackoffMs: this.deps.options.unavailableBackoffMs,
     });
     this.receivers.set(receiver, link);
+    if (this.admitted && typeof address === 'string' && !this.linkAllowed(receiver, 'publish', address)) return;
     link.topUp(this.paused);
+  }
+
+  /** The ACL at attach (docs/security.md): a denied link is detached with amqp:unauthorized-access and forgotten. */
+  private linkAllowed(link: RheaSender | RheaReceiver, action: AclAction, address: string): boolean {
+    if (this.deps.ctx.pipeline.authorize(this.deps.ctx.config.name, this.source!, action, address)) return true;
+    link.close({ condition: 'amqp:unauthorized-access', description: `not authorized to ${action} '${address}'` });
+    if (this.senders.has(link as RheaSender)) this.dropSender(link as RheaSender);
+    else this.dropReceiver(link as RheaReceiver);
+    return false;
   }
 
   /** A device receiver link: we send on it. Its source address is a subscription and a reply-to address. */
@@ -241,7 +268,7 @@ export class AmqpConnection {
       return;
     }
     this.senders.set(sender, address);
-    if (this.admitted) this.client?.addSender(sender, address);
+    if (this.admitted && (remote.source?.dynamic || this.linkAllowed(sender, 'receive', address))) this.client?.addSender(sender, address);
   }
 
   private dropReceiver(receiver: RheaReceiver): void {

@@ -103,7 +103,7 @@ function buildEnvelope(conn: AmqpConnection, link: InboundLink, m: AmqpMessageFi
     protocol: 'amqp',
     listener: conn.deps.ctx.config.name,
     receivedAt,
-    source: {
+    source: conn.source ?? {
       clientId: conn.clientId,
       remoteAddress: conn.remoteAddress,
       ...(conn.identity !== undefined && { identity: conn.identity }),
