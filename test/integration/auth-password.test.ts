@@ -11,6 +11,7 @@ import { TestBackend } from '../helpers/backend.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { client } from './mqtt-support.js';
 import { CLI, TempDir, connackCode, curlPost, protonSend, run, writeUsers } from './auth-support.js';
+import { requestFor as backendRequest } from './auth-support.js';
 
 const dir = new TempDir();
 let backend: TestBackend;
@@ -40,14 +41,7 @@ afterAll(async () => {
   dir.remove();
 });
 
-async function requestFor(path: string) {
-  for (let i = 0; i < 200; i++) {
-    const r = backend.requests.find((q) => q.url === path);
-    if (r) return r;
-    await new Promise((res) => setTimeout(res, 25));
-  }
-  throw new Error(`no request for ${path}`);
-}
+const requestFor = (path: string) => backendRequest(backend, path);
 
 const refusal = (options: Record<string, unknown>) => connackCode(gw.port('mqtt'), options);
 

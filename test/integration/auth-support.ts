@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { hashPassword } from '../../src/security/scrypt.js';
 import { client } from './mqtt-support.js';
+import type { RecordedRequest, TestBackend } from '../helpers/backend.js';
 
 export const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 const PROTON = fileURLToPath(new URL('../interop/python/proton_client.py', import.meta.url));
@@ -83,4 +84,14 @@ export async function connackCode(port: number, options: Record<string, unknown>
   } catch (err) {
     return (err as { code?: number }).code;
   }
+}
+
+/** The back-end request for `path`, once it has arrived. */
+export async function requestFor(backend: TestBackend, path: string): Promise<RecordedRequest> {
+  for (let i = 0; i < 200; i++) {
+    const r = backend.requests.find((q) => q.url === path);
+    if (r) return r;
+    await new Promise((res) => setTimeout(res, 25));
+  }
+  throw new Error(`no request for ${path}`);
 }
