@@ -10,7 +10,7 @@ import { TestBackend } from '../helpers/backend.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { makePki, type Pki } from '../helpers/pki.js';
 import { client } from './mqtt-support.js';
-import { connackCode, curlPost, run } from './auth-support.js';
+import { connackCode, curlPost, protonSend, run } from './auth-support.js';
 import { requestFor as backendRequest } from './auth-support.js';
 
 let pki: Pki;
@@ -34,6 +34,7 @@ beforeAll(async () => {
       listeners: [
         { name: 'mqtts', protocol: 'mqtt', host: '127.0.0.1', port: 0, tls, auth: x509, clientId: '{principal}' },
         { name: 'pinned', protocol: 'mqtt', host: '127.0.0.1', port: 0, tls, auth: [{ type: 'x509', fingerprints: [devA.fingerprint] }] },
+        { name: 'amqps', protocol: 'amqp', host: '127.0.0.1', port: 0, tls, auth: x509 },
         { name: 'https', protocol: 'http', host: '127.0.0.1', port: 0, tls, auth: x509 },
         { name: 'mqtt-jwt', protocol: 'mqtt', host: '127.0.0.1', port: 0, auth: jwt },
         { name: 'web-jwt', protocol: 'http', host: '127.0.0.1', port: 0, auth: jwt },
@@ -88,6 +89,13 @@ describe('x509 client certificates', () => {
     const base = { protocol: 'mqtts', host: 'localhost', ca: readFileSync(pki.ca), protocolVersion: 5 };
     expect(await connackCode(gw.port('pinned'), { ...base, cert: readFileSync(devA.cert), key: readFileSync(devA.key), clientId: 'p1' })).toBe(0);
     expect(await connackCode(gw.port('pinned'), { ...base, cert: readFileSync(devB.cert), key: readFileSync(devB.key), clientId: 'p2' })).toBe(0x87);
+  });
+
+  it('Qpid Proton with a client certificate over SASL EXTERNAL: the certificate is the identity', async () => {
+    const tlsArgs = ['--ca', pki.ca, '--cert', devA.cert, '--key', devA.key, '--mech', 'EXTERNAL', '--container-id', 'dev-a'];
+    const ok = await protonSend(`amqps://localhost:${gw.port('amqps')}`, 'c/proton', 1, tlsArgs);
+    expect(ok).toMatchObject({ accepted: 1 });
+    expect((await requestFor('/amqps/c/proton')).headers['x-thinggate-identity']).toBe('dev-a');
   });
 
   it('curl --cert: the certificate is the identity', async () => {

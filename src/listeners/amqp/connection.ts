@@ -84,7 +84,7 @@ export class AmqpConnection {
     this.log = ctx.logger.child({ conn: this.id, remote: `${this.remoteAddress}:${this.remotePort ?? ''}` });
     this.shim = new SocketShim(socket, deps.maxFrameBytes, (v) => this.onViolation(v));
     // rhea reads the mechanisms from its container when it accepts a socket; each connection gets its own table.
-    container.sasl_server_mechanisms = saslMechanisms(offeredMechanisms(ctx.config, options.saslMechanisms), this.sasl);
+    container.sasl_server_mechanisms = saslMechanisms(offeredMechanisms(ctx.config, options.saslMechanisms), this.sasl, this.tls?.peerVerified === true);
     this.rhea = container.create_connection({
       id: this.id,
       container_id: `thinggate/${ctx.config.name}`,
@@ -394,8 +394,10 @@ export class AmqpConnection {
   }
 }
 
-/** ANONYMOUS is offered only where the listener admits anonymous clients (docs/security.md). */
-function offeredMechanisms(config: { auth: readonly unknown[]; anonymous?: boolean }, configured: readonly AmqpSaslMechanism[]): readonly AmqpSaslMechanism[] {
+/** ANONYMOUS is offered only where the listener admits anonymous clients; EXTERNAL where an x509 step can check it (docs/security.md). */
+function offeredMechanisms(config: { auth: readonly { type: string }[]; anonymous?: boolean }, configured: readonly AmqpSaslMechanism[]): readonly AmqpSaslMechanism[] {
   const anonymous = config.anonymous ?? config.auth.length === 0;
-  return anonymous ? configured : configured.filter((m) => m !== 'ANONYMOUS');
+  const out = anonymous ? [...configured] : configured.filter((m) => m !== 'ANONYMOUS');
+  if (config.auth.some((a) => a.type === 'x509') && !out.includes('EXTERNAL')) out.unshift('EXTERNAL');
+  return out;
 }
