@@ -151,14 +151,19 @@ export class Gateway {
       }
       scripts = await this.options.scriptHostFactory(config, this.logger.child({ stage: 'scripting' }), this.metrics, previousScripts);
     }
+    const balancer = createBalancer(config.pools, { baseDir: config.baseDir, logger: this.logger, metrics: this.metrics });
     let security: SecurityGate;
     try {
-      security = new SecurityGate(config, { logger: this.logger.child({ stage: 'security' }), report: (e) => this.guard.report(e) });
+      security = new SecurityGate(config, {
+        logger: this.logger.child({ stage: 'security' }),
+        report: (e) => this.guard.report(e),
+        dispatch: (r) => balancer.dispatch(r),
+      });
     } catch (err) {
+      await balancer.close(0);
       await scripts?.close();
       throw err;
     }
-    const balancer = createBalancer(config.pools, { baseDir: config.baseDir, logger: this.logger, metrics: this.metrics });
     return scripts ? { routes, balancer, scripts, security } : { routes, balancer, security };
   }
 

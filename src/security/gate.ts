@@ -14,6 +14,7 @@ import type { Authenticator } from './authenticator.js';
 import { compileBinding, type ClientIdBinding } from './binding.js';
 import { AuthChain, type ChainResult } from './chain.js';
 import { JwtAuthenticator } from './jwt.js';
+import { HttpAuthenticator, type Dispatch } from './http-delegate.js';
 import { PasswordAuthenticator } from './password.js';
 import { X509Authenticator } from './x509.js';
 
@@ -28,19 +29,29 @@ export interface SecurityReport {
 
 export interface SecurityDeps {
   readonly logger: Logger;
+  /** The balancer's dispatch, for the `http` authenticator's auth service. */
+  readonly dispatch?: Dispatch;
   readonly report: (event: SecurityReport) => void;
 }
 
 /** Per connection (its frozen Source): decisions by action and address. Bounded: a device walking many addresses starts over. */
 const MAX_CACHED_DECISIONS = 512;
 
-type AuthenticatorFactory = (config: AuthenticatorConfig, baseDir: string, logger: Logger) => Authenticator;
+type AuthenticatorFactory = (config: AuthenticatorConfig, baseDir: string, logger: Logger, deps: SecurityDeps) => Authenticator;
 
 /** Built-in authenticators by `type`; plugins add theirs with {@link registerAuthenticator}. */
 const FACTORIES = new Map<string, AuthenticatorFactory>([
   ['password', (c, baseDir, logger) => (c.type === 'password' ? new PasswordAuthenticator({ ...c, file: resolve(baseDir, c.file) }, logger) : wrongType(c))],
   ['x509', (c) => (c.type === 'x509' ? new X509Authenticator(c) : wrongType(c))],
   ['jwt', (c, baseDir) => (c.type === 'jwt' ? new JwtAuthenticator({ ...c, keyFile: resolve(baseDir, c.keyFile) }) : wrongType(c))],
+  [
+    'http',
+    (c, _b, _l, deps) => {
+      if (c.type !== 'http') return wrongType(c);
+      if (!deps.dispatch) throw new Error('no balancer to reach the auth service');
+      return new HttpAuthenticator(c, deps.dispatch);
+    },
+  ],
 ]);
 
 function wrongType(c: AuthenticatorConfig): never {
@@ -69,7 +80,7 @@ export class SecurityGate {
           const factory = FACTORIES.get(a.type);
           if (!factory) throw new ThinggateError('TG_ERR_CONFIG_INVALID', `/listeners/${l.name}/auth/${i}: unknown authenticator type '${a.type}'`);
           try {
-            return factory(a, config.baseDir, deps.logger.child({ listener: l.name, authenticator: a.type }));
+            return factory(a, config.baseDir, deps.logger.child({ listener: l.name, authenticator: a.type }), deps);
           } catch (err) {
             if (err instanceof ThinggateError) throw err;
             throw new ThinggateError('TG_ERR_CONFIG_INVALID', `listener '${l.name}': auth[${i}] (${a.type}): ${(err as Error).message}`, { cause: err });

@@ -39,7 +39,19 @@ export interface JwtAuthConfig {
   readonly attributes: Readonly<Record<string, string>>;
 }
 
-export type AuthenticatorConfig = PasswordAuthConfig | X509AuthConfig | JwtAuthConfig;
+export interface HttpAuthConfig {
+  readonly type: 'http';
+  /** The pool (pools[].name) of the auth service. */
+  readonly pool: string;
+  readonly path: string;
+  readonly timeoutMs: number;
+  /** A 5xx, a time-out or no back-end: `deny` (503, the device comes back later) or `ignore` (next step). */
+  readonly onError: 'deny' | 'ignore';
+  readonly cacheTtlMs: number;
+  readonly cacheMaxEntries: number;
+}
+
+export type AuthenticatorConfig = PasswordAuthConfig | X509AuthConfig | JwtAuthConfig | HttpAuthConfig;
 
 export const ACL_ACTIONS = ['publish', 'subscribe', 'receive'] as const satisfies readonly AclAction[];
 
@@ -93,17 +105,36 @@ const jwtAuthSchema = {
   },
 } as const;
 
+const httpAuthSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['type', 'pool'],
+  properties: {
+    type: { const: 'http' },
+    pool: { type: 'string', minLength: 1 },
+    path: { type: 'string', pattern: '^/', default: '/auth' },
+    timeoutMs: { type: 'integer', minimum: 1, maximum: 60000, default: 2000 },
+    onError: { enum: ['deny', 'ignore'], default: 'deny' },
+    cacheTtlMs: { type: 'integer', minimum: 0, maximum: 3600000, default: 30000 },
+    cacheMaxEntries: { type: 'integer', minimum: 0, maximum: 10000000, default: 10000 },
+  },
+} as const;
+
 export const authChainSchema = {
   type: 'array',
   default: [],
   items: {
     type: 'object',
     required: ['type'],
-    properties: { type: { enum: ['password', 'x509', 'jwt'] } },
+    properties: { type: { enum: ['password', 'x509', 'jwt', 'http'] } },
     // Selected by `type`, so an error names the fields of the intended authenticator.
     if: { properties: { type: { const: 'password' } } },
     then: passwordAuthSchema,
-    else: { if: { properties: { type: { const: 'x509' } } }, then: x509AuthSchema, else: jwtAuthSchema },
+    else: {
+      if: { properties: { type: { const: 'x509' } } },
+      then: x509AuthSchema,
+      else: { if: { properties: { type: { const: 'jwt' } } }, then: jwtAuthSchema, else: httpAuthSchema },
+    },
   },
 } as const;
 
