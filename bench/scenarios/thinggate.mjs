@@ -27,7 +27,7 @@ const INLINE_SCRIPTS = { threads: 0 };
  * rules, the fourth matching, so the cost of identity shows against `mqtt-qos1-rest`.
  */
 const AUTH_PASSWORD = 'bench-password';
-const AUTH_ACL = [
+export const AUTH_ACL = [
   { deny: ['publish'], address: 'admin/#' },
   { allow: ['subscribe'], address: 'commands/{clientId}/#' },
   { allow: ['publish'], address: 'telemetry/{principal}/#' },

@@ -29,6 +29,7 @@ export class PasswordAuthenticator implements Authenticator {
   readonly type = 'password';
   private users: Map<string, UserEntry>;
   private readonly cache: VerifiedCache<true>;
+  private readonly pending = new Map<string, Promise<boolean>>();
   private watcher?: FSWatcher;
   private reloadTimer?: NodeJS.Timeout;
 
@@ -47,7 +48,7 @@ export class PasswordAuthenticator implements Authenticator {
     const user = this.users.get(client.username);
     if (!user) return NEXT;
     const key = VerifiedCache.key(client.username, client.password);
-    if (this.cache.get(key) || (await verifyPassword(client.password, user.hash))) {
+    if (this.cache.get(key) || (await this.verifyOnce(key, client.password, user))) {
       this.cache.set(key, true);
       return {
         kind: 'allow',
@@ -55,6 +56,19 @@ export class PasswordAuthenticator implements Authenticator {
       };
     }
     return deny(401, 'bad user name or password');
+  }
+
+  /**
+   * One scrypt per user and password at a time: clients reconnecting together
+   * with the same credentials wait for the first one's verification.
+   */
+  private verifyOnce(key: string, password: Buffer, user: UserEntry): Promise<boolean> {
+    let p = this.pending.get(key);
+    if (!p) {
+      p = verifyPassword(password, user.hash).finally(() => this.pending.delete(key));
+      this.pending.set(key, p);
+    }
+    return p;
   }
 
   /** Re-reads the credentials file; the verified cache is emptied so a removed user or changed password takes effect at once. */

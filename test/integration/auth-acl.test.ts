@@ -145,7 +145,10 @@ describe('client-id binding and takeover', () => {
   it('MQTT: another principal cannot take over a connected client id (0x87 / 0x05); the same principal can', async () => {
     // mqtt-free has no binding rule: only the takeover check stands between bob and alice's session.
     const first = await client(gw.port('mqtt-free'), { protocolVersion: 5, clientId: 'shared', username: 'alice', password: 'pw-a', reconnectPeriod: 0 });
+    const failures = await gw.guardEvents('auth-failure', 'mqtt-free');
     expect(await connackOn('mqtt-free', { protocolVersion: 5, clientId: 'shared', username: 'bob', password: 'pw-b' })).toBe(0x87);
+    // A refused takeover is a security event like a wrong password.
+    expect(await gw.guardEvents('auth-failure', 'mqtt-free')).toBe(failures + 1);
     expect(await connackOn('mqtt-free', { protocolVersion: 4, clientId: 'shared', username: 'bob', password: 'pw-b' })).toBe(0x05);
     expect(await connackOn('mqtt-free', { protocolVersion: 4, clientId: 'shared' })).toBe(0x04);
     expect(first.connected).toBe(true);

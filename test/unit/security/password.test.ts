@@ -2,8 +2,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { PasswordAuthenticator } from '../../../src/security/password.js';
+import * as scrypt from '../../../src/security/scrypt.js';
 import { hashPassword, parseScryptHash } from '../../../src/security/scrypt.js';
 import { VerifiedCache } from '../../../src/security/verified-cache.js';
 import { authenticatorContract } from './authenticator-contract.js';
@@ -38,6 +39,16 @@ describe('password authenticator', () => {
   it('carries the file groups and attributes on the identity', async () => {
     const r = await make().authenticate({ ...base, username: 'alice', password: Buffer.from('s3cret') });
     expect(r).toMatchObject({ kind: 'allow', identity: { principal: 'alice', method: 'password', groups: ['sensors'], attributes: { tenant: 'acme' } } });
+  });
+
+  it('verifies concurrent logins with the same credentials with one scrypt', async () => {
+    const a = make(file, 0);
+    const spy = vi.spyOn(scrypt, 'verifyPassword');
+    const creds = { ...base, username: 'alice', password: Buffer.from('s3cret') };
+    const results = await Promise.all(Array.from({ length: 10 }, () => a.authenticate(creds)));
+    expect(results.every((r) => r.kind === 'allow')).toBe(true);
+    expect(spy).toHaveBeenCalledTimes(1);
+    spy.mockRestore();
   });
 
   it('passes an unknown user to the next step', async () => {

@@ -129,7 +129,8 @@ async function admit(c: MqttConnection, cx: ConnectContext): Promise<boolean> {
     if (admission.identity) cx.identity = admission.identity;
     return true;
   }
-  if (admission.status === 401) {
+  // Bad credentials, a refused identity or client id: every refusal but "come back later" is an auth-failure.
+  if (admission.status !== 503) {
     c.shared.ctx.guard.report({
       kind: 'auth-failure',
       listener: c.listener,
