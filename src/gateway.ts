@@ -9,6 +9,7 @@ import type { GatewayConfig, ListenerConfig } from './config/types.js';
 import { createBalancer } from './balancer/index.js';
 import { DeviceRegistry } from './devices/registry.js';
 import { Guard } from './guard/guard.js';
+import { SecurityGate } from './security/gate.js';
 import { LISTENER_FACTORIES, type Listener } from './listeners/index.js';
 import { Metrics } from './observability/metrics.js';
 import { GatewayPipeline, RouteTable, type PipelineState, type ScriptHost, type ScriptHostFactory, type ScriptInfo } from './routing/index.js';
@@ -116,6 +117,7 @@ export class Gateway implements AdminContext {
       // Stopped while the new configuration was being built (its scripts compile in their threads): it never takes over.
       await state.balancer.close(0);
       await state.scripts?.close();
+      state.security?.close();
       throw new ThinggateError('TG_ERR_NOT_STARTED', 'the gateway stopped before the new configuration took over');
     }
     const old = this.pipeline.swap(state);
@@ -145,6 +147,7 @@ export class Gateway implements AdminContext {
     // The old pools finish what is in flight on them, then close.
     void old.balancer.close(next.shutdown.drainTimeoutMs).catch((err: unknown) => this.logger.warn({ err }, 'closing old pools failed'));
     if (old.scripts && old.scripts !== state.scripts) void old.scripts.close();
+    old.security?.close();
     this.logger.info({ source: next.source ?? '<embedded default>' }, 'configuration reloaded');
   }
 
@@ -161,6 +164,7 @@ export class Gateway implements AdminContext {
       if (options.drain) await this.pipeline.idle(timeoutMs);
       await state.balancer.close(options.drain ? timeoutMs : 0);
       await state.scripts?.close();
+      state.security?.close();
     }
     this.guard.flush();
     if (progress) clearInterval(progress);
@@ -281,7 +285,19 @@ export class Gateway implements AdminContext {
       scripts = await this.options.scriptHostFactory(config, this.logger.child({ stage: 'scripting' }), this.metrics, previousScripts);
     }
     const balancer = createBalancer(config.pools, { baseDir: config.baseDir, logger: this.logger, metrics: this.metrics });
-    return scripts ? { routes, balancer, scripts } : { routes, balancer };
+    let security: SecurityGate;
+    try {
+      security = new SecurityGate(config, {
+        logger: this.logger.child({ stage: 'security' }),
+        report: (e) => this.guard.report(e),
+        dispatch: (r) => balancer.dispatch(r),
+      });
+    } catch (err) {
+      await balancer.close(0);
+      await scripts?.close();
+      throw err;
+    }
+    return scripts ? { routes, balancer, scripts, security } : { routes, balancer, security };
   }
 
   private async startListener(config: ListenerConfig): Promise<void> {

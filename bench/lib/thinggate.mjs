@@ -33,7 +33,8 @@ export const ROUTE_SCRIPT = "export function onMessage(msg) { return route('defa
 /**
  * @param {{url:string}} backend
  * @param {{protocol?:'mqtt'|'coap'|'amqp', routing?:'script'|'static', pool?:object, listener?:object,
- *          scripts?:object, admin?:object, cpuProf?:string, fdLimit?:number, label?:string, dist?:string}} opts
+ *          scripts?:object, admin?:object, acl?:object[], files?:Record<string,string>, cpuProf?:string, fdLimit?:number, label?:string, dist?:string}} opts
+ *        `acl`: the top-level ACL; `files`: more files (e.g. a credentials file) written beside the configuration.
  *        `dist`: another `tsc` output directory inside the repository to run instead of the default build.
  */
 export async function startThinggate(backend, opts = {}) {
@@ -54,10 +55,12 @@ export async function startThinggate(backend, opts = {}) {
       ],
       ...(opts.scripts && { scripts: opts.scripts }),
       ...(opts.admin && { admin: opts.admin }),
+      ...(opts.acl && { acl: opts.acl }),
       log: { level: 'warn' },
       shutdown: { drainTimeoutMs: 2000 },
     };
     writeFileSync(join(dir, 'route.js'), ROUTE_SCRIPT);
+    for (const [name, text] of Object.entries(opts.files ?? {})) writeFileSync(join(dir, name), text);
     writeFileSync(join(dir, 'thinggate.json'), JSON.stringify(config, null, 2));
     const logFile = join(dir, 'thinggate.log');
     const nodeArgs = [...GATEWAY_NODE_ARGS, ...(process.env.TG_EXTRA_NODE_ARGS ? process.env.TG_EXTRA_NODE_ARGS.split(' ') : [])];

@@ -7,6 +7,8 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve, extname } from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
+import { aclAddressProblem } from '../security/acl.js';
+import { bindingProblem } from '../security/binding.js';
 import addFormatsModule from 'ajv-formats';
 import { LineCounter, parseDocument } from 'yaml';
 import { ConfigError } from '../errors.js';
@@ -178,6 +180,7 @@ function crossCheck(c: Omit<GatewayConfig, 'baseDir'>): string[] {
   });
   const adminProblem = c.admin && adminCheck(c.admin);
   if (adminProblem) out.push(adminProblem);
+  out.push(...securityProblems(c));
   c.routes.forEach((r, i) => {
     const targets = [r.pool !== undefined || r.script !== undefined, r.target !== undefined].filter(Boolean).length;
     if (targets === 0) out.push(`/routes/${i}: needs one of 'pool', 'script' or 'target'`);
@@ -199,6 +202,28 @@ function crossCheck(c: Omit<GatewayConfig, 'baseDir'>): string[] {
     }
   });
   out.push(...scriptsProblems(c.scripts));
+  return out;
+}
+
+/** Placeholders, patterns and combinations of the identity sections (docs/security.md). */
+function securityProblems(c: Omit<GatewayConfig, 'baseDir'>): string[] {
+  const out: string[] = [];
+  c.listeners.forEach((l, i) => {
+    if (l.protocol === 'coap' && l.auth.length > 0) out.push(`/listeners/${i}/auth: coap has no credentials over plain UDP (DTLS is not implemented); it stays anonymous`);
+    l.auth.forEach((a, j) => {
+      if (a.type === 'x509' && (!l.tls?.ca || !l.tls.requestCert)) out.push(`/listeners/${i}/auth/${j}: x509 needs tls.ca and tls.requestCert on this listener`);
+      if (a.type === 'http' && !c.pools.some((p) => p.name === a.pool)) out.push(`/listeners/${i}/auth/${j}/pool: no pool named '${a.pool}'`);
+    });
+    if (l.clientId !== undefined) {
+      const p = bindingProblem(l.clientId);
+      if (p) out.push(`/listeners/${i}/clientId: ${p}`);
+    }
+  });
+  c.acl.forEach((r, i) => {
+    if ((r.allow === undefined) === (r.deny === undefined)) out.push(`/acl/${i}: needs exactly one of 'allow' or 'deny'`);
+    const p = aclAddressProblem(r.address) ?? filterProblem(r.address.replace(/\{[^}]*\}/g, 'x'));
+    if (p) out.push(`/acl/${i}/address: ${p}`);
+  });
   return out;
 }
 

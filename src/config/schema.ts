@@ -7,6 +7,7 @@ import { listenerSchema } from './sections/listeners.js';
 import { poolSchema } from './sections/pools.js';
 import { routeSchema } from './sections/routes.js';
 import { scriptsSchema } from './sections/scripts.js';
+import { aclSchema } from './sections/security.js';
 import { adminSchema, logSchema, shutdownSchema } from './sections/admin.js';
 
 export const configSchema = {
@@ -24,5 +25,6 @@ export const configSchema = {
     admin: adminSchema,
     log: logSchema,
     shutdown: shutdownSchema,
+    acl: aclSchema,
   },
 } as const;

@@ -27,6 +27,8 @@ export interface DeviceMessage {
 export interface Subscriber {
   readonly clientId: string;
   readonly listener: string;
+  /** Who authenticated it (undefined: anonymous); a client of another principal may not take its client id over. */
+  readonly principal?: string | undefined;
   /**
    * Delivers a matched message at `qos` (the lower of the message's and the
    * subscription's). Returns false when the session cannot take it.

@@ -17,15 +17,23 @@ export interface TlsInfo {
   readonly servername?: string;
   readonly peerSubject?: string;
   readonly peerFingerprint256?: string;
+  /** True when the peer certificate was verified against the listener's CA. */
+  readonly peerVerified?: boolean;
+  /** Subject common name of the peer certificate. */
+  readonly peerCommonName?: string;
+  /** Subject alternative names of the peer certificate, as node prints them (`DNS:a, URI:b`). */
+  readonly peerAltNames?: string;
 }
 
 /** The authenticated principal behind a connection. */
 export interface Identity {
   readonly principal: string;
-  /** How the principal was established. */
-  readonly method: 'anonymous' | 'password' | 'certificate' | 'token' | 'script';
-  /** Attributes attached by an authenticator or an `onConnect` script. */
+  /** How the principal was established (`token`: a JWT; `delegate`: an HTTP auth service). */
+  readonly method: 'anonymous' | 'password' | 'certificate' | 'token' | 'delegate' | 'script';
+  /** Attributes attached by an authenticator or an `onConnect` script (ACL placeholders `{attr.NAME}`). */
   readonly attributes: Readonly<Record<string, string>>;
+  /** Groups the principal belongs to (ACL placeholder `{group}`); absent means none. */
+  readonly groups?: readonly string[];
 }
 
 /** Who sent the frame. */

@@ -6,7 +6,8 @@
  */
 import type { Logger } from 'pino';
 import { accepted, rejected, unavailable, type Envelope, type Outcome, type Reply } from '../envelope/index.js';
-import type { Admission, ClientInfo, Pipeline } from '../envelope/index.js';
+import type { AclAction, Admission, ClientInfo, Identity, Pipeline, Source } from '../envelope/index.js';
+import type { SecurityGate } from '../security/gate.js';
 import type { TgErrorCode } from '../error-codes.js';
 import type { Balancer, UpstreamRequest, UpstreamResult } from '../balancer/types.js';
 import type { DeviceRegistry, QoS } from '../devices/registry.js';
@@ -22,6 +23,8 @@ export interface PipelineState {
   readonly routes: RouteTable;
   readonly balancer: Balancer;
   readonly scripts?: ScriptHost;
+  /** Authenticator chains, client-id binding and the ACL. */
+  readonly security?: SecurityGate;
 }
 
 /** Sees each message once its outcome is decided (the admin stage's failure log and dashboard sampling). Must not throw. */
@@ -109,15 +112,42 @@ export class GatewayPipeline implements Pipeline {
     (byKind[kind] ??= this.metrics.localCounter(OUTCOMES_METRIC, OUTCOMES_HELP, { listener, outcome: kind })).inc();
   }
 
+  /**
+   * Admission, in order: the listener's authenticator chain → the routing
+   * scripts' `onConnect` (which sees the identity and may refuse or add to
+   * it) → the client-id binding. Never rejects.
+   */
   async admit(client: ClientInfo): Promise<Admission> {
-    const scripts = this.state.scripts;
-    if (!scripts) return { ok: true };
+    const { scripts, security } = this.state;
+    let identity: Identity | undefined;
     try {
-      return await scripts.onConnect(client);
+      if (security) {
+        const r = await security.authenticate(client);
+        if (!r.ok) return { ok: false, status: r.status, reason: r.reason };
+        identity = r.identity;
+      }
+      if (scripts) {
+        const a = await scripts.onConnect(identity ? { ...client, identity } : client);
+        if (!a.ok) return a;
+        if (a.identity) identity = identity ? mergeIdentity(identity, a.identity) : a.identity;
+      }
     } catch (err) {
       this.logger.error({ err, clientId: client.clientId }, 'admission failed unexpectedly');
       return { ok: false, status: 503, reason: 'admission unavailable' };
     }
+    if (security && !security.clientIdAllowed(client.listener, client.clientId, identity)) {
+      return { ok: false, status: 403, reason: `client id '${client.clientId}' is not bound to this identity`, clientIdRefused: true };
+    }
+    // A connected client id is taken over only by the same principal (anonymous by anonymous), never across principals.
+    const holder = this.devices.lookup(client.clientId);
+    if (holder && holder.principal !== identity?.principal) {
+      return { ok: false, status: 403, reason: `client id '${client.clientId}' is in use by another identity` };
+    }
+    return identity ? { ok: true, identity } : { ok: true };
+  }
+
+  authorize(listener: string, source: Source, action: AclAction, address: string): boolean {
+    return this.state.security?.authorize(listener, source, action, address) ?? true;
   }
 
   /** Resolves when no message is in the pipeline, or after `timeoutMs` when given. */
@@ -134,6 +164,10 @@ export class GatewayPipeline implements Pipeline {
     }
     if (env.expiresAt !== undefined && env.expiresAt <= Date.now()) {
       return accepted(200); // [MQTT-3.3.2-5]-style: an expired message is discarded, not an error
+    }
+    // The ACL before anything else: a denied message reaches no back-end and no device.
+    if (state.security?.enforcing && !state.security.authorize(env.listener, env.source, 'publish', env.address)) {
+      return rejected(403, 'TG_ERR_ACL_DENIED', `not authorized to publish to '${env.address}'`);
     }
     const route = state.routes.match(env);
     if (!route) return rejected(404, 'TG_ERR_NO_ROUTE', `no route matches address '${env.address}'`);
@@ -250,6 +284,16 @@ export class GatewayPipeline implements Pipeline {
     }
     return outcome;
   }
+}
+
+/** An authenticated identity as an `onConnect` script amended it: its principal and attributes win; method and groups stay. */
+function mergeIdentity(verified: Identity, script: Identity): Identity {
+  return Object.freeze({
+    principal: script.principal,
+    method: verified.method,
+    attributes: Object.freeze({ ...verified.attributes, ...script.attributes }),
+    ...(verified.groups !== undefined && { groups: verified.groups }),
+  });
 }
 
 /** Builds the upstream request for a route decision. */

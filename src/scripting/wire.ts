@@ -101,5 +101,6 @@ export function clientWire(c: ClientInfo): Record<string, unknown> {
   if (c.password !== undefined) out.password = c.password.toString('utf8');
   if (c.remotePort !== undefined) out.remotePort = c.remotePort;
   if (c.tls) out.tls = { ...c.tls };
+  if (c.identity) out.identity = { principal: c.identity.principal, method: c.identity.method, attributes: { ...c.identity.attributes }, groups: [...(c.identity.groups ?? [])] };
   return out;
 }

@@ -87,5 +87,8 @@ export function tlsInfoOf(socket: Socket | TLSSocket): TlsInfo | undefined {
     ...(typeof servername === 'string' && { servername }),
     ...(hasPeer && peer.subject && { peerSubject: Object.entries(peer.subject).map(([k, v]) => `${k}=${String(v)}`).join(',') }),
     ...(hasPeer && peer.fingerprint256 && { peerFingerprint256: peer.fingerprint256 }),
+    ...(hasPeer && { peerVerified: s.authorized }),
+    ...(hasPeer && typeof peer.subject?.CN === 'string' && { peerCommonName: peer.subject.CN }),
+    ...(hasPeer && typeof peer.subjectaltname === 'string' && { peerAltNames: peer.subjectaltname }),
   };
 }

@@ -19,7 +19,8 @@ const DISCONNECT = 14;
 export class MqttTransport {
   /**
    * @param {{host:string, port:number, clients:number, qos:0|1|2, version:4|5, window:number,
-   *          clientPrefix?:string, topic?:(i:number)=>string, connectConcurrency?:number}} opts
+   *          clientPrefix?:string, topic?:(i:number)=>string, connectConcurrency?:number,
+   *          username?:string, password?:string}} opts
    */
   constructor(opts) {
     this.opts = opts;
@@ -118,6 +119,8 @@ class Client {
           keepalive: 0,
         };
         if (this.v5) packet.properties = { receiveMaximum: 65535 };
+        if (o.username !== undefined) packet.username = o.username;
+        if (o.password !== undefined) packet.password = Buffer.from(o.password);
         s.write(mqttPacket.generate(packet, { protocolVersion: o.version }));
       });
       s.on('data', (d) => this.onData(d));

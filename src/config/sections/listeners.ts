@@ -3,6 +3,7 @@ import { mqttOptionsSchema, type MqttListenerOptions } from './listener-mqtt.js'
 import { coapOptionsSchema, type CoapListenerOptions } from './listener-coap.js';
 import { amqpOptionsSchema, type AmqpListenerOptions } from './listener-amqp.js';
 import { httpOptionsSchema, type HttpListenerOptions } from './listener-http.js';
+import { authChainSchema, type AuthenticatorConfig } from './security.js';
 
 export const LISTENER_PROTOCOLS = ['mqtt', 'mqtt-ws', 'coap', 'amqp', 'http'] as const;
 export type ListenerProtocol = (typeof LISTENER_PROTOCOLS)[number];
@@ -37,6 +38,12 @@ export interface ListenerConfig {
   readonly coap?: CoapListenerOptions;
   readonly amqp?: AmqpListenerOptions;
   readonly http?: HttpListenerOptions;
+  /** The authenticator chain, in order (docs/security.md). */
+  readonly auth: readonly AuthenticatorConfig[];
+  /** Whether a client no authenticator admitted gets in, anonymous; defaults to true only when `auth` is empty. */
+  readonly anonymous?: boolean;
+  /** Client-id binding: a template the client id must equal once admitted, e.g. "{principal}". */
+  readonly clientId?: string;
 }
 
 export const tlsSchema = {
@@ -77,5 +84,8 @@ export const listenerSchema = {
     coap: coapOptionsSchema,
     amqp: amqpOptionsSchema,
     http: httpOptionsSchema,
+    auth: authChainSchema,
+    anonymous: { type: 'boolean' },
+    clientId: { type: 'string', minLength: 1, description: 'client-id binding template, e.g. "{principal}"' },
   },
 } as const;

@@ -7,7 +7,7 @@
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
-import type { Identity, TlsInfo } from '../../envelope/index.js';
+import type { Identity, Source, TlsInfo } from '../../envelope/index.js';
 import type { ListenerContext } from '../listener.js';
 import type { AmqpListenerOptions } from '../../config/types.js';
 import type { AmqpMetrics } from './metrics.js';
@@ -42,6 +42,8 @@ export interface MessagePathConnection {
   readonly tls: TlsInfo | undefined;
   readonly clientId: string;
   readonly identity: Identity | undefined;
+  /** The source every envelope of this connection shares, once admitted. */
+  readonly source: Source | undefined;
   /** The device's reply links (receiver links it attached), once admitted. */
   readonly client: AmqpDeviceClient | undefined;
   readonly receivers: Map<RheaReceiver, InboundLink>;

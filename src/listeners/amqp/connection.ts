@@ -6,11 +6,11 @@
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
-import type { Identity, TlsInfo } from '../../envelope/index.js';
+import type { AclAction, Identity, Source, TlsInfo } from '../../envelope/index.js';
 import { newId } from '../../envelope/index.js';
 import type { Admission, ListenerContext } from '../listener.js';
 import { clientInfo, identityOf } from './admission.js';
-import type { AmqpListenerOptions } from '../../config/types.js';
+import type { AmqpListenerOptions, AmqpSaslMechanism } from '../../config/types.js';
 import type { AmqpMetrics } from './metrics.js';
 import type { AmqpDeviceClient, AmqpDeviceClients } from './device-clients.js';
 import type { FramingViolation } from './frame-scanner.js';
@@ -38,6 +38,8 @@ export class AmqpConnection implements MessagePathConnection {
   readonly tls: TlsInfo | undefined;
   clientId = '';
   identity: Identity | undefined;
+  /** The source every envelope of this connection shares, once admitted (frozen: the ACL caches its decisions on it). */
+  source: Source | undefined;
   admitted = false;
   client: AmqpDeviceClient | undefined;
   readonly receivers = new Map<RheaReceiver, InboundLink>();
@@ -68,7 +70,7 @@ export class AmqpConnection implements MessagePathConnection {
     this.log = ctx.logger.child({ conn: this.id, remote: `${this.remoteAddress}:${this.remotePort ?? ''}` });
     this.shim = new SocketShim(socket, deps.maxFrameBytes, (v) => this.onViolation(v));
     // rhea reads the mechanisms from its container when it accepts a socket; each connection gets its own table.
-    container.sasl_server_mechanisms = saslMechanisms(options.saslMechanisms, this.sasl);
+    container.sasl_server_mechanisms = saslMechanisms(offeredMechanisms(ctx.config, options.saslMechanisms), this.sasl, this.tls?.peerVerified === true);
     this.rhea = container.create_connection({
       id: this.id,
       container_id: `thinggate/${ctx.config.name}`,
@@ -146,11 +148,26 @@ export class AmqpConnection implements MessagePathConnection {
       return;
     }
     this.identity = identityOf(a);
+    this.source = Object.freeze({
+      clientId: this.clientId,
+      remoteAddress: this.remoteAddress,
+      ...(this.identity !== undefined && { identity: this.identity }),
+      ...(this.remotePort !== undefined && { remotePort: this.remotePort }),
+      ...(this.tls !== undefined && { tls: this.tls }),
+    });
     this.admitted = true;
     metrics.connectionsTotal.inc({ listener: ctx.config.name, result: 'accepted' });
-    this.client = this.deps.clients.acquire(this.clientId);
-    for (const [s, address] of this.senders) this.client.addSender(s, address);
-    for (const l of this.receivers.values()) l.topUp(this.paused);
+    this.client = this.deps.clients.acquire(this.clientId, this.identity?.principal);
+    // Links attached before admission are authorized now.
+    for (const [s, address] of [...this.senders]) {
+      // A dynamic source is a fresh node of this connection's own (AMQP 1.0 §3.5.3): nothing to authorize.
+      if (s.remote.attach?.source?.dynamic || this.linkAllowed(s, 'receive', address)) this.client.addSender(s, address);
+    }
+    for (const [r, l] of [...this.receivers]) {
+      const target = r.remote.attach?.target?.address;
+      if (typeof target === 'string' && !this.linkAllowed(r, 'publish', target)) continue;
+      l.topUp(this.paused);
+    }
     this.log.debug({ mechanism: this.sasl.mechanism ?? 'none', user: this.sasl.username, identity: this.identity?.principal }, 'connection admitted');
     this.shim.socket.resume();
     this.idleClock.restart();
@@ -205,7 +222,17 @@ export class AmqpConnection implements MessagePathConnection {
       unavailableBackoffMs: this.deps.options.unavailableBackoffMs,
     });
     this.receivers.set(receiver, link);
+    if (this.admitted && typeof address === 'string' && !this.linkAllowed(receiver, 'publish', address)) return;
     link.topUp(this.paused);
+  }
+
+  /** The ACL at attach (docs/security.md): a denied link is detached with amqp:unauthorized-access and forgotten. */
+  private linkAllowed(link: RheaSender | RheaReceiver, action: AclAction, address: string): boolean {
+    if (this.deps.ctx.pipeline.authorize(this.deps.ctx.config.name, this.source!, action, address)) return true;
+    link.close({ condition: 'amqp:unauthorized-access', description: `not authorized to ${action} '${address}'` });
+    if (this.senders.has(link as RheaSender)) this.dropSender(link as RheaSender);
+    else this.dropReceiver(link as RheaReceiver);
+    return false;
   }
 
   /** A device receiver link: we send on it. Its source address is a subscription and a reply-to address. */
@@ -227,7 +254,7 @@ export class AmqpConnection implements MessagePathConnection {
       return;
     }
     this.senders.set(sender, address);
-    if (this.admitted) this.client?.addSender(sender, address);
+    if (this.admitted && (remote.source?.dynamic || this.linkAllowed(sender, 'receive', address))) this.client?.addSender(sender, address);
   }
 
   private dropReceiver(receiver: RheaReceiver): void {
@@ -351,4 +378,12 @@ export class AmqpConnection implements MessagePathConnection {
     this.log.debug('disconnected');
     this.deps.onClosed(this);
   }
+}
+
+/** ANONYMOUS is offered only where the listener admits anonymous clients; EXTERNAL where an x509 step can check it (docs/security.md). */
+function offeredMechanisms(config: { auth: readonly { type: string }[]; anonymous?: boolean }, configured: readonly AmqpSaslMechanism[]): readonly AmqpSaslMechanism[] {
+  const anonymous = config.anonymous ?? config.auth.length === 0;
+  const out = anonymous ? [...configured] : configured.filter((m) => m !== 'ANONYMOUS');
+  if (config.auth.some((a) => a.type === 'x509') && !out.includes('EXTERNAL')) out.unshift('EXTERNAL');
+  return out;
 }

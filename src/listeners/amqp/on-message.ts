@@ -103,7 +103,7 @@ function buildEnvelope(conn: MessagePathConnection, link: InboundLink, m: AmqpMe
     protocol: 'amqp',
     listener: conn.deps.ctx.config.name,
     receivedAt,
-    source: {
+    source: conn.source ?? {
       clientId: conn.clientId,
       remoteAddress: conn.remoteAddress,
       ...(conn.identity !== undefined && { identity: conn.identity }),

@@ -131,7 +131,8 @@ async function admit(c: MqttSession, cx: ConnectContext): Promise<boolean> {
     if (admission.identity) cx.identity = admission.identity;
     return true;
   }
-  if (admission.status === 401) {
+  // Bad credentials, a refused identity or client id: every refusal but "come back later" is an auth-failure.
+  if (admission.status !== 503) {
     c.shared.ctx.guard.report({
       kind: 'auth-failure',
       listener: c.listener,
@@ -140,6 +141,7 @@ async function admit(c: MqttSession, cx: ConnectContext): Promise<boolean> {
       detail: admission.reason,
     });
   }
+  if (admission.clientIdRefused) return refuse(c, RC.CLIENT_IDENTIFIER_NOT_VALID, V3_CONNACK.IDENTIFIER_REJECTED, admission.reason);
   const code = admissionReturnCode(admission.status, c.version);
   return refuse(c, code, code, admission.reason);
 }

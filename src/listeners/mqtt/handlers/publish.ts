@@ -94,8 +94,11 @@ function resolveAlias(c: MqttSession, alias: number, topic: string): string {
 /** Maps the Outcome to the acknowledgement (or, for v3.1.1 failures, to closing without one). */
 function finish(c: MqttSession, qos: number, id: number, outcome: Outcome, responseTopic: string | undefined, correlation: Buffer | undefined): void {
   if (c.state === 'closed') return; // no ack: the client redelivers on its next connection
-  if (outcome.kind === 'accepted') {
-    if (outcome.reply !== undefined && responseTopic !== undefined) sendReply(c, outcome, responseTopic, correlation, qos);
+  // A v3.1.1 client would redeliver an ACL-denied message forever: by default it is acknowledged and discarded (docs/security.md).
+  const dropDenied = c.version !== 5 && outcome.kind === 'rejected' && outcome.code === 'TG_ERR_ACL_DENIED' && c.shared.options.deniedPublishV3 === 'drop';
+  if (outcome.kind === 'accepted' || dropDenied) {
+    if (dropDenied) c.shared.metrics.dropped('rejected');
+    if (outcome.kind === 'accepted' && outcome.reply !== undefined && responseTopic !== undefined) sendReply(c, outcome, responseTopic, correlation, qos);
     if (qos === 1) {
       c.quota--;
       c.wire.simpleAck('puback', id);

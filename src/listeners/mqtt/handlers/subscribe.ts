@@ -31,6 +31,11 @@ export function handleSubscribe(c: MqttSession, p: ISubscribePacket): void {
       granted.push(v5 ? SHARED_NOT_SUPPORTED : V3_SUBACK_FAILURE);
       continue;
     }
+    // The ACL (docs/security.md): v5 SUBACK 0x87 Not authorized, v3.1.1 0x80 Failure.
+    if (!c.shared.ctx.pipeline.authorize(c.listener, c.source, 'subscribe', sub.topic)) {
+      granted.push(v5 ? RC.NOT_AUTHORIZED : V3_SUBACK_FAILURE);
+      continue;
+    }
     const qos = Math.min(sub.qos, c.shared.options.maximumQos) as QoS;
     c.shared.ctx.devices.subscribe(c, sub.topic, {
       qos,
