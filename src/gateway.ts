@@ -15,6 +15,7 @@ import { GatewayPipeline, RouteTable, type PipelineState, type ScriptHost, type 
 
 export type { ScriptHostFactory } from './routing/index.js';
 import { ThinggateError } from './errors.js';
+import { reloadServerTls } from './security/tls-server.js';
 
 export interface GatewayOptions {
   readonly logger: Logger;
@@ -95,6 +96,8 @@ export class Gateway {
       await this.startListener(lc);
     }
     this.config = next;
+    // Listeners kept as they were re-read their certificates, keys, CAs and CRLs (a bad file keeps the running set).
+    reloadServerTls();
     // The old pools finish what is in flight on them, then close.
     void old.balancer.close(next.shutdown.drainTimeoutMs).catch((err: unknown) => this.logger.warn({ err }, 'closing old pools failed'));
     if (old.scripts && old.scripts !== state.scripts) void old.scripts.close();

@@ -15,6 +15,7 @@ import { interpolate, escapePointer, type InterpolationProblem } from './interpo
 import { EMBEDDED_DEFAULT } from './defaults.js';
 import type { GatewayConfig } from './types.js';
 import { filterProblem } from '../envelope/address-pattern.js';
+import { normalizeTls, tlsProblems } from './sections/listener-tls.js';
 
 // ajv-formats is CommonJS with a default export; under NodeNext it arrives as the module object.
 const addFormats = (addFormatsModule as unknown as { default?: typeof addFormatsModule }).default ?? addFormatsModule;
@@ -78,6 +79,7 @@ export function parseConfig(raw: unknown, options: ParseOptions = {}): GatewayCo
   if (problems.length > 0) {
     throw new ConfigError(`invalid configuration (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n  ${problems.join('\n  ')}`, problems);
   }
+  for (const l of (doc as { listeners: Array<{ tls?: Parameters<typeof normalizeTls>[0] }> }).listeners) if (l.tls) l.tls = normalizeTls(l.tls);
   const config = { ...(doc as object), baseDir: options.baseDir ?? process.cwd() } as GatewayConfig;
   if (options.source !== undefined) (config as { source?: string }).source = options.source;
   return deepFreeze(config);
@@ -140,6 +142,7 @@ function crossCheck(c: Omit<GatewayConfig, 'baseDir'>): string[] {
     if (other !== undefined) out.push(`/listeners/${i}/port: ${transport} port ${l.port} on ${l.host} is already used by /listeners/${other}`);
     else sockets.set(key, i);
     if (l.tls && l.protocol === 'coap') out.push(`/listeners/${i}/tls: not supported for coap (DTLS is not implemented)`);
+    if (l.tls) out.push(...tlsProblems(l.tls as Parameters<typeof tlsProblems>[0], `/listeners/${i}/tls`));
   });
   c.routes.forEach((r, i) => {
     const targets = [r.pool !== undefined || r.script !== undefined, r.target !== undefined].filter(Boolean).length;
