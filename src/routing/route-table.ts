@@ -1,7 +1,7 @@
 /**
  * The route table: routes compiled once per configuration, matched in order
- * (first match wins) against an Envelope's protocol, listener, method and
- * address (MQTT wildcard semantics).
+ * (first match wins) against an Envelope's protocol, listener, method,
+ * address (MQTT wildcard semantics) and TLS ClientHello fingerprint.
  */
 import type { Envelope } from '../envelope/index.js';
 import { compileFilter, matchesCompiled, type CompiledFilter } from '../envelope/address-pattern.js';
@@ -23,6 +23,8 @@ interface Matcher {
   readonly protocol?: string;
   readonly listener?: string;
   readonly method?: string;
+  /** JA4 / JA3 fingerprints of which the connection's must be one. */
+  readonly tlsFingerprints?: ReadonlySet<string>;
   /** undefined = matches every address ('#' and no '$' topic rule to apply to non-MQTT addresses). */
   readonly address: CompiledFilter;
 }
@@ -48,6 +50,7 @@ export class RouteTable {
         ...(config.match.protocol !== undefined && { protocol: config.match.protocol }),
         ...(config.match.listener !== undefined && { listener: config.match.listener }),
         ...(config.match.method !== undefined && { method: config.match.method.toUpperCase() }),
+        ...(config.match.tlsFingerprint !== undefined && { tlsFingerprints: new Set(typeof config.match.tlsFingerprint === 'string' ? [config.match.tlsFingerprint] : config.match.tlsFingerprint) }),
       };
       return m;
     });
@@ -60,6 +63,7 @@ export class RouteTable {
       if (m.listener !== undefined && m.listener !== env.listener) continue;
       if (m.method !== undefined && m.method !== env.method) continue;
       if (!matchesCompiled(m.address, env.address)) continue;
+      if (m.tlsFingerprints !== undefined && !fingerprintIn(m.tlsFingerprints, env)) continue;
       return m.route;
     }
     return undefined;
@@ -69,4 +73,9 @@ export class RouteTable {
   scripts(): string[] {
     return [...new Set(this.matchers.map((m) => m.route.config.script).filter((s): s is string => s !== undefined))];
   }
+}
+
+function fingerprintIn(set: ReadonlySet<string>, env: Envelope): boolean {
+  const tls = env.source.tls;
+  return tls !== undefined && ((tls.ja4 !== undefined && set.has(tls.ja4)) || (tls.ja3 !== undefined && set.has(tls.ja3)));
 }

@@ -11,7 +11,7 @@ import type { TlsConfig } from '../config/types.js';
 import type { Guard } from '../guard/guard.js';
 import type { Gauge, Metrics } from '../observability/metrics.js';
 import { contextFor, loadTlsMaterial, type TlsMaterial } from './tls-material.js';
-import { clientCertFailure } from './tls.js';
+import { clientCertFailure, tlsInfoOf } from './tls.js';
 
 export interface ServerTlsContext {
   readonly listener: string;
@@ -141,14 +141,11 @@ export class ServerTls {
 
   /** Enforces `clientCert` once the handshake is done; runs before the listener sees the socket. */
   private onSecure(socket: TLSSocket): void {
-    const mode = this.ctx.tls.clientCert;
-    if (mode === 'none') return;
-    const presented = Object.keys(socket.getPeerCertificate() ?? {}).length > 0;
-    const verify = this.ctx.tls.ca !== undefined;
-    let reason: string | undefined;
-    if (!presented) reason = mode === 'required' ? 'client certificate missing' : undefined;
-    else if (verify && !socket.authorized) reason = clientCertFailure(String(socket.authorizationError ?? 'unknown'));
-    if (reason === undefined) return;
+    const reason = this.refusal(socket);
+    if (reason === undefined) {
+      this.ctx.logger.debug({ event: 'tls-connection', remoteAddress: socket.remoteAddress, tls: tlsInfoOf(socket) }, 'TLS connection');
+      return;
+    }
     this.ctx.guard.report({
       kind: 'tls-handshake-failure',
       listener: this.ctx.listener,
@@ -157,5 +154,15 @@ export class ServerTls {
       detail: reason,
     });
     socket.destroy();
+  }
+
+  /** Why `clientCert` refuses the socket's client certificate, or undefined. */
+  private refusal(socket: TLSSocket): string | undefined {
+    const mode = this.ctx.tls.clientCert;
+    if (mode === 'none') return undefined;
+    const presented = Object.keys(socket.getPeerCertificate() ?? {}).length > 0;
+    if (!presented) return mode === 'required' ? 'client certificate missing' : undefined;
+    if (this.ctx.tls.ca !== undefined && !socket.authorized) return clientCertFailure(String(socket.authorizationError ?? 'unknown'));
+    return undefined;
   }
 }

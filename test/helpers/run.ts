@@ -6,12 +6,14 @@ export interface Run {
   readonly out: string;
 }
 
-/** Runs `cmd`; resolves with its exit code (non-zero on a time-out) and its stdout + stderr. */
+/** Runs `cmd` with an empty stdin; resolves with its exit code (non-zero on a time-out) and its stdout + stderr. */
 export function run(cmd: string, args: readonly string[], timeoutMs = 10_000): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(cmd, args, { timeout: timeoutMs }, (err, stdout, stderr) => {
+    const child = execFile(cmd, args, { timeout: timeoutMs }, (err, stdout, stderr) => {
       resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, out: `${stdout}${stderr}` });
     });
+    // Clients that read stdin (openssl s_client) end at its end.
+    child.stdin?.end();
   });
 }
 

@@ -7,6 +7,8 @@ export interface RouteMatch {
   /** MQTT wildcard pattern over the address ('+' one level, '#' the rest). */
   readonly address: string;
   readonly method?: string;
+  /** ClientHello fingerprints (JA4 or JA3, see docs/tls.md): matches a TLS connection whose fingerprint is one of them. */
+  readonly tlsFingerprint?: string | readonly string[];
 }
 
 export interface RequestTemplate {
@@ -44,6 +46,12 @@ export const routeSchema = {
         listener: { type: 'string', minLength: 1 },
         address: { type: 'string', minLength: 1, default: '#' },
         method: { type: 'string', pattern: '^[A-Za-z]+$' },
+        tlsFingerprint: {
+          anyOf: [
+            { type: 'string', pattern: '^([0-9a-f]{32}|[tqd][0-9s][0-9][di][0-9]{4}[0-9a-z]{0,2}_[0-9a-f]{12}_[0-9a-f]{12})$' },
+            { type: 'array', minItems: 1, items: { type: 'string', pattern: '^([0-9a-f]{32}|[tqd][0-9s][0-9][di][0-9]{4}[0-9a-z]{0,2}_[0-9a-f]{12}_[0-9a-f]{12})$' } },
+          ],
+        },
       },
     },
     pool: { type: 'string', minLength: 1 },
