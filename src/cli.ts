@@ -15,6 +15,7 @@ import { ConfigError } from './errors.js';
 import { createLogger } from './observability/logger.js';
 import { Gateway } from './gateway.js';
 import { SUBCOMMANDS } from './cli-commands.js';
+import { schemaProblems } from './security/inspection.js';
 
 const USAGE = `usage:
   thinggate start [-c FILE]     run the gateway (the embedded default when no file is given)
@@ -63,6 +64,11 @@ function check(args: string[]): number {
   const file = configOption(args, true)!;
   try {
     const c = readConfig(file);
+    const problems = schemaProblems(c);
+    if (problems.length > 0) {
+      process.stderr.write(`${problems.join('\n')}\n`);
+      return 2;
+    }
     process.stdout.write(`${file}: valid (${c.listeners.length} listeners, ${c.pools.length} pools, ${c.routes.length} routes)\n`);
     return 0;
   } catch (err) {

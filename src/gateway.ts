@@ -16,6 +16,7 @@ import { GatewayPipeline, RouteTable, type PipelineState, type ScriptHost, type 
 export type { ScriptHostFactory } from './routing/index.js';
 import { ThinggateError } from './errors.js';
 import { reloadServerTls } from './security/tls-server.js';
+import { payloadCheckFor } from './security/inspection.js';
 
 export interface GatewayOptions {
   readonly logger: Logger;
@@ -142,7 +143,8 @@ export class Gateway {
   }
 
   private async buildState(config: GatewayConfig, previousScripts?: ScriptHost): Promise<PipelineState> {
-    const routes = new RouteTable(config.routes);
+    const inspection = { baseDir: config.baseDir, guard: this.guard, metrics: this.metrics };
+    const routes = new RouteTable(config.routes, (route, index) => payloadCheckFor(route, index, inspection));
     let scripts: ScriptHost | undefined;
     if (routes.scripts().length > 0) {
       if (!this.options.scriptHostFactory) {

@@ -106,6 +106,8 @@ export class GatewayPipeline implements Pipeline {
     }
     const route = state.routes.match(env);
     if (!route) return rejected(404, 'TG_ERR_NO_ROUTE', `no route matches address '${env.address}'`);
+    const refused = route.inspect?.(env);
+    if (refused) return refused;
     switch (route.kind) {
       case 'devices':
         return this.publish(env, {

@@ -3,7 +3,7 @@
  * (first match wins) against an Envelope's protocol, listener, method,
  * address (MQTT wildcard semantics) and TLS ClientHello fingerprint.
  */
-import type { Envelope } from '../envelope/index.js';
+import type { Envelope, Rejected } from '../envelope/index.js';
 import { compileFilter, matchesCompiled, type CompiledFilter } from '../envelope/address-pattern.js';
 import type { RouteConfig } from '../config/types.js';
 import { compilePathTemplate, type CompiledTemplate } from './path-template.js';
@@ -16,7 +16,12 @@ export interface CompiledRoute {
   /** Extra headers, names lower-cased. */
   readonly headers: Readonly<Record<string, string>>;
   readonly kind: 'pool' | 'script' | 'devices';
+  /** Payload inspection (schema, content types, size): the refusal, or undefined. */
+  readonly inspect?: (env: Envelope) => Rejected | undefined;
 }
+
+/** Builds a route's payload inspection (security/inspection.ts); undefined when it has none. */
+export type InspectionFactory = (route: RouteConfig, index: number) => CompiledRoute['inspect'];
 
 interface Matcher {
   readonly route: CompiledRoute;
@@ -32,11 +37,13 @@ interface Matcher {
 export class RouteTable {
   private readonly matchers: Matcher[];
 
-  constructor(routes: readonly RouteConfig[]) {
+  constructor(routes: readonly RouteConfig[], inspection?: InspectionFactory) {
     this.matchers = routes.map((config, index) => {
       const headers: Record<string, string> = {};
       for (const [k, v] of Object.entries(config.request.headers)) headers[k.toLowerCase()] = v;
+      const inspect = inspection?.(config, index);
       const route: CompiledRoute = {
+        ...(inspect && { inspect }),
         index,
         name: config.name ?? `routes[${index}]`,
         config,

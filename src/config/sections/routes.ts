@@ -28,6 +28,12 @@ export interface RouteConfig {
   /** Script path, relative to the configuration file. */
   readonly script?: string;
   readonly target?: 'devices';
+  /** JSON Schema file (relative to the configuration file) every payload must satisfy. */
+  readonly schema?: string;
+  /** Accepted media types; a message that declares another is refused (415). */
+  readonly contentTypes?: readonly string[];
+  /** Largest payload accepted on this route (413). */
+  readonly maxPayloadBytes?: number;
 }
 
 
@@ -73,5 +79,8 @@ export const routeSchema = {
     },
     script: { type: 'string', minLength: 1 },
     target: { enum: ['devices'] },
+    schema: { type: 'string', minLength: 1 },
+    contentTypes: { type: 'array', minItems: 1, items: { type: 'string', pattern: '^[A-Za-z0-9!#$&^_.+-]+/[A-Za-z0-9!#$&^_.+-]+$' } },
+    maxPayloadBytes: { type: 'integer', minimum: 0 },
   },
 } as const;
