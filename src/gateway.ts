@@ -17,6 +17,7 @@ export type { ScriptHostFactory } from './routing/index.js';
 import { ThinggateError } from './errors.js';
 import { reloadServerTls } from './security/tls-server.js';
 import { payloadCheckFor } from './security/inspection.js';
+import { plaintextUpstreamWarnings } from './security/upstream.js';
 
 export interface GatewayOptions {
   readonly logger: Logger;
@@ -143,6 +144,7 @@ export class Gateway {
   }
 
   private async buildState(config: GatewayConfig, previousScripts?: ScriptHost): Promise<PipelineState> {
+    for (const w of plaintextUpstreamWarnings(config)) this.logger.warn({ event: 'plaintext-upstream' }, w);
     const inspection = { baseDir: config.baseDir, guard: this.guard, metrics: this.metrics };
     const routes = new RouteTable(config.routes, (route, index) => payloadCheckFor(route, index, inspection));
     let scripts: ScriptHost | undefined;
