@@ -33,7 +33,9 @@ export const ROUTE_SCRIPT = "export function onMessage(msg) { return route('defa
 /**
  * @param {{url:string}} backend
  * @param {{protocol?:'mqtt'|'coap'|'amqp', routing?:'script'|'static', pool?:object, listener?:object,
- *          scripts?:object, cpuProf?:string, fdLimit?:number, label?:string, dist?:string}} opts
+ *          scripts?:object, cpuProf?:string, fdLimit?:number, label?:string, dist?:string,
+ *          route?:object, files?:Record<string,string>}} opts
+ *        `route`: keys merged into the one route (e.g. `schema`); `files`: written beside the configuration.
  *        `dist`: another `tsc` output directory inside the repository to run instead of the default build.
  */
 export async function startThinggate(backend, opts = {}) {
@@ -48,15 +50,19 @@ export async function startThinggate(backend, opts = {}) {
       listeners: [{ name: protocol, protocol, host: '127.0.0.1', port, ...(opts.listener ?? {}) }],
       pools: [{ name: 'default', endpoints: [{ url: backend.url }], ...(opts.pool ?? {}) }],
       routes: [
-        routing === 'script'
-          ? { match: { address: '#' }, script: 'route.js' }
-          : { match: { address: '#' }, pool: 'default', request: { method: 'POST', path: '/messages/{address}' } },
+        {
+          ...(routing === 'script'
+            ? { match: { address: '#' }, script: 'route.js' }
+            : { match: { address: '#' }, pool: 'default', request: { method: 'POST', path: '/messages/{address}' } }),
+          ...(opts.route ?? {}),
+        },
       ],
       ...(opts.scripts && { scripts: opts.scripts }),
       log: { level: 'warn' },
       shutdown: { drainTimeoutMs: 2000 },
     };
     writeFileSync(join(dir, 'route.js'), ROUTE_SCRIPT);
+    for (const [name, text] of Object.entries(opts.files ?? {})) writeFileSync(join(dir, name), text);
     writeFileSync(join(dir, 'thinggate.json'), JSON.stringify(config, null, 2));
     const logFile = join(dir, 'thinggate.log');
     const nodeArgs = [...GATEWAY_NODE_ARGS, ...(process.env.TG_EXTRA_NODE_ARGS ? process.env.TG_EXTRA_NODE_ARGS.split(' ') : [])];

@@ -2,6 +2,10 @@
  * thinggate scenarios: MQTT 5 at QoS 0/1/2, QoS 1 with a batching pool,
  * CoAP confirmable and AMQP 1.0, each POSTing to the bench back-end.
  */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { startThinggate } from '../lib/thinggate.mjs';
 
 /** 50 clients, 10 in flight each, 200-byte JSON payloads (issue 6, scenario 1). */
@@ -20,7 +24,24 @@ const UNPIPELINED = { pipelining: 1 };
 /** The scripts section of `mqtt-qos1-batch-inline`: the trivial script on the event loop, not in a script thread. */
 const INLINE_SCRIPTS = { threads: 0 };
 
-function mqtt(name, qos, { batch = false, unpipelined = false, inline = false, description }) {
+/** Accepts the bench payload (bench/lib/payload.mjs): what `mqtt-qos1-schema` validates every message against. */
+const BENCH_SCHEMA = {
+  type: 'object',
+  required: ['r', 'c', 's', 't', 'd'],
+  properties: { r: { type: 'integer' }, c: { type: 'integer' }, s: { type: 'integer' }, t: { type: 'number' }, d: { type: 'string', maxLength: 4096 } },
+  additionalProperties: false,
+};
+
+/** A throw-away ECDSA P-256 certificate for `mqtts-qos1-rest`, made with openssl. */
+function benchCertificate() {
+  const dir = mkdtempSync(join(tmpdir(), 'thinggate-bench-cert-'));
+  const cert = join(dir, 'cert.pem');
+  const key = join(dir, 'key.pem');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost'], { stdio: 'ignore' });
+  return { cert, key };
+}
+
+function mqtt(name, qos, { batch = false, unpipelined = false, inline = false, tls = false, schema = false, description }) {
   return {
     name,
     group: 'thinggate',
@@ -29,6 +50,8 @@ function mqtt(name, qos, { batch = false, unpipelined = false, inline = false, d
     async start(backend, ctx) {
       const t = await startThinggate(backend, {
         protocol: 'mqtt',
+        ...(tls && { listener: { tls: { ...benchCertificate(), minVersion: 'TLSv1.3' } } }),
+        ...(schema && { route: { schema: 'bench.schema.json' }, files: { 'bench.schema.json': JSON.stringify(BENCH_SCHEMA) } }),
         pool: batch ? { batch: BATCH } : unpipelined ? UNPIPELINED : undefined,
         ...(inline && { scripts: INLINE_SCRIPTS }),
         cpuProf: ctx.cpuProf,
@@ -38,7 +61,9 @@ function mqtt(name, qos, { batch = false, unpipelined = false, inline = false, d
       if (batch) notes.push(`pool batch: ${JSON.stringify(BATCH)}`);
       if (unpipelined) notes.push('pool: pipelining 1 (no HTTP/1.1 pipelining)');
       if (inline) notes.push('scripts.threads: 0 (the script runs on the event loop)');
-      return { ...t, notes, transport: { kind: 'mqtt', host: '127.0.0.1', port: t.port, clients: CLIENTS, qos, version: 5, window: WINDOW } };
+      if (tls) notes.push('TLS 1.3, ECDSA P-256 server certificate');
+      if (schema) notes.push('route schema: every payload validated (ajv)');
+      return { ...t, notes, transport: { kind: 'mqtt', host: '127.0.0.1', port: t.port, clients: CLIENTS, qos, version: 5, window: WINDOW, ...(tls && { tls: {} }) } };
     },
   };
 }
@@ -49,6 +74,8 @@ export const scenarios = [
   mqtt('mqtt-qos2-rest', 2, { description: 'MQTT 5, QoS 2, PUBCOMP after the back-end\'s 2xx' }),
   mqtt('mqtt-qos1-batch', 1, { batch: true, description: 'MQTT 5, QoS 1, pool batching (JSON array bodies)' }),
   mqtt('mqtt-qos1-batch-inline', 1, { batch: true, inline: true, description: 'MQTT 5, QoS 1, pool batching, the script on the event loop (scripts.threads: 0)' }),
+  mqtt('mqtts-qos1-rest', 1, { tls: true, description: 'MQTT 5 over TLS 1.3 (ECDSA P-256), QoS 1, PUBACK after the back-end\'s 2xx' }),
+  mqtt('mqtt-qos1-schema', 1, { schema: true, description: 'MQTT 5, QoS 1, the route validates every payload against a JSON Schema' }),
   mqtt('mqtt-qos1-unpipelined', 1, { unpipelined: true, description: 'MQTT 5, QoS 1, pool without HTTP/1.1 pipelining (pipelining: 1)' }),
   {
     name: 'coap-con-rest',
