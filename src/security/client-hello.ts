@@ -163,8 +163,12 @@ export function readClientHelloFirst(server: Server): void {
       if (recordEnd > 0 && buf.length < recordEnd && buf.length < MAX_RECORD) return;
       stop();
       socket.pause();
-      const hello = recordEnd > 0 ? parseClientHello(buf) : undefined;
-      if (hello) (socket as WithHello)[HELLO] = fingerprint(hello);
+      try {
+        const hello = recordEnd > 0 ? parseClientHello(buf) : undefined;
+        if (hello) (socket as WithHello)[HELLO] = fingerprint(hello);
+      } catch {
+        // A malformed hello has no fingerprint; the TLS layer refuses it with its own reason.
+      }
       socket.unshift(buf);
       handOver();
     };
