@@ -16,7 +16,7 @@ import { GatewayPipeline, RouteTable, type PipelineState, type ScriptHost, type 
 export type { ScriptHostFactory } from './routing/index.js';
 import { ThinggateError } from './errors.js';
 import { reloadServerTls } from './security/tls-server.js';
-import { payloadCheckFor } from './security/inspection.js';
+import { inspectionFor } from './security/inspection.js';
 import { plaintextUpstreamWarnings } from './security/upstream.js';
 
 export interface GatewayOptions {
@@ -145,8 +145,8 @@ export class Gateway {
 
   private async buildState(config: GatewayConfig, previousScripts?: ScriptHost): Promise<PipelineState> {
     for (const w of plaintextUpstreamWarnings(config)) this.logger.warn({ event: 'plaintext-upstream' }, w);
-    const inspection = { baseDir: config.baseDir, guard: this.guard, metrics: this.metrics };
-    const routes = new RouteTable(config.routes, (route, index) => payloadCheckFor(route, index, inspection));
+    const inspection = { baseDir: config.baseDir, guard: this.guard, metrics: this.metrics, logger: this.logger };
+    const routes = new RouteTable(config.routes, (route, index) => inspectionFor(route, index, inspection));
     let scripts: ScriptHost | undefined;
     if (routes.scripts().length > 0) {
       if (!this.options.scriptHostFactory) {

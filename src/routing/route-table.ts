@@ -18,10 +18,12 @@ export interface CompiledRoute {
   readonly kind: 'pool' | 'script' | 'devices';
   /** Payload inspection (schema, content types, size): the refusal, or undefined. */
   readonly inspect?: (env: Envelope) => Rejected | undefined;
+  /** Takes a copy of each message the route accepts for inspection (the mirror); never waits. */
+  readonly tap?: (env: Envelope) => void;
 }
 
-/** Builds a route's payload inspection (security/inspection.ts); undefined when it has none. */
-export type InspectionFactory = (route: RouteConfig, index: number) => CompiledRoute['inspect'];
+/** Builds a route's payload inspection and mirror (security/); each undefined when the route has none. */
+export type InspectionFactory = (route: RouteConfig, index: number) => Pick<CompiledRoute, 'inspect' | 'tap'>;
 
 interface Matcher {
   readonly route: CompiledRoute;
@@ -41,9 +43,10 @@ export class RouteTable {
     this.matchers = routes.map((config, index) => {
       const headers: Record<string, string> = {};
       for (const [k, v] of Object.entries(config.request.headers)) headers[k.toLowerCase()] = v;
-      const inspect = inspection?.(config, index);
+      const { inspect, tap } = inspection?.(config, index) ?? {};
       const route: CompiledRoute = {
         ...(inspect && { inspect }),
+        ...(tap && { tap }),
         index,
         name: config.name ?? `routes[${index}]`,
         config,

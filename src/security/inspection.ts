@@ -14,7 +14,9 @@ import { rejected, type Envelope, type Rejected } from '../envelope/index.js';
 import type { GatewayConfig, RouteConfig } from '../config/types.js';
 import type { Guard } from '../guard/guard.js';
 import type { Metrics } from '../observability/metrics.js';
+import type { Logger } from 'pino';
 import { ThinggateError } from '../errors.js';
+import { Mirror } from './mirror.js';
 
 // ajv-formats is CommonJS with a default export; under NodeNext it arrives as the module object.
 const addFormats = (addFormatsModule as unknown as { default?: typeof addFormatsModule }).default ?? addFormatsModule;
@@ -26,6 +28,14 @@ export interface InspectionDeps {
   readonly baseDir: string;
   readonly guard: Guard;
   readonly metrics: Metrics;
+  readonly logger: Logger;
+}
+
+/** A route's payload check and mirror, each undefined when the route has none. */
+export function inspectionFor(route: RouteConfig, index: number, deps: InspectionDeps): { inspect?: PayloadCheck; tap?: (env: Envelope) => void } {
+  const inspect = payloadCheckFor(route, index, deps);
+  const mirror = route.mirror && new Mirror(route.name ?? `routes[${index}]`, route.mirror, deps);
+  return { ...(inspect && { inspect }), ...(mirror && { tap: (env: Envelope) => mirror.offer(env) }) };
 }
 
 /** Compiles a route's schema file; throws TG_ERR_CONFIG_INVALID naming the route path and the file. */

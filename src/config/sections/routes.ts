@@ -34,6 +34,24 @@ export interface RouteConfig {
   readonly contentTypes?: readonly string[];
   /** Largest payload accepted on this route (413). */
   readonly maxPayloadBytes?: number;
+  /** Copies of the route's (decrypted) messages to a JSON-lines file. */
+  readonly mirror?: MirrorConfig;
+}
+
+export interface MirrorConfig {
+  /** JSON-lines file, relative to the configuration file; rotated to `FILE.1` at `maxBytes`. */
+  readonly file: string;
+  readonly maxBytes: number;
+  /** Fraction of messages copied (0..1). */
+  readonly sample: number;
+  /** Only these clients' messages (troubleshooting one device). */
+  readonly clientIds?: readonly string[];
+  /** Header values replaced by `[redacted]`. */
+  readonly redactHeaders: readonly string[];
+  /** Leave the payload out (`[redacted]`). */
+  readonly redactPayload: boolean;
+  /** Copies waiting to be written at most; beyond it they are dropped and counted. */
+  readonly queue: number;
 }
 
 
@@ -82,5 +100,19 @@ export const routeSchema = {
     schema: { type: 'string', minLength: 1 },
     contentTypes: { type: 'array', minItems: 1, items: { type: 'string', pattern: '^[A-Za-z0-9!#$&^_.+-]+/[A-Za-z0-9!#$&^_.+-]+$' } },
     maxPayloadBytes: { type: 'integer', minimum: 0 },
+    mirror: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['file'],
+      properties: {
+        file: { type: 'string', minLength: 1 },
+        maxBytes: { type: 'integer', minimum: 1024, default: 104857600 },
+        sample: { type: 'number', minimum: 0, maximum: 1, default: 1 },
+        clientIds: { type: 'array', minItems: 1, items: { type: 'string' } },
+        redactHeaders: { type: 'array', items: { type: 'string', minLength: 1 }, default: ['authorization'] },
+        redactPayload: { type: 'boolean', default: false },
+        queue: { type: 'integer', minimum: 1, maximum: 1000000, default: 10000 },
+      },
+    },
   },
 } as const;
