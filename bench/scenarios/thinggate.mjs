@@ -25,7 +25,7 @@ const UNPIPELINED = { pipelining: 1 };
 const INLINE_SCRIPTS = { threads: 0 };
 
 /** Accepts the bench payload (bench/lib/payload.mjs): what `mqtt-qos1-schema` validates every message against. */
-const BENCH_SCHEMA = {
+export const BENCH_SCHEMA = {
   type: 'object',
   required: ['r', 'c', 's', 't', 'd'],
   properties: { r: { type: 'integer' }, c: { type: 'integer' }, s: { type: 'integer' }, t: { type: 'number' }, d: { type: 'string', maxLength: 4096 } },

@@ -18,6 +18,7 @@ const HANDSHAKE_REASONS: ReadonlyArray<readonly [string, readonly string[]]> = [
   ['client rejected our certificate', ['ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE', 'ERR_SSL_SSLV3_ALERT_CERTIFICATE_UNKNOWN', 'ERR_SSL_SSLV3_ALERT_CERTIFICATE_EXPIRED', 'ERR_SSL_TLSV1_ALERT_DECRYPT_ERROR']],
   ['client certificate missing', ['ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE', 'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED']],
   ['client certificate not trusted', ['ERR_SSL_CERTIFICATE_VERIFY_FAILED', 'ERR_SSL_TLSV1_ALERT_UNKNOWN_CA_FROM_CLIENT']],
+  ['no common ALPN protocol', ['ERR_SSL_NO_APPLICATION_PROTOCOL']],
   ['handshake time-out', ['ERR_TLS_HANDSHAKE_TIMEOUT']],
   ['connection closed during the handshake', ['ECONNRESET', 'EPIPE']],
 ];

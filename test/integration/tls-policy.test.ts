@@ -4,6 +4,7 @@
  * over HTTPS with an optional client certificate, old protocol versions
  * never offered, SNI certificate choice and the expiry metric.
  */
+import { readFileSync } from 'node:fs';
 import { connect as tlsConnect, type PeerCertificate } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
@@ -98,6 +99,17 @@ describe('HTTPS (curl)', () => {
     expect(bad.code).not.toBe(0);
     await until(() => failures('https').length > seen);
     expect(String(failures('https').at(-1)!.detail)).toMatch(/revoked/);
+  });
+
+  it('refuses a client whose ALPN offer has none of the listener\'s protocols', async () => {
+    const seen = failures('https').length;
+    const err = await new Promise<NodeJS.ErrnoException>((resolve) => {
+      const s = tlsConnect({ host: '127.0.0.1', port: gw.port('https'), servername: 'localhost', ca: [readFileSync(pki.ca)], ALPNProtocols: ['mqtt'] }, () => resolve(new Error('connected')));
+      s.on('error', resolve);
+    });
+    expect(err.code).toBe('ERR_SSL_TLSV1_ALERT_NO_APPLICATION_PROTOCOL');
+    await until(() => failures('https').length > seen);
+    expect(String(failures('https').at(-1)!.detail)).toMatch(/^no common ALPN protocol/);
   });
 
   it('chooses the certificate by SNI', async () => {
