@@ -1,10 +1,11 @@
 /**
  * TLS policy on listeners, with real clients: mosquitto_pub with a CA file
  * and client certificates (valid, missing, revoked by CRL, expired), curl
- * over HTTPS with an optional client certificate, old protocol versions
+ * over HTTPS with an optional client certificate, Qpid Proton over AMQPS, old protocol versions
  * never offered, SNI certificate choice and the expiry metric.
  */
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { connect as tlsConnect, type PeerCertificate } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
@@ -24,6 +25,7 @@ beforeAll(async () => {
   gw = await startGateway({
     listeners: [
       { name: 'mqtts', protocol: 'mqtt', host: '127.0.0.1', port: 0, tls: { ...pki.server, ca: pki.ca, crl: pki.crl, clientCert: 'required', expiryWarningDays: 30 } },
+      { name: 'amqps', protocol: 'amqp', host: '127.0.0.1', port: 0, tls: { ...pki.server, ca: pki.ca, crl: pki.crl, clientCert: 'required', alpn: ['amqp'] } },
       {
         name: 'https',
         protocol: 'http',
@@ -44,6 +46,8 @@ afterAll(async () => {
 
 const pub = (topic: string, extra: string[]): Promise<Run> =>
   run('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(gw.port('mqtts')), '-V', 'mqttv5', '-q', '1', '-t', topic, '-m', 'hello', '--cafile', pki.ca, ...extra]);
+
+const PROTON_SEND = fileURLToPath(new URL('../interop/python/proton_tls_send.py', import.meta.url));
 
 const failures = (listener: string): Array<Record<string, unknown>> => gw.logs.filter((l) => l.listener === listener && l.kind === 'tls-handshake-failure');
 
@@ -70,6 +74,24 @@ describe('client certificates (mosquitto_pub)', () => {
     await until(() => failures('mqtts').length > seen);
     expect(String(failures('mqtts').at(-1)!.detail)).toMatch(reason);
     expect(backend.requests.length).toBe(before);
+  });
+});
+
+describe('AMQPS (Qpid Proton)', () => {
+  const send = (pair?: { cert: string; key: string }): Promise<Run> =>
+    run('/usr/bin/python3', [PROTON_SEND, String(gw.port('amqps')), pki.ca, ...(pair ? [pair.cert, pair.key] : [])], 15_000);
+
+  it('delivers from a client with a valid certificate and refuses a revoked one', async () => {
+    const before = backend.requests.length;
+    const ok = await send(pki.client);
+    expect(ok.out.trim()).toBe('accepted');
+    await backend.waitFor(before + 1);
+    expect(backend.requests.at(-1)!.url).toBe('/messages/tls/amqp');
+    const seen = failures('amqps').length;
+    expect((await send(pki.revoked)).code).not.toBe(0);
+    await until(() => failures('amqps').length > seen);
+    expect(String(failures('amqps').at(-1)!.detail)).toMatch(/client certificate revoked/);
+    expect(backend.requests.length).toBe(before + 1);
   });
 });
 
