@@ -7,8 +7,9 @@ import { silentLogger } from './observability/logger.js';
 import { Metrics } from './observability/metrics.js';
 import type { GatewayConfig } from './config/types.js';
 import { ConfigError } from './errors.js';
-import { serverTlsOptions } from './security/tls.js';
+import { loadTlsMaterial } from './security/tls-material.js';
 import { loadUpstreamTls } from './balancer/tls.js';
+import { schemaProblems } from './security/inspection.js';
 
 export async function deepCheck(config: GatewayConfig): Promise<string[]> {
   const source = config.source ?? '<config>';
@@ -16,7 +17,7 @@ export async function deepCheck(config: GatewayConfig): Promise<string[]> {
   config.listeners.forEach((l, i) => {
     if (!l.tls) return;
     try {
-      serverTlsOptions(l.name, l.tls, config.baseDir);
+      loadTlsMaterial(l.name, l.tls, config.baseDir ?? process.cwd());
     } catch (err) {
       problems.push(`${source}: /listeners/${i}/tls: ${(err as Error).message}`);
     }
@@ -29,6 +30,7 @@ export async function deepCheck(config: GatewayConfig): Promise<string[]> {
       problems.push(`${source}: /pools/${i}/tls: ${(err as Error).message}`);
     }
   });
+  problems.push(...schemaProblems(config));
   for (const [i, r] of config.routes.entries()) {
     if (r.script === undefined) continue;
     if (config.routes.findIndex((x) => x.script === r.script) !== i) continue;

@@ -23,6 +23,9 @@ import { AdminServer } from './admin/server.js';
 import type { AdminContext, ListenerView, Readiness, RouteView } from './admin/context.js';
 import type { AdminRoutes } from './admin/routes.js';
 import type { PoolStats } from './balancer/types.js';
+import { reloadServerTls } from './security/tls-server.js';
+import { inspectionFor } from './security/inspection.js';
+import { plaintextUpstreamWarnings } from './security/upstream.js';
 
 export interface GatewayOptions {
   readonly logger: Logger;
@@ -144,6 +147,8 @@ export class Gateway implements AdminContext {
     }
     this.config = next;
     this.pipeline.exposeUpstreamDetails(next.log.upstreamDetailsToDevices);
+    // Listeners kept as they were re-read their certificates, keys, CAs and CRLs (a bad file keeps the running set).
+    reloadServerTls();
     // The old pools finish what is in flight on them, then close.
     void old.balancer.close(next.shutdown.drainTimeoutMs).catch((err: unknown) => this.logger.warn({ err }, 'closing old pools failed'));
     if (old.scripts && old.scripts !== state.scripts) void old.scripts.close();
@@ -276,7 +281,9 @@ export class Gateway implements AdminContext {
   }
 
   private async buildState(config: GatewayConfig, previousScripts?: ScriptHost): Promise<PipelineState> {
-    const routes = new RouteTable(config.routes);
+    for (const w of plaintextUpstreamWarnings(config)) this.logger.warn({ event: 'plaintext-upstream' }, w);
+    const inspection = { baseDir: config.baseDir, guard: this.guard, metrics: this.metrics, logger: this.logger };
+    const routes = new RouteTable(config.routes, (route, index) => inspectionFor(route, index, inspection));
     let scripts: ScriptHost | undefined;
     if (routes.scripts().length > 0) {
       if (!this.options.scriptHostFactory) {

@@ -33,8 +33,10 @@ export const ROUTE_SCRIPT = "export function onMessage(msg) { return route('defa
 /**
  * @param {{url:string}} backend
  * @param {{protocol?:'mqtt'|'coap'|'amqp', routing?:'script'|'static', pool?:object, listener?:object,
- *          scripts?:object, admin?:object, acl?:object[], files?:Record<string,string>, cpuProf?:string, fdLimit?:number, label?:string, dist?:string}} opts
- *        `acl`: the top-level ACL; `files`: more files (e.g. a credentials file) written beside the configuration.
+ *          scripts?:object, admin?:object, acl?:object[], files?:Record<string,string>, cpuProf?:string, fdLimit?:number, label?:string, dist?:string,
+ *          route?:object}} opts
+ *        `acl`: the top-level ACL; `files`: more files (e.g. a credentials file) written beside the configuration;
+ *        `route`: keys merged into the one route (e.g. `schema`).
  *        `dist`: another `tsc` output directory inside the repository to run instead of the default build.
  */
 export async function startThinggate(backend, opts = {}) {
@@ -49,9 +51,12 @@ export async function startThinggate(backend, opts = {}) {
       listeners: [{ name: protocol, protocol, host: '127.0.0.1', port, ...(opts.listener ?? {}) }],
       pools: [{ name: 'default', endpoints: [{ url: backend.url }], ...(opts.pool ?? {}) }],
       routes: [
-        routing === 'script'
-          ? { match: { address: '#' }, script: 'route.js' }
-          : { match: { address: '#' }, pool: 'default', request: { method: 'POST', path: '/messages/{address}' } },
+        {
+          ...(routing === 'script'
+            ? { match: { address: '#' }, script: 'route.js' }
+            : { match: { address: '#' }, pool: 'default', request: { method: 'POST', path: '/messages/{address}' } }),
+          ...(opts.route ?? {}),
+        },
       ],
       ...(opts.scripts && { scripts: opts.scripts }),
       ...(opts.admin && { admin: opts.admin }),

@@ -3,6 +3,10 @@
  * CoAP confirmable and AMQP 1.0, each POSTing to the bench back-end.
  */
 import { scryptSync, randomBytes } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { startThinggate } from '../lib/thinggate.mjs';
 
 /** 50 clients, 10 in flight each, 200-byte JSON payloads (issue 6, scenario 1). */
@@ -27,6 +31,7 @@ const INLINE_SCRIPTS = { threads: 0 };
  * rules, the fourth matching, so the cost of identity shows against `mqtt-qos1-rest`.
  */
 const AUTH_PASSWORD = 'bench-password';
+/** @type {import('../../dist/config/sections/security.js').AclRuleConfig[]} */
 export const AUTH_ACL = [
   { deny: ['publish'], address: 'admin/#' },
   { allow: ['subscribe'], address: 'commands/{clientId}/#' },
@@ -41,7 +46,25 @@ function credentialsFile() {
   return JSON.stringify({ users: { bench: { password: `scrypt$131072$8$1$${salt.toString('base64')}$${hash.toString('base64')}` } } });
 }
 
-function mqtt(name, qos, { batch = false, unpipelined = false, inline = false, auth = false, description }) {
+
+/** Accepts the bench payload (bench/lib/payload.mjs): what `mqtt-qos1-schema` validates every message against. */
+export const BENCH_SCHEMA = {
+  type: 'object',
+  required: ['r', 'c', 's', 't', 'd'],
+  properties: { r: { type: 'integer' }, c: { type: 'integer' }, s: { type: 'integer' }, t: { type: 'number' }, d: { type: 'string', maxLength: 4096 } },
+  additionalProperties: false,
+};
+
+/** A throw-away ECDSA P-256 certificate for `mqtts-qos1-rest`, made with openssl. */
+function benchCertificate() {
+  const dir = mkdtempSync(join(tmpdir(), 'thinggate-bench-cert-'));
+  const cert = join(dir, 'cert.pem');
+  const key = join(dir, 'key.pem');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost'], { stdio: 'ignore' });
+  return { cert, key };
+}
+
+function mqtt(name, qos, { batch = false, unpipelined = false, inline = false, auth = false, tls = false, schema = false, description }) {
   return {
     name,
     group: 'thinggate',
@@ -50,6 +73,8 @@ function mqtt(name, qos, { batch = false, unpipelined = false, inline = false, a
     async start(backend, ctx) {
       const t = await startThinggate(backend, {
         protocol: 'mqtt',
+        ...(tls && { listener: { tls: { ...benchCertificate(), minVersion: 'TLSv1.3' } } }),
+        ...(schema && { route: { schema: 'bench.schema.json' }, files: { 'bench.schema.json': JSON.stringify(BENCH_SCHEMA) } }),
         pool: batch ? { batch: BATCH } : unpipelined ? UNPIPELINED : undefined,
         ...(inline && { scripts: INLINE_SCRIPTS }),
         ...(auth && { listener: { auth: [{ type: 'password', file: 'users.json' }] }, acl: AUTH_ACL, files: { 'users.json': credentialsFile() } }),
@@ -61,8 +86,10 @@ function mqtt(name, qos, { batch = false, unpipelined = false, inline = false, a
       if (unpipelined) notes.push('pool: pipelining 1 (no HTTP/1.1 pipelining)');
       if (inline) notes.push('scripts.threads: 0 (the script runs on the event loop)');
       if (auth) notes.push('listener auth: password (scrypt N=2^17, one user for all clients); acl: 5 rules, the 4th matches');
+      if (tls) notes.push('TLS 1.3, ECDSA P-256 server certificate');
+      if (schema) notes.push('route schema: every payload validated (ajv)');
       const creds = auth ? { username: 'bench', password: AUTH_PASSWORD } : {};
-      return { ...t, notes, transport: { kind: 'mqtt', host: '127.0.0.1', port: t.port, clients: CLIENTS, qos, version: 5, window: WINDOW, ...creds } };
+      return { ...t, notes, transport: { kind: 'mqtt', host: '127.0.0.1', port: t.port, clients: CLIENTS, qos, version: 5, window: WINDOW, ...creds, ...(tls && { tls: {} }) } };
     },
   };
 }
@@ -74,6 +101,8 @@ export const scenarios = [
   mqtt('mqtt-qos2-rest', 2, { description: 'MQTT 5, QoS 2, PUBCOMP after the back-end\'s 2xx' }),
   mqtt('mqtt-qos1-batch', 1, { batch: true, description: 'MQTT 5, QoS 1, pool batching (JSON array bodies)' }),
   mqtt('mqtt-qos1-batch-inline', 1, { batch: true, inline: true, description: 'MQTT 5, QoS 1, pool batching, the script on the event loop (scripts.threads: 0)' }),
+  mqtt('mqtts-qos1-rest', 1, { tls: true, description: 'MQTT 5 over TLS 1.3 (ECDSA P-256), QoS 1, PUBACK after the back-end\'s 2xx' }),
+  mqtt('mqtt-qos1-schema', 1, { schema: true, description: 'MQTT 5, QoS 1, the route validates every payload against a JSON Schema' }),
   mqtt('mqtt-qos1-unpipelined', 1, { unpipelined: true, description: 'MQTT 5, QoS 1, pool without HTTP/1.1 pipelining (pipelining: 1)' }),
   {
     name: 'coap-con-rest',

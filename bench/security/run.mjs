@@ -41,6 +41,7 @@ const config = parseConfig({
   acl: ACL,
 });
 const gate = new SecurityGate(config, { logger: pino({ level: 'silent' }), report: () => undefined });
+/** @type {import('../../dist/envelope/index.js').Identity} */
 const identity = { principal: 'bench', method: 'password', attributes: {}, groups: [] };
 const sources = Array.from({ length: 50 }, (_, i) => Object.freeze({ clientId: `bench-${i}`, remoteAddress: '127.0.0.1', identity }));
 const acl = new Acl(ACL);
@@ -60,6 +61,7 @@ try {
   const logger = pino({ level: 'silent' });
   const cold = new PasswordAuthenticator({ file, cacheTtlMs: 0, cacheMaxEntries: 0, watch: false }, logger);
   const warm = new PasswordAuthenticator({ file, cacheTtlMs: 60_000, cacheMaxEntries: 1000, watch: false }, logger);
+  /** @type {import('../../dist/envelope/index.js').ClientInfo} */
   const client = { protocol: 'mqtt', listener: 'mqtt', clientId: 'c', remoteAddress: '127.0.0.1', username: 'bench', password: Buffer.from('bench-password') };
   // scrypt runs on the libuv pool: CPU time of the process covers it.
   out.passwordScryptMicros = await cpuMicrosAsync(() => cold.authenticate(client), 20);

@@ -20,6 +20,7 @@ import { filterProblem } from '../envelope/address-pattern.js';
 import { scriptsProblems } from './sections/scripts.js';
 import { adminCheck } from './sections/admin.js';
 import { didYouMean, yamlLocator } from './locate.js';
+import { normalizeTls, tlsProblems } from './sections/listener-tls.js';
 
 // ajv-formats is CommonJS with a default export; under NodeNext it arrives as the module object.
 const addFormats = (addFormatsModule as unknown as { default?: typeof addFormatsModule }).default ?? addFormatsModule;
@@ -88,6 +89,7 @@ export function parseConfig(raw: unknown, options: ParseOptions = {}): GatewayCo
   if (problems.length > 0) {
     throw new ConfigError(`invalid configuration (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n  ${problems.join('\n  ')}`, problems);
   }
+  for (const l of (doc as { listeners: Array<{ tls?: Parameters<typeof normalizeTls>[0] }> }).listeners) if (l.tls) l.tls = normalizeTls(l.tls);
   const config = { ...(doc as object), baseDir: options.baseDir ?? process.cwd() } as GatewayConfig;
   if (options.source !== undefined) (config as { source?: string }).source = options.source;
   return deepFreeze(config);
@@ -177,6 +179,7 @@ function crossCheck(c: Omit<GatewayConfig, 'baseDir'>): string[] {
     if (other !== undefined) out.push(`/listeners/${i}/port: ${transport} port ${l.port} on ${l.host} is already used by /listeners/${other}`);
     else sockets.set(key, i);
     if (l.tls && l.protocol === 'coap') out.push(`/listeners/${i}/tls: not supported for coap (DTLS is not implemented)`);
+    if (l.tls) out.push(...tlsProblems(l.tls as Parameters<typeof tlsProblems>[0], `/listeners/${i}/tls`));
   });
   const adminProblem = c.admin && adminCheck(c.admin);
   if (adminProblem) out.push(adminProblem);

@@ -11,6 +11,7 @@ export type * from './sections/listener-mqtt.js';
 export type * from './sections/listener-coap.js';
 export type * from './sections/listener-amqp.js';
 export type * from './sections/listener-http.js';
+export type * from './sections/listener-tls.js';
 export type * from './sections/pools.js';
 export type * from './sections/routes.js';
 export type * from './sections/scripts.js';

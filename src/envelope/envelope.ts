@@ -10,12 +10,39 @@ export type Protocol = 'mqtt' | 'coap' | 'amqp' | 'http';
 /** Delivery guarantee the device asked for (MQTT QoS, CoAP CON/NON, AMQP settlement mode). */
 export type Delivery = 'at-most-once' | 'at-least-once' | 'exactly-once';
 
-/** TLS facts of an encrypted connection. */
+/** The client certificate of a TLS connection, as presented (see `TlsInfo.authorized` for whether it verified). */
+export interface PeerCertificate {
+  readonly subject: string;
+  readonly issuer: string;
+  /** subjectAltName entries as OpenSSL prints them: `DNS:dev1.example`, `URI:urn:dev:1`, `IP Address:10.0.0.1`. */
+  readonly san: readonly string[];
+  /** Hex, upper case. */
+  readonly serial: string;
+  /** SHA-256 of the DER certificate, colon-separated hex. */
+  readonly fingerprint256: string;
+  /** ISO 8601. */
+  readonly validFrom: string;
+  readonly validTo: string;
+}
+
+/** TLS facts of an encrypted connection: the handshake, the client's certificate and its ClientHello fingerprint. */
 export interface TlsInfo {
+  /** `TLSv1.3`, `TLSv1.2`. */
   readonly version: string;
+  /** OpenSSL name of the negotiated suite. */
   readonly cipher: string;
+  /** The SNI the client sent (RFC 6066 §3). */
   readonly servername?: string;
+  /** The negotiated ALPN protocol (RFC 7301). */
+  readonly alpn?: string;
+  /** The session was resumed (no full handshake). */
+  readonly resumed: boolean;
+  /** A client certificate was presented and verified against the listener's CA. */
+  readonly authorized: boolean;
+  readonly peer?: PeerCertificate;
+  /** Same as `peer.subject` (kept for existing readers). */
   readonly peerSubject?: string;
+  /** Same as `peer.fingerprint256` (kept for existing readers). */
   readonly peerFingerprint256?: string;
   /** True when the peer certificate was verified against the listener's CA. */
   readonly peerVerified?: boolean;
@@ -23,6 +50,10 @@ export interface TlsInfo {
   readonly peerCommonName?: string;
   /** Subject alternative names of the peer certificate, as node prints them (`DNS:a, URI:b`). */
   readonly peerAltNames?: string;
+  /** JA4 fingerprint of the raw ClientHello (FoxIO JA4 TLS client). */
+  readonly ja4?: string;
+  /** JA3 fingerprint (MD5, Salesforce JA3) of the same ClientHello. */
+  readonly ja3?: string;
 }
 
 /** The authenticated principal behind a connection. */

@@ -171,6 +171,9 @@ export class GatewayPipeline implements Pipeline {
     }
     const route = state.routes.match(env);
     if (!route) return rejected(404, 'TG_ERR_NO_ROUTE', `no route matches address '${env.address}'`);
+    const refused = route.inspect?.(env);
+    if (refused) return refused;
+    route.tap?.(env);
     switch (route.kind) {
       case 'devices':
         return this.publish(

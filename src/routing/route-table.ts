@@ -1,9 +1,9 @@
 /**
  * The route table: routes compiled once per configuration, matched in order
- * (first match wins) against an Envelope's protocol, listener, method and
- * address (MQTT wildcard semantics).
+ * (first match wins) against an Envelope's protocol, listener, method,
+ * address (MQTT wildcard semantics) and TLS ClientHello fingerprint.
  */
-import type { Envelope } from '../envelope/index.js';
+import type { Envelope, Rejected } from '../envelope/index.js';
 import { compileFilter, matchesCompiled, type CompiledFilter } from '../envelope/address-pattern.js';
 import type { RouteConfig } from '../config/types.js';
 import { compilePathTemplate, type CompiledTemplate } from './path-template.js';
@@ -16,13 +16,22 @@ export interface CompiledRoute {
   /** Extra headers, names lower-cased. */
   readonly headers: Readonly<Record<string, string>>;
   readonly kind: 'pool' | 'script' | 'devices';
+  /** Payload inspection (schema, content types, size): the refusal, or undefined. */
+  readonly inspect?: (env: Envelope) => Rejected | undefined;
+  /** Takes a copy of each message the route accepts for inspection (the mirror); never waits. */
+  readonly tap?: (env: Envelope) => void;
 }
+
+/** Builds a route's payload inspection and mirror (security/); each undefined when the route has none. */
+export type InspectionFactory = (route: RouteConfig, index: number) => Pick<CompiledRoute, 'inspect' | 'tap'>;
 
 interface Matcher {
   readonly route: CompiledRoute;
   readonly protocol?: string;
   readonly listener?: string;
   readonly method?: string;
+  /** JA4 / JA3 fingerprints of which the connection's must be one. */
+  readonly tlsFingerprints?: ReadonlySet<string>;
   /** undefined = matches every address ('#' and no '$' topic rule to apply to non-MQTT addresses). */
   readonly address: CompiledFilter;
 }
@@ -32,11 +41,14 @@ export class RouteTable {
   /** Messages matched per route index (admin API). */
   private readonly hitCounts: number[];
 
-  constructor(routes: readonly RouteConfig[]) {
+  constructor(routes: readonly RouteConfig[], inspection?: InspectionFactory) {
     this.matchers = routes.map((config, index) => {
       const headers: Record<string, string> = {};
       for (const [k, v] of Object.entries(config.request.headers)) headers[k.toLowerCase()] = v;
+      const { inspect, tap } = inspection?.(config, index) ?? {};
       const route: CompiledRoute = {
+        ...(inspect && { inspect }),
+        ...(tap && { tap }),
         index,
         name: config.name ?? `routes[${index}]`,
         config,
@@ -50,6 +62,7 @@ export class RouteTable {
         ...(config.match.protocol !== undefined && { protocol: config.match.protocol }),
         ...(config.match.listener !== undefined && { listener: config.match.listener }),
         ...(config.match.method !== undefined && { method: config.match.method.toUpperCase() }),
+        ...(config.match.tlsFingerprint !== undefined && { tlsFingerprints: new Set(typeof config.match.tlsFingerprint === 'string' ? [config.match.tlsFingerprint] : config.match.tlsFingerprint) }),
       };
       return m;
     });
@@ -70,6 +83,7 @@ export class RouteTable {
       if (m.listener !== undefined && m.listener !== env.listener) continue;
       if (m.method !== undefined && m.method !== env.method) continue;
       if (!matchesCompiled(m.address, env.address)) continue;
+      if (m.tlsFingerprints !== undefined && !fingerprintIn(m.tlsFingerprints, env)) continue;
       return m.route;
     }
     return undefined;
@@ -84,4 +98,9 @@ export class RouteTable {
   scripts(): string[] {
     return [...new Set(this.matchers.map((m) => m.route.config.script).filter((s): s is string => s !== undefined))];
   }
+}
+
+function fingerprintIn(set: ReadonlySet<string>, env: Envelope): boolean {
+  const tls = env.source.tls;
+  return tls !== undefined && ((tls.ja4 !== undefined && set.has(tls.ja4)) || (tls.ja3 !== undefined && set.has(tls.ja3)));
 }

@@ -15,7 +15,7 @@
  * Wire format of a batch (arrays, cheaper to copy than objects; the payloads
  * of a batch travel together, beside this JSON text):
  *   [[source, …], [message, …]]
- *   source:  [protocol, listener, clientId, identity|null], shared by the
+ *   source:  [protocol, listener, clientId, identity|null, tls|null], shared by the
  *            messages of one connection
  *   message: [id, source index, address, method, headers, contentType|null,
  *            delivery, receivedAt, payload length, correlationId|null,
@@ -227,6 +227,7 @@ export const PRELUDE = String.raw`
       const m = this;
       this.id = w[0]; this.protocol = s[0]; this.listener = s[1]; this.clientId = s[2];
       this.identity = s[3];
+      if (s[4] !== undefined) this.tls = s[4];
       this.address = w[2]; this.method = w[3]; this.headers = freeze(w[4]);
       this.contentType = w[5] === null ? undefined : w[5];
       this.delivery = w[6]; this.receivedAt = w[7];
@@ -258,9 +259,9 @@ export const PRELUDE = String.raw`
     for (let i = 0; i < s.length; i++) if (charCodeAt(s, i) > 0x7f) return false;
     return true;
   }
-  // A source as messages share it: its identity frozen once (undefined when there is none).
+  // A source as messages share it: its identity and TLS facts frozen once (undefined when there are none).
   function sourceOf(s) {
-    return [s[0], s[1], s[2], s[3] === null ? undefined : deepFreeze(s[3])];
+    return [s[0], s[1], s[2], s[3] === null ? undefined : deepFreeze(s[3]), s[4] === null || s[4] === undefined ? undefined : deepFreeze(s[4])];
   }
   function deepFreeze(o) {
     if (o !== null && typeof o === 'object') { freeze(o); const ks = keysOf(o); for (let i = 0; i < ks.length; i++) deepFreeze(o[ks[i]]); }

@@ -15,7 +15,7 @@ export function ownBytes(b: Uint8Array): Uint8Array {
 /** The fields all messages of one connection share (see prelude.ts): [protocol, listener, clientId, identity|null]. */
 function sourceWire(env: Envelope): unknown[] {
   const id = env.source.identity;
-  return [env.protocol, env.listener, env.source.clientId, id ? { principal: id.principal, method: id.method, attributes: { ...id.attributes } } : null];
+  return [env.protocol, env.listener, env.source.clientId, id ? { principal: id.principal, method: id.method, attributes: { ...id.attributes } } : null, env.source.tls ?? null];
 }
 
 /** One message, naming its source by index (see prelude.ts); the payload travels separately, its length in slot 8. */

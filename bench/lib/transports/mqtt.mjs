@@ -8,6 +8,7 @@
  * done on PUBCOMP. A reason code ≥ 0x80 (MQTT 5 §3.4.2.1) is a refusal.
  */
 import { connect } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import mqttPacket from 'mqtt-packet';
 
 const PUBACK = 4;
@@ -105,10 +106,13 @@ class Client {
   connect() {
     const o = this.t.opts;
     return new Promise((resolve, reject) => {
-      const s = connect({ host: o.host, port: o.port, noDelay: true });
+      // `tls`: MQTT over TLS (the certificate is not verified: the bench measures the gateway, not a PKI).
+      const s = o.tls
+        ? tlsConnect({ host: o.host, port: o.port, noDelay: true, rejectUnauthorized: false, servername: 'localhost', ...o.tls })
+        : connect({ host: o.host, port: o.port, noDelay: true });
       this.socket = s;
       this.onConnack = (ok, info) => (ok ? resolve(info) : reject(new Error(`CONNACK refused: ${JSON.stringify(info)}`)));
-      s.once('connect', () => {
+      s.once(o.tls ? 'secureConnect' : 'connect', () => {
         /** @type {import('mqtt-packet').IConnectPacket} */
         const packet = {
           cmd: 'connect',

@@ -4,18 +4,11 @@ import { coapOptionsSchema, type CoapListenerOptions } from './listener-coap.js'
 import { amqpOptionsSchema, type AmqpListenerOptions } from './listener-amqp.js';
 import { httpOptionsSchema, type HttpListenerOptions } from './listener-http.js';
 import { authChainSchema, type AuthenticatorConfig } from './security.js';
+import { tlsSchema, type TlsConfig } from './listener-tls.js';
 
 export const LISTENER_PROTOCOLS = ['mqtt', 'mqtt-ws', 'coap', 'amqp', 'http'] as const;
 export type ListenerProtocol = (typeof LISTENER_PROTOCOLS)[number];
 
-export interface TlsConfig {
-  /** PEM files, relative to the configuration file. */
-  readonly cert: string;
-  readonly key: string;
-  readonly ca?: string;
-  readonly requestCert: boolean;
-  readonly minVersion: 'TLSv1.2' | 'TLSv1.3';
-}
 
 export interface ListenerLimits {
   /** Largest frame accepted from a device, in bytes. */
@@ -46,18 +39,6 @@ export interface ListenerConfig {
   readonly clientId?: string;
 }
 
-export const tlsSchema = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['cert', 'key'],
-  properties: {
-    cert: { type: 'string', minLength: 1, description: 'PEM certificate chain file' },
-    key: { type: 'string', minLength: 1, description: 'PEM private key file' },
-    ca: { type: 'string', minLength: 1, description: 'PEM CA bundle for client certificates' },
-    requestCert: { type: 'boolean', default: false },
-    minVersion: { enum: ['TLSv1.2', 'TLSv1.3'], default: 'TLSv1.2' },
-  },
-} as const;
 
 export const listenerSchema = {
   type: 'object',

@@ -8,7 +8,7 @@ import { createServer, type AddressInfo, type Server, type Socket } from 'node:n
 import { createServer as createTlsServer } from 'node:tls';
 import rhea from 'rhea';
 import { ThinggateError } from '../../errors.js';
-import { serverTlsOptions } from '../../security/tls.js';
+import { serverTlsOf } from '../listener-tls.js';
 import { AMQP_DEFAULTS } from '../../config/sections/listener-amqp.js';
 import type { AmqpListenerOptions } from '../../config/types.js';
 import type { DeviceMessage } from '../../devices/registry.js';
@@ -106,8 +106,10 @@ export class AmqpListener implements Listener {
   }
 
   private tlsServer(): Server {
-    const tls = this.ctx.config.tls!;
-    return createTlsServer(serverTlsOptions(this.name, tls, this.ctx.baseDir, this.ctx.config.limits.connectTimeoutMs));
+    const tls = serverTlsOf(this.ctx)!;
+    const server = createTlsServer(tls.options());
+    tls.attach(server);
+    return server;
   }
 
   /** A TCP or TLS connection ready for AMQP; the AcceptGuard has already applied the connection limit. */

@@ -6,7 +6,7 @@
  * AcceptGuard's, on the raw sockets.
  */
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
-import { createServer as createTlsServer } from 'node:tls';
+import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
@@ -15,7 +15,8 @@ import type { TlsInfo } from '../../envelope/index.js';
 import type { DeviceMessage } from '../../devices/registry.js';
 import type { ConnectionInfo, Listener, ListenerContext, ListenerStats } from '../listener.js';
 import { ThinggateError } from '../../errors.js';
-import { serverTlsOptions, tlsInfoOf } from '../../security/tls.js';
+import { tlsInfoOf } from '../../security/tls.js';
+import { serverTlsOf } from '../listener-tls.js';
 import { AcceptGuard } from '../accept-guard.js';
 import { MqttConnection, type ListenerShared, type RemoteInfo } from './connection.js';
 import { MqttMetrics } from './metrics.js';
@@ -75,7 +76,8 @@ export class MqttListener implements Listener {
   async start(): Promise<void> {
     if (this.server) return;
     const cfg = this.ctx.config;
-    const tls = cfg.tls ? serverTlsOptions(this.name, cfg.tls, this.ctx.baseDir, cfg.limits.connectTimeoutMs) : undefined;
+    const serverTls = serverTlsOf(this.ctx);
+    const tls = serverTls?.options();
     let server: NetServer | HttpServer;
     if (cfg.protocol === 'mqtt-ws') {
       const http: HttpServer = tls ? createHttpsServer(tls) : createHttpServer();
@@ -87,6 +89,7 @@ export class MqttListener implements Listener {
       server = createNetServer((s) => this.accept(s, remoteOf(s)));
     }
     this.accepts.attach(server);
+    if (serverTls) serverTls.attach(server as TlsServer);
     await new Promise<void>((resolvePromise, reject) => {
       const onError = (err: Error): void => reject(new ThinggateError('TG_ERR_LISTEN', `listener '${cfg.name}' cannot bind ${cfg.host}:${cfg.port}: ${err.message}`, { cause: err }));
       server.once('error', onError);

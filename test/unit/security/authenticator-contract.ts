@@ -53,7 +53,7 @@ export function authenticatorContract(name: string, c: ContractCase): void {
         { ...BASE, username: '\u0000', password: Buffer.from([0xff, 0xfe, 0x00]) },
         { ...BASE, username: 'x'.repeat(70000), password: Buffer.alloc(70000, 0x2e) },
         { ...BASE, token: 'a.b.c' },
-        { ...BASE, tls: { version: 'TLSv1.3', cipher: 'x', peerVerified: false, peerFingerprint256: 'zz' } },
+        { ...BASE, tls: { version: 'TLSv1.3', cipher: 'x', resumed: false, authorized: false, peerVerified: false, peerFingerprint256: 'zz' } },
       ];
       for (const h of hostile) {
         const r = await a.authenticate(h);

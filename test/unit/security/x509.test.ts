@@ -3,7 +3,7 @@ import { X509Authenticator } from '../../../src/security/x509.js';
 import { authenticatorContract } from './authenticator-contract.js';
 
 const FP = 'AB:CD:'.repeat(15) + 'AB:CD';
-const tls = { version: 'TLSv1.3', cipher: 'TLS_AES_128_GCM_SHA256', peerVerified: true, peerFingerprint256: FP, peerCommonName: 'dev-7', peerAltNames: 'DNS:dev-7.example, URI:urn:dev:7' };
+const tls = { version: 'TLSv1.3', cipher: 'TLS_AES_128_GCM_SHA256', resumed: false, authorized: true, peerVerified: true, peerFingerprint256: FP, peerCommonName: 'dev-7', peerAltNames: 'DNS:dev-7.example, URI:urn:dev:7' };
 const base = { protocol: 'mqtt', listener: 'l', clientId: 'c', remoteAddress: '127.0.0.1' } as const;
 
 authenticatorContract('x509', {
