@@ -40,7 +40,7 @@ export async function deepCheck(config: GatewayConfig): Promise<string[]> {
 }
 
 /** Compiles one script alone (in its own thread, as the gateway would) and reports why it does not compile. */
-async function compileProblems(config: GatewayConfig, script: string, index: number): Promise<string[]> {
+async function compileProblems(config: GatewayConfig, _script: string, index: number): Promise<string[]> {
   const { buildScriptHost } = await import('./scripting/factory.js');
   const only: GatewayConfig = { ...config, routes: [config.routes[index]!], scripts: { ...config.scripts, watch: false } };
   try {

@@ -54,7 +54,7 @@ async function throughput() {
     for (const s of setups) {
       let adminPort;
       let scrapes = 0;
-      let scrapeMs = [];
+      const scrapeMs = [];
       await withRig(
         async (backend) => {
           adminPort = s.admin ? await freePort() : undefined;

@@ -33,7 +33,7 @@ const rhea = require('rhea');
 const { Pool } = require('undici');
 
 const args = Object.fromEntries(
-  process.argv.slice(2).reduce((acc, a, i, all) => (a.startsWith('--') ? [...acc, [a.slice(2), all[i + 1]]] : acc), []),
+  process.argv.slice(2).flatMap((a, i, all) => (a.startsWith('--') ? [[a.slice(2), all[i + 1]]] : [])),
 );
 const SECONDS = Number(args.seconds ?? 5);
 const RUNS = Number(args.runs ?? 3);

@@ -9,7 +9,7 @@ import { createRequire } from 'node:module';
 const require = createRequire(new URL('../../package.json', import.meta.url));
 const coap = require('coap');
 
-const server = coap.createServer({ type: 'udp4' }, (req, res) => {
+const server = coap.createServer({ type: 'udp4' }, (_req, res) => {
   res.code = '2.04';
   res.end();
 });

@@ -255,7 +255,7 @@ function latencyRecord(lp) {
 }
 
 function fmt(l) {
-  return l && l.count ? `${l.p50}/${l.p99} ms` : 'n/a';
+  return l?.count ? `${l.p50}/${l.p99} ms` : 'n/a';
 }
 
 export function round(x, digits = 0) {

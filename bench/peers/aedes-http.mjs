@@ -11,7 +11,7 @@
  */
 import { createServer } from 'node:net';
 import { once } from 'node:events';
-// @ts-ignore aedes is installed only with `npm --prefix bench install` (the peer comparisons)
+// @ts-expect-error aedes is installed only with `npm --prefix bench install` (the peer comparisons)
 import { Aedes } from 'aedes';
 import { Pool } from 'undici';
 import { exitWithParent } from '../lib/proc.mjs';
@@ -22,7 +22,7 @@ const [backendUrl] = process.argv.slice(2);
 const pool = new Pool(backendUrl, { connections: 16, keepAliveTimeout: 60_000 });
 const broker = await Aedes.createBroker();
 
-broker.authorizePublish = (client, packet, callback) => {
+broker.authorizePublish = (_client, packet, callback) => {
   if (packet.topic.startsWith('$SYS/')) return callback(new Error('$SYS topic is reserved'));
   pool
     .request({ method: 'POST', path: `/messages/${packet.topic}`, headers: { 'content-type': 'application/json' }, body: packet.payload })

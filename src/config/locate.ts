@@ -2,7 +2,7 @@
  * Helping a reader find and fix a configuration problem: the line of a JSON
  * path in a YAML file, and "did you mean" for a near-miss key.
  */
-import { LineCounter, type Document } from 'yaml';
+import type { LineCounter, Document } from 'yaml';
 
 /** Line (1-based) of the node at `pointer`, or of its nearest existing parent. */
 export function yamlLocator(doc: Document, lines: LineCounter): (pointer: string) => number | undefined {
@@ -11,7 +11,7 @@ export function yamlLocator(doc: Document, lines: LineCounter): (pointer: string
     for (let n = segments.length; n >= 0; n--) {
       const path = segments.slice(0, n).map((s) => (/^\d+$/.test(s) ? Number(s) : s));
       const node = (n === 0 ? doc.contents : doc.getIn(path, true)) as { range?: [number, number, number] } | null | undefined;
-      if (node && node.range) return lines.linePos(node.range[0]).line;
+      if (node?.range) return lines.linePos(node.range[0]).line;
     }
     return undefined;
   };

@@ -15,7 +15,7 @@ import type { Admission, ClientInfo } from '../envelope/index.js';
 import type { ScriptResponse, ScriptResult } from '../routing/script-host.js';
 import type { Counter, Metrics } from '../observability/metrics.js';
 import type { ScriptsConfig } from '../config/types.js';
-import { toBytes } from '../routing/decision.js';
+import { toBytes, type Decision } from '../routing/decision.js';
 import { IdleWaiters } from '../util/idle-waiters.js';
 import type { Bins, CallOutcome } from './version.js';
 import type { RemoteVersion, ScriptThread, ScriptThreads } from './thread.js';
@@ -194,7 +194,7 @@ export class ScriptUnit {
   /** Runs `onResponse` on the version that handled the message (if it exports one). */
   async onResponse(res: ScriptResponse, env: Envelope): Promise<Reply | ScriptFailure | undefined> {
     let v = this.versionOf.get(env);
-    if (!v || !v.alive) v = await this.live();
+    if (!v?.alive) v = await this.live();
     if (!v.hasOnResponse) return undefined;
     const out = await v.response(responseWire(res), envelopeWire(env), ownBytes(env.payload), this.now());
     const who = senderOf(env);
@@ -363,7 +363,7 @@ export class ScriptUnit {
     if (r[0] === 3) {
       p.resolve(this.fail(SCRIPT_CODES.timeout, `onMessage exceeded the ${v.limits.timeoutMs} ms time limit`, senderOf(env), env.id));
     } else if (r[0] === 0) {
-      let decisions;
+      let decisions: Decision[];
       try {
         decisions = validateDecisions(r[1], bins, v.limits.maxDecisionBytes);
       } catch (err) {

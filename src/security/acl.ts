@@ -84,7 +84,7 @@ function expand(levels: readonly string[], subject: AclSubject): string[][] {
       }
       let ok = true;
       const text = level.replace(PLACEHOLDER, (_m, name: string) => {
-        const v = valueOf(name, subject, group);
+        const v = placeholderValue(name, subject, group);
         if (v === undefined || v.length === 0 || /[/+#]/.test(v)) ok = false;
         return v ?? '';
       });
@@ -96,7 +96,7 @@ function expand(levels: readonly string[], subject: AclSubject): string[][] {
   return out;
 }
 
-function valueOf(name: string, subject: AclSubject, group: string | undefined): string | undefined {
+function placeholderValue(name: string, subject: AclSubject, group: string | undefined): string | undefined {
   if (name === 'clientId') return subject.clientId;
   if (name === 'principal') return subject.identity?.principal;
   if (name === 'group') return group;

@@ -28,13 +28,13 @@ export function compileBinding(template: string): ClientIdBinding {
         if (i % 2 === 0) return part.split('*').map(escape).join('.*');
         const v = part === 'principal' ? identity?.principal : part.startsWith('attr.') ? identity?.attributes[part.slice(5)] : undefined;
         if (v === undefined || v.length === 0) missing = true;
-        return escape(v ?? '');
+        return escapeRegExp(v ?? '');
       })
       .join('');
     return !missing && new RegExp(`^${source}$`, 'su').test(clientId);
   };
 }
 
-function escape(text: string): string {
+function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }

@@ -6,7 +6,7 @@
  */
 import type { Logger } from 'pino';
 import type { ClientInfo, Identity } from '../envelope/index.js';
-import type { Authenticator } from './authenticator.js';
+import type { AuthResult, Authenticator } from './authenticator.js';
 
 export type ChainResult =
   | { readonly ok: true; readonly identity?: Identity }
@@ -21,7 +21,7 @@ export class AuthChain {
 
   async authenticate(client: ClientInfo): Promise<ChainResult> {
     for (const step of this.steps) {
-      let r;
+      let r: AuthResult;
       try {
         r = await step.authenticate(client);
       } catch (err) {

@@ -93,7 +93,7 @@ function alpnList(b: Buffer): string[] {
 
 const hex4 = (v: number): string => v.toString(16).padStart(4, '0');
 const sha12 = (s: string): string => (s === '' ? '000000000000' : createHash('sha256').update(s).digest('hex').slice(0, 12));
-const TLS_VERSIONS: Readonly<Record<number, string>> = { 0x0304: '13', 0x0303: '12', 0x0302: '11', 0x0301: '10', 0x0300: 's3' };
+const TLS_VERSIONS: Readonly<Record<number, string>> = { 772: '13', 771: '12', 770: '11', 769: '10', 768: 's3' };
 
 /** JA4 (FoxIO, TLS client over TCP) and JA3 (Salesforce) of a ClientHello. */
 export function fingerprint(h: ClientHello): ClientHelloFingerprint {

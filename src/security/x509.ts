@@ -29,7 +29,7 @@ export class X509Authenticator implements Authenticator {
 
   authenticate(client: ClientInfo): AuthResult {
     const tls = client.tls;
-    if (!tls || tls.peerVerified !== true || tls.peerFingerprint256 === undefined) return NEXT;
+    if (tls?.peerVerified !== true || tls.peerFingerprint256 === undefined) return NEXT;
     if (this.pins.length > 0) {
       const fp = fingerprintBytes(tls.peerFingerprint256);
       // Every pin is compared, in constant time, whatever the first result.

@@ -25,7 +25,7 @@ const ACKS = [
 
 const byte = (b: number): string => b.toString(16).padStart(2, '0');
 
-describe.each(ACKS)('%s', (name, first) => {
+describe.each(ACKS)('%s', (_name, first) => {
   it.each([4, 5] as const)('v%i: remaining length 0 or 1 is malformed (0x81; 3.1.1 close) [MQTT-4.13.1-1] [MQTT-4.8.0-1]', async (v) => {
     for (const body of ['00', '01 00']) {
       const raw = await RawClient.connected(bed.port, v);

@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ISubackPacket, IUnsubackPacket } from 'mqtt-packet';
 import type { MqttTestBed } from './mqtt-support.js';
-import { RawClient, expectRefused, sends as sendsRaw, startBroker } from './mqtt-conformance-support.js';
+import { type RawClient, expectRefused, sends as sendsRaw, startBroker } from './mqtt-conformance-support.js';
 
 let bed: MqttTestBed;
 beforeAll(async () => {

@@ -112,7 +112,7 @@ describe('schema refusals on each protocol', () => {
       const condition = await new Promise<string | undefined>((resolve, reject) => {
         const sender = conn.open_sender('telemetry/q');
         sender.once('sendable', () => sender.send({ body: BAD, content_type: 'application/json' }));
-        sender.once('rejected', (ctx: EventContext) => resolve((ctx.delivery?.remote_state as { error?: { condition?: string } }).error?.condition));
+        sender.once('rejected', (ctx: EventContext) => resolve((ctx.delivery?.remote_state as { error?: { condition?: string } } | undefined)?.error?.condition));
         sender.once('accepted', () => reject(new Error('accepted')));
       });
       expect(condition).toBe('amqp:decode-error');

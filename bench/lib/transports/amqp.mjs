@@ -60,7 +60,7 @@ export class AmqpTransport {
     done(ok, code);
   }
 
-  window(i) {
+  window(_i) {
     return this.opts.window;
   }
 

@@ -8,11 +8,10 @@ import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import type { AclAction, Identity, Source, TlsInfo } from '../../envelope/index.js';
 import { newId } from '../../envelope/index.js';
-import type { Admission, ListenerContext } from '../listener.js';
+import type { Admission, } from '../listener.js';
 import { clientInfo, identityOf } from './admission.js';
-import type { AmqpListenerOptions, AmqpSaslMechanism } from '../../config/types.js';
-import type { AmqpMetrics } from './metrics.js';
-import type { AmqpDeviceClient, AmqpDeviceClients } from './device-clients.js';
+import type { AmqpSaslMechanism } from '../../config/types.js';
+import type { AmqpDeviceClient, } from './device-clients.js';
 import type { FramingViolation } from './frame-scanner.js';
 import { SocketShim, tlsInfo } from './socket-shim.js';
 import { conditionForRheaError, describe } from './rhea-errors.js';
@@ -21,7 +20,7 @@ import { InboundLink } from './inbound-link.js';
 import { deferIdleWhileNotReading, type IdleClock } from './idle-timeout.js';
 import { onMessage } from './on-message.js';
 import type { ConnectionDeps as SharedDeps, MessagePathConnection } from './connection-view.js';
-import type { RheaConnection, RheaContainer, RheaContext, RheaLink, RheaReceiver, RheaSender, RheaSession } from './rhea-types.js';
+import type { RheaConnection, RheaContext, RheaLink, RheaReceiver, RheaSender, RheaSession } from './rhea-types.js';
 
 /** The shared listener state an AmqpConnection is given. */
 export type ConnectionDeps = SharedDeps<AmqpConnection>;

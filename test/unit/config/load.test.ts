@@ -47,6 +47,7 @@ describe('configuration loading', () => {
   });
 
   it('reports wrong types, enums, patterns, formats and ranges', () => {
+    // biome-ignore lint/suspicious/noExplicitAny: the test writes wrong values into the parsed document on purpose
     const raw = minimal() as Record<string, any>;
     raw.listeners[0].port = 'eighty';
     raw.listeners[0].protocol = 'mqtts';
@@ -63,6 +64,7 @@ describe('configuration loading', () => {
   });
 
   it('checks references between sections', () => {
+    // biome-ignore lint/suspicious/noExplicitAny: the test writes wrong values into the parsed document on purpose
     const raw = minimal() as Record<string, any>;
     raw.routes.push({ match: { address: 'a/#', listener: 'nope' }, pool: 'missing' });
     raw.routes.push({ match: { address: 'a/#x' }, pool: 'p' });
@@ -87,6 +89,7 @@ describe('configuration loading', () => {
   });
 
   it('refuses unknown path placeholders and clashing ports', () => {
+    // biome-ignore lint/suspicious/noExplicitAny: the test writes wrong values into the parsed document on purpose
     const raw = minimal() as Record<string, any>;
     raw.routes[0].request = { path: '/x/{topic}' };
     raw.listeners = [

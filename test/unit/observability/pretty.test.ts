@@ -31,7 +31,7 @@ describe('logger format', () => {
     const { sink, text } = capture();
     createLogger({ level: 'info', destination: sink, format: 'pretty' }).info({ listener: 'mqtt', url: 'mqtt://127.0.0.1:1883', n: 2 }, 'listening');
     await new Promise((r) => setImmediate(r));
-    expect(text()).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z INFO  listening {2}listener=mqtt url=mqtt:\/\/127\.0\.0\.1:1883 n=2\n$/);
+    expect(text()).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z INFO {2}listening {2}listener=mqtt url=mqtt:\/\/127\.0\.0\.1:1883 n=2\n$/);
   });
 
   it('pretty: quotes values with spaces and passes non-JSON through', () => {

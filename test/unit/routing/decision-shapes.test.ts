@@ -23,7 +23,8 @@ type SameFields<A, B, Bytes extends keyof A = never> = {
   : false;
 type Assert<T extends true> = T;
 
-export type Checks = [
+// Checked when the type is formed; never used at run time.
+type _Checks = [
   Assert<SameKeys<Script.RouteDecision, Host.RouteDecision>>,
   Assert<SameKeys<Script.ReplyDecision, Host.ReplyDecision>>,
   Assert<SameKeys<Script.DropDecision, Host.DropDecision>>,
