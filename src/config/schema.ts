@@ -8,6 +8,7 @@ import { poolSchema } from './sections/pools.js';
 import { routeSchema } from './sections/routes.js';
 import { scriptsSchema } from './sections/scripts.js';
 import { adminSchema, logSchema, shutdownSchema } from './sections/admin.js';
+import { guardSchema } from './sections/guard.js';
 
 export const configSchema = {
   $schema: 'http://json-schema.org/draft-07/schema#',
@@ -24,5 +25,6 @@ export const configSchema = {
     admin: adminSchema,
     log: logSchema,
     shutdown: shutdownSchema,
+    guard: guardSchema,
   },
 } as const;

@@ -4,6 +4,7 @@ import type { PoolConfig } from './sections/pools.js';
 import type { RouteConfig } from './sections/routes.js';
 import type { ScriptsConfig } from './sections/scripts.js';
 import type { AdminConfig, LogConfig, ShutdownConfig } from './sections/admin.js';
+import type { GuardConfig } from './sections/guard.js';
 
 export type * from './sections/listeners.js';
 export type * from './sections/listener-mqtt.js';
@@ -14,6 +15,7 @@ export type * from './sections/pools.js';
 export type * from './sections/routes.js';
 export type * from './sections/scripts.js';
 export type * from './sections/admin.js';
+export type * from './sections/guard.js';
 
 export interface GatewayConfig {
   readonly listeners: readonly ListenerConfig[];
@@ -23,6 +25,7 @@ export interface GatewayConfig {
   readonly admin?: AdminConfig;
   readonly log: LogConfig;
   readonly shutdown: ShutdownConfig;
+  readonly guard: GuardConfig;
   /** Where the file was read from (undefined for the embedded default); relative paths resolve against its folder. */
   readonly source?: string;
   readonly baseDir: string;

@@ -11,6 +11,7 @@
  *   AMQP open, the first HTTP request). A socket still short of it when the
  *   deadline passes is destroyed and reported (`slow-client`), naming the
  *   stage it was stuck in.
+ * - A banned source address (guard/bans.ts) is dropped at once.
  * - A failed TLS handshake is reported (`tls-handshake-failure`) with its
  *   reason, and the socket destroyed.
  *
@@ -112,6 +113,11 @@ export class AcceptGuard {
   }
 
   private onConnection(socket: Socket): void {
+    // A banned address is dropped before TLS or any protocol byte is read.
+    if (this.options.guard.refuseAddress(this.options.listener, socket.remoteAddress ?? 'unknown')) {
+      socket.destroy();
+      return;
+    }
     const p: Pending = {
       socket,
       remoteAddress: socket.remoteAddress ?? 'unknown',
