@@ -48,7 +48,7 @@ const DISABLED: GuardConfig = {
   bans: [],
   exempt: [],
   scoring: { enabled: false, weights: {}, defaultWeight: 0, halfLifeSeconds: 60, threshold: 1, banSeconds: 1, maxBanSeconds: 1 },
-  flapping: { enabled: false, maxConnects: 1, windowSeconds: 1, banSeconds: 1 },
+  flapping: { enabled: false, maxConnects: 1, maxAddressConnects: 1, windowSeconds: 1, banSeconds: 1 },
 };
 
 export const DEFAULT_SUMMARY_INTERVAL_MS = 10_000;

@@ -9,8 +9,8 @@
  * then starts again from zero.
  *
  * Flapping (EMQX's flapping detect): more than `maxConnects` connects of one
- * client id, or from one address, within `windowSeconds` bans it for
- * `banSeconds`.
+ * client id, or `maxAddressConnects` from one address, within `windowSeconds`
+ * bans it for `banSeconds`.
  */
 import type { GuardConfig } from '../config/types.js';
 import { DEFAULT_WEIGHTS } from '../config/sections/guard.js';
@@ -100,7 +100,7 @@ export class FlapDetector {
     const times = (this.connects.get(key) ?? []).filter((x) => t - x < windowMs);
     times.push(t);
     this.connects.delete(key);
-    if (times.length > c.maxConnects) {
+    if (times.length > (kind === 'ip' ? c.maxAddressConnects : c.maxConnects)) {
       return { kind, value, ttlMs: c.banSeconds * 1000, reason: `flapping: ${times.length} connects within ${c.windowSeconds} s` };
     }
     this.connects.set(key, times);

@@ -28,8 +28,10 @@ export interface GuardConfig {
   };
   readonly flapping: {
     readonly enabled: boolean;
-    /** More connects than this, by one client id or from one address, within `windowSeconds` ban it. */
+    /** More connects than this by one client id within `windowSeconds` ban it. */
     readonly maxConnects: number;
+    /** More TCP connections than this from one address within `windowSeconds` ban it (higher: many devices may share a NAT address). */
+    readonly maxAddressConnects: number;
     readonly windowSeconds: number;
     readonly banSeconds: number;
   };
@@ -92,6 +94,7 @@ export const guardSchema = {
       properties: {
         enabled: { type: 'boolean', default: true },
         maxConnects: { type: 'integer', minimum: 1, default: 15 },
+        maxAddressConnects: { type: 'integer', minimum: 1, default: 100 },
         windowSeconds: { type: 'number', exclusiveMinimum: 0, default: 60 },
         banSeconds: { type: 'integer', minimum: 1, default: 300 },
       },

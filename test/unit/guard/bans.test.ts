@@ -29,7 +29,7 @@ const config = (over: Partial<GuardConfig> = {}): GuardConfig => ({
   bans: [],
   exempt: [],
   scoring: { enabled: true, weights: {}, defaultWeight: 1, halfLifeSeconds: 10, threshold: 30, banSeconds: 60, maxBanSeconds: 200 },
-  flapping: { enabled: true, maxConnects: 3, windowSeconds: 10, banSeconds: 30 },
+  flapping: { enabled: true, maxConnects: 3, maxAddressConnects: 3, windowSeconds: 10, banSeconds: 30 },
   ...over,
 });
 
