@@ -14,6 +14,7 @@ import type { GuardConfig } from '../config/types.js';
 import { RepeatFilter, type RepeatSummary } from './repeats.js';
 import { BanList, inPrefixes, type Ban, type BanSubject } from './bans.js';
 import { FlapDetector, Scorer, type BanRequest } from './scoring.js';
+import { TokenBuckets } from './rate.js';
 
 export interface SecurityEvent {
   /** Short machine name: 'malformed-packet', 'protocol-error', 'oversize', 'flood', 'slow-client', 'connection-limit', 'tls-handshake-failure', 'auth-failure', ... */
@@ -48,6 +49,7 @@ const DISABLED: GuardConfig = {
   bans: [],
   exempt: [],
   scoring: { enabled: false, weights: {}, defaultWeight: 0, halfLifeSeconds: 60, threshold: 1, banSeconds: 1, maxBanSeconds: 1 },
+  limits: { connectionsPerSecond: 0, connectionBurst: 1 },
   flapping: { enabled: false, maxConnects: 1, maxAddressConnects: 1, windowSeconds: 1, banSeconds: 1 },
 };
 
@@ -68,6 +70,7 @@ export class Guard {
   readonly bans: BanList;
   private readonly scorer: Scorer;
   private readonly flaps: FlapDetector;
+  private readonly connectRate: TokenBuckets;
   private config: GuardConfig;
   private readonly bansTotal: Counter<'kind' | 'source'>;
   private readonly activeBans: Gauge;
@@ -89,6 +92,7 @@ export class Guard {
     this.config = options.config ?? DISABLED;
     this.scorer = new Scorer(this.config.scoring, now);
     this.flaps = new FlapDetector(this.config.flapping, now);
+    this.connectRate = new TokenBuckets(this.config.limits.connectionsPerSecond, this.config.limits.connectionBurst, now);
     this.bans = new BanList({
       ...(options.stateDir !== undefined && { stateDir: options.stateDir }),
       now,
@@ -106,6 +110,23 @@ export class Guard {
     if (!ban && !this.exempt(remoteAddress)) ban = this.enforce(this.flaps.connect('ip', remoteAddress));
     if (ban) this.refused(listener, { remoteAddress }, ban);
     return ban;
+  }
+
+  /**
+   * At accept, after {@link refuseAddress}: false when the address opens
+   * connections faster than guard.limits allow (reported as `flood`, which
+   * scores). Exempt addresses are not limited.
+   */
+  admitConnection(listener: string, remoteAddress: string): boolean {
+    if (this.exempt(remoteAddress) || this.connectRate.take(remoteAddress)) return true;
+    const { connectionsPerSecond, connectionBurst } = this.config.limits;
+    this.report({
+      kind: 'flood',
+      listener,
+      remoteAddress,
+      detail: `connection refused at accept: more than ${connectionsPerSecond}/s (burst ${connectionBurst}) new connections from this address (guard.limits)`,
+    });
+    return false;
   }
 
   /** Per datagram (CoAP): the ban on this address, if any; datagrams are not connects, so flapping does not count them. */
@@ -173,6 +194,7 @@ export class Guard {
       this.config = options.config;
       this.scorer.configure(this.config.scoring);
       this.flaps.configure(this.config.flapping);
+      this.connectRate.configure(this.config.limits.connectionsPerSecond, this.config.limits.connectionBurst);
       this.applyStatic();
     }
   }

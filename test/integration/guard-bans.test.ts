@@ -193,4 +193,13 @@ guard: { stateDir: state, exempt: [], scoring: { threshold: 15 } }
     second.child.kill('SIGTERM');
     expect(await second.exited).toBe(0);
   });
+
+  it('drops connections over guard.limits.connectionsPerSecond at accept and reports a flood', async () => {
+    const g = await start({ limits: { connectionsPerSecond: 0.01, connectionBurst: 2 } });
+    const port = g.port('mqtt');
+    expect((await rawSession(port, CONNECT)).length).toBeGreaterThan(0);
+    expect((await rawSession(port, CONNECT)).length).toBeGreaterThan(0);
+    expect((await rawSession(port, CONNECT)).length).toBe(0);
+    expect(await g.guardEvents('flood', 'mqtt')).toBe(1);
+  });
 });

@@ -26,6 +26,11 @@ export interface GuardConfig {
     readonly banSeconds: number;
     readonly maxBanSeconds: number;
   };
+  readonly limits: {
+    /** New connections a second per source address at accept (token bucket; 0: no limit); over it the socket is dropped and a `flood` event reported. */
+    readonly connectionsPerSecond: number;
+    readonly connectionBurst: number;
+  };
   readonly flapping: {
     readonly enabled: boolean;
     /** More connects than this by one client id within `windowSeconds` ban it. */
@@ -85,6 +90,15 @@ export const guardSchema = {
         threshold: { type: 'number', exclusiveMinimum: 0, default: 100 },
         banSeconds: { type: 'integer', minimum: 1, default: 300 },
         maxBanSeconds: { type: 'integer', minimum: 1, default: 86400 },
+      },
+    },
+    limits: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        connectionsPerSecond: { type: 'number', minimum: 0, default: 50 },
+        connectionBurst: { type: 'integer', minimum: 1, default: 100 },
       },
     },
     flapping: {

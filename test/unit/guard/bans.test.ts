@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { BanList, banValueProblem } from '../../../src/guard/bans.js';
 import { Guard } from '../../../src/guard/guard.js';
+import { TokenBuckets } from '../../../src/guard/rate.js';
 import { Metrics } from '../../../src/observability/metrics.js';
 import type { GuardConfig } from '../../../src/config/types.js';
 
@@ -29,6 +30,7 @@ const config = (over: Partial<GuardConfig> = {}): GuardConfig => ({
   bans: [],
   exempt: [],
   scoring: { enabled: true, weights: {}, defaultWeight: 1, halfLifeSeconds: 10, threshold: 30, banSeconds: 60, maxBanSeconds: 200 },
+  limits: { connectionsPerSecond: 0, connectionBurst: 1 },
   flapping: { enabled: true, maxConnects: 3, maxAddressConnects: 3, windowSeconds: 10, banSeconds: 30 },
   ...over,
 });
@@ -130,5 +132,20 @@ describe('Guard scoring', () => {
     c.advance(10_000); // outside the window: counting starts again
     for (let i = 0; i < 3; i++) expect(guard.refuseAddress('mqtt', '192.0.2.10')).toBeUndefined();
     expect(guard.refuseAddress('mqtt', '192.0.2.10')?.kind).toBe('ip');
+  });
+});
+
+describe('TokenBuckets', () => {
+  it('lets a burst through, then perSecond, per key; 0 never limits', () => {
+    const c = clock();
+    const b = new TokenBuckets(2, 3, c.now);
+    expect([1, 2, 3, 4].map(() => b.take('a'))).toEqual([true, true, true, false]);
+    expect(b.take('b')).toBe(true);
+    c.advance(500); // one token back
+    expect([b.take('a'), b.take('a')]).toEqual([true, false]);
+    c.advance(60_000); // refilled to the burst, not beyond
+    expect([1, 2, 3, 4].map(() => b.take('a'))).toEqual([true, true, true, false]);
+    const off = new TokenBuckets(0, 1, c.now);
+    expect([1, 2, 3].every(() => off.take('a'))).toBe(true);
   });
 });
