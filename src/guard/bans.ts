@@ -70,6 +70,10 @@ export class BanList {
   private statics: Ban[] = [];
   private readonly dynamic = new Map<string, Ban>();
   private readonly now: () => number;
+  /** Lookup by name, rebuilt after any change. */
+  private index?: { exact: Map<string, Ban[]>; prefixes: Ban[] };
+  /** Earliest expiry among dynamic bans: the expiry sweep waits for it. */
+  private nextExpiry = Infinity;
 
   constructor(private readonly options: BanListOptions = {}) {
     this.now = options.now ?? Date.now;
@@ -88,6 +92,7 @@ export class BanList {
       createdAt: t,
       ...(b.ttlMs !== undefined && { expiresAt: t + b.ttlMs }),
     }));
+    this.changed();
   }
 
   add(input: BanInput): Ban {
@@ -102,6 +107,7 @@ export class BanList {
       ...(input.ttlMs !== undefined && { expiresAt: t + input.ttlMs }),
     };
     this.dynamic.set(ban.id, ban);
+    this.changed();
     this.persist();
     this.options.onChange?.('ban', ban, ban.reason);
     return ban;
@@ -112,6 +118,7 @@ export class BanList {
     const ban = this.dynamic.get(id);
     if (!ban) return undefined;
     this.dynamic.delete(id);
+    this.changed();
     this.persist();
     this.options.onChange?.('unban', ban, 'removed');
     return ban;
@@ -124,18 +131,41 @@ export class BanList {
     return [...this.statics.filter((b) => !expired(b, t)), ...this.dynamic.values()];
   }
 
-  /** The first ban in force that matches any of the subject's names. */
+  /**
+   * The first ban in force that matches any of the subject's names: exact
+   * names through an index (this runs per accepted connection, and scoring
+   * may ban many addresses), prefixes by a scan of the prefix bans only.
+   */
   match(subject: BanSubject): Ban | undefined {
     if (this.statics.length === 0 && this.dynamic.size === 0) return undefined;
     this.expire();
     const t = this.now();
+    const index = this.indexed();
     const address = subject.remoteAddress !== undefined ? plainAddress(subject.remoteAddress) : undefined;
-    for (const b of this.all()) {
-      if (expired(b, t)) continue;
-      if ((b.kind === 'ip' && b.value === address) || (b.kind === 'clientId' && b.value === subject.clientId) || (b.kind === 'principal' && b.value === subject.principal)) return b;
+    const names: Array<[BanKind, string | undefined]> = [['ip', address], ['clientId', subject.clientId], ['principal', subject.principal]];
+    for (const [kind, value] of names) {
+      if (value === undefined) continue;
+      const b = index.exact.get(`${kind}\u0000${value}`)?.find((x) => !expired(x, t));
+      if (b) return b;
     }
-    if (address !== undefined && isIP(address) !== 0) return this.matchPrefix(address, t);
-    return undefined;
+    if (address === undefined || isIP(address) === 0) return undefined;
+    return index.prefixes.find((b) => !expired(b, t) && inPrefixes(address, [b.value]));
+  }
+
+  private indexed(): { exact: Map<string, Ban[]>; prefixes: Ban[] } {
+    if (this.index) return this.index;
+    const exact = new Map<string, Ban[]>();
+    const prefixes: Ban[] = [];
+    for (const b of this.all()) {
+      if (b.kind === 'cidr') prefixes.push(b);
+      else {
+        const key = `${b.kind}\u0000${b.value}`;
+        const list = exact.get(key);
+        if (list) list.push(b);
+        else exact.set(key, [b]);
+      }
+    }
+    return (this.index = { exact, prefixes });
   }
 
   /** Number of bans in force, without expiring any (the active-bans gauge). */
@@ -158,14 +188,24 @@ export class BanList {
 
   private expire(): void {
     const t = this.now();
-    let changed = false;
+    if (t < this.nextExpiry) return;
+    const gone: Ban[] = [];
     for (const [id, b] of this.dynamic) {
       if (!expired(b, t)) continue;
       this.dynamic.delete(id);
-      changed = true;
-      this.options.onChange?.('unban', b, 'expired');
+      gone.push(b);
     }
-    if (changed) this.persist();
+    this.changed();
+    if (gone.length === 0) return;
+    this.persist();
+    for (const b of gone) this.options.onChange?.('unban', b, 'expired');
+  }
+
+  /** Drops the index and recomputes the next expiry after a change of the dynamic bans. */
+  private changed(): void {
+    this.index = undefined;
+    this.nextExpiry = Infinity;
+    for (const b of this.dynamic.values()) if (b.expiresAt !== undefined && b.expiresAt < this.nextExpiry) this.nextExpiry = b.expiresAt;
   }
 
   private file(): string | undefined {
@@ -187,6 +227,7 @@ export class BanList {
       if (typeof b?.id !== 'string' || !BAN_KINDS.includes(b.kind) || typeof b.value !== 'string' || banValueProblem(b.kind, b.value)) continue;
       if (!expired(b, t)) this.dynamic.set(b.id, b);
     }
+    this.changed();
   }
 
   private persist(): void {
