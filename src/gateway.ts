@@ -5,6 +5,7 @@
  */
 import type { Logger } from 'pino';
 import type { AddressInfo } from 'node:net';
+import { resolve } from 'node:path';
 import type { GatewayConfig, ListenerConfig } from './config/types.js';
 import { createBalancer } from './balancer/index.js';
 import { DeviceRegistry } from './devices/registry.js';
@@ -20,7 +21,7 @@ import { EventLog } from './observability/events.js';
 import { FailureLog } from './observability/failure-log.js';
 import { MessageSampler } from './admin/sampler.js';
 import { AdminServer } from './admin/server.js';
-import type { AdminContext, ListenerView, Readiness, RouteView } from './admin/context.js';
+import type { AdminContext, BanAdmin, ListenerView, Readiness, RouteView } from './admin/context.js';
 import type { AdminRoutes } from './admin/routes.js';
 import type { PoolStats } from './balancer/types.js';
 import { reloadServerTls } from './security/tls-server.js';
@@ -63,10 +64,21 @@ export class Gateway implements AdminContext {
     this.config = config;
     this.logger = options.logger;
     this.metrics = options.metrics ?? new Metrics();
-    this.guard = new Guard(this.logger, this.metrics, { summaryIntervalMs: config.log.securitySummaryIntervalMs });
+    this.guard = new Guard(this.logger, this.metrics, {
+      summaryIntervalMs: config.log.securitySummaryIntervalMs,
+      config: config.guard,
+      stateDir: resolve(config.baseDir, config.guard.stateDir),
+    });
     this.events = new EventLog(config.admin?.eventBuffer ?? 500);
     this.guard.onEvent((e) => this.events.push({ category: 'security', ...e }));
   }
+
+  /** The admin API's view of the guard's bans (operator bans are sourced 'api'). */
+  readonly bans: BanAdmin = {
+    list: () => this.guard.bans.list(),
+    add: (ban) => this.guard.ban(ban, 'api'),
+    remove: (id) => this.guard.bans.remove(id),
+  };
 
   get configuration(): GatewayConfig {
     return this.config;
@@ -124,7 +136,7 @@ export class Gateway implements AdminContext {
       throw new ThinggateError('TG_ERR_NOT_STARTED', 'the gateway stopped before the new configuration took over');
     }
     const old = this.pipeline.swap(state);
-    this.guard.configure({ summaryIntervalMs: next.log.securitySummaryIntervalMs });
+    this.guard.configure({ summaryIntervalMs: next.log.securitySummaryIntervalMs, config: next.guard });
     const nextNames = new Set(next.listeners.map((l) => l.name));
     for (const [name, entry] of this.listeners) {
       if (!nextNames.has(name)) {

@@ -8,6 +8,7 @@ import { poolRoutes } from './api/pools.js';
 import { routeAndScriptRoutes } from './api/routes-scripts.js';
 import { configRoutes } from './api/config.js';
 import { eventRoutes } from './api/events.js';
+import { banRoutes } from './api/bans.js';
 
 export const BUILTIN_ADMIN_ROUTES: readonly AdminRoutes[] = [
   healthRoutes,
@@ -18,4 +19,5 @@ export const BUILTIN_ADMIN_ROUTES: readonly AdminRoutes[] = [
   routeAndScriptRoutes,
   configRoutes,
   eventRoutes,
+  banRoutes,
 ];

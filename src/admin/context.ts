@@ -12,6 +12,15 @@ import type { DeviceRegistry } from '../devices/registry.js';
 import type { ConnectionInfo, ListenerStats } from '../listeners/listener.js';
 import type { ScriptInfo } from '../routing/script-host.js';
 import type { MessageSampler } from './sampler.js';
+import type { Ban, BanKind } from '../guard/bans.js';
+
+/** The guard's bans as the admin API sees them. */
+export interface BanAdmin {
+  list(): Ban[];
+  add(ban: { kind: BanKind; value: string; reason: string; ttlMs?: number }): Ban;
+  /** Lifts a dynamic ban; undefined when there is none with this id. */
+  remove(id: string): Ban | undefined;
+}
 
 export interface ListenerView {
   readonly name: string;
@@ -49,6 +58,7 @@ export interface AdminContext {
   /** Top talkers and latency, sampled while a dashboard is open. */
   readonly sampler: MessageSampler;
   readonly configuration: GatewayConfig;
+  readonly bans: BanAdmin;
   readiness(): Readiness;
   listenerViews(): ListenerView[];
   poolStats(): PoolStats[];

@@ -18,6 +18,7 @@ import { EMBEDDED_DEFAULT } from './defaults.js';
 import type { GatewayConfig } from './types.js';
 import { filterProblem } from '../envelope/address-pattern.js';
 import { scriptsProblems } from './sections/scripts.js';
+import { banValueProblem } from '../guard/bans.js';
 import { adminCheck } from './sections/admin.js';
 import { didYouMean, yamlLocator } from './locate.js';
 import { normalizeTls, tlsProblems } from './sections/listener-tls.js';
@@ -205,6 +206,15 @@ function crossCheck(c: Omit<GatewayConfig, 'baseDir'>): string[] {
     }
   });
   out.push(...scriptsProblems(c.scripts));
+  c.guard.bans.forEach((b, i) => {
+    const problem = banValueProblem(b.kind, b.value);
+    if (problem) out.push(`/guard/bans/${i}/value: ${problem}`);
+  });
+  c.guard.exempt.forEach((p, i) => {
+    const problem = banValueProblem('cidr', p);
+    if (problem) out.push(`/guard/exempt/${i}: ${problem}`);
+  });
+  if (c.guard.scoring.maxBanSeconds < c.guard.scoring.banSeconds) out.push('/guard/scoring/maxBanSeconds: must be at least banSeconds');
   return out;
 }
 

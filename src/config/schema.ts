@@ -9,6 +9,7 @@ import { routeSchema } from './sections/routes.js';
 import { scriptsSchema } from './sections/scripts.js';
 import { aclSchema } from './sections/security.js';
 import { adminSchema, logSchema, shutdownSchema } from './sections/admin.js';
+import { guardSchema } from './sections/guard.js';
 
 export const configSchema = {
   $schema: 'http://json-schema.org/draft-07/schema#',
@@ -26,5 +27,6 @@ export const configSchema = {
     log: logSchema,
     shutdown: shutdownSchema,
     acl: aclSchema,
+    guard: guardSchema,
   },
 } as const;

@@ -5,6 +5,7 @@ import type { RouteConfig } from './sections/routes.js';
 import type { ScriptsConfig } from './sections/scripts.js';
 import type { AclRuleConfig } from './sections/security.js';
 import type { AdminConfig, LogConfig, ShutdownConfig } from './sections/admin.js';
+import type { GuardConfig } from './sections/guard.js';
 
 export type * from './sections/listeners.js';
 export type * from './sections/listener-mqtt.js';
@@ -17,6 +18,7 @@ export type * from './sections/routes.js';
 export type * from './sections/scripts.js';
 export type * from './sections/admin.js';
 export type * from './sections/security.js';
+export type * from './sections/guard.js';
 
 export interface GatewayConfig {
   readonly listeners: readonly ListenerConfig[];
@@ -28,6 +30,7 @@ export interface GatewayConfig {
   readonly shutdown: ShutdownConfig;
   /** Authorization rules, first match wins (docs/security.md). */
   readonly acl: readonly AclRuleConfig[];
+  readonly guard: GuardConfig;
   /** Where the file was read from (undefined for the embedded default); relative paths resolve against its folder. */
   readonly source?: string;
   readonly baseDir: string;

@@ -2,11 +2,19 @@
  * Protocol-abuse detection. Listeners report every violation here as a
  * structured security event: it is counted, and logged (naming the spec
  * clause) — in full the first time a source repeats it, then as one summary
- * line per interval (repeats.ts) — and, later, fed to ban decisions.
+ * line per interval (repeats.ts) — and scored (scoring.ts): a source that
+ * keeps violating gets banned (bans.ts). Listeners ask {@link Guard.refuseAddress}
+ * at accept (CoAP: per datagram) and {@link Guard.refuseClient} at the
+ * protocol hello (MQTT CONNECT, AMQP open, HTTP request).
  */
 import type { Logger } from 'pino';
 import type { Metrics, Counter } from '../observability/metrics.js';
+import type { Gauge } from '../observability/metrics.js';
+import type { GuardConfig } from '../config/types.js';
 import { RepeatFilter, type RepeatSummary } from './repeats.js';
+import { BanList, inPrefixes, type Ban, type BanSubject } from './bans.js';
+import { FlapDetector, Scorer, type BanRequest } from './scoring.js';
+import { TokenBuckets } from './rate.js';
 
 export interface SecurityEvent {
   /** Short machine name: 'malformed-packet', 'protocol-error', 'oversize', 'flood', 'slow-client', 'connection-limit', 'tls-handshake-failure', 'auth-failure', ... */
@@ -28,7 +36,22 @@ export interface GuardOptions {
    * event. Default {@link DEFAULT_SUMMARY_INTERVAL_MS}.
    */
   readonly summaryIntervalMs?: number;
+  /** Bans, scoring and flapping; without it nothing is banned. */
+  readonly config?: GuardConfig;
+  /** Resolved `guard.stateDir`; without it dynamic bans live in memory only. */
+  readonly stateDir?: string;
+  /** Injected clock (unit tests). */
+  readonly now?: () => number;
 }
+
+const DISABLED: GuardConfig = {
+  stateDir: '.thinggate',
+  bans: [],
+  exempt: [],
+  scoring: { enabled: false, weights: {}, defaultWeight: 0, halfLifeSeconds: 60, threshold: 1, banSeconds: 1, maxBanSeconds: 1 },
+  limits: { connectionsPerSecond: 0, connectionBurst: 1 },
+  flapping: { enabled: false, maxConnects: 1, maxAddressConnects: 1, windowSeconds: 1, banSeconds: 1 },
+};
 
 export const DEFAULT_SUMMARY_INTERVAL_MS = 10_000;
 
@@ -44,6 +67,13 @@ export class Guard {
   private summaryIntervalMs: number;
   /** Read-only observers of reported events (the admin event log). */
   private readonly observers = new Set<(event: SecurityEvent) => void>();
+  readonly bans: BanList;
+  private readonly scorer: Scorer;
+  private readonly flaps: FlapDetector;
+  private readonly connectRate: TokenBuckets;
+  private config: GuardConfig;
+  private readonly bansTotal: Counter<'kind' | 'source'>;
+  private readonly activeBans: Gauge;
 
   constructor(
     private readonly logger: Logger,
@@ -56,6 +86,77 @@ export class Guard {
     ]);
     this.summaryIntervalMs = options.summaryIntervalMs ?? DEFAULT_SUMMARY_INTERVAL_MS;
     this.repeats = new RepeatFilter(this.summaryIntervalMs, (s) => this.summarise(s));
+    this.bansTotal = metrics.counter('thinggate_guard_bans_total', 'Bans issued, by kind and source (api, scoring, flapping)', ['kind', 'source']);
+    this.activeBans = metrics.gauge('thinggate_guard_bans_active', 'Bans in force (configured and dynamic)');
+    const now = options.now ?? Date.now;
+    this.config = options.config ?? DISABLED;
+    this.scorer = new Scorer(this.config.scoring, now);
+    this.flaps = new FlapDetector(this.config.flapping, now);
+    this.connectRate = new TokenBuckets(this.config.limits.connectionsPerSecond, this.config.limits.connectionBurst, now);
+    this.bans = new BanList({
+      ...(options.stateDir !== undefined && { stateDir: options.stateDir }),
+      now,
+      onChange: (change, ban, why) => this.banChanged(change, ban, why),
+    });
+    this.applyStatic();
+  }
+
+  /**
+   * At accept (CoAP: per datagram): the ban on this address, if any. A
+   * refused connection is reported as `banned` (weight 0: never scored).
+   */
+  refuseAddress(listener: string, remoteAddress: string): Ban | undefined {
+    let ban = this.bans.match({ remoteAddress });
+    if (!ban && !this.exempt(remoteAddress)) ban = this.enforce(this.flaps.connect('ip', remoteAddress));
+    if (ban) this.refused(listener, { remoteAddress }, ban);
+    return ban;
+  }
+
+  /**
+   * At accept, after {@link refuseAddress}: false when the address opens
+   * connections faster than guard.limits allow (reported as `flood`, which
+   * scores). Exempt addresses are not limited.
+   */
+  admitConnection(listener: string, remoteAddress: string): boolean {
+    if (this.exempt(remoteAddress) || this.connectRate.take(remoteAddress)) return true;
+    const { connectionsPerSecond, connectionBurst } = this.config.limits;
+    this.report({
+      kind: 'flood',
+      listener,
+      remoteAddress,
+      detail: `connection refused at accept: more than ${connectionsPerSecond}/s (burst ${connectionBurst}) new connections from this address (guard.limits)`,
+    });
+    return false;
+  }
+
+  /** Per datagram (CoAP): the ban on this address, if any; datagrams are not connects, so flapping does not count them. */
+  refuseDatagram(listener: string, remoteAddress: string): Ban | undefined {
+    const ban = this.bans.match({ remoteAddress });
+    if (ban) this.refused(listener, { remoteAddress }, ban);
+    return ban;
+  }
+
+  /** After authentication: the ban on this principal, if any. */
+  refusePrincipal(listener: string, principal: string, subject: BanSubject): Ban | undefined {
+    const ban = this.bans.match({ principal });
+    if (ban) this.refused(listener, subject, ban);
+    return ban;
+  }
+
+  /**
+   * At the protocol hello: the ban on this client id, principal or address,
+   * if any. `connect` (default) counts it for flapping; an HTTP request is no connect.
+   */
+  refuseClient(listener: string, subject: BanSubject, connect = true): Ban | undefined {
+    let ban = this.bans.match(subject);
+    if (!ban && connect && subject.clientId !== undefined && !this.exempt(subject.remoteAddress)) ban = this.enforce(this.flaps.connect('clientId', subject.clientId));
+    if (ban) this.refused(listener, subject, ban);
+    return ban;
+  }
+
+  /** Adds a ban; reported once in the log and in `thinggate_guard_bans_total`. */
+  ban(request: BanRequest | Omit<Parameters<BanList['add']>[0], 'source'>, source: string): Ban {
+    return this.bans.add({ ...request, source });
   }
 
   /**
@@ -65,6 +166,9 @@ export class Guard {
    */
   report(event: SecurityEvent): void {
     this.events.inc({ listener: event.listener, kind: event.kind });
+    if (!this.exempt(event.remoteAddress)) {
+      for (const r of this.scorer.record(event.kind, event.remoteAddress, event.clientId)) this.enforce(r, 'scoring');
+    }
     if (!this.repeats.first(event)) return;
     this.logger[levelOf(event.kind)]({ event: 'security', ...event }, `security: ${event.kind}: ${event.detail}`);
     // Observers (the admin event log) see what the log shows: a source's repeats are summarised, not replayed.
@@ -86,6 +190,49 @@ export class Guard {
   configure(options: GuardOptions): void {
     this.summaryIntervalMs = options.summaryIntervalMs ?? DEFAULT_SUMMARY_INTERVAL_MS;
     this.repeats.setInterval(this.summaryIntervalMs);
+    if (options.config) {
+      this.config = options.config;
+      this.scorer.configure(this.config.scoring);
+      this.flaps.configure(this.config.flapping);
+      this.connectRate.configure(this.config.limits.connectionsPerSecond, this.config.limits.connectionBurst);
+      this.applyStatic();
+    }
+  }
+
+  private applyStatic(): void {
+    this.bans.setStatic(this.config.bans.map((b) => ({ kind: b.kind, value: b.value, reason: b.reason, ...(b.ttlSeconds !== undefined && { ttlMs: b.ttlSeconds * 1000 }) })));
+    this.activeBans.set(this.bans.count());
+  }
+
+  private exempt(address: string | undefined): boolean {
+    return address === undefined || inPrefixes(address, this.config.exempt);
+  }
+
+  /** Issues a detector's ban (unless one already covers it); returns it. */
+  private enforce(request: BanRequest | undefined, source = 'flapping'): Ban | undefined {
+    if (!request) return undefined;
+    const subject = request.kind === 'ip' ? { remoteAddress: request.value } : { clientId: request.value };
+    return this.bans.match(subject) ?? this.ban(request, source);
+  }
+
+  private refused(listener: string, subject: BanSubject, ban: Ban): void {
+    this.report({
+      kind: 'banned',
+      listener,
+      ...(subject.remoteAddress !== undefined && { remoteAddress: subject.remoteAddress }),
+      ...(subject.clientId !== undefined && { clientId: subject.clientId }),
+      detail: `refused: ${ban.kind} ${ban.value} is banned (${ban.reason})`,
+    });
+  }
+
+  private banChanged(change: 'ban' | 'unban', ban: Ban, why: string): void {
+    this.activeBans.set(this.bans.count());
+    if (change === 'ban') this.bansTotal.inc({ kind: ban.kind, source: ban.source });
+    const until = ban.expiresAt !== undefined ? new Date(ban.expiresAt).toISOString() : 'no expiry';
+    this.logger.warn(
+      { event: change, ban },
+      change === 'ban' ? `guard: banned ${ban.kind} ${ban.value} until ${until} (${ban.source}: ${why})` : `guard: lifted ban on ${ban.kind} ${ban.value} (${why})`,
+    );
   }
 
   /** Writes the summaries still pending (gateway stop). */

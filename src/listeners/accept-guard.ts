@@ -11,6 +11,8 @@
  *   AMQP open, the first HTTP request). A socket still short of it when the
  *   deadline passes is destroyed and reported (`slow-client`), naming the
  *   stage it was stuck in.
+ * - A banned source address (guard/bans.ts), or one over its new-connection
+ *   rate (guard.limits), is dropped at once.
  * - A failed TLS handshake is reported (`tls-handshake-failure`) with its
  *   reason, and the socket destroyed.
  *
@@ -115,6 +117,13 @@ export class AcceptGuard {
   }
 
   private onConnection(socket: Socket): void {
+    // A banned address is dropped before TLS or any protocol byte is read.
+    const { guard, listener } = this.options;
+    const address = socket.remoteAddress ?? 'unknown';
+    if (guard.refuseAddress(listener, address) || !guard.admitConnection(listener, address)) {
+      socket.destroy();
+      return;
+    }
     const p: Pending = {
       socket,
       remoteAddress: socket.remoteAddress ?? 'unknown',

@@ -117,6 +117,12 @@ export class AmqpConnection implements MessagePathConnection {
     const open = this.rhea.remote.open ?? {};
     this.clientId = typeof open.container_id === 'string' && open.container_id.length > 0 ? open.container_id : this.id;
     this.log = this.log.child({ clientId: this.clientId });
+    const guard = this.deps.ctx.guard;
+    if (guard.refuseClient(this.deps.ctx.config.name, { remoteAddress: this.remoteAddress, clientId: this.clientId })) {
+      // Refused as an authentication failure is: open, then close with the error (AMQP 1.0 §2.4.1).
+      this.closeWithError('amqp:unauthorized-access', 'banned');
+      return;
+    }
     // No more frames are read until admission decides; links attached meanwhile get no credit.
     this.admitting = true;
     this.shim.socket.pause();
@@ -147,6 +153,11 @@ export class AmqpConnection implements MessagePathConnection {
       return;
     }
     this.identity = identityOf(a);
+    const principal = this.identity?.principal ?? this.sasl.username;
+    if (principal !== undefined && ctx.guard.refusePrincipal(ctx.config.name, principal, { remoteAddress: this.remoteAddress, clientId: this.clientId })) {
+      this.closeWithError('amqp:unauthorized-access', 'banned');
+      return;
+    }
     this.source = Object.freeze({
       clientId: this.clientId,
       remoteAddress: this.remoteAddress,

@@ -60,6 +60,8 @@ export class CoapListener implements Listener {
     const { host, port } = this.context.config;
     const socket = createSocket({ type: isIP(host) === 6 ? 'udp6' : 'udp4', reuseAddr: false, lookup: literalLookup });
     socket.on('message', (buf, rinfo) => {
+      // A banned source gets no answer at all (guard/bans.ts).
+      if (this.context.guard.refuseDatagram(this.name, rinfo.address)) return;
       try {
         onDatagram(this.core, buf, rinfo);
       } catch (err) {

@@ -1,6 +1,7 @@
 /** State shared by the HTTP ingress listener and its request handler. */
 import type { Socket } from 'node:net';
 import type { Guard, SecurityEvent } from '../../guard/guard.js';
+import type { BanSubject } from '../../guard/bans.js';
 import type { HttpListenerOptions } from '../../config/types.js';
 import type { Admission, Pipeline } from '../listener.js';
 import { IdleWaiters } from '../../util/idle-waiters.js';
@@ -24,6 +25,12 @@ export class HttpCore {
 
   report(event: Omit<SecurityEvent, 'listener'>): void {
     this.guard.report({ ...event, listener: this.name });
+  }
+
+  /** True when the client id, address or principal is banned (guard/bans.ts); the refusal is reported. */
+  banned(subject: BanSubject): boolean {
+    const { principal, ...client } = subject;
+    return (this.guard.refuseClient(this.name, client, false) ?? (principal !== undefined ? this.guard.refusePrincipal(this.name, principal, client) : undefined)) !== undefined;
   }
 
   /** Called when a request leaves the pipeline. */

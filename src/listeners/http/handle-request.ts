@@ -33,6 +33,7 @@ export async function onRequest(core: HttpCore, req: IncomingMessage, res: Serve
   const remoteAddress = socket.remoteAddress ?? 'unknown';
   const idHeader = req.headers[core.options.clientIdHeader];
   const clientId = (Array.isArray(idHeader) ? idHeader[0] : idHeader) || remoteAddress;
+  if (core.banned({ remoteAddress, clientId })) return send(core, res, errorAnswer(403, 'TG_ERR_BANNED', 'banned'));
   const tls = tlsInfoOf(socket);
   const admission = await admit(core, req, socket, clientId, tls);
   if (!admission.ok) {
@@ -42,6 +43,8 @@ export async function onRequest(core: HttpCore, req: IncomingMessage, res: Serve
     const headers: Record<string, string> = status === 401 ? { 'www-authenticate': 'Basic realm="thinggate", charset="UTF-8", Bearer realm="thinggate"' } : status === 503 ? { 'retry-after': '1' } : {};
     return send(core, res, errorAnswer(status, status === 503 ? 'TG_ERR_ADMISSION_UNAVAILABLE' : status === 401 ? 'TG_ERR_HTTP_UNAUTHORIZED' : 'TG_ERR_HTTP_FORBIDDEN', admission.reason, headers));
   }
+  const principal = admission.identity?.principal;
+  if (principal !== undefined && core.banned({ remoteAddress, clientId, principal })) return send(core, res, errorAnswer(403, 'TG_ERR_BANNED', 'banned'));
   const body = await readBody(req, max);
   if (body === 'too-large') return tooLarge(core, req, res, undefined);
   if (body === 'aborted') return;

@@ -29,7 +29,9 @@ export const CONNECT_STAGES: ReadonlyArray<readonly [string, Stage]> = [
   ['protocol-version', checkProtocolVersion],
   ['client-identifier', checkClientId],
   ['features', checkFeatures],
+  ['ban', checkBan],
   ['admission', admit],
+  ['principal-ban', checkPrincipalBan],
   ['negotiation', negotiate],
   ['packet-size', checkConnackFits],
   ['takeover', takeOver],
@@ -110,6 +112,20 @@ function checkFeatures(c: MqttSession, cx: ConnectContext): boolean {
     }
   }
   return true;
+}
+
+/** A banned client id or address: CONNACK 0x8A Banned (v5), 0x05 Not authorized (3.1.1, which has no such code). */
+function checkBan(c: MqttSession, cx: ConnectContext): boolean {
+  const ban = c.shared.ctx.guard.refuseClient(c.listener, { remoteAddress: c.remote.address, clientId: cx.clientId });
+  return ban ? refuse(c, RC.BANNED, V3_CONNACK.NOT_AUTHORIZED, 'banned') : true;
+}
+
+/** A banned principal (the authenticated identity, else the user name), refused as {@link checkBan}. */
+function checkPrincipalBan(c: MqttSession, cx: ConnectContext): boolean {
+  const principal = cx.identity?.principal ?? cx.packet.username;
+  if (principal === undefined) return true;
+  const ban = c.shared.ctx.guard.refusePrincipal(c.listener, principal, { remoteAddress: c.remote.address, clientId: cx.clientId });
+  return ban ? refuse(c, RC.BANNED, V3_CONNACK.NOT_AUTHORIZED, 'banned') : true;
 }
 
 /** Admission through the pipeline (authenticators, onConnect scripts). Passwords are never logged. */

@@ -1,0 +1,258 @@
+/**
+ * Bans by source address (one IP or a CIDR prefix), client id or principal,
+ * each with a reason and an optional expiry. Static bans come from the
+ * configuration (`guard.bans`); dynamic ones from the admin API and from
+ * violation scoring and flapping (scoring.ts). Dynamic bans are kept in
+ * `<guard.stateDir>/bans.json`, written atomically (temporary file, then
+ * rename), so a restart keeps them.
+ */
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { BlockList, isIP } from 'node:net';
+import { randomBytes } from 'node:crypto';
+
+export type BanKind = 'ip' | 'cidr' | 'clientId' | 'principal';
+export const BAN_KINDS: readonly BanKind[] = ['ip', 'cidr', 'clientId', 'principal'];
+
+export interface Ban {
+  readonly id: string;
+  readonly kind: BanKind;
+  readonly value: string;
+  readonly reason: string;
+  /** 'config' (static), 'api' (admin API), 'scoring' or 'flapping'. */
+  readonly source: string;
+  readonly createdAt: number;
+  /** Epoch ms; absent for a ban without end. */
+  readonly expiresAt?: number;
+}
+
+export interface BanInput {
+  readonly kind: BanKind;
+  readonly value: string;
+  readonly reason: string;
+  readonly source: string;
+  readonly ttlMs?: number;
+}
+
+/** What a connection is known by when a ban is checked. */
+export interface BanSubject {
+  readonly remoteAddress?: string;
+  readonly clientId?: string;
+  readonly principal?: string;
+}
+
+/** Why a ban value is unusable, or undefined when it is fine. */
+export function banValueProblem(kind: BanKind, value: string): string | undefined {
+  if (value.length === 0) return 'value is empty';
+  if (kind === 'ip' && isIP(value) === 0) return `'${value}' is not an IP address`;
+  if (kind === 'cidr') {
+    const m = /^([^/]+)\/(\d{1,3})$/.exec(value);
+    const family = m ? isIP(m[1]!) : 0;
+    if (!m || family === 0 || Number(m[2]) > (family === 4 ? 32 : 128)) return `'${value}' is not an address prefix (a.b.c.d/n or v6/n)`;
+  }
+  return undefined;
+}
+
+/** `::ffff:a.b.c.d` (an IPv4 peer on a dual-stack socket) is a.b.c.d. */
+function plainAddress(address: string): string {
+  return address.startsWith('::ffff:') && isIP(address.slice(7)) === 4 ? address.slice(7) : address;
+}
+
+export interface BanListOptions {
+  /** Where dynamic bans are persisted; undefined keeps them in memory only. */
+  readonly stateDir?: string;
+  readonly now?: () => number;
+  /** Called once per ban added and once per ban lifted or expired. */
+  readonly onChange?: (change: 'ban' | 'unban', ban: Ban, why: string) => void;
+}
+
+export class BanList {
+  private statics: Ban[] = [];
+  private readonly dynamic = new Map<string, Ban>();
+  private readonly now: () => number;
+  /** Lookup by name, rebuilt after any change. */
+  private index?: { exact: Map<string, Ban[]>; prefixes: Ban[] };
+  /** Earliest expiry among dynamic bans: the expiry sweep waits for it. */
+  private nextExpiry = Infinity;
+
+  constructor(private readonly options: BanListOptions = {}) {
+    this.now = options.now ?? Date.now;
+    this.load();
+  }
+
+  /** Replaces the static bans (configuration load and reload). */
+  setStatic(bans: readonly Omit<BanInput, 'source'>[]): void {
+    const t = this.now();
+    this.statics = bans.map((b, i) => ({
+      id: `config-${i}`,
+      kind: b.kind,
+      value: b.kind === 'ip' ? plainAddress(b.value) : b.value,
+      reason: b.reason,
+      source: 'config',
+      createdAt: t,
+      ...(b.ttlMs !== undefined && { expiresAt: t + b.ttlMs }),
+    }));
+    this.changed();
+  }
+
+  add(input: BanInput): Ban {
+    const t = this.now();
+    const ban: Ban = {
+      id: randomBytes(6).toString('hex'),
+      kind: input.kind,
+      value: input.kind === 'ip' ? plainAddress(input.value) : input.value,
+      reason: input.reason,
+      source: input.source,
+      createdAt: t,
+      ...(input.ttlMs !== undefined && { expiresAt: t + input.ttlMs }),
+    };
+    this.dynamic.set(ban.id, ban);
+    this.changed();
+    this.persist();
+    this.options.onChange?.('ban', ban, ban.reason);
+    return ban;
+  }
+
+  /** Lifts a dynamic ban; static bans are lifted by editing the configuration. */
+  remove(id: string): Ban | undefined {
+    const ban = this.dynamic.get(id);
+    if (!ban) return undefined;
+    this.dynamic.delete(id);
+    this.changed();
+    this.persist();
+    this.options.onChange?.('unban', ban, 'removed');
+    return ban;
+  }
+
+  /** Bans in force now, static first. */
+  list(): Ban[] {
+    this.expire();
+    const t = this.now();
+    return [...this.statics.filter((b) => !expired(b, t)), ...this.dynamic.values()];
+  }
+
+  /**
+   * The first ban in force that matches any of the subject's names: exact
+   * names through an index (this runs per accepted connection, and scoring
+   * may ban many addresses), prefixes by a scan of the prefix bans only.
+   */
+  match(subject: BanSubject): Ban | undefined {
+    if (this.statics.length === 0 && this.dynamic.size === 0) return undefined;
+    this.expire();
+    const t = this.now();
+    const index = this.indexed();
+    const address = subject.remoteAddress !== undefined ? plainAddress(subject.remoteAddress) : undefined;
+    const names: Array<[BanKind, string | undefined]> = [['ip', address], ['clientId', subject.clientId], ['principal', subject.principal]];
+    for (const [kind, value] of names) {
+      if (value === undefined) continue;
+      const b = index.exact.get(`${kind}\u0000${value}`)?.find((x) => !expired(x, t));
+      if (b) return b;
+    }
+    if (address === undefined || isIP(address) === 0) return undefined;
+    return index.prefixes.find((b) => !expired(b, t) && inPrefixes(address, [b.value]));
+  }
+
+  private indexed(): { exact: Map<string, Ban[]>; prefixes: Ban[] } {
+    if (this.index) return this.index;
+    const exact = new Map<string, Ban[]>();
+    const prefixes: Ban[] = [];
+    for (const b of this.all()) {
+      if (b.kind === 'cidr') prefixes.push(b);
+      else {
+        const key = `${b.kind}\u0000${b.value}`;
+        const list = exact.get(key);
+        if (list) list.push(b);
+        else exact.set(key, [b]);
+      }
+    }
+    return (this.index = { exact, prefixes });
+  }
+
+  /** Number of bans in force, without expiring any (the active-bans gauge). */
+  count(): number {
+    const t = this.now();
+    let n = 0;
+    for (const b of this.all()) if (!expired(b, t)) n++;
+    return n;
+  }
+
+  private *all(): Iterable<Ban> {
+    yield* this.statics;
+    yield* this.dynamic.values();
+  }
+
+  private matchPrefix(address: string, t: number): Ban | undefined {
+    for (const b of this.all()) if (b.kind === 'cidr' && !expired(b, t) && inPrefixes(address, [b.value])) return b;
+    return undefined;
+  }
+
+  private expire(): void {
+    const t = this.now();
+    if (t < this.nextExpiry) return;
+    const gone: Ban[] = [];
+    for (const [id, b] of this.dynamic) {
+      if (!expired(b, t)) continue;
+      this.dynamic.delete(id);
+      gone.push(b);
+    }
+    this.changed();
+    if (gone.length === 0) return;
+    this.persist();
+    for (const b of gone) this.options.onChange?.('unban', b, 'expired');
+  }
+
+  /** Drops the index and recomputes the next expiry after a change of the dynamic bans. */
+  private changed(): void {
+    this.index = undefined;
+    this.nextExpiry = Infinity;
+    for (const b of this.dynamic.values()) if (b.expiresAt !== undefined && b.expiresAt < this.nextExpiry) this.nextExpiry = b.expiresAt;
+  }
+
+  private file(): string | undefined {
+    return this.options.stateDir !== undefined ? join(this.options.stateDir, 'bans.json') : undefined;
+  }
+
+  private load(): void {
+    const file = this.file();
+    if (file === undefined) return;
+    let data: unknown;
+    try {
+      data = JSON.parse(readFileSync(file, 'utf8'));
+    } catch {
+      return; // no file yet, or an unreadable one: start without dynamic bans
+    }
+    if (!Array.isArray(data)) return;
+    const t = this.now();
+    for (const b of data as Ban[]) {
+      if (typeof b?.id !== 'string' || !BAN_KINDS.includes(b.kind) || typeof b.value !== 'string' || banValueProblem(b.kind, b.value)) continue;
+      if (!expired(b, t)) this.dynamic.set(b.id, b);
+    }
+    this.changed();
+  }
+
+  private persist(): void {
+    const file = this.file();
+    if (file === undefined) return;
+    mkdirSync(this.options.stateDir!, { recursive: true });
+    const tmp = `${file}.${process.pid}.tmp`;
+    writeFileSync(tmp, JSON.stringify([...this.dynamic.values()], null, 1));
+    renameSync(tmp, file);
+  }
+}
+
+/** True when `address` lies in one of the prefixes (a.b.c.d/n, v6/n). */
+export function inPrefixes(address: string, prefixes: readonly string[]): boolean {
+  const a = plainAddress(address);
+  const family = isIP(a);
+  if (family === 0 || prefixes.length === 0) return false;
+  const list = new BlockList();
+  for (const p of prefixes) {
+    const [net, bits] = p.split('/') as [string, string];
+    list.addSubnet(net, Number(bits), isIP(net) === 4 ? 'ipv4' : 'ipv6');
+  }
+  return list.check(a, family === 4 ? 'ipv4' : 'ipv6');
+}
+
+function expired(b: Ban, t: number): boolean {
+  return b.expiresAt !== undefined && b.expiresAt <= t;
+}
