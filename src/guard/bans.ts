@@ -181,11 +181,6 @@ export class BanList {
     yield* this.dynamic.values();
   }
 
-  private matchPrefix(address: string, t: number): Ban | undefined {
-    for (const b of this.all()) if (b.kind === 'cidr' && !expired(b, t) && inPrefixes(address, [b.value])) return b;
-    return undefined;
-  }
-
   private expire(): void {
     const t = this.now();
     if (t < this.nextExpiry) return;

@@ -61,7 +61,7 @@ export class Scorer {
     const key = `${kind}:${value}`;
     const t = this.now();
     const s = this.scores.get(key);
-    const decayed = s ? s.value * Math.pow(0.5, (t - s.at) / (this.config.halfLifeSeconds * 1000)) : 0;
+    const decayed = s ? s.value * 0.5 ** ((t - s.at) / (this.config.halfLifeSeconds * 1000)) : 0;
     const value2 = decayed + weight;
     this.scores.delete(key);
     if (value2 < this.config.threshold) {
