@@ -28,7 +28,8 @@ export function onMessage(msg) {
 );
 
 let now = 1_000_000;
-const { host, metrics, log } = await build(configFor(dir, [S], { timeoutMs: 40, memoryMb: 16, throttle: { failures: 3, cooldownMs: 5000 } }), { now: () => now });
+// Suspension after repeated time-outs has its own tests (scripting-isolation); here it would hide the throttle's answers.
+const { host, metrics, log } = await build(configFor(dir, [S], { timeoutMs: 40, memoryMb: 16, throttle: { failures: 3, cooldownMs: 5000 }, suspend: { timeouts: 1000 } }), { now: () => now });
 afterAll(() => host.close());
 
 const ok = (clientId: string) => host.onMessage(S, fromClient(clientId, 'f/fine'));
