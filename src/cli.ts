@@ -10,7 +10,10 @@
  * Exit codes: 0 ok, 1 runtime failure, 2 invalid configuration or usage.
  */
 import { parseArgs } from 'node:util';
-import { loadConfigFile, defaultConfig, configSchema, type GatewayConfig } from './config/index.js';
+import { defaultConfig, configSchema, type GatewayConfig } from './config/index.js';
+import { buildConfigSchema } from './config/schema.js';
+import { loadConfig, type LoadedConfig } from './plugins/load.js';
+import { builtinRegistries } from './plugins/builtins.js';
 import { ConfigError } from './errors.js';
 import { createLogger } from './observability/logger.js';
 import { Gateway } from './gateway.js';
@@ -19,7 +22,7 @@ import { SUBCOMMANDS } from './cli-commands.js';
 const USAGE = `usage:
   thinggate start [-c FILE]     run the gateway (the embedded default when no file is given)
   thinggate check -c FILE       validate a configuration file (exit 0 valid, 2 invalid)
-  thinggate schema              print the configuration JSON Schema
+  thinggate schema [-c FILE]    print the configuration JSON Schema (with FILE: including its plugins' schemas)
 ${Object.values(SUBCOMMANDS).map((c) => `  ${c.usage}`).join('\n')}`;
 
 async function main(argv: string[]): Promise<number> {
@@ -30,8 +33,7 @@ async function main(argv: string[]): Promise<number> {
     case 'check':
       return check(rest);
     case 'schema':
-      process.stdout.write(`${JSON.stringify(configSchema, null, 2)}\n`);
-      return 0;
+      return schema(rest);
     case undefined:
     case '-h':
     case '--help':
@@ -55,15 +57,31 @@ function configOption(args: string[], required: boolean): string | undefined {
 
 class UsageError extends Error {}
 
-function readConfig(file: string | undefined): GatewayConfig {
-  return file === undefined ? defaultConfig() : loadConfigFile(file);
+async function readConfig(file: string | undefined): Promise<LoadedConfig> {
+  return file === undefined ? { config: defaultConfig(), registries: builtinRegistries() } : loadConfig(file);
 }
 
-function check(args: string[]): number {
+async function schema(args: string[]): Promise<number> {
+  const file = configOption(args, false);
+  if (file === undefined) {
+    process.stdout.write(`${JSON.stringify(configSchema, null, 2)}\n`);
+    return 0;
+  }
+  return withConfig(file, ({ registries }) => `${JSON.stringify(buildConfigSchema(registries.catalog()), null, 2)}\n`);
+}
+
+async function check(args: string[]): Promise<number> {
   const file = configOption(args, true)!;
+  return withConfig(file, ({ config: c, registries }) => {
+    const plugins = registries.plugins().length;
+    return `${file}: valid (${c.listeners.length} listeners, ${c.pools.length} pools, ${c.routes.length} routes${plugins ? `, ${plugins} plugins` : ''})\n`;
+  });
+}
+
+/** Loads `file` with its plugins and prints `render(...)`: exit 0, or every problem and exit 2. */
+async function withConfig(file: string, render: (loaded: LoadedConfig) => string): Promise<number> {
   try {
-    const c = readConfig(file);
-    process.stdout.write(`${file}: valid (${c.listeners.length} listeners, ${c.pools.length} pools, ${c.routes.length} routes)\n`);
+    process.stdout.write(render(await loadConfig(file)));
     return 0;
   } catch (err) {
     if (err instanceof ConfigError) {
@@ -77,8 +95,9 @@ function check(args: string[]): number {
 async function start(args: string[]): Promise<number> {
   const file = configOption(args, false);
   let config: GatewayConfig;
+  let registries: LoadedConfig['registries'];
   try {
-    config = readConfig(file);
+    ({ config, registries } = await readConfig(file));
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`thinggate: ${err.problems.join('\n')}\n`);
@@ -88,7 +107,7 @@ async function start(args: string[]): Promise<number> {
   }
   const logger = createLogger({ level: process.env.THINGGATE_LOG_LEVEL ?? config.log.level });
   const { createScriptHostFactory } = await import('./scripting/factory.js');
-  const gateway = new Gateway(config, { logger, scriptHostFactory: createScriptHostFactory() });
+  const gateway = new Gateway(config, { logger, scriptHostFactory: createScriptHostFactory(), registries });
   process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled rejection (a bug; the gateway keeps running)'));
   try {
     await gateway.start();
@@ -105,7 +124,8 @@ async function start(args: string[]): Promise<number> {
         return;
       }
       try {
-        await gateway.reload(loadConfigFile(file));
+        const next = await loadConfig(file, process.env, logger);
+        await gateway.reload(next.config, next.registries);
       } catch (err) {
         logger.error({ err, problems: err instanceof ConfigError ? err.problems : undefined }, 'reload refused: keeping the running configuration');
       }

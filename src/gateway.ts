@@ -9,7 +9,9 @@ import type { GatewayConfig, ListenerConfig } from './config/types.js';
 import { createBalancer } from './balancer/index.js';
 import { DeviceRegistry } from './devices/registry.js';
 import { Guard } from './guard/guard.js';
-import { LISTENER_FACTORIES, type Listener } from './listeners/index.js';
+import type { Listener } from './listeners/index.js';
+import { builtinRegistries } from './plugins/builtins.js';
+import type { LoadedPlugin, Registries } from './plugins/registry.js';
 import { Metrics } from './observability/metrics.js';
 import { GatewayPipeline, RouteTable, type PipelineState, type ScriptHost, type ScriptHostFactory } from './routing/index.js';
 
@@ -21,6 +23,8 @@ export interface GatewayOptions {
   readonly metrics?: Metrics;
   /** Builds the script host for a configuration that names scripts (scripting/). */
   readonly scriptHostFactory?: ScriptHostFactory;
+  /** Listeners, strategies and codecs by name: built-ins plus the configured plugins (plugins/loadConfig); default the built-ins. */
+  readonly registries?: Registries;
 }
 
 
@@ -33,6 +37,7 @@ export class Gateway {
   private pipeline?: GatewayPipeline;
   private readonly listeners = new Map<string, { config: ListenerConfig; listener: Listener }>();
   private stopping = false;
+  private registries: Registries;
 
   constructor(
     config: GatewayConfig,
@@ -41,11 +46,17 @@ export class Gateway {
     this.config = config;
     this.logger = options.logger;
     this.metrics = options.metrics ?? new Metrics();
+    this.registries = options.registries ?? builtinRegistries();
     this.guard = new Guard(this.logger, this.metrics, { summaryIntervalMs: config.log.securitySummaryIntervalMs });
   }
 
   get configuration(): GatewayConfig {
     return this.config;
+  }
+
+  /** The configured plugins that are loaded, with their versions and contributions (for the admin API). */
+  plugins(): readonly LoadedPlugin[] {
+    return this.registries.plugins();
   }
 
   async start(): Promise<void> {
@@ -66,9 +77,17 @@ export class Gateway {
    * keep their connections; changed ones are restarted, new ones started,
    * removed ones drained and stopped.
    */
-  async reload(next: GatewayConfig): Promise<void> {
+  async reload(next: GatewayConfig, registries: Registries = this.registries): Promise<void> {
     if (!this.pipeline) throw new ThinggateError('TG_ERR_NOT_STARTED', 'gateway is not running');
-    const state = await this.buildState(next, this.pipeline.current.scripts);
+    const previousRegistries = this.registries;
+    this.registries = registries;
+    let state: PipelineState;
+    try {
+      state = await this.buildState(next, this.pipeline.current.scripts);
+    } catch (err) {
+      this.registries = previousRegistries;
+      throw err;
+    }
     if (this.stopping) {
       // Stopped while the new configuration was being built (its scripts compile in their threads): it never takes over.
       await state.balancer.close(0);
@@ -147,14 +166,25 @@ export class Gateway {
       }
       scripts = await this.options.scriptHostFactory(config, this.logger.child({ stage: 'scripting' }), this.metrics, previousScripts);
     }
-    const balancer = createBalancer(config.pools, { baseDir: config.baseDir, logger: this.logger, metrics: this.metrics });
+    const strategies = this.registries.strategies;
+    const balancer = createBalancer(config.pools, {
+      baseDir: config.baseDir,
+      logger: this.logger,
+      metrics: this.metrics,
+      strategies: (name, options) => {
+        const factory = strategies.get(name);
+        if (!factory) throw new ThinggateError('TG_ERR_CONFIG_INVALID', `no balancing strategy named '${name}'`);
+        return factory.create(options);
+      },
+    });
     return scripts ? { routes, balancer, scripts } : { routes, balancer };
   }
 
   private async startListener(config: ListenerConfig): Promise<void> {
-    const factory = LISTENER_FACTORIES[config.protocol];
-    if (!factory) throw new ThinggateError('TG_ERR_CONFIG_INVALID', `listener '${config.name}': protocol '${config.protocol}' is not available`);
-    const listener = factory({
+    const contribution = this.registries.listeners.get(config.protocol);
+    if (!contribution) throw new ThinggateError('TG_ERR_CONFIG_INVALID', `listener '${config.name}': protocol '${config.protocol}' is not available`);
+    const options = (config as unknown as Record<string, unknown>)[config.protocol];
+    const listener = contribution.create({
       config,
       pipeline: this.pipeline!,
       devices: this.devices,
@@ -162,7 +192,7 @@ export class Gateway {
       metrics: this.metrics,
       guard: this.guard,
       baseDir: this.config.baseDir,
-    });
+    }, options);
     await listener.start();
     this.listeners.set(config.name, { config, listener });
   }

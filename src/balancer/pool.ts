@@ -19,7 +19,8 @@ import { KeyedSerializer } from './ordered.js';
 import { expired, Requester } from './requester.js';
 import { RetryPolicy } from './retry.js';
 import { Spool } from './spool.js';
-import { createStrategy } from './strategies/index.js';
+import { builtinStrategy } from './strategies/index.js';
+import type { StrategyLookup } from './strategies/strategy.js';
 import type { Strategy } from './strategies/strategy.js';
 import { loadUpstreamTls } from './tls.js';
 import type { PoolStats, UpstreamRequest, UpstreamResult } from './types.js';
@@ -34,6 +35,8 @@ export interface PoolOptions {
   readonly clock: Clock;
   /** JSON path of this pool in the configuration (`/pools/N`), for error messages. */
   readonly at: string;
+  /** Where strategies come from (the strategy registry); default the built-ins. */
+  readonly strategies?: StrategyLookup;
 }
 
 /** Headers that describe one connection, not the message (RFC 9110 §7.6.1), plus Host and Content-Length, which undici sets for our connection and body. */
@@ -77,7 +80,7 @@ export class BackendPool {
       (e) => new Endpoint(e, { connections: config.connections, pipelining: config.pipelining, ...(tls && { tls }) }),
     );
     this.metrics = new PoolMetrics(options.metrics, config.name, this.endpoints.map((e) => e.url));
-    this.strategy = createStrategy(config.strategy, { hashLoadFactor: config.hashLoadFactor });
+    this.strategy = (options.strategies ?? builtinStrategy)(config.strategy, { hashLoadFactor: config.hashLoadFactor });
     this.retry = new RetryPolicy(config.retries);
     this.outlier = new OutlierDetector(config.outlierDetection, this.endpoints, options.clock, {
       onEject: (i, ms) => {

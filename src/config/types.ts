@@ -4,6 +4,7 @@ import type { PoolConfig } from './sections/pools.js';
 import type { RouteConfig } from './sections/routes.js';
 import type { ScriptsConfig } from './sections/scripts.js';
 import type { AdminConfig, LogConfig, ShutdownConfig } from './sections/admin.js';
+import type { PluginConfig } from './sections/plugins.js';
 
 export type * from './sections/listeners.js';
 export type * from './sections/listener-mqtt.js';
@@ -14,8 +15,11 @@ export type * from './sections/pools.js';
 export type * from './sections/routes.js';
 export type * from './sections/scripts.js';
 export type * from './sections/admin.js';
+export type * from './sections/plugins.js';
+export type * from './catalog.js';
 
 export interface GatewayConfig {
+  readonly plugins: readonly PluginConfig[];
   readonly listeners: readonly ListenerConfig[];
   readonly pools: readonly PoolConfig[];
   readonly routes: readonly RouteConfig[];

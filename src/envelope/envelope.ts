@@ -4,8 +4,8 @@
  * sees a packet, only Envelopes.
  */
 
-/** Protocol family of the device side. MQTT over WebSocket is `mqtt`; the listener name tells them apart. */
-export type Protocol = 'mqtt' | 'coap' | 'amqp' | 'http';
+/** Protocol family of the device side. MQTT over WebSocket is `mqtt`; the listener name tells them apart. A plugin's listener uses its registered name. */
+export type Protocol = 'mqtt' | 'coap' | 'amqp' | 'http' | (string & {});
 
 /** Delivery guarantee the device asked for (MQTT QoS, CoAP CON/NON, AMQP settlement mode). */
 export type Delivery = 'at-most-once' | 'at-least-once' | 'exactly-once';
