@@ -158,7 +158,7 @@ export class Gateway {
   }
 
   private async buildState(config: GatewayConfig, previousScripts?: ScriptHost): Promise<PipelineState> {
-    const routes = new RouteTable(config.routes);
+    const routes = new RouteTable(config.routes, this.registries.codecResolver(config.baseDir));
     let scripts: ScriptHost | undefined;
     if (routes.scripts().length > 0) {
       if (!this.options.scriptHostFactory) {

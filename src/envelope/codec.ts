@@ -18,3 +18,20 @@ export interface Codec {
 export function mediaTypeKey(contentType: string): string {
   return contentType.split(';', 1)[0]!.trim().toLowerCase();
 }
+
+/** A payload as a codec decoded it ahead of a script call (`msg.decode()` reads it), or why it could not. */
+export type DecodedPayload = { readonly value: unknown } | { readonly error: string };
+
+/** How the routing stage finds codecs: by a route's reference (with options) or by a message's content type. */
+export interface CodecResolver {
+  /** The codec a route names (`decode`, `request.encode`); throws when it cannot be built (a missing .proto file). */
+  resolve(ref: string | (Readonly<Record<string, unknown>> & { readonly type: string })): Codec;
+  /** The codec registered for a content type, built with no options; undefined when none is. */
+  forContentType(contentType: string): Codec | undefined;
+}
+
+/** Content types whose values a script reads itself (`msg.json()`, `msg.text()`, `msg.payload`): nothing to decode ahead. */
+export function decodedInIsolate(contentType: string): boolean {
+  const key = mediaTypeKey(contentType);
+  return key === 'application/json' || key === 'text/plain' || key === 'application/octet-stream';
+}

@@ -61,6 +61,8 @@ export interface Envelope {
   readonly replyTo?: string;
   /** Milliseconds since the epoch after which the message is worthless (MQTT message expiry, CoAP Max-Age, AMQP ttl). */
   readonly expiresAt?: number;
+  /** Set by the pipeline, not by listeners: the payload decoded by the route's codec ahead of a script call. */
+  readonly decoded?: DecodedPayload;
 }
 
 /** Fields a listener supplies; `id` and `receivedAt` are filled in when absent. */
@@ -69,6 +71,8 @@ export type EnvelopeInit = Omit<Envelope, 'id' | 'receivedAt' | 'headers'> & {
   receivedAt?: number;
   headers?: Record<string, string>;
 };
+
+import type { DecodedPayload } from './codec.js';
 
 const EMPTY_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
 

@@ -5,7 +5,8 @@
  */
 import type { CatalogEntry, ConfigCatalog } from '../config/catalog.js';
 import type { StrategyFactory } from '../balancer/strategies/strategy.js';
-import { mediaTypeKey } from '../envelope/codec.js';
+import { mediaTypeKey, type Codec, type CodecResolver } from '../envelope/codec.js';
+import { codecRefParts } from '../config/catalog.js';
 import type { AuthenticatorContribution, CodecContribution, ListenerContribution } from './api.js';
 
 /** Raised by `register` on a duplicate name; the loader reports it with the plugin's path. */
@@ -65,6 +66,27 @@ export class Registries {
   /** The configured plugins that loaded, in configuration order (for the admin API). */
   plugins(): readonly LoadedPlugin[] {
     return this.loaded;
+  }
+
+  /** Codecs for one configuration's routes; relative files in codec options resolve against `baseDir`. */
+  codecResolver(baseDir: string): CodecResolver {
+    const plain = new Map<string, Codec | undefined>();
+    const create = (type: string, options: Readonly<Record<string, unknown>>): Codec => {
+      const contribution = this.codecs.get(mediaTypeKey(type));
+      if (!contribution) throw new Error(`no codec for '${type}'`);
+      return contribution.create(options, { baseDir });
+    };
+    return {
+      resolve: (ref) => {
+        const { type, options } = codecRefParts(ref);
+        return create(type, options);
+      },
+      forContentType: (contentType) => {
+        const key = mediaTypeKey(contentType);
+        if (!plain.has(key)) plain.set(key, this.codecs.get(key) ? create(key, {}) : undefined);
+        return plain.get(key);
+      },
+    };
   }
 
   /** The schema-facing view: names, owners, option schemas and transports; `problems` from loading. */

@@ -1,0 +1,62 @@
+/**
+ * plugins/cbor end to end, with its example configuration: MQTT.js publishes
+ * CBOR, a real back-end receives JSON (static route) or CBOR built by a
+ * script from `msg.decode()`.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import { encode, decode } from 'cbor-x/encode';
+import { TestBackend } from '../../../test/helpers/backend.js';
+import { startGateway, type TestGateway } from '../../../test/helpers/gateway.js';
+import { client } from '../../../test/integration/mqtt-support.js';
+
+const example = join(import.meta.dirname, '../example');
+
+describe('plugins/cbor end to end', () => {
+  let backend: TestBackend;
+  let gw: TestGateway;
+
+  beforeAll(async () => {
+    backend = await TestBackend.start();
+    const raw = parse(readFileSync(join(example, 'thinggate.yaml'), 'utf8')) as Record<string, any>;
+    raw.listeners[0].port = 0;
+    raw.pools[0].endpoints[0].url = backend.url;
+    gw = await startGateway(raw, { baseDir: example });
+  });
+
+  afterAll(async () => {
+    await gw?.stop();
+    await backend?.close();
+  });
+
+  it('delivers an MQTT 3.1.1 CBOR payload to the back-end as JSON', async () => {
+    const c = await client(gw.port('mqtt'), { clientId: 'meter-1', protocolVersion: 4 });
+    await c.publishAsync('telemetry/meter-1', Buffer.from(encode({ kwh: 12.5, phase: [1, 2, 3] })), { qos: 1 });
+    await c.endAsync();
+    const req = backend.requests.find((r) => r.url === '/telemetry/meter-1')!;
+    expect(req.headers['content-type']).toBe('application/json');
+    expect(JSON.parse(req.body.toString())).toEqual({ kwh: 12.5, phase: [1, 2, 3] });
+  });
+
+  it('refuses an MQTT 5 payload that is not CBOR with 0x99 (payload format invalid)', async () => {
+    const c = await client(gw.port('mqtt'), { clientId: 'meter-2', protocolVersion: 5 });
+    const before = backend.requests.length;
+    const ack = await new Promise<number | undefined>((resolve) => {
+      c.publish('telemetry/meter-2', Buffer.from([0xa1]), { qos: 1 }, (err, packet) => resolve((err as { code?: number } | undefined)?.code ?? (packet as { reasonCode?: number } | undefined)?.reasonCode));
+    });
+    await c.endAsync();
+    expect(ack).toBe(0x99);
+    expect(backend.requests.length).toBe(before);
+  });
+
+  it('lets a script read msg.decode() and sends its structured body encoded as CBOR', async () => {
+    const c = await client(gw.port('mqtt'), { clientId: 'meter-3', protocolVersion: 5 });
+    await c.publishAsync('scripted/meter-3', Buffer.from(encode({ kwh: 3 })), { qos: 1, properties: { contentType: 'application/cbor' } });
+    await c.endAsync();
+    const req = backend.requests.find((r) => r.url === '/readings/meter-3')!;
+    expect(req.headers['content-type']).toBe('application/cbor');
+    expect(decode(req.body)).toEqual({ device: 'meter-3', kwh: 3 });
+  });
+});
