@@ -4,12 +4,11 @@
  * script from `msg.decode()`.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parse } from 'yaml';
 import { encode, decode } from 'cbor-x/encode';
 import { TestBackend } from '../../../test/helpers/backend.js';
-import { startGateway, type TestGateway } from '../../../test/helpers/gateway.js';
+import type { TestGateway } from '../../../test/helpers/gateway.js';
+import { startExample } from '../../../test/helpers/plugin-example.js';
 import { client } from '../../../test/integration/mqtt-support.js';
 
 const example = join(import.meta.dirname, '../example');
@@ -20,10 +19,7 @@ describe('plugins/cbor end to end', () => {
 
   beforeAll(async () => {
     backend = await TestBackend.start();
-    const raw = parse(readFileSync(join(example, 'thinggate.yaml'), 'utf8')) as Record<string, any>;
-    raw.listeners[0].port = 0;
-    raw.pools[0].endpoints[0].url = backend.url;
-    gw = await startGateway(raw, { baseDir: example });
+    gw = await startExample(example, backend);
   });
 
   afterAll(async () => {

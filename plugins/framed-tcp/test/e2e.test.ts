@@ -5,11 +5,10 @@
  * back-end's 2xx (a negative one after a refusal).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parse } from 'yaml';
 import { TestBackend } from '../../../test/helpers/backend.js';
-import { startGateway, type TestGateway } from '../../../test/helpers/gateway.js';
+import type { TestGateway } from '../../../test/helpers/gateway.js';
+import { startExample } from '../../../test/helpers/plugin-example.js';
 import { tcpClient } from '../../../test/helpers/tcp-client.js';
 import { runDevice, telemetryFrame } from '../example/simulator.mjs';
 
@@ -21,10 +20,7 @@ describe('plugins/framed-tcp end to end', () => {
 
   beforeAll(async () => {
     backend = await TestBackend.start((req) => (req.url.includes('badbadbadbad') ? { status: 422, body: 'no' } : { status: 200 }));
-    const raw = parse(readFileSync(join(example, 'thinggate.yaml'), 'utf8')) as Record<string, any>;
-    raw.listeners[0].port = 0;
-    raw.pools[0].endpoints[0].url = backend.url;
-    gw = await startGateway(raw, { baseDir: example });
+    gw = await startExample(example, backend);
   });
 
   afterAll(async () => {
