@@ -83,7 +83,8 @@ export class Registries {
       },
       forContentType: (contentType) => {
         const key = mediaTypeKey(contentType);
-        if (!plain.has(key)) plain.set(key, this.codecs.get(key) ? create(key, {}) : undefined);
+        // A codec that needs options (a protobuf message type) cannot read a message by its content type alone.
+        if (!plain.has(key)) plain.set(key, this.codecs.get(key) ? tryCreate(() => create(key, {})) : undefined);
         return plain.get(key);
       },
     };
@@ -100,5 +101,13 @@ export class Registries {
       authenticators: entries(this.authenticators),
       problems,
     };
+  }
+}
+
+function tryCreate(make: () => Codec): Codec | undefined {
+  try {
+    return make();
+  } catch {
+    return undefined;
   }
 }

@@ -3,55 +3,42 @@
  * CBOR, a real back-end receives JSON (static route) or CBOR built by a
  * script from `msg.decode()`.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { encode, decode } from 'cbor-x/encode';
-import { TestBackend } from '../../../test/helpers/backend.js';
-import type { TestGateway } from '../../../test/helpers/gateway.js';
-import { startExample } from '../../../test/helpers/plugin-example.js';
+import { useExample } from '../../../test/helpers/plugin-example.js';
 import { client } from '../../../test/integration/mqtt-support.js';
 
 const example = join(import.meta.dirname, '../example');
 
 describe('plugins/cbor end to end', () => {
-  let backend: TestBackend;
-  let gw: TestGateway;
-
-  beforeAll(async () => {
-    backend = await TestBackend.start();
-    gw = await startExample(example, backend);
-  });
-
-  afterAll(async () => {
-    await gw?.stop();
-    await backend?.close();
-  });
+  const bed = useExample(example);
 
   it('delivers an MQTT 3.1.1 CBOR payload to the back-end as JSON', async () => {
-    const c = await client(gw.port('mqtt'), { clientId: 'meter-1', protocolVersion: 4 });
+    const c = await client(bed.gw.port('mqtt'), { clientId: 'meter-1', protocolVersion: 4 });
     await c.publishAsync('telemetry/meter-1', Buffer.from(encode({ kwh: 12.5, phase: [1, 2, 3] })), { qos: 1 });
     await c.endAsync();
-    const req = backend.requests.find((r) => r.url === '/telemetry/meter-1')!;
+    const req = bed.backend.requests.find((r) => r.url === '/telemetry/meter-1')!;
     expect(req.headers['content-type']).toBe('application/json');
     expect(JSON.parse(req.body.toString())).toEqual({ kwh: 12.5, phase: [1, 2, 3] });
   });
 
   it('refuses an MQTT 5 payload that is not CBOR with 0x99 (payload format invalid)', async () => {
-    const c = await client(gw.port('mqtt'), { clientId: 'meter-2', protocolVersion: 5 });
-    const before = backend.requests.length;
+    const c = await client(bed.gw.port('mqtt'), { clientId: 'meter-2', protocolVersion: 5 });
+    const before = bed.backend.requests.length;
     const ack = await new Promise<number | undefined>((resolve) => {
       c.publish('telemetry/meter-2', Buffer.from([0xa1]), { qos: 1 }, (err, packet) => resolve((err as { code?: number } | undefined)?.code ?? (packet as { reasonCode?: number } | undefined)?.reasonCode));
     });
     await c.endAsync();
     expect(ack).toBe(0x99);
-    expect(backend.requests.length).toBe(before);
+    expect(bed.backend.requests.length).toBe(before);
   });
 
   it('lets a script read msg.decode() and sends its structured body encoded as CBOR', async () => {
-    const c = await client(gw.port('mqtt'), { clientId: 'meter-3', protocolVersion: 5 });
+    const c = await client(bed.gw.port('mqtt'), { clientId: 'meter-3', protocolVersion: 5 });
     await c.publishAsync('scripted/meter-3', Buffer.from(encode({ kwh: 3 })), { qos: 1, properties: { contentType: 'application/cbor' } });
     await c.endAsync();
-    const req = backend.requests.find((r) => r.url === '/readings/meter-3')!;
+    const req = bed.backend.requests.find((r) => r.url === '/readings/meter-3')!;
     expect(req.headers['content-type']).toBe('application/cbor');
     expect(decode(req.body)).toEqual({ device: 'meter-3', kwh: 3 });
   });

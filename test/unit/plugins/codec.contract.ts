@@ -5,7 +5,7 @@
  * come back as a value, and never crash the caller.
  */
 import { expect, it } from 'vitest';
-import type { CodecContribution } from '../../../src/plugins/api.js';
+import type { CodecContribution, Plugin, PluginApi } from '../../../src/plugins/api.js';
 import { mediaTypeKey } from '../../../src/envelope/codec.js';
 
 export interface CodecSamples {
@@ -47,4 +47,12 @@ export function codecContract(contribution: CodecContribution, samples: CodecSam
     const c = codec();
     for (const bad of samples.invalid) expect(() => c.decode(bad)).toThrow();
   });
+}
+
+/** The codec a plugin registers in its setup (a codec plugin registers one). */
+export function codecOf(plugin: Plugin): CodecContribution {
+  let c: CodecContribution | undefined;
+  void plugin.setup({ registerCodec: (x: CodecContribution) => (c = x) } as unknown as PluginApi, {});
+  if (!c) throw new Error(`plugin '${plugin.name}' registered no codec`);
+  return c;
 }
