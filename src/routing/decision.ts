@@ -12,8 +12,6 @@ export interface RouteDecision {
   readonly headers?: Readonly<Record<string, string>>;
   /** Bytes, a string (UTF-8) or a JSON value; absent = the message payload. */
   readonly body?: unknown;
-  /** The script gave `body` as a structured value (it arrives as JSON text): a route's `request.encode` codec re-encodes it. */
-  readonly bodyJson?: boolean;
   /** Affinity key for consistent hashing; default the client id. */
   readonly key?: string;
   /** The back-end's response becomes the device's reply. */

@@ -43,8 +43,9 @@ export function withDecoded(env: Envelope, route: CompiledRoute): Envelope {
 export function transcodedBody(env: Envelope, route: CompiledRoute, d: RouteDecision): { body: Buffer; contentType: string } | undefined {
   const encoder = route.encoder;
   if (d.body !== undefined) {
-    // A script's structured value arrives as JSON text (scripting/validate.ts marks it).
-    if (!encoder || d.bodyJson !== true || encoder.contentType === JSON_TYPE) return undefined;
+    // A body declared as JSON — a script's structured value arrives as JSON text with that content type
+    // (scripting/validate.ts) — is re-encoded with the route's codec; any other body goes as it is.
+    if (!encoder || encoder.contentType === JSON_TYPE || !Buffer.isBuffer(d.body) || d.headers?.['content-type'] !== JSON_TYPE) return undefined;
     return encode(encoder, JSON.parse((d.body as Buffer).toString('utf8')));
   }
   // A static route (or a script route whose decision keeps the payload) with a codec: decode, then encode (JSON by default).

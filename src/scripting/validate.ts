@@ -89,7 +89,6 @@ function one(d: Raw, bins: Bins): Decision {
       if (path !== undefined) out.path = path;
       if (h !== undefined) out.headers = h;
       if (d.body !== undefined) out.body = bytes(d, 'body', bins);
-      if (d.json === true) out.bodyJson = true;
       if (key !== undefined) out.key = key;
       if (reply !== undefined) out.reply = reply;
       return out;
