@@ -42,4 +42,16 @@ describe('plugins/cbor end to end', () => {
     expect(req.headers['content-type']).toBe('application/cbor');
     expect(decode(req.body)).toEqual({ device: 'meter-3', kwh: 3 });
   });
+
+  it('makes msg.decode() throw in the script on a payload that is not CBOR, failing only that message', async () => {
+    const c = await client(bed.gw.port('mqtt'), { clientId: 'meter-5', protocolVersion: 5 });
+    const before = bed.backend.requests.length;
+    const ack = await new Promise<number | undefined>((resolve) => {
+      c.publish('scripted/meter-5', Buffer.from([0xa1]), { qos: 1 }, (err, packet) => resolve((err as { code?: number } | undefined)?.code ?? (packet as { reasonCode?: number } | undefined)?.reasonCode));
+    });
+    await c.endAsync();
+    expect(ack).toBe(0x80);
+    expect(bed.backend.requests.length).toBe(before);
+    expect(bed.gw.logs.some((l) => JSON.stringify(l).includes('payload is not valid application/cbor'))).toBe(true);
+  });
 });
