@@ -4,12 +4,20 @@
  * script from `msg.decode()`.
  */
 import { describe, expect, it } from 'vitest';
+import type { MqttClient } from 'mqtt';
 import { join } from 'node:path';
 import { encode, decode } from 'cbor-x/encode';
 import { useExample } from '../../../test/helpers/plugin-example.js';
 import { client } from '../../../test/integration/mqtt-support.js';
 
 const example = join(import.meta.dirname, '../example');
+
+/** The reason code of a QoS 1 publish's PUBACK (MQTT 5 §3.4.2.1), whether MQTT.js reports it as an error or not. */
+function reasonCode(c: MqttClient, topic: string, payload: Buffer): Promise<number | undefined> {
+  return new Promise((resolve) => {
+    c.publish(topic, payload, { qos: 1 }, (err, packet) => resolve((err as { code?: number } | undefined)?.code ?? (packet as { reasonCode?: number } | undefined)?.reasonCode));
+  });
+}
 
 describe('plugins/cbor end to end', () => {
   const bed = useExample(example);
@@ -26,9 +34,7 @@ describe('plugins/cbor end to end', () => {
   it('refuses an MQTT 5 payload that is not CBOR with 0x99 (payload format invalid)', async () => {
     const c = await client(bed.gw.port('mqtt'), { clientId: 'meter-2', protocolVersion: 5 });
     const before = bed.backend.requests.length;
-    const ack = await new Promise<number | undefined>((resolve) => {
-      c.publish('telemetry/meter-2', Buffer.from([0xa1]), { qos: 1 }, (err, packet) => resolve((err as { code?: number } | undefined)?.code ?? (packet as { reasonCode?: number } | undefined)?.reasonCode));
-    });
+    const ack = await reasonCode(c, 'telemetry/meter-2', Buffer.from([0xa1]));
     await c.endAsync();
     expect(ack).toBe(0x99);
     expect(bed.backend.requests.length).toBe(before);
@@ -46,9 +52,7 @@ describe('plugins/cbor end to end', () => {
   it('makes msg.decode() throw in the script on a payload that is not CBOR, failing only that message', async () => {
     const c = await client(bed.gw.port('mqtt'), { clientId: 'meter-5', protocolVersion: 5 });
     const before = bed.backend.requests.length;
-    const ack = await new Promise<number | undefined>((resolve) => {
-      c.publish('scripted/meter-5', Buffer.from([0xa1]), { qos: 1 }, (err, packet) => resolve((err as { code?: number } | undefined)?.code ?? (packet as { reasonCode?: number } | undefined)?.reasonCode));
-    });
+    const ack = await reasonCode(c, 'scripted/meter-5', Buffer.from([0xa1]));
     await c.endAsync();
     expect(ack).toBe(0x80);
     expect(bed.backend.requests.length).toBe(before);
