@@ -67,6 +67,10 @@ const profile = smoke ? 'smoke' : 'full';
 const env = environment();
 const log = (line) => process.stdout.write(`${line}\n`);
 
+/**
+ * @param {string} message
+ * @returns {never}
+ */
 function fail(message) {
   process.stderr.write(`bench: ${message}\n`);
   process.exit(2);

@@ -3,6 +3,7 @@
  * Each takes the arguments after its name and resolves to an exit code.
  */
 import { scriptSubcommand } from './scripting/cli.js';
+import { passwdSubcommand } from './security/passwd-cli.js';
 import type { Subcommand } from './util/subcommand.js';
 
 export type { Subcommand } from './util/subcommand.js';
@@ -10,3 +11,4 @@ export type { Subcommand } from './util/subcommand.js';
 export const SUBCOMMANDS: Record<string, Subcommand> = {};
 
 SUBCOMMANDS.script = scriptSubcommand;
+SUBCOMMANDS.passwd = passwdSubcommand;

@@ -7,6 +7,7 @@
  *   thinggate start [-c FILE]          run the gateway (embedded default without -c)
  *   thinggate check -c FILE            validate a configuration; exit 0 when valid, 2 when not
  *   thinggate schema                   print the configuration's JSON Schema
+ *   thinggate --version | help         the version; usage (`--help` after any command: its own)
  * Exit codes: 0 ok, 1 runtime failure, 2 invalid configuration or usage.
  */
 import { parseArgs } from 'node:util';
@@ -14,20 +15,52 @@ import { defaultConfig, configSchema, type GatewayConfig } from './config/index.
 import { buildConfigSchema } from './config/schema.js';
 import { loadConfig, type LoadedConfig } from './plugins/load.js';
 import { builtinRegistries } from './plugins/builtins.js';
-import { ConfigError } from './errors.js';
+import { createRequire } from 'node:module';
+import { ConfigError, ThinggateError } from './errors.js';
+import { deepCheck } from './cli-check.js';
 import { createLogger } from './observability/logger.js';
 import { Gateway } from './gateway.js';
 import { SUBCOMMANDS } from './cli-commands.js';
+
+const VERSION = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
+
+/** Usage of each built-in command, for `thinggate COMMAND --help`. */
+const COMMAND_USAGE: Record<string, string> = {
+  start: `usage: thinggate start [-c FILE]
+  Runs the gateway on FILE (YAML or JSON), or on the embedded default without -c.
+  Logs go to standard output (THINGGATE_LOG_LEVEL, THINGGATE_LOG_FORMAT=pretty).
+  SIGTERM/SIGINT drain and exit 0; SIGHUP reloads FILE.
+  Exit codes: 0 after a clean drain, 1 when it cannot start, 2 on an invalid configuration.`,
+  check: `usage: thinggate check -c FILE
+  Validates FILE: schema, references between sections, TLS files and routing scripts.
+  Prints every problem with its JSON path (and line, for YAML). Exit 0 valid, 2 invalid.`,
+  schema: `usage: thinggate schema [-c FILE]
+  Prints the configuration's JSON Schema; with -c, including the schemas of FILE's plugins.`,
+};
 
 const USAGE = `usage:
   thinggate start [-c FILE]     run the gateway (the embedded default when no file is given)
   thinggate check -c FILE       validate a configuration file (exit 0 valid, 2 invalid)
   thinggate schema [-c FILE]    print the configuration JSON Schema (with FILE: including its plugins' schemas)
+  thinggate --version           print the version
+  thinggate COMMAND --help      help on one command
 ${Object.values(SUBCOMMANDS).map((c) => `  ${c.usage}`).join('\n')}`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
+  if (command !== undefined && (rest.includes('--help') || rest.includes('-h'))) {
+    const usage = COMMAND_USAGE[command] ?? SUBCOMMANDS[command]?.usage;
+    if (usage !== undefined) {
+      process.stdout.write(`${usage.startsWith('usage:') ? usage : `usage: ${usage}`}\n`);
+      return 0;
+    }
+  }
   switch (command) {
+    case '--version':
+    case '-v':
+    case 'version':
+      process.stdout.write(`thinggate ${VERSION}\n`);
+      return 0;
     case 'start':
       return start(rest);
     case 'check':
@@ -72,16 +105,18 @@ async function schema(args: string[]): Promise<number> {
 
 async function check(args: string[]): Promise<number> {
   const file = configOption(args, true)!;
-  return withConfig(file, ({ config: c, registries }) => {
+  return withConfig(file, async ({ config: c, registries }) => {
+    const problems = await deepCheck(c);
+    if (problems.length > 0) throw new ConfigError(`${problems.length} problem(s)`, problems);
     const plugins = registries.plugins().length;
     return `${file}: valid (${c.listeners.length} listeners, ${c.pools.length} pools, ${c.routes.length} routes${plugins ? `, ${plugins} plugins` : ''})\n`;
   });
 }
 
 /** Loads `file` with its plugins and prints `render(...)`: exit 0, or every problem and exit 2. */
-async function withConfig(file: string, render: (loaded: LoadedConfig) => string): Promise<number> {
+async function withConfig(file: string, render: (loaded: LoadedConfig) => string | Promise<string>): Promise<number> {
   try {
-    process.stdout.write(render(await loadConfig(file)));
+    process.stdout.write(await render(await loadConfig(file)));
     return 0;
   } catch (err) {
     if (err instanceof ConfigError) {
@@ -105,14 +140,26 @@ async function start(args: string[]): Promise<number> {
     }
     throw err;
   }
-  const logger = createLogger({ level: process.env.THINGGATE_LOG_LEVEL ?? config.log.level });
+  const logger = createLogger({ level: process.env.THINGGATE_LOG_LEVEL ?? config.log.level, format: config.log.format });
   const { createScriptHostFactory } = await import('./scripting/factory.js');
-  const gateway = new Gateway(config, { logger, scriptHostFactory: createScriptHostFactory(), registries });
+  const gateway = new Gateway(config, {
+    logger,
+    scriptHostFactory: createScriptHostFactory(),
+    registries,
+    ...(file !== undefined && { configLoader: () => loadConfig(file, process.env, logger) }),
+  });
   process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled rejection (a bug; the gateway keeps running)'));
   try {
     await gateway.start();
   } catch (err) {
-    logger.fatal({ err }, 'thinggate could not start');
+    if (err instanceof ConfigError) {
+      // A script that does not compile: a configuration problem like any other (exit 2, each problem once, no stack).
+      logger.flush();
+      process.stderr.write(`thinggate: ${err.problems.join('\n')}\n`);
+      return 2;
+    }
+    // Known failures (a port in use, unreadable TLS material) are stated, not traced.
+    logger.fatal(err instanceof ThinggateError ? { code: err.code, reason: err.message } : { err }, 'thinggate could not start');
     logger.flush();
     return 1;
   }

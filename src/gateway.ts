@@ -12,11 +12,22 @@ import { Guard } from './guard/guard.js';
 import type { Listener } from './listeners/index.js';
 import { builtinRegistries } from './plugins/builtins.js';
 import type { LoadedPlugin, Registries } from './plugins/registry.js';
+import { SecurityGate } from './security/gate.js';
 import { Metrics } from './observability/metrics.js';
-import { GatewayPipeline, RouteTable, type PipelineState, type ScriptHost, type ScriptHostFactory } from './routing/index.js';
+import { GatewayPipeline, RouteTable, type PipelineState, type ScriptHost, type ScriptHostFactory, type ScriptInfo } from './routing/index.js';
 
 export type { ScriptHostFactory } from './routing/index.js';
 import { ThinggateError } from './errors.js';
+import { EventLog } from './observability/events.js';
+import { FailureLog } from './observability/failure-log.js';
+import { MessageSampler } from './admin/sampler.js';
+import { AdminServer } from './admin/server.js';
+import type { AdminContext, ListenerView, Readiness, RouteView } from './admin/context.js';
+import type { AdminRoutes } from './admin/routes.js';
+import type { PoolStats } from './balancer/types.js';
+import { reloadServerTls } from './security/tls-server.js';
+import { inspectionFor } from './security/inspection.js';
+import { plaintextUpstreamWarnings } from './security/upstream.js';
 
 export interface GatewayOptions {
   readonly logger: Logger;
@@ -25,14 +36,28 @@ export interface GatewayOptions {
   readonly scriptHostFactory?: ScriptHostFactory;
   /** Listeners, strategies and codecs by name: built-ins plus the configured plugins (plugins/loadConfig); default the built-ins. */
   readonly registries?: Registries;
+  /**
+   * Reads the configuration again for `POST /api/v1/config/reload` (the CLI passes its file, loading its plugins);
+   * without it the API answers 409. A bare configuration keeps the running registries.
+   */
+  readonly configLoader?: () => GatewayConfig | Promise<{ readonly config: GatewayConfig; readonly registries: Registries }>;
+  /** Admin endpoints contributed beyond the built-in ones. */
+  readonly adminRoutes?: readonly AdminRoutes[];
 }
 
 
-export class Gateway {
+/** How often a drain reports the messages still in flight. */
+const DRAIN_REPORT_MS = 1000;
+
+export class Gateway implements AdminContext {
   readonly logger: Logger;
   readonly metrics: Metrics;
   readonly devices = new DeviceRegistry();
   readonly guard: Guard;
+  /** Recent security and failure events (admin API, dashboard). */
+  readonly events: EventLog;
+  readonly sampler = new MessageSampler();
+  private admin?: AdminServer;
   private config: GatewayConfig;
   private pipeline?: GatewayPipeline;
   private readonly listeners = new Map<string, { config: ListenerConfig; listener: Listener }>();
@@ -48,6 +73,8 @@ export class Gateway {
     this.metrics = options.metrics ?? new Metrics();
     this.registries = options.registries ?? builtinRegistries();
     this.guard = new Guard(this.logger, this.metrics, { summaryIntervalMs: config.log.securitySummaryIntervalMs });
+    this.events = new EventLog(config.admin?.eventBuffer ?? 500);
+    this.guard.onEvent((e) => this.events.push({ category: 'security', ...e }));
   }
 
   get configuration(): GatewayConfig {
@@ -61,14 +88,37 @@ export class Gateway {
 
   async start(): Promise<void> {
     const state = await this.buildState(this.config);
-    this.pipeline = new GatewayPipeline(state, this.devices, this.logger.child({ stage: 'pipeline' }), this.metrics);
+    const pipelineLog = this.logger.child({ stage: 'pipeline' });
+    this.pipeline = new GatewayPipeline(state, this.devices, pipelineLog, this.metrics);
+    const pipeline = this.pipeline;
+    pipeline.exposeUpstreamDetails(this.config.log.upstreamDetailsToDevices);
+    const failures = new FailureLog(pipelineLog, this.events, {
+      perSecond: () => this.config.log.failuresPerSecond,
+      routeOf: (env) => pipeline.current.routes.find(env)?.name,
+    });
+    pipeline.observe((env, outcome) => {
+      this.sampler.record(env, outcome);
+      failures.record(env, outcome);
+    });
     try {
       for (const lc of this.config.listeners) await this.startListener(lc);
+      const ac = this.config.admin;
+      if (ac?.enabled) {
+        this.metrics.collectProcessMetrics();
+        const admin = new AdminServer({ config: ac, context: this, ...(this.options.adminRoutes && { routes: this.options.adminRoutes }) });
+        await admin.start();
+        this.admin = admin;
+      }
     } catch (err) {
-      await this.stop({ drain: false });
+      await this.stop({ drain: false, quiet: true });
       throw err;
     }
-    this.logger.info({ listeners: this.addresses() }, 'thinggate started');
+    this.logStart();
+  }
+
+  /** The admin server's address, when it runs. */
+  adminAddress(): AddressInfo | null {
+    return this.admin?.address() ?? null;
   }
 
   /**
@@ -92,6 +142,7 @@ export class Gateway {
       // Stopped while the new configuration was being built (its scripts compile in their threads): it never takes over.
       await state.balancer.close(0);
       await state.scripts?.close();
+      state.security?.close();
       throw new ThinggateError('TG_ERR_NOT_STARTED', 'the gateway stopped before the new configuration took over');
     }
     const old = this.pipeline.swap(state);
@@ -113,18 +164,26 @@ export class Gateway {
       }
       await this.startListener(lc);
     }
+    if (JSON.stringify(next.admin) !== JSON.stringify(this.config.admin)) {
+      this.logger.warn({ admin: this.admin?.url() ?? null }, 'the admin section changed: it takes effect when thinggate restarts');
+    }
     this.config = next;
+    this.pipeline.exposeUpstreamDetails(next.log.upstreamDetailsToDevices);
+    // Listeners kept as they were re-read their certificates, keys, CAs and CRLs (a bad file keeps the running set).
+    reloadServerTls();
     // The old pools finish what is in flight on them, then close.
     void old.balancer.close(next.shutdown.drainTimeoutMs).catch((err: unknown) => this.logger.warn({ err }, 'closing old pools failed'));
     if (old.scripts && old.scripts !== state.scripts) void old.scripts.close();
+    old.security?.close();
     this.logger.info({ source: next.source ?? '<embedded default>' }, 'configuration reloaded');
   }
 
   /** Stops accepting; with `drain`, finishes in-flight messages first (bounded by the drain timeout). */
-  async stop(options: { drain?: boolean } = { drain: true }): Promise<void> {
+  async stop(options: { drain?: boolean; quiet?: boolean } = { drain: true }): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
     const timeoutMs = this.config.shutdown.drainTimeoutMs;
+    const progress = options.drain ? this.reportDrain() : undefined;
     await Promise.all([...this.listeners.values()].map((e) => e.listener.stop({ drain: options.drain ?? true, timeoutMs })));
     this.listeners.clear();
     if (this.pipeline) {
@@ -132,9 +191,24 @@ export class Gateway {
       if (options.drain) await this.pipeline.idle(timeoutMs);
       await state.balancer.close(options.drain ? timeoutMs : 0);
       await state.scripts?.close();
+      state.security?.close();
     }
     this.guard.flush();
-    this.logger.info('thinggate stopped');
+    if (progress) clearInterval(progress);
+    // Last, so /readyz answers 503 (draining) until the end.
+    await this.admin?.stop();
+    // A gateway that never started does not report "stopped" (the caller reports the failure).
+    if (!options.quiet) this.logger.info('thinggate stopped');
+  }
+
+  /** Logs the messages still in flight now and every second while the drain lasts. */
+  private reportDrain(interval = DRAIN_REPORT_MS): NodeJS.Timeout {
+    const report = (): void => {
+      const inflight = this.pipeline?.inflightCount ?? 0;
+      this.logger.info({ inflight }, `draining: ${inflight} message${inflight === 1 ? '' : 's'} in flight`);
+    };
+    report();
+    return setInterval(report, interval).unref();
   }
 
   /** The bound address of a listener by name (tests use port 0). */
@@ -148,17 +222,92 @@ export class Gateway {
     return this.listeners.get(name)?.listener;
   }
 
-  private addresses(): Record<string, string> {
-    const out: Record<string, string> = {};
-    for (const [name, { listener }] of this.listeners) {
-      const a = listener.address();
-      if (a) out[name] = `${listener.protocol}://${a.address}:${a.port}`;
+  readiness(): Readiness {
+    const reasons: string[] = [];
+    if (!this.pipeline) reasons.push('not started');
+    if (this.stopping) reasons.push('draining: shutting down');
+    for (const lc of this.config.listeners) {
+      if (!this.listeners.get(lc.name)?.listener.address()) reasons.push(`listener '${lc.name}' is not bound`);
     }
-    return out;
+    const needed = new Set(this.config.routes.map((r) => r.pool).filter((p): p is string => p !== undefined));
+    for (const p of this.poolStats()) {
+      if (!needed.has(p.name)) continue;
+      if (!p.endpoints.some((e) => e.state === 'healthy' && !e.drained)) reasons.push(`pool '${p.name}' has no healthy endpoint`);
+    }
+    return { ready: reasons.length === 0, reasons };
+  }
+
+  listenerViews(): ListenerView[] {
+    return [...this.listeners.values()].map(({ listener }) => ({
+      name: listener.name,
+      protocol: listener.protocol,
+      address: listener.address(),
+      stats: () => listener.stats(),
+      ...(listener.listConnections && { connections: () => listener.listConnections!() }),
+      ...(listener.closeConnection && { closeConnection: (id: string, reason: string) => listener.closeConnection!(id, reason) }),
+    }));
+  }
+
+  poolStats(): PoolStats[] {
+    return this.pipeline?.current.balancer.stats() ?? [];
+  }
+
+  setEndpointDrained(pool: string, url: string, drained: boolean): boolean | undefined {
+    return this.pipeline?.current.balancer.setDrained(pool, url, drained);
+  }
+
+  routeViews(): RouteView[] {
+    const hits = this.pipeline?.current.routes.hits() ?? [];
+    return this.config.routes.map((r, index) => ({
+      index,
+      name: r.name ?? `routes[${index}]`,
+      match: r.match,
+      ...(r.pool !== undefined && { pool: r.pool }),
+      ...(r.script !== undefined && { script: r.script }),
+      ...(r.target !== undefined && { target: r.target }),
+      hits: hits[index] ?? 0,
+    }));
+  }
+
+  scriptViews(): ScriptInfo[] {
+    return this.pipeline?.current.scripts?.inspect?.() ?? [];
+  }
+
+  async reloadScript(script: string): Promise<ScriptInfo | undefined> {
+    return this.pipeline?.current.scripts?.reloadScript?.(script);
+  }
+
+  async reloadConfiguration(): Promise<void> {
+    if (!this.options.configLoader) throw new ThinggateError('TG_ERR_NOT_STARTED', 'running on the embedded default: there is no file to reload');
+    const next = await this.options.configLoader();
+    if ('registries' in next) await this.reload(next.config, next.registries);
+    else await this.reload(next);
+  }
+
+  /** The start-up report: each listener's URL with its real scheme, the configuration, the pools and the admin address. */
+  private logStart(): void {
+    const listeners: Record<string, string> = {};
+    for (const [name, { config, listener }] of this.listeners) {
+      const a = listener.address();
+      if (!a) continue;
+      listeners[name] = `${schemeOf(config)}://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}${config.protocol === 'mqtt-ws' ? config.mqtt.wsPath : ''}`;
+      this.logger.info({ listener: name, url: listeners[name] }, `listening: ${name} on ${listeners[name]}`);
+    }
+    const pools: Record<string, string[]> = {};
+    for (const p of this.config.pools) {
+      pools[p.name] = p.endpoints.map((e) => e.url);
+      this.logger.info({ pool: p.name, strategy: p.strategy, endpoints: pools[p.name] }, `pool ${p.name}: ${pools[p.name]!.join(', ')}`);
+    }
+    const admin = this.admin?.url();
+    if (admin) this.logger.info({ admin }, `admin: dashboard, API and /metrics at ${admin}`);
+    const config = this.config.source ?? '<embedded default>';
+    this.logger.info({ config, listeners, pools, ...(admin && { admin }) }, 'thinggate started');
   }
 
   private async buildState(config: GatewayConfig, previousScripts?: ScriptHost): Promise<PipelineState> {
-    const routes = new RouteTable(config.routes, this.registries.codecResolver(config.baseDir));
+    for (const w of plaintextUpstreamWarnings(config)) this.logger.warn({ event: 'plaintext-upstream' }, w);
+    const inspection = { baseDir: config.baseDir, guard: this.guard, metrics: this.metrics, logger: this.logger };
+    const routes = new RouteTable(config.routes, this.registries.codecResolver(config.baseDir), (route, index) => inspectionFor(route, index, inspection));
     let scripts: ScriptHost | undefined;
     if (routes.scripts().length > 0) {
       if (!this.options.scriptHostFactory) {
@@ -177,7 +326,19 @@ export class Gateway {
         return factory.create(options);
       },
     });
-    return scripts ? { routes, balancer, scripts } : { routes, balancer };
+    let security: SecurityGate;
+    try {
+      security = new SecurityGate(config, {
+        logger: this.logger.child({ stage: 'security' }),
+        report: (e) => this.guard.report(e),
+        dispatch: (r) => balancer.dispatch(r),
+      });
+    } catch (err) {
+      await balancer.close(0);
+      await scripts?.close();
+      throw err;
+    }
+    return scripts ? { routes, balancer, scripts, security } : { routes, balancer, security };
   }
 
   private async startListener(config: ListenerConfig): Promise<void> {
@@ -195,5 +356,22 @@ export class Gateway {
     }, options);
     await listener.start();
     this.listeners.set(config.name, { config, listener });
+  }
+}
+
+/** The URL scheme a client uses for a listener: TLS shows (mqtts, wss, amqps, https). */
+function schemeOf(config: ListenerConfig): string {
+  const tls = config.tls !== undefined;
+  switch (config.protocol) {
+    case 'mqtt':
+      return tls ? 'mqtts' : 'mqtt';
+    case 'mqtt-ws':
+      return tls ? 'wss' : 'ws';
+    case 'amqp':
+      return tls ? 'amqps' : 'amqp';
+    case 'http':
+      return tls ? 'https' : 'http';
+    default:
+      return config.protocol;
   }
 }

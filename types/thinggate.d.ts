@@ -36,6 +36,8 @@ export interface Message {
   readonly listener: string;
   readonly clientId: string;
   readonly identity?: Identity;
+  /** The connection's TLS handshake and client certificate (absent on plain connections). */
+  readonly tls?: Tls;
   /** MQTT topic, CoAP Uri-Path, AMQP address or HTTP path. */
   readonly address: string;
   /** PUBLISH (MQTT), TRANSFER (AMQP), or the CoAP/HTTP method. */
@@ -82,13 +84,41 @@ export interface Client {
   readonly password?: string;
   readonly remoteAddress: string;
   readonly remotePort?: number;
-  readonly tls?: {
-    readonly version: string;
-    readonly cipher: string;
-    readonly servername?: string;
-    readonly peerSubject?: string;
-    readonly peerFingerprint256?: string;
+  readonly tls?: Tls;
+}
+
+/** What the gateway saw of a connection's TLS (absent on plain connections). */
+export interface Tls {
+  /** 'TLSv1.3', 'TLSv1.2'. */
+  readonly version: string;
+  /** OpenSSL name of the negotiated suite. */
+  readonly cipher: string;
+  /** The SNI host name the client asked for. */
+  readonly servername?: string;
+  /** The negotiated ALPN protocol. */
+  readonly alpn?: string;
+  /** The session was resumed. */
+  readonly resumed: boolean;
+  /** The client certificate verified against the listener's CA. */
+  readonly authorized: boolean;
+  /** The client certificate, when one was presented. */
+  readonly peer?: {
+    readonly subject: string;
+    readonly issuer: string;
+    /** 'DNS:dev1.example', 'URI:urn:dev:1', 'IP Address:10.0.0.1'. */
+    readonly san: readonly string[];
+    readonly serial: string;
+    readonly fingerprint256: string;
+    /** ISO 8601. */
+    readonly validFrom: string;
+    readonly validTo: string;
   };
+  readonly peerSubject?: string;
+  readonly peerFingerprint256?: string;
+  /** JA4 fingerprint of the client's ClientHello: tells TLS stacks (firmware builds) apart. */
+  readonly ja4?: string;
+  /** JA3 fingerprint (MD5) of the same ClientHello. */
+  readonly ja3?: string;
 }
 
 /** Any JSON value. */

@@ -4,6 +4,7 @@
  * counts requests; exits with its parent.
  */
 import { createServer } from 'node:http';
+import { portOf } from '../lib/net.mjs';
 
 let requests = 0;
 const server = createServer({ keepAliveTimeout: 60_000, requestTimeout: 0 }, (req, res) => {
@@ -15,7 +16,7 @@ const server = createServer({ keepAliveTimeout: 60_000, requestTimeout: 0 }, (re
   });
   req.on('error', () => res.destroy());
 });
-server.listen(0, '127.0.0.1', () => process.send({ port: server.address().port }));
+server.listen(0, '127.0.0.1', () => process.send({ port: portOf(server) }));
 process.on('message', (m) => {
   if (m === 'count') process.send({ requests });
 });

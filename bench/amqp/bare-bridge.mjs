@@ -14,6 +14,7 @@
  */
 import rhea from 'rhea';
 import { Pool } from 'undici';
+import { portOf } from '../lib/net.mjs';
 
 const [url, connections, pipelining, inflight] = process.argv.slice(2);
 const pool = new Pool(url, { connections: Number(connections), pipelining: Number(pipelining) });
@@ -48,5 +49,5 @@ container.on('message', (ctx) => {
 const server = container.listen({ port: 0, host: '127.0.0.1' });
 // As thinggate's listener does: dispositions must not wait for Nagle's algorithm.
 server.on('connection', (socket) => socket.setNoDelay(true));
-server.on('listening', () => process.send({ port: server.address().port }));
+server.on('listening', () => process.send({ port: portOf(server) }));
 process.on('disconnect', () => process.exit(0));

@@ -33,7 +33,7 @@ const rhea = require('rhea');
 const { Pool } = require('undici');
 
 const args = Object.fromEntries(
-  process.argv.slice(2).reduce((acc, a, i, all) => (a.startsWith('--') ? [...acc, [a.slice(2), all[i + 1]]] : acc), []),
+  process.argv.slice(2).flatMap((a, i, all) => (a.startsWith('--') ? [[a.slice(2), all[i + 1]]] : [])),
 );
 const SECONDS = Number(args.seconds ?? 5);
 const RUNS = Number(args.runs ?? 3);
@@ -126,7 +126,7 @@ function amqpLoad(port, sasl = true) {
         const container = rhea.create_container({ id: `bench-${i}` });
         container.on('error', () => undefined);
         container.on('disconnected', () => undefined);
-        const conn = container.connect({ port, host: '127.0.0.1', reconnect: false, tcp_no_delay: true, ...(sasl && { username: `bench-${i}`, password: 'bench' }) });
+        const conn = container.connect(/** @type {import('rhea').ConnectionOptions} */ ({ port, host: '127.0.0.1', reconnect: false, tcp_no_delay: true, ...(sasl && { username: `bench-${i}`, password: 'bench' }) }));
         conns.push(conn);
         const s = conn.open_sender({ target: { address: `telemetry/bench-${i}` } });
         const pump = () => {

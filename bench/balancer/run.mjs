@@ -32,7 +32,7 @@ const body = Buffer.from(JSON.stringify({ temperature: 21.5, humidity: 40 }));
 const headers = { 'content-type': 'application/json', 'x-thinggate-client-id': 'bench-device' };
 
 const child = fork(join(here, 'server.mjs'), { stdio: 'inherit' });
-const port = await new Promise((resolve) => child.once('message', (m) => resolve(m.port)));
+const port = await new Promise((resolve) => child.once('message', (/** @type {any} */ m) => resolve(m.port)));
 const url = `http://127.0.0.1:${port}`;
 
 const direct = new Pool(url, { connections: CONNECTIONS, pipelining: 1, keepAliveTimeout: 30_000 });

@@ -1,6 +1,7 @@
 // The back-end of the balancer benchmark: node:http answering 200 to everything.
 // Runs in its own process so it does not share an event loop with the client.
 import { createServer } from 'node:http';
+import { portOf } from '../lib/net.mjs';
 
 const server = createServer((req, res) => {
   req.resume();
@@ -11,6 +12,6 @@ const server = createServer((req, res) => {
 });
 server.keepAliveTimeout = 60_000;
 server.listen(0, '127.0.0.1', () => {
-  process.send?.({ port: server.address().port });
+  process.send?.({ port: portOf(server) });
 });
 process.on('disconnect', () => server.close(() => process.exit(0)));

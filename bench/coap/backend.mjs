@@ -4,6 +4,7 @@
  * exits with its parent.
  */
 import { createServer } from 'node:http';
+import { portOf } from '../lib/net.mjs';
 
 const server = createServer({ keepAliveTimeout: 60_000, requestTimeout: 0 }, (req, res) => {
   req.on('data', () => undefined);
@@ -13,5 +14,5 @@ const server = createServer({ keepAliveTimeout: 60_000, requestTimeout: 0 }, (re
   });
   req.on('error', () => res.destroy());
 });
-server.listen(0, '127.0.0.1', () => process.send({ port: server.address().port }));
+server.listen(0, '127.0.0.1', () => process.send({ port: portOf(server) }));
 process.on('disconnect', () => process.exit(0));

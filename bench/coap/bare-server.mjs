@@ -9,9 +9,9 @@ import { createRequire } from 'node:module';
 const require = createRequire(new URL('../../package.json', import.meta.url));
 const coap = require('coap');
 
-const server = coap.createServer({ type: 'udp4' }, (req, res) => {
+const server = coap.createServer({ type: 'udp4' }, (_req, res) => {
   res.code = '2.04';
   res.end();
 });
-server.listen(0, '127.0.0.1', () => process.send({ port: server._sock.address().port }));
+server.listen(0, '127.0.0.1', () => process.send({ port: /** @type {any} */ (server)._sock.address().port }));
 process.on('disconnect', () => process.exit(0));

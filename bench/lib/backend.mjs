@@ -13,6 +13,7 @@ import { once } from 'node:events';
 import { exitWithParent, serveIpc } from './proc.mjs';
 import { forEachMessage, nowNs } from './payload.mjs';
 import { SeqSets, newHistogram, summarize } from './stats.mjs';
+import { portOf } from './net.mjs';
 
 exitWithParent();
 
@@ -95,4 +96,4 @@ serveIpc({
 
 server.listen(0, '127.0.0.1');
 await once(server, 'listening');
-process.send({ type: 'ready', port: server.address().port });
+process.send({ type: 'ready', port: portOf(server) });

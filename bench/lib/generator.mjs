@@ -19,7 +19,7 @@ import { SeqSets, newHistogram, summarize } from './stats.mjs';
 
 exitWithParent();
 
-/** @type {{size:number, fireAndForget:boolean, window(i:number):number, send(i:number,p:Buffer,d:(ok:boolean,code:unknown)=>void):void, open():Promise<object>, close():Promise<void>, errors:string[]}} */
+/** @type {{size:number, fireAndForget:boolean, window(i:number):number, send(i:number,p:Buffer,d:(ok:boolean,code:unknown)=>void):void, writable?(i:number):boolean, onDrain?(i:number, f:() => void):void, open():Promise<object>, close():Promise<void>, errors:string[]}} */
 let transport;
 let heldOpen = null;
 
@@ -124,9 +124,9 @@ function runPhase({ phase, rate, durationMs, drainMs = 3000, payloadBytes = 200 
       }
     }
     if ((queues[i].length > 0 || (!open && windowOpen)) && !pumping[i]) {
-      pumping[i] = true;
+      pumping[i] = 1;
       const again = () => {
-        pumping[i] = false;
+        pumping[i] = 0;
         if (windowOpen || queues[i].length > 0) pump(i);
         else checkDone();
       };

@@ -189,6 +189,7 @@ async function measureRunUnacknowledged(rig, p, log) {
   const steps = [];
   let pass = null;
   let failRate = null;
+  /** @type {any} */
   let best = null;
   const tryRate = async (rate) => {
     const st = await cleanPhase(rig, { rate, durationMs: p.stepMs, drainMs: 2000 }, log);
@@ -220,10 +221,10 @@ async function latencyPhases(rig, p, sustainedRate, log) {
   const latency = {};
   const sustained = sustainedRate > 0 ? { rate: sustainedRate } : null;
   if (sustained) {
-    for (const [label, f] of [
+    for (const [label, f] of /** @type {Array<[string, number]>} */ ([
       ['at50', 0.5],
       ['at90', 0.9],
-    ]) {
+    ])) {
       const rate = Math.max(10, Math.round((sustained.rate * f) / 10) * 10);
       const lp = await cleanPhase(rig, { rate, durationMs: p.latencyMs, drainMs: 2000 }, log);
       latency[label] = latencyRecord(lp);
@@ -254,7 +255,7 @@ function latencyRecord(lp) {
 }
 
 function fmt(l) {
-  return l && l.count ? `${l.p50}/${l.p99} ms` : 'n/a';
+  return l?.count ? `${l.p50}/${l.p99} ms` : 'n/a';
 }
 
 export function round(x, digits = 0) {

@@ -8,6 +8,12 @@ import mqttPacket from 'mqtt-packet';
 import { ask } from './proc.mjs';
 import { encodePayload, nowNs } from './payload.mjs';
 
+/**
+ * @param {number} port
+ * @param {{ child: import('./proc.mjs').BenchChild }} backend
+ * @param {3 | 4 | 5} [version]
+ * @param {number} [timeoutMs]
+ */
 export async function waitForDelivery(port, backend, version = 4, timeoutMs = 30_000) {
   const socket = connect({ host: '127.0.0.1', port });
   socket.on('error', () => {});
@@ -21,7 +27,7 @@ export async function waitForDelivery(port, backend, version = 4, timeoutMs = 30
   const deadline = Date.now() + timeoutMs;
   try {
     for (let k = 0; ; k++) {
-      socket.write(mqttPacket.generate({ cmd: 'publish', topic: 'bench/probe', qos: 0, payload: encodePayload(0, 0, k, nowNs()) }, { protocolVersion: version }));
+      socket.write(mqttPacket.generate({ cmd: 'publish', topic: 'bench/probe', qos: 0, dup: false, retain: false, payload: encodePayload(0, 0, k, nowNs()) }, { protocolVersion: version }));
       await new Promise((r) => setTimeout(r, 200));
       if ((await ask(backend.child, { cmd: 'snapshot' })).stray > before) return;
       if (Date.now() > deadline) throw new Error(`no probe message reached the back-end through port ${port} within ${timeoutMs} ms`);

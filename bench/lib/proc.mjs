@@ -8,13 +8,38 @@ import { fork, spawn } from 'node:child_process';
 import { createServer, connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { once } from 'node:events';
+import { portOf } from './net.mjs';
 
 const SUPERVISOR = fileURLToPath(new URL('./supervise.mjs', import.meta.url));
 
 /** Longest any child may live (ms); a guard, not a measurement bound. */
 export const CHILD_MAX_LIFETIME_MS = 20 * 60_000;
 
-/** @type {Set<import('node:child_process').ChildProcess>} */
+/**
+ * A child the harness tracks: its name in messages and, for a supervised
+ * program, the program's own PID and exit.
+ * @typedef {import('node:child_process').ChildProcess & { benchName?: string, targetPid?: number, targetExit?: { type: string, code?: number | null, signal?: string | null } }} BenchChild
+ */
+
+/**
+ * @typedef {object} ForkOptions
+ * @property {string[]} [execArgv]
+ * @property {Record<string, string | undefined>} [env]
+ * @property {string} [name]
+ * @property {boolean} [silent]
+ * @property {number} [fdLimit]
+ */
+
+/**
+ * @typedef {object} SuperviseOptions
+ * @property {string} [cwd]
+ * @property {Record<string, string | undefined>} [env]
+ * @property {string} [name]
+ * @property {number} [fdLimit]
+ * @property {string} [logFile]
+ */
+
+/** @type {Set<BenchChild>} */
 const children = new Set();
 let hooked = false;
 
@@ -42,6 +67,11 @@ function hookExit() {
   }
 }
 
+/**
+ * @param {BenchChild} child
+ * @param {string} name
+ * @returns {BenchChild}
+ */
 function track(child, name) {
   hookExit();
   children.add(child);
@@ -54,7 +84,14 @@ function track(child, name) {
  * Forks a Node module with an IPC channel. The module is expected to exit when
  * the channel closes (see `exitWithParent`).
  */
+/**
+ * @param {string} modulePath
+ * @param {string[]} [args]
+ * @param {ForkOptions} [options]
+ * @returns {BenchChild}
+ */
 export function forkNode(modulePath, args = [], { execArgv = [], env, name, silent = false, fdLimit } = {}) {
+  /** @type {import('node:child_process').StdioOptions} */
   const stdio = silent ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'inherit', 'inherit', 'ipc'];
   const options = { env: { ...process.env, ...env }, stdio };
   // With fdLimit, bash raises `ulimit -n` and execs node, which keeps the IPC channel (NODE_CHANNEL_FD).
@@ -70,23 +107,33 @@ export function forkNode(modulePath, args = [], { execArgv = [], env, name, sile
  * (`ulimit -n` through bash). Resolves to the supervisor handle; `pid` of the
  * real program arrives as `handle.targetPid`.
  */
+/**
+ * @param {string} command
+ * @param {string[]} args
+ * @param {SuperviseOptions} [options]
+ * @returns {Promise<BenchChild>}
+ */
 export async function spawnSupervised(command, args, { cwd, env, name, fdLimit, logFile } = {}) {
   const payload = JSON.stringify({ command, args, cwd, fdLimit, logFile, maxLifetimeMs: CHILD_MAX_LIFETIME_MS });
+  /** @type {BenchChild} */
   const child = fork(SUPERVISOR, [payload], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   track(child, name ?? command);
-  const [msg] = await once(child, 'message');
+  const [msg] = /** @type {[{ type: string, pid?: number }]} */ (await once(child, 'message'));
   if (msg.type !== 'started') throw new Error(`${name ?? command}: supervisor failed: ${JSON.stringify(msg)}`);
   child.targetPid = msg.pid;
-  child.on('message', (m) => {
+  child.on('message', (/** @type {{ type: string }} */ m) => {
     if (m.type === 'exited') child.targetExit = m;
   });
   return child;
 }
 
-/** Is a child (or, for a supervised one, its program) still running? */
+/**
+ * Is a child (or, for a supervised one, its program) still running?
+ * @param {BenchChild} child
+ */
 export function isAlive(child) {
   return child.exitCode === null && child.signalCode === null && !child.targetExit;
 }
@@ -122,13 +169,17 @@ export async function freePort() {
   const srv = createServer();
   srv.listen(0, '127.0.0.1');
   await once(srv, 'listening');
-  const { port } = srv.address();
+  const port = portOf(srv);
   srv.close();
   await once(srv, 'close');
   return port;
 }
 
-/** Waits until something accepts TCP connections on host:port. */
+/**
+ * Waits until something accepts TCP connections on host:port.
+ * @param {number} port
+ * @param {{ host?: string, timeoutMs?: number, child?: BenchChild }} [options]
+ */
 export async function waitForPort(port, { host = '127.0.0.1', timeoutMs = 30_000, child } = {}) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -150,6 +201,12 @@ export async function waitForPort(port, { host = '127.0.0.1', timeoutMs = 30_000
 
 /** Sends a request over IPC and resolves with the child's answer carrying the same `seq`. */
 let seqCounter = 0;
+/**
+ * @param {BenchChild} child
+ * @param {{ cmd: string, [key: string]: unknown }} message
+ * @param {number} [timeoutMs]
+ * @returns {Promise<any>}
+ */
 export function ask(child, message, timeoutMs = 120_000) {
   const seq = ++seqCounter;
   return new Promise((resolve, reject) => {
@@ -183,12 +240,13 @@ export function ask(child, message, timeoutMs = 120_000) {
  * Serves IPC requests in a child: `handlers[cmd](msg)` may be async; its
  * result (an object) is sent back with the request's `seq`.
  */
+/** @param {Record<string, (msg: any) => unknown>} handlers */
 export function serveIpc(handlers) {
-  process.on('message', async (msg) => {
+  process.on('message', async (/** @type {any} */ msg) => {
     const h = handlers[msg.cmd];
     try {
       if (!h) throw new Error(`unknown command ${msg.cmd}`);
-      const out = (await h(msg)) ?? {};
+      const out = /** @type {object} */ ((await h(msg)) ?? {});
       process.send({ ...out, seq: msg.seq });
     } catch (err) {
       process.send({ seq: msg.seq, error: err instanceof Error ? err.stack : String(err) });

@@ -17,7 +17,11 @@ export async function startBackend() {
   return { child, port: msg.port, url: `http://127.0.0.1:${msg.port}` };
 }
 
-/** Starts a generator process and opens its transport. */
+/**
+ * Starts a generator process and opens its transport.
+ * @param {object} transport
+ * @param {{ fdLimit?: number }} [options]
+ */
 export async function startGenerator(transport, { fdLimit } = {}) {
   const child = forkNode(GENERATOR, [], { name: 'generator', fdLimit });
   await once(child, 'message');

@@ -22,6 +22,7 @@ const out = spec.logFile ? openSync(spec.logFile, 'a') : 'inherit';
 const child = spawn(cmd, args, { cwd: spec.cwd, stdio: ['ignore', out, out], env: process.env });
 
 let stopping = false;
+/** @param {NodeJS.Signals} [signal] */
 function stop(signal = 'SIGTERM') {
   if (child.exitCode !== null || child.signalCode !== null) return;
   try {

@@ -32,10 +32,13 @@ export const ROUTE_SCRIPT = "export function onMessage(msg) { return route('defa
 
 /**
  * @param {{url:string}} backend
- * @param {{protocol?:'mqtt'|'coap'|'amqp', routing?:'script'|'static', pool?:object, listener?:object,
- *          scripts?:object, cpuProf?:string, fdLimit?:number, label?:string, dist?:string, plugins?:string[], route?:object}} opts
+ * @param {{protocol?:string, routing?:'script'|'static', pool?:object, listener?:object,
+ *          scripts?:object, admin?:object, acl?:object[], files?:Record<string,string>, cpuProf?:string, fdLimit?:number, label?:string, dist?:string,
+ *          plugins?:string[], route?:object}} opts
+ *        `acl`: the top-level ACL; `files`: more files (e.g. a credentials file) written beside the configuration;
+ *        `route`: keys merged into the one route (e.g. `schema`, `decode`; a static route's `request` is merged key by key).
  *        `dist`: another `tsc` output directory inside the repository to run instead of the default build;
- *        `plugins`: folders under plugins/ to load; `route`: keys added to the static route (decode, request).
+ *        `plugins`: folders under plugins/ to load.
  */
 export async function startThinggate(backend, opts = {}) {
   const cli = opts.dist ? join(resolve(ROOT, opts.dist), 'cli.js') : CLI;
@@ -51,14 +54,22 @@ export async function startThinggate(backend, opts = {}) {
       pools: [{ name: 'default', endpoints: [{ url: backend.url }], ...(opts.pool ?? {}) }],
       routes: [
         routing === 'script'
-          ? { match: { address: '#' }, script: 'route.js' }
-          : { match: { address: '#' }, pool: 'default', ...opts.route, request: { method: 'POST', path: '/messages/{address}', ...opts.route?.request } },
+          ? { match: { address: '#' }, script: 'route.js', ...(opts.route ?? {}) }
+          : {
+              match: { address: '#' },
+              pool: 'default',
+              ...(opts.route ?? {}),
+              request: { method: 'POST', path: '/messages/{address}', ...opts.route?.request },
+            },
       ],
       ...(opts.scripts && { scripts: opts.scripts }),
+      ...(opts.admin && { admin: opts.admin }),
+      ...(opts.acl && { acl: opts.acl }),
       log: { level: 'warn' },
       shutdown: { drainTimeoutMs: 2000 },
     };
     writeFileSync(join(dir, 'route.js'), ROUTE_SCRIPT);
+    for (const [name, text] of Object.entries(opts.files ?? {})) writeFileSync(join(dir, name), text);
     writeFileSync(join(dir, 'thinggate.json'), JSON.stringify(config, null, 2));
     const logFile = join(dir, 'thinggate.log');
     const nodeArgs = [...GATEWAY_NODE_ARGS, ...(process.env.TG_EXTRA_NODE_ARGS ? process.env.TG_EXTRA_NODE_ARGS.split(' ') : [])];

@@ -4,6 +4,7 @@
  * IPC with the number of requests and its own CPU time.
  */
 import { createServer } from 'node:http';
+import { portOf } from '../lib/net.mjs';
 
 let requests = 0;
 const server = createServer((req, res) => {
@@ -14,8 +15,8 @@ const server = createServer((req, res) => {
   });
 });
 server.keepAliveTimeout = 60_000;
-server.listen(0, '127.0.0.1', () => process.send({ port: server.address().port }));
-process.on('message', (m) => {
+server.listen(0, '127.0.0.1', () => process.send({ port: portOf(server) }));
+process.on('message', (/** @type {any} */ m) => {
   if (m.cmd === 'count') process.send({ count: requests });
 });
 process.on('disconnect', () => process.exit(0));

@@ -19,7 +19,7 @@ function loop(i) {
     }, (e) => { console.error(e.message); process.exit(1); });
 }
 for (let i = 0; i < o.concurrency; i++) loop(i);
-process.on('message', (m) => {
+process.on('message', (/** @type {any} */ m) => {
   if (m.cmd === 'mark') {
     const u = process.cpuUsage();
     process.send({ acked, cpuUs: u.user + u.system });

@@ -102,7 +102,7 @@ if (o.qos === 0) {
   for (const c of clients) for (let k = 0; k < o.window; k++) c.send();
 }
 
-process.on('message', (m) => {
+process.on('message', (/** @type {any} */ m) => {
   if (m.cmd === 'mark') {
     let p;
     if (lat.length) {

@@ -34,6 +34,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cpuSeconds, syscalls } from '../lib/proc.mjs';
 import { GATEWAY_NODE_ARGS } from '../lib/thinggate.mjs';
+import { portOf } from '../lib/net.mjs';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 const ROOT = resolve(HERE, '../..');
@@ -97,7 +98,7 @@ async function freePort() {
   const { createServer } = await import('node:net');
   const s = createServer().listen(0, '127.0.0.1');
   await once(s, 'listening');
-  const p = s.address().port;
+  const p = portOf(s);
   s.close();
   return p;
 }
@@ -178,6 +179,7 @@ const median = (xs) => {
   return n % 2 ? s[(n - 1) / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
 };
 
+/** @type {Array<any>} */
 const subjects = [...(opt.egress ? ['egress'] : []), ...builds];
 const results = new Map(subjects.map((s) => [s, []]));
 console.error(`mqtt-path: qos ${opt.qos}, routing ${opt.routing}, ${opt.clients} clients × ${opt.window} in flight, ${opt.size} B, ${opt.rate ? `open loop ${opt.rate}/s` : 'closed loop'}, ${opt.runs} × ${opt.seconds} s`);

@@ -11,16 +11,18 @@
  */
 import { createServer } from 'node:net';
 import { once } from 'node:events';
+// @ts-expect-error aedes is installed only with `npm --prefix bench install` (the peer comparisons)
 import { Aedes } from 'aedes';
 import { Pool } from 'undici';
 import { exitWithParent } from '../lib/proc.mjs';
+import { portOf } from '../lib/net.mjs';
 
 exitWithParent();
 const [backendUrl] = process.argv.slice(2);
 const pool = new Pool(backendUrl, { connections: 16, keepAliveTimeout: 60_000 });
 const broker = await Aedes.createBroker();
 
-broker.authorizePublish = (client, packet, callback) => {
+broker.authorizePublish = (_client, packet, callback) => {
   if (packet.topic.startsWith('$SYS/')) return callback(new Error('$SYS topic is reserved'));
   pool
     .request({ method: 'POST', path: `/messages/${packet.topic}`, headers: { 'content-type': 'application/json' }, body: packet.payload })
@@ -38,4 +40,4 @@ broker.on('connectionError', () => {});
 const server = createServer(broker.handle);
 server.listen(0, '127.0.0.1');
 await once(server, 'listening');
-process.send({ type: 'ready', port: server.address().port });
+process.send({ type: 'ready', port: portOf(server) });

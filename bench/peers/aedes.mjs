@@ -5,6 +5,10 @@ import { forkNode, isAlive, stopChild } from '../lib/proc.mjs';
 
 const SERVER = fileURLToPath(new URL('./aedes-http.mjs', import.meta.url));
 
+/**
+ * @param {{ url: string }} backend
+ * @param {{ fdLimit?: number }} [options]
+ */
 export async function startAedesPeer(backend, { fdLimit } = {}) {
   const child = forkNode(SERVER, [backend.url], { name: 'aedes', fdLimit });
   const [msg] = await once(child, 'message');

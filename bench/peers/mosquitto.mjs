@@ -13,6 +13,7 @@ export const MOSQUITTO = '/usr/sbin/mosquitto';
 const BRIDGE = fileURLToPath(new URL('./mqtt-http-bridge.mjs', import.meta.url));
 
 /** Starts mosquitto alone; resolves with { port, pid, stop() }. */
+/** @param {{ fdLimit?: number }} [options] */
 export async function startMosquitto({ fdLimit } = {}) {
   if (!existsSync(MOSQUITTO)) throw new Error(`${MOSQUITTO} is missing: apt-get install mosquitto`);
   const dir = mkdtempSync(join(tmpdir(), 'mosquitto-bench-'));

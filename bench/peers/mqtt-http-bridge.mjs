@@ -20,7 +20,7 @@ let failed = 0;
 const client = mqtt.connect(brokerUrl, { clientId: 'bench-bridge', clean: true, protocolVersion: 5, reconnectPeriod: 0 });
 client.on('error', (err) => process.send?.({ type: 'error', error: err.message }));
 client.on('connect', () => {
-  client.subscribe(filter, { qos: Number(qos) }, (err) => {
+  client.subscribe(filter, { qos: /** @type {0 | 1 | 2} */ (Number(qos)) }, (err) => {
     if (err) process.send?.({ type: 'error', error: err.message });
     else process.send?.({ type: 'ready' });
   });
@@ -36,6 +36,6 @@ client.on('message', (topic, payload) => {
       () => failed++,
     );
 });
-process.on('message', (m) => {
+process.on('message', (/** @type {any} */ m) => {
   if (m?.cmd === 'stats') process.send({ seq: m.seq, posted, failed });
 });

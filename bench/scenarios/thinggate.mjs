@@ -2,6 +2,11 @@
  * thinggate scenarios: MQTT 5 at QoS 0/1/2, QoS 1 with a batching pool,
  * CoAP confirmable and AMQP 1.0, each POSTing to the bench back-end.
  */
+import { scryptSync, randomBytes } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { startThinggate } from '../lib/thinggate.mjs';
 
 /** 50 clients, 10 in flight each, 200-byte JSON payloads (issue 6, scenario 1). */
@@ -20,7 +25,46 @@ const UNPIPELINED = { pipelining: 1 };
 /** The scripts section of `mqtt-qos1-batch-inline`: the trivial script on the event loop, not in a script thread. */
 const INLINE_SCRIPTS = { threads: 0 };
 
-function mqtt(name, qos, { batch = false, unpipelined = false, inline = false, description }) {
+/**
+ * `mqtt-qos1-rest-auth`: every client logs in with a password (one scrypt
+ * hash, N=2^17 as `thinggate passwd` writes) and each PUBLISH passes five ACL
+ * rules, the fourth matching, so the cost of identity shows against `mqtt-qos1-rest`.
+ */
+const AUTH_PASSWORD = 'bench-password';
+/** @type {import('../../dist/config/sections/security.js').AclRuleConfig[]} */
+export const AUTH_ACL = [
+  { deny: ['publish'], address: 'admin/#' },
+  { allow: ['subscribe'], address: 'commands/{clientId}/#' },
+  { allow: ['publish'], address: 'telemetry/{principal}/#' },
+  { allow: ['publish'], address: 'bench/+/data' },
+  { deny: ['publish', 'subscribe', 'receive'], address: '#' },
+];
+
+function credentialsFile() {
+  const salt = randomBytes(16);
+  const hash = scryptSync(AUTH_PASSWORD, salt, 32, { N: 131072, r: 8, p: 1, maxmem: 256 * 1024 * 1024 });
+  return JSON.stringify({ users: { bench: { password: `scrypt$131072$8$1$${salt.toString('base64')}$${hash.toString('base64')}` } } });
+}
+
+
+/** Accepts the bench payload (bench/lib/payload.mjs): what `mqtt-qos1-schema` validates every message against. */
+export const BENCH_SCHEMA = {
+  type: 'object',
+  required: ['r', 'c', 's', 't', 'd'],
+  properties: { r: { type: 'integer' }, c: { type: 'integer' }, s: { type: 'integer' }, t: { type: 'number' }, d: { type: 'string', maxLength: 4096 } },
+  additionalProperties: false,
+};
+
+/** A throw-away ECDSA P-256 certificate for `mqtts-qos1-rest`, made with openssl. */
+function benchCertificate() {
+  const dir = mkdtempSync(join(tmpdir(), 'thinggate-bench-cert-'));
+  const cert = join(dir, 'cert.pem');
+  const key = join(dir, 'key.pem');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost'], { stdio: 'ignore' });
+  return { cert, key };
+}
+
+function mqtt(name, qos, { batch = false, unpipelined = false, inline = false, auth = false, tls = false, schema = false, description }) {
   return {
     name,
     group: 'thinggate',
@@ -29,8 +73,11 @@ function mqtt(name, qos, { batch = false, unpipelined = false, inline = false, d
     async start(backend, ctx) {
       const t = await startThinggate(backend, {
         protocol: 'mqtt',
+        ...(tls && { listener: { tls: { ...benchCertificate(), minVersion: 'TLSv1.3' } } }),
+        ...(schema && { route: { schema: 'bench.schema.json' }, files: { 'bench.schema.json': JSON.stringify(BENCH_SCHEMA) } }),
         pool: batch ? { batch: BATCH } : unpipelined ? UNPIPELINED : undefined,
         ...(inline && { scripts: INLINE_SCRIPTS }),
+        ...(auth && { listener: { auth: [{ type: 'password', file: 'users.json' }] }, acl: AUTH_ACL, files: { 'users.json': credentialsFile() } }),
         cpuProf: ctx.cpuProf,
         label: name,
       });
@@ -38,7 +85,11 @@ function mqtt(name, qos, { batch = false, unpipelined = false, inline = false, d
       if (batch) notes.push(`pool batch: ${JSON.stringify(BATCH)}`);
       if (unpipelined) notes.push('pool: pipelining 1 (no HTTP/1.1 pipelining)');
       if (inline) notes.push('scripts.threads: 0 (the script runs on the event loop)');
-      return { ...t, notes, transport: { kind: 'mqtt', host: '127.0.0.1', port: t.port, clients: CLIENTS, qos, version: 5, window: WINDOW } };
+      if (auth) notes.push('listener auth: password (scrypt N=2^17, one user for all clients); acl: 5 rules, the 4th matches');
+      if (tls) notes.push('TLS 1.3, ECDSA P-256 server certificate');
+      if (schema) notes.push('route schema: every payload validated (ajv)');
+      const creds = auth ? { username: 'bench', password: AUTH_PASSWORD } : {};
+      return { ...t, notes, transport: { kind: 'mqtt', host: '127.0.0.1', port: t.port, clients: CLIENTS, qos, version: 5, window: WINDOW, ...creds, ...(tls && { tls: {} }) } };
     },
   };
 }
@@ -96,10 +147,13 @@ export const scenarios = [
     },
   },
   mqtt('mqtt-qos1-rest', 1, { description: 'MQTT 5, QoS 1, PUBACK after the back-end\'s 2xx' }),
+  mqtt('mqtt-qos1-rest-auth', 1, { auth: true, description: 'MQTT 5, QoS 1, as mqtt-qos1-rest with password authentication and 5 ACL rules' }),
   mqtt('mqtt-qos0-rest', 0, { description: 'MQTT 5, QoS 0 (no acknowledgement: loss = sent − received)' }),
   mqtt('mqtt-qos2-rest', 2, { description: 'MQTT 5, QoS 2, PUBCOMP after the back-end\'s 2xx' }),
   mqtt('mqtt-qos1-batch', 1, { batch: true, description: 'MQTT 5, QoS 1, pool batching (JSON array bodies)' }),
   mqtt('mqtt-qos1-batch-inline', 1, { batch: true, inline: true, description: 'MQTT 5, QoS 1, pool batching, the script on the event loop (scripts.threads: 0)' }),
+  mqtt('mqtts-qos1-rest', 1, { tls: true, description: 'MQTT 5 over TLS 1.3 (ECDSA P-256), QoS 1, PUBACK after the back-end\'s 2xx' }),
+  mqtt('mqtt-qos1-schema', 1, { schema: true, description: 'MQTT 5, QoS 1, the route validates every payload against a JSON Schema' }),
   mqtt('mqtt-qos1-unpipelined', 1, { unpipelined: true, description: 'MQTT 5, QoS 1, pool without HTTP/1.1 pipelining (pipelining: 1)' }),
   {
     name: 'coap-con-rest',

@@ -4,6 +4,7 @@
  * Prints its port on stdout, then serves until its parent goes away.
  */
 import { createServer } from 'node:http';
+import { portOf } from '../lib/net.mjs';
 
 const server = createServer((req, res) => {
   req.on('data', () => {});
@@ -13,7 +14,7 @@ const server = createServer((req, res) => {
   });
 });
 server.keepAliveTimeout = 60_000;
-server.listen(0, '127.0.0.1', () => process.stdout.write(`${server.address().port}\n`));
+server.listen(0, '127.0.0.1', () => process.stdout.write(`${portOf(server)}\n`));
 process.on('disconnect', () => process.exit(0));
 process.stdin.on('end', () => process.exit(0));
 process.stdin.resume();

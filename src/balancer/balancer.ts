@@ -65,6 +65,10 @@ class PoolBalancer implements Balancer {
     return [...this.pools.values()].map((p) => p.stats());
   }
 
+  setDrained(pool: string, url: string, drained: boolean): boolean | undefined {
+    return this.pools.get(pool)?.setDrained(url, drained);
+  }
+
   async close(timeoutMs = 10_000): Promise<void> {
     for (const p of this.pools.values()) p.quiesce();
     const idle = Promise.all([...this.pools.values()].map((p) => p.idle()));

@@ -32,8 +32,10 @@ export class Endpoint implements StrategyEndpoint {
   healthy = true;
   /** Ejected by outlier detection. */
   ejected = false;
-  /** May be picked now; set by the pool from health, ejection and panic mode. */
+  /** May be picked now; set by the pool from health, ejection, panic mode and an operator's drain. */
   available = true;
+  /** Drained by an operator (admin API): picked for no new message, even in panic mode; in-flight ones finish. */
+  drained = false;
   ewmaMs = 0;
   private ewmaAt = 0;
   private readonly latency = new Array<number>(LATENCY_BOUNDS_MS.length + 1).fill(0);
@@ -78,6 +80,7 @@ export class Endpoint implements StrategyEndpoint {
       url: this.url,
       healthy: this.healthy,
       ejected: this.ejected,
+      drained: this.drained,
       state: this.state,
       inflight: this.inflight,
       requests: this.requests,

@@ -1,9 +1,12 @@
 /**
  * A pool of endpoints: strategy, health, outlier ejection, panic mode,
  * circuit breaking, ordered delivery, batching and the durable spool around
- * the attempt loop. Beyond `maxInflight` requests in flight and `maxPending`
- * waiting, a message is `unavailable` at once (TG_ERR_POOL_OVERLOADED):
- * back-pressure goes to the devices, never into unbounded memory.
+ * the attempt loop. Beyond its in-flight limit (`maxInflight`, and no more
+ * than twice what its endpoints' connections carry) requests wait in a queue shared
+ * fairly between sources (fair-queue.ts); beyond `maxPending` waiting, a
+ * message is `unavailable` at once (TG_ERR_POOL_OVERLOADED): back-pressure
+ * goes to the devices, never into unbounded memory. A request whose device
+ * connection closed before it left is dropped unsent (TG_ERR_CONNECTION_CLOSED).
  */
 import { resolve } from 'node:path';
 import type { Logger } from 'pino';
@@ -11,6 +14,7 @@ import type { PoolConfig } from '../config/types.js';
 import { Batcher } from './batcher.js';
 import type { Clock } from './clock.js';
 import { Endpoint } from './endpoint.js';
+import { FairQueue } from './fair-queue.js';
 import { httpCall } from './http-call.js';
 import { ActiveHealthChecker, statusExpected } from './health/active-check.js';
 import { OutlierDetector } from './health/outlier.js';
@@ -23,7 +27,7 @@ import { builtinStrategy } from './strategies/index.js';
 import type { StrategyLookup } from './strategies/strategy.js';
 import type { Strategy } from './strategies/strategy.js';
 import { loadUpstreamTls } from './tls.js';
-import type { PoolStats, UpstreamRequest, UpstreamResult } from './types.js';
+import type { PoolStats, RequestSource, UpstreamRequest, UpstreamResult } from './types.js';
 import type { Metrics } from '../observability/metrics.js';
 import { IdleWaiters } from '../util/idle-waiters.js';
 
@@ -41,6 +45,9 @@ export interface PoolOptions {
 
 /** Headers that describe one connection, not the message (RFC 9110 §7.6.1), plus Host and Content-Length, which undici sets for our connection and body. */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'expect', 'content-length', 'host']);
+
+/** The turn of requests that name no source (spooled deliveries, internal callers). */
+const NO_SOURCE: RequestSource = Object.freeze({ remoteAddress: '', clientId: '' });
 
 interface Waiter {
   readonly request: UpstreamRequest;
@@ -63,10 +70,21 @@ export class BackendPool {
   private inflight = 0;
   private requests = 0;
   private rejectedOverload = 0;
+  private cancelled = 0;
+  /**
+   * Requests in flight at most: `maxInflight`, and no more than twice what
+   * the endpoints' connections take at once (× the batch size when
+   * batching): one round on the wire and one waiting in the endpoints, so a
+   * connection that answers is handed its next request in the same turn
+   * (exactly the wire's capacity cost twice the system calls per message,
+   * bench/RESULTS.md "fairness"). Beyond that a request would only wait
+   * inside an endpoint, first come first served; it waits in the fair
+   * queue instead.
+   */
+  private readonly limit: number;
   private panic = false;
   private closed = false;
-  private readonly pending: Array<Waiter | undefined> = [];
-  private pendingHead = 0;
+  private readonly pending = new FairQueue<Waiter>();
   private readonly drained = new IdleWaiters(() => this.isIdle());
 
   constructor(
@@ -79,6 +97,8 @@ export class BackendPool {
     this.endpoints = config.endpoints.map(
       (e) => new Endpoint(e, { connections: config.connections, pipelining: config.pipelining, ...(tls && { tls }) }),
     );
+    const carried = config.endpoints.length * config.connections * config.pipelining * (config.batch?.maxMessages ?? 1);
+    this.limit = Math.min(config.maxInflight, 2 * carried);
     this.metrics = new PoolMetrics(options.metrics, config.name, this.endpoints.map((e) => e.url));
     this.strategy = (options.strategies ?? builtinStrategy)(config.strategy, { hashLoadFactor: config.hashLoadFactor });
     this.retry = new RetryPolicy(config.retries);
@@ -139,15 +159,29 @@ export class BackendPool {
   /** Circuit breaking and ordered delivery in front of the attempt loop. */
   private admit(request: UpstreamRequest): Promise<UpstreamResult> {
     if (!this.ordered) return this.gate(request);
-    const mustWait = this.ordered.busy(request.key) || this.inflight >= this.config.maxInflight;
+    const mustWait = this.ordered.busy(request.key) || this.inflight >= this.limit;
     if (mustWait && this.ordered.waiting + this.waitingCount() >= this.config.maxPending) return Promise.resolve(this.overloaded());
     return this.ordered.run(request.key, () => this.gate(request));
   }
 
   private gate(request: UpstreamRequest): Promise<UpstreamResult> {
-    if (this.inflight < this.config.maxInflight) return this.run(request);
-    if (this.waitingCount() + (this.ordered?.waiting ?? 0) >= this.config.maxPending) return Promise.resolve(this.overloaded());
-    return new Promise((resolve) => this.pending.push({ request, resolve }));
+    if (request.signal?.aborted === true) return Promise.resolve(this.cancel());
+    if (this.inflight < this.limit) return this.run(request);
+    const source = request.source ?? NO_SOURCE;
+    if (this.waitingCount() + (this.ordered?.waiting ?? 0) >= this.config.maxPending) {
+      // Full: the longest queue gives up its newest request, unless it is the newcomer's own.
+      const evicted = this.pending.size > 0 ? this.pending.evictFor(source) : undefined;
+      if (evicted === undefined) return Promise.resolve(this.overloaded());
+      evicted.resolve(evicted.request.signal?.aborted === true ? this.cancel() : this.overloaded());
+    }
+    return new Promise((resolve) => this.pending.push(source, { request, resolve }));
+  }
+
+  /** The result for a request dropped unsent because its device connection closed. */
+  private cancel(): UpstreamResult {
+    this.cancelled++;
+    this.metrics.rejectedWith('TG_ERR_CONNECTION_CLOSED');
+    return { kind: 'unavailable', code: 'TG_ERR_CONNECTION_CLOSED', reason: 'the device connection closed before the message was sent' };
   }
 
   private overloaded(): UpstreamResult {
@@ -162,7 +196,7 @@ export class BackendPool {
   }
 
   private waitingCount(): number {
-    return this.pending.length - this.pendingHead;
+    return this.pending.size;
   }
 
   private async run(request: UpstreamRequest): Promise<UpstreamResult> {
@@ -190,22 +224,23 @@ export class BackendPool {
     return out;
   }
 
+  /** Gives a freed place to the next waiting request in turn, dropping those whose connection closed meanwhile. */
   private next(): void {
-    if (this.pendingHead < this.pending.length && this.inflight < this.config.maxInflight) {
-      const w = this.pending[this.pendingHead]!;
-      this.pending[this.pendingHead++] = undefined;
-      if (this.pendingHead > 1024 && this.pendingHead * 2 > this.pending.length) {
-        this.pending.splice(0, this.pendingHead);
-        this.pendingHead = 0;
+    while (this.inflight < this.limit) {
+      const w = this.pending.shift();
+      if (w === undefined) break;
+      if (w.request.signal?.aborted === true) {
+        w.resolve(this.cancel());
+        continue;
       }
       void this.run(w.request).then(w.resolve);
-    } else {
-      this.drained.check();
+      return;
     }
+    this.drained.check();
   }
 
   private isIdle(): boolean {
-    return this.inflight === 0 && this.pendingHead >= this.pending.length && (this.ordered?.waiting ?? 0) === 0;
+    return this.inflight === 0 && this.pending.size === 0 && (this.ordered?.waiting ?? 0) === 0;
   }
 
   /** Decides which endpoints may be picked: healthy and not ejected, or all of them in panic mode. */
@@ -215,7 +250,7 @@ export class BackendPool {
     const threshold = this.config.panicThreshold;
     const panic = threshold > 0 && routable * 100 < threshold * this.endpoints.length;
     this.endpoints.forEach((e, i) => {
-      const available = panic || e.routable;
+      const available = !e.drained && (panic || e.routable);
       if (available !== e.available) this.metrics.available(i, available);
       e.available = available;
     });
@@ -238,6 +273,18 @@ export class BackendPool {
     }
   }
 
+  /** An operator's drain: the endpoint takes no new messages; its in-flight ones finish. Undefined for an unknown URL. */
+  setDrained(url: string, drained: boolean): boolean | undefined {
+    const e = this.endpoints.find((x) => x.url === url.replace(/\/+$/, ''));
+    if (!e) return undefined;
+    if (e.drained !== drained) {
+      e.drained = drained;
+      this.log.info({ endpoint: e.url, inflight: e.inflight }, drained ? 'endpoint drained by an operator' : 'endpoint undrained by an operator');
+      this.recompute();
+    }
+    return true;
+  }
+
   /** Stops health checks and spool delivery and sends waiting batches, ahead of draining. */
   quiesce(): void {
     this.health?.close();
@@ -258,6 +305,7 @@ export class BackendPool {
       pending: this.waitingCount() + (this.ordered?.waiting ?? 0),
       requests: this.requests,
       rejectedOverload: this.rejectedOverload,
+      cancelled: this.cancelled,
       retries: this.requester.retries,
       retryBudgetExhausted: this.requester.budgetExhausted,
       panic: this.panic,
@@ -272,11 +320,7 @@ export class BackendPool {
     this.quiesce();
     this.outlier.close();
     // Whatever still waits after the drain gets a definite answer.
-    for (let i = this.pendingHead; i < this.pending.length; i++) {
-      this.pending[i]?.resolve({ kind: 'unavailable', code: 'TG_ERR_POOL_CLOSED', reason: `pool '${this.name}' is closed` });
-    }
-    this.pending.length = 0;
-    this.pendingHead = 0;
+    for (const w of this.pending.drain()) w.resolve({ kind: 'unavailable', code: 'TG_ERR_POOL_CLOSED', reason: `pool '${this.name}' is closed` });
     await this.spool?.close();
     await Promise.all(this.endpoints.map((e) => e.close().catch(() => e.destroy())));
   }

@@ -1,7 +1,7 @@
 /**
  * TLS toward https endpoints: CA bundle, client certificate and key (mTLS),
  * servername (SNI and the name checked in the certificate) and minimum
- * version. Files are read once when the pool is built, relative to the
+ * version, and certificate pins. Files are read once when the pool is built, relative to the
  * configuration's folder; a file that cannot be read is a configuration
  * error naming its JSON path.
  */
@@ -10,6 +10,7 @@ import { resolve } from 'node:path';
 import type { ConnectionOptions } from 'node:tls';
 import type { UpstreamTlsConfig } from '../config/types.js';
 import { ThinggateError } from '../errors.js';
+import { pinnedIdentity } from '../security/upstream.js';
 
 export function loadUpstreamTls(tls: UpstreamTlsConfig | undefined, baseDir: string, at: string): ConnectionOptions | undefined {
   if (!tls) return undefined;
@@ -36,5 +37,6 @@ export function loadUpstreamTls(tls: UpstreamTlsConfig | undefined, baseDir: str
     ...(tls.servername !== undefined && { servername: tls.servername }),
     minVersion: tls.minVersion,
     rejectUnauthorized: tls.rejectUnauthorized,
+    ...(tls.pin && { checkServerIdentity: pinnedIdentity(tls.pin) }),
   };
 }

@@ -27,6 +27,25 @@ export interface UpstreamRequest {
    * messages and for requests whose response is a reply to the device.
    */
   readonly spool?: boolean;
+  /**
+   * Who sent the message: the pool shares its places in flight and its
+   * queue fairly between source addresses and, within one, client ids
+   * (fair-queue.ts). Requests without one share a single turn.
+   */
+  readonly source?: RequestSource;
+  /**
+   * Aborted once nobody can be told the outcome (the device's connection
+   * closed before any acknowledgement): the pool drops the request unsent
+   * if it has not left yet (TG_ERR_CONNECTION_CLOSED). Never honoured once
+   * a request is on the durable spool.
+   */
+  readonly signal?: AbortSignal;
+}
+
+/** The sender of a request, as the fairness between sources sees it (an Envelope's source fits). */
+export interface RequestSource {
+  readonly remoteAddress: string;
+  readonly clientId: string;
 }
 
 export type UpstreamResult =
@@ -59,6 +78,8 @@ export interface EndpointStats {
   readonly healthy: boolean;
   /** Ejected by outlier detection now. */
   readonly ejected: boolean;
+  /** Drained by an operator: takes no new messages. */
+  readonly drained: boolean;
   readonly state: HealthState;
   readonly inflight: number;
   readonly requests: number;
@@ -80,6 +101,8 @@ export interface PoolStats {
   readonly pending: number;
   readonly requests: number;
   readonly rejectedOverload: number;
+  /** Requests dropped unsent because their device connection had closed (TG_ERR_CONNECTION_CLOSED). */
+  readonly cancelled: number;
   readonly retries: number;
   /** Retries refused because the retry budget was spent. */
   readonly retryBudgetExhausted: number;
@@ -96,6 +119,8 @@ export interface Balancer {
   dispatch(request: UpstreamRequest): Promise<UpstreamResult>;
   hasPool(name: string): boolean;
   stats(): PoolStats[];
+  /** Drains or undrains the endpoint `url` of `pool` (admin API); undefined when there is no such pool or endpoint. */
+  setDrained(pool: string, url: string, drained: boolean): boolean | undefined;
   /** Waits for in-flight requests (up to `timeoutMs`), then closes connections. */
   close(timeoutMs?: number): Promise<void>;
 }

@@ -3,7 +3,8 @@
  * file: every device protocol on its standard port (MQTT 1883, MQTT over
  * WebSocket 8083, CoAP 5683/udp, AMQP 5672), one pool `default` pointing at a
  * local back-end on :8080, and every message POSTed to /messages/{address}.
- * HTTP ingress has no standard port and is left to configuration files.
+ * HTTP ingress has no standard port and is left to configuration files. The
+ * admin server (dashboard, API, /metrics) listens on loopback only, port 9090.
  */
 export const EMBEDDED_DEFAULT = {
   listeners: [
@@ -14,4 +15,5 @@ export const EMBEDDED_DEFAULT = {
   ],
   pools: [{ name: 'default', endpoints: [{ url: 'http://127.0.0.1:8080' }] }],
   routes: [{ match: { address: '#' }, pool: 'default', request: { method: 'POST', path: '/messages/{address}' } }],
+  admin: { host: '127.0.0.1', port: 9090 },
 } as const;

@@ -7,8 +7,10 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve, extname } from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
+import { aclAddressProblem } from '../security/acl.js';
+import { bindingProblem } from '../security/binding.js';
 import addFormatsModule from 'ajv-formats';
-import { parseDocument } from 'yaml';
+import { LineCounter, parseDocument } from 'yaml';
 import { ConfigError } from '../errors.js';
 import { buildConfigSchema } from './schema.js';
 import { BUILTIN_CATALOG, codecRefParts, validateFragment, type CodecRef, type ConfigCatalog } from './catalog.js';
@@ -16,6 +18,10 @@ import { interpolate, escapePointer, type InterpolationProblem } from './interpo
 import { EMBEDDED_DEFAULT } from './defaults.js';
 import type { GatewayConfig } from './types.js';
 import { filterProblem } from '../envelope/address-pattern.js';
+import { scriptsProblems } from './sections/scripts.js';
+import { adminCheck } from './sections/admin.js';
+import { didYouMean, yamlLocator } from './locate.js';
+import { normalizeTls, tlsProblems } from './sections/listener-tls.js';
 
 // ajv-formats is CommonJS with a default export; under NodeNext it arrives as the module object.
 const addFormats = (addFormatsModule as unknown as { default?: typeof addFormatsModule }).default ?? addFormatsModule;
@@ -44,16 +50,18 @@ export interface ParseOptions {
   readonly env?: NodeJS.ProcessEnv;
   /** Registered listeners, strategies and codecs (plugins/ builds it from the configured plugins); default the built-ins. */
   readonly catalog?: ConfigCatalog;
+  /** The line of a JSON path in the source text (YAML files), added to each problem. */
+  readonly locate?: (pointer: string) => number | undefined;
 }
 
 /** Reads and validates a configuration file (built-ins only; plugins/loadConfig also loads the configured plugins). Throws ConfigError listing every problem. */
 export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.env, catalog?: ConfigCatalog): GatewayConfig {
-  const { raw, baseDir } = readConfigDocument(file);
-  return parseConfig(raw, { source: file, baseDir, env, ...(catalog && { catalog }) });
+  const { raw, baseDir, locate } = readConfigDocument(file);
+  return parseConfig(raw, { source: file, baseDir, env, ...(catalog && { catalog }), ...(locate && { locate }) });
 }
 
 /** Reads and parses a configuration file without validating it. Throws ConfigError when it cannot be read or parsed. */
-export function readConfigDocument(file: string): { raw: unknown; baseDir: string } {
+export function readConfigDocument(file: string): ParsedText & { baseDir: string } {
   const path = resolve(file);
   let text: string;
   try {
@@ -62,29 +70,37 @@ export function readConfigDocument(file: string): { raw: unknown; baseDir: strin
     const problem = `${file}: cannot read the file: ${(err as Error).message}`;
     throw new ConfigError(problem, [problem], err);
   }
-  return { raw: parseText(text, file, extname(path).toLowerCase() === '.json'), baseDir: dirname(path) };
+  return { ...parseText(text, file, extname(path).toLowerCase() === '.json'), baseDir: dirname(path) };
 }
 
 /** Parses YAML (a superset of JSON) or strict JSON text and validates it. */
 export function parseConfigText(text: string, options: ParseOptions, strictJson = false): GatewayConfig {
-  return parseConfig(parseText(text, options.source ?? '<config>', strictJson), options);
+  const { raw, locate } = parseText(text, options.source ?? '<config>', strictJson);
+  return parseConfig(raw, { ...options, ...(locate && { locate }) });
 }
 
-function parseText(text: string, source: string, strictJson: boolean): unknown {
+/** A parsed document and, for YAML, the line of a JSON path in it. */
+interface ParsedText {
+  readonly raw: unknown;
+  readonly locate?: (pointer: string) => number | undefined;
+}
+
+function parseText(text: string, source: string, strictJson: boolean): ParsedText {
   if (strictJson) {
     try {
-      return JSON.parse(text);
+      return { raw: JSON.parse(text) };
     } catch (err) {
       const problem = `${source}: not valid JSON: ${(err as Error).message}`;
       throw new ConfigError(problem, [problem], err);
     }
   }
-  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true, lineCounter: lines });
   if (doc.errors.length > 0) {
     const problems = doc.errors.map((e) => `${source}: not valid YAML: ${e.message.split('\n')[0]}`);
     throw new ConfigError(problems.join('\n'), problems);
   }
-  return doc.toJS();
+  return { raw: doc.toJS(), locate: yamlLocator(doc, lines) };
 }
 
 /** Problems of `value` against a schema fragment a plugin contributed, each path prefixed by `at`; a fragment that does not compile is one problem. */
@@ -102,16 +118,18 @@ export function parseConfig(raw: unknown, options: ParseOptions = {}): GatewayCo
   const interpolationProblems: InterpolationProblem[] = [];
   const doc = interpolate(raw ?? {}, options.env ?? process.env, interpolationProblems);
   const catalog = options.catalog ?? BUILTIN_CATALOG;
-  const problems: string[] = interpolationProblems.map((p) => `${source}: ${p.path}: ${p.message}`);
-  for (const p of catalog.problems ?? []) problems.push(`${source}: ${p}`);
+  const found: string[] = interpolationProblems.map((p) => `${p.path}: ${p.message}`);
+  found.push(...(catalog.problems ?? []));
   // Validation fills defaults into `doc` (useDefaults), so work on a private copy.
   const validate = validatorFor(catalog);
-  const valid = validate(doc);
-  if (!valid) for (const e of validate.errors ?? []) problems.push(`${source}: ${withOwner(describe(e), catalog)}`);
-  if (valid) for (const p of crossCheck(doc as Omit<GatewayConfig, 'baseDir'>, catalog)) problems.push(`${source}: ${p}`);
+  const valid = validate(doc) as boolean;
+  if (!valid) for (const e of validate.errors ?? []) found.push(withOwner(describe(e), catalog));
+  found.push(...crossCheckSafely(doc as Omit<GatewayConfig, 'baseDir'>, valid, catalog));
+  const problems = [...new Set(found)].map((p) => `${source}: ${p}${lineOf(p, options.locate)}`);
   if (problems.length > 0) {
     throw new ConfigError(`invalid configuration (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n  ${problems.join('\n  ')}`, problems);
   }
+  for (const l of (doc as { listeners: Array<{ tls?: Parameters<typeof normalizeTls>[0] }> }).listeners) if (l.tls) l.tls = normalizeTls(l.tls);
   const config = { ...(doc as object), baseDir: options.baseDir ?? process.cwd() } as GatewayConfig;
   if (options.source !== undefined) (config as { source?: string }).source = options.source;
   return deepFreeze(config);
@@ -127,7 +145,10 @@ function describe(e: ErrorObject, prefix = ''): string {
   switch (e.keyword) {
     case 'additionalProperties': {
       const allowed = Object.keys((e.parentSchema as { properties?: object } | undefined)?.properties ?? {});
-      return `${at}: unknown key '${(e.params as { additionalProperty: string }).additionalProperty}'${allowed.length ? ` (expected one of: ${allowed.join(', ')})` : ''}`;
+      const key = (e.params as { additionalProperty: string }).additionalProperty;
+      const near = didYouMean(key, allowed);
+      const hint = `${allowed.length ? ` (expected one of: ${allowed.join(', ')})` : ''}${near !== undefined ? `: did you mean '${near}'?` : ''}`;
+      return `${at}: unknown key '${key}'${hint}`;
     }
     case 'required':
       return `${joinPath(at, (e.params as { missingProperty: string }).missingProperty)}: is required`;
@@ -141,6 +162,30 @@ function describe(e: ErrorObject, prefix = ''): string {
       return `${at}: must be a valid ${(e.params as { format: string }).format}`;
     default:
       return `${at}: ${e.message ?? 'is invalid'}`;
+  }
+}
+
+/** " (line N)" for a problem whose text starts with its JSON path, when the source has lines. */
+function lineOf(problem: string, locate: ParseOptions['locate']): string {
+  const m = /^(\/[^\s:]*): unknown key '([^']*)'/.exec(problem);
+  const pointer = m ? joinPath(m[1]!, m[2]!) : /^(\/[^\s:]*)/.exec(problem)?.[1];
+  const line = pointer !== undefined ? locate?.(pointer) : undefined;
+  return line !== undefined ? ` (line ${line})` : '';
+}
+
+/**
+ * Cross-reference checks run even when the schema found problems, so one run
+ * reports both; on a document too broken for them (a section of the wrong
+ * type) they are skipped.
+ */
+function crossCheckSafely(c: Omit<GatewayConfig, 'baseDir'>, valid: boolean, catalog: ConfigCatalog): string[] {
+  if (valid) return crossCheck(c, catalog);
+  const arrays = ['listeners', 'pools', 'routes'] as const;
+  if (!arrays.every((k) => Array.isArray(c[k]) && c[k].every((x: unknown) => x !== null && typeof x === 'object'))) return [];
+  try {
+    return crossCheck(c, catalog);
+  } catch {
+    return [];
   }
 }
 
@@ -194,7 +239,11 @@ function crossCheck(c: Omit<GatewayConfig, 'baseDir'>, catalog: ConfigCatalog): 
     if (other !== undefined) out.push(`/listeners/${i}/port: ${transport} port ${l.port} on ${l.host} is already used by /listeners/${other}`);
     else sockets.set(key, i);
     if (l.tls && transport === 'udp') out.push(`/listeners/${i}/tls: not supported for ${l.protocol} (DTLS is not implemented)`);
+    if (l.tls) out.push(...tlsProblems(l.tls as Parameters<typeof tlsProblems>[0], `/listeners/${i}/tls`));
   });
+  const adminProblem = c.admin && adminCheck(c.admin);
+  if (adminProblem) out.push(adminProblem);
+  out.push(...securityProblems(c));
   c.routes.forEach((r, i) => {
     const targets = [r.pool !== undefined || r.script !== undefined, r.target !== undefined].filter(Boolean).length;
     if (targets === 0) out.push(`/routes/${i}: needs one of 'pool', 'script' or 'target'`);
@@ -219,6 +268,29 @@ function crossCheck(c: Omit<GatewayConfig, 'baseDir'>, catalog: ConfigCatalog): 
         out.push(`/routes/${i}/request/path: unknown placeholder {${m[1]}} (expected {clientId}, {address}, {address.N}, {listener}, {protocol} or {id})`);
       }
     }
+  });
+  out.push(...scriptsProblems(c.scripts));
+  return out;
+}
+
+/** Placeholders, patterns and combinations of the identity sections (docs/security.md). */
+function securityProblems(c: Omit<GatewayConfig, 'baseDir'>): string[] {
+  const out: string[] = [];
+  c.listeners.forEach((l, i) => {
+    if (l.protocol === 'coap' && l.auth.length > 0) out.push(`/listeners/${i}/auth: coap has no credentials over plain UDP (DTLS is not implemented); it stays anonymous`);
+    l.auth.forEach((a, j) => {
+      if (a.type === 'x509' && (!l.tls?.ca || !l.tls.requestCert)) out.push(`/listeners/${i}/auth/${j}: x509 needs tls.ca and tls.requestCert on this listener`);
+      if (a.type === 'http' && !c.pools.some((p) => p.name === a.pool)) out.push(`/listeners/${i}/auth/${j}/pool: no pool named '${a.pool}'`);
+    });
+    if (l.clientId !== undefined) {
+      const p = bindingProblem(l.clientId);
+      if (p) out.push(`/listeners/${i}/clientId: ${p}`);
+    }
+  });
+  c.acl.forEach((r, i) => {
+    if ((r.allow === undefined) === (r.deny === undefined)) out.push(`/acl/${i}: needs exactly one of 'allow' or 'deny'`);
+    const p = aclAddressProblem(r.address) ?? filterProblem(r.address.replace(/\{[^}]*\}/g, 'x'));
+    if (p) out.push(`/acl/${i}/address: ${p}`);
   });
   return out;
 }

@@ -8,6 +8,7 @@ import { listenerSchema } from './sections/listeners.js';
 import { poolSchema } from './sections/pools.js';
 import { routeSchema } from './sections/routes.js';
 import { scriptsSchema } from './sections/scripts.js';
+import { aclSchema } from './sections/security.js';
 import { adminSchema, logSchema, shutdownSchema } from './sections/admin.js';
 import { pluginsSchema } from './sections/plugins.js';
 import { BUILTIN_CATALOG, type ConfigCatalog } from './catalog.js';
@@ -35,6 +36,7 @@ export function buildConfigSchema(catalog: ConfigCatalog) {
       admin: adminSchema,
       log: logSchema,
       shutdown: shutdownSchema,
+      acl: aclSchema,
     },
   } as const;
 }

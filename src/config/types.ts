@@ -3,6 +3,7 @@ import type { ListenerConfig } from './sections/listeners.js';
 import type { PoolConfig } from './sections/pools.js';
 import type { RouteConfig } from './sections/routes.js';
 import type { ScriptsConfig } from './sections/scripts.js';
+import type { AclRuleConfig } from './sections/security.js';
 import type { AdminConfig, LogConfig, ShutdownConfig } from './sections/admin.js';
 import type { PluginConfig } from './sections/plugins.js';
 
@@ -11,12 +12,14 @@ export type * from './sections/listener-mqtt.js';
 export type * from './sections/listener-coap.js';
 export type * from './sections/listener-amqp.js';
 export type * from './sections/listener-http.js';
+export type * from './sections/listener-tls.js';
 export type * from './sections/pools.js';
 export type * from './sections/routes.js';
 export type * from './sections/scripts.js';
 export type * from './sections/admin.js';
 export type * from './sections/plugins.js';
 export type * from './catalog.js';
+export type * from './sections/security.js';
 
 export interface GatewayConfig {
   readonly plugins: readonly PluginConfig[];
@@ -27,6 +30,8 @@ export interface GatewayConfig {
   readonly admin?: AdminConfig;
   readonly log: LogConfig;
   readonly shutdown: ShutdownConfig;
+  /** Authorization rules, first match wins (docs/security.md). */
+  readonly acl: readonly AclRuleConfig[];
   /** Where the file was read from (undefined for the embedded default); relative paths resolve against its folder. */
   readonly source?: string;
   readonly baseDir: string;

@@ -19,12 +19,16 @@ export interface DeviceMessage {
   readonly replyTo?: string;
   /** Milliseconds since the epoch; an expired message is not delivered. */
   readonly expiresAt?: number;
+  /** The payload is declared UTF-8 text (MQTT 5 Payload Format Indicator 1, sent unaltered [MQTT-3.3.2-4]). */
+  readonly payloadUtf8?: boolean;
 }
 
 /** A connected device session that can take messages. Implemented by listeners. */
 export interface Subscriber {
   readonly clientId: string;
   readonly listener: string;
+  /** Who authenticated it (undefined: anonymous); a client of another principal may not take its client id over. */
+  readonly principal?: string | undefined;
   /**
    * Delivers a matched message at `qos` (the lower of the message's and the
    * subscription's). Returns false when the session cannot take it.
@@ -75,6 +79,22 @@ export class DeviceRegistry {
   /** The connected session of a client id. */
   lookup(clientId: string): Subscriber | undefined {
     return this.presence.get(clientId);
+  }
+
+  /** Every connected session (admin API). */
+  sessions(): IterableIterator<Subscriber> {
+    return this.presence.values();
+  }
+
+  /** A session's subscriptions (admin API). */
+  subscriptionsOf(subscriber: Subscriber): Array<{ readonly filter: string; readonly qos: QoS }> {
+    const out: Array<{ filter: string; qos: QoS }> = [];
+    for (const filter of this.bySubscriber.get(subscriber) ?? []) {
+      const table = filter.includes('+') || filter.includes('#') ? this.wildcard : this.exact;
+      const entry = table.get(filter)?.get(subscriber);
+      if (entry) out.push({ filter, qos: entry.options.qos });
+    }
+    return out;
   }
 
   get connectedCount(): number {

@@ -10,22 +10,61 @@ export type Protocol = 'mqtt' | 'coap' | 'amqp' | 'http' | (string & {});
 /** Delivery guarantee the device asked for (MQTT QoS, CoAP CON/NON, AMQP settlement mode). */
 export type Delivery = 'at-most-once' | 'at-least-once' | 'exactly-once';
 
-/** TLS facts of an encrypted connection. */
+/** The client certificate of a TLS connection, as presented (see `TlsInfo.authorized` for whether it verified). */
+export interface PeerCertificate {
+  readonly subject: string;
+  readonly issuer: string;
+  /** subjectAltName entries as OpenSSL prints them: `DNS:dev1.example`, `URI:urn:dev:1`, `IP Address:10.0.0.1`. */
+  readonly san: readonly string[];
+  /** Hex, upper case. */
+  readonly serial: string;
+  /** SHA-256 of the DER certificate, colon-separated hex. */
+  readonly fingerprint256: string;
+  /** ISO 8601. */
+  readonly validFrom: string;
+  readonly validTo: string;
+}
+
+/** TLS facts of an encrypted connection: the handshake, the client's certificate and its ClientHello fingerprint. */
 export interface TlsInfo {
+  /** `TLSv1.3`, `TLSv1.2`. */
   readonly version: string;
+  /** OpenSSL name of the negotiated suite. */
   readonly cipher: string;
+  /** The SNI the client sent (RFC 6066 §3). */
   readonly servername?: string;
+  /** The negotiated ALPN protocol (RFC 7301). */
+  readonly alpn?: string;
+  /** The session was resumed (no full handshake). */
+  readonly resumed: boolean;
+  /** A client certificate was presented and verified against the listener's CA. */
+  readonly authorized: boolean;
+  readonly peer?: PeerCertificate;
+  /** Same as `peer.subject` (kept for existing readers). */
   readonly peerSubject?: string;
+  /** Same as `peer.fingerprint256` (kept for existing readers). */
   readonly peerFingerprint256?: string;
+  /** True when the peer certificate was verified against the listener's CA. */
+  readonly peerVerified?: boolean;
+  /** Subject common name of the peer certificate. */
+  readonly peerCommonName?: string;
+  /** Subject alternative names of the peer certificate, as node prints them (`DNS:a, URI:b`). */
+  readonly peerAltNames?: string;
+  /** JA4 fingerprint of the raw ClientHello (FoxIO JA4 TLS client). */
+  readonly ja4?: string;
+  /** JA3 fingerprint (MD5, Salesforce JA3) of the same ClientHello. */
+  readonly ja3?: string;
 }
 
 /** The authenticated principal behind a connection. */
 export interface Identity {
   readonly principal: string;
-  /** How the principal was established. */
-  readonly method: 'anonymous' | 'password' | 'certificate' | 'token' | 'script';
-  /** Attributes attached by an authenticator or an `onConnect` script. */
+  /** How the principal was established (`token`: a JWT; `delegate`: an HTTP auth service). */
+  readonly method: 'anonymous' | 'password' | 'certificate' | 'token' | 'delegate' | 'script';
+  /** Attributes attached by an authenticator or an `onConnect` script (ACL placeholders `{attr.NAME}`). */
   readonly attributes: Readonly<Record<string, string>>;
+  /** Groups the principal belongs to (ACL placeholder `{group}`); absent means none. */
+  readonly groups?: readonly string[];
 }
 
 /** Who sent the frame. */
@@ -63,6 +102,16 @@ export interface Envelope {
   readonly expiresAt?: number;
   /** Set by the pipeline, not by listeners: the payload decoded by the route's codec ahead of a script call. */
   readonly decoded?: DecodedPayload;
+  /** The sender declared the payload UTF-8 text (MQTT 5 Payload Format Indicator 1); forwarded to devices unaltered [MQTT-3.3.2-4]. */
+  readonly payloadUtf8?: boolean;
+  /**
+   * Aborted once the connection that carried the message has closed. Until
+   * its acknowledgement is sent the device counts the message as not
+   * delivered (it redelivers it, or for at-most-once loses it as allowed), so
+   * later stages may drop it unsent; a message already sent to a back-end
+   * simply completes. Absent where the protocol has no connection to lose.
+   */
+  readonly signal?: AbortSignal;
 }
 
 /** Fields a listener supplies; `id` and `receivedAt` are filled in when absent. */
@@ -103,5 +152,7 @@ export function createEnvelope(init: EnvelopeInit): Envelope {
   if (init.correlationId !== undefined) env.correlationId = init.correlationId;
   if (init.replyTo !== undefined) env.replyTo = init.replyTo;
   if (init.expiresAt !== undefined) env.expiresAt = init.expiresAt;
+  if (init.payloadUtf8 === true) env.payloadUtf8 = true;
+  if (init.signal !== undefined) env.signal = init.signal;
   return Object.freeze(env);
 }

@@ -18,14 +18,19 @@ export interface Reply {
 export type Outcome =
   /** The message was taken: a back-end answered 2xx, it was spooled, dropped on purpose, or delivered to devices. */
   | { readonly kind: 'accepted'; readonly status: number; readonly reply?: Reply; readonly dropped?: boolean }
-  /** The message is refused for good; do not retry. `status` is a 4xx HTTP status. */
-  | { readonly kind: 'rejected'; readonly status: number; readonly code: TgErrorCode; readonly reason: string }
+  /**
+   * The message is refused for good; do not retry. `status` is a 4xx HTTP status.
+   * `reason` may be sent to the device; `detail`, when present, is for the log only (back-end URLs, response bodies).
+   */
+  | { readonly kind: 'rejected'; readonly status: number; readonly code: TgErrorCode; readonly reason: string; readonly detail?: string }
   /** The message could not be handled now; the device may retry. `status` is 503 or 504. */
   | {
       readonly kind: 'unavailable';
       readonly status: number;
       readonly code: TgErrorCode;
       readonly reason: string;
+      /** For the log only, like a rejection's. */
+      readonly detail?: string;
       readonly retryAfterMs?: number;
     };
 

@@ -42,6 +42,8 @@ export class Guard {
   private readonly events: Counter<'listener' | 'kind'>;
   private readonly repeats: RepeatFilter;
   private summaryIntervalMs: number;
+  /** Read-only observers of reported events (the admin event log). */
+  private readonly observers = new Set<(event: SecurityEvent) => void>();
 
   constructor(
     private readonly logger: Logger,
@@ -65,6 +67,14 @@ export class Guard {
     this.events.inc({ listener: event.listener, kind: event.kind });
     if (!this.repeats.first(event)) return;
     this.logger[levelOf(event.kind)]({ event: 'security', ...event }, `security: ${event.kind}: ${event.detail}`);
+    // Observers (the admin event log) see what the log shows: a source's repeats are summarised, not replayed.
+    for (const o of this.observers) o(event);
+  }
+
+  /** Calls `observer` after each logged event; returns the function that stops it. */
+  onEvent(observer: (event: SecurityEvent) => void): () => void {
+    this.observers.add(observer);
+    return () => this.observers.delete(observer);
   }
 
   /** How often repeats are summarised (0: every event is logged). */

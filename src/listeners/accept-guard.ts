@@ -22,6 +22,7 @@ import { Server as TlsServer, type TLSSocket } from 'node:tls';
 import type { Guard } from '../guard/guard.js';
 import type { ListenerLimits } from '../config/types.js';
 import { tlsHandshakeFailure } from '../security/tls.js';
+import { readClientHelloFirst } from '../security/client-hello.js';
 
 /** The message that admits a connection, for the `slow-client` report. */
 export interface Hello {
@@ -71,6 +72,8 @@ export class AcceptGuard {
   /** Installs the limit, the deadline and the TLS failure report on a server before it listens. */
   attach(server: Server): void {
     this.tls = server instanceof TlsServer;
+    // The ClientHello fingerprint is read before TLS sees the bytes (security/client-hello.ts).
+    if (this.tls) readClientHelloFirst(server);
     server.maxConnections = this.options.limits.maxConnections;
     server.on('drop', (data?: { remoteAddress?: string }) => this.onDrop(data?.remoteAddress));
     server.on('connection', (socket: Socket) => this.onConnection(socket));

@@ -33,6 +33,23 @@ export interface ListenerStats {
   readonly protocolErrors: number;
 }
 
+/** One open device connection, as the admin API lists it. */
+export interface ConnectionInfo {
+  readonly listener: string;
+  readonly protocol: string;
+  /** Empty until the protocol's hello (CONNECT, AMQP open) named one. */
+  readonly clientId: string;
+  readonly remoteAddress: string;
+  readonly remotePort?: number;
+  /** Authenticated principal, when there is one. */
+  readonly identity?: string;
+  /** E.g. 'mqtt 5', 'mqtt 3.1.1'. */
+  readonly protocolVersion?: string;
+  readonly state: string;
+  /** Messages awaiting their outcome, where the listener counts them per connection. */
+  readonly inflight?: number;
+}
+
 export interface Listener {
   readonly name: string;
   readonly protocol: ListenerConfig['protocol'];
@@ -49,6 +66,14 @@ export interface Listener {
   /** Southbound: deliver one message to a connected device; false when it cannot take it now. */
   deliver(clientId: string, message: DeviceMessage): boolean;
   stats(): ListenerStats;
+  /** Open connections (admin API); absent where the protocol has none (CoAP). */
+  listConnections?(): ConnectionInfo[];
+  /**
+   * Closes the connection of `clientId` with the protocol's administrative
+   * reason (MQTT 5 DISCONNECT 0x98, AMQP close with a condition); false when
+   * no such client is connected here.
+   */
+  closeConnection?(clientId: string, reason: string): boolean;
 }
 
 /** Builds a listener from its configuration. One per protocol, registered in listeners/index.ts. */

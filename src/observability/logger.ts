@@ -3,6 +3,7 @@
  * redacted wherever they appear in a logged object.
  */
 import pino, { type Logger, type DestinationStream } from 'pino';
+import { prettyStream } from './pretty.js';
 
 export type { Logger } from 'pino';
 
@@ -23,11 +24,19 @@ export const REDACT_PATHS: readonly string[] = [
 
 export interface LoggerOptions {
   readonly level?: string;
+  /** `json` (the default) or `pretty`; THINGGATE_LOG_FORMAT overrides it. */
+  readonly format?: 'json' | 'pretty';
   readonly destination?: DestinationStream;
 }
 
+/**
+ * The gateway's logger: JSON lines with the level by name ("level":"info")
+ * and an ISO 8601 time, or the same entries as readable lines.
+ */
 export function createLogger(options: LoggerOptions = {}): Logger {
   const level = options.level ?? process.env.THINGGATE_LOG_LEVEL ?? 'info';
+  const format = process.env.THINGGATE_LOG_FORMAT ?? options.format ?? 'json';
+  const out = options.destination ?? pino.destination({ dest: 1, sync: false });
   return pino(
     {
       name: 'thinggate',
@@ -35,8 +44,9 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       base: { pid: process.pid },
       redact: { paths: [...REDACT_PATHS], censor: '[redacted]' },
       timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
     },
-    options.destination ?? pino.destination({ dest: 1, sync: false }),
+    format === 'pretty' ? prettyStream(out as unknown as NodeJS.WritableStream, options.destination === undefined && process.stdout.isTTY === true) : out,
   );
 }
 

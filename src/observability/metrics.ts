@@ -21,9 +21,27 @@ class LocalCount implements LocalCounter {
   }
 }
 
+/**
+ * Default metrics read synchronously at each scrape in time proportional to
+ * the open sockets: a listing of /proc/self/fd, and arrays of every active
+ * handle or resource. With tens of thousands of device connections a scrape
+ * would hold the event loop for tens of milliseconds (bench/RESULTS.md,
+ * admin); thinggate_downstream_connections counts the connections instead.
+ */
+export const SCALING_PROCESS_METRICS: readonly string[] = [
+  'process_open_fds',
+  'nodejs_active_handles',
+  'nodejs_active_handles_total',
+  'nodejs_active_requests',
+  'nodejs_active_requests_total',
+  'nodejs_active_resources',
+  'nodejs_active_resources_total',
+];
+
 export class Metrics {
   readonly registry = new client.Registry();
   private readonly cache = new Map<string, client.Metric<string>>();
+  private processMetrics = false;
   /** Local counts by counter name, folded into the counter whenever it is read. */
   private readonly local = new Map<string, Map<string, { readonly labels: Record<string, string>; readonly count: LocalCount }>>();
 
@@ -84,6 +102,19 @@ export class Metrics {
       name,
       () => new client.Histogram<L>({ name, help, labelNames, buckets, registers: [this.registry] }),
     ) as Histogram<L>;
+  }
+
+  /**
+   * Adds prom-client's default process metrics (CPU, memory, event-loop lag,
+   * GC) to this registry; once per registry. They are read at scrape time,
+   * on the event loop, so those whose cost grows with the number of open
+   * connections are left out (see {@link SCALING_PROCESS_METRICS}).
+   */
+  collectProcessMetrics(): void {
+    if (this.processMetrics) return;
+    this.processMetrics = true;
+    client.collectDefaultMetrics({ register: this.registry });
+    for (const name of SCALING_PROCESS_METRICS) this.registry.removeSingleMetric(name);
   }
 
   /** Prometheus exposition text. */

@@ -29,8 +29,8 @@ export interface LoadedConfig {
 
 /** Reads a configuration file, loads its plugins and validates it against the schema they extend. Throws ConfigError listing every problem. */
 export async function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env, logger?: Logger): Promise<LoadedConfig> {
-  const { raw, baseDir } = readConfigDocument(file);
-  return parseConfigWithPlugins(raw, { source: file, baseDir, env }, logger);
+  const { raw, baseDir, locate } = readConfigDocument(file);
+  return parseConfigWithPlugins(raw, { source: file, baseDir, env, ...(locate && { locate }) }, logger);
 }
 
 /** Like parseConfig, with the document's `plugins` loaded first. */

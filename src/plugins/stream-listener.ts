@@ -12,7 +12,7 @@ import type { Logger } from 'pino';
 import { createEnvelope, type Delivery, type Identity, type Outcome, type Protocol } from '../envelope/index.js';
 import { AcceptGuard } from '../listeners/accept-guard.js';
 import type { Listener, ListenerContext, ListenerStats } from '../listeners/listener.js';
-import { serverTlsOptions } from '../security/tls.js';
+import { serverTlsOf } from '../listeners/listener-tls.js';
 import { ThinggateError } from '../errors.js';
 
 /** One message a stream protocol hands to the pipeline. */
@@ -84,9 +84,7 @@ class StreamListener implements Listener {
 
   async start(): Promise<void> {
     const { config } = this.context;
-    const server = config.tls
-      ? createTlsServer(serverTlsOptions(this.name, config.tls, this.context.baseDir, config.limits.connectTimeoutMs))
-      : createTcpServer();
+    const server = config.tls ? this.tlsServer() : createTcpServer();
     this.accepts.attach(server);
     server.on(config.tls ? 'secureConnection' : 'connection', (s: Socket) => this.onSocket(s));
     await new Promise<void>((resolve, reject) => {
@@ -99,6 +97,13 @@ class StreamListener implements Listener {
     });
     server.on('error', (err) => this.context.logger.warn({ err }, 'listener server error'));
     this.server = server;
+  }
+
+  private tlsServer(): Server {
+    const tls = serverTlsOf(this.context)!;
+    const server = createTlsServer(tls.options());
+    tls.attach(server);
+    return server;
   }
 
   async stop(options: { drain?: boolean; timeoutMs?: number } = {}): Promise<void> {

@@ -6,7 +6,9 @@
  */
 import type { Logger } from 'pino';
 import { accepted, rejected, unavailable, type Envelope, type Outcome, type Reply } from '../envelope/index.js';
-import type { Admission, ClientInfo, Pipeline } from '../envelope/index.js';
+import type { AclAction, Admission, ClientInfo, Identity, Pipeline, Source } from '../envelope/index.js';
+import type { SecurityGate } from '../security/gate.js';
+import type { TgErrorCode } from '../error-codes.js';
 import type { Balancer, UpstreamRequest, UpstreamResult } from '../balancer/types.js';
 import type { DeviceRegistry, QoS } from '../devices/registry.js';
 import type { Metrics, LocalCounter } from '../observability/metrics.js';
@@ -23,12 +25,19 @@ export interface PipelineState {
   readonly routes: RouteTable;
   readonly balancer: Balancer;
   readonly scripts?: ScriptHost;
+  /** Authenticator chains, client-id binding and the ACL. */
+  readonly security?: SecurityGate;
 }
+
+/** Sees each message once its outcome is decided (the admin stage's failure log and dashboard sampling). Must not throw. */
+export type MessageObserver = (envelope: Envelope, outcome: Outcome) => void;
 
 const QOS_BY_DELIVERY: Record<Envelope['delivery'], QoS> = { 'at-most-once': 0, 'at-least-once': 1, 'exactly-once': 2 };
 
 const OUTCOMES_METRIC = 'thinggate_downstream_messages_total';
 const OUTCOMES_HELP = 'Messages handled, by listener and outcome';
+const CANCELLED_METRIC = 'thinggate_downstream_cancelled_total';
+const CANCELLED_HELP = 'Messages dropped before routing because their connection had closed before any acknowledgement';
 
 /** Longest back-end error body quoted in a rejection reason. */
 const REASON_BODY_MAX = 200;
@@ -39,6 +48,9 @@ export class GatewayPipeline implements Pipeline {
   /** Outcome counters by listener and outcome kind, bound once (no label hashing per message). */
   private readonly outcomes = new Map<string, Partial<Record<Outcome['kind'], LocalCounter>>>();
   private inflight = 0;
+  private observer: MessageObserver | undefined;
+  /** Back-end failures' URLs and bodies in the reasons sent to devices (log.upstreamDetailsToDevices); off by default. */
+  private upstreamDetails = false;
   private readonly drained = new IdleWaiters(() => this.inflight === 0);
 
   constructor(
@@ -50,6 +62,7 @@ export class GatewayPipeline implements Pipeline {
     this.state = state;
     this.metrics = metrics;
     metrics.counter(OUTCOMES_METRIC, OUTCOMES_HELP, ['listener', 'outcome']);
+    metrics.counter(CANCELLED_METRIC, CANCELLED_HELP, ['listener']);
   }
 
   /** Swaps in a new configuration's routes, pools and scripts; messages already in flight finish on the old ones. */
@@ -76,7 +89,23 @@ export class GatewayPipeline implements Pipeline {
       if (--this.inflight === 0) this.drained.check();
     }
     this.countOutcome(env.listener, outcome.kind);
+    this.observer?.(env, outcome);
     return outcome;
+  }
+
+  /** Whether reasons sent to devices may name back-end URLs and quote response bodies (a debugging aid). */
+  exposeUpstreamDetails(on: boolean): void {
+    this.upstreamDetails = on;
+  }
+
+  /** Installs the one observer of decided messages (undefined removes it). */
+  observe(observer: MessageObserver | undefined): void {
+    this.observer = observer;
+  }
+
+  /** Messages in the pipeline now (the drain log reports it as it falls). */
+  get inflightCount(): number {
+    return this.inflight;
   }
 
   private countOutcome(listener: string, kind: Outcome['kind']): void {
@@ -85,15 +114,42 @@ export class GatewayPipeline implements Pipeline {
     (byKind[kind] ??= this.metrics.localCounter(OUTCOMES_METRIC, OUTCOMES_HELP, { listener, outcome: kind })).inc();
   }
 
+  /**
+   * Admission, in order: the listener's authenticator chain → the routing
+   * scripts' `onConnect` (which sees the identity and may refuse or add to
+   * it) → the client-id binding. Never rejects.
+   */
   async admit(client: ClientInfo): Promise<Admission> {
-    const scripts = this.state.scripts;
-    if (!scripts) return { ok: true };
+    const { scripts, security } = this.state;
+    let identity: Identity | undefined;
     try {
-      return await scripts.onConnect(client);
+      if (security) {
+        const r = await security.authenticate(client);
+        if (!r.ok) return { ok: false, status: r.status, reason: r.reason };
+        identity = r.identity;
+      }
+      if (scripts) {
+        const a = await scripts.onConnect(identity ? { ...client, identity } : client);
+        if (!a.ok) return a;
+        if (a.identity) identity = identity ? mergeIdentity(identity, a.identity) : a.identity;
+      }
     } catch (err) {
       this.logger.error({ err, clientId: client.clientId }, 'admission failed unexpectedly');
       return { ok: false, status: 503, reason: 'admission unavailable' };
     }
+    if (security && !security.clientIdAllowed(client.listener, client.clientId, identity)) {
+      return { ok: false, status: 403, reason: `client id '${client.clientId}' is not bound to this identity`, clientIdRefused: true };
+    }
+    // A connected client id is taken over only by the same principal (anonymous by anonymous), never across principals.
+    const holder = this.devices.lookup(client.clientId);
+    if (holder && holder.principal !== identity?.principal) {
+      return { ok: false, status: 403, reason: `client id '${client.clientId}' is in use by another identity` };
+    }
+    return identity ? { ok: true, identity } : { ok: true };
+  }
+
+  authorize(listener: string, source: Source, action: AclAction, address: string): boolean {
+    return this.state.security?.authorize(listener, source, action, address) ?? true;
   }
 
   /** Resolves when no message is in the pipeline, or after `timeoutMs` when given. */
@@ -103,21 +159,37 @@ export class GatewayPipeline implements Pipeline {
 
   /** Synchronous up to the dispatch, so a static route costs no extra promise of its own. */
   private route(env: Envelope, state: PipelineState): Promise<Outcome> | Outcome {
+    if (env.signal?.aborted === true) {
+      // Nobody can be acknowledged any more, so nobody counts on this message: not worth a script call or a back-end request.
+      this.metrics.localCounter(CANCELLED_METRIC, CANCELLED_HELP, { listener: env.listener }).inc();
+      return CONNECTION_CLOSED;
+    }
     if (env.expiresAt !== undefined && env.expiresAt <= Date.now()) {
       return accepted(200); // [MQTT-3.3.2-5]-style: an expired message is discarded, not an error
     }
+    // The ACL before anything else: a denied message reaches no back-end and no device.
+    if (state.security?.enforcing && !state.security.authorize(env.listener, env.source, 'publish', env.address)) {
+      return rejected(403, 'TG_ERR_ACL_DENIED', `not authorized to publish to '${env.address}'`);
+    }
     const route = state.routes.match(env);
     if (!route) return rejected(404, 'TG_ERR_NO_ROUTE', `no route matches address '${env.address}'`);
+    const refused = route.inspect?.(env);
+    if (refused) return refused;
+    route.tap?.(env);
     switch (route.kind) {
       case 'devices':
-        return this.publish(env, {
-          action: 'publish',
-          topic: env.address,
-          payload: env.payload,
-          qos: QOS_BY_DELIVERY[env.delivery],
-          ...(env.contentType !== undefined && { contentType: env.contentType }),
-          headers: env.headers,
-        });
+        return this.publish(
+          env,
+          {
+            action: 'publish',
+            topic: env.address,
+            payload: env.payload,
+            qos: QOS_BY_DELIVERY[env.delivery],
+            ...(env.contentType !== undefined && { contentType: env.contentType }),
+            headers: env.headers,
+          },
+          env.payloadUtf8 === true,
+        );
       case 'pool':
         return this.dispatch(env, route, STATIC_ROUTE, state);
       case 'script':
@@ -130,6 +202,8 @@ export class GatewayPipeline implements Pipeline {
     if (!scripts) return unavailable('TG_ERR_INTERNAL', 'script host not running');
     const result = await scripts.onMessage(route.config.script!, withDecoded(env, route));
     if (!result.ok) {
+      // A suspended script is the gateway's trouble, not the message's: try again later.
+      if (result.code === 'TG_ERR_SCRIPT_SUSPENDED') return unavailable(result.code, result.reason, result.retryAfterMs);
       return result.code === 'TG_ERR_SCRIPT_THROTTLED'
         ? rejected(429, result.code, result.reason)
         : rejected(500, result.code, result.reason);
@@ -166,7 +240,8 @@ export class GatewayPipeline implements Pipeline {
     }
   }
 
-  private publish(env: Envelope, d: PublishDecision): Outcome {
+  /** `payloadUtf8`: the payload is the envelope's own, declared UTF-8 text, and stays so declared. */
+  private publish(env: Envelope, d: PublishDecision, payloadUtf8 = false): Outcome {
     const { bytes, contentType } = toBytes(d.payload);
     const ct = d.contentType ?? contentType;
     this.devices.publish(
@@ -180,6 +255,7 @@ export class GatewayPipeline implements Pipeline {
         ...(env.correlationId !== undefined && { correlationId: env.correlationId }),
         ...(env.replyTo !== undefined && { replyTo: env.replyTo }),
         ...(env.expiresAt !== undefined && { expiresAt: env.expiresAt }),
+        ...(payloadUtf8 && { payloadUtf8: true }),
       },
       env.source.clientId,
     );
@@ -200,14 +276,14 @@ export class GatewayPipeline implements Pipeline {
       this.logger.debug({ messageId: env.id, err: err.message }, 'codec failed on the message');
       return rejected(err.status ?? 400, err.code, err.message);
     }
-    if (!wantsReply) return state.balancer.dispatch(request).then(toPlainOutcome);
+    if (!wantsReply) return state.balancer.dispatch(request).then(this.upstreamDetails ? toDetailedOutcome : toPlainOutcome);
     return this.replied(env, route, request, state);
   }
 
   /** A dispatch whose back-end answer is the reply (shaped by the script's onResponse when it has one). */
   private async replied(env: Envelope, route: CompiledRoute, request: UpstreamRequest, state: PipelineState): Promise<Outcome> {
     const result = await state.balancer.dispatch(request);
-    const outcome = toOutcome(result, true);
+    const outcome = toOutcome(result, true, this.upstreamDetails);
     if (result.kind === 'response' && route.kind === 'script' && state.scripts) {
       const shaped = await state.scripts.onResponse(
         route.config.script!,
@@ -220,6 +296,16 @@ export class GatewayPipeline implements Pipeline {
     }
     return outcome;
   }
+}
+
+/** An authenticated identity as an `onConnect` script amended it: its principal and attributes win; method and groups stay. */
+function mergeIdentity(verified: Identity, script: Identity): Identity {
+  return Object.freeze({
+    principal: script.principal,
+    method: verified.method,
+    attributes: Object.freeze({ ...verified.attributes, ...script.attributes }),
+    ...(verified.groups !== undefined && { groups: verified.groups }),
+  });
 }
 
 /** Builds the upstream request for a route decision. */
@@ -261,10 +347,15 @@ export function buildRequest(env: Envelope, route: CompiledRoute, d: RouteDecisi
     // A spooled message is acknowledged before any back-end answered, so there is no reply to give;
     // at-most-once messages are not worth disk space.
     spool: !wantsReply && env.delivery !== 'at-most-once',
+    source: env.source,
   };
   if (env.expiresAt !== undefined) request.expiresAt = env.expiresAt;
+  if (env.signal !== undefined) request.signal = env.signal;
   return request;
 }
+
+/** The outcome of a message whose connection closed first; its listener has no one to send it to. */
+const CONNECTION_CLOSED: Outcome = Object.freeze(unavailable('TG_ERR_CONNECTION_CLOSED', 'the device connection closed before the message was sent'));
 
 /** The decision of a route without a script. */
 const STATIC_ROUTE: RouteDecision = Object.freeze({ action: 'route' });
@@ -273,13 +364,40 @@ function toPlainOutcome(result: UpstreamResult): Outcome {
   return toOutcome(result, false);
 }
 
-/** Maps an upstream result to an Outcome. 2xx accepted; 4xx rejected; 5xx and failures unavailable. */
-export function toOutcome(result: UpstreamResult, wantsReply: boolean): Outcome {
+function toDetailedOutcome(result: UpstreamResult): Outcome {
+  return toOutcome(result, false, true);
+}
+
+/** What a device is told about a failed upstream attempt: no URL, address or response body. */
+function publicUpstreamReason(code: string, status?: number): string {
+  switch (code) {
+    case 'TG_ERR_UPSTREAM_TIMEOUT':
+      return 'back-end did not answer in time';
+    case 'TG_ERR_UPSTREAM_REJECTED':
+      return `back-end refused the message (${status})`;
+    case 'TG_ERR_UPSTREAM_STATUS':
+      return `back-end unavailable (${status})`;
+    case 'TG_ERR_MESSAGE_EXPIRED':
+      return 'message expired';
+    default:
+      return `back-end unavailable (${code})`;
+  }
+}
+
+/**
+ * Maps an upstream result to an Outcome. 2xx accepted; 4xx rejected; 5xx
+ * and failures unavailable. The reason names no back-end URL and quotes no
+ * response body unless `details` (the full text is always in `detail`).
+ */
+export function toOutcome(result: UpstreamResult, wantsReply: boolean, details = false): Outcome {
   switch (result.kind) {
     case 'spooled':
       return accepted(202);
-    case 'unavailable':
-      return unavailable(result.code, result.reason, result.retryAfterMs, result.code === 'TG_ERR_UPSTREAM_TIMEOUT' ? 504 : 503);
+    case 'unavailable': {
+      const status = result.code === 'TG_ERR_UPSTREAM_TIMEOUT' ? 504 : 503;
+      const reason = details ? result.reason : publicUpstreamReason(result.code);
+      return unavailableWithDetail(result.code, reason, result.reason, result.retryAfterMs, status);
+    }
     case 'response': {
       const s = result.status;
       if (s >= 200 && s < 300) {
@@ -293,11 +411,19 @@ export function toOutcome(result: UpstreamResult, wantsReply: boolean): Outcome 
         return accepted(s, reply);
       }
       const text = result.body.subarray(0, REASON_BODY_MAX).toString('utf8').replace(/\s+/g, ' ').trim();
-      const reason = `back-end ${result.endpoint} answered ${s}${text ? `: ${text}` : ''}`;
-      if (s >= 400 && s < 500) return rejected(s, 'TG_ERR_UPSTREAM_REJECTED', reason);
-      return unavailable('TG_ERR_UPSTREAM_STATUS', reason, parseRetryAfter(result.headers['retry-after']), s === 504 ? 504 : 503);
+      const detail = `back-end ${result.endpoint} answered ${s}${text ? `: ${text}` : ''}`;
+      const code = s >= 400 && s < 500 ? 'TG_ERR_UPSTREAM_REJECTED' : 'TG_ERR_UPSTREAM_STATUS';
+      const reason = details ? detail : publicUpstreamReason(code, s);
+      if (s >= 400 && s < 500) return { kind: 'rejected', status: s, code, reason, detail };
+      return unavailableWithDetail(code, reason, detail, parseRetryAfter(result.headers['retry-after']), s === 504 ? 504 : 503);
     }
   }
+}
+
+function unavailableWithDetail(code: TgErrorCode, reason: string, detail: string, retryAfterMs: number | undefined, status: number): Outcome {
+  return retryAfterMs === undefined
+    ? { kind: 'unavailable', status, code, reason, detail }
+    : { kind: 'unavailable', status, code, reason, detail, retryAfterMs };
 }
 
 function parseRetryAfter(v: string | undefined): number | undefined {

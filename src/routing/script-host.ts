@@ -11,8 +11,11 @@ import type { Metrics } from '../observability/metrics.js';
 
 export type ScriptResult =
   | { readonly ok: true; readonly decisions: readonly Decision[] }
-  /** `code` is TG_ERR_SCRIPT_THREW, TG_ERR_SCRIPT_TIMEOUT, TG_ERR_SCRIPT_MEMORY, TG_ERR_SCRIPT_INVALID_DECISION or TG_ERR_SCRIPT_THROTTLED. */
-  | { readonly ok: false; readonly code: TgErrorCode; readonly reason: string };
+  /**
+   * `code` is TG_ERR_SCRIPT_THREW, TG_ERR_SCRIPT_TIMEOUT, TG_ERR_SCRIPT_MEMORY, TG_ERR_SCRIPT_INVALID_DECISION,
+   * TG_ERR_SCRIPT_THROTTLED or TG_ERR_SCRIPT_SUSPENDED (with `retryAfterMs`: the script is not run until then).
+   */
+  | { readonly ok: false; readonly code: TgErrorCode; readonly reason: string; readonly retryAfterMs?: number };
 
 /** A failed script call (the `ok: false` branch of ScriptResult). */
 export type ScriptFailure = Extract<ScriptResult, { readonly ok: false }>;
@@ -24,7 +27,22 @@ export interface ScriptResponse {
   readonly body: Buffer;
 }
 
+/** One loaded script, as the admin API shows it. */
+export interface ScriptInfo {
+  /** The path as written in routes. */
+  readonly script: string;
+  readonly file: string;
+  /** Increases with every version swapped in. */
+  readonly version: number;
+  /** Why the last reload was refused, until a version is swapped in. */
+  readonly compileError?: string;
+}
+
 export interface ScriptHost {
+  /** Every loaded script (admin API). */
+  inspect?(): ScriptInfo[];
+  /** Re-reads one script's file now and swaps in a version that compiles; undefined when no such script. */
+  reloadScript?(script: string): Promise<ScriptInfo | undefined>;
   /** Runs `onMessage` of the script at `script` (a path as written in the route). Never rejects. */
   onMessage(script: string, envelope: Envelope): Promise<ScriptResult>;
   /** Runs `onResponse` when the script exports it; undefined = keep the back-end's response as the reply; a ScriptFailure when it failed. Never rejects. */

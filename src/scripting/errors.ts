@@ -12,6 +12,7 @@ export const SCRIPT_CODES = {
   memory: 'TG_ERR_SCRIPT_MEMORY',
   invalid: 'TG_ERR_SCRIPT_INVALID_DECISION',
   throttled: 'TG_ERR_SCRIPT_THROTTLED',
+  suspended: 'TG_ERR_SCRIPT_SUSPENDED',
 } as const;
 
 export type ScriptCode = (typeof SCRIPT_CODES)[keyof typeof SCRIPT_CODES];
@@ -21,6 +22,8 @@ export interface ScriptFailure {
   readonly ok: false;
   readonly code: ScriptCode;
   readonly reason: string;
+  /** TG_ERR_SCRIPT_SUSPENDED: when the script runs again. */
+  readonly retryAfterMs?: number;
 }
 
 /**
@@ -42,8 +45,8 @@ export class ScriptCompileError extends ConfigError {
   }
 }
 
-export function failure(code: ScriptCode, reason: string): ScriptFailure {
-  return { ok: false, code, reason };
+export function failure(code: ScriptCode, reason: string, retryAfterMs?: number): ScriptFailure {
+  return retryAfterMs === undefined ? { ok: false, code, reason } : { ok: false, code, reason, retryAfterMs };
 }
 
 /** `file:line` of the first stack frame inside the script, for logs. */

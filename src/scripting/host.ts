@@ -5,7 +5,7 @@
  */
 import type { Envelope, Reply } from '../envelope/index.js';
 import type { Admission, ClientInfo } from '../envelope/index.js';
-import type { ScriptHost, ScriptResponse, ScriptResult } from '../routing/script-host.js';
+import type { ScriptHost, ScriptInfo, ScriptResponse, ScriptResult } from '../routing/script-host.js';
 import type { RouteConfig } from '../config/types.js';
 import type { ScriptUnit } from './unit.js';
 import type { ScriptThreads } from './thread.js';
@@ -79,6 +79,17 @@ export class IsolateScriptHost implements ScriptHost {
     return { ok: true, identity: { principal, method: 'script', attributes: Object.freeze(attributes ?? {}) } };
   }
 
+  inspect(): ScriptInfo[] {
+    return [...this.units].map(([script, unit]) => infoOf(script, unit));
+  }
+
+  async reloadScript(script: string): Promise<ScriptInfo | undefined> {
+    const unit = this.units.get(script);
+    if (!unit) return undefined;
+    await unit.reloadFile();
+    return infoOf(script, unit);
+  }
+
   /** Releases this host's hold on its units; a unit shared with a newer host keeps running. */
   async close(): Promise<void> {
     if (this.closed) return;
@@ -89,4 +100,9 @@ export class IsolateScriptHost implements ScriptHost {
     }
     await Promise.all(closing);
   }
+}
+
+function infoOf(script: string, unit: ScriptUnit): ScriptInfo {
+  const error = unit.compileError;
+  return { script, file: unit.absPath, version: unit.version.generation, ...(error !== undefined && { compileError: error }) };
 }

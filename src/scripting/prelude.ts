@@ -15,7 +15,7 @@
  * Wire format of a batch (arrays, cheaper to copy than objects; the payloads
  * of a batch travel together, beside this JSON text):
  *   [[source, …], [message, …]]
- *   source:  [protocol, listener, clientId, identity|null], shared by the
+ *   source:  [protocol, listener, clientId, identity|null, tls|null], shared by the
  *            messages of one connection
  *   message: [id, source index, address, method, headers, contentType|null,
  *            delivery, receivedAt, payload length, correlationId|null,
@@ -68,6 +68,21 @@ export const PRELUDE = String.raw`
   function put(a, v) { a[a.length] = v; }
 
   function InvalidDecision(message) { this.message = message; }
+  // A script's value quoted in an error text: never more than a line of it.
+  function clip(v) { return stringify(strSlice(Str(v), 0, 64)); }
+
+  // What the decisions of one message may carry (scripts.maxDecisionBytes) and
+  // what one call's results may (see batch): set by bind. A string counts its
+  // length, bytes their byteLength, a JSON value its JSON text; each is counted
+  // before it is copied, so an oversized decision is refused before it costs
+  // the isolate (or the host) a copy.
+  let maxBytes = 1048576;
+  let callBytes = 4194304;
+  let left = 0;
+  function charge(n, field) {
+    left -= n;
+    if (left < 0) throw new InvalidDecision(field + ': the decisions of one message carry more than ' + maxBytes + ' bytes (scripts.maxDecisionBytes)');
+  }
 
   function utf8Decode(b) {
     let out = '';
@@ -212,6 +227,7 @@ export const PRELUDE = String.raw`
       const m = this;
       this.id = w[0]; this.protocol = s[0]; this.listener = s[1]; this.clientId = s[2];
       this.identity = s[3];
+      if (s[4] !== undefined) this.tls = s[4];
       this.address = w[2]; this.method = w[3]; this.headers = freeze(w[4]);
       this.contentType = w[5] === null ? undefined : w[5];
       this.delivery = w[6]; this.receivedAt = w[7];
@@ -255,9 +271,9 @@ export const PRELUDE = String.raw`
     for (let i = 0; i < s.length; i++) if (charCodeAt(s, i) > 0x7f) return false;
     return true;
   }
-  // A source as messages share it: its identity frozen once (undefined when there is none).
+  // A source as messages share it: its identity and TLS facts frozen once (undefined when there are none).
   function sourceOf(s) {
-    return [s[0], s[1], s[2], s[3] === null ? undefined : deepFreeze(s[3])];
+    return [s[0], s[1], s[2], s[3] === null ? undefined : deepFreeze(s[3]), s[4] === null || s[4] === undefined ? undefined : deepFreeze(s[4])];
   }
   function deepFreeze(o) {
     if (o !== null && typeof o === 'object') { freeze(o); const ks = keysOf(o); for (let i = 0; i < ks.length; i++) deepFreeze(o[ks[i]]); }
@@ -273,18 +289,21 @@ export const PRELUDE = String.raw`
   // Bytes of the current call's results travel beside their JSON text; a
   // result refers to them as {"$bin": index}.
   let bins = [];
-  function bin(u8) { const i = bins.length; bins[i] = u8; return { $bin: i }; }
+  let binBytes = 0;
+  function bin(u8) { const i = bins.length; bins[i] = u8; binBytes += u8.byteLength; return { $bin: i }; }
 
   // Copies a body or payload into something that crosses the boundary by copy:
   // bytes go to 'bins', strings stay strings, other values become JSON text.
   function portable(v, d, field) {
-    if (v === undefined || v === null || typeof v === 'string') return v;
-    if (v instanceof U8) return bin(u8Slice(v, 0));
-    if (v instanceof AB) return bin(new U8(abSlice(v, 0)));
-    if (isView(v)) return bin(new U8(abSlice(v.buffer, v.byteOffset, v.byteOffset + v.byteLength)));
+    if (v === undefined || v === null) return v;
+    if (typeof v === 'string') { charge(v.length, field); return v; }
+    if (v instanceof U8) { charge(v.byteLength, field); return bin(u8Slice(v, 0)); }
+    if (v instanceof AB) { charge(v.byteLength, field); return bin(new U8(abSlice(v, 0))); }
+    if (isView(v)) { charge(v.byteLength, field); return bin(new U8(abSlice(v.buffer, v.byteOffset, v.byteOffset + v.byteLength))); }
     let json;
     try { json = stringify(v); } catch (e) { throw new InvalidDecision(field + ' is not JSON-serialisable'); }
     if (json === undefined) throw new InvalidDecision(field + ' is not JSON-serialisable');
+    charge(json.length, field);
     d.json = true;
     return json;
   }
@@ -297,8 +316,10 @@ export const PRELUDE = String.raw`
     for (let i = 0; i < ks.length; i++) {
       const k = ks[i];
       const x = v[k];
-      if (typeof x !== 'string' && typeof x !== 'number' && typeof x !== 'boolean') throw new InvalidDecision(what + '.' + k + ' must be a string');
-      out[k] = Str(x);
+      if (typeof x !== 'string' && typeof x !== 'number' && typeof x !== 'boolean') throw new InvalidDecision(what + '.' + clip(k) + ' must be a string');
+      const sx = Str(x);
+      charge(k.length + sx.length, what);
+      out[k] = sx;
     }
     return out;
   }
@@ -317,13 +338,14 @@ export const PRELUDE = String.raw`
     if (!isPlain(x)) throw new InvalidDecision('a decision must be a plain object such as route(...), reply(...), drop(), reject(...) or publish(...)');
     const action = x.action;
     const fields = typeof action === 'string' && hasOwnCall(FIELDS, action) ? FIELDS[action] : undefined;
-    if (!fields) throw new InvalidDecision('unknown action ' + stringify(Str(action)));
+    if (!fields) throw new InvalidDecision('unknown action ' + clip(action));
     const d = { action: action };
     for (let i = 0; i < fields.length; i++) {
       const k = fields[i];
       const v = x[k];
       if (v === undefined) continue;
       if (v !== null && typeof v === 'object') throw new InvalidDecision(action + '.' + k + ' must be a primitive');
+      if (typeof v === 'string') charge(v.length, action + '.' + k);
       d[k] = v;
     }
     if (action === 'route' || action === 'publish') { const h = stringMap(x.headers, action + '.headers'); if (h) d.headers = h; }
@@ -334,6 +356,7 @@ export const PRELUDE = String.raw`
 
   const MAX_DECISIONS = 64;
   function normalize(r) {
+    left = maxBytes;
     if (r === undefined || r === null) throw new InvalidDecision('onMessage returned nothing; return a decision such as drop()');
     if (r instanceof PromiseCtor || (typeof r === 'object' && typeof r.then === 'function')) {
       throw new InvalidDecision('onMessage must return its decision synchronously, not a Promise');
@@ -359,16 +382,21 @@ export const PRELUDE = String.raw`
   function result(r) { const json = stringify(r); return bins.length === 0 ? json : [json, bins]; }
   // A batch's results, each distinct one once and an index per message, prefixed
   // with their count, so the host can pass the text on without parsing it.
+  // 'r' holds each message's result as JSON text. Only short texts are looked
+  // up: a property key is internalized, a copy V8 cannot refuse gracefully when
+  // it does not fit the isolate's heap (it aborts the process instead).
+  const SHARED_MAX = 512;
   function counted(r) {
     const seen = create(null);
     let distinct = '';
     let index = '';
     let n = 0;
     for (let i = 0; i < r.length; i++) {
-      const json = stringify(r[i]);
-      let k = seen[json];
+      const json = r[i];
+      let k = json.length <= SHARED_MAX ? seen[json] : undefined;
       if (k === undefined) {
-        k = seen[json] = n++;
+        k = n++;
+        if (json.length <= SHARED_MAX) seen[json] = k;
         distinct += (k === 0 ? '' : ',') + json;
       }
       index += (i === 0 ? '' : ',') + k;
@@ -396,7 +424,9 @@ export const PRELUDE = String.raw`
   }
 
   return {
-    bind(ns) {
+    bind(ns, maxMessageBytes, maxCallBytes) {
+      maxBytes = maxMessageBytes;
+      callBytes = maxCallBytes;
       handlers = { onMessage: ns.onMessage, onResponse: ns.onResponse, onConnect: ns.onConnect };
       return [typeof ns.onMessage === 'function', typeof ns.onResponse === 'function', typeof ns.onConnect === 'function'];
     },
@@ -406,10 +436,15 @@ export const PRELUDE = String.raw`
     // payloads as one Latin-1 string or byte array; a message's part is copied
     // out when its script reads msg.payload.
     // 'from' skips the messages an earlier call of the same batch already ran.
+    // A call also stops before a message whose results could take the call's
+    // past 'callBytes' (scripts.maxBatchDecisionBytes): a batch of large
+    // decisions crosses in several calls, and no message fails for its neighbours'.
     batch(json, bytes, now, sliceMs, from) {
       clock = now;
       progress = [];
       bins = [];
+      binBytes = 0;
+      let used = 0;
       const b = parse(json);
       const sources = b[0];
       const msgs = b[1];
@@ -418,10 +453,12 @@ export const PRELUDE = String.raw`
       let off = 0;
       for (let i = 0; i < from; i++) off += msgs[i][8];
       for (let i = from; i < msgs.length; i++) {
-        if (i > from && nowMs() - t0 > sliceMs) break;
+        if (i > from && (nowMs() - t0 > sliceMs || used + binBytes + maxBytes > callBytes)) break;
         const w = msgs[i];
         const end = off + w[8];
-        progress[i - from] = runOne(w, sources[w[1]], bytes, off, end);
+        const text = stringify(runOne(w, sources[w[1]], bytes, off, end));
+        progress[i - from] = text;
+        used += text.length;
         off = end;
       }
       return counted(progress);
@@ -431,11 +468,13 @@ export const PRELUDE = String.raw`
     response(res, w, payload, now) {
       clock = now;
       bins = [];
+      left = maxBytes;
       return result(responseOne(res, w, payload));
     },
     connect(client, now) {
       clock = now;
       bins = [];
+      left = maxBytes;
       return result(connectOne(client));
     },
   };
@@ -469,11 +508,13 @@ export const PRELUDE = String.raw`
         if (out === false) return [0, { action: 'reject', reason: 'refused by onConnect' }];
         if (!isPlain(out)) return [2, 'onConnect must return accept(...), reject(...), true, false or nothing'];
         if (out.action === 'reject') {
-          return [0, { action: 'reject', reason: Str(out.reason === undefined ? 'refused by onConnect' : out.reason), code: typeof out.code === 'number' ? out.code : 403 }];
+          const reason = Str(out.reason === undefined ? 'refused by onConnect' : out.reason);
+          charge(reason.length, 'reject.reason');
+          return [0, { action: 'reject', reason: reason, code: typeof out.code === 'number' ? out.code : 403 }];
         }
         if (out.action !== 'accept') return [2, 'onConnect must return accept(...), reject(...), true, false or nothing'];
         const d = { action: 'accept' };
-        if (out.principal !== undefined) d.principal = Str(out.principal);
+        if (out.principal !== undefined) { d.principal = Str(out.principal); charge(d.principal.length, 'accept.principal'); }
         const a = stringMap(out.attributes, 'accept.attributes');
         if (a) d.attributes = a;
         return [0, d];

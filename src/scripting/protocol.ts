@@ -31,6 +31,10 @@ export type Request =
       readonly payloads: string | Uint8Array;
       readonly count: number;
       readonly now: number;
+      /** Consecutive time-outs after which the batch stops and the script is suspended (`scripts.suspend.timeouts`). */
+      readonly suspendAfter: number;
+      /** The first batch after a suspension: one more time-out suspends the script again. */
+      readonly trial: boolean;
     }
   | {
       readonly op: 'response';
@@ -61,10 +65,14 @@ export interface Part {
   readonly bins: Bins;
 }
 
-/** A batch's results in order; `stop` fails every message after the parts. */
+/**
+ * A batch's results in order; `stop` fails every message after the parts
+ * (`suspended`: the script ran out of time on `suspendAfter` messages in a row;
+ * the rest were not run).
+ */
 export interface BatchOutcome {
   readonly parts: readonly Part[];
-  readonly stop?: { readonly kind: 'memory' } | { readonly kind: 'error'; readonly message: string };
+  readonly stop?: { readonly kind: 'memory' } | { readonly kind: 'suspended' } | { readonly kind: 'error'; readonly message: string };
 }
 
 /** Replies from a script thread: an outcome, or a line a script logged. */
@@ -77,19 +85,19 @@ type BatchRequest = Extract<Request, { op: 'batch' }>;
 /**
  * A request as it crosses to a worker: a batch whose payloads are a Latin-1
  * string goes as one string,
- * `B${id} ${version} ${count} ${now} ${json.length}\n${json}${payloads}`.
+ * `B${id} ${version} ${count} ${now} ${suspendAfter} ${trial} ${json.length}\n${json}${payloads}`.
  */
 export function requestToWire(r: Request): Request | string {
   if (r.op !== 'batch' || typeof r.payloads !== 'string') return r;
-  return `B${r.id} ${r.version} ${r.count} ${r.now} ${r.json.length}\n${r.json}${r.payloads}`;
+  return `B${r.id} ${r.version} ${r.count} ${r.now} ${r.suspendAfter} ${r.trial ? 1 : 0} ${r.json.length}\n${r.json}${r.payloads}`;
 }
 
 export function requestFromWire(m: Request | string): Request {
   if (typeof m !== 'string') return m;
   const nl = m.indexOf('\n');
-  const [id, version, count, now, len] = m.slice(1, nl).split(' ').map(Number) as [number, number, number, number, number];
+  const [id, version, count, now, suspendAfter, trial, len] = m.slice(1, nl).split(' ').map(Number) as [number, number, number, number, number, number, number];
   const end = nl + 1 + len;
-  return { op: 'batch', id, version, count, now, json: m.slice(nl + 1, end), payloads: m.slice(end) } satisfies BatchRequest;
+  return { op: 'batch', id, version, count, now, suspendAfter, trial: trial === 1, json: m.slice(nl + 1, end), payloads: m.slice(end) } satisfies BatchRequest;
 }
 
 /** A reply as it crosses from a worker: a batch's usual outcome (one part, no bytes) goes as the string `${id} ${json}`. */

@@ -9,6 +9,8 @@ import { StateStore, type StateLimits } from './state-store.js';
 import { ScriptCompileError } from './errors.js';
 import type { BatchOutcome, Compiled, Part, Reply, Request } from './protocol.js';
 
+type BatchRequest = Extract<Request, { op: 'batch' }>;
+
 /** Tries a message gets when its calls keep running out of wall-clock time without using the CPU. */
 const STARVED_RETRIES = 3;
 /** The part of a message that ran out of time. */
@@ -63,7 +65,7 @@ export class ScriptRunner {
         this.units.get(m.unit)?.store.configure(m.limits as StateLimits);
         return undefined;
       case 'batch':
-        return this.batch(m.id, this.versions.get(m.version)?.v, m.json, m.payloads, m.count, m.now);
+        return this.batch(m, this.versions.get(m.version)?.v);
       case 'response': {
         const v = this.versions.get(m.version)?.v;
         port.postMessage({ t: 'r', id: m.id, out: v?.alive ? v.response(m.res, m.wire, m.payload, m.now) : { kind: 'memory' } });
@@ -100,8 +102,9 @@ export class ScriptRunner {
     }
   }
 
-  private *batch(id: number, v: ScriptVersion | undefined, json: string, payloads: string | Uint8Array, count: number, now: number): Generator<void, void> {
-    this.port.postMessage({ t: 'r', id, out: yield* slices(v, json, payloads, count, now) });
+  private *batch(m: BatchRequest, v: ScriptVersion | undefined): Generator<void, void> {
+    if (v && m.trial) v.timeouts = Math.min(v.timeouts, m.suspendAfter - 1);
+    this.port.postMessage({ t: 'r', id: m.id, out: yield* slices(v, m) });
   }
 }
 
@@ -110,8 +113,13 @@ export class ScriptRunner {
  * limit: the prelude stops after a time slice and the next call resumes
  * (yielding in between). A message that runs out of time is marked `[3]` and
  * the rest go on; a call starved by a busy host (little CPU used) is retried.
+ * Once the script has run out of time on `suspendAfter` messages in a row
+ * (counted across batches; a finished message resets the count) the batch
+ * stops: the host suspends the script, so one that spins holds its thread,
+ * and the scripts sharing it, for a few time limits and not for every message.
  */
-function* slices(v: ScriptVersion | undefined, json: string, payloads: string | Uint8Array, count: number, now: number): Generator<void, BatchOutcome> {
+function* slices(v: ScriptVersion | undefined, m: BatchRequest): Generator<void, BatchOutcome> {
+  const { json, payloads, count, now, suspendAfter } = m;
   const parts: Part[] = [];
   let start = 0;
   let retriedAt = -1;
@@ -119,11 +127,15 @@ function* slices(v: ScriptVersion | undefined, json: string, payloads: string | 
   for (let call = 0; start < count; call++) {
     if (call > 0) yield;
     if (!v?.alive) return { parts, stop: { kind: 'memory' } };
+    if (v.timeouts >= suspendAfter) return { parts, stop: { kind: 'suspended' } };
     const out = v.batch(json, payloads, now, start);
     if (out.kind === 'memory' || out.kind === 'error') return { parts, stop: out };
     const n = out.count;
     // The results go on as the prelude's JSON text: cheaper for the main thread to parse than to receive as objects.
-    if (n > 0) parts.push({ json: out.json, bins: out.bins });
+    if (n > 0) {
+      parts.push({ json: out.json, bins: out.bins });
+      v.timeouts = 0;
+    }
     start += n;
     if (out.kind === 'done') {
       if (n === 0) return { parts, stop: { kind: 'error', message: 'script produced no result' } };
@@ -135,6 +147,7 @@ function* slices(v: ScriptVersion | undefined, json: string, payloads: string | 
     } else if (start < count) {
       parts.push({ json: TIMED_OUT, bins: [] });
       start++;
+      v.timeouts++;
     }
   }
   return { parts };

@@ -232,8 +232,8 @@ export class RemoteVersion {
     return !this.disposed && !this.lostMemory && this.epoch === this.thread.epoch && !this.thread.closed;
   }
 
-  async batch(json: string, payloads: string | Uint8Array, count: number, now: number): Promise<BatchOutcome> {
-    const out = await this.thread.call<BatchOutcome>((id) => ({ op: 'batch', id, version: this.generation, json, payloads, count, now }));
+  async batch(json: string, payloads: string | Uint8Array, count: number, now: number, suspendAfter: number, trial: boolean): Promise<BatchOutcome> {
+    const out = await this.thread.call<BatchOutcome>((id) => ({ op: 'batch', id, version: this.generation, json, payloads, count, now, suspendAfter, trial }));
     if (out.stop?.kind === 'memory') this.lostMemory = true;
     return out;
   }
@@ -265,7 +265,8 @@ function failCall(p: PendingCall, err: Error): void {
 
 /** A compile request; only the limits the isolate needs cross to the thread. */
 function compileRequest(id: number, unit: number, name: string, absPath: string, source: string, limits: ScriptLimits): Extract<Request, { op: 'compile' }> {
-  return { op: 'compile', id, unit, name, absPath, source, limits: { memoryMb: limits.memoryMb, timeoutMs: limits.timeoutMs } };
+  const { memoryMb, timeoutMs, maxDecisionBytes, maxBatchDecisionBytes } = limits;
+  return { op: 'compile', id, unit, name, absPath, source, limits: { memoryMb, timeoutMs, maxDecisionBytes, maxBatchDecisionBytes } };
 }
 
 /** The compiled worker: next to this file, or in dist/ when this file runs from the TypeScript sources (tests). */

@@ -15,12 +15,12 @@ import type { Admission, ClientInfo } from '../envelope/index.js';
 import type { ScriptResponse, ScriptResult } from '../routing/script-host.js';
 import type { Counter, Metrics } from '../observability/metrics.js';
 import type { ScriptsConfig } from '../config/types.js';
-import { toBytes } from '../routing/decision.js';
+import { toBytes, type Decision } from '../routing/decision.js';
 import { IdleWaiters } from '../util/idle-waiters.js';
 import type { Bins, CallOutcome } from './version.js';
 import type { RemoteVersion, ScriptThread, ScriptThreads } from './thread.js';
 import type { BatchOutcome, MessageResult } from './protocol.js';
-import { DeviceThrottle, TokenBucket } from './limiter.js';
+import { ClientThrottle, Suspension, TokenBucket, type Sender } from './limiter.js';
 import { InvalidDecision, validateDecisions, validateOne } from './validate.js';
 import { batchWire, clientWire, envelopeWire, ownBytes, payloadsOf, responseWire } from './wire.js';
 import { SCRIPT_CODES, ScriptCompileError, failure, scriptLine, type ScriptCode, type ScriptFailure } from './errors.js';
@@ -73,7 +73,8 @@ export class ScriptUnit {
   private readonly now: () => number;
   private readonly logBucket: TokenBucket;
   private readonly errorLogBucket: TokenBucket;
-  private readonly throttle: DeviceThrottle;
+  private readonly throttle: ClientThrottle;
+  private readonly suspension: Suspension;
   private readonly versionOf = new WeakMap<Envelope, RemoteVersion>();
   private readonly retired = new Map<RemoteVersion, NodeJS.Timeout>();
   private readonly errors: Counter<'script' | 'code'>;
@@ -87,6 +88,7 @@ export class ScriptUnit {
   /** A rebuild under way (see rebuild). */
   private rebuilding: Promise<void> | undefined;
   private closed = false;
+  private lastRefusal: string | undefined;
 
   /** Places the script on a script thread, reads and compiles the file; rejects with ScriptCompileError. */
   static async create(options: UnitOptions): Promise<ScriptUnit> {
@@ -109,7 +111,8 @@ export class ScriptUnit {
     this.now = options.now ?? Date.now;
     this.logBucket = new TokenBucket(options.config.log.perSecond, options.config.log.burst, this.now);
     this.errorLogBucket = new TokenBucket(options.config.log.perSecond, options.config.log.burst, this.now);
-    this.throttle = new DeviceThrottle(options.config.throttle, this.now);
+    this.throttle = new ClientThrottle(options.config.throttle, this.now);
+    this.suspension = new Suspension(options.config.suspend, this.now);
     const m = options.metrics;
     this.errors = m.counter('thinggate_script_errors_total', 'Script calls that failed, by script and code', ['script', 'code']);
     this.messages = m.counter('thinggate_script_messages_total', 'Messages handed to a script', ['script']);
@@ -124,6 +127,18 @@ export class ScriptUnit {
     });
     this.thread = placed.thread;
     this.key = placed.unit;
+    this.events.on('refused', (err: unknown) => (this.lastRefusal = err instanceof Error ? err.message : String(err)));
+    this.events.on('swapped', () => (this.lastRefusal = undefined));
+  }
+
+  /** Why the last reload was refused, until a later version is swapped in (admin API). */
+  get compileError(): string | undefined {
+    return this.lastRefusal;
+  }
+
+  /** Re-reads the file now (admin API); a version that does not compile is refused like any reload. */
+  reloadFile(): Promise<void> {
+    return this.reload(false);
   }
 
   get version(): RemoteVersion {
@@ -141,10 +156,16 @@ export class ScriptUnit {
    * logged. The running version serves meanwhile.
    */
   async refresh(config: ScriptsConfig): Promise<void> {
-    const limitsChanged = config.memoryMb !== this.config.memoryMb || config.timeoutMs !== this.config.timeoutMs;
+    const was = this.config;
+    const limitsChanged =
+      config.memoryMb !== was.memoryMb ||
+      config.timeoutMs !== was.timeoutMs ||
+      config.maxDecisionBytes !== was.maxDecisionBytes ||
+      config.maxBatchDecisionBytes !== was.maxBatchDecisionBytes;
     this.config = config;
     this.thread.configureState(this.key, config.state);
     this.throttle.configure(config.throttle);
+    this.suspension.configure(config.suspend);
     if (config.watch && !this.watcher) this.watch();
     if (!config.watch && this.watcher) this.unwatch();
     await this.reload(limitsChanged);
@@ -153,12 +174,13 @@ export class ScriptUnit {
   /** Queues one message; batches are run from `setImmediate`, so messages arriving in one I/O turn share one call. */
   onMessage(env: Envelope): Promise<ScriptResult> {
     if (this.closed) return Promise.resolve(failure(SCRIPT_CODES.threw, `script '${this.name}' is no longer loaded`));
-    const left = this.throttle.tracking ? this.throttle.blocked(throttleKey(env.protocol, env.source.clientId)) : 0;
-    if (left > 0) {
+    const suspended = this.suspension.left();
+    if (suspended > 0) return Promise.resolve(this.suspendedFailure(suspended));
+    const blocked = this.throttle.tracking ? this.throttle.blocked(senderOf(env)) : undefined;
+    if (blocked) {
       this.errors.inc({ script: this.name, code: SCRIPT_CODES.throttled });
-      return Promise.resolve(
-        failure(SCRIPT_CODES.throttled, `client '${env.source.clientId}' is throttled for ${Math.ceil(left / 1000)} s after repeated script failures`),
-      );
+      const who = blocked.by === 'client' ? `client '${env.source.clientId}'` : `address ${env.source.remoteAddress}`;
+      return Promise.resolve(failure(SCRIPT_CODES.throttled, `${who} is throttled for ${Math.ceil(blocked.ms / 1000)} s after repeated script failures`));
     }
     return new Promise((resolve) => {
       this.queue.push({ env, resolve });
@@ -172,23 +194,24 @@ export class ScriptUnit {
   /** Runs `onResponse` on the version that handled the message (if it exports one). */
   async onResponse(res: ScriptResponse, env: Envelope): Promise<Reply | ScriptFailure | undefined> {
     let v = this.versionOf.get(env);
-    if (!v || !v.alive) v = await this.live();
+    if (!v?.alive) v = await this.live();
     if (!v.hasOnResponse) return undefined;
     const out = await v.response(responseWire(res), envelopeWire(env), ownBytes(env.payload), this.now());
-    const r = this.single(out, v, env.source.clientId, env.protocol, env.id, 'onResponse');
+    const who = senderOf(env);
+    const r = this.single(out, v, who, env.id, 'onResponse');
     if (!r.ok) return r;
     if (r.value === null) return undefined;
     try {
-      const d = validateOne(r.value, r.bins);
+      const d = validateOne(r.value, r.bins, v.limits.maxDecisionBytes);
       if (d.action === 'reply') {
         const { bytes, contentType } = toBytes(d.payload);
         const ct = d.contentType ?? contentType;
         return { payload: bytes, status: d.code ?? 200, ...(ct !== undefined && { contentType: ct }) };
       }
       if (d.action === 'reject') return { payload: Buffer.from(d.reason, 'utf8'), status: d.code ?? 400, contentType: 'text/plain; charset=utf-8' };
-      return this.fail(SCRIPT_CODES.invalid, 'onResponse must return reply(...), reject(...) or nothing', env.source.clientId, env.protocol, env.id);
+      return this.fail(SCRIPT_CODES.invalid, 'onResponse must return reply(...), reject(...) or nothing', who, env.id);
     } catch (err) {
-      return this.fail(SCRIPT_CODES.invalid, (err as Error).message, env.source.clientId, env.protocol, env.id);
+      return this.fail(SCRIPT_CODES.invalid, (err as Error).message, who, env.id);
     }
   }
 
@@ -196,14 +219,14 @@ export class ScriptUnit {
   async onConnect(client: ClientInfo): Promise<Admission | undefined> {
     const v = await this.live();
     if (!v.hasOnConnect) return undefined;
-    const r = this.single(await v.connect(clientWire(client), this.now()), v, client.clientId, client.protocol, undefined, 'onConnect');
+    const r = this.single(await v.connect(clientWire(client), this.now()), v, client, undefined, 'onConnect');
     if (!r.ok) return { ok: false, status: 503, reason: `admission script failed (${r.code})` };
     const d = r.value as { action: string; reason?: string; code?: number; principal?: string; attributes?: Record<string, string> };
     if (d.action === 'reject') return { ok: false, status: d.code === 401 ? 401 : 403, reason: d.reason ?? 'refused' };
     if (d.principal === undefined && d.attributes === undefined) return { ok: true };
     return {
       ok: true,
-      identity: { principal: d.principal ?? client.username ?? client.clientId, method: 'script', attributes: Object.freeze({ ...d.attributes }) },
+      identity: { principal: d.principal ?? client.identity?.principal ?? client.username ?? client.clientId, method: 'script', attributes: Object.freeze({ ...d.attributes }) },
     };
   }
 
@@ -249,6 +272,13 @@ export class ScriptUnit {
 
   /** Hands queued messages to the thread, as many batches as may be in flight; the rest wait for an answer. */
   private send(): void {
+    const suspended = this.suspension.left();
+    if (suspended > 0 && !this.closed) {
+      const q = this.queue;
+      this.queue = [];
+      for (const p of q) p.resolve(this.suspendedFailure(suspended));
+      return;
+    }
     while (this.queue.length > 0 && (this.inFlight < BATCHES_IN_FLIGHT || this.closed)) {
       const max = this.config.batchMax;
       const q = this.queue;
@@ -272,12 +302,13 @@ export class ScriptUnit {
     const envs = items.map((p) => p.env);
     let out: BatchOutcome;
     try {
-      out = await v.batch(batchWire(envs), payloadsOf(envs), items.length, this.now());
+      out = await v.batch(batchWire(envs), payloadsOf(envs), items.length, this.now(), this.config.suspend.timeouts, this.suspension.takeTrial());
     } catch (err) {
       out = { parts: [], stop: { kind: 'error', message: (err as Error).message } };
     }
     let i = 0;
     let stop = out.stop;
+    let finished = false;
     try {
       for (const part of out.parts) {
         // Each distinct result once, then one index per message (see the prelude's `counted`).
@@ -285,6 +316,7 @@ export class ScriptUnit {
         for (const k of index) {
           const r = distinct[k];
           if (r === undefined) throw new Error(`result index ${k} out of range`);
+          if (r[0] !== 3) finished = true;
           if (i < items.length) this.settle(items[i++]!, r, v, part.bins);
         }
       }
@@ -292,6 +324,12 @@ export class ScriptUnit {
       // Cannot happen with the prelude's output; if it ever does, the rest fail rather than wait forever.
       stop = { kind: 'error', message: `unreadable results: ${(err as Error).message}` };
     }
+    if (stop?.kind === 'suspended') {
+      this.suspend(items.length - i);
+      for (; i < items.length; i++) items[i]!.resolve(this.suspendedFailure(this.suspension.left()));
+      return;
+    }
+    if (finished) this.suspension.reset();
     if (i === items.length) return;
     stop ??= { kind: 'error', message: 'script produced no result' };
     const code = stop.kind === 'memory' ? SCRIPT_CODES.memory : SCRIPT_CODES.threw;
@@ -299,30 +337,47 @@ export class ScriptUnit {
     if (stop.kind === 'memory') void this.rebuild(v);
     for (; i < items.length; i++) {
       const p = items[i]!;
-      p.resolve(this.fail(code, reason, p.env.source.clientId, p.env.protocol, p.env.id));
+      p.resolve(this.fail(code, reason, senderOf(p.env), p.env.id));
     }
+  }
+
+  /** The script ran out of time on `scripts.suspend.timeouts` messages in a row (runner.ts): it is not run for a while. */
+  private suspend(unrun: number): void {
+    // A batch that was already in the thread reports the same suspension again.
+    if (this.suspension.left() > 0) return;
+    const ms = this.suspension.suspend();
+    this.logger.warn(
+      { timeouts: this.config.suspend.timeouts, suspendedMs: ms, refused: unrun },
+      'script suspended after running out of time on messages in a row; its messages are refused until then',
+    );
+  }
+
+  private suspendedFailure(left: number): ScriptFailure {
+    this.errors.inc({ script: this.name, code: SCRIPT_CODES.suspended });
+    const reason = `script '${this.name}' is suspended for ${Math.ceil(left / 1000)} s after running out of time on ${this.config.suspend.timeouts} messages in a row`;
+    return failure(SCRIPT_CODES.suspended, reason, left);
   }
 
   private settle(p: Pending, r: MessageResult, v: RemoteVersion, bins: Bins): void {
     const env = p.env;
     if (r[0] === 3) {
-      p.resolve(this.fail(SCRIPT_CODES.timeout, `onMessage exceeded the ${v.limits.timeoutMs} ms time limit`, env.source.clientId, env.protocol, env.id));
+      p.resolve(this.fail(SCRIPT_CODES.timeout, `onMessage exceeded the ${v.limits.timeoutMs} ms time limit`, senderOf(env), env.id));
     } else if (r[0] === 0) {
-      let decisions;
+      let decisions: Decision[];
       try {
-        decisions = validateDecisions(r[1], bins);
+        decisions = validateDecisions(r[1], bins, v.limits.maxDecisionBytes);
       } catch (err) {
         const reason = err instanceof InvalidDecision ? err.message : String(err);
-        p.resolve(this.fail(SCRIPT_CODES.invalid, reason, env.source.clientId, env.protocol, env.id));
+        p.resolve(this.fail(SCRIPT_CODES.invalid, reason, senderOf(env), env.id));
         return;
       }
-      if (this.throttle.tracking) this.throttle.succeeded(throttleKey(env.protocol, env.source.clientId));
+      if (this.throttle.tracking) this.throttle.succeeded(senderOf(env));
       if (v.hasOnResponse) this.versionOf.set(env, v);
       p.resolve({ ok: true, decisions });
     } else if (r[0] === 1) {
-      p.resolve(this.threw(r[1], r[2], v, env.source.clientId, env.protocol, env.id, 'onMessage'));
+      p.resolve(this.threw(r[1], r[2], v, senderOf(env), env.id, 'onMessage'));
     } else {
-      p.resolve(this.fail(SCRIPT_CODES.invalid, r[1], env.source.clientId, env.protocol, env.id));
+      p.resolve(this.fail(SCRIPT_CODES.invalid, r[1], senderOf(env), env.id));
     }
   }
 
@@ -330,8 +385,7 @@ export class ScriptUnit {
   private single(
     out: CallOutcome,
     v: RemoteVersion,
-    clientId: string,
-    protocol: string,
+    who: Sender,
     messageId: string | undefined,
     handler: string,
   ): { ok: true; value: unknown; bins: Bins } | ScriptFailure {
@@ -339,37 +393,39 @@ export class ScriptUnit {
       case 'done': {
         const r = out.results[0]!;
         if (r[0] === 0) {
-          this.throttle.succeeded(throttleKey(protocol, clientId));
+          if (this.throttle.tracking) this.throttle.succeeded(who);
           return { ok: true, value: r[1], bins: out.bins };
         }
-        if (r[0] === 1) return this.threw(r[1], r[2], v, clientId, protocol, messageId, handler);
-        return this.fail(SCRIPT_CODES.invalid, r[1], clientId, protocol, messageId);
+        if (r[0] === 1) return this.threw(r[1], r[2], v, who, messageId, handler);
+        return this.fail(SCRIPT_CODES.invalid, r[1], who, messageId);
       }
       case 'timeout':
-        return this.fail(SCRIPT_CODES.timeout, `${handler} exceeded the ${v.limits.timeoutMs} ms time limit`, clientId, protocol, messageId);
+        return this.fail(SCRIPT_CODES.timeout, `${handler} exceeded the ${v.limits.timeoutMs} ms time limit`, who, messageId);
       case 'memory':
         this.rebuild(v);
-        return this.fail(SCRIPT_CODES.memory, `script exceeded its ${v.limits.memoryMb} MB memory limit`, clientId, protocol, messageId);
+        return this.fail(SCRIPT_CODES.memory, `script exceeded its ${v.limits.memoryMb} MB memory limit`, who, messageId);
       case 'error':
-        return this.fail(SCRIPT_CODES.threw, `script call failed: ${out.message}`, clientId, protocol, messageId);
+        return this.fail(SCRIPT_CODES.threw, `script call failed: ${out.message}`, who, messageId);
     }
   }
 
-  private threw(message: string, stack: string, v: RemoteVersion, clientId: string, protocol: string, messageId: string | undefined, handler: string): ScriptFailure {
+  private threw(message: string, stack: string, v: RemoteVersion, who: Sender, messageId: string | undefined, handler: string): ScriptFailure {
     const line = scriptLine(stack, v.filename);
     const where = line === undefined ? '' : ` (${basename(this.absPath)}:${line})`;
-    return this.fail(SCRIPT_CODES.threw, `${handler} threw ${message}${where}`, clientId, protocol, messageId, line);
+    return this.fail(SCRIPT_CODES.threw, `${handler} threw ${message}${where}`, who, messageId, line);
   }
 
-  private fail(code: ScriptCode, reason: string, clientId: string, protocol: string, messageId?: string, line?: number): ScriptFailure {
+  private fail(code: ScriptCode, reason: string, who: Sender, messageId?: string, line?: number): ScriptFailure {
     this.errors.inc({ script: this.name, code });
-    const key = throttleKey(protocol, clientId);
-    const throttled = this.throttle.failed(key);
+    const throttled = this.throttle.failed(who);
+    const clientId = who.clientId;
     if (this.errorLogBucket.take()) {
       this.logger.warn({ code, clientId, ...(messageId !== undefined && { messageId }), ...(line !== undefined && { line }) }, `script failed: ${reason}`);
     }
-    if (throttled) {
+    if (throttled === 'client') {
       this.logger.warn({ clientId, cooldownMs: this.config.throttle.cooldownMs }, 'client throttled after repeated script failures');
+    } else if (throttled === 'address') {
+      this.logger.warn({ remoteAddress: who.remoteAddress, cooldownMs: this.config.throttle.cooldownMs }, 'address throttled after repeated script failures');
     }
     return failure(code, reason);
   }
@@ -456,6 +512,8 @@ export class ScriptUnit {
     const old = this.current;
     this.current = next;
     this.retire(old);
+    // A new version is a new script: a suspension of the old one does not carry over.
+    this.suspension.reset();
     this.reloads.inc({ script: this.name, result: 'swapped' });
     this.logger.info({ generation: next.generation }, 'script reloaded');
     this.events.emit('swapped', next);
@@ -505,8 +563,8 @@ export class ScriptUnit {
   }
 }
 
-function throttleKey(protocol: string, clientId: string): string {
-  return `${protocol}\u0000${clientId}`;
+function senderOf(env: Envelope): Sender {
+  return { protocol: env.protocol, clientId: env.source.clientId, remoteAddress: env.source.remoteAddress };
 }
 
 function readScript(name: string, absPath: string): string {

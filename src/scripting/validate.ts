@@ -135,13 +135,40 @@ function one(d: Raw, bins: Bins): Decision {
   }
 }
 
+/**
+ * What a raw decision carries, measured as the prelude measures it (a string
+ * its length, bytes their byteLength, header names and values alike): the
+ * host's own check of `scripts.maxDecisionBytes` on what it received.
+ */
+function carried(d: Raw, bins: Bins): number {
+  let n = 0;
+  for (const k in d) {
+    const v = d[k];
+    if (typeof v === 'string') n += v.length;
+    else if (v !== null && typeof v === 'object') {
+      const b = (v as { $bin?: unknown }).$bin;
+      if (typeof b === 'number') n += bins[b]?.byteLength ?? 0;
+      else for (const [hk, hv] of Object.entries(v as Record<string, unknown>)) n += hk.length + (typeof hv === 'string' ? hv.length : 0);
+    }
+  }
+  return n;
+}
+
+function bounded(raw: readonly Raw[], bins: Bins, maxBytes: number): void {
+  let n = 0;
+  for (const d of raw) if (d !== null && typeof d === 'object') n += carried(d, bins);
+  if (n > maxBytes) throw new InvalidDecision(`the decisions of one message carry ${n} bytes, more than ${maxBytes} (scripts.maxDecisionBytes)`);
+}
+
 /** Checks decisions; throws InvalidDecision naming the first problem. */
-export function validateDecisions(raw: unknown, bins: Bins = []): Decision[] {
+export function validateDecisions(raw: unknown, bins: Bins = [], maxBytes = Infinity): Decision[] {
   if (!Array.isArray(raw)) throw new InvalidDecision('decisions must be a list');
+  if (maxBytes !== Infinity) bounded(raw as Raw[], bins, maxBytes);
   return raw.map((d) => one(d as Raw, bins));
 }
 
 /** One reply/reject decision from `onResponse`. */
-export function validateOne(raw: unknown, bins: Bins = []): Decision {
+export function validateOne(raw: unknown, bins: Bins = [], maxBytes = Infinity): Decision {
+  if (maxBytes !== Infinity && raw !== null && typeof raw === 'object') bounded([raw as Raw], bins, maxBytes);
   return one(raw as Raw, bins);
 }

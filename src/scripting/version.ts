@@ -12,6 +12,19 @@ import { ScriptCompileError } from './errors.js';
 export interface ScriptLimits {
   readonly memoryMb: number;
   readonly timeoutMs: number;
+  /** Most a message's decisions may carry (`scripts.maxDecisionBytes`; see prelude.ts). */
+  readonly maxDecisionBytes: number;
+  /** Most the results of one batch call may carry (`scripts.maxBatchDecisionBytes`). */
+  readonly maxBatchDecisionBytes: number;
+}
+
+/**
+ * The bound on one call's results the isolate is given: the configured one,
+ * but at most a quarter of its heap, since the results exist in it two or
+ * three times over (the decisions, their JSON text, the flat copy that crosses).
+ */
+export function callBytesOf(limits: ScriptLimits): number {
+  return Math.min(limits.maxBatchDecisionBytes, (limits.memoryMb * 1024 * 1024) / 4);
 }
 
 /** What the isolate may call back into: both take and return copies only. */
@@ -73,6 +86,8 @@ export class ScriptVersion {
   private readonly responseFn: Fn;
   private readonly connectFn: Fn;
   private disposed = false;
+  /** Messages in a row that ran out of time (runner.ts suspends the script after `scripts.suspend.timeouts`). */
+  timeouts = 0;
 
   private constructor(
     readonly isolate: ivm.Isolate,
@@ -121,7 +136,9 @@ export class ScriptVersion {
         const why = isolate.isDisposed ? 'exceeded its memory limit while loading' : (err as Error).message;
         throw new ScriptCompileError(name, `cannot be loaded: ${why}`, err);
       }
-      const flags = fn('bind').applySync(undefined, [module.namespace.derefInto()], { result: { copy: true } }) as boolean[];
+      const flags = fn('bind').applySync(undefined, [module.namespace.derefInto(), limits.maxDecisionBytes, callBytesOf(limits)], {
+        result: { copy: true },
+      }) as boolean[];
       if (!flags[0]) throw new ScriptCompileError(name, 'does not export an onMessage(msg, ctx) function');
       return new ScriptVersion(
         isolate,

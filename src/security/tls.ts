@@ -1,48 +1,12 @@
 /**
- * TLS for device listeners: server options from a listener's `tls` section
- * (PEM files relative to the configuration file's folder), the TLS facts of
- * an accepted socket, recorded in envelopes and shown to admission, and the
- * reason a handshake failed, for the security log.
+ * TLS facts of an accepted socket (recorded in envelopes, shown to admission
+ * and scripts) and the reason a handshake or a client certificate failed, for
+ * the security log. The server side itself is in tls-server.ts.
  */
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
 import type { Socket } from 'node:net';
-import type { TLSSocket, TlsOptions } from 'node:tls';
-import type { TlsInfo } from '../envelope/index.js';
-import type { TlsConfig } from '../config/types.js';
-import { ThinggateError } from '../errors.js';
-
-/**
- * Reads a listener's certificate, key and CA. With `requestCert`, client
- * certificates are verified against `ca` when one is given; without a CA any
- * client certificate is accepted and only recorded (subject, fingerprint).
- * Throws TG_ERR_TLS_MATERIAL naming the listener and the file.
- */
-export function serverTlsOptions(listener: string, tls: TlsConfig, baseDir: string = process.cwd(), connectTimeoutMs?: number): TlsOptions {
-  const read = (file: string): Buffer => {
-    try {
-      return readFileSync(resolve(baseDir, file));
-    } catch (err) {
-      throw new ThinggateError('TG_ERR_TLS_MATERIAL', `listener '${listener}': cannot read TLS material '${file}': ${(err as Error).message}`, {
-        cause: err,
-      });
-    }
-  };
-  return {
-    cert: read(tls.cert),
-    key: read(tls.key),
-    ...(tls.ca !== undefined && { ca: read(tls.ca) }),
-    requestCert: tls.requestCert,
-    rejectUnauthorized: tls.requestCert && tls.ca !== undefined,
-    minVersion: tls.minVersion,
-    // The listener's accept deadline (listeners/accept-guard.ts) bounds the handshake; node's own
-    // timer only restarts on every byte, so it stays a backstop that never fires first.
-    ...(connectTimeoutMs !== undefined && { handshakeTimeout: Math.max(HANDSHAKE_BACKSTOP_MS, connectTimeoutMs + HANDSHAKE_BACKSTOP_MS) }),
-  };
-}
-
-/** How far behind the accept deadline node's handshake timer runs. */
-const HANDSHAKE_BACKSTOP_MS = 60_000;
+import type { DetailedPeerCertificate, PeerCertificate as PeerCertificateNode, TLSSocket } from 'node:tls';
+import type { PeerCertificate, TlsInfo } from '../envelope/index.js';
+import { clientHelloOf } from './client-hello.js';
 
 /** OpenSSL / node error codes of a failed server handshake, by the reason logged for them. */
 const HANDSHAKE_REASONS: ReadonlyArray<readonly [string, readonly string[]]> = [
@@ -54,6 +18,7 @@ const HANDSHAKE_REASONS: ReadonlyArray<readonly [string, readonly string[]]> = [
   ['client rejected our certificate', ['ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE', 'ERR_SSL_SSLV3_ALERT_CERTIFICATE_UNKNOWN', 'ERR_SSL_SSLV3_ALERT_CERTIFICATE_EXPIRED', 'ERR_SSL_TLSV1_ALERT_DECRYPT_ERROR']],
   ['client certificate missing', ['ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE', 'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED']],
   ['client certificate not trusted', ['ERR_SSL_CERTIFICATE_VERIFY_FAILED', 'ERR_SSL_TLSV1_ALERT_UNKNOWN_CA_FROM_CLIENT']],
+  ['no common ALPN protocol', ['ERR_SSL_NO_APPLICATION_PROTOCOL']],
   ['handshake time-out', ['ERR_TLS_HANDSHAKE_TIMEOUT']],
   ['connection closed during the handshake', ['ECONNRESET', 'EPIPE']],
 ];
@@ -74,18 +39,62 @@ export function tlsHandshakeFailure(err: Error & { code?: string }): string {
   return code ? `${text.trim()} (${code})` : text.trim();
 }
 
-/** TLS facts of an accepted socket; undefined for plain TCP. */
+/** X.509 verification results (OpenSSL `X509_V_ERR_*` as node names them) by the reason logged for them. */
+const CLIENT_CERT_REASONS: ReadonlyArray<readonly [string, readonly string[]]> = [
+  ['client certificate revoked', ['CERT_REVOKED']],
+  ['client certificate expired', ['CERT_HAS_EXPIRED']],
+  ['client certificate not yet valid', ['CERT_NOT_YET_VALID']],
+  ['client certificate from an unknown CA', ['UNABLE_TO_GET_ISSUER_CERT', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN']],
+  ['no CRL for the client certificate\'s issuer', ['UNABLE_TO_GET_CRL']],
+];
+const CLIENT_CERT_BY_CODE = new Map(CLIENT_CERT_REASONS.flatMap(([reason, codes]) => codes.map((c) => [c, reason] as const)));
+
+/** Why a presented client certificate was refused, from the socket's `authorizationError`. */
+export function clientCertFailure(code: string): string {
+  return `${CLIENT_CERT_BY_CODE.get(code) ?? 'client certificate not trusted'} (${code})`;
+}
+
+const INFO = Symbol('thinggate.tls.info');
+
+/** TLS facts of an accepted socket, read once per connection; undefined for plain TCP. */
 export function tlsInfoOf(socket: Socket | TLSSocket): TlsInfo | undefined {
-  const s = socket as TLSSocket;
+  const s = socket as TLSSocket & { [INFO]?: TlsInfo; servername?: string | false };
   if (!s.encrypted) return undefined;
-  const peer = s.getPeerCertificate();
-  const hasPeer = peer !== null && typeof peer === 'object' && Object.keys(peer).length > 0;
-  const servername = (s as TLSSocket & { servername?: string | false }).servername;
-  return {
+  if (s[INFO]) return s[INFO];
+  const raw = s.getPeerCertificate();
+  const peer = peerOf(raw);
+  const hello = clientHelloOf(s);
+  const info: TlsInfo = {
     version: s.getProtocol() ?? 'unknown',
     cipher: s.getCipher()?.name ?? 'unknown',
-    ...(typeof servername === 'string' && { servername }),
-    ...(hasPeer && peer.subject && { peerSubject: Object.entries(peer.subject).map(([k, v]) => `${k}=${String(v)}`).join(',') }),
-    ...(hasPeer && peer.fingerprint256 && { peerFingerprint256: peer.fingerprint256 }),
+    ...(typeof s.servername === 'string' && { servername: s.servername }),
+    ...(typeof s.alpnProtocol === 'string' && { alpn: s.alpnProtocol }),
+    resumed: s.isSessionReused(),
+    authorized: s.authorized,
+    ...(peer && { peer, peerSubject: peer.subject, peerFingerprint256: peer.fingerprint256 }),
+    // The x509 authenticator's inputs: verified against the listener's CA, and the names a principal is taken from.
+    ...(peer && { peerVerified: s.authorized }),
+    ...(peer && typeof raw.subject?.CN === 'string' && { peerCommonName: raw.subject.CN }),
+    ...(peer && typeof raw.subjectaltname === 'string' && { peerAltNames: raw.subjectaltname }),
+    ...(hello && { ja4: hello.ja4, ja3: hello.ja3 }),
+  };
+  // Facts are fixed once the handshake is done (thinggate never renegotiates).
+  if (!s.destroyed) s[INFO] = info;
+  return info;
+}
+
+function peerOf(c: PeerCertificateNode | null): PeerCertificate | undefined {
+  if (!c || Object.keys(c).length === 0) return undefined;
+  const d = c as DetailedPeerCertificate;
+  const dn = (o: object | undefined): string => (o ? Object.entries(o).map(([k, v]) => `${k}=${Array.isArray(v) ? v.join('+') : String(v)}`).join(',') : '');
+  const iso = (t: string): string => (Number.isNaN(Date.parse(t)) ? t : new Date(t).toISOString());
+  return {
+    subject: dn(d.subject),
+    issuer: dn(d.issuer),
+    san: d.subjectaltname ? d.subjectaltname.split(', ').filter(Boolean) : [],
+    serial: d.serialNumber ?? '',
+    fingerprint256: d.fingerprint256 ?? '',
+    validFrom: iso(d.valid_from),
+    validTo: iso(d.valid_to),
   };
 }

@@ -7,6 +7,7 @@ import pino from 'pino';
 import { Gateway } from '../../src/gateway.js';
 import { parseConfig } from '../../src/config/load.js';
 import { parseConfigWithPlugins } from '../../src/plugins/load.js';
+import type { GatewayConfig } from '../../src/config/types.js';
 import { threadsUnderTest } from './script-threads.js';
 import { createScriptHostFactory } from '../../src/scripting/factory.js';
 
@@ -20,7 +21,14 @@ export interface TestGateway {
   stop(): Promise<void>;
 }
 
-export async function startGateway(raw: unknown, options: { baseDir?: string; env?: NodeJS.ProcessEnv } = {}): Promise<TestGateway> {
+export interface StartOptions {
+  baseDir?: string;
+  env?: NodeJS.ProcessEnv;
+  /** Reads the configuration again for the admin API's reload. */
+  configLoader?: () => GatewayConfig;
+}
+
+export async function startGateway(raw: unknown, options: StartOptions = {}): Promise<TestGateway> {
   const r = raw as { scripts?: Record<string, unknown>; log?: Record<string, unknown> };
   if (r.scripts !== undefined) raw = { ...r, scripts: { ...threadsUnderTest(), ...r.scripts } };
   // Every security event gets its own log line, so a test can find each one; tests of the repeat summaries set an interval.
@@ -37,7 +45,12 @@ export async function startGateway(raw: unknown, options: { baseDir?: string; en
   });
   const logger = pino({ level: process.env.THINGGATE_TEST_LOG_LEVEL ?? 'debug' }, sink);
   const factory = createScriptHostFactory();
-  const gateway = new Gateway(config, { logger, ...(factory && { scriptHostFactory: factory }), ...(registries && { registries }) });
+  const gateway = new Gateway(config, {
+    logger,
+    ...(factory && { scriptHostFactory: factory }),
+    ...(registries && { registries }),
+    ...(options.configLoader && { configLoader: options.configLoader }),
+  });
   await gateway.start();
   return {
     gateway,

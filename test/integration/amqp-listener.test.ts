@@ -149,7 +149,7 @@ describe('amqp listener (rhea client)', () => {
     const c = await connect(port);
     const s = await openSender(c, 'telemetry/x', { treat_modified_as_released: false });
     const modified: boolean[] = [];
-    s.on('modified', (ctx: EventContext) => modified.push((ctx.delivery?.remote_state as { delivery_failed?: boolean }).delivery_failed === true));
+    s.on('modified', (ctx: EventContext) => modified.push((ctx.delivery?.remote_state as { delivery_failed?: boolean } | undefined)?.delivery_failed === true));
     const counts = await sendAndCount(s, 2, () => ({ body: 'x' }));
     expect(counts).toMatchObject({ modified: 2 });
     expect(modified).toEqual([true, true]);
@@ -203,7 +203,7 @@ describe('amqp listener (rhea client)', () => {
     const counts = (await sendAndCount(s, 1, () => Buffer.from('opaque') as unknown as Message)) as Record<string, unknown>;
     expect(counts).toMatchObject({ accepted: 1 });
     const raw = new Promise<string | undefined>((r) =>
-      s.once('rejected', (ctx: EventContext) => r((ctx.delivery?.remote_state as { error?: { condition?: string } }).error?.condition)),
+      s.once('rejected', (ctx: EventContext) => r((ctx.delivery?.remote_state as { error?: { condition?: string } } | undefined)?.error?.condition)),
     );
     (s as unknown as { send: (m: Buffer, tag: undefined, format: number) => void }).send(Buffer.from('opaque'), undefined, 0x1234);
     expect(await raw).toBe('amqp:not-implemented');

@@ -1,9 +1,10 @@
 /**
  * HTTPS upstreams: the pool trusts a private CA, presents a client
- * certificate (mTLS) and checks the server name. Certificates are made with
+ * certificate (mTLS), checks the server name and the certificate pins. Certificates are made with
  * openssl in a temporary folder; paths in the pool resolve against baseDir.
  */
 import { execFileSync } from 'node:child_process';
+import { createHash, X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -85,6 +86,29 @@ describe('balancer HTTPS upstreams', () => {
         await balancer.close(0);
       }
     }
+  });
+
+  describe('certificate pinning', () => {
+    const x509 = (file: string): X509Certificate => new X509Certificate(readFileSync(join(dir, file)));
+    const dispatch = async (pin: string[]): Promise<unknown> => {
+      const tls = { ca: 'ca.crt', cert: 'client.crt', key: 'client.key', servername: 'localhost', pin };
+      const balancer = createBalancer([poolConfig({ endpoints: [{ url }], tls, retries: { maxAttempts: 1 } })], { baseDir: dir });
+      try {
+        return await balancer.dispatch(request());
+      } finally {
+        await balancer.close(0);
+      }
+    };
+
+    it('reaches a server whose certificate fingerprint or public key is pinned', async () => {
+      expect(await dispatch([x509('server.crt').fingerprint256])).toMatchObject({ kind: 'response', status: 200 });
+      const spki = x509('server.crt').publicKey.export({ type: 'spki', format: 'der' });
+      expect(await dispatch([`sha256/${createHash('sha256').update(spki).digest('base64')}`])).toMatchObject({ kind: 'response', status: 200 });
+    });
+
+    it('refuses a server that matches no pin, though its CA is trusted', async () => {
+      expect(await dispatch([x509('client.crt').fingerprint256])).toMatchObject({ kind: 'unavailable', code: 'TG_ERR_UPSTREAM_UNAVAILABLE' });
+    });
   });
 
   it('refuses a TLS file that cannot be read, naming its JSON path', () => {

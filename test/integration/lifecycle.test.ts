@@ -4,55 +4,13 @@
  * refuses an invalid file, keeping the running configuration.
  */
 import { describe, it, expect, afterEach } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import mqtt from 'mqtt';
 import type { IPubackPacket } from 'mqtt-packet';
 import { TestBackend } from '../helpers/backend.js';
-
-const CLI = join(import.meta.dirname, '../../dist/cli.js');
-
-interface Running {
-  child: ChildProcess;
-  lines: Array<Record<string, unknown>>;
-  waitLog(pred: (l: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
-  exited: Promise<number | null>;
-}
-
-function startCli(configFile: string): Running {
-  const child = spawn(process.execPath, ['--no-node-snapshot', CLI, 'start', '-c', configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const lines: Array<Record<string, unknown>> = [];
-  const waiters: Array<{ pred: (l: Record<string, unknown>) => boolean; resolve: (l: Record<string, unknown>) => void }> = [];
-  createInterface({ input: child.stdout! }).on('line', (line) => {
-    let parsed: Record<string, unknown>;
-    try {
-      parsed = JSON.parse(line) as Record<string, unknown>;
-    } catch {
-      return;
-    }
-    lines.push(parsed);
-    for (const w of [...waiters]) if (w.pred(parsed)) (waiters.splice(waiters.indexOf(w), 1), w.resolve(parsed));
-  });
-  let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return {
-    child,
-    lines,
-    exited,
-    waitLog(pred, timeoutMs = 15_000) {
-      const found = lines.find(pred);
-      if (found) return Promise.resolve(found);
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`log line not seen; stderr: ${stderr}; lines: ${lines.map((l) => l.msg).join(' | ')}`)), timeoutMs);
-        waiters.push({ pred, resolve: (l) => (clearTimeout(timer), resolve(l)) });
-      });
-    },
-  };
-}
+import { listenerPort as mqttPort, startCli } from '../helpers/cli-process.js';
 
 function configText(backendUrl: string, path: string): string {
   return `
@@ -66,11 +24,6 @@ shutdown: { drainTimeoutMs: 10000 }
 `;
 }
 
-async function mqttPort(r: Running): Promise<number> {
-  const started = await r.waitLog((l) => l.msg === 'thinggate started');
-  const url = (started.listeners as Record<string, string>).mqtt!;
-  return Number(url.split(':').at(-1));
-}
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {

@@ -185,10 +185,10 @@ describe('after CONNECT', () => {
 
   it('disconnects a PUBLISH carrying a property PUBLISH does not have with 0x81, and one given twice with 0x82', async () => {
     const foreign = await RawClient.connected(bed.port, 5);
-    // Property 0x11 (Session Expiry Interval) belongs to CONNECT and DISCONNECT [MQTT-2.2.2-2].
+    // Property 0x11 (Session Expiry Interval) belongs to CONNECT and DISCONNECT (MQTT 5.0 §2.2.2.2).
     foreign.write(Buffer.from([0x30, 0x09, 0x00, 0x01, 0x61, 0x05, 0x11, 0x00, 0x00, 0x00, 0x01]));
     await expectDisconnect(foreign, 0x81);
-    expect(securityEvents('MQTT-2.2.2-2').length).toBeGreaterThan(0);
+    expect(securityEvents('MQTT-2.2.2.2').length).toBeGreaterThan(0);
     const twice = await RawClient.connected(bed.port, 5);
     // Content Type twice.
     twice.write(Buffer.from([0x30, 0x0c, 0x00, 0x01, 0x61, 0x08, 0x03, 0x00, 0x01, 0x61, 0x03, 0x00, 0x01, 0x62]));

@@ -86,7 +86,8 @@ describe('pipeline: route → pool → real HTTP back-end → outcome', () => {
       kind: 'rejected',
       status: 403,
       code: 'TG_ERR_UPSTREAM_REJECTED',
-      reason: expect.stringContaining('answered 403: status 403 for you'),
+      reason: 'back-end refused the message (403)',
+      detail: expect.stringContaining('answered 403: status 403 for you'),
     });
     expect(await pipeline.handle(env('status/503'))).toMatchObject({
       kind: 'unavailable',

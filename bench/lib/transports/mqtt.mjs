@@ -8,6 +8,7 @@
  * done on PUBCOMP. A reason code ≥ 0x80 (MQTT 5 §3.4.2.1) is a refusal.
  */
 import { connect } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import mqttPacket from 'mqtt-packet';
 
 const PUBACK = 4;
@@ -19,7 +20,8 @@ const DISCONNECT = 14;
 export class MqttTransport {
   /**
    * @param {{host:string, port:number, clients:number, qos:0|1|2, version:4|5, window:number,
-   *          clientPrefix?:string, topic?:(i:number)=>string, connectConcurrency?:number}} opts
+   *          clientPrefix?:string, topic?:(i:number)=>string, connectConcurrency?:number,
+   *          username?:string, password?:string}} opts
    */
   constructor(opts) {
     this.opts = opts;
@@ -104,10 +106,14 @@ class Client {
   connect() {
     const o = this.t.opts;
     return new Promise((resolve, reject) => {
-      const s = connect({ host: o.host, port: o.port, noDelay: true });
+      // `tls`: MQTT over TLS (the certificate is not verified: the bench measures the gateway, not a PKI).
+      const s = o.tls
+        ? tlsConnect({ host: o.host, port: o.port, noDelay: true, rejectUnauthorized: false, servername: 'localhost', ...o.tls })
+        : connect({ host: o.host, port: o.port, noDelay: true });
       this.socket = s;
       this.onConnack = (ok, info) => (ok ? resolve(info) : reject(new Error(`CONNACK refused: ${JSON.stringify(info)}`)));
-      s.once('connect', () => {
+      s.once(o.tls ? 'secureConnect' : 'connect', () => {
+        /** @type {import('mqtt-packet').IConnectPacket} */
         const packet = {
           cmd: 'connect',
           protocolId: 'MQTT',
@@ -117,6 +123,8 @@ class Client {
           keepalive: 0,
         };
         if (this.v5) packet.properties = { receiveMaximum: 65535 };
+        if (o.username !== undefined) packet.username = o.username;
+        if (o.password !== undefined) packet.password = Buffer.from(o.password);
         s.write(mqttPacket.generate(packet, { protocolVersion: o.version }));
       });
       s.on('data', (d) => this.onData(d));
@@ -230,7 +238,7 @@ class Client {
       }
       case CONNACK: {
         const parser = mqttPacket.parser({ protocolVersion: this.t.opts.version });
-        parser.on('packet', (p) => {
+        parser.on('packet', (/** @type {any} */ p) => {
           const ok = (p.reasonCode ?? p.returnCode ?? 0) === 0;
           const rm = p.properties?.receiveMaximum;
           // MQTT 5 §3.2.2.3.3: never exceed the server's Receive Maximum.

@@ -1,8 +1,12 @@
 /** AMQP 1.0 listener options (`listeners[].amqp`). docs/amqp.md documents every key. */
-export type AmqpSaslMechanism = 'PLAIN' | 'ANONYMOUS';
+export type AmqpSaslMechanism = 'PLAIN' | 'ANONYMOUS' | 'EXTERNAL';
 
 export interface AmqpListenerOptions {
-  /** SASL mechanisms offered. With ANONYMOUS, clients that skip the SASL layer are also taken as anonymous. */
+  /**
+   * SASL mechanisms offered. With ANONYMOUS, clients that skip the SASL layer are also taken as anonymous.
+   * EXTERNAL (RFC 4422 App. A: the TLS client certificate) is offered only to a connection with a verified
+   * certificate, and is added on its own where the listener's `auth` has an `x509` step.
+   */
   readonly saslMechanisms: readonly AmqpSaslMechanism[];
   /** Sessions one connection may begin (announced as channel-max + 1). */
   readonly maxSessionsPerConnection: number;
@@ -37,7 +41,7 @@ export const amqpOptionsSchema = {
       type: 'array',
       minItems: 1,
       uniqueItems: true,
-      items: { enum: ['PLAIN', 'ANONYMOUS'] },
+      items: { enum: ['PLAIN', 'ANONYMOUS', 'EXTERNAL'] },
       default: ['PLAIN', 'ANONYMOUS'],
     },
     maxSessionsPerConnection: { type: 'integer', minimum: 1, maximum: 65536, default: 16 },

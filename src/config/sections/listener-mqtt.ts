@@ -8,6 +8,11 @@ export interface MqttListenerOptions {
   readonly maximumQos: 0 | 1 | 2;
   /** Path of the WebSocket endpoint (mqtt-ws only). */
   readonly wsPath: string;
+  /**
+   * What a v3.1.1 QoS 1/2 PUBLISH the ACL denies gets (3.1.1 has no negative acknowledgement):
+   * `drop` acknowledges and discards it, `close` closes the connection without acknowledging.
+   */
+  readonly deniedPublishV3: 'drop' | 'close';
 }
 
 export const mqttOptionsSchema = {
@@ -19,5 +24,6 @@ export const mqttOptionsSchema = {
     topicAliasMaximum: { type: 'integer', minimum: 0, maximum: 65535, default: 64 },
     maximumQos: { enum: [0, 1, 2], default: 2 },
     wsPath: { type: 'string', pattern: '^/', default: '/mqtt' },
+    deniedPublishV3: { enum: ['drop', 'close'], default: 'drop' },
   },
 } as const;

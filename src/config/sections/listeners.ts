@@ -3,18 +3,12 @@ import { mqttOptionsSchema, type MqttListenerOptions } from './listener-mqtt.js'
 import { coapOptionsSchema, type CoapListenerOptions } from './listener-coap.js';
 import { amqpOptionsSchema, type AmqpListenerOptions } from './listener-amqp.js';
 import { httpOptionsSchema, type HttpListenerOptions } from './listener-http.js';
+import { authChainSchema, type AuthenticatorConfig } from './security.js';
+import { tlsSchema, type TlsConfig } from './listener-tls.js';
 
 /** A registered listener protocol: a built-in (`mqtt`, `mqtt-ws`, `coap`, `amqp`, `http`) or one a plugin contributed. */
 export type ListenerProtocol = string;
 
-export interface TlsConfig {
-  /** PEM files, relative to the configuration file. */
-  readonly cert: string;
-  readonly key: string;
-  readonly ca?: string;
-  readonly requestCert: boolean;
-  readonly minVersion: 'TLSv1.2' | 'TLSv1.3';
-}
 
 export interface ListenerLimits {
   /** Largest frame accepted from a device, in bytes. */
@@ -37,20 +31,14 @@ export interface ListenerConfig {
   readonly coap?: CoapListenerOptions;
   readonly amqp?: AmqpListenerOptions;
   readonly http?: HttpListenerOptions;
+  /** The authenticator chain, in order (docs/security.md). */
+  readonly auth: readonly AuthenticatorConfig[];
+  /** Whether a client no authenticator admitted gets in, anonymous; defaults to true only when `auth` is empty. */
+  readonly anonymous?: boolean;
+  /** Client-id binding: a template the client id must equal once admitted, e.g. "{principal}". */
+  readonly clientId?: string;
 }
 
-export const tlsSchema = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['cert', 'key'],
-  properties: {
-    cert: { type: 'string', minLength: 1, description: 'PEM certificate chain file' },
-    key: { type: 'string', minLength: 1, description: 'PEM private key file' },
-    ca: { type: 'string', minLength: 1, description: 'PEM CA bundle for client certificates' },
-    requestCert: { type: 'boolean', default: false },
-    minVersion: { enum: ['TLSv1.2', 'TLSv1.3'], default: 'TLSv1.2' },
-  },
-} as const;
 
 export const listenerSchema = {
   type: 'object',
@@ -78,5 +66,8 @@ export const listenerSchema = {
     coap: coapOptionsSchema,
     amqp: amqpOptionsSchema,
     http: httpOptionsSchema,
+    auth: authChainSchema,
+    anonymous: { type: 'boolean' },
+    clientId: { type: 'string', minLength: 1, description: 'client-id binding template, e.g. "{principal}"' },
   },
 } as const;

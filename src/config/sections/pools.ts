@@ -57,6 +57,8 @@ export interface UpstreamTlsConfig {
   readonly servername?: string;
   readonly minVersion: 'TLSv1.2' | 'TLSv1.3';
   readonly rejectUnauthorized: boolean;
+  /** Certificate pins: SHA-256 fingerprints (`AB:CD:…`) or public-key pins (`sha256/<base64>`); one must match. */
+  readonly pin?: readonly string[];
 }
 
 export interface BatchConfig {
@@ -104,6 +106,8 @@ export interface PoolConfig {
   readonly outlierDetection: OutlierDetectionConfig;
   readonly retries: RetryConfig;
   readonly tls?: UpstreamTlsConfig;
+  /** Messages from TLS listeners may go to this pool's plain-http endpoints without the start-up warning. */
+  readonly allowPlaintext: boolean;
   readonly batch?: BatchConfig;
   readonly spool?: SpoolConfig;
 }
@@ -191,6 +195,7 @@ export const poolSchema = {
         minRetryConcurrency: int(0, 100000, 3),
       },
     },
+    allowPlaintext: { type: 'boolean', default: false },
     tls: {
       type: 'object',
       additionalProperties: false,
@@ -202,6 +207,7 @@ export const poolSchema = {
         servername: { type: 'string', minLength: 1 },
         minVersion: { enum: ['TLSv1.2', 'TLSv1.3'], default: 'TLSv1.2' },
         rejectUnauthorized: { type: 'boolean', default: true },
+        pin: { type: 'array', minItems: 1, items: { type: 'string', pattern: '^(sha256/[A-Za-z0-9+/]{43}=|([0-9A-Fa-f]{2}:){31}[0-9A-Fa-f]{2})$' } },
       },
     },
     batch: {

@@ -18,6 +18,8 @@ export interface RouteMatch {
   /** MQTT wildcard pattern over the address ('+' one level, '#' the rest). */
   readonly address: string;
   readonly method?: string;
+  /** ClientHello fingerprints (JA4 or JA3, see docs/tls.md): matches a TLS connection whose fingerprint is one of them. */
+  readonly tlsFingerprint?: string | readonly string[];
 }
 
 export interface RequestTemplate {
@@ -41,6 +43,30 @@ export interface RouteConfig {
   readonly target?: 'devices';
   /** Decode the payload with this codec instead of the one its content type names (MQTT 3.1.1 carries no content type). */
   readonly decode?: CodecRef;
+  /** JSON Schema file (relative to the configuration file) every payload must satisfy. */
+  readonly schema?: string;
+  /** Accepted media types; a message that declares another is refused (415). */
+  readonly contentTypes?: readonly string[];
+  /** Largest payload accepted on this route (413). */
+  readonly maxPayloadBytes?: number;
+  /** Copies of the route's (decrypted) messages to a JSON-lines file. */
+  readonly mirror?: MirrorConfig;
+}
+
+export interface MirrorConfig {
+  /** JSON-lines file, relative to the configuration file; rotated to `FILE.1` at `maxBytes`. */
+  readonly file: string;
+  readonly maxBytes: number;
+  /** Fraction of messages copied (0..1). */
+  readonly sample: number;
+  /** Only these clients' messages (troubleshooting one device). */
+  readonly clientIds?: readonly string[];
+  /** Header values replaced by `[redacted]`. */
+  readonly redactHeaders: readonly string[];
+  /** Leave the payload out (`[redacted]`). */
+  readonly redactPayload: boolean;
+  /** Copies waiting to be written at most; beyond it they are dropped and counted. */
+  readonly queue: number;
 }
 
 
@@ -60,6 +86,12 @@ export const routeSchema = {
         listener: { type: 'string', minLength: 1 },
         address: { type: 'string', minLength: 1, default: '#' },
         method: { type: 'string', pattern: '^[A-Za-z]+$' },
+        tlsFingerprint: {
+          anyOf: [
+            { type: 'string', pattern: '^([0-9a-f]{32}|[tqd][0-9s][0-9][di][0-9]{4}[0-9a-z]{0,2}_[0-9a-f]{12}_[0-9a-f]{12})$' },
+            { type: 'array', minItems: 1, items: { type: 'string', pattern: '^([0-9a-f]{32}|[tqd][0-9s][0-9][di][0-9]{4}[0-9a-z]{0,2}_[0-9a-f]{12}_[0-9a-f]{12})$' } },
+          ],
+        },
       },
     },
     pool: { type: 'string', minLength: 1 },
@@ -83,5 +115,22 @@ export const routeSchema = {
     script: { type: 'string', minLength: 1 },
     target: { enum: ['devices'] },
     decode: codecRefSchema,
+    schema: { type: 'string', minLength: 1 },
+    contentTypes: { type: 'array', minItems: 1, items: { type: 'string', pattern: '^[A-Za-z0-9!#$&^_.+-]+/[A-Za-z0-9!#$&^_.+-]+$' } },
+    maxPayloadBytes: { type: 'integer', minimum: 0 },
+    mirror: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['file'],
+      properties: {
+        file: { type: 'string', minLength: 1 },
+        maxBytes: { type: 'integer', minimum: 1024, default: 104857600 },
+        sample: { type: 'number', minimum: 0, maximum: 1, default: 1 },
+        clientIds: { type: 'array', minItems: 1, items: { type: 'string' } },
+        redactHeaders: { type: 'array', items: { type: 'string', minLength: 1 }, default: ['authorization'] },
+        redactPayload: { type: 'boolean', default: false },
+        queue: { type: 'integer', minimum: 1, maximum: 1000000, default: 10000 },
+      },
+    },
   },
 } as const;

@@ -22,6 +22,7 @@ export function clientInfo(listener: string, clientId: string, peer: Peer, sasl:
     ...(peer.remotePort !== undefined && { remotePort: peer.remotePort }),
     ...(sasl.username !== undefined && { username: sasl.username }),
     ...(sasl.password !== undefined && { password: sasl.password }),
+    ...(sasl.mechanism !== undefined && { mechanism: sasl.mechanism }),
     ...(peer.tls !== undefined && { tls: peer.tls }),
   };
 }

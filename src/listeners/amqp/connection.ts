@@ -6,13 +6,12 @@
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
-import type { Identity, TlsInfo } from '../../envelope/index.js';
+import type { AclAction, Identity, Source, TlsInfo } from '../../envelope/index.js';
 import { newId } from '../../envelope/index.js';
-import type { Admission, ListenerContext } from '../listener.js';
+import type { Admission, } from '../listener.js';
 import { clientInfo, identityOf } from './admission.js';
-import type { AmqpListenerOptions } from '../../config/types.js';
-import type { AmqpMetrics } from './metrics.js';
-import type { AmqpDeviceClient, AmqpDeviceClients } from './device-clients.js';
+import type { AmqpSaslMechanism } from '../../config/types.js';
+import type { AmqpDeviceClient, } from './device-clients.js';
 import type { FramingViolation } from './frame-scanner.js';
 import { SocketShim, tlsInfo } from './socket-shim.js';
 import { conditionForRheaError, describe } from './rhea-errors.js';
@@ -20,29 +19,15 @@ import { saslMechanisms, type SaslResult } from './sasl.js';
 import { InboundLink } from './inbound-link.js';
 import { deferIdleWhileNotReading, type IdleClock } from './idle-timeout.js';
 import { onMessage } from './on-message.js';
-import type { RheaConnection, RheaContainer, RheaContext, RheaLink, RheaReceiver, RheaSender, RheaSession } from './rhea-types.js';
+import type { ConnectionDeps as SharedDeps, MessagePathConnection } from './connection-view.js';
+import type { RheaConnection, RheaContext, RheaLink, RheaReceiver, RheaSender, RheaSession } from './rhea-types.js';
 
-/** What every connection of one listener shares. */
-export interface ConnectionDeps {
-  readonly ctx: ListenerContext;
-  readonly options: AmqpListenerOptions;
-  readonly maxFrameBytes: number;
-  readonly metrics: AmqpMetrics;
-  readonly clients: AmqpDeviceClients;
-  readonly container: RheaContainer;
-  readonly counters: { messagesIn: number; messagesOut: number; protocolErrors: number };
-  /** True once the listener is stopping: no new credit is granted. */
-  readonly isDraining: () => boolean;
-  /** Called with +1 / -1 as deliveries enter and leave the pipeline. */
-  readonly onInflight: (delta: number) => void;
-  /** Called when the peer's open frame arrived on `socket`: the accept deadline no longer applies. */
-  readonly onOpen: (socket: Socket | TLSSocket) => void;
-  readonly onClosed: (c: AmqpConnection) => void;
-}
+/** The shared listener state an AmqpConnection is given. */
+export type ConnectionDeps = SharedDeps<AmqpConnection>;
 
 let seq = 0;
 
-export class AmqpConnection {
+export class AmqpConnection implements MessagePathConnection {
   readonly id = `amqp-${++seq}`;
   readonly rhea: RheaConnection;
   readonly shim: SocketShim;
@@ -52,6 +37,8 @@ export class AmqpConnection {
   readonly tls: TlsInfo | undefined;
   clientId = '';
   identity: Identity | undefined;
+  /** The source every envelope of this connection shares, once admitted (frozen: the ACL caches its decisions on it). */
+  source: Source | undefined;
   admitted = false;
   client: AmqpDeviceClient | undefined;
   readonly receivers = new Map<RheaReceiver, InboundLink>();
@@ -82,7 +69,7 @@ export class AmqpConnection {
     this.log = ctx.logger.child({ conn: this.id, remote: `${this.remoteAddress}:${this.remotePort ?? ''}` });
     this.shim = new SocketShim(socket, deps.maxFrameBytes, (v) => this.onViolation(v));
     // rhea reads the mechanisms from its container when it accepts a socket; each connection gets its own table.
-    container.sasl_server_mechanisms = saslMechanisms(options.saslMechanisms, this.sasl);
+    container.sasl_server_mechanisms = saslMechanisms(offeredMechanisms(ctx.config, options.saslMechanisms), this.sasl, this.tls?.peerVerified === true);
     this.rhea = container.create_connection({
       id: this.id,
       container_id: `thinggate/${ctx.config.name}`,
@@ -160,11 +147,26 @@ export class AmqpConnection {
       return;
     }
     this.identity = identityOf(a);
+    this.source = Object.freeze({
+      clientId: this.clientId,
+      remoteAddress: this.remoteAddress,
+      ...(this.identity !== undefined && { identity: this.identity }),
+      ...(this.remotePort !== undefined && { remotePort: this.remotePort }),
+      ...(this.tls !== undefined && { tls: this.tls }),
+    });
     this.admitted = true;
     metrics.connectionsTotal.inc({ listener: ctx.config.name, result: 'accepted' });
-    this.client = this.deps.clients.acquire(this.clientId);
-    for (const [s, address] of this.senders) this.client.addSender(s, address);
-    for (const l of this.receivers.values()) l.topUp(this.paused);
+    this.client = this.deps.clients.acquire(this.clientId, this.identity?.principal);
+    // Links attached before admission are authorized now.
+    for (const [s, address] of [...this.senders]) {
+      // A dynamic source is a fresh node of this connection's own (AMQP 1.0 §3.5.3): nothing to authorize.
+      if (s.remote.attach?.source?.dynamic || this.linkAllowed(s, 'receive', address)) this.client.addSender(s, address);
+    }
+    for (const [r, l] of [...this.receivers]) {
+      const target = r.remote.attach?.target?.address;
+      if (typeof target === 'string' && !this.linkAllowed(r, 'publish', target)) continue;
+      l.topUp(this.paused);
+    }
     this.log.debug({ mechanism: this.sasl.mechanism ?? 'none', user: this.sasl.username, identity: this.identity?.principal }, 'connection admitted');
     this.shim.socket.resume();
     this.idleClock.restart();
@@ -219,7 +221,17 @@ export class AmqpConnection {
       unavailableBackoffMs: this.deps.options.unavailableBackoffMs,
     });
     this.receivers.set(receiver, link);
+    if (this.admitted && typeof address === 'string' && !this.linkAllowed(receiver, 'publish', address)) return;
     link.topUp(this.paused);
+  }
+
+  /** The ACL at attach (docs/security.md): a denied link is detached with amqp:unauthorized-access and forgotten. */
+  private linkAllowed(link: RheaSender | RheaReceiver, action: AclAction, address: string): boolean {
+    if (this.deps.ctx.pipeline.authorize(this.deps.ctx.config.name, this.source!, action, address)) return true;
+    link.close({ condition: 'amqp:unauthorized-access', description: `not authorized to ${action} '${address}'` });
+    if (this.senders.has(link as RheaSender)) this.dropSender(link as RheaSender);
+    else this.dropReceiver(link as RheaReceiver);
+    return false;
   }
 
   /** A device receiver link: we send on it. Its source address is a subscription and a reply-to address. */
@@ -241,7 +253,7 @@ export class AmqpConnection {
       return;
     }
     this.senders.set(sender, address);
-    if (this.admitted) this.client?.addSender(sender, address);
+    if (this.admitted && (remote.source?.dynamic || this.linkAllowed(sender, 'receive', address))) this.client?.addSender(sender, address);
   }
 
   private dropReceiver(receiver: RheaReceiver): void {
@@ -365,4 +377,12 @@ export class AmqpConnection {
     this.log.debug('disconnected');
     this.deps.onClosed(this);
   }
+}
+
+/** ANONYMOUS is offered only where the listener admits anonymous clients; EXTERNAL where an x509 step can check it (docs/security.md). */
+function offeredMechanisms(config: { auth: readonly { type: string }[]; anonymous?: boolean }, configured: readonly AmqpSaslMechanism[]): readonly AmqpSaslMechanism[] {
+  const anonymous = config.anonymous ?? config.auth.length === 0;
+  const out = anonymous ? [...configured] : configured.filter((m) => m !== 'ANONYMOUS');
+  if (config.auth.some((a) => a.type === 'x509') && !out.includes('EXTERNAL')) out.unshift('EXTERNAL');
+  return out;
 }

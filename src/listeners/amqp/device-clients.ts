@@ -51,6 +51,8 @@ export class AmqpDeviceClient implements Subscriber {
     readonly listener: string,
     private readonly devices: DeviceRegistry,
     private readonly onSent: (result: string) => void,
+    /** The principal of the connections sharing this container-id (admission refuses any other). */
+    readonly principal: string | undefined,
   ) {}
 
   /** Registers a device receiver link (our sender) under its source address. */
@@ -125,10 +127,10 @@ export class AmqpDeviceClients {
     private readonly onSent: (result: string) => void,
   ) {}
 
-  acquire(clientId: string): AmqpDeviceClient {
+  acquire(clientId: string, principal: string | undefined): AmqpDeviceClient {
     let c = this.byId.get(clientId);
     if (!c) {
-      c = new AmqpDeviceClient(clientId, this.listener, this.devices, this.onSent);
+      c = new AmqpDeviceClient(clientId, this.listener, this.devices, this.onSent, principal);
       this.byId.set(clientId, c);
       this.devices.connect(c);
     }

@@ -8,11 +8,11 @@ import { createServer, type AddressInfo, type Server, type Socket } from 'node:n
 import { createServer as createTlsServer } from 'node:tls';
 import rhea from 'rhea';
 import { ThinggateError } from '../../errors.js';
-import { serverTlsOptions } from '../../security/tls.js';
+import { serverTlsOf } from '../listener-tls.js';
 import { AMQP_DEFAULTS } from '../../config/sections/listener-amqp.js';
 import type { AmqpListenerOptions } from '../../config/types.js';
 import type { DeviceMessage } from '../../devices/registry.js';
-import type { Listener, ListenerContext, ListenerFactory, ListenerStats } from '../listener.js';
+import type { ConnectionInfo, Listener, ListenerContext, ListenerFactory, ListenerStats } from '../listener.js';
 import { AmqpConnection, type ConnectionDeps } from './connection.js';
 import { AmqpDeviceClients } from './device-clients.js';
 import { MIN_MAX_FRAME_SIZE } from './frame-scanner.js';
@@ -106,8 +106,10 @@ export class AmqpListener implements Listener {
   }
 
   private tlsServer(): Server {
-    const tls = this.ctx.config.tls!;
-    return createTlsServer(serverTlsOptions(this.name, tls, this.ctx.baseDir, this.ctx.config.limits.connectTimeoutMs));
+    const tls = serverTlsOf(this.ctx)!;
+    const server = createTlsServer(tls.options());
+    tls.attach(server);
+    return server;
   }
 
   /** A TCP or TLS connection ready for AMQP; the AcceptGuard has already applied the connection limit. */
@@ -153,6 +155,30 @@ export class AmqpListener implements Listener {
     const client = this.clients.get(clientId);
     if (!client) return false;
     return client.deliver(message, message.qos);
+  }
+
+  listConnections(): ConnectionInfo[] {
+    return [...this.connections].map((c) => ({
+      listener: this.name,
+      protocol: this.protocol,
+      clientId: c.clientId,
+      remoteAddress: c.remoteAddress,
+      ...(c.remotePort !== undefined && { remotePort: c.remotePort }),
+      ...(c.identity && { identity: c.identity.principal }),
+      protocolVersion: 'amqp 1.0',
+      state: c.admitted ? 'open' : 'opening',
+    }));
+  }
+
+  /** An operator closes a connection: AMQP close with amqp:connection:forced (AMQP 1.0 §2.8.15). */
+  closeConnection(clientId: string, reason: string): boolean {
+    for (const c of this.connections) {
+      if (c.clientId !== clientId || !c.admitted) continue;
+      c.log.info({ reason }, 'connection closed by an operator');
+      c.closeWithError('amqp:connection:forced', reason);
+      return true;
+    }
+    return false;
   }
 
   stats(): ListenerStats {

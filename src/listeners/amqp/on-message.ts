@@ -4,7 +4,7 @@
  */
 import rhea from 'rhea';
 import { createEnvelope, topicNameProblem, type Envelope, type Outcome, type Reply } from '../../envelope/index.js';
-import type { AmqpConnection } from './connection.js';
+import type { MessagePathConnection } from './connection-view.js';
 import type { InboundLink } from './inbound-link.js';
 import { idToString, mapBody, mapExpiry, mapHeaders, replyMessage, type AmqpMessageFields, type AmqpMessageId } from './message-mapping.js';
 import { hasCapacity, sendOn } from './device-clients.js';
@@ -12,7 +12,7 @@ import type { RheaContext, RheaIncomingDelivery } from './rhea-types.js';
 
 const dataSection = (b: Buffer): unknown => rhea.message.data_section(b);
 
-export function onMessage(conn: AmqpConnection, x: RheaContext): void {
+export function onMessage(conn: MessagePathConnection, x: RheaContext): void {
   const { receiver, delivery, message } = x;
   if (!receiver || !delivery || !message) return;
   const link = conn.receivers.get(receiver);
@@ -51,14 +51,14 @@ export function onMessage(conn: AmqpConnection, x: RheaContext): void {
   );
 }
 
-function settle(conn: AmqpConnection, link: InboundLink, delivery: RheaIncomingDelivery, m: AmqpMessageFields, presettled: boolean, outcome: Outcome): void {
+function settle(conn: MessagePathConnection, link: InboundLink, delivery: RheaIncomingDelivery, m: AmqpMessageFields, presettled: boolean, outcome: Outcome): void {
   link.inflight--;
   conn.deps.onInflight(-1);
   finish(conn, link, delivery, m, presettled, outcome);
 }
 
 function finish(
-  conn: AmqpConnection,
+  conn: MessagePathConnection,
   link: InboundLink,
   delivery: RheaIncomingDelivery,
   m: AmqpMessageFields,
@@ -87,7 +87,7 @@ interface Unusable {
 }
 
 /** Envelope for one message, or why the message cannot be one. */
-function buildEnvelope(conn: AmqpConnection, link: InboundLink, m: AmqpMessageFields, presettled: boolean): Envelope | Unusable {
+function buildEnvelope(conn: MessagePathConnection, link: InboundLink, m: AmqpMessageFields, presettled: boolean): Envelope | Unusable {
   // The link's target address wins; the anonymous terminus takes each message's `to` (AMQP 1.0 §3.5.4, §3.2.4).
   const address = link.address ?? (typeof m.to === 'string' && m.to.length > 0 ? m.to : undefined);
   if (address === undefined) return { condition: 'amqp:invalid-field', reason: 'message has no address: the link target and the message "to" are both empty' };
@@ -103,7 +103,7 @@ function buildEnvelope(conn: AmqpConnection, link: InboundLink, m: AmqpMessageFi
     protocol: 'amqp',
     listener: conn.deps.ctx.config.name,
     receivedAt,
-    source: {
+    source: conn.source ?? {
       clientId: conn.clientId,
       remoteAddress: conn.remoteAddress,
       ...(conn.identity !== undefined && { identity: conn.identity }),
@@ -123,7 +123,7 @@ function buildEnvelope(conn: AmqpConnection, link: InboundLink, m: AmqpMessageFi
 }
 
 /** Sends the back-end's reply on the device's receiver link whose source is the reply-to address, if it has credit. */
-function sendReply(conn: AmqpConnection, reply: Reply, replyTo: string, correlationId: AmqpMessageId | undefined): void {
+function sendReply(conn: MessagePathConnection, reply: Reply, replyTo: string, correlationId: AmqpMessageId | undefined): void {
   const listener = conn.deps.ctx.config.name;
   const sender = conn.client?.replyLink(replyTo);
   if (!sender) {

@@ -36,11 +36,27 @@ export function parsePlain(response: Buffer | undefined): { authzid: string; use
   return { authzid: response.toString('utf8', 0, a), username, password: Buffer.from(response.subarray(b + 1)) };
 }
 
-/** Builds the per-connection mechanism table rhea offers in sasl-mechanisms, filling `result`. */
-export function saslMechanisms(offered: readonly AmqpSaslMechanism[], result: SaslResult): Record<string, () => ServerMechanism> {
+/**
+ * Builds the per-connection mechanism table rhea offers in sasl-mechanisms,
+ * filling `result`. EXTERNAL is in it only when the TLS handshake verified a
+ * client certificate (`certificateVerified`): the certificate is the credential,
+ * checked by the listener's `x509` authenticator at admission.
+ */
+export function saslMechanisms(offered: readonly AmqpSaslMechanism[], result: SaslResult, certificateVerified = false): Record<string, () => ServerMechanism> {
   const table: Record<string, () => ServerMechanism> = {};
   for (const name of offered) {
-    if (name === 'PLAIN') {
+    if (name === 'EXTERNAL') {
+      if (!certificateVerified) continue;
+      table.EXTERNAL = () => ({
+        outcome: undefined,
+        username: undefined,
+        // The optional authorization identity (RFC 4422 App. A.1) is not a credential: the certificate is.
+        start() {
+          result.mechanism = 'EXTERNAL';
+          this.outcome = true;
+        },
+      });
+    } else if (name === 'PLAIN') {
       table.PLAIN = () => ({
         outcome: undefined,
         username: undefined,
@@ -58,7 +74,7 @@ export function saslMechanisms(offered: readonly AmqpSaslMechanism[], result: Sa
           this.outcome = true;
         },
       });
-    } else {
+    } else if (name === 'ANONYMOUS') {
       table.ANONYMOUS = () => ({
         outcome: undefined,
         username: undefined,

@@ -19,7 +19,7 @@ import { ObserveManager } from './observe.js';
  * the lookup synchronously instead of through dns.lookup's deferred
  * callback on every send.
  */
-function literalLookup(address: string, family: unknown, callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void): void {
+function literalLookup(address: string, _family: unknown, callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void): void {
   callback(null, address, isIP(address) || 4);
 }
 

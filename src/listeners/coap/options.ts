@@ -1,8 +1,4 @@
-/**
- * CoAP option numbers (RFC 7252 §5.10, §12.2; RFC 7641; RFC 7959; RFC 9175;
- * RFC 7967) and value helpers: uint (§3.2), Block (RFC 7959 §2.2).
- */
-import type { CoapOption } from './codec.js';
+
 
 export const OPT = {
   IF_MATCH: 1,

@@ -10,7 +10,7 @@ import { tlsInfoOf } from '../../security/tls.js';
 import { createEnvelope, type TlsInfo } from '../../envelope/index.js';
 import type { Admission } from '../listener.js';
 import type { HttpCore } from './core.js';
-import { addressOf, basicCredentials, envelopeHeaders, errorAnswer, outcomeAnswer, type HttpAnswer } from './mapping.js';
+import { addressOf, basicCredentials, bearerToken, envelopeHeaders, errorAnswer, outcomeAnswer, type HttpAnswer } from './mapping.js';
 
 const ALLOWED = 'POST, PUT';
 
@@ -38,7 +38,8 @@ export async function onRequest(core: HttpCore, req: IncomingMessage, res: Serve
   if (!admission.ok) {
     const status = admission.status;
     if (status !== 503) core.report({ kind: 'auth-failure', remoteAddress, clientId, reasonCode: status, detail: admission.reason });
-    const headers: Record<string, string> = status === 401 ? { 'www-authenticate': 'Basic realm="thinggate", charset="UTF-8"' } : status === 503 ? { 'retry-after': '1' } : {};
+    // RFC 9110 §11.6.1: one challenge per scheme the listener accepts.
+    const headers: Record<string, string> = status === 401 ? { 'www-authenticate': 'Basic realm="thinggate", charset="UTF-8", Bearer realm="thinggate"' } : status === 503 ? { 'retry-after': '1' } : {};
     return send(core, res, errorAnswer(status, status === 503 ? 'TG_ERR_ADMISSION_UNAVAILABLE' : status === 401 ? 'TG_ERR_HTTP_UNAUTHORIZED' : 'TG_ERR_HTTP_FORBIDDEN', admission.reason, headers));
   }
   const body = await readBody(req, max);
@@ -82,11 +83,13 @@ async function admit(core: HttpCore, req: IncomingMessage, socket: Socket, clien
   const cached = core.admissions.get(socket);
   if (cached && cached.key === key) return cached.admission;
   const creds = basicCredentials(auth);
+  const token = bearerToken(auth);
   const admission = await core.pipeline.admit({
     protocol: 'http',
     listener: core.name,
     clientId,
     ...(creds && { username: creds.username, password: creds.password }),
+    ...(token !== undefined && { token }),
     remoteAddress: socket.remoteAddress ?? 'unknown',
     ...(socket.remotePort !== undefined && { remotePort: socket.remotePort }),
     ...(tls !== undefined && { tls }),

@@ -5,12 +5,12 @@
  * the deadline up to the first request are the AcceptGuard's.
  */
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { DeviceMessage } from '../../devices/registry.js';
 import { HTTP_DEFAULTS } from '../../config/sections/listener-http.js';
 import { ThinggateError } from '../../errors.js';
-import { serverTlsOptions } from '../../security/tls.js';
+import { serverTlsOf } from '../listener-tls.js';
 import type { Listener, ListenerContext, ListenerStats } from '../listener.js';
 import { HttpCore } from './core.js';
 import { onRequest } from './handle-request.js';
@@ -51,10 +51,10 @@ export class HttpListener implements Listener {
       });
     };
     const base = { keepAliveTimeout: o.keepAliveTimeoutMs, requestTimeout: o.requestTimeoutMs, headersTimeout: Math.min(o.requestTimeoutMs, 60_000) };
-    const server: Server = config.tls
-      ? createHttpsServer({ ...base, ...serverTlsOptions(this.name, config.tls, this.context.baseDir, config.limits.connectTimeoutMs) }, handler)
-      : createHttpServer(base, handler);
+    const tls = serverTlsOf(this.context);
+    const server: Server = tls ? createHttpsServer({ ...base, ...tls.options() }, handler) : createHttpServer(base, handler);
     this.accepts.attach(server);
+    if (tls) tls.attach(server as HttpsServer);
     server.on('connection', (s: Socket) => {
       this.sockets.add(s);
       s.once('close', () => this.sockets.delete(s));

@@ -66,6 +66,13 @@ export function basicCredentials(auth: string | undefined): { username: string; 
   return { username: decoded.subarray(0, colon).toString('utf8'), password: decoded.subarray(colon + 1) };
 }
 
+/** The token of `Authorization: Bearer TOKEN` (RFC 6750 §2.1). */
+export function bearerToken(auth: string | undefined): string | undefined {
+  if (auth === undefined || auth.length < 8 || auth.slice(0, 7).toLowerCase() !== 'bearer ') return undefined;
+  const token = auth.slice(7).trim();
+  return token.length > 0 ? token : undefined;
+}
+
 export interface HttpAnswer {
   readonly status: number;
   readonly headers: Record<string, string>;

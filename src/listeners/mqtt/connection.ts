@@ -11,51 +11,22 @@ import type { Duplex } from 'node:stream';
 import mqttPacket, { type Packet, type Parser } from 'mqtt-packet';
 import { PacketWriter } from './writer.js';
 import type { Logger } from 'pino';
-import type { Envelope, Identity, Outcome, Source, TlsInfo } from '../../envelope/index.js';
-import type { DeviceMessage, QoS, Subscriber } from '../../devices/registry.js';
-import type { ListenerContext } from '../listener.js';
-import type { ListenerLimits, MqttListenerOptions } from '../../config/types.js';
+import type { Envelope, Identity, Outcome, Source } from '../../envelope/index.js';
+import type { DeviceMessage, QoS } from '../../devices/registry.js';
 import { Framer } from './framing.js';
 import { decodePublish } from './decode-publish.js';
 import { MqttProtocolViolation, malformed, receiveMaximumExceeded } from './violation.js';
 import { RC } from './reason-codes.js';
-import type { MqttMetrics } from './metrics.js';
 import { Outbound } from './outbound.js';
 import { dispatchPacket } from './handlers/index.js';
-import { publishWill, type Will } from './will.js';
+import { validatePacket } from './validate.js';
+import { connectLevel } from './validate-connect.js';
+import { publishWill } from './will.js';
+import type { ConnectionState, ListenerShared as SharedState, MqttSession, RemoteInfo, Will } from './session.js';
 
-/** What all connections of one listener share. */
-export interface ListenerShared {
-  readonly ctx: ListenerContext;
-  readonly name: string;
-  readonly limits: ListenerLimits;
-  readonly options: MqttListenerOptions;
-  readonly metrics: MqttMetrics;
-  readonly connections: Set<MqttConnection>;
-  draining: boolean;
-  messagesIn: number;
-  messagesOut: number;
-  protocolErrors: number;
-  /** Called when a connection's in-flight count reaches zero or it closes (drain waits on it). */
-  onSettled(): void;
-  /** Called when the connection's CONNECT has arrived: the accept deadline no longer applies. */
-  onConnect(c: MqttConnection): void;
-  /** Uncorks `writer` at the end of this event-loop turn (one setImmediate per listener, not per write). */
-  scheduleFlush(writer: PacketWriter): void;
-}
-
-export interface RemoteInfo {
-  readonly address: string;
-  readonly port?: number;
-  readonly tls?: TlsInfo;
-}
-
-/** Lifecycle of a connection. */
-export type ConnectionState = 'new' | 'connecting' | 'connected' | 'closed';
-
-/** QoS 2 inbound exchange states [MQTT-4.3.3]. */
-export const QOS2_DISPATCHING = 1;
-export const QOS2_RECEIVED = 2;
+export { QOS2_DISPATCHING, QOS2_RECEIVED, type ConnectionState, type RemoteInfo } from './session.js';
+/** The listener state that MqttConnection's are given. */
+export type ListenerShared = SharedState<MqttConnection>;
 
 /** MQTT Control Packet type of PUBLISH (MQTT 5.0 §2.1.2). */
 const PUBLISH = 3;
@@ -63,7 +34,7 @@ const PUBLISH = 3;
 /** Grace period for a peer to read a final DISCONNECT/CONNACK before the socket is destroyed. */
 const CLOSE_GRACE_MS = 1000;
 
-export class MqttConnection implements Subscriber {
+export class MqttConnection implements MqttSession {
   clientId = '';
   readonly listener: string;
   /** Protocol level from CONNECT: 4 (3.1.1) or 5; 0 before CONNECT. */
@@ -77,6 +48,8 @@ export class MqttConnection implements Subscriber {
   sendWill = true;
   /** CONNACK has been sent (errors after it are DISCONNECTs, before it CONNACKs). */
   connacked = false;
+  /** The v5 Session Expiry Interval the client asked for in CONNECT (0 when absent), for DISCONNECT's rule (§3.14.2.2.2). */
+  connectSessionExpiry = 0;
 
   // Limits the client announced (v5) and negotiated values.
   keepaliveMs = 0;
@@ -106,6 +79,8 @@ export class MqttConnection implements Subscriber {
   private paused = false;
   /** Set once the connection is being closed: nothing more is read or dispatched. */
   private closing = false;
+  /** Aborted when the connection starts closing: no acknowledgement can follow (Envelope.signal). */
+  private readonly closed = new AbortController();
 
   constructor(
     readonly shared: ListenerShared,
@@ -127,6 +102,8 @@ export class MqttConnection implements Subscriber {
     socket.on('end', () => {
       this.wire.flushAcks();
       socket.end();
+      // Nothing can be written after our end: messages still awaited can no longer be acknowledged.
+      this.closed.abort();
     });
     shared.connections.add(this);
     shared.metrics.connections.inc();
@@ -149,7 +126,7 @@ export class MqttConnection implements Subscriber {
           ),
         );
       } else {
-        this.fail(malformed('MQTT-1.5.5-1', 'remaining length longer than four bytes'));
+        this.fail(malformed('MQTT-1.5.5-1', problem.detail));
       }
     }
   }
@@ -172,6 +149,12 @@ export class MqttConnection implements Subscriber {
       this.onPacket(packet);
     } else {
       try {
+        validatePacket(frame, bodyStart, this.version);
+      } catch (err) {
+        this.failValidation(err, frame, bodyStart);
+        return false;
+      }
+      try {
         this.parser.parse(frame);
       } catch (err) {
         this.fail(malformed(undefined, `unparsable packet: ${(err as Error).message}`));
@@ -181,13 +164,24 @@ export class MqttConnection implements Subscriber {
   };
 
   private onParseError(err: Error): void {
-    if (this.state === 'new' && err.message === 'Invalid protocol version') {
-      // [MQTT-3.1.2-2]: an unsupported level gets CONNACK 0x01 (in the 3.1.1 format every version can read).
-      this.wire.write(UNSUPPORTED_LEVEL_CONNACK);
-      this.fail(new MqttProtocolViolation('protocol-error', RC.UNSUPPORTED_PROTOCOL_VERSION, 'MQTT-3.1.2-2', 'unsupported protocol level'));
-      return;
-    }
     this.fail(malformed(undefined, `malformed packet: ${err.message}`));
+  }
+
+  /**
+   * A packet the validation layer refused. Before CONNECT the client's
+   * version comes from the refused CONNECT itself: a v5 client gets CONNACK
+   * with the reason code, an unsupported level CONNACK 0x01 in the 3.1.1
+   * format every version can read [MQTT-3.1.2-2].
+   */
+  private failValidation(err: unknown, frame: Buffer, bodyStart: number): void {
+    if (this.version === 0 && err instanceof MqttProtocolViolation) {
+      if (err.reasonCode === RC.UNSUPPORTED_PROTOCOL_VERSION) this.wire.write(UNSUPPORTED_LEVEL_CONNACK);
+      else if (connectLevel(frame, bodyStart) === 5) {
+        this.version = 5;
+        this.wire.setVersion(5);
+      }
+    }
+    this.fail(err);
   }
 
   private onPacket(packet: Packet): void {
@@ -273,6 +267,11 @@ export class MqttConnection implements Subscriber {
   }
 
   /** Called after CONNACK 0x00 has been written. */
+  /** The admitted identity's principal (Subscriber): guards the client id against takeover by another principal. */
+  get principal(): string | undefined {
+    return this.source.identity?.principal;
+  }
+
   established(clientId: string, identity: Identity | undefined): void {
     this.clientId = clientId;
     this.identity = identity;
@@ -321,6 +320,11 @@ export class MqttConnection implements Subscriber {
   }
 
   // ---- inbound flow ----------------------------------------------------------
+
+  /** Carried by this connection's messages; aborted once none of their acknowledgements can be sent. */
+  get closedSignal(): AbortSignal {
+    return this.closed.signal;
+  }
 
   /** Hands an envelope to the pipeline, counting it against the in-flight limit. */
   dispatch(env: Envelope): Promise<Outcome> {
@@ -430,6 +434,7 @@ export class MqttConnection implements Subscriber {
 
   private stopReading(): void {
     this.closing = true;
+    this.closed.abort();
     this.socket.removeAllListeners('data');
     this.socket.pause();
   }
@@ -438,6 +443,7 @@ export class MqttConnection implements Subscriber {
     if (this.state === 'closed') return;
     const wasConnected = this.state === 'connected';
     this.state = 'closed';
+    this.closed.abort();
     clearTimeout(this.keepaliveTimer);
     this.out.clear();
     this.shared.connections.delete(this);

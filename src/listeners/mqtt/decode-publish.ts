@@ -11,6 +11,7 @@
  * a Protocol Error (§3.3.2.3); mqtt-packet accepted both.
  */
 import type { IPublishPacket, UserProperties } from 'mqtt-packet';
+import { Cursor, hasWildcard } from './cursor.js';
 import { malformed, protocolError } from './violation.js';
 
 type Properties = NonNullable<IPublishPacket['properties']>;
@@ -34,7 +35,7 @@ export function decodePublish(frame: Buffer, bodyStart: number, v5: boolean): IP
   const flags = frame[0]!;
   const qos = (flags >> 1) & 3;
   if (qos === 3) throw malformed('MQTT-3.3.1-4', 'PUBLISH with both QoS bits set');
-  const r = new Cursor(frame, bodyStart, frame.length);
+  const r = new Cursor(frame, bodyStart, frame.length, 'PUBLISH', v5);
   const topic = r.string('topic name');
   const messageId = qos > 0 ? r.u16('packet identifier') : undefined;
   let properties: Properties | undefined;
@@ -42,7 +43,7 @@ export function decodePublish(frame: Buffer, bodyStart: number, v5: boolean): IP
     const length = r.varInt('property length');
     if (length > 0) {
       const start = r.take(length, 'properties');
-      properties = readProperties(new Cursor(frame, start, r.pos));
+      properties = readProperties(new Cursor(frame, start, r.pos, 'PUBLISH', true));
     }
   }
   const packet: Mutable<IPublishPacket> = {
@@ -64,10 +65,13 @@ function readProperties(r: Cursor): Properties {
   while (r.pos < r.end) {
     const id = r.u8('property identifier');
     switch (id) {
-      case PAYLOAD_FORMAT:
+      case PAYLOAD_FORMAT: {
         once(props.payloadFormatIndicator, 'payload format indicator');
-        props.payloadFormatIndicator = r.u8('payload format indicator') !== 0;
+        const v = r.u8('payload format indicator');
+        if (v > 1) throw protocolError('MQTT-3.3.2.3.2', `PUBLISH payload format indicator ${v} is neither 0 nor 1`);
+        props.payloadFormatIndicator = v === 1;
         break;
+      }
       case MESSAGE_EXPIRY:
         once(props.messageExpiryInterval, 'message expiry interval');
         props.messageExpiryInterval = r.u32('message expiry interval');
@@ -80,10 +84,14 @@ function readProperties(r: Cursor): Properties {
         once(props.contentType, 'content type');
         props.contentType = r.string('content type');
         break;
-      case RESPONSE_TOPIC:
+      case RESPONSE_TOPIC: {
         once(props.responseTopic, 'response topic');
-        props.responseTopic = r.string('response topic');
+        const start = r.stringBytes('response topic');
+        // [MQTT-3.3.2-14]: a Response Topic is a Topic Name, without wildcards.
+        if (hasWildcard(r.frame, start, r.pos)) throw protocolError('MQTT-3.3.2-14', 'PUBLISH response topic contains a wildcard');
+        props.responseTopic = r.frame.toString('utf8', start, r.pos);
         break;
+      }
       case CORRELATION_DATA: {
         once(props.correlationData, 'correlation data');
         const start = r.take(r.u16('correlation data'), 'correlation data');
@@ -100,7 +108,7 @@ function readProperties(r: Cursor): Properties {
         break;
       }
       default:
-        throw malformed('MQTT-2.2.2-2', `property 0x${id.toString(16).padStart(2, '0')} is not a PUBLISH property`);
+        throw malformed('MQTT-2.2.2.2', `property 0x${id.toString(16).padStart(2, '0')} is not a PUBLISH property`);
     }
   }
   return props;
@@ -115,54 +123,5 @@ function addUserProperty(up: UserProperties, name: string, value: string): void 
 }
 
 function once(existing: unknown, what: string): void {
-  if (existing !== undefined) throw protocolError('MQTT-3.3.2', `PUBLISH carries the ${what} more than once`);
-}
-
-/** Reads big-endian fields from `frame` between `pos` and `end`; running past `end` is a Malformed Packet. */
-class Cursor {
-  constructor(
-    readonly frame: Buffer,
-    public pos: number,
-    readonly end: number,
-  ) {}
-
-  /** Skips `n` bytes; returns where they start. */
-  take(n: number, what: string): number {
-    const start = this.pos;
-    if (start + n > this.end) throw malformed('MQTT-3.3.2-1', `PUBLISH ${what} runs past the end of ${this.end === this.frame.length ? 'the packet' : 'its properties'}`);
-    this.pos = start + n;
-    return start;
-  }
-
-  u8(what: string): number {
-    return this.frame[this.take(1, what)]!;
-  }
-
-  u16(what: string): number {
-    const at = this.take(2, what);
-    return (this.frame[at]! << 8) | this.frame[at + 1]!;
-  }
-
-  u32(what: string): number {
-    return this.frame.readUInt32BE(this.take(4, what));
-  }
-
-  /** A UTF-8 string with its two-byte length; ill-formed UTF-8 decodes to U+FFFD, which the handler refuses in topic names. */
-  string(what: string): string {
-    const start = this.take(this.u16(what), what);
-    return this.frame.toString('utf8', start, this.pos);
-  }
-
-  /** A Variable Byte Integer (MQTT 5.0 §1.5.5): at most four bytes. */
-  varInt(what: string): number {
-    let value = 0;
-    let multiplier = 1;
-    for (let i = 0; i < 4; i++) {
-      const b = this.u8(what);
-      value += (b & 0x7f) * multiplier;
-      if ((b & 0x80) === 0) return value;
-      multiplier *= 128;
-    }
-    throw malformed('MQTT-1.5.5-1', `PUBLISH ${what}: variable byte integer longer than four bytes`);
-  }
+  if (existing !== undefined) throw protocolError('MQTT-2.2.2.2', `PUBLISH carries the ${what} more than once`);
 }

@@ -16,6 +16,7 @@ export interface MessageProperties {
   readonly responseTopic?: string;
   readonly correlationData?: Buffer;
   readonly messageExpiryInterval?: number;
+  readonly payloadFormatIndicator?: boolean;
 }
 
 export function userPropertiesToHeaders(up: UserProperties): Record<string, string> {
@@ -36,6 +37,7 @@ export function buildEnvelope(
   qos: number,
   props: MessageProperties | undefined,
   now: number,
+  signal?: AbortSignal,
 ): Envelope {
   // Fields assigned one by one: no object spread on the per-message path.
   const init: { -readonly [K in keyof EnvelopeInit]: EnvelopeInit[K] } = {
@@ -48,12 +50,14 @@ export function buildEnvelope(
     delivery: DELIVERY[qos]!,
     receivedAt: now,
   };
+  if (signal !== undefined) init.signal = signal;
   if (props !== undefined) {
     if (props.userProperties !== undefined) init.headers = userPropertiesToHeaders(props.userProperties);
     if (props.contentType !== undefined) init.contentType = props.contentType;
     if (props.responseTopic !== undefined) init.replyTo = props.responseTopic;
     if (props.correlationData !== undefined) init.correlationId = props.correlationData.toString('base64url');
     if (props.messageExpiryInterval !== undefined) init.expiresAt = now + props.messageExpiryInterval * 1000;
+    if (props.payloadFormatIndicator === true) init.payloadUtf8 = true;
   }
   return createEnvelope(init);
 }

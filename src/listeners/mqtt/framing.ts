@@ -15,8 +15,8 @@
 
 export type FrameProblem =
   | { readonly kind: 'oversize'; readonly size: number }
-  /** More than four Remaining Length bytes (MQTT 5.0 §1.5.5, [MQTT-1.5.5-1]). */
-  | { readonly kind: 'malformed-length' };
+  /** More than four Remaining Length bytes, or more than the value needs (MQTT 5.0 §1.5.5, [MQTT-1.5.5-1]). */
+  | { readonly kind: 'malformed-length'; readonly detail: string };
 
 /**
  * Receives one whole packet: `frame` is its bytes (fixed header included),
@@ -67,12 +67,13 @@ export class Framer {
         length += (b & 0x7f) * multiplier;
         multiplier *= 128;
         if ((b & 0x80) === 0) {
+          if (b === 0 && j > i + 1) return { kind: 'malformed-length', detail: 'remaining length not in its shortest form' };
           headerEnd = j + 1;
           break;
         }
       }
       if (headerEnd === INCOMPLETE) {
-        if (j > i + 4) return { kind: 'malformed-length' };
+        if (j > i + 4) return { kind: 'malformed-length', detail: 'remaining length longer than four bytes' };
         this.keep(buf.subarray(i), 0);
         return undefined;
       }

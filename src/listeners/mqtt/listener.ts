@@ -6,16 +6,17 @@
  * AcceptGuard's, on the raw sockets.
  */
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
-import { createServer as createTlsServer } from 'node:tls';
+import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, createWebSocketStream, type WebSocket } from 'ws';
 import type { TlsInfo } from '../../envelope/index.js';
 import type { DeviceMessage } from '../../devices/registry.js';
-import type { Listener, ListenerContext, ListenerStats } from '../listener.js';
+import type { ConnectionInfo, Listener, ListenerContext, ListenerStats } from '../listener.js';
 import { ThinggateError } from '../../errors.js';
-import { serverTlsOptions, tlsInfoOf } from '../../security/tls.js';
+import { tlsInfoOf } from '../../security/tls.js';
+import { serverTlsOf } from '../listener-tls.js';
 import { AcceptGuard } from '../accept-guard.js';
 import { MqttConnection, type ListenerShared, type RemoteInfo } from './connection.js';
 import { MqttMetrics } from './metrics.js';
@@ -75,7 +76,8 @@ export class MqttListener implements Listener {
   async start(): Promise<void> {
     if (this.server) return;
     const cfg = this.ctx.config;
-    const tls = cfg.tls ? serverTlsOptions(this.name, cfg.tls, this.ctx.baseDir, cfg.limits.connectTimeoutMs) : undefined;
+    const serverTls = serverTlsOf(this.ctx);
+    const tls = serverTls?.options();
     let server: NetServer | HttpServer;
     if (cfg.protocol === 'mqtt-ws') {
       const http: HttpServer = tls ? createHttpsServer(tls) : createHttpServer();
@@ -87,6 +89,7 @@ export class MqttListener implements Listener {
       server = createNetServer((s) => this.accept(s, remoteOf(s)));
     }
     this.accepts.attach(server);
+    if (serverTls) serverTls.attach(server as TlsServer);
     await new Promise<void>((resolvePromise, reject) => {
       const onError = (err: Error): void => reject(new ThinggateError('TG_ERR_LISTEN', `listener '${cfg.name}' cannot bind ${cfg.host}:${cfg.port}: ${err.message}`, { cause: err }));
       server.once('error', onError);
@@ -132,6 +135,35 @@ export class MqttListener implements Listener {
     const sub = this.ctx.devices.lookup(clientId);
     if (!(sub instanceof MqttConnection) || sub.listener !== this.name) return false;
     return sub.deliver(message, message.qos);
+  }
+
+  listConnections(): ConnectionInfo[] {
+    const out: ConnectionInfo[] = [];
+    for (const c of this.shared.connections) {
+      out.push({
+        listener: this.name,
+        protocol: this.protocol,
+        clientId: c.clientId,
+        remoteAddress: c.remote.address,
+        ...(c.remote.port !== undefined && { remotePort: c.remote.port }),
+        ...(c.identity && { identity: c.identity.principal }),
+        ...(c.version > 0 && { protocolVersion: c.version === 5 ? 'mqtt 5' : 'mqtt 3.1.1' }),
+        state: c.state,
+        inflight: c.pending,
+      });
+    }
+    return out;
+  }
+
+  /** An operator closes a session: MQTT 5 DISCONNECT 0x98 Administrative action (§3.14.2.1); v3.1.1 has no reason, the socket closes. */
+  closeConnection(clientId: string, reason: string): boolean {
+    for (const c of this.shared.connections) {
+      if (c.clientId !== clientId || c.state !== 'connected') continue;
+      c.log.info({ reason }, 'connection closed by an operator');
+      c.closeWith(RC.ADMINISTRATIVE_ACTION, reason);
+      return true;
+    }
+    return false;
   }
 
   stats(): ListenerStats {

@@ -7,7 +7,7 @@
  */
 import type { IPublishPacket } from 'mqtt-packet';
 import type { DeviceMessage, QoS } from '../../devices/registry.js';
-import type { MqttConnection } from './connection.js';
+import type { MqttSession } from './session.js';
 import { RC } from './reason-codes.js';
 
 /** Outbound QoS 2 states: waiting for PUBREC, then for PUBCOMP. */
@@ -27,7 +27,7 @@ export class Outbound {
   private nextId = 1;
 
   constructor(
-    private readonly conn: MqttConnection,
+    private readonly conn: MqttSession,
     private readonly maxQueue: number,
   ) {}
 
@@ -64,16 +64,22 @@ export class Outbound {
     this.pump();
   }
 
-  /** PUBREC from the client: release with PUBREL, or end the exchange on a failure code (MQTT 5.0 §4.3.3). */
+  /**
+   * PUBREC from the client: release with PUBREL, or end the exchange on a
+   * failure code. Only a PUBREC below 0x80 is answered with PUBREL
+   * [MQTT-4.3.3-4], for an unknown packet id too (then with 0x92).
+   */
   onPubrec(id: number, reasonCode: number): void {
     const state = this.inflight.get(id);
-    if (state === undefined) {
-      this.conn.wire.ack('pubrel', id, RC.PACKET_IDENTIFIER_NOT_FOUND);
+    if (reasonCode >= 0x80) {
+      if (state !== undefined) {
+        this.inflight.delete(id);
+        this.pump();
+      }
       return;
     }
-    if (reasonCode >= 0x80) {
-      this.inflight.delete(id);
-      this.pump();
+    if (state === undefined) {
+      this.conn.wire.ack('pubrel', id, RC.PACKET_IDENTIFIER_NOT_FOUND);
       return;
     }
     this.inflight.set(id, AWAIT_COMP);
@@ -139,6 +145,11 @@ type PublishProperties = NonNullable<IPublishPacket['properties']>;
 function v5Properties(message: DeviceMessage, subscriptionIds: readonly number[] | undefined): PublishProperties | undefined {
   const props: PublishProperties = {};
   let some = false;
+  // [MQTT-3.3.2-4]: the Payload Format Indicator reaches every subscriber unaltered.
+  if (message.payloadUtf8 === true) {
+    props.payloadFormatIndicator = true;
+    some = true;
+  }
   if (message.contentType !== undefined) {
     props.contentType = message.contentType;
     some = true;

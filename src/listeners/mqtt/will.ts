@@ -6,13 +6,12 @@
  * elapses at once (the Will goes out at the earlier of the delay and the end
  * of the session, MQTT 5.0 §3.1.3.2.2).
  */
-import type { IConnectPacket } from 'mqtt-packet';
-import type { MqttConnection } from './connection.js';
+import type { MqttSession, Will } from './session.js';
 import { buildEnvelope } from './envelope.js';
 
-export type Will = NonNullable<IConnectPacket['will']>;
+export type { Will } from './session.js';
 
-export function publishWill(conn: MqttConnection, will: Will): void {
+export function publishWill(conn: MqttSession, will: Will): void {
   const payload = typeof will.payload === 'string' ? Buffer.from(will.payload) : will.payload;
   const env = buildEnvelope(conn.listener, conn.source, will.topic, payload, will.qos ?? 0, will.properties, Date.now());
   const log = conn.log;

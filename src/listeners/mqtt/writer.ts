@@ -101,6 +101,15 @@ export class PacketWriter {
     return true;
   }
 
+  /** True when `packet` can be encoded within the client's Maximum Packet Size. */
+  fits(packet: Packet): boolean {
+    try {
+      return mqttPacket.generate(packet, this.options).length <= this.maxPacketBytes;
+    } catch {
+      return false;
+    }
+  }
+
   /** PUBACK/PUBREC/PUBREL/PUBCOMP with success and no properties: four bytes, no encoder. */
   simpleAck(cmd: AckType, messageId: number): void {
     if (this.socket.destroyed || this.socket.writableEnded) return;

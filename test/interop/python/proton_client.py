@@ -16,11 +16,16 @@ from proton.reactor import AtMostOnce, Container
 
 
 def connect(container, args):
-    return container.connect(
-        args.url,
-        allowed_mechs="PLAIN" if "@" in args.url else "ANONYMOUS",
-        allow_insecure_mechs=True,
-    )
+    mechs = args.mech or ("PLAIN" if "@" in args.url else "ANONYMOUS")
+    if args.cert is None:
+        return container.connect(args.url, allowed_mechs=mechs, allow_insecure_mechs=True)
+    # TLS with a client certificate (mutual TLS); EXTERNAL takes the identity from it.
+    from proton import SSLDomain
+    domain = SSLDomain(SSLDomain.MODE_CLIENT)
+    domain.set_credentials(args.cert, args.key, None)
+    domain.set_trusted_ca_db(args.ca)
+    domain.set_peer_authentication(SSLDomain.VERIFY_PEER_NAME)
+    return container.connect(args.url, ssl_domain=domain, allowed_mechs=mechs, allow_insecure_mechs=True)
 
 
 class Base(MessagingHandler):
@@ -150,6 +155,10 @@ def main():
     p.add_argument("--count", type=int, default=1)
     p.add_argument("--presettled", action="store_true")
     p.add_argument("--container-id", default="proton-interop")
+    p.add_argument("--mech", default=None, help="SASL mechanisms to allow (default: PLAIN with credentials, else ANONYMOUS)")
+    p.add_argument("--ca", default=None)
+    p.add_argument("--cert", default=None)
+    p.add_argument("--key", default=None)
     args = p.parse_args()
     handler = {"send": Send, "request": Request, "receive": Receive}[args.mode](args)
     container = Container(handler)

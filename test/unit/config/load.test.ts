@@ -47,6 +47,7 @@ describe('configuration loading', () => {
   });
 
   it('reports wrong types, enums, patterns, formats and ranges', () => {
+    // biome-ignore lint/suspicious/noExplicitAny: the test writes wrong values into the parsed document on purpose
     const raw = minimal() as Record<string, any>;
     raw.listeners[0].port = 'eighty';
     raw.listeners[0].protocol = 'mqtts';
@@ -63,6 +64,7 @@ describe('configuration loading', () => {
   });
 
   it('checks references between sections', () => {
+    // biome-ignore lint/suspicious/noExplicitAny: the test writes wrong values into the parsed document on purpose
     const raw = minimal() as Record<string, any>;
     raw.routes.push({ match: { address: 'a/#', listener: 'nope' }, pool: 'missing' });
     raw.routes.push({ match: { address: 'a/#x' }, pool: 'p' });
@@ -76,7 +78,18 @@ describe('configuration loading', () => {
     expect(problems).toContain("gw.yaml: /pools/1/name: duplicate name 'p'");
   });
 
+  it('checks the script bounds against each other: a decision must fit a quarter of the isolate', () => {
+    const raw = { ...minimal(), scripts: { memoryMb: 8, maxDecisionBytes: 4 * 1024 * 1024, suspend: { initialMs: 5000, maxMs: 1000 } } };
+    const problems = problemsOf(raw);
+    expect(problems).toContain('gw.yaml: /scripts/maxDecisionBytes: must be at most a quarter of memoryMb (2097152 bytes with memoryMb 8)');
+    expect(problems).toContain('gw.yaml: /scripts/suspend/maxMs: must be at least suspend.initialMs (5000)');
+    const ok = parseConfig({ ...minimal(), scripts: { memoryMb: 8 } }, { source: 'gw.yaml', env: {} });
+    expect(ok.scripts).toMatchObject({ maxDecisionBytes: 1048576, maxBatchDecisionBytes: 4194304, suspend: { timeouts: 3, initialMs: 1000, maxMs: 60000 } });
+    expect(ok.scripts.throttle.addressFailures).toBe(50);
+  });
+
   it('refuses unknown path placeholders and clashing ports', () => {
+    // biome-ignore lint/suspicious/noExplicitAny: the test writes wrong values into the parsed document on purpose
     const raw = minimal() as Record<string, any>;
     raw.routes[0].request = { path: '/x/{topic}' };
     raw.listeners = [
@@ -102,7 +115,7 @@ routes: [{ match: { address: "#" }, pool: p, request: { headers: { x-literal: "$
       throw new Error('accepted');
     } catch (err) {
       expect((err as ConfigError).problems).toContain(
-        'gw.yaml: /pools/0/endpoints/0/url: environment variable BACKEND_HOST is not set and has no default (use ${BACKEND_HOST:-default})',
+        'gw.yaml: /pools/0/endpoints/0/url: environment variable BACKEND_HOST is not set and has no default (use ${BACKEND_HOST:-default}) (line 3)',
       );
     }
   });

@@ -52,3 +52,40 @@ describe('route table', () => {
     expect(compilePathTemplate('/x/{address.7}')(env('a/b'))).toBe('/x/');
   });
 });
+
+describe('match.tlsFingerprint', () => {
+  const JA4 = 't13d0306mt_0123456789ab_ba9876543210';
+  const JA3 = '0123456789abcdef0123456789abcdef';
+  const table = new RouteTable(
+    parseConfig({
+      listeners: [],
+      pools: [{ name: 'p', endpoints: [{ url: 'http://127.0.0.1:1' }] }],
+      routes: [
+        { name: 'known-ja4', match: { address: '#', tlsFingerprint: JA4 }, pool: 'p' },
+        { name: 'known-ja3', match: { address: '#', tlsFingerprint: [JA3] }, pool: 'p' },
+        { name: 'other', match: { address: '#' }, pool: 'p' },
+      ],
+    }).routes,
+  );
+  const withTls = (tls?: { ja4?: string; ja3?: string }): Envelope =>
+    createEnvelope({
+      protocol: 'mqtt',
+      listener: 'mqtts',
+      source: { clientId: 'd', remoteAddress: '127.0.0.1', ...(tls && { tls: { version: 'TLSv1.3', cipher: 'x', resumed: false, authorized: false, ...tls } }) },
+      address: 'a',
+      method: 'PUBLISH',
+      payload: Buffer.alloc(0),
+      delivery: 'at-least-once',
+    });
+
+  it('matches a connection whose JA4 or JA3 is listed, and never a plain one', () => {
+    expect(table.match(withTls({ ja4: JA4, ja3: 'f'.repeat(32) }))?.name).toBe('known-ja4');
+    expect(table.match(withTls({ ja4: 't13d000000_000000000000_000000000000', ja3: JA3 }))?.name).toBe('known-ja3');
+    expect(table.match(withTls({ ja4: 't12d000000_000000000000_000000000000' }))?.name).toBe('other');
+    expect(table.match(withTls())?.name).toBe('other');
+  });
+
+  it('refuses a value that is neither a JA4 nor a JA3 fingerprint, naming its path', () => {
+    expect(() => parseConfig({ listeners: [], pools: [{ name: 'p', endpoints: [{ url: 'http://127.0.0.1:1' }] }], routes: [{ match: { tlsFingerprint: 'chrome' }, pool: 'p' }] })).toThrow(/\/routes\/0\/match\/tlsFingerprint/);
+  });
+});

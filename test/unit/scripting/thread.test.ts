@@ -87,7 +87,7 @@ describe('script threads', () => {
     const spinning = host.onMessage(SPIN, envelope('s0/spin'));
     await new Promise((r) => setTimeout(r, 50));
     // Queued behind the spinning batch, as a reload's compile is when the gateway stops.
-    const compiling = thread.compile(key, SPIN, unit.absPath, `export function onMessage() { return drop('v2'); }`, { memoryMb: 32, timeoutMs: 100 });
+    const compiling = thread.compile(key, SPIN, unit.absPath, `export function onMessage() { return drop('v2'); }`, { memoryMb: 32, timeoutMs: 100, maxDecisionBytes: 1048576, maxBatchDecisionBytes: 4194304 });
     await thread.close();
     await expect(compiling).rejects.toMatchObject({ code: 'TG_ERR_CONFIG_INVALID', message: expect.stringMatching(/script thread closed/) });
     expect(await spinning).toMatchObject({ ok: false });

@@ -5,9 +5,9 @@
  * (MQTT 5.0 §4.12: a client that named no method must not send AUTH).
  */
 import type { IAuthPacket } from 'mqtt-packet';
-import type { MqttConnection } from '../connection.js';
+import type { MqttSession } from '../session.js';
 import { protocolError } from '../violation.js';
 
-export function handleAuth(_c: MqttConnection, _p: IAuthPacket): void {
+export function handleAuth(_c: MqttSession, _p: IAuthPacket): void {
   throw protocolError('MQTT-4.12', 'AUTH without an authentication method in CONNECT');
 }

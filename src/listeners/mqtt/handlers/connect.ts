@@ -9,7 +9,8 @@ import { isUtf8 } from 'node:buffer';
 import type { IConnackPacket, IConnectPacket } from 'mqtt-packet';
 import type { Identity } from '../../../envelope/index.js';
 import { topicNameProblem } from '../../../envelope/index.js';
-import { MqttConnection } from '../connection.js';
+import type { Subscriber } from '../../../devices/registry.js';
+import type { MqttSession } from '../session.js';
 import { RC, V3_CONNACK, admissionReturnCode } from '../reason-codes.js';
 
 interface ConnectContext {
@@ -21,7 +22,7 @@ interface ConnectContext {
   sessionExpiryOverride?: boolean;
 }
 
-type Stage = (c: MqttConnection, cx: ConnectContext) => boolean | Promise<boolean>;
+type Stage = (c: MqttSession, cx: ConnectContext) => boolean | Promise<boolean>;
 
 /** The connect stages, in order. */
 export const CONNECT_STAGES: ReadonlyArray<readonly [string, Stage]> = [
@@ -30,11 +31,12 @@ export const CONNECT_STAGES: ReadonlyArray<readonly [string, Stage]> = [
   ['features', checkFeatures],
   ['admission', admit],
   ['negotiation', negotiate],
+  ['packet-size', checkConnackFits],
   ['takeover', takeOver],
   ['connack', connack],
 ];
 
-export function handleConnect(c: MqttConnection, packet: IConnectPacket): void {
+export function handleConnect(c: MqttSession, packet: IConnectPacket): void {
   c.beginConnect(packet.protocolVersion ?? 4);
   const cx: ConnectContext = { packet, clientId: packet.clientId, assigned: false };
   runStages(c, cx, 0).then(
@@ -45,7 +47,7 @@ export function handleConnect(c: MqttConnection, packet: IConnectPacket): void {
   );
 }
 
-async function runStages(c: MqttConnection, cx: ConnectContext, from: number): Promise<boolean> {
+async function runStages(c: MqttSession, cx: ConnectContext, from: number): Promise<boolean> {
   for (let i = from; i < CONNECT_STAGES.length; i++) {
     if (c.state === 'closed') return false;
     const r = CONNECT_STAGES[i]![1](c, cx);
@@ -55,7 +57,7 @@ async function runStages(c: MqttConnection, cx: ConnectContext, from: number): P
 }
 
 /** Refuses with a CONNACK in the client's version, then closes. */
-function refuse(c: MqttConnection, v5Code: number, v3Code: number, reason: string): false {
+function refuse(c: MqttSession, v5Code: number, v3Code: number, reason: string): false {
   c.log.info({ reason, code: c.version === 5 ? v5Code : v3Code }, 'connection refused');
   if (c.version === 5) c.wire.send({ cmd: 'connack', sessionPresent: false, reasonCode: v5Code, properties: { reasonString: reason } });
   else c.wire.send({ cmd: 'connack', sessionPresent: false, returnCode: v3Code });
@@ -64,7 +66,7 @@ function refuse(c: MqttConnection, v5Code: number, v3Code: number, reason: strin
 }
 
 /** [MQTT-3.1.2-2]: only 3.1.1 (level 4) and 5 are served; 3.1 (level 3) gets return code 0x01. */
-function checkProtocolVersion(c: MqttConnection, cx: ConnectContext): boolean {
+function checkProtocolVersion(c: MqttSession, cx: ConnectContext): boolean {
   const v = cx.packet.protocolVersion;
   if (v === 4 || v === 5) return true;
   c.version = 4; // answer in the 3.x CONNACK format the client understands
@@ -76,7 +78,7 @@ function checkProtocolVersion(c: MqttConnection, cx: ConnectContext): boolean {
  * Identifier [MQTT-3.2.2-16]; v3.1.1 allows it only with clean session, else
  * CONNACK 0x02 [MQTT-3.1.3-8].
  */
-function checkClientId(c: MqttConnection, cx: ConnectContext): boolean {
+function checkClientId(c: MqttSession, cx: ConnectContext): boolean {
   if (cx.clientId.length > 0) return true;
   if (c.version === 4 && !cx.packet.clean) {
     return refuse(c, RC.CLIENT_IDENTIFIER_NOT_VALID, V3_CONNACK.IDENTIFIER_REJECTED, 'empty client identifier requires clean session [MQTT-3.1.3-8]');
@@ -87,7 +89,7 @@ function checkClientId(c: MqttConnection, cx: ConnectContext): boolean {
 }
 
 /** Features thinggate does not offer are refused up front rather than half-honoured. */
-function checkFeatures(c: MqttConnection, cx: ConnectContext): boolean {
+function checkFeatures(c: MqttSession, cx: ConnectContext): boolean {
   const p = cx.packet;
   if (c.version === 5 && p.properties?.authenticationMethod !== undefined) {
     return refuse(c, RC.BAD_AUTHENTICATION_METHOD, V3_CONNACK.NOT_AUTHORIZED, 'enhanced authentication is not supported');
@@ -111,7 +113,7 @@ function checkFeatures(c: MqttConnection, cx: ConnectContext): boolean {
 }
 
 /** Admission through the pipeline (authenticators, onConnect scripts). Passwords are never logged. */
-async function admit(c: MqttConnection, cx: ConnectContext): Promise<boolean> {
+async function admit(c: MqttSession, cx: ConnectContext): Promise<boolean> {
   const p = cx.packet;
   const r = c.remote;
   const admission = await c.shared.ctx.pipeline.admit({
@@ -129,7 +131,8 @@ async function admit(c: MqttConnection, cx: ConnectContext): Promise<boolean> {
     if (admission.identity) cx.identity = admission.identity;
     return true;
   }
-  if (admission.status === 401) {
+  // Bad credentials, a refused identity or client id: every refusal but "come back later" is an auth-failure.
+  if (admission.status !== 503) {
     c.shared.ctx.guard.report({
       kind: 'auth-failure',
       listener: c.listener,
@@ -138,12 +141,13 @@ async function admit(c: MqttConnection, cx: ConnectContext): Promise<boolean> {
       detail: admission.reason,
     });
   }
+  if (admission.clientIdRefused) return refuse(c, RC.CLIENT_IDENTIFIER_NOT_VALID, V3_CONNACK.IDENTIFIER_REJECTED, admission.reason);
   const code = admissionReturnCode(admission.status, c.version);
   return refuse(c, code, code, admission.reason);
 }
 
 /** Keepalive, Receive Maximum, Maximum Packet Size and Problem Information from the client. */
-function negotiate(c: MqttConnection, cx: ConnectContext): boolean {
+function negotiate(c: MqttSession, cx: ConnectContext): boolean {
   const p = cx.packet;
   let keepalive = p.keepalive ?? 0;
   const max = c.shared.options.maxKeepAliveSeconds;
@@ -161,22 +165,50 @@ function negotiate(c: MqttConnection, cx: ConnectContext): boolean {
       if (props.maximumPacketSize !== undefined) c.wire.maxPacketBytes = props.maximumPacketSize;
       if (props.requestProblemInformation === false) c.wire.problemInformation = false;
       // Sessions end with their connection; a requested expiry is answered with 0 (§3.2.2.3.2).
-      if ((props.sessionExpiryInterval ?? 0) > 0) cx.sessionExpiryOverride = true;
+      c.connectSessionExpiry = props.sessionExpiryInterval ?? 0;
+      if (c.connectSessionExpiry > 0) cx.sessionExpiryOverride = true;
     }
   }
   return true;
 }
 
+/** A subscriber that is an MQTT session (it can be taken over), not another protocol's device. */
+function isSession(s: Subscriber): s is MqttSession {
+  return typeof (s as Partial<MqttSession>).takeOver === 'function';
+}
+
 /** [MQTT-3.1.4-3]: a connection with the same client id is closed (v5: DISCONNECT 0x8E). */
-function takeOver(c: MqttConnection, cx: ConnectContext): boolean {
+function takeOver(c: MqttSession, cx: ConnectContext): boolean {
   c.clientId = cx.clientId;
   const previous = c.shared.ctx.devices.connect(c);
-  if (previous instanceof MqttConnection) previous.takeOver();
+  if (previous && isSession(previous)) previous.takeOver();
   else if (previous) c.log.warn({ listener: previous.listener }, 'client id already connected through another protocol');
   return true;
 }
 
-function connack(c: MqttConnection, cx: ConnectContext): boolean {
+/**
+ * [MQTT-3.1.2-25]: nothing larger than the client's Maximum Packet Size may
+ * be sent to it. A client that cannot take thinggate's CONNACK is told with
+ * a bare CONNACK 0x95 Packet too large (when even that fits) and closed,
+ * before it takes over any session.
+ */
+function checkConnackFits(c: MqttSession, cx: ConnectContext): boolean {
+  if (c.version !== 5 || c.wire.fits(connackPacket(c, cx))) return true;
+  c.log.info({ maximumPacketSize: c.wire.maxPacketBytes }, 'connection refused: the client cannot take the CONNACK');
+  c.wire.send({ cmd: 'connack', sessionPresent: false, reasonCode: RC.PACKET_TOO_LARGE });
+  c.end();
+  return false;
+}
+
+function connack(c: MqttSession, cx: ConnectContext): boolean {
+  // Session Present is always 0: sessions are not kept across connections [MQTT-3.2.2-2].
+  c.wire.send(connackPacket(c, cx));
+  c.established(cx.clientId, cx.identity);
+  c.log.debug({ version: c.version, keepalive: c.keepaliveMs / 1000 }, 'client connected');
+  return true;
+}
+
+function connackPacket(c: MqttSession, cx: ConnectContext): IConnackPacket {
   const o = c.shared.options;
   const limits = c.shared.limits;
   const packet: IConnackPacket = { cmd: 'connack', sessionPresent: false, returnCode: 0 };
@@ -195,9 +227,5 @@ function connack(c: MqttConnection, cx: ConnectContext): boolean {
       ...(cx.sessionExpiryOverride && { sessionExpiryInterval: 0 }),
     };
   }
-  // Session Present is always 0: sessions are not kept across connections [MQTT-3.2.2-2].
-  c.wire.send(packet);
-  c.established(cx.clientId, cx.identity);
-  c.log.debug({ version: c.version, keepalive: c.keepaliveMs / 1000 }, 'client connected');
-  return true;
+  return packet;
 }

@@ -3,7 +3,7 @@
  * packets may arrive when ([MQTT-3.1.0-1], [MQTT-3.1.0-2]).
  */
 import type { Packet } from 'mqtt-packet';
-import type { MqttConnection } from '../connection.js';
+import type { MqttSession } from '../session.js';
 import { protocolError } from '../violation.js';
 import { handleConnect } from './connect.js';
 import { handlePublish } from './publish.js';
@@ -17,7 +17,7 @@ import { handlePingreq } from './pingreq.js';
 import { handleDisconnect } from './disconnect.js';
 import { handleAuth } from './auth.js';
 
-export function dispatchPacket(c: MqttConnection, p: Packet): void {
+export function dispatchPacket(c: MqttSession, p: Packet): void {
   if (p.cmd === 'connect') {
     // [MQTT-3.1.0-2]: a second CONNECT is a protocol violation.
     if (c.state !== 'new') throw protocolError('MQTT-3.1.0-2', 'second CONNECT on one connection');

@@ -1,7 +1,7 @@
 /** PUBACK from the client: completes an outbound QoS 1 delivery (MQTT 5.0 §3.4). */
 import type { IPubackPacket } from 'mqtt-packet';
-import type { MqttConnection } from '../connection.js';
+import type { MqttSession } from '../session.js';
 
-export function handlePuback(c: MqttConnection, p: IPubackPacket): void {
+export function handlePuback(c: MqttSession, p: IPubackPacket): void {
   c.out.onPuback(p.messageId ?? 0);
 }

@@ -7,12 +7,12 @@
 import { isUtf8 } from 'node:buffer';
 import type { IPublishPacket } from 'mqtt-packet';
 import { topicNameProblem, type Outcome } from '../../../envelope/index.js';
-import { QOS2_DISPATCHING, QOS2_RECEIVED, type MqttConnection } from '../connection.js';
+import { QOS2_DISPATCHING, QOS2_RECEIVED, type MqttSession } from '../session.js';
 import { buildEnvelope } from '../envelope.js';
 import { RC, outcomeReasonCode } from '../reason-codes.js';
 import { MqttProtocolViolation, malformed, protocolError, receiveMaximumExceeded } from '../violation.js';
 
-export function handlePublish(c: MqttConnection, p: IPublishPacket): void {
+export function handlePublish(c: MqttSession, p: IPublishPacket): void {
   const v5 = c.version === 5;
   const props = p.properties;
   let topic = p.topic;
@@ -25,8 +25,6 @@ export function handlePublish(c: MqttConnection, p: IPublishPacket): void {
   // [MQTT-3.3.1-2]: DUP must be 0 for QoS 0; [MQTT-2.3.1-1]: QoS 1/2 packet identifiers are non-zero.
   if (qos === 0 && p.dup) throw malformed('MQTT-3.3.1-2', 'DUP flag set on a QoS 0 PUBLISH');
   if (qos > 0 && !p.messageId) throw malformed('MQTT-2.3.1-1', 'QoS 1/2 PUBLISH with packet identifier 0');
-  // mqtt-packet decodes ill-formed UTF-8 to U+FFFD; a topic carrying it is treated as ill-formed [MQTT-1.5.4-1].
-  if (topic.includes('\uFFFD')) throw malformed('MQTT-1.5.4-1', 'topic name is not well-formed UTF-8');
   const problem = topicNameProblem(topic);
   if (problem !== undefined) {
     throw new MqttProtocolViolation('protocol-error', RC.TOPIC_NAME_INVALID, 'MQTT-3.3.2-2', `invalid topic name: ${problem}`);
@@ -63,7 +61,7 @@ export function handlePublish(c: MqttConnection, p: IPublishPacket): void {
     else finish(c, qos, id, rejection, undefined, undefined);
     return;
   }
-  const env = buildEnvelope(c.listener, c.source, topic, payload, qos, props, Date.now());
+  const env = buildEnvelope(c.listener, c.source, topic, payload, qos, props, Date.now(), c.closedSignal);
   const responseTopic = props?.responseTopic;
   const correlation = props?.correlationData;
   c.dispatch(env).then(
@@ -79,7 +77,7 @@ export function handlePublish(c: MqttConnection, p: IPublishPacket): void {
 }
 
 /** Topic aliases (MQTT 5.0 §3.3.2.3.4): 0 or above our maximum → 0x94; unknown alias with an empty topic → 0x82. */
-function resolveAlias(c: MqttConnection, alias: number, topic: string): string {
+function resolveAlias(c: MqttSession, alias: number, topic: string): string {
   const max = c.shared.options.topicAliasMaximum;
   if (alias === 0 || alias > max) {
     throw new MqttProtocolViolation('protocol-error', RC.TOPIC_ALIAS_INVALID, 'MQTT-3.3.2-8', `topic alias ${alias} outside 1..${max}`);
@@ -94,10 +92,13 @@ function resolveAlias(c: MqttConnection, alias: number, topic: string): string {
 }
 
 /** Maps the Outcome to the acknowledgement (or, for v3.1.1 failures, to closing without one). */
-function finish(c: MqttConnection, qos: number, id: number, outcome: Outcome, responseTopic: string | undefined, correlation: Buffer | undefined): void {
+function finish(c: MqttSession, qos: number, id: number, outcome: Outcome, responseTopic: string | undefined, correlation: Buffer | undefined): void {
   if (c.state === 'closed') return; // no ack: the client redelivers on its next connection
-  if (outcome.kind === 'accepted') {
-    if (outcome.reply !== undefined && responseTopic !== undefined) sendReply(c, outcome, responseTopic, correlation, qos);
+  // A v3.1.1 client would redeliver an ACL-denied message forever: by default it is acknowledged and discarded (docs/security.md).
+  const dropDenied = c.version !== 5 && outcome.kind === 'rejected' && outcome.code === 'TG_ERR_ACL_DENIED' && c.shared.options.deniedPublishV3 === 'drop';
+  if (outcome.kind === 'accepted' || dropDenied) {
+    if (dropDenied) c.shared.metrics.dropped('rejected');
+    if (outcome.kind === 'accepted' && outcome.reply !== undefined && responseTopic !== undefined) sendReply(c, outcome, responseTopic, correlation, qos);
     if (qos === 1) {
       c.quota--;
       c.wire.simpleAck('puback', id);
@@ -130,7 +131,7 @@ function finish(c: MqttConnection, qos: number, id: number, outcome: Outcome, re
 }
 
 /** The back-end's reply goes to the requester on its Response Topic with the same Correlation Data (MQTT 5.0 §4.10). */
-function sendReply(c: MqttConnection, outcome: Extract<Outcome, { kind: 'accepted' }>, topic: string, correlation: Buffer | undefined, qos: number): void {
+function sendReply(c: MqttSession, outcome: Extract<Outcome, { kind: 'accepted' }>, topic: string, correlation: Buffer | undefined, qos: number): void {
   const reply = outcome.reply!;
   c.deliver(
     {

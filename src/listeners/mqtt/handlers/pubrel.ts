@@ -4,11 +4,11 @@
  * on a PUBLISH with this id is a new message [MQTT-4.3.3-10].
  */
 import type { IPubrelPacket } from 'mqtt-packet';
-import { QOS2_DISPATCHING, QOS2_RECEIVED, type MqttConnection } from '../connection.js';
+import { QOS2_DISPATCHING, QOS2_RECEIVED, type MqttSession } from '../session.js';
 import { RC } from '../reason-codes.js';
 import { protocolError } from '../violation.js';
 
-export function handlePubrel(c: MqttConnection, p: IPubrelPacket): void {
+export function handlePubrel(c: MqttSession, p: IPubrelPacket): void {
   const id = p.messageId ?? 0;
   const state = c.qos2.get(id);
   if (state === QOS2_RECEIVED) {

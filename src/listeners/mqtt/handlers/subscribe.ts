@@ -8,19 +8,16 @@
 import type { ISubackPacket, ISubscribePacket } from 'mqtt-packet';
 import { filterProblem } from '../../../envelope/index.js';
 import type { QoS } from '../../../devices/registry.js';
-import type { MqttConnection } from '../connection.js';
+import type { MqttSession } from '../session.js';
 import { RC, V3_SUBACK_FAILURE } from '../reason-codes.js';
-import { protocolError } from '../violation.js';
 
 /** v5 0x9E Shared Subscriptions not supported. */
 const SHARED_NOT_SUPPORTED = 0x9e;
 
-export function handleSubscribe(c: MqttConnection, p: ISubscribePacket): void {
+export function handleSubscribe(c: MqttSession, p: ISubscribePacket): void {
   const v5 = c.version === 5;
-  const subscriptionId = p.properties?.subscriptionIdentifier;
-  // A Subscription Identifier of 0 is a Protocol Error (MQTT 5.0 §3.8.2.1.2).
-  if (subscriptionId === 0) throw protocolError('MQTT-3.8.2.1.2', 'subscription identifier 0');
-  // [MQTT-3.8.3-3]: a SUBSCRIBE must contain at least one filter (the parser refuses an empty one).
+  // Validated before (validate.ts): at least one filter [MQTT-3.8.3-2], well-formed UTF-8, one non-zero Subscription Identifier at most.
+  const subscriptionId = p.properties?.subscriptionIdentifier as number | undefined;
   const granted: number[] = [];
   const problems: string[] = [];
   for (const sub of p.subscriptions) {
@@ -34,6 +31,11 @@ export function handleSubscribe(c: MqttConnection, p: ISubscribePacket): void {
       granted.push(v5 ? SHARED_NOT_SUPPORTED : V3_SUBACK_FAILURE);
       continue;
     }
+    // The ACL (docs/security.md): v5 SUBACK 0x87 Not authorized, v3.1.1 0x80 Failure.
+    if (!c.shared.ctx.pipeline.authorize(c.listener, c.source, 'subscribe', sub.topic)) {
+      granted.push(v5 ? RC.NOT_AUTHORIZED : V3_SUBACK_FAILURE);
+      continue;
+    }
     const qos = Math.min(sub.qos, c.shared.options.maximumQos) as QoS;
     c.shared.ctx.devices.subscribe(c, sub.topic, {
       qos,
@@ -42,20 +44,24 @@ export function handleSubscribe(c: MqttConnection, p: ISubscribePacket): void {
     });
     granted.push(qos);
   }
-  if (problems.length > 0) {
-    c.shared.ctx.guard.report({
-      kind: 'invalid-filter',
-      listener: c.listener,
-      remoteAddress: c.remote.address,
-      clientId: c.clientId,
-      clause: 'MQTT-4.7.1-1',
-      detail: problems.join('; '),
-    });
-  }
+  reportInvalidFilters(c, problems, 'MQTT-4.7.1-1');
   const suback: ISubackPacket = { cmd: 'suback', messageId: p.messageId ?? 0, granted };
   if (v5 && problems.length > 0 && c.wire.problemInformation) suback.properties = { reasonString: problems.join('; ').slice(0, 256) };
   if (!c.wire.send(suback) && suback.properties) {
     delete suback.properties;
     c.wire.send(suback);
   }
+}
+
+/** Invalid filters of one SUBSCRIBE or UNSUBSCRIBE, as one security event. */
+export function reportInvalidFilters(c: MqttSession, problems: readonly string[], clause: string): void {
+  if (problems.length === 0) return;
+  c.shared.ctx.guard.report({
+    kind: 'invalid-filter',
+    listener: c.listener,
+    remoteAddress: c.remote.address,
+    clientId: c.clientId,
+    clause,
+    detail: problems.join('; '),
+  });
 }

@@ -174,7 +174,8 @@ describe('decodePublish on generated packets', () => {
       if (r() < 0.5) props.payloadFormatIndicator = r() < 0.5;
       if (r() < 0.5) props.messageExpiryInterval = Math.floor(r() * 2 ** 32);
       if (r() < 0.5) props.topicAlias = 1 + Math.floor(r() * 65535);
-      if (r() < 0.5) props.responseTopic = text(5) || 'r';
+      // A Response Topic has no wildcards [MQTT-3.3.2-14].
+      if (r() < 0.5) props.responseTopic = text(5).replace(/[+#]/g, '') || 'r';
       if (r() < 0.5) props.correlationData = Buffer.from(text(6));
       if (r() < 0.5) props.contentType = text(4);
       if (r() < 0.5) {

@@ -67,10 +67,21 @@ describe('Framer', () => {
 
   it('reports a fifth Remaining Length byte as malformed, however it is split', () => {
     const bad = Buffer.from([0x30, 0x80, 0x80, 0x80, 0x80, 0x01]);
-    expect(new Framer(1 << 30).push(bad, () => true)).toEqual({ kind: 'malformed-length' });
+    expect(new Framer(1 << 30).push(bad, () => true)).toMatchObject({ kind: 'malformed-length' });
     const f = new Framer(1 << 30);
     expect(f.push(bad.subarray(0, 3), () => true)).toBeUndefined();
-    expect(f.push(bad.subarray(3), () => true)).toEqual({ kind: 'malformed-length' });
+    expect(f.push(bad.subarray(3), () => true)).toMatchObject({ kind: 'malformed-length' });
+  });
+
+  it('reports a Remaining Length longer than its value needs as malformed [MQTT-1.5.5-1]', () => {
+    // 0x80 0x00 encodes 0 in two bytes.
+    expect(new Framer(1000).push(Buffer.from([0xc0, 0x80, 0x00]), () => true)).toEqual({ kind: 'malformed-length', detail: 'remaining length not in its shortest form' });
+    // 0x81 0x80 0x00 encodes 1 in three.
+    expect(new Framer(1000).push(Buffer.from([0x30, 0x81, 0x80, 0x00]), () => true)).toMatchObject({ kind: 'malformed-length' });
+    // The shortest forms pass.
+    const frames: number[] = [];
+    new Framer(1000).push(Buffer.from([0xc0, 0x00, 0xd0, 0x00]), (f) => frames.push(f.length) > 0);
+    expect(frames).toEqual([2, 2]);
   });
 
   it('knows when it is inside a packet', () => {

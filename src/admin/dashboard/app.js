@@ -1,0 +1,202 @@
+// thinggate dashboard: reads /api/v1/dashboard/stream (Server-Sent Events over fetch, so the
+// bearer token can travel in a header) and renders one update a second. No dependencies.
+const $ = (id) => document.getElementById(id);
+const TOKEN_KEY = 'thinggate.adminToken';
+const MAX_EVENTS = 200;
+const history = [];
+let token = sessionStorage.getItem(TOKEN_KEY) || '';
+
+function headers() {
+  return token ? { authorization: `Bearer ${token}` } : {};
+}
+
+function text(el, value) {
+  const s = value === null || value === undefined ? '–' : String(value);
+  if (el.textContent !== s) el.textContent = s;
+}
+
+function cell(tr, value, cls) {
+  const td = document.createElement('td');
+  if (cls) td.className = cls;
+  text(td, value);
+  tr.appendChild(td);
+  return td;
+}
+
+function renderListeners(listeners) {
+  const body = $('listeners').tBodies[0];
+  body.replaceChildren(
+    ...listeners.map((l) => {
+      const tr = document.createElement('tr');
+      tr.dataset.listener = l.name;
+      cell(tr, `${l.name} (${l.protocol})`);
+      cell(tr, l.address ?? 'stopped');
+      cell(tr, l.connections, 'connections');
+      cell(tr, l.messagesIn, 'messages-in');
+      cell(tr, l.rates.accepted, 'accepted');
+      cell(tr, l.rates.rejected, 'rejected');
+      cell(tr, l.rates.unavailable, 'unavailable');
+      cell(tr, l.protocolErrors, 'protocol-errors');
+      return tr;
+    }),
+  );
+}
+
+async function drain(pool, index, undo) {
+  await fetch(`/api/v1/pools/${encodeURIComponent(pool)}/endpoints/${index}/${undo ? 'undrain' : 'drain'}`, { method: 'POST', headers: headers() });
+}
+
+function renderPools(pools) {
+  const rows = [];
+  for (const p of pools) {
+    p.endpoints.forEach((e, i) => {
+      const tr = document.createElement('tr');
+      tr.dataset.pool = p.name;
+      tr.dataset.endpoint = e.url;
+      cell(tr, i === 0 ? `${p.name}${p.pending ? ` (${p.pending} waiting)` : ''}` : '');
+      cell(tr, e.url);
+      const state = e.drained ? 'drained' : e.state;
+      cell(tr, state, `state-${state}`);
+      cell(tr, e.inflight);
+      cell(tr, e.requests);
+      cell(tr, e.failures);
+      const td = cell(tr, '');
+      const b = document.createElement('button');
+      b.textContent = e.drained ? 'undrain' : 'drain';
+      b.onclick = () => drain(p.name, i, e.drained);
+      td.replaceChildren(b);
+      rows.push(tr);
+    });
+  }
+  $('pools').tBodies[0].replaceChildren(...rows);
+}
+
+function renderTalkers(el, talkers) {
+  el.replaceChildren(
+    ...talkers.map((t) => {
+      const li = document.createElement('li');
+      li.textContent = t.key;
+      const n = document.createElement('span');
+      n.textContent = `${t.messages}/s`;
+      li.appendChild(n);
+      return li;
+    }),
+  );
+}
+
+function addEvents(events) {
+  const list = $('events');
+  for (const e of events) {
+    const li = document.createElement('li');
+    li.className = e.category;
+    li.dataset.kind = e.kind;
+    const cat = document.createElement('span');
+    cat.className = 'cat';
+    cat.textContent = e.category;
+    const where = [e.listener, e.clientId, e.remoteAddress].filter(Boolean).join(' ');
+    li.append(cat, ` ${e.at.slice(11, 19)} ${e.kind} ${where ? `[${where}] ` : ''}${e.detail}`);
+    list.prepend(li);
+  }
+  while (list.children.length > MAX_EVENTS) list.lastElementChild.remove();
+}
+
+function spark(rate) {
+  history.push(rate);
+  if (history.length > 60) history.shift();
+  const c = $('spark');
+  const g = c.getContext('2d');
+  const max = Math.max(1, ...history);
+  g.clearRect(0, 0, c.width, c.height);
+  g.strokeStyle = '#0969da';
+  g.lineWidth = 2;
+  g.beginPath();
+  history.forEach((v, i) => {
+    const x = (i / 59) * c.width;
+    const y = c.height - 2 - (v / max) * (c.height - 4);
+    if (i === 0) g.moveTo(x, y);
+    else g.lineTo(x, y);
+  });
+  g.stroke();
+}
+
+function render(s) {
+  text($('rate'), s.messagesPerSecond);
+  text($('connections'), s.connections);
+  text($('p50'), s.latencyMs.p50);
+  text($('p90'), s.latencyMs.p90);
+  text($('p99'), s.latencyMs.p99);
+  text($('script-errors'), s.scriptErrors.total);
+  text($('script-error-rate'), s.scriptErrors.perSecond);
+  const ready = $('ready');
+  ready.className = `badge ${s.ready.ready ? 'ok' : 'bad'}`;
+  text(ready, s.ready.ready ? 'ready' : `not ready: ${s.ready.reasons.join('; ')}`);
+  text($('updated'), `updated ${s.at.slice(11, 19)}`);
+  renderListeners(s.listeners);
+  renderPools(s.pools);
+  renderTalkers($('top-devices'), s.topDevices);
+  renderTalkers($('top-addresses'), s.topAddresses);
+  addEvents(s.events);
+  spark(s.messagesPerSecond);
+}
+
+function online(on) {
+  const b = $('link');
+  b.className = `badge ${on ? 'ok' : 'off'}`;
+  b.textContent = on ? 'live' : 'offline';
+}
+
+/** Reads the SSE stream (event blocks separated by a blank line) and renders each `update`. */
+async function follow() {
+  const res = await fetch('/api/v1/dashboard/stream', { headers: headers() });
+  if (res.status === 401) {
+    $('login').hidden = false;
+    $('login-error').textContent = token ? 'the token was refused' : '';
+    online(false);
+    return false;
+  }
+  $('login').hidden = true;
+  online(true);
+  const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buf = '';
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    buf += value;
+    let end;
+    while ((end = buf.indexOf('\n\n')) >= 0) {
+      const block = buf.slice(0, end);
+      buf = buf.slice(end + 2);
+      let event = 'message';
+      let data = '';
+      for (const line of block.split('\n')) {
+        if (line.startsWith('event: ')) event = line.slice(7);
+        else if (line.startsWith('data: ')) data += line.slice(6);
+      }
+      if (event === 'update' && data) render(JSON.parse(data));
+    }
+  }
+  online(false);
+  return true;
+}
+
+async function run() {
+  for (;;) {
+    let again = true;
+    try {
+      again = await follow();
+    } catch {
+      online(false);
+    }
+    if (!again) return;
+    await new Promise((r) => setTimeout(r, 2000));
+  }
+}
+
+$('login').addEventListener('submit', (e) => {
+  e.preventDefault();
+  token = $('token').value.trim();
+  sessionStorage.setItem(TOKEN_KEY, token);
+  void run();
+});
+
+void run();
