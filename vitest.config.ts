@@ -13,7 +13,7 @@ export default defineConfig({
     maxWorkers: 2,
     minWorkers: 1,
     projects: [
-      { extends: true, test: { name: 'thinggate', include: ['test/**/*.test.ts', 'scripts-examples/**/*.test.ts'] } },
+      { extends: true, test: { name: 'thinggate', include: ['test/**/*.test.ts', 'scripts-examples/**/*.test.ts', 'plugins/**/*.test.ts'] } },
       {
         // The scripting suites again, with scripts on the event loop (scripts.threads: 0; test/helpers/script-threads.ts).
         extends: true,

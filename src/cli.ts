@@ -11,7 +11,10 @@
  * Exit codes: 0 ok, 1 runtime failure, 2 invalid configuration or usage.
  */
 import { parseArgs } from 'node:util';
-import { loadConfigFile, defaultConfig, configSchema, type GatewayConfig } from './config/index.js';
+import { defaultConfig, configSchema, type GatewayConfig } from './config/index.js';
+import { buildConfigSchema } from './config/schema.js';
+import { loadConfig, type LoadedConfig } from './plugins/load.js';
+import { builtinRegistries } from './plugins/builtins.js';
 import { createRequire } from 'node:module';
 import { ConfigError, ThinggateError } from './errors.js';
 import { deepCheck } from './cli-check.js';
@@ -31,14 +34,14 @@ const COMMAND_USAGE: Record<string, string> = {
   check: `usage: thinggate check -c FILE
   Validates FILE: schema, references between sections, TLS files and routing scripts.
   Prints every problem with its JSON path (and line, for YAML). Exit 0 valid, 2 invalid.`,
-  schema: `usage: thinggate schema
-  Prints the configuration's JSON Schema.`,
+  schema: `usage: thinggate schema [-c FILE]
+  Prints the configuration's JSON Schema; with -c, including the schemas of FILE's plugins.`,
 };
 
 const USAGE = `usage:
   thinggate start [-c FILE]     run the gateway (the embedded default when no file is given)
   thinggate check -c FILE       validate a configuration file (exit 0 valid, 2 invalid)
-  thinggate schema              print the configuration JSON Schema
+  thinggate schema [-c FILE]    print the configuration JSON Schema (with FILE: including its plugins' schemas)
   thinggate --version           print the version
   thinggate COMMAND --help      help on one command
 ${Object.values(SUBCOMMANDS).map((c) => `  ${c.usage}`).join('\n')}`;
@@ -63,8 +66,7 @@ async function main(argv: string[]): Promise<number> {
     case 'check':
       return check(rest);
     case 'schema':
-      process.stdout.write(`${JSON.stringify(configSchema, null, 2)}\n`);
-      return 0;
+      return schema(rest);
     case undefined:
     case '-h':
     case '--help':
@@ -88,15 +90,34 @@ function configOption(args: string[], required: boolean): string | undefined {
 
 class UsageError extends Error {}
 
-function readConfig(file: string | undefined): GatewayConfig {
-  return file === undefined ? defaultConfig() : loadConfigFile(file);
+async function readConfig(file: string | undefined): Promise<LoadedConfig> {
+  return file === undefined ? { config: defaultConfig(), registries: builtinRegistries() } : loadConfig(file);
+}
+
+async function schema(args: string[]): Promise<number> {
+  const file = configOption(args, false);
+  if (file === undefined) {
+    process.stdout.write(`${JSON.stringify(configSchema, null, 2)}\n`);
+    return 0;
+  }
+  return withConfig(file, ({ registries }) => `${JSON.stringify(buildConfigSchema(registries.catalog()), null, 2)}\n`);
 }
 
 async function check(args: string[]): Promise<number> {
   const file = configOption(args, true)!;
-  let c: GatewayConfig;
+  return withConfig(file, async ({ config: c, registries }) => {
+    const problems = await deepCheck(c);
+    if (problems.length > 0) throw new ConfigError(`${problems.length} problem(s)`, problems);
+    const plugins = registries.plugins().length;
+    return `${file}: valid (${c.listeners.length} listeners, ${c.pools.length} pools, ${c.routes.length} routes${plugins ? `, ${plugins} plugins` : ''})\n`;
+  });
+}
+
+/** Loads `file` with its plugins and prints `render(...)`: exit 0, or every problem and exit 2. */
+async function withConfig(file: string, render: (loaded: LoadedConfig) => string | Promise<string>): Promise<number> {
   try {
-    c = readConfig(file);
+    process.stdout.write(await render(await loadConfig(file)));
+    return 0;
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`${err.problems.join('\n')}\n`);
@@ -104,20 +125,14 @@ async function check(args: string[]): Promise<number> {
     }
     throw err;
   }
-  const problems = await deepCheck(c);
-  if (problems.length > 0) {
-    process.stderr.write(`${problems.join('\n')}\n`);
-    return 2;
-  }
-  process.stdout.write(`${file}: valid (${c.listeners.length} listeners, ${c.pools.length} pools, ${c.routes.length} routes)\n`);
-  return 0;
 }
 
 async function start(args: string[]): Promise<number> {
   const file = configOption(args, false);
   let config: GatewayConfig;
+  let registries: LoadedConfig['registries'];
   try {
-    config = readConfig(file);
+    ({ config, registries } = await readConfig(file));
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`thinggate: ${err.problems.join('\n')}\n`);
@@ -130,7 +145,8 @@ async function start(args: string[]): Promise<number> {
   const gateway = new Gateway(config, {
     logger,
     scriptHostFactory: createScriptHostFactory(),
-    ...(file !== undefined && { configLoader: () => loadConfigFile(file) }),
+    registries,
+    ...(file !== undefined && { configLoader: () => loadConfig(file, process.env, logger) }),
   });
   process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled rejection (a bug; the gateway keeps running)'));
   try {
@@ -155,7 +171,8 @@ async function start(args: string[]): Promise<number> {
         return;
       }
       try {
-        await gateway.reload(loadConfigFile(file));
+        const next = await loadConfig(file, process.env, logger);
+        await gateway.reload(next.config, next.registries);
       } catch (err) {
         logger.error({ err, problems: err instanceof ConfigError ? err.problems : undefined }, 'reload refused: keeping the running configuration');
       }

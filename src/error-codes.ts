@@ -44,6 +44,8 @@ export const ERROR_CODES = [
   'TG_ERR_SCRIPT_THROTTLED',
   'TG_ERR_SCRIPT_SUSPENDED',
   'TG_ERR_SCRIPT_REJECTED',
+  'TG_ERR_CODEC_DECODE',
+  'TG_ERR_CODEC_ENCODE',
 ] as const;
 
 /** A stable thinggate error code: a misspelt one does not compile. */

@@ -10,8 +10,10 @@ import type { GatewayConfig, ListenerConfig } from './config/types.js';
 import { createBalancer } from './balancer/index.js';
 import { DeviceRegistry } from './devices/registry.js';
 import { Guard } from './guard/guard.js';
+import type { Listener } from './listeners/index.js';
+import { builtinRegistries } from './plugins/builtins.js';
+import type { LoadedPlugin, Registries } from './plugins/registry.js';
 import { SecurityGate } from './security/gate.js';
-import { LISTENER_FACTORIES, type Listener } from './listeners/index.js';
 import { Metrics } from './observability/metrics.js';
 import { GatewayPipeline, RouteTable, type PipelineState, type ScriptHost, type ScriptHostFactory, type ScriptInfo } from './routing/index.js';
 
@@ -33,8 +35,13 @@ export interface GatewayOptions {
   readonly metrics?: Metrics;
   /** Builds the script host for a configuration that names scripts (scripting/). */
   readonly scriptHostFactory?: ScriptHostFactory;
-  /** Reads the configuration again for `POST /api/v1/config/reload` (the CLI passes its file); without it the API answers 409. */
-  readonly configLoader?: () => GatewayConfig;
+  /** Listeners, strategies and codecs by name: built-ins plus the configured plugins (plugins/loadConfig); default the built-ins. */
+  readonly registries?: Registries;
+  /**
+   * Reads the configuration again for `POST /api/v1/config/reload` (the CLI passes its file, loading its plugins);
+   * without it the API answers 409. A bare configuration keeps the running registries.
+   */
+  readonly configLoader?: () => GatewayConfig | Promise<{ readonly config: GatewayConfig; readonly registries: Registries }>;
   /** Admin endpoints contributed beyond the built-in ones. */
   readonly adminRoutes?: readonly AdminRoutes[];
 }
@@ -56,6 +63,7 @@ export class Gateway implements AdminContext {
   private pipeline?: GatewayPipeline;
   private readonly listeners = new Map<string, { config: ListenerConfig; listener: Listener }>();
   private stopping = false;
+  private registries: Registries;
 
   constructor(
     config: GatewayConfig,
@@ -64,6 +72,7 @@ export class Gateway implements AdminContext {
     this.config = config;
     this.logger = options.logger;
     this.metrics = options.metrics ?? new Metrics();
+    this.registries = options.registries ?? builtinRegistries();
     this.guard = new Guard(this.logger, this.metrics, {
       summaryIntervalMs: config.log.securitySummaryIntervalMs,
       config: config.guard,
@@ -82,6 +91,11 @@ export class Gateway implements AdminContext {
 
   get configuration(): GatewayConfig {
     return this.config;
+  }
+
+  /** The configured plugins that are loaded, with their versions and contributions (for the admin API). */
+  plugins(): readonly LoadedPlugin[] {
+    return this.registries.plugins();
   }
 
   async start(): Promise<void> {
@@ -125,9 +139,17 @@ export class Gateway implements AdminContext {
    * keep their connections; changed ones are restarted, new ones started,
    * removed ones drained and stopped.
    */
-  async reload(next: GatewayConfig): Promise<void> {
+  async reload(next: GatewayConfig, registries: Registries = this.registries): Promise<void> {
     if (!this.pipeline) throw new ThinggateError('TG_ERR_NOT_STARTED', 'gateway is not running');
-    const state = await this.buildState(next, this.pipeline.current.scripts);
+    const previousRegistries = this.registries;
+    this.registries = registries;
+    let state: PipelineState;
+    try {
+      state = await this.buildState(next, this.pipeline.current.scripts);
+    } catch (err) {
+      this.registries = previousRegistries;
+      throw err;
+    }
     if (this.stopping) {
       // Stopped while the new configuration was being built (its scripts compile in their threads): it never takes over.
       await state.balancer.close(0);
@@ -269,7 +291,9 @@ export class Gateway implements AdminContext {
 
   async reloadConfiguration(): Promise<void> {
     if (!this.options.configLoader) throw new ThinggateError('TG_ERR_NOT_STARTED', 'running on the embedded default: there is no file to reload');
-    await this.reload(this.options.configLoader());
+    const next = await this.options.configLoader();
+    if ('registries' in next) await this.reload(next.config, next.registries);
+    else await this.reload(next);
   }
 
   /** The start-up report: each listener's URL with its real scheme, the configuration, the pools and the admin address. */
@@ -295,7 +319,7 @@ export class Gateway implements AdminContext {
   private async buildState(config: GatewayConfig, previousScripts?: ScriptHost): Promise<PipelineState> {
     for (const w of plaintextUpstreamWarnings(config)) this.logger.warn({ event: 'plaintext-upstream' }, w);
     const inspection = { baseDir: config.baseDir, guard: this.guard, metrics: this.metrics, logger: this.logger };
-    const routes = new RouteTable(config.routes, (route, index) => inspectionFor(route, index, inspection));
+    const routes = new RouteTable(config.routes, this.registries.codecResolver(config.baseDir), (route, index) => inspectionFor(route, index, inspection));
     let scripts: ScriptHost | undefined;
     if (routes.scripts().length > 0) {
       if (!this.options.scriptHostFactory) {
@@ -303,7 +327,17 @@ export class Gateway implements AdminContext {
       }
       scripts = await this.options.scriptHostFactory(config, this.logger.child({ stage: 'scripting' }), this.metrics, previousScripts);
     }
-    const balancer = createBalancer(config.pools, { baseDir: config.baseDir, logger: this.logger, metrics: this.metrics });
+    const strategies = this.registries.strategies;
+    const balancer = createBalancer(config.pools, {
+      baseDir: config.baseDir,
+      logger: this.logger,
+      metrics: this.metrics,
+      strategies: (name, options) => {
+        const factory = strategies.get(name);
+        if (!factory) throw new ThinggateError('TG_ERR_CONFIG_INVALID', `no balancing strategy named '${name}'`);
+        return factory.create(options);
+      },
+    });
     let security: SecurityGate;
     try {
       security = new SecurityGate(config, {
@@ -320,9 +354,10 @@ export class Gateway implements AdminContext {
   }
 
   private async startListener(config: ListenerConfig): Promise<void> {
-    const factory = LISTENER_FACTORIES[config.protocol];
-    if (!factory) throw new ThinggateError('TG_ERR_CONFIG_INVALID', `listener '${config.name}': protocol '${config.protocol}' is not available`);
-    const listener = factory({
+    const contribution = this.registries.listeners.get(config.protocol);
+    if (!contribution) throw new ThinggateError('TG_ERR_CONFIG_INVALID', `listener '${config.name}': protocol '${config.protocol}' is not available`);
+    const options = (config as unknown as Record<string, unknown>)[config.protocol];
+    const listener = contribution.create({
       config,
       pipeline: this.pipeline!,
       devices: this.devices,
@@ -330,7 +365,7 @@ export class Gateway implements AdminContext {
       metrics: this.metrics,
       guard: this.guard,
       baseDir: this.config.baseDir,
-    });
+    }, options);
     await listener.start();
     this.listeners.set(config.name, { config, listener });
   }

@@ -56,6 +56,13 @@ export interface Message {
   text(): string;
   /** The payload parsed as JSON (throws on invalid JSON). */
   json<T = unknown>(): T;
+  /**
+   * The payload decoded by its codec: the route's `decode`, else the codec its content type
+   * names (`application/cbor` with plugins/cbor, …); JSON and text decode as `json()` and
+   * `text()`. Byte strings come as base64 strings, big integers as decimal strings.
+   * Throws when the payload is not valid for the codec, or no codec reads it.
+   */
+  decode<T = unknown>(): T;
 }
 
 /** A back-end response, as `onResponse` sees it. */

@@ -32,12 +32,13 @@ export const ROUTE_SCRIPT = "export function onMessage(msg) { return route('defa
 
 /**
  * @param {{url:string}} backend
- * @param {{protocol?:'mqtt'|'coap'|'amqp', routing?:'script'|'static', pool?:object, listener?:object,
+ * @param {{protocol?:string, routing?:'script'|'static', pool?:object, listener?:object,
  *          scripts?:object, admin?:object, acl?:object[], files?:Record<string,string>, cpuProf?:string, fdLimit?:number, label?:string, dist?:string,
- *          route?:object}} opts
+ *          plugins?:string[], route?:object}} opts
  *        `acl`: the top-level ACL; `files`: more files (e.g. a credentials file) written beside the configuration;
- *        `route`: keys merged into the one route (e.g. `schema`).
- *        `dist`: another `tsc` output directory inside the repository to run instead of the default build.
+ *        `route`: keys merged into the one route (e.g. `schema`, `decode`; a static route's `request` is merged key by key).
+ *        `dist`: another `tsc` output directory inside the repository to run instead of the default build;
+ *        `plugins`: folders under plugins/ to load.
  */
 export async function startThinggate(backend, opts = {}) {
   const cli = opts.dist ? join(resolve(ROOT, opts.dist), 'cli.js') : CLI;
@@ -48,15 +49,18 @@ export async function startThinggate(backend, opts = {}) {
     const dir = mkdtempSync(join(tmpdir(), 'thinggate-bench-'));
     const port = await freePort();
     const config = {
+      ...(opts.plugins && { plugins: opts.plugins.map((p) => ({ use: join(ROOT, 'plugins', p) })) }),
       listeners: [{ name: protocol, protocol, host: '127.0.0.1', port, ...(opts.listener ?? {}) }],
       pools: [{ name: 'default', endpoints: [{ url: backend.url }], ...(opts.pool ?? {}) }],
       routes: [
-        {
-          ...(routing === 'script'
-            ? { match: { address: '#' }, script: 'route.js' }
-            : { match: { address: '#' }, pool: 'default', request: { method: 'POST', path: '/messages/{address}' } }),
-          ...(opts.route ?? {}),
-        },
+        routing === 'script'
+          ? { match: { address: '#' }, script: 'route.js', ...(opts.route ?? {}) }
+          : {
+              match: { address: '#' },
+              pool: 'default',
+              ...(opts.route ?? {}),
+              request: { method: 'POST', path: '/messages/{address}', ...opts.route?.request },
+            },
       ],
       ...(opts.scripts && { scripts: opts.scripts }),
       ...(opts.admin && { admin: opts.admin }),
@@ -100,7 +104,7 @@ export async function startThinggate(backend, opts = {}) {
       pids: () => [child.targetPid],
       alive: () => isAlive(child),
       notes: [
-        routing === 'script' ? "routing: trivial script route('default')" : 'routing: static route (no script host in this build)',
+        routing === 'script' ? "routing: trivial script route('default')" : opts.routing === 'static' ? 'routing: static route' : 'routing: static route (no script host in this build)',
         `node ${nodeArgs.filter((a) => !a.startsWith('--cpu-prof')).join(' ')}`,
       ],
       async stop() {

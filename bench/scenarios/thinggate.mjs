@@ -94,7 +94,58 @@ function mqtt(name, qos, { batch = false, unpipelined = false, inline = false, a
   };
 }
 
+/** MQTT 5 QoS 1 through a static route: JSON as it is, or CBOR re-encoded as JSON by plugins/cbor (docs/plugins.md). */
+function mqttCodec(name, cbor) {
+  return {
+    name,
+    group: 'thinggate',
+    kind: 'throughput',
+    description: cbor ? 'MQTT 5, QoS 1, CBOR payloads decoded and sent to the back-end as JSON (static route, plugins/cbor)' : 'MQTT 5, QoS 1, JSON payloads passed through (static route)',
+    async start(backend, ctx) {
+      const t = await startThinggate(backend, {
+        protocol: 'mqtt',
+        routing: 'static',
+        ...(cbor && { plugins: ['cbor'], route: { decode: 'application/cbor', request: { encode: 'application/json' } } }),
+        cpuProf: ctx.cpuProf,
+        label: name,
+      });
+      const notes = [...t.notes, cbor ? 'route: decode application/cbor, request.encode application/json (the generator encodes each message as CBOR)' : 'route: static, payload passed through'];
+      return { ...t, notes, transport: { kind: 'mqtt', host: '127.0.0.1', port: t.port, clients: CLIENTS, qos: 1, version: 5, window: WINDOW, ...(cbor && { encoding: 'cbor' }) } };
+    },
+  };
+}
+
+/** The framed-tcp listener (plugins/framed-tcp) with the worked example's framing, 64-byte frames, a static route to the back-end. */
+const FRAMED = {
+  framing: { type: 'length-prefixed', lengthBytes: 2, byteOrder: 'big' },
+  header: { bytes: 8, deviceId: { offset: 0, length: 6, encoding: 'hex' } },
+  address: 'bench/{deviceId}',
+  contentType: 'application/json',
+  ack: { payload: '06' },
+  nack: { payload: '15' },
+};
+
 export const scenarios = [
+  mqttCodec('mqtt-qos1-json-static', false),
+  mqttCodec('mqtt-qos1-cbor-json', true),
+  {
+    name: 'framed-tcp-rest',
+    group: 'thinggate',
+    kind: 'throughput',
+    description: 'framed-tcp plugin, 64-byte length-prefixed frames, acknowledgement frame after the back-end\'s 2xx (static route)',
+    async start(backend, ctx) {
+      const t = await startThinggate(backend, {
+        protocol: 'framed-tcp',
+        routing: 'static',
+        plugins: ['framed-tcp'],
+        listener: { 'framed-tcp': FRAMED },
+        cpuProf: ctx.cpuProf,
+        label: 'framed-tcp-rest',
+      });
+      const notes = [...t.notes, 'listener: framed-tcp, 64-byte frames (2-byte length, 8-byte header, 54-byte JSON body)'];
+      return { ...t, notes, transport: { kind: 'framed', host: '127.0.0.1', port: t.port, clients: CLIENTS, window: WINDOW, frameBytes: 64 } };
+    },
+  },
   mqtt('mqtt-qos1-rest', 1, { description: 'MQTT 5, QoS 1, PUBACK after the back-end\'s 2xx' }),
   mqtt('mqtt-qos1-rest-auth', 1, { auth: true, description: 'MQTT 5, QoS 1, as mqtt-qos1-rest with password authentication and 5 ACL rules' }),
   mqtt('mqtt-qos0-rest', 0, { description: 'MQTT 5, QoS 0 (no acknowledgement: loss = sent − received)' }),

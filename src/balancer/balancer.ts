@@ -3,6 +3,7 @@
  * builds a new balancer aside; the old one finishes its in-flight requests
  * and is closed.
  */
+import type { StrategyLookup } from './strategies/strategy.js';
 import type { Logger } from 'pino';
 import type { PoolConfig } from '../config/types.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -18,6 +19,8 @@ export interface BalancerOptions {
   readonly metrics?: Metrics;
   /** Time source for health checks, ejection and backoff (tests inject one). */
   readonly clock?: Clock;
+  /** Builds each pool's strategy by name (the composition root passes the strategy registry); default the built-ins. */
+  readonly strategies?: StrategyLookup;
 }
 
 class PoolBalancer implements Balancer {
@@ -35,6 +38,7 @@ class PoolBalancer implements Balancer {
             ...(options.metrics && { metrics: options.metrics }),
             clock: options.clock ?? systemClock,
             at: `/pools/${i}`,
+            ...(options.strategies && { strategies: options.strategies }),
           }),
         );
       });

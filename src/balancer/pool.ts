@@ -23,7 +23,8 @@ import { KeyedSerializer } from './ordered.js';
 import { expired, Requester } from './requester.js';
 import { RetryPolicy } from './retry.js';
 import { Spool } from './spool.js';
-import { createStrategy } from './strategies/index.js';
+import { builtinStrategy } from './strategies/index.js';
+import type { StrategyLookup } from './strategies/strategy.js';
 import type { Strategy } from './strategies/strategy.js';
 import { loadUpstreamTls } from './tls.js';
 import type { PoolStats, RequestSource, UpstreamRequest, UpstreamResult } from './types.js';
@@ -38,6 +39,8 @@ export interface PoolOptions {
   readonly clock: Clock;
   /** JSON path of this pool in the configuration (`/pools/N`), for error messages. */
   readonly at: string;
+  /** Where strategies come from (the strategy registry); default the built-ins. */
+  readonly strategies?: StrategyLookup;
 }
 
 /** Headers that describe one connection, not the message (RFC 9110 §7.6.1), plus Host and Content-Length, which undici sets for our connection and body. */
@@ -97,7 +100,7 @@ export class BackendPool {
     const carried = config.endpoints.length * config.connections * config.pipelining * (config.batch?.maxMessages ?? 1);
     this.limit = Math.min(config.maxInflight, 2 * carried);
     this.metrics = new PoolMetrics(options.metrics, config.name, this.endpoints.map((e) => e.url));
-    this.strategy = createStrategy(config.strategy, { hashLoadFactor: config.hashLoadFactor });
+    this.strategy = (options.strategies ?? builtinStrategy)(config.strategy, { hashLoadFactor: config.hashLoadFactor });
     this.retry = new RetryPolicy(config.retries);
     this.outlier = new OutlierDetector(config.outlierDetection, this.endpoints, options.clock, {
       onEject: (i, ms) => {

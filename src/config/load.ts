@@ -12,7 +12,8 @@ import { bindingProblem } from '../security/binding.js';
 import addFormatsModule from 'ajv-formats';
 import { LineCounter, parseDocument } from 'yaml';
 import { ConfigError } from '../errors.js';
-import { configSchema } from './schema.js';
+import { buildConfigSchema } from './schema.js';
+import { BUILTIN_CATALOG, codecRefParts, validateFragment, type CodecRef, type ConfigCatalog } from './catalog.js';
 import { interpolate, escapePointer, type InterpolationProblem } from './interpolate.js';
 import { EMBEDDED_DEFAULT } from './defaults.js';
 import type { GatewayConfig } from './types.js';
@@ -28,19 +29,40 @@ const addFormats = (addFormatsModule as unknown as { default?: typeof addFormats
 
 const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true, allowUnionTypes: true, verbose: true });
 (addFormats as unknown as (a: Ajv) => void)(ajv);
-const validate = ajv.compile(configSchema);
+/** One compiled validator per catalog (the built-in one, or one per plugin set loaded). */
+const validators = new WeakMap<ConfigCatalog, ReturnType<Ajv['compile']>>();
+const fragments = new WeakMap<object, ReturnType<Ajv['compile']>>();
+
+function validatorFor(catalog: ConfigCatalog): ReturnType<Ajv['compile']> {
+  let v = validators.get(catalog);
+  if (!v) {
+    // Without $id: one ajv instance compiles a schema per catalog, and ids must be unique in it.
+    const { $id: _id, ...schema } = buildConfigSchema(catalog);
+    v = ajv.compile(schema);
+    validators.set(catalog, v);
+  }
+  return v;
+}
 
 export interface ParseOptions {
   /** Name used in messages (the file path, or '<embedded default>'). */
   readonly source?: string;
   readonly baseDir?: string;
   readonly env?: NodeJS.ProcessEnv;
+  /** Registered listeners, strategies and codecs (plugins/ builds it from the configured plugins); default the built-ins. */
+  readonly catalog?: ConfigCatalog;
   /** The line of a JSON path in the source text (YAML files), added to each problem. */
   readonly locate?: (pointer: string) => number | undefined;
 }
 
-/** Reads and validates a configuration file. Throws ConfigError listing every problem. */
-export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.env): GatewayConfig {
+/** Reads and validates a configuration file (built-ins only; plugins/loadConfig also loads the configured plugins). Throws ConfigError listing every problem. */
+export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.env, catalog?: ConfigCatalog): GatewayConfig {
+  const { raw, baseDir, locate } = readConfigDocument(file);
+  return parseConfig(raw, { source: file, baseDir, env, ...(catalog && { catalog }), ...(locate && { locate }) });
+}
+
+/** Reads and parses a configuration file without validating it. Throws ConfigError when it cannot be read or parsed. */
+export function readConfigDocument(file: string): ParsedText & { baseDir: string } {
   const path = resolve(file);
   let text: string;
   try {
@@ -49,31 +71,46 @@ export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.en
     const problem = `${file}: cannot read the file: ${(err as Error).message}`;
     throw new ConfigError(problem, [problem], err);
   }
-  return parseConfigText(text, { source: file, baseDir: dirname(path), env }, extname(path).toLowerCase() === '.json');
+  return { ...parseText(text, file, extname(path).toLowerCase() === '.json'), baseDir: dirname(path) };
 }
 
 /** Parses YAML (a superset of JSON) or strict JSON text and validates it. */
 export function parseConfigText(text: string, options: ParseOptions, strictJson = false): GatewayConfig {
-  const source = options.source ?? '<config>';
-  let raw: unknown;
+  const { raw, locate } = parseText(text, options.source ?? '<config>', strictJson);
+  return parseConfig(raw, { ...options, ...(locate && { locate }) });
+}
+
+/** A parsed document and, for YAML, the line of a JSON path in it. */
+interface ParsedText {
+  readonly raw: unknown;
+  readonly locate?: (pointer: string) => number | undefined;
+}
+
+function parseText(text: string, source: string, strictJson: boolean): ParsedText {
   if (strictJson) {
     try {
-      raw = JSON.parse(text);
+      return { raw: JSON.parse(text) };
     } catch (err) {
       const problem = `${source}: not valid JSON: ${(err as Error).message}`;
       throw new ConfigError(problem, [problem], err);
     }
-  } else {
-    const lines = new LineCounter();
-    const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true, lineCounter: lines });
-    if (doc.errors.length > 0) {
-      const problems = doc.errors.map((e) => `${source}: not valid YAML: ${e.message.split('\n')[0]}`);
-      throw new ConfigError(problems.join('\n'), problems);
-    }
-    raw = doc.toJS();
-    return parseConfig(raw, { ...options, locate: yamlLocator(doc, lines) });
   }
-  return parseConfig(raw, options);
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true, lineCounter: lines });
+  if (doc.errors.length > 0) {
+    const problems = doc.errors.map((e) => `${source}: not valid YAML: ${e.message.split('\n')[0]}`);
+    throw new ConfigError(problems.join('\n'), problems);
+  }
+  return { raw: doc.toJS(), locate: yamlLocator(doc, lines) };
+}
+
+/** Problems of `value` against a schema fragment a plugin contributed, each path prefixed by `at`; a fragment that does not compile is one problem. */
+export function fragmentProblems(schema: Readonly<Record<string, unknown>>, value: unknown, at: string): string[] {
+  try {
+    return validateFragment(ajv, fragments, schema, value, at, describe);
+  } catch (err) {
+    return [`${at}: the schema given for it is not valid JSON Schema: ${(err as Error).message}`];
+  }
 }
 
 /** Validates an already-parsed document. */
@@ -81,11 +118,14 @@ export function parseConfig(raw: unknown, options: ParseOptions = {}): GatewayCo
   const source = options.source ?? '<config>';
   const interpolationProblems: InterpolationProblem[] = [];
   const doc = interpolate(raw ?? {}, options.env ?? process.env, interpolationProblems);
+  const catalog = options.catalog ?? BUILTIN_CATALOG;
   const found: string[] = interpolationProblems.map((p) => `${p.path}: ${p.message}`);
+  found.push(...(catalog.problems ?? []));
   // Validation fills defaults into `doc` (useDefaults), so work on a private copy.
-  const valid = validate(doc);
-  if (!valid) for (const e of validate.errors ?? []) found.push(describe(e));
-  found.push(...crossCheckSafely(doc as Omit<GatewayConfig, 'baseDir'>, valid));
+  const validate = validatorFor(catalog);
+  const valid = validate(doc) as boolean;
+  if (!valid) for (const e of validate.errors ?? []) found.push(withOwner(describe(e), catalog));
+  found.push(...crossCheckSafely(doc as Omit<GatewayConfig, 'baseDir'>, valid, catalog));
   const problems = [...new Set(found)].map((p) => `${source}: ${p}${lineOf(p, options.locate)}`);
   if (problems.length > 0) {
     throw new ConfigError(`invalid configuration (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n  ${problems.join('\n  ')}`, problems);
@@ -101,8 +141,8 @@ export function defaultConfig(env: NodeJS.ProcessEnv = process.env): GatewayConf
   return parseConfig(structuredClone(EMBEDDED_DEFAULT), { source: '<embedded default>', env });
 }
 
-function describe(e: ErrorObject): string {
-  const at = e.instancePath || '/';
+function describe(e: ErrorObject, prefix = ''): string {
+  const at = prefix + e.instancePath || '/';
   switch (e.keyword) {
     case 'additionalProperties': {
       const allowed = Object.keys((e.parentSchema as { properties?: object } | undefined)?.properties ?? {});
@@ -139,12 +179,12 @@ function lineOf(problem: string, locate: ParseOptions['locate']): string {
  * reports both; on a document too broken for them (a section of the wrong
  * type) they are skipped.
  */
-function crossCheckSafely(c: Omit<GatewayConfig, 'baseDir'>, valid: boolean): string[] {
-  if (valid) return crossCheck(c);
+function crossCheckSafely(c: Omit<GatewayConfig, 'baseDir'>, valid: boolean, catalog: ConfigCatalog): string[] {
+  if (valid) return crossCheck(c, catalog);
   const arrays = ['listeners', 'pools', 'routes'] as const;
   if (!arrays.every((k) => Array.isArray(c[k]) && c[k].every((x: unknown) => x !== null && typeof x === 'object'))) return [];
   try {
-    return crossCheck(c);
+    return crossCheck(c, catalog);
   } catch {
     return [];
   }
@@ -154,8 +194,28 @@ function joinPath(base: string, key: string): string {
   return `${base === '/' ? '' : base}/${escapePointer(key)}`;
 }
 
+/** A problem inside a plugin listener's options names the plugin. */
+function withOwner(problem: string, catalog: ConfigCatalog): string {
+  const m = /^\/listeners\/\d+\/([^/:]+)/.exec(problem);
+  const entry = m ? catalog.listeners.find((l) => l.name === m[1] && l.owner !== 'thinggate') : undefined;
+  return entry ? `${problem} (options of listener '${entry.name}' from plugin '${entry.owner}')` : problem;
+}
+
+/** A route's codec reference names a registered codec, and its options fit that codec's schema. */
+function checkCodec(ref: CodecRef | undefined, at: string, catalog: ConfigCatalog): string[] {
+  if (ref === undefined) return [];
+  const { type, options } = codecRefParts(ref);
+  const codec = catalog.codecs.find((c) => c.name === type.split(';', 1)[0]!.trim().toLowerCase());
+  if (!codec) return [`${at}: no codec for '${type}' (registered: ${catalog.codecs.map((c) => c.name).join(', ')})`];
+  if (codec.schema === undefined) {
+    return Object.keys(options).length > 0 ? [`${at}: codec '${codec.name}' takes no options`] : [];
+  }
+  const problems = fragmentProblems(codec.schema, options, at);
+  return problems.map((p) => `${p} (codec '${codec.name}' from plugin '${codec.owner}')`);
+}
+
 /** Checks that JSON Schema cannot express: unique names, references, one target per route. */
-function crossCheck(c: Omit<GatewayConfig, 'baseDir'>): string[] {
+function crossCheck(c: Omit<GatewayConfig, 'baseDir'>, catalog: ConfigCatalog): string[] {
   const out: string[] = [];
   const unique = (items: readonly { name?: string }[], section: string): Set<string> => {
     const seen = new Set<string>();
@@ -174,12 +234,12 @@ function crossCheck(c: Omit<GatewayConfig, 'baseDir'>): string[] {
   const sockets = new Map<string, number>();
   c.listeners.forEach((l, i) => {
     if (l.port === 0) return;
-    const transport = l.protocol === 'coap' ? 'udp' : 'tcp';
+    const transport = catalog.listeners.find((e) => e.name === l.protocol)?.transport ?? 'tcp';
     const key = `${transport}:${l.host}:${l.port}`;
     const other = sockets.get(key);
     if (other !== undefined) out.push(`/listeners/${i}/port: ${transport} port ${l.port} on ${l.host} is already used by /listeners/${other}`);
     else sockets.set(key, i);
-    if (l.tls && l.protocol === 'coap') out.push(`/listeners/${i}/tls: not supported for coap (DTLS is not implemented)`);
+    if (l.tls && transport === 'udp') out.push(`/listeners/${i}/tls: not supported for ${l.protocol} (DTLS is not implemented)`);
     if (l.tls) out.push(...tlsProblems(l.tls as Parameters<typeof tlsProblems>[0], `/listeners/${i}/tls`));
   });
   const adminProblem = c.admin && adminCheck(c.admin);
@@ -194,9 +254,14 @@ function crossCheck(c: Omit<GatewayConfig, 'baseDir'>): string[] {
     if (r.pool !== undefined && !poolNames.has(r.pool)) {
       out.push(`/routes/${i}/pool: no pool named '${r.pool}' (defined: ${[...poolNames].join(', ') || 'none'})`);
     }
+    const protocols = new Set(catalog.listeners.map((e) => e.envelopeProtocol ?? e.name));
+    if (r.match.protocol !== undefined && !protocols.has(r.match.protocol)) {
+      out.push(`/routes/${i}/match/protocol: must be one of ${[...protocols].map((p) => JSON.stringify(p)).join(', ')}`);
+    }
     if (r.match.listener !== undefined && !listenerNames.has(r.match.listener)) {
       out.push(`/routes/${i}/match/listener: no listener named '${r.match.listener}'`);
     }
+    out.push(...checkCodec(r.decode, `/routes/${i}/decode`, catalog), ...checkCodec(r.request.encode, `/routes/${i}/request/encode`, catalog));
     const fp = filterProblem(r.match.address);
     if (fp) out.push(`/routes/${i}/match/address: ${fp}`);
     for (const m of r.request.path.matchAll(/\{([^}]*)\}/g)) {

@@ -1,7 +1,8 @@
 /**
- * The configuration's JSON Schema, composed from one file per section. It is
- * the reference for every key; `thinggate schema` prints it and the package
- * ships it as schema/thinggate.schema.json.
+ * The configuration's JSON Schema, composed from one file per section and
+ * from the catalog of registered listeners, strategies and codecs (built-ins
+ * and configured plugins). It is the reference for every key; `thinggate
+ * schema` prints it and the package ships it as dist/thinggate.schema.json.
  */
 import { listenerSchema } from './sections/listeners.js';
 import { poolSchema } from './sections/pools.js';
@@ -10,23 +11,37 @@ import { scriptsSchema } from './sections/scripts.js';
 import { aclSchema } from './sections/security.js';
 import { adminSchema, logSchema, shutdownSchema } from './sections/admin.js';
 import { guardSchema } from './sections/guard.js';
+import { pluginsSchema } from './sections/plugins.js';
+import { BUILTIN_CATALOG, type ConfigCatalog } from './catalog.js';
 
-export const configSchema = {
-  $schema: 'http://json-schema.org/draft-07/schema#',
-  $id: 'https://thinggate.dev/schema/thinggate.schema.json',
-  title: 'thinggate configuration',
-  type: 'object',
-  additionalProperties: false,
-  required: ['listeners', 'pools', 'routes'],
-  properties: {
-    listeners: { type: 'array', items: listenerSchema },
-    pools: { type: 'array', items: poolSchema },
-    routes: { type: 'array', items: routeSchema },
-    scripts: scriptsSchema,
-    admin: adminSchema,
-    log: logSchema,
-    shutdown: shutdownSchema,
-    acl: aclSchema,
-    guard: guardSchema,
-  },
-} as const;
+/** The schema for a catalog: listener protocols and pool strategies are the registered names; plugin listeners add their options key. */
+export function buildConfigSchema(catalog: ConfigCatalog) {
+  const listenerProperties: Record<string, unknown> = { ...listenerSchema.properties, protocol: { enum: catalog.listeners.map((l) => l.name) } };
+  for (const l of catalog.listeners) {
+    if (l.schema !== undefined && !(l.name in listenerProperties)) listenerProperties[l.name] = l.schema;
+  }
+  const strategy = { enum: catalog.strategies.map((s) => s.name), default: poolSchema.properties.strategy.default };
+  return {
+    $schema: 'http://json-schema.org/draft-07/schema#',
+    $id: 'https://thinggate.dev/schema/thinggate.schema.json',
+    title: 'thinggate configuration',
+    type: 'object',
+    additionalProperties: false,
+    required: ['listeners', 'pools', 'routes'],
+    properties: {
+      plugins: pluginsSchema,
+      listeners: { type: 'array', items: { ...listenerSchema, properties: listenerProperties } },
+      pools: { type: 'array', items: { ...poolSchema, properties: { ...poolSchema.properties, strategy } } },
+      routes: { type: 'array', items: routeSchema },
+      scripts: scriptsSchema,
+      admin: adminSchema,
+      log: logSchema,
+      shutdown: shutdownSchema,
+      acl: aclSchema,
+      guard: guardSchema,
+    },
+  } as const;
+}
+
+/** The schema with the built-ins only (no plugins configured). */
+export const configSchema = buildConfigSchema(BUILTIN_CATALOG);

@@ -6,6 +6,7 @@ import type { ScriptsConfig } from './sections/scripts.js';
 import type { AclRuleConfig } from './sections/security.js';
 import type { AdminConfig, LogConfig, ShutdownConfig } from './sections/admin.js';
 import type { GuardConfig } from './sections/guard.js';
+import type { PluginConfig } from './sections/plugins.js';
 
 export type * from './sections/listeners.js';
 export type * from './sections/listener-mqtt.js';
@@ -17,10 +18,13 @@ export type * from './sections/pools.js';
 export type * from './sections/routes.js';
 export type * from './sections/scripts.js';
 export type * from './sections/admin.js';
+export type * from './sections/plugins.js';
+export type * from './catalog.js';
 export type * from './sections/security.js';
 export type * from './sections/guard.js';
 
 export interface GatewayConfig {
+  readonly plugins: readonly PluginConfig[];
   readonly listeners: readonly ListenerConfig[];
   readonly pools: readonly PoolConfig[];
   readonly routes: readonly RouteConfig[];

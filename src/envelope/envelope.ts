@@ -4,8 +4,8 @@
  * sees a packet, only Envelopes.
  */
 
-/** Protocol family of the device side. MQTT over WebSocket is `mqtt`; the listener name tells them apart. */
-export type Protocol = 'mqtt' | 'coap' | 'amqp' | 'http';
+/** Protocol family of the device side. MQTT over WebSocket is `mqtt`; the listener name tells them apart. A plugin's listener uses its registered name. */
+export type Protocol = 'mqtt' | 'coap' | 'amqp' | 'http' | (string & {});
 
 /** Delivery guarantee the device asked for (MQTT QoS, CoAP CON/NON, AMQP settlement mode). */
 export type Delivery = 'at-most-once' | 'at-least-once' | 'exactly-once';
@@ -100,6 +100,8 @@ export interface Envelope {
   readonly replyTo?: string;
   /** Milliseconds since the epoch after which the message is worthless (MQTT message expiry, CoAP Max-Age, AMQP ttl). */
   readonly expiresAt?: number;
+  /** Set by the pipeline, not by listeners: the payload decoded by the route's codec ahead of a script call. */
+  readonly decoded?: DecodedPayload;
   /** The sender declared the payload UTF-8 text (MQTT 5 Payload Format Indicator 1); forwarded to devices unaltered [MQTT-3.3.2-4]. */
   readonly payloadUtf8?: boolean;
   /**
@@ -118,6 +120,8 @@ export type EnvelopeInit = Omit<Envelope, 'id' | 'receivedAt' | 'headers'> & {
   receivedAt?: number;
   headers?: Record<string, string>;
 };
+
+import type { DecodedPayload } from './codec.js';
 
 const EMPTY_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
 

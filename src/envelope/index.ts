@@ -4,3 +4,4 @@ export * from './ids.js';
 export * from './content-type.js';
 export * from './address-pattern.js';
 export * from './pipeline-contract.js';
+export * from './codec.js';

@@ -1,20 +1,7 @@
 /**
- * Listener factories by configured protocol. The composition root builds each
- * configured listener through this table.
+ * The listener extension point. Built-in protocols (mqtt/, coap/, amqp/,
+ * http/) and plugins' protocols are registered by name in the listener
+ * registry (plugins/builtins.ts, plugins/load.ts); the composition root
+ * builds each configured listener from there.
  */
-import type { ListenerFactory } from './listener.js';
-import type { ListenerProtocol } from '../config/types.js';
-import { createMqttListener } from './mqtt/index.js';
-import { createAmqpListener } from './amqp/index.js';
-import { createCoapListener } from './coap/index.js';
-import { createHttpListener } from './http/index.js';
-
-export const LISTENER_FACTORIES: Partial<Record<ListenerProtocol, ListenerFactory>> = {
-  mqtt: createMqttListener,
-  'mqtt-ws': createMqttListener,
-  amqp: createAmqpListener,
-  coap: createCoapListener,
-  http: createHttpListener,
-};
-
 export type * from './listener.js';

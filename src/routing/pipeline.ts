@@ -17,6 +17,8 @@ import type { CompiledRoute, RouteTable } from './route-table.js';
 import type { ScriptHost } from './script-host.js';
 import { compilePathTemplate } from './path-template.js';
 import { IdleWaiters } from '../util/idle-waiters.js';
+import { transcodedBody, withDecoded } from './transcode.js';
+import { ThinggateError } from '../errors.js';
 
 /** Everything a configuration determines; a reload swaps the whole object at once. */
 export interface PipelineState {
@@ -198,7 +200,7 @@ export class GatewayPipeline implements Pipeline {
   private async scripted(env: Envelope, route: CompiledRoute, state: PipelineState): Promise<Outcome> {
     const scripts = state.scripts;
     if (!scripts) return unavailable('TG_ERR_INTERNAL', 'script host not running');
-    const result = await scripts.onMessage(route.config.script!, env);
+    const result = await scripts.onMessage(route.config.script!, withDecoded(env, route));
     if (!result.ok) {
       // A suspended script is the gateway's trouble, not the message's: try again later.
       if (result.code === 'TG_ERR_SCRIPT_SUSPENDED') return unavailable(result.code, result.reason, result.retryAfterMs);
@@ -266,7 +268,14 @@ export class GatewayPipeline implements Pipeline {
       return rejected(500, 'TG_ERR_SCRIPT_INVALID_DECISION', `route() names no known pool ('${String(pool)}')`);
     }
     const wantsReply = d.reply ?? route.config.request.reply;
-    const request = buildRequest(env, route, d, pool, wantsReply);
+    let request: UpstreamRequest;
+    try {
+      request = buildRequest(env, route, d, pool, wantsReply);
+    } catch (err) {
+      if (!(err instanceof ThinggateError) || (err.code !== 'TG_ERR_CODEC_DECODE' && err.code !== 'TG_ERR_CODEC_ENCODE')) throw err;
+      this.logger.debug({ messageId: env.id, err: err.message }, 'codec failed on the message');
+      return rejected(err.status ?? 400, err.code, err.message);
+    }
     if (!wantsReply) return state.balancer.dispatch(request).then(this.upstreamDetails ? toDetailedOutcome : toPlainOutcome);
     return this.replied(env, route, request, state);
   }
@@ -316,9 +325,12 @@ export function buildRequest(env: Envelope, route: CompiledRoute, d: RouteDecisi
     body = b.bytes;
     if (b.contentType) contentType = b.contentType;
   }
+  const transcoded = route.codecs !== undefined ? transcodedBody(env, route, d) : undefined;
+  if (transcoded) body = transcoded.body;
   headers['content-type'] = contentType;
   for (const k in route.headers) headers[k] = route.headers[k]!;
   if (d.headers) for (const k in d.headers) headers[k.toLowerCase()] = String(d.headers[k]);
+  if (transcoded) headers['content-type'] = transcoded.contentType;
   // Only an identity admission verified is sent: set last, so no route or script header (which may copy a device's own headers) stands in for it.
   if (env.source.identity) headers['x-thinggate-identity'] = headerSafe(env.source.identity.principal);
   else delete headers['x-thinggate-identity'];

@@ -6,6 +6,8 @@
 import type { Envelope, Rejected } from '../envelope/index.js';
 import { compileFilter, matchesCompiled, type CompiledFilter } from '../envelope/address-pattern.js';
 import type { RouteConfig } from '../config/types.js';
+import type { Codec, CodecResolver } from '../envelope/codec.js';
+import { ThinggateError } from '../errors.js';
 import { compilePathTemplate, type CompiledTemplate } from './path-template.js';
 
 export interface CompiledRoute {
@@ -16,6 +18,12 @@ export interface CompiledRoute {
   /** Extra headers, names lower-cased. */
   readonly headers: Readonly<Record<string, string>>;
   readonly kind: 'pool' | 'script' | 'devices';
+  /** The route's `decode` codec; without one, the message's content type picks it. */
+  readonly decoder?: Codec;
+  /** The route's `request.encode` codec. */
+  readonly encoder?: Codec;
+  /** Codecs by content type, for messages without a route `decode`. */
+  readonly codecs?: CodecResolver;
   /** Payload inspection (schema, content types, size): the refusal, or undefined. */
   readonly inspect?: (env: Envelope) => Rejected | undefined;
   /** Takes a copy of each message the route accepts for inspection (the mirror); never waits. */
@@ -41,7 +49,11 @@ export class RouteTable {
   /** Messages matched per route index (admin API). */
   private readonly hitCounts: number[];
 
-  constructor(routes: readonly RouteConfig[], inspection?: InspectionFactory) {
+  /**
+   * `codecs` builds the routes' `decode` / `request.encode` codecs (the codec registry); routes naming codecs need it.
+   * `inspection` builds each route's payload inspection and mirror.
+   */
+  constructor(routes: readonly RouteConfig[], codecs?: CodecResolver, inspection?: InspectionFactory) {
     this.matchers = routes.map((config, index) => {
       const headers: Record<string, string> = {};
       for (const [k, v] of Object.entries(config.request.headers)) headers[k.toLowerCase()] = v;
@@ -55,6 +67,7 @@ export class RouteTable {
         renderPath: compilePathTemplate(config.request.path),
         headers,
         kind: config.target === 'devices' ? 'devices' : config.script !== undefined ? 'script' : 'pool',
+        ...codecsOf(config, index, codecs),
       };
       const m: Matcher = {
         route,
@@ -98,6 +111,24 @@ export class RouteTable {
   scripts(): string[] {
     return [...new Set(this.matchers.map((m) => m.route.config.script).filter((s): s is string => s !== undefined))];
   }
+}
+
+function codecsOf(config: RouteConfig, index: number, codecs: CodecResolver | undefined): Pick<CompiledRoute, 'decoder' | 'encoder' | 'codecs'> {
+  if (!codecs) {
+    if (config.decode !== undefined || config.request.encode !== undefined) throw new ThinggateError('TG_ERR_CONFIG_INVALID', `/routes/${index}: codecs named but no codec registry given`);
+    return {};
+  }
+  const build = (ref: RouteConfig['decode'], at: string): Codec | undefined => {
+    if (ref === undefined) return undefined;
+    try {
+      return codecs.resolve(ref);
+    } catch (err) {
+      throw new ThinggateError('TG_ERR_CONFIG_INVALID', `/routes/${index}/${at}: ${(err as Error).message}`, { cause: err });
+    }
+  };
+  const decoder = build(config.decode, 'decode');
+  const encoder = build(config.request.encode, 'request/encode');
+  return { codecs, ...(decoder && { decoder }), ...(encoder && { encoder }) };
 }
 
 function fingerprintIn(set: ReadonlySet<string>, env: Envelope): boolean {

@@ -234,6 +234,18 @@ export const PRELUDE = String.raw`
       this.correlationId = w[9] === null ? undefined : w[9]; this.replyTo = w[10] === null ? undefined : w[10];
       this.text = function text_() { return text === undefined ? (text = m.#decode()) : text; };
       this.json = function json() { return parse(m.text()); };
+      // The route's codec decoded the payload on the host (w[11]); JSON and text need none, so they decode here.
+      const dec = w[11];
+      this.decode = function decode() {
+        if (dec === null || dec === undefined) {
+          const ct = m.contentType === undefined ? '' : m.contentType.toLowerCase();
+          if (ct === '' || ct.startsWith('application/json') || ct.endsWith('+json')) return m.json();
+          if (ct.startsWith('text/')) return m.text();
+          throw new Error('no codec decodes content type ' + ct + " (set the route's decode)");
+        }
+        if (dec[0] === 1) throw new Error(dec[1]);
+        return dec[1];
+      };
       freeze(this);
     }
     get payload() {

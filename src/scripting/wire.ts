@@ -32,6 +32,8 @@ function messageWire(env: Envelope, source: number): unknown[] {
     env.payload.byteLength,
     env.correlationId ?? null,
     env.replyTo ?? null,
+    // msg.decode(): [0, value] decoded by the route's codec, [1, reason] when it failed, null when the isolate decodes itself.
+    env.decoded === undefined ? null : 'error' in env.decoded ? [1, env.decoded.error] : [0, env.decoded.value],
   ];
 }
 

@@ -6,6 +6,7 @@ import { Writable } from 'node:stream';
 import pino from 'pino';
 import { Gateway } from '../../src/gateway.js';
 import { parseConfig } from '../../src/config/load.js';
+import { parseConfigWithPlugins } from '../../src/plugins/load.js';
 import type { GatewayConfig } from '../../src/config/types.js';
 import { threadsUnderTest } from './script-threads.js';
 import { createScriptHostFactory } from '../../src/scripting/factory.js';
@@ -32,7 +33,9 @@ export async function startGateway(raw: unknown, options: StartOptions = {}): Pr
   if (r.scripts !== undefined) raw = { ...r, scripts: { ...threadsUnderTest(), ...r.scripts } };
   // Every security event gets its own log line, so a test can find each one; tests of the repeat summaries set an interval.
   raw = { ...(raw as object), log: { securitySummaryIntervalMs: 0, ...r.log } };
-  const config = parseConfig(raw, { source: '<test>', baseDir: options.baseDir ?? process.cwd(), env: options.env ?? process.env });
+  const parseOptions = { source: '<test>', baseDir: options.baseDir ?? process.cwd(), env: options.env ?? process.env };
+  // A configuration with plugins loads them (asynchronously) into registries of its own.
+  const { config, registries } = (raw as { plugins?: unknown }).plugins !== undefined ? await parseConfigWithPlugins(raw, parseOptions) : { config: parseConfig(raw, parseOptions), registries: undefined };
   const logs: Array<Record<string, unknown>> = [];
   const sink = new Writable({
     write(chunk: Buffer, _enc, cb) {
@@ -45,6 +48,7 @@ export async function startGateway(raw: unknown, options: StartOptions = {}): Pr
   const gateway = new Gateway(config, {
     logger,
     ...(factory && { scriptHostFactory: factory }),
+    ...(registries && { registries }),
     ...(options.configLoader && { configLoader: options.configLoader }),
   });
   await gateway.start();

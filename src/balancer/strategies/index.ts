@@ -1,31 +1,29 @@
-/** Strategy factory: one name in the configuration, one implementation. */
-import type { StrategyName } from '../../config/types.js';
+/**
+ * The built-in balancing strategies, as registrations: a name and a factory.
+ * plugins/builtins.ts registers them in the strategy registry, beside any a
+ * plugin contributes; pools look strategies up by name there.
+ */
 import { ConsistentHash } from './consistent-hash.js';
 import { LeastOutstanding } from './least-outstanding.js';
 import { P2cEwma } from './p2c-ewma.js';
 import { RoundRobin } from './round-robin.js';
-import type { Strategy } from './strategy.js';
+import type { Strategy, StrategyFactory, StrategyOptions } from './strategy.js';
+import { ThinggateError } from '../../errors.js';
 import { Weighted } from './weighted.js';
 
-export type { Strategy, StrategyEndpoint } from './strategy.js';
+export type { Strategy, StrategyEndpoint, StrategyFactory, StrategyOptions } from './strategy.js';
 
-export interface StrategyOptions {
-  /** Bounded-load factor for consistent-hash. */
-  readonly hashLoadFactor?: number;
-}
+export const BUILTIN_STRATEGIES: readonly StrategyFactory[] = [
+  { name: 'round-robin', create: () => new RoundRobin() },
+  { name: 'weighted', create: () => new Weighted() },
+  { name: 'least-outstanding', create: () => new LeastOutstanding() },
+  { name: 'consistent-hash', create: (o) => new ConsistentHash(o.hashLoadFactor ?? 1.25) },
+  { name: 'p2c-ewma', create: () => new P2cEwma() },
+];
 
-/** Builds the strategy named in a pool's configuration. */
-export function createStrategy(name: StrategyName, options: StrategyOptions = {}): Strategy {
-  switch (name) {
-    case 'round-robin':
-      return new RoundRobin();
-    case 'weighted':
-      return new Weighted();
-    case 'least-outstanding':
-      return new LeastOutstanding();
-    case 'consistent-hash':
-      return new ConsistentHash(options.hashLoadFactor ?? 1.25);
-    case 'p2c-ewma':
-      return new P2cEwma();
-  }
+/** A built-in strategy by name (for a balancer built without a registry, as unit tests do). Throws on an unknown name. */
+export function builtinStrategy(name: string, options: StrategyOptions = {}): Strategy {
+  const factory = BUILTIN_STRATEGIES.find((s) => s.name === name);
+  if (!factory) throw new ThinggateError('TG_ERR_CONFIG_INVALID', `no balancing strategy named '${name}'`);
+  return factory.create(options);
 }

@@ -28,3 +28,18 @@ export interface Strategy {
 export function eligible(endpoints: readonly StrategyEndpoint[], i: number, exclude?: ReadonlySet<number>): boolean {
   return endpoints[i]!.available && (exclude === undefined || !exclude.has(i));
 }
+
+/** Pool settings a strategy may read. */
+export interface StrategyOptions {
+  /** Bounded-load factor for consistent-hash (`pools[].hashLoadFactor`). */
+  readonly hashLoadFactor?: number;
+}
+
+/** A strategy registration: one name in `pools[].strategy`, one fresh Strategy per pool. */
+export interface StrategyFactory {
+  readonly name: string;
+  create(options: StrategyOptions): Strategy;
+}
+
+/** Builds a pool's strategy by its configured name (the composition root answers from the strategy registry). */
+export type StrategyLookup = (name: string, options: StrategyOptions) => Strategy;

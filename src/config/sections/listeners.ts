@@ -6,8 +6,8 @@ import { httpOptionsSchema, type HttpListenerOptions } from './listener-http.js'
 import { authChainSchema, type AuthenticatorConfig } from './security.js';
 import { tlsSchema, type TlsConfig } from './listener-tls.js';
 
-export const LISTENER_PROTOCOLS = ['mqtt', 'mqtt-ws', 'coap', 'amqp', 'http'] as const;
-export type ListenerProtocol = (typeof LISTENER_PROTOCOLS)[number];
+/** A registered listener protocol: a built-in (`mqtt`, `mqtt-ws`, `coap`, `amqp`, `http`) or one a plugin contributed. */
+export type ListenerProtocol = string;
 
 
 export interface ListenerLimits {
@@ -46,7 +46,8 @@ export const listenerSchema = {
   required: ['name', 'protocol', 'port'],
   properties: {
     name: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]*$', maxLength: 64 },
-    protocol: { enum: [...LISTENER_PROTOCOLS] },
+    /** The registered names; buildConfigSchema (config/schema.ts) fills the enum. */
+    protocol: { type: 'string' },
     host: { type: 'string', minLength: 1, default: '0.0.0.0' },
     port: { type: 'integer', minimum: 0, maximum: 65535 },
     tls: tlsSchema,

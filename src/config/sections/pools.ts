@@ -4,8 +4,8 @@
  * retries, circuit breaking and optional batching and durable spooling.
  * docs/balancer.md documents every key and its default.
  */
-export const STRATEGIES = ['round-robin', 'weighted', 'least-outstanding', 'consistent-hash', 'p2c-ewma'] as const;
-export type StrategyName = (typeof STRATEGIES)[number];
+/** A registered balancing strategy: a built-in or one a plugin contributed (config/catalog.ts). */
+export type StrategyName = string;
 
 /** Conditions a retry may follow. */
 export const RETRY_ON = ['connect-failure', 'reset', 'timeout', '5xx', '502', '503', '504'] as const;
@@ -120,7 +120,8 @@ export const poolSchema = {
   required: ['name', 'endpoints'],
   properties: {
     name: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]*$', maxLength: 64 },
-    strategy: { enum: [...STRATEGIES], default: 'round-robin' },
+    /** The registered names; buildConfigSchema (config/schema.ts) fills the enum. */
+    strategy: { type: 'string', default: 'round-robin' },
     endpoints: {
       type: 'array',
       minItems: 1,

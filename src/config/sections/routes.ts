@@ -1,8 +1,19 @@
 /** Schema and types of the `routes` section. First match wins. */
+import type { CodecRef } from '../catalog.js';
+
+export type { CodecRef } from '../catalog.js';
+
+/** A codec reference: a media type, or `{ type: <media type>, ...that codec's options }` (checked against the codec's schema). */
+const codecRefSchema = {
+  type: ['string', 'object'],
+  minLength: 1,
+  required: ['type'],
+  properties: { type: { type: 'string', minLength: 1 } },
+} as const;
 
 export interface RouteMatch {
   /** Envelope protocol (mqtt-ws listeners produce `mqtt`). */
-  readonly protocol?: 'mqtt' | 'coap' | 'amqp' | 'http';
+  readonly protocol?: string;
   readonly listener?: string;
   /** MQTT wildcard pattern over the address ('+' one level, '#' the rest). */
   readonly address: string;
@@ -18,6 +29,8 @@ export interface RequestTemplate {
   readonly headers: Readonly<Record<string, string>>;
   /** The back-end's response body is the device's reply (CoAP/HTTP response, MQTT response topic, AMQP reply-to). */
   readonly reply: boolean;
+  /** Encode the body with this codec for the back-end (the payload decoded first, or a script's structured body). */
+  readonly encode?: CodecRef;
 }
 
 export interface RouteConfig {
@@ -28,6 +41,8 @@ export interface RouteConfig {
   /** Script path, relative to the configuration file. */
   readonly script?: string;
   readonly target?: 'devices';
+  /** Decode the payload with this codec instead of the one its content type names (MQTT 3.1.1 carries no content type). */
+  readonly decode?: CodecRef;
   /** JSON Schema file (relative to the configuration file) every payload must satisfy. */
   readonly schema?: string;
   /** Accepted media types; a message that declares another is refused (415). */
@@ -66,7 +81,8 @@ export const routeSchema = {
       additionalProperties: false,
       default: {},
       properties: {
-        protocol: { enum: ['mqtt', 'coap', 'amqp', 'http'] },
+        /** An envelope protocol of a registered listener; checked against the catalog (config/load.ts). */
+        protocol: { type: 'string', minLength: 1 },
         listener: { type: 'string', minLength: 1 },
         address: { type: 'string', minLength: 1, default: '#' },
         method: { type: 'string', pattern: '^[A-Za-z]+$' },
@@ -93,10 +109,12 @@ export const routeSchema = {
           additionalProperties: { type: 'string' },
         },
         reply: { type: 'boolean', default: false },
+        encode: codecRefSchema,
       },
     },
     script: { type: 'string', minLength: 1 },
     target: { enum: ['devices'] },
+    decode: codecRefSchema,
     schema: { type: 'string', minLength: 1 },
     contentTypes: { type: 'array', minItems: 1, items: { type: 'string', pattern: '^[A-Za-z0-9!#$&^_.+-]+/[A-Za-z0-9!#$&^_.+-]+$' } },
     maxPayloadBytes: { type: 'integer', minimum: 0 },

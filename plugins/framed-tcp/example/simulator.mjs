@@ -1,0 +1,80 @@
+#!/usr/bin/env node
+/**
+ * A device simulator for the worked example: connects, sends `count` telemetry
+ * frames and waits for each acknowledgement.
+ *   node simulator.mjs [--host 127.0.0.1] [--port 7000] [--device 0a1b2c3d4e5f] [--count 5]
+ */
+import { connect } from 'node:net';
+import { parseArgs } from 'node:util';
+import { pathToFileURL } from 'node:url';
+
+/**
+ * One frame: u16 length | device id (6) | u16 seq | i16 temp | u16 humidity | u8 battery.
+ * @param {string} device 12 hex digits @param {number} seq @param {number} celsius @param {number} humidity @param {number} battery
+ */
+export function telemetryFrame(device, seq, celsius, humidity, battery) {
+  const f = Buffer.alloc(2 + 8 + 5);
+  f.writeUInt16BE(13, 0);
+  Buffer.from(device, 'hex').copy(f, 2);
+  f.writeUInt16BE(seq, 8);
+  f.writeInt16BE(Math.round(celsius * 100), 10);
+  f.writeUInt16BE(Math.round(humidity * 100), 12);
+  f.writeUInt8(battery, 14);
+  return f;
+}
+
+/**
+ * Splits acknowledgement frames: [{ device, seq, ok }] (0x06 ack, 0x15 nack).
+ * @param {Buffer} bytes
+ */
+export function parseAnswers(bytes) {
+  /** @type {Array<{ device: string, seq: number, ok: boolean }>} */
+  const out = [];
+  let at = 0;
+  while (bytes.length - at >= 2) {
+    const len = bytes.readUInt16BE(at);
+    if (bytes.length - at - 2 < len) break;
+    const frame = bytes.subarray(at + 2, at + 2 + len);
+    out.push({ device: frame.subarray(0, 6).toString('hex'), seq: frame.readUInt16BE(6), ok: frame[8] === 0x06 });
+    at += 2 + len;
+  }
+  return out;
+}
+
+/**
+ * Sends `count` frames (all at once) and resolves with the answers once all came.
+ * @param {{ host?: string, port: number, device?: string, count?: number, timeoutMs?: number }} o
+ * @returns {Promise<ReturnType<typeof parseAnswers>>}
+ */
+export function runDevice({ host = '127.0.0.1', port, device = '0a1b2c3d4e5f', count = 5, timeoutMs = 10_000 }) {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, host);
+    /** @type {Buffer} */
+    let received = Buffer.alloc(0);
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`only ${parseAnswers(received).length} of ${count} answers within ${timeoutMs} ms`));
+    }, timeoutMs);
+    socket.on('error', reject);
+    socket.on('connect', () => {
+      const frames = [];
+      for (let seq = 1; seq <= count; seq++) frames.push(telemetryFrame(device, seq, 20 + seq / 10, 45.5, 90));
+      socket.write(Buffer.concat(frames));
+    });
+    socket.on('data', (chunk) => {
+      received = Buffer.concat([received, /** @type {Buffer} */ (chunk)]);
+      const answers = parseAnswers(received);
+      if (answers.length >= count) {
+        clearTimeout(timer);
+        socket.end();
+        resolve(answers);
+      }
+    });
+  });
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const { values } = parseArgs({ options: { host: { type: 'string' }, port: { type: 'string' }, device: { type: 'string' }, count: { type: 'string' } } });
+  const answers = await runDevice({ host: values.host, port: Number(values.port ?? 7000), device: values.device, count: Number(values.count ?? 5) });
+  for (const a of answers) console.log(`frame ${a.seq}: ${a.ok ? 'acknowledged' : 'refused'}`);
+}

@@ -1,0 +1,74 @@
+/**
+ * Framing for plugins/framed-tcp: length-prefixed (an unsigned 1-, 2- or
+ * 4-byte length of the rest of the frame, big- or little-endian) or
+ * delimiter-terminated frames, read incrementally from a byte stream.
+ */
+
+/**
+ * @typedef {object} Framing
+ * @property {'length-prefixed' | 'delimiter'} type
+ * @property {1 | 2 | 4} [lengthBytes]
+ * @property {'big' | 'little'} [byteOrder]
+ * @property {string} [delimiter] hex
+ */
+
+export class FrameReader {
+  /** @param {Framing} framing @param {number} maxFrameBytes */
+  constructor(framing, maxFrameBytes) {
+    this.framing = framing;
+    this.max = maxFrameBytes;
+    /** @type {Buffer} */
+    this.buffered = Buffer.alloc(0);
+    this.delimiter = Buffer.from(framing.delimiter ?? '0a', 'hex');
+  }
+
+  /**
+   * The complete frames in what has arrived so far (without prefix or delimiter);
+   * `null` in place of a frame longer than the limit (the connection must close).
+   * @param {Buffer} chunk
+   * @returns {Array<Buffer | null>}
+   */
+  push(chunk) {
+    this.buffered = this.buffered.length === 0 ? chunk : Buffer.concat([this.buffered, chunk]);
+    /** @type {Array<Buffer | null>} */
+    const frames = [];
+    let at = 0;
+    const b = this.buffered;
+    if (this.framing.type === 'length-prefixed') {
+      const n = this.framing.lengthBytes ?? 2;
+      const little = this.framing.byteOrder === 'little';
+      while (b.length - at >= n) {
+        const len = n === 1 ? b[at] : n === 2 ? (little ? b.readUInt16LE(at) : b.readUInt16BE(at)) : little ? b.readUInt32LE(at) : b.readUInt32BE(at);
+        if (/** @type {number} */ (len) > this.max) return [...frames, null];
+        if (b.length - at - n < /** @type {number} */ (len)) break;
+        frames.push(b.subarray(at + n, at + n + /** @type {number} */ (len)));
+        at += n + /** @type {number} */ (len);
+      }
+    } else {
+      for (;;) {
+        const end = b.indexOf(this.delimiter, at);
+        if (end < 0) break;
+        if (end - at > this.max) return [...frames, null];
+        frames.push(b.subarray(at, end));
+        at = end + this.delimiter.length;
+      }
+      if (b.length - at > this.max) return [...frames, null];
+    }
+    this.buffered = at === 0 ? b : b.subarray(at);
+    return frames;
+  }
+}
+
+/**
+ * One frame carrying `body`, as the framing writes it.
+ * @param {Framing} framing @param {Buffer} body
+ */
+export function frameOf(framing, body) {
+  if (framing.type === 'delimiter') return Buffer.concat([body, Buffer.from(framing.delimiter ?? '0a', 'hex')]);
+  const n = framing.lengthBytes ?? 2;
+  const prefix = Buffer.alloc(n);
+  if (n === 1) prefix.writeUInt8(body.length);
+  else if (n === 2) framing.byteOrder === 'little' ? prefix.writeUInt16LE(body.length) : prefix.writeUInt16BE(body.length);
+  else framing.byteOrder === 'little' ? prefix.writeUInt32LE(body.length) : prefix.writeUInt32BE(body.length);
+  return Buffer.concat([prefix, body]);
+}

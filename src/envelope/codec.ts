@@ -1,0 +1,37 @@
+/**
+ * The codec extension point: turn a payload of one media type into a
+ * structured value and back. Routes decode payloads with a codec (scripts see
+ * the value through `msg.decode()`) and may re-encode a body with another one
+ * for the back-end (CBOR in, JSON out). Every codec passes the shared contract
+ * suite in test/unit/plugins/codec.contract.ts.
+ */
+export interface Codec {
+  /** The media type this codec reads and writes (the `content-type` sent with an encoded body). */
+  readonly contentType: string;
+  /** Decodes a payload. Throws on bytes that are not a valid value of the media type. */
+  decode(bytes: Uint8Array): unknown;
+  /** Encodes a value. Throws on a value the media type cannot carry. */
+  encode(value: unknown): Uint8Array;
+}
+
+/** Lower-cased media type without parameters: the key codecs are registered under. */
+export function mediaTypeKey(contentType: string): string {
+  return contentType.split(';', 1)[0]!.trim().toLowerCase();
+}
+
+/** A payload as a codec decoded it ahead of a script call (`msg.decode()` reads it), or why it could not. */
+export type DecodedPayload = { readonly value: unknown } | { readonly error: string };
+
+/** How the routing stage finds codecs: by a route's reference (with options) or by a message's content type. */
+export interface CodecResolver {
+  /** The codec a route names (`decode`, `request.encode`); throws when it cannot be built (a missing .proto file). */
+  resolve(ref: string | (Readonly<Record<string, unknown>> & { readonly type: string })): Codec;
+  /** The codec registered for a content type, built with no options; undefined when none is. */
+  forContentType(contentType: string): Codec | undefined;
+}
+
+/** Content types whose values a script reads itself (`msg.json()`, `msg.text()`, `msg.payload`): nothing to decode ahead. */
+export function decodedInIsolate(contentType: string): boolean {
+  const key = mediaTypeKey(contentType);
+  return key === 'application/json' || key === 'text/plain' || key === 'application/octet-stream';
+}

@@ -1,0 +1,62 @@
+/**
+ * A plugin's stream listener end to end: a TCP client speaks the fixture's
+ * line protocol, its messages reach a real back-end, and a plugin that throws
+ * closes only the connection it was serving.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import { TestBackend } from '../helpers/backend.js';
+import { startGateway, type TestGateway } from '../helpers/gateway.js';
+import { tcpClient } from '../helpers/tcp-client.js';
+
+const fixtures = join(import.meta.dirname, '../fixtures/plugins');
+
+describe('plugin stream listener', () => {
+  let backend: TestBackend;
+  let gw: TestGateway;
+
+  beforeEach(async () => {
+    backend = await TestBackend.start();
+    gw = await startGateway(
+      {
+        plugins: [{ use: './lines.mjs' }],
+        listeners: [{ name: 'lines', protocol: 'lines', host: '127.0.0.1', port: 0, lines: { prefix: 'text' } }],
+        pools: [{ name: 'p', endpoints: [{ url: backend.url }] }],
+        routes: [{ match: { protocol: 'lines' }, pool: 'p', request: { path: '/in/{address}' } }],
+      },
+      { baseDir: fixtures },
+    );
+  });
+
+  afterEach(async () => {
+    await gw.stop();
+    await backend.close();
+  });
+
+  it('turns frames into envelopes and answers after the back-end', async () => {
+    const c = await tcpClient(gw.port('lines'));
+    c.socket.write('dev-7\nhello\n');
+    await c.until((d) => d.toString().includes('ok 200\n'));
+    expect(backend.requests[0]).toMatchObject({ url: '/in/text/dev-7', body: Buffer.from('hello') });
+    expect(backend.requests[0]!.headers['x-thinggate-client-id']).toBe('dev-7');
+    expect(backend.requests[0]!.headers['x-thinggate-protocol']).toBe('lines');
+    c.socket.destroy();
+  });
+
+  it('closes only the connection whose plugin code threw, and keeps serving others', async () => {
+    const good = await tcpClient(gw.port('lines'));
+    const bad = await tcpClient(gw.port('lines'));
+    good.socket.write('good\n');
+    bad.socket.write('bad\nboom\n');
+    await bad.closed();
+    const later = await tcpClient(gw.port('lines'));
+    later.socket.write('late\nboom-later\n');
+    await later.closed();
+    good.socket.write('still here\n');
+    await good.until((d) => d.toString().includes('ok 200\n'));
+    expect(backend.requests.map((r) => r.body.toString())).toContain('still here');
+    expect(await gw.guardEvents('plugin-error', 'lines')).toBe(2);
+    expect(gw.logs.some((l) => String(l.msg).includes('plugin listener failed in onData'))).toBe(true);
+    good.socket.destroy();
+  });
+});
