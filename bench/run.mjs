@@ -21,7 +21,16 @@ import { measureRun } from './lib/measure.mjs';
 import { startBackend, withRig } from './lib/rig.mjs';
 import { stopChild } from './lib/proc.mjs';
 import { join, resolve } from 'node:path';
-import { environment, loadResults, summarizeConnections, summarizeThroughput, writeResultsMd, writeScenarioResult, RESULTS_DIR, RESULTS_MD } from './lib/results.mjs';
+import {
+  environment,
+  loadResults,
+  summarizeConnections,
+  summarizeThroughput,
+  writeResultsMd,
+  writeScenarioResult,
+  RESULTS_DIR,
+  RESULTS_MD,
+} from './lib/results.mjs';
 import { renderSuite } from './lib/report.mjs';
 
 const { values, positionals } = parseArgs({
@@ -40,7 +49,9 @@ const { values, positionals } = parseArgs({
 });
 
 if (values.help) {
-  process.stdout.write('usage: node bench/run.mjs [--smoke] [--runs N] [--cpu-prof DIR] [--connections N] [--out DIR] [--no-write] [--list] [--report] [SCENARIO...]\n');
+  process.stdout.write(
+    'usage: node bench/run.mjs [--smoke] [--runs N] [--cpu-prof DIR] [--connections N] [--out DIR] [--no-write] [--list] [--report] [SCENARIO...]\n',
+  );
   process.exit(0);
 }
 if (values.list) {
@@ -85,7 +96,15 @@ for (const scenario of selected) {
   log(`\n== ${scenario.name}: ${scenario.description}`);
   const ctx = { smoke, cpuProf: values['cpu-prof'], connections: values.connections ? Number(values.connections) : undefined };
   try {
-    const record = { scenario: scenario.name, kind: scenario.kind, group: scenario.group, description: scenario.description, environment: env, mode: profile, runs: [] };
+    const record = {
+      scenario: scenario.name,
+      kind: scenario.kind,
+      group: scenario.group,
+      description: scenario.description,
+      environment: env,
+      mode: profile,
+      runs: [],
+    };
     if (ctx.cpuProf) record.cpuProfile = ctx.cpuProf;
     if (scenario.kind === 'connections') {
       const backend = await startBackend();

@@ -44,7 +44,9 @@ const USAGE = `usage:
   thinggate schema [-c FILE]    print the configuration JSON Schema (with FILE: including its plugins' schemas)
   thinggate --version           print the version
   thinggate COMMAND --help      help on one command
-${Object.values(SUBCOMMANDS).map((c) => `  ${c.usage}`).join('\n')}`;
+${Object.values(SUBCOMMANDS)
+  .map((c) => `  ${c.usage}`)
+  .join('\n')}`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;

@@ -46,7 +46,6 @@ export interface GatewayOptions {
   readonly adminRoutes?: readonly AdminRoutes[];
 }
 
-
 /** How often a drain reports the messages still in flight. */
 const DRAIN_REPORT_MS = 1000;
 
@@ -302,7 +301,8 @@ export class Gateway implements AdminContext {
     for (const [name, { config, listener }] of this.listeners) {
       const a = listener.address();
       if (!a) continue;
-      listeners[name] = `${schemeOf(config)}://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}${config.protocol === 'mqtt-ws' ? config.mqtt.wsPath : ''}`;
+      listeners[name] =
+        `${schemeOf(config)}://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}${config.protocol === 'mqtt-ws' ? config.mqtt.wsPath : ''}`;
       this.logger.info({ listener: name, url: listeners[name] }, `listening: ${name} on ${listeners[name]}`);
     }
     const pools: Record<string, string[]> = {};
@@ -357,15 +357,18 @@ export class Gateway implements AdminContext {
     const contribution = this.registries.listeners.get(config.protocol);
     if (!contribution) throw new ThinggateError('TG_ERR_CONFIG_INVALID', `listener '${config.name}': protocol '${config.protocol}' is not available`);
     const options = (config as unknown as Record<string, unknown>)[config.protocol];
-    const listener = contribution.create({
-      config,
-      pipeline: this.pipeline!,
-      devices: this.devices,
-      logger: this.logger.child({ listener: config.name }),
-      metrics: this.metrics,
-      guard: this.guard,
-      baseDir: this.config.baseDir,
-    }, options);
+    const listener = contribution.create(
+      {
+        config,
+        pipeline: this.pipeline!,
+        devices: this.devices,
+        logger: this.logger.child({ listener: config.name }),
+        metrics: this.metrics,
+        guard: this.guard,
+        baseDir: this.config.baseDir,
+      },
+      options,
+    );
     await listener.start();
     this.listeners.set(config.name, { config, listener });
   }

@@ -32,9 +32,7 @@ const require = createRequire(new URL('../../package.json', import.meta.url));
 const rhea = require('rhea');
 const { Pool } = require('undici');
 
-const args = Object.fromEntries(
-  process.argv.slice(2).flatMap((a, i, all) => (a.startsWith('--') ? [[a.slice(2), all[i + 1]]] : [])),
-);
+const args = Object.fromEntries(process.argv.slice(2).flatMap((a, i, all) => (a.startsWith('--') ? [[a.slice(2), all[i + 1]]] : [])));
 const SECONDS = Number(args.seconds ?? 5);
 const RUNS = Number(args.runs ?? 3);
 const WARMUP_MS = 1500;
@@ -74,7 +72,7 @@ async function measure(label, start, pid = process.pid) {
   await new Promise((r) => setTimeout(r, SECONDS * 1000));
   const n = count - c0;
   const rate = n / (Number(process.hrtime.bigint() - t0) / 1e9);
-  const cpuUs = ((await cpuSeconds(pid)) - cpu0) * 1e6 / Math.max(1, n);
+  const cpuUs = (((await cpuSeconds(pid)) - cpu0) * 1e6) / Math.max(1, n);
   const io1 = await syscalls(pid);
   const reads = (io1.reads - io0.reads) / Math.max(1, n);
   const writes = (io1.writes - io0.writes) / Math.max(1, n);
@@ -126,7 +124,15 @@ function amqpLoad(port, sasl = true) {
         const container = rhea.create_container({ id: `bench-${i}` });
         container.on('error', () => undefined);
         container.on('disconnected', () => undefined);
-        const conn = container.connect(/** @type {import('rhea').ConnectionOptions} */ ({ port, host: '127.0.0.1', reconnect: false, tcp_no_delay: true, ...(sasl && { username: `bench-${i}`, password: 'bench' }) }));
+        const conn = container.connect(
+          /** @type {import('rhea').ConnectionOptions} */ ({
+            port,
+            host: '127.0.0.1',
+            reconnect: false,
+            tcp_no_delay: true,
+            ...(sasl && { username: `bench-${i}`, password: 'bench' }),
+          }),
+        );
         conns.push(conn);
         const s = conn.open_sender({ target: { address: `telemetry/bench-${i}` } });
         const pump = () => {
@@ -212,16 +218,34 @@ async function main() {
     tgRate: median(rates(runs.tg)),
     aloneRate: median(rates(runs.alone)),
     batchedRate: batched ? median(rates(runs.batched)) : undefined,
-    cpu: { egress: cpu(runs.egress), egressPiped: cpu(runs.egressPiped), bare: cpu(runs.bare), bridge: cpu(runs.bridge), tg: cpu(runs.tg), alone: cpu(runs.alone), batched: batched ? cpu(runs.batched) : undefined },
+    cpu: {
+      egress: cpu(runs.egress),
+      egressPiped: cpu(runs.egressPiped),
+      bare: cpu(runs.bare),
+      bridge: cpu(runs.bridge),
+      tg: cpu(runs.tg),
+      alone: cpu(runs.alone),
+      batched: batched ? cpu(runs.batched) : undefined,
+    },
     io: Object.fromEntries(Object.entries(runs).map(([k, xs]) => [k, io(xs)])),
-    runs: { egress: rates(runs.egress), egressPiped: rates(runs.egressPiped), bare: rates(runs.bare), bridge: rates(runs.bridge), tg: rates(runs.tg), alone: rates(runs.alone), batched: rates(runs.batched) },
+    runs: {
+      egress: rates(runs.egress),
+      egressPiped: rates(runs.egressPiped),
+      bare: rates(runs.bare),
+      bridge: rates(runs.bridge),
+      tg: rates(runs.tg),
+      alone: rates(runs.alone),
+      batched: rates(runs.batched),
+    },
     notes: [
       'routing: a static route to the pool (no script), so the listener and the HTTP path are what is measured',
       `thinggate's pool: ${TG_CONNECTIONS} connections, pipelining ${TG_PIPELINING}${TG_PIPELINING > 1 ? ' (each connection takes a request before any takes a second)' : ''}`,
     ],
   };
   r.ratio = r.tgRate / r.egress;
-  console.log(`thinggate / egress limit = ${r.ratio.toFixed(2)} (target ≥ 0.75), / pipelined egress limit = ${(r.tgRate / r.egressPiped).toFixed(2)}, bare bridge / egress limit = ${(r.bridgeRate / r.egress).toFixed(2)}, medians of ${RUNS}`);
+  console.log(
+    `thinggate / egress limit = ${r.ratio.toFixed(2)} (target ≥ 0.75), / pipelined egress limit = ${(r.tgRate / r.egressPiped).toFixed(2)}, bare bridge / egress limit = ${(r.bridgeRate / r.egress).toFixed(2)}, medians of ${RUNS}`,
+  );
   if (!('dry-run' in args)) writeResults(r);
 }
 
@@ -252,9 +276,13 @@ function writeResults(r) {
         ]),
     '',
     `Target: thinggate ≥ 0.75 × the egress limit — ${r.ratio >= 0.75 ? 'met' : 'not met'} with one back-end request per message (${(r.tgRate / r.egressPiped).toFixed(2)} × the pipelined egress limit)` +
-      (r.batchedRate === undefined ? '' : `; ${r.batchedRate / r.egress >= 0.75 ? 'met' : 'not met'} with a batching pool, which sends fewer, larger requests than the egress limit's one per message`) +
+      (r.batchedRate === undefined
+        ? ''
+        : `; ${r.batchedRate / r.egress >= 0.75 ? 'met' : 'not met'} with a batching pool, which sends fewer, larger requests than the egress limit's one per message`) +
       `. ${r.notes.join('; ')}. ` +
-      `Load average when the run ended: ${loadavg().map((x) => x.toFixed(1)).join(', ')} (other work shared the machine; compare rows of one run, not across runs).`,
+      `Load average when the run ended: ${loadavg()
+        .map((x) => x.toFixed(1))
+        .join(', ')} (other work shared the machine; compare rows of one run, not across runs).`,
     '',
     `Where the time goes: the AMQP listener alone costs ${r.cpu.alone.toFixed(1)} µs of thinggate CPU per message (envelope and routing included; ` +
       `the bare rhea receiver ${r.cpu.bare.toFixed(1)}), and reaches ${(r.aloneRate / r.egress).toFixed(2)} × the egress limit by itself; ` +
@@ -262,14 +290,14 @@ function writeResults(r) {
     '',
     `The bare bridge is the same two libraries doing nothing but the hand-over: it costs ${r.cpu.bridge.toFixed(1)} µs per message and carries ${(r.bridgeRate / r.egress).toFixed(2)} × the egress limit, ` +
       `with ${r.io.bridge} read + write system calls per message (a disposition written per accept, a request written per message) against thinggate's ${r.io.tg}: ` +
-      'thinggate holds each connection\'s writes to the end of an event-loop turn, on the AMQP side (dispositions, flow) and on the HTTP side (requests). ' +
+      "thinggate holds each connection's writes to the end of an event-loop turn, on the AMQP side (dispositions, flow) and on the HTTP side (requests). " +
       `With one back-end request per message, rhea's receive path (${r.cpu.bare.toFixed(1)} µs) and undici's request (${r.cpu.egress.toFixed(1)} µs, its process alone) already use most of what the target leaves a gateway ` +
       'on two cores shared with the generator and the back-end.',
     '',
     `thinggate was busy ${((r.tgRate * r.cpu.tg) / 1e4).toFixed(0)}% of one core at its median rate: ` +
       (r.tgRate * r.cpu.tg < 0.8e6
-        ? 'the run was bound by latency across the three processes (device → thinggate → back-end and back) on a shared 2-core machine, not by thinggate\'s CPU.'
-        : 'the run was bound by thinggate\'s CPU.'),
+        ? "the run was bound by latency across the three processes (device → thinggate → back-end and back) on a shared 2-core machine, not by thinggate's CPU."
+        : "the run was bound by thinggate's CPU."),
     '',
     'Reproduce:',
     '',

@@ -83,7 +83,9 @@ const mb = median(results.balancer);
 const ratio = mb / md;
 // Each run's own ratio too: direct and balancer run back to back, so load from elsewhere on the machine hits both alike.
 const paired = median(results.balancer.map((b, i) => b / results.direct[i]));
-console.log(`median: direct ${md.toFixed(0)} req/s, balancer ${mb.toFixed(0)} req/s, ratio ${ratio.toFixed(3)}, median per-run ratio ${paired.toFixed(3)} (target >= 0.90)`);
+console.log(
+  `median: direct ${md.toFixed(0)} req/s, balancer ${mb.toFixed(0)} req/s, ratio ${ratio.toFixed(3)}, median per-run ratio ${paired.toFixed(3)} (target >= 0.90)`,
+);
 
 await balancer.close(1000);
 await direct.close();
@@ -107,12 +109,14 @@ const section = [
   `| ratio of medians | **${ratio.toFixed(3)}** (target ≥ 0.90) | |`,
   `| median of per-run ratios | ${paired.toFixed(3)} | ${results.balancer.map((b, i) => (b / results.direct[i]).toFixed(3)).join(', ')} |`,
   '',
-  'Both sides read the whole answer. The balancer sends through undici\'s dispatcher handler interface',
+  "Both sides read the whole answer. The balancer sends through undici's dispatcher handler interface",
   '(no response stream), which is why it can beat `Pool.request()`; it still pays for strategy, circuit',
   'breaking, retry bookkeeping, stats and Prometheus metrics on every request.',
   '',
   `Measured ${new Date().toISOString().slice(0, 10)} on Node ${process.version}, ${cpus().length} CPUs (${cpus()[0]?.model ?? 'unknown'});`,
-  `load average when the run ended: ${loadavg().map((x) => x.toFixed(1)).join(', ')} (other work shared the machine; the per-run ratios are the steadier figure).`,
+  `load average when the run ended: ${loadavg()
+    .map((x) => x.toFixed(1))
+    .join(', ')} (other work shared the machine; the per-run ratios are the steadier figure).`,
   '',
 ].join('\n');
 const file = join(root, 'bench', 'RESULTS.md');

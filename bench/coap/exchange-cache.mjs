@@ -26,5 +26,8 @@ for (let i = 1; i <= 600_000; i++) {
   }
 }
 for (const r of rows) console.log(`${String(r.adds).padStart(7)} adds: ${r.usPerAdd.toFixed(2)} µs/add`);
-const full = rows.slice(1).map((r) => r.usPerAdd).sort((a, b) => a - b);
+const full = rows
+  .slice(1)
+  .map((r) => r.usPerAdd)
+  .sort((a, b) => a - b);
 console.log(`median once full: ${full[Math.floor(full.length / 2)].toFixed(2)} µs/add (${dist})`);

@@ -37,7 +37,14 @@ const listener = new CoapListener({ config, pipeline, devices: new DeviceRegistr
 const core = listener.core; // not started: responses are built but not sent
 
 // CON POST /telemetry/bench-0, token 4 bytes, Content-Format 42, 64-byte payload.
-const tpl = Buffer.concat([Buffer.from([0x44, 0x02, 0, 0, 1, 2, 3, 4, 0xb9]), Buffer.from('telemetry'), Buffer.from([7]), Buffer.from('bench-0'), Buffer.from([0x11, 42, 0xff]), Buffer.alloc(64, 0x61)]);
+const tpl = Buffer.concat([
+  Buffer.from([0x44, 0x02, 0, 0, 1, 2, 3, 4, 0xb9]),
+  Buffer.from('telemetry'),
+  Buffer.from([7]),
+  Buffer.from('bench-0'),
+  Buffer.from([0x11, 42, 0xff]),
+  Buffer.alloc(64, 0x61),
+]);
 const rinfo = { address: '127.0.0.1', port: 40000, family: 'IPv4', size: tpl.length };
 let mid = 0;
 

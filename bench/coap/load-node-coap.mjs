@@ -22,7 +22,14 @@ let errors = 0;
 for (let s = 0; s < SOCKETS; s++) {
   const agent = new coap.Agent({ type: 'udp4' });
   const one = () => {
-    const req = coap.request({ hostname: '127.0.0.1', port, method: 'POST', pathname: `/telemetry/bench-${s}`, agent, options: { 'Content-Format': 'application/octet-stream' } });
+    const req = coap.request({
+      hostname: '127.0.0.1',
+      port,
+      method: 'POST',
+      pathname: `/telemetry/bench-${s}`,
+      agent,
+      options: { 'Content-Format': 'application/octet-stream' },
+    });
     req.on('response', (res) => {
       if (!res.code.startsWith('2.')) errors++;
       else if (counting) answered++;

@@ -18,8 +18,10 @@ function template(s) {
   const path = Buffer.from(`bench-${s}`);
   const parts = [
     Buffer.from([0x44, 0x02, 0, 0, 0, 0, 0, 0]), // ver 1, CON, TKL 4, POST, mid, token
-    Buffer.from([0xb9]), Buffer.from('telemetry'), // Uri-Path (11), len 9
-    Buffer.from([path.length]), path, // Uri-Path, delta 0
+    Buffer.from([0xb9]),
+    Buffer.from('telemetry'), // Uri-Path (11), len 9
+    Buffer.from([path.length]),
+    path, // Uri-Path, delta 0
     Buffer.from([0x11, 42]), // Content-Format (12) = 42 application/octet-stream
     Buffer.from([0xff]),
     payload,

@@ -55,14 +55,17 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 /** One run of `generator` against a thinggate started for it (static route, `pool` options merged into the pool), stopped after. */
 async function throughThinggate(generator, run, url, what, label, pool) {
-  const gw = await startThinggate({ url }, {
-    protocol: 'coap',
-    routing: 'static',
-    label,
-    // One generator socket sends thousands of requests/s: lift the per-source limit for the bench.
-    listener: { coap: { requestsPerSecond: 0 } },
-    pool,
-  });
+  const gw = await startThinggate(
+    { url },
+    {
+      protocol: 'coap',
+      routing: 'static',
+      label,
+      // One generator socket sends thousands of requests/s: lift the per-source limit for the bench.
+      listener: { coap: { requestsPerSecond: 0 } },
+      pool,
+    },
+  );
   try {
     const t = { ...(await load(generator, gw.port)), load: loadavg() };
     console.log(`[${generator}] run ${run + 1}: ${what}: ${Math.round(t.rate)} CON/s (lost ${t.lost}, errors ${t.errors}, load ${t.load})`);
@@ -103,7 +106,9 @@ async function main() {
       const ratios = tg.map((t, i) => t.rate / bare[i].rate);
       const batchedRate = batched.length > 0 ? median(batched.map((r) => r.rate)) : undefined;
       results.push({ generator, bare, tg, batched, bareRate, tgRate, batchedRate, ratio: tgRate / bareRate, runRatio: median(ratios), ratios });
-      console.log(`[${generator}] median: bare ${Math.round(bareRate)} CON/s, thinggate ${Math.round(tgRate)} CON/s, ratio ${(tgRate / bareRate).toFixed(2)}, median per-run ratio ${median(ratios).toFixed(2)} (target ≥ 1.0)`);
+      console.log(
+        `[${generator}] median: bare ${Math.round(bareRate)} CON/s, thinggate ${Math.round(tgRate)} CON/s, ratio ${(tgRate / bareRate).toFixed(2)}, median per-run ratio ${median(ratios).toFixed(2)} (target ≥ 1.0)`,
+      );
     }
   } finally {
     backend.proc.kill();
@@ -120,9 +125,13 @@ function writeResults(results, notes, usPerRequest) {
   for (const r of results) {
     rows.push(`| ${r.generator} | bare node-coap server, answer only | ${Math.round(r.bareRate)} | ${runs(r.bare)} | ${lost(r.bare)} |`);
     rows.push(`| ${r.generator} | **thinggate CoAP → HTTP back-end** | **${Math.round(r.tgRate)}** | ${runs(r.tg)} | ${lost(r.tg)} |`);
-    rows.push(`| ${r.generator} | ratio of medians; median of per-run ratios | **${r.ratio.toFixed(2)}**; ${r.runRatio.toFixed(2)} (${r.ratios.map((x) => x.toFixed(2)).join(', ')}) | | |`);
+    rows.push(
+      `| ${r.generator} | ratio of medians; median of per-run ratios | **${r.ratio.toFixed(2)}**; ${r.runRatio.toFixed(2)} (${r.ratios.map((x) => x.toFixed(2)).join(', ')}) | | |`,
+    );
     if (r.batchedRate !== undefined) {
-      rows.push(`| ${r.generator} | thinggate CoAP → HTTP back-end, pool batching (≤ ${BATCH} requests or 5 ms per back-end request) | ${Math.round(r.batchedRate)} (${(r.batchedRate / r.bareRate).toFixed(2)} × bare) | ${runs(r.batched)} | ${lost(r.batched)} |`);
+      rows.push(
+        `| ${r.generator} | thinggate CoAP → HTTP back-end, pool batching (≤ ${BATCH} requests or 5 ms per back-end request) | ${Math.round(r.batchedRate)} (${(r.batchedRate / r.bareRate).toFixed(2)} × bare) | ${runs(r.batched)} | ${lost(r.batched)} |`,
+      );
     }
   }
   const section = [
@@ -146,8 +155,8 @@ function writeResults(results, notes, usPerRequest) {
       `. ${notes.join('; ')}; \`coap.requestsPerSecond: 0\` (one generator socket is one source).`,
     `The CoAP listener's own code costs ${usPerRequest.toFixed(1)} µs per CON request (\`bench/coap/listener-cost.mjs\`: parsing, deduplication, envelope, ` +
       `response; no sockets, pipeline answering at once), i.e. it alone would take ${Math.round(1e6 / usPerRequest / 1000)}k requests/s per core. ` +
-      'Where the gateway process\'s busy time goes (CPU profiles, raw generator): UDP sends (one `sendmsg` per response, as for the bare server) about a quarter, ' +
-      'the upstream HTTP writes and reads through undici about a quarter, GC 6–12 %, pipeline and envelope about 7 %, the CoAP listener\'s own code under 5 %; ' +
+      "Where the gateway process's busy time goes (CPU profiles, raw generator): UDP sends (one `sendmsg` per response, as for the bare server) about a quarter, " +
+      "the upstream HTTP writes and reads through undici about a quarter, GC 6–12 %, pipeline and envelope about 7 %, the CoAP listener's own code under 5 %; " +
       'generator, gateway and back-end share two cores. ' +
       'The bare server answers without any upstream hop, so on two cores the comparison is against a server doing a fraction of the work.',
     '',

@@ -34,9 +34,16 @@ const deps = { baseDir: dir, guard: new Guard(logger, metrics), metrics, logger 
 const route = { match: { address: '#' }, pool: 'default', request: { method: 'POST', path: '/', headers: {}, reply: false } };
 const withSchema = inspectionFor({ ...route, schema: 'bench.schema.json' }, 0, deps).inspect;
 const envs = Array.from({ length: 1024 }, (_, i) => ({
-  id: String(i), protocol: 'mqtt', listener: 'mqtt', receivedAt: 0,
+  id: String(i),
+  protocol: 'mqtt',
+  listener: 'mqtt',
+  receivedAt: 0,
   source: { clientId: `c${i}`, remoteAddress: '127.0.0.1' },
-  address: 'bench/t', method: 'PUBLISH', payload: encodePayload(1, i, i, 1e15 + i), headers: {}, delivery: 'at-least-once',
+  address: 'bench/t',
+  method: 'PUBLISH',
+  payload: encodePayload(1, i, i, 1e15 + i),
+  headers: {},
+  delivery: 'at-least-once',
 }));
 
 function round(check) {

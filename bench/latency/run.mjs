@@ -70,7 +70,9 @@ const rig = (s) => async (backend) => {
   return { ...t, transport: { kind: 'mqtt', host: '127.0.0.1', port: t.port, clients: CLIENTS, qos: 1, version: 5, window: WINDOW } };
 };
 
-console.log(`latency: ${RATE}/s offered, ${values.rounds} rounds × ${values.phases} phases of ${values.seconds} s after ${values.warmup} s, set-ups ${subjects.map((s) => s.label).join(', ')}`);
+console.log(
+  `latency: ${RATE}/s offered, ${values.rounds} rounds × ${values.phases} phases of ${values.seconds} s after ${values.warmup} s, set-ups ${subjects.map((s) => s.label).join(', ')}`,
+);
 for (let r = 1; r <= Number(values.rounds); r++) {
   for (const s of subjects) {
     await withRig(rig(s), async (rg) => {

@@ -87,7 +87,18 @@ serveIpc({
     return { count: n };
   },
   snapshot() {
-    return { phase, requests, totalRequests, messages: received.count, duplicates: received.duplicates, stray, unparsed, firstAt, lastAt, latency: summarize(latency) };
+    return {
+      phase,
+      requests,
+      totalRequests,
+      messages: received.count,
+      duplicates: received.duplicates,
+      stray,
+      unparsed,
+      firstAt,
+      lastAt,
+      latency: summarize(latency),
+    };
   },
   received() {
     return { received: received.toJSON() };

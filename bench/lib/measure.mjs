@@ -150,14 +150,24 @@ export async function measureRun(rig, profile, log) {
   // delivering after the window); everything it delivered, over the window, overcounts a little,
   // which the downward search below corrects. An undercount could not be corrected.
   const S = Math.min(sat.ackRate || Infinity, Math.max(sat.deliveredRate, sat.delivered / (p.saturationMs / 1000)));
-  log(`saturation: ${sat.ackRate} acked/s, ${sat.deliveredRate} delivered/s, lost ${sat.lost}; cpu (cores): target ${sat.targetCpu}, back-end ${sat.backendCpu}, generator ${sat.generatorCpu}`);
+  log(
+    `saturation: ${sat.ackRate} acked/s, ${sat.deliveredRate} delivered/s, lost ${sat.lost}; cpu (cores): target ${sat.targetCpu}, back-end ${sat.backendCpu}, generator ${sat.generatorCpu}`,
+  );
   const steps = [];
   let sustained = null;
   for (const f of p.steps) {
     const rate = Math.max(10, Math.round((S * f) / 10) * 10);
     const st = await cleanPhase(rig, { rate, durationMs: p.stepMs, drainMs: 2000 }, log);
     const why = sustainFailures(st);
-    steps.push({ factor: f, rate, pass: why.length === 0, why, lost: st.lost, ackP99: st.ackLatencyMs?.p99 ?? null, backendP99: st.backendLatencyMs?.p99 ?? null });
+    steps.push({
+      factor: f,
+      rate,
+      pass: why.length === 0,
+      why,
+      lost: st.lost,
+      ackP99: st.ackLatencyMs?.p99 ?? null,
+      backendP99: st.backendLatencyMs?.p99 ?? null,
+    });
     log(`  open loop ${rate}/s: ${why.length === 0 ? 'sustained' : why.join(', ')}`);
     if (why.length === 0) {
       sustained = { rate, phase: st };
@@ -170,7 +180,15 @@ export async function measureRun(rig, profile, log) {
     const rate = Math.round((S * (steps[k].factor + steps[k - 1].factor)) / 2 / 10) * 10;
     const st = await cleanPhase(rig, { rate, durationMs: p.stepMs, drainMs: 2000 }, log);
     const why = sustainFailures(st);
-    steps.push({ factor: (steps[k].factor + steps[k - 1].factor) / 2, rate, pass: why.length === 0, why, lost: st.lost, ackP99: st.ackLatencyMs?.p99 ?? null, backendP99: st.backendLatencyMs?.p99 ?? null });
+    steps.push({
+      factor: (steps[k].factor + steps[k - 1].factor) / 2,
+      rate,
+      pass: why.length === 0,
+      why,
+      lost: st.lost,
+      ackP99: st.ackLatencyMs?.p99 ?? null,
+      backendP99: st.backendLatencyMs?.p99 ?? null,
+    });
     log(`  open loop ${rate}/s: ${why.length === 0 ? 'sustained' : why.join(', ')}`);
     if (why.length === 0) sustained = { rate, phase: st };
   }
@@ -214,7 +232,14 @@ async function measureRunUnacknowledged(rig, p, log) {
   }
   log(`  best delivered rate ${best?.deliveredRate}/s`);
   const latency = await latencyPhases(rig, p, pass?.rate ?? 0, log);
-  return { saturation: best, saturationRate: round(best?.deliveredRate ?? 0), steps, sustainedRate: pass?.rate ?? 0, sustainedPhase: pass?.phase ?? null, latency };
+  return {
+    saturation: best,
+    saturationRate: round(best?.deliveredRate ?? 0),
+    steps,
+    sustainedRate: pass?.rate ?? 0,
+    sustainedPhase: pass?.phase ?? null,
+    latency,
+  };
 }
 
 async function latencyPhases(rig, p, sustainedRate, log) {
@@ -234,7 +259,9 @@ async function latencyPhases(rig, p, sustainedRate, log) {
   for (const rate of p.fixedRates) {
     const lp = await cleanPhase(rig, { rate, durationMs: p.latencyMs, drainMs: 2000 }, log);
     latency[`at${rate}`] = latencyRecord(lp);
-    log(`  latency at ${rate}/s: ack p50/p99 ${fmt(lp.ackLatencyMs)}, back-end p50/p99 ${fmt(lp.backendLatencyMs)}, lost ${lp.lost}, sustained: ${sustainFailures(lp).join(', ') || 'yes'}`);
+    log(
+      `  latency at ${rate}/s: ack p50/p99 ${fmt(lp.ackLatencyMs)}, back-end p50/p99 ${fmt(lp.backendLatencyMs)}, lost ${lp.lost}, sustained: ${sustainFailures(lp).join(', ') || 'yes'}`,
+    );
   }
   return latency;
 }

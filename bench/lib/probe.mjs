@@ -22,12 +22,22 @@ export async function waitForDelivery(port, backend, version = 4, timeoutMs = 30
     socket.once('connect', resolve);
     socket.once('error', reject);
   });
-  socket.write(mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: version, clean: true, clientId: 'bench-probe', keepalive: 0 }, { protocolVersion: version }));
+  socket.write(
+    mqttPacket.generate(
+      { cmd: 'connect', protocolId: 'MQTT', protocolVersion: version, clean: true, clientId: 'bench-probe', keepalive: 0 },
+      { protocolVersion: version },
+    ),
+  );
   const before = (await ask(backend.child, { cmd: 'snapshot' })).stray;
   const deadline = Date.now() + timeoutMs;
   try {
     for (let k = 0; ; k++) {
-      socket.write(mqttPacket.generate({ cmd: 'publish', topic: 'bench/probe', qos: 0, dup: false, retain: false, payload: encodePayload(0, 0, k, nowNs()) }, { protocolVersion: version }));
+      socket.write(
+        mqttPacket.generate(
+          { cmd: 'publish', topic: 'bench/probe', qos: 0, dup: false, retain: false, payload: encodePayload(0, 0, k, nowNs()) },
+          { protocolVersion: version },
+        ),
+      );
       await new Promise((r) => setTimeout(r, 200));
       if ((await ask(backend.child, { cmd: 'snapshot' })).stray > before) return;
       if (Date.now() > deadline) throw new Error(`no probe message reached the back-end through port ${port} within ${timeoutMs} ms`);

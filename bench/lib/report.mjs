@@ -8,7 +8,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RESULTS_DIR } from './results.mjs';
 
-const fmtN = (x, d = 0) => (x === null || x === undefined || Number.isNaN(x) ? '–' : Number(x).toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d }));
+const fmtN = (x, d = 0) =>
+  x === null || x === undefined || Number.isNaN(x) ? '–' : Number(x).toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
 const mmmText = (m, d = 0) => (!m || m.median === null ? '–' : m.n > 1 ? `${fmtN(m.median, d)} (${fmtN(m.min, d)}–${fmtN(m.max, d)})` : fmtN(m.median, d));
 const pair = (a, b) => (a?.median === null || a?.median === undefined ? '–' : `${fmtN(a.median, 2)} / ${fmtN(b?.median, 2)}`);
 
@@ -27,11 +28,19 @@ export function renderSuite(results, dir = RESULTS_DIR) {
   const envs = Object.values(results).map((r) => r.environment);
   const commits = [...new Set(envs.map((e) => `${e.commit}${e.srcDirty ? '+dirty' : ''}`))];
   const e0 = envs[0];
-  if (e0) lines.push(`Machine: ${e0.cpus} CPUs (${e0.cpuModel}), Node ${e0.node}; commits: ${commits.join(', ')}; runs from ${minDate(envs)} to ${maxDate(Object.values(results).map((r) => ({ date: r.finishedAt ?? r.environment.date })))}.`, '');
+  if (e0)
+    lines.push(
+      `Machine: ${e0.cpus} CPUs (${e0.cpuModel}), Node ${e0.node}; commits: ${commits.join(', ')}; runs from ${minDate(envs)} to ${maxDate(Object.values(results).map((r) => ({ date: r.finishedAt ?? r.environment.date })))}.`,
+      '',
+    );
 
-  lines.push('| scenario | runs | sustained | × egress | saturation: acked / delivered | lost at saturation | CPU at saturation: server / back-end / generator | ack p50/p99 @50% | b-e p50/p99 @50% | b-e p50/p99 @90% | b-e p50/p99 @4,000/s | lost @4,000/s | notes |');
+  lines.push(
+    '| scenario | runs | sustained | × egress | saturation: acked / delivered | lost at saturation | CPU at saturation: server / back-end / generator | ack p50/p99 @50% | b-e p50/p99 @50% | b-e p50/p99 @90% | b-e p50/p99 @4,000/s | lost @4,000/s | notes |',
+  );
   lines.push('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
-  for (const r of Object.values(results).filter((x) => x.kind === 'throughput').sort(order)) {
+  for (const r of Object.values(results)
+    .filter((x) => x.kind === 'throughput')
+    .sort(order)) {
     const s = r.summary;
     const ratio = egressRate && s.sustainedRate.median !== null ? `${fmtN(s.sustainedRate.median / egressRate, 2)}×` : '–';
     const l50 = s.latency.at50 ?? {};
@@ -47,7 +56,8 @@ export function renderSuite(results, dir = RESULTS_DIR) {
   if (conn) {
     lines.push(`### Idle connections (${conn.runs.length} runs)`, '');
     lines.push('| server | connections | connections/s | RSS per connection (KiB) |', '|---|---|---|---|');
-    for (const [t, s] of Object.entries(conn.summary)) lines.push(`| ${t} | ${mmmText(s.connections)} | ${mmmText(s.connectionsPerSecond)} | ${mmmText(s.rssPerConnectionKiB, 1)} |`);
+    for (const [t, s] of Object.entries(conn.summary))
+      lines.push(`| ${t} | ${mmmText(s.connections)} | ${mmmText(s.connectionsPerSecond)} | ${mmmText(s.rssPerConnectionKiB, 1)} |`);
     lines.push('');
   }
 
@@ -62,7 +72,11 @@ export function renderSuite(results, dir = RESULTS_DIR) {
     lines.push('### Findings and profile of thinggate (`node --cpu-prof`)', '');
     for (const n of p.notes ?? []) lines.push(`- ${n}`);
     if (p.thinggate?.length) {
-      lines.push('', `${p.scenario}, one run under \`--cpu-prof\` (${p.date}; ${p.basis}; idle ${p.idlePercent}%). Samples charged to the innermost thinggate function on the stack (its own code plus the library and native calls it makes):`, '');
+      lines.push(
+        '',
+        `${p.scenario}, one run under \`--cpu-prof\` (${p.date}; ${p.basis}; idle ${p.idlePercent}%). Samples charged to the innermost thinggate function on the stack (its own code plus the library and native calls it makes):`,
+        '',
+      );
       lines.push('| thinggate function | file:line | % |', '|---|---|---|');
       for (const h of p.thinggate) lines.push(`| ${h.function} | ${h.file} | ${h.percent} |`);
     }
@@ -98,12 +112,13 @@ function targets(results, egressRate) {
   const q1 = 'mqtt-qos1-rest';
   const out = [
     ratioTarget('mqtt-qos1-rest ≥ 0.75× egress limit', q1, 'egress', 0.75),
-    ratioTarget('mqtt-qos1-rest ≥ 0.75× egress-limit-pipelined (undici with the pool\'s pipelining)', q1, 'egress-limit-pipelined', 0.75),
+    ratioTarget("mqtt-qos1-rest ≥ 0.75× egress-limit-pipelined (undici with the pool's pipelining)", q1, 'egress-limit-pipelined', 0.75),
     ratioTarget('mqtt-qos1-rest ≥ 1.4× peer (c) Aedes', q1, 'peer-aedes', 1.4),
     ratioTarget('mqtt-qos1-rest ≥ 2.5× peer (a) mosquitto+bridge', q1, 'peer-mosquitto', 2.5),
   ];
   // What a pool with pipelining turned off gives, against the same egress limit (listed only when measured).
-  if (rate('mqtt-qos1-unpipelined') !== null && egressRate) out.push(ratioTarget('variant: mqtt-qos1-unpipelined ≥ 0.75× egress limit', 'mqtt-qos1-unpipelined', 'egress', 0.75));
+  if (rate('mqtt-qos1-unpipelined') !== null && egressRate)
+    out.push(ratioTarget('variant: mqtt-qos1-unpipelined ≥ 0.75× egress limit', 'mqtt-qos1-unpipelined', 'egress', 0.75));
   const q1r = results['mqtt-qos1-rest'];
   out.push(
     q1r
@@ -119,11 +134,16 @@ function targets(results, egressRate) {
   const l50 = q1r?.summary?.latency?.at50;
   out.push(
     l50?.backendP99?.median != null
-      ? { what: 'at 50% of the sustained rate, p99 ≤ 5 ms', measured: `b-e ${fmtN(l50.backendP99.median, 2)} ms, ack ${fmtN(l50.ackP99?.median, 2)} ms`, met: Math.max(l50.backendP99.median, l50.ackP99?.median ?? 0) <= 5 }
+      ? {
+          what: 'at 50% of the sustained rate, p99 ≤ 5 ms',
+          measured: `b-e ${fmtN(l50.backendP99.median, 2)} ms, ack ${fmtN(l50.ackP99?.median, 2)} ms`,
+          met: Math.max(l50.backendP99.median, l50.ackP99?.median ?? 0) <= 5,
+        }
       : { what: 'at 50% of the sustained rate, p99 ≤ 5 ms', measured: 'missing result', met: null },
   );
   out.push(ratioTarget('with batching ≥ 2× egress limit', 'mqtt-qos1-batch', 'egress', 2));
-  if (rate('mqtt-qos1-batch-inline') !== null && egressRate) out.push(ratioTarget('variant: mqtt-qos1-batch-inline (scripts.threads 0) ≥ 2× egress limit', 'mqtt-qos1-batch-inline', 'egress', 2));
+  if (rate('mqtt-qos1-batch-inline') !== null && egressRate)
+    out.push(ratioTarget('variant: mqtt-qos1-batch-inline (scripts.threads 0) ≥ 2× egress limit', 'mqtt-qos1-batch-inline', 'egress', 2));
   const kib = results.connections?.summary?.thinggate?.rssPerConnectionKiB?.median;
   const n = results.connections?.summary?.thinggate?.connections?.median;
   out.push(
@@ -134,13 +154,40 @@ function targets(results, egressRate) {
   return out;
 }
 
-const ORDER = ['egress-limit', 'mqtt-qos1-rest', 'mqtt-qos0-rest', 'mqtt-qos2-rest', 'mqtt-qos1-batch', 'mqtt-qos1-batch-inline', 'egress-limit-pipelined', 'mqtt-qos1-unpipelined', 'coap-con-rest', 'amqp-rest', 'peer-mosquitto', 'peer-node-red', 'peer-aedes'];
+const ORDER = [
+  'egress-limit',
+  'mqtt-qos1-rest',
+  'mqtt-qos0-rest',
+  'mqtt-qos2-rest',
+  'mqtt-qos1-batch',
+  'mqtt-qos1-batch-inline',
+  'egress-limit-pipelined',
+  'mqtt-qos1-unpipelined',
+  'coap-con-rest',
+  'amqp-rest',
+  'peer-mosquitto',
+  'peer-node-red',
+  'peer-aedes',
+];
 function order(a, b) {
-  return (ORDER.indexOf(a.scenario) + 100) % 100 - ((ORDER.indexOf(b.scenario) + 100) % 100);
+  return ((ORDER.indexOf(a.scenario) + 100) % 100) - ((ORDER.indexOf(b.scenario) + 100) % 100);
 }
 function minDate(envs) {
-  return envs.map((e) => e.date).sort()[0]?.slice(0, 16).replace('T', ' ') + ' UTC';
+  return (
+    envs
+      .map((e) => e.date)
+      .sort()[0]
+      ?.slice(0, 16)
+      .replace('T', ' ') + ' UTC'
+  );
 }
 function maxDate(envs) {
-  return envs.map((e) => e.date).sort().at(-1)?.slice(0, 16).replace('T', ' ') + ' UTC';
+  return (
+    envs
+      .map((e) => e.date)
+      .sort()
+      .at(-1)
+      ?.slice(0, 16)
+      .replace('T', ' ') + ' UTC'
+  );
 }

@@ -30,7 +30,15 @@ export function environment() {
   const dist = process.env.THINGGATE_BENCH_DIST ?? 'dist';
   const cli = join(BENCH_DIR, '..', dist, 'cli.js');
   const builtAt = existsSync(cli) ? statSync(cli).mtime.toISOString() : null;
-  return { commit, srcDirty: dirty, build: { dir: dist, builtAt }, node: process.version, cpus: c.length, cpuModel: c[0]?.model ?? 'unknown', date: new Date().toISOString() };
+  return {
+    commit,
+    srcDirty: dirty,
+    build: { dir: dist, builtAt },
+    node: process.version,
+    cpus: c.length,
+    cpuModel: c[0]?.model ?? 'unknown',
+    date: new Date().toISOString(),
+  };
 }
 
 /** Median/min/max of the key numbers of a throughput scenario's runs. */
@@ -43,7 +51,11 @@ export function summarizeThroughput(runs) {
     saturationAcked: pick((r) => (r.saturation?.ackLatencyMs ? r.saturation.ackRate : null)),
     saturationDelivered: pick((r) => r.saturation?.deliveredRate),
     saturationLost: pick((r) => r.saturation?.lost),
-    lostTotal: runs.reduce((a, r) => a + (r.saturation?.lost ?? 0) + r.steps.reduce((b, s) => b + (s.lost ?? 0), 0) + Object.values(r.latency).reduce((b, l) => b + (l.lost ?? 0), 0), 0),
+    lostTotal: runs.reduce(
+      (a, r) =>
+        a + (r.saturation?.lost ?? 0) + r.steps.reduce((b, s) => b + (s.lost ?? 0), 0) + Object.values(r.latency).reduce((b, l) => b + (l.lost ?? 0), 0),
+      0,
+    ),
     saturationTargetCpu: pick((r) => r.saturation?.targetCpu),
     saturationGeneratorCpu: pick((r) => r.saturation?.generatorCpu),
     saturationBackendCpu: pick((r) => r.saturation?.backendCpu),

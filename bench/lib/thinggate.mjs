@@ -104,7 +104,11 @@ export async function startThinggate(backend, opts = {}) {
       pids: () => [child.targetPid],
       alive: () => isAlive(child),
       notes: [
-        routing === 'script' ? "routing: trivial script route('default')" : opts.routing === 'static' ? 'routing: static route' : 'routing: static route (no script host in this build)',
+        routing === 'script'
+          ? "routing: trivial script route('default')"
+          : opts.routing === 'static'
+            ? 'routing: static route'
+            : 'routing: static route (no script host in this build)',
         `node ${nodeArgs.filter((a) => !a.startsWith('--cpu-prof')).join(' ')}`,
       ],
       async stop() {

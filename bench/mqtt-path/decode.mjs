@@ -28,7 +28,10 @@ if (opt.builds.length === 0) opt.builds.push('current=dist');
 
 const payload = Buffer.alloc(200, 0x61);
 const frames = Array.from({ length: 50 }, (_, i) =>
-  mqttPacket.generate({ cmd: 'publish', topic: `devices/dev-${i}/telemetry`, payload, qos: 1, messageId: i + 1, retain: false, dup: false }, { protocolVersion: 5 }),
+  mqttPacket.generate(
+    { cmd: 'publish', topic: `devices/dev-${i}/telemetry`, payload, qos: 1, messageId: i + 1, retain: false, dup: false },
+    { protocolVersion: 5 },
+  ),
 );
 const puback = Buffer.from([0x40, 0x02, 0x00, 0x01]);
 

@@ -39,17 +39,39 @@ class Client {
     this.parser = mqttPacket.parser({ protocolVersion: 5 });
     this.parser.on('packet', (p) => this.onPacket(p));
     this.sock.on('data', (d) => this.parser.parse(d));
-    this.sock.on('error', (e) => { console.error(`client ${i}: ${e.message}`); process.exit(1); });
+    this.sock.on('error', (e) => {
+      console.error(`client ${i}: ${e.message}`);
+      process.exit(1);
+    });
     this.ready = new Promise((r) => (this.onReady = r));
-    this.sock.write(mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clientId: `bench-${process.pid}-${i}`, clean: true, keepalive: 60, properties: { receiveMaximum: 65535 } }, { protocolVersion: 5 }));
+    this.sock.write(
+      mqttPacket.generate(
+        {
+          cmd: 'connect',
+          protocolId: 'MQTT',
+          protocolVersion: 5,
+          clientId: `bench-${process.pid}-${i}`,
+          clean: true,
+          keepalive: 60,
+          properties: { receiveMaximum: 65535 },
+        },
+        { protocolVersion: 5 },
+      ),
+    );
   }
   onPacket(p) {
     if (p.cmd === 'connack') return this.onReady();
     if (p.cmd === 'puback' || p.cmd === 'pubcomp') {
-      if (p.reasonCode) { console.error(`negative ack ${p.reasonCode}`); process.exit(1); }
+      if (p.reasonCode) {
+        console.error(`negative ack ${p.reasonCode}`);
+        process.exit(1);
+      }
       this.done(p.messageId);
     } else if (p.cmd === 'pubrec') {
-      if (p.reasonCode) { console.error(`negative pubrec ${p.reasonCode}`); process.exit(1); }
+      if (p.reasonCode) {
+        console.error(`negative pubrec ${p.reasonCode}`);
+        process.exit(1);
+      }
       this.sock.write(Buffer.from([0x62, 2, p.messageId >> 8, p.messageId & 0xff]));
     }
   }
@@ -78,7 +100,10 @@ await Promise.all(clients.map((c) => c.ready));
 
 if (o.qos === 0) {
   // Write while the socket accepts; count back-end receipts on the harness side.
-  const pump = (c) => { while (c.send()); c.sock.once('drain', () => pump(c)); };
+  const pump = (c) => {
+    while (c.send());
+    c.sock.once('drain', () => pump(c));
+  };
   for (const c of clients) pump(c);
 } else if (o.rate > 0) {
   // Open loop: one shared ticker; each tick sends what the rate owes, round-robin over clients with room.

@@ -40,7 +40,25 @@ const HERE = fileURLToPath(new URL('.', import.meta.url));
 const ROOT = resolve(HERE, '../..');
 
 const args = process.argv.slice(2);
-const opt = { runs: 5, seconds: 5, warmup: 2, qos: 1, routing: 'static', clients: 50, window: 10, size: 200, rate: 0, egress: false, builds: [], cpuProf: undefined, nodeArgs: '', scripts: '', scriptsByBuild: '', pool: '', gatewayStdout: '' };
+const opt = {
+  runs: 5,
+  seconds: 5,
+  warmup: 2,
+  qos: 1,
+  routing: 'static',
+  clients: 50,
+  window: 10,
+  size: 200,
+  rate: 0,
+  egress: false,
+  builds: [],
+  cpuProf: undefined,
+  nodeArgs: '',
+  scripts: '',
+  scriptsByBuild: '',
+  pool: '',
+  gatewayStdout: '',
+};
 for (let i = 0; i < args.length; i++) {
   const a = args[i];
   const v = () => args[++i];
@@ -59,7 +77,6 @@ const builds = opt.builds.map((b) => {
   const [label, dir, ...flags] = b.includes('=') ? b.split('=') : [b, b];
   return { label, cli: join(resolve(ROOT, dir), 'cli.js'), flags: flags.length ? flags.join('=').split(' ') : [] };
 });
-
 
 function ask(child, msg, key) {
   return new Promise((r) => {
@@ -119,14 +136,19 @@ async function runGateway(build, backendUrl) {
       listeners: [{ name: 'mqtt', protocol: 'mqtt', host: '127.0.0.1', port }],
       pools: [{ name: 'default', endpoints: [{ url: backendUrl }], ...(opt.pool && JSON.parse(opt.pool)) }],
       routes: [route],
-      ...((opt.scripts || opt.scriptsByBuild) && { scripts: { ...(opt.scripts && JSON.parse(opt.scripts)), ...(opt.scriptsByBuild && JSON.parse(opt.scriptsByBuild)[build.label]) } }),
+      ...((opt.scripts || opt.scriptsByBuild) && {
+        scripts: { ...(opt.scripts && JSON.parse(opt.scripts)), ...(opt.scriptsByBuild && JSON.parse(opt.scriptsByBuild)[build.label]) },
+      }),
       log: { level: 'warn' },
     }),
   );
   const nodeArgs = [...GATEWAY_NODE_ARGS, ...(opt.nodeArgs ? opt.nodeArgs.split(' ') : []), ...build.flags];
   // One folder per gateway run, V8's own file names: the main thread and each script thread write their own profile (CPU.<date>.<time>.<pid>.<thread id>.<n>.cpuprofile, the main thread's id is 0); one fixed name let the last thread to exit overwrite the others.
   if (opt.cpuProf) nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${join(opt.cpuProf, `${build.label}-${Date.now()}`)}`);
-  const child = spawn(process.execPath, [...nodeArgs, build.cli, 'start', '-c', join(dir, 'thinggate.json')], { cwd: dir, stdio: ['ignore', opt.gatewayStdout ? openSync(opt.gatewayStdout, 'a') : 'ignore', 'inherit'] });
+  const child = spawn(process.execPath, [...nodeArgs, build.cli, 'start', '-c', join(dir, 'thinggate.json')], {
+    cwd: dir,
+    stdio: ['ignore', opt.gatewayStdout ? openSync(opt.gatewayStdout, 'a') : 'ignore', 'inherit'],
+  });
   await waitPort(port);
   return { child, port, dir };
 }
@@ -139,12 +161,16 @@ async function measure(build) {
   try {
     let pid;
     if (build === 'egress') {
-      ({ child: load } = await forkReady('egress.mjs', [JSON.stringify({ url: backendUrl, connections: 16, concurrency: opt.clients * opt.window, size: opt.size })]));
+      ({ child: load } = await forkReady('egress.mjs', [
+        JSON.stringify({ url: backendUrl, connections: 16, concurrency: opt.clients * opt.window, size: opt.size }),
+      ]));
       pid = load.pid;
     } else {
       gw = await runGateway(build, backendUrl);
       pid = gw.child.pid;
-      ({ child: load } = await forkReady('load.mjs', [JSON.stringify({ port: gw.port, clients: opt.clients, window: opt.window, qos: opt.qos, size: opt.size, rate: opt.rate })]));
+      ({ child: load } = await forkReady('load.mjs', [
+        JSON.stringify({ port: gw.port, clients: opt.clients, window: opt.window, qos: opt.qos, size: opt.size, rate: opt.rate }),
+      ]));
     }
     await sleep(opt.warmup * 1000);
     const a0 = await ask(load, { cmd: 'mark' }, 'acked');
@@ -160,7 +186,15 @@ async function measure(build) {
     const secs = (performance.now() - t0) / 1000;
     // QoS 0 has no acknowledgement: count what reached the back-end.
     const msgs = opt.qos === 0 || build === 'egress' ? b1.count - b0.count : a1.acked - a0.acked;
-    return { rate: msgs / secs, cpuUs: ((c1 - c0) * 1e6) / msgs, busy: (c1 - c0) / secs, reads: (s1.reads - s0.reads) / msgs, writes: (s1.writes - s0.writes) / msgs, lat: a1.lat, load1: loadavg()[0] };
+    return {
+      rate: msgs / secs,
+      cpuUs: ((c1 - c0) * 1e6) / msgs,
+      busy: (c1 - c0) / secs,
+      reads: (s1.reads - s0.reads) / msgs,
+      writes: (s1.writes - s0.writes) / msgs,
+      lat: a1.lat,
+      load1: loadavg()[0],
+    };
   } finally {
     load?.kill();
     backend.kill();
@@ -182,7 +216,9 @@ const median = (xs) => {
 /** @type {Array<any>} */
 const subjects = [...(opt.egress ? ['egress'] : []), ...builds];
 const results = new Map(subjects.map((s) => [s, []]));
-console.error(`mqtt-path: qos ${opt.qos}, routing ${opt.routing}, ${opt.clients} clients × ${opt.window} in flight, ${opt.size} B, ${opt.rate ? `open loop ${opt.rate}/s` : 'closed loop'}, ${opt.runs} × ${opt.seconds} s`);
+console.error(
+  `mqtt-path: qos ${opt.qos}, routing ${opt.routing}, ${opt.clients} clients × ${opt.window} in flight, ${opt.size} B, ${opt.rate ? `open loop ${opt.rate}/s` : 'closed loop'}, ${opt.runs} × ${opt.seconds} s`,
+);
 for (let r = 0; r < opt.runs; r++) {
   for (const s of subjects) {
     const res = await measure(s);
@@ -199,5 +235,7 @@ for (const s of subjects) {
   const rs = results.get(s);
   const name = s === 'egress' ? 'egress limit (undici → back-end)' : s.label;
   const lat = opt.rate ? ` ${median(rs.map((x) => x.lat?.p50 ?? NaN))} / ${median(rs.map((x) => x.lat?.p99 ?? NaN))} |` : '';
-  console.log(`| ${name} | ${Math.round(median(rs.map((x) => x.rate)))} | ${median(rs.map((x) => x.cpuUs)).toFixed(1)} | ${rs.map((x) => x.cpuUs.toFixed(1)).join(', ')} | ${rs.map((x) => Math.round(x.rate)).join(', ')} |${lat}`);
+  console.log(
+    `| ${name} | ${Math.round(median(rs.map((x) => x.rate)))} | ${median(rs.map((x) => x.cpuUs)).toFixed(1)} | ${rs.map((x) => x.cpuUs.toFixed(1)).join(', ')} | ${rs.map((x) => Math.round(x.rate)).join(', ')} |${lat}`,
+  );
 }

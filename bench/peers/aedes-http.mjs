@@ -24,15 +24,13 @@ const broker = await Aedes.createBroker();
 
 broker.authorizePublish = (_client, packet, callback) => {
   if (packet.topic.startsWith('$SYS/')) return callback(new Error('$SYS topic is reserved'));
-  pool
-    .request({ method: 'POST', path: `/messages/${packet.topic}`, headers: { 'content-type': 'application/json' }, body: packet.payload })
-    .then(
-      async (res) => {
-        await res.body.dump();
-        callback(res.statusCode >= 200 && res.statusCode < 300 ? null : new Error(`back-end answered ${res.statusCode}`));
-      },
-      (err) => callback(err),
-    );
+  pool.request({ method: 'POST', path: `/messages/${packet.topic}`, headers: { 'content-type': 'application/json' }, body: packet.payload }).then(
+    async (res) => {
+      await res.body.dump();
+      callback(res.statusCode >= 200 && res.statusCode < 300 ? null : new Error(`back-end answered ${res.statusCode}`));
+    },
+    (err) => callback(err),
+  );
 };
 broker.on('clientError', () => {});
 broker.on('connectionError', () => {});

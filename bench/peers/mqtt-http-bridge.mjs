@@ -26,15 +26,13 @@ client.on('connect', () => {
   });
 });
 client.on('message', (topic, payload) => {
-  pool
-    .request({ method: 'POST', path: `/messages/${topic}`, headers: { 'content-type': 'application/json' }, body: payload })
-    .then(
-      (res) => {
-        posted++;
-        return res.body.dump();
-      },
-      () => failed++,
-    );
+  pool.request({ method: 'POST', path: `/messages/${topic}`, headers: { 'content-type': 'application/json' }, body: payload }).then(
+    (res) => {
+      posted++;
+      return res.body.dump();
+    },
+    () => failed++,
+  );
 });
 process.on('message', (/** @type {any} */ m) => {
   if (m?.cmd === 'stats') process.send({ seq: m.seq, posted, failed });

@@ -55,7 +55,17 @@ export const scenario = {
         await new Promise((r) => setTimeout(r, 1000));
         const before = await rssBytes(target.pid);
         gen = await startGenerator(
-          { kind: 'mqtt', host: '127.0.0.1', port: target.port, clients: n, qos: 1, version: target.version, window: 1, connectConcurrency: 200, clientPrefix: `idle-${name}` },
+          {
+            kind: 'mqtt',
+            host: '127.0.0.1',
+            port: target.port,
+            clients: n,
+            qos: 1,
+            version: target.version,
+            window: 1,
+            connectConcurrency: 200,
+            clientPrefix: `idle-${name}`,
+          },
           { fdLimit },
         );
         await new Promise((r) => setTimeout(r, 2000));
@@ -69,7 +79,9 @@ export const scenario = {
           rssPerConnectionKiB: round((after - before) / 1024 / gen.opened.connected, 2),
           errors: gen.errors,
         };
-        log(`  ${name}: ${rec.connections} connections in ${rec.connectSeconds} s (${rec.connectionsPerSecond}/s), RSS ${rec.rssBeforeMiB} → ${rec.rssAfterMiB} MiB = ${rec.rssPerConnectionKiB} KiB each`);
+        log(
+          `  ${name}: ${rec.connections} connections in ${rec.connectSeconds} s (${rec.connectionsPerSecond}/s), RSS ${rec.rssBeforeMiB} → ${rec.rssAfterMiB} MiB = ${rec.rssPerConnectionKiB} KiB each`,
+        );
         out[name] = rec;
       } finally {
         if (gen) {

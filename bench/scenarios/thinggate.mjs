@@ -46,7 +46,6 @@ function credentialsFile() {
   return JSON.stringify({ users: { bench: { password: `scrypt$131072$8$1$${salt.toString('base64')}$${hash.toString('base64')}` } } });
 }
 
-
 /** Accepts the bench payload (bench/lib/payload.mjs): what `mqtt-qos1-schema` validates every message against. */
 export const BENCH_SCHEMA = {
   type: 'object',
@@ -60,7 +59,11 @@ function benchCertificate() {
   const dir = mkdtempSync(join(tmpdir(), 'thinggate-bench-cert-'));
   const cert = join(dir, 'cert.pem');
   const key = join(dir, 'key.pem');
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost'], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost'],
+    { stdio: 'ignore' },
+  );
   return { cert, key };
 }
 
@@ -89,7 +92,11 @@ function mqtt(name, qos, { batch = false, unpipelined = false, inline = false, a
       if (tls) notes.push('TLS 1.3, ECDSA P-256 server certificate');
       if (schema) notes.push('route schema: every payload validated (ajv)');
       const creds = auth ? { username: 'bench', password: AUTH_PASSWORD } : {};
-      return { ...t, notes, transport: { kind: 'mqtt', host: '127.0.0.1', port: t.port, clients: CLIENTS, qos, version: 5, window: WINDOW, ...creds, ...(tls && { tls: {} }) } };
+      return {
+        ...t,
+        notes,
+        transport: { kind: 'mqtt', host: '127.0.0.1', port: t.port, clients: CLIENTS, qos, version: 5, window: WINDOW, ...creds, ...(tls && { tls: {} }) },
+      };
     },
   };
 }
@@ -100,7 +107,9 @@ function mqttCodec(name, cbor) {
     name,
     group: 'thinggate',
     kind: 'throughput',
-    description: cbor ? 'MQTT 5, QoS 1, CBOR payloads decoded and sent to the back-end as JSON (static route, plugins/cbor)' : 'MQTT 5, QoS 1, JSON payloads passed through (static route)',
+    description: cbor
+      ? 'MQTT 5, QoS 1, CBOR payloads decoded and sent to the back-end as JSON (static route, plugins/cbor)'
+      : 'MQTT 5, QoS 1, JSON payloads passed through (static route)',
     async start(backend, ctx) {
       const t = await startThinggate(backend, {
         protocol: 'mqtt',
@@ -109,8 +118,17 @@ function mqttCodec(name, cbor) {
         cpuProf: ctx.cpuProf,
         label: name,
       });
-      const notes = [...t.notes, cbor ? 'route: decode application/cbor, request.encode application/json (the generator encodes each message as CBOR)' : 'route: static, payload passed through'];
-      return { ...t, notes, transport: { kind: 'mqtt', host: '127.0.0.1', port: t.port, clients: CLIENTS, qos: 1, version: 5, window: WINDOW, ...(cbor && { encoding: 'cbor' }) } };
+      const notes = [
+        ...t.notes,
+        cbor
+          ? 'route: decode application/cbor, request.encode application/json (the generator encodes each message as CBOR)'
+          : 'route: static, payload passed through',
+      ];
+      return {
+        ...t,
+        notes,
+        transport: { kind: 'mqtt', host: '127.0.0.1', port: t.port, clients: CLIENTS, qos: 1, version: 5, window: WINDOW, ...(cbor && { encoding: 'cbor' }) },
+      };
     },
   };
 }
@@ -132,7 +150,7 @@ export const scenarios = [
     name: 'framed-tcp-rest',
     group: 'thinggate',
     kind: 'throughput',
-    description: 'framed-tcp plugin, 64-byte length-prefixed frames, acknowledgement frame after the back-end\'s 2xx (static route)',
+    description: "framed-tcp plugin, 64-byte length-prefixed frames, acknowledgement frame after the back-end's 2xx (static route)",
     async start(backend, ctx) {
       const t = await startThinggate(backend, {
         protocol: 'framed-tcp',
@@ -146,20 +164,24 @@ export const scenarios = [
       return { ...t, notes, transport: { kind: 'framed', host: '127.0.0.1', port: t.port, clients: CLIENTS, window: WINDOW, frameBytes: 64 } };
     },
   },
-  mqtt('mqtt-qos1-rest', 1, { description: 'MQTT 5, QoS 1, PUBACK after the back-end\'s 2xx' }),
+  mqtt('mqtt-qos1-rest', 1, { description: "MQTT 5, QoS 1, PUBACK after the back-end's 2xx" }),
   mqtt('mqtt-qos1-rest-auth', 1, { auth: true, description: 'MQTT 5, QoS 1, as mqtt-qos1-rest with password authentication and 5 ACL rules' }),
   mqtt('mqtt-qos0-rest', 0, { description: 'MQTT 5, QoS 0 (no acknowledgement: loss = sent − received)' }),
-  mqtt('mqtt-qos2-rest', 2, { description: 'MQTT 5, QoS 2, PUBCOMP after the back-end\'s 2xx' }),
+  mqtt('mqtt-qos2-rest', 2, { description: "MQTT 5, QoS 2, PUBCOMP after the back-end's 2xx" }),
   mqtt('mqtt-qos1-batch', 1, { batch: true, description: 'MQTT 5, QoS 1, pool batching (JSON array bodies)' }),
-  mqtt('mqtt-qos1-batch-inline', 1, { batch: true, inline: true, description: 'MQTT 5, QoS 1, pool batching, the script on the event loop (scripts.threads: 0)' }),
-  mqtt('mqtts-qos1-rest', 1, { tls: true, description: 'MQTT 5 over TLS 1.3 (ECDSA P-256), QoS 1, PUBACK after the back-end\'s 2xx' }),
+  mqtt('mqtt-qos1-batch-inline', 1, {
+    batch: true,
+    inline: true,
+    description: 'MQTT 5, QoS 1, pool batching, the script on the event loop (scripts.threads: 0)',
+  }),
+  mqtt('mqtts-qos1-rest', 1, { tls: true, description: "MQTT 5 over TLS 1.3 (ECDSA P-256), QoS 1, PUBACK after the back-end's 2xx" }),
   mqtt('mqtt-qos1-schema', 1, { schema: true, description: 'MQTT 5, QoS 1, the route validates every payload against a JSON Schema' }),
   mqtt('mqtt-qos1-unpipelined', 1, { unpipelined: true, description: 'MQTT 5, QoS 1, pool without HTTP/1.1 pipelining (pipelining: 1)' }),
   {
     name: 'coap-con-rest',
     group: 'thinggate',
     kind: 'throughput',
-    description: 'CoAP confirmable POST (node-coap client), ACK/response after the back-end\'s 2xx',
+    description: "CoAP confirmable POST (node-coap client), ACK/response after the back-end's 2xx",
     async start(backend, ctx) {
       // The 50 generator clients are 50 sources on one address: the per-source
       // flood limit (100 requests/s by default, answered 4.29) is off, as a
@@ -178,7 +200,7 @@ export const scenarios = [
     name: 'amqp-rest',
     group: 'thinggate',
     kind: 'throughput',
-    description: 'AMQP 1.0 (rhea), unsettled transfers, accepted after the back-end\'s 2xx',
+    description: "AMQP 1.0 (rhea), unsettled transfers, accepted after the back-end's 2xx",
     async start(backend, ctx) {
       const t = await startThinggate(backend, { protocol: 'amqp', cpuProf: ctx.cpuProf, label: 'amqp-rest' });
       return { ...t, transport: { kind: 'amqp', host: '127.0.0.1', port: t.port, clients: CLIENTS, window: WINDOW } };

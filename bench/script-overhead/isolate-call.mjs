@@ -59,7 +59,13 @@ const envs = Array.from({ length: N }, (_, i) => ({
 const json = wire.batchWire(envs);
 const payloads = wire.payloadsOf(envs);
 
-const v = ScriptVersion.compile('bench', resolve('bench.js'), source, { memoryMb: 64, timeoutMs: 100, maxDecisionBytes: 1048576, maxBatchDecisionBytes: 4194304 }, { log() {}, state: () => null });
+const v = ScriptVersion.compile(
+  'bench',
+  resolve('bench.js'),
+  source,
+  { memoryMb: 64, timeoutMs: 100, maxDecisionBytes: 1048576, maxBatchDecisionBytes: 4194304 },
+  { log() {}, state: () => null },
+);
 const calls = Math.ceil(Number(values.messages) / N);
 console.log(`isolate call: script ${values.script}, ${N} messages per call, ${payload.length}-byte payloads, ${calls * N} messages per round`);
 const wall = [];

@@ -65,7 +65,9 @@ const t0 = process.hrtime.bigint();
 await (atomics ? atomicTrips() : portTrips());
 const wall = Number(process.hrtime.bigint() - t0) / 1000 / N;
 const c = process.cpuUsage(c0);
-const main = ((await cpuSeconds(process.pid, process.pid)) - m0) * 1e6 / N;
+const main = (((await cpuSeconds(process.pid, process.pid)) - m0) * 1e6) / N;
 const what = atomics ? 'Atomics signals' : `MessagePort messages of ${msg.length} characters`;
-console.log(`${N} round trips, ${what}: wall ${wall.toFixed(1)} µs, CPU ${((c.user + c.system) / N).toFixed(1)} µs over all threads, ${main.toFixed(1)} µs on the main thread (10 ms ticks)`);
+console.log(
+  `${N} round trips, ${what}: wall ${wall.toFixed(1)} µs, CPU ${((c.user + c.system) / N).toFixed(1)} µs over all threads, ${main.toFixed(1)} µs on the main thread (10 ms ticks)`,
+);
 await w.terminate();

@@ -19,7 +19,6 @@ import { parseConfig } from '../../dist/config/load.js';
 /** The five rules of the `mqtt-qos1-rest-auth` scenario; the 4th matches. */
 import { AUTH_ACL as ACL } from '../scenarios/thinggate.mjs';
 
-
 function cpuMicros(fn, n) {
   const t0 = process.cpuUsage();
   fn(n);

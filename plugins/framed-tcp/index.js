@@ -97,7 +97,8 @@ const protocol = {
           const header = frame.subarray(0, headerBytes);
           const deviceId = idSpec ? deviceIdOf(header, idSpec) : undefined;
           if (deviceId !== undefined && conn.clientId === undefined) void conn.identify(deviceId);
-          else if (deviceId !== undefined && deviceId !== conn.clientId) return conn.fail(`device id changed from ${conn.clientId} to ${deviceId} on one connection`);
+          else if (deviceId !== undefined && deviceId !== conn.clientId)
+            return conn.fail(`device id changed from ${conn.clientId} to ${deviceId} on one connection`);
           const address = options.address.replaceAll('{deviceId}', deviceId ?? conn.clientId ?? conn.remoteAddress);
           conn.publish({ address, payload: frame.subarray(headerBytes), contentType: options.contentType ?? 'application/octet-stream' }, (outcome) => {
             if (outcome.kind === 'accepted') answer(header, ack, options.ack.echoHeader);

@@ -39,7 +39,8 @@ export function messageCodec(type, contentType) {
     contentType,
     decode: (bytes) => type.toObject(type.decode(bytes), TO_OBJECT),
     encode(value) {
-      if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new TypeError(`a ${type.name} is encoded from an object, not ${Array.isArray(value) ? 'an array' : typeof value}`);
+      if (value === null || typeof value !== 'object' || Array.isArray(value))
+        throw new TypeError(`a ${type.name} is encoded from an object, not ${Array.isArray(value) ? 'an array' : typeof value}`);
       return type.encode(type.fromObject(/** @type {Record<string, unknown>} */ (value))).finish();
     },
   };

@@ -15,12 +15,25 @@ const DataType = root.lookupEnum('org.eclipse.tahu.protobuf.DataType');
 
 /** The Metric `oneof` field that carries a value of each data type (Sparkplug 3.0.0 §6.4.16). */
 const FIELD_BY_TYPE = {
-  Int8: 'intValue', Int16: 'intValue', Int32: 'intValue', UInt8: 'intValue', UInt16: 'intValue', UInt32: 'intValue',
-  Int64: 'longValue', UInt64: 'longValue', DateTime: 'longValue',
-  Float: 'floatValue', Double: 'doubleValue', Boolean: 'booleanValue',
-  String: 'stringValue', Text: 'stringValue', UUID: 'stringValue',
-  Bytes: 'bytesValue', File: 'bytesValue',
-  DataSet: 'datasetValue', Template: 'templateValue',
+  Int8: 'intValue',
+  Int16: 'intValue',
+  Int32: 'intValue',
+  UInt8: 'intValue',
+  UInt16: 'intValue',
+  UInt32: 'intValue',
+  Int64: 'longValue',
+  UInt64: 'longValue',
+  DateTime: 'longValue',
+  Float: 'floatValue',
+  Double: 'doubleValue',
+  Boolean: 'booleanValue',
+  String: 'stringValue',
+  Text: 'stringValue',
+  UUID: 'stringValue',
+  Bytes: 'bytesValue',
+  File: 'bytesValue',
+  DataSet: 'datasetValue',
+  Template: 'templateValue',
 };
 const VALUE_FIELDS = new Set([...Object.values(FIELD_BY_TYPE), 'extensionValue']);
 
@@ -46,8 +59,7 @@ function metricToJson(m) {
     if (VALUE_FIELDS.has(k)) {
       const type = DataType.valuesById[/** @type {number} */ (m.datatype)];
       out.value = k === 'longValue' && type !== 'UInt64' && type !== 'Int64' ? Number(v) : signed(v, type);
-    }
-    else if (k === 'datatype') out.datatype = DataType.valuesById[/** @type {number} */ (v)] ?? v;
+    } else if (k === 'datatype') out.datatype = DataType.valuesById[/** @type {number} */ (v)] ?? v;
     else if (k === 'alias' || k === 'timestamp') out[k] = Number(v);
     else out[k] = v;
   }
@@ -66,7 +78,12 @@ function metricFromJson(m) {
     if (value !== undefined && value !== null) {
       const field = FIELD_BY_TYPE[/** @type {keyof typeof FIELD_BY_TYPE} */ (DataType.valuesById[id])];
       if (!field) throw new TypeError(`metric values of type ${DataType.valuesById[id]} are not supported here`);
-      out[field] = field === 'intValue' && typeof value === 'number' ? value >>> 0 : field === 'longValue' && /^-/.test(String(value)) ? BigInt.asUintN(64, BigInt(String(value))).toString() : value;
+      out[field] =
+        field === 'intValue' && typeof value === 'number'
+          ? value >>> 0
+          : field === 'longValue' && /^-/.test(String(value))
+            ? BigInt.asUintN(64, BigInt(String(value))).toString()
+            : value;
     }
   } else if (value !== undefined) throw new TypeError('a metric with a value needs its datatype');
   return out;

@@ -5,7 +5,12 @@ describe('example: per-device duplicate and sequence detection using state', () 
   it('drops duplicates and stale messages per device and flags gaps', async () => {
     const r = await runExample(import.meta.dirname);
     const ok = (dev: string, seq: number, gap?: number) => [
-      { action: 'route', pool: 'ingest', path: `/devices/${dev}/data`, headers: { 'x-seq': String(seq), ...(gap !== undefined && { 'x-seq-gap': String(gap) }) } },
+      {
+        action: 'route',
+        pool: 'ingest',
+        path: `/devices/${dev}/data`,
+        headers: { 'x-seq': String(seq), ...(gap !== undefined && { 'x-seq-gap': String(gap) }) },
+      },
     ];
     expect(r).toEqual([
       ok('dev-a', 1),

@@ -19,7 +19,7 @@ export function onMessage(msg) {
   const body = {
     device: msg.clientId,
     tenant: msg.identity?.attributes.tenant ?? 'default',
-    temperatureC: Math.round(((reading.tempF - 32) * 5) / 9 * 10) / 10,
+    temperatureC: Math.round((((reading.tempF - 32) * 5) / 9) * 10) / 10,
     humidityPct: reading.hum ?? null,
     receivedAt: new Date(msg.receivedAt).toISOString(),
   };

@@ -21,7 +21,9 @@ export function bearerAuth(token: string): RequestHandler {
     if (isPublicPath(req.path)) return next();
     const header = req.headers.authorization ?? '';
     const m = /^Bearer[ ]+(\S+)\s*$/i.exec(header);
-    const given = createHash('sha256').update(m?.[1] ?? '').digest();
+    const given = createHash('sha256')
+      .update(m?.[1] ?? '')
+      .digest();
     if (m && timingSafeEqual(given, expected)) return next();
     res
       .status(401)

@@ -39,7 +39,8 @@ export function dashboardRoutes(): AdminRoutes & { stop(): void } {
       paths: {
         '/api/v1/dashboard/stream': {
           get: {
-            summary: "The dashboard's live feed (Server-Sent Events): one `update` event a second with rates, connections, latency, pools, script errors, top talkers and new events",
+            summary:
+              "The dashboard's live feed (Server-Sent Events): one `update` event a second with rates, connections, latency, pools, script errors, top talkers and new events",
             responses: { '200': { description: 'an event stream', content: { 'text/event-stream': { schema: { type: 'string' } } } }, '401': UNAUTHORIZED },
           },
         },

@@ -29,7 +29,16 @@ export const healthRoutes: AdminRoutes = {
         get: {
           summary: 'Liveness: the process answers',
           security: [],
-          responses: { '200': { description: 'alive', content: { 'application/json': { schema: { type: 'object', required: ['status'], properties: { status: { const: 'ok' }, uptimeSeconds: { type: 'integer' } } } } } } },
+          responses: {
+            '200': {
+              description: 'alive',
+              content: {
+                'application/json': {
+                  schema: { type: 'object', required: ['status'], properties: { status: { const: 'ok' }, uptimeSeconds: { type: 'integer' } } },
+                },
+              },
+            },
+          },
         },
       },
       '/readyz': {
@@ -45,7 +54,10 @@ export const healthRoutes: AdminRoutes = {
       '/metrics': {
         get: {
           summary: 'Prometheus text exposition of every thinggate and process metric',
-          responses: { '200': { description: 'metrics', content: { 'text/plain': { schema: { type: 'string' } } } }, '401': { $ref: '#/components/responses/Unauthorized' } },
+          responses: {
+            '200': { description: 'metrics', content: { 'text/plain': { schema: { type: 'string' } } } },
+            '401': { $ref: '#/components/responses/Unauthorized' },
+          },
         },
       },
     },

@@ -60,7 +60,10 @@ export function openApiRoutes(document: () => Record<string, unknown>): AdminRou
         '/api/v1/openapi.json': {
           get: {
             summary: 'This document',
-            responses: { '200': { description: 'OpenAPI 3.1 document', content: json({ type: 'object' }) }, '401': { $ref: '#/components/responses/Unauthorized' } },
+            responses: {
+              '200': { description: 'OpenAPI 3.1 document', content: json({ type: 'object' }) },
+              '401': { $ref: '#/components/responses/Unauthorized' },
+            },
           },
         },
       },

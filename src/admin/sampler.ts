@@ -66,5 +66,8 @@ function bump(m: Map<string, number>, key: string): void {
 }
 
 function topOf(m: Map<string, number>, n: number): Talker[] {
-  return [...m].sort((a, b) => b[1] - a[1]).slice(0, n).map(([key, messages]) => ({ key, messages }));
+  return [...m]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, n)
+    .map(([key, messages]) => ({ key, messages }));
 }

@@ -36,7 +36,10 @@ export class PoolMetrics {
     if (!metrics) return;
     this.metrics = metrics;
     metrics.counter(ATTEMPTS, ATTEMPTS_HELP, ['pool', 'endpoint', 'outcome']);
-    this.duration = metrics.histogram('thinggate_upstream_attempt_duration_seconds', 'Duration of HTTP attempts toward back-end endpoints', ['pool', 'endpoint']);
+    this.duration = metrics.histogram('thinggate_upstream_attempt_duration_seconds', 'Duration of HTTP attempts toward back-end endpoints', [
+      'pool',
+      'endpoint',
+    ]);
     this.retries = metrics.counter('thinggate_upstream_retries_total', 'Retries sent by a pool', ['pool']);
     this.ejections = metrics.counter('thinggate_upstream_ejections_total', 'Endpoints ejected by outlier detection', ['pool', 'endpoint']);
     this.healthy = metrics.gauge('thinggate_upstream_endpoint_healthy', '1 while an endpoint may take traffic (healthy and not ejected)', ['pool', 'endpoint']);

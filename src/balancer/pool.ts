@@ -44,7 +44,18 @@ export interface PoolOptions {
 }
 
 /** Headers that describe one connection, not the message (RFC 9110 §7.6.1), plus Host and Content-Length, which undici sets for our connection and body. */
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'expect', 'content-length', 'host']);
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'te',
+  'trailer',
+  'upgrade',
+  'expect',
+  'content-length',
+  'host',
+]);
 
 /** The turn of requests that name no source (spooled deliveries, internal callers). */
 const NO_SOURCE: RequestSource = Object.freeze({ remoteAddress: '', clientId: '' });
@@ -94,18 +105,23 @@ export class BackendPool {
     this.name = config.name;
     this.log = options.logger.child({ pool: config.name });
     const tls = config.endpoints.some((e) => e.url.startsWith('https:')) ? loadUpstreamTls(config.tls, options.baseDir, options.at) : undefined;
-    this.endpoints = config.endpoints.map(
-      (e) => new Endpoint(e, { connections: config.connections, pipelining: config.pipelining, ...(tls && { tls }) }),
-    );
+    this.endpoints = config.endpoints.map((e) => new Endpoint(e, { connections: config.connections, pipelining: config.pipelining, ...(tls && { tls }) }));
     const carried = config.endpoints.length * config.connections * config.pipelining * (config.batch?.maxMessages ?? 1);
     this.limit = Math.min(config.maxInflight, 2 * carried);
-    this.metrics = new PoolMetrics(options.metrics, config.name, this.endpoints.map((e) => e.url));
+    this.metrics = new PoolMetrics(
+      options.metrics,
+      config.name,
+      this.endpoints.map((e) => e.url),
+    );
     this.strategy = (options.strategies ?? builtinStrategy)(config.strategy, { hashLoadFactor: config.hashLoadFactor });
     this.retry = new RetryPolicy(config.retries);
     this.outlier = new OutlierDetector(config.outlierDetection, this.endpoints, options.clock, {
       onEject: (i, ms) => {
         this.metrics.ejection(i);
-        this.log.warn({ endpoint: this.endpoints[i]!.url, ejectedForMs: ms, ejections: this.endpoints[i]!.ejections }, 'endpoint ejected after consecutive failures');
+        this.log.warn(
+          { endpoint: this.endpoints[i]!.url, ejectedForMs: ms, ejections: this.endpoints[i]!.ejections },
+          'endpoint ejected after consecutive failures',
+        );
         this.recompute();
       },
       onReturn: (i) => {
@@ -257,7 +273,11 @@ export class BackendPool {
     if (panic !== this.panic) {
       this.panic = panic;
       this.metrics.panicMode(panic);
-      if (panic) this.log.warn({ routable, endpoints: this.endpoints.length, panicThreshold: threshold }, 'panic mode: too few healthy endpoints, balancing over all of them');
+      if (panic)
+        this.log.warn(
+          { routable, endpoints: this.endpoints.length, panicThreshold: threshold },
+          'panic mode: too few healthy endpoints, balancing over all of them',
+        );
       else this.log.info({ routable, endpoints: this.endpoints.length }, 'panic mode over');
     }
   }
@@ -266,7 +286,12 @@ export class BackendPool {
     const hc = this.config.healthCheck!;
     try {
       const ep = this.endpoints[i]!;
-      const res = await httpCall(ep.client, { method: hc.method, path: ep.basePath + hc.path, headers: { 'user-agent': 'thinggate-health-check' }, timeoutMs: hc.timeoutMs });
+      const res = await httpCall(ep.client, {
+        method: hc.method,
+        path: ep.basePath + hc.path,
+        headers: { 'user-agent': 'thinggate-health-check' },
+        timeoutMs: hc.timeoutMs,
+      });
       return statusExpected(res.status, hc.expectedStatuses);
     } catch {
       return false;

@@ -67,7 +67,9 @@ export class Requester {
         // Every endpoint tried already: the same one again beats giving up.
         if (idx < 0 && tried) idx = strategy.pick(endpoints, key);
         if (idx < 0) {
-          return last ?? { kind: 'unavailable', code: 'TG_ERR_UPSTREAM_UNAVAILABLE', reason: `pool '${config.name}' has no available endpoint`, retryAfterMs: 1000 };
+          return (
+            last ?? { kind: 'unavailable', code: 'TG_ERR_UPSTREAM_UNAVAILABLE', reason: `pool '${config.name}' has no available endpoint`, retryAfterMs: 1000 }
+          );
         }
         const remaining = deadline - clock.now();
         if (remaining <= 0) return last ?? expired();
@@ -95,7 +97,14 @@ export class Requester {
     }
   }
 
-  private async attempt(ep: Endpoint, idx: number, request: UpstreamRequest, headers: Record<string, string>, timeout: number, attempt: number): Promise<Attempted> {
+  private async attempt(
+    ep: Endpoint,
+    idx: number,
+    request: UpstreamRequest,
+    headers: Record<string, string>,
+    timeout: number,
+    attempt: number,
+  ): Promise<Attempted> {
     const { retry, outlier, metrics } = this.p;
     ep.inflight++;
     ep.requests++;
@@ -106,7 +115,14 @@ export class Requester {
     }
     const t0 = performance.now();
     try {
-      const res = await httpCall(ep.client, { method: request.method, path: ep.basePath + request.path, headers, body: request.body, timeoutMs: timeout, pipelined: this.pipelined });
+      const res = await httpCall(ep.client, {
+        method: request.method,
+        path: ep.basePath + request.path,
+        headers,
+        body: request.body,
+        timeoutMs: timeout,
+        pipelined: this.pipelined,
+      });
       const ms = performance.now() - t0;
       ep.observe(ms, this.p.clock.now());
       metrics.attempt(idx, res.status, ms / 1000);

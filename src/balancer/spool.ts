@@ -58,10 +58,21 @@ export class Spool {
 
   async put(request: UpstreamRequest): Promise<UpstreamResult> {
     await this.store.ready;
-    if (this.store.openError) return { kind: 'unavailable', code: 'TG_ERR_SPOOL_FAILED', reason: `spool of pool '${this.p.pool}' is not open: ${this.store.openError.message}`, retryAfterMs: 5000 };
+    if (this.store.openError)
+      return {
+        kind: 'unavailable',
+        code: 'TG_ERR_SPOOL_FAILED',
+        reason: `spool of pool '${this.p.pool}' is not open: ${this.store.openError.message}`,
+        retryAfterMs: 5000,
+      };
     if (this.store.count + this.reserved >= this.p.config.maxMessages) {
       this.p.metrics.rejectedWith('TG_ERR_SPOOL_FULL');
-      return { kind: 'unavailable', code: 'TG_ERR_SPOOL_FULL', reason: `spool of pool '${this.p.pool}' holds ${this.store.count} messages (the maximum)`, retryAfterMs: 5000 };
+      return {
+        kind: 'unavailable',
+        code: 'TG_ERR_SPOOL_FULL',
+        reason: `spool of pool '${this.p.pool}' holds ${this.store.count} messages (the maximum)`,
+        retryAfterMs: 5000,
+      };
     }
     this.reserved++;
     try {
@@ -154,7 +165,8 @@ export class Spool {
       });
       if (r.kind === 'response' && r.status < 500) {
         await this.store.remove(k);
-        if (r.status >= 400) this.p.logger.warn({ idempotencyKey: s.idempotencyKey, status: r.status, endpoint: r.endpoint }, 'back-end refused a spooled message; dropped');
+        if (r.status >= 400)
+          this.p.logger.warn({ idempotencyKey: s.idempotencyKey, status: r.status, endpoint: r.endpoint }, 'back-end refused a spooled message; dropped');
         return true;
       }
       return false;

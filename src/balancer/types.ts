@@ -5,7 +5,6 @@
  */
 import type { TgErrorCode } from '../error-codes.js';
 
-
 /** One message's request toward a pool. */
 export interface UpstreamRequest {
   readonly pool: string;

@@ -41,7 +41,13 @@ const builtin = (name: string, transport?: 'tcp' | 'udp'): CatalogEntry => ({ na
  * (test/unit/plugins/registries.test.ts checks that both agree).
  */
 export const BUILTIN_CATALOG: ConfigCatalog = {
-  listeners: [builtin('mqtt', 'tcp'), { ...builtin('mqtt-ws', 'tcp'), envelopeProtocol: 'mqtt' }, builtin('coap', 'udp'), builtin('amqp', 'tcp'), builtin('http', 'tcp')],
+  listeners: [
+    builtin('mqtt', 'tcp'),
+    { ...builtin('mqtt-ws', 'tcp'), envelopeProtocol: 'mqtt' },
+    builtin('coap', 'udp'),
+    builtin('amqp', 'tcp'),
+    builtin('http', 'tcp'),
+  ],
   strategies: ['round-robin', 'weighted', 'least-outstanding', 'consistent-hash', 'p2c-ewma'].map((n) => builtin(n)),
   codecs: ['application/json', 'text/plain', 'application/octet-stream'].map((n) => builtin(n)),
   authenticators: [],

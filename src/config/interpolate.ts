@@ -10,12 +10,7 @@ export interface InterpolationProblem {
   readonly message: string;
 }
 
-export function interpolate(
-  value: unknown,
-  env: NodeJS.ProcessEnv,
-  problems: InterpolationProblem[],
-  path = '',
-): unknown {
+export function interpolate(value: unknown, env: NodeJS.ProcessEnv, problems: InterpolationProblem[], path = ''): unknown {
   if (typeof value === 'string') {
     if (!value.includes('${')) return value;
     return value.replace(PATTERN, (whole: string, name: string | undefined, fallback: string | undefined) => {

@@ -287,9 +287,11 @@ function crossCheck(c: Omit<GatewayConfig, 'baseDir'>, catalog: ConfigCatalog): 
 function securityProblems(c: Omit<GatewayConfig, 'baseDir'>): string[] {
   const out: string[] = [];
   c.listeners.forEach((l, i) => {
-    if (l.protocol === 'coap' && l.auth.length > 0) out.push(`/listeners/${i}/auth: coap has no credentials over plain UDP (DTLS is not implemented); it stays anonymous`);
+    if (l.protocol === 'coap' && l.auth.length > 0)
+      out.push(`/listeners/${i}/auth: coap has no credentials over plain UDP (DTLS is not implemented); it stays anonymous`);
     l.auth.forEach((a, j) => {
-      if (a.type === 'x509' && (!l.tls?.ca || !l.tls.requestCert)) out.push(`/listeners/${i}/auth/${j}: x509 needs tls.ca and tls.requestCert on this listener`);
+      if (a.type === 'x509' && (!l.tls?.ca || !l.tls.requestCert))
+        out.push(`/listeners/${i}/auth/${j}: x509 needs tls.ca and tls.requestCert on this listener`);
       if (a.type === 'http' && !c.pools.some((p) => p.name === a.pool)) out.push(`/listeners/${i}/auth/${j}/pool: no pool named '${a.pool}'`);
     });
     if (l.clientId !== undefined) {

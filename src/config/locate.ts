@@ -7,7 +7,11 @@ import type { LineCounter, Document } from 'yaml';
 /** Line (1-based) of the node at `pointer`, or of its nearest existing parent. */
 export function yamlLocator(doc: Document, lines: LineCounter): (pointer: string) => number | undefined {
   return (pointer) => {
-    const segments = pointer.split('/').slice(1).filter((s) => s !== '').map(unescapePointer);
+    const segments = pointer
+      .split('/')
+      .slice(1)
+      .filter((s) => s !== '')
+      .map(unescapePointer);
     for (let n = segments.length; n >= 0; n--) {
       const path = segments.slice(0, n).map((s) => (/^\d+$/.test(s) ? Number(s) : s));
       const node = (n === 0 ? doc.contents : doc.getIn(path, true)) as { range?: [number, number, number] } | null | undefined;

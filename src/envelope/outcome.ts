@@ -5,7 +5,6 @@
  */
 import type { TgErrorCode } from '../error-codes.js';
 
-
 /** A reply for the device: the back-end's response body, or a script's `reply()`. */
 export interface Reply {
   readonly payload: Buffer;
@@ -50,7 +49,5 @@ export function rejected(status: number, code: TgErrorCode, reason: string): Rej
 }
 
 export function unavailable(code: TgErrorCode, reason: string, retryAfterMs?: number, status = 503): Unavailable {
-  return retryAfterMs === undefined
-    ? { kind: 'unavailable', status, code, reason }
-    : { kind: 'unavailable', status, code, reason, retryAfterMs };
+  return retryAfterMs === undefined ? { kind: 'unavailable', status, code, reason } : { kind: 'unavailable', status, code, reason, retryAfterMs };
 }

@@ -142,7 +142,11 @@ export class BanList {
     const t = this.now();
     const index = this.indexed();
     const address = subject.remoteAddress !== undefined ? plainAddress(subject.remoteAddress) : undefined;
-    const names: Array<[BanKind, string | undefined]> = [['ip', address], ['clientId', subject.clientId], ['principal', subject.principal]];
+    const names: Array<[BanKind, string | undefined]> = [
+      ['ip', address],
+      ['clientId', subject.clientId],
+      ['principal', subject.principal],
+    ];
     for (const [kind, value] of names) {
       if (value === undefined) continue;
       const b = index.exact.get(`${kind}\u0000${value}`)?.find((x) => !expired(x, t));

@@ -80,10 +80,7 @@ export class Guard {
     metrics: Metrics,
     options: GuardOptions = {},
   ) {
-    this.events = metrics.counter('thinggate_guard_events_total', 'Protocol violations and abuse seen, by listener and kind', [
-      'listener',
-      'kind',
-    ]);
+    this.events = metrics.counter('thinggate_guard_events_total', 'Protocol violations and abuse seen, by listener and kind', ['listener', 'kind']);
     this.summaryIntervalMs = options.summaryIntervalMs ?? DEFAULT_SUMMARY_INTERVAL_MS;
     this.repeats = new RepeatFilter(this.summaryIntervalMs, (s) => this.summarise(s));
     this.bansTotal = metrics.counter('thinggate_guard_bans_total', 'Bans issued, by kind and source (api, scoring, flapping)', ['kind', 'source']);
@@ -149,7 +146,8 @@ export class Guard {
    */
   refuseClient(listener: string, subject: BanSubject, connect = true): Ban | undefined {
     let ban = this.bans.match(subject);
-    if (!ban && connect && subject.clientId !== undefined && !this.exempt(subject.remoteAddress)) ban = this.enforce(this.flaps.connect('clientId', subject.clientId));
+    if (!ban && connect && subject.clientId !== undefined && !this.exempt(subject.remoteAddress))
+      ban = this.enforce(this.flaps.connect('clientId', subject.clientId));
     if (ban) this.refused(listener, subject, ban);
     return ban;
   }
@@ -200,7 +198,9 @@ export class Guard {
   }
 
   private applyStatic(): void {
-    this.bans.setStatic(this.config.bans.map((b) => ({ kind: b.kind, value: b.value, reason: b.reason, ...(b.ttlSeconds !== undefined && { ttlMs: b.ttlSeconds * 1000 }) })));
+    this.bans.setStatic(
+      this.config.bans.map((b) => ({ kind: b.kind, value: b.value, reason: b.reason, ...(b.ttlSeconds !== undefined && { ttlMs: b.ttlSeconds * 1000 }) })),
+    );
     this.activeBans.set(this.bans.count());
   }
 
@@ -231,7 +231,9 @@ export class Guard {
     const until = ban.expiresAt !== undefined ? new Date(ban.expiresAt).toISOString() : 'no expiry';
     this.logger.warn(
       { event: change, ban },
-      change === 'ban' ? `guard: banned ${ban.kind} ${ban.value} until ${until} (${ban.source}: ${why})` : `guard: lifted ban on ${ban.kind} ${ban.value} (${why})`,
+      change === 'ban'
+        ? `guard: banned ${ban.kind} ${ban.value} until ${until} (${ban.source}: ${why})`
+        : `guard: lifted ban on ${ban.kind} ${ban.value} (${why})`,
     );
   }
 

@@ -74,7 +74,12 @@ export class Scorer {
     this.offences.set(key, n + 1);
     trim(this.offences);
     const seconds = Math.min(this.config.banSeconds * 2 ** n, this.config.maxBanSeconds);
-    out.push({ kind, value, ttlMs: seconds * 1000, reason: `violation score ${value2.toFixed(1)} reached ${this.config.threshold} (last: ${event}; offence ${n + 1})` });
+    out.push({
+      kind,
+      value,
+      ttlMs: seconds * 1000,
+      reason: `violation score ${value2.toFixed(1)} reached ${this.config.threshold} (last: ${event}; offence ${n + 1})`,
+    });
   }
 }
 

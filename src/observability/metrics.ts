@@ -98,10 +98,7 @@ export class Metrics {
     labelNames: readonly L[] = [],
     buckets: number[] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
   ): Histogram<L> {
-    return this.getOrCreate(
-      name,
-      () => new client.Histogram<L>({ name, help, labelNames, buckets, registers: [this.registry] }),
-    ) as Histogram<L>;
+    return this.getOrCreate(name, () => new client.Histogram<L>({ name, help, labelNames, buckets, registers: [this.registry] })) as Histogram<L>;
   }
 
   /**

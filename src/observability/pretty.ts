@@ -18,7 +18,9 @@ export function prettyLine(line: string, colour = false): string {
   } catch {
     return line;
   }
-  const level = String(o.level ?? '').toUpperCase().padEnd(5);
+  const level = String(o.level ?? '')
+    .toUpperCase()
+    .padEnd(5);
   const lv = colour ? `${COLOURS[String(o.level)] ?? ''}${level}${RESET}` : level;
   const fields = Object.entries(o)
     .filter(([k]) => !SKIP.has(k))

@@ -11,7 +11,9 @@ const json: Codec = {
   contentType: 'application/json',
   decode: (bytes) => JSON.parse(utf8.decode(bytes)) as unknown,
   encode(value) {
-    const text = JSON.stringify(value, (_k, v: unknown) => (v instanceof Uint8Array ? Buffer.from(v).toString('base64') : typeof v === 'bigint' ? v.toString() : v));
+    const text = JSON.stringify(value, (_k, v: unknown) =>
+      v instanceof Uint8Array ? Buffer.from(v).toString('base64') : typeof v === 'bigint' ? v.toString() : v,
+    );
     if (text === undefined) throw new TypeError(`${typeof value} cannot be encoded as JSON`);
     return Buffer.from(text, 'utf8');
   },

@@ -22,7 +22,8 @@ const BUILTIN_LISTENERS: ReadonlyArray<readonly [string, 'tcp' | 'udp', Listener
 /** Fresh registries holding the built-ins; the plugin loader adds the configured plugins' contributions. */
 export function builtinRegistries(): Registries {
   const r = new Registries();
-  for (const [name, transport, factory] of BUILTIN_LISTENERS) r.listeners.register({ name, transport, ...(name === 'mqtt-ws' && { envelopeProtocol: 'mqtt' }), create: (context) => factory(context) }, 'thinggate');
+  for (const [name, transport, factory] of BUILTIN_LISTENERS)
+    r.listeners.register({ name, transport, ...(name === 'mqtt-ws' && { envelopeProtocol: 'mqtt' }), create: (context) => factory(context) }, 'thinggate');
   for (const s of BUILTIN_STRATEGIES) r.strategies.register(s, 'thinggate');
   for (const c of BUILTIN_CODECS) r.codecs.register(c, 'thinggate');
   return r;

@@ -38,7 +38,9 @@ export async function parseConfigWithPlugins(raw: unknown, options: ParseOptions
   const registries = builtinRegistries();
   const baseDir = options.baseDir ?? process.cwd();
   const entries = (raw as { plugins?: unknown } | null)?.plugins;
-  const problems = Array.isArray(entries) ? await loadPlugins(interpolate(entries, options.env ?? process.env, []) as unknown[], registries, baseDir, logger) : [];
+  const problems = Array.isArray(entries)
+    ? await loadPlugins(interpolate(entries, options.env ?? process.env, []) as unknown[], registries, baseDir, logger)
+    : [];
   const config = parseConfig(raw, { ...options, catalog: registries.catalog(problems) });
   return { config, registries };
 }
@@ -90,7 +92,10 @@ async function loadPlugins(entries: readonly unknown[], registries: Registries, 
         contributions.listeners.push(c.name);
       },
       registerStreamListener: (c) => {
-        registries.listeners.register({ name: c.name, transport: 'tcp', ...(c.schema && { schema: c.schema }), create: streamListener(c.protocol) }, plugin.name);
+        registries.listeners.register(
+          { name: c.name, transport: 'tcp', ...(c.schema && { schema: c.schema }), create: streamListener(c.protocol) },
+          plugin.name,
+        );
         contributions.listeners.push(c.name);
       },
       registerCodec: (c) => {
@@ -109,7 +114,9 @@ async function loadPlugins(entries: readonly unknown[], registries: Registries, 
     try {
       await plugin.setup(api, options);
     } catch (err) {
-      problems.push(err instanceof DuplicateRegistration ? `${at}: ${label}: ${err.message}` : `${at}: ${label} failed in setup: ${(err as Error)?.message ?? String(err)}`);
+      problems.push(
+        err instanceof DuplicateRegistration ? `${at}: ${label}: ${err.message}` : `${at}: ${label} failed in setup: ${(err as Error)?.message ?? String(err)}`,
+      );
       continue;
     }
     const loaded: LoadedPlugin = { name: plugin.name, use, contributions, ...(plugin.version !== undefined && { version: plugin.version }) };

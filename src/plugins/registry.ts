@@ -92,10 +92,21 @@ export class Registries {
 
   /** The schema-facing view: names, owners, option schemas and transports; `problems` from loading. */
   catalog(problems: readonly string[] = []): ConfigCatalog {
-    const entries = <T extends { readonly name: string; readonly schema?: CatalogEntry['schema'] }>(r: Registry<T>, extra?: (item: T) => Partial<CatalogEntry>) =>
-      r.entries().map(({ item, owner }) => ({ name: r === (this.codecs as unknown) ? mediaTypeKey(item.name) : item.name, owner, ...(item.schema !== undefined && { schema: item.schema }), ...extra?.(item) }));
+    const entries = <T extends { readonly name: string; readonly schema?: CatalogEntry['schema'] }>(
+      r: Registry<T>,
+      extra?: (item: T) => Partial<CatalogEntry>,
+    ) =>
+      r.entries().map(({ item, owner }) => ({
+        name: r === (this.codecs as unknown) ? mediaTypeKey(item.name) : item.name,
+        owner,
+        ...(item.schema !== undefined && { schema: item.schema }),
+        ...extra?.(item),
+      }));
     return {
-      listeners: entries(this.listeners, (l) => ({ transport: l.transport, ...(l.envelopeProtocol !== undefined && { envelopeProtocol: l.envelopeProtocol }) })),
+      listeners: entries(this.listeners, (l) => ({
+        transport: l.transport,
+        ...(l.envelopeProtocol !== undefined && { envelopeProtocol: l.envelopeProtocol }),
+      })),
       strategies: this.strategies.entries().map(({ item, owner }) => ({ name: item.name, owner })),
       codecs: entries(this.codecs),
       authenticators: entries(this.authenticators),

@@ -88,7 +88,8 @@ class StreamListener implements Listener {
     this.accepts.attach(server);
     server.on(config.tls ? 'secureConnection' : 'connection', (s: Socket) => this.onSocket(s));
     await new Promise<void>((resolve, reject) => {
-      const onError = (err: Error): void => reject(new ThinggateError('TG_ERR_LISTEN', `listener '${this.name}' cannot bind ${config.host}:${config.port}: ${err.message}`, { cause: err }));
+      const onError = (err: Error): void =>
+        reject(new ThinggateError('TG_ERR_LISTEN', `listener '${this.name}' cannot bind ${config.host}:${config.port}: ${err.message}`, { cause: err }));
       server.once('error', onError);
       server.listen(config.port, config.host, () => {
         server.off('error', onError);
@@ -153,17 +154,25 @@ class StreamListener implements Listener {
       closed = true;
       this.counts.protocolErrors++;
       log.warn({ err }, `plugin listener failed in ${where}: closing the connection`);
-      guard.report({ kind: 'plugin-error', listener: this.name, remoteAddress, ...(clientId !== undefined && { clientId }), detail: `${where}: ${(err as Error)?.message ?? String(err)}` });
+      guard.report({
+        kind: 'plugin-error',
+        listener: this.name,
+        remoteAddress,
+        ...(clientId !== undefined && { clientId }),
+        detail: `${where}: ${(err as Error)?.message ?? String(err)}`,
+      });
       socket.destroy();
     };
-    const guarded = <A extends unknown[]>(where: string, fn: (...a: A) => void) => (...a: A): void => {
-      if (closed) return;
-      try {
-        fn(...a);
-      } catch (err) {
-        close(err, where);
-      }
-    };
+    const guarded =
+      <A extends unknown[]>(where: string, fn: (...a: A) => void) =>
+      (...a: A): void => {
+        if (closed) return;
+        try {
+          fn(...a);
+        } catch (err) {
+          close(err, where);
+        }
+      };
     const setInflight = (delta: number): void => {
       const n = (this.inflight.get(socket) ?? 0) + delta;
       this.inflight.set(socket, n);
@@ -183,7 +192,13 @@ class StreamListener implements Listener {
       identify: (id) => {
         this.accepts.admitted(socket);
         clientId = id;
-        const client = { protocol, listener: this.name, clientId: id, remoteAddress, ...(socket.remotePort !== undefined && { remotePort: socket.remotePort }) };
+        const client = {
+          protocol,
+          listener: this.name,
+          clientId: id,
+          remoteAddress,
+          ...(socket.remotePort !== undefined && { remotePort: socket.remotePort }),
+        };
         admission = pipeline.admit(client).then((a) => {
           admission = undefined;
           if (a.ok) {
@@ -208,7 +223,12 @@ class StreamListener implements Listener {
         const env = createEnvelope({
           protocol,
           listener: this.name,
-          source: { clientId: clientId ?? `${remoteAddress}:${socket.remotePort ?? 0}`, remoteAddress, ...(socket.remotePort !== undefined && { remotePort: socket.remotePort }), ...(identity && { identity }) },
+          source: {
+            clientId: clientId ?? `${remoteAddress}:${socket.remotePort ?? 0}`,
+            remoteAddress,
+            ...(socket.remotePort !== undefined && { remotePort: socket.remotePort }),
+            ...(identity && { identity }),
+          },
           address: message.address,
           method: 'PUBLISH',
           payload: message.payload,
@@ -233,7 +253,14 @@ class StreamListener implements Listener {
         if (closed) return;
         closed = true;
         this.counts.protocolErrors++;
-        guard.report({ kind: 'protocol-error', listener: this.name, remoteAddress, ...(clientId !== undefined && { clientId }), ...(clause !== undefined && { clause }), detail });
+        guard.report({
+          kind: 'protocol-error',
+          listener: this.name,
+          remoteAddress,
+          ...(clientId !== undefined && { clientId }),
+          ...(clause !== undefined && { clause }),
+          detail,
+        });
         socket.destroy();
       },
     };
@@ -241,7 +268,10 @@ class StreamListener implements Listener {
     guarded('open', () => {
       session = this.impl.open(connection, this.options);
     })();
-    socket.on('data', guarded('onData', (chunk: Buffer) => session?.onData(chunk)));
+    socket.on(
+      'data',
+      guarded('onData', (chunk: Buffer) => session?.onData(chunk)),
+    );
     socket.on('error', () => socket.destroy());
     socket.once('close', () => {
       this.sockets.delete(socket);

@@ -204,9 +204,7 @@ export class GatewayPipeline implements Pipeline {
     if (!result.ok) {
       // A suspended script is the gateway's trouble, not the message's: try again later.
       if (result.code === 'TG_ERR_SCRIPT_SUSPENDED') return unavailable(result.code, result.reason, result.retryAfterMs);
-      return result.code === 'TG_ERR_SCRIPT_THROTTLED'
-        ? rejected(429, result.code, result.reason)
-        : rejected(500, result.code, result.reason);
+      return result.code === 'TG_ERR_SCRIPT_THROTTLED' ? rejected(429, result.code, result.reason) : rejected(500, result.code, result.reason);
     }
     return this.execute(env, route, result.decisions, state);
   }
@@ -285,14 +283,11 @@ export class GatewayPipeline implements Pipeline {
     const result = await state.balancer.dispatch(request);
     const outcome = toOutcome(result, true, this.upstreamDetails);
     if (result.kind === 'response' && route.kind === 'script' && state.scripts) {
-      const shaped = await state.scripts.onResponse(
-        route.config.script!,
-        { status: result.status, headers: result.headers, body: result.body },
-        env,
-      );
+      const shaped = await state.scripts.onResponse(route.config.script!, { status: result.status, headers: result.headers, body: result.body }, env);
       // A failing onResponse fails the message like a failing onMessage.
       if (shaped && 'ok' in shaped) return rejected(500, shaped.code, shaped.reason);
-      if (shaped) return shaped.status >= 400 ? rejected(shaped.status, 'TG_ERR_SCRIPT_REJECTED', shaped.payload.toString('utf8')) : accepted(shaped.status, shaped);
+      if (shaped)
+        return shaped.status >= 400 ? rejected(shaped.status, 'TG_ERR_SCRIPT_REJECTED', shaped.payload.toString('utf8')) : accepted(shaped.status, shaped);
     }
     return outcome;
   }

@@ -75,7 +75,9 @@ export class RouteTable {
         ...(config.match.protocol !== undefined && { protocol: config.match.protocol }),
         ...(config.match.listener !== undefined && { listener: config.match.listener }),
         ...(config.match.method !== undefined && { method: config.match.method.toUpperCase() }),
-        ...(config.match.tlsFingerprint !== undefined && { tlsFingerprints: new Set(typeof config.match.tlsFingerprint === 'string' ? [config.match.tlsFingerprint] : config.match.tlsFingerprint) }),
+        ...(config.match.tlsFingerprint !== undefined && {
+          tlsFingerprints: new Set(typeof config.match.tlsFingerprint === 'string' ? [config.match.tlsFingerprint] : config.match.tlsFingerprint),
+        }),
       };
       return m;
     });
@@ -115,7 +117,8 @@ export class RouteTable {
 
 function codecsOf(config: RouteConfig, index: number, codecs: CodecResolver | undefined): Pick<CompiledRoute, 'decoder' | 'encoder' | 'codecs'> {
   if (!codecs) {
-    if (config.decode !== undefined || config.request.encode !== undefined) throw new ThinggateError('TG_ERR_CONFIG_INVALID', `/routes/${index}: codecs named but no codec registry given`);
+    if (config.decode !== undefined || config.request.encode !== undefined)
+      throw new ThinggateError('TG_ERR_CONFIG_INVALID', `/routes/${index}: codecs named but no codec registry given`);
     return {};
   }
   const build = (ref: RouteConfig['decode'], at: string): Codec | undefined => {

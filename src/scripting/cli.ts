@@ -64,7 +64,8 @@ function summary(r: DryRunResult): Record<string, unknown> {
 function render(n: number, r: DryRunResult): string {
   const s = summary(r);
   const head = r.kind === 'connect' ? `#${n} connect ${r.sample.connect.clientId}` : `#${n} ${r.envelope.address} (client ${r.envelope.source.clientId})`;
-  if (r.kind === 'connect') return `${head}\n  ${r.admission.ok ? 'accept' : 'reject'} ${JSON.stringify(r.admission.ok ? (r.admission.identity ?? {}) : r.admission)}\n`;
+  if (r.kind === 'connect')
+    return `${head}\n  ${r.admission.ok ? 'accept' : 'reject'} ${JSON.stringify(r.admission.ok ? (r.admission.identity ?? {}) : r.admission)}\n`;
   if (!r.ok) return `${head}\n  ERROR ${r.code}: ${r.reason}\n`;
   let out = `${head}\n`;
   for (const d of r.decisions) {

@@ -62,8 +62,22 @@ export interface SampleConnect {
 export type Sample = SampleMessage | SampleConnect;
 
 export type DryRunResult =
-  | { readonly kind: 'message'; readonly sample: SampleMessage; readonly envelope: Envelope; readonly ok: true; readonly decisions: readonly Decision[]; readonly reply?: Reply | ScriptFailure }
-  | { readonly kind: 'message'; readonly sample: SampleMessage; readonly envelope: Envelope; readonly ok: false; readonly code: TgErrorCode; readonly reason: string }
+  | {
+      readonly kind: 'message';
+      readonly sample: SampleMessage;
+      readonly envelope: Envelope;
+      readonly ok: true;
+      readonly decisions: readonly Decision[];
+      readonly reply?: Reply | ScriptFailure;
+    }
+  | {
+      readonly kind: 'message';
+      readonly sample: SampleMessage;
+      readonly envelope: Envelope;
+      readonly ok: false;
+      readonly code: TgErrorCode;
+      readonly reason: string;
+    }
   | { readonly kind: 'connect'; readonly sample: SampleConnect; readonly admission: Admission };
 
 /** Reads a samples file (JSON or YAML list). Throws ConfigError naming the problem. */

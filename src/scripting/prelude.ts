@@ -26,7 +26,7 @@
  *   [[distinct result, …], [index, …]]: most messages of a batch get the same
  *   decisions, so each distinct result is written and parsed once.
  */
-export const PRELUDE = String.raw`
+export const PRELUDE = `
 (function () {
   'use strict';
   const G = globalThis;

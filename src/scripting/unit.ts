@@ -226,7 +226,11 @@ export class ScriptUnit {
     if (d.principal === undefined && d.attributes === undefined) return { ok: true };
     return {
       ok: true,
-      identity: { principal: d.principal ?? client.identity?.principal ?? client.username ?? client.clientId, method: 'script', attributes: Object.freeze({ ...d.attributes }) },
+      identity: {
+        principal: d.principal ?? client.identity?.principal ?? client.username ?? client.clientId,
+        method: 'script',
+        attributes: Object.freeze({ ...d.attributes }),
+      },
     };
   }
 

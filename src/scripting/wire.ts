@@ -15,7 +15,13 @@ export function ownBytes(b: Uint8Array): Uint8Array {
 /** The fields all messages of one connection share (see prelude.ts): [protocol, listener, clientId, identity|null]. */
 function sourceWire(env: Envelope): unknown[] {
   const id = env.source.identity;
-  return [env.protocol, env.listener, env.source.clientId, id ? { principal: id.principal, method: id.method, attributes: { ...id.attributes } } : null, env.source.tls ?? null];
+  return [
+    env.protocol,
+    env.listener,
+    env.source.clientId,
+    id ? { principal: id.principal, method: id.method, attributes: { ...id.attributes } } : null,
+    env.source.tls ?? null,
+  ];
 }
 
 /** One message, naming its source by index (see prelude.ts); the payload travels separately, its length in slot 8. */
@@ -103,6 +109,12 @@ export function clientWire(c: ClientInfo): Record<string, unknown> {
   if (c.password !== undefined) out.password = c.password.toString('utf8');
   if (c.remotePort !== undefined) out.remotePort = c.remotePort;
   if (c.tls) out.tls = { ...c.tls };
-  if (c.identity) out.identity = { principal: c.identity.principal, method: c.identity.method, attributes: { ...c.identity.attributes }, groups: [...(c.identity.groups ?? [])] };
+  if (c.identity)
+    out.identity = {
+      principal: c.identity.principal,
+      method: c.identity.method,
+      attributes: { ...c.identity.attributes },
+      groups: [...(c.identity.groups ?? [])],
+    };
   return out;
 }

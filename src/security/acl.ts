@@ -33,7 +33,8 @@ const PLACEHOLDER = /\{(clientId|principal|group|attr\.[A-Za-z0-9_.-]+)\}/g;
 /** Why an ACL address template is invalid, or undefined. */
 export function aclAddressProblem(address: string): string | undefined {
   for (const m of address.matchAll(/\{([^}]*)\}/g)) {
-    if (!/^(clientId|principal|group|attr\.[A-Za-z0-9_.-]+)$/.test(m[1]!)) return `unknown placeholder {${m[1]}} (expected {clientId}, {principal}, {group} or {attr.NAME})`;
+    if (!/^(clientId|principal|group|attr\.[A-Za-z0-9_.-]+)$/.test(m[1]!))
+      return `unknown placeholder {${m[1]}} (expected {clientId}, {principal}, {group} or {attr.NAME})`;
   }
   return undefined;
 }

@@ -54,7 +54,17 @@ export function parseClientHello(buf: Buffer): ClientHello | undefined {
   p += cipherBytes;
   if (!need(1)) return undefined;
   p += 1 + buf[p]!;
-  const hello = { legacyVersion, ciphers, extensions: [] as number[], groups: [] as number[], pointFormats: [] as number[], signatureAlgorithms: [] as number[], supportedVersions: [] as number[], alpn: [] as string[], servername: undefined as string | undefined };
+  const hello = {
+    legacyVersion,
+    ciphers,
+    extensions: [] as number[],
+    groups: [] as number[],
+    pointFormats: [] as number[],
+    signatureAlgorithms: [] as number[],
+    supportedVersions: [] as number[],
+    alpn: [] as string[],
+    servername: undefined as string | undefined,
+  };
   if (!need(2)) return hello.ciphers.length > 0 ? hello : undefined;
   const extEnd = Math.min(end, p + 2 + buf.readUInt16BE(p));
   p += 2;
@@ -108,16 +118,17 @@ export function fingerprint(h: ClientHello): ClientHelloFingerprint {
   const count = (n: number): string => String(Math.min(n, 99)).padStart(2, '0');
   const a = `t${version}${h.servername !== undefined ? 'd' : 'i'}${count(ciphers.length)}${count(exts.length)}${alpn}`;
   const b = sha12(ciphers.map(hex4).sort().join(','));
-  const sorted = exts.filter((e) => e !== 0x0000 && e !== 0x0010).map(hex4).sort().join(',');
-  const sigs = h.signatureAlgorithms.filter((s) => !isGrease(s)).map(hex4).join(',');
+  const sorted = exts
+    .filter((e) => e !== 0x0000 && e !== 0x0010)
+    .map(hex4)
+    .sort()
+    .join(',');
+  const sigs = h.signatureAlgorithms
+    .filter((s) => !isGrease(s))
+    .map(hex4)
+    .join(',');
   const c = sorted === '' ? '000000000000' : sha12(sigs === '' ? sorted : `${sorted}_${sigs}`);
-  const ja3Text = [
-    h.legacyVersion,
-    ciphers.join('-'),
-    exts.join('-'),
-    h.groups.filter((g) => !isGrease(g)).join('-'),
-    h.pointFormats.join('-'),
-  ].join(',');
+  const ja3Text = [h.legacyVersion, ciphers.join('-'), exts.join('-'), h.groups.filter((g) => !isGrease(g)).join('-'), h.pointFormats.join('-')].join(',');
   return { ja4: `${a}_${b}_${c}`, ja3: createHash('md5').update(ja3Text).digest('hex') };
 }
 

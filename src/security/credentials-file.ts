@@ -32,7 +32,10 @@ export function readCredentials(file: string): Map<string, UserEntry> {
     if (!Array.isArray(groups) || !groups.every((g) => typeof g === 'string')) throw new Error(`${at}.groups: expected a list of strings`);
     const attributes = raw.attributes ?? {};
     if (!isObject(attributes) || !Object.values(attributes).every((v) => typeof v === 'string')) throw new Error(`${at}.attributes: expected a map of strings`);
-    users.set(name, Object.freeze({ hash, groups: Object.freeze([...groups] as string[]), attributes: Object.freeze({ ...(attributes as Record<string, string>) }) }));
+    users.set(
+      name,
+      Object.freeze({ hash, groups: Object.freeze([...groups] as string[]), attributes: Object.freeze({ ...(attributes as Record<string, string>) }) }),
+    );
   }
   return users;
 }

@@ -90,7 +90,10 @@ export class SecurityGate {
         this.chains.set(l.name, chain);
         if (l.clientId !== undefined) this.bindings.set(l.name, compileBinding(l.clientId));
         if (chain.anonymous && !isLoopback(l.host) && l.protocol !== 'coap') {
-          deps.logger.warn({ listener: l.name, host: l.host }, 'listener on a non-loopback address admits anonymous clients (configure listeners[].auth, docs/security.md)');
+          deps.logger.warn(
+            { listener: l.name, host: l.host },
+            'listener on a non-loopback address admits anonymous clients (configure listeners[].auth, docs/security.md)',
+          );
         }
       }
     } catch (err) {

@@ -31,7 +31,14 @@ export class HttpAuthenticator implements Authenticator {
   async authenticate(client: ClientInfo): Promise<AuthResult> {
     // Nothing presented: nothing to ask about; the chain's end decides.
     if (client.username === undefined && client.password === undefined && client.token === undefined && client.tls?.peerVerified !== true) return NEXT;
-    const key = VerifiedCache.key(client.listener, client.clientId, client.username ?? '', client.password ?? '', client.token ?? '', client.tls?.peerFingerprint256 ?? '');
+    const key = VerifiedCache.key(
+      client.listener,
+      client.clientId,
+      client.username ?? '',
+      client.password ?? '',
+      client.token ?? '',
+      client.tls?.peerFingerprint256 ?? '',
+    );
     const cached = this.cache.get(key);
     if (cached) return cached;
     const result = await this.dispatch({

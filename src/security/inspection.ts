@@ -71,7 +71,10 @@ export function payloadCheckFor(route: RouteConfig, index: number, deps: Inspect
   const name = route.name ?? `routes[${index}]`;
   const validate = schema !== undefined ? compileSchemaFile(schema, deps.baseDir, `/routes/${index}`) : undefined;
   const types = contentTypes && new Set(contentTypes.map((t) => t.toLowerCase()));
-  const refusals = deps.metrics.counter('thinggate_guard_inspection_refusals_total', 'Messages refused by payload inspection, by route and check', ['route', 'check']);
+  const refusals = deps.metrics.counter('thinggate_guard_inspection_refusals_total', 'Messages refused by payload inspection, by route and check', [
+    'route',
+    'check',
+  ]);
   const refuse = (env: Envelope, check: 'schema' | 'content-type' | 'size', r: Rejected): Rejected => {
     refusals.inc({ route: name, check });
     deps.guard.report({ kind: 'payload-inspection', listener: env.listener, remoteAddress: env.source.remoteAddress, detail: `route '${name}': ${r.reason}` });
@@ -79,7 +82,11 @@ export function payloadCheckFor(route: RouteConfig, index: number, deps: Inspect
   };
   return (env) => {
     if (maxPayloadBytes !== undefined && env.payload.length > maxPayloadBytes) {
-      return refuse(env, 'size', rejected(413, 'TG_ERR_PAYLOAD_TOO_LARGE', `payload of ${env.payload.length} bytes exceeds ${maxPayloadBytes} (route '${name}')`));
+      return refuse(
+        env,
+        'size',
+        rejected(413, 'TG_ERR_PAYLOAD_TOO_LARGE', `payload of ${env.payload.length} bytes exceeds ${maxPayloadBytes} (route '${name}')`),
+      );
     }
     if (types && env.contentType !== undefined) {
       const media = env.contentType.split(';')[0]!.trim().toLowerCase();

@@ -98,7 +98,10 @@ export class Mirror {
 
   /** Keeps one previous file (`FILE.1`) once the current one reaches `maxBytes`. */
   private async rotateIfFull(): Promise<void> {
-    const size = await stat(this.file).then((s) => s.size, () => 0);
+    const size = await stat(this.file).then(
+      (s) => s.size,
+      () => 0,
+    );
     if (size >= this.config.maxBytes) await rename(this.file, `${this.file}.1`);
   }
 }

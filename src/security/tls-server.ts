@@ -53,7 +53,10 @@ export class ServerTls {
   /** Loads the material; throws TG_ERR_TLS_MATERIAL naming the listener and the file. */
   constructor(private readonly ctx: ServerTlsContext) {
     this.material = loadTlsMaterial(ctx.listener, ctx.tls, ctx.baseDir);
-    this.expiry = ctx.metrics.gauge('thinggate_tls_certificate_expiry_seconds', 'Seconds until a server certificate expires (negative: expired)', ['listener', 'certificate']);
+    this.expiry = ctx.metrics.gauge('thinggate_tls_certificate_expiry_seconds', 'Seconds until a server certificate expires (negative: expired)', [
+      'listener',
+      'certificate',
+    ]);
   }
 
   /** Options for tls.createServer / https.createServer. */
@@ -65,7 +68,9 @@ export class ServerTls {
       // Verification is judged after the handshake (onSecure) so each refusal is reported with its reason.
       rejectUnauthorized: false,
       ...(tls.alpn && { ALPNProtocols: [...tls.alpn] }),
-      ...(this.material.byName.length > 0 && { SNICallback: (name: string, cb: (err: Error | null, ctx?: ReturnType<typeof contextFor>) => void) => cb(null, contextFor(this.material, name)) }),
+      ...(this.material.byName.length > 0 && {
+        SNICallback: (name: string, cb: (err: Error | null, ctx?: ReturnType<typeof contextFor>) => void) => cb(null, contextFor(this.material, name)),
+      }),
       handshakeTimeout: this.ctx.connectTimeoutMs + HANDSHAKE_BACKSTOP_MS,
     };
   }
@@ -134,7 +139,10 @@ export class ServerTls {
       this.expiry.set({ listener: this.ctx.listener, certificate: c.file }, Math.round(left / 1000));
       if (left < windowMs) {
         const when = left < 0 ? 'expired' : `expires in ${(left / DAY_MS).toFixed(1)} days`;
-        this.ctx.logger.warn({ listener: this.ctx.listener, certificate: c.file, subject: c.subject, notAfter: new Date(c.notAfter).toISOString() }, `TLS certificate ${when}`);
+        this.ctx.logger.warn(
+          { listener: this.ctx.listener, certificate: c.file, subject: c.subject, notAfter: new Date(c.notAfter).toISOString() },
+          `TLS certificate ${when}`,
+        );
       }
     }
   }

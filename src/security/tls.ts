@@ -11,11 +11,22 @@ import { clientHelloOf } from './client-hello.js';
 /** OpenSSL / node error codes of a failed server handshake, by the reason logged for them. */
 const HANDSHAKE_REASONS: ReadonlyArray<readonly [string, readonly string[]]> = [
   ['plain-text HTTP request on a TLS port', ['ERR_SSL_HTTP_REQUEST', 'ERR_SSL_HTTPS_PROXY_REQUEST']],
-  ['not a TLS record: plain text on a TLS port, or SSL 2/3', ['ERR_SSL_WRONG_VERSION_NUMBER', 'ERR_SSL_PACKET_LENGTH_TOO_LONG', 'ERR_SSL_RECORD_LENGTH_MISMATCH']],
+  [
+    'not a TLS record: plain text on a TLS port, or SSL 2/3',
+    ['ERR_SSL_WRONG_VERSION_NUMBER', 'ERR_SSL_PACKET_LENGTH_TOO_LONG', 'ERR_SSL_RECORD_LENGTH_MISMATCH'],
+  ],
   ['unsupported TLS version', ['ERR_SSL_UNSUPPORTED_PROTOCOL', 'ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION', 'ERR_SSL_VERSION_TOO_LOW']],
   ['no shared cipher', ['ERR_SSL_NO_SHARED_CIPHER', 'ERR_SSL_NO_SUITABLE_SIGNATURE_ALGORITHM', 'ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE']],
   ['client does not trust our certificate (unknown CA)', ['ERR_SSL_TLSV1_ALERT_UNKNOWN_CA', 'ERR_SSL_TLSV13_ALERT_UNKNOWN_CA']],
-  ['client rejected our certificate', ['ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE', 'ERR_SSL_SSLV3_ALERT_CERTIFICATE_UNKNOWN', 'ERR_SSL_SSLV3_ALERT_CERTIFICATE_EXPIRED', 'ERR_SSL_TLSV1_ALERT_DECRYPT_ERROR']],
+  [
+    'client rejected our certificate',
+    [
+      'ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE',
+      'ERR_SSL_SSLV3_ALERT_CERTIFICATE_UNKNOWN',
+      'ERR_SSL_SSLV3_ALERT_CERTIFICATE_EXPIRED',
+      'ERR_SSL_TLSV1_ALERT_DECRYPT_ERROR',
+    ],
+  ],
   ['client certificate missing', ['ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE', 'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED']],
   ['client certificate not trusted', ['ERR_SSL_CERTIFICATE_VERIFY_FAILED', 'ERR_SSL_TLSV1_ALERT_UNKNOWN_CA_FROM_CLIENT']],
   ['no common ALPN protocol', ['ERR_SSL_NO_APPLICATION_PROTOCOL']],
@@ -44,8 +55,17 @@ const CLIENT_CERT_REASONS: ReadonlyArray<readonly [string, readonly string[]]> =
   ['client certificate revoked', ['CERT_REVOKED']],
   ['client certificate expired', ['CERT_HAS_EXPIRED']],
   ['client certificate not yet valid', ['CERT_NOT_YET_VALID']],
-  ['client certificate from an unknown CA', ['UNABLE_TO_GET_ISSUER_CERT', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN']],
-  ['no CRL for the client certificate\'s issuer', ['UNABLE_TO_GET_CRL']],
+  [
+    'client certificate from an unknown CA',
+    [
+      'UNABLE_TO_GET_ISSUER_CERT',
+      'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+      'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+      'DEPTH_ZERO_SELF_SIGNED_CERT',
+      'SELF_SIGNED_CERT_IN_CHAIN',
+    ],
+  ],
+  ["no CRL for the client certificate's issuer", ['UNABLE_TO_GET_CRL']],
 ];
 const CLIENT_CERT_BY_CODE = new Map(CLIENT_CERT_REASONS.flatMap(([reason, codes]) => codes.map((c) => [c, reason] as const)));
 
@@ -86,7 +106,12 @@ export function tlsInfoOf(socket: Socket | TLSSocket): TlsInfo | undefined {
 function peerOf(c: PeerCertificateNode | null): PeerCertificate | undefined {
   if (!c || Object.keys(c).length === 0) return undefined;
   const d = c as DetailedPeerCertificate;
-  const dn = (o: object | undefined): string => (o ? Object.entries(o).map(([k, v]) => `${k}=${Array.isArray(v) ? v.join('+') : String(v)}`).join(',') : '');
+  const dn = (o: object | undefined): string =>
+    o
+      ? Object.entries(o)
+          .map(([k, v]) => `${k}=${Array.isArray(v) ? v.join('+') : String(v)}`)
+          .join(',')
+      : '';
   const iso = (t: string): string => (Number.isNaN(Date.parse(t)) ? t : new Date(t).toISOString());
   return {
     subject: dn(d.subject),

@@ -22,7 +22,9 @@ export function pinnedIdentity(pins: readonly string[]): (host: string, cert: Pe
     const spki = cert.raw ? new X509Certificate(cert.raw).publicKey.export({ type: 'spki', format: 'der' }) : undefined;
     const keyPin = spki ? `sha256/${createHash('sha256').update(spki).digest('base64')}` : undefined;
     if (wanted.has(cert.fingerprint256.toUpperCase()) || (keyPin !== undefined && wanted.has(keyPin))) return undefined;
-    return Object.assign(new Error(`certificate of ${host} matches no pin (fingerprint ${cert.fingerprint256}${keyPin ? `, key ${keyPin}` : ''})`), { code: 'ERR_TLS_PIN_MISMATCH' });
+    return Object.assign(new Error(`certificate of ${host} matches no pin (fingerprint ${cert.fingerprint256}${keyPin ? `, key ${keyPin}` : ''})`), {
+      code: 'ERR_TLS_PIN_MISMATCH',
+    });
   };
 }
 

@@ -38,7 +38,8 @@ export class X509Authenticator implements Authenticator {
       if (!pinned) return deny(403, 'client certificate is not pinned');
     }
     const principal = this.principalOf(tls.peerCommonName, tls.peerAltNames);
-    if (principal === undefined) return deny(403, `client certificate has no ${this.options.principalFrom === 'cn' ? 'subject CN' : `${this.options.principalFrom} SAN`}`);
+    if (principal === undefined)
+      return deny(403, `client certificate has no ${this.options.principalFrom === 'cn' ? 'subject CN' : `${this.options.principalFrom} SAN`}`);
     return {
       kind: 'allow',
       identity: Object.freeze({

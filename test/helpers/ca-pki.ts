@@ -63,13 +63,51 @@ export function makePki(): Pki {
   );
   const ca = join(dir, 'ca.crt');
   const caArgs = ['-config', 'ca.cnf', '-cert', 'ca.crt', '-keyfile', 'ca.key'];
-  openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '3', '-subj', '/CN=thinggate test CA'], dir);
+  openssl(
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-keyout',
+      'ca.key',
+      '-out',
+      'ca.crt',
+      '-days',
+      '3',
+      '-subj',
+      '/CN=thinggate test CA',
+    ],
+    dir,
+  );
   const crl = join(dir, 'crl.pem');
   const gencrl = (): void => openssl(['ca', ...caArgs, '-gencrl', '-out', 'crl.pem'], dir);
   let n = 0;
   const issue = (name: string, cn: string, san: string, opts: { expired?: boolean } = {}): Pair => {
     const stem = `${name}-${n++}`;
-    openssl(['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', `${stem}.key`, '-out', `${stem}.csr`, '-subj', `/CN=${cn}`, '-addext', `subjectAltName=${san}`], dir);
+    openssl(
+      [
+        'req',
+        '-new',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:P-256',
+        '-nodes',
+        '-keyout',
+        `${stem}.key`,
+        '-out',
+        `${stem}.csr`,
+        '-subj',
+        `/CN=${cn}`,
+        '-addext',
+        `subjectAltName=${san}`,
+      ],
+      dir,
+    );
     const validity = opts.expired ? ['-startdate', '200101000000Z', '-enddate', '200102000000Z'] : ['-days', '2'];
     openssl(['ca', '-batch', '-notext', ...caArgs, ...validity, '-in', `${stem}.csr`, '-out', `${stem}.crt`], dir);
     return { cert: join(dir, `${stem}.crt`), key: join(dir, `${stem}.key`) };

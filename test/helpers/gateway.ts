@@ -35,7 +35,10 @@ export async function startGateway(raw: unknown, options: StartOptions = {}): Pr
   raw = { ...(raw as object), log: { securitySummaryIntervalMs: 0, ...r.log } };
   const parseOptions = { source: '<test>', baseDir: options.baseDir ?? process.cwd(), env: options.env ?? process.env };
   // A configuration with plugins loads them (asynchronously) into registries of its own.
-  const { config, registries } = (raw as { plugins?: unknown }).plugins !== undefined ? await parseConfigWithPlugins(raw, parseOptions) : { config: parseConfig(raw, parseOptions), registries: undefined };
+  const { config, registries } =
+    (raw as { plugins?: unknown }).plugins !== undefined
+      ? await parseConfigWithPlugins(raw, parseOptions)
+      : { config: parseConfig(raw, parseOptions), registries: undefined };
   const logs: Array<Record<string, unknown>> = [];
   const sink = new Writable({
     write(chunk: Buffer, _enc, cb) {
@@ -59,7 +62,9 @@ export async function startGateway(raw: unknown, options: StartOptions = {}): Pr
     guardEvents: async (kind, listener) => {
       const metric = gateway.metrics.registry.getSingleMetric('thinggate_guard_events_total');
       const values = metric ? (await metric.get()).values : [];
-      return values.filter((v) => (kind === undefined || v.labels.kind === kind) && (listener === undefined || v.labels.listener === listener)).reduce((n, v) => n + v.value, 0);
+      return values
+        .filter((v) => (kind === undefined || v.labels.kind === kind) && (listener === undefined || v.labels.listener === listener))
+        .reduce((n, v) => n + v.value, 0);
     },
     stop: () => gateway.stop({ drain: false }),
   };

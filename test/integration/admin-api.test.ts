@@ -70,7 +70,9 @@ describe('admin API', () => {
     await new Promise((r) => conn.once('connection_open', r));
     const listed = await json<{ connections: Array<Record<string, unknown>> }>(bed.api('/api/v1/connections?listener=amqp'));
     expect(listed.connections).toEqual([expect.objectContaining({ listener: 'amqp', clientId: 'amqp-dev', protocolVersion: 'amqp 1.0', state: 'open' })]);
-    const closed = new Promise<string | undefined>((r) => conn.once('connection_error', (ctx: EventContext) => r((ctx.connection.error as { condition?: string } | undefined)?.condition)));
+    const closed = new Promise<string | undefined>((r) =>
+      conn.once('connection_error', (ctx: EventContext) => r((ctx.connection.error as { condition?: string } | undefined)?.condition)),
+    );
     expect((await bed.api('/api/v1/connections/amqp-dev?listener=amqp', { method: 'DELETE' })).status).toBe(200);
     expect(await closed).toBe('amqp:connection:forced');
   });
@@ -91,7 +93,13 @@ describe('admin API', () => {
     const held: Array<() => void> = [];
     bed = await startAdminBed({
       pools: (url) => [
-        { name: 'default', strategy: 'round-robin', endpoints: [{ url }, { url: other.url }], retries: { maxAttempts: 1 }, outlierDetection: { enabled: false } },
+        {
+          name: 'default',
+          strategy: 'round-robin',
+          endpoints: [{ url }, { url: other.url }],
+          retries: { maxAttempts: 1 },
+          outlierDetection: { enabled: false },
+        },
       ],
     });
     bed.backend.responder = () => new Promise((r) => held.push(() => r({ status: 200 })));
@@ -151,7 +159,12 @@ describe('admin API', () => {
     // Still running the old configuration.
     expect((await bed.api('/api/v1/listeners')).status).toBe(200);
     const current = bed.gw.gateway.configuration;
-    next = { listeners: [{ name: 'mqtt', protocol: 'mqtt', host: '127.0.0.1', port: 0 }], pools: current.pools, routes: [{ name: 'only', match: { address: 'x/#' }, pool: 'default' }], admin: current.admin };
+    next = {
+      listeners: [{ name: 'mqtt', protocol: 'mqtt', host: '127.0.0.1', port: 0 }],
+      pools: current.pools,
+      routes: [{ name: 'only', match: { address: 'x/#' }, pool: 'default' }],
+      admin: current.admin,
+    };
     const ok = await bed.api('/api/v1/config/reload', { method: 'POST' });
     expect(ok.status).toBe(200);
     expect((await json<Array<{ name: string }>>(bed.api('/api/v1/routes'))).map((r) => r.name)).toEqual(['only']);
@@ -181,7 +194,9 @@ describe('admin API', () => {
     expect(text).toMatch(/"kind":"malformed-packet"/);
     ac.abort();
     const events = await json<{ events: Array<Record<string, unknown>> }>(bed.api('/api/v1/events?category=security'));
-    expect(events.events).toEqual([expect.objectContaining({ seq: 1, category: 'security', kind: 'malformed-packet', listener: 'mqtt', remoteAddress: '127.0.0.1' })]);
+    expect(events.events).toEqual([
+      expect.objectContaining({ seq: 1, category: 'security', kind: 'malformed-packet', listener: 'mqtt', remoteAddress: '127.0.0.1' }),
+    ]);
     expect((await json<{ events: unknown[] }>(bed.api('/api/v1/events?since=1'))).events).toEqual([]);
   });
 

@@ -51,12 +51,20 @@ describe('admin OpenAPI document', () => {
   it('lists exactly the routes the server registers', () => {
     const server = new AdminServer({ config: { enabled: true, host: '127.0.0.1', port: 0, eventBuffer: 10 }, context: bed.gw.gateway });
     const served = server.registered.map((r) => `${r.method} ${r.path}`).sort();
-    const documented = operations().map((o) => `${o.method} ${o.path}`).sort();
+    const documented = operations()
+      .map((o) => `${o.method} ${o.path}`)
+      .sort();
     expect(documented).toEqual(served);
     // Declared path parameters match the templates.
     for (const { path, op } of operations()) {
       const inPath = [...path.matchAll(/\{([^}]+)\}/g)].map((m) => m[1]).sort();
-      expect((op.parameters ?? []).filter((p) => p.in === 'path').map((p) => p.name).sort(), path).toEqual(inPath);
+      expect(
+        (op.parameters ?? [])
+          .filter((p) => p.in === 'path')
+          .map((p) => p.name)
+          .sort(),
+        path,
+      ).toEqual(inPath);
     }
   });
 

@@ -37,7 +37,9 @@ export async function startAdminBed(options: AdminBedOptions = {}): Promise<Admi
     gw = await startGateway(
       {
         listeners: [{ name: 'mqtt', protocol: 'mqtt', host: '127.0.0.1', port: 0 }, ...(options.listeners ?? [])],
-        pools: options.pools?.(backend.url) ?? [{ name: 'default', endpoints: [{ url: backend.url }], retries: { maxAttempts: 1 }, outlierDetection: { enabled: false } }],
+        pools: options.pools?.(backend.url) ?? [
+          { name: 'default', endpoints: [{ url: backend.url }], retries: { maxAttempts: 1 }, outlierDetection: { enabled: false } },
+        ],
         routes: options.routes ?? [{ name: 'all', match: { address: '#' }, pool: 'default' }],
         ...(options.log && { log: options.log }),
         admin: { host: '127.0.0.1', port: 0, ...(options.token !== undefined && { token: options.token }), ...options.admin },

@@ -214,7 +214,9 @@ describe('amqp listener guarding', () => {
     container.on('disconnected', () => undefined);
     const conn = container.connect({ port, host: '127.0.0.1', reconnect: false, max_frame_size: 1024 });
     const s = conn.open_sender({ target: { address: 'telemetry/big' } });
-    const condition = new Promise<string | undefined>((r) => s.once('sender_error', (ctx: EventContext) => r(ctx.sender?.error && (ctx.sender.error as { condition?: string }).condition)));
+    const condition = new Promise<string | undefined>((r) =>
+      s.once('sender_error', (ctx: EventContext) => r(ctx.sender?.error && (ctx.sender.error as { condition?: string }).condition)),
+    );
     s.once('sendable', () => s.send({ body: rhea.message.data_section(Buffer.alloc(64 * 1024, 7)) }));
     expect(await condition).toBe('amqp:link:message-size-exceeded');
     expect(securityEvents(gw, 'oversize')).toHaveLength(1);

@@ -60,7 +60,11 @@ describe('amqp listener lifecycle', () => {
     cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
     const key = join(dir, 'key.pem');
     const cert = join(dir, 'cert.pem');
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost'], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost'],
+      { stdio: 'ignore' },
+    );
     const { backend, port } = await setup({ tls: { cert, key } });
     const conn = client({ port, transport: 'tls', rejectUnauthorized: false, username: 'tls-dev', password: 'pw' });
     const outcome = await new Promise<string>((resolve) => {

@@ -71,7 +71,10 @@ describe('ACL on MQTT', () => {
     const before = await gw.guardEvents('acl-denied');
     const c = await client(gw.port('mqtt'), { protocolVersion: 5, clientId: 'alice', username: 'alice', password: 'pw-a' });
     await c.publishAsync('telemetry/alice/t', 'ok', { qos: 1 });
-    const err = await c.publishAsync('telemetry/bob/t', 'spoof', { qos: 1 }).then(() => undefined, (e: { code?: number }) => e);
+    const err = await c.publishAsync('telemetry/bob/t', 'spoof', { qos: 1 }).then(
+      () => undefined,
+      (e: { code?: number }) => e,
+    );
     expect(err?.code).toBe(0x87);
     expect(await subackCodes(c, 'commands/alice/#', 1)).toEqual([1]);
     expect(await subackCodes(c, 'commands/bob/#', 1)).toEqual([0x87]);
@@ -97,7 +100,26 @@ describe('ACL on MQTT', () => {
     const sub = await client(gw.port('mqtt'), { protocolVersion: 5, clientId: 'alice-sub', username: 'alice', password: 'pw-a' });
     await sub.subscribeAsync('commands/alice/#', { qos: 1 });
     const got = nextEvent<[string, Buffer]>(sub, 'message');
-    const run1 = await run('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(gw.port('mqtt')), '-i', 'bob-pub', '-u', 'bob', '-P', 'pw-b', '-V', 'mqttv5', '-q', '1', '-t', 'commands/alice/open', '-m', 'x']);
+    const run1 = await run('mosquitto_pub', [
+      '-h',
+      '127.0.0.1',
+      '-p',
+      String(gw.port('mqtt')),
+      '-i',
+      'bob-pub',
+      '-u',
+      'bob',
+      '-P',
+      'pw-b',
+      '-V',
+      'mqttv5',
+      '-q',
+      '1',
+      '-t',
+      'commands/alice/open',
+      '-m',
+      'x',
+    ]);
     // mosquitto_pub reports the 0x87 PUBACK; nothing reaches alice or a back-end.
     expect(run1.stderr.toLowerCase()).toMatch(/not authori/);
     const raced = await Promise.race([got.then(() => 'message'), settle().then(() => 'none')]);
@@ -116,7 +138,12 @@ describe('ACL on HTTP, CoAP and AMQP', () => {
 
   it('CoAP: an anonymous device gets 4.03 where the ACL names a principal', async () => {
     const r = await new Promise<string>((resolve) =>
-      execFile('/usr/bin/coap-client-notls', ['-m', 'post', '-e', 'x', '-B', '5', `coap://127.0.0.1:${gw.port('coap')}/telemetry/alice/c`], { timeout: 15_000 }, (_e, out, err) => resolve(out + err)),
+      execFile(
+        '/usr/bin/coap-client-notls',
+        ['-m', 'post', '-e', 'x', '-B', '5', `coap://127.0.0.1:${gw.port('coap')}/telemetry/alice/c`],
+        { timeout: 15_000 },
+        (_e, out, err) => resolve(out + err),
+      ),
     );
     expect(r).toContain('4.03');
     expect(urls()).not.toContain('/coap/telemetry/alice/c');

@@ -20,7 +20,11 @@ beforeAll(async () => {
     if (creds.username === 'down') return { status: 503, body: 'maintenance' };
     if (creds.username === 'banned') return { status: 403, body: '' };
     if (creds.username === 'carol' && creds.password === 'right') {
-      return { status: 200, body: JSON.stringify({ principal: 'tenant-a/carol', groups: ['a'], attributes: { tenant: 'a' } }), headers: { 'content-type': 'application/json' } };
+      return {
+        status: 200,
+        body: JSON.stringify({ principal: 'tenant-a/carol', groups: ['a'], attributes: { tenant: 'a' } }),
+        headers: { 'content-type': 'application/json' },
+      };
     }
     return { status: 401, body: '' };
   });

@@ -65,10 +65,44 @@ describe('password authentication', () => {
 
   it('mosquitto_pub -u/-P: right credentials deliver, wrong ones are refused', async () => {
     const port = String(gw.port('mqtt'));
-    const ok = await run('mosquitto_pub', ['-h', '127.0.0.1', '-p', port, '-V', 'mqttv311', '-q', '1', '-u', 'alice', '-P', 'wonder-land', '-t', 't/mosq', '-m', 'hi']);
+    const ok = await run('mosquitto_pub', [
+      '-h',
+      '127.0.0.1',
+      '-p',
+      port,
+      '-V',
+      'mqttv311',
+      '-q',
+      '1',
+      '-u',
+      'alice',
+      '-P',
+      'wonder-land',
+      '-t',
+      't/mosq',
+      '-m',
+      'hi',
+    ]);
     expect(ok.code).toBe(0);
     expect((await requestFor('/mqtt/t/mosq')).headers['x-thinggate-identity']).toBe('alice');
-    const bad = await run('mosquitto_pub', ['-h', '127.0.0.1', '-p', port, '-V', 'mqttv5', '-q', '1', '-u', 'alice', '-P', 'nope', '-t', 't/mosq-bad', '-m', 'hi']);
+    const bad = await run('mosquitto_pub', [
+      '-h',
+      '127.0.0.1',
+      '-p',
+      port,
+      '-V',
+      'mqttv5',
+      '-q',
+      '1',
+      '-u',
+      'alice',
+      '-P',
+      'nope',
+      '-t',
+      't/mosq-bad',
+      '-m',
+      'hi',
+    ]);
     expect(bad.code).not.toBe(0);
     expect(bad.stderr.toLowerCase()).toMatch(/bad user name or password|not authori/);
   });

@@ -114,8 +114,17 @@ describe('JWT', () => {
     expect((await requestFor('/mqtt-jwt/j/mqtt')).headers['x-thinggate-identity']).toBe('dev-j');
     const expired = await token('dev-j', { exp: Math.floor(Date.now() / 1000) - 120 });
     expect(await connackCode(gw.port('mqtt-jwt'), { protocolVersion: 5, clientId: 'j2', username: 'any', password: expired })).toBe(0x86);
-    expect(await connackCode(gw.port('mqtt-jwt'), { protocolVersion: 4, clientId: 'j3', username: 'any', password: await token('x', { secret: 'another-secret-another-secret-another' }) })).toBe(0x04);
-    expect(await connackCode(gw.port('mqtt-jwt'), { protocolVersion: 5, clientId: 'j4', username: 'any', password: await token('x', { aud: 'elsewhere' }) })).toBe(0x86);
+    expect(
+      await connackCode(gw.port('mqtt-jwt'), {
+        protocolVersion: 4,
+        clientId: 'j3',
+        username: 'any',
+        password: await token('x', { secret: 'another-secret-another-secret-another' }),
+      }),
+    ).toBe(0x04);
+    expect(
+      await connackCode(gw.port('mqtt-jwt'), { protocolVersion: 5, clientId: 'j4', username: 'any', password: await token('x', { aud: 'elsewhere' }) }),
+    ).toBe(0x86);
   });
 
   it('curl Bearer: 202 with a valid token, 401 with a Bearer challenge otherwise', async () => {

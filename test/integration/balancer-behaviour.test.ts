@@ -154,7 +154,10 @@ describe('balancer behaviour', () => {
   it('reports stats per pool and endpoint and exports thinggate_upstream_ metrics', async () => {
     const b = await backend(() => ({ status: 202, delayMs: 3 }));
     const metrics = new Metrics();
-    const balancer = balancerFor({ endpoints: [{ url: b.url }, { url: 'http://127.0.0.1:9' }], outlierDetection: { consecutiveFailures: 1 }, retries: { backoffBaseMs: 1 } }, { metrics });
+    const balancer = balancerFor(
+      { endpoints: [{ url: b.url }, { url: 'http://127.0.0.1:9' }], outlierDetection: { consecutiveFailures: 1 }, retries: { backoffBaseMs: 1 } },
+      { metrics },
+    );
     for (let i = 0; i < 10; i++) expect(await balancer.dispatch(request())).toMatchObject({ kind: 'response', status: 202 });
     const s = balancer.stats()[0]!;
     expect(s).toMatchObject({ name: 'p', strategy: 'round-robin', inflight: 0, pending: 0, requests: 10 });
@@ -173,7 +176,9 @@ describe('balancer behaviour', () => {
   it('puts the endpoint URL path in front of the request path and drops connection-level headers', async () => {
     const b = await backend();
     const balancer = balancerFor({ endpoints: [{ url: `${b.url}/api/v1/` }], healthCheck: { path: '/ready', intervalMs: 100, jitterMs: 0 } });
-    const r = await balancer.dispatch(request({ path: '/telemetry?x=1', headers: { connection: 'close', 'transfer-encoding': 'chunked', host: 'device.example', 'x-custom': 'kept' } }));
+    const r = await balancer.dispatch(
+      request({ path: '/telemetry?x=1', headers: { connection: 'close', 'transfer-encoding': 'chunked', host: 'device.example', 'x-custom': 'kept' } }),
+    );
     expect(r).toMatchObject({ kind: 'response', status: 200 });
     expect(b.requests[0]!.url).toBe('/api/v1/telemetry?x=1');
     expect(b.requests[0]!.headers['x-custom']).toBe('kept');
@@ -222,7 +227,7 @@ describe('balancer behaviour', () => {
     expect(connections).toBe(1);
     expect(maxUnanswered).toBeGreaterThan(1);
   });
-  it('gives every connection a request before it pipelines, then keeps one turn\'s requests on one connection', async () => {
+  it("gives every connection a request before it pipelines, then keeps one turn's requests on one connection", async () => {
     const { url, perConnection, held } = await holdingBackend();
     const balancer = balancerFor({ endpoints: [{ url }], connections: 3, pipelining: 8 });
     const received = () => perConnection.reduce((a, b) => a + b, 0);

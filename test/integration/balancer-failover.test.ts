@@ -13,7 +13,11 @@ const { cleanup, balancerFor, backend } = balancerRig();
 
 describe('balancer failover', () => {
   it('loses no acknowledged message when an endpoint dies mid-load, and delivers every message at least once', async () => {
-    const backends = await Promise.all([backend(() => ({ status: 200, delayMs: 2 })), backend(() => ({ status: 200, delayMs: 2 })), backend(() => ({ status: 200, delayMs: 2 }))]);
+    const backends = await Promise.all([
+      backend(() => ({ status: 200, delayMs: 2 })),
+      backend(() => ({ status: 200, delayMs: 2 })),
+      backend(() => ({ status: 200, delayMs: 2 })),
+    ]);
     const urls = backends.map((b) => b.url);
     const balancer = balancerFor({
       endpoints: urls.map((url) => ({ url })),

@@ -40,7 +40,17 @@ async function heldBackend(): Promise<{ backend: TestBackend; release: () => voi
 
 function balancerFor(url: string, raw: Record<string, unknown> = {}, metrics?: Metrics): Balancer {
   const b = createBalancer(
-    [poolConfig({ endpoints: [{ url }], connections: 1, pipelining: 1, maxInflight: 1, retries: { maxAttempts: 1 }, outlierDetection: { enabled: false }, ...raw })],
+    [
+      poolConfig({
+        endpoints: [{ url }],
+        connections: 1,
+        pipelining: 1,
+        maxInflight: 1,
+        retries: { maxAttempts: 1 },
+        outlierDetection: { enabled: false },
+        ...raw,
+      }),
+    ],
     metrics ? { metrics } : {},
   );
   cleanup.push(() => b.close(0));
@@ -69,7 +79,7 @@ describe('pool fair queue', () => {
     expect(order().slice(0, 6)).toEqual(['flood-a', 'flood-a', 'quiet', 'flood-b', 'flood-a', 'flood-b']);
   });
 
-  it('keeps in flight no more than twice what the endpoints\' connections carry; the rest wait in the fair queue', async () => {
+  it("keeps in flight no more than twice what the endpoints' connections carry; the rest wait in the fair queue", async () => {
     const { backend, release } = await heldBackend();
     const b = createBalancer([poolConfig({ endpoints: [{ url: backend.url }], connections: 2, pipelining: 1, outlierDetection: { enabled: false } })]);
     cleanup.push(() => b.close(0));
@@ -120,7 +130,10 @@ describe('pool fair queue', () => {
     const dir = mkdtempSync(join(tmpdir(), 'tg-fair-spool-'));
     cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
     const { backend, release } = await heldBackend();
-    const b = createBalancer([poolConfig({ endpoints: [{ url: backend.url }], connections: 1, pipelining: 1, maxInflight: 1, spool: { directory: 'spool', retryIntervalMs: 20 } })], { baseDir: dir });
+    const b = createBalancer(
+      [poolConfig({ endpoints: [{ url: backend.url }], connections: 1, pipelining: 1, maxInflight: 1, spool: { directory: 'spool', retryIntervalMs: 20 } })],
+      { baseDir: dir },
+    );
     cleanup.push(() => b.close(0));
     const conn = new AbortController();
     const results = await Promise.all(Array.from({ length: 4 }, () => b.dispatch(from('10.0.0.1', 'spooler', { signal: conn.signal }))));

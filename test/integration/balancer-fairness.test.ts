@@ -84,7 +84,7 @@ describe('pool fairness between sources', () => {
     }
     // The flood is still being served: the victims did not just arrive after it drained.
     const attackerDone = backend.requests.filter((r) => clientOf(r).startsWith('attacker-')).length;
-    expect(attackerDone).toBeLessThan(ATTACKERS * FLOOD / 2);
+    expect(attackerDone).toBeLessThan((ATTACKERS * FLOOD) / 2);
   }, 30_000);
 
   it('drops what closed connections left queued: the back-end sees no more of it once the close is seen, and a metric counts it', async () => {
@@ -110,11 +110,13 @@ describe('pool fairness between sources', () => {
     const served = backend.requests.filter((r) => clientOf(r).startsWith('attacker-')).length;
     const metrics = await gw.gateway.metrics.text();
     const cancelled = (name: string, labels: string): number => Number(new RegExp(`^${name}\\{${labels}\\} (\\d+)$`, 'm').exec(metrics)?.[1] ?? 0);
-    const dropped = cancelled('thinggate_upstream_rejected_total', 'pool="default",code="TG_ERR_CONNECTION_CLOSED"') + cancelled('thinggate_downstream_cancelled_total', 'listener="mqtt"');
+    const dropped =
+      cancelled('thinggate_upstream_rejected_total', 'pool="default",code="TG_ERR_CONNECTION_CLOSED"') +
+      cancelled('thinggate_downstream_cancelled_total', 'listener="mqtt"');
     // Everything the gateway had taken from the attackers and not sent is counted as dropped.
     expect(dropped).toBeGreaterThan(0);
     expect(served + dropped).toBeLessThanOrEqual(ATTACKERS * FLOOD);
-    expect(served).toBeLessThan(ATTACKERS * FLOOD / 2);
+    expect(served).toBeLessThan((ATTACKERS * FLOOD) / 2);
   }, 30_000);
 
   it('notices a close behind a backlog it has not read yet, and sends none of what it queued', async () => {
@@ -125,7 +127,15 @@ describe('pool fairness between sources', () => {
       const raw = await RawClient.connected(port, 4, `attacker-${i}`);
       // Far more than the gateway takes in before pausing the socket: the rest stays in the kernel's buffers.
       const publishes = Array.from({ length: 20_000 }, (_, m) =>
-        mqttPacket.generate({ cmd: 'publish', topic: 'flood/data', payload: Buffer.from(`m${m}`), qos: 1, messageId: (m % 65_535) + 1, retain: false, dup: false }),
+        mqttPacket.generate({
+          cmd: 'publish',
+          topic: 'flood/data',
+          payload: Buffer.from(`m${m}`),
+          qos: 1,
+          messageId: (m % 65_535) + 1,
+          retain: false,
+          dup: false,
+        }),
       );
       raw.write(Buffer.concat(publishes));
       raws.push(raw);

@@ -27,7 +27,14 @@ function tempDir(): string {
 
 function spooling(baseDir: string, url: string, spool: Record<string, unknown> = {}, log?: LogWatch): Balancer {
   const balancer = createBalancer(
-    [poolConfig({ endpoints: [{ url }], spool: { directory: 'spool', retryIntervalMs: 20, ...spool }, retries: { maxAttempts: 1 }, outlierDetection: { enabled: false } })],
+    [
+      poolConfig({
+        endpoints: [{ url }],
+        spool: { directory: 'spool', retryIntervalMs: 20, ...spool },
+        retries: { maxAttempts: 1 },
+        outlierDetection: { enabled: false },
+      }),
+    ],
     { baseDir, ...(log && { logger: log.logger }) },
   );
   cleanup.push(() => balancer.close(0));

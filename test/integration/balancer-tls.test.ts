@@ -30,7 +30,23 @@ function makeCertificates(): void {
   openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=thinggate test CA');
   writeFileSync(join(dir, 'server.ext'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\n');
   openssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=localhost');
-  openssl('x509', '-req', '-in', 'server.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.crt', '-days', '2', '-extfile', 'server.ext');
+  openssl(
+    'x509',
+    '-req',
+    '-in',
+    'server.csr',
+    '-CA',
+    'ca.crt',
+    '-CAkey',
+    'ca.key',
+    '-CAcreateserial',
+    '-out',
+    'server.crt',
+    '-days',
+    '2',
+    '-extfile',
+    'server.ext',
+  );
   openssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'client.key', '-out', 'client.csr', '-subj', '/CN=gateway-1');
   openssl('x509', '-req', '-in', 'client.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'client.crt', '-days', '2');
 }
@@ -78,7 +94,10 @@ describe('balancer HTTPS upstreams', () => {
   });
 
   it('fails without a client certificate, and with a server name the certificate does not carry', async () => {
-    for (const tls of [{ ca: 'ca.crt', servername: 'localhost' }, { ca: 'ca.crt', cert: 'client.crt', key: 'client.key', servername: 'elsewhere.example' }]) {
+    for (const tls of [
+      { ca: 'ca.crt', servername: 'localhost' },
+      { ca: 'ca.crt', cert: 'client.crt', key: 'client.key', servername: 'elsewhere.example' },
+    ]) {
       const balancer = createBalancer([poolConfig({ endpoints: [{ url }], tls, retries: { maxAttempts: 1 } })], { baseDir: dir });
       try {
         expect(await balancer.dispatch(request())).toMatchObject({ kind: 'unavailable', code: 'TG_ERR_UPSTREAM_UNAVAILABLE' });

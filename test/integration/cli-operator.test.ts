@@ -13,7 +13,11 @@ const CLI = join(import.meta.dirname, '../../dist/cli.js');
 const VERSION = (JSON.parse(readFileSync(join(import.meta.dirname, '../../package.json'), 'utf8')) as { version: string }).version;
 
 function run(args: string[]) {
-  return spawnSync(process.execPath, ['--no-node-snapshot', CLI, ...args], { encoding: 'utf8', timeout: 30_000, env: { ...process.env, THINGGATE_LOG_FORMAT: 'json' } });
+  return spawnSync(process.execPath, ['--no-node-snapshot', CLI, ...args], {
+    encoding: 'utf8',
+    timeout: 30_000,
+    env: { ...process.env, THINGGATE_LOG_FORMAT: 'json' },
+  });
 }
 
 function folder(files: Record<string, string>): string {
@@ -66,10 +70,16 @@ describe('thinggate CLI for operators', () => {
   });
 
   it('start: a listener that cannot start is reported once, without "stopped" first and without a stack', () => {
-    const dir = folder({ 'gw.yaml': 'listeners: [{ name: secure, protocol: mqtt, host: 127.0.0.1, port: 0, tls: { cert: missing.crt, key: missing.key } }]\npools: []\nroutes: []\n' });
+    const dir = folder({
+      'gw.yaml':
+        'listeners: [{ name: secure, protocol: mqtt, host: 127.0.0.1, port: 0, tls: { cert: missing.crt, key: missing.key } }]\npools: []\nroutes: []\n',
+    });
     const r = run(['start', '-c', join(dir, 'gw.yaml')]);
     expect(r.status).toBe(1);
-    const logs = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const logs = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(logs.map((l) => l.msg)).not.toContain('thinggate stopped');
     expect(logs.at(-1)).toMatchObject({ level: 'fatal', msg: 'thinggate could not start', code: 'TG_ERR_TLS_MATERIAL' });
     expect(r.stdout).not.toContain('"stack"');

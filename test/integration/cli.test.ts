@@ -22,7 +22,10 @@ function file(name: string, text: string): string {
 
 describe('thinggate CLI', () => {
   it('check: exit 0 for a valid file', () => {
-    const f = file('ok.yaml', 'listeners: [{name: m, protocol: mqtt, port: 0}]\npools: [{name: p, endpoints: [{url: "http://127.0.0.1:1"}]}]\nroutes: [{match: {address: "#"}, pool: p}]\n');
+    const f = file(
+      'ok.yaml',
+      'listeners: [{name: m, protocol: mqtt, port: 0}]\npools: [{name: p, endpoints: [{url: "http://127.0.0.1:1"}]}]\nroutes: [{match: {address: "#"}, pool: p}]\n',
+    );
     const r = run(['check', '-c', f]);
     expect(r.stdout).toContain('valid (1 listeners, 1 pools, 1 routes)');
     expect(r.status).toBe(0);

@@ -17,7 +17,9 @@ let gw: TestGateway;
 let port: number;
 
 beforeAll(async () => {
-  backend = await TestBackend.start((req) => (req.url.startsWith('/reply') ? { status: 200, body: BIG, headers: { 'content-type': 'text/plain' } } : { status: 200 }));
+  backend = await TestBackend.start((req) =>
+    req.url.startsWith('/reply') ? { status: 200, body: BIG, headers: { 'content-type': 'text/plain' } } : { status: 200 },
+  );
   gw = await startGateway({
     listeners: [{ name: 'coap', protocol: 'coap', host: '127.0.0.1', port: 0, coap: { requestsPerSecond: 5, burst: 5 } }],
     pools: [{ name: 'be', endpoints: [{ url: backend.url }] }],
@@ -39,7 +41,15 @@ describe('rate limit', () => {
     const raw = await new RawClient(port).open();
     try {
       const before = backend.requests.length;
-      for (let i = 0; i < 8; i++) raw.send({ confirmable: false, code: 'POST', messageId: 100 + i, token: Buffer.from([i]), options: [{ name: 'Uri-Path', value: Buffer.from('r') }], payload: Buffer.from('x') });
+      for (let i = 0; i < 8; i++)
+        raw.send({
+          confirmable: false,
+          code: 'POST',
+          messageId: 100 + i,
+          token: Buffer.from([i]),
+          options: [{ name: 'Uri-Path', value: Buffer.from('r') }],
+          payload: Buffer.from('x'),
+        });
       const codes: string[] = [];
       let maxAge: number | undefined;
       for (let i = 0; i < 8; i++) {
@@ -53,7 +63,14 @@ describe('rate limit', () => {
       expect(gw.logs.some((l) => l['event'] === 'security' && l['kind'] === 'flood')).toBe(true);
       // Another source address is not affected.
       const other = await new RawClient(port, '127.0.0.3').open();
-      other.send({ confirmable: true, code: 'POST', messageId: 1, token: Buffer.from([1]), options: [{ name: 'Uri-Path', value: Buffer.from('r') }], payload: Buffer.from('x') });
+      other.send({
+        confirmable: true,
+        code: 'POST',
+        messageId: 1,
+        token: Buffer.from([1]),
+        options: [{ name: 'Uri-Path', value: Buffer.from('r') }],
+        payload: Buffer.from('x'),
+      });
       expect((await other.next()).msg.code).toBe('2.04');
       await other.close();
     } finally {
@@ -104,7 +121,18 @@ async function oneShot(port: number, i: number): Promise<ParsedPacket> {
         resolve(m);
       });
     });
-    sock.send(coapPacket.generate({ confirmable: false, code: 'POST', messageId: i, token: Buffer.from([i & 0xff, i >> 8]), options: [{ name: 'Uri-Path', value: Buffer.from('p') }], payload: Buffer.from('x') }), port, '127.0.0.1');
+    sock.send(
+      coapPacket.generate({
+        confirmable: false,
+        code: 'POST',
+        messageId: i,
+        token: Buffer.from([i & 0xff, i >> 8]),
+        options: [{ name: 'Uri-Path', value: Buffer.from('p') }],
+        payload: Buffer.from('x'),
+      }),
+      port,
+      '127.0.0.1',
+    );
     return coapPacket.parse(await answer);
   } finally {
     sock.close();
@@ -116,7 +144,16 @@ describe('amplification (RFC 9175 §2.4)', () => {
     // Its own source address: 127.0.0.1 may still be over its rate from the test above.
     const raw = await new RawClient(port, '127.0.0.2').open();
     try {
-      const req: Packet = { confirmable: true, code: 'GET', messageId: 300, token: Buffer.from('aa', 'hex'), options: [{ name: 'Uri-Path', value: Buffer.from('reply') }, { name: 'Uri-Path', value: Buffer.from('big') }] };
+      const req: Packet = {
+        confirmable: true,
+        code: 'GET',
+        messageId: 300,
+        token: Buffer.from('aa', 'hex'),
+        options: [
+          { name: 'Uri-Path', value: Buffer.from('reply') },
+          { name: 'Uri-Path', value: Buffer.from('big') },
+        ],
+      };
       const reqBytes = coapPacket.generate(req).length;
       raw.send(req);
       const first = await raw.next();
@@ -160,7 +197,15 @@ describe('back-pressure per source', () => {
     });
     const raw = await new RawClient(g.port('c')).open();
     try {
-      for (let i = 0; i < 3; i++) raw.send({ confirmable: false, code: 'POST', messageId: 40 + i, token: Buffer.from([i]), options: [{ name: 'Uri-Path', value: Buffer.from('x') }], payload: Buffer.from('p') });
+      for (let i = 0; i < 3; i++)
+        raw.send({
+          confirmable: false,
+          code: 'POST',
+          messageId: 40 + i,
+          token: Buffer.from([i]),
+          options: [{ name: 'Uri-Path', value: Buffer.from('x') }],
+          payload: Buffer.from('p'),
+        });
       const first = await raw.next();
       expect(first.msg.code).toBe('5.03');
       expect(first.msg.token[0]).toBe(2);
@@ -188,7 +233,18 @@ describe('IPv6', () => {
     try {
       await new Promise<void>((r) => sock.bind(0, '::1', r));
       const answer = new Promise<Buffer>((resolve) => sock.once('message', resolve));
-      sock.send(coapPacket.generate({ confirmable: true, code: 'POST', messageId: 5, token: Buffer.from([5]), options: [{ name: 'Uri-Path', value: Buffer.from('six') }], payload: Buffer.from('v6') }), g.port('c6'), '::1');
+      sock.send(
+        coapPacket.generate({
+          confirmable: true,
+          code: 'POST',
+          messageId: 5,
+          token: Buffer.from([5]),
+          options: [{ name: 'Uri-Path', value: Buffer.from('six') }],
+          payload: Buffer.from('v6'),
+        }),
+        g.port('c6'),
+        '::1',
+      );
       expect(coapPacket.parse(await answer).code).toBe('2.04');
       expect(be.requests[0]!.url).toBe('/v6/six');
       expect(be.requests[0]!.headers['x-thinggate-client-id']).toBe(`[::1]:${sock.address().port}`);
@@ -210,7 +266,14 @@ describe('draining stop', () => {
     });
     const raw = await new RawClient(g.port('c')).open();
     try {
-      raw.send({ confirmable: true, code: 'POST', messageId: 9, token: Buffer.from([9]), options: [{ name: 'Uri-Path', value: Buffer.from('x') }], payload: Buffer.from('p') });
+      raw.send({
+        confirmable: true,
+        code: 'POST',
+        messageId: 9,
+        token: Buffer.from([9]),
+        options: [{ name: 'Uri-Path', value: Buffer.from('x') }],
+        payload: Buffer.from('p'),
+      });
       await slowBackend.waitFor(1);
       const stopped = g.gateway.listener('c')!.stop({ drain: true, timeoutMs: 5000 });
       const { msg } = await raw.next();

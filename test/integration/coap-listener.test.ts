@@ -149,7 +149,14 @@ describe('requests through node-coap', () => {
   it('refuses a body over the maximum with 4.13 and Size1', async () => {
     const raw = await new RawClient(port).open();
     try {
-      raw.send({ confirmable: true, code: 'POST', messageId: 10, token: Buffer.from([1]), options: [{ name: 'Uri-Path', value: Buffer.from('x') }], payload: BIG });
+      raw.send({
+        confirmable: true,
+        code: 'POST',
+        messageId: 10,
+        token: Buffer.from([1]),
+        options: [{ name: 'Uri-Path', value: Buffer.from('x') }],
+        payload: BIG,
+      });
       const { msg } = await raw.next();
       expect(msg.code).toBe('4.13');
       expect(uintOf(opt(msg, 'Size1'))).toBe(4096);
@@ -192,7 +199,14 @@ describe('message layer on a raw socket', () => {
 
   it('answers a duplicate CON from the cache: one back-end request, identical responses', async () => {
     backend.responder = () => ({ status: 200, body: 'once', headers: { 'content-type': 'text/plain' } });
-    const pkt: Packet = { confirmable: true, code: 'POST', messageId: 0x1234, token: Buffer.from('cafe', 'hex'), options: [{ name: 'Uri-Path', value: Buffer.from('reply') }], payload: Buffer.from('dup') };
+    const pkt: Packet = {
+      confirmable: true,
+      code: 'POST',
+      messageId: 0x1234,
+      token: Buffer.from('cafe', 'hex'),
+      options: [{ name: 'Uri-Path', value: Buffer.from('reply') }],
+      payload: Buffer.from('dup'),
+    };
     raw.send(pkt);
     const first = await raw.next();
     raw.send(pkt);
@@ -205,7 +219,14 @@ describe('message layer on a raw socket', () => {
 
   it('sends an empty ACK, then a separate CON response retransmitted until ACKed', async () => {
     backend.responder = () => ({ status: 200, body: 'late', delayMs: 400 });
-    raw.send({ confirmable: true, code: 'POST', messageId: 0x2000, token: Buffer.from('beef', 'hex'), options: [{ name: 'Uri-Path', value: Buffer.from('reply') }], payload: Buffer.from('slow') });
+    raw.send({
+      confirmable: true,
+      code: 'POST',
+      messageId: 0x2000,
+      token: Buffer.from('beef', 'hex'),
+      options: [{ name: 'Uri-Path', value: Buffer.from('reply') }],
+      payload: Buffer.from('slow'),
+    });
     const ack = await raw.next();
     expect(ack.msg.ack).toBe(true);
     expect(ack.msg.code).toBe('0.00');
@@ -222,7 +243,14 @@ describe('message layer on a raw socket', () => {
     expect(await raw.silent(700)).toBe(true);
     expect(await gw.gateway.metrics.text()).toMatch(/thinggate_downstream_coap_events_total\{listener="coap",event="retransmit"\} [1-9]/);
     // A late duplicate of the request gets an empty ACK, not a second dispatch.
-    raw.send({ confirmable: true, code: 'POST', messageId: 0x2000, token: Buffer.from('beef', 'hex'), options: [{ name: 'Uri-Path', value: Buffer.from('reply') }], payload: Buffer.from('slow') });
+    raw.send({
+      confirmable: true,
+      code: 'POST',
+      messageId: 0x2000,
+      token: Buffer.from('beef', 'hex'),
+      options: [{ name: 'Uri-Path', value: Buffer.from('reply') }],
+      payload: Buffer.from('slow'),
+    });
     const dupAck = await raw.next();
     expect(dupAck.msg.code).toBe('0.00');
     expect(backend.requests).toHaveLength(1);
@@ -232,7 +260,17 @@ describe('message layer on a raw socket', () => {
     raw.send({ confirmable: true, code: '0.08', messageId: 0x3000, token: Buffer.from([1]), options: [{ name: 'Uri-Path', value: Buffer.from('x') }] });
     expect((await raw.next()).msg.code).toBe('4.05');
     // NON with No-Response: 2 (not interested in 2.xx) → no answer, but the message is processed.
-    raw.send({ confirmable: false, code: 'POST', messageId: 0x3001, token: Buffer.from([2]), options: [{ name: 'Uri-Path', value: Buffer.from('quiet') }, { name: 'No-Response', value: Buffer.from([2]) }], payload: Buffer.from('q') });
+    raw.send({
+      confirmable: false,
+      code: 'POST',
+      messageId: 0x3001,
+      token: Buffer.from([2]),
+      options: [
+        { name: 'Uri-Path', value: Buffer.from('quiet') },
+        { name: 'No-Response', value: Buffer.from([2]) },
+      ],
+      payload: Buffer.from('q'),
+    });
     await backend.waitFor(1);
     expect(backend.requests[0]!.url).toBe('/m/quiet');
     // The next answer on this socket is the ping's RST, not a response to the NON.
@@ -250,7 +288,13 @@ describe('message layer on a raw socket', () => {
   it('refuses an unrecognised critical option with 4.02 and a proxy request with 5.05', async () => {
     raw.send({ confirmable: true, code: 'GET', messageId: 78, token: Buffer.from([9]), options: [{ name: '2049', value: Buffer.from([1]) }] });
     expect((await raw.next()).msg.code).toBe('4.02');
-    raw.send({ confirmable: true, code: 'GET', messageId: 79, token: Buffer.from([9]), options: [{ name: 'Proxy-Uri', value: Buffer.from('coap://elsewhere/x') }] });
+    raw.send({
+      confirmable: true,
+      code: 'GET',
+      messageId: 79,
+      token: Buffer.from([9]),
+      options: [{ name: 'Proxy-Uri', value: Buffer.from('coap://elsewhere/x') }],
+    });
     expect((await raw.next()).msg.code).toBe('5.05');
     expect(backend.requests).toHaveLength(0);
   });
@@ -261,7 +305,18 @@ describe('observe (RFC 7641)', () => {
     const raw = await new RawClient(port).open();
     try {
       const token = Buffer.from('0b5e', 'hex');
-      raw.send({ confirmable: true, code: 'GET', messageId: 500, token, options: [{ name: 'Observe', value: Buffer.alloc(0) }, { name: 'Uri-Path', value: Buffer.from('devices') }, { name: 'Uri-Path', value: Buffer.from('d1') }, { name: 'Uri-Path', value: Buffer.from('cmd') }] });
+      raw.send({
+        confirmable: true,
+        code: 'GET',
+        messageId: 500,
+        token,
+        options: [
+          { name: 'Observe', value: Buffer.alloc(0) },
+          { name: 'Uri-Path', value: Buffer.from('devices') },
+          { name: 'Uri-Path', value: Buffer.from('d1') },
+          { name: 'Uri-Path', value: Buffer.from('cmd') },
+        ],
+      });
       const reg = await raw.next();
       expect(reg.msg.code).toBe('2.05');
       const seq0 = uintOf(opt(reg.msg, 'Observe'))!;
@@ -295,7 +350,18 @@ describe('observe (RFC 7641)', () => {
       expect(n3.msg.payload.toString()).toBe('direct');
 
       // Deregistration with Observe=1.
-      raw.send({ confirmable: true, code: 'GET', messageId: 501, token, options: [{ name: 'Observe', value: Buffer.from([1]) }, { name: 'Uri-Path', value: Buffer.from('devices') }, { name: 'Uri-Path', value: Buffer.from('d1') }, { name: 'Uri-Path', value: Buffer.from('cmd') }] });
+      raw.send({
+        confirmable: true,
+        code: 'GET',
+        messageId: 501,
+        token,
+        options: [
+          { name: 'Observe', value: Buffer.from([1]) },
+          { name: 'Uri-Path', value: Buffer.from('devices') },
+          { name: 'Uri-Path', value: Buffer.from('d1') },
+          { name: 'Uri-Path', value: Buffer.from('cmd') },
+        ],
+      });
       const dereg = await raw.next();
       expect(dereg.msg.code).toBe('2.05');
       expect(opt(dereg.msg, 'Observe')).toBeUndefined();
@@ -309,7 +375,17 @@ describe('observe (RFC 7641)', () => {
   it('deregisters an observer that answers a notification with RST', async () => {
     const raw = await new RawClient(port).open();
     try {
-      raw.send({ confirmable: false, code: 'GET', messageId: 600, token: Buffer.from([5]), options: [{ name: 'Observe', value: Buffer.alloc(0) }, { name: 'Uri-Path', value: Buffer.from('devices') }, { name: 'Uri-Path', value: Buffer.from('d2') }] });
+      raw.send({
+        confirmable: false,
+        code: 'GET',
+        messageId: 600,
+        token: Buffer.from([5]),
+        options: [
+          { name: 'Observe', value: Buffer.alloc(0) },
+          { name: 'Uri-Path', value: Buffer.from('devices') },
+          { name: 'Uri-Path', value: Buffer.from('d2') },
+        ],
+      });
       await raw.next();
       gw.gateway.devices.publish({ topic: 'devices/d2', payload: Buffer.from('a'), qos: 1, retain: false });
       const n = await raw.next();
@@ -326,7 +402,10 @@ describe('observe (RFC 7641)', () => {
   it('sends a large notification block-wise; the rest is fetched with GET + Block2 from the held copy', async () => {
     const raw = await new RawClient(port).open();
     try {
-      const path = [{ name: 'Uri-Path' as const, value: Buffer.from('devices') }, { name: 'Uri-Path' as const, value: Buffer.from('big') }];
+      const path = [
+        { name: 'Uri-Path' as const, value: Buffer.from('devices') },
+        { name: 'Uri-Path' as const, value: Buffer.from('big') },
+      ];
       raw.send({ confirmable: true, code: 'GET', messageId: 700, token: Buffer.from([7]), options: [{ name: 'Observe', value: Buffer.alloc(0) }, ...path] });
       await raw.next();
       gw.gateway.devices.publish({ topic: 'devices/big', payload: BIG.subarray(0, 2500), qos: 0, retain: false });
@@ -337,7 +416,13 @@ describe('observe (RFC 7641)', () => {
       const etag = opt(n.msg, 'ETag')!;
       const parts = [n.msg.payload];
       for (let num = 1; num <= 2; num++) {
-        raw.send({ confirmable: true, code: 'GET', messageId: 700 + num, token: Buffer.from([8]), options: [...path, { name: 'Block2', value: Buffer.from([(num << 4) | 6]) }] });
+        raw.send({
+          confirmable: true,
+          code: 'GET',
+          messageId: 700 + num,
+          token: Buffer.from([8]),
+          options: [...path, { name: 'Block2', value: Buffer.from([(num << 4) | 6]) }],
+        });
         const b = await raw.next();
         expect(b.msg.code).toBe('2.05');
         expect(opt(b.msg, 'ETag')!.equals(etag)).toBe(true);
@@ -353,7 +438,17 @@ describe('observe (RFC 7641)', () => {
   it('ends an observation whose CON notification is never acknowledged (RFC 7641 §4.5)', async () => {
     const raw = await new RawClient(port).open();
     try {
-      raw.send({ confirmable: true, code: 'GET', messageId: 800, token: Buffer.from([3]), options: [{ name: 'Observe', value: Buffer.alloc(0) }, { name: 'Uri-Path', value: Buffer.from('devices') }, { name: 'Uri-Path', value: Buffer.from('mute') }] });
+      raw.send({
+        confirmable: true,
+        code: 'GET',
+        messageId: 800,
+        token: Buffer.from([3]),
+        options: [
+          { name: 'Observe', value: Buffer.alloc(0) },
+          { name: 'Uri-Path', value: Buffer.from('devices') },
+          { name: 'Uri-Path', value: Buffer.from('mute') },
+        ],
+      });
       await raw.next();
       const clientId = `127.0.0.1:${raw.localPort}`;
       gw.gateway.devices.publish({ topic: 'devices/mute', payload: Buffer.from('hello?'), qos: 1, retain: false });

@@ -42,7 +42,11 @@ afterEach(() => {
 
 describe('ingress', () => {
   it('POST under the prefix → 202 without a reply; the back-end gets the message', async () => {
-    const res = await fetch(`${base}/ingress/sensors/t1`, { method: 'POST', body: '{"t":1}', headers: { 'content-type': 'application/json', 'x-client-id': 'dev-1' } });
+    const res = await fetch(`${base}/ingress/sensors/t1`, {
+      method: 'POST',
+      body: '{"t":1}',
+      headers: { 'content-type': 'application/json', 'x-client-id': 'dev-1' },
+    });
     expect(res.status).toBe(202);
     const r = backend.requests[0]!;
     expect(r.url).toBe('/m/sensors/t1');
@@ -178,7 +182,27 @@ describe('TLS', () => {
     const cert = join(dir, 'server.crt');
     const key = join(dir, 'server.key');
     await new Promise<void>((resolve, reject) =>
-      execFile('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost'], (err) => (err ? reject(err) : resolve())),
+      execFile(
+        'openssl',
+        [
+          'req',
+          '-x509',
+          '-newkey',
+          'ec',
+          '-pkeyopt',
+          'ec_paramgen_curve:prime256v1',
+          '-nodes',
+          '-keyout',
+          key,
+          '-out',
+          cert,
+          '-days',
+          '1',
+          '-subj',
+          '/CN=localhost',
+        ],
+        (err) => (err ? reject(err) : resolve()),
+      ),
     );
     const g = await startGateway({
       listeners: [{ name: 'tls', protocol: 'http', host: '127.0.0.1', port: 0, tls: { cert, key } }],

@@ -40,7 +40,12 @@ beforeAll(async () => {
   const pools = [{ name: 'be', endpoints: [{ url: backend.url }], retries: { maxAttempts: 1 } }];
   open = await startGateway({ listeners, pools, routes: [{ match: { address: '#' }, pool: 'be', request: { path: '/open/{address}' } }] });
   gated = await startGateway(
-    { listeners, pools, routes: [{ match: { address: '#' }, script: 'gate.js', pool: 'be', request: { path: '/gated/{address}' } }], scripts: { watch: false } },
+    {
+      listeners,
+      pools,
+      routes: [{ match: { address: '#' }, script: 'gate.js', pool: 'be', request: { path: '/gated/{address}' } }],
+      scripts: { watch: false },
+    },
     { baseDir: dir.path },
   );
 });
@@ -113,7 +118,14 @@ describe('without an admission step', () => {
   it('a CoAP source (no credentials at all) is anonymous: no x-thinggate-identity', async () => {
     const raw = await new RawClient(open.port('coap')).open();
     try {
-      raw.send({ confirmable: true, code: 'POST', messageId: 1, token: Buffer.from([1]), options: [{ name: 'Uri-Path', value: Buffer.from('coap') }], payload: Buffer.from('x') });
+      raw.send({
+        confirmable: true,
+        code: 'POST',
+        messageId: 1,
+        token: Buffer.from([1]),
+        options: [{ name: 'Uri-Path', value: Buffer.from('coap') }],
+        payload: Buffer.from('x'),
+      });
       expect((await raw.next()).msg.code).toBe('2.04');
     } finally {
       await raw.close();

@@ -24,7 +24,6 @@ shutdown: { drainTimeoutMs: 10000 }
 `;
 }
 
-
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();

@@ -44,7 +44,12 @@ describe.each([...BUILTIN, ...Object.keys(PLUGIN_LISTENERS)])('listener contract
   });
 
   it('reports counters', () => {
-    expect(gw.gateway.listener('l')!.stats()).toMatchObject({ connections: expect.any(Number), messagesIn: expect.any(Number), messagesOut: expect.any(Number), protocolErrors: expect.any(Number) });
+    expect(gw.gateway.listener('l')!.stats()).toMatchObject({
+      connections: expect.any(Number),
+      messagesIn: expect.any(Number),
+      messagesOut: expect.any(Number),
+      protocolErrors: expect.any(Number),
+    });
   });
 
   it('refuses delivery to a client it does not have', () => {
@@ -57,10 +62,14 @@ describe.each([...BUILTIN, ...Object.keys(PLUGIN_LISTENERS)])('listener contract
     await l.stop({ drain: false });
     await l.stop({ drain: false });
     if (protocol === 'coap') return; // UDP: nothing to refuse a connection
-    const refused = await new Promise<boolean>((resolve) => connect(port, '127.0.0.1').once('error', () => resolve(true)).once('connect', function (this: import('node:net').Socket) {
-      this.destroy();
-      resolve(false);
-    }));
+    const refused = await new Promise<boolean>((resolve) =>
+      connect(port, '127.0.0.1')
+        .once('error', () => resolve(true))
+        .once('connect', function (this: import('node:net').Socket) {
+          this.destroy();
+          resolve(false);
+        }),
+    );
     expect(refused).toBe(true);
   });
 });

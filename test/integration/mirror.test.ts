@@ -39,7 +39,11 @@ afterAll(async () => {
 
 const lines = (): Array<Record<string, unknown>> => {
   try {
-    return readFileSync(join(dir, 'tap.jsonl'), 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+    return readFileSync(join(dir, 'tap.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
   } catch {
     return [];
   }
@@ -50,7 +54,7 @@ async function counter(name: string, route: string): Promise<number> {
   return ((await m?.get())?.values ?? []).filter((v) => v.labels.route === route).reduce((n, v) => n + v.value, 0);
 }
 
-it('copies the chosen client\'s messages with redacted headers, and only those', async () => {
+it("copies the chosen client's messages with redacted headers, and only those", async () => {
   const one = await mqtt.connectAsync(`mqtt://127.0.0.1:${gw.port('mqtt')}`, { clientId: 'dev-1', protocolVersion: 5, reconnectPeriod: 0 });
   const two = await mqtt.connectAsync(`mqtt://127.0.0.1:${gw.port('mqtt')}`, { clientId: 'dev-2', protocolVersion: 5, reconnectPeriod: 0 });
   try {

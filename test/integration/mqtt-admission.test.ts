@@ -31,7 +31,16 @@ afterAll(async () => {
 async function connack(version: 4 | 5, clientId: string, password: string): Promise<IConnackPacket> {
   const raw = await RawClient.open(port, version);
   try {
-    raw.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: version, clientId, clean: true, keepalive: 60, username: 'u', password: Buffer.from(password) });
+    raw.send({
+      cmd: 'connect',
+      protocolId: 'MQTT',
+      protocolVersion: version,
+      clientId,
+      clean: true,
+      keepalive: 60,
+      username: 'u',
+      password: Buffer.from(password),
+    });
     return (await raw.next('connack')) as IConnackPacket;
   } finally {
     raw.destroy();

@@ -75,7 +75,8 @@ const utf8 = (v: 4 | 5, n: 1 | 2): string => `MQTT-1.5.${v === 5 ? 4 : 3}-${n}`;
 describe.each([4, 5] as const)('v%i CONNECT', (v) => {
   it('a client id with U+0000 is malformed [MQTT-1.5.4-2] [MQTT-1.5.3-2]', () => refused(v, { flags: CLEAN, clientId: field('610062') }, 0x81, utf8(v, 2)));
 
-  it('a client id with a lone surrogate is malformed [MQTT-1.5.4-1] [MQTT-1.5.3-1]', () => refused(v, { flags: CLEAN, clientId: field('61eda080') }, 0x81, utf8(v, 1)));
+  it('a client id with a lone surrogate is malformed [MQTT-1.5.4-1] [MQTT-1.5.3-1]', () =>
+    refused(v, { flags: CLEAN, clientId: field('61eda080') }, 0x81, utf8(v, 1)));
 
   it('a user name with ill-formed UTF-8 or U+0000 is malformed [MQTT-1.5.4-1/2] [MQTT-1.5.3-1/2]', async () => {
     await refused(v, { flags: CLEAN | USER, user: field('75c328') }, 0x81, utf8(v, 1));
@@ -98,9 +99,11 @@ describe.each([4, 5] as const)('v%i CONNECT', (v) => {
   it('Will QoS 3 is malformed [MQTT-3.1.2-12] [MQTT-3.1.2-14]', () =>
     refused(v, { flags: CLEAN | WILL | 0x18, willTopic: text('w/q3') }, 0x81, v === 5 ? 'MQTT-3.1.2-12' : 'MQTT-3.1.2-14'));
 
-  it('Will QoS without the Will flag is malformed [MQTT-3.1.2-11] [MQTT-3.1.2-13]', () => refused(v, { flags: CLEAN | 0x08 }, 0x81, v === 5 ? 'MQTT-3.1.2-11' : 'MQTT-3.1.2-13'));
+  it('Will QoS without the Will flag is malformed [MQTT-3.1.2-11] [MQTT-3.1.2-13]', () =>
+    refused(v, { flags: CLEAN | 0x08 }, 0x81, v === 5 ? 'MQTT-3.1.2-11' : 'MQTT-3.1.2-13'));
 
-  it('Will Retain without the Will flag is malformed [MQTT-3.1.2-13] [MQTT-3.1.2-15]', () => refused(v, { flags: CLEAN | 0x20 }, 0x81, v === 5 ? 'MQTT-3.1.2-13' : 'MQTT-3.1.2-15'));
+  it('Will Retain without the Will flag is malformed [MQTT-3.1.2-13] [MQTT-3.1.2-15]', () =>
+    refused(v, { flags: CLEAN | 0x20 }, 0x81, v === 5 ? 'MQTT-3.1.2-13' : 'MQTT-3.1.2-15'));
 
   it('the reserved connect flag is malformed [MQTT-3.1.2-3]', () => refused(v, { flags: CLEAN | 0x01 }, 0x81, 'MQTT-3.1.2-3'));
 
@@ -110,7 +113,8 @@ describe.each([4, 5] as const)('v%i CONNECT', (v) => {
     await refused(v, { flags: CLEAN, trailing: `${text('u')}${text('p')}` }, 0x81, 'MQTT-3.1.3-1');
   });
 
-  it('a user name flag whose field is missing is malformed [MQTT-3.1.2-17] [MQTT-3.1.2-19]', () => refused(v, { flags: CLEAN | USER }, 0x81, v === 5 ? 'MQTT-4.13.1-1' : 'MQTT-4.8.0-1'));
+  it('a user name flag whose field is missing is malformed [MQTT-3.1.2-17] [MQTT-3.1.2-19]', () =>
+    refused(v, { flags: CLEAN | USER }, 0x81, v === 5 ? 'MQTT-4.13.1-1' : 'MQTT-4.8.0-1'));
 
   it('a protocol name other than MQTT closes the connection [MQTT-3.1.2-1]', async () => {
     const raw = await RawClient.open(bed.port, v);
@@ -121,7 +125,8 @@ describe.each([4, 5] as const)('v%i CONNECT', (v) => {
 });
 
 describe('protocol levels and version differences', () => {
-  it('v3.1.1: a password without a user name closes the connection [MQTT-3.1.2-22]', () => refused(4, { flags: CLEAN | PASSWORD, password: field('7077') }, 0x81, 'MQTT-3.1.2-22'));
+  it('v3.1.1: a password without a user name closes the connection [MQTT-3.1.2-22]', () =>
+    refused(4, { flags: CLEAN | PASSWORD, password: field('7077') }, 0x81, 'MQTT-3.1.2-22'));
 
   it('v5: a password without a user name is allowed (§3.1.2.9)', async () => {
     const raw = await RawClient.open(bed.port, 5);
@@ -141,7 +146,8 @@ describe('protocol levels and version differences', () => {
 describe('v5 CONNECT properties (§2.2.2.2, §3.1.2.11)', () => {
   it('a property CONNECT does not carry is malformed (Topic Alias)', () => refused(5, { flags: CLEAN, props: '03 23 00 01' }, 0x81, 'MQTT-2.2.2.2'));
 
-  it('the Session Expiry Interval twice is a protocol error', () => refused(5, { flags: CLEAN, props: '0a 11 00 00 00 01 11 00 00 00 02' }, 0x82, 'MQTT-2.2.2.2'));
+  it('the Session Expiry Interval twice is a protocol error', () =>
+    refused(5, { flags: CLEAN, props: '0a 11 00 00 00 01 11 00 00 00 02' }, 0x82, 'MQTT-2.2.2.2'));
 
   it('Receive Maximum 0 and Maximum Packet Size 0 are protocol errors', async () => {
     await refused(5, { flags: CLEAN, props: '03 21 00 00' }, 0x82, 'MQTT-3.1.2.11.3');

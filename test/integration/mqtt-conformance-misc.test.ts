@@ -84,7 +84,15 @@ describe('v5 PUBLISH properties', () => {
 describe('a client whose Maximum Packet Size cannot take the CONNACK [MQTT-3.1.2-25]', () => {
   it('gets a bare CONNACK 0x95 when that fits, and is closed', async () => {
     const raw = await RawClient.open(bed.port, 5);
-    raw.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clientId: 'tiny-max', clean: true, keepalive: 60, properties: { maximumPacketSize: 12 } });
+    raw.send({
+      cmd: 'connect',
+      protocolId: 'MQTT',
+      protocolVersion: 5,
+      clientId: 'tiny-max',
+      clean: true,
+      keepalive: 60,
+      properties: { maximumPacketSize: 12 },
+    });
     const ack = (await raw.next('connack')) as IConnackPacket;
     expect(ack.reasonCode).toBe(0x95);
     expect(ack.properties).toBeUndefined();
@@ -94,7 +102,15 @@ describe('a client whose Maximum Packet Size cannot take the CONNACK [MQTT-3.1.2
 
   it('is closed without a packet when not even that fits', async () => {
     const raw = await RawClient.open(bed.port, 5);
-    raw.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clientId: 'tinier-max', clean: true, keepalive: 60, properties: { maximumPacketSize: 4 } });
+    raw.send({
+      cmd: 'connect',
+      protocolId: 'MQTT',
+      protocolVersion: 5,
+      clientId: 'tinier-max',
+      clean: true,
+      keepalive: 60,
+      properties: { maximumPacketSize: 4 },
+    });
     await raw.waitClosed();
     expect(raw.packets).toEqual([]);
   });

@@ -49,7 +49,15 @@ export async function expectServed(raw: RawClient): Promise<void> {
 /** Opens a raw connection and completes CONNECT with extra fields (will, properties, ...). */
 export async function connectWith(port: number, version: 4 | 5, extra: Partial<IConnectPacket> = {}): Promise<RawClient> {
   const raw = await RawClient.open(port, version);
-  raw.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: version, clientId: `c-${Math.random().toString(36).slice(2)}`, clean: true, keepalive: 60, ...extra });
+  raw.send({
+    cmd: 'connect',
+    protocolId: 'MQTT',
+    protocolVersion: version,
+    clientId: `c-${Math.random().toString(36).slice(2)}`,
+    clean: true,
+    keepalive: 60,
+    ...extra,
+  });
   const ack = (await raw.next('connack')) as IConnackPacket;
   expect(ack.reasonCode ?? ack.returnCode).toBe(0);
   return raw;

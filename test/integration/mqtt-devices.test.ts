@@ -61,11 +61,26 @@ it('downgrades to the subscription QoS', async () => {
 
 it('refuses invalid filters with 0x8F (v5) and 0x80 (v3.1.1)', async () => {
   const v5 = await RawClient.connected(bed.port, 5);
-  v5.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'a/#/b', qos: 1 }, { topic: 'ok/+', qos: 1 }, { topic: 'x+/y', qos: 0 }] });
+  v5.send({
+    cmd: 'subscribe',
+    messageId: 1,
+    subscriptions: [
+      { topic: 'a/#/b', qos: 1 },
+      { topic: 'ok/+', qos: 1 },
+      { topic: 'x+/y', qos: 0 },
+    ],
+  });
   expect(((await v5.next('suback')) as ISubackPacket).granted).toEqual([0x8f, 1, 0x8f]);
   v5.destroy();
   const v3 = await RawClient.connected(bed.port, 4);
-  v3.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'a/#/b', qos: 1 }, { topic: 'ok/+', qos: 1 }] });
+  v3.send({
+    cmd: 'subscribe',
+    messageId: 1,
+    subscriptions: [
+      { topic: 'a/#/b', qos: 1 },
+      { topic: 'ok/+', qos: 1 },
+    ],
+  });
   expect(((await v3.next('suback')) as ISubackPacket).granted).toEqual([0x80, 1]);
   v3.destroy();
 });
@@ -118,7 +133,15 @@ it("does not send a message larger than the client's Maximum Packet Size", async
   const c = await RawClient.open(bed.port, 5);
   const pub = await client(bed.port, { protocolVersion: 5 });
   try {
-    c.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clientId: 'small-packets', clean: true, keepalive: 60, properties: { maximumPacketSize: 64 } });
+    c.send({
+      cmd: 'connect',
+      protocolId: 'MQTT',
+      protocolVersion: 5,
+      clientId: 'small-packets',
+      clean: true,
+      keepalive: 60,
+      properties: { maximumPacketSize: 64 },
+    });
     await c.next('connack');
     c.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'devices/mps/+', qos: 0 }] });
     await c.next('suback');

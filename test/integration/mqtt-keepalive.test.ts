@@ -70,11 +70,20 @@ describe('keepalive while thinggate is not reading', () => {
 
   it('still drops a client silent once reading resumes, and publishes its Will', async () => {
     const raw = await RawClient.open(bed.port, 4);
-    raw.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clientId: 'quiet', clean: true, keepalive: 1, will: { topic: 'wills/quiet', payload: Buffer.from('gone'), qos: 0, retain: false } });
+    raw.send({
+      cmd: 'connect',
+      protocolId: 'MQTT',
+      protocolVersion: 4,
+      clientId: 'quiet',
+      clean: true,
+      keepalive: 1,
+      will: { topic: 'wills/quiet', payload: Buffer.from('gone'), qos: 0, retain: false },
+    });
     await raw.next('connack');
     // Four QoS 1 messages in one write, then silence: no PINGREQ ever.
     const t0 = Date.now();
-    for (let i = 0; i < 4; i++) raw.send({ cmd: 'publish', topic: `slow/q${i}`, payload: Buffer.from('x'), qos: 1, messageId: i + 1, retain: false, dup: false });
+    for (let i = 0; i < 4; i++)
+      raw.send({ cmd: 'publish', topic: `slow/q${i}`, payload: Buffer.from('x'), qos: 1, messageId: i + 1, retain: false, dup: false });
     for (let i = 0; i < 4; i++) await raw.next('puback', 5000);
     const acked = Date.now();
     expect(acked - t0).toBeGreaterThanOrEqual(3 * HOLD_MS);

@@ -60,7 +60,16 @@ describe('topic aliases', () => {
     const raw = await RawClient.connected(bed.port, 5);
     try {
       const before = bed.backend.requests.length;
-      raw.send({ cmd: 'publish', topic: 'alias/long/topic', payload: Buffer.from('1'), qos: 1, messageId: 1, dup: false, retain: false, properties: { topicAlias: 3 } });
+      raw.send({
+        cmd: 'publish',
+        topic: 'alias/long/topic',
+        payload: Buffer.from('1'),
+        qos: 1,
+        messageId: 1,
+        dup: false,
+        retain: false,
+        properties: { topicAlias: 3 },
+      });
       await raw.next('puback');
       raw.send({ cmd: 'publish', topic: '', payload: Buffer.from('2'), qos: 1, messageId: 2, dup: false, retain: false, properties: { topicAlias: 3 } });
       await raw.next('puback');

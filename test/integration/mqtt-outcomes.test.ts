@@ -61,7 +61,15 @@ describe('v5 reason codes', () => {
     }
     const quiet = await RawClient.open(bed.port, 5);
     try {
-      quiet.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clientId: 'quiet', clean: true, keepalive: 60, properties: { requestProblemInformation: false } });
+      quiet.send({
+        cmd: 'connect',
+        protocolId: 'MQTT',
+        protocolVersion: 5,
+        clientId: 'quiet',
+        clean: true,
+        keepalive: 60,
+        properties: { requestProblemInformation: false },
+      });
       await quiet.next('connack');
       quiet.send({ cmd: 'publish', topic: 'status/403', payload: Buffer.from('x'), qos: 1, messageId: 1, dup: false, retain: false });
       const ack = (await quiet.next('puback')) as IPubackPacket;

@@ -19,7 +19,15 @@ describe('CONNECT', () => {
   it('announces the v5 limits in CONNACK and never a present session', async () => {
     const raw = await RawClient.open(bed.port, 5);
     try {
-      raw.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clientId: 'limits', clean: false, keepalive: 0, properties: { sessionExpiryInterval: 3600 } });
+      raw.send({
+        cmd: 'connect',
+        protocolId: 'MQTT',
+        protocolVersion: 5,
+        clientId: 'limits',
+        clean: false,
+        keepalive: 0,
+        properties: { sessionExpiryInterval: 3600 },
+      });
       const ack = (await raw.next('connack')) as IConnackPacket;
       expect(ack.reasonCode).toBe(0);
       expect(ack.sessionPresent).toBe(false);
@@ -180,7 +188,15 @@ describe('Will messages', () => {
   it('sends the will on DISCONNECT 0x04 and discards it on DISCONNECT 0x00', async () => {
     const will = { topic: 'wills/w2', payload: Buffer.from('w2'), qos: 0 as const, retain: false };
     const quiet = await RawClient.open(bed.port, 5);
-    quiet.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clientId: 'will-quiet', clean: true, keepalive: 60, will: { ...will, topic: 'wills/quiet' } });
+    quiet.send({
+      cmd: 'connect',
+      protocolId: 'MQTT',
+      protocolVersion: 5,
+      clientId: 'will-quiet',
+      clean: true,
+      keepalive: 60,
+      will: { ...will, topic: 'wills/quiet' },
+    });
     await quiet.next('connack');
     quiet.send({ cmd: 'disconnect', reasonCode: 0 });
     await quiet.waitClosed();
@@ -196,7 +212,15 @@ describe('Will messages', () => {
 
   it('sends the will when the keepalive expires', async () => {
     const raw = await RawClient.open(bed.port, 4);
-    raw.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clientId: 'will-ka', clean: true, keepalive: 1, will: { topic: 'wills/ka', payload: Buffer.from('ka'), qos: 0, retain: false } });
+    raw.send({
+      cmd: 'connect',
+      protocolId: 'MQTT',
+      protocolVersion: 4,
+      clientId: 'will-ka',
+      clean: true,
+      keepalive: 1,
+      will: { topic: 'wills/ka', payload: Buffer.from('ka'), qos: 0, retain: false },
+    });
     await raw.next('connack');
     const before = bed.backend.requests.length;
     await raw.waitClosed(5000);

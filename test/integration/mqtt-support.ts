@@ -95,7 +95,10 @@ export class RawClient {
   private waiters: Array<{ cmd: string; resolve: (p: Packet) => void }> = [];
   private readonly parser;
 
-  private constructor(readonly socket: Socket, readonly version: 4 | 5) {
+  private constructor(
+    readonly socket: Socket,
+    readonly version: 4 | 5,
+  ) {
     this.parser = mqttPacket.parser({ protocolVersion: version });
     this.parser.on('packet', (p: Packet) => {
       this.packets.push(p);

@@ -20,7 +20,11 @@ let gw: TestGateway;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'tg-mqtt-tls-'));
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=localhost', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=localhost', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')],
+    { stdio: 'ignore' },
+  );
   backend = await TestBackend.start();
   const tls = { cert: join(dir, 'cert.pem'), key: join(dir, 'key.pem') };
   gw = await startGateway({
@@ -66,7 +70,18 @@ it('refuses a WebSocket upgrade on another path with 404', async () => {
   const bed = await startBed();
   try {
     const status = await new Promise<number>((resolve, reject) => {
-      const req = request({ host: '127.0.0.1', port: bed.wsPort, path: '/elsewhere', headers: { connection: 'upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', 'sec-websocket-protocol': 'mqtt' } });
+      const req = request({
+        host: '127.0.0.1',
+        port: bed.wsPort,
+        path: '/elsewhere',
+        headers: {
+          connection: 'upgrade',
+          upgrade: 'websocket',
+          'sec-websocket-version': '13',
+          'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==',
+          'sec-websocket-protocol': 'mqtt',
+        },
+      });
       req.on('response', (res) => resolve(res.statusCode ?? 0));
       req.on('upgrade', () => reject(new Error('upgraded')));
       req.on('error', reject);
@@ -84,7 +99,8 @@ it('pauses reading QoS 0 publishes while limits.maxInflight outcomes are awaited
   bed.backend.responder = () => new Promise((resolve) => gates.push(() => resolve({ status: 200 })));
   const raw = await RawClient.connected(bed.port, 5);
   try {
-    const q0 = (n: number): Buffer => mqttPacket.generate({ cmd: 'publish', topic: `bp/${n}`, payload: Buffer.from(String(n)), qos: 0, dup: false, retain: false }, { protocolVersion: 5 });
+    const q0 = (n: number): Buffer =>
+      mqttPacket.generate({ cmd: 'publish', topic: `bp/${n}`, payload: Buffer.from(String(n)), qos: 0, dup: false, retain: false }, { protocolVersion: 5 });
     // All three in one write: even packets already read wait while two outcomes are awaited.
     raw.write(Buffer.concat([q0(1), q0(2), q0(3)]));
     await bed.backend.waitFor(2);

@@ -38,7 +38,14 @@ beforeAll(async () => {
       ],
       pools: [{ name: 'default', endpoints: [{ url: backend.url }], retries: { maxAttempts: 1 } }],
       routes: [
-        { name: 'telemetry', match: { address: 'telemetry/#' }, pool: 'default', schema: 'telemetry.json', contentTypes: ['application/json'], maxPayloadBytes: 64 },
+        {
+          name: 'telemetry',
+          match: { address: 'telemetry/#' },
+          pool: 'default',
+          schema: 'telemetry.json',
+          contentTypes: ['application/json'],
+          maxPayloadBytes: 64,
+        },
         { match: { address: '#' }, pool: 'default' },
       ],
     },
@@ -63,7 +70,10 @@ describe('schema refusals on each protocol', () => {
       const n = backend.requests.length;
       await c.publishAsync('telemetry/a', GOOD, { qos: 1 });
       await backend.waitFor(n + 1);
-      const err = (await c.publishAsync('telemetry/a', BAD, { qos: 1 }).then(() => undefined, (e: unknown) => e)) as { code?: number } | undefined;
+      const err = (await c.publishAsync('telemetry/a', BAD, { qos: 1 }).then(
+        () => undefined,
+        (e: unknown) => e,
+      )) as { code?: number } | undefined;
       expect(err?.code).toBe(0x99);
       expect(backend.requests.length).toBe(n + 1);
     } finally {
@@ -112,7 +122,9 @@ describe('schema refusals on each protocol', () => {
       const condition = await new Promise<string | undefined>((resolve, reject) => {
         const sender = conn.open_sender('telemetry/q');
         sender.once('sendable', () => sender.send({ body: BAD, content_type: 'application/json' }));
-        sender.once('rejected', (ctx: EventContext) => resolve((ctx.delivery?.remote_state as { error?: { condition?: string } } | undefined)?.error?.condition));
+        sender.once('rejected', (ctx: EventContext) =>
+          resolve((ctx.delivery?.remote_state as { error?: { condition?: string } } | undefined)?.error?.condition),
+        );
         sender.once('accepted', () => reject(new Error('accepted')));
       });
       expect(condition).toBe('amqp:decode-error');
@@ -132,7 +144,10 @@ describe('thinggate check', () => {
     const bad = join(dir, 'broken.json');
     writeFileSync(bad, '{"type": "no-such-type"}');
     const file = join(dir, 'gw.yaml');
-    writeFileSync(file, `listeners: []\npools: [{ name: p, endpoints: [{ url: "http://127.0.0.1:1" }] }]\nroutes:\n  - { match: { address: "#" }, pool: p, schema: broken.json }\n`);
+    writeFileSync(
+      file,
+      `listeners: []\npools: [{ name: p, endpoints: [{ url: "http://127.0.0.1:1" }] }]\nroutes:\n  - { match: { address: "#" }, pool: p, schema: broken.json }\n`,
+    );
     const r = await run('node', ['dist/cli.js', 'check', '-c', file]);
     expect(r.code).toBe(2);
     expect(r.out).toMatch(/\/routes\/0\/schema: 'broken\.json': schema is invalid/);

@@ -169,10 +169,7 @@ describe('pipeline: route → pool → real HTTP back-end → outcome', () => {
     const dead = await TestBackend.start();
     const url = dead.url;
     await dead.close();
-    const config = parseConfig(
-      { listeners: [], pools: [{ name: 'd', endpoints: [{ url }] }], routes: [{ match: {}, pool: 'd' }] },
-      { env: {} },
-    );
+    const config = parseConfig({ listeners: [], pools: [{ name: 'd', endpoints: [{ url }] }], routes: [{ match: {}, pool: 'd' }] }, { env: {} });
     const balancer = createBalancer(config.pools);
     balancers.push(balancer);
     const p = new GatewayPipeline({ routes: new RouteTable(config.routes), balancer }, new DeviceRegistry(), silentLogger(), new Metrics());

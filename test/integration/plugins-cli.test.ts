@@ -36,7 +36,7 @@ describe('thinggate CLI with plugins', () => {
     expect(r.status).toBe(2);
   });
 
-  it('schema -c includes the configured plugins\' listener schemas and names', () => {
+  it("schema -c includes the configured plugins' listener schemas and names", () => {
     const r = run(['schema', '-c', config('schema', '[{use: ./lines.mjs}]')]);
     expect(r.status).toBe(0);
     const items = JSON.parse(r.stdout).properties.listeners.items;

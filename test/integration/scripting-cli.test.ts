@@ -17,7 +17,9 @@ function run(args: string[]) {
 describe('thinggate script test', () => {
   it('prints each decision of an example and exits 0', () => {
     const r = run(['script', 'test', join(EXAMPLES, 'topic-to-rest/script.js'), '--messages', join(EXAMPLES, 'topic-to-rest/messages.yaml')]);
-    expect(r.stdout).toContain('#1 telemetry/plant-7/pump-3/pressure (client pump-3)\n  route {"pool":"ingest","method":"PUT","path":"/sites/plant-7/devices/pump-3/metrics/pressure"}');
+    expect(r.stdout).toContain(
+      '#1 telemetry/plant-7/pump-3/pressure (client pump-3)\n  route {"pool":"ingest","method":"PUT","path":"/sites/plant-7/devices/pump-3/metrics/pressure"}',
+    );
     expect(r.stdout).toContain('#3 misc/other');
     expect(r.stdout).toContain(`  reject {"reason":"no mapping for 'misc/other'","code":404}`);
     expect(r.stdout).toContain('3 sample(s), 0 script error(s)');
@@ -26,9 +28,15 @@ describe('thinggate script test', () => {
 
   it('shows onResponse and admissions, and --json prints one object per sample', () => {
     const r = run(['script', 'test', join(EXAMPLES, 'admission/script.js'), '--messages', join(EXAMPLES, 'admission/messages.yaml'), '--json']);
-    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(lines).toHaveLength(6);
-    expect(lines[0]).toEqual({ connect: 'acme-0001', admission: { ok: true, identity: { principal: 'acme-0001', method: 'script', attributes: { tenant: 'acme', serial: '0001' } } } });
+    expect(lines[0]).toEqual({
+      connect: 'acme-0001',
+      admission: { ok: true, identity: { principal: 'acme-0001', method: 'script', attributes: { tenant: 'acme', serial: '0001' } } },
+    });
     expect(lines[1]).toMatchObject({ admission: { ok: false, status: 401 } });
     expect(r.status).toBe(0);
     const inquiry = run(['script', 'test', join(EXAMPLES, 'inquiry/script.js'), '--messages', join(EXAMPLES, 'inquiry/messages.yaml')]);
@@ -40,7 +48,14 @@ describe('thinggate script test', () => {
     const dir = new ScriptDir();
     try {
       dir.write('s.js', "export function onMessage(msg) {\n  if (msg.text() === 'bad') throw new Error('boom');\n  return drop();\n}\n");
-      dir.write('m.json', JSON.stringify([{ address: 'a', text: 'ok' }, { address: 'b', text: 'bad' }, { address: 'c', base64: 'AAE=' }]));
+      dir.write(
+        'm.json',
+        JSON.stringify([
+          { address: 'a', text: 'ok' },
+          { address: 'b', text: 'bad' },
+          { address: 'c', base64: 'AAE=' },
+        ]),
+      );
       const r = run(['script', 'test', join(dir.path, 's.js'), '--messages', join(dir.path, 'm.json')]);
       expect(r.stdout).toContain('#2 b (client sample-device)\n  ERROR TG_ERR_SCRIPT_THREW: onMessage threw Error: boom (s.js:2)');
       expect(r.stdout).toContain('3 sample(s), 1 script error(s)');

@@ -27,11 +27,7 @@ let backend: TestBackend;
 const raw = (extra: unknown[] = []) => ({
   listeners: [{ name: 'mqtt', protocol: 'mqtt', host: '127.0.0.1', port: 0 }],
   pools: [{ name: 'default', endpoints: [{ url: backend.url }], retries: { maxAttempts: 1 } }],
-  routes: [
-    { match: { address: 'a/#' }, pool: 'default', script: 'a.js' },
-    { match: { address: 'b/#' }, pool: 'default', script: 'b.js' },
-    ...extra,
-  ],
+  routes: [{ match: { address: 'a/#' }, pool: 'default', script: 'a.js' }, { match: { address: 'b/#' }, pool: 'default', script: 'b.js' }, ...extra],
   scripts: { watch: false },
 });
 
@@ -109,7 +105,10 @@ describe('reload with scripts', () => {
   it('refuses a reload naming a script that does not compile; the running scripts keep serving', async () => {
     dir.write('broken.js', 'export function onMessage( {');
     const next = parseConfig(raw([{ match: { address: 'c/#' }, pool: 'default', script: 'broken.js' }]), { source: '<test>', baseDir: dir.path, env: {} });
-    await expect(gw.gateway.reload(next)).rejects.toMatchObject({ code: 'TG_ERR_CONFIG_INVALID', message: expect.stringMatching(/broken\.js.*does not compile/) });
+    await expect(gw.gateway.reload(next)).rejects.toMatchObject({
+      code: 'TG_ERR_CONFIG_INVALID',
+      message: expect.stringMatching(/broken\.js.*does not compile/),
+    });
     expect(await send('a/4')).toBe('/a1/4');
   });
 });

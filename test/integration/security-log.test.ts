@@ -76,7 +76,12 @@ describe('security log', () => {
   });
 
   it.each([
-    ['mqtts', 'an MQTT CONNECT', Buffer.from([0x10, 0x0c, 0x00, 0x04, 0x4d, 0x51, 0x54, 0x54, 0x04, 0x02, 0x00, 0x3c, 0x00, 0x00]), /not a TLS record: plain text/],
+    [
+      'mqtts',
+      'an MQTT CONNECT',
+      Buffer.from([0x10, 0x0c, 0x00, 0x04, 0x4d, 0x51, 0x54, 0x54, 0x04, 0x02, 0x00, 0x3c, 0x00, 0x00]),
+      /not a TLS record: plain text/,
+    ],
     ['https', 'an HTTP request', Buffer.from('POST /ingress/x HTTP/1.1\r\nhost: x\r\n\r\n'), /plain-text HTTP request on a TLS port/],
   ])('logs plain text on a TLS port (%s: %s) at info with its reason, and closes it', async (listener, _what, bytes, reason) => {
     await sendAndWaitClose(gw.port(listener), bytes);

@@ -42,9 +42,12 @@ async function fingerprintOf(handshake: () => Promise<unknown>): Promise<{ ja4: 
 beforeAll(async () => {
   pki = makePki();
   backend = await TestBackend.start();
-  scripts.write('inspect.js', `export function onMessage(msg) {
+  scripts.write(
+    'inspect.js',
+    `export function onMessage(msg) {
     return route('default', { path: '/inspected', headers: { 'x-tls': JSON.stringify(msg.tls ?? null) } });
-  }`);
+  }`,
+  );
   gw = await startGateway(
     {
       listeners: [
@@ -92,7 +95,9 @@ describe('ClientHello fingerprint', () => {
   it('differs between openssl s_client and node, and stays the same for one stack', async () => {
     const node1 = await fingerprintOf(() => nodeHandshake('probe'));
     const node2 = await fingerprintOf(() => nodeHandshake('probe'));
-    const openssl = await fingerprintOf(() => run('openssl', ['s_client', '-connect', `127.0.0.1:${gw.port('probe')}`, '-servername', 'localhost', '-CAfile', pki.ca], 5000));
+    const openssl = await fingerprintOf(() =>
+      run('openssl', ['s_client', '-connect', `127.0.0.1:${gw.port('probe')}`, '-servername', 'localhost', '-CAfile', pki.ca], 5000),
+    );
     expect(node1.ja4).toMatch(/^t13d\d{4}00_[0-9a-f]{12}_[0-9a-f]{12}$/);
     expect(node2).toEqual(node1);
     expect(openssl.ja4).not.toBe(node1.ja4);
@@ -100,7 +105,12 @@ describe('ClientHello fingerprint', () => {
   });
 
   it('routes on the fingerprint: node (MQTT.js) to the known route, mosquitto to the other', async () => {
-    const c = await mqtt.connectAsync(`mqtts://127.0.0.1:${gw.port('mqtts')}`, { ca: [readFileSync(pki.ca)], servername: 'localhost', reconnectPeriod: 0, protocolVersion: 5 });
+    const c = await mqtt.connectAsync(`mqtts://127.0.0.1:${gw.port('mqtts')}`, {
+      ca: [readFileSync(pki.ca)],
+      servername: 'localhost',
+      reconnectPeriod: 0,
+      protocolVersion: 5,
+    });
     try {
       const n = backend.requests.length;
       await c.publishAsync('fp/a', 'x', { qos: 1 });
@@ -120,7 +130,26 @@ describe('ClientHello fingerprint', () => {
 describe('msg.tls', () => {
   it('gives scripts the handshake facts and the client certificate', async () => {
     const n = backend.requests.length;
-    const r = await run('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(gw.port('mqtts')), '-V', 'mqttv5', '-q', '1', '-t', 'inspect/x', '-m', 'x', '--cafile', pki.ca, '--cert', pki.client.cert, '--key', pki.client.key]);
+    const r = await run('mosquitto_pub', [
+      '-h',
+      '127.0.0.1',
+      '-p',
+      String(gw.port('mqtts')),
+      '-V',
+      'mqttv5',
+      '-q',
+      '1',
+      '-t',
+      'inspect/x',
+      '-m',
+      'x',
+      '--cafile',
+      pki.ca,
+      '--cert',
+      pki.client.cert,
+      '--key',
+      pki.client.key,
+    ]);
     expect(r.code).toBe(0);
     await backend.waitFor(n + 1);
     const tls = JSON.parse(String(backend.requests.at(-1)!.headers['x-tls'])) as Record<string, unknown>;

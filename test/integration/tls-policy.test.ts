@@ -24,7 +24,13 @@ beforeAll(async () => {
   backend = await TestBackend.start();
   gw = await startGateway({
     listeners: [
-      { name: 'mqtts', protocol: 'mqtt', host: '127.0.0.1', port: 0, tls: { ...pki.server, ca: pki.ca, crl: pki.crl, clientCert: 'required', expiryWarningDays: 30 } },
+      {
+        name: 'mqtts',
+        protocol: 'mqtt',
+        host: '127.0.0.1',
+        port: 0,
+        tls: { ...pki.server, ca: pki.ca, crl: pki.crl, clientCert: 'required', expiryWarningDays: 30 },
+      },
       { name: 'amqps', protocol: 'amqp', host: '127.0.0.1', port: 0, tls: { ...pki.server, ca: pki.ca, crl: pki.crl, clientCert: 'required', alpn: ['amqp'] } },
       {
         name: 'https',
@@ -45,7 +51,23 @@ afterAll(async () => {
 });
 
 const pub = (topic: string, extra: string[]): Promise<Run> =>
-  run('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(gw.port('mqtts')), '-V', 'mqttv5', '-q', '1', '-t', topic, '-m', 'hello', '--cafile', pki.ca, ...extra]);
+  run('mosquitto_pub', [
+    '-h',
+    '127.0.0.1',
+    '-p',
+    String(gw.port('mqtts')),
+    '-V',
+    'mqttv5',
+    '-q',
+    '1',
+    '-t',
+    topic,
+    '-m',
+    'hello',
+    '--cafile',
+    pki.ca,
+    ...extra,
+  ]);
 
 const PROTON_SEND = fileURLToPath(new URL('../interop/python/proton_tls_send.py', import.meta.url));
 
@@ -107,7 +129,21 @@ describe('protocol versions', () => {
 
 describe('HTTPS (curl)', () => {
   const curl = (extra: string[], host = '127.0.0.1'): Promise<Run> =>
-    run('curl', ['-sS', '-o', '/dev/null', '-w', '%{http_code}', '--cacert', pki.ca, ...extra, '-X', 'POST', '--data', 'x', `https://${host}:${gw.port('https')}/ingress/dev`]);
+    run('curl', [
+      '-sS',
+      '-o',
+      '/dev/null',
+      '-w',
+      '%{http_code}',
+      '--cacert',
+      pki.ca,
+      ...extra,
+      '-X',
+      'POST',
+      '--data',
+      'x',
+      `https://${host}:${gw.port('https')}/ingress/dev`,
+    ]);
 
   it('serves a client without a certificate when client certificates are optional', async () => {
     const r = await curl([]);
@@ -123,10 +159,12 @@ describe('HTTPS (curl)', () => {
     expect(String(failures('https').at(-1)!.detail)).toMatch(/revoked/);
   });
 
-  it('refuses a client whose ALPN offer has none of the listener\'s protocols', async () => {
+  it("refuses a client whose ALPN offer has none of the listener's protocols", async () => {
     const seen = failures('https').length;
     const err = await new Promise<NodeJS.ErrnoException>((resolve) => {
-      const s = tlsConnect({ host: '127.0.0.1', port: gw.port('https'), servername: 'localhost', ca: [readFileSync(pki.ca)], ALPNProtocols: ['mqtt'] }, () => resolve(new Error('connected')));
+      const s = tlsConnect({ host: '127.0.0.1', port: gw.port('https'), servername: 'localhost', ca: [readFileSync(pki.ca)], ALPNProtocols: ['mqtt'] }, () =>
+        resolve(new Error('connected')),
+      );
       s.on('error', resolve);
     });
     expect(err.code).toBe('ERR_SSL_TLSV1_ALERT_NO_APPLICATION_PROTOCOL');

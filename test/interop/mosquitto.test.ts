@@ -37,7 +37,22 @@ describe.each(['mqttv311', 'mqttv5'])('mosquitto_pub -V %s', (version) => {
   it.each(['0', '1', '2'])('reaches the back-end at QoS %s', async (qos) => {
     const before = bed.backend.requests.length;
     const topic = `interop/${version}/q${qos}`;
-    const r = await run('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(bed.port), '-V', version, '-q', qos, '-i', `mosq-${version}-${qos}`, '-t', topic, '-m', `from mosquitto ${qos}`]);
+    const r = await run('mosquitto_pub', [
+      '-h',
+      '127.0.0.1',
+      '-p',
+      String(bed.port),
+      '-V',
+      version,
+      '-q',
+      qos,
+      '-i',
+      `mosq-${version}-${qos}`,
+      '-t',
+      topic,
+      '-m',
+      `from mosquitto ${qos}`,
+    ]);
     expect(r.code, r.stderr).toBe(0);
     await bed.backend.waitFor(before + 1);
     const req = bed.backend.requests.find((x) => x.url === `/messages/${topic}`)!;

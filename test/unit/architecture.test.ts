@@ -25,7 +25,9 @@ function modules(): Map<string, Module> {
     const local: string[] = [];
     const packages: string[] = [];
     // Static imports and re-exports (type-only ones too: a cycle of types is still a cycle of design), and dynamic import().
-    const specifiers = [...text.matchAll(/^\s*(?:import|export)\s[^;]*?\sfrom\s+'([^']+)'/gms), ...text.matchAll(/\bimport\(\s*'([^']+)'\s*\)/g)].map((m) => m[1]!);
+    const specifiers = [...text.matchAll(/^\s*(?:import|export)\s[^;]*?\sfrom\s+'([^']+)'/gms), ...text.matchAll(/\bimport\(\s*'([^']+)'\s*\)/g)].map(
+      (m) => m[1]!,
+    );
     for (const spec of specifiers) {
       if (spec.startsWith('.')) local.push(relative(SRC, resolve(dirname(join(SRC, file)), spec.replace(/\.js$/, '.ts'))));
       else if (!spec.startsWith('node:')) packages.push(spec);

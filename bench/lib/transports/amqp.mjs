@@ -27,7 +27,15 @@ export class AmqpTransport {
         const container = rhea.create_container({ id: `bench-${i}` });
         return new Promise((resolve, reject) => {
           // TCP_NODELAY: without it Nagle and delayed ACKs hold small transfers back by tens of ms.
-          const conn = container.connect(/** @type {import('rhea').ConnectionOptions} */ ({ host: this.opts.host, port: this.opts.port, reconnect: false, idle_time_out: 0, tcp_no_delay: true }));
+          const conn = container.connect(
+            /** @type {import('rhea').ConnectionOptions} */ ({
+              host: this.opts.host,
+              port: this.opts.port,
+              reconnect: false,
+              idle_time_out: 0,
+              tcp_no_delay: true,
+            }),
+          );
           this.connections[i] = conn;
           conn.on('connection_error', (ctx) => this.err(`client ${i}: ${ctx.connection.error?.description ?? 'connection error'}`));
           conn.on('disconnected', (ctx) => {

@@ -27,10 +27,14 @@ export class CoapTransport {
 
   async open() {
     this.sockets = await Promise.all(
-      Array.from({ length: this.opts.clients }, () => new Promise((resolve) => {
-        const socket = createSocket('udp4');
-        socket.bind(0, '127.0.0.1', () => resolve(socket));
-      })),
+      Array.from(
+        { length: this.opts.clients },
+        () =>
+          new Promise((resolve) => {
+            const socket = createSocket('udp4');
+            socket.bind(0, '127.0.0.1', () => resolve(socket));
+          }),
+      ),
     );
     for (const socket of this.sockets) this.agents.push(new coap.Agent({ type: 'udp4', socket }));
     return { connected: this.opts.clients, seconds: 0, perSecond: null };

@@ -21,7 +21,15 @@ export class MqttJsTransport {
   async open() {
     const t0 = performance.now();
     for (let i = 0; i < this.opts.clients; i++) {
-      const c = mqtt.connect({ host: this.opts.host, port: this.opts.port, protocolVersion: this.opts.version, clientId: `bench-js-${i}`, clean: true, keepalive: 0, reconnectPeriod: 0 });
+      const c = mqtt.connect({
+        host: this.opts.host,
+        port: this.opts.port,
+        protocolVersion: this.opts.version,
+        clientId: `bench-js-${i}`,
+        clean: true,
+        keepalive: 0,
+        reconnectPeriod: 0,
+      });
       c.on('error', (err) => this.errors.length < 20 && this.errors.push(err.message));
       await new Promise((resolve, reject) => {
         c.once('connect', resolve);

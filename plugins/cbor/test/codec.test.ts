@@ -3,7 +3,6 @@ import { describe, expect, it } from 'vitest';
 import plugin from '../index.js';
 import { codecContract, codecOf } from '../../../test/unit/plugins/codec.contract.js';
 
-
 describe('codec contract: application/cbor (plugins/cbor)', () => {
   codecContract(codecOf(plugin), {
     values: [{ celsius: 21.5, seq: 7, tags: ['a', 'b'], ok: true, none: null }, 'text', -3, [1, [2, [3]]], { nested: { deep: { x: 1.25 } } }],

@@ -15,7 +15,9 @@ const example = join(import.meta.dirname, '../example');
 /** The reason code of a QoS 1 publish's PUBACK (MQTT 5 §3.4.2.1), whether MQTT.js reports it as an error or not. */
 function reasonCode(c: MqttClient, topic: string, payload: Buffer): Promise<number | undefined> {
   return new Promise((resolve) => {
-    c.publish(topic, payload, { qos: 1 }, (err, packet) => resolve((err as { code?: number } | undefined)?.code ?? (packet as { reasonCode?: number } | undefined)?.reasonCode));
+    c.publish(topic, payload, { qos: 1 }, (err, packet) =>
+      resolve((err as { code?: number } | undefined)?.code ?? (packet as { reasonCode?: number } | undefined)?.reasonCode),
+    );
   });
 }
 

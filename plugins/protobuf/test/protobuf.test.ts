@@ -9,7 +9,6 @@ import { client } from '../../../test/integration/mqtt-support.js';
 
 const example = join(import.meta.dirname, '../example');
 
-
 describe('codec contract: application/x-protobuf (plugins/protobuf)', () => {
   codecContract(
     codecOf(plugin),

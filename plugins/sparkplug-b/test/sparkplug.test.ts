@@ -15,7 +15,6 @@ import { client } from '../../../test/integration/mqtt-support.js';
 const spB = sparkplugPayload.get('spBv1.0')!;
 const example = join(import.meta.dirname, '../example');
 
-
 const DDATA = {
   timestamp: 1765000000000,
   seq: 3,
@@ -43,7 +42,13 @@ describe('codec contract: application/x-sparkplug-b (plugins/sparkplug-b)', () =
   codecContract(codecOf(plugin), {
     values: [
       { timestamp: 1765000000000, seq: 0, metrics: [{ name: 'T', datatype: 'Float', value: 1.5, timestamp: 1765000000000 }] },
-      { metrics: [{ name: 'a', datatype: 'Int8', value: -100 }, { name: 'b', datatype: 'Int16', value: -30000 }, { name: 'c', datatype: 'Int64', value: '-5' }] },
+      {
+        metrics: [
+          { name: 'a', datatype: 'Int8', value: -100 },
+          { name: 'b', datatype: 'Int16', value: -30000 },
+          { name: 'c', datatype: 'Int64', value: '-5' },
+        ],
+      },
       { seq: 255, uuid: 'u-1' },
       {},
     ],
@@ -56,7 +61,9 @@ describe('codec contract: application/x-sparkplug-b (plugins/sparkplug-b)', () =
   });
 
   it('encodes what an independent Sparkplug B decoder reads (commands)', () => {
-    const decoded = spB.decodePayload(codec.encode({ timestamp: 1765000000000, metrics: [{ name: 'Node Control/Rebirth', datatype: 'Boolean', value: true }] }));
+    const decoded = spB.decodePayload(
+      codec.encode({ timestamp: 1765000000000, metrics: [{ name: 'Node Control/Rebirth', datatype: 'Boolean', value: true }] }),
+    );
     expect(decoded.metrics).toEqual([expect.objectContaining({ name: 'Node Control/Rebirth', type: 'Boolean', value: true })]);
   });
 });
@@ -66,7 +73,11 @@ describe('plugins/sparkplug-b end to end', () => {
 
   it('delivers DDATA and NBIRTH published with MQTT.js to the back-end as JSON', async () => {
     const c = await client(bed.gw.port('mqtt'), { clientId: 'edge-1', protocolVersion: 4 });
-    await c.publishAsync('spBv1.0/plant1/NBIRTH/edge-1', Buffer.from(spB.encodePayload({ timestamp: 1765000000000, seq: 0, metrics: [{ name: 'bdSeq', type: 'UInt64', value: 7 }] })), { qos: 0 });
+    await c.publishAsync(
+      'spBv1.0/plant1/NBIRTH/edge-1',
+      Buffer.from(spB.encodePayload({ timestamp: 1765000000000, seq: 0, metrics: [{ name: 'bdSeq', type: 'UInt64', value: 7 }] })),
+      { qos: 0 },
+    );
     await c.publishAsync('spBv1.0/plant1/DDATA/edge-1/pump-7', Buffer.from(spB.encodePayload(DDATA)), { qos: 1 });
     await bed.backend.waitFor(2);
     await c.endAsync();

@@ -25,7 +25,8 @@ export const banRoutes: AdminRoutes = {
       if (typeof value !== 'string') return sendError(res, 400, 'bad_request', 'value must be a string');
       const problem = banValueProblem(kind as BanKind, value);
       if (problem) return sendError(res, 400, 'bad_request', `value: ${problem}`);
-      if (reason !== undefined && (typeof reason !== 'string' || reason.length === 0)) return sendError(res, 400, 'bad_request', 'reason must be a non-empty string');
+      if (reason !== undefined && (typeof reason !== 'string' || reason.length === 0))
+        return sendError(res, 400, 'bad_request', 'reason must be a non-empty string');
       if (ttlSeconds !== undefined && (!Number.isInteger(ttlSeconds) || (ttlSeconds as number) < 1 || (ttlSeconds as number) > MAX_TTL_SECONDS)) {
         return sendError(res, 400, 'bad_request', `ttlSeconds must be an integer from 1 to ${MAX_TTL_SECONDS}`);
       }
@@ -52,7 +53,10 @@ export const banRoutes: AdminRoutes = {
   openapi: {
     paths: {
       '/api/v1/bans': {
-        get: { summary: 'Bans in force (configured and dynamic)', responses: { '200': jsonResponse('the bans', { type: 'array', items: ref('Ban') }), '401': UNAUTHORIZED } },
+        get: {
+          summary: 'Bans in force (configured and dynamic)',
+          responses: { '200': jsonResponse('the bans', { type: 'array', items: ref('Ban') }), '401': UNAUTHORIZED },
+        },
         post: {
           summary: 'Adds a ban; kept across restarts in guard.stateDir',
           requestBody: { required: true, content: { 'application/json': { schema: ref('BanRequest') } } },

@@ -49,13 +49,20 @@ export const configRoutes: AdminRoutes = {
   openapi: {
     paths: {
       '/api/v1/config': {
-        get: { summary: 'The running configuration, secrets redacted', responses: { '200': jsonResponse('the configuration', { type: 'object' }), '401': UNAUTHORIZED } },
+        get: {
+          summary: 'The running configuration, secrets redacted',
+          responses: { '200': jsonResponse('the configuration', { type: 'object' }), '401': UNAUTHORIZED },
+        },
       },
       '/api/v1/config/reload': {
         post: {
           summary: 'Reads the configuration file again and applies it; an invalid one is refused with every problem (like SIGHUP)',
           responses: {
-            '200': jsonResponse('applied', { type: 'object', required: ['reloaded'], properties: { reloaded: { const: true }, source: { type: ['string', 'null'] } } }),
+            '200': jsonResponse('applied', {
+              type: 'object',
+              required: ['reloaded'],
+              properties: { reloaded: { const: true }, source: { type: ['string', 'null'] } },
+            }),
             '401': UNAUTHORIZED,
             '409': jsonResponse('running on the embedded default: no file to reload', ref('Error')),
             '422': jsonResponse('refused; `problems` lists every problem with its path', ref('Error')),

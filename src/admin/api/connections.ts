@@ -96,9 +96,17 @@ export const connectionRoutes: AdminRoutes = {
       '/api/v1/connections/{clientId}': {
         delete: {
           summary: "Closes a client's connection with the protocol's reason (MQTT 5 DISCONNECT 0x98, AMQP close amqp:connection:forced)",
-          parameters: [pathParam('clientId', 'client id'), queryParam('listener', 'only on this listener'), queryParam('reason', 'reason string sent where the protocol carries one')],
+          parameters: [
+            pathParam('clientId', 'client id'),
+            queryParam('listener', 'only on this listener'),
+            queryParam('reason', 'reason string sent where the protocol carries one'),
+          ],
           responses: {
-            '200': jsonResponse('closed', { type: 'object', required: ['closed', 'listener', 'clientId'], properties: { closed: { const: true }, listener: { type: 'string' }, clientId: { type: 'string' } } }),
+            '200': jsonResponse('closed', {
+              type: 'object',
+              required: ['closed', 'listener', 'clientId'],
+              properties: { closed: { const: true }, listener: { type: 'string' }, clientId: { type: 'string' } },
+            }),
             '401': UNAUTHORIZED,
             '404': NOT_FOUND,
           },

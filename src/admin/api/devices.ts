@@ -36,7 +36,11 @@ export const deviceRoutes: AdminRoutes = {
           summary: 'Connected devices (presence) and their subscriptions',
           parameters: [queryParam('limit', `most devices returned (default ${DEFAULT_LIMIT})`, { type: 'integer', minimum: 0 })],
           responses: {
-            '200': jsonResponse('devices', { type: 'object', required: ['total', 'devices'], properties: { total: { type: 'integer' }, devices: { type: 'array', items: ref('Device') } } }),
+            '200': jsonResponse('devices', {
+              type: 'object',
+              required: ['total', 'devices'],
+              properties: { total: { type: 'integer' }, devices: { type: 'array', items: ref('Device') } },
+            }),
             '401': UNAUTHORIZED,
           },
         },

@@ -33,7 +33,11 @@ function drainHandler(ctx: AdminContext, drained: boolean): AdminHandler {
     if (!e) return sendError(res, 404, 'not_found', `pool '${pool.name}' has no endpoint '${req.params.endpoint as string}'`);
     // The pool logs the change with the endpoint's in-flight count.
     ctx.setEndpointDrained(pool.name, e.url, drained);
-    const now = ctx.poolStats().find((p) => p.name === pool.name)?.endpoints.find((x) => x.url === e.url) ?? e;
+    const now =
+      ctx
+        .poolStats()
+        .find((p) => p.name === pool.name)
+        ?.endpoints.find((x) => x.url === e.url) ?? e;
     res.json(endpointView(now));
   };
 }
@@ -61,7 +65,10 @@ export const poolRoutes: AdminRoutes = {
   openapi: {
     paths: {
       '/api/v1/pools': {
-        get: { summary: 'Pools with their endpoints', responses: { '200': jsonResponse('the pools', { type: 'array', items: ref('Pool') }), '401': UNAUTHORIZED } },
+        get: {
+          summary: 'Pools with their endpoints',
+          responses: { '200': jsonResponse('the pools', { type: 'array', items: ref('Pool') }), '401': UNAUTHORIZED },
+        },
       },
       '/api/v1/pools/{pool}': {
         get: {

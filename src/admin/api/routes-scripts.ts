@@ -53,10 +53,16 @@ export const routeAndScriptRoutes: AdminRoutes = {
   openapi: {
     paths: {
       '/api/v1/routes': {
-        get: { summary: 'Routes in match order, with hit counts', responses: { '200': jsonResponse('the routes', { type: 'array', items: ref('Route') }), '401': UNAUTHORIZED } },
+        get: {
+          summary: 'Routes in match order, with hit counts',
+          responses: { '200': jsonResponse('the routes', { type: 'array', items: ref('Route') }), '401': UNAUTHORIZED },
+        },
       },
       '/api/v1/scripts': {
-        get: { summary: 'Loaded routing scripts', responses: { '200': jsonResponse('the scripts', { type: 'array', items: ref('Script') }), '401': UNAUTHORIZED } },
+        get: {
+          summary: 'Loaded routing scripts',
+          responses: { '200': jsonResponse('the scripts', { type: 'array', items: ref('Script') }), '401': UNAUTHORIZED },
+        },
       },
       '/api/v1/scripts/{script}/reload': {
         post: {

@@ -25,7 +25,7 @@ export const httpOptionsSchema = {
   additionalProperties: false,
   properties: {
     prefix: { type: 'string', pattern: '^/(.*/)?$', default: HTTP_DEFAULTS.prefix },
-    clientIdHeader: { type: 'string', pattern: '^[A-Za-z0-9!#$%&\'*+.^_`|~-]+$', default: HTTP_DEFAULTS.clientIdHeader },
+    clientIdHeader: { type: 'string', pattern: "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$", default: HTTP_DEFAULTS.clientIdHeader },
     keepAliveTimeoutMs: { type: 'integer', minimum: 100, maximum: 600000, default: HTTP_DEFAULTS.keepAliveTimeoutMs },
     requestTimeoutMs: { type: 'integer', minimum: 100, maximum: 600000, default: HTTP_DEFAULTS.requestTimeoutMs },
   },

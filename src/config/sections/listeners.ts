@@ -9,7 +9,6 @@ import { tlsSchema, type TlsConfig } from './listener-tls.js';
 /** A registered listener protocol: a built-in (`mqtt`, `mqtt-ws`, `coap`, `amqp`, `http`) or one a plugin contributed. */
 export type ListenerProtocol = string;
 
-
 export interface ListenerLimits {
   /** Largest frame accepted from a device, in bytes. */
   readonly maxPacketBytes: number;
@@ -38,7 +37,6 @@ export interface ListenerConfig {
   /** Client-id binding: a template the client id must equal once admitted, e.g. "{principal}". */
   readonly clientId?: string;
 }
-
 
 export const listenerSchema = {
   type: 'object',

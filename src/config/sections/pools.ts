@@ -142,7 +142,7 @@ export const poolSchema = {
     connections: int(1, 1024, 16),
     pipelining: int(1, 100, 16),
     hashOn: { enum: ['clientId', 'address', 'header'], default: 'clientId' },
-    hashHeader: { type: 'string', pattern: '^[A-Za-z0-9!#$%&\'*+.^_`|~-]+$', maxLength: 128 },
+    hashHeader: { type: 'string', pattern: "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$", maxLength: 128 },
     hashLoadFactor: { type: 'number', minimum: 1, maximum: 100, default: 1.25 },
     panicThreshold: { type: 'number', minimum: 0, maximum: 100, default: 50 },
     orderedDelivery: { type: 'boolean', default: false },
@@ -160,7 +160,12 @@ export const poolSchema = {
         expectedStatuses: {
           type: 'array',
           minItems: 1,
-          items: { anyOf: [{ type: 'integer', minimum: 100, maximum: 599 }, { type: 'string', pattern: '^[1-5]xx$' }] },
+          items: {
+            anyOf: [
+              { type: 'integer', minimum: 100, maximum: 599 },
+              { type: 'string', pattern: '^[1-5]xx$' },
+            ],
+          },
           default: ['2xx'],
         },
       },

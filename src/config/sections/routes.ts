@@ -69,7 +69,6 @@ export interface MirrorConfig {
   readonly queue: number;
 }
 
-
 export const routeSchema = {
   type: 'object',
   additionalProperties: false,
@@ -89,7 +88,11 @@ export const routeSchema = {
         tlsFingerprint: {
           anyOf: [
             { type: 'string', pattern: '^([0-9a-f]{32}|[tqd][0-9s][0-9][di][0-9]{4}[0-9a-z]{0,2}_[0-9a-f]{12}_[0-9a-f]{12})$' },
-            { type: 'array', minItems: 1, items: { type: 'string', pattern: '^([0-9a-f]{32}|[tqd][0-9s][0-9][di][0-9]{4}[0-9a-z]{0,2}_[0-9a-f]{12}_[0-9a-f]{12})$' } },
+            {
+              type: 'array',
+              minItems: 1,
+              items: { type: 'string', pattern: '^([0-9a-f]{32}|[tqd][0-9s][0-9][di][0-9]{4}[0-9a-z]{0,2}_[0-9a-f]{12}_[0-9a-f]{12})$' },
+            },
           ],
         },
       },
@@ -105,7 +108,7 @@ export const routeSchema = {
         headers: {
           type: 'object',
           default: {},
-          propertyNames: { pattern: '^[A-Za-z0-9!#$%&\'*+.^_`|~-]+$' },
+          propertyNames: { pattern: "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$" },
           additionalProperties: { type: 'string' },
         },
         reply: { type: 'boolean', default: false },

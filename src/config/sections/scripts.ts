@@ -87,7 +87,6 @@ export const scriptsSchema = {
   },
 } as const;
 
-
 /**
  * What the schema cannot say: a message's decisions exist in its isolate two
  * or three times over while they are copied out, so they must fit a quarter

@@ -8,10 +8,10 @@ import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import type { AclAction, Identity, Source, TlsInfo } from '../../envelope/index.js';
 import { newId } from '../../envelope/index.js';
-import type { Admission, } from '../listener.js';
+import type { Admission } from '../listener.js';
 import { clientInfo, identityOf } from './admission.js';
 import type { AmqpSaslMechanism } from '../../config/types.js';
-import type { AmqpDeviceClient, } from './device-clients.js';
+import type { AmqpDeviceClient } from './device-clients.js';
 import type { FramingViolation } from './frame-scanner.js';
 import { SocketShim, tlsInfo } from './socket-shim.js';
 import { conditionForRheaError, describe } from './rhea-errors.js';
@@ -391,7 +391,10 @@ export class AmqpConnection implements MessagePathConnection {
 }
 
 /** ANONYMOUS is offered only where the listener admits anonymous clients; EXTERNAL where an x509 step can check it (docs/security.md). */
-function offeredMechanisms(config: { auth: readonly { type: string }[]; anonymous?: boolean }, configured: readonly AmqpSaslMechanism[]): readonly AmqpSaslMechanism[] {
+function offeredMechanisms(
+  config: { auth: readonly { type: string }[]; anonymous?: boolean },
+  configured: readonly AmqpSaslMechanism[],
+): readonly AmqpSaslMechanism[] {
   const anonymous = config.anonymous ?? config.auth.length === 0;
   const out = anonymous ? [...configured] : configured.filter((m) => m !== 'ANONYMOUS');
   if (config.auth.some((a) => a.type === 'x509') && !out.includes('EXTERNAL')) out.unshift('EXTERNAL');

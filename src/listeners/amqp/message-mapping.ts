@@ -139,7 +139,12 @@ export interface OutgoingAmqpMessage {
  * request's correlation-id (or, without one, its message-id) as
  * correlation-id, and the back-end status as application property `status`.
  */
-export function replyMessage(reply: Reply, replyTo: string, correlationId: AmqpMessageId | undefined, dataSection: (b: Buffer) => unknown): OutgoingAmqpMessage {
+export function replyMessage(
+  reply: Reply,
+  replyTo: string,
+  correlationId: AmqpMessageId | undefined,
+  dataSection: (b: Buffer) => unknown,
+): OutgoingAmqpMessage {
   const props: Record<string, string | number> = { status: reply.status };
   return {
     to: replyTo,

@@ -14,14 +14,12 @@ export interface AmqpMetrics {
 export function amqpMetrics(m: Metrics): AmqpMetrics {
   return {
     connections: m.gauge('thinggate_downstream_amqp_connections', 'Open AMQP connections', ['listener']),
-    connectionsTotal: m.counter('thinggate_downstream_amqp_connections_total', 'AMQP connections accepted or refused, by result', [
-      'listener',
-      'result',
-    ]),
-    deliveries: m.counter('thinggate_downstream_amqp_deliveries_total', 'Incoming AMQP deliveries by settlement (accepted, rejected, released, modified, presettled)', [
-      'listener',
-      'state',
-    ]),
+    connectionsTotal: m.counter('thinggate_downstream_amqp_connections_total', 'AMQP connections accepted or refused, by result', ['listener', 'result']),
+    deliveries: m.counter(
+      'thinggate_downstream_amqp_deliveries_total',
+      'Incoming AMQP deliveries by settlement (accepted, rejected, released, modified, presettled)',
+      ['listener', 'state'],
+    ),
     replies: m.counter('thinggate_downstream_amqp_replies_total', 'Replies toward reply-to addresses, by result (sent, no-link, no-credit)', [
       'listener',
       'result',

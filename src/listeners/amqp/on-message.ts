@@ -47,11 +47,19 @@ export function onMessage(conn: MessagePathConnection, x: RheaContext): void {
   conn.deps.onInflight(1);
   conn.deps.ctx.pipeline.handle(built).then(
     (outcome) => conn.defer(() => settle(conn, link, delivery, m, presettled, outcome)),
-    () => conn.defer(() => settle(conn, link, delivery, m, presettled, { kind: 'unavailable', status: 503, code: 'TG_ERR_INTERNAL', reason: 'internal error' })),
+    () =>
+      conn.defer(() => settle(conn, link, delivery, m, presettled, { kind: 'unavailable', status: 503, code: 'TG_ERR_INTERNAL', reason: 'internal error' })),
   );
 }
 
-function settle(conn: MessagePathConnection, link: InboundLink, delivery: RheaIncomingDelivery, m: AmqpMessageFields, presettled: boolean, outcome: Outcome): void {
+function settle(
+  conn: MessagePathConnection,
+  link: InboundLink,
+  delivery: RheaIncomingDelivery,
+  m: AmqpMessageFields,
+  presettled: boolean,
+  outcome: Outcome,
+): void {
   link.inflight--;
   conn.deps.onInflight(-1);
   finish(conn, link, delivery, m, presettled, outcome);

@@ -157,7 +157,17 @@ export class CoapCore implements NotificationSink {
       return;
     }
     let options: CoapOption[] = spec.options ? [...spec.options] : [];
-    let payload = shapePayload(this, ctx.peer, ctx.requestBytes, ctx.token.length, spec, options, ctx.req.block2, () => this.block2Key(ctx.peer, ctx.req), held);
+    let payload = shapePayload(
+      this,
+      ctx.peer,
+      ctx.requestBytes,
+      ctx.token.length,
+      spec,
+      options,
+      ctx.req.block2,
+      () => this.block2Key(ctx.peer, ctx.req),
+      held,
+    );
     if (payload === undefined) {
       // RFC 7959 §2.2: a block number past the end of the representation → 4.02 Bad Option.
       spec = { code: 0x82, payload: Buffer.from('block number out of range') };

@@ -13,7 +13,12 @@ import { OPT, uint } from './options.js';
 export function onObserve(core: CoapCore, ctx: RequestContext): boolean {
   const { req, peer } = ctx;
   if (req.observe === 0) {
-    const source = { clientId: peer.clientId, remoteAddress: peer.address, remotePort: peer.port, ...(peer.identity !== undefined && { identity: peer.identity }) };
+    const source = {
+      clientId: peer.clientId,
+      remoteAddress: peer.address,
+      remotePort: peer.port,
+      ...(peer.identity !== undefined && { identity: peer.identity }),
+    };
     // The ACL's `receive` (docs/security.md): an observer not allowed on the address gets 4.03 (RFC 7252 §5.9.2.4).
     if (!core.pipeline.authorize(core.name, source, 'receive', req.address)) {
       core.respond(ctx, { code: C.FORBIDDEN });

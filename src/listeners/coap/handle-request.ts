@@ -30,7 +30,15 @@ export function onRequest(core: CoapCore, peer: Peer, msg: CoapMessage, size: nu
   }
   const exchange = cache.add(key, now);
   // One object per request; `req` is filled in once the options are read.
-  const ctx: { -readonly [K in keyof RequestContext]: RequestContext[K] } = { peer, messageId: msg.messageId, token: msg.token, confirmable, requestBytes: size, exchange, req: NO_REQUEST };
+  const ctx: { -readonly [K in keyof RequestContext]: RequestContext[K] } = {
+    peer,
+    messageId: msg.messageId,
+    token: msg.token,
+    confirmable,
+    requestBytes: size,
+    exchange,
+    req: NO_REQUEST,
+  };
   if (core.closing) {
     core.respond(ctx, unavailableSpec('listener is shutting down', 1));
     return;
@@ -44,7 +52,14 @@ export function onRequest(core: CoapCore, peer: Peer, msg: CoapMessage, size: nu
     const retryMs = core.peers.retryAfterMs(peer);
     core.count('rate-limited');
     if (core.peers.shouldReportLimit(peer, now)) {
-      core.report({ kind: 'flood', remoteAddress: peer.address, clientId: peer.clientId, clause: 'RFC8516', reasonCode: C.TOO_MANY_REQUESTS, detail: `over ${core.options.requestsPerSecond} requests/s` });
+      core.report({
+        kind: 'flood',
+        remoteAddress: peer.address,
+        clientId: peer.clientId,
+        clause: 'RFC8516',
+        reasonCode: C.TOO_MANY_REQUESTS,
+        detail: `over ${core.options.requestsPerSecond} requests/s`,
+      });
     }
     // RFC 8516 §3: 4.29 with Max-Age saying when to try again.
     core.respond(ctx, { ...diagnostic(C.TOO_MANY_REQUESTS, 'too many requests'), options: [maxAge(retryMs)] });
@@ -128,7 +143,14 @@ function process(core: CoapCore, ctx: RequestContext, body: Buffer, now: number)
         block1 = { num: b.num, more: false, szx: b.szx };
     }
   } else if (payload.length > core.maxBodyBytes) {
-    core.report({ kind: 'oversize', remoteAddress: peer.address, clientId: peer.clientId, clause: 'RFC7252-5.9.2.9', reasonCode: C.REQUEST_ENTITY_TOO_LARGE, detail: `payload of ${payload.length} bytes` });
+    core.report({
+      kind: 'oversize',
+      remoteAddress: peer.address,
+      clientId: peer.clientId,
+      clause: 'RFC7252-5.9.2.9',
+      reasonCode: C.REQUEST_ENTITY_TOO_LARGE,
+      detail: `payload of ${payload.length} bytes`,
+    });
     core.respond(ctx, tooLarge(core));
     return;
   }
@@ -233,7 +255,10 @@ function unavailableSpec(reason: string, seconds: number): ResponseSpec {
 
 /** RFC 7959 §2.9.3: 4.13 with Size1 = the largest body accepted. */
 function tooLarge(core: CoapCore): ResponseSpec {
-  return { ...diagnostic(C.REQUEST_ENTITY_TOO_LARGE, `body larger than ${core.maxBodyBytes} bytes`), options: [{ number: OPT.SIZE1, value: uint(core.maxBodyBytes) }] };
+  return {
+    ...diagnostic(C.REQUEST_ENTITY_TOO_LARGE, `body larger than ${core.maxBodyBytes} bytes`),
+    options: [{ number: OPT.SIZE1, value: uint(core.maxBodyBytes) }],
+  };
 }
 
 function admissionSpec(status: 401 | 403 | 503, reason: string): ResponseSpec {

@@ -37,10 +37,11 @@ export class CoapListener implements Listener {
     const { config, metrics } = context;
     this.name = config.name;
     const options = { ...COAP_DEFAULTS, ...config.coap };
-    const events = metrics.counter('thinggate_downstream_coap_events_total', 'CoAP listener events (duplicates, separate responses, block transfers, observe, drops)', [
-      'listener',
-      'event',
-    ]);
+    const events = metrics.counter(
+      'thinggate_downstream_coap_events_total',
+      'CoAP listener events (duplicates, separate responses, block transfers, observe, drops)',
+      ['listener', 'event'],
+    );
     const observe = new ObserveManager(config.name, context.devices, { maxPerSource: options.maxObservationsPerSource, queue: options.notificationQueue });
     this.core = new CoapCore(
       config.name,
@@ -71,7 +72,8 @@ export class CoapListener implements Listener {
       }
     });
     await new Promise<void>((resolve, reject) => {
-      const onError = (err: Error): void => reject(new ThinggateError('TG_ERR_LISTEN', `listener '${this.name}': cannot bind udp ${host}:${port}: ${err.message}`, { cause: err }));
+      const onError = (err: Error): void =>
+        reject(new ThinggateError('TG_ERR_LISTEN', `listener '${this.name}': cannot bind udp ${host}:${port}: ${err.message}`, { cause: err }));
       socket.once('error', onError);
       socket.bind(port, host, () => {
         socket.off('error', onError);
@@ -99,7 +101,10 @@ export class CoapListener implements Listener {
       socket.setRecvBufferSize(wanted);
       const granted = socket.getRecvBufferSize() / 2;
       if (granted < wanted) {
-        this.context.logger.warn({ listener: this.name, wanted, granted }, `coap receive buffer is ${granted} bytes, less than the ${wanted} configured (raise net.core.rmem_max)`);
+        this.context.logger.warn(
+          { listener: this.name, wanted, granted },
+          `coap receive buffer is ${granted} bytes, less than the ${wanted} configured (raise net.core.rmem_max)`,
+        );
       }
     } catch (err) {
       this.context.logger.warn({ err, listener: this.name, wanted }, 'coap receive buffer size could not be set');

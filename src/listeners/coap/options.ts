@@ -1,5 +1,3 @@
-
-
 export const OPT = {
   IF_MATCH: 1,
   URI_HOST: 3,

@@ -57,7 +57,12 @@ export class PeerTable {
       readonly ipv6PrefixBits: number;
     },
   ) {
-    this.rate = new SourceRateLimiter({ ratePerSecond: limits.ratePerSecond, burst: limits.burst, ipv6PrefixBits: limits.ipv6PrefixBits, maxSources: limits.maxPeers });
+    this.rate = new SourceRateLimiter({
+      ratePerSecond: limits.ratePerSecond,
+      burst: limits.burst,
+      ipv6PrefixBits: limits.ipv6PrefixBits,
+      maxSources: limits.maxPeers,
+    });
   }
 
   get size(): number {

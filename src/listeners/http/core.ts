@@ -30,7 +30,10 @@ export class HttpCore {
   /** True when the client id, address or principal is banned (guard/bans.ts); the refusal is reported. */
   banned(subject: BanSubject): boolean {
     const { principal, ...client } = subject;
-    return (this.guard.refuseClient(this.name, client, false) ?? (principal !== undefined ? this.guard.refusePrincipal(this.name, principal, client) : undefined)) !== undefined;
+    return (
+      (this.guard.refuseClient(this.name, client, false) ??
+        (principal !== undefined ? this.guard.refusePrincipal(this.name, principal, client) : undefined)) !== undefined
+    );
   }
 
   /** Called when a request leaves the pipeline. */

@@ -20,7 +20,8 @@ export async function onRequest(core: HttpCore, req: IncomingMessage, res: Serve
   const q = url.indexOf('?');
   const path = q < 0 ? url : url.slice(0, q);
   const query = q < 0 ? undefined : url.slice(q + 1);
-  if (!path.startsWith(core.options.prefix)) return send(core, res, errorAnswer(404, 'TG_ERR_HTTP_NOT_FOUND', `no ingress at ${path}; devices POST or PUT under ${core.options.prefix}`));
+  if (!path.startsWith(core.options.prefix))
+    return send(core, res, errorAnswer(404, 'TG_ERR_HTTP_NOT_FOUND', `no ingress at ${path}; devices POST or PUT under ${core.options.prefix}`));
   if (req.method !== 'POST' && req.method !== 'PUT') {
     return send(core, res, errorAnswer(405, 'TG_ERR_HTTP_METHOD', `method ${req.method ?? '?'} not allowed; use POST or PUT`, { allow: ALLOWED }));
   }
@@ -40,8 +41,22 @@ export async function onRequest(core: HttpCore, req: IncomingMessage, res: Serve
     const status = admission.status;
     if (status !== 503) core.report({ kind: 'auth-failure', remoteAddress, clientId, reasonCode: status, detail: admission.reason });
     // RFC 9110 §11.6.1: one challenge per scheme the listener accepts.
-    const headers: Record<string, string> = status === 401 ? { 'www-authenticate': 'Basic realm="thinggate", charset="UTF-8", Bearer realm="thinggate"' } : status === 503 ? { 'retry-after': '1' } : {};
-    return send(core, res, errorAnswer(status, status === 503 ? 'TG_ERR_ADMISSION_UNAVAILABLE' : status === 401 ? 'TG_ERR_HTTP_UNAUTHORIZED' : 'TG_ERR_HTTP_FORBIDDEN', admission.reason, headers));
+    const headers: Record<string, string> =
+      status === 401
+        ? { 'www-authenticate': 'Basic realm="thinggate", charset="UTF-8", Bearer realm="thinggate"' }
+        : status === 503
+          ? { 'retry-after': '1' }
+          : {};
+    return send(
+      core,
+      res,
+      errorAnswer(
+        status,
+        status === 503 ? 'TG_ERR_ADMISSION_UNAVAILABLE' : status === 401 ? 'TG_ERR_HTTP_UNAUTHORIZED' : 'TG_ERR_HTTP_FORBIDDEN',
+        admission.reason,
+        headers,
+      ),
+    );
   }
   const principal = admission.identity?.principal;
   if (principal !== undefined && core.banned({ remoteAddress, clientId, principal })) return send(core, res, errorAnswer(403, 'TG_ERR_BANNED', 'banned'));

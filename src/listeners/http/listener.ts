@@ -62,12 +62,18 @@ export class HttpListener implements Listener {
     // Unparseable requests: answer 400 and close (RFC 9112 §2.2), count, never crash.
     server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
       this.core.protocolErrors++;
-      this.core.report({ kind: 'malformed-packet', remoteAddress: (socket as Socket).remoteAddress ?? 'unknown', clause: 'RFC9112', detail: err.code ?? err.message });
+      this.core.report({
+        kind: 'malformed-packet',
+        remoteAddress: (socket as Socket).remoteAddress ?? 'unknown',
+        clause: 'RFC9112',
+        detail: err.code ?? err.message,
+      });
       if (socket.writable && err.code !== 'ECONNRESET') socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
       else socket.destroy();
     });
     await new Promise<void>((res, rej) => {
-      const onError = (err: Error): void => rej(new ThinggateError('TG_ERR_LISTEN', `listener '${this.name}' cannot bind ${config.host}:${config.port}: ${err.message}`, { cause: err }));
+      const onError = (err: Error): void =>
+        rej(new ThinggateError('TG_ERR_LISTEN', `listener '${this.name}' cannot bind ${config.host}:${config.port}: ${err.message}`, { cause: err }));
       server.once('error', onError);
       server.listen(config.port, config.host, () => {
         server.off('error', onError);
@@ -107,5 +113,4 @@ export class HttpListener implements Listener {
     const c = this.core;
     return { connections: this.sockets.size, messagesIn: c.messagesIn, messagesOut: c.messagesOut, protocolErrors: c.protocolErrors };
   }
-
 }

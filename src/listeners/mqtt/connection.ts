@@ -89,7 +89,12 @@ export class MqttConnection implements MqttSession {
   ) {
     this.listener = shared.name;
     this.log = shared.ctx.logger.child({ remote: `${remote.address}:${remote.port ?? 0}` });
-    this.source = { clientId: '', remoteAddress: remote.address, ...(remote.port !== undefined && { remotePort: remote.port }), ...(remote.tls && { tls: remote.tls }) };
+    this.source = {
+      clientId: '',
+      remoteAddress: remote.address,
+      ...(remote.port !== undefined && { remotePort: remote.port }),
+      ...(remote.tls && { tls: remote.tls }),
+    };
     this.frames = new Framer(shared.limits.maxPacketBytes);
     this.wire = new PacketWriter(socket, shared.metrics, shared.scheduleFlush, () => this.log);
     this.out = new Outbound(this, Math.max(shared.limits.maxInflight * 4, 256));
@@ -313,7 +318,14 @@ export class MqttConnection implements MqttSession {
     const limit = this.keepaliveMs * 1.5;
     const idle = Date.now() - this.lastRx;
     if (idle >= limit) {
-      this.fail(new MqttProtocolViolation('keepalive-timeout', RC.KEEP_ALIVE_TIMEOUT, 'MQTT-3.1.2-24', `nothing received for ${idle} ms (keepalive ${this.keepaliveMs / 1000} s)`));
+      this.fail(
+        new MqttProtocolViolation(
+          'keepalive-timeout',
+          RC.KEEP_ALIVE_TIMEOUT,
+          'MQTT-3.1.2-24',
+          `nothing received for ${idle} ms (keepalive ${this.keepaliveMs / 1000} s)`,
+        ),
+      );
       return;
     }
     this.armKeepalive(limit - idle);
@@ -402,9 +414,7 @@ export class MqttConnection implements MqttSession {
     if (this.closing) return;
     if (this.version === 5) {
       const properties = reason !== undefined ? { reasonString: reason.slice(0, 256) } : undefined;
-      const packet = this.connacked
-        ? ({ cmd: 'disconnect', reasonCode } as const)
-        : ({ cmd: 'connack', sessionPresent: false, reasonCode } as const);
+      const packet = this.connacked ? ({ cmd: 'disconnect', reasonCode } as const) : ({ cmd: 'connack', sessionPresent: false, reasonCode } as const);
       // Without the Reason String when it would exceed the client's Maximum Packet Size.
       if (!properties || !this.wire.send({ ...packet, properties })) this.wire.send(packet);
     }

@@ -29,7 +29,10 @@ export class Cursor {
     const start = this.pos;
     if (start + n > this.end) {
       // [MQTT-4.13.1-1] (3.1.1: [MQTT-4.8.0-1]): lengths that do not add up make a Malformed Packet.
-      throw malformed(this.v5 ? 'MQTT-4.13.1-1' : 'MQTT-4.8.0-1', `${this.packet} ${what} runs past the end of ${this.end === this.frame.length ? 'the packet' : 'its properties'}`);
+      throw malformed(
+        this.v5 ? 'MQTT-4.13.1-1' : 'MQTT-4.8.0-1',
+        `${this.packet} ${what} runs past the end of ${this.end === this.frame.length ? 'the packet' : 'its properties'}`,
+      );
     }
     this.pos = start + n;
     return start;

@@ -91,7 +91,8 @@ export class MqttListener implements Listener {
     this.accepts.attach(server);
     if (serverTls) serverTls.attach(server as TlsServer);
     await new Promise<void>((resolvePromise, reject) => {
-      const onError = (err: Error): void => reject(new ThinggateError('TG_ERR_LISTEN', `listener '${cfg.name}' cannot bind ${cfg.host}:${cfg.port}: ${err.message}`, { cause: err }));
+      const onError = (err: Error): void =>
+        reject(new ThinggateError('TG_ERR_LISTEN', `listener '${cfg.name}' cannot bind ${cfg.host}:${cfg.port}: ${err.message}`, { cause: err }));
       server.once('error', onError);
       server.listen(cfg.port, cfg.host, () => {
         server.off('error', onError);
@@ -256,4 +257,3 @@ export class MqttListener implements Listener {
 function remoteOf(s: Socket, tls?: TlsInfo): RemoteInfo {
   return { address: s.remoteAddress ?? 'unknown', ...(s.remotePort !== undefined && { port: s.remotePort }), ...(tls && { tls }) };
 }
-

@@ -23,7 +23,10 @@ export class MqttMetrics {
     private readonly listener: string,
   ) {
     this.connections = metrics.gauge('thinggate_downstream_connections', 'Open device connections, by listener', ['listener']).labels(listener);
-    this.rxCounter = metrics.counter('thinggate_downstream_packets_total', 'Protocol packets received from devices, by listener and type', ['listener', 'type']);
+    this.rxCounter = metrics.counter('thinggate_downstream_packets_total', 'Protocol packets received from devices, by listener and type', [
+      'listener',
+      'type',
+    ]);
     this.txCounter = metrics.counter('thinggate_downstream_packets_sent_total', 'Protocol packets sent to devices, by listener and type', ['listener', 'type']);
     this.dropCounter = metrics.counter('thinggate_downstream_dropped_total', 'Device messages dropped, by listener and reason', ['listener', 'reason']);
   }

@@ -29,7 +29,24 @@ export const PT = {
   AUTH: 15,
 } as const;
 
-export const PACKET_NAMES: readonly string[] = ['Will', 'CONNECT', 'CONNACK', 'PUBLISH', 'PUBACK', 'PUBREC', 'PUBREL', 'PUBCOMP', 'SUBSCRIBE', 'SUBACK', 'UNSUBSCRIBE', 'UNSUBACK', 'PINGREQ', 'PINGRESP', 'DISCONNECT', 'AUTH'];
+export const PACKET_NAMES: readonly string[] = [
+  'Will',
+  'CONNECT',
+  'CONNACK',
+  'PUBLISH',
+  'PUBACK',
+  'PUBREC',
+  'PUBREL',
+  'PUBCOMP',
+  'SUBSCRIBE',
+  'SUBACK',
+  'UNSUBSCRIBE',
+  'UNSUBACK',
+  'PINGREQ',
+  'PINGRESP',
+  'DISCONNECT',
+  'AUTH',
+];
 
 type DataType = 'byte' | 'u16' | 'u32' | 'varint' | 'string' | 'binary' | 'pair';
 

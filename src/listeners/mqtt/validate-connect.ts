@@ -51,7 +51,8 @@ export function validateConnect(frame: Buffer, bodyStart: number): void {
   if (v5) {
     const props = checkProperties(r, PT.CONNECT);
     // MQTT 5.0 §3.1.2.11.10: Authentication Data without an Authentication Method.
-    if (props.ids.has(AUTHENTICATION_DATA) && !props.ids.has(AUTHENTICATION_METHOD)) throw protocolError('MQTT-3.1.2.11.10', 'Authentication Data without an Authentication Method');
+    if (props.ids.has(AUTHENTICATION_DATA) && !props.ids.has(AUTHENTICATION_METHOD))
+      throw protocolError('MQTT-3.1.2.11.10', 'Authentication Data without an Authentication Method');
   }
   r.stringBytes('client identifier'); // [MQTT-3.1.3-4]
   if (will) {

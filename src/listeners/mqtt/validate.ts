@@ -109,7 +109,8 @@ function validateAck(r: Cursor, type: number): void {
   if (r.remaining === 0) return;
   const code = r.u8('reason code');
   const allowed = type === PT.PUBACK || type === PT.PUBREC ? PUBACK_CODES : PUBREL_CODES;
-  if (!allowed.has(code)) throw malformed(REASON_CLAUSE[type], `${r.packet} reason code 0x${code.toString(16).padStart(2, '0')} is not one of its reason codes`);
+  if (!allowed.has(code))
+    throw malformed(REASON_CLAUSE[type], `${r.packet} reason code 0x${code.toString(16).padStart(2, '0')} is not one of its reason codes`);
   if (r.remaining === 0) return;
   checkProperties(r, type);
   atEnd(r, 'MQTT-4.13.1-1');
@@ -128,7 +129,7 @@ function validateSubscribe(r: Cursor): void {
       // [MQTT-3.8.3-5]: bits 6 and 7 are reserved; QoS 3 and Retain Handling 3 are Protocol Errors (§3.8.3.1).
       if (options & 0xc0) throw malformed('MQTT-3.8.3-5', 'SUBSCRIBE options with reserved bits set');
       if ((options & 3) === 3) throw malformed('MQTT-3.8.3.1', 'SUBSCRIBE requests QoS 3');
-      if ((options >> 4) === 3) throw protocolError('MQTT-3.8.3.1', 'SUBSCRIBE with Retain Handling 3');
+      if (options >> 4 === 3) throw protocolError('MQTT-3.8.3.1', 'SUBSCRIBE with Retain Handling 3');
       // [MQTT-3.8.3-4]: No Local on a shared subscription.
       if (options & 0x04 && r.frame.toString('latin1', at, at + 7) === '$share/') throw protocolError('MQTT-3.8.3-4', 'No Local on a shared subscription');
     } else if (options & 0xfc || (options & 3) === 3) {
@@ -159,7 +160,8 @@ function validateDisconnect(r: Cursor): void {
   }
   if (r.remaining === 0) return;
   const code = r.u8('reason code');
-  if (!CLIENT_DISCONNECT_CODES.has(code)) throw malformed('MQTT-3.14.2-1', `DISCONNECT reason code 0x${code.toString(16).padStart(2, '0')} is not one a client may send`);
+  if (!CLIENT_DISCONNECT_CODES.has(code))
+    throw malformed('MQTT-3.14.2-1', `DISCONNECT reason code 0x${code.toString(16).padStart(2, '0')} is not one a client may send`);
   if (r.remaining === 0) return;
   checkProperties(r, PT.DISCONNECT);
   atEnd(r, 'MQTT-4.13.1-1');

@@ -18,7 +18,8 @@ export function publishWill(conn: MqttSession, will: Will): void {
   conn.shared.ctx.pipeline.handle(env).then(
     (outcome) => {
       if (outcome.kind === 'accepted') log.info({ topic: will.topic, messageId: env.id }, 'will message delivered');
-      else log.warn({ topic: will.topic, messageId: env.id, outcome: outcome.kind, status: outcome.status, reason: outcome.reason }, 'will message not accepted');
+      else
+        log.warn({ topic: will.topic, messageId: env.id, outcome: outcome.kind, status: outcome.status, reason: outcome.reason }, 'will message not accepted');
     },
     (err: unknown) => log.error({ err }, 'will message failed'),
   );

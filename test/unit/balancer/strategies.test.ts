@@ -51,7 +51,7 @@ describe('consistent-hash bounded loads', () => {
     const eps = endpoints(4);
     for (let i = 0; i < 400; i++) eps[s.pick(eps, 'one-device')]!.inflight++;
     const max = Math.max(...eps.map((e) => e.inflight));
-    expect(max).toBeLessThanOrEqual(Math.ceil(1.25 * 400 / 4) + 1);
+    expect(max).toBeLessThanOrEqual(Math.ceil((1.25 * 400) / 4) + 1);
   });
 });
 

@@ -40,7 +40,17 @@ describe('admin configuration', () => {
 
 describe('configuration problems a reader can act on', () => {
   it('reports schema and cross-reference problems together, each with its YAML line, and suggests near-miss keys', () => {
-    const text = ['listeners:', '  - { name: m, protocol: mqtt, port: 0 }', 'pools:', '  - name: p', '    endpoints: [{ url: "http://127.0.0.1:1" }]', '    tiemoutMs: 5', 'routes:', '  - { match: { address: "#" }, pool: nope }', ''].join('\n');
+    const text = [
+      'listeners:',
+      '  - { name: m, protocol: mqtt, port: 0 }',
+      'pools:',
+      '  - name: p',
+      '    endpoints: [{ url: "http://127.0.0.1:1" }]',
+      '    tiemoutMs: 5',
+      'routes:',
+      '  - { match: { address: "#" }, pool: nope }',
+      '',
+    ].join('\n');
     let problems: readonly string[] = [];
     try {
       parseConfigText(text, { source: 'gw.yaml' });

@@ -6,7 +6,13 @@ function sub(clientId: string): Subscriber & { got: Array<[string, QoS, readonly
   return { clientId, listener: 'l', got, deliver: (m: DeviceMessage, q: QoS, ids?: readonly number[]) => (got.push([m.topic, q, ids]), true) };
 }
 
-const msg = (topic: string, qos: QoS = 2, extra: Partial<DeviceMessage> = {}): DeviceMessage => ({ topic, payload: Buffer.from('x'), qos, retain: false, ...extra });
+const msg = (topic: string, qos: QoS = 2, extra: Partial<DeviceMessage> = {}): DeviceMessage => ({
+  topic,
+  payload: Buffer.from('x'),
+  qos,
+  retain: false,
+  ...extra,
+});
 
 describe('device registry', () => {
   it('delivers once per subscriber at the highest matching QoS, capped by the message QoS, with subscription ids', () => {

@@ -40,7 +40,13 @@ function clock(): { now: () => number; advance: (ms: number) => void } {
   return { now: () => t, advance: (ms) => (t += ms) };
 }
 
-const malformed = (remoteAddress: string, clientId?: string) => ({ kind: 'malformed-packet', listener: 'mqtt', remoteAddress, ...(clientId !== undefined && { clientId }), detail: 'bad' });
+const malformed = (remoteAddress: string, clientId?: string) => ({
+  kind: 'malformed-packet',
+  listener: 'mqtt',
+  remoteAddress,
+  ...(clientId !== undefined && { clientId }),
+  detail: 'bad',
+});
 
 async function metric(metrics: Metrics, name: string): Promise<number> {
   return (await metrics.registry.getSingleMetric(name)!.get()).values.reduce((n, v) => n + v.value, 0);

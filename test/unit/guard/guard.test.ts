@@ -52,7 +52,15 @@ describe('security event aggregation', () => {
     expect(security).toHaveLength(1);
     expect(security[0]).toMatchObject({ level: 40, kind: 'malformed-packet', detail: 'bad packet 0' });
     expect(summaries.map((s) => s.suppressed)).toEqual([499, 100]);
-    expect(summaries[0]).toMatchObject({ level: 40, kind: 'malformed-packet', listener: 'mqtt', remoteAddress: '10.0.0.1', clause: 'MQTT-1.5.5-1', lastDetail: 'bad packet 499', intervalMs: INTERVAL });
+    expect(summaries[0]).toMatchObject({
+      level: 40,
+      kind: 'malformed-packet',
+      listener: 'mqtt',
+      remoteAddress: '10.0.0.1',
+      clause: 'MQTT-1.5.5-1',
+      lastDetail: 'bad packet 499',
+      intervalMs: INTERVAL,
+    });
     expect(await counted(metrics, 'malformed-packet')).toBe(600);
     // A source quiet for a whole interval is forgotten: its next event is logged in full again.
     vi.advanceTimersByTime(INTERVAL);

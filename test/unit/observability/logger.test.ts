@@ -13,7 +13,10 @@ describe('logger', () => {
     });
     const logger = createLogger({ level: 'info', destination: sink });
     const child = logger.child({ listener: 'mqtt' });
-    child.info({ password: 'hunter2', client: { password: 's3cret', username: 'u' }, token: 'tok', headers: { authorization: 'Bearer abc' }, tls: { key: 'PEM' } }, 'connect');
+    child.info(
+      { password: 'hunter2', client: { password: 's3cret', username: 'u' }, token: 'tok', headers: { authorization: 'Bearer abc' }, tls: { key: 'PEM' } },
+      'connect',
+    );
     logger.flush();
     await new Promise((r) => setImmediate(r));
     const out = lines.join('');

@@ -36,12 +36,24 @@ describe('plugin loading', () => {
         plugins: [{ use: './with-options.mjs', options: { prefix: 'demo' } }],
         listeners: [{ name: 'lines', protocol: 'demo-lines', port: 0, 'demo-lines': {} }],
         pools: [{ name: 'p', strategy: 'demo-first', endpoints: [{ url: 'http://127.0.0.1:8080' }] }],
-        routes: [{ match: { address: '#', protocol: 'demo-lines' }, pool: 'p', decode: { type: 'application/x-demo', upper: true }, request: { encode: 'application/json' } }],
+        routes: [
+          {
+            match: { address: '#', protocol: 'demo-lines' },
+            pool: 'p',
+            decode: { type: 'application/x-demo', upper: true },
+            request: { encode: 'application/json' },
+          },
+        ],
       }),
       { source: 'gw.yaml', baseDir: fixtures, env: {} },
     );
     expect(registries.plugins()).toEqual([
-      { name: 'sample', version: '1.2.3', use: './with-options.mjs', contributions: { listeners: ['demo-lines'], codecs: ['application/x-demo'], strategies: ['demo-first'], authenticators: ['demo-token'] } },
+      {
+        name: 'sample',
+        version: '1.2.3',
+        use: './with-options.mjs',
+        contributions: { listeners: ['demo-lines'], codecs: ['application/x-demo'], strategies: ['demo-first'], authenticators: ['demo-token'] },
+      },
     ]);
     // The listener's options were validated and defaulted like a built-in section.
     expect((config.listeners[0] as unknown as Record<string, unknown>)['demo-lines']).toEqual({ topic: 'lines' });
@@ -68,7 +80,9 @@ describe('plugin loading', () => {
 
   it('reports options the plugin schema refuses, at their path and naming the plugin', async () => {
     const problems = await problemsOf(base({ plugins: [{ use: './with-options.mjs', options: { prefix: '', colour: 'red' } }] }));
-    expect(problems).toContain("gw.yaml: /plugins/0/options: unknown key 'colour' (expected one of: prefix, factor) (options of plugin 'sample' (./with-options.mjs))");
+    expect(problems).toContain(
+      "gw.yaml: /plugins/0/options: unknown key 'colour' (expected one of: prefix, factor) (options of plugin 'sample' (./with-options.mjs))",
+    );
     expect(problems).toContain("gw.yaml: /plugins/0/options/prefix: must NOT have fewer than 1 characters (options of plugin 'sample' (./with-options.mjs))");
   });
 
@@ -82,11 +96,18 @@ describe('plugin loading', () => {
     expect(await problemsOf(base({ plugins: [{ use: './duplicate-listener.mjs' }] }))).toEqual([
       "gw.yaml: /plugins/0: plugin 'dup' (./duplicate-listener.mjs): listener 'mqtt' is already registered by a built-in",
     ]);
-    const twice = await problemsOf(base({ plugins: [{ use: './with-options.mjs', options: { prefix: 'a' } }, { use: './with-options.mjs', options: { prefix: 'b' } }] }));
+    const twice = await problemsOf(
+      base({
+        plugins: [
+          { use: './with-options.mjs', options: { prefix: 'a' } },
+          { use: './with-options.mjs', options: { prefix: 'b' } },
+        ],
+      }),
+    );
     expect(twice).toEqual(["gw.yaml: /plugins/1/use: plugin 'sample' (./with-options.mjs): a plugin named 'sample' is already configured"]);
   });
 
-  it('validates a plugin listener\'s options like a built-in section, naming the plugin', async () => {
+  it("validates a plugin listener's options like a built-in section, naming the plugin", async () => {
     const problems = await problemsOf(
       base({
         plugins: [{ use: './with-options.mjs', options: { prefix: 'demo' } }],
@@ -108,7 +129,7 @@ describe('plugin loading', () => {
       }),
     );
     expect(problems).toEqual([
-      'gw.yaml: /routes/0/decode: no codec for \'application/cbor\' (registered: application/json, text/plain, application/octet-stream, application/x-demo)',
+      "gw.yaml: /routes/0/decode: no codec for 'application/cbor' (registered: application/json, text/plain, application/octet-stream, application/x-demo)",
       "gw.yaml: /routes/1/decode: unknown key 'lower' (expected one of: upper) (codec 'application/x-demo' from plugin 'sample')",
       "gw.yaml: /routes/2/request/encode: codec 'application/json' takes no options",
     ]);

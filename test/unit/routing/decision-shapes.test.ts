@@ -35,7 +35,9 @@ type _Checks = [
   Assert<SameFields<Script.DropDecision, Host.DropDecision>>,
   Assert<SameFields<Script.RejectDecision, Host.RejectDecision>>,
   Assert<SameFields<Script.PublishDecision, Host.PublishDecision, 'payload'>>,
-  Assert<[Script.Decision['action']] extends [Host.Decision['action']] ? ([Host.Decision['action']] extends [Script.Decision['action']] ? true : false) : false>,
+  Assert<
+    [Script.Decision['action']] extends [Host.Decision['action']] ? ([Host.Decision['action']] extends [Script.Decision['action']] ? true : false) : false
+  >,
 ];
 
 /** One decision per action with every field the .d.ts names (`Required`: a field added there must be added here). */

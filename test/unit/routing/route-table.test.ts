@@ -71,7 +71,11 @@ describe('match.tlsFingerprint', () => {
     createEnvelope({
       protocol: 'mqtt',
       listener: 'mqtts',
-      source: { clientId: 'd', remoteAddress: '127.0.0.1', ...(tls && { tls: { version: 'TLSv1.3', cipher: 'x', resumed: false, authorized: false, ...tls } }) },
+      source: {
+        clientId: 'd',
+        remoteAddress: '127.0.0.1',
+        ...(tls && { tls: { version: 'TLSv1.3', cipher: 'x', resumed: false, authorized: false, ...tls } }),
+      },
       address: 'a',
       method: 'PUBLISH',
       payload: Buffer.alloc(0),
@@ -86,6 +90,12 @@ describe('match.tlsFingerprint', () => {
   });
 
   it('refuses a value that is neither a JA4 nor a JA3 fingerprint, naming its path', () => {
-    expect(() => parseConfig({ listeners: [], pools: [{ name: 'p', endpoints: [{ url: 'http://127.0.0.1:1' }] }], routes: [{ match: { tlsFingerprint: 'chrome' }, pool: 'p' }] })).toThrow(/\/routes\/0\/match\/tlsFingerprint/);
+    expect(() =>
+      parseConfig({
+        listeners: [],
+        pools: [{ name: 'p', endpoints: [{ url: 'http://127.0.0.1:1' }] }],
+        routes: [{ match: { tlsFingerprint: 'chrome' }, pool: 'p' }],
+      }),
+    ).toThrow(/\/routes\/0\/match\/tlsFingerprint/);
   });
 });

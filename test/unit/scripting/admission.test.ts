@@ -10,9 +10,18 @@ import type { ClientInfo } from '../../../src/listeners/listener.js';
 
 const dir = new ScriptDir();
 dir.write('only-a.js', `export function onConnect() { return reject('listener a is closed'); }\nexport function onMessage() { return drop(); }`);
-dir.write('coap.js', `export function onConnect() { return accept({ principal: 'coap-user', attributes: { via: 'coap' } }); }\nexport function onMessage() { return drop(); }`);
-dir.write('tag.js', `export function onConnect(c) { return accept({ principal: 'p-' + c.clientId, attributes: { tag: 'one', via: 'tag' } }); }\nexport function onMessage() { return drop(); }`);
-dir.write('more.js', `export function onConnect() { return accept({ principal: 'ignored', attributes: { more: 'yes' } }); }\nexport function onMessage() { return drop(); }`);
+dir.write(
+  'coap.js',
+  `export function onConnect() { return accept({ principal: 'coap-user', attributes: { via: 'coap' } }); }\nexport function onMessage() { return drop(); }`,
+);
+dir.write(
+  'tag.js',
+  `export function onConnect(c) { return accept({ principal: 'p-' + c.clientId, attributes: { tag: 'one', via: 'tag' } }); }\nexport function onMessage() { return drop(); }`,
+);
+dir.write(
+  'more.js',
+  `export function onConnect() { return accept({ principal: 'ignored', attributes: { more: 'yes' } }); }\nexport function onMessage() { return drop(); }`,
+);
 dir.write('no-hook.js', `export function onMessage() { return drop(); }`);
 
 const config = parseConfig(
@@ -39,7 +48,12 @@ afterAll(async () => {
   dir.remove();
 });
 
-const client = (listener: string, protocol: ClientInfo['protocol'] = 'mqtt'): ClientInfo => ({ protocol, listener, clientId: 'c1', remoteAddress: '127.0.0.1' });
+const client = (listener: string, protocol: ClientInfo['protocol'] = 'mqtt'): ClientInfo => ({
+  protocol,
+  listener,
+  clientId: 'c1',
+  remoteAddress: '127.0.0.1',
+});
 
 describe('onConnect scope', () => {
   it("a listener-restricted route's script applies only on that listener", async () => {

@@ -107,7 +107,7 @@ describe('decision helpers', () => {
   it('reply() with text and with bytes', async () => {
     expect(await decide('r/reply')).toEqual([{ action: 'reply', payload: 'pong', contentType: 'text/x', code: 201 }]);
     const [b] = await decide('r/reply-bytes');
-    expect([...((b as { payload: Uint8Array }).payload)]).toEqual([1, 2, 255]);
+    expect([...(b as { payload: Uint8Array }).payload]).toEqual([1, 2, 255]);
   });
 
   it('drop(), reject(), publish() and a hand-built decision', async () => {

@@ -29,7 +29,10 @@ export function onMessage(msg) {
 
 let now = 1_000_000;
 // Suspension after repeated time-outs has its own tests (scripting-isolation); here it would hide the throttle's answers.
-const { host, metrics, log } = await build(configFor(dir, [S], { timeoutMs: 40, memoryMb: 16, throttle: { failures: 3, cooldownMs: 5000 }, suspend: { timeouts: 1000 } }), { now: () => now });
+const { host, metrics, log } = await build(
+  configFor(dir, [S], { timeoutMs: 40, memoryMb: 16, throttle: { failures: 3, cooldownMs: 5000 }, suspend: { timeouts: 1000 } }),
+  { now: () => now },
+);
 afterAll(() => host.close());
 
 const ok = (clientId: string) => host.onMessage(S, fromClient(clientId, 'f/fine'));
@@ -47,7 +50,11 @@ describe('failure kinds', () => {
   });
 
   it('throwing a non-error is reported too', async () => {
-    expect(await host.onMessage(S, fromClient('t2', 'f/throw-value'))).toMatchObject({ ok: false, code: 'TG_ERR_SCRIPT_THREW', reason: 'onMessage threw threw {"not":"an error"}' });
+    expect(await host.onMessage(S, fromClient('t2', 'f/throw-value'))).toMatchObject({
+      ok: false,
+      code: 'TG_ERR_SCRIPT_THREW',
+      reason: 'onMessage threw threw {"not":"an error"}',
+    });
   });
 
   it('an endless loop fails with TG_ERR_SCRIPT_TIMEOUT; messages in the same batch before and after it succeed', async () => {

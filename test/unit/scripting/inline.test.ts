@@ -15,8 +15,14 @@ afterAll(() => dir.remove());
 
 const SPIN = dir.write('spin.js', `export function onMessage(msg) { if (msg.address.endsWith('/spin')) { for (;;) {} } return drop('ok'); }`);
 // About a quarter of a millisecond of work per message.
-const WORK = dir.write('work.js', `export function onMessage(msg) { let x = 0; for (let i = 0; i < 200000; i++) x = (x + i * 7) % 1000003; return drop(String(x)); }`);
-const COUNT = dir.write('count.js', `export function onMessage(msg, ctx) { const n = (ctx.state.get('n') ?? 0) + 1; ctx.state.set('n', n); return drop('n ' + n); }`);
+const WORK = dir.write(
+  'work.js',
+  `export function onMessage(msg) { let x = 0; for (let i = 0; i < 200000; i++) x = (x + i * 7) % 1000003; return drop(String(x)); }`,
+);
+const COUNT = dir.write(
+  'count.js',
+  `export function onMessage(msg, ctx) { const n = (ctx.state.get('n') ?? 0) + 1; ctx.state.set('n', n); return drop('n ' + n); }`,
+);
 
 describe('scripts on the event loop (scripts.threads: 0)', () => {
   it('scripts share one inline thread, each keeping its own state', async () => {
@@ -59,7 +65,10 @@ describe('scripts on the event loop (scripts.threads: 0)', () => {
   it('a long batch yields to the event loop between its time slices', async () => {
     const { host } = await build(configFor(dir, [WORK], { threads: 0, batchMax: 1024 }));
     try {
-      const { value, lagMs, elapsedMs } = await timerLag(() => Promise.all(Array.from({ length: 600 }, (_, i) => host.onMessage(WORK, envelope(`s0/${i}`)))), 2);
+      const { value, lagMs, elapsedMs } = await timerLag(
+        () => Promise.all(Array.from({ length: 600 }, (_, i) => host.onMessage(WORK, envelope(`s0/${i}`)))),
+        2,
+      );
       expect(value.every((r) => r.ok)).toBe(true);
       // Run in one go, the batch would have stalled the timer for all of it.
       expect(elapsedMs).toBeGreaterThan(40);

@@ -99,7 +99,10 @@ describe('sandbox', () => {
   });
 
   it('refuses static imports of host modules when compiling', async () => {
-    dir.write('static-import.js', `import { readFileSync } from 'node:fs';\nexport function onMessage() { return reply(readFileSync('/etc/passwd', 'utf8')); }`);
+    dir.write(
+      'static-import.js',
+      `import { readFileSync } from 'node:fs';\nexport function onMessage() { return reply(readFileSync('/etc/passwd', 'utf8')); }`,
+    );
     await expect(build(configFor(dir, ['static-import.js']))).rejects.toThrow(/import of 'node:fs' is not allowed/);
   });
 

@@ -67,7 +67,13 @@ export interface Built {
   readonly log: LogSink;
 }
 
-export async function build(config: GatewayConfig, options: ScriptHostOptions = {}, previous?: IsolateScriptHost, log = logSink(), metrics = new Metrics()): Promise<Built> {
+export async function build(
+  config: GatewayConfig,
+  options: ScriptHostOptions = {},
+  previous?: IsolateScriptHost,
+  log = logSink(),
+  metrics = new Metrics(),
+): Promise<Built> {
   return { host: await buildScriptHost(config, log.logger, metrics, previous, options), metrics, log };
 }
 

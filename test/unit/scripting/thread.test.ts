@@ -17,7 +17,10 @@ afterAll(() => dir.remove());
 const SPIN = dir.write('spin.js', `export function onMessage(msg) { if (msg.address.endsWith('/spin')) { for (;;) {} } return drop('ok'); }`);
 const QUICK = dir.write('quick.js', `export function onMessage() { return drop('quick'); }`);
 const COUNT = (name: string): string =>
-  dir.write(`${name}.js`, `export function onMessage(msg, ctx) { const n = (ctx.state.get('n') ?? 0) + 1; ctx.state.set('n', n); return drop('${name} ' + n); }`);
+  dir.write(
+    `${name}.js`,
+    `export function onMessage(msg, ctx) { const n = (ctx.state.get('n') ?? 0) + 1; ctx.state.set('n', n); return drop('${name} ' + n); }`,
+  );
 
 describe('script threads', () => {
   it('a script spinning to its time limit holds neither the event loop nor another script', async () => {
@@ -87,7 +90,12 @@ describe('script threads', () => {
     const spinning = host.onMessage(SPIN, envelope('s0/spin'));
     await new Promise((r) => setTimeout(r, 50));
     // Queued behind the spinning batch, as a reload's compile is when the gateway stops.
-    const compiling = thread.compile(key, SPIN, unit.absPath, `export function onMessage() { return drop('v2'); }`, { memoryMb: 32, timeoutMs: 100, maxDecisionBytes: 1048576, maxBatchDecisionBytes: 4194304 });
+    const compiling = thread.compile(key, SPIN, unit.absPath, `export function onMessage() { return drop('v2'); }`, {
+      memoryMb: 32,
+      timeoutMs: 100,
+      maxDecisionBytes: 1048576,
+      maxBatchDecisionBytes: 4194304,
+    });
     await thread.close();
     await expect(compiling).rejects.toMatchObject({ code: 'TG_ERR_CONFIG_INVALID', message: expect.stringMatching(/script thread closed/) });
     expect(await spinning).toMatchObject({ ok: false });

@@ -12,7 +12,12 @@ function gate(listeners: unknown[], acl: unknown[] = []): { gate: SecurityGate; 
       cb();
     },
   });
-  const config = parseConfig({ listeners, acl, pools: [{ name: 'p', endpoints: [{ url: 'http://127.0.0.1:1' }] }], routes: [{ match: { address: '#' }, pool: 'p' }] });
+  const config = parseConfig({
+    listeners,
+    acl,
+    pools: [{ name: 'p', endpoints: [{ url: 'http://127.0.0.1:1' }] }],
+    routes: [{ match: { address: '#' }, pool: 'p' }],
+  });
   const reports: SecurityReport[] = [];
   return { gate: new SecurityGate(config, { logger: pino({ level: 'debug' }, sink), report: (r) => reports.push(r) }), logs, reports };
 }
@@ -22,14 +27,25 @@ describe('security gate', () => {
     const { logs } = gate([
       { name: 'open', protocol: 'mqtt', host: '0.0.0.0', port: 0 },
       { name: 'local', protocol: 'mqtt', host: '127.0.0.1', port: 0 },
-      { name: 'explicit', protocol: 'http', host: '::', port: 0, auth: [{ type: 'x509' }], anonymous: true, tls: { cert: 'c', key: 'k', ca: 'a', requestCert: true } },
+      {
+        name: 'explicit',
+        protocol: 'http',
+        host: '::',
+        port: 0,
+        auth: [{ type: 'x509' }],
+        anonymous: true,
+        tls: { cert: 'c', key: 'k', ca: 'a', requestCert: true },
+      },
     ]);
     const warned = logs.filter((l) => String(l.msg).includes('admits anonymous')).map((l) => l.listener);
     expect(warned).toEqual(['open', 'explicit']);
   });
 
   it('refuses past the chain end unless anonymous, and caches ACL decisions per connection while reporting every denial', async () => {
-    const { gate: g, reports } = gate([{ name: 'x', protocol: 'mqtt', host: '127.0.0.1', port: 0, auth: [{ type: 'x509' }], tls: { cert: 'c', key: 'k', ca: 'a', requestCert: true } }], [{ allow: ['publish'], address: 'own/{clientId}' }]);
+    const { gate: g, reports } = gate(
+      [{ name: 'x', protocol: 'mqtt', host: '127.0.0.1', port: 0, auth: [{ type: 'x509' }], tls: { cert: 'c', key: 'k', ca: 'a', requestCert: true } }],
+      [{ allow: ['publish'], address: 'own/{clientId}' }],
+    );
     expect(await g.authenticate({ protocol: 'mqtt', listener: 'x', clientId: 'c', remoteAddress: '1.2.3.4' })).toMatchObject({ ok: false, status: 401 });
     const source = Object.freeze({ clientId: 'c', remoteAddress: '1.2.3.4' });
     expect(g.authorize('x', source, 'publish', 'own/c')).toBe(true);

@@ -14,7 +14,15 @@ const base = { protocol: 'mqtt', listener: 'l', clientId: 'c', remoteAddress: '1
 const secretFile = join(dir, 'hs.key');
 writeFileSync(secretFile, 'a-shared-secret-of-at-least-32-bytes!!\n');
 const hs = new TextEncoder().encode('a-shared-secret-of-at-least-32-bytes!!');
-const options = { algorithms: ['HS256'] as const, audience: 'thinggate', issuer: 'idp', clockSkewSeconds: 5, principalClaim: 'sub', groupsClaim: 'groups', attributes: { tenant: 'ten' } };
+const options = {
+  algorithms: ['HS256'] as const,
+  audience: 'thinggate',
+  issuer: 'idp',
+  clockSkewSeconds: 5,
+  principalClaim: 'sub',
+  groupsClaim: 'groups',
+  attributes: { tenant: 'ten' },
+};
 const hsAuth = () => new JwtAuthenticator({ ...options, keyFile: secretFile });
 
 async function token(claims: Record<string, unknown> = {}, opts: { exp?: string | number; aud?: string; key?: Uint8Array } = {}): Promise<string> {
@@ -49,7 +57,10 @@ describe('jwt authenticator', () => {
     const a = hsAuth();
     const expired = await token({}, { exp: Math.floor(Date.now() / 1000) - 60 });
     expect(await a.authenticate({ ...base, token: expired })).toMatchObject({ kind: 'deny', status: 401, reason: expect.stringContaining('ERR_JWT_EXPIRED') });
-    expect(await a.authenticate({ ...base, token: await token({}, { aud: 'other' }) })).toMatchObject({ kind: 'deny', reason: expect.stringContaining('ERR_JWT_CLAIM_VALIDATION_FAILED') });
+    expect(await a.authenticate({ ...base, token: await token({}, { aud: 'other' }) })).toMatchObject({
+      kind: 'deny',
+      reason: expect.stringContaining('ERR_JWT_CLAIM_VALIDATION_FAILED'),
+    });
     expect(await a.authenticate({ ...base, token: forged })).toMatchObject({ kind: 'deny', reason: expect.stringContaining('SIGNATURE') });
   });
 
@@ -67,10 +78,22 @@ describe('jwt authenticator', () => {
       const file = join(dir, `${alg}.pem`);
       writeFileSync(file, publicKey.export({ type: 'spki', format: 'pem' }));
       const a = new JwtAuthenticator({ ...options, algorithms: [alg], keyFile: file });
-      const t = await new SignJWT({}).setProtectedHeader({ alg }).setSubject('dev-2').setIssuer('idp').setAudience('thinggate').setExpirationTime('1m').sign(privateKey);
+      const t = await new SignJWT({})
+        .setProtectedHeader({ alg })
+        .setSubject('dev-2')
+        .setIssuer('idp')
+        .setAudience('thinggate')
+        .setExpirationTime('1m')
+        .sign(privateKey);
       expect(await a.authenticate({ ...base, token: t })).toMatchObject({ kind: 'allow', identity: { principal: 'dev-2' } });
       // A token signed for the HMAC algorithm with the public key as secret (algorithm confusion) is refused.
-      const confused = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('x').setIssuer('idp').setAudience('thinggate').setExpirationTime('1m').sign(new TextEncoder().encode(publicKey.export({ type: 'spki', format: 'pem' }).toString()));
+      const confused = await new SignJWT({})
+        .setProtectedHeader({ alg: 'HS256' })
+        .setSubject('x')
+        .setIssuer('idp')
+        .setAudience('thinggate')
+        .setExpirationTime('1m')
+        .sign(new TextEncoder().encode(publicKey.export({ type: 'spki', format: 'pem' }).toString()));
       expect((await a.authenticate({ ...base, token: confused })).kind).toBe('deny');
     });
   }

@@ -11,7 +11,16 @@ describe('listener TLS material', () => {
   const dir = mkdtempSync(join(tmpdir(), 'tg-tls-'));
   writeFileSync(join(dir, 'server.crt'), 'CERT');
   writeFileSync(join(dir, 'server.key'), 'KEY');
-  const tls = normalizeTls({ cert: 'server.crt', key: 'server.key', certificates: [], crl: [], minVersion: 'TLSv1.2', maxVersion: 'TLSv1.3', expiryWarningDays: 14, watch: false });
+  const tls = normalizeTls({
+    cert: 'server.crt',
+    key: 'server.key',
+    certificates: [],
+    crl: [],
+    minVersion: 'TLSv1.2',
+    maxVersion: 'TLSv1.3',
+    expiryWarningDays: 14,
+    watch: false,
+  });
 
   it('names the listener and the file it cannot read', () => {
     try {
@@ -30,7 +39,16 @@ describe('listener TLS material', () => {
 });
 
 describe('client certificate settings', () => {
-  const base = { cert: 'c', key: 'k', certificates: [], crl: [] as string[], minVersion: 'TLSv1.2' as const, maxVersion: 'TLSv1.3' as const, expiryWarningDays: 14, watch: true };
+  const base = {
+    cert: 'c',
+    key: 'k',
+    certificates: [],
+    crl: [] as string[],
+    minVersion: 'TLSv1.2' as const,
+    maxVersion: 'TLSv1.3' as const,
+    expiryWarningDays: 14,
+    watch: true,
+  };
 
   it('reads the deprecated requestCert as required with a CA and optional without', () => {
     expect(normalizeTls({ ...base, ca: 'ca', requestCert: true })).toMatchObject({ clientCert: 'required', requestCert: true });
@@ -53,7 +71,8 @@ describe('client certificate settings', () => {
 });
 
 describe('TLS handshake failure reasons', () => {
-  const failure = (code: string | undefined, message: string): Error & { code?: string } => Object.assign(new Error(message), code === undefined ? {} : { code });
+  const failure = (code: string | undefined, message: string): Error & { code?: string } =>
+    Object.assign(new Error(message), code === undefined ? {} : { code });
 
   it('names the common causes and keeps the OpenSSL code', () => {
     expect(tlsHandshakeFailure(failure('ERR_SSL_NO_SHARED_CIPHER', 'x'))).toBe('no shared cipher (ERR_SSL_NO_SHARED_CIPHER)');
@@ -64,7 +83,8 @@ describe('TLS handshake failure reasons', () => {
   });
 
   it('keeps the reason text of an unforeseen OpenSSL error without its source file and line', () => {
-    const message = '80FCD028937F0000:error:0A0000F4:SSL routines:ossl_statem_server_read_transition:unexpected message:../deps/openssl/openssl/ssl/statem/statem_srvr.c:354:\n';
+    const message =
+      '80FCD028937F0000:error:0A0000F4:SSL routines:ossl_statem_server_read_transition:unexpected message:../deps/openssl/openssl/ssl/statem/statem_srvr.c:354:\n';
     expect(tlsHandshakeFailure(failure('ERR_SSL_UNEXPECTED_MESSAGE', message))).toBe('unexpected message (ERR_SSL_UNEXPECTED_MESSAGE)');
   });
 });

@@ -3,7 +3,16 @@ import { X509Authenticator } from '../../../src/security/x509.js';
 import { authenticatorContract } from './authenticator-contract.js';
 
 const FP = 'AB:CD:'.repeat(15) + 'AB:CD';
-const tls = { version: 'TLSv1.3', cipher: 'TLS_AES_128_GCM_SHA256', resumed: false, authorized: true, peerVerified: true, peerFingerprint256: FP, peerCommonName: 'dev-7', peerAltNames: 'DNS:dev-7.example, URI:urn:dev:7' };
+const tls = {
+  version: 'TLSv1.3',
+  cipher: 'TLS_AES_128_GCM_SHA256',
+  resumed: false,
+  authorized: true,
+  peerVerified: true,
+  peerFingerprint256: FP,
+  peerCommonName: 'dev-7',
+  peerAltNames: 'DNS:dev-7.example, URI:urn:dev:7',
+};
 const base = { protocol: 'mqtt', listener: 'l', clientId: 'c', remoteAddress: '127.0.0.1' } as const;
 
 authenticatorContract('x509', {
@@ -21,6 +30,8 @@ describe('x509 authenticator', () => {
   });
 
   it('passes a certificate the handshake did not verify', () => {
-    expect(new X509Authenticator({ principalFrom: 'cn', fingerprints: [], groups: [] }).authenticate({ ...base, tls: { ...tls, peerVerified: false } })).toEqual({ kind: 'next' });
+    expect(
+      new X509Authenticator({ principalFrom: 'cn', fingerprints: [], groups: [] }).authenticate({ ...base, tls: { ...tls, peerVerified: false } }),
+    ).toEqual({ kind: 'next' });
   });
 });

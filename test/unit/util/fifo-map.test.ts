@@ -38,7 +38,10 @@ describe('FifoMap', () => {
     m.delete(0);
     m.delete(3);
     const removed: number[] = [];
-    m.shiftWhile((v) => v.exp < 5, (k) => removed.push(k));
+    m.shiftWhile(
+      (v) => v.exp < 5,
+      (k) => removed.push(k),
+    );
     expect(removed).toEqual([1, 2, 4]);
     expect(m.oldest()).toEqual({ exp: 5 });
     expect(m.get(7)).toEqual({ exp: 7 });

@@ -56,7 +56,14 @@ describe('active health checks', () => {
   it('treats a probe that throws as a failure', async () => {
     const clock = new ManualClock();
     const targets: HealthTarget[] = [{ healthy: true }];
-    const checker = new ActiveHealthChecker({ ...CONFIG, unhealthyThreshold: 1 }, targets, () => Promise.reject(new Error('boom')), clock, { onChange: () => {} }, () => 0);
+    const checker = new ActiveHealthChecker(
+      { ...CONFIG, unhealthyThreshold: 1 },
+      targets,
+      () => Promise.reject(new Error('boom')),
+      clock,
+      { onChange: () => {} },
+      () => 0,
+    );
     checker.start();
     await clock.advance(1000);
     expect(targets[0]!.healthy).toBe(false);

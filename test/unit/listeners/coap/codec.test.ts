@@ -1,8 +1,27 @@
 import { describe, expect, it } from 'vitest';
 import * as coapPacket from 'coap-packet';
-import { CoapFormatError, TYPE_ACK, TYPE_CON, TYPE_NON, TYPE_RST, codeText, emptyMessage, parseMessage, serializeMessage, type CoapMessage } from '../../../../src/listeners/coap/codec.js';
+import {
+  CoapFormatError,
+  TYPE_ACK,
+  TYPE_CON,
+  TYPE_NON,
+  TYPE_RST,
+  codeText,
+  emptyMessage,
+  parseMessage,
+  serializeMessage,
+  type CoapMessage,
+} from '../../../../src/listeners/coap/codec.js';
 
-const msg = (m: Partial<CoapMessage>): CoapMessage => ({ type: TYPE_CON, code: 0x01, messageId: 1, token: Buffer.alloc(0), options: [], payload: Buffer.alloc(0), ...m });
+const msg = (m: Partial<CoapMessage>): CoapMessage => ({
+  type: TYPE_CON,
+  code: 0x01,
+  messageId: 1,
+  token: Buffer.alloc(0),
+  options: [],
+  payload: Buffer.alloc(0),
+  ...m,
+});
 
 function formatError(bytes: number[]): CoapFormatError {
   try {
@@ -45,7 +64,17 @@ describe('CoAP codec (RFC 7252 §3)', () => {
   });
 
   it('agrees with an independent codec (coap-packet) both ways', () => {
-    const theirs = coapPacket.generate({ confirmable: true, code: 'PUT', messageId: 42, token: Buffer.from([9, 8]), options: [{ name: 'Uri-Path', value: Buffer.from('x') }, { name: 'Content-Format', value: Buffer.from([50]) }], payload: Buffer.from('{}') });
+    const theirs = coapPacket.generate({
+      confirmable: true,
+      code: 'PUT',
+      messageId: 42,
+      token: Buffer.from([9, 8]),
+      options: [
+        { name: 'Uri-Path', value: Buffer.from('x') },
+        { name: 'Content-Format', value: Buffer.from([50]) },
+      ],
+      payload: Buffer.from('{}'),
+    });
     const ours = parseMessage(theirs);
     expect(ours.code).toBe(0x03);
     expect(ours.options.map((o) => o.number)).toEqual([11, 12]);

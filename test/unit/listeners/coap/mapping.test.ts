@@ -24,8 +24,21 @@ describe('outcome → CoAP response code (RFC 8075 §7)', () => {
 
   it('maps rejections', () => {
     const table: Array<[number, string]> = [
-      [400, '4.00'], [401, '4.01'], [403, '4.03'], [404, '4.04'], [405, '4.05'], [406, '4.06'], [409, '4.09'], [410, '4.00'],
-      [412, '4.12'], [413, '4.13'], [415, '4.15'], [422, '4.22'], [429, '4.29'], [500, '5.00'], [501, '5.01'],
+      [400, '4.00'],
+      [401, '4.01'],
+      [403, '4.03'],
+      [404, '4.04'],
+      [405, '4.05'],
+      [406, '4.06'],
+      [409, '4.09'],
+      [410, '4.00'],
+      [412, '4.12'],
+      [413, '4.13'],
+      [415, '4.15'],
+      [422, '4.22'],
+      [429, '4.29'],
+      [500, '5.00'],
+      [501, '5.01'],
     ];
     for (const [status, code] of table) expect(codeOf(rejected(status, 'TG_ERR_UPSTREAM_REJECTED', 'r')), String(status)).toBe(code);
   });
@@ -69,7 +82,18 @@ describe('request options → address and headers', () => {
   });
 
   it('joins Uri-Path into the address and Uri-Query into the uri-query header', () => {
-    const r = readRequest(m([[OPT.URI_HOST, 'gw.example'], [OPT.URI_PATH, 'a'], [OPT.URI_PATH, 'b c'], [OPT.CONTENT_FORMAT, Buffer.from([50])], [OPT.URI_QUERY, 'x=1'], [OPT.URI_QUERY, 'y=2'], [OPT.ACCEPT, Buffer.from([60])]]), 'POST');
+    const r = readRequest(
+      m([
+        [OPT.URI_HOST, 'gw.example'],
+        [OPT.URI_PATH, 'a'],
+        [OPT.URI_PATH, 'b c'],
+        [OPT.CONTENT_FORMAT, Buffer.from([50])],
+        [OPT.URI_QUERY, 'x=1'],
+        [OPT.URI_QUERY, 'y=2'],
+        [OPT.ACCEPT, Buffer.from([60])],
+      ]),
+      'POST',
+    );
     if (isProblem(r)) throw new Error(r.reason);
     expect(r.address).toBe('a/b c');
     expect(r.query).toBe('x=1&y=2');

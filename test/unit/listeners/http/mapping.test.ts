@@ -13,7 +13,17 @@ describe('HTTP ingress mapping', () => {
 
   it('drops hop-by-hop and credential headers and adds the query', () => {
     const h = envelopeHeaders(
-      { host: 'gw', connection: 'keep-alive', authorization: 'Basic eA==', cookie: 'a=b', 'content-type': 'text/plain', 'content-length': '3', 'x-a': ['1', '2'], 'uri-query': 'spoofed', 'transfer-encoding': 'chunked' },
+      {
+        host: 'gw',
+        connection: 'keep-alive',
+        authorization: 'Basic eA==',
+        cookie: 'a=b',
+        'content-type': 'text/plain',
+        'content-length': '3',
+        'x-a': ['1', '2'],
+        'uri-query': 'spoofed',
+        'transfer-encoding': 'chunked',
+      },
       'x=1',
     );
     expect(h).toEqual({ host: 'gw', 'x-a': '1, 2', 'uri-query': 'x=1' });

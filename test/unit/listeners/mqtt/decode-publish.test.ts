@@ -40,7 +40,11 @@ function violation(fn: () => unknown): MqttProtocolViolation {
 
 const CASES: Array<{ name: string; version: 4 | 5; packet: Omit<IPublishPacket, 'cmd'> }> = [
   { name: '3.1.1 QoS 0', version: 4, packet: { topic: 'a/b', payload: Buffer.from('x'), qos: 0, dup: false, retain: false } },
-  { name: '3.1.1 QoS 1, DUP and RETAIN', version: 4, packet: { topic: 'sensors/é/temp', payload: Buffer.alloc(300, 7), qos: 1, messageId: 65535, dup: true, retain: true } },
+  {
+    name: '3.1.1 QoS 1, DUP and RETAIN',
+    version: 4,
+    packet: { topic: 'sensors/é/temp', payload: Buffer.alloc(300, 7), qos: 1, messageId: 65535, dup: true, retain: true },
+  },
   { name: '3.1.1 empty payload', version: 4, packet: { topic: 't', payload: Buffer.alloc(0), qos: 2, messageId: 1, dup: false, retain: false } },
   { name: '5 without properties', version: 5, packet: { topic: 'x', payload: Buffer.from('{"v":1}'), qos: 1, messageId: 42, dup: false, retain: false } },
   {
@@ -64,7 +68,11 @@ const CASES: Array<{ name: string; version: 4 | 5; packet: Omit<IPublishPacket, 
       },
     },
   },
-  { name: '5 with an empty topic and an alias', version: 5, packet: { topic: '', payload: Buffer.alloc(2000, 1), qos: 0, dup: false, retain: false, properties: { topicAlias: 1 } } },
+  {
+    name: '5 with an empty topic and an alias',
+    version: 5,
+    packet: { topic: '', payload: Buffer.alloc(2000, 1), qos: 0, dup: false, retain: false, properties: { topicAlias: 1 } },
+  },
 ];
 
 describe('decodePublish', () => {
@@ -101,7 +109,9 @@ describe('decodePublish', () => {
     // QoS 1 with one byte of packet identifier.
     expect(violation(() => decodePublish(Buffer.from([0x32, 4, 0, 1, 0x61, 0]), 2, false)).message).toMatch(/packet identifier runs past/);
     // Property length 9 with 2 bytes left.
-    expect(violation(() => decodePublish(Buffer.from([0x30, 6, 0, 1, 0x61, 9, 0x23, 0]), 2, true)).message).toMatch(/properties runs past the end of the packet/);
+    expect(violation(() => decodePublish(Buffer.from([0x30, 6, 0, 1, 0x61, 9, 0x23, 0]), 2, true)).message).toMatch(
+      /properties runs past the end of the packet/,
+    );
     // A topic alias (two bytes) cut short by the property length.
     const cut = violation(() => decodePublish(Buffer.from([0x30, 7, 0, 1, 0x61, 2, 0x23, 0, 1]), 2, true));
     expect(cut.reasonCode).toBe(RC.MALFORMED_PACKET);

@@ -12,13 +12,21 @@ describe('buildEnvelope', () => {
   });
 
   it('maps MQTT 5 properties', () => {
-    const e = buildEnvelope('mqtt', source, 't', Buffer.alloc(0), 1, {
-      contentType: 'application/json',
-      userProperties: { 'X-One': '1', Multi: ['a', 'b'] },
-      responseTopic: 'r/t',
-      correlationData: Buffer.from([0xfb, 0xff]),
-      messageExpiryInterval: 30,
-    }, 5000);
+    const e = buildEnvelope(
+      'mqtt',
+      source,
+      't',
+      Buffer.alloc(0),
+      1,
+      {
+        contentType: 'application/json',
+        userProperties: { 'X-One': '1', Multi: ['a', 'b'] },
+        responseTopic: 'r/t',
+        correlationData: Buffer.from([0xfb, 0xff]),
+        messageExpiryInterval: 30,
+      },
+      5000,
+    );
     expect(e.delivery).toBe('at-least-once');
     expect(e.contentType).toBe('application/json');
     expect(e.headers).toEqual({ 'x-one': '1', multi: 'a, b' });

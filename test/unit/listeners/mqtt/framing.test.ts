@@ -75,7 +75,10 @@ describe('Framer', () => {
 
   it('reports a Remaining Length longer than its value needs as malformed [MQTT-1.5.5-1]', () => {
     // 0x80 0x00 encodes 0 in two bytes.
-    expect(new Framer(1000).push(Buffer.from([0xc0, 0x80, 0x00]), () => true)).toEqual({ kind: 'malformed-length', detail: 'remaining length not in its shortest form' });
+    expect(new Framer(1000).push(Buffer.from([0xc0, 0x80, 0x00]), () => true)).toEqual({
+      kind: 'malformed-length',
+      detail: 'remaining length not in its shortest form',
+    });
     // 0x81 0x80 0x00 encodes 1 in three.
     expect(new Framer(1000).push(Buffer.from([0x30, 0x81, 0x80, 0x00]), () => true)).toMatchObject({ kind: 'malformed-length' });
     // The shortest forms pass.

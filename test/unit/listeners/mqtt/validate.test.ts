@@ -29,15 +29,36 @@ function wellFormed(v5: boolean): Packet[] {
       keepalive: 30,
       username: 'user',
       password: Buffer.from([0, 1, 2]),
-      will: { topic: 'w/€', payload: Buffer.from('bye'), qos: 1, retain: false, ...p5({ willDelayInterval: 5, contentType: 'text/plain', userProperties: up }) },
-      ...p5({ sessionExpiryInterval: 10, receiveMaximum: 5, maximumPacketSize: 1000, topicAliasMaximum: 3, requestProblemInformation: false, userProperties: up }),
+      will: {
+        topic: 'w/€',
+        payload: Buffer.from('bye'),
+        qos: 1,
+        retain: false,
+        ...p5({ willDelayInterval: 5, contentType: 'text/plain', userProperties: up }),
+      },
+      ...p5({
+        sessionExpiryInterval: 10,
+        receiveMaximum: 5,
+        maximumPacketSize: 1000,
+        topicAliasMaximum: 3,
+        requestProblemInformation: false,
+        userProperties: up,
+      }),
     },
     { cmd: 'connect', protocolId: 'MQTT', protocolVersion: v5 ? 5 : 4, clientId: '', clean: true, keepalive: 0 },
     { cmd: 'puback', messageId: 7 },
     { cmd: 'pubrec', messageId: 8, ...(v5 && { reasonCode: 0x10 }) },
     { cmd: 'pubrel', messageId: 9, ...(v5 && { reasonCode: 0x92, properties: { reasonString: 'gone', userProperties: up } }) },
     { cmd: 'pubcomp', messageId: 10 },
-    { cmd: 'subscribe', messageId: 11, subscriptions: [{ topic: 'a/+/€', qos: 2, ...(v5 && { nl: true, rap: true, rh: 2 }) }, { topic: '#', qos: 0 }], ...p5({ subscriptionIdentifier: 300, userProperties: up }) },
+    {
+      cmd: 'subscribe',
+      messageId: 11,
+      subscriptions: [
+        { topic: 'a/+/€', qos: 2, ...(v5 && { nl: true, rap: true, rh: 2 }) },
+        { topic: '#', qos: 0 },
+      ],
+      ...p5({ subscriptionIdentifier: 300, userProperties: up }),
+    },
     { cmd: 'unsubscribe', messageId: 12, unsubscriptions: ['a/+/€', '#'], ...p5({ userProperties: up }) },
     { cmd: 'pingreq' },
     { cmd: 'disconnect', ...(v5 && { reasonCode: 0x04, properties: { sessionExpiryInterval: 0, reasonString: 'bye', userProperties: up } }) },
@@ -70,7 +91,11 @@ describe('validatePacket', () => {
       const start = bodyStart(good);
       const body = Buffer.from(good.subarray(start, start + Math.floor(rand() * (good.length - start + 1))));
       for (let k = 0; k < 2 && body.length > 0; k++) body[Math.floor(rand() * body.length)] = Math.floor(rand() * 256);
-      const frame = Buffer.concat([Buffer.from([good[0]!, body.length & 0x7f | (body.length > 127 ? 0x80 : 0)]), body.length > 127 ? Buffer.from([body.length >> 7]) : Buffer.alloc(0), body]);
+      const frame = Buffer.concat([
+        Buffer.from([good[0]!, (body.length & 0x7f) | (body.length > 127 ? 0x80 : 0)]),
+        body.length > 127 ? Buffer.from([body.length >> 7]) : Buffer.alloc(0),
+        body,
+      ]);
       try {
         validatePacket(frame, bodyStart(frame), p.cmd === 'connect' ? 0 : version);
       } catch (err) {
