@@ -3,15 +3,12 @@
  * device, a real back-end behind the pipeline.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Agent, Client, fetch as undiciFetch } from 'undici';
 import { TestBackend } from '../helpers/backend.js';
 import { errorCodeOf } from '../helpers/http.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
+import { selfSignedCert } from '../helpers/tls.js';
 
 let backend: TestBackend;
 let gw: TestGateway;
@@ -178,32 +175,7 @@ describe('draining stop', () => {
 
 describe('TLS', () => {
   it('serves ingress over https with the configured certificate', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'thinggate-http-tls-'));
-    const cert = join(dir, 'server.crt');
-    const key = join(dir, 'server.key');
-    await new Promise<void>((resolve, reject) =>
-      execFile(
-        'openssl',
-        [
-          'req',
-          '-x509',
-          '-newkey',
-          'ec',
-          '-pkeyopt',
-          'ec_paramgen_curve:prime256v1',
-          '-nodes',
-          '-keyout',
-          key,
-          '-out',
-          cert,
-          '-days',
-          '1',
-          '-subj',
-          '/CN=localhost',
-        ],
-        (err) => (err ? reject(err) : resolve()),
-      ),
-    );
+    const { cert, key, remove } = selfSignedCert();
     const g = await startGateway({
       listeners: [{ name: 'tls', protocol: 'http', host: '127.0.0.1', port: 0, tls: { cert, key } }],
       pools: [{ name: 'be', endpoints: [{ url: backend.url }] }],
@@ -218,7 +190,7 @@ describe('TLS', () => {
     } finally {
       await dispatcher.close();
       await g.stop();
-      rmSync(dir, { recursive: true, force: true });
+      remove();
     }
   });
 });
