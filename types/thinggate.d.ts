@@ -20,10 +20,14 @@
 /** Delivery guarantee the device asked for. */
 export type Delivery = 'at-most-once' | 'at-least-once' | 'exactly-once';
 
+/** The protocol a message arrived over. */
+export type Protocol = 'mqtt' | 'coap' | 'amqp' | 'http' | (string & {});
+
 /** The authenticated principal behind the connection. */
 export interface Identity {
   readonly principal: string;
-  readonly method: 'anonymous' | 'password' | 'certificate' | 'token' | 'script';
+  /** How the principal was established (`token`: a JWT; `delegate`: an HTTP auth service). */
+  readonly method: 'anonymous' | 'password' | 'certificate' | 'token' | 'delegate' | 'script';
   readonly attributes: Readonly<Record<string, string>>;
 }
 
@@ -31,7 +35,8 @@ export interface Identity {
 export interface Message {
   /** Unique, sortable by arrival. */
   readonly id: string;
-  readonly protocol: 'mqtt' | 'coap' | 'amqp' | 'http';
+  /** A built-in protocol, or the name a plugin listener gives its own. */
+  readonly protocol: Protocol;
   /** Configured name of the listener that received it. */
   readonly listener: string;
   readonly clientId: string;
@@ -76,7 +81,8 @@ export interface Response {
 
 /** A connecting client, as `onConnect` sees it. */
 export interface Client {
-  readonly protocol: 'mqtt' | 'coap' | 'amqp' | 'http';
+  /** A built-in protocol, or the name a plugin listener gives its own. */
+  readonly protocol: Protocol;
   readonly listener: string;
   readonly clientId: string;
   readonly username?: string;

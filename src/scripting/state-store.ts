@@ -58,7 +58,7 @@ export class StateStore {
     return true;
   }
 
-  /** Dispatches one call from the isolate (see prelude.ts). */
+  /** Dispatches one call from the isolate (see isolate/prelude.js). */
   call(op: string, key?: string, value?: string): string | number | boolean | undefined {
     switch (op) {
       case 'get':

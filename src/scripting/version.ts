@@ -12,7 +12,7 @@ import { ScriptCompileError } from './errors.js';
 export interface ScriptLimits {
   readonly memoryMb: number;
   readonly timeoutMs: number;
-  /** Most a message's decisions may carry (`scripts.maxDecisionBytes`; see prelude.ts). */
+  /** Most a message's decisions may carry (`scripts.maxDecisionBytes`; see isolate/prelude.js). */
   readonly maxDecisionBytes: number;
   /** Most the results of one batch call may carry (`scripts.maxBatchDecisionBytes`). */
   readonly maxBatchDecisionBytes: number;
@@ -162,7 +162,7 @@ export class ScriptVersion {
 
   /**
    * Runs `onMessage` over messages given as JSON text of wire arrays and
-   * their concatenated payloads (see prelude.ts), starting at message `from`;
+   * their concatenated payloads (see isolate/prelude.js), starting at message `from`;
    * it may stop early after a time slice, leaving the rest to another call.
    */
   batch(json: string, payloads: Uint8Array | string, now: number, from = 0): BatchCallOutcome {

@@ -7,13 +7,41 @@ import type { Envelope } from '../envelope/index.js';
 import type { ClientInfo } from '../envelope/index.js';
 import type { ScriptResponse } from '../routing/script-host.js';
 
+/** The fields all messages of one connection share, as isolate/prelude.js receives them. */
+export type WireSource = [
+  protocol: Envelope['protocol'],
+  listener: string,
+  clientId: string,
+  identity: { principal: string; method: NonNullable<Envelope['source']['identity']>['method']; attributes: Record<string, string> } | null,
+  tls: NonNullable<Envelope['source']['tls']> | null,
+];
+
+/** One message as isolate/prelude.js receives it; the payload travels separately, its length in slot 8. */
+export type WireMessage = [
+  id: string,
+  source: number,
+  address: string,
+  method: string,
+  headers: Envelope['headers'],
+  contentType: string | null,
+  delivery: Envelope['delivery'],
+  receivedAt: number,
+  payloadLength: number,
+  correlationId: string | null,
+  replyTo: string | null,
+  // msg.decode(): [0, value] decoded by the route's codec, [1, reason] when it failed, null when the isolate decodes itself.
+  decoded: [0, unknown] | [1, string] | null,
+];
+
+/** A back-end's response as `onResponse` receives it. */
+export type WireResponse = [status: number, headers: Record<string, string>, body: Uint8Array];
+
 /** Bytes that own their ArrayBuffer exactly. */
 export function ownBytes(b: Uint8Array): Uint8Array {
   return b.byteOffset === 0 && b.byteLength === b.buffer.byteLength ? b : new Uint8Array(b);
 }
 
-/** The fields all messages of one connection share (see prelude.ts): [protocol, listener, clientId, identity|null]. */
-function sourceWire(env: Envelope): unknown[] {
+function sourceWire(env: Envelope): WireSource {
   const id = env.source.identity;
   return [
     env.protocol,
@@ -24,8 +52,7 @@ function sourceWire(env: Envelope): unknown[] {
   ];
 }
 
-/** One message, naming its source by index (see prelude.ts); the payload travels separately, its length in slot 8. */
-function messageWire(env: Envelope, source: number): unknown[] {
+function messageWire(env: Envelope, source: number): WireMessage {
   return [
     env.id,
     source,
@@ -38,7 +65,6 @@ function messageWire(env: Envelope, source: number): unknown[] {
     env.payload.byteLength,
     env.correlationId ?? null,
     env.replyTo ?? null,
-    // msg.decode(): [0, value] decoded by the route's codec, [1, reason] when it failed, null when the isolate decodes itself.
     env.decoded === undefined ? null : 'error' in env.decoded ? [1, env.decoded.error] : [0, env.decoded.value],
   ];
 }
@@ -49,14 +75,14 @@ function messageWire(env: Envelope, source: number): unknown[] {
  * written, copied and frozen once per batch rather than once per message.
  */
 export function batchWire(envs: readonly Envelope[]): string {
-  const sources: unknown[] = [];
+  const sources: WireSource[] = [];
   const indexOf = new Map<Envelope['source'], number>();
-  const messages = new Array<unknown>(envs.length);
+  const messages = new Array<WireMessage>(envs.length);
   for (let i = 0; i < envs.length; i++) {
     const env = envs[i]!;
     let s = indexOf.get(env.source);
     // A source object belongs to one connection of one listener; the check keeps a shared one honest.
-    if (s === undefined || (sources[s] as unknown[])[0] !== env.protocol || (sources[s] as unknown[])[1] !== env.listener) {
+    if (s === undefined || sources[s]![0] !== env.protocol || sources[s]![1] !== env.listener) {
       s = sources.length;
       sources.push(sourceWire(env));
       indexOf.set(env.source, s);
@@ -69,7 +95,7 @@ export function batchWire(envs: readonly Envelope[]): string {
 /** Payloads up to this total travel as a Latin-1 string (a string copies into an isolate cheapest). */
 const LATIN1_MAX = 16 * 1024;
 
-/** A batch's payloads concatenated, in order (see prelude.ts): a Latin-1 string when small, else bytes owning their memory. */
+/** A batch's payloads concatenated, in order (see isolate/prelude.js): a Latin-1 string when small, else bytes owning their memory. */
 export function payloadsOf(envs: readonly Envelope[]): string | Uint8Array {
   let total = 0;
   for (let i = 0; i < envs.length; i++) total += envs[i]!.payload.byteLength;
@@ -89,11 +115,11 @@ export function payloadsOf(envs: readonly Envelope[]): string | Uint8Array {
 }
 
 /** One message for `onResponse`: [source, message] (the message's source index is 0). */
-export function envelopeWire(env: Envelope): unknown[] {
+export function envelopeWire(env: Envelope): [WireSource, WireMessage] {
   return [sourceWire(env), messageWire(env, 0)];
 }
 
-export function responseWire(res: ScriptResponse): unknown[] {
+export function responseWire(res: ScriptResponse): WireResponse {
   return [res.status, { ...res.headers }, ownBytes(res.body)];
 }
 
