@@ -250,3 +250,38 @@ describe('redelivery and settlement', () => {
     raw.destroy();
   });
 });
+
+describe('mqtt.sessions.enabled false', () => {
+  let off: MqttTestBed;
+  beforeAll(async () => {
+    off = await startBed({ routes: DEVICE_ROUTES, mqtt: { sessions: { enabled: false } } });
+  });
+  afterAll(async () => {
+    await off.close();
+  });
+
+  it('ends every session with its connection: Session Expiry Interval 0 in CONNACK, Session Present 0 on return', async () => {
+    const connect = async (): Promise<{ raw: RawClient; ack: IConnackPacket }> => {
+      const raw = await RawClient.open(off.port, 5);
+      raw.send({
+        cmd: 'connect',
+        protocolId: 'MQTT',
+        protocolVersion: 5,
+        clientId: 'off',
+        clean: false,
+        keepalive: 60,
+        properties: { sessionExpiryInterval: 30 },
+      });
+      return { raw, ack: (await raw.next('connack')) as IConnackPacket };
+    };
+    const first = await connect();
+    expect(first.ack.properties?.sessionExpiryInterval).toBe(0);
+    await subscribeRaw(first.raw, 'devices/off/#');
+    first.raw.destroy();
+    await until(() => off.gw.gateway.devices.lookup('off') === undefined);
+    expect(off.gw.gateway.devices.publish({ topic: 'devices/off/x', payload: Buffer.from('x'), qos: 1, retain: false }).matched).toBe(0);
+    const second = await connect();
+    expect(second.ack.sessionPresent).toBe(false);
+    second.raw.destroy();
+  });
+});

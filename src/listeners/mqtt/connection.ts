@@ -56,6 +56,8 @@ export class MqttConnection implements MqttSession {
   private sessionExpiry = 0;
   /** The session has been parked or ended (once per connection). */
   private sessionEnded = false;
+  /** The stored session (if any) was taken over by this connection: it is this connection's to park. */
+  private sessionOpened = false;
 
   // Limits the client announced (v5) and negotiated values.
   keepaliveMs = 0;
@@ -303,6 +305,7 @@ export class MqttConnection implements MqttSession {
    */
   async openSession(resume: boolean): Promise<boolean> {
     const pending = await takeSession(this.shared.sessions, this.clientId, this, resume && this.shared.options.sessions.enabled);
+    this.sessionOpened = true;
     if (pending === undefined) return false;
     this.out.restore(pending);
     return true;
@@ -312,7 +315,8 @@ export class MqttConnection implements MqttSession {
   private endSession(): void {
     if (this.sessionEnded) return;
     this.sessionEnded = true;
-    const persistent = this.connacked && this.sessionExpiry > 0;
+    // Also when closed between the session stage and CONNACK: a resumed session is not lost.
+    const persistent = this.sessionOpened && this.sessionExpiry > 0;
     const pending = this.out.end(persistent);
     if (!pending) return;
     void park(this.shared.sessions, {
@@ -498,7 +502,8 @@ export class MqttConnection implements MqttSession {
     this.endSession();
     this.shared.connections.delete(this);
     this.shared.metrics.connections.dec();
-    if (this.connacked) this.shared.ctx.devices.disconnect(this);
+    // Registered from the takeover stage on (presence, then subscriptions); a no-op for a connection never registered.
+    this.shared.ctx.devices.disconnect(this);
     this.log.debug({ pending: this.pending }, 'connection closed');
     // [MQTT-3.1.2-8]: the Will goes out when the connection closes without DISCONNECT 0x00.
     if (wasConnected && this.will && this.sendWill) publishWill(this, this.will);
