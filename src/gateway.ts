@@ -8,7 +8,8 @@ import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import type { GatewayConfig, ListenerConfig } from './config/types.js';
 import { createBalancer } from './balancer/index.js';
-import { DeviceRegistry } from './devices/registry.js';
+import { DeviceRegistry, type DeviceMessage } from './devices/registry.js';
+import { MemorySessionStore } from './state/embedded/sessions.js';
 import { Guard } from './guard/guard.js';
 import type { Listener } from './listeners/index.js';
 import { builtinRegistries } from './plugins/builtins.js';
@@ -53,6 +54,8 @@ export class Gateway implements AdminContext {
   readonly logger: Logger;
   readonly metrics: Metrics;
   readonly devices = new DeviceRegistry();
+  /** Persistent MQTT sessions, kept in memory: they do not survive a restart. */
+  readonly sessions = new MemorySessionStore<DeviceMessage>();
   readonly guard: Guard;
   /** Recent security and failure events (admin API, dashboard). */
   readonly events: EventLog;
@@ -362,6 +365,7 @@ export class Gateway implements AdminContext {
         config,
         pipeline: this.pipeline!,
         devices: this.devices,
+        sessions: this.sessions,
         logger: this.logger.child({ listener: config.name }),
         metrics: this.metrics,
         guard: this.guard,

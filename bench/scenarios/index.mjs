@@ -17,6 +17,7 @@ const ORDER = [
   'mqtt-qos1-batch-inline',
   'egress-limit-pipelined',
   'mqtt-qos1-unpipelined',
+  'mqtt-qos1-rest-sessions-off',
   'mqtt-qos0-rest',
   'mqtt-qos2-rest',
   'coap-con-rest',

@@ -4,6 +4,8 @@
  * decisions deliver through it to every matching subscription, like a broker.
  */
 import { compileFilter, matchesCompiled, type CompiledFilter } from '../envelope/address-pattern.js';
+import type { RetainedStore } from '../state/retained.js';
+import { MemoryRetainedStore } from '../state/embedded/retained.js';
 
 export type QoS = 0 | 1 | 2;
 
@@ -21,6 +23,13 @@ export interface DeviceMessage {
   readonly expiresAt?: number;
   /** The payload is declared UTF-8 text (MQTT 5 Payload Format Indicator 1, sent unaltered [MQTT-3.3.2-4]). */
   readonly payloadUtf8?: boolean;
+  /**
+   * Called exactly once by the device session that took the message: true
+   * when the device acknowledged it (MQTT PUBACK for QoS 1, PUBCOMP for
+   * QoS 2, written to the socket for QoS 0), false with a reason when this
+   * session will not deliver it (expired, queue full, session ended).
+   */
+  readonly onSettled?: (delivered: boolean, reason?: string) => void;
 }
 
 /** A connected device session that can take messages. Implemented by listeners. */
@@ -31,7 +40,9 @@ export interface Subscriber {
   readonly principal?: string | undefined;
   /**
    * Delivers a matched message at `qos` (the lower of the message's and the
-   * subscription's). Returns false when the session cannot take it.
+   * subscription's). Returns false when the session cannot take it; then
+   * it never calls the message's `onSettled` (the caller still owns it).
+   * Once taken (true), `onSettled` is called exactly once.
    */
   deliver(message: DeviceMessage, qos: QoS, subscriptionIds?: readonly number[]): boolean;
 }
@@ -40,6 +51,8 @@ export interface SubscriptionOptions {
   readonly qos: QoS;
   /** MQTT 5 No Local: do not deliver the subscriber's own publications. */
   readonly noLocal?: boolean;
+  /** MQTT 5 Retain As Published: keep the retain flag of forwarded messages (otherwise it is cleared). */
+  readonly retainAsPublished?: boolean;
   readonly subscriptionId?: number;
 }
 
@@ -62,6 +75,9 @@ export class DeviceRegistry {
   private readonly wildcard = new Map<string, Map<Subscriber, Entry>>();
   private readonly bySubscriber = new Map<Subscriber, Set<string>>();
   private readonly presence = new Map<string, Subscriber>();
+
+  /** Retained messages toward devices (MQTT 5.0 §3.3.1.3), kept in `retained`. */
+  constructor(readonly retained: RetainedStore<DeviceMessage> = new MemoryRetainedStore<DeviceMessage>()) {}
 
   /** Registers a connected session; returns the session it replaces, if any (session takeover). */
   connect(subscriber: Subscriber): Subscriber | undefined {
@@ -97,19 +113,61 @@ export class DeviceRegistry {
     return out;
   }
 
+  /** A session's subscriptions with their options (kept with a persistent session). */
+  subscriptionEntries(subscriber: Subscriber): Array<{ readonly filter: string; readonly options: SubscriptionOptions }> {
+    const out: Array<{ filter: string; options: SubscriptionOptions }> = [];
+    for (const filter of this.bySubscriber.get(subscriber) ?? []) {
+      const entry = this.tableOf(filter).get(filter)?.get(subscriber);
+      if (entry) out.push({ filter, options: entry.options });
+    }
+    return out;
+  }
+
+  /** Hands every subscription of `from` to `to` (a session parked or resumed), keeping their options. */
+  moveSubscriptions(from: Subscriber, to: Subscriber): void {
+    for (const { filter, options } of this.subscriptionEntries(from)) {
+      this.unsubscribe(from, filter);
+      this.subscribe(to, filter, options);
+    }
+    this.bySubscriber.delete(from);
+  }
+
+  private tableOf(filter: string): Map<string, Map<Subscriber, Entry>> {
+    return filter.includes('+') || filter.includes('#') ? this.wildcard : this.exact;
+  }
+
   get connectedCount(): number {
     return this.presence.size;
   }
 
-  subscribe(subscriber: Subscriber, filter: string, options: SubscriptionOptions): void {
-    const isWild = filter.includes('+') || filter.includes('#');
-    const table = isWild ? this.wildcard : this.exact;
+  /** Adds or replaces a subscription; returns true when it replaced one (MQTT 5 Retain Handling 1 needs to know). */
+  subscribe(subscriber: Subscriber, filter: string, options: SubscriptionOptions): boolean {
+    const table = this.tableOf(filter);
     let subs = table.get(filter);
     if (!subs) table.set(filter, (subs = new Map()));
+    const existed = subs.has(subscriber);
     subs.set(subscriber, { subscriber, filter, levels: compileFilter(filter), options });
     let filters = this.bySubscriber.get(subscriber);
     if (!filters) this.bySubscriber.set(subscriber, (filters = new Set()));
     filters.add(filter);
+    return existed;
+  }
+
+  /**
+   * Keeps the message as its topic's retained message; an empty payload
+   * deletes it and is not kept [MQTT-3.3.1-6, MQTT-3.3.1-7]. The stored
+   * copy carries no settlement hook: the publisher's message settles once.
+   */
+  private retain(message: DeviceMessage): void {
+    const { onSettled: _settled, ...kept } = message;
+    const done = message.payload.length === 0 ? this.retained.delete(message.topic) : this.retained.set(message.topic, kept, message.payload.length);
+    done.catch(() => undefined); // a failed store keeps the previous retained message; live delivery goes on
+  }
+
+  /** The unexpired retained messages matching `filter`, for a new subscription. */
+  async retainedFor(filter: string): Promise<DeviceMessage[]> {
+    const now = Date.now();
+    return (await this.retained.match(filter)).filter((m) => m.expiresAt === undefined || m.expiresAt > now);
   }
 
   /** Returns true when the subscription existed. */
@@ -136,14 +194,17 @@ export class DeviceRegistry {
    */
   publish(message: DeviceMessage, fromClientId?: string): PublishResult {
     if (message.expiresAt !== undefined && message.expiresAt <= Date.now()) return { matched: 0, delivered: 0 };
-    const targets = new Map<Subscriber, { qos: QoS; ids: number[] }>();
+    if (message.retain) this.retain(message);
+    const targets = new Map<Subscriber, { qos: QoS; ids: number[]; retainAsPublished: boolean }>();
     const consider = (entry: Entry): void => {
       if (entry.options.noLocal && fromClientId !== undefined && entry.subscriber.clientId === fromClientId) return;
       const qos = Math.min(entry.options.qos, message.qos) as QoS;
       const t = targets.get(entry.subscriber);
-      if (!t) targets.set(entry.subscriber, { qos, ids: entry.options.subscriptionId ? [entry.options.subscriptionId] : [] });
+      const rap = entry.options.retainAsPublished === true;
+      if (!t) targets.set(entry.subscriber, { qos, ids: entry.options.subscriptionId ? [entry.options.subscriptionId] : [], retainAsPublished: rap });
       else {
         if (qos > t.qos) t.qos = qos;
+        if (rap) t.retainAsPublished = true;
         if (entry.options.subscriptionId) t.ids.push(entry.options.subscriptionId);
       }
     };
@@ -155,8 +216,62 @@ export class DeviceRegistry {
         else break; // every entry in this map shares the same filter
       }
     }
+    // One settlement for the message however many sessions take it: the first success, else the last failure.
+    const shared = message.onSettled && targets.size > 1 ? fanOut(message) : undefined;
     let delivered = 0;
-    for (const [sub, t] of targets) if (sub.deliver(message, t.qos, t.ids.length ? t.ids : undefined)) delivered++;
+    for (const [sub, t] of targets) {
+      const rap = t.retainAsPublished;
+      let m = shared ? shared.copy() : message;
+      // MQTT 5.0 §3.8.3.1: without Retain As Published, forwarded messages go out with RETAIN 0.
+      if (m.retain && !rap) m = { ...m, retain: false };
+      if (sub.deliver(m, t.qos, t.ids.length ? t.ids : undefined)) delivered++;
+      else shared?.notTaken();
+    }
+    shared?.done();
     return { matched: targets.size, delivered };
   }
+}
+
+/**
+ * Settles a message taken by several sessions exactly once: true with the
+ * first session that delivers it, false once every session has failed.
+ */
+function fanOut(message: DeviceMessage): { copy(): DeviceMessage; notTaken(): void; done(): void } {
+  const settle = message.onSettled!;
+  let outstanding = 0;
+  let finished = false;
+  let sealed = false;
+  let lastReason: string | undefined;
+  const finish = (ok: boolean, reason?: string): void => {
+    if (finished) return;
+    finished = true;
+    settle(ok, reason);
+  };
+  const check = (): void => {
+    if (sealed && outstanding === 0) finish(false, lastReason ?? 'no session took the message');
+  };
+  return {
+    copy: () => {
+      outstanding++;
+      return {
+        ...message,
+        onSettled: (ok: boolean, reason?: string) => {
+          outstanding--;
+          if (ok) finish(true);
+          else {
+            lastReason = reason;
+            check();
+          }
+        },
+      };
+    },
+    notTaken: () => {
+      outstanding--;
+    },
+    done: () => {
+      sealed = true;
+      // Nobody took it: the caller sees delivered 0 and keeps the message, so it is not settled here.
+      if (outstanding === 0 && lastReason !== undefined) check();
+    },
+  };
 }

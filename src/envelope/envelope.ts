@@ -104,6 +104,8 @@ export interface Envelope {
   readonly decoded?: DecodedPayload;
   /** The sender declared the payload UTF-8 text (MQTT 5 Payload Format Indicator 1); forwarded to devices unaltered [MQTT-3.3.2-4]. */
   readonly payloadUtf8?: boolean;
+  /** MQTT RETAIN: a `target: devices` route keeps the message as its topic's retained message. */
+  readonly retain?: boolean;
   /**
    * Aborted once the connection that carried the message has closed. Until
    * its acknowledgement is sent the device counts the message as not
@@ -153,6 +155,7 @@ export function createEnvelope(init: EnvelopeInit): Envelope {
   if (init.replyTo !== undefined) env.replyTo = init.replyTo;
   if (init.expiresAt !== undefined) env.expiresAt = init.expiresAt;
   if (init.payloadUtf8 === true) env.payloadUtf8 = true;
+  if (init.retain === true) env.retain = true;
   if (init.signal !== undefined) env.signal = init.signal;
   return Object.freeze(env);
 }

@@ -10,6 +10,7 @@ import type { ListenerConfig } from '../config/types.js';
 import type { DeviceMessage, DeviceRegistry } from '../devices/registry.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Guard } from '../guard/guard.js';
+import type { SessionStore } from '../state/sessions.js';
 
 /** The contracts a listener shares with the pipeline live with the envelope; re-exported for listener implementations. */
 export type { Admission, ClientInfo, Pipeline } from '../envelope/index.js';
@@ -22,6 +23,8 @@ export interface ListenerContext {
   readonly logger: Logger;
   readonly metrics: Metrics;
   readonly guard: Guard;
+  /** Persistent device sessions, shared by the gateway's listeners (a listener without one keeps its own). */
+  readonly sessions?: SessionStore<DeviceMessage>;
   /** Folder of the configuration file; relative paths in the listener's configuration (TLS material) resolve against it. Defaults to the working directory. */
   readonly baseDir?: string;
 }

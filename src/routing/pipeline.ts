@@ -186,6 +186,7 @@ export class GatewayPipeline implements Pipeline {
             payload: env.payload,
             qos: QOS_BY_DELIVERY[env.delivery],
             ...(env.contentType !== undefined && { contentType: env.contentType }),
+            ...(env.retain === true && { retain: true }),
             headers: env.headers,
           },
           env.payloadUtf8 === true,

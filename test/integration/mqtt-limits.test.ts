@@ -9,7 +9,7 @@ import { RawClient, client, startBed, type MqttTestBed } from './mqtt-support.js
 
 let bed: MqttTestBed;
 beforeAll(async () => {
-  bed = await startBed({ limits: { maxInflight: 2, maxPacketBytes: 1024 }, mqtt: { topicAliasMaximum: 4 } });
+  bed = await startBed({ limits: { maxInflight: 2, maxPacketBytes: 1024 }, mqtt: { topicAliasMaximum: 4, retainAvailable: false } });
 });
 afterAll(async () => {
   await bed.close();
@@ -96,13 +96,13 @@ describe('topic aliases', () => {
   });
 });
 
-it('disconnects a v5 client publishing a retained message with 0x9A', async () => {
+it('with mqtt.retainAvailable false, disconnects a v5 client publishing a retained message with 0x9A', async () => {
   const raw = await RawClient.connected(bed.port, 5);
   raw.send({ cmd: 'publish', topic: 'retain/me', payload: Buffer.from('x'), qos: 0, dup: false, retain: true });
   await expectDisconnect(raw, 0x9a);
 });
 
-it('treats a v3.1.1 retained publish as a plain publish', async () => {
+it('with mqtt.retainAvailable false, treats a v3.1.1 retained publish as a plain publish', async () => {
   const c = await client(bed.port, { protocolVersion: 4 });
   try {
     const before = bed.backend.requests.length;

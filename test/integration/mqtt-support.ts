@@ -18,11 +18,17 @@ export interface MqttTestBed {
 }
 
 export interface BedOptions {
-  readonly routes?: unknown[];
+  readonly routes?: readonly unknown[];
   readonly limits?: Record<string, unknown>;
   readonly mqtt?: Record<string, unknown>;
   readonly pool?: Record<string, unknown>;
 }
+
+/** `devices/#` delivered to subscribed devices, like a broker; everything else to the back-end. */
+export const DEVICE_ROUTES: readonly unknown[] = [
+  { match: { address: 'devices/#' }, target: 'devices' },
+  { match: { address: '#' }, pool: 'default', request: { method: 'POST', path: '/messages/{address}' } },
+];
 
 /** Starts a back-end and a gateway routing `#` to POST /messages/{address} unless `routes` say otherwise. */
 export async function startBed(options: BedOptions = {}): Promise<MqttTestBed> {

@@ -5,16 +5,11 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { client, startBed, type MqttTestBed } from '../integration/mqtt-support.js';
+import { DEVICE_ROUTES, client, startBed, type MqttTestBed } from '../integration/mqtt-support.js';
 
 let bed: MqttTestBed;
 beforeAll(async () => {
-  bed = await startBed({
-    routes: [
-      { match: { address: 'devices/#' }, target: 'devices' },
-      { match: { address: '#' }, pool: 'default', request: { method: 'POST', path: '/messages/{address}' } },
-    ],
-  });
+  bed = await startBed({ routes: DEVICE_ROUTES });
 });
 afterAll(async () => {
   await bed.close();

@@ -18,10 +18,12 @@ import { decodePublish } from './decode-publish.js';
 import { MqttProtocolViolation, malformed, receiveMaximumExceeded } from './violation.js';
 import { RC } from './reason-codes.js';
 import { Outbound } from './outbound.js';
+import { InboundQos } from './inbound.js';
 import { dispatchPacket } from './handlers/index.js';
 import { validatePacket } from './validate.js';
 import { connectLevel } from './validate-connect.js';
 import { publishWill } from './will.js';
+import { park, takeSession } from './persistence.js';
 import type { ConnectionState, ListenerShared as SharedState, MqttSession, RemoteInfo, Will } from './session.js';
 
 export { QOS2_DISPATCHING, QOS2_RECEIVED, type ConnectionState, type RemoteInfo } from './session.js';
@@ -50,25 +52,26 @@ export class MqttConnection implements MqttSession {
   connacked = false;
   /** The v5 Session Expiry Interval the client asked for in CONNECT (0 when absent), for DISCONNECT's rule (§3.14.2.2.2). */
   connectSessionExpiry = 0;
+  /** Seconds the session outlives this connection (0: it ends with it); see persistence.ts. */
+  private sessionExpiry = 0;
+  /** The session has been parked or ended (once per connection). */
+  private sessionEnded = false;
+  /** The stored session (if any) was taken over by this connection: it is this connection's to park. */
+  private sessionOpened = false;
 
   // Limits the client announced (v5) and negotiated values.
   keepaliveMs = 0;
-  clientReceiveMaximum = 65535;
   readonly topicAliases = new Map<number, string>();
 
   // Inbound flow.
   /** Messages handed to the pipeline whose outcome has not arrived. */
   pending = 0;
-  /** QoS 1/2 messages not yet completed (PUBACK / PUBCOMP sent): the v5 Receive Maximum quota. */
-  quota = 0;
-  /** Inbound QoS 2 packet ids and their exchange state. */
-  readonly qos2 = new Map<number, number>();
+  /** Inbound QoS 1/2 accounting (Receive Maximum quota, QoS 2 exchanges). */
+  readonly inbound: InboundQos;
   /** Packets that arrived while CONNECT was being admitted; replayed after CONNACK. */
   backlog: Packet[] | undefined;
   /** Packets parsed while the in-flight limit was reached; replayed as outcomes arrive. */
   private held: Packet[] | undefined;
-  /** QoS 1/2 PUBLISHes among `held` (v5), counted against the Receive Maximum on arrival. */
-  private heldQuota = 0;
 
   readonly out: Outbound;
   readonly wire: PacketWriter;
@@ -97,7 +100,8 @@ export class MqttConnection implements MqttSession {
     };
     this.frames = new Framer(shared.limits.maxPacketBytes);
     this.wire = new PacketWriter(socket, shared.metrics, shared.scheduleFlush, () => this.log);
-    this.out = new Outbound(this, Math.max(shared.limits.maxInflight * 4, 256));
+    this.inbound = new InboundQos(shared.limits.maxInflight);
+    this.out = new Outbound(this, Math.max(shared.limits.maxInflight * 4, 256, shared.options.sessions.maxQueuedMessages));
     this.parser = mqttPacket.parser({ protocolVersion: 4 });
     this.parser.on('packet', (p: Packet) => this.onPacket(p));
     this.parser.on('error', (err: Error) => this.onParseError(err));
@@ -221,11 +225,10 @@ export class MqttConnection implements MqttSession {
    */
   private hold(packet: Packet): void {
     if (packet.cmd === 'publish' && packet.qos > 0 && this.version === 5) {
-      if (this.quota + this.heldQuota >= this.shared.limits.maxInflight) {
+      if (!this.inbound.hold()) {
         this.fail(receiveMaximumExceeded(this.shared.limits.maxInflight));
         return;
       }
-      this.heldQuota++;
     }
     this.held!.push(packet);
   }
@@ -235,7 +238,7 @@ export class MqttConnection implements MqttSession {
     const max = this.shared.limits.maxInflight;
     while (held.length > 0 && this.pending < max && !this.closing) {
       const p = held.shift()!;
-      if (p.cmd === 'publish' && p.qos > 0 && this.version === 5) this.heldQuota--;
+      if (p.cmd === 'publish' && p.qos > 0 && this.version === 5) this.inbound.unhold();
       try {
         dispatchPacket(this, p);
       } catch (err) {
@@ -286,6 +289,44 @@ export class MqttConnection implements MqttSession {
     this.log = this.log.child({ clientId });
     // While reading is still paused (admission backlog), resuming arms it.
     if (!this.paused) this.restartKeepalive();
+    this.out.start();
+  }
+
+  // ---- session persistence (persistence.ts) -------------------------------
+
+  /** How long the session outlives the connection, in seconds (CONNECT, or a v5 DISCONNECT §3.14.2.2.2). */
+  setSessionExpiry(seconds: number): void {
+    this.sessionExpiry = this.shared.options.sessions.enabled ? seconds : 0;
+  }
+
+  /**
+   * Takes over the stored session of this client id: resumed (Clean Start 0;
+   * true when there was one: Session Present) or discarded (Clean Start 1).
+   */
+  async openSession(resume: boolean): Promise<boolean> {
+    const pending = await takeSession(this.shared.sessions, this.clientId, this, resume && this.shared.options.sessions.enabled);
+    this.sessionOpened = true;
+    if (pending === undefined) return false;
+    this.out.restore(pending);
+    return true;
+  }
+
+  /** Parks the session in the store (it outlives the connection) or ends it; once. */
+  private endSession(): void {
+    if (this.sessionEnded) return;
+    this.sessionEnded = true;
+    // Also when closed between the session stage and CONNACK: a resumed session is not lost.
+    const persistent = this.sessionOpened && this.sessionExpiry > 0;
+    const pending = this.out.end(persistent);
+    if (!pending) return;
+    void park(this.shared.sessions, {
+      clientId: this.clientId,
+      listener: this.listener,
+      principal: this.principal,
+      expirySeconds: this.sessionExpiry,
+      pending,
+      subscriber: this,
+    });
   }
 
   // ---- keepalive [MQTT-3.1.2-24] ------------------------------------------
@@ -376,7 +417,8 @@ export class MqttConnection implements MqttSession {
 
   /** Subscriber: delivers a matched message at `qos`. */
   deliver(message: DeviceMessage, qos: QoS, subscriptionIds?: readonly number[]): boolean {
-    if (this.state !== 'connected' || this.closing) return false;
+    // Before CONNACK the outbound side queues (a resumed session's messages go first).
+    if (this.state === 'closed' || this.closing) return false;
     const ok = this.out.deliver(message, qos, subscriptionIds);
     if (ok) this.shared.messagesOut++;
     return ok;
@@ -426,6 +468,8 @@ export class MqttConnection implements MqttSession {
     if (this.closing) return;
     this.log.info('session taken over by a new connection');
     this.closeWith(RC.SESSION_TAKEN_OVER, 'session taken over');
+    // Parked now, not when the socket closes: the new connection resumes it next.
+    this.endSession();
   }
 
   /** Half-closes after flushing; destroys if the peer does not close in time. */
@@ -455,10 +499,11 @@ export class MqttConnection implements MqttSession {
     this.state = 'closed';
     this.closed.abort();
     clearTimeout(this.keepaliveTimer);
-    this.out.clear();
+    this.endSession();
     this.shared.connections.delete(this);
     this.shared.metrics.connections.dec();
-    if (this.connacked) this.shared.ctx.devices.disconnect(this);
+    // Registered from the takeover stage on (presence, then subscriptions); a no-op for a connection never registered.
+    this.shared.ctx.devices.disconnect(this);
     this.log.debug({ pending: this.pending }, 'connection closed');
     // [MQTT-3.1.2-8]: the Will goes out when the connection closes without DISCONNECT 0x00.
     if (wasConnected && this.will && this.sendWill) publishWill(this, this.will);

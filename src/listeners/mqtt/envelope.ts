@@ -38,6 +38,7 @@ export function buildEnvelope(
   props: MessageProperties | undefined,
   now: number,
   signal?: AbortSignal,
+  retain = false,
 ): Envelope {
   // Fields assigned one by one: no object spread on the per-message path.
   const init: { -readonly [K in keyof EnvelopeInit]: EnvelopeInit[K] } = {
@@ -51,6 +52,7 @@ export function buildEnvelope(
     receivedAt: now,
   };
   if (signal !== undefined) init.signal = signal;
+  if (retain) init.retain = true;
   if (props !== undefined) {
     if (props.userProperties !== undefined) init.headers = userPropertiesToHeaders(props.userProperties);
     if (props.contentType !== undefined) init.contentType = props.contentType;

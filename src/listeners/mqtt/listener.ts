@@ -22,6 +22,7 @@ import { MqttConnection, type ListenerShared, type RemoteInfo } from './connecti
 import { MqttMetrics } from './metrics.js';
 import type { PacketWriter } from './writer.js';
 import { RC } from './reason-codes.js';
+import { MemorySessionStore } from '../../state/embedded/sessions.js';
 
 /** How long a non-draining stop waits for peers to read the final DISCONNECT. */
 const STOP_GRACE_MS = 200;
@@ -50,13 +51,15 @@ export class MqttListener implements Listener {
       hello: { name: 'CONNECT', clause: 'MQTT-3.1.4-1' },
       websocket: ctx.config.protocol === 'mqtt-ws',
     });
+    const metrics = new MqttMetrics(ctx.metrics, ctx.config.name);
     this.shared = {
       ctx,
       name: ctx.config.name,
       limits: ctx.config.limits,
       options: ctx.config.mqtt,
-      metrics: new MqttMetrics(ctx.metrics, ctx.config.name),
+      metrics,
       connections: new Set(),
+      sessions: { store: ctx.sessions ?? new MemorySessionStore<DeviceMessage>(), devices: ctx.devices, options: ctx.config.mqtt.sessions, metrics },
       draining: false,
       messagesIn: 0,
       messagesOut: 0,

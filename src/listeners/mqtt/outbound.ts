@@ -1,33 +1,52 @@
 /**
- * Southbound delivery on one connection: PUBLISH toward the device at the
- * granted QoS, with this connection's own packet-id allocation, the client's
- * Receive Maximum (MQTT 5.0 §4.9: at most that many unacknowledged QoS 1/2
- * PUBLISHes [MQTT-3.3.4-9]; the rest wait in a bounded queue) and its
- * Maximum Packet Size (larger messages are not sent [MQTT-3.1.2-24]).
+ * Southbound delivery of one session: PUBLISH toward the device at the
+ * granted QoS. This object owns the outbound in-flight state (packet id →
+ * message), packet-id allocation, the client's Receive Maximum (MQTT 5.0
+ * §4.9: at most that many unacknowledged QoS 1/2 PUBLISHes [MQTT-3.3.4-9];
+ * the rest wait in a bounded queue) and the client's Maximum Packet Size
+ * (larger messages are not sent [MQTT-3.1.2-25]).
+ *
+ * Messages that arrive before CONNACK wait until {@link Outbound.start}. A
+ * persistent session hands its unacknowledged and queued messages to the
+ * session store when the connection ends ({@link Outbound.end}) and gets
+ * them back on resume ({@link Outbound.restore}): in-flight ones are resent
+ * with DUP=1, or PUBREL when PUBREC was already received [MQTT-4.4.0-1].
+ *
+ * Every message with `onSettled` is settled exactly once: true on PUBACK,
+ * PUBCOMP or (QoS 0) once written; false with a reason when dropped.
  */
 import type { IPublishPacket } from 'mqtt-packet';
 import type { DeviceMessage, QoS } from '../../devices/registry.js';
-import type { MqttSession } from './session.js';
+import type { PendingMessage } from '../../state/sessions.js';
+import type { MqttMetrics } from './metrics.js';
+import type { PacketWriter } from './writer.js';
 import { RC } from './reason-codes.js';
 
-/** Outbound QoS 2 states: waiting for PUBREC, then for PUBCOMP. */
-const AWAIT_ACK = 1;
-const AWAIT_COMP = 2;
+/** What the outbound side needs of its connection. */
+export interface OutboundLink {
+  readonly version: number;
+  readonly wire: PacketWriter;
+  readonly shared: { readonly metrics: MqttMetrics };
+}
 
-interface Queued {
-  readonly message: DeviceMessage;
-  readonly qos: 1 | 2;
-  readonly subscriptionIds: readonly number[] | undefined;
+type Entry = PendingMessage<DeviceMessage>;
+
+/** Calls a message's settlement hook, at most once per call site by construction. */
+export function settle(message: DeviceMessage, delivered: boolean, reason?: string): void {
+  message.onSettled?.(delivered, reason);
 }
 
 export class Outbound {
-  /** Packet id → state, for unacknowledged QoS 1/2 PUBLISHes. */
-  private readonly inflight = new Map<number, number>();
-  private readonly queue: Queued[] = [];
+  /** Packet id → message, for sent and unacknowledged QoS 1/2 PUBLISHes (insertion order = send order). */
+  private readonly inflight = new Map<number, Entry>();
+  private queue: Entry[] = [];
   private nextId = 1;
+  private receiveMaximum = 65535;
+  private online = false;
+  private ended = false;
 
   constructor(
-    private readonly conn: MqttSession,
+    private readonly link: OutboundLink,
     private readonly maxQueue: number,
   ) {}
 
@@ -36,31 +55,70 @@ export class Outbound {
     return this.inflight.size;
   }
 
+  /** Messages waiting to be sent. */
+  get queuedCount(): number {
+    return this.queue.length;
+  }
+
+  /** The client's Receive Maximum from CONNECT (MQTT 5.0 §3.1.2.11.3). */
+  setReceiveMaximum(n: number): void {
+    this.receiveMaximum = n;
+  }
+
+  /**
+   * Takes a message for the device. False when it is not taken (ended,
+   * expired, queue full, or a QoS 0 message that cannot be written now):
+   * then `onSettled` is left to the caller.
+   */
   deliver(message: DeviceMessage, qos: QoS, subscriptionIds: readonly number[] | undefined): boolean {
-    if (message.expiresAt !== undefined && message.expiresAt <= Date.now()) return false;
-    if (qos === 0) {
-      // QoS 0 to a backed-up socket is dropped rather than buffered without bound.
-      if (this.conn.wire.backedUp) {
-        this.conn.shared.metrics.dropped('socket-backed-up');
+    if (this.ended || expired(message)) return false;
+    const entry: Entry = { message, qos, bytes: message.payload.length, ...(subscriptionIds && { subscriptionIds }) };
+    if (!this.online || this.queue.length > 0 || (qos > 0 && this.inflight.size >= this.receiveMaximum)) {
+      if (this.queue.length >= this.maxQueue) {
+        this.link.shared.metrics.dropped('queue-full');
         return false;
       }
-      return this.sendPublish(message, 0, 0, subscriptionIds);
+      this.queue.push(entry);
+      return true;
     }
-    if (this.inflight.size < this.conn.clientReceiveMaximum && this.queue.length === 0) {
-      return this.sendQueued(message, qos, subscriptionIds);
+    return this.send(entry, false);
+  }
+
+  /** CONNACK is out: resend what was in flight (DUP), then send what waited. */
+  start(): void {
+    if (this.ended) return;
+    this.online = true;
+    for (const [id, e] of this.inflight) {
+      if (e.released) this.link.wire.simpleAck('pubrel', id);
+      else if (expired(e.message)) {
+        this.inflight.delete(id);
+        this.drop(e.message, 'expired');
+      } else if (!this.publish(e, id, true)) {
+        this.inflight.delete(id);
+        this.drop(e.message, 'too-large-for-client');
+      }
     }
-    if (this.queue.length >= this.maxQueue) {
-      this.conn.shared.metrics.dropped('queue-full');
-      return false;
+    this.pump();
+  }
+
+  /** A resumed session's messages, ahead of anything queued since (before {@link start}). */
+  restore(pending: readonly Entry[]): void {
+    const waiting: Entry[] = [];
+    for (const e of pending) {
+      if (e.packetId !== undefined && e.qos > 0 && !this.inflight.has(e.packetId)) {
+        this.inflight.set(e.packetId, e);
+        this.nextId = e.packetId === 65535 ? 1 : e.packetId + 1;
+      } else waiting.push({ message: e.message, qos: e.qos, bytes: e.bytes, ...(e.subscriptionIds && { subscriptionIds: e.subscriptionIds }) });
     }
-    this.queue.push({ message, qos, subscriptionIds });
-    return true;
+    this.queue = [...waiting, ...this.queue];
   }
 
   /** PUBACK from the client for an outbound QoS 1 PUBLISH. */
   onPuback(id: number): void {
-    if (this.inflight.get(id) !== AWAIT_ACK) return; // a stray PUBACK is ignored
+    const e = this.inflight.get(id);
+    if (e === undefined || e.qos !== 1) return; // a stray PUBACK is ignored
     this.inflight.delete(id);
+    settle(e.message, true);
     this.pump();
   }
 
@@ -70,48 +128,77 @@ export class Outbound {
    * [MQTT-4.3.3-4], for an unknown packet id too (then with 0x92).
    */
   onPubrec(id: number, reasonCode: number): void {
-    const state = this.inflight.get(id);
+    const e = this.inflight.get(id);
     if (reasonCode >= 0x80) {
-      if (state !== undefined) {
+      if (e !== undefined && e.qos === 2) {
         this.inflight.delete(id);
+        settle(e.message, false, `PUBREC 0x${reasonCode.toString(16)}`);
         this.pump();
       }
       return;
     }
-    if (state === undefined) {
-      this.conn.wire.ack('pubrel', id, RC.PACKET_IDENTIFIER_NOT_FOUND);
+    if (e === undefined || e.qos !== 2) {
+      this.link.wire.ack('pubrel', id, RC.PACKET_IDENTIFIER_NOT_FOUND);
       return;
     }
-    this.inflight.set(id, AWAIT_COMP);
-    this.conn.wire.simpleAck('pubrel', id);
+    this.inflight.set(id, { ...e, released: true });
+    this.link.wire.simpleAck('pubrel', id);
   }
 
   onPubcomp(id: number): void {
-    if (this.inflight.get(id) !== AWAIT_COMP) return;
+    const e = this.inflight.get(id);
+    if (e?.released !== true) return;
     this.inflight.delete(id);
+    settle(e.message, true);
     this.pump();
   }
 
-  /** Forgets everything (the session ends with the connection). */
-  clear(): void {
+  /**
+   * The connection ended. A persistent session's messages are returned for
+   * the session store, still unsettled; otherwise each is settled false.
+   */
+  end(persistent: boolean): Entry[] | undefined {
+    this.online = false;
+    this.ended = true;
+    const pending = [...this.inflight.values(), ...this.queue];
     this.inflight.clear();
-    this.queue.length = 0;
+    this.queue = [];
+    if (persistent) return pending;
+    for (const e of pending) settle(e.message, false, 'session ended');
+    return undefined;
   }
 
   private pump(): void {
-    while (this.queue.length > 0 && this.inflight.size < this.conn.clientReceiveMaximum) {
-      const q = this.queue.shift()!;
-      if (q.message.expiresAt !== undefined && q.message.expiresAt <= Date.now()) continue;
-      this.sendQueued(q.message, q.qos, q.subscriptionIds);
+    while (this.online && this.queue.length > 0) {
+      const e = this.queue[0]!;
+      if (e.qos > 0 && this.inflight.size >= this.receiveMaximum) return;
+      this.queue.shift();
+      if (expired(e.message)) this.drop(e.message, 'expired');
+      else this.send(e, true);
     }
   }
 
-  private sendQueued(message: DeviceMessage, qos: 1 | 2, subscriptionIds: readonly number[] | undefined): boolean {
-    const id = this.allocateId();
-    if (id === 0) return false;
-    if (!this.sendPublish(message, qos, id, subscriptionIds)) return false;
-    this.inflight.set(id, AWAIT_ACK);
+  /** Sends now; on failure the message is dropped, and settled false when it had been `taken` earlier. */
+  private send(e: Entry, taken: boolean): boolean {
+    let id = 0;
+    let problem: string | undefined;
+    // QoS 0 to a backed-up socket is dropped rather than buffered without bound.
+    if (e.qos === 0 && this.link.wire.backedUp) problem = 'socket-backed-up';
+    else if (e.qos > 0 && (id = this.allocateId()) === 0) problem = 'no-packet-id';
+    else if (!this.publish(e, id, false)) problem = 'too-large-for-client';
+    if (problem !== undefined) {
+      this.link.shared.metrics.dropped(problem);
+      if (taken) settle(e.message, false, problem);
+      return false;
+    }
+    if (e.qos === 0) settle(e.message, true);
+    else this.inflight.set(id, { ...e, packetId: id });
     return true;
+  }
+
+  private drop(message: DeviceMessage, reason: string): void {
+    this.link.shared.metrics.dropped(reason);
+    settle(message, false, reason);
   }
 
   private allocateId(): number {
@@ -123,20 +210,22 @@ export class Outbound {
     return 0;
   }
 
-  private sendPublish(message: DeviceMessage, qos: QoS, messageId: number, subscriptionIds: readonly number[] | undefined): boolean {
-    const packet: IPublishPacket = { cmd: 'publish', topic: message.topic, payload: message.payload, qos, retain: false, dup: false };
+  /** Writes the PUBLISH; false when the client cannot take it. */
+  private publish(e: Entry, messageId: number, dup: boolean): boolean {
+    const { message, qos } = e;
+    const packet: IPublishPacket = { cmd: 'publish', topic: message.topic, payload: message.payload, qos, retain: message.retain, dup };
     if (qos > 0) packet.messageId = messageId;
-    if (this.conn.version === 5) {
-      const properties = v5Properties(message, subscriptionIds);
+    if (this.link.version === 5) {
+      const properties = v5Properties(message, e.subscriptionIds);
       if (properties) packet.properties = properties;
     }
-    if (!this.conn.wire.send(packet)) {
-      // Larger than the client's Maximum Packet Size, or not encodable: discarded [MQTT-3.1.2-25].
-      this.conn.shared.metrics.dropped('too-large-for-client');
-      return false;
-    }
-    return true;
+    // False when larger than the client's Maximum Packet Size, or not encodable: discarded [MQTT-3.1.2-25].
+    return this.link.wire.send(packet);
   }
+}
+
+function expired(message: DeviceMessage): boolean {
+  return message.expiresAt !== undefined && message.expiresAt <= Date.now();
 }
 
 type PublishProperties = NonNullable<IPublishPacket['properties']>;

@@ -13,6 +13,8 @@ import type { ListenerContext } from '../listener.js';
 import type { ListenerLimits, MqttListenerOptions } from '../../config/types.js';
 import type { MqttMetrics } from './metrics.js';
 import type { PacketWriter } from './writer.js';
+import type { SessionContext } from './persistence.js';
+import type { InboundQos } from './inbound.js';
 
 /** A Will message as CONNECT carries it [MQTT-3.1.2-8]. */
 export type Will = NonNullable<IConnectPacket['will']>;
@@ -20,9 +22,7 @@ export type Will = NonNullable<IConnectPacket['will']>;
 /** Lifecycle of a connection. */
 export type ConnectionState = 'new' | 'connecting' | 'connected' | 'closed';
 
-/** QoS 2 inbound exchange states [MQTT-4.3.3]. */
-export const QOS2_DISPATCHING = 1;
-export const QOS2_RECEIVED = 2;
+export { QOS2_DISPATCHING, QOS2_RECEIVED } from './inbound.js';
 
 export interface RemoteInfo {
   readonly address: string;
@@ -38,6 +38,8 @@ export interface ListenerShared<C = MqttSession> {
   readonly options: MqttListenerOptions;
   readonly metrics: MqttMetrics;
   readonly connections: Set<C>;
+  /** The gateway's session store and what parked sessions need. */
+  readonly sessions: SessionContext;
   draining: boolean;
   messagesIn: number;
   messagesOut: number;
@@ -73,17 +75,20 @@ export interface MqttSession extends Subscriber {
   /** Session Expiry Interval from CONNECT (MQTT 5 §3.1.2.11.2); a DISCONNECT may change it only when it was not 0. */
   connectSessionExpiry: number;
   keepaliveMs: number;
-  /** The client's Receive Maximum: QoS 1 and 2 deliveries it accepts at once. */
-  clientReceiveMaximum: number;
   readonly topicAliases: Map<number, string>;
-  /** Inbound QoS 1/2 messages the connection may still take before Receive Maximum. */
-  quota: number;
-  /** Inbound QoS 2 exchanges by packet id (QOS2_DISPATCHING, QOS2_RECEIVED). */
-  readonly qos2: Map<number, number>;
+  /** Inbound QoS 1/2 accounting: the Receive Maximum quota and the open QoS 2 exchanges. */
+  readonly inbound: InboundQos;
   readonly remote: RemoteInfo;
   readonly shared: ListenerShared;
   readonly wire: PacketWriter;
-  readonly out: OutboundAcks;
+  readonly out: OutboundAcks & {
+    /** The client's Receive Maximum: QoS 1 and 2 deliveries it accepts at once. */
+    setReceiveMaximum(n: number): void;
+  };
+  /** How long the session outlives the connection (seconds; 0: it ends with it). */
+  setSessionExpiry(seconds: number): void;
+  /** Resumes (true: Session Present) or discards the stored session of the client id. */
+  openSession(resume: boolean): Promise<boolean>;
   /** Aborted once the connection starts closing. */
   readonly closedSignal: AbortSignal;
   flushBacklog(): void;

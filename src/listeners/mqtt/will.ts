@@ -13,7 +13,17 @@ export type { Will } from './session.js';
 
 export function publishWill(conn: MqttSession, will: Will): void {
   const payload = typeof will.payload === 'string' ? Buffer.from(will.payload) : will.payload;
-  const env = buildEnvelope(conn.listener, conn.source, will.topic, payload, will.qos ?? 0, will.properties, Date.now());
+  const env = buildEnvelope(
+    conn.listener,
+    conn.source,
+    will.topic,
+    payload,
+    will.qos ?? 0,
+    will.properties,
+    Date.now(),
+    undefined,
+    will.retain && conn.shared.options.retainAvailable,
+  );
   const log = conn.log;
   conn.shared.ctx.pipeline.handle(env).then(
     (outcome) => {

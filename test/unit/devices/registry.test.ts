@@ -49,3 +49,61 @@ describe('device registry', () => {
     expect(r.unsubscribe(second, 'a/#')).toBe(false);
   });
 });
+
+describe('device registry: settlement of a message several sessions take', () => {
+  /** A subscriber that keeps the messages it took, to settle them later. */
+  function holder(clientId: string, takes = true): Subscriber & { held: DeviceMessage[] } {
+    const held: DeviceMessage[] = [];
+    return { clientId, listener: 'l', held, deliver: (m: DeviceMessage) => (takes ? (held.push(m), true) : false) };
+  }
+
+  function published(r: DeviceRegistry): { calls: Array<[boolean, string | undefined]>; message: DeviceMessage } {
+    const calls: Array<[boolean, string | undefined]> = [];
+    const message = msg('s/t', 1, { onSettled: (ok, reason) => calls.push([ok, reason]) });
+    r.publish(message);
+    return { calls, message };
+  }
+
+  it('settles once, delivered, with the first session that delivers it', () => {
+    const r = new DeviceRegistry();
+    const a = holder('a');
+    const b = holder('b');
+    r.subscribe(a, 's/#', { qos: 1 });
+    r.subscribe(b, 's/t', { qos: 1 });
+    const { calls } = published(r);
+    expect(calls).toEqual([]);
+    b.held[0]!.onSettled!(false, 'session ended');
+    a.held[0]!.onSettled!(true);
+    expect(calls).toEqual([[true, undefined]]);
+  });
+
+  it('settles once, not delivered, when every session that took it fails', () => {
+    const r = new DeviceRegistry();
+    const a = holder('a');
+    const b = holder('b');
+    const refuses = holder('c', false);
+    for (const s of [a, b, refuses]) r.subscribe(s, 's/t', { qos: 1 });
+    const { calls } = published(r);
+    a.held[0]!.onSettled!(false, 'expired');
+    expect(calls).toEqual([]);
+    b.held[0]!.onSettled!(false, 'session queue full');
+    expect(calls).toEqual([[false, 'session queue full']]);
+  });
+
+  it('leaves a message no session took unsettled (the caller still owns it)', () => {
+    const r = new DeviceRegistry();
+    r.subscribe(holder('a', false), 's/t', { qos: 1 });
+    r.subscribe(holder('b', false), 's/t', { qos: 1 });
+    const { calls } = published(r);
+    expect(calls).toEqual([]);
+  });
+
+  it('keeps a retained message without its settlement hook; an empty payload deletes it', async () => {
+    const r = new DeviceRegistry();
+    r.publish(msg('r/t', 1, { retain: true, onSettled: () => undefined }));
+    const kept = await r.retainedFor('r/#');
+    expect(kept.map((m) => [m.topic, m.onSettled])).toEqual([['r/t', undefined]]);
+    r.publish(msg('r/t', 1, { retain: true, payload: Buffer.alloc(0) }));
+    expect(await r.retainedFor('r/#')).toEqual([]);
+  });
+});

@@ -19,7 +19,9 @@ interface ConnectContext {
   assigned: boolean;
   identity?: Identity;
   serverKeepAlive?: number;
-  sessionExpiryOverride?: boolean;
+  /** v5: the Session Expiry Interval thinggate uses when it differs from the client's (§3.2.2.3.2). */
+  sessionExpiryOverride?: number;
+  sessionPresent?: boolean;
 }
 
 type Stage = (c: MqttSession, cx: ConnectContext) => boolean | Promise<boolean>;
@@ -35,6 +37,7 @@ export const CONNECT_STAGES: ReadonlyArray<readonly [string, Stage]> = [
   ['negotiation', negotiate],
   ['packet-size', checkConnackFits],
   ['takeover', takeOver],
+  ['session', openSession],
   ['connack', connack],
 ];
 
@@ -100,8 +103,9 @@ function checkFeatures(c: MqttSession, cx: ConnectContext): boolean {
   if (will) {
     const problem = topicNameProblem(will.topic);
     if (problem) return refuse(c, RC.TOPIC_NAME_INVALID, V3_CONNACK.SERVER_UNAVAILABLE, `will topic: ${problem}`);
-    // [MQTT-3.2.2-13]: Retain Available is 0, so a retained Will is refused with 0x9A.
-    if (will.retain && c.version === 5) return refuse(c, RC.RETAIN_NOT_SUPPORTED, 0, 'retained messages are not supported');
+    // [MQTT-3.2.2-13]: with Retain Available 0 a retained Will is refused with 0x9A.
+    if (will.retain && c.version === 5 && !c.shared.options.retainAvailable)
+      return refuse(c, RC.RETAIN_NOT_SUPPORTED, 0, 'retained messages are not supported');
     // [MQTT-3.2.2-12]: a Will QoS above Maximum QoS is refused with 0x9B.
     if ((will.qos ?? 0) > c.shared.options.maximumQos && c.version === 5) {
       return refuse(c, RC.QOS_NOT_SUPPORTED, 0, `will QoS ${will.qos ?? 0} exceeds maximum QoS ${c.shared.options.maximumQos}`);
@@ -177,14 +181,37 @@ function negotiate(c: MqttSession, cx: ConnectContext): boolean {
   if (c.version === 5) {
     const props = p.properties;
     if (props) {
-      if (props.receiveMaximum !== undefined) c.clientReceiveMaximum = props.receiveMaximum;
+      if (props.receiveMaximum !== undefined) c.out.setReceiveMaximum(props.receiveMaximum);
       if (props.maximumPacketSize !== undefined) c.wire.maxPacketBytes = props.maximumPacketSize;
       if (props.requestProblemInformation === false) c.wire.problemInformation = false;
-      // Sessions end with their connection; a requested expiry is answered with 0 (§3.2.2.3.2).
-      c.connectSessionExpiry = props.sessionExpiryInterval ?? 0;
-      if (c.connectSessionExpiry > 0) cx.sessionExpiryOverride = true;
     }
   }
+  negotiateSessionExpiry(c, cx);
+  return true;
+}
+
+/**
+ * How long the session outlives the connection. v5: the client's Session
+ * Expiry Interval, capped by `sessions.maxExpirySeconds` (or 0 with
+ * sessions off), a changed value returned in CONNACK (§3.2.2.3.2). 3.1.1:
+ * Clean Session 0 keeps the session for `sessions.v3ExpirySeconds`.
+ */
+function negotiateSessionExpiry(c: MqttSession, cx: ConnectContext): void {
+  const o = c.shared.options.sessions;
+  if (c.version !== 5) {
+    c.setSessionExpiry(cx.packet.clean ? 0 : o.v3ExpirySeconds);
+    return;
+  }
+  const asked = cx.packet.properties?.sessionExpiryInterval ?? 0;
+  c.connectSessionExpiry = asked;
+  const granted = o.enabled ? Math.min(asked, o.maxExpirySeconds) : 0;
+  if (granted !== asked) cx.sessionExpiryOverride = granted;
+  c.setSessionExpiry(granted);
+}
+
+/** [MQTT-3.1.2-4..6], v5 §3.1.2.4: Clean Start 0 resumes the stored session, 1 discards it. */
+async function openSession(c: MqttSession, cx: ConnectContext): Promise<boolean> {
+  cx.sessionPresent = await c.openSession(!cx.packet.clean);
   return true;
 }
 
@@ -217,7 +244,7 @@ function checkConnackFits(c: MqttSession, cx: ConnectContext): boolean {
 }
 
 function connack(c: MqttSession, cx: ConnectContext): boolean {
-  // Session Present is always 0: sessions are not kept across connections [MQTT-3.2.2-2].
+  // Session Present 1 when a stored session was resumed [MQTT-3.2.2-2, MQTT-3.2.2-3].
   c.wire.send(connackPacket(c, cx));
   c.established(cx.clientId, cx.identity);
   c.log.debug({ version: c.version, keepalive: c.keepaliveMs / 1000 }, 'client connected');
@@ -227,7 +254,7 @@ function connack(c: MqttSession, cx: ConnectContext): boolean {
 function connackPacket(c: MqttSession, cx: ConnectContext): IConnackPacket {
   const o = c.shared.options;
   const limits = c.shared.limits;
-  const packet: IConnackPacket = { cmd: 'connack', sessionPresent: false, returnCode: 0 };
+  const packet: IConnackPacket = { cmd: 'connack', sessionPresent: cx.sessionPresent === true, returnCode: 0 };
   if (c.version === 5) {
     packet.reasonCode = 0;
     delete packet.returnCode;
@@ -235,12 +262,12 @@ function connackPacket(c: MqttSession, cx: ConnectContext): IConnackPacket {
       receiveMaximum: limits.maxInflight,
       maximumPacketSize: limits.maxPacketBytes,
       topicAliasMaximum: o.topicAliasMaximum,
-      retainAvailable: false,
+      retainAvailable: o.retainAvailable,
       sharedSubscriptionAvailable: false,
       ...(o.maximumQos < 2 && { maximumQoS: o.maximumQos }),
       ...(cx.assigned && { assignedClientIdentifier: cx.clientId }),
       ...(cx.serverKeepAlive !== undefined && { serverKeepAlive: cx.serverKeepAlive }),
-      ...(cx.sessionExpiryOverride && { sessionExpiryInterval: 0 }),
+      ...(cx.sessionExpiryOverride !== undefined && { sessionExpiryInterval: cx.sessionExpiryOverride }),
     };
   }
   return packet;

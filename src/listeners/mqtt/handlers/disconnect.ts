@@ -17,6 +17,8 @@ export function handleDisconnect(c: MqttSession, p: IDisconnectPacket): void {
   if (c.version === 5 && c.connectSessionExpiry === 0 && (p.properties?.sessionExpiryInterval ?? 0) > 0) {
     throw protocolError('MQTT-3.14.2.2.2', 'DISCONNECT sets a session expiry interval where CONNECT had 0');
   }
+  const expiry = p.properties?.sessionExpiryInterval;
+  if (c.version === 5 && expiry !== undefined) c.setSessionExpiry(Math.min(expiry, c.shared.options.sessions.maxExpirySeconds));
   c.sendWill = c.version === 5 ? rc !== RC.NORMAL_DISCONNECTION : false;
   c.log.debug({ reasonCode: rc }, 'client disconnected');
   c.end();

@@ -7,7 +7,8 @@
 import { isUtf8 } from 'node:buffer';
 import type { IPublishPacket } from 'mqtt-packet';
 import { topicNameProblem, type Outcome } from '../../../envelope/index.js';
-import { QOS2_DISPATCHING, QOS2_RECEIVED, type MqttSession } from '../session.js';
+import type { MqttSession } from '../session.js';
+import { QOS2_DISPATCHING, QOS2_RECEIVED } from '../inbound.js';
 import { buildEnvelope } from '../envelope.js';
 import { RC, outcomeReasonCode } from '../reason-codes.js';
 import { MqttProtocolViolation, malformed, protocolError, receiveMaximumExceeded } from '../violation.js';
@@ -29,14 +30,16 @@ export function handlePublish(c: MqttSession, p: IPublishPacket): void {
   if (problem !== undefined) {
     throw new MqttProtocolViolation('protocol-error', RC.TOPIC_NAME_INVALID, 'MQTT-3.3.2-2', `invalid topic name: ${problem}`);
   }
-  // [MQTT-3.2.2-14]: Retain Available is 0; v3.1.1 has no such signal, so retain is ignored there (documented).
-  if (p.retain && v5) throw new MqttProtocolViolation('protocol-error', RC.RETAIN_NOT_SUPPORTED, 'MQTT-3.2.2-14', 'retained messages are not supported');
+  // [MQTT-3.2.2-14]: with Retain Available 0 (mqtt.retainAvailable false) a retained PUBLISH is refused; v3.1.1 has no such signal, so retain is ignored there.
+  const retain = p.retain && c.shared.options.retainAvailable;
+  if (p.retain && !retain && v5)
+    throw new MqttProtocolViolation('protocol-error', RC.RETAIN_NOT_SUPPORTED, 'MQTT-3.2.2-14', 'retained messages are not supported');
   if (qos > c.shared.options.maximumQos) {
     throw new MqttProtocolViolation('protocol-error', RC.QOS_NOT_SUPPORTED, 'MQTT-3.2.2-11', `QoS ${qos} exceeds maximum QoS ${c.shared.options.maximumQos}`);
   }
   const id = p.messageId ?? 0;
   if (qos === 2) {
-    const state = c.qos2.get(id);
+    const state = c.inbound.qos2State(id);
     if (state === QOS2_RECEIVED) {
       // A re-sent PUBLISH after PUBREC: answer PUBREC again, do not dispatch [MQTT-4.3.3-9 method B].
       c.wire.simpleAck('pubrec', id);
@@ -47,11 +50,7 @@ export function handlePublish(c: MqttSession, p: IPublishPacket): void {
   }
   if (qos > 0) {
     // [MQTT-3.3.4-9]: more unacknowledged QoS 1/2 PUBLISHes than our Receive Maximum.
-    if (v5 && c.quota >= c.shared.limits.maxInflight) {
-      throw receiveMaximumExceeded(c.shared.limits.maxInflight);
-    }
-    c.quota++;
-    if (qos === 2) c.qos2.set(id, QOS2_DISPATCHING);
+    if (!c.inbound.begin(qos as 1 | 2, id, v5)) throw receiveMaximumExceeded(c.shared.limits.maxInflight);
   }
   const payload = p.payload as Buffer;
   // [MQTT-3.3.2-4]: a payload declared UTF-8 that is not is refused with 0x99, without disconnecting.
@@ -61,7 +60,7 @@ export function handlePublish(c: MqttSession, p: IPublishPacket): void {
     else finish(c, qos, id, rejection, undefined, undefined);
     return;
   }
-  const env = buildEnvelope(c.listener, c.source, topic, payload, qos, props, Date.now(), c.closedSignal);
+  const env = buildEnvelope(c.listener, c.source, topic, payload, qos, props, Date.now(), c.closedSignal, retain);
   const responseTopic = props?.responseTopic;
   const correlation = props?.correlationData;
   c.dispatch(env).then(
@@ -100,10 +99,10 @@ function finish(c: MqttSession, qos: number, id: number, outcome: Outcome, respo
     if (dropDenied) c.shared.metrics.dropped('rejected');
     if (outcome.kind === 'accepted' && outcome.reply !== undefined && responseTopic !== undefined) sendReply(c, outcome, responseTopic, correlation, qos);
     if (qos === 1) {
-      c.quota--;
+      c.inbound.complete(1, id);
       c.wire.simpleAck('puback', id);
     } else if (qos === 2) {
-      c.qos2.set(id, QOS2_RECEIVED);
+      c.inbound.received(id);
       c.wire.simpleAck('pubrec', id);
     }
     return;
@@ -124,9 +123,8 @@ function finish(c: MqttSession, qos: number, id: number, outcome: Outcome, respo
     c.end();
     return;
   }
-  c.quota--;
   // An error PUBREC ends the QoS 2 exchange; the packet id is free again (MQTT 5.0 §4.3.3).
-  if (qos === 2) c.qos2.delete(id);
+  c.inbound.complete(qos as 1 | 2, id);
   c.wire.ack(qos === 1 ? 'puback' : 'pubrec', id, outcomeReasonCode(outcome), outcome.reason);
 }
 

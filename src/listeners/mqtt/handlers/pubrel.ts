@@ -4,20 +4,18 @@
  * on a PUBLISH with this id is a new message [MQTT-4.3.3-10].
  */
 import type { IPubrelPacket } from 'mqtt-packet';
-import { QOS2_DISPATCHING, QOS2_RECEIVED, type MqttSession } from '../session.js';
+import type { MqttSession } from '../session.js';
+import { QOS2_DISPATCHING } from '../inbound.js';
 import { RC } from '../reason-codes.js';
 import { protocolError } from '../violation.js';
 
 export function handlePubrel(c: MqttSession, p: IPubrelPacket): void {
   const id = p.messageId ?? 0;
-  const state = c.qos2.get(id);
-  if (state === QOS2_RECEIVED) {
-    c.qos2.delete(id);
-    c.quota--;
+  if (c.inbound.release(id)) {
     c.wire.simpleAck('pubcomp', id);
     return;
   }
-  if (state === QOS2_DISPATCHING) {
+  if (c.inbound.qos2State(id) === QOS2_DISPATCHING) {
     // PUBREL answers PUBREC [MQTT-4.3.3-8]; none was sent yet.
     throw protocolError('MQTT-4.3.3-8', `PUBREL for packet ${id} before PUBREC`);
   }

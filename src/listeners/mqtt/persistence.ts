@@ -1,0 +1,187 @@
+/**
+ * Persistent MQTT sessions (MQTT 5.0 §4.1; 3.1.1 §3.1.2.4). While no
+ * connection holds a session, it is kept in the session store
+ * (src/state/sessions.ts) and represented in the device registry by a
+ * {@link ParkedSession}: it keeps the session's subscriptions there, so that
+ * messages published toward devices meanwhile are queued for it, in order.
+ * A connection resuming the session takes its subscriptions and messages
+ * back; an expired session is discarded and its messages are settled false.
+ */
+import type { DeviceMessage, DeviceRegistry, QoS, Subscriber } from '../../devices/registry.js';
+import type { MqttSessionOptions } from '../../config/types.js';
+import type { PendingMessage, SessionStore, StoredSession } from '../../state/sessions.js';
+import type { MqttMetrics } from './metrics.js';
+import { settle } from './outbound.js';
+
+/** v5 Session Expiry Interval 0xFFFFFFFF: the session does not expire (§3.1.2.11.2). */
+export const NEVER_EXPIRES = 0xffffffff;
+/** Longest single timer Node.js can arm; longer expiries re-arm. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** What a connection hands over when its session outlives it. */
+export interface SessionHandover {
+  readonly clientId: string;
+  readonly listener: string;
+  readonly principal: string | undefined;
+  readonly expirySeconds: number;
+  readonly pending: ReadonlyArray<PendingMessage<DeviceMessage>>;
+  /** The connection, whose subscriptions the parked session takes over. */
+  readonly subscriber: Subscriber;
+}
+
+/** Everything the sessions of one gateway share. */
+export interface SessionContext {
+  readonly store: SessionStore<DeviceMessage>;
+  readonly devices: DeviceRegistry;
+  readonly options: MqttSessionOptions;
+  readonly metrics: MqttMetrics;
+}
+
+/** The parked sessions of one store (one per gateway), by client id. */
+const tables = new WeakMap<object, Map<string, ParkedSession>>();
+
+function tableOf(store: object): Map<string, ParkedSession> {
+  let t = tables.get(store);
+  if (!t) tables.set(store, (t = new Map()));
+  return t;
+}
+
+/** A session without a connection, as the device registry sees it: deliveries go to its offline queue. */
+export class ParkedSession implements Subscriber {
+  /** Resolves once the store holds the session. */
+  saved: Promise<void> = Promise.resolve();
+  private timer: NodeJS.Timeout | undefined;
+  private active = true;
+
+  constructor(
+    private readonly cx: SessionContext,
+    readonly clientId: string,
+    readonly listener: string,
+    readonly principal: string | undefined,
+    private readonly expiresAt: number,
+  ) {}
+
+  deliver(message: DeviceMessage, qos: QoS, subscriptionIds?: readonly number[]): boolean {
+    if (!this.active) return false;
+    // MQTT 5.0 §4.1: queuing QoS 0 messages for an offline session is optional.
+    if (qos === 0 && !this.cx.options.queueQos0) return false;
+    if (message.expiresAt !== undefined && message.expiresAt <= Date.now()) return false;
+    const pending: PendingMessage<DeviceMessage> = {
+      message,
+      qos,
+      bytes: message.payload.length,
+      ...(subscriptionIds && { subscriptionIds }),
+    };
+    const limits = { maxMessages: this.cx.options.maxQueuedMessages, maxBytes: this.cx.options.maxQueuedBytes };
+    this.cx.store.enqueue(this.clientId, pending, limits).then(
+      (r) => {
+        if (r === 'queued') return;
+        this.cx.metrics.dropped(r === 'full' ? 'session-queue-full' : 'session-gone');
+        settle(message, false, r === 'full' ? 'session queue full' : 'session ended');
+      },
+      (err: unknown) => settle(message, false, `session store: ${(err as Error).message}`),
+    );
+    return true;
+  }
+
+  /** Arms the expiry timer (§3.1.2.11.2: the session ends Session Expiry Interval after the connection). */
+  arm(): void {
+    if (this.expiresAt >= Number.MAX_SAFE_INTEGER) return;
+    const wait = Math.min(Math.max(0, this.expiresAt - Date.now()), MAX_TIMER_MS);
+    this.timer = setTimeout(() => {
+      if (Date.now() < this.expiresAt) this.arm();
+      else void expire(this.cx, this);
+    }, wait);
+    this.timer.unref();
+  }
+
+  /** Stops taking messages (the session is resumed, discarded or expired). */
+  retire(): void {
+    this.active = false;
+    clearTimeout(this.timer);
+    const table = tableOf(this.cx.store);
+    if (table.get(this.clientId) === this) table.delete(this.clientId);
+  }
+}
+
+/**
+ * Keeps a session whose connection ended: into the store with its
+ * subscriptions and unacknowledged/queued messages, and into the registry
+ * as a ParkedSession. Returns once the store has it.
+ */
+export function park(cx: SessionContext, h: SessionHandover): Promise<void> {
+  const expiresAt = h.expirySeconds === NEVER_EXPIRES ? Number.MAX_SAFE_INTEGER : Date.now() + h.expirySeconds * 1000;
+  const parked = new ParkedSession(cx, h.clientId, h.listener, h.principal, expiresAt);
+  const table = tableOf(cx.store);
+  table.get(h.clientId)?.retire();
+  table.set(h.clientId, parked);
+  const subscriptions = cx.devices.subscriptionEntries(h.subscriber).map(({ filter, options }) => ({
+    filter,
+    qos: options.qos,
+    ...(options.noLocal && { noLocal: true }),
+    ...(options.retainAsPublished && { retainAsPublished: true }),
+    ...(options.subscriptionId !== undefined && { subscriptionId: options.subscriptionId }),
+  }));
+  cx.devices.moveSubscriptions(h.subscriber, parked);
+  const session: StoredSession<DeviceMessage> = { clientId: h.clientId, expiresAt, subscriptions, pending: h.pending };
+  parked.saved = cx.store.save(session).then(
+    () => parked.arm(),
+    (err: unknown) => {
+      // Not stored: the session is lost; what it owed is settled rather than forgotten.
+      parked.retire();
+      cx.devices.unsubscribeAll(parked);
+      settleAll(session, `session store: ${(err as Error).message}`);
+    },
+  );
+  return parked.saved;
+}
+
+/**
+ * Takes the stored session of `clientId` for a new connection. With
+ * `resume` (Clean Start 0) its subscriptions move to `subscriber` and its
+ * messages are returned; otherwise (Clean Start 1) it is discarded.
+ * Undefined when there was no session (Session Present 0).
+ */
+export async function takeSession(
+  cx: SessionContext,
+  clientId: string,
+  subscriber: Subscriber,
+  resume: boolean,
+): Promise<ReadonlyArray<PendingMessage<DeviceMessage>> | undefined> {
+  const parked = tableOf(cx.store).get(clientId);
+  if (parked) await parked.saved;
+  // Moved before the store gives the session up: what is published meanwhile goes to the new connection's queue.
+  parked?.retire();
+  if (parked && resume) cx.devices.moveSubscriptions(parked, subscriber);
+  else if (parked) cx.devices.unsubscribeAll(parked);
+  const stored = await cx.store.take(clientId);
+  if (!stored) return undefined;
+  if (!resume || stored.expiresAt <= Date.now()) {
+    if (resume) cx.devices.unsubscribeAll(subscriber); // an expired session's subscriptions go with it
+    settleAll(stored, resume ? 'session expired' : 'session discarded');
+    return undefined;
+  }
+  if (!parked) {
+    // Stored by another process (or before a restart): no ParkedSession held its subscriptions.
+    for (const s of stored.subscriptions) {
+      cx.devices.subscribe(subscriber, s.filter, {
+        qos: s.qos,
+        ...(s.noLocal && { noLocal: true }),
+        ...(s.retainAsPublished && { retainAsPublished: true }),
+        ...(s.subscriptionId !== undefined && { subscriptionId: s.subscriptionId }),
+      });
+    }
+  }
+  return stored.pending;
+}
+
+/** The expiry timer fired: the session and what it owed go. */
+async function expire(cx: SessionContext, parked: ParkedSession): Promise<void> {
+  parked.retire();
+  cx.devices.unsubscribeAll(parked);
+  for (const s of await cx.store.expire(Date.now())) settleAll(s, 'session expired');
+}
+
+function settleAll(session: StoredSession<DeviceMessage>, reason: string): void {
+  for (const p of session.pending) settle(p.message, false, reason);
+}

@@ -1,0 +1,54 @@
+/**
+ * In-memory session store (the embedded default). Sessions live as long as
+ * the process: they do not survive a gateway restart.
+ */
+import type { EnqueueResult, PendingMessage, QueueLimits, SessionStore, StoredSession } from '../sessions.js';
+
+interface Entry<M> {
+  session: StoredSession<M>;
+  pending: Array<PendingMessage<M>>;
+  bytes: number;
+}
+
+export class MemorySessionStore<M> implements SessionStore<M> {
+  private readonly sessions = new Map<string, Entry<M>>();
+
+  async save(session: StoredSession<M>): Promise<void> {
+    const pending = [...session.pending];
+    this.sessions.set(session.clientId, { session, pending, bytes: pending.reduce((n, p) => n + p.bytes, 0) });
+  }
+
+  async take(clientId: string): Promise<StoredSession<M> | undefined> {
+    const e = this.sessions.get(clientId);
+    if (!e) return undefined;
+    this.sessions.delete(clientId);
+    return { ...e.session, pending: e.pending };
+  }
+
+  async enqueue(clientId: string, message: PendingMessage<M>, limits: QueueLimits): Promise<EnqueueResult> {
+    const e = this.sessions.get(clientId);
+    if (!e) return 'no-session';
+    if (e.pending.length + 1 > limits.maxMessages || e.bytes + message.bytes > limits.maxBytes) return 'full';
+    e.pending.push(message);
+    e.bytes += message.bytes;
+    return 'queued';
+  }
+
+  async expire(now: number): Promise<Array<StoredSession<M>>> {
+    const out: Array<StoredSession<M>> = [];
+    for (const [id, e] of this.sessions) {
+      if (e.session.expiresAt > now) continue;
+      this.sessions.delete(id);
+      out.push({ ...e.session, pending: e.pending });
+    }
+    return out;
+  }
+
+  async count(): Promise<number> {
+    return this.sessions.size;
+  }
+
+  async close(): Promise<void> {
+    this.sessions.clear();
+  }
+}
