@@ -55,7 +55,7 @@ export class ScriptUnit {
   readonly name: string;
   readonly absPath: string;
   /** Hosts holding this unit (a reload's new host shares unchanged units with the old one). */
-  refs = 0;
+  private holds = 0;
   private readonly thread: ScriptThread;
   /** This unit's key on its thread. */
   private readonly key: number;
@@ -232,6 +232,21 @@ export class ScriptUnit {
         attributes: Object.freeze({ ...d.attributes }),
       },
     };
+  }
+
+  /** A host takes this unit into its table; the unit runs until every host holding it has released it. */
+  hold(): void {
+    this.holds++;
+  }
+
+  /** A host lets go of this unit; the last one to do so closes it. */
+  release(): Promise<void> {
+    return --this.holds === 0 ? this.close() : Promise.resolve();
+  }
+
+  /** How many hosts hold this unit (admin API, tests). */
+  get holders(): number {
+    return this.holds;
   }
 
   /**
