@@ -19,6 +19,7 @@ import { MIN_MAX_FRAME_SIZE } from './frame-scanner.js';
 import { amqpMetrics } from './metrics.js';
 import type { RheaContainer } from './rhea-types.js';
 import { IdleWaiters } from '../../util/idle-waiters.js';
+import { ListenerCounters } from '../listener-counters.js';
 import { AcceptGuard } from '../accept-guard.js';
 import { routeRheaLogging } from './rhea-log.js';
 
@@ -31,7 +32,7 @@ export class AmqpListener implements Listener {
   private server: Server | undefined;
   private readonly connections = new Set<AmqpConnection>();
   private readonly deps: ConnectionDeps;
-  private readonly counters = { messagesIn: 0, messagesOut: 0, protocolErrors: 0 };
+  private readonly counters = new ListenerCounters();
   private readonly clients: AmqpDeviceClients;
   private draining = false;
   private inflight = 0;
@@ -44,7 +45,7 @@ export class AmqpListener implements Listener {
     const options: AmqpListenerOptions = { ...AMQP_DEFAULTS, ...ctx.config.amqp };
     const metrics = amqpMetrics(ctx.metrics);
     this.clients = new AmqpDeviceClients(this.name, ctx.devices, (result) => {
-      if (result === 'sent') this.counters.messagesOut++;
+      if (result === 'sent') this.counters.messageOut();
       metrics.southbound.inc({ listener: this.name, result });
     });
     // One container per listener, never rhea's process-wide default. Credit and settlement are ours (§2.6.7, §3.4).
@@ -79,7 +80,7 @@ export class AmqpListener implements Listener {
       hello: { name: 'open', clause: 'AMQP-1.0-2.4.1' },
       onRefused: () => metrics.connectionsTotal.inc({ listener: this.name, result: 'limit' }),
       onExpired: () => {
-        this.counters.protocolErrors++;
+        this.counters.protocolError();
         metrics.closes.inc({ listener: this.name, condition: 'connect-timeout' });
       },
     });
@@ -182,7 +183,7 @@ export class AmqpListener implements Listener {
   }
 
   stats(): ListenerStats {
-    return { connections: this.connections.size, ...this.counters };
+    return this.counters.stats(this.connections.size);
   }
 
   private async allClosed(): Promise<void> {
