@@ -7,8 +7,8 @@
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import rhea from 'rhea';
-import { ThinggateError } from '../../errors.js';
 import { serverTlsOf } from '../listener-tls.js';
+import { listenTcp } from '../listen.js';
 import { AMQP_DEFAULTS } from '../../config/sections/listener-amqp.js';
 import type { AmqpListenerOptions } from '../../config/types.js';
 import type { DeviceMessage } from '../../devices/registry.js';
@@ -91,16 +91,8 @@ export class AmqpListener implements Listener {
     const server = config.tls ? this.tlsServer() : createServer({ noDelay: true });
     this.accepts.attach(server);
     server.on(config.tls ? 'secureConnection' : 'connection', (socket: Socket) => this.onSocket(socket));
-    await new Promise<void>((ok, fail) => {
-      const onError = (err: Error): void =>
-        fail(new ThinggateError('TG_ERR_LISTEN', `listener '${this.name}' cannot bind ${config.host}:${config.port}: ${err.message}`, { cause: err }));
-      server.once('error', onError);
-      server.listen(config.port, config.host, () => {
-        server.off('error', onError);
-        server.on('error', (err: Error) => logger.error({ err }, 'amqp server error'));
-        ok();
-      });
-    });
+    await listenTcp(server, this.name, config.host, config.port);
+    server.on('error', (err: Error) => logger.error({ err }, 'amqp server error'));
     this.server = server;
     this.unrouteLogging = routeRheaLogging(logger, this.ctx.guard.summaryInterval);
     logger.info({ address: this.address() }, 'amqp listener started');
