@@ -44,23 +44,13 @@ export function onMessage(conn: MessagePathConnection, x: RheaContext): void {
     return;
   }
   link.reserveInbound();
-  conn.deps.ctx.pipeline.handle(built).then(
-    (outcome) => conn.defer(() => settle(conn, link, delivery, m, presettled, outcome)),
-    () =>
-      conn.defer(() => settle(conn, link, delivery, m, presettled, { kind: 'unavailable', status: 503, code: 'TG_ERR_INTERNAL', reason: 'internal error' })),
-  );
-}
-
-function settle(
-  conn: MessagePathConnection,
-  link: InboundLink,
-  delivery: RheaIncomingDelivery,
-  m: AmqpMessageFields,
-  presettled: boolean,
-  outcome: Outcome,
-): void {
-  link.releaseInbound();
-  finish(conn, link, delivery, m, presettled, outcome);
+  // At the end of the turn its outcome arrives in (see defer), the delivery gives its credit slot back and is settled.
+  const settle = (outcome: Outcome): void =>
+    conn.defer(() => {
+      link.releaseInbound();
+      finish(conn, link, delivery, m, presettled, outcome);
+    });
+  conn.deps.ctx.pipeline.handle(built).then(settle, () => settle({ kind: 'unavailable', status: 503, code: 'TG_ERR_INTERNAL', reason: 'internal error' }));
 }
 
 function finish(
