@@ -73,6 +73,6 @@ export async function buildScriptHost(
     await Promise.all(created.map((u) => u.close()));
     throw err;
   }
-  for (const u of new Set(units.values())) u.refs++;
+  for (const u of new Set(units.values())) u.hold();
   return new IsolateScriptHost(units, IsolateScriptHost.admissionFor(config.routes, units), threads);
 }

@@ -94,11 +94,7 @@ export class IsolateScriptHost implements ScriptHost {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    const closing: Promise<void>[] = [];
-    for (const unit of new Set(this.units.values())) {
-      if (--unit.refs === 0) closing.push(unit.close());
-    }
-    await Promise.all(closing);
+    await Promise.all([...new Set(this.units.values())].map((unit) => unit.release()));
   }
 }
 

@@ -2,13 +2,13 @@
  * One script file as the gateway runs it: its place on a script thread (which
  * owns its isolates and `ctx.state`), its current compiled version, the queue of
  * messages waiting for it (handed to the thread in batches), its log limiter,
- * per-device throttle and file watcher. Swapping versions is one assignment,
+ * per-device throttle and file watch (file-watch.ts). Swapping versions is one assignment,
  * so every batch runs wholly on one version; a version being replaced is kept
  * until late `onResponse` calls of messages it handled have had time to finish.
  */
-import { readFileSync, watch, type FSWatcher } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { EventEmitter } from 'node:events';
-import { basename, dirname } from 'node:path';
+import { basename } from 'node:path';
 import type { Logger } from 'pino';
 import type { Envelope, Reply } from '../envelope/index.js';
 import type { Admission, ClientInfo } from '../envelope/index.js';
@@ -21,6 +21,7 @@ import type { Bins, CallOutcome } from './version.js';
 import type { RemoteVersion, ScriptThread, ScriptThreads } from './thread.js';
 import type { BatchOutcome, MessageResult } from './protocol.js';
 import { ClientThrottle, Suspension, TokenBucket, type Sender } from './limiter.js';
+import { ScriptFileWatch } from './file-watch.js';
 import { InvalidDecision, validateDecisions, validateOne } from './validate.js';
 import { batchWire, clientWire, envelopeWire, ownBytes, payloadsOf, responseWire } from './wire.js';
 import { SCRIPT_CODES, ScriptCompileError, failure, scriptLine, type ScriptCode, type ScriptFailure } from './errors.js';
@@ -55,7 +56,7 @@ export class ScriptUnit {
   readonly name: string;
   readonly absPath: string;
   /** Hosts holding this unit (a reload's new host shares unchanged units with the old one). */
-  refs = 0;
+  private holds = 0;
   private readonly thread: ScriptThread;
   /** This unit's key on its thread. */
   private readonly key: number;
@@ -81,10 +82,9 @@ export class ScriptUnit {
   private readonly messages: Counter<'script'>;
   private readonly reloads: Counter<'script' | 'result'>;
   private readonly logDropped: Counter<'script'>;
-  private watcher: FSWatcher | undefined;
+  private readonly fileWatch: ScriptFileWatch;
   /** Counts reloads begun; a compile that finishes after a later one began is dropped. */
   private reloadSeq = 0;
-  private debounce: NodeJS.Timeout | undefined;
   /** A rebuild under way (see rebuild). */
   private rebuilding: Promise<void> | undefined;
   private closed = false;
@@ -99,7 +99,7 @@ export class ScriptUnit {
       await options.threads.release(unit.thread, unit.key);
       throw err;
     }
-    if (unit.config.watch) unit.watch();
+    unit.fileWatch.enable(unit.config.watch);
     return unit;
   }
 
@@ -127,6 +127,12 @@ export class ScriptUnit {
     });
     this.thread = placed.thread;
     this.key = placed.unit;
+    this.fileWatch = new ScriptFileWatch(
+      options.absPath,
+      () => this.config.debounceMs,
+      () => void this.reload(false),
+      this.logger,
+    );
     this.events.on('refused', (err: unknown) => (this.lastRefusal = err instanceof Error ? err.message : String(err)));
     this.events.on('swapped', () => (this.lastRefusal = undefined));
   }
@@ -166,8 +172,7 @@ export class ScriptUnit {
     this.thread.configureState(this.key, config.state);
     this.throttle.configure(config.throttle);
     this.suspension.configure(config.suspend);
-    if (config.watch && !this.watcher) this.watch();
-    if (!config.watch && this.watcher) this.unwatch();
+    this.fileWatch.enable(config.watch);
     await this.reload(limitsChanged);
   }
 
@@ -234,6 +239,21 @@ export class ScriptUnit {
     };
   }
 
+  /** A host takes this unit into its table; the unit runs until every host holding it has released it. */
+  hold(): void {
+    this.holds++;
+  }
+
+  /** A host lets go of this unit; the last one to do so closes it. */
+  release(): Promise<void> {
+    return --this.holds === 0 ? this.close() : Promise.resolve();
+  }
+
+  /** How many hosts hold this unit (admin API, tests). */
+  get holders(): number {
+    return this.holds;
+  }
+
   /**
    * Runs the messages still queued, waits for their results, then disposes
    * its versions and leaves its thread (a thread left without scripts stops;
@@ -242,7 +262,7 @@ export class ScriptUnit {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.unwatch();
+    this.fileWatch.stop();
     while (this.queue.length > 0 || this.inFlight > 0) {
       if (this.queue.length > 0) this.send();
       await this.drained.wait();
@@ -530,31 +550,6 @@ export class ScriptUnit {
     }, this.options.retireAfterMs ?? DEFAULT_RETIRE_MS);
     t.unref();
     this.retired.set(v, t);
-  }
-
-  private watch(): void {
-    // Watch the folder, not the file: editors replace files by rename, which ends a file watch.
-    const file = basename(this.absPath);
-    try {
-      this.watcher = watch(dirname(this.absPath), { persistent: false }, (_event, changed) => {
-        if (changed !== null && changed !== file) return;
-        clearTimeout(this.debounce);
-        this.debounce = setTimeout(() => void this.reload(false), this.config.debounceMs);
-        this.debounce.unref();
-      });
-      this.watcher.on('error', (err) => {
-        this.logger.warn({ err }, 'script file watch failed; reload with SIGHUP');
-        this.unwatch();
-      });
-    } catch (err) {
-      this.logger.warn({ err }, 'cannot watch the script file; reload with SIGHUP');
-    }
-  }
-
-  private unwatch(): void {
-    clearTimeout(this.debounce);
-    this.watcher?.close();
-    this.watcher = undefined;
   }
 
   private scriptLog(level: string, text: string): void {

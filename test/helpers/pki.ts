@@ -1,78 +1,126 @@
 /**
- * A throw-away PKI made with openssl for mutual-TLS tests: a CA, a server
- * certificate (CN=localhost, SAN DNS:localhost/IP:127.0.0.1) and client
- * certificates signed by the CA, or by an unknown CA.
+ * A throw-away PKI made with openssl for the TLS tests: a CA (EC P-256) run
+ * with `openssl ca`, so it can revoke and publish a CRL; server certificates
+ * for named hosts; client certificates (valid, revoked, expired, or issued by
+ * a second CA nobody trusts). Files live in one temporary folder.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+
+export interface Pair {
+  readonly cert: string;
+  readonly key: string;
+}
+
+export interface Device extends Pair {
+  /** SHA-256 fingerprint as openssl prints it (`AB:CD:…`). */
+  readonly fingerprint: string;
+}
 
 export interface Pki {
   readonly dir: string;
   readonly ca: string;
-  readonly serverCert: string;
-  readonly serverKey: string;
-  /** Makes a client key and certificate with `cn` (and a URI SAN when given), signed by this CA or, with `rogue`, by a CA nobody trusts. */
-  client(cn: string, options?: { uri?: string; rogue?: boolean }): { cert: string; key: string; fingerprint: string };
+  readonly crl: string;
+  /** CN=localhost, SAN DNS:localhost, IP:127.0.0.1. */
+  readonly server: Pair;
+  /** CN=device-1, SAN URI:urn:dev:1, DNS:device-1.test. */
+  readonly client: Pair;
+  readonly revoked: Pair;
+  readonly expired: Pair;
+  /** Issues a certificate; `expired` makes one whose validity ended in 2020. */
+  issue(name: string, cn: string, san: string, opts?: { expired?: boolean }): Pair;
+  /** A device certificate with `cn` (SAN the `uri` when given, else DNS:<cn>.devices), issued by this CA or, with `rogue`, by a CA nobody trusts. */
+  device(cn: string, opts?: { uri?: string; rogue?: boolean }): Device;
+  /** Revokes `cert` and rewrites the CRL file. */
+  revoke(cert: string): void;
   remove(): void;
 }
 
-function openssl(args: string[]): string {
-  return execFileSync('openssl', args, { stdio: ['ignore', 'pipe', 'ignore'] }).toString();
+const openssl = (args: string[], cwd: string): string => execFileSync('openssl', args, { cwd, stdio: ['ignore', 'pipe', 'ignore'] }).toString();
+
+/** One certificate authority in `dir`: its key, certificate, database and CRL. */
+interface Authority {
+  readonly cert: string;
+  readonly crl: string;
+  issue(name: string, cn: string, san: string, opts?: { expired?: boolean }): Pair;
+  revoke(cert: string): void;
 }
 
-function ca(dir: string, name: string): { cert: string; key: string } {
-  const cert = join(dir, `${name}.crt`);
-  const key = join(dir, `${name}.key`);
-  openssl([
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-nodes',
-    '-keyout',
-    key,
-    '-out',
-    cert,
-    '-days',
-    '1',
-    '-subj',
-    `/CN=${name}`,
-  ]);
-  return { cert, key };
-}
-
-function signed(dir: string, name: string, cn: string, issuer: { cert: string; key: string }, san: string): { cert: string; key: string } {
-  const key = join(dir, `${name}.key`);
-  const csr = join(dir, `${name}.csr`);
-  const cert = join(dir, `${name}.crt`);
-  const ext = join(dir, `${name}.ext`);
-  writeFileSync(ext, `subjectAltName=${san}\n`);
-  openssl(['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', csr, '-subj', `/CN=${cn}`]);
-  openssl(['x509', '-req', '-in', csr, '-CA', issuer.cert, '-CAkey', issuer.key, '-CAcreateserial', '-out', cert, '-days', '1', '-extfile', ext]);
-  return { cert, key };
+function authority(dir: string, name: string): Authority {
+  mkdirSync(join(dir, 'newcerts'), { recursive: true });
+  writeFileSync(join(dir, 'index.txt'), '');
+  writeFileSync(join(dir, 'serial'), '1000\n');
+  writeFileSync(join(dir, 'crlnumber'), '1000\n');
+  writeFileSync(
+    join(dir, 'ca.cnf'),
+    [
+      '[ ca ]',
+      'default_ca = tg',
+      '[ tg ]',
+      `dir = ${dir}`,
+      'database = $dir/index.txt',
+      'new_certs_dir = $dir/newcerts',
+      'serial = $dir/serial',
+      'crlnumber = $dir/crlnumber',
+      'default_md = sha256',
+      'default_crl_days = 2',
+      'policy = any',
+      'unique_subject = no',
+      'copy_extensions = copy',
+      '[ any ]',
+      'commonName = supplied',
+      '',
+    ].join('\n'),
+  );
+  const caArgs = ['-config', 'ca.cnf', '-cert', 'ca.crt', '-keyfile', 'ca.key'];
+  const newKey = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
+  openssl(['req', '-x509', ...newKey, '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '3', '-subj', `/CN=${name}`], dir);
+  let n = 0;
+  return {
+    cert: join(dir, 'ca.crt'),
+    crl: join(dir, 'crl.pem'),
+    issue(stemName, cn, san, opts = {}) {
+      const stem = `${stemName}-${n++}`;
+      openssl(['req', '-new', ...newKey, '-keyout', `${stem}.key`, '-out', `${stem}.csr`, '-subj', `/CN=${cn}`, '-addext', `subjectAltName=${san}`], dir);
+      const validity = opts.expired ? ['-startdate', '200101000000Z', '-enddate', '200102000000Z'] : ['-days', '2'];
+      openssl(['ca', '-batch', '-notext', ...caArgs, ...validity, '-in', `${stem}.csr`, '-out', `${stem}.crt`], dir);
+      return { cert: join(dir, `${stem}.crt`), key: join(dir, `${stem}.key`) };
+    },
+    revoke(cert) {
+      openssl(['ca', ...caArgs, '-revoke', cert], dir);
+      openssl(['ca', ...caArgs, '-gencrl', '-out', 'crl.pem'], dir);
+    },
+  };
 }
 
 export function makePki(): Pki {
   const dir = mkdtempSync(join(tmpdir(), 'tg-pki-'));
-  const root = ca(dir, 'ca');
-  const server = signed(dir, 'server', 'localhost', root, 'DNS:localhost,IP:127.0.0.1');
-  let rogueCa: { cert: string; key: string } | undefined;
-  let n = 0;
+  const ca = authority(dir, 'thinggate test CA');
+  let rogue: Authority | undefined;
+  const issue = ca.issue;
+  const server = issue('server', 'localhost', 'DNS:localhost,IP:127.0.0.1');
+  const client = issue('client', 'device-1', 'URI:urn:dev:1,DNS:device-1.test');
+  const revoked = issue('revoked', 'device-2', 'DNS:device-2.test');
+  const expired = issue('expired', 'device-3', 'DNS:device-3.test', { expired: true });
+  ca.revoke(revoked.cert);
   return {
     dir,
-    ca: root.cert,
-    serverCert: server.cert,
-    serverKey: server.key,
-    client(cn, options = {}) {
-      const issuer = options.rogue ? (rogueCa ??= ca(dir, 'rogue-ca')) : root;
-      const c = signed(dir, `client-${n++}`, cn, issuer, options.uri ? `URI:${options.uri}` : `DNS:${cn}.devices`);
-      const fp = /=([0-9A-F:]+)/.exec(openssl(['x509', '-in', c.cert, '-noout', '-fingerprint', '-sha256']))![1]!;
-      return { ...c, fingerprint: fp };
+    ca: ca.cert,
+    crl: ca.crl,
+    server,
+    client,
+    revoked,
+    expired,
+    issue,
+    device(cn, opts = {}) {
+      const by = opts.rogue ? (rogue ??= authority(join(dir, 'rogue'), 'rogue CA')) : ca;
+      const pair = by.issue('device', cn, opts.uri ? `URI:${opts.uri}` : `DNS:${cn}.devices`);
+      const fingerprint = /=([0-9A-F:]+)/.exec(openssl(['x509', '-in', pair.cert, '-noout', '-fingerprint', '-sha256'], dir))![1]!;
+      return { ...pair, fingerprint };
     },
+    revoke: ca.revoke,
     remove: () => rmSync(dir, { recursive: true, force: true }),
   };
 }

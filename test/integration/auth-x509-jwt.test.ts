@@ -8,7 +8,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { SignJWT } from 'jose';
 import { TestBackend } from '../helpers/backend.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
-import { makePki, type Pki } from '../helpers/pki.js';
+import { makePki, type Device, type Pki } from '../helpers/pki.js';
 import { client } from './mqtt-support.js';
 import { connackCode, curlPost, protonSend, run } from './auth-support.js';
 import { requestFor as backendRequest } from './auth-support.js';
@@ -16,17 +16,17 @@ import { requestFor as backendRequest } from './auth-support.js';
 let pki: Pki;
 let backend: TestBackend;
 let gw: TestGateway;
-let devA: { cert: string; key: string; fingerprint: string };
-let devB: { cert: string; key: string; fingerprint: string };
+let devA: Device;
+let devB: Device;
 const SECRET = 'hs256-secret-for-thinggate-tests-0123456789';
 
 beforeAll(async () => {
   pki = makePki();
-  devA = pki.client('dev-a');
-  devB = pki.client('dev-b');
+  devA = pki.device('dev-a');
+  devB = pki.device('dev-b');
   writeFileSync(`${pki.dir}/hs.key`, SECRET);
   backend = await TestBackend.start();
-  const tls = { cert: pki.serverCert, key: pki.serverKey, ca: pki.ca, requestCert: true };
+  const tls = { cert: pki.server.cert, key: pki.server.key, ca: pki.ca, requestCert: true };
   const x509 = [{ type: 'x509' }];
   const jwt = [{ type: 'jwt', keyFile: 'hs.key', algorithms: ['HS256'], audience: 'thinggate', groupsClaim: 'groups' }];
   gw = await startGateway(
@@ -70,7 +70,7 @@ describe('x509 client certificates', () => {
     expect(ok.code).toBe(0);
     const r = await requestFor('/mqtts/c/mosq');
     expect(r.headers['x-thinggate-identity']).toBe('dev-a');
-    const rogue = pki.client('dev-a', { rogue: true });
+    const rogue = pki.device('dev-a', { rogue: true });
     const bad = await run('mosquitto_pub', [...common, '-i', 'dev-a', '--cert', rogue.cert, '--key', rogue.key, '-t', 'c/rogue']);
     expect(bad.code).not.toBe(0);
     const none = await run('mosquitto_pub', [...common, '-i', 'dev-a', '-t', 'c/none']);

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import mqtt from 'mqtt';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { TestBackend } from '../helpers/backend.js';
-import { makePki, type Pki } from '../helpers/ca-pki.js';
+import { makePki, type Pki } from '../helpers/pki.js';
 import { run, until } from '../helpers/run.js';
 import { ScriptDir } from '../unit/scripting/support.js';
 

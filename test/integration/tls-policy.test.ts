@@ -10,7 +10,7 @@ import { connect as tlsConnect, type PeerCertificate } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { TestBackend } from '../helpers/backend.js';
-import { makePki, type Pki } from '../helpers/ca-pki.js';
+import { makePki, type Pki } from '../helpers/pki.js';
 import { run, until, type Run } from '../helpers/run.js';
 
 let pki: Pki;

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import mqtt from 'mqtt';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { TestBackend } from '../helpers/backend.js';
-import { makePki, type Pki } from '../helpers/ca-pki.js';
+import { makePki, type Pki } from '../helpers/pki.js';
 import { parseConfig } from '../../src/config/load.js';
 import { until } from '../helpers/run.js';
 

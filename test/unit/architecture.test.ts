@@ -1,7 +1,8 @@
 /**
  * The layering rules of STYLE.md, checked on the import statements of src/:
  * imports point down the flow and never in a circle, protocol libraries stop
- * at the listeners, and listeners and the balancer never know each other.
+ * at the listeners, listeners and the balancer never know each other, and
+ * the storage contracts in state/ stay just above envelope/.
  */
 import { describe, expect, it } from 'vitest';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -98,11 +99,38 @@ describe('architecture of src/', () => {
     ['balancer', ['listeners', 'routing', 'scripting', 'gateway.ts']],
     ['routing', ['listeners', 'scripting', 'gateway.ts']],
     ['scripting', ['listeners', 'gateway.ts']],
-    ['envelope', ['listeners', 'routing', 'scripting', 'balancer', 'gateway.ts']],
+    ['envelope', ['listeners', 'routing', 'scripting', 'balancer', 'state', 'gateway.ts']],
+    ['util', ['listeners', 'routing', 'scripting', 'balancer', 'state', 'gateway.ts']],
   ])('%s imports none of %j', (from, forbidden) => {
     const bad = [...graph.values()]
       .filter((m) => stage(m.file) === from)
       .flatMap((m) => m.local.filter((l) => forbidden.includes(stage(l))).map((l) => `${m.file} -> ${l}`));
     expect(bad).toEqual([]);
   });
+
+  // The storage contracts (DESIGN.md, State) sit just above envelope/: every stage may use
+  // them, so they may use only what lies below, whether src/state/ holds files yet or not.
+  it('state/ imports only envelope/, util/, config types and the error catalogue', () => {
+    expect(stateImportsOutsideItsLayer(graph)).toEqual([]);
+  });
+
+  it('the state/ check names an import from a stage above it', () => {
+    const probe: Module = {
+      file: 'state/probe.ts',
+      local: ['envelope/index.ts', 'config/types.ts', 'listeners/listener.ts', 'state/embedded/x.ts'],
+      packages: [],
+    };
+    expect(stateImportsOutsideItsLayer(new Map([[probe.file, probe]]))).toEqual(['state/probe.ts -> listeners/listener.ts']);
+  });
 });
+
+/** Imports of src/state/ modules that leave its layer, as `from -> to`. */
+function stateImportsOutsideItsLayer(graph: Map<string, Module>): string[] {
+  const allowed = (target: string): boolean =>
+    ['state', 'envelope', 'util'].includes(stage(target)) ||
+    target === 'config/types.ts' ||
+    target.startsWith('config/sections/') ||
+    target === 'errors.ts' ||
+    target === 'error-codes.ts';
+  return [...graph.values()].filter((m) => stage(m.file) === 'state').flatMap((m) => m.local.filter((l) => !allowed(l)).map((l) => `${m.file} -> ${l}`));
+}

@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import type { Identity, Source, TlsInfo } from '../../envelope/index.js';
 import type { ListenerContext } from '../listener.js';
 import type { AmqpListenerOptions } from '../../config/types.js';
+import type { ListenerCounters } from '../listener-counters.js';
 import type { AmqpMetrics } from './metrics.js';
 import type { AmqpDeviceClient, AmqpDeviceClients } from './device-clients.js';
 import type { InboundLink } from './inbound-link.js';
@@ -23,10 +24,10 @@ export interface ConnectionDeps<C = MessagePathConnection> {
   readonly metrics: AmqpMetrics;
   readonly clients: AmqpDeviceClients;
   readonly container: RheaContainer;
-  readonly counters: { messagesIn: number; messagesOut: number; protocolErrors: number };
+  readonly counters: ListenerCounters;
   /** True once the listener is stopping: no new credit is granted. */
   readonly isDraining: () => boolean;
-  /** Called with +1 / -1 as deliveries enter and leave the pipeline. */
+  /** Called with +1 / -1 as deliveries enter and leave the pipeline (each link's InboundLink calls it). */
   readonly onInflight: (delta: number) => void;
   /** Called when the peer's open frame arrived on `socket`: the accept deadline no longer applies. */
   readonly onOpen: (socket: Socket | TLSSocket) => void;
@@ -46,7 +47,8 @@ export interface MessagePathConnection {
   readonly source: Source | undefined;
   /** The device's reply links (receiver links it attached), once admitted. */
   readonly client: AmqpDeviceClient | undefined;
-  readonly receivers: Map<RheaReceiver, InboundLink>;
+  /** The link state of one of the device's sender links (our receivers); undefined once it was dropped. */
+  inboundLink(receiver: RheaReceiver): InboundLink | undefined;
   /** True while no new deliveries may be taken (admission pending, closing, draining). */
   readonly paused: boolean;
   /** Runs `fn` at the end of this turn of the event loop (settlements leave in one write). */

@@ -31,17 +31,17 @@ export class AmqpConnection implements MessagePathConnection {
   readonly id = `amqp-${++seq}`;
   readonly rhea: RheaConnection;
   readonly shim: SocketShim;
-  log: Logger;
   readonly remoteAddress: string;
   readonly remotePort: number | undefined;
   readonly tls: TlsInfo | undefined;
-  clientId = '';
-  identity: Identity | undefined;
-  /** The source every envelope of this connection shares, once admitted (frozen: the ACL caches its decisions on it). */
-  source: Source | undefined;
-  admitted = false;
-  client: AmqpDeviceClient | undefined;
-  readonly receivers = new Map<RheaReceiver, InboundLink>();
+  // Who the peer is: set by its open frame and by admission, read through the getters below.
+  private logger: Logger;
+  private peerId = '';
+  private peerIdentity: Identity | undefined;
+  private sharedSource: Source | undefined;
+  private isAdmitted = false;
+  private deviceClient: AmqpDeviceClient | undefined;
+  private readonly receivers = new Map<RheaReceiver, InboundLink>();
   private readonly senders = new Map<RheaSender, string>();
   private readonly sessions = new Map<RheaSession, Set<RheaLink>>();
   private readonly sasl: SaslResult = {};
@@ -66,7 +66,7 @@ export class AmqpConnection implements MessagePathConnection {
     this.remoteAddress = socket.remoteAddress ?? '';
     this.remotePort = socket.remotePort;
     this.tls = tlsInfo(socket);
-    this.log = ctx.logger.child({ conn: this.id, remote: `${this.remoteAddress}:${this.remotePort ?? ''}` });
+    this.logger = ctx.logger.child({ conn: this.id, remote: `${this.remoteAddress}:${this.remotePort ?? ''}` });
     this.shim = new SocketShim(socket, deps.maxFrameBytes, (v) => this.onViolation(v));
     // rhea reads the mechanisms from its container when it accepts a socket; each connection gets its own table.
     container.sasl_server_mechanisms = saslMechanisms(offeredMechanisms(ctx.config, options.saslMechanisms), this.sasl, this.tls?.peerVerified === true);
@@ -108,15 +108,45 @@ export class AmqpConnection implements MessagePathConnection {
   }
 
   get paused(): boolean {
-    return !this.admitted || this.closing || this.deps.isDraining();
+    return !this.isAdmitted || this.closing || this.deps.isDraining();
+  }
+
+  get log(): Logger {
+    return this.logger;
+  }
+
+  /** The open frame's container-id (the connection id when it had none); empty before open. */
+  get clientId(): string {
+    return this.peerId;
+  }
+
+  get identity(): Identity | undefined {
+    return this.peerIdentity;
+  }
+
+  /** The source every envelope of this connection shares, once admitted (frozen: the ACL caches its decisions on it). */
+  get source(): Source | undefined {
+    return this.sharedSource;
+  }
+
+  get admitted(): boolean {
+    return this.isAdmitted;
+  }
+
+  get client(): AmqpDeviceClient | undefined {
+    return this.deviceClient;
+  }
+
+  inboundLink(receiver: RheaReceiver): InboundLink | undefined {
+    return this.receivers.get(receiver);
   }
 
   /** Open received (after SASL, when used): the container-id is known, so admission runs now. */
   private onOpen(): void {
     this.deps.onOpen(this.shim.socket);
     const open = this.rhea.remote.open ?? {};
-    this.clientId = typeof open.container_id === 'string' && open.container_id.length > 0 ? open.container_id : this.id;
-    this.log = this.log.child({ clientId: this.clientId });
+    this.peerId = typeof open.container_id === 'string' && open.container_id.length > 0 ? open.container_id : this.id;
+    this.logger = this.logger.child({ clientId: this.peerId });
     const guard = this.deps.ctx.guard;
     if (guard.refuseClient(this.deps.ctx.config.name, { remoteAddress: this.remoteAddress, clientId: this.clientId })) {
       // Refused as an authentication failure is: open, then close with the error (AMQP 1.0 §2.4.1).
@@ -152,26 +182,27 @@ export class AmqpConnection implements MessagePathConnection {
       this.closeWithError(a.status === 503 ? 'amqp:internal-error' : 'amqp:unauthorized-access', a.reason);
       return;
     }
-    this.identity = identityOf(a);
+    this.peerIdentity = identityOf(a);
     const principal = this.identity?.principal ?? this.sasl.username;
     if (principal !== undefined && ctx.guard.refusePrincipal(ctx.config.name, principal, { remoteAddress: this.remoteAddress, clientId: this.clientId })) {
       this.closeWithError('amqp:unauthorized-access', 'banned');
       return;
     }
-    this.source = Object.freeze({
+    this.sharedSource = Object.freeze({
       clientId: this.clientId,
       remoteAddress: this.remoteAddress,
       ...(this.identity !== undefined && { identity: this.identity }),
       ...(this.remotePort !== undefined && { remotePort: this.remotePort }),
       ...(this.tls !== undefined && { tls: this.tls }),
     });
-    this.admitted = true;
+    this.isAdmitted = true;
     metrics.connectionsTotal.inc({ listener: ctx.config.name, result: 'accepted' });
-    this.client = this.deps.clients.acquire(this.clientId, this.identity?.principal);
+    const client = this.deps.clients.acquire(this.clientId, this.identity?.principal);
+    this.deviceClient = client;
     // Links attached before admission are authorized now.
     for (const [s, address] of [...this.senders]) {
       // A dynamic source is a fresh node of this connection's own (AMQP 1.0 §3.5.3): nothing to authorize.
-      if (s.remote.attach?.source?.dynamic || this.linkAllowed(s, 'receive', address)) this.client.addSender(s, address);
+      if (s.remote.attach?.source?.dynamic || this.linkAllowed(s, 'receive', address)) client.addSender(s, address);
     }
     for (const [r, l] of [...this.receivers]) {
       const target = r.remote.attach?.target?.address;
@@ -230,6 +261,7 @@ export class AmqpConnection implements MessagePathConnection {
       maxInflight: this.deps.ctx.config.limits.maxInflight,
       unavailableOutcome: this.deps.options.unavailableOutcome,
       unavailableBackoffMs: this.deps.options.unavailableBackoffMs,
+      onInflight: this.deps.onInflight,
     });
     this.receivers.set(receiver, link);
     if (this.admitted && typeof address === 'string' && !this.linkAllowed(receiver, 'publish', address)) return;
@@ -299,8 +331,7 @@ export class AmqpConnection implements MessagePathConnection {
     for (const l of this.receivers.values()) {
       const bytes = l.incompleteBytes();
       if (bytes <= max) continue;
-      if (l.oversizeSince === undefined) {
-        l.oversizeSince = Date.now();
+      if (l.markOversize()) {
         this.report('oversize', 'AMQP-1.0-2.7.3', `message of more than ${max} bytes in progress`);
         this.deps.metrics.closes.inc({ listener: this.deps.ctx.config.name, condition: 'amqp:link:message-size-exceeded' });
         l.receiver.close({ condition: 'amqp:link:message-size-exceeded', description: `messages are limited to ${max} bytes` });
@@ -363,7 +394,7 @@ export class AmqpConnection implements MessagePathConnection {
   }
 
   report(kind: string, clause: string, detail: string): void {
-    this.deps.counters.protocolErrors++;
+    this.deps.counters.protocolError();
     this.deps.ctx.guard.report({
       kind,
       listener: this.deps.ctx.config.name,
@@ -382,8 +413,8 @@ export class AmqpConnection implements MessagePathConnection {
     this.receivers.clear();
     for (const s of this.senders.keys()) this.client?.removeSender(s);
     this.senders.clear();
-    if (this.client) this.deps.clients.release(this.client);
-    this.client = undefined;
+    if (this.deviceClient) this.deps.clients.release(this.deviceClient);
+    this.deviceClient = undefined;
     this.sasl.password = undefined;
     this.log.debug('disconnected');
     this.deps.onClosed(this);

@@ -15,18 +15,21 @@ export interface InboundLinkOptions {
   readonly maxInflight: number;
   readonly unavailableOutcome: 'released' | 'modified';
   readonly unavailableBackoffMs: number;
+  /** Told +1 / -1 as this link's deliveries enter and leave the pipeline (the listener's drain count). */
+  readonly onInflight?: (delta: number) => void;
 }
 
 export class InboundLink {
   /** Target address of the attach; undefined for the anonymous terminus (then each message's `to` is used). */
   readonly address: string | undefined;
-  inflight = 0;
+  /** Deliveries handed to the pipeline whose outcome has not come back. */
+  private pending = 0;
   private withheld = 0;
   private granted = 0;
   private received = 0;
   private closed = false;
   /** Set when the link was detached for an oversize message still arriving. */
-  oversizeSince: number | undefined;
+  private oversize = false;
   private readonly batch: number;
   private readonly timers = new Set<NodeJS.Timeout>();
 
@@ -44,6 +47,30 @@ export class InboundLink {
     return this.closed;
   }
 
+  /** Deliveries in the pipeline: each holds a credit slot until its outcome. */
+  get inflight(): number {
+    return this.pending;
+  }
+
+  /** A delivery enters the pipeline: it keeps its credit slot until `releaseInbound`. */
+  reserveInbound(): void {
+    this.pending++;
+    this.options.onInflight?.(1);
+  }
+
+  /** A delivery's outcome came back: its slot may be granted again at the next `topUp`. */
+  releaseInbound(): void {
+    this.pending--;
+    this.options.onInflight?.(-1);
+  }
+
+  /** Marks the link detached for an oversize message still arriving; true the first time only. */
+  markOversize(): boolean {
+    if (this.oversize) return false;
+    this.oversize = true;
+    return true;
+  }
+
   /** Counts a transfer; false when the peer sent beyond the credit it was given (§2.6.7). */
   onTransfer(): boolean {
     this.received++;
@@ -54,7 +81,7 @@ export class InboundLink {
   topUp(paused: boolean): void {
     if (paused || this.closed) return;
     const credit = this.receiver.credit;
-    const deficit = this.options.maxInflight - credit - this.inflight - this.withheld;
+    const deficit = this.options.maxInflight - credit - this.pending - this.withheld;
     if (deficit <= 0 || (deficit < this.batch && credit > 0)) return;
     this.granted += deficit;
     this.receiver.add_credit(deficit);

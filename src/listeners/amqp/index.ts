@@ -7,8 +7,8 @@
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import rhea from 'rhea';
-import { ThinggateError } from '../../errors.js';
 import { serverTlsOf } from '../listener-tls.js';
+import { listenTcp } from '../listen.js';
 import { AMQP_DEFAULTS } from '../../config/sections/listener-amqp.js';
 import type { AmqpListenerOptions } from '../../config/types.js';
 import type { DeviceMessage } from '../../devices/registry.js';
@@ -19,6 +19,7 @@ import { MIN_MAX_FRAME_SIZE } from './frame-scanner.js';
 import { amqpMetrics } from './metrics.js';
 import type { RheaContainer } from './rhea-types.js';
 import { IdleWaiters } from '../../util/idle-waiters.js';
+import { ListenerCounters } from '../listener-counters.js';
 import { AcceptGuard } from '../accept-guard.js';
 import { routeRheaLogging } from './rhea-log.js';
 
@@ -31,7 +32,7 @@ export class AmqpListener implements Listener {
   private server: Server | undefined;
   private readonly connections = new Set<AmqpConnection>();
   private readonly deps: ConnectionDeps;
-  private readonly counters = { messagesIn: 0, messagesOut: 0, protocolErrors: 0 };
+  private readonly counters = new ListenerCounters();
   private readonly clients: AmqpDeviceClients;
   private draining = false;
   private inflight = 0;
@@ -44,7 +45,7 @@ export class AmqpListener implements Listener {
     const options: AmqpListenerOptions = { ...AMQP_DEFAULTS, ...ctx.config.amqp };
     const metrics = amqpMetrics(ctx.metrics);
     this.clients = new AmqpDeviceClients(this.name, ctx.devices, (result) => {
-      if (result === 'sent') this.counters.messagesOut++;
+      if (result === 'sent') this.counters.messageOut();
       metrics.southbound.inc({ listener: this.name, result });
     });
     // One container per listener, never rhea's process-wide default. Credit and settlement are ours (§2.6.7, §3.4).
@@ -79,7 +80,7 @@ export class AmqpListener implements Listener {
       hello: { name: 'open', clause: 'AMQP-1.0-2.4.1' },
       onRefused: () => metrics.connectionsTotal.inc({ listener: this.name, result: 'limit' }),
       onExpired: () => {
-        this.counters.protocolErrors++;
+        this.counters.protocolError();
         metrics.closes.inc({ listener: this.name, condition: 'connect-timeout' });
       },
     });
@@ -90,16 +91,8 @@ export class AmqpListener implements Listener {
     const server = config.tls ? this.tlsServer() : createServer({ noDelay: true });
     this.accepts.attach(server);
     server.on(config.tls ? 'secureConnection' : 'connection', (socket: Socket) => this.onSocket(socket));
-    await new Promise<void>((ok, fail) => {
-      const onError = (err: Error): void =>
-        fail(new ThinggateError('TG_ERR_LISTEN', `listener '${this.name}' cannot bind ${config.host}:${config.port}: ${err.message}`, { cause: err }));
-      server.once('error', onError);
-      server.listen(config.port, config.host, () => {
-        server.off('error', onError);
-        server.on('error', (err: Error) => logger.error({ err }, 'amqp server error'));
-        ok();
-      });
-    });
+    await listenTcp(server, this.name, config.host, config.port);
+    server.on('error', (err: Error) => logger.error({ err }, 'amqp server error'));
     this.server = server;
     this.unrouteLogging = routeRheaLogging(logger, this.ctx.guard.summaryInterval);
     logger.info({ address: this.address() }, 'amqp listener started');
@@ -182,7 +175,7 @@ export class AmqpListener implements Listener {
   }
 
   stats(): ListenerStats {
-    return { connections: this.connections.size, ...this.counters };
+    return this.counters.stats(this.connections.size);
   }
 
   private async allClosed(): Promise<void> {

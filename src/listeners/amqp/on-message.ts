@@ -15,7 +15,7 @@ const dataSection = (b: Buffer): unknown => rhea.message.data_section(b);
 export function onMessage(conn: MessagePathConnection, x: RheaContext): void {
   const { receiver, delivery, message } = x;
   if (!receiver || !delivery || !message) return;
-  const link = conn.receivers.get(receiver);
+  const link = conn.inboundLink(receiver);
   if (!link || link.isClosed) {
     if (!delivery.remote_settled) delivery.release();
     return;
@@ -32,7 +32,7 @@ export function onMessage(conn: MessagePathConnection, x: RheaContext): void {
   const presettled = delivery.remote_settled;
   // A pre-settled delivery needs no disposition; settling it locally frees its slot in rhea's session window.
   if (presettled) delivery.update(true);
-  conn.deps.counters.messagesIn++;
+  conn.deps.counters.messageIn();
   const m = message as AmqpMessageFields;
   // Only the standard message format 0 (AMQP 1.0 §2.7.5, §3.2) is understood.
   const built: Envelope | Unusable =
@@ -43,26 +43,14 @@ export function onMessage(conn: MessagePathConnection, x: RheaContext): void {
     finish(conn, link, delivery, m, presettled, { kind: 'rejected', status: 400, code: 'TG_ERR_AMQP_INVALID_MESSAGE', reason: built.reason }, built.condition);
     return;
   }
-  link.inflight++;
-  conn.deps.onInflight(1);
-  conn.deps.ctx.pipeline.handle(built).then(
-    (outcome) => conn.defer(() => settle(conn, link, delivery, m, presettled, outcome)),
-    () =>
-      conn.defer(() => settle(conn, link, delivery, m, presettled, { kind: 'unavailable', status: 503, code: 'TG_ERR_INTERNAL', reason: 'internal error' })),
-  );
-}
-
-function settle(
-  conn: MessagePathConnection,
-  link: InboundLink,
-  delivery: RheaIncomingDelivery,
-  m: AmqpMessageFields,
-  presettled: boolean,
-  outcome: Outcome,
-): void {
-  link.inflight--;
-  conn.deps.onInflight(-1);
-  finish(conn, link, delivery, m, presettled, outcome);
+  link.reserveInbound();
+  // At the end of the turn its outcome arrives in (see defer), the delivery gives its credit slot back and is settled.
+  const settle = (outcome: Outcome): void =>
+    conn.defer(() => {
+      link.releaseInbound();
+      finish(conn, link, delivery, m, presettled, outcome);
+    });
+  conn.deps.ctx.pipeline.handle(built).then(settle, () => settle({ kind: 'unavailable', status: 503, code: 'TG_ERR_INTERNAL', reason: 'internal error' }));
 }
 
 function finish(
@@ -145,6 +133,6 @@ function sendReply(conn: MessagePathConnection, reply: Reply, replyTo: string, c
     return;
   }
   sendOn(sender, replyMessage(reply, replyTo, correlationId, dataSection), sender.local.attach.snd_settle_mode === 1);
-  conn.deps.counters.messagesOut++;
+  conn.deps.counters.messageOut();
   conn.deps.metrics.replies.inc({ listener, result: 'sent' });
 }

@@ -43,19 +43,20 @@ export function parsePlain(response: Buffer | undefined): { authzid: string; use
  * checked by the listener's `x509` authenticator at admission.
  */
 export function saslMechanisms(offered: readonly AmqpSaslMechanism[], result: SaslResult, certificateVerified = false): Record<string, () => ServerMechanism> {
+  // EXTERNAL's optional authorization identity (RFC 4422 App. A.1) is not a credential: the certificate is.
+  // ANONYMOUS's optional trace information (RFC 4505 §2) is not an identity. Both succeed on their first message.
+  const succeeding = (mechanism: 'EXTERNAL' | 'ANONYMOUS') => (): ServerMechanism => ({
+    outcome: undefined,
+    username: undefined,
+    start() {
+      result.mechanism = mechanism;
+      this.outcome = true;
+    },
+  });
   const table: Record<string, () => ServerMechanism> = {};
   for (const name of offered) {
     if (name === 'EXTERNAL') {
-      if (!certificateVerified) continue;
-      table.EXTERNAL = () => ({
-        outcome: undefined,
-        username: undefined,
-        // The optional authorization identity (RFC 4422 App. A.1) is not a credential: the certificate is.
-        start() {
-          result.mechanism = 'EXTERNAL';
-          this.outcome = true;
-        },
-      });
+      if (certificateVerified) table.EXTERNAL = succeeding('EXTERNAL');
     } else if (name === 'PLAIN') {
       table.PLAIN = () => ({
         outcome: undefined,
@@ -75,15 +76,7 @@ export function saslMechanisms(offered: readonly AmqpSaslMechanism[], result: Sa
         },
       });
     } else if (name === 'ANONYMOUS') {
-      table.ANONYMOUS = () => ({
-        outcome: undefined,
-        username: undefined,
-        // The optional trace information (RFC 4505 §2) is not an identity.
-        start() {
-          result.mechanism = 'ANONYMOUS';
-          this.outcome = true;
-        },
-      });
+      table.ANONYMOUS = succeeding('ANONYMOUS');
     }
   }
   return table;

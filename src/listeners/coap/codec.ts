@@ -78,26 +78,14 @@ export function parseMessage(buf: Buffer): CoapMessage {
       if (pos === buf.length) throw new CoapFormatError('payload marker without payload', header);
       return { type, code: c, messageId, token, options, payload: buf.subarray(pos) };
     }
-    let delta = ob >> 4;
-    let len = ob & 0x0f;
+    const deltaNibble = ob >> 4;
+    const lenNibble = ob & 0x0f;
     // RFC 7252 §3.1: nibble 15 is reserved (except in the payload marker).
-    if (delta === 15 || len === 15) throw new CoapFormatError('reserved option nibble 15', header);
-    if (delta === 13) {
-      if (pos >= buf.length) throw new CoapFormatError('truncated option delta', header);
-      delta = buf[pos++]! + 13;
-    } else if (delta === 14) {
-      if (pos + 1 >= buf.length) throw new CoapFormatError('truncated option delta', header);
-      delta = buf.readUInt16BE(pos) + 269;
-      pos += 2;
-    }
-    if (len === 13) {
-      if (pos >= buf.length) throw new CoapFormatError('truncated option length', header);
-      len = buf[pos++]! + 13;
-    } else if (len === 14) {
-      if (pos + 1 >= buf.length) throw new CoapFormatError('truncated option length', header);
-      len = buf.readUInt16BE(pos) + 269;
-      pos += 2;
-    }
+    if (deltaNibble === 15 || lenNibble === 15) throw new CoapFormatError('reserved option nibble 15', header);
+    const delta = extended(buf, pos, deltaNibble, 'delta', header);
+    pos += extBytes(deltaNibble);
+    const len = extended(buf, pos, lenNibble, 'length', header);
+    pos += extBytes(lenNibble);
     number += delta;
     if (number > 0xffff) throw new CoapFormatError('option number above 65535', header);
     if (pos + len > buf.length) throw new CoapFormatError(`option ${number} runs past the end of the datagram`, header);
@@ -105,6 +93,18 @@ export function parseMessage(buf: Buffer): CoapMessage {
     pos += len;
   }
   return { type, code: c, messageId, token, options, payload: EMPTY };
+}
+
+/** An option delta or length from its nibble and the extended bytes at `pos` (RFC 7252 §3.1): 13 adds one byte + 13, 14 two bytes + 269. */
+function extended(buf: Buffer, pos: number, nibble: number, what: 'delta' | 'length', header: { type: MessageType; messageId: number }): number {
+  if (nibble < 13) return nibble;
+  if (pos + extBytes(nibble) > buf.length) throw new CoapFormatError(`truncated option ${what}`, header);
+  return nibble === 13 ? buf[pos]! + 13 : buf.readUInt16BE(pos) + 269;
+}
+
+/** How many extended bytes follow an option nibble (13: one, 14: two). */
+function extBytes(nibble: number): number {
+  return nibble < 13 ? 0 : nibble - 12;
 }
 
 function extSize(v: number): number {

@@ -9,8 +9,8 @@ import { createServer as createHttpsServer, type Server as HttpsServer } from 'n
 import type { AddressInfo, Socket } from 'node:net';
 import type { DeviceMessage } from '../../devices/registry.js';
 import { HTTP_DEFAULTS } from '../../config/sections/listener-http.js';
-import { ThinggateError } from '../../errors.js';
 import { serverTlsOf } from '../listener-tls.js';
+import { listenTcp } from '../listen.js';
 import type { Listener, ListenerContext, ListenerStats } from '../listener.js';
 import { HttpCore } from './core.js';
 import { onRequest } from './handle-request.js';
@@ -71,15 +71,7 @@ export class HttpListener implements Listener {
       if (socket.writable && err.code !== 'ECONNRESET') socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
       else socket.destroy();
     });
-    await new Promise<void>((res, rej) => {
-      const onError = (err: Error): void =>
-        rej(new ThinggateError('TG_ERR_LISTEN', `listener '${this.name}' cannot bind ${config.host}:${config.port}: ${err.message}`, { cause: err }));
-      server.once('error', onError);
-      server.listen(config.port, config.host, () => {
-        server.off('error', onError);
-        res();
-      });
-    });
+    await listenTcp(server, this.name, config.host, config.port);
     server.on('error', (err) => logger.warn({ err }, 'http ingress server error'));
     this.server = server;
   }

@@ -122,7 +122,7 @@ describe('reload through the factory (SIGHUP)', () => {
       const bad = dir.write('bad.js', 'export function onMessage() { return route(; }');
       await expect(build(configFor(dir, [A, bad]), {}, first.host)).rejects.toMatchObject({ code: 'TG_ERR_CONFIG_INVALID' });
       expect(await path(first.host, A)).toBe('/k1');
-      expect(first.host.units.get(A)!.refs).toBe(1);
+      expect(first.host.units.get(A)!.holders).toBe(1);
     } finally {
       await first.host.close();
     }

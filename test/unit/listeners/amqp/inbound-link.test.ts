@@ -33,7 +33,7 @@ function delivery(): RheaIncomingDelivery & { states: string[] } {
 function arrive(link: InboundLink, r: RheaReceiver): boolean {
   r.credit--;
   const ok = link.onTransfer();
-  link.inflight++;
+  link.reserveInbound();
   return ok;
 }
 
@@ -52,7 +52,7 @@ describe('InboundLink credit', () => {
     expect(r.credit).toBe(0);
     expect(r.grants).toEqual([8]);
     // One outcome completes: the device has no credit left, so one credit goes back at once.
-    link.inflight--;
+    link.releaseInbound();
     link.topUp(false);
     expect(r.grants).toEqual([8, 1]);
     expect(r.credit + link.inflight).toBeLessThanOrEqual(8);
@@ -63,10 +63,10 @@ describe('InboundLink credit', () => {
     const link = new InboundLink(r, { ...opts, maxInflight: 64 });
     link.topUp(false);
     for (let i = 0; i < 10; i++) arrive(link, r);
-    link.inflight -= 7;
+    for (let i = 0; i < 7; i++) link.releaseInbound();
     link.topUp(false);
     expect(r.grants).toEqual([64]); // deficit 7 < batch 8 with 54 credit left
-    link.inflight -= 1;
+    link.releaseInbound();
     link.topUp(false);
     expect(r.grants).toEqual([64, 8]);
   });
@@ -93,7 +93,7 @@ describe('InboundLink credit', () => {
     link.topUp(false);
     for (let i = 0; i < 8; i++) arrive(link, r);
     const d = delivery();
-    link.inflight--;
+    link.releaseInbound();
     let after = 0;
     link.settle(d, { kind: 'unavailable', status: 503, code: 'TG_ERR_UPSTREAM_UNAVAILABLE', reason: 'down' }, () => {
       after++;
@@ -114,6 +114,23 @@ describe('InboundLink credit', () => {
     link.settle(d, { kind: 'rejected', status: 413, code: 'TG_ERR_UPSTREAM_UNAVAILABLE', reason: 'too big' }, () => undefined);
     link.settle(d, { kind: 'unavailable', status: 503, code: 'TG_ERR_UPSTREAM_UNAVAILABLE', reason: 'down', retryAfterMs: 0 }, () => undefined);
     expect(d.states).toEqual(['accepted', 'rejected:amqp:resource-limit-exceeded', 'modified']);
+  });
+
+  it("tells the listener's drain count as deliveries enter and leave the pipeline", () => {
+    const deltas: number[] = [];
+    const link = new InboundLink(receiver(), { ...opts, onInflight: (d) => deltas.push(d) });
+    link.reserveInbound();
+    link.reserveInbound();
+    expect(link.inflight).toBe(2);
+    link.releaseInbound();
+    expect(link.inflight).toBe(1);
+    expect(deltas).toEqual([1, 1, -1]);
+  });
+
+  it('reports an oversize detach once', () => {
+    const link = new InboundLink(receiver(), opts);
+    expect(link.markOversize()).toBe(true);
+    expect(link.markOversize()).toBe(false);
   });
 
   it('uses the target address, or none for the anonymous terminus', () => {
