@@ -99,6 +99,7 @@ describe('architecture of src/', () => {
     ['routing', ['listeners', 'scripting', 'gateway.ts']],
     ['scripting', ['listeners', 'gateway.ts']],
     ['envelope', ['listeners', 'routing', 'scripting', 'balancer', 'gateway.ts']],
+    ['state', ['listeners', 'routing', 'scripting', 'balancer', 'guard', 'devices', 'admin', 'config', 'observability', 'security', 'plugins', 'gateway.ts']],
   ])('%s imports none of %j', (from, forbidden) => {
     const bad = [...graph.values()]
       .filter((m) => stage(m.file) === from)
