@@ -34,6 +34,19 @@ export interface Subscriber {
    * subscription's). Returns false when the session cannot take it.
    */
   deliver(message: DeviceMessage, qos: QoS, subscriptionIds?: readonly number[]): boolean;
+  /** Closes the session because its client id connected elsewhere (MQTT: DISCONNECT 0x8E [MQTT-3.1.4-3]); absent where the listener closes it. */
+  takeOver?(): void;
+}
+
+/**
+ * What the registry tells the other nodes (devices/cluster.ts): once per
+ * connection and disconnection, and once per message toward devices. Never
+ * per telemetry message.
+ */
+export interface RegistryPeers {
+  connected(clientId: string): void;
+  disconnected(clientId: string): void;
+  published(message: DeviceMessage, fromClientId?: string): void;
 }
 
 export interface SubscriptionOptions {
@@ -62,17 +75,28 @@ export class DeviceRegistry {
   private readonly wildcard = new Map<string, Map<Subscriber, Entry>>();
   private readonly bySubscriber = new Map<Subscriber, Set<string>>();
   private readonly presence = new Map<string, Subscriber>();
+  private peers?: RegistryPeers;
+
+  /** Joins the registry to the other nodes' (the composition root does, once). */
+  attach(peers: RegistryPeers): void {
+    this.peers = peers;
+  }
 
   /** Registers a connected session; returns the session it replaces, if any (session takeover). */
   connect(subscriber: Subscriber): Subscriber | undefined {
     const previous = this.presence.get(subscriber.clientId);
     this.presence.set(subscriber.clientId, subscriber);
-    return previous === subscriber ? undefined : previous;
+    if (previous === subscriber) return undefined;
+    this.peers?.connected(subscriber.clientId);
+    return previous;
   }
 
   /** Forgets a session and all its subscriptions (only if it is still the registered one). */
   disconnect(subscriber: Subscriber): void {
-    if (this.presence.get(subscriber.clientId) === subscriber) this.presence.delete(subscriber.clientId);
+    if (this.presence.get(subscriber.clientId) === subscriber) {
+      this.presence.delete(subscriber.clientId);
+      this.peers?.disconnected(subscriber.clientId);
+    }
     this.unsubscribeAll(subscriber);
   }
 
@@ -135,6 +159,13 @@ export class DeviceRegistry {
    * (MQTT 5.0 §4.7.2 permits either; once is what devices expect).
    */
   publish(message: DeviceMessage, fromClientId?: string): PublishResult {
+    if (message.expiresAt !== undefined && message.expiresAt <= Date.now()) return { matched: 0, delivered: 0 };
+    this.peers?.published(message, fromClientId);
+    return this.publishLocal(message, fromClientId);
+  }
+
+  /** {@link publish} to the sessions of this node only (a publication another node forwarded). */
+  publishLocal(message: DeviceMessage, fromClientId?: string): PublishResult {
     if (message.expiresAt !== undefined && message.expiresAt <= Date.now()) return { matched: 0, delivered: 0 };
     const targets = new Map<Subscriber, { qos: QoS; ids: number[] }>();
     const consider = (entry: Entry): void => {
