@@ -14,7 +14,10 @@ import { CLIENTS, WINDOW } from './thinggate.mjs';
 /** The PIDs of a process's children (a cluster primary's workers). */
 function childrenOf(pid) {
   try {
-    return execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' }).split('\n').filter(Boolean).map(Number);
+    return execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' })
+      .split('\n')
+      .filter(Boolean)
+      .map(Number);
   } catch {
     return [];
   }
