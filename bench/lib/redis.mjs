@@ -24,6 +24,7 @@ export async function startRedis() {
     /** @returns {Record<string, number>} calls by command since the start */
     commandstats() {
       const text = execFileSync('redis-cli', ['-p', String(port), 'INFO', 'commandstats'], { encoding: 'utf8' });
+      /** @type {Record<string, number>} */
       const out = {};
       for (const m of text.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) out[m[1]] = Number(m[2]);
       return out;
@@ -36,7 +37,12 @@ export async function startRedis() {
 }
 
 /** Calls per command between two commandstats() readings, the commands the reading itself made left out. */
+/**
+ * @param {Record<string, number>} before
+ * @param {Record<string, number>} after
+ */
 export function commandDelta(before, after) {
+  /** @type {Record<string, number>} */
   const out = {};
   for (const [k, v] of Object.entries(after)) {
     const d = v - (before[k] ?? 0);
