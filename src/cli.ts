@@ -137,7 +137,8 @@ async function withConfig(file: string, render: (loaded: LoadedConfig) => string
 async function start(args: string[]): Promise<number> {
   const { values } = parseArgs({ args, options: { config: { type: 'string', short: 'c' }, workers: { type: 'string' } }, allowPositionals: false });
   const file = values.config;
-  if (values.workers !== undefined && !/^[1-9]\d{0,1}$/.test(values.workers)) throw new UsageError('--workers N: N is a whole number from 1 to 64');
+  if (values.workers !== undefined && !(/^[1-9]\d?$/.test(values.workers) && Number(values.workers) <= 64))
+    throw new UsageError('--workers N: N is a whole number from 1 to 64');
   let config: GatewayConfig;
   let registries: LoadedConfig['registries'];
   let workers: number;

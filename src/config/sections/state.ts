@@ -58,6 +58,6 @@ export function stateProblems(c: { readonly state: StateConfig; readonly workers
       "/workers: several workers need /state/backend 'redis': with the embedded backend each worker would keep its own presence, bans and subscriptions, so takeover, bans and device-to-device delivery would silently work only within one worker",
     );
   }
-  if (c.workers > 1 && c.node.id !== undefined) out.push('/node/id: cannot be set with /workers > 1 (each worker names itself <id>-w<N> from the default)');
+  if (c.workers > 1 && c.node.id !== undefined) out.push('/node/id: cannot be set with /workers > 1 (each worker names itself <hostname>-<pid>-w<N>)');
   return out;
 }
