@@ -19,10 +19,8 @@ import { createRequire } from 'node:module';
 import { ConfigError, ThinggateError } from './errors.js';
 import { deepCheck } from './cli-check.js';
 import { createLogger } from './observability/logger.js';
-import { Gateway } from './gateway.js';
 import { SUBCOMMANDS } from './cli-commands.js';
 import { stateProblems } from './config/sections/state.js';
-import { isWorker, joinPrimary, runPrimary, workerConfig } from './cluster/workers.js';
 
 const VERSION = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
 
@@ -155,6 +153,8 @@ async function start(args: string[]): Promise<number> {
     throw err;
   }
   const logger = createLogger({ level: process.env.THINGGATE_LOG_LEVEL ?? config.log.level, format: config.log.format });
+  // Loaded here, not at the top: check, schema and the other commands need neither the gateway nor the Redis client.
+  const [{ Gateway }, { isWorker, joinPrimary, runPrimary, workerConfig }] = await Promise.all([import('./gateway.js'), import('./cluster/workers.js')]);
   if (workers > 1 && !isWorker()) return runPrimary({ config, workers, logger });
   const worker = isWorker();
   if (worker) config = workerConfig(config);
