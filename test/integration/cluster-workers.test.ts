@@ -62,7 +62,7 @@ describe('thinggate start --workers', () => {
     const exited = new Promise<number | null>((r) => p.on('exit', r));
     const clients: MqttClient[] = [];
     try {
-      await expect.poll(() => (out.match(/"msg":"worker \d started"/g) ?? []).length, { timeout: 40_000, interval: 200 }).toBe(2);
+      await expect.poll(() => (out.match(/"msg":"worker \d started"/g) ?? []).length, { timeout: 80_000, interval: 200 }).toBe(2);
       for (let i = 0; i < 8; i++) {
         const c = await mqtt.connectAsync({ host: '127.0.0.1', port, clientId: `w-${i}`, reconnectPeriod: 0 });
         clients.push(c);
@@ -91,7 +91,7 @@ describe('thinggate start --workers', () => {
       process.kill(p.pid!, 'SIGTERM');
     }
     expect(await exited).toBe(0);
-  }, 90_000);
+  }, 150_000);
 
   it('refuses several workers with the embedded backend, naming what would not be shared', async () => {
     const file = writeConfig('embedded.json', {}, await freePort(), await freePort());

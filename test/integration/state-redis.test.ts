@@ -66,6 +66,18 @@ banStoreContract('redis', async () => {
 });
 
 describe('Redis outage: a degraded mode, never a crash', () => {
+  it('has ban watchers read the bans once Redis is reachable (a node that starts before its connection is up)', async () => {
+    const link = new RedisLink({ url: redis.url, keyPrefix: 'late:' });
+    const store = new RedisBanStore(link);
+    let fired = 0;
+    store.watch(() => fired++);
+    expect(fired).toBe(0);
+    expect(await link.connect()).toBe(true);
+    await expect.poll(() => fired, { timeout: 5000 }).toBeGreaterThan(0);
+    await store.close();
+    await link.close();
+  });
+
   it('answers every operation while Redis is down, reconnects by itself, and writes the bans that waited', async () => {
     const errors: string[] = [];
     const statuses: boolean[] = [];

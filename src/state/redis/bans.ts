@@ -15,7 +15,9 @@ export class RedisBanStore implements BanStore {
   private unsubscribe?: Promise<() => void>;
 
   constructor(private readonly link: RedisLink) {
-    link.onReady(() => void this.flush());
+    // Each time Redis is (again) reachable: write what waited, then have the watchers read the bans
+    // (at start the first read may have come before the connection was up).
+    link.onReady(() => void this.flush().then(() => this.notify()));
   }
 
   async all(): Promise<readonly StoredBan[]> {
@@ -51,10 +53,12 @@ export class RedisBanStore implements BanStore {
 
   watch(onChange: () => void): () => void {
     this.watchers.add(onChange);
-    this.unsubscribe ??= this.link.subscribe(this.link.key('bans'), () => {
-      for (const w of this.watchers) w();
-    });
+    this.unsubscribe ??= this.link.subscribe(this.link.key('bans'), () => this.notify());
     return () => this.watchers.delete(onChange);
+  }
+
+  private notify(): void {
+    for (const w of this.watchers) w();
   }
 
   async close(): Promise<void> {
