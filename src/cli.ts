@@ -19,15 +19,17 @@ import { createRequire } from 'node:module';
 import { ConfigError, ThinggateError } from './errors.js';
 import { deepCheck } from './cli-check.js';
 import { createLogger } from './observability/logger.js';
-import { Gateway } from './gateway.js';
 import { SUBCOMMANDS } from './cli-commands.js';
+import { stateProblems } from './config/sections/state.js';
 
 const VERSION = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
 
 /** Usage of each built-in command, for `thinggate COMMAND --help`. */
 const COMMAND_USAGE: Record<string, string> = {
-  start: `usage: thinggate start [-c FILE]
+  start: `usage: thinggate start [-c FILE] [--workers N]
   Runs the gateway on FILE (YAML or JSON), or on the embedded default without -c.
+  --workers N runs N worker processes on the same sockets (overrides the file's workers:;
+  more than 1 needs state.backend redis; see docs/scaling.md).
   Logs go to standard output (THINGGATE_LOG_LEVEL, THINGGATE_LOG_FORMAT=pretty).
   SIGTERM/SIGINT drain and exit 0; SIGHUP reloads FILE.
   Exit codes: 0 after a clean drain, 1 when it cannot start, 2 on an invalid configuration.`,
@@ -39,7 +41,8 @@ const COMMAND_USAGE: Record<string, string> = {
 };
 
 const USAGE = `usage:
-  thinggate start [-c FILE]     run the gateway (the embedded default when no file is given)
+  thinggate start [-c FILE] [--workers N]
+                                run the gateway (the embedded default when no file is given)
   thinggate check -c FILE       validate a configuration file (exit 0 valid, 2 invalid)
   thinggate schema [-c FILE]    print the configuration JSON Schema (with FILE: including its plugins' schemas)
   thinggate --version           print the version
@@ -130,11 +133,18 @@ async function withConfig(file: string, render: (loaded: LoadedConfig) => string
 }
 
 async function start(args: string[]): Promise<number> {
-  const file = configOption(args, false);
+  const { values } = parseArgs({ args, options: { config: { type: 'string', short: 'c' }, workers: { type: 'string' } }, allowPositionals: false });
+  const file = values.config;
+  if (values.workers !== undefined && !(/^[1-9]\d?$/.test(values.workers) && Number(values.workers) <= 64))
+    throw new UsageError('--workers N: N is a whole number from 1 to 64');
   let config: GatewayConfig;
   let registries: LoadedConfig['registries'];
+  let workers: number;
   try {
     ({ config, registries } = await readConfig(file));
+    workers = values.workers !== undefined ? Number(values.workers) : config.workers;
+    const problems = stateProblems({ ...config, workers }).map((p) => (values.workers !== undefined ? p.replace('/workers', '--workers') : p));
+    if (problems.length > 0) throw new ConfigError(problems.join('\n'), problems);
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`thinggate: ${err.problems.join('\n')}\n`);
@@ -143,12 +153,22 @@ async function start(args: string[]): Promise<number> {
     throw err;
   }
   const logger = createLogger({ level: process.env.THINGGATE_LOG_LEVEL ?? config.log.level, format: config.log.format });
+  // Loaded here, not at the top: check, schema and the other commands need neither the gateway nor the Redis client.
+  const [{ Gateway }, { isWorker, joinPrimary, runPrimary, workerConfig }] = await Promise.all([import('./gateway.js'), import('./cluster/workers.js')]);
+  if (workers > 1 && !isWorker()) return runPrimary({ config, workers, logger });
+  const worker = isWorker();
+  if (worker) config = workerConfig(config);
   const { createScriptHostFactory } = await import('./scripting/factory.js');
   const gateway = new Gateway(config, {
     logger,
     scriptHostFactory: createScriptHostFactory(),
     registries,
-    ...(file !== undefined && { configLoader: () => loadConfig(file, process.env, logger) }),
+    ...(file !== undefined && {
+      configLoader: async () => {
+        const next = await loadConfig(file, process.env, logger);
+        return worker ? { ...next, config: workerConfig(next.config) } : next;
+      },
+    }),
   });
   process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled rejection (a bug; the gateway keeps running)'));
   try {
@@ -165,6 +185,7 @@ async function start(args: string[]): Promise<number> {
     logger.flush();
     return 1;
   }
+  if (worker) joinPrimary(gateway.metrics, gateway.adminAddress() ? `http://127.0.0.1:${gateway.adminAddress()!.port}` : undefined);
   let reloading = Promise.resolve();
   process.on('SIGHUP', () => {
     reloading = reloading.then(async () => {
@@ -174,7 +195,7 @@ async function start(args: string[]): Promise<number> {
       }
       try {
         const next = await loadConfig(file, process.env, logger);
-        await gateway.reload(next.config, next.registries);
+        await gateway.reload(worker ? workerConfig(next.config) : next.config, next.registries);
       } catch (err) {
         logger.error({ err, problems: err instanceof ConfigError ? err.problems : undefined }, 'reload refused: keeping the running configuration');
       }

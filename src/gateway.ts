@@ -30,6 +30,8 @@ import type { PoolStats } from './balancer/types.js';
 import { reloadServerTls } from './security/tls-server.js';
 import { inspectionFor } from './security/inspection.js';
 import { plaintextUpstreamWarnings } from './security/upstream.js';
+import { ClusterNode, resolveNodeId } from './cluster/node.js';
+import type { ClusterView } from './admin/context.js';
 
 export interface GatewayOptions {
   readonly logger: Logger;
@@ -66,19 +68,38 @@ export class Gateway implements AdminContext {
   private readonly listeners = new Map<string, { config: ListenerConfig; listener: Listener }>();
   private stopping = false;
   private registries: Registries;
+  /** This process among the nodes sharing state (node.id, state backend, presence). */
+  readonly node: ClusterNode;
 
   constructor(
     config: GatewayConfig,
     private readonly options: GatewayOptions,
   ) {
     this.config = config;
-    this.logger = options.logger;
+    const nodeId = resolveNodeId(config);
+    this.logger = options.logger.child({ node: nodeId });
     this.metrics = options.metrics ?? new Metrics();
     this.registries = options.registries ?? builtinRegistries();
+    const banDir = resolve(config.baseDir, config.guard.stateDir);
+    this.node = new ClusterNode({
+      config,
+      nodeId,
+      banDir,
+      logger: this.logger,
+      metrics: this.metrics,
+      devices: this.devices,
+      deliverLocal: (s, m) => this.listeners.get(s.listener)?.listener.deliver(s.clientId, m) ?? false,
+      closeLocal: (s, reason) => void this.listeners.get(s.listener)?.listener.closeConnection?.(s.clientId, reason),
+      info: () => {
+        const admin = this.admin?.url();
+        return { pid: process.pid, ...(admin !== undefined && { admin }) };
+      },
+    });
     this.guard = new Guard(this.logger, this.metrics, {
       summaryIntervalMs: config.log.securitySummaryIntervalMs,
       config: config.guard,
-      stateDir: resolve(config.baseDir, config.guard.stateDir),
+      stateDir: banDir,
+      banStore: this.node.state.bans,
     });
     this.events = new EventLog(config.admin?.eventBuffer ?? 500);
     this.guard.onEvent((e) => this.events.push({ category: 'security', ...e }));
@@ -89,6 +110,13 @@ export class Gateway implements AdminContext {
     list: () => this.guard.bans.list(),
     add: (ban) => this.guard.ban(ban, 'api'),
     remove: (id) => this.guard.bans.remove(id),
+  };
+
+  /** The admin API's view of the nodes sharing state. */
+  readonly cluster: ClusterView = {
+    id: () => this.node.id,
+    backend: () => this.config.state.backend,
+    nodes: () => this.node.nodes(),
   };
 
   get configuration(): GatewayConfig {
@@ -115,6 +143,7 @@ export class Gateway implements AdminContext {
       failures.record(env, outcome);
     });
     try {
+      await this.node.start();
       for (const lc of this.config.listeners) await this.startListener(lc);
       const ac = this.config.admin;
       if (ac?.enabled) {
@@ -181,6 +210,11 @@ export class Gateway implements AdminContext {
     if (JSON.stringify(next.admin) !== JSON.stringify(this.config.admin)) {
       this.logger.warn({ admin: this.admin?.url() ?? null }, 'the admin section changed: it takes effect when thinggate restarts');
     }
+    for (const section of ['state', 'node', 'workers'] as const) {
+      if (JSON.stringify(next[section]) !== JSON.stringify(this.config[section])) {
+        this.logger.warn({ section }, `the ${section} section changed: it takes effect when thinggate restarts`);
+      }
+    }
     this.config = next;
     this.pipeline.exposeUpstreamDetails(next.log.upstreamDetailsToDevices);
     // Listeners kept as they were re-read their certificates, keys, CAs and CRLs (a bad file keeps the running set).
@@ -208,6 +242,9 @@ export class Gateway implements AdminContext {
       state.security?.close();
     }
     this.guard.flush();
+    this.guard.close();
+    // After the listeners: the devices' presence entries go with this node.
+    await this.node.stop().catch((err: unknown) => this.logger.warn({ err }, 'leaving the shared state failed'));
     if (progress) clearInterval(progress);
     // Last, so /readyz answers 503 (draining) until the end.
     await this.admin?.stop();

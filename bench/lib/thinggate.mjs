@@ -34,11 +34,12 @@ export const ROUTE_SCRIPT = "export function onMessage(msg) { return route('defa
  * @param {{url:string}} backend
  * @param {{protocol?:string, routing?:'script'|'static', pool?:object, listener?:object,
  *          scripts?:object, admin?:object, acl?:object[], files?:Record<string,string>, cpuProf?:string, fdLimit?:number, label?:string, dist?:string,
- *          plugins?:string[], route?:object}} opts
+ *          plugins?:string[], route?:object, state?:object, args?:string[]}} opts
  *        `acl`: the top-level ACL; `files`: more files (e.g. a credentials file) written beside the configuration;
  *        `route`: keys merged into the one route (e.g. `schema`, `decode`; a static route's `request` is merged key by key).
  *        `dist`: another `tsc` output directory inside the repository to run instead of the default build;
  *        `plugins`: folders under plugins/ to load.
+ *        `state`: the state section (bench/scenarios/cluster.mjs); `args`: more `thinggate start` arguments (`--workers N`).
  */
 export async function startThinggate(backend, opts = {}) {
   const cli = opts.dist ? join(resolve(ROOT, opts.dist), 'cli.js') : CLI;
@@ -65,6 +66,7 @@ export async function startThinggate(backend, opts = {}) {
       ...(opts.scripts && { scripts: opts.scripts }),
       ...(opts.admin && { admin: opts.admin }),
       ...(opts.acl && { acl: opts.acl }),
+      ...(opts.state && { state: opts.state }),
       log: { level: 'warn' },
       shutdown: { drainTimeoutMs: 2000 },
     };
@@ -74,7 +76,7 @@ export async function startThinggate(backend, opts = {}) {
     const logFile = join(dir, 'thinggate.log');
     const nodeArgs = [...GATEWAY_NODE_ARGS, ...(process.env.TG_EXTRA_NODE_ARGS ? process.env.TG_EXTRA_NODE_ARGS.split(' ') : [])];
     if (opts.cpuProf) nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${opts.cpuProf}`);
-    const child = await spawnSupervised(process.execPath, [...nodeArgs, cli, 'start', '-c', join(dir, 'thinggate.json')], {
+    const child = await spawnSupervised(process.execPath, [...nodeArgs, cli, 'start', '-c', join(dir, 'thinggate.json'), ...(opts.args ?? [])], {
       cwd: dir,
       name: `thinggate(${opts.label ?? protocol})`,
       fdLimit: opts.fdLimit,

@@ -6,6 +6,7 @@
 import { scenarios as peers } from './peers.mjs';
 import { scenarios as thinggate } from './thinggate.mjs';
 import { scenario as connections } from './connections.mjs';
+import { scenarios as cluster } from './cluster.mjs';
 
 const ORDER = [
   'egress-limit',
@@ -24,7 +25,7 @@ const ORDER = [
   'amqp-rest',
   'connections',
 ];
-const all = [...peers, ...thinggate, connections];
+const all = [...peers, ...thinggate, ...cluster, connections];
 
 export const SCENARIOS = ORDER.map((name) => all.find((s) => s.name === name)).concat(all.filter((s) => !ORDER.includes(s.name)));
 

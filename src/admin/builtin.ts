@@ -9,6 +9,7 @@ import { routeAndScriptRoutes } from './api/routes-scripts.js';
 import { configRoutes } from './api/config.js';
 import { eventRoutes } from './api/events.js';
 import { banRoutes } from './api/bans.js';
+import { clusterRoutes } from './api/cluster.js';
 
 export const BUILTIN_ADMIN_ROUTES: readonly AdminRoutes[] = [
   healthRoutes,
@@ -20,4 +21,5 @@ export const BUILTIN_ADMIN_ROUTES: readonly AdminRoutes[] = [
   configRoutes,
   eventRoutes,
   banRoutes,
+  clusterRoutes,
 ];

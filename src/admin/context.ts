@@ -13,6 +13,17 @@ import type { ConnectionInfo, ListenerStats } from '../listeners/listener.js';
 import type { ScriptInfo } from '../routing/script-host.js';
 import type { MessageSampler } from './sampler.js';
 import type { Ban, BanKind } from '../guard/bans.js';
+import type { NodeInfo } from '../state/index.js';
+
+/** This node and its peers, as the admin API shows them. */
+export interface ClusterView {
+  /** This node's id (`node.id`). */
+  id(): string;
+  /** `embedded` or `redis`. */
+  backend(): string;
+  /** Live nodes from presence heartbeats (this one included). */
+  nodes(): Promise<NodeInfo[]>;
+}
 
 /** The guard's bans as the admin API sees them. */
 export interface BanAdmin {
@@ -59,6 +70,7 @@ export interface AdminContext {
   readonly sampler: MessageSampler;
   readonly configuration: GatewayConfig;
   readonly bans: BanAdmin;
+  readonly cluster: ClusterView;
   readiness(): Readiness;
   listenerViews(): ListenerView[];
   poolStats(): PoolStats[];

@@ -61,7 +61,8 @@ export class AdminServer {
     const server = createServer(this.app);
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err) => reject(new ThinggateError('TG_ERR_LISTEN', `admin server cannot bind ${host}:${port}: ${err.message}`, { cause: err })));
-      server.listen(port, host, () => resolve());
+      // exclusive: in a cluster worker (thinggate start --workers), port 0 is this worker's own port, not one shared by all.
+      server.listen({ port, host, exclusive: port === 0 }, () => resolve());
     });
     server.on('error', (err) => this.options.context.logger.error({ err }, 'admin server socket error'));
     this.server = server;

@@ -45,6 +45,19 @@ export interface Subscriber {
    * Once taken (true), `onSettled` is called exactly once.
    */
   deliver(message: DeviceMessage, qos: QoS, subscriptionIds?: readonly number[]): boolean;
+  /** Closes the session because its client id connected elsewhere (MQTT: DISCONNECT 0x8E [MQTT-3.1.4-3]); absent where the listener closes it. */
+  takeOver?(): void;
+}
+
+/**
+ * What the registry tells the other nodes (devices/cluster.ts): once per
+ * connection and disconnection, and once per message toward devices. Never
+ * per telemetry message.
+ */
+export interface RegistryPeers {
+  connected(clientId: string): void;
+  disconnected(clientId: string): void;
+  published(message: DeviceMessage, fromClientId?: string): void;
 }
 
 export interface SubscriptionOptions {
@@ -75,6 +88,12 @@ export class DeviceRegistry {
   private readonly wildcard = new Map<string, Map<Subscriber, Entry>>();
   private readonly bySubscriber = new Map<Subscriber, Set<string>>();
   private readonly presence = new Map<string, Subscriber>();
+  private peers?: RegistryPeers;
+
+  /** Joins the registry to the other nodes' (the composition root does, once). */
+  attach(peers: RegistryPeers): void {
+    this.peers = peers;
+  }
 
   /** Retained messages toward devices (MQTT 5.0 §3.3.1.3), kept in `retained`. */
   constructor(readonly retained: RetainedStore<DeviceMessage> = new MemoryRetainedStore<DeviceMessage>()) {}
@@ -83,12 +102,17 @@ export class DeviceRegistry {
   connect(subscriber: Subscriber): Subscriber | undefined {
     const previous = this.presence.get(subscriber.clientId);
     this.presence.set(subscriber.clientId, subscriber);
-    return previous === subscriber ? undefined : previous;
+    if (previous === subscriber) return undefined;
+    this.peers?.connected(subscriber.clientId);
+    return previous;
   }
 
   /** Forgets a session and all its subscriptions (only if it is still the registered one). */
   disconnect(subscriber: Subscriber): void {
-    if (this.presence.get(subscriber.clientId) === subscriber) this.presence.delete(subscriber.clientId);
+    if (this.presence.get(subscriber.clientId) === subscriber) {
+      this.presence.delete(subscriber.clientId);
+      this.peers?.disconnected(subscriber.clientId);
+    }
     this.unsubscribeAll(subscriber);
   }
 
@@ -193,6 +217,13 @@ export class DeviceRegistry {
    * (MQTT 5.0 §4.7.2 permits either; once is what devices expect).
    */
   publish(message: DeviceMessage, fromClientId?: string): PublishResult {
+    if (message.expiresAt !== undefined && message.expiresAt <= Date.now()) return { matched: 0, delivered: 0 };
+    this.peers?.published(message, fromClientId);
+    return this.publishLocal(message, fromClientId);
+  }
+
+  /** {@link publish} to the sessions of this node only (a publication another node forwarded). */
+  publishLocal(message: DeviceMessage, fromClientId?: string): PublishResult {
     if (message.expiresAt !== undefined && message.expiresAt <= Date.now()) return { matched: 0, delivered: 0 };
     if (message.retain) this.retain(message);
     const targets = new Map<Subscriber, { qos: QoS; ids: number[]; retainAsPublished: boolean }>();

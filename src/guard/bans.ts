@@ -2,14 +2,15 @@
  * Bans by source address (one IP or a CIDR prefix), client id or principal,
  * each with a reason and an optional expiry. Static bans come from the
  * configuration (`guard.bans`); dynamic ones from the admin API and from
- * violation scoring and flapping (scoring.ts). Dynamic bans are kept in
- * `<guard.stateDir>/bans.json`, written atomically (temporary file, then
- * rename), so a restart keeps them.
+ * violation scoring and flapping (scoring.ts). Dynamic bans are written
+ * through a ban store (state/bans.ts): by default `<guard.stateDir>/bans.json`
+ * (state/embedded/bans.ts), so a restart keeps them; with the Redis state
+ * backend, a hash every node reads, so a ban made on one node holds on all.
  */
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { BlockList, isIP } from 'node:net';
 import { randomBytes } from 'node:crypto';
+import type { BanStore, StoredBan } from '../state/bans.js';
+import { FileBanStore } from '../state/embedded/bans.js';
 
 export type BanKind = 'ip' | 'cidr' | 'clientId' | 'principal';
 export const BAN_KINDS: readonly BanKind[] = ['ip', 'cidr', 'clientId', 'principal'];
@@ -59,8 +60,12 @@ function plainAddress(address: string): string {
 }
 
 export interface BanListOptions {
-  /** Where dynamic bans are persisted; undefined keeps them in memory only. */
+  /** Where dynamic bans are persisted (bans.json, when no `store` is given); undefined keeps them in memory only. */
   readonly stateDir?: string;
+  /** Where dynamic bans are written through (default: the file in `stateDir`). */
+  readonly store?: BanStore;
+  /** Called after the bans were read again because another process changed them. */
+  readonly onSync?: () => void;
   readonly now?: () => number;
   /** Called once per ban added and once per ban lifted or expired. */
   readonly onChange?: (change: 'ban' | 'unban', ban: Ban, why: string) => void;
@@ -75,9 +80,19 @@ export class BanList {
   /** Earliest expiry among dynamic bans: the expiry sweep waits for it. */
   private nextExpiry = Infinity;
 
+  private readonly store: BanStore;
+  private readonly unwatch: () => void;
+
   constructor(private readonly options: BanListOptions = {}) {
     this.now = options.now ?? Date.now;
+    this.store = options.store ?? new FileBanStore(options.stateDir);
     this.load();
+    this.unwatch = this.store.watch(() => this.load(true));
+  }
+
+  /** Stops following the store's changes (gateway stop). */
+  close(): void {
+    this.unwatch();
   }
 
   /** Replaces the static bans (configuration load and reload). */
@@ -108,7 +123,7 @@ export class BanList {
     };
     this.dynamic.set(ban.id, ban);
     this.changed();
-    this.persist();
+    void Promise.resolve(this.store.put(ban)).catch(() => {});
     this.options.onChange?.('ban', ban, ban.reason);
     return ban;
   }
@@ -119,7 +134,7 @@ export class BanList {
     if (!ban) return undefined;
     this.dynamic.delete(id);
     this.changed();
-    this.persist();
+    void Promise.resolve(this.store.delete(id)).catch(() => {});
     this.options.onChange?.('unban', ban, 'removed');
     return ban;
   }
@@ -195,9 +210,10 @@ export class BanList {
       gone.push(b);
     }
     this.changed();
-    if (gone.length === 0) return;
-    this.persist();
-    for (const b of gone) this.options.onChange?.('unban', b, 'expired');
+    for (const b of gone) {
+      void Promise.resolve(this.store.delete(b.id)).catch(() => {});
+      this.options.onChange?.('unban', b, 'expired');
+    }
   }
 
   /** Drops the index and recomputes the next expiry after a change of the dynamic bans. */
@@ -207,35 +223,26 @@ export class BanList {
     for (const b of this.dynamic.values()) if (b.expiresAt !== undefined && b.expiresAt < this.nextExpiry) this.nextExpiry = b.expiresAt;
   }
 
-  private file(): string | undefined {
-    return this.options.stateDir !== undefined ? join(this.options.stateDir, 'bans.json') : undefined;
-  }
-
-  private load(): void {
-    const file = this.file();
-    if (file === undefined) return;
-    let data: unknown;
+  /** Reads the stored bans (at start, and again when another process changed them). */
+  private load(sync = false): void {
+    const apply = (stored: readonly StoredBan[]): void => {
+      const t = this.now();
+      this.dynamic.clear();
+      for (const b of stored) {
+        if (typeof b?.id !== 'string' || !BAN_KINDS.includes(b.kind) || typeof b.value !== 'string' || banValueProblem(b.kind, b.value)) continue;
+        if (!expired(b, t)) this.dynamic.set(b.id, b);
+      }
+      this.changed();
+      if (sync) this.options.onSync?.();
+    };
+    let stored: ReturnType<BanStore['all']>;
     try {
-      data = JSON.parse(readFileSync(file, 'utf8'));
+      stored = this.store.all();
     } catch {
-      return; // no file yet, or an unreadable one: start without dynamic bans
+      return; // an unreadable store: keep the bans in memory
     }
-    if (!Array.isArray(data)) return;
-    const t = this.now();
-    for (const b of data as Ban[]) {
-      if (typeof b?.id !== 'string' || !BAN_KINDS.includes(b.kind) || typeof b.value !== 'string' || banValueProblem(b.kind, b.value)) continue;
-      if (!expired(b, t)) this.dynamic.set(b.id, b);
-    }
-    this.changed();
-  }
-
-  private persist(): void {
-    const file = this.file();
-    if (file === undefined) return;
-    mkdirSync(this.options.stateDir!, { recursive: true });
-    const tmp = `${file}.${process.pid}.tmp`;
-    writeFileSync(tmp, JSON.stringify([...this.dynamic.values()], null, 1));
-    renameSync(tmp, file);
+    if (Array.isArray(stored)) apply(stored);
+    else void (stored as Promise<readonly StoredBan[]>).then(apply, () => {});
   }
 }
 

@@ -15,6 +15,7 @@ import { RepeatFilter, type RepeatSummary } from './repeats.js';
 import { BanList, inPrefixes, type Ban, type BanSubject } from './bans.js';
 import { FlapDetector, Scorer, type BanRequest } from './scoring.js';
 import { TokenBuckets } from './rate.js';
+import type { BanStore } from '../state/bans.js';
 
 export interface SecurityEvent {
   /** Short machine name: 'malformed-packet', 'protocol-error', 'oversize', 'flood', 'slow-client', 'connection-limit', 'tls-handshake-failure', 'auth-failure', ... */
@@ -38,8 +39,10 @@ export interface GuardOptions {
   readonly summaryIntervalMs?: number;
   /** Bans, scoring and flapping; without it nothing is banned. */
   readonly config?: GuardConfig;
-  /** Resolved `guard.stateDir`; without it dynamic bans live in memory only. */
+  /** Resolved `guard.stateDir`; without it (and without `banStore`) dynamic bans live in memory only. */
   readonly stateDir?: string;
+  /** Where dynamic bans are written through (the state backend's); default the file in `stateDir`. */
+  readonly banStore?: BanStore;
   /** Injected clock (unit tests). */
   readonly now?: () => number;
 }
@@ -92,8 +95,10 @@ export class Guard {
     this.connectRate = new TokenBuckets(this.config.limits.connectionsPerSecond, this.config.limits.connectionBurst, now);
     this.bans = new BanList({
       ...(options.stateDir !== undefined && { stateDir: options.stateDir }),
+      ...(options.banStore !== undefined && { store: options.banStore }),
       now,
       onChange: (change, ban, why) => this.banChanged(change, ban, why),
+      onSync: () => this.activeBans.set(this.bans.count()),
     });
     this.applyStatic();
   }
@@ -240,6 +245,11 @@ export class Guard {
   /** Writes the summaries still pending (gateway stop). */
   flush(): void {
     this.repeats.flush();
+  }
+
+  /** Stops following the ban store (gateway stop). */
+  close(): void {
+    this.bans.close();
   }
 
   private summarise(s: RepeatSummary): void {

@@ -8,7 +8,7 @@ import { Writable } from 'node:stream';
 
 const COLOURS: Record<string, string> = { fatal: '\x1b[41m', error: '\x1b[31m', warn: '\x1b[33m', info: '\x1b[32m', debug: '\x1b[36m', trace: '\x1b[90m' };
 const RESET = '\x1b[0m';
-const SKIP = new Set(['time', 'level', 'msg', 'pid', 'hostname', 'name']);
+const SKIP = new Set(['time', 'level', 'msg', 'pid', 'hostname', 'name', 'node']);
 
 /** Formats one pino JSON line; returns it unchanged when it is not JSON. */
 export function prettyLine(line: string, colour = false): string {

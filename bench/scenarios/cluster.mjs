@@ -1,0 +1,60 @@
+/**
+ * Workers on one host (docs/scaling.md): `mqtt-qos1-rest` with the Redis
+ * state backend, once as one process and once as `--workers 2`, in one run
+ * of the suite so both see the same machine. Each starts its own
+ * redis-server; the counts of Redis commands during the measured phases go
+ * into the scenario's notes (zero expected for telemetry: presence is
+ * written per connection, not per message).
+ */
+import { execFileSync } from 'node:child_process';
+import { startThinggate } from '../lib/thinggate.mjs';
+import { commandDelta, startRedis } from '../lib/redis.mjs';
+import { CLIENTS, WINDOW } from './thinggate.mjs';
+
+/** The PIDs of a process's children (a cluster primary's workers). */
+function childrenOf(pid) {
+  try {
+    return execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' })
+      .split('\n')
+      .filter(Boolean)
+      .map(Number);
+  } catch {
+    return [];
+  }
+}
+
+function workers(n) {
+  const name = `mqtt-qos1-rest-workers${n}`;
+  return {
+    name,
+    group: 'thinggate',
+    kind: 'throughput',
+    description: `MQTT 5, QoS 1, as mqtt-qos1-rest with state.backend redis, ${n === 1 ? 'one process' : `--workers ${n}`}`,
+    async start(backend, ctx) {
+      const redis = await startRedis();
+      const t = await startThinggate(backend, {
+        protocol: 'mqtt',
+        state: { backend: 'redis', url: redis.url, keyPrefix: 'bench:' },
+        ...(n > 1 && { args: ['--workers', String(n)] }),
+        cpuProf: ctx.cpuProf,
+        label: name,
+      });
+      const before = redis.commandstats();
+      return {
+        ...t,
+        notes: [...t.notes, `state.backend redis (redis-server on loopback)${n > 1 ? `; --workers ${n} (node:cluster, round-robin accept)` : ''}`],
+        // The primary and its workers: the target's CPU is theirs together.
+        pids: () => [t.pid, ...childrenOf(t.pid)],
+        transport: { kind: 'mqtt', host: '127.0.0.1', port: t.port, clients: CLIENTS, qos: 1, version: 5, window: WINDOW },
+        async stop() {
+          const used = commandDelta(before, redis.commandstats());
+          process.stdout.write(`  ${name}: Redis commands while it ran: ${JSON.stringify(used)}\n`);
+          await t.stop();
+          await redis.stop();
+        },
+      };
+    },
+  };
+}
+
+export const scenarios = [workers(1), workers(2)];

@@ -1,0 +1,42 @@
+/**
+ * The node-to-node bus: what one node asks of another about devices it does
+ * not hold. It carries notifications, not custody: a message on the bus is
+ * delivered at most once (Redis pub/sub), so anything that must survive a
+ * lost notification (commands) stays in its mailbox until the device settles
+ * it, and telemetry is never sent over the bus at all.
+ */
+
+/** A DeviceMessage as it crosses between nodes (its payload as base64; no callbacks). */
+export interface WireDeviceMessage {
+  readonly topic: string;
+  readonly payload: string;
+  readonly qos: 0 | 1 | 2;
+  readonly retain: boolean;
+  readonly contentType?: string;
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly correlationId?: string;
+  readonly replyTo?: string;
+  readonly expiresAt?: number;
+  readonly payloadUtf8?: boolean;
+}
+
+export type BusMessage =
+  /** Deliver to one device connected to the receiving node. */
+  | { readonly kind: 'deliver'; readonly clientId: string; readonly message: WireDeviceMessage }
+  /** Deliver to every matching subscription on the receiving node (`target: devices`, script publish()). */
+  | { readonly kind: 'publish'; readonly message: WireDeviceMessage; readonly fromClientId?: string }
+  /** Close the receiving node's session of `clientId` unless it holds the client id again (takeover by `byNode`). */
+  | { readonly kind: 'close'; readonly clientId: string; readonly byNode: string; readonly reason: string };
+
+export type BusHandler = (message: BusMessage, fromNode: string) => void;
+
+export interface Bus {
+  readonly nodeId: string;
+  /** Sends to one node; resolves to false when no such node is listening. */
+  send(nodeId: string, message: BusMessage): Promise<boolean>;
+  /** Sends to every other node listening; resolves to how many received it. */
+  broadcast(message: BusMessage): Promise<number>;
+  /** Registers the handler of incoming messages (one per node). Resolves once it listens. */
+  listen(handler: BusHandler): Promise<void>;
+  close(): Promise<void>;
+}

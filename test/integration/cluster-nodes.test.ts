@@ -1,0 +1,228 @@
+/**
+ * Two gateway processes (dist/cli.js) sharing state through a real
+ * redis-server, behind a real haproxy in TCP mode, all on free loopback
+ * ports and ended by PID: client-id takeover across nodes, device-to-device
+ * delivery across nodes, a ban made on one node refused on the other, the
+ * cluster listing, then kill -9 of one node and a Redis restart, each under
+ * a QoS 1 load, with every acknowledged message counted at the back-end.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import mqtt, { type MqttClient } from 'mqtt';
+import { TestBackend } from '../helpers/backend.js';
+import { startCli, type Running } from '../helpers/cli-process.js';
+import { RedisServer, freePort } from '../helpers/redis-server.js';
+import { HaProxy } from '../helpers/haproxy.js';
+
+interface Node {
+  readonly id: string;
+  readonly port: number;
+  readonly admin: number;
+  readonly run: Running;
+}
+
+let dir: string;
+let redis: RedisServer;
+let backend: TestBackend;
+let proxy: HaProxy;
+let a: Node;
+let b: Node;
+const clients: MqttClient[] = [];
+
+async function startNode(id: string): Promise<Node> {
+  const port = await freePort();
+  const admin = await freePort();
+  const config = {
+    listeners: [{ name: 'mqtt', protocol: 'mqtt', host: '127.0.0.1', port }],
+    pools: [{ name: 'ingest', endpoints: [{ url: backend.url }] }],
+    routes: [
+      { match: { address: 'devices/#' }, target: 'devices' },
+      { match: { address: '#' }, pool: 'ingest', request: { method: 'POST', path: '/t/{clientId}' } },
+    ],
+    admin: { host: '127.0.0.1', port: admin },
+    guard: { stateDir: join(dir, id) },
+    state: { backend: 'redis', url: redis.url, keyPrefix: 'cluster-test:', heartbeatMs: 200, nodeTtlMs: 1500 },
+    node: { id },
+  };
+  const file = join(dir, `${id}.json`);
+  writeFileSync(file, JSON.stringify(config));
+  const run = startCli(file);
+  await run.waitLog((l) => l.msg === 'thinggate started', 30_000);
+  return { id, port, admin, run };
+}
+
+function stopNode(n: Node | undefined): Promise<unknown> {
+  if (!n || n.run.child.exitCode !== null || n.run.child.signalCode !== null) return Promise.resolve();
+  process.kill(n.run.child.pid!, 'SIGTERM');
+  return n.run.exited;
+}
+
+async function connect(port: number, clientId: string, extra: mqtt.IClientOptions = {}): Promise<MqttClient> {
+  const c = await mqtt.connectAsync({ host: '127.0.0.1', port, clientId, reconnectPeriod: 0, connectTimeout: 5000, ...extra });
+  clients.push(c);
+  return c;
+}
+
+async function api(node: Node, path: string, init?: RequestInit): Promise<Response> {
+  return fetch(`http://127.0.0.1:${node.admin}${path}`, init);
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'tg-cluster-'));
+  redis = await RedisServer.start();
+  backend = await TestBackend.start();
+  [a, b] = await Promise.all([startNode('node-a'), startNode('node-b')]);
+  proxy = await HaProxy.start(dir, [a.port, b.port]);
+}, 60_000);
+
+afterAll(async () => {
+  for (const c of clients) c.end(true);
+  await proxy?.stop();
+  await Promise.all([stopNode(a), stopNode(b)]);
+  await redis?.stop('SIGTERM');
+  await backend?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('two nodes sharing state through Redis', () => {
+  it('lists both live nodes in the admin API of each', async () => {
+    for (const n of [a, b]) {
+      await expect
+        .poll(async () => ((await (await api(n, '/api/v1/cluster/nodes')).json()) as { nodes: Array<{ id: string }> }).nodes.map((x) => x.id).sort(), {
+          timeout: 5000,
+        })
+        .toEqual(['node-a', 'node-b']);
+    }
+    const body = (await (await api(a, '/api/v1/cluster/nodes')).json()) as { self: string; backend: string };
+    expect(body).toMatchObject({ self: 'node-a', backend: 'redis' });
+    expect(await (await api(a, '/metrics')).text()).toContain('thinggate_node_info{node="node-a",backend="redis"} 1');
+  });
+
+  it('closes the session on node A when the same client id connects to node B (takeover across nodes)', async () => {
+    const first = await connect(a.port, 'dev-takeover', { protocolVersion: 5 });
+    const closed = new Promise<number | undefined>((resolve) => {
+      first.once('disconnect', (p) => resolve(p.reasonCode));
+      first.once('close', () => resolve(undefined));
+    });
+    await connect(b.port, 'dev-takeover', { protocolVersion: 5 });
+    expect(await closed).toBe(0x8e); // Session taken over
+    await expect.poll(async () => (await api(a, '/api/v1/devices/dev-takeover')).status, { timeout: 5000 }).toBe(404);
+    expect((await api(b, '/api/v1/devices/dev-takeover')).status).toBe(200);
+  });
+
+  it('delivers a device-to-device publication from node A to a subscriber on node B', async () => {
+    const sub = await connect(b.port, 'dev-sub');
+    await sub.subscribeAsync('devices/dev-sub/#', { qos: 1 });
+    const got = new Promise<string>((resolve) => sub.on('message', (_t, p) => resolve(p.toString())));
+    const pub = await connect(a.port, 'dev-pub');
+    await pub.publishAsync('devices/dev-sub/cmd', 'lamp on', { qos: 1 });
+    expect(await got).toBe('lamp on');
+  });
+
+  it('refuses on node B a client id banned through node A', async () => {
+    const res = await api(a, '/api/v1/bans', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ kind: 'clientId', value: 'dev-evil', reason: 'cluster test' }),
+    });
+    expect(res.status).toBe(201);
+    await expect
+      .poll(
+        async () => {
+          try {
+            const c = await connect(b.port, 'dev-evil', { protocolVersion: 5 });
+            c.end(true);
+            return 'connected';
+          } catch (err) {
+            return (err as { code?: number }).code;
+          }
+        },
+        { timeout: 5000, interval: 200 },
+      )
+      .toBe(0x8a); // Banned
+  });
+});
+
+/** Devices publishing QoS 1 through haproxy, each message's payload unique; `acked` holds those PUBACKed. */
+function load(count: number): { acked: Set<string>; stop(): Promise<void>; devices: MqttClient[] } {
+  const acked = new Set<string>();
+  const devices: MqttClient[] = [];
+  let running = true;
+  const loops: Promise<void>[] = [];
+  for (let i = 0; i < count; i++) {
+    const c = mqtt.connect({ host: '127.0.0.1', port: proxy.port, clientId: `load-${i}`, reconnectPeriod: 100, connectTimeout: 3000 });
+    c.on('error', () => {});
+    devices.push(c);
+    clients.push(c);
+    loops.push(
+      (async () => {
+        for (let seq = 0; running; seq++) {
+          const payload = `load-${i}:${seq}`;
+          try {
+            await c.publishAsync('telemetry/load', payload, { qos: 1 });
+            acked.add(payload);
+          } catch {
+            await new Promise((r) => setTimeout(r, 50));
+          }
+        }
+      })(),
+    );
+  }
+  return {
+    acked,
+    devices,
+    async stop() {
+      running = false;
+      // A publish in flight resolves once a node acknowledged it (mqtt.js resends it after a reconnect).
+      await Promise.race([Promise.all(loops), new Promise((r) => setTimeout(r, 10_000))]);
+      for (const d of devices) d.end(true);
+    },
+  };
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function received(): Set<string> {
+  return new Set(backend.requests.map((r) => r.body.toString()));
+}
+
+describe('failures under a QoS 1 load through haproxy', () => {
+  it('loses no acknowledged message when Redis restarts mid-load', async () => {
+    const l = load(6);
+    await sleep(800);
+    const before = l.acked.size;
+    await redis.stop(); // kill -9
+    await sleep(800);
+    await redis.start();
+    await sleep(1200);
+    await l.stop();
+    expect(before).toBeGreaterThan(0);
+    expect(l.acked.size).toBeGreaterThan(before); // the load went on through the outage
+    const seen = received();
+    expect([...l.acked].filter((p) => !seen.has(p))).toEqual([]);
+    // Shared again: both nodes beat into the restarted Redis.
+    await expect.poll(async () => ((await (await api(a, '/api/v1/cluster/nodes')).json()) as { nodes: unknown[] }).nodes.length, { timeout: 5000 }).toBe(2);
+  }, 30_000);
+
+  it('loses no acknowledged message when one node is killed with kill -9: its devices reconnect through haproxy to the other', async () => {
+    const l = load(8);
+    await sleep(1000);
+    const before = l.acked.size;
+    process.kill(a.run.child.pid!, 'SIGKILL');
+    await a.run.exited;
+    await sleep(2000);
+    await l.stop();
+    expect(before).toBeGreaterThan(0);
+    expect(l.acked.size).toBeGreaterThan(before);
+    const seen = received();
+    expect([...l.acked].filter((p) => !seen.has(p))).toEqual([]);
+    // The dead node's heartbeat lapses: only node-b remains listed.
+    await expect
+      .poll(async () => ((await (await api(b, '/api/v1/cluster/nodes')).json()) as { nodes: Array<{ id: string }> }).nodes.map((n) => n.id), {
+        timeout: 5000,
+      })
+      .toEqual(['node-b']);
+  }, 30_000);
+});
