@@ -49,7 +49,7 @@ function codecProblems(config: GatewayConfig, registries: Registries): string[] 
   config.routes.forEach((r, i) => {
     for (const [at, ref] of [
       ['decode', r.decode],
-      ['request/encode', r.request.encode],
+      ['request/encode', r.request?.encode],
     ] as const) {
       if (ref === undefined) continue;
       try {
