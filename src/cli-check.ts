@@ -1,7 +1,8 @@
 /**
  * What `thinggate check` verifies beyond the schema and cross-references:
- * each listener's and pool's TLS files can be read, and each routing script
- * compiles. Every problem is returned, each naming the file and JSON path.
+ * each listener's and pool's TLS files can be read, each route's codecs can
+ * be built (a protobuf `.proto` file that is missing, does not parse or has
+ * no such message type), and each routing script compiles. Every problem is returned, each naming the file and JSON path.
  */
 import { silentLogger } from './observability/logger.js';
 import { Metrics } from './observability/metrics.js';
@@ -10,8 +11,9 @@ import { ConfigError } from './errors.js';
 import { loadTlsMaterial } from './security/tls-material.js';
 import { loadUpstreamTls } from './balancer/tls.js';
 import { schemaProblems } from './security/inspection.js';
+import type { Registries } from './plugins/registry.js';
 
-export async function deepCheck(config: GatewayConfig): Promise<string[]> {
+export async function deepCheck(config: GatewayConfig, registries?: Registries): Promise<string[]> {
   const source = config.source ?? '<config>';
   const problems: string[] = [];
   config.listeners.forEach((l, i) => {
@@ -31,12 +33,33 @@ export async function deepCheck(config: GatewayConfig): Promise<string[]> {
     }
   });
   problems.push(...schemaProblems(config));
+  if (registries) problems.push(...codecProblems(config, registries));
   for (const [i, r] of config.routes.entries()) {
     if (r.script === undefined) continue;
     if (config.routes.findIndex((x) => x.script === r.script) !== i) continue;
     problems.push(...(await compileProblems(config, r.script, i)));
   }
   return problems;
+}
+
+/** Builds every codec a route names, as the gateway does at start, and reports those that cannot be built (with what the codec said). */
+function codecProblems(config: GatewayConfig, registries: Registries): string[] {
+  const codecs = registries.codecResolver(config.baseDir);
+  const out: string[] = [];
+  config.routes.forEach((r, i) => {
+    for (const [at, ref] of [
+      ['decode', r.decode],
+      ['request/encode', r.request?.encode],
+    ] as const) {
+      if (ref === undefined) continue;
+      try {
+        codecs.resolve(ref);
+      } catch (err) {
+        out.push(`${config.source ?? '<config>'}: /routes/${i}/${at}: ${(err as Error).message}`);
+      }
+    }
+  });
+  return out;
 }
 
 /** Compiles one script alone (in its own thread, as the gateway would) and reports why it does not compile. */

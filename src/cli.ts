@@ -111,7 +111,7 @@ async function schema(args: string[]): Promise<number> {
 async function check(args: string[]): Promise<number> {
   const file = configOption(args, true)!;
   return withConfig(file, async ({ config: c, registries }) => {
-    const problems = await deepCheck(c);
+    const problems = await deepCheck(c, registries);
     if (problems.length > 0) throw new ConfigError(`${problems.length} problem(s)`, problems);
     const plugins = registries.plugins().length;
     return `${file}: valid (${c.listeners.length} listeners, ${c.pools.length} pools, ${c.routes.length} routes${plugins ? `, ${plugins} plugins` : ''})\n`;

@@ -384,6 +384,7 @@ export class Gateway implements AdminContext {
         logger: this.logger.child({ stage: 'security' }),
         report: (e) => this.guard.report(e),
         dispatch: (r) => balancer.dispatch(r),
+        authenticators: this.registries.authenticators,
       });
     } catch (err) {
       await balancer.close(0);

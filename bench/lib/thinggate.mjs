@@ -34,11 +34,11 @@ export const ROUTE_SCRIPT = "export function onMessage(msg) { return route('defa
  * @param {{url:string}} backend
  * @param {{protocol?:string, routing?:'script'|'static', pool?:object, listener?:object,
  *          scripts?:object, admin?:object, acl?:object[], files?:Record<string,string>, cpuProf?:string, fdLimit?:number, label?:string, dist?:string,
- *          plugins?:string[], route?:object, state?:object, args?:string[]}} opts
+ *          plugins?:string[], pluginsDir?:string, route?:object, guard?:object, state?:object, args?:string[]}} opts
  *        `acl`: the top-level ACL; `files`: more files (e.g. a credentials file) written beside the configuration;
  *        `route`: keys merged into the one route (e.g. `schema`, `decode`; a static route's `request` is merged key by key).
  *        `dist`: another `tsc` output directory inside the repository to run instead of the default build;
- *        `plugins`: folders under plugins/ to load.
+ *        `plugins`: folders under plugins/ (or under `pluginsDir`, for another version of them) to load; `guard`: the guard section (e.g. accept-rate limits off for a connection-rate bench).
  *        `state`: the state section (bench/scenarios/cluster.mjs); `args`: more `thinggate start` arguments (`--workers N`).
  */
 export async function startThinggate(backend, opts = {}) {
@@ -50,7 +50,7 @@ export async function startThinggate(backend, opts = {}) {
     const dir = mkdtempSync(join(tmpdir(), 'thinggate-bench-'));
     const port = await freePort();
     const config = {
-      ...(opts.plugins && { plugins: opts.plugins.map((p) => ({ use: join(ROOT, 'plugins', p) })) }),
+      ...(opts.plugins && { plugins: opts.plugins.map((p) => ({ use: join(opts.pluginsDir ? resolve(ROOT, opts.pluginsDir) : join(ROOT, 'plugins'), p) })) }),
       listeners: [{ name: protocol, protocol, host: '127.0.0.1', port, ...(opts.listener ?? {}) }],
       pools: [{ name: 'default', endpoints: [{ url: backend.url }], ...(opts.pool ?? {}) }],
       routes: [
@@ -67,6 +67,7 @@ export async function startThinggate(backend, opts = {}) {
       ...(opts.admin && { admin: opts.admin }),
       ...(opts.acl && { acl: opts.acl }),
       ...(opts.state && { state: opts.state }),
+      ...(opts.guard && { guard: opts.guard }),
       log: { level: 'warn' },
       shutdown: { drainTimeoutMs: 2000 },
     };

@@ -139,7 +139,7 @@ function mqttCodec(name, cbor) {
 }
 
 /** The framed-tcp listener (plugins/framed-tcp) with the worked example's framing, 64-byte frames, a static route to the back-end. */
-const FRAMED = {
+export const FRAMED = {
   framing: { type: 'length-prefixed', lengthBytes: 2, byteOrder: 'big' },
   header: { bytes: 8, deviceId: { offset: 0, length: 6, encoding: 'hex' } },
   address: 'bench/{deviceId}',
@@ -148,14 +148,16 @@ const FRAMED = {
   nack: { payload: '15' },
 };
 
-export const scenarios = [
-  mqttCodec('mqtt-qos1-json-static', false),
-  mqttCodec('mqtt-qos1-cbor-json', true),
-  {
-    name: 'framed-tcp-rest',
+/**
+ * framed-tcp-rest; `base`: a folder inside the repository holding another build's `dist/`
+ * and `plugins/` (THINGGATE_BENCH_BASE), measured as `framed-tcp-rest-base` in the same invocation.
+ */
+function framed(name, base) {
+  return {
+    name,
     group: 'thinggate',
     kind: 'throughput',
-    description: "framed-tcp plugin, 64-byte length-prefixed frames, acknowledgement frame after the back-end's 2xx (static route)",
+    description: `framed-tcp plugin, 64-byte length-prefixed frames, acknowledgement frame after the back-end's 2xx (static route)${base ? `, build ${base}` : ''}`,
     async start(backend, ctx) {
       const t = await startThinggate(backend, {
         protocol: 'framed-tcp',
@@ -163,12 +165,20 @@ export const scenarios = [
         plugins: ['framed-tcp'],
         listener: { 'framed-tcp': FRAMED },
         cpuProf: ctx.cpuProf,
-        label: 'framed-tcp-rest',
+        label: name,
+        ...(base && { dist: `${base}/dist`, pluginsDir: `${base}/plugins` }),
       });
       const notes = [...t.notes, 'listener: framed-tcp, 64-byte frames (2-byte length, 8-byte header, 54-byte JSON body)'];
       return { ...t, notes, transport: { kind: 'framed', host: '127.0.0.1', port: t.port, clients: CLIENTS, window: WINDOW, frameBytes: 64 } };
     },
-  },
+  };
+}
+
+export const scenarios = [
+  mqttCodec('mqtt-qos1-json-static', false),
+  mqttCodec('mqtt-qos1-cbor-json', true),
+  framed('framed-tcp-rest'),
+  ...(process.env.THINGGATE_BENCH_BASE ? [framed('framed-tcp-rest-base', process.env.THINGGATE_BENCH_BASE)] : []),
   mqtt('mqtt-qos1-rest', 1, { description: "MQTT 5, QoS 1, PUBACK after the back-end's 2xx" }),
   mqtt('mqtt-qos1-rest-auth', 1, { auth: true, description: 'MQTT 5, QoS 1, as mqtt-qos1-rest with password authentication and 5 ACL rules' }),
   mqtt('mqtt-qos0-rest', 0, { description: 'MQTT 5, QoS 0 (no acknowledgement: loss = sent − received)' }),

@@ -60,15 +60,24 @@ export class FrameReader {
 }
 
 /**
- * One frame carrying `body`, as the framing writes it.
- * @param {Framing} framing @param {Buffer} body
+ * One frame carrying `parts` one after the other, as the framing writes it
+ * (one allocation: the prefix or delimiter and the parts copied in place).
+ * @param {Framing} framing @param {...Uint8Array} parts
  */
-export function frameOf(framing, body) {
-  if (framing.type === 'delimiter') return Buffer.concat([body, Buffer.from(framing.delimiter ?? '0a', 'hex')]);
-  const n = framing.lengthBytes ?? 2;
-  const prefix = Buffer.alloc(n);
-  if (n === 1) prefix.writeUInt8(body.length);
-  else if (n === 2) framing.byteOrder === 'little' ? prefix.writeUInt16LE(body.length) : prefix.writeUInt16BE(body.length);
-  else framing.byteOrder === 'little' ? prefix.writeUInt32LE(body.length) : prefix.writeUInt32BE(body.length);
-  return Buffer.concat([prefix, body]);
+export function frameOf(framing, ...parts) {
+  let bodyBytes = 0;
+  for (const p of parts) bodyBytes += p.length;
+  const delimiter = framing.type === 'delimiter' ? Buffer.from(framing.delimiter ?? '0a', 'hex') : undefined;
+  const n = delimiter ? 0 : (framing.lengthBytes ?? 2);
+  const out = Buffer.allocUnsafe(n + bodyBytes + (delimiter?.length ?? 0));
+  if (n === 1) out.writeUInt8(bodyBytes, 0);
+  else if (n === 2) framing.byteOrder === 'little' ? out.writeUInt16LE(bodyBytes, 0) : out.writeUInt16BE(bodyBytes, 0);
+  else if (n === 4) framing.byteOrder === 'little' ? out.writeUInt32LE(bodyBytes, 0) : out.writeUInt32BE(bodyBytes, 0);
+  let at = n;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  if (delimiter) out.set(delimiter, at);
+  return out;
 }

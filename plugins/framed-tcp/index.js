@@ -87,20 +87,30 @@ const protocol = {
     const ack = Buffer.from(options.ack.payload, 'hex');
     const nack = options.nack ? Buffer.from(options.nack.payload, 'hex') : undefined;
     const reader = new FrameReader(options.framing, conn.maxFrameBytes);
+    const contentType = options.contentType ?? 'application/octet-stream';
     /** @param {Buffer} header @param {Buffer} body @param {boolean} echo */
-    const answer = (header, body, echo) => conn.write(frameOf(options.framing, echo ? Buffer.concat([header, body]) : body));
+    const answer = (header, body, echo) => conn.write(echo ? frameOf(options.framing, header, body) : frameOf(options.framing, body));
+    // The device id bytes of the first frame, and the address they give: later frames are compared byte-wise, not re-encoded.
+    /** @type {Buffer | undefined} */
+    let idBytes;
+    /** @type {string | undefined} */
+    let address = idSpec ? undefined : options.address.replaceAll('{deviceId}', conn.remoteAddress);
     return {
       onData(chunk) {
         for (const frame of reader.push(chunk)) {
           if (frame === null) return conn.fail(`frame longer than ${conn.maxFrameBytes} bytes (limits.maxPacketBytes)`);
           if (frame.length < headerBytes) return conn.fail(`frame of ${frame.length} bytes is shorter than its ${headerBytes}-byte header`);
           const header = frame.subarray(0, headerBytes);
-          const deviceId = idSpec ? deviceIdOf(header, idSpec) : undefined;
-          if (deviceId !== undefined && conn.clientId === undefined) void conn.identify(deviceId);
-          else if (deviceId !== undefined && deviceId !== conn.clientId)
-            return conn.fail(`device id changed from ${conn.clientId} to ${deviceId} on one connection`);
-          const address = options.address.replaceAll('{deviceId}', deviceId ?? conn.clientId ?? conn.remoteAddress);
-          conn.publish({ address, payload: frame.subarray(headerBytes), contentType: options.contentType ?? 'application/octet-stream' }, (outcome) => {
+          if (idSpec) {
+            const id = header.subarray(idSpec.offset, idSpec.offset + idSpec.length);
+            if (idBytes === undefined) {
+              idBytes = Buffer.from(id);
+              const deviceId = deviceIdOf(header, idSpec);
+              address = options.address.replaceAll('{deviceId}', deviceId);
+              void conn.identify(deviceId);
+            } else if (!id.equals(idBytes)) return conn.fail(`device id changed from ${conn.clientId} to ${deviceIdOf(header, idSpec)} on one connection`);
+          }
+          conn.publish({ address: /** @type {string} */ (address), payload: frame.subarray(headerBytes), contentType }, (outcome) => {
             if (outcome.kind === 'accepted') answer(header, ack, options.ack.echoHeader);
             else if (nack && options.nack) answer(header, nack, options.nack.echoHeader);
           });

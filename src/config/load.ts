@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve, extname } from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
-import { aclAddressProblem } from '../security/acl.js';
+import { aclRuleProblem } from '../security/acl.js';
 import { bindingProblem } from '../security/binding.js';
 import addFormatsModule from 'ajv-formats';
 import { LineCounter, parseDocument } from 'yaml';
@@ -24,6 +24,7 @@ import { adminCheck } from './sections/admin.js';
 import { stateProblems } from './sections/state.js';
 import { didYouMean, yamlLocator } from './locate.js';
 import { normalizeTls, tlsProblems } from './sections/listener-tls.js';
+import { aclRulePointer, jwtAuthProblems, normalizeAcl, type AclRuleConfig, type JwtAuthConfig } from './sections/security.js';
 
 // ajv-formats is CommonJS with a default export; under NodeNext it arrives as the module object.
 const addFormats = (addFormatsModule as unknown as { default?: typeof addFormatsModule }).default ?? addFormatsModule;
@@ -132,6 +133,7 @@ export function parseConfig(raw: unknown, options: ParseOptions = {}): GatewayCo
     throw new ConfigError(`invalid configuration (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n  ${problems.join('\n  ')}`, problems);
   }
   for (const l of (doc as { listeners: Array<{ tls?: Parameters<typeof normalizeTls>[0] }> }).listeners) if (l.tls) l.tls = normalizeTls(l.tls);
+  (doc as { acl: unknown }).acl = normalizeAcl((doc as { acl: unknown }).acl);
   const config = { ...(doc as object), baseDir: options.baseDir ?? process.cwd() } as GatewayConfig;
   if (options.source !== undefined) (config as { source?: string }).source = options.source;
   return deepFreeze(config);
@@ -295,16 +297,17 @@ function securityProblems(c: Omit<GatewayConfig, 'baseDir'>): string[] {
       if (a.type === 'x509' && (!l.tls?.ca || !l.tls.requestCert))
         out.push(`/listeners/${i}/auth/${j}: x509 needs tls.ca and tls.requestCert on this listener`);
       if (a.type === 'http' && !c.pools.some((p) => p.name === a.pool)) out.push(`/listeners/${i}/auth/${j}/pool: no pool named '${a.pool}'`);
+      if (a.type === 'jwt') out.push(...jwtAuthProblems(a as JwtAuthConfig, `/listeners/${i}/auth/${j}`, c.pools));
     });
     if (l.clientId !== undefined) {
       const p = bindingProblem(l.clientId);
       if (p) out.push(`/listeners/${i}/clientId: ${p}`);
     }
   });
-  c.acl.forEach((r, i) => {
-    if ((r.allow === undefined) === (r.deny === undefined)) out.push(`/acl/${i}: needs exactly one of 'allow' or 'deny'`);
-    const p = aclAddressProblem(r.address) ?? filterProblem(r.address.replace(/\{[^}]*\}/g, 'x'));
-    if (p) out.push(`/acl/${i}/address: ${p}`);
+  const rules: readonly AclRuleConfig[] = Array.isArray(c.acl) ? c.acl : ((c.acl as { rules?: AclRuleConfig[] } | undefined)?.rules ?? []);
+  rules.forEach((r, i) => {
+    const p = aclRuleProblem(r);
+    if (p) out.push(`${aclRulePointer(c.acl, i)}${p}`);
   });
   return out;
 }

@@ -8,7 +8,7 @@ import { listenerSchema } from './sections/listeners.js';
 import { poolSchema } from './sections/pools.js';
 import { routeSchema } from './sections/routes.js';
 import { scriptsSchema } from './sections/scripts.js';
-import { aclSchema } from './sections/security.js';
+import { aclSchema, authChainSchemaFor } from './sections/security.js';
 import { adminSchema, logSchema, shutdownSchema } from './sections/admin.js';
 import { guardSchema } from './sections/guard.js';
 import { pluginsSchema } from './sections/plugins.js';
@@ -17,7 +17,11 @@ import { BUILTIN_CATALOG, type ConfigCatalog } from './catalog.js';
 
 /** The schema for a catalog: listener protocols and pool strategies are the registered names; plugin listeners add their options key. */
 export function buildConfigSchema(catalog: ConfigCatalog) {
-  const listenerProperties: Record<string, unknown> = { ...listenerSchema.properties, protocol: { enum: catalog.listeners.map((l) => l.name) } };
+  const listenerProperties: Record<string, unknown> = {
+    ...listenerSchema.properties,
+    protocol: { enum: catalog.listeners.map((l) => l.name) },
+    auth: authChainSchemaFor(catalog.authenticators),
+  };
   for (const l of catalog.listeners) {
     if (l.schema !== undefined && !(l.name in listenerProperties)) listenerProperties[l.name] = l.schema;
   }

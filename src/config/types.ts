@@ -3,7 +3,7 @@ import type { ListenerConfig } from './sections/listeners.js';
 import type { PoolConfig } from './sections/pools.js';
 import type { RouteConfig } from './sections/routes.js';
 import type { ScriptsConfig } from './sections/scripts.js';
-import type { AclRuleConfig } from './sections/security.js';
+import type { AclConfig } from './sections/security.js';
 import type { AdminConfig, LogConfig, ShutdownConfig } from './sections/admin.js';
 import type { GuardConfig } from './sections/guard.js';
 import type { PluginConfig } from './sections/plugins.js';
@@ -34,8 +34,8 @@ export interface GatewayConfig {
   readonly admin?: AdminConfig;
   readonly log: LogConfig;
   readonly shutdown: ShutdownConfig;
-  /** Authorization rules, first match wins (docs/security.md). */
-  readonly acl: readonly AclRuleConfig[];
+  /** Authorization rules, first match wins, and the default (docs/security.md). */
+  readonly acl: AclConfig;
   readonly guard: GuardConfig;
   /** Where shared device state lives (docs/scaling.md). */
   readonly state: StateConfig;

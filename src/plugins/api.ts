@@ -18,6 +18,7 @@ import type { SchemaFragment } from '../config/catalog.js';
 import type { ListenerFactory } from '../listeners/listener.js';
 import type { StrategyFactory } from '../balancer/strategies/strategy.js';
 import type { StreamProtocol } from './stream-listener.js';
+import type { AuthenticatorFactoryEntry } from '../security/gate.js';
 
 /** The plugin API version this gateway implements; a plugin declaring another one is refused. */
 export const PLUGIN_API_VERSION = 1;
@@ -80,11 +81,13 @@ export interface CodecContribution {
 }
 
 /**
- * An authenticator type. The identity stage defines what `create` returns
- * (its Authenticator interface); the registry only keys factories by type name.
+ * An authenticator type: `listeners[].auth: [{ type: <name>, ...options }]`.
+ * `create` builds one chain step per entry (the Authenticator interface of
+ * src/security/authenticator.ts: allow with an identity and optional ACL
+ * rules, deny, or pass); a throw is a configuration error naming the listener.
  */
-export interface AuthenticatorContribution {
+export interface AuthenticatorContribution extends AuthenticatorFactoryEntry {
   readonly name: string;
+  /** Schema of one `auth` entry (its `type` is allowed beside the keys it lists). */
   readonly schema?: SchemaFragment;
-  create(options: Readonly<Record<string, unknown>>, context: { readonly baseDir: string }): unknown;
 }

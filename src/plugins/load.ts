@@ -7,6 +7,7 @@
  * name registered twice — is a configuration problem naming the plugin and
  * its path, reported with all the others.
  */
+import { BUILTIN_AUTHENTICATORS } from '../config/sections/security.js';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { isAbsolute, join, resolve } from 'node:path';
@@ -107,6 +108,8 @@ async function loadPlugins(entries: readonly unknown[], registries: Registries, 
         contributions.strategies.push(c.name);
       },
       registerAuthenticator: (c) => {
+        if ((BUILTIN_AUTHENTICATORS as readonly string[]).includes(c.name))
+          throw new DuplicateRegistration(`authenticator '${c.name}' is already registered by a built-in`);
         registries.authenticators.register(c, plugin.name);
         contributions.authenticators.push(c.name);
       },

@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import { accepted, rejected, unavailable, type Envelope, type Outcome, type Reply } from '../envelope/index.js';
 import type { AclAction, Admission, ClientInfo, Identity, Pipeline, Source } from '../envelope/index.js';
 import type { SecurityGate } from '../security/gate.js';
+import { mergeIdentity } from '../security/identity-rules.js';
 import type { TgErrorCode } from '../error-codes.js';
 import type { Balancer, UpstreamRequest, UpstreamResult } from '../balancer/types.js';
 import type { DeviceRegistry, QoS } from '../devices/registry.js';
@@ -292,16 +293,6 @@ export class GatewayPipeline implements Pipeline {
     }
     return outcome;
   }
-}
-
-/** An authenticated identity as an `onConnect` script amended it: its principal and attributes win; method and groups stay. */
-function mergeIdentity(verified: Identity, script: Identity): Identity {
-  return Object.freeze({
-    principal: script.principal,
-    method: verified.method,
-    attributes: Object.freeze({ ...verified.attributes, ...script.attributes }),
-    ...(verified.groups !== undefined && { groups: verified.groups }),
-  });
 }
 
 /** Builds the upstream request for a route decision. */

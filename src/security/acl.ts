@@ -2,8 +2,8 @@
  * Authorization: ordered rules (first match wins) of allow/deny × actions ×
  * an address pattern with MQTT wildcards and placeholders filled from the
  * connection — {clientId}, {principal}, {group} (one pattern per group),
- * {attr.NAME}. With no rules everything is allowed; once there are rules,
- * an address no rule matches is denied (a final rule sets another default).
+ * {attr.NAME}. An address no rule matches is left to the caller (the gate
+ * applies the identity's rules, the configured ones, then `acl.default`).
  *
  * A placeholder whose value is missing, or holds '/', '+' or '#', makes its
  * rule not apply: a principal named '#' must not widen a pattern.
@@ -14,6 +14,7 @@
  */
 import type { Identity } from '../envelope/index.js';
 import type { AclAction, AclRuleConfig } from '../config/types.js';
+import { filterProblem } from '../envelope/address-pattern.js';
 
 export interface AclSubject {
   readonly clientId: string;
@@ -39,6 +40,42 @@ export function aclAddressProblem(address: string): string | undefined {
   return undefined;
 }
 
+/** What is wrong with one rule, as a JSON-pointer suffix and text (`: needs ...`, `/address: ...`), or undefined. */
+export function aclRuleProblem(r: AclRuleConfig): string | undefined {
+  if ((r.allow === undefined) === (r.deny === undefined)) return ": needs exactly one of 'allow' or 'deny'";
+  const p = aclAddressProblem(r.address) ?? filterProblem(r.address.replace(/\{[^}]*\}/g, 'x'));
+  return p ? `/address: ${p}` : undefined;
+}
+
+/** At most this many rules from one authenticator per identity: they are tried on every new address. */
+export const MAX_IDENTITY_RULES = 64;
+
+/**
+ * Rules an authenticator read from outside the configuration (a credentials
+ * file entry, a token claim, an auth service's answer), checked like the
+ * configured ones. Undefined when anything is malformed: the caller refuses
+ * the client rather than admit it with fewer restrictions than intended.
+ */
+export function parseIdentityRules(value: unknown): AclRuleConfig[] | undefined {
+  if (!Array.isArray(value) || value.length > MAX_IDENTITY_RULES) return undefined;
+  const out: AclRuleConfig[] = [];
+  for (const raw of value) {
+    if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return undefined;
+    const { allow, deny, address, ...rest } = raw as Record<string, unknown>;
+    if (Object.keys(rest).length > 0 || typeof address !== 'string' || address.length === 0) return undefined;
+    const actions = (v: unknown) => Array.isArray(v) && v.length > 0 && v.every((a) => a === 'publish' || a === 'subscribe' || a === 'receive');
+    if ((allow !== undefined && !actions(allow)) || (deny !== undefined && !actions(deny))) return undefined;
+    const rule = Object.freeze({
+      ...(allow !== undefined && { allow: Object.freeze([...(allow as AclAction[])]) }),
+      ...(deny !== undefined && { deny: Object.freeze([...(deny as AclAction[])]) }),
+      address,
+    });
+    if (aclRuleProblem(rule) !== undefined) return undefined;
+    out.push(rule);
+  }
+  return Object.freeze(out) as AclRuleConfig[];
+}
+
 export class Acl {
   private readonly rules: readonly CompiledRule[];
 
@@ -56,9 +93,9 @@ export class Acl {
     return this.rules.length === 0;
   }
 
-  /** The first rule matching `action` on `address` decides; the text names that rule (or the default) for logs. */
-  decide(subject: AclSubject, action: AclAction, address: string): { readonly allowed: boolean; readonly rule: string } {
-    if (this.rules.length === 0) return { allowed: true, rule: 'no rules' };
+  /** The first rule matching `action` on `address` decides (the text names it, for logs); undefined when none matches. */
+  decide(subject: AclSubject, action: AclAction, address: string): { readonly allowed: boolean; readonly rule: string } | undefined {
+    if (this.rules.length === 0) return undefined;
     const levels = address.split('/');
     const isFilter = action !== 'publish';
     for (const rule of this.rules) {
@@ -68,7 +105,7 @@ export class Acl {
         if (applies) return { allowed: rule.allow, rule: rule.source };
       }
     }
-    return { allowed: false, rule: 'default deny' };
+    return undefined;
   }
 }
 

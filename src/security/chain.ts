@@ -6,10 +6,12 @@
  */
 import type { Logger } from 'pino';
 import type { ClientInfo, Identity } from '../envelope/index.js';
+import type { AclRuleConfig } from '../config/types.js';
 import type { AuthResult, Authenticator } from './authenticator.js';
 
 export type ChainResult =
-  | { readonly ok: true; readonly identity?: Identity }
+  /** `acl`: rules the allowing step attached to the identity (evaluated before the configured ones). */
+  | { readonly ok: true; readonly identity?: Identity; readonly acl?: readonly AclRuleConfig[] }
   | { readonly ok: false; readonly status: 401 | 403 | 503; readonly reason: string; readonly by: string };
 
 export class AuthChain {
@@ -28,7 +30,7 @@ export class AuthChain {
         this.logger.error({ err, authenticator: step.type, clientId: client.clientId }, 'authenticator failed unexpectedly');
         return { ok: false, status: 503, reason: 'authentication unavailable', by: step.type };
       }
-      if (r.kind === 'allow') return { ok: true, identity: r.identity };
+      if (r.kind === 'allow') return r.acl && r.acl.length > 0 ? { ok: true, identity: r.identity, acl: r.acl } : { ok: true, identity: r.identity };
       if (r.kind === 'deny') return { ok: false, status: r.status, reason: r.reason, by: step.type };
     }
     if (this.anonymous) return { ok: true };

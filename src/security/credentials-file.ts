@@ -7,16 +7,22 @@
  *     password: "scrypt$131072$8$1$SALT$HASH"   # written by `thinggate passwd`
  *     groups: [sensors]
  *     attributes: { tenant: acme }
+ *     acl:                                        # this user's own rules, before the configured ones
+ *       - { allow: [publish], address: "alice/#" }
  * ```
  */
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { parseScryptHash, type ScryptHash } from './scrypt.js';
+import { MAX_IDENTITY_RULES, parseIdentityRules } from './acl.js';
+import type { AclRuleConfig } from '../config/types.js';
 
 export interface UserEntry {
   readonly hash: ScryptHash;
   readonly groups: readonly string[];
   readonly attributes: Readonly<Record<string, string>>;
+  /** ACL rules of this user, tried before the configured ones. */
+  readonly acl?: readonly AclRuleConfig[];
 }
 
 /** Reads and checks the file; throws an Error naming the file and the entry at fault. */
@@ -32,9 +38,17 @@ export function readCredentials(file: string): Map<string, UserEntry> {
     if (!Array.isArray(groups) || !groups.every((g) => typeof g === 'string')) throw new Error(`${at}.groups: expected a list of strings`);
     const attributes = raw.attributes ?? {};
     if (!isObject(attributes) || !Object.values(attributes).every((v) => typeof v === 'string')) throw new Error(`${at}.attributes: expected a map of strings`);
+    const acl = raw.acl === undefined ? undefined : parseIdentityRules(raw.acl);
+    if (raw.acl !== undefined && !acl)
+      throw new Error(`${at}.acl: expected at most ${MAX_IDENTITY_RULES} rules { allow|deny: [publish|subscribe|receive], address }`);
     users.set(
       name,
-      Object.freeze({ hash, groups: Object.freeze([...groups] as string[]), attributes: Object.freeze({ ...(attributes as Record<string, string>) }) }),
+      Object.freeze({
+        hash,
+        groups: Object.freeze([...groups] as string[]),
+        attributes: Object.freeze({ ...(attributes as Record<string, string>) }),
+        ...(acl && acl.length > 0 && { acl }),
+      }),
     );
   }
   return users;

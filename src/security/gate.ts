@@ -3,11 +3,14 @@
  * chain and client-id binding, and the ACL. Built with the rest of a
  * configuration and swapped in whole on reload; the pipeline asks it at
  * admission and for every address a device uses.
+ *
+ * The ACL of a connection is, in order: the rules its authenticator attached
+ * to its identity, then the configured `acl.rules`, then `acl.default`.
  */
 import { resolve } from 'node:path';
 import type { Logger } from 'pino';
 import type { AclAction, ClientInfo, Identity, Source } from '../envelope/index.js';
-import type { AuthenticatorConfig, GatewayConfig } from '../config/types.js';
+import type { AclRuleConfig, AuthenticatorConfig, GatewayConfig, HttpAuthConfig, JwtAuthConfig, PasswordAuthConfig, X509AuthConfig } from '../config/types.js';
 import { ThinggateError } from '../errors.js';
 import { Acl } from './acl.js';
 import type { Authenticator } from './authenticator.js';
@@ -16,6 +19,7 @@ import { AuthChain, type ChainResult } from './chain.js';
 import { JwtAuthenticator } from './jwt.js';
 import { HttpAuthenticator, type Dispatch } from './http-delegate.js';
 import { PasswordAuthenticator } from './password.js';
+import { attachRules, rulesOf } from './identity-rules.js';
 import { X509Authenticator } from './x509.js';
 
 /** What the gate reports: the guard's SecurityEvent shape, without importing the guard. */
@@ -27,64 +31,98 @@ export interface SecurityReport {
   readonly detail: string;
 }
 
+/** What a plugin authenticator's factory gets besides its options (src/plugins/api.ts). */
+export interface AuthenticatorContext {
+  readonly baseDir: string;
+  readonly logger: Logger;
+  /** The balancer's dispatch, to reach a configured pool. */
+  readonly dispatch?: Dispatch;
+}
+
+/** A registered authenticator type (the plugin registry's entries fit). */
+export interface AuthenticatorFactoryEntry {
+  create(options: Readonly<Record<string, unknown>>, context: AuthenticatorContext): Authenticator;
+}
+
 export interface SecurityDeps {
   readonly logger: Logger;
-  /** The balancer's dispatch, for the `http` authenticator's auth service. */
+  /** The balancer's dispatch, for the `http` authenticator's auth service and `jwt` key sets on a pool. */
   readonly dispatch?: Dispatch;
   readonly report: (event: SecurityReport) => void;
+  /** Authenticator types plugins registered, by name (`listeners[].auth[].type`). */
+  readonly authenticators?: { get(type: string): AuthenticatorFactoryEntry | undefined };
 }
 
 /** Per connection (its frozen Source): decisions by action and address. Bounded: a device walking many addresses starts over. */
 const MAX_CACHED_DECISIONS = 512;
 
-type AuthenticatorFactory = (config: AuthenticatorConfig, baseDir: string, logger: Logger, deps: SecurityDeps) => Authenticator;
+type BuiltinFactory = (config: AuthenticatorConfig, baseDir: string, logger: Logger, deps: SecurityDeps) => Authenticator;
 
-/** Built-in authenticators by `type`; plugins add theirs with {@link registerAuthenticator}. */
-const FACTORIES = new Map<string, AuthenticatorFactory>([
-  ['password', (c, baseDir, logger) => (c.type === 'password' ? new PasswordAuthenticator({ ...c, file: resolve(baseDir, c.file) }, logger) : wrongType(c))],
-  ['x509', (c) => (c.type === 'x509' ? new X509Authenticator(c) : wrongType(c))],
-  ['jwt', (c, baseDir) => (c.type === 'jwt' ? new JwtAuthenticator({ ...c, keyFile: resolve(baseDir, c.keyFile) }) : wrongType(c))],
+/** The built-in authenticators by `type`; the schema has already checked each entry against its type. */
+const BUILTINS = new Map<string, BuiltinFactory>([
+  [
+    'password',
+    (c, baseDir, logger) => new PasswordAuthenticator({ ...(c as PasswordAuthConfig), file: resolve(baseDir, (c as PasswordAuthConfig).file) }, logger),
+  ],
+  ['x509', (c) => new X509Authenticator(c as X509AuthConfig)],
+  [
+    'jwt',
+    (c, baseDir, _l, deps) => {
+      const j = c as JwtAuthConfig;
+      return new JwtAuthenticator({ ...j, ...(j.keyFile !== undefined && { keyFile: resolve(baseDir, j.keyFile) }) }, deps.dispatch);
+    },
+  ],
   [
     'http',
     (c, _b, _l, deps) => {
-      if (c.type !== 'http') return wrongType(c);
       if (!deps.dispatch) throw new Error('no balancer to reach the auth service');
-      return new HttpAuthenticator(c, deps.dispatch);
+      return new HttpAuthenticator(c as HttpAuthConfig, deps.dispatch);
     },
   ],
 ]);
 
-function wrongType(c: AuthenticatorConfig): never {
-  throw new Error(`authenticator factory called with type '${c.type}'`);
-}
-
-export function registerAuthenticator(type: string, factory: AuthenticatorFactory): void {
-  FACTORIES.set(type, factory);
+/** Builds one chain step: a built-in, or a type a plugin registered. */
+function buildStep(c: AuthenticatorConfig, baseDir: string, logger: Logger, deps: SecurityDeps): Authenticator | undefined {
+  const builtin = BUILTINS.get(c.type);
+  if (builtin) return builtin(c, baseDir, logger, deps);
+  const entry = deps.authenticators?.get(c.type);
+  if (!entry) return undefined;
+  const { type: _type, ...options } = c as Record<string, unknown>;
+  const step = entry.create(options, { baseDir, logger, ...(deps.dispatch && { dispatch: deps.dispatch }) });
+  if (typeof step?.authenticate !== 'function') throw new Error('the plugin returned no authenticate() function');
+  return step;
 }
 
 export class SecurityGate {
   private readonly chains = new Map<string, AuthChain>();
   private readonly bindings = new Map<string, ClientIdBinding>();
   private readonly acl: Acl;
+  private readonly defaultAllow: boolean;
+  private readonly anyAuth: boolean;
   private readonly decisions = new WeakMap<Source, Map<string, boolean>>();
+  /** Compiled identity rules, per rule list an authenticator attached. */
+  private readonly identityAcls = new WeakMap<readonly AclRuleConfig[], Acl>();
 
   /** Throws TG_ERR_CONFIG_INVALID naming the listener and step when an authenticator cannot be built (e.g. a missing credentials file). */
   constructor(
     config: GatewayConfig,
     private readonly deps: SecurityDeps,
   ) {
-    this.acl = new Acl(config.acl);
+    this.acl = new Acl(config.acl.rules);
+    this.defaultAllow = (config.acl.default ?? (config.acl.rules.length > 0 ? 'deny' : 'allow')) === 'allow';
+    this.anyAuth = config.listeners.some((l) => l.auth.length > 0);
     try {
       for (const l of config.listeners) {
         const steps = l.auth.map((a, i) => {
-          const factory = FACTORIES.get(a.type);
-          if (!factory) throw new ThinggateError('TG_ERR_CONFIG_INVALID', `/listeners/${l.name}/auth/${i}: unknown authenticator type '${a.type}'`);
+          let step: Authenticator | undefined;
           try {
-            return factory(a, config.baseDir, deps.logger.child({ listener: l.name, authenticator: a.type }), deps);
+            step = buildStep(a, config.baseDir, deps.logger.child({ listener: l.name, authenticator: a.type }), deps);
           } catch (err) {
             if (err instanceof ThinggateError) throw err;
             throw new ThinggateError('TG_ERR_CONFIG_INVALID', `listener '${l.name}': auth[${i}] (${a.type}): ${(err as Error).message}`, { cause: err });
           }
+          if (!step) throw new ThinggateError('TG_ERR_CONFIG_INVALID', `listener '${l.name}': auth[${i}]: unknown authenticator type '${a.type}'`);
+          return step;
         });
         const chain = new AuthChain(steps, l.anonymous ?? steps.length === 0, deps.logger);
         this.chains.set(l.name, chain);
@@ -103,9 +141,12 @@ export class SecurityGate {
   }
 
   /** The listener's chain. Listeners report refusals (`auth-failure`) with their protocol's reason code. */
-  authenticate(client: ClientInfo): Promise<ChainResult> {
+  async authenticate(client: ClientInfo): Promise<ChainResult> {
     const chain = this.chains.get(client.listener);
-    return chain ? chain.authenticate(client) : Promise.resolve({ ok: true });
+    if (!chain) return { ok: true };
+    const r = await chain.authenticate(client);
+    if (r.ok && r.identity && r.acl) attachRules(r.identity, r.acl);
+    return r;
   }
 
   /** Whether the client id satisfies the listener's binding rule (always, without one). */
@@ -114,20 +155,24 @@ export class SecurityGate {
     return binding === undefined || binding(clientId, identity);
   }
 
-  /** True when the ACL has rules (otherwise every address is allowed and nothing is cached). */
+  /**
+   * False when every address is allowed to everyone: no configured rules, an
+   * `allow` default and no authenticator that could attach rules to an
+   * identity; then nothing is looked up or cached per message.
+   */
   get enforcing(): boolean {
-    return !this.acl.empty;
+    return !(this.acl.empty && this.defaultAllow && !this.anyAuth);
   }
 
   /** The ACL's decision for the connection behind `source`, cached per connection and address; every denial is an `acl-denied` event. */
   authorize(listener: string, source: Source, action: AclAction, address: string): boolean {
-    if (this.acl.empty) return true;
+    if (!this.enforcing) return true;
     const key = `${action}\u0000${address}`;
     let cache = this.decisions.get(source);
     let allowed = cache?.get(key);
     let rule = 'cached';
     if (allowed === undefined) {
-      const d = this.acl.decide(source, action, address);
+      const d = this.decide(source, action, address);
       allowed = d.allowed;
       rule = d.rule;
       if (!cache || cache.size >= MAX_CACHED_DECISIONS) this.decisions.set(source, (cache = new Map()));
@@ -143,6 +188,18 @@ export class SecurityGate {
       });
     }
     return allowed;
+  }
+
+  /** The identity's own rules, then the configured ones, then the default. */
+  private decide(source: Source, action: AclAction, address: string): { readonly allowed: boolean; readonly rule: string } {
+    const own = rulesOf(source.identity);
+    if (own) {
+      let acl = this.identityAcls.get(own);
+      if (!acl) this.identityAcls.set(own, (acl = new Acl(own)));
+      const d = acl.decide(source, action, address);
+      if (d) return { allowed: d.allowed, rule: `identity: ${d.rule}` };
+    }
+    return this.acl.decide(source, action, address) ?? { allowed: this.defaultAllow, rule: this.defaultAllow ? 'default allow' : 'default deny' };
   }
 
   close(): void {

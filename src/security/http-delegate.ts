@@ -2,7 +2,7 @@
  * `http` authenticator: delegates the decision to an auth service through a
  * configured pool (like EMQX's HTTP authentication). It POSTs the
  * credentials and connection facts as JSON; 2xx allows (the JSON body may
- * name `principal`, `groups`, `attributes`), 403 denies as not authorized,
+ * name `principal`, `groups`, `attributes` and `acl` rules), 403 denies as not authorized,
  * another 4xx as bad credentials; a 5xx, a time-out or no back-end follows
  * `onError`: `deny` (the device is told to come back, 503) or `ignore` (next
  * step). A client that presents nothing passes to the next step unasked. Answers are cached for `cacheTtlMs`, keyed by a digest of what
@@ -14,6 +14,7 @@ import type { UpstreamRequest, UpstreamResult } from '../balancer/types.js';
 import { NEXT, deny, type AuthResult, type Authenticator } from './authenticator.js';
 import { VerifiedCache } from './verified-cache.js';
 import { newId } from '../envelope/index.js';
+import { parseIdentityRules } from './acl.js';
 
 export type Dispatch = (request: UpstreamRequest) => Promise<UpstreamResult>;
 
@@ -73,7 +74,10 @@ export class HttpAuthenticator implements Authenticator {
       for (const [k, v] of Object.entries(body.attributes as Record<string, unknown>)) if (typeof v === 'string') attributes[k] = v;
     }
     const identity: Identity = Object.freeze({ principal, method: 'delegate', attributes: Object.freeze(attributes), groups: Object.freeze(groups) });
-    return { kind: 'allow', identity };
+    if (body.acl === undefined) return { kind: 'allow', identity };
+    const acl = parseIdentityRules(body.acl);
+    // Rules that cannot be read are refused, not dropped: dropping them would widen what the device may do.
+    return acl ? { kind: 'allow', identity, acl } : deny(403, 'the authentication service sent ACL rules that are not valid');
   }
 }
 
@@ -92,7 +96,7 @@ function requestBody(c: ClientInfo): Record<string, unknown> {
   };
 }
 
-function parseBody(body: Buffer): { principal?: unknown; groups?: unknown; attributes?: unknown } {
+function parseBody(body: Buffer): { principal?: unknown; groups?: unknown; attributes?: unknown; acl?: unknown } {
   if (body.length === 0) return {};
   try {
     const v: unknown = JSON.parse(body.toString('utf8'));

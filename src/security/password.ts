@@ -53,6 +53,7 @@ export class PasswordAuthenticator implements Authenticator {
       return {
         kind: 'allow',
         identity: Object.freeze({ principal: client.username, method: 'password', attributes: user.attributes, groups: user.groups }),
+        ...(user.acl && { acl: user.acl }),
       };
     }
     return deny(401, 'bad user name or password');

@@ -29,7 +29,7 @@ export class TempDir {
 /** Writes a credentials file with cheap scrypt parameters (these tests check behaviour, not strength). */
 export async function writeUsers(
   file: string,
-  users: Record<string, { password: string; groups?: string[]; attributes?: Record<string, string> }>,
+  users: Record<string, { password: string; groups?: string[]; attributes?: Record<string, string>; acl?: unknown[] }>,
 ): Promise<void> {
   const out: Record<string, unknown> = {};
   for (const [u, v] of Object.entries(users)) out[u] = { ...v, password: await hashPassword(v.password, { N: 1024, r: 8, p: 1 }) };

@@ -3,12 +3,17 @@
  * the worked example's framing (u16 big-endian length | 6-byte device id |
  * u16 sequence | body), `frameBytes` bytes per frame in all. A frame is done
  * when its acknowledgement (header echoed, then 0x06; 0x15 is a refusal)
- * comes back. The body is the bench message (payload.mjs) cut to fit.
+ * comes back. The body is the bench message (payload.mjs) cut to fit: its
+ * head (phase, client, sequence, send time) and as much padding as fits,
+ * closed with `"}` — copied from the message's bytes, no re-encoding. The
+ * frames of one event-loop turn leave in one write, as in transports/mqtt.mjs.
  */
 import { connect } from 'node:net';
 import { encodePayload } from '../payload.mjs';
 
 const HEADER = 8;
+const PAD_MARK = Buffer.from(',"d":"', 'latin1');
+const CLOSE = Buffer.from('"}', 'latin1');
 
 export class FramedTransport {
   /** @param {{host:string, port:number, clients:number, window:number, frameBytes?:number}} opts */
@@ -36,7 +41,12 @@ export class FramedTransport {
       const socket = connect({ host: this.opts.host, port: this.opts.port, noDelay: true });
       const device = Buffer.alloc(6);
       device.writeUInt32BE(i, 2);
-      const c = { socket, device, seq: 0, pending: new Map(), inbuf: Buffer.alloc(0) };
+      const c = { socket, device, seq: 0, pending: new Map(), inbuf: Buffer.alloc(0), out: [] };
+      c.flush = () => {
+        const frames = c.out;
+        c.out = [];
+        if (frames.length > 0) socket.write(frames.length === 1 ? frames[0] : Buffer.concat(frames));
+      };
       socket.once('connect', () => resolve(c));
       socket.once('error', reject);
       socket.on('error', (err) => this.errors.length < 20 && this.errors.push(String(err)));
@@ -70,16 +80,32 @@ export class FramedTransport {
 
   send(i, payload, done) {
     const c = this.clients[i];
-    const m = /"r":(\d+),"c":(\d+),"s":(\d+),"t":(\d+)/.exec(payload.toString('latin1'));
-    const body = m ? encodePayload(Number(m[1]), Number(m[2]), Number(m[3]), Number(m[4]), this.bodyBytes) : payload.subarray(0, this.bodyBytes);
+    const keep = this.bodyBytes - CLOSE.length;
+    const mark = payload.indexOf(PAD_MARK);
+    // The message's head must fit whole: cut it where its padding is, else re-encode it shorter.
+    const fits = mark >= 0 && mark + PAD_MARK.length <= keep;
+    const body = fits ? undefined : this.reencode(payload);
     const seq = (c.seq = (c.seq + 1) & 0xffff);
-    const frame = Buffer.allocUnsafe(2 + HEADER + body.length);
-    frame.writeUInt16BE(HEADER + body.length, 0);
+    const frame = Buffer.allocUnsafe(2 + HEADER + this.bodyBytes);
+    frame.writeUInt16BE(HEADER + this.bodyBytes, 0);
     c.device.copy(frame, 2);
     frame.writeUInt16BE(seq, 8);
-    body.copy(frame, 2 + HEADER);
+    if (body) body.copy(frame, 2 + HEADER, 0, this.bodyBytes);
+    else {
+      payload.copy(frame, 2 + HEADER, 0, keep);
+      CLOSE.copy(frame, 2 + HEADER + keep);
+    }
     c.pending.set(seq, done);
-    c.socket.write(frame);
+    c.out.push(frame);
+    if (c.out.length === 1) queueMicrotask(c.flush);
+  }
+
+  /** @param {Buffer} payload */
+  reencode(payload) {
+    const m = /"r":(\d+),"c":(\d+),"s":(\d+),"t":(\d+)/.exec(payload.toString('latin1'));
+    const body = m ? encodePayload(Number(m[1]), Number(m[2]), Number(m[3]), Number(m[4]), this.bodyBytes) : payload;
+    if (body.length >= this.bodyBytes) return body;
+    return Buffer.concat([body, Buffer.alloc(this.bodyBytes - body.length, 0x20)]);
   }
 
   async close() {

@@ -28,4 +28,19 @@ describe('framed-tcp framing', () => {
     expect(new FrameReader({ type: 'length-prefixed' }, 10).push(Buffer.from([0, 11]))).toEqual([null]);
     expect(new FrameReader({ type: 'delimiter' }, 4).push(Buffer.from('12345'))).toEqual([null]);
   });
+
+  it('writes a frame of several parts (echoed header, answer) as their concatenation, in every framing', () => {
+    const header = Buffer.from([1, 2, 3]);
+    const body = Buffer.from([6]);
+    for (const framing of [
+      { type: 'length-prefixed', lengthBytes: 1 },
+      { type: 'length-prefixed', lengthBytes: 2, byteOrder: 'little' },
+      { type: 'length-prefixed', lengthBytes: 4, byteOrder: 'big' },
+      { type: 'delimiter', delimiter: '0d0a' },
+    ] as const) {
+      expect(frameOf(framing, header, body)).toEqual(frameOf(framing, Buffer.concat([header, body])));
+      expect(new FrameReader(framing, 100).push(frameOf(framing, header, body))).toEqual([Buffer.from([1, 2, 3, 6])]);
+    }
+    expect(frameOf({ type: 'length-prefixed', lengthBytes: 2, byteOrder: 'big' }, header, body)).toEqual(Buffer.from([0, 4, 1, 2, 3, 6]));
+  });
 });

@@ -6,9 +6,9 @@
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { parseConfigWithPlugins } from '../../../src/plugins/load.js';
+import { pluginConfigProblems } from '../../helpers/plugin-config.js';
 import { builtinRegistries } from '../../../src/plugins/builtins.js';
 import { BUILTIN_CATALOG } from '../../../src/config/catalog.js';
-import { ConfigError } from '../../../src/errors.js';
 
 const fixtures = join(import.meta.dirname, '../../fixtures/plugins');
 
@@ -19,15 +19,7 @@ const base = (extra: Record<string, unknown> = {}) => ({
   ...extra,
 });
 
-async function problemsOf(raw: unknown): Promise<string[]> {
-  try {
-    await parseConfigWithPlugins(raw, { source: 'gw.yaml', baseDir: fixtures, env: {} });
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return [...(err as ConfigError).problems];
-  }
-  throw new Error('configuration was accepted');
-}
+const problemsOf = (raw: unknown) => pluginConfigProblems(raw, fixtures);
 
 describe('plugin loading', () => {
   it('registers every contribution of a plugin and lists it with its version', async () => {

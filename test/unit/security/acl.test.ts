@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Acl, covers, overlaps } from '../../../src/security/acl.js';
+import { Acl, MAX_IDENTITY_RULES, covers, overlaps, parseIdentityRules } from '../../../src/security/acl.js';
 import { compileBinding } from '../../../src/security/binding.js';
 import type { Identity } from '../../../src/envelope/index.js';
 
@@ -17,19 +17,19 @@ const acl = new Acl([
 
 describe('ACL', () => {
   it('gives each device its own topics through placeholders', () => {
-    expect(acl.decide(dev, 'publish', 'telemetry/dev1/temp').allowed).toBe(true);
-    expect(acl.decide(dev, 'publish', 'telemetry/dev2/temp').allowed).toBe(false);
-    expect(acl.decide(dev, 'subscribe', 'commands/dev1/#').allowed).toBe(true);
-    expect(acl.decide(dev, 'subscribe', 'commands/+/#').allowed).toBe(false);
-    expect(acl.decide(dev, 'subscribe', '#').allowed).toBe(false);
-    expect(acl.decide(dev, 'publish', 'tenants/acme/alice/x').allowed).toBe(true);
-    expect(acl.decide(dev, 'publish', 'tenants/other/alice/x').allowed).toBe(false);
+    expect(acl.decide(dev, 'publish', 'telemetry/dev1/temp')?.allowed ?? false).toBe(true);
+    expect(acl.decide(dev, 'publish', 'telemetry/dev2/temp')?.allowed ?? false).toBe(false);
+    expect(acl.decide(dev, 'subscribe', 'commands/dev1/#')?.allowed ?? false).toBe(true);
+    expect(acl.decide(dev, 'subscribe', 'commands/+/#')?.allowed ?? false).toBe(false);
+    expect(acl.decide(dev, 'subscribe', '#')?.allowed ?? false).toBe(false);
+    expect(acl.decide(dev, 'publish', 'tenants/acme/alice/x')?.allowed ?? false).toBe(true);
+    expect(acl.decide(dev, 'publish', 'tenants/other/alice/x')?.allowed ?? false).toBe(false);
   });
 
   it('expands {group} once per group', () => {
-    expect(acl.decide(dev, 'subscribe', 'groups/ops/a').allowed).toBe(true);
-    expect(acl.decide(dev, 'subscribe', 'groups/sensors/#').allowed).toBe(true);
-    expect(acl.decide(dev, 'subscribe', 'groups/admins/#').allowed).toBe(false);
+    expect(acl.decide(dev, 'subscribe', 'groups/ops/a')?.allowed ?? false).toBe(true);
+    expect(acl.decide(dev, 'subscribe', 'groups/sensors/#')?.allowed ?? false).toBe(true);
+    expect(acl.decide(dev, 'subscribe', 'groups/admins/#')?.allowed ?? false).toBe(false);
   });
 
   it('first match wins, and a deny applies to any filter that overlaps it', () => {
@@ -37,21 +37,37 @@ describe('ACL', () => {
       { deny: ['subscribe'], address: 'secret/#' },
       { allow: ['subscribe'], address: '#' },
     ]);
-    expect(a.decide(dev, 'subscribe', 'news/#').allowed).toBe(true);
-    expect(a.decide(dev, 'subscribe', 'secret/x').allowed).toBe(false);
-    expect(a.decide(dev, 'subscribe', '#').allowed).toBe(false);
-    expect(a.decide(dev, 'subscribe', '+/x').allowed).toBe(false);
+    expect(a.decide(dev, 'subscribe', 'news/#')?.allowed ?? false).toBe(true);
+    expect(a.decide(dev, 'subscribe', 'secret/x')?.allowed ?? false).toBe(false);
+    expect(a.decide(dev, 'subscribe', '#')?.allowed ?? false).toBe(false);
+    expect(a.decide(dev, 'subscribe', '+/x')?.allowed ?? false).toBe(false);
   });
 
   it('a placeholder value holding a wildcard or missing makes its rule not apply', () => {
     const evil = { clientId: '#', identity: { ...alice, principal: '+' } };
-    expect(acl.decide(evil, 'publish', 'telemetry/x/y').allowed).toBe(false);
-    expect(acl.decide({ clientId: 'dev1' }, 'publish', 'tenants/acme/alice/x').allowed).toBe(false);
+    expect(acl.decide(evil, 'publish', 'telemetry/x/y')?.allowed ?? false).toBe(false);
+    expect(acl.decide({ clientId: 'dev1' }, 'publish', 'tenants/acme/alice/x')?.allowed ?? false).toBe(false);
   });
 
-  it('allows everything with no rules, and denies what no rule matches otherwise', () => {
-    expect(new Acl([]).decide(dev, 'publish', 'a/b').allowed).toBe(true);
-    expect(acl.decide(dev, 'receive', 'a/b')).toEqual({ allowed: false, rule: 'default deny' });
+  it('leaves an address no rule matches undecided (the gate applies acl.default)', () => {
+    expect(new Acl([]).decide(dev, 'publish', 'a/b')).toBeUndefined();
+    expect(acl.decide(dev, 'receive', 'a/b')).toBeUndefined();
+    expect(acl.decide(dev, 'publish', 'telemetry/dev1/x')).toEqual({ allowed: true, rule: 'allow publish telemetry/{clientId}/#' });
+  });
+
+  it('reads rules from outside the configuration strictly: anything malformed refuses the whole list', () => {
+    expect(parseIdentityRules([{ allow: ['publish'], address: 'own/{principal}/#' }])).toEqual([{ allow: ['publish'], address: 'own/{principal}/#' }]);
+    for (const bad of [
+      'allow all',
+      [{ allow: ['publish'], deny: ['publish'], address: 'a' }],
+      [{ allow: ['write'], address: 'a' }],
+      [{ allow: ['publish'], address: 'a/#/b' }],
+      [{ allow: ['publish'], address: '{password}' }],
+      [{ allow: ['publish'], address: 'a', extra: 1 }],
+      [null],
+      Array.from({ length: MAX_IDENTITY_RULES + 1 }, () => ({ allow: ['publish'], address: 'a' })),
+    ])
+      expect(parseIdentityRules(bad)).toBeUndefined();
   });
 
   it('covers and overlaps follow MQTT wildcard semantics', () => {

@@ -29,3 +29,25 @@ describe('http delegate on failure', () => {
     expect(await new HttpAuthenticator({ ...options, onError: 'ignore' }, down).authenticate(creds)).toEqual({ kind: 'next' });
   });
 });
+
+describe('http delegate ACL rules', () => {
+  const creds = { ...base, username: 'dev', password: Buffer.from('right') };
+  const answering = (body: unknown) => async (): Promise<UpstreamResult> => ({
+    kind: 'response',
+    status: 200,
+    headers: {},
+    body: Buffer.from(JSON.stringify(body)),
+    endpoint: 'http://auth',
+    attempts: 1,
+  });
+
+  it('attaches the rules of the answer to the identity', async () => {
+    const acl = [{ allow: ['publish'], address: 'own/{principal}' }];
+    expect(await new HttpAuthenticator(options, answering({ acl })).authenticate(creds)).toMatchObject({ kind: 'allow', acl });
+  });
+
+  it('refuses (403) an answer whose rules cannot be read, rather than admit without them', async () => {
+    const r = await new HttpAuthenticator(options, answering({ acl: [{ allow: ['publish'], address: 'a/#/b' }] })).authenticate(creds);
+    expect(r).toEqual({ kind: 'deny', status: 403, reason: 'the authentication service sent ACL rules that are not valid' });
+  });
+});

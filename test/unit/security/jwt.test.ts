@@ -64,6 +64,16 @@ describe('jwt authenticator', () => {
     expect(await a.authenticate({ ...base, token: forged })).toMatchObject({ kind: 'deny', reason: expect.stringContaining('SIGNATURE') });
   });
 
+  it('attaches the rules of aclClaim; a token with an unreadable claim is refused (403), one without it admitted without rules', async () => {
+    const a = new JwtAuthenticator({ ...options, keyFile: secretFile, aclClaim: 'acl' });
+    const acl = [{ allow: ['publish'], address: 'own/{principal}/#' }];
+    expect(await a.authenticate({ ...base, token: await token({ acl }) })).toMatchObject({ kind: 'allow', acl });
+    expect(await a.authenticate({ ...base, token: await token({ acl: 'allow everything' }) })).toMatchObject({ kind: 'deny', status: 403 });
+    const plain = await a.authenticate({ ...base, token: good });
+    expect(plain.kind).toBe('allow');
+    expect(plain).not.toHaveProperty('acl');
+  });
+
   it('passes a password that is not a JWT to the next step', async () => {
     expect(await hsAuth().authenticate({ ...base, username: 'u', password: Buffer.from('plain') })).toEqual({ kind: 'next' });
   });

@@ -15,7 +15,10 @@ const dir = mkdtempSync(join(tmpdir(), 'tg-pw-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const quiet = pino({ level: 'silent' });
 
-async function usersFile(name: string, users: Record<string, { password: string; groups?: string[]; attributes?: Record<string, string> }>): Promise<string> {
+async function usersFile(
+  name: string,
+  users: Record<string, { password: string; groups?: string[]; attributes?: Record<string, string>; acl?: unknown }>,
+): Promise<string> {
   const out: Record<string, unknown> = {};
   for (const [u, v] of Object.entries(users)) out[u] = { ...v, password: await hashPassword(v.password, FAST) };
   const file = join(dir, name);
@@ -49,6 +52,14 @@ describe('password authenticator', () => {
     expect(results.every((r) => r.kind === 'allow')).toBe(true);
     expect(spy).toHaveBeenCalledTimes(1);
     spy.mockRestore();
+  });
+
+  it("attaches the user's ACL rules from the file; a malformed list is a file error naming the entry", async () => {
+    const acl = [{ deny: ['subscribe'], address: 'secret/#' }];
+    const f = await usersFile('acl.json', { carol: { password: 'pw', acl } });
+    expect(await make(f).authenticate({ ...base, username: 'carol', password: Buffer.from('pw') })).toMatchObject({ kind: 'allow', acl });
+    const bad = await usersFile('bad-acl.json', { carol: { password: 'pw', acl: [{ allow: ['publish'] }] } });
+    expect(() => make(bad)).toThrow(/bad-acl\.json: users\.carol\.acl: expected/);
   });
 
   it('passes an unknown user to the next step', async () => {
