@@ -1,6 +1,6 @@
 /**
  * What `thinggate check` verifies beyond the schema and cross-references:
- * each listener's and pool's TLS files can be read, and each routing script
+ * each listener's and pool's TLS (and coaps DTLS) files can be read, and each routing script
  * compiles. Every problem is returned, each naming the file and JSON path.
  */
 import { silentLogger } from './observability/logger.js';
@@ -8,12 +8,21 @@ import { Metrics } from './observability/metrics.js';
 import type { GatewayConfig } from './config/types.js';
 import { ConfigError } from './errors.js';
 import { loadTlsMaterial } from './security/tls-material.js';
+import { loadDtlsMaterial } from './security/dtls/material.js';
 import { loadUpstreamTls } from './balancer/tls.js';
 import { schemaProblems } from './security/inspection.js';
 
 export async function deepCheck(config: GatewayConfig): Promise<string[]> {
   const source = config.source ?? '<config>';
   const problems: string[] = [];
+  config.listeners.forEach((l, i) => {
+    if (!l.dtls) return;
+    try {
+      loadDtlsMaterial(l.name, l.dtls, config.baseDir ?? process.cwd(), l.limits.maxConnections);
+    } catch (err) {
+      problems.push(`${source}: /listeners/${i}: ${(err as Error).message}`);
+    }
+  });
   config.listeners.forEach((l, i) => {
     if (!l.tls) return;
     try {

@@ -19,6 +19,8 @@ import { DtlsDecodeError } from './wire.js';
 /** What the server tells its user (the coaps listener). */
 export interface DtlsEvents {
   send(address: string, port: number, datagram: Buffer): void;
+  /** A ClientHello was answered with a HelloVerifyRequest (no state kept). */
+  helloVerify(): void;
   established(session: DtlsSession): void;
   data(session: DtlsSession, plaintext: Buffer): void;
   closed(session: DtlsSession, reason: string): void;
@@ -137,6 +139,7 @@ export class DtlsServer {
     }
     if (hello.cookie.length === 0 || !this.cookies.verify(address, port, hello)) {
       this.helloVerifyRequests++;
+      this.events.helloVerify();
       const hvr = encodeHandshake(HS.helloVerifyRequest, seq, helloVerifyRequest(this.cookies.make(address, port, hello)));
       // RFC 6347 §4.2.1: the HelloVerifyRequest reuses the ClientHello's record sequence number.
       this.events.send(address, port, encodeRecord(CONTENT.handshake, DTLS10, rec.seqNum, hvr));
