@@ -80,6 +80,13 @@ beforeAll(async () => {
         port: 0,
         dtls: { psk: [{ identity: 'dev1', key: 'secret' }], maxHandshakes: 4, handshakeTimeoutMs: 400, retransmitMs: 5000 },
       },
+      {
+        name: 'coaps-rt',
+        protocol: 'coap',
+        host: '127.0.0.1',
+        port: 0,
+        dtls: { psk: [{ identity: 'dev1', key: 'secret' }], handshakeTimeoutMs: 5000, retransmitMs: 100 },
+      },
     ],
     pools: [{ name: 'be', endpoints: [{ url: 'http://127.0.0.1:9' }] }],
     routes: [{ match: { address: '#' }, pool: 'be' }],
@@ -131,6 +138,23 @@ describe('coaps HelloVerifyRequest (RFC 6347 §4.2.1)', () => {
     await c.handshake();
     expect(listener().dtlsState()!.halfOpen).toBe(1);
     await vi.waitFor(() => expect(listener().dtlsState()!.halfOpen).toBe(0), { timeout: 3000, interval: 20 });
+  });
+});
+
+describe('coaps flight retransmission (RFC 6347 §4.2.4)', () => {
+  it('retransmits the server flight on its timer, with fresh record sequence numbers and a doubling timer', async () => {
+    const c = await new RawDtls(gw.port('coaps-rt')).open();
+    clients.push(c);
+    const first = await c.handshake();
+    const again = await c.next();
+    expect(again[13]).toBe(2); // ServerHello again, without any client datagram
+    const firstRecord = (d: Buffer): Buffer => d.subarray(13, 13 + d.readUInt16BE(11));
+    expect(firstRecord(again).equals(firstRecord(first))).toBe(true); // the same ServerHello
+    expect(again.readUIntBE(5, 6)).toBeGreaterThan(first.readUIntBE(5, 6)); // new record sequence number
+    // The timer doubles: the next retransmission comes later than the first.
+    const t0 = Date.now();
+    await c.next();
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(150);
   });
 });
 

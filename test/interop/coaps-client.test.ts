@@ -6,8 +6,9 @@
  * tests assert on what it prints and on what reached the back-end.
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
+import { createSocket, type RemoteInfo } from 'node:dgram';
 import { join } from 'node:path';
 import { TestBackend } from '../helpers/backend.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
@@ -27,6 +28,72 @@ function coaps(args: string[], timeoutMs = 20_000): Promise<Run> {
   return new Promise((resolve) => {
     execFile(CLIENT, args, { timeout: timeoutMs, encoding: 'utf8' }, (_err, stdout, stderr) => resolve({ stdout, stderr }));
   });
+}
+
+/**
+ * openssl s_client over DTLS 1.2 with one cipher suite forced (coap-client picks its own):
+ * sends one CoAP datagram once connected, then closes (close_notify on end of input).
+ */
+function sClient(args: string[], datagram: Buffer): Promise<string> {
+  return new Promise((resolve) => {
+    const child = spawn('openssl', ['s_client', '-dtls1_2', '-connect', `127.0.0.1:${args.shift()}`, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString('latin1')));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString('latin1')));
+    child.stdin.write(datagram);
+    const ending = setTimeout(() => child.stdin.end(), 1500);
+    const kill = setTimeout(() => child.kill(), 10_000);
+    child.on('exit', () => {
+      clearTimeout(ending);
+      clearTimeout(kill);
+      resolve(out);
+    });
+  });
+}
+
+/** CoAP CON GET /inspect/<leaf> (RFC 7252 §3): header, Uri-Path options. */
+function coapGet(leaf: string): Buffer {
+  return Buffer.concat([Buffer.from([0x40, 0x01, 0x12, 0x34, 0xb7]), Buffer.from('inspect'), Buffer.from([leaf.length]), Buffer.from(leaf)]);
+}
+
+/**
+ * A UDP relay to `port` that sends every client datagram twice, the copy
+ * 20 ms later: replayed DTLS records (RFC 6347 §4.1.2.6) and repeated flights.
+ */
+async function duplicatingRelay(port: number): Promise<{ port: number; close(): void }> {
+  const front = createSocket('udp4');
+  let closed = false;
+  const backs = new Map<string, ReturnType<typeof createSocket>>();
+  front.on('message', (msg: Buffer, from: RemoteInfo) => {
+    const key = `${from.address}:${from.port}`;
+    let back = backs.get(key);
+    if (!back) {
+      const b = createSocket('udp4');
+      b.on('message', (reply: Buffer) => front.send(reply, from.port, from.address));
+      b.bind(0, '127.0.0.1');
+      backs.set(key, b);
+      back = b;
+    }
+    back.send(msg, port, '127.0.0.1');
+    setTimeout(() => {
+      if (!closed) back.send(msg, port, '127.0.0.1');
+    }, 20);
+  });
+  await new Promise<void>((r) => front.bind(0, '127.0.0.1', r));
+  return {
+    port: front.address().port,
+    close: () => {
+      closed = true;
+      front.close();
+      for (const b of backs.values()) b.close();
+    },
+  };
+}
+
+async function coapEvents(listener: string, event: string): Promise<number> {
+  const metric = gw.gateway.metrics.registry.getSingleMetric('thinggate_downstream_coap_events_total');
+  const values = metric ? (await metric.get()).values : [];
+  return values.filter((v) => v.labels.listener === listener && v.labels.event === event).reduce((n, v) => n + v.value, 0);
 }
 
 const BIG = Buffer.from('dtls-block2:'.repeat(250)); // 3000 bytes
@@ -66,6 +133,14 @@ beforeAll(async () => {
               { identity: 'dev2', keyFile: 'dev2.key' },
             ],
           },
+        },
+        {
+          name: 'coaps-small',
+          protocol: 'coap',
+          host: '127.0.0.1',
+          port: 0,
+          coap,
+          dtls: { cert: pki.serverCert, key: pki.serverKey, mtu: 300 },
         },
         {
           name: 'coaps-cert',
@@ -144,6 +219,22 @@ describe('coaps with a pre-shared key (coap-client-openssl -u -k)', () => {
     await vi.waitFor(() => expect(gw.gateway.devices.connectedCount).toBe(before), { timeout: 5000, interval: 20 });
   });
 
+  it('replayed records are dropped by the anti-replay window before CoAP sees them', async () => {
+    const relay = await duplicatingRelay(gw.port('coaps-psk'));
+    try {
+      const duplicates = await coapEvents('coaps-psk', 'duplicate');
+      const seen = backend.requests.filter((q) => q.url === '/r/sensors/replayed').length;
+      const r = await coaps(['-u', 'dev1', '-k', 'secret-1', '-m', 'post', '-e', 'once', `coaps://127.0.0.1:${relay.port}/sensors/replayed`]);
+      expect(r.stdout).toContain('got 4 bytes');
+      await new Promise((res) => setTimeout(res, 100));
+      expect(backend.requests.filter((q) => q.url === '/r/sensors/replayed').length).toBe(seen + 1);
+      // Without the window the copy would reach CoAP deduplication (RFC 7252 §4.5) and count there.
+      expect(await coapEvents('coaps-psk', 'duplicate')).toBe(duplicates);
+    } finally {
+      relay.close();
+    }
+  });
+
   it('a wrong PSK fails the handshake: nothing reaches the back-end, a security event names it', async () => {
     const before = await gw.guardEvents('tls-handshake-failure', 'coaps-psk');
     const r = await coaps(['-u', 'dev1', '-k', 'not-the-key', '-m', 'post', '-e', 'x', `${psk}/sensors/wrong`]);
@@ -185,6 +276,12 @@ describe('coaps with certificates (coap-client-openssl -c -j -C)', () => {
     expect((await run).stdout).toContain('[cmd]');
   });
 
+  it('fragments the certificate flight to fit a small mtu (RFC 6347 §4.2.3)', async () => {
+    const c = pki.client('sensor-10');
+    const r = await coaps(['-c', c.cert, '-j', c.key, '-C', pki.ca, '-m', 'post', '-e', 'small', `coaps://127.0.0.1:${gw.port('coaps-small')}/sensors/small`]);
+    expect(r.stdout).toContain('got 5 bytes');
+  });
+
   it('an untrusted client certificate fails the handshake (unknown CA)', async () => {
     const rogue = pki.client('intruder', { rogue: true });
     const r = await coaps(['-c', rogue.cert, '-j', rogue.key, '-C', pki.ca, '-m', 'post', '-e', 'x', `${cert}/sensors/rogue`]);
@@ -192,5 +289,42 @@ describe('coaps with certificates (coap-client-openssl -c -j -C)', () => {
     expect(r.stdout + r.stderr).toMatch(/unknown ca/i);
     expect(backend.requests.some((q) => q.url === '/r/sensors/rogue')).toBe(false);
     expect(gw.logs.some((l) => String(l.detail).includes('client certificate from an unknown CA'))).toBe(true);
+  });
+});
+
+describe('coaps AES-128-GCM suites (openssl s_client -dtls1_2 -cipher)', () => {
+  it('TLS_PSK_WITH_AES_128_GCM_SHA256', async () => {
+    const seen = backend.requests.length;
+    const out = await sClient(
+      [String(gw.port('coaps-psk')), '-psk_identity', 'dev1', '-psk', Buffer.from('secret-1').toString('hex'), '-cipher', 'PSK-AES128-GCM-SHA256'],
+      coapGet('gcm'),
+    );
+    expect(out).toContain('Cipher is PSK-AES128-GCM-SHA256');
+    expect(backend.requests.slice(seen).map((q) => q.url)).toEqual(['/inspected']);
+    expect(inspected()).toEqual({ tls: expect.objectContaining({ cipher: 'PSK-AES128-GCM-SHA256', pskIdentity: 'dev1' }), principal: 'dev1' });
+  });
+
+  it('TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256 with a client certificate', async () => {
+    const c = pki.client('sensor-9');
+    const seen = backend.requests.length;
+    const out = await sClient(
+      [String(gw.port('coaps-cert')), '-cert', c.cert, '-key', c.key, '-CAfile', pki.ca, '-verify_return_error', '-cipher', 'ECDHE-ECDSA-AES128-GCM-SHA256'],
+      coapGet('gcm-cert'),
+    );
+    expect(out).toContain('Cipher is ECDHE-ECDSA-AES128-GCM-SHA256');
+    expect(out).toContain('Verify return code: 0 (ok)');
+    expect(backend.requests.slice(seen).map((q) => q.url)).toEqual(['/inspected']);
+    expect(inspected()).toEqual({
+      tls: expect.objectContaining({ cipher: 'ECDHE-ECDSA-AES128-GCM-SHA256', peerCommonName: 'sensor-9' }),
+      principal: 'sensor-9',
+    });
+  });
+
+  it('a client without a certificate is refused when dtls.ca asks for one', async () => {
+    const seen = backend.requests.length;
+    const out = await sClient([String(gw.port('coaps-cert')), '-CAfile', pki.ca, '-cipher', 'ECDHE-ECDSA-AES128-GCM-SHA256'], coapGet('nocert'));
+    expect(out).toMatch(/alert handshake failure/i);
+    expect(backend.requests.length).toBe(seen);
+    expect(gw.logs.some((l) => String(l.detail).includes('client certificate missing'))).toBe(true);
   });
 });

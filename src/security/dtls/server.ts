@@ -132,9 +132,11 @@ export class DtlsServer {
       this.events.refused(address, port, 'malformed', `malformed ClientHello: ${(err as Error).message}`);
       return;
     }
-    // A retransmitted ClientHello of the handshake under way: the session resends its flight.
-    if (existing?.state === 'handshake' && existing.clientRandom.equals(hello.random)) {
-      existing.onRecord(rec);
+    // A repeated ClientHello of this association (same random): during the handshake the
+    // session resends its flight; afterwards it is a late duplicate and must not replace the
+    // association (RFC 6347 §4.2.8 is about a new random).
+    if (existing?.clientRandom.equals(hello.random)) {
+      if (existing.state === 'handshake') existing.onRecord(rec);
       return;
     }
     if (hello.cookie.length === 0 || !this.cookies.verify(address, port, hello)) {
