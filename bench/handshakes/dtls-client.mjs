@@ -35,7 +35,7 @@ export class DtlsPskClient {
   }
 
   open() {
-    return new Promise((r) => this.sock.bind(0, '127.0.0.1', r));
+    return new Promise((r) => this.sock.bind(0, '127.0.0.1', () => r()));
   }
 
   close() {
@@ -117,7 +117,7 @@ export class DtlsPskClient {
       for (const rec of parseRecords(await this.next())) {
         if (rec.epoch !== 1 || rec.type !== 22) continue;
         const plain = keys.server.open(rec.seqNum, rec.type, rec.version, rec.fragment);
-        if (!plain || !plain.subarray(12).equals(expected)) throw new Error('dtls: server Finished does not verify');
+        if (!plain?.subarray(12).equals(expected)) throw new Error('dtls: server Finished does not verify');
         const closeSeq = seqNumOf(1, 1);
         this.send(encodeRecord(21, V, closeSeq, keys.client.seal(closeSeq, 21, V, Buffer.from([1, 0]))));
         return;
