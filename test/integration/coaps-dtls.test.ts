@@ -78,7 +78,7 @@ beforeAll(async () => {
         protocol: 'coap',
         host: '127.0.0.1',
         port: 0,
-        dtls: { psk: [{ identity: 'dev1', key: 'secret' }], maxHandshakes: 4, handshakeTimeoutMs: 400, retransmitMs: 5000 },
+        dtls: { psk: [{ identity: 'dev1', key: 'secret' }], maxHandshakes: 4, handshakeTimeoutMs: 1000, retransmitMs: 5000 },
       },
       {
         name: 'coaps-rt',
@@ -137,7 +137,7 @@ describe('coaps HelloVerifyRequest (RFC 6347 §4.2.1)', () => {
     await c.handshake();
     await c.handshake();
     expect(listener().dtlsState()!.halfOpen).toBe(1);
-    await vi.waitFor(() => expect(listener().dtlsState()!.halfOpen).toBe(0), { timeout: 3000, interval: 20 });
+    await vi.waitFor(() => expect(listener().dtlsState()!.halfOpen).toBe(0), { timeout: 5000, interval: 20 });
   });
 });
 
@@ -163,21 +163,24 @@ describe('coaps half-open handshakes', () => {
     const floods = await gw.guardEvents('flood', 'coaps');
     const timeouts = gw.logs.filter((l) => String(l.detail).includes('handshake time-out')).length;
     const many = await Promise.all(Array.from({ length: 8 }, () => client()));
-    for (const c of many) {
-      const random = Buffer.alloc(32, 9);
-      c.send(clientHello(random, Buffer.alloc(0), 0));
-      const hvr = await c.next();
-      const cookie = hvr.subarray(28, 28 + hvr[27]!);
-      c.send(clientHello(random, cookie, 1));
-    }
+    const random = Buffer.alloc(32, 9);
+    // Every cookie first, then every ClientHello with its cookie at once: all within the time-out.
+    const cookies = await Promise.all(
+      many.map(async (c) => {
+        c.send(clientHello(random, Buffer.alloc(0), 0));
+        const hvr = await c.next();
+        return hvr.subarray(28, 28 + hvr[27]!);
+      }),
+    );
+    many.forEach((c, i) => c.send(clientHello(random, cookies[i]!, 1)));
     await vi.waitFor(() => expect(many.filter((c) => c.inbox.length > 0).length).toBe(4), { timeout: 3000, interval: 10 });
     const answered = many.filter((c) => c.inbox.length > 0).length;
     expect(answered).toBe(4);
     expect(listener().dtlsState()!.halfOpen).toBe(4);
     await vi.waitFor(async () => expect(await gw.guardEvents('flood', 'coaps')).toBe(floods + 4), { timeout: 3000 });
     // handshakeTimeoutMs: the half-open handshakes are dropped and reported.
-    await vi.waitFor(() => expect(listener().dtlsState()).toMatchObject({ associations: 0, halfOpen: 0 }), { timeout: 3000, interval: 20 });
-    await vi.waitFor(() => expect(gw.logs.filter((l) => String(l.detail).includes('handshake time-out')).length).toBe(timeouts + 4), { timeout: 3000 });
+    await vi.waitFor(() => expect(listener().dtlsState()).toMatchObject({ associations: 0, halfOpen: 0 }), { timeout: 5000, interval: 20 });
+    await vi.waitFor(() => expect(gw.logs.filter((l) => String(l.detail).includes('handshake time-out')).length).toBe(timeouts + 4), { timeout: 5000 });
   });
 
   it('refuses plain CoAP on the DTLS port with a malformed-packet event', async () => {
