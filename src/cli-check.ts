@@ -1,14 +1,16 @@
 /**
  * What `thinggate check` verifies beyond the schema and cross-references:
- * each listener's and pool's TLS files can be read, each route's codecs can
- * be built (a protobuf `.proto` file that is missing, does not parse or has
- * no such message type), and each routing script compiles. Every problem is returned, each naming the file and JSON path.
+ * each listener's and pool's TLS (and coaps DTLS) files can be read, each route's
+ * codecs can be built (a protobuf `.proto` file that is missing, does not parse
+ * or has no such message type), and each routing script compiles. Every problem
+ * is returned, each naming the file and JSON path.
  */
 import { silentLogger } from './observability/logger.js';
 import { Metrics } from './observability/metrics.js';
 import type { GatewayConfig } from './config/types.js';
 import { ConfigError } from './errors.js';
 import { loadTlsMaterial } from './security/tls-material.js';
+import { loadDtlsMaterial } from './security/dtls/material.js';
 import { loadUpstreamTls } from './balancer/tls.js';
 import { schemaProblems } from './security/inspection.js';
 import type { Registries } from './plugins/registry.js';
@@ -16,6 +18,14 @@ import type { Registries } from './plugins/registry.js';
 export async function deepCheck(config: GatewayConfig, registries?: Registries): Promise<string[]> {
   const source = config.source ?? '<config>';
   const problems: string[] = [];
+  config.listeners.forEach((l, i) => {
+    if (!l.dtls) return;
+    try {
+      loadDtlsMaterial(l.name, l.dtls, config.baseDir ?? process.cwd(), l.limits.maxConnections);
+    } catch (err) {
+      problems.push(`${source}: /listeners/${i}: ${(err as Error).message}`);
+    }
+  });
   config.listeners.forEach((l, i) => {
     if (!l.tls) return;
     try {

@@ -27,7 +27,7 @@ export type Protocol = 'mqtt' | 'coap' | 'amqp' | 'http' | (string & {});
 export interface Identity {
   readonly principal: string;
   /** How the principal was established (`token`: a JWT; `delegate`: an HTTP auth service). */
-  readonly method: 'anonymous' | 'password' | 'certificate' | 'token' | 'delegate' | 'script';
+  readonly method: 'anonymous' | 'password' | 'certificate' | 'token' | 'psk' | 'delegate' | 'script';
   readonly attributes: Readonly<Record<string, string>>;
 }
 

@@ -25,6 +25,7 @@ import { stateProblems } from './sections/state.js';
 import { didYouMean, yamlLocator } from './locate.js';
 import { normalizeTls, tlsProblems } from './sections/listener-tls.js';
 import { aclRulePointer, jwtAuthProblems, normalizeAcl, type AclRuleConfig, type JwtAuthConfig } from './sections/security.js';
+import { dtlsProblems } from './sections/listener-dtls.js';
 
 // ajv-formats is CommonJS with a default export; under NodeNext it arrives as the module object.
 const addFormats = (addFormatsModule as unknown as { default?: typeof addFormatsModule }).default ?? addFormatsModule;
@@ -242,7 +243,8 @@ function crossCheck(c: Omit<GatewayConfig, 'baseDir'>, catalog: ConfigCatalog): 
     const other = sockets.get(key);
     if (other !== undefined) out.push(`/listeners/${i}/port: ${transport} port ${l.port} on ${l.host} is already used by /listeners/${other}`);
     else sockets.set(key, i);
-    if (l.tls && transport === 'udp') out.push(`/listeners/${i}/tls: not supported for ${l.protocol} (DTLS is not implemented)`);
+    if (l.tls && transport === 'udp') out.push(`/listeners/${i}/tls: not supported for ${l.protocol} (use dtls for CoAP over DTLS)`);
+    if (l.dtls) out.push(...dtlsProblems(l.dtls, `/listeners/${i}/dtls`, l.protocol));
     if (l.tls) out.push(...tlsProblems(l.tls as Parameters<typeof tlsProblems>[0], `/listeners/${i}/tls`));
   });
   const adminProblem = c.admin && adminCheck(c.admin);
@@ -291,11 +293,12 @@ function crossCheck(c: Omit<GatewayConfig, 'baseDir'>, catalog: ConfigCatalog): 
 function securityProblems(c: Omit<GatewayConfig, 'baseDir'>): string[] {
   const out: string[] = [];
   c.listeners.forEach((l, i) => {
-    if (l.protocol === 'coap' && l.auth.length > 0)
-      out.push(`/listeners/${i}/auth: coap has no credentials over plain UDP (DTLS is not implemented); it stays anonymous`);
+    if (l.protocol === 'coap' && l.auth.length > 0 && !l.dtls)
+      out.push(`/listeners/${i}/auth: coap has no credentials over plain UDP (configure dtls for PSK or certificate identities)`);
     l.auth.forEach((a, j) => {
-      if (a.type === 'x509' && (!l.tls?.ca || !l.tls.requestCert))
+      if (a.type === 'x509' && !l.dtls && (!l.tls?.ca || !l.tls.requestCert))
         out.push(`/listeners/${i}/auth/${j}: x509 needs tls.ca and tls.requestCert on this listener`);
+      if (a.type === 'x509' && l.dtls && !l.dtls.ca) out.push(`/listeners/${i}/auth/${j}: x509 needs dtls.ca on this listener`);
       if (a.type === 'http' && !c.pools.some((p) => p.name === a.pool)) out.push(`/listeners/${i}/auth/${j}/pool: no pool named '${a.pool}'`);
       if (a.type === 'jwt') out.push(...jwtAuthProblems(a as JwtAuthConfig, `/listeners/${i}/auth/${j}`, c.pools));
     });

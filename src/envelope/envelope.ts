@@ -50,6 +50,8 @@ export interface TlsInfo {
   readonly peerCommonName?: string;
   /** Subject alternative names of the peer certificate, as node prints them (`DNS:a, URI:b`). */
   readonly peerAltNames?: string;
+  /** The PSK identity a DTLS client authenticated with (RFC 4279); the principal of a coaps PSK association. */
+  readonly pskIdentity?: string;
   /** JA4 fingerprint of the raw ClientHello (FoxIO JA4 TLS client). */
   readonly ja4?: string;
   /** JA3 fingerprint (MD5, Salesforce JA3) of the same ClientHello. */
@@ -60,7 +62,7 @@ export interface TlsInfo {
 export interface Identity {
   readonly principal: string;
   /** How the principal was established (`token`: a JWT; `delegate`: an HTTP auth service). */
-  readonly method: 'anonymous' | 'password' | 'certificate' | 'token' | 'delegate' | 'script';
+  readonly method: 'anonymous' | 'password' | 'certificate' | 'psk' | 'token' | 'delegate' | 'script';
   /** Attributes attached by an authenticator or an `onConnect` script (ACL placeholders `{attr.NAME}`). */
   readonly attributes: Readonly<Record<string, string>>;
   /** Groups the principal belongs to (ACL placeholder `{group}`); absent means none. */

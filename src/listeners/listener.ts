@@ -5,7 +5,7 @@
  */
 import type { Logger } from 'pino';
 import type { AddressInfo } from 'node:net';
-import type { Pipeline } from '../envelope/index.js';
+import type { Pipeline, TlsInfo } from '../envelope/index.js';
 import type { ListenerConfig } from '../config/types.js';
 import type { DeviceMessage, DeviceRegistry } from '../devices/registry.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -51,6 +51,8 @@ export interface ConnectionInfo {
   readonly state: string;
   /** Messages awaiting their outcome, where the listener counts them per connection. */
   readonly inflight?: number;
+  /** TLS or DTLS handshake facts (version, cipher, PSK identity, client certificate, ClientHello fingerprint). */
+  readonly tls?: TlsInfo;
 }
 
 export interface Listener {

@@ -1,6 +1,6 @@
 /**
  * `GET /api/v1/connections` (filters: listener, clientId, remoteAddress,
- * identity) and `DELETE /api/v1/connections/{clientId}`: closes the client's
+ * identity, ja4; each TLS or DTLS connection with its handshake facts) and `DELETE /api/v1/connections/{clientId}`: closes the client's
  * connection with its protocol's administrative reason.
  */
 import type { ConnectionInfo } from '../../listeners/listener.js';
@@ -17,6 +17,8 @@ interface Filter {
   readonly clientId?: string | undefined;
   readonly remoteAddress?: string | undefined;
   readonly identity?: string | undefined;
+  /** ClientHello fingerprint: tells device firmware apart, finds an impostor's TLS stack. */
+  readonly ja4?: string | undefined;
 }
 
 function matches(c: ConnectionInfo, f: Filter): boolean {
@@ -24,7 +26,8 @@ function matches(c: ConnectionInfo, f: Filter): boolean {
     (f.listener === undefined || c.listener === f.listener) &&
     (f.clientId === undefined || c.clientId === f.clientId) &&
     (f.remoteAddress === undefined || c.remoteAddress === f.remoteAddress) &&
-    (f.identity === undefined || c.identity === f.identity)
+    (f.identity === undefined || c.identity === f.identity) &&
+    (f.ja4 === undefined || c.tls?.ja4 === f.ja4)
   );
 }
 
@@ -53,6 +56,7 @@ export const connectionRoutes: AdminRoutes = {
         clientId: strQuery(q.clientId),
         remoteAddress: strQuery(q.remoteAddress),
         identity: strQuery(q.identity),
+        ja4: strQuery(q.ja4),
       };
       res.json(findConnections(ctx, filter, intQuery(q.limit, DEFAULT_LIMIT, MAX_LIMIT)));
     });
@@ -81,6 +85,7 @@ export const connectionRoutes: AdminRoutes = {
             queryParam('clientId', 'client id'),
             queryParam('remoteAddress', 'remote IP address'),
             queryParam('identity', 'authenticated principal'),
+            queryParam('ja4', 'JA4 fingerprint of the TLS ClientHello'),
             queryParam('limit', `most connections returned (default ${DEFAULT_LIMIT})`, { type: 'integer', minimum: 0, maximum: MAX_LIMIT }),
           ],
           responses: {
@@ -127,6 +132,40 @@ export const connectionRoutes: AdminRoutes = {
           protocolVersion: { type: 'string' },
           state: { type: 'string' },
           inflight: { type: 'integer' },
+          tls: ref('TlsFacts'),
+        },
+      },
+      TlsFacts: {
+        type: 'object',
+        description: 'handshake facts of a TLS or DTLS connection (docs/tls.md, docs/coap.md)',
+        required: ['version', 'cipher', 'resumed', 'authorized'],
+        properties: {
+          version: { type: 'string', description: 'TLSv1.3, TLSv1.2, DTLSv1.2' },
+          cipher: { type: 'string', description: 'OpenSSL name of the suite' },
+          servername: { type: 'string' },
+          alpn: { type: 'string' },
+          resumed: { type: 'boolean' },
+          authorized: { type: 'boolean', description: 'a client certificate verified against the listener CA' },
+          pskIdentity: { type: 'string', description: 'DTLS PSK identity (coaps)' },
+          peer: {
+            type: 'object',
+            properties: {
+              subject: { type: 'string' },
+              issuer: { type: 'string' },
+              san: { type: 'array', items: { type: 'string' } },
+              serial: { type: 'string' },
+              fingerprint256: { type: 'string' },
+              validFrom: { type: 'string' },
+              validTo: { type: 'string' },
+            },
+          },
+          peerSubject: { type: 'string' },
+          peerFingerprint256: { type: 'string' },
+          peerVerified: { type: 'boolean' },
+          peerCommonName: { type: 'string' },
+          peerAltNames: { type: 'string' },
+          ja4: { type: 'string' },
+          ja3: { type: 'string' },
         },
       },
     },

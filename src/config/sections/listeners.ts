@@ -5,6 +5,7 @@ import { amqpOptionsSchema, type AmqpListenerOptions } from './listener-amqp.js'
 import { httpOptionsSchema, type HttpListenerOptions } from './listener-http.js';
 import { authChainSchema, type AuthenticatorConfig } from './security.js';
 import { tlsSchema, type TlsConfig } from './listener-tls.js';
+import { dtlsSchema, type DtlsConfig } from './listener-dtls.js';
 
 /** A registered listener protocol: a built-in (`mqtt`, `mqtt-ws`, `coap`, `amqp`, `http`) or one a plugin contributed. */
 export type ListenerProtocol = string;
@@ -25,6 +26,8 @@ export interface ListenerConfig {
   readonly host: string;
   readonly port: number;
   readonly tls?: TlsConfig;
+  /** CoAP over DTLS 1.2 (`coaps`); coap listeners only. */
+  readonly dtls?: DtlsConfig;
   readonly limits: ListenerLimits;
   readonly mqtt: MqttListenerOptions;
   readonly coap?: CoapListenerOptions;
@@ -49,6 +52,7 @@ export const listenerSchema = {
     host: { type: 'string', minLength: 1, default: '0.0.0.0' },
     port: { type: 'integer', minimum: 0, maximum: 65535 },
     tls: tlsSchema,
+    dtls: dtlsSchema,
     limits: {
       type: 'object',
       additionalProperties: false,

@@ -160,6 +160,7 @@ export class AmqpListener implements Listener {
       ...(c.identity && { identity: c.identity.principal }),
       protocolVersion: 'amqp 1.0',
       state: c.admitted ? 'open' : 'opening',
+      ...(c.tls && { tls: c.tls }),
     }));
   }
 

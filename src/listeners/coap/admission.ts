@@ -13,7 +13,14 @@ export function admit(core: CoapCore, peer: Peer): Promise<Admission> {
   if (pending instanceof Promise) return pending;
   if (pending !== undefined) return Promise.resolve(pending);
   const p = core.pipeline
-    .admit({ protocol: 'coap', listener: core.name, clientId: peer.key, remoteAddress: peer.address, remotePort: peer.port })
+    .admit({
+      protocol: 'coap',
+      listener: core.name,
+      clientId: peer.key,
+      remoteAddress: peer.address,
+      remotePort: peer.port,
+      ...(peer.tls && { tls: peer.tls }),
+    })
     .catch((err: unknown): Admission => {
       core.logger.error({ err }, 'admission failed unexpectedly');
       return { ok: false, status: 503, reason: 'admission unavailable' };
@@ -21,6 +28,9 @@ export function admit(core: CoapCore, peer: Peer): Promise<Admission> {
     .then((a) => {
       if (a.ok) {
         peer.admission = a;
+        // A PSK the DTLS handshake verified names the principal when no authenticator did (docs/coap.md).
+        const psk = peer.tls?.pskIdentity;
+        if (!a.identity && psk !== undefined) peer.identity = { principal: psk, method: 'psk', attributes: {} };
         if (a.identity) {
           peer.identity = a.identity;
           // An identity may name the client id; otherwise it stays address:port.

@@ -36,6 +36,8 @@ export class CoapCore implements NotificationSink {
   readonly observe: ObserveManager;
   readonly separate: SeparateWatch;
   socket?: Socket;
+  /** Set on a coaps listener: datagrams go out encrypted on the endpoint's DTLS association. */
+  secure?: (dest: Endpoint, bytes: Buffer) => boolean;
   closing = false;
   inflight = 0;
   messagesIn = 0;
@@ -122,6 +124,10 @@ export class CoapCore implements NotificationSink {
   }
 
   write(dest: Endpoint, bytes: Buffer): void {
+    if (this.secure) {
+      if (this.secure(dest, bytes)) this.messagesOut++;
+      return;
+    }
     const s = this.socket;
     if (!s) return;
     this.messagesOut++;

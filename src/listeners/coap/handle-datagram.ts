@@ -3,13 +3,12 @@
  * Empty messages (ping, ACK, RST), requests, and stray responses. Nothing a
  * datagram contains can throw past this function.
  */
-import type { RemoteInfo } from 'node:dgram';
 import { CoapFormatError, TYPE_ACK, TYPE_CON, TYPE_NON, TYPE_RST, codeText, parseMessage, type CoapMessage } from './codec.js';
-import type { CoapCore } from './core.js';
+import type { CoapCore, Endpoint } from './core.js';
 import type { Peer } from './peers.js';
 import { onRequest } from './handle-request.js';
 
-export function onDatagram(core: CoapCore, buf: Buffer, rinfo: RemoteInfo): void {
+export function onDatagram(core: CoapCore, buf: Buffer, rinfo: Endpoint): void {
   core.messagesIn++;
   let msg: CoapMessage;
   try {
@@ -35,7 +34,7 @@ export function onDatagram(core: CoapCore, buf: Buffer, rinfo: RemoteInfo): void
 }
 
 /** RFC 7252 §4.2/§4.3: a message format error is silently ignored, except a CON, which is rejected with a RST. */
-function onMalformed(core: CoapCore, rinfo: RemoteInfo, err: unknown): void {
+function onMalformed(core: CoapCore, rinfo: Endpoint, err: unknown): void {
   core.protocolErrors++;
   core.count('malformed');
   const reason = err instanceof CoapFormatError ? err.message : String(err);

@@ -175,6 +175,7 @@ function dispatch(core: CoapCore, ctx: RequestContext, payload: Buffer, block1: 
       remoteAddress: peer.address,
       remotePort: peer.port,
       ...(peer.identity !== undefined && { identity: peer.identity }),
+      ...(peer.tls !== undefined && { tls: peer.tls }),
     },
     address: req.address,
     method: req.method,

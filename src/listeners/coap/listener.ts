@@ -1,7 +1,8 @@
 /**
- * The CoAP listener (RFC 7252 over UDP): one datagram socket, the shared
- * state in CoapCore, and the Listener contract — start, stop (with drain),
- * southbound delivery through Observe, and counters.
+ * The CoAP listener (RFC 7252 over UDP, or over DTLS 1.2 with a `dtls`
+ * section: coaps.ts): one datagram socket, the shared state in CoapCore, and
+ * the Listener contract — start, stop (with drain), southbound delivery
+ * through Observe, and counters.
  */
 import { createSocket, type Socket } from 'node:dgram';
 import { isIP } from 'node:net';
@@ -9,7 +10,9 @@ import type { AddressInfo } from 'node:net';
 import type { DeviceMessage } from '../../devices/registry.js';
 import { COAP_DEFAULTS } from '../../config/sections/listener-coap.js';
 import { ThinggateError } from '../../errors.js';
-import type { Listener, ListenerContext, ListenerStats } from '../listener.js';
+import { loadDtlsMaterial } from '../../security/dtls/material.js';
+import type { ConnectionInfo, Listener, ListenerContext, ListenerStats } from '../listener.js';
+import { CoapsTransport } from './coaps.js';
 import { CoapCore } from './core.js';
 import { onDatagram } from './handle-datagram.js';
 import { ObserveManager } from './observe.js';
@@ -32,6 +35,7 @@ export class CoapListener implements Listener {
   private readonly core: CoapCore;
   private socket?: Socket;
   private sweeper?: NodeJS.Timeout;
+  private coaps?: CoapsTransport;
 
   constructor(private readonly context: ListenerContext) {
     const { config, metrics } = context;
@@ -58,13 +62,18 @@ export class CoapListener implements Listener {
   }
 
   async start(): Promise<void> {
-    const { host, port } = this.context.config;
+    const { host, port, dtls, limits } = this.context.config;
     const socket = createSocket({ type: isIP(host) === 6 ? 'udp6' : 'udp4', reuseAddr: false, lookup: literalLookup });
+    // Bad DTLS material refuses the start before the port is bound (TG_ERR_TLS_MATERIAL).
+    const material = dtls && loadDtlsMaterial(this.name, dtls, this.context.baseDir ?? process.cwd(), limits.maxConnections);
+    const coaps = material && new CoapsTransport(this.core, material, (address, p, datagram) => socket.send(datagram, p, address));
+    this.coaps = coaps;
     socket.on('message', (buf, rinfo) => {
       // A banned source gets no answer at all (guard/bans.ts).
       if (this.context.guard.refuseDatagram(this.name, rinfo.address)) return;
       try {
-        onDatagram(this.core, buf, rinfo);
+        if (coaps) coaps.handle(buf, rinfo.address, rinfo.port);
+        else onDatagram(this.core, buf, rinfo);
       } catch (err) {
         // Only a broken internal invariant gets here; one datagram must not stop the listener.
         this.core.protocolErrors++;
@@ -119,6 +128,8 @@ export class CoapListener implements Listener {
     // In-flight requests get their answers and outstanding CONs their chance to be acknowledged.
     if (options.drain) await core.idle(options.timeoutMs ?? 10_000);
     clearInterval(this.sweeper);
+    // close_notify to every DTLS client (RFC 5246 §7.2.1) while the socket is still open.
+    this.coaps?.stop();
     core.separate.clear();
     core.transmitter.cancelAll();
     core.observe.clear();
@@ -143,6 +154,22 @@ export class CoapListener implements Listener {
     return session ? session.deliver(message, message.qos) : false;
   }
 
+  /** coaps: the DTLS associations with their handshake facts; plain CoAP has no connections. */
+  listConnections(): ConnectionInfo[] {
+    return this.coaps?.connections(this.name) ?? [];
+  }
+
+  /** coaps: ends the client's DTLS association with close_notify. */
+  closeConnection(clientId: string, reason: string): boolean {
+    return this.coaps?.close(clientId, reason) ?? false;
+  }
+
+  /** coaps: DTLS associations (established or in their handshake), those half-open, and HelloVerifyRequests sent. */
+  dtlsState(): { associations: number; halfOpen: number; helloVerifyRequests: number } | undefined {
+    const s = this.coaps?.server;
+    return s && { associations: s.size, halfOpen: s.halfOpen, helloVerifyRequests: s.helloVerifyRequests };
+  }
+
   stats(): ListenerStats {
     const c = this.core;
     return { connections: c.peers.size, messagesIn: c.messagesIn, messagesOut: c.messagesOut, protocolErrors: c.protocolErrors };
@@ -153,5 +180,6 @@ export class CoapListener implements Listener {
     this.core.conExchanges.sweep(now);
     this.core.nonExchanges.sweep(now);
     this.core.peers.sweep(now);
+    this.coaps?.sweep();
   }
 }

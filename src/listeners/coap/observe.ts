@@ -166,6 +166,12 @@ export class ObserveManager {
     if (next) this.send(obs, next.message, next.qos);
   }
 
+  /** Ends the observations of one source (its DTLS association ended). */
+  forget(peerKey: string): void {
+    const s = this.sessions.get(peerKey);
+    if (s) this.drop(s);
+  }
+
   /** Ends every observation (listener stopping). */
   clear(): void {
     for (const s of [...this.sessions.values()]) this.drop(s);

@@ -8,7 +8,7 @@
  */
 import { createHmac, randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
 import type { Admission } from '../listener.js';
-import type { Identity } from '../../envelope/index.js';
+import type { Identity, TlsInfo } from '../../envelope/index.js';
 import { SourceRateLimiter } from './source-rate.js';
 
 export interface Peer {
@@ -23,6 +23,8 @@ export interface Peer {
   /** `key`, or the `clientId` attribute of the identity admission attached. */
   clientId: string;
   identity?: Identity;
+  /** DTLS handshake facts of the source's association (coaps only). */
+  tls?: TlsInfo;
   lastSeen: number;
   /** The source answered something only a receiver of our datagrams could (RFC 9175 §2.4). */
   verified: boolean;
@@ -141,6 +143,11 @@ export class PeerTable {
     const limit = now - this.limits.idleMs;
     for (const [k, p] of this.peers) if (p.lastSeen < limit && p.holds === 0 && p.inflight === 0) this.peers.delete(k);
     this.rate.sweep(now);
+  }
+
+  /** Forgets one source at once (its DTLS association ended or was replaced). */
+  remove(key: string): void {
+    this.peers.delete(key);
   }
 
   clear(): void {

@@ -49,7 +49,11 @@ export type CoapEvent =
   | 'observe-deregister'
   | 'notification'
   | 'malformed'
-  | 'dropped';
+  | 'dropped'
+  | 'dtls-hello-verify'
+  | 'dtls-established'
+  | 'dtls-failed'
+  | 'dtls-closed';
 
 /** What Block2 slicing and the amplification cap need of the listener (shape.ts). */
 export interface ShapingContext {

@@ -154,6 +154,7 @@ export class MqttListener implements Listener {
         ...(c.version > 0 && { protocolVersion: c.version === 5 ? 'mqtt 5' : 'mqtt 3.1.1' }),
         state: c.state,
         inflight: c.pending,
+        ...(c.remote.tls && { tls: c.remote.tls }),
       });
     }
     return out;
