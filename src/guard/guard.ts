@@ -10,11 +10,13 @@
 import type { Logger } from 'pino';
 import type { Metrics, Counter } from '../observability/metrics.js';
 import type { Gauge } from '../observability/metrics.js';
-import type { GuardConfig } from '../config/types.js';
+import type { GuardConfig, ListenerRateLimits, RateLimitsConfig } from '../config/types.js';
 import { RepeatFilter, type RepeatSummary } from './repeats.js';
-import { BanList, inPrefixes, type Ban, type BanSubject } from './bans.js';
+import { BanList, prefixMatcher, type Ban, type BanSubject } from './bans.js';
 import { FlapDetector, Scorer, type BanRequest } from './scoring.js';
-import { TokenBuckets } from './rate.js';
+import { embeddedRateCounters, type RateCounter, type RateCounterFactory } from './rate-counter.js';
+import { Limiter, type LimitKeys, type Throttle } from './limiter.js';
+import { listenerLimits } from './listener-limits.js';
 
 export interface SecurityEvent {
   /** Short machine name: 'malformed-packet', 'protocol-error', 'oversize', 'flood', 'slow-client', 'connection-limit', 'tls-handshake-failure', 'auth-failure', ... */
@@ -42,6 +44,8 @@ export interface GuardOptions {
   readonly stateDir?: string;
   /** Injected clock (unit tests). */
   readonly now?: () => number;
+  /** Where token buckets live; default in-process ({@link embeddedRateCounters}). */
+  readonly counters?: RateCounterFactory;
 }
 
 const DISABLED: GuardConfig = {
@@ -49,7 +53,17 @@ const DISABLED: GuardConfig = {
   bans: [],
   exempt: [],
   scoring: { enabled: false, weights: {}, defaultWeight: 0, halfLifeSeconds: 60, threshold: 1, banSeconds: 1, maxBanSeconds: 1 },
-  limits: { connectionsPerSecond: 0, connectionBurst: 1 },
+  limits: {
+    connectionsPerSecond: 0,
+    connectionBurst: 1,
+    action: 'log',
+    mqtt5: 'puback',
+    mqtt5DisconnectReasonCode: 150,
+    messages: offRates(),
+    bytes: offRates(),
+    subscriptions: offRates(),
+    links: offRates(),
+  },
   flapping: { enabled: false, maxConnects: 1, maxAddressConnects: 1, windowSeconds: 1, banSeconds: 1 },
 };
 
@@ -70,8 +84,11 @@ export class Guard {
   readonly bans: BanList;
   private readonly scorer: Scorer;
   private readonly flaps: FlapDetector;
-  private readonly connectRate: TokenBuckets;
+  private connectRate: RateCounter;
+  private readonly counters: RateCounterFactory;
   private config: GuardConfig;
+  private isExempt: (address: string) => boolean;
+  private readonly throttles: Counter<'listener' | 'resource' | 'scope'>;
   private readonly bansTotal: Counter<'kind' | 'source'>;
   private readonly activeBans: Gauge;
 
@@ -89,7 +106,14 @@ export class Guard {
     this.config = options.config ?? DISABLED;
     this.scorer = new Scorer(this.config.scoring, now);
     this.flaps = new FlapDetector(this.config.flapping, now);
-    this.connectRate = new TokenBuckets(this.config.limits.connectionsPerSecond, this.config.limits.connectionBurst, now);
+    this.counters = options.counters ?? embeddedRateCounters(now);
+    this.connectRate = this.connectCounter();
+    this.isExempt = prefixMatcher(this.config.exempt);
+    this.throttles = metrics.counter(
+      'thinggate_guard_throttled_total',
+      'Messages, bytes, subscriptions and links over a rate limit, by listener, resource and scope',
+      ['listener', 'resource', 'scope'],
+    );
     this.bans = new BanList({
       ...(options.stateDir !== undefined && { stateDir: options.stateDir }),
       now,
@@ -115,7 +139,7 @@ export class Guard {
    * scores). Exempt addresses are not limited.
    */
   admitConnection(listener: string, remoteAddress: string): boolean {
-    if (this.exempt(remoteAddress) || this.connectRate.take(remoteAddress)) return true;
+    if (this.exempt(remoteAddress) || this.connectRate.take(remoteAddress, 1) === 0) return true;
     const { connectionsPerSecond, connectionBurst } = this.config.limits;
     this.report({
       kind: 'flood',
@@ -192,7 +216,8 @@ export class Guard {
       this.config = options.config;
       this.scorer.configure(this.config.scoring);
       this.flaps.configure(this.config.flapping);
-      this.connectRate.configure(this.config.limits.connectionsPerSecond, this.config.limits.connectionBurst);
+      this.connectRate = this.connectCounter();
+      this.isExempt = prefixMatcher(this.config.exempt);
       this.applyStatic();
     }
   }
@@ -205,7 +230,50 @@ export class Guard {
   }
 
   private exempt(address: string | undefined): boolean {
-    return address === undefined || inPrefixes(address, this.config.exempt);
+    return address === undefined || this.isExempt(address);
+  }
+
+  private connectCounter(): RateCounter {
+    const { connectionsPerSecond, connectionBurst } = this.config.limits;
+    return this.counters('connections:address', { perSecond: connectionsPerSecond, burst: connectionBurst });
+  }
+
+  /**
+   * The rate limits of one listener: `guard.limits` with the listener's
+   * overrides, followed across reloads. Each limit reached is a
+   * `rate-limited` security event (scored: a source that keeps hitting its
+   * limits gets banned) and counted in `thinggate_guard_throttled_total`.
+   */
+  limiter(listener: string, overrides?: ListenerRateLimits): Limiter {
+    let base: GuardConfig | undefined;
+    let merged: RateLimitsConfig | undefined;
+    return new Limiter({
+      listener,
+      config: () => {
+        if (base !== this.config) {
+          base = this.config;
+          merged = listenerLimits(this.config.limits, overrides);
+        }
+        return merged!;
+      },
+      counters: this.counters,
+      exempt: (address) => this.isExempt(address),
+      onThrottle: (t, keys) => this.throttled(listener, t, keys),
+    });
+  }
+
+  private throttled(listener: string, t: Throttle, keys: LimitKeys): void {
+    this.throttles.inc({ listener, resource: t.resource, scope: t.scope });
+    const unit = t.resource === 'bytes' ? ' bytes' : '';
+    this.report({
+      kind: 'rate-limited',
+      listener,
+      remoteAddress: keys.remoteAddress,
+      ...(keys.clientId !== undefined && { clientId: keys.clientId }),
+      detail:
+        `${t.resource} over the ${t.scope} limit of ${t.spec.perSecond}${unit}/s (burst ${t.spec.burst}); ` +
+        `${t.enforced ? `held back ${t.retryAfterMs} ms` : 'not enforced (action: log)'}`,
+    });
   }
 
   /** Issues a detector's ban (unless one already covers it); returns it. */
@@ -249,6 +317,11 @@ export class Guard {
       `security: ${s.kind}: ${s.suppressed} more${from} not logged (last: ${s.lastDetail})`,
     );
   }
+}
+
+function offRates(): RateLimitsConfig['messages'] {
+  const off = { perSecond: 0, burst: 1 };
+  return { clientId: off, principal: off, address: off, prefix: off };
 }
 
 function levelOf(kind: string): 'info' | 'warn' {

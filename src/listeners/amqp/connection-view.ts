@@ -14,6 +14,7 @@ import type { AmqpMetrics } from './metrics.js';
 import type { AmqpDeviceClient, AmqpDeviceClients } from './device-clients.js';
 import type { InboundLink } from './inbound-link.js';
 import type { RheaContainer, RheaReceiver } from './rhea-types.js';
+import type { LimitKeys, Limiter } from '../../guard/limiter.js';
 
 /** What every connection of one listener shares. */
 export interface ConnectionDeps<C = MessagePathConnection> {
@@ -24,6 +25,8 @@ export interface ConnectionDeps<C = MessagePathConnection> {
   readonly clients: AmqpDeviceClients;
   readonly container: RheaContainer;
   readonly counters: { messagesIn: number; messagesOut: number; protocolErrors: number };
+  /** The listener's rate limits (guard.limits with its overrides). */
+  readonly limiter: Limiter;
   /** True once the listener is stopping: no new credit is granted. */
   readonly isDraining: () => boolean;
   /** Called with +1 / -1 as deliveries enter and leave the pipeline. */
@@ -47,6 +50,8 @@ export interface MessagePathConnection {
   /** The device's reply links (receiver links it attached), once admitted. */
   readonly client: AmqpDeviceClient | undefined;
   readonly receivers: Map<RheaReceiver, InboundLink>;
+  /** Rate-limit bucket keys, once admitted. */
+  readonly limitKeys: LimitKeys | undefined;
   /** True while no new deliveries may be taken (admission pending, closing, draining). */
   readonly paused: boolean;
   /** Runs `fn` at the end of this turn of the event loop (settlements leave in one write). */

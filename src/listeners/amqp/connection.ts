@@ -19,6 +19,7 @@ import { saslMechanisms, type SaslResult } from './sasl.js';
 import { InboundLink } from './inbound-link.js';
 import { deferIdleWhileNotReading, type IdleClock } from './idle-timeout.js';
 import { onMessage } from './on-message.js';
+import type { LimitKeys } from '../../guard/limiter.js';
 import type { ConnectionDeps as SharedDeps, MessagePathConnection } from './connection-view.js';
 import type { RheaConnection, RheaContext, RheaLink, RheaReceiver, RheaSender, RheaSession } from './rhea-types.js';
 
@@ -42,6 +43,7 @@ export class AmqpConnection implements MessagePathConnection {
   admitted = false;
   client: AmqpDeviceClient | undefined;
   readonly receivers = new Map<RheaReceiver, InboundLink>();
+  limitKeys: LimitKeys | undefined;
   private readonly senders = new Map<RheaSender, string>();
   private readonly sessions = new Map<RheaSession, Set<RheaLink>>();
   private readonly sasl: SaslResult = {};
@@ -166,6 +168,7 @@ export class AmqpConnection implements MessagePathConnection {
       ...(this.tls !== undefined && { tls: this.tls }),
     });
     this.admitted = true;
+    this.limitKeys = this.deps.limiter.keys(this.remoteAddress, this.clientId, this.identity?.principal);
     metrics.connectionsTotal.inc({ listener: ctx.config.name, result: 'accepted' });
     this.client = this.deps.clients.acquire(this.clientId, this.identity?.principal);
     // Links attached before admission are authorized now.
@@ -210,6 +213,12 @@ export class AmqpConnection implements MessagePathConnection {
     if (!links || this.closing) return false;
     if (links.size >= this.deps.options.maxLinksPerSession) {
       this.flood(`more than ${this.deps.options.maxLinksPerSession} links on one session`, 'AMQP-1.0-2.7.2');
+      return false;
+    }
+    // guard.limits links: the attach is answered and the link detached at once (AMQP 1.0 §2.6.3) with the error.
+    const t = this.deps.limiter.admit(this.limitKeys ?? this.deps.limiter.keys(this.remoteAddress, this.clientId), 'links');
+    if (t?.enforced) {
+      link.close({ condition: 'amqp:resource-limit-exceeded', description: `link attach rate too high, retry in ${t.retryAfterMs} ms` });
       return false;
     }
     links.add(link);

@@ -43,6 +43,9 @@ export function onMessage(conn: MessagePathConnection, x: RheaContext): void {
     finish(conn, link, delivery, m, presettled, { kind: 'rejected', status: 400, code: 'TG_ERR_AMQP_INVALID_MESSAGE', reason: built.reason }, built.condition);
     return;
   }
+  // guard.limits: over a rate, the message still goes on, and the link gets no new credit until the buckets refill.
+  const throttle = conn.limitKeys && conn.deps.limiter.chargeMessage(conn.limitKeys, built.payload.length);
+  if (throttle?.enforced) link.withholdCredit(throttle.retryAfterMs, () => link.topUp(conn.paused));
   link.inflight++;
   conn.deps.onInflight(1);
   conn.deps.ctx.pipeline.handle(built).then(

@@ -23,10 +23,14 @@ import type { CoapEvent, Endpoint, RequestContext, ResponseSpec } from './types.
 import { shapePayload } from './shape.js';
 import { SeparateWatch } from './separate-watch.js';
 import { IdleWaiters } from '../../util/idle-waiters.js';
+import type { Limiter } from '../../guard/limiter.js';
+import type { ListenerRateLimits } from '../../config/types.js';
 
 export type { CoapEvent, Endpoint, RequestContext, ResponseSpec } from './types.js';
 
 export class CoapCore implements NotificationSink {
+  /** The listener's rate limits (guard.limits with its overrides). */
+  readonly limiter: Limiter;
   readonly peers: PeerTable;
   readonly conExchanges: ExchangeCache;
   readonly nonExchanges: ExchangeCache;
@@ -57,7 +61,9 @@ export class CoapCore implements NotificationSink {
     private readonly events: Counter<'listener' | 'event'>,
     observe: ObserveManager,
     maxPeers: number,
+    limits?: ListenerRateLimits,
   ) {
+    this.limiter = guard.limiter(name, limits);
     this.peers = new PeerTable({
       maxPeers,
       idleMs: options.peerIdleMs,

@@ -166,6 +166,13 @@ function dispatch(core: CoapCore, ctx: RequestContext, payload: Buffer, block1: 
     core.respond(ctx, unavailableSpec(`more than ${core.maxInflight} requests in flight`, 1));
     return;
   }
+  // guard.limits: 4.29 with Max-Age = seconds until the buckets allow it (RFC 8516 §3).
+  const throttle = core.limiter.admitMessage(core.limiter.keys(peer.address, peer.clientId, peer.identity?.principal), payload.length);
+  if (throttle?.enforced) {
+    core.count('rate-limited');
+    core.respond(ctx, { ...diagnostic(C.TOO_MANY_REQUESTS, `${throttle.resource} rate too high`), options: [maxAge(throttle.retryAfterMs)] });
+    return;
+  }
   const contentType = req.contentFormat !== undefined ? mediaTypeForCoapFormat(req.contentFormat) : undefined;
   const env = createEnvelope({
     protocol: 'coap',

@@ -27,7 +27,14 @@ export class HttpListener implements Listener {
   constructor(private readonly context: ListenerContext) {
     const { config } = context;
     this.name = config.name;
-    this.core = new HttpCore(config.name, { ...HTTP_DEFAULTS, ...config.http }, config.limits.maxPacketBytes, context.pipeline, context.guard);
+    this.core = new HttpCore(
+      config.name,
+      { ...HTTP_DEFAULTS, ...config.http },
+      config.limits.maxPacketBytes,
+      context.pipeline,
+      context.guard,
+      config.guard?.limits,
+    );
     this.accepts = new AcceptGuard({
       listener: config.name,
       limits: config.limits,

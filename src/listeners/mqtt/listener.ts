@@ -55,6 +55,7 @@ export class MqttListener implements Listener {
       name: ctx.config.name,
       limits: ctx.config.limits,
       options: ctx.config.mqtt,
+      limiter: ctx.guard.limiter(ctx.config.name, ctx.config.guard?.limits),
       metrics: new MqttMetrics(ctx.metrics, ctx.config.name),
       connections: new Set(),
       draining: false,

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { BanList, banValueProblem } from '../../../src/guard/bans.js';
 import { Guard } from '../../../src/guard/guard.js';
-import { TokenBuckets } from '../../../src/guard/rate.js';
+import { EmbeddedRateCounter } from '../../../src/guard/rate-counter.js';
 import { Metrics } from '../../../src/observability/metrics.js';
 import type { GuardConfig } from '../../../src/config/types.js';
 
@@ -25,12 +25,25 @@ const tempDir = (): string => {
   return d;
 };
 
+const NO_LIMIT = { perSecond: 0, burst: 1 };
+const OFF = { clientId: NO_LIMIT, principal: NO_LIMIT, address: NO_LIMIT, prefix: NO_LIMIT };
+
 const config = (over: Partial<GuardConfig> = {}): GuardConfig => ({
   stateDir: '.thinggate',
   bans: [],
   exempt: [],
   scoring: { enabled: true, weights: {}, defaultWeight: 1, halfLifeSeconds: 10, threshold: 30, banSeconds: 60, maxBanSeconds: 200 },
-  limits: { connectionsPerSecond: 0, connectionBurst: 1 },
+  limits: {
+    connectionsPerSecond: 0,
+    connectionBurst: 1,
+    action: 'enforce',
+    mqtt5: 'puback',
+    mqtt5DisconnectReasonCode: 150,
+    messages: OFF,
+    bytes: OFF,
+    subscriptions: OFF,
+    links: OFF,
+  },
   flapping: { enabled: true, maxConnects: 3, maxAddressConnects: 3, windowSeconds: 10, banSeconds: 30 },
   ...over,
 });
@@ -141,17 +154,18 @@ describe('Guard scoring', () => {
   });
 });
 
-describe('TokenBuckets', () => {
+describe('connection-rate buckets', () => {
   it('lets a burst through, then perSecond, per key; 0 never limits', () => {
     const c = clock();
-    const b = new TokenBuckets(2, 3, c.now);
-    expect([1, 2, 3, 4].map(() => b.take('a'))).toEqual([true, true, true, false]);
-    expect(b.take('b')).toBe(true);
+    const b = new EmbeddedRateCounter({ perSecond: 2, burst: 3 }, c.now);
+    const take = (k: string) => b.take(k, 1) === 0;
+    expect([1, 2, 3, 4].map(() => take('a'))).toEqual([true, true, true, false]);
+    expect(take('b')).toBe(true);
     c.advance(500); // one token back
-    expect([b.take('a'), b.take('a')]).toEqual([true, false]);
+    expect([take('a'), take('a')]).toEqual([true, false]);
     c.advance(60_000); // refilled to the burst, not beyond
-    expect([1, 2, 3, 4].map(() => b.take('a'))).toEqual([true, true, true, false]);
-    const off = new TokenBuckets(0, 1, c.now);
-    expect([1, 2, 3].every(() => off.take('a'))).toBe(true);
+    expect([1, 2, 3, 4].map(() => take('a'))).toEqual([true, true, true, false]);
+    const off = new EmbeddedRateCounter({ perSecond: 0, burst: 1 }, c.now);
+    expect([1, 2, 3].every(() => off.take('a', 1) === 0)).toBe(true);
   });
 });
