@@ -17,6 +17,7 @@ import { FlapDetector, Scorer, type BanRequest } from './scoring.js';
 import { embeddedRateCounters, type RateCounter, type RateCounterFactory } from './rate-counter.js';
 import { Limiter, type LimitKeys, type Throttle } from './limiter.js';
 import { listenerLimits } from './listener-limits.js';
+import { PeerWatch, type WatchedPeer } from './peer-watch.js';
 
 export interface SecurityEvent {
   /** Short machine name: 'malformed-packet', 'protocol-error', 'oversize', 'flood', 'slow-client', 'connection-limit', 'tls-handshake-failure', 'auth-failure', ... */
@@ -65,6 +66,7 @@ const DISABLED: GuardConfig = {
     links: offRates(),
   },
   flapping: { enabled: false, maxConnects: 1, maxAddressConnects: 1, windowSeconds: 1, banSeconds: 1 },
+  slowPeers: { enabled: false, minBytesPerSecond: 0, windowSeconds: 1, maxOutboundBytes: 0, action: 'log' },
 };
 
 export const DEFAULT_SUMMARY_INTERVAL_MS = 10_000;
@@ -89,6 +91,7 @@ export class Guard {
   private config: GuardConfig;
   private isExempt: (address: string) => boolean;
   private readonly throttles: Counter<'listener' | 'resource' | 'scope'>;
+  private readonly peerWatch: PeerWatch;
   private readonly bansTotal: Counter<'kind' | 'source'>;
   private readonly activeBans: Gauge;
 
@@ -109,6 +112,7 @@ export class Guard {
     this.counters = options.counters ?? embeddedRateCounters(now);
     this.connectRate = this.connectCounter();
     this.isExempt = prefixMatcher(this.config.exempt);
+    this.peerWatch = new PeerWatch(this.config.slowPeers, (peer, why, detail) => this.slowPeer(peer, why, detail));
     this.throttles = metrics.counter(
       'thinggate_guard_throttled_total',
       'Messages, bytes, subscriptions and links over a rate limit, by listener, resource and scope',
@@ -218,6 +222,7 @@ export class Guard {
       this.flaps.configure(this.config.flapping);
       this.connectRate = this.connectCounter();
       this.isExempt = prefixMatcher(this.config.exempt);
+      this.peerWatch.configure(this.config.slowPeers);
       this.applyStatic();
     }
   }
@@ -260,6 +265,29 @@ export class Guard {
       exempt: (address) => this.isExempt(address),
       onThrottle: (t, keys) => this.throttled(listener, t, keys),
     });
+  }
+
+  /**
+   * Watches a connection for slow drip and unread output (guard.slowPeers);
+   * returns the function that stops watching it (call it on close).
+   * Exempt addresses are not watched.
+   */
+  watchPeer(peer: WatchedPeer): () => void {
+    if (this.exempt(peer.remoteAddress)) return () => undefined;
+    return this.peerWatch.watch(peer);
+  }
+
+  private slowPeer(peer: WatchedPeer, why: 'slow-drip' | 'not-reading', detail: string): void {
+    const enforce = this.config.slowPeers.action === 'enforce';
+    const clientId = peer.clientId();
+    this.report({
+      kind: 'slow-client',
+      listener: peer.listener,
+      remoteAddress: peer.remoteAddress,
+      ...(clientId !== undefined && clientId.length > 0 && { clientId }),
+      detail: `${why}: ${detail}${enforce ? '; connection closed' : '; not enforced (action: log)'}`,
+    });
+    if (enforce) peer.close(why);
   }
 
   private throttled(listener: string, t: Throttle, keys: LimitKeys): void {

@@ -73,6 +73,17 @@ export interface GuardConfig {
     readonly maxBanSeconds: number;
   };
   readonly limits: GuardLimitsConfig;
+  /** Slow-drip and non-reading peers (docs/guard.md, *Slow and stuck peers*). */
+  readonly slowPeers: {
+    readonly enabled: boolean;
+    /** A packet in progress receiving fewer bytes a second than this over `windowSeconds` is a slow drip (0: off). */
+    readonly minBytesPerSecond: number;
+    readonly windowSeconds: number;
+    /** Outbound bytes a connection's peer has not read beyond which it is closed (0: off). */
+    readonly maxOutboundBytes: number;
+    /** `log` reports without closing (a dry run). */
+    readonly action: 'enforce' | 'log';
+  };
   readonly flapping: {
     readonly enabled: boolean;
     /** More connects than this by one client id within `windowSeconds` ban it. */
@@ -188,6 +199,18 @@ export const guardSchema = {
         connectionsPerSecond: { type: 'number', minimum: 0, default: 50 },
         connectionBurst: { type: 'integer', minimum: 1, default: 100 },
         ...rateLimitsProperties(true),
+      },
+    },
+    slowPeers: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        enabled: { type: 'boolean', default: true },
+        minBytesPerSecond: { type: 'number', minimum: 0, default: 16 },
+        windowSeconds: { type: 'number', minimum: 0.1, maximum: 3600, default: 20 },
+        maxOutboundBytes: { type: 'integer', minimum: 0, default: 16777216 },
+        action: { enum: ['enforce', 'log'], default: 'enforce' },
       },
     },
     flapping: {

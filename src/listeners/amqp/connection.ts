@@ -87,6 +87,17 @@ export class AmqpConnection implements MessagePathConnection {
     this.shim.on('data', () => this.checkIncomplete());
     // rhea reports 'disconnected' only for connections not cleanly closed; the socket always says 'close'.
     socket.on('close', () => this.onDisconnected());
+    // guard.slowPeers: a frame or a multi-frame delivery dripping in, or output the peer does not read.
+    const unwatch = deps.ctx.guard.watchPeer({
+      listener: ctx.config.name,
+      remoteAddress: this.remoteAddress,
+      clientId: () => this.clientId,
+      bytesIn: () => socket.bytesRead,
+      receiving: () => !this.admitting && !socket.isPaused() && (this.shim.midFrame || [...this.receivers.values()].some((l) => l.incompleteBytes() > 0)),
+      outboundBytes: () => socket.writableLength,
+      close: () => this.shim.destroy(),
+    });
+    socket.once('close', unwatch);
   }
 
   private bind(): void {

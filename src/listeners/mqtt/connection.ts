@@ -76,6 +76,8 @@ export class MqttConnection implements MqttSession {
   private readonly parser: Parser;
   private readonly frames: Framer;
   private lastRx = Date.now();
+  /** Bytes received (guard.slowPeers). */
+  private rxBytes = 0;
   private keepaliveTimer: NodeJS.Timeout | undefined;
   private paused = false;
   /** Rate-limit bucket keys, once CONNECT named the client (guard.limits). */
@@ -118,6 +120,17 @@ export class MqttConnection implements MqttSession {
     });
     shared.connections.add(this);
     shared.metrics.connections.inc();
+    // guard.slowPeers: a packet dripping in while thinggate reads, or output the client does not read.
+    const unwatch = shared.ctx.guard.watchPeer({
+      listener: this.listener,
+      remoteAddress: remote.address,
+      clientId: () => this.clientId,
+      bytesIn: () => this.rxBytes,
+      receiving: () => this.frames.midPacket && !this.paused && !this.closing,
+      outboundBytes: () => socket.writableLength,
+      close: () => this.destroy(),
+    });
+    socket.once('close', unwatch);
   }
 
   // ---- reading ---------------------------------------------------------
@@ -125,6 +138,7 @@ export class MqttConnection implements MqttSession {
   private onData(chunk: Buffer): void {
     if (this.state === 'closed') return;
     this.lastRx = Date.now();
+    this.rxBytes += chunk.length;
     const problem = this.frames.push(chunk, this.onFrame);
     if (problem) {
       if (problem.kind === 'oversize') {

@@ -45,6 +45,7 @@ const config = (over: Partial<GuardConfig> = {}): GuardConfig => ({
     links: OFF,
   },
   flapping: { enabled: true, maxConnects: 3, maxAddressConnects: 3, windowSeconds: 10, banSeconds: 30 },
+  slowPeers: { enabled: false, minBytesPerSecond: 0, windowSeconds: 1, maxOutboundBytes: 0, action: 'log' },
   ...over,
 });
 
