@@ -18,6 +18,7 @@ import { embeddedRateCounters, type RateCounter, type RateCounterFactory } from 
 import { Limiter, type LimitKeys, type Throttle } from './limiter.js';
 import { listenerLimits } from './listener-limits.js';
 import { PeerWatch, type WatchedPeer } from './peer-watch.js';
+import { OVERLOAD_LEVEL, OverloadMonitor, type OverloadSample, type OverloadState } from './overload.js';
 
 export interface SecurityEvent {
   /** Short machine name: 'malformed-packet', 'protocol-error', 'oversize', 'flood', 'slow-client', 'connection-limit', 'tls-handshake-failure', 'auth-failure', ... */
@@ -47,9 +48,12 @@ export interface GuardOptions {
   readonly now?: () => number;
   /** Where token buckets live; default in-process ({@link embeddedRateCounters}). */
   readonly counters?: RateCounterFactory;
+  /** Injected overload measurements (unit tests); default the process's event loop and heap. */
+  readonly overloadSample?: () => OverloadSample;
 }
 
-const DISABLED: GuardConfig = {
+/** A guard that limits, scores and bans nothing (no configuration given; tests start from it). */
+export const GUARD_OFF: GuardConfig = {
   stateDir: '.thinggate',
   bans: [],
   exempt: [],
@@ -67,6 +71,15 @@ const DISABLED: GuardConfig = {
   },
   flapping: { enabled: false, maxConnects: 1, maxAddressConnects: 1, windowSeconds: 1, banSeconds: 1 },
   slowPeers: { enabled: false, minBytesPerSecond: 0, windowSeconds: 1, maxOutboundBytes: 0, action: 'log' },
+  overload: {
+    enabled: false,
+    intervalMs: 1000,
+    eventLoopDelayMs: { refuse: 1, throttle: 1 },
+    heapUsedRatio: { refuse: 1, throttle: 1 },
+    recoverRatio: 1,
+    retryAfterSeconds: 1,
+    throttlePauseMs: 1,
+  },
 };
 
 export const DEFAULT_SUMMARY_INTERVAL_MS = 10_000;
@@ -92,6 +105,8 @@ export class Guard {
   private isExempt: (address: string) => boolean;
   private readonly throttles: Counter<'listener' | 'resource' | 'scope'>;
   private readonly peerWatch: PeerWatch;
+  readonly overload: OverloadMonitor;
+  private readonly overloadRefusals: Counter<'listener'>;
   private readonly bansTotal: Counter<'kind' | 'source'>;
   private readonly activeBans: Gauge;
 
@@ -106,12 +121,32 @@ export class Guard {
     this.bansTotal = metrics.counter('thinggate_guard_bans_total', 'Bans issued, by kind and source (api, scoring, flapping)', ['kind', 'source']);
     this.activeBans = metrics.gauge('thinggate_guard_bans_active', 'Bans in force (configured and dynamic)');
     const now = options.now ?? Date.now;
-    this.config = options.config ?? DISABLED;
+    this.config = options.config ?? GUARD_OFF;
     this.scorer = new Scorer(this.config.scoring, now);
     this.flaps = new FlapDetector(this.config.flapping, now);
     this.counters = options.counters ?? embeddedRateCounters(now);
     this.connectRate = this.connectCounter();
     this.isExempt = prefixMatcher(this.config.exempt);
+    const overloadState = metrics.gauge(
+      'thinggate_guard_overload_state',
+      'Overload protection: 0 normal, 1 refusing new connections, 2 also throttling publishers',
+    );
+    const transitions = metrics.counter('thinggate_guard_overload_transitions_total', 'Overload state changes, by new state', ['state']);
+    this.overloadRefusals = metrics.counter('thinggate_guard_overload_refusals_total', 'Connections and requests refused while overloaded, by listener', [
+      'listener',
+    ]);
+    this.overload = new OverloadMonitor(
+      this.config.overload,
+      (from, to, s) => {
+        overloadState.set(OVERLOAD_LEVEL[to]);
+        transitions.inc({ state: to });
+        this.logger[to === 'normal' ? 'info' : 'warn'](
+          { event: 'overload', from, to, loopDelayMs: Math.round(s.loopDelayMs), heapRatio: Number(s.heapRatio.toFixed(3)) },
+          `guard: overload ${from} -> ${to} (event-loop delay p99 ${Math.round(s.loopDelayMs)} ms, heap ${(s.heapRatio * 100).toFixed(1)}%)`,
+        );
+      },
+      options.overloadSample,
+    );
     this.peerWatch = new PeerWatch(this.config.slowPeers, (peer, why, detail) => this.slowPeer(peer, why, detail));
     this.throttles = metrics.counter(
       'thinggate_guard_throttled_total',
@@ -223,6 +258,7 @@ export class Guard {
       this.connectRate = this.connectCounter();
       this.isExempt = prefixMatcher(this.config.exempt);
       this.peerWatch.configure(this.config.slowPeers);
+      this.overload.configure(this.config.overload);
       this.applyStatic();
     }
   }
@@ -263,8 +299,29 @@ export class Guard {
       },
       counters: this.counters,
       exempt: (address) => this.isExempt(address),
+      overloadPauseMs: () => this.overload.throttlePauseMs,
       onThrottle: (t, keys) => this.throttled(listener, t, keys),
     });
+  }
+
+  /**
+   * While overloaded (refusing or throttling), true: the listener answers a
+   * new connection or request with its protocol's "server busy" (MQTT
+   * CONNACK 0x89 / 0x03, AMQP amqp:resource-limit-exceeded, HTTP 503, CoAP
+   * 5.03), with Retry-After / Max-Age {@link overloadRetryAfterSeconds}.
+   */
+  refuseOverloaded(listener: string): boolean {
+    if (this.overload.state === 'normal') return false;
+    this.overloadRefusals.inc({ listener });
+    return true;
+  }
+
+  get overloadRetryAfterSeconds(): number {
+    return this.overload.retryAfterSeconds;
+  }
+
+  get overloadState(): OverloadState {
+    return this.overload.state;
   }
 
   /**
@@ -333,8 +390,9 @@ export class Guard {
     );
   }
 
-  /** Writes the summaries still pending (gateway stop). */
+  /** Writes the summaries still pending and stops sampling the process (gateway stop). */
   flush(): void {
+    this.overload.stop();
     this.repeats.flush();
   }
 

@@ -43,6 +43,8 @@ export interface LimiterDeps {
   readonly counters: RateCounterFactory;
   /** Exempt addresses (guard.exempt) are never limited. */
   readonly exempt: (address: string) => boolean;
+  /** While the gateway is overloaded and throttling publishers: how long to stop reading after each message (0 otherwise). */
+  readonly overloadPauseMs: () => number;
   /** Called for each limit reached (security event, metric). */
   readonly onThrottle: (t: Throttle, keys: LimitKeys) => void;
 }
@@ -59,6 +61,11 @@ export class Limiter {
   /** The MQTT 5 answer configured for this listener. */
   get mqtt5(): Pick<RateLimitsConfig, 'mqtt5' | 'mqtt5DisconnectReasonCode'> {
     return this.deps.config();
+  }
+
+  /** Overload protection's pause after each message while throttling publishers (0: none). */
+  overloadPauseMs(): number {
+    return this.deps.overloadPauseMs();
   }
 
   /** The bucket keys of a connection; call again when its client id or principal becomes known. */

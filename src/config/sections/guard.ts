@@ -84,6 +84,22 @@ export interface GuardConfig {
     /** `log` reports without closing (a dry run). */
     readonly action: 'enforce' | 'log';
   };
+  /** Overload protection (docs/guard.md, *Overload protection*). */
+  readonly overload: {
+    readonly enabled: boolean;
+    /** How often the event loop and heap are sampled. */
+    readonly intervalMs: number;
+    /** Event-loop delay (p99 over an interval, ms) at which new connections are refused, and publishers also throttled. */
+    readonly eventLoopDelayMs: { readonly refuse: number; readonly throttle: number };
+    /** Heap in use as a share of V8's limit at which the same happens. */
+    readonly heapUsedRatio: { readonly refuse: number; readonly throttle: number };
+    /** Back to normal once every measure is below this share of its `refuse` watermark. */
+    readonly recoverRatio: number;
+    /** Retry-After (HTTP) and Max-Age (CoAP) on a refusal. */
+    readonly retryAfterSeconds: number;
+    /** While throttling, how long a publisher's reads (AMQP: credit) stop after each message. */
+    readonly throttlePauseMs: number;
+  };
   readonly flapping: {
     readonly enabled: boolean;
     /** More connects than this by one client id within `windowSeconds` ban it. */
@@ -211,6 +227,33 @@ export const guardSchema = {
         windowSeconds: { type: 'number', minimum: 0.1, maximum: 3600, default: 20 },
         maxOutboundBytes: { type: 'integer', minimum: 0, default: 16777216 },
         action: { enum: ['enforce', 'log'], default: 'enforce' },
+      },
+    },
+    overload: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        enabled: { type: 'boolean', default: true },
+        intervalMs: { type: 'integer', minimum: 10, maximum: 60000, default: 1000 },
+        eventLoopDelayMs: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          properties: { refuse: { type: 'number', exclusiveMinimum: 0, default: 500 }, throttle: { type: 'number', exclusiveMinimum: 0, default: 1000 } },
+        },
+        heapUsedRatio: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          properties: {
+            refuse: { type: 'number', exclusiveMinimum: 0, maximum: 1, default: 0.85 },
+            throttle: { type: 'number', exclusiveMinimum: 0, maximum: 1, default: 0.92 },
+          },
+        },
+        recoverRatio: { type: 'number', exclusiveMinimum: 0, maximum: 1, default: 0.8 },
+        retryAfterSeconds: { type: 'integer', minimum: 1, maximum: 3600, default: 5 },
+        throttlePauseMs: { type: 'integer', minimum: 1, maximum: 60000, default: 100 },
       },
     },
     flapping: {

@@ -136,6 +136,11 @@ export class AmqpConnection implements MessagePathConnection {
       this.closeWithError('amqp:unauthorized-access', 'banned');
       return;
     }
+    // guard.overload: refused as a resource limit (AMQP 1.0 §2.8.15), after our open (§2.4.1).
+    if (guard.refuseOverloaded(this.deps.ctx.config.name)) {
+      this.closeWithError('amqp:resource-limit-exceeded', 'server busy');
+      return;
+    }
     // No more frames are read until admission decides; links attached meanwhile get no credit.
     this.admitting = true;
     this.shim.socket.pause();

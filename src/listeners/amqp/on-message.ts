@@ -45,7 +45,8 @@ export function onMessage(conn: MessagePathConnection, x: RheaContext): void {
   }
   // guard.limits: over a rate, the message still goes on, and the link gets no new credit until the buckets refill.
   const throttle = conn.limitKeys && conn.deps.limiter.chargeMessage(conn.limitKeys, built.payload.length);
-  if (throttle?.enforced) link.withholdCredit(throttle.retryAfterMs, () => link.topUp(conn.paused));
+  const pause = Math.max(throttle?.enforced ? throttle.retryAfterMs : 0, conn.deps.limiter.overloadPauseMs());
+  if (pause > 0) link.withholdCredit(pause, () => link.topUp(conn.paused));
   link.inflight++;
   conn.deps.onInflight(1);
   conn.deps.ctx.pipeline.handle(built).then(

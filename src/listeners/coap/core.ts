@@ -109,6 +109,11 @@ export class CoapCore implements NotificationSink {
    * datagrams must not become a flood of log lines. Suppressed reports are
    * still counted in `thinggate_downstream_coap_events_total`.
    */
+  /** While the gateway is overloaded (guard.overload): the Max-Age in seconds for a 5.03; undefined otherwise. */
+  overloaded(): number | undefined {
+    return this.guard.refuseOverloaded(this.name) ? this.guard.overloadRetryAfterSeconds : undefined;
+  }
+
   report(event: Omit<SecurityEvent, 'listener'>): void {
     const second = Math.floor(Date.now() / 1000);
     let b = this.reportBudget.get(event.kind);

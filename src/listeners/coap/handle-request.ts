@@ -48,6 +48,12 @@ export function onRequest(core: CoapCore, peer: Peer, msg: CoapMessage, size: nu
     core.respond(ctx, diagnostic(C.METHOD_NOT_ALLOWED, `method code ${msg.code >> 5}.${String(msg.code & 31).padStart(2, '0')} is not supported`));
     return;
   }
+  // guard.overload: 5.03 with Max-Age (RFC 7252 §5.9.3.4).
+  const busy = core.overloaded();
+  if (busy !== undefined) {
+    core.respond(ctx, unavailableSpec('server busy', busy));
+    return;
+  }
   if (!core.peers.take(peer, now)) {
     const retryMs = core.peers.retryAfterMs(peer);
     core.count('rate-limited');

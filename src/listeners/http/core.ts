@@ -43,6 +43,11 @@ export class HttpCore {
     );
   }
 
+  /** While the gateway is overloaded (guard.overload): the Retry-After in seconds for a 503; undefined otherwise. */
+  overloaded(): number | undefined {
+    return this.guard.refuseOverloaded(this.name) ? this.guard.overloadRetryAfterSeconds : undefined;
+  }
+
   /** Called when a request leaves the pipeline. */
   wake(): void {
     this.drained.check();

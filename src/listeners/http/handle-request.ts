@@ -16,6 +16,8 @@ const ALLOWED = 'POST, PUT';
 
 export async function onRequest(core: HttpCore, req: IncomingMessage, res: ServerResponse): Promise<void> {
   core.messagesIn++;
+  const busy = core.overloaded();
+  if (busy !== undefined) return send(core, res, errorAnswer(503, 'TG_ERR_OVERLOADED', 'server busy', { 'retry-after': String(busy) }));
   const url = req.url ?? '/';
   const q = url.indexOf('?');
   const path = q < 0 ? url : url.slice(0, q);

@@ -371,9 +371,12 @@ export class MqttConnection implements MqttSession {
   }
 
   admitPublish(qos: number, bytes: number): 'go' | 'refuse' | 'closed' {
+    const limiter = this.shared.limiter;
+    // guard.overload throttling publishers: reads stop for a while after each message.
+    const overloadPause = limiter.overloadPauseMs();
+    if (overloadPause > 0) this.throttle(overloadPause);
     const keys = this.limitKeys;
     if (!keys) return 'go';
-    const limiter = this.shared.limiter;
     const { mqtt5, mqtt5DisconnectReasonCode } = limiter.mqtt5;
     // MQTT 5 can refuse a QoS 1/2 PUBLISH (PUBACK/PUBREC 0x97, §3.4.2.1) or end the connection; everything else is slowed by not reading.
     if (this.version === 5 && (mqtt5 === 'disconnect' || (mqtt5 === 'puback' && qos > 0))) {

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { BanList, banValueProblem } from '../../../src/guard/bans.js';
-import { Guard } from '../../../src/guard/guard.js';
+import { GUARD_OFF, Guard } from '../../../src/guard/guard.js';
 import { EmbeddedRateCounter } from '../../../src/guard/rate-counter.js';
 import { Metrics } from '../../../src/observability/metrics.js';
 import type { GuardConfig } from '../../../src/config/types.js';
@@ -25,27 +25,15 @@ const tempDir = (): string => {
   return d;
 };
 
-const NO_LIMIT = { perSecond: 0, burst: 1 };
-const OFF = { clientId: NO_LIMIT, principal: NO_LIMIT, address: NO_LIMIT, prefix: NO_LIMIT };
-
 const config = (over: Partial<GuardConfig> = {}): GuardConfig => ({
   stateDir: '.thinggate',
   bans: [],
   exempt: [],
   scoring: { enabled: true, weights: {}, defaultWeight: 1, halfLifeSeconds: 10, threshold: 30, banSeconds: 60, maxBanSeconds: 200 },
-  limits: {
-    connectionsPerSecond: 0,
-    connectionBurst: 1,
-    action: 'enforce',
-    mqtt5: 'puback',
-    mqtt5DisconnectReasonCode: 150,
-    messages: OFF,
-    bytes: OFF,
-    subscriptions: OFF,
-    links: OFF,
-  },
+  limits: GUARD_OFF.limits,
   flapping: { enabled: true, maxConnects: 3, maxAddressConnects: 3, windowSeconds: 10, banSeconds: 30 },
-  slowPeers: { enabled: false, minBytesPerSecond: 0, windowSeconds: 1, maxOutboundBytes: 0, action: 'log' },
+  slowPeers: GUARD_OFF.slowPeers,
+  overload: GUARD_OFF.overload,
   ...over,
 });
 

@@ -74,6 +74,7 @@ describe('Limiter', () => {
       config: () => base,
       counters: embeddedRateCounters(() => 0),
       exempt: (a) => a === '10.9.9.9',
+      overloadPauseMs: () => 0,
       onThrottle: (t, k) => seen.push(`${t.scope}:${k.scoped[t.scope]}`),
     });
     expect(l.keys('192.0.2.7', 'a').scoped).toEqual({ clientId: 'a', principal: undefined, address: '192.0.2.7', prefix: '192.0.2.0/24' });
