@@ -1,7 +1,8 @@
 /**
  * Overload protection, after Envoy's overload manager and HiveMQ's: the
- * event-loop delay (p99 over the last interval) and the heap in use (as a
- * share of V8's heap limit) are sampled every `intervalMs`. Above the
+ * event-loop delay (mean over the last interval) and the heap in use (as a
+ * share of V8's heap limit) are sampled every `intervalMs`. Two samples in a
+ * row above the
  * `refuse` watermarks the gateway refuses new connections and requests with
  * its protocols' "server busy"; above `throttle` it also stops reading from
  * publishers for `throttlePauseMs` at a time. Below `recoverRatio` × each
@@ -19,7 +20,7 @@ export type OverloadState = 'normal' | 'refusing' | 'throttling';
 export const OVERLOAD_LEVEL: Readonly<Record<OverloadState, number>> = { normal: 0, refusing: 1, throttling: 2 };
 
 export interface OverloadSample {
-  /** Event-loop delay over the last interval, p99, in ms. */
+  /** Event-loop delay over the last interval, mean, in ms (a mean: one long GC pause is no overload). */
   readonly loopDelayMs: number;
   /** Heap in use / V8 heap limit, 0..1. */
   readonly heapRatio: number;
@@ -32,7 +33,7 @@ export function processSampler(): { sample: () => OverloadSample; stop: () => vo
   const limit = getHeapStatistics().heap_size_limit;
   return {
     sample: () => {
-      const loopDelayMs = h.count > 0 ? h.percentile(99) / 1e6 : 0;
+      const loopDelayMs = h.count > 0 ? h.mean / 1e6 : 0;
       h.reset();
       return { loopDelayMs, heapRatio: process.memoryUsage().heapUsed / limit };
     },
@@ -42,6 +43,8 @@ export function processSampler(): { sample: () => OverloadSample; stop: () => vo
 
 export class OverloadMonitor {
   private current: OverloadState = 'normal';
+  /** The state the previous sample pointed to: a worse state is entered only when two samples in a row agree. */
+  private previous: OverloadState = 'normal';
   private timer: NodeJS.Timeout | undefined;
   private sampler: { sample: () => OverloadSample; stop: () => void } | undefined;
 
@@ -85,7 +88,9 @@ export class OverloadMonitor {
     // Hysteresis: back to normal only well below the watermark, so the state does not flap at its edge.
     else if (this.current !== 'normal' && (s.loopDelayMs >= loop.refuse * recoverRatio || s.heapRatio >= heap.refuse * recoverRatio)) next = 'refusing';
     else next = 'normal';
-    this.move(next, s);
+    const confirmed = OVERLOAD_LEVEL[next] <= OVERLOAD_LEVEL[this.current] || OVERLOAD_LEVEL[this.previous] >= OVERLOAD_LEVEL[next];
+    this.previous = next;
+    if (confirmed) this.move(next, s);
   }
 
   stop(): void {

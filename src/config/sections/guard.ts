@@ -89,7 +89,7 @@ export interface GuardConfig {
     readonly enabled: boolean;
     /** How often the event loop and heap are sampled. */
     readonly intervalMs: number;
-    /** Event-loop delay (p99 over an interval, ms) at which new connections are refused, and publishers also throttled. */
+    /** Event-loop delay (mean over an interval, ms; two intervals in a row) at which new connections are refused, and publishers also throttled. */
     readonly eventLoopDelayMs: { readonly refuse: number; readonly throttle: number };
     /** Heap in use as a share of V8's limit at which the same happens. */
     readonly heapUsedRatio: { readonly refuse: number; readonly throttle: number };
@@ -240,7 +240,7 @@ export const guardSchema = {
           type: 'object',
           additionalProperties: false,
           default: {},
-          properties: { refuse: { type: 'number', exclusiveMinimum: 0, default: 500 }, throttle: { type: 'number', exclusiveMinimum: 0, default: 1000 } },
+          properties: { refuse: { type: 'number', exclusiveMinimum: 0, default: 1000 }, throttle: { type: 'number', exclusiveMinimum: 0, default: 3000 } },
         },
         heapUsedRatio: {
           type: 'object',

@@ -24,9 +24,13 @@ describe('OverloadMonitor', () => {
       m.check();
       expect(m.state).toBe('normal');
       s = { loopDelayMs: 150, heapRatio: 0.1 };
+      // One sample over a watermark is not enough (a single pause); two in a row are.
+      m.check();
+      expect(m.state).toBe('normal');
       m.check();
       expect([m.state, m.throttlePauseMs]).toEqual(['refusing', 0]);
       s = { loopDelayMs: 10, heapRatio: 0.95 };
+      m.check();
       m.check();
       expect([m.state, m.throttlePauseMs]).toEqual(['throttling', 50]);
       // Below the refuse watermark but above half of it: still refusing.
