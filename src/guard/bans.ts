@@ -11,8 +11,8 @@ import { join } from 'node:path';
 import { BlockList, isIP } from 'node:net';
 import { randomBytes } from 'node:crypto';
 
-export type BanKind = 'ip' | 'cidr' | 'clientId' | 'principal' | 'certFingerprint' | 'ja4';
-export const BAN_KINDS: readonly BanKind[] = ['ip', 'cidr', 'clientId', 'principal', 'certFingerprint', 'ja4'];
+export type BanKind = 'ip' | 'cidr' | 'clientId' | 'principal';
+export const BAN_KINDS: readonly BanKind[] = ['ip', 'cidr', 'clientId', 'principal'];
 
 export interface Ban {
   readonly id: string;
@@ -39,20 +39,12 @@ export interface BanSubject {
   readonly remoteAddress?: string;
   readonly clientId?: string;
   readonly principal?: string;
-  /** SHA-256 fingerprint of the TLS client certificate (any case, with or without colons). */
-  readonly certFingerprint?: string;
-  /** JA4 fingerprint of the TLS ClientHello. */
-  readonly ja4?: string;
 }
 
 /** Why a ban value is unusable, or undefined when it is fine. */
 export function banValueProblem(kind: BanKind, value: string): string | undefined {
   if (value.length === 0) return 'value is empty';
   if (kind === 'ip' && isIP(value) === 0) return `'${value}' is not an IP address`;
-  if (kind === 'certFingerprint' && !/^[0-9a-f]{64}$/i.test(value.replace(/:/g, '')))
-    return `'${value}' is not a SHA-256 fingerprint (64 hex digits, colons allowed)`;
-  if (kind === 'ja4' && !/^[tqd]\d\d[di]\d{4}[0-9a-z]{2}_[0-9a-f]{12}_[0-9a-f]{12}$/i.test(value))
-    return `'${value}' is not a JA4 fingerprint (e.g. t13d1516h2_8daaf6152771_e5627efa2ab1)`;
   if (kind === 'cidr') {
     const m = /^([^/]+)\/(\d{1,3})$/.exec(value);
     const family = m ? isIP(m[1]!) : 0;
@@ -94,7 +86,7 @@ export class BanList {
     this.statics = bans.map((b, i) => ({
       id: `config-${i}`,
       kind: b.kind,
-      value: normalValue(b.kind, b.value),
+      value: b.kind === 'ip' ? plainAddress(b.value) : b.value,
       reason: b.reason,
       source: 'config',
       createdAt: t,
@@ -108,7 +100,7 @@ export class BanList {
     const ban: Ban = {
       id: randomBytes(6).toString('hex'),
       kind: input.kind,
-      value: normalValue(input.kind, input.value),
+      value: input.kind === 'ip' ? plainAddress(input.value) : input.value,
       reason: input.reason,
       source: input.source,
       createdAt: t,
@@ -154,8 +146,6 @@ export class BanList {
       ['ip', address],
       ['clientId', subject.clientId],
       ['principal', subject.principal],
-      ['certFingerprint', subject.certFingerprint !== undefined ? normalValue('certFingerprint', subject.certFingerprint) : undefined],
-      ['ja4', subject.ja4 !== undefined ? normalValue('ja4', subject.ja4) : undefined],
     ];
     for (const [kind, value] of names) {
       if (value === undefined) continue;
@@ -247,17 +237,6 @@ export class BanList {
     writeFileSync(tmp, JSON.stringify([...this.dynamic.values()], null, 1));
     renameSync(tmp, file);
   }
-}
-
-/** The form a ban's value is stored and matched in: plain addresses, fingerprints as colon-separated upper-case hex (node's `fingerprint256`), JA4 in lower case. */
-function normalValue(kind: BanKind, value: string): string {
-  if (kind === 'ip') return plainAddress(value);
-  if (kind === 'certFingerprint') {
-    const hex = value.replace(/:/g, '').toUpperCase();
-    return hex.match(/../g)?.join(':') ?? hex;
-  }
-  if (kind === 'ja4') return value.toLowerCase();
-  return value;
 }
 
 /** True when `address` lies in one of the prefixes (a.b.c.d/n, v6/n). */

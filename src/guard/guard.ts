@@ -196,17 +196,6 @@ export class Guard {
     return ban;
   }
 
-  /**
-   * Right after the TLS handshake, before any protocol byte: the ban on the
-   * client certificate's fingerprint or the ClientHello's JA4, if any.
-   */
-  refuseTls(listener: string, remoteAddress: string, tls: { readonly certFingerprint?: string; readonly ja4?: string }): Ban | undefined {
-    if (tls.certFingerprint === undefined && tls.ja4 === undefined) return undefined;
-    const ban = this.bans.match(tls);
-    if (ban) this.refused(listener, { remoteAddress }, ban);
-    return ban;
-  }
-
   /** After authentication: the ban on this principal, if any. */
   refusePrincipal(listener: string, principal: string, subject: BanSubject): Ban | undefined {
     const ban = this.bans.match({ principal });

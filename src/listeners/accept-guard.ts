@@ -23,7 +23,7 @@ import type { Server, Socket } from 'node:net';
 import { Server as TlsServer, type TLSSocket } from 'node:tls';
 import type { Guard } from '../guard/guard.js';
 import type { ListenerLimits } from '../config/types.js';
-import { tlsHandshakeFailure, tlsInfoOf } from '../security/tls.js';
+import { tlsHandshakeFailure } from '../security/tls.js';
 import { readClientHelloFirst } from '../security/client-hello.js';
 
 /** The message that admits a connection, for the `slow-client` report. */
@@ -139,13 +139,6 @@ export class AcceptGuard {
   }
 
   private onSecure(socket: TLSSocket): void {
-    // A banned certificate fingerprint or JA4 is dropped before any protocol byte.
-    const info = tlsInfoOf(socket);
-    const fingerprints = { ...(info?.peerFingerprint256 && { certFingerprint: info.peerFingerprint256 }), ...(info?.ja4 && { ja4: info.ja4 }) };
-    if (this.options.guard.refuseTls(this.options.listener, socket.remoteAddress ?? 'unknown', fingerprints)) {
-      socket.destroy();
-      return;
-    }
     const p = pendingOf(socket);
     if (p && p.stage === 'tls') p.stage = this.options.websocket ? 'upgrade' : 'hello';
   }
