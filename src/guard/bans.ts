@@ -248,15 +248,22 @@ export class BanList {
 
 /** True when `address` lies in one of the prefixes (a.b.c.d/n, v6/n). */
 export function inPrefixes(address: string, prefixes: readonly string[]): boolean {
-  const a = plainAddress(address);
-  const family = isIP(a);
-  if (family === 0 || prefixes.length === 0) return false;
+  return prefixMatcher(prefixes)(address);
+}
+
+/** A test for "lies in one of the prefixes", the prefix list built once (hot paths: the exempt check per message). */
+export function prefixMatcher(prefixes: readonly string[]): (address: string) => boolean {
+  if (prefixes.length === 0) return () => false;
   const list = new BlockList();
   for (const p of prefixes) {
     const [net, bits] = p.split('/') as [string, string];
     list.addSubnet(net, Number(bits), isIP(net) === 4 ? 'ipv4' : 'ipv6');
   }
-  return list.check(a, family === 4 ? 'ipv4' : 'ipv6');
+  return (address) => {
+    const a = plainAddress(address);
+    const family = isIP(a);
+    return family !== 0 && list.check(a, family === 4 ? 'ipv4' : 'ipv6');
+  };
 }
 
 function expired(b: Ban, t: number): boolean {

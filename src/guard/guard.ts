@@ -10,11 +10,15 @@
 import type { Logger } from 'pino';
 import type { Metrics, Counter } from '../observability/metrics.js';
 import type { Gauge } from '../observability/metrics.js';
-import type { GuardConfig } from '../config/types.js';
+import type { GuardConfig, ListenerRateLimits, RateLimitsConfig } from '../config/types.js';
 import { RepeatFilter, type RepeatSummary } from './repeats.js';
-import { BanList, inPrefixes, type Ban, type BanSubject } from './bans.js';
+import { BanList, prefixMatcher, type Ban, type BanSubject } from './bans.js';
 import { FlapDetector, Scorer, type BanRequest } from './scoring.js';
-import { TokenBuckets } from './rate.js';
+import { embeddedRateCounters, type RateCounter, type RateCounterFactory } from './rate-counter.js';
+import { Limiter, type LimitKeys, type Throttle } from './limiter.js';
+import { listenerLimits } from './listener-limits.js';
+import { PeerWatch, type WatchedPeer } from './peer-watch.js';
+import { OVERLOAD_LEVEL, OverloadMonitor, type OverloadSample, type OverloadState } from './overload.js';
 import type { BanStore } from '../state/bans.js';
 
 export interface SecurityEvent {
@@ -45,15 +49,40 @@ export interface GuardOptions {
   readonly banStore?: BanStore;
   /** Injected clock (unit tests). */
   readonly now?: () => number;
+  /** Where token buckets live; default in-process ({@link embeddedRateCounters}). */
+  readonly counters?: RateCounterFactory;
+  /** Injected overload measurements (unit tests); default the process's event loop and heap. */
+  readonly overloadSample?: () => OverloadSample;
 }
 
-const DISABLED: GuardConfig = {
+/** A guard that limits, scores and bans nothing (no configuration given; tests start from it). */
+export const GUARD_OFF: GuardConfig = {
   stateDir: '.thinggate',
   bans: [],
   exempt: [],
   scoring: { enabled: false, weights: {}, defaultWeight: 0, halfLifeSeconds: 60, threshold: 1, banSeconds: 1, maxBanSeconds: 1 },
-  limits: { connectionsPerSecond: 0, connectionBurst: 1 },
+  limits: {
+    connectionsPerSecond: 0,
+    connectionBurst: 1,
+    action: 'log',
+    mqtt5: 'puback',
+    mqtt5DisconnectReasonCode: 150,
+    messages: offRates(),
+    bytes: offRates(),
+    subscriptions: offRates(),
+    links: offRates(),
+  },
   flapping: { enabled: false, maxConnects: 1, maxAddressConnects: 1, windowSeconds: 1, banSeconds: 1 },
+  slowPeers: { enabled: false, minBytesPerSecond: 0, windowSeconds: 1, maxOutboundBytes: 0, action: 'log' },
+  overload: {
+    enabled: false,
+    intervalMs: 1000,
+    eventLoopDelayMs: { refuse: 1, throttle: 1 },
+    heapUsedRatio: { refuse: 1, throttle: 1 },
+    recoverRatio: 1,
+    retryAfterSeconds: 1,
+    throttlePauseMs: 1,
+  },
 };
 
 export const DEFAULT_SUMMARY_INTERVAL_MS = 10_000;
@@ -73,8 +102,14 @@ export class Guard {
   readonly bans: BanList;
   private readonly scorer: Scorer;
   private readonly flaps: FlapDetector;
-  private readonly connectRate: TokenBuckets;
+  private connectRate: RateCounter;
+  private readonly counters: RateCounterFactory;
   private config: GuardConfig;
+  private isExempt: (address: string) => boolean;
+  private readonly throttles: Counter<'listener' | 'resource' | 'scope'>;
+  private readonly peerWatch: PeerWatch;
+  readonly overload: OverloadMonitor;
+  private readonly overloadRefusals: Counter<'listener'>;
   private readonly bansTotal: Counter<'kind' | 'source'>;
   private readonly activeBans: Gauge;
 
@@ -89,10 +124,38 @@ export class Guard {
     this.bansTotal = metrics.counter('thinggate_guard_bans_total', 'Bans issued, by kind and source (api, scoring, flapping)', ['kind', 'source']);
     this.activeBans = metrics.gauge('thinggate_guard_bans_active', 'Bans in force (configured and dynamic)');
     const now = options.now ?? Date.now;
-    this.config = options.config ?? DISABLED;
+    this.config = options.config ?? GUARD_OFF;
     this.scorer = new Scorer(this.config.scoring, now);
     this.flaps = new FlapDetector(this.config.flapping, now);
-    this.connectRate = new TokenBuckets(this.config.limits.connectionsPerSecond, this.config.limits.connectionBurst, now);
+    this.counters = options.counters ?? embeddedRateCounters(now);
+    this.connectRate = this.connectCounter();
+    this.isExempt = prefixMatcher(this.config.exempt);
+    const overloadState = metrics.gauge(
+      'thinggate_guard_overload_state',
+      'Overload protection: 0 normal, 1 refusing new connections, 2 also throttling publishers',
+    );
+    const transitions = metrics.counter('thinggate_guard_overload_transitions_total', 'Overload state changes, by new state', ['state']);
+    this.overloadRefusals = metrics.counter('thinggate_guard_overload_refusals_total', 'Connections and requests refused while overloaded, by listener', [
+      'listener',
+    ]);
+    this.overload = new OverloadMonitor(
+      this.config.overload,
+      (from, to, s) => {
+        overloadState.set(OVERLOAD_LEVEL[to]);
+        transitions.inc({ state: to });
+        this.logger[to === 'normal' ? 'info' : 'warn'](
+          { event: 'overload', from, to, loopDelayMs: Math.round(s.loopDelayMs), heapRatio: Number(s.heapRatio.toFixed(3)) },
+          `guard: overload ${from} -> ${to} (event-loop delay p99 ${Math.round(s.loopDelayMs)} ms, heap ${(s.heapRatio * 100).toFixed(1)}%)`,
+        );
+      },
+      options.overloadSample,
+    );
+    this.peerWatch = new PeerWatch(this.config.slowPeers, (peer, why, detail) => this.slowPeer(peer, why, detail));
+    this.throttles = metrics.counter(
+      'thinggate_guard_throttled_total',
+      'Messages, bytes, subscriptions and links over a rate limit, by listener, resource and scope',
+      ['listener', 'resource', 'scope'],
+    );
     this.bans = new BanList({
       ...(options.stateDir !== undefined && { stateDir: options.stateDir }),
       ...(options.banStore !== undefined && { store: options.banStore }),
@@ -120,7 +183,7 @@ export class Guard {
    * scores). Exempt addresses are not limited.
    */
   admitConnection(listener: string, remoteAddress: string): boolean {
-    if (this.exempt(remoteAddress) || this.connectRate.take(remoteAddress)) return true;
+    if (this.exempt(remoteAddress) || this.connectRate.take(remoteAddress, 1) === 0) return true;
     const { connectionsPerSecond, connectionBurst } = this.config.limits;
     this.report({
       kind: 'flood',
@@ -197,7 +260,10 @@ export class Guard {
       this.config = options.config;
       this.scorer.configure(this.config.scoring);
       this.flaps.configure(this.config.flapping);
-      this.connectRate.configure(this.config.limits.connectionsPerSecond, this.config.limits.connectionBurst);
+      this.connectRate = this.connectCounter();
+      this.isExempt = prefixMatcher(this.config.exempt);
+      this.peerWatch.configure(this.config.slowPeers);
+      this.overload.configure(this.config.overload);
       this.applyStatic();
     }
   }
@@ -210,7 +276,94 @@ export class Guard {
   }
 
   private exempt(address: string | undefined): boolean {
-    return address === undefined || inPrefixes(address, this.config.exempt);
+    return address === undefined || this.isExempt(address);
+  }
+
+  private connectCounter(): RateCounter {
+    const { connectionsPerSecond, connectionBurst } = this.config.limits;
+    return this.counters('connections:address', { perSecond: connectionsPerSecond, burst: connectionBurst });
+  }
+
+  /**
+   * The rate limits of one listener: `guard.limits` with the listener's
+   * overrides, followed across reloads. Each limit reached is a
+   * `rate-limited` security event (scored: a source that keeps hitting its
+   * limits gets banned) and counted in `thinggate_guard_throttled_total`.
+   */
+  limiter(listener: string, overrides?: ListenerRateLimits): Limiter {
+    let base: GuardConfig | undefined;
+    let merged: RateLimitsConfig | undefined;
+    return new Limiter({
+      listener,
+      config: () => {
+        if (base !== this.config) {
+          base = this.config;
+          merged = listenerLimits(this.config.limits, overrides);
+        }
+        return merged!;
+      },
+      counters: this.counters,
+      exempt: (address) => this.isExempt(address),
+      overloadPauseMs: () => this.overload.throttlePauseMs,
+      onThrottle: (t, keys) => this.throttled(listener, t, keys),
+    });
+  }
+
+  /**
+   * While overloaded (refusing or throttling), true: the listener answers a
+   * new connection or request with its protocol's "server busy" (MQTT
+   * CONNACK 0x89 / 0x03, AMQP amqp:resource-limit-exceeded, HTTP 503, CoAP
+   * 5.03), with Retry-After / Max-Age {@link overloadRetryAfterSeconds}.
+   */
+  refuseOverloaded(listener: string): boolean {
+    if (this.overload.state === 'normal') return false;
+    this.overloadRefusals.inc({ listener });
+    return true;
+  }
+
+  get overloadRetryAfterSeconds(): number {
+    return this.overload.retryAfterSeconds;
+  }
+
+  get overloadState(): OverloadState {
+    return this.overload.state;
+  }
+
+  /**
+   * Watches a connection for slow drip and unread output (guard.slowPeers);
+   * returns the function that stops watching it (call it on close).
+   * Exempt addresses are not watched.
+   */
+  watchPeer(peer: WatchedPeer): () => void {
+    if (this.exempt(peer.remoteAddress)) return () => undefined;
+    return this.peerWatch.watch(peer);
+  }
+
+  private slowPeer(peer: WatchedPeer, why: 'slow-drip' | 'not-reading', detail: string): void {
+    const enforce = this.config.slowPeers.action === 'enforce';
+    const clientId = peer.clientId();
+    this.report({
+      kind: 'slow-client',
+      listener: peer.listener,
+      remoteAddress: peer.remoteAddress,
+      ...(clientId !== undefined && clientId.length > 0 && { clientId }),
+      detail: `${why}: ${detail}${enforce ? '; connection closed' : '; not enforced (action: log)'}`,
+    });
+    if (enforce) peer.close(why);
+  }
+
+  private throttled(listener: string, t: Throttle, keys: LimitKeys): void {
+    this.throttles.inc({ listener, resource: t.resource, scope: t.scope });
+    const unit = t.resource === 'bytes' ? ' bytes' : '';
+    this.report({
+      kind: 'rate-limited',
+      listener,
+      remoteAddress: keys.remoteAddress,
+      ...(keys.clientId !== undefined && { clientId: keys.clientId }),
+      detail:
+        `${t.resource} over the ${t.scope} limit of ${t.spec.perSecond}${unit}/s (burst ${t.spec.burst}); ` +
+        `${t.enforced ? `held back ${t.retryAfterMs} ms` : 'not enforced (action: log)'}`,
+    });
   }
 
   /** Issues a detector's ban (unless one already covers it); returns it. */
@@ -242,8 +395,9 @@ export class Guard {
     );
   }
 
-  /** Writes the summaries still pending (gateway stop). */
+  /** Writes the summaries still pending and stops sampling the process (gateway stop). */
   flush(): void {
+    this.overload.stop();
     this.repeats.flush();
   }
 
@@ -259,6 +413,11 @@ export class Guard {
       `security: ${s.kind}: ${s.suppressed} more${from} not logged (last: ${s.lastDetail})`,
     );
   }
+}
+
+function offRates(): RateLimitsConfig['messages'] {
+  const off = { perSecond: 0, burst: 1 };
+  return { clientId: off, principal: off, address: off, prefix: off };
 }
 
 function levelOf(kind: string): 'info' | 'warn' {

@@ -2,6 +2,9 @@
  * Starts a real gateway for a test from a configuration object (validated
  * like a file). Listeners should use port 0; `port(name)` gives the bound one.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { Gateway } from '../../src/gateway.js';
@@ -33,6 +36,11 @@ export async function startGateway(raw: unknown, options: StartOptions = {}): Pr
   if (r.scripts !== undefined) raw = { ...r, scripts: { ...threadsUnderTest(), ...r.scripts } };
   // Every security event gets its own log line, so a test can find each one; tests of the repeat summaries set an interval.
   raw = { ...(raw as object), log: { securitySummaryIntervalMs: 0, ...r.log } };
+  // Dynamic bans persist under guard.stateDir (default .thinggate in the base directory): each test
+  // gateway gets its own, so a ban one test provokes never refuses another test's clients.
+  const guard = (raw as { guard?: Record<string, unknown> }).guard;
+  const ownStateDir = guard?.stateDir === undefined ? mkdtempSync(join(tmpdir(), 'tg-guard-')) : undefined;
+  if (ownStateDir) raw = { ...(raw as object), guard: { ...guard, stateDir: ownStateDir } };
   const parseOptions = { source: '<test>', baseDir: options.baseDir ?? process.cwd(), env: options.env ?? process.env };
   // A configuration with plugins loads them (asynchronously) into registries of its own.
   const { config, registries } =
@@ -66,6 +74,9 @@ export async function startGateway(raw: unknown, options: StartOptions = {}): Pr
         .filter((v) => (kind === undefined || v.labels.kind === kind) && (listener === undefined || v.labels.listener === listener))
         .reduce((n, v) => n + v.value, 0);
     },
-    stop: () => gateway.stop({ drain: false }),
+    stop: async () => {
+      await gateway.stop({ drain: false });
+      if (ownStateDir) rmSync(ownStateDir, { recursive: true, force: true });
+    },
   };
 }

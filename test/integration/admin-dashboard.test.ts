@@ -97,6 +97,29 @@ describe('dashboard', () => {
     await page.close();
   });
 
+  it('lists bans with reason and expiry, and lifts one through the API', async () => {
+    await bed?.close();
+    bed = await startAdminBed({ token: 'ban-token' });
+    const added = await bed.api('/api/v1/bans', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ kind: 'clientId', value: 'abuser-1', ttlSeconds: 3600, reason: 'flooding' }),
+    });
+    const ban = (await added.json()) as { id: string };
+    const page = await browser.newPage();
+    await page.goto(`${bed.base}/`);
+    await page.fill('#token', 'ban-token');
+    await page.click('#login button');
+    const row = page.locator(`#bans tr[data-ban="${ban.id}"]`);
+    await expect.poll(() => row.count(), { timeout: 10_000 }).toBe(1);
+    expect(await row.locator('td').nth(2).textContent()).toBe('flooding');
+    expect(await row.locator('.expires').textContent()).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/);
+    await row.locator('button').click();
+    await expect.poll(() => row.count(), { timeout: 10_000 }).toBe(0);
+    expect(bed.gw.gateway.bans.list()).toEqual([]);
+    await page.close();
+  });
+
   it('asks for the token when the admin server requires one, then goes live', async () => {
     await bed?.close();
     bed = await startAdminBed({ token: 'dash-token' });

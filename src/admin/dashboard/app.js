@@ -5,6 +5,7 @@ const TOKEN_KEY = 'thinggate.adminToken';
 const MAX_EVENTS = 200;
 const history = [];
 let token = sessionStorage.getItem(TOKEN_KEY) || '';
+let updates = 0;
 
 function headers() {
   return token ? { authorization: `Bearer ${token}` } : {};
@@ -69,6 +70,35 @@ function renderPools(pools) {
     });
   }
   $('pools').tBodies[0].replaceChildren(...rows);
+}
+
+/** Bans in force (GET /api/v1/bans), each dynamic one with a button that lifts it (DELETE). */
+async function refreshBans() {
+  const res = await fetch('/api/v1/bans', { headers: headers() });
+  if (!res.ok) return;
+  const bans = await res.json();
+  $('bans').tBodies[0].replaceChildren(
+    ...bans.map((b) => {
+      const tr = document.createElement('tr');
+      tr.dataset.ban = b.id;
+      cell(tr, b.kind);
+      cell(tr, b.value, 'value');
+      cell(tr, b.reason);
+      cell(tr, b.source);
+      cell(tr, b.expiresAt ? new Date(b.expiresAt).toISOString().replace('T', ' ').slice(0, 19) : 'never', 'expires');
+      const td = cell(tr, '');
+      if (b.source !== 'config') {
+        const button = document.createElement('button');
+        button.textContent = 'lift';
+        button.onclick = async () => {
+          await fetch(`/api/v1/bans/${encodeURIComponent(b.id)}`, { method: 'DELETE', headers: headers() });
+          await refreshBans();
+        };
+        td.replaceChildren(button);
+      }
+      return tr;
+    }),
+  );
 }
 
 function renderTalkers(el, talkers) {
@@ -137,6 +167,8 @@ function render(s) {
   renderTalkers($('top-addresses'), s.topAddresses);
   addEvents(s.events);
   spark(s.messagesPerSecond);
+  // Bans change rarely: re-read every few updates, and at once when a ban event arrives.
+  if (++updates % 5 === 1 || s.events.some((e) => e.kind === 'banned')) void refreshBans().catch(() => undefined);
 }
 
 function online(on) {

@@ -6,6 +6,7 @@ import { httpOptionsSchema, type HttpListenerOptions } from './listener-http.js'
 import { authChainSchema, type AuthenticatorConfig } from './security.js';
 import { tlsSchema, type TlsConfig } from './listener-tls.js';
 import { dtlsSchema, type DtlsConfig } from './listener-dtls.js';
+import { rateLimitsProperties, type ListenerRateLimits } from './guard.js';
 
 /** A registered listener protocol: a built-in (`mqtt`, `mqtt-ws`, `coap`, `amqp`, `http`) or one a plugin contributed. */
 export type ListenerProtocol = string;
@@ -39,6 +40,8 @@ export interface ListenerConfig {
   readonly anonymous?: boolean;
   /** Client-id binding: a template the client id must equal once admitted, e.g. "{principal}". */
   readonly clientId?: string;
+  /** This listener's overrides of the `guard` section (docs/guard.md). */
+  readonly guard?: { readonly limits?: ListenerRateLimits };
 }
 
 export const listenerSchema = {
@@ -71,5 +74,10 @@ export const listenerSchema = {
     auth: authChainSchema,
     anonymous: { type: 'boolean' },
     clientId: { type: 'string', minLength: 1, description: 'client-id binding template, e.g. "{principal}"' },
+    guard: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { limits: { type: 'object', additionalProperties: false, properties: rateLimitsProperties(false) } },
+    },
   },
 } as const;

@@ -15,6 +15,7 @@ import type { AmqpMetrics } from './metrics.js';
 import type { AmqpDeviceClient, AmqpDeviceClients } from './device-clients.js';
 import type { InboundLink } from './inbound-link.js';
 import type { RheaContainer, RheaReceiver } from './rhea-types.js';
+import type { LimitKeys, Limiter } from '../../guard/limiter.js';
 
 /** What every connection of one listener shares. */
 export interface ConnectionDeps<C = MessagePathConnection> {
@@ -25,6 +26,8 @@ export interface ConnectionDeps<C = MessagePathConnection> {
   readonly clients: AmqpDeviceClients;
   readonly container: RheaContainer;
   readonly counters: ListenerCounters;
+  /** The listener's rate limits (guard.limits with its overrides). */
+  readonly limiter: Limiter;
   /** True once the listener is stopping: no new credit is granted. */
   readonly isDraining: () => boolean;
   /** Called with +1 / -1 as deliveries enter and leave the pipeline (each link's InboundLink calls it). */
@@ -49,6 +52,8 @@ export interface MessagePathConnection {
   readonly client: AmqpDeviceClient | undefined;
   /** The link state of one of the device's sender links (our receivers); undefined once it was dropped. */
   inboundLink(receiver: RheaReceiver): InboundLink | undefined;
+  /** Rate-limit bucket keys, once admitted. */
+  readonly limitKeys: LimitKeys | undefined;
   /** True while no new deliveries may be taken (admission pending, closing, draining). */
   readonly paused: boolean;
   /** Runs `fn` at the end of this turn of the event loop (settlements leave in one write). */

@@ -19,6 +19,7 @@ import { saslMechanisms, type SaslResult } from './sasl.js';
 import { InboundLink } from './inbound-link.js';
 import { deferIdleWhileNotReading, type IdleClock } from './idle-timeout.js';
 import { onMessage } from './on-message.js';
+import type { LimitKeys } from '../../guard/limiter.js';
 import type { ConnectionDeps as SharedDeps, MessagePathConnection } from './connection-view.js';
 import type { RheaConnection, RheaContext, RheaLink, RheaReceiver, RheaSender, RheaSession } from './rhea-types.js';
 
@@ -42,6 +43,7 @@ export class AmqpConnection implements MessagePathConnection {
   private isAdmitted = false;
   private deviceClient: AmqpDeviceClient | undefined;
   private readonly receivers = new Map<RheaReceiver, InboundLink>();
+  private rateKeys: LimitKeys | undefined;
   private readonly senders = new Map<RheaSender, string>();
   private readonly sessions = new Map<RheaSession, Set<RheaLink>>();
   private readonly sasl: SaslResult = {};
@@ -85,6 +87,17 @@ export class AmqpConnection implements MessagePathConnection {
     this.shim.on('data', () => this.checkIncomplete());
     // rhea reports 'disconnected' only for connections not cleanly closed; the socket always says 'close'.
     socket.on('close', () => this.onDisconnected());
+    // guard.slowPeers: a frame or a multi-frame delivery dripping in, or output the peer does not read.
+    const unwatch = deps.ctx.guard.watchPeer({
+      listener: ctx.config.name,
+      remoteAddress: this.remoteAddress,
+      clientId: () => this.clientId,
+      bytesIn: () => socket.bytesRead,
+      receiving: () => !this.admitting && !socket.isPaused() && (this.shim.midFrame || [...this.receivers.values()].some((l) => l.incompleteBytes() > 0)),
+      outboundBytes: () => socket.writableLength,
+      close: () => this.shim.destroy(),
+    });
+    socket.once('close', unwatch);
   }
 
   private bind(): void {
@@ -137,6 +150,11 @@ export class AmqpConnection implements MessagePathConnection {
     return this.deviceClient;
   }
 
+  /** Rate-limit bucket keys, once admitted. */
+  get limitKeys(): LimitKeys | undefined {
+    return this.rateKeys;
+  }
+
   inboundLink(receiver: RheaReceiver): InboundLink | undefined {
     return this.receivers.get(receiver);
   }
@@ -151,6 +169,11 @@ export class AmqpConnection implements MessagePathConnection {
     if (guard.refuseClient(this.deps.ctx.config.name, { remoteAddress: this.remoteAddress, clientId: this.clientId })) {
       // Refused as an authentication failure is: open, then close with the error (AMQP 1.0 §2.4.1).
       this.closeWithError('amqp:unauthorized-access', 'banned');
+      return;
+    }
+    // guard.overload: refused as a resource limit (AMQP 1.0 §2.8.15), after our open (§2.4.1).
+    if (guard.refuseOverloaded(this.deps.ctx.config.name)) {
+      this.closeWithError('amqp:resource-limit-exceeded', 'server busy');
       return;
     }
     // No more frames are read until admission decides; links attached meanwhile get no credit.
@@ -196,6 +219,7 @@ export class AmqpConnection implements MessagePathConnection {
       ...(this.tls !== undefined && { tls: this.tls }),
     });
     this.isAdmitted = true;
+    this.rateKeys = this.deps.limiter.keys(this.remoteAddress, this.clientId, this.identity?.principal);
     metrics.connectionsTotal.inc({ listener: ctx.config.name, result: 'accepted' });
     const client = this.deps.clients.acquire(this.clientId, this.identity?.principal);
     this.deviceClient = client;
@@ -241,6 +265,12 @@ export class AmqpConnection implements MessagePathConnection {
     if (!links || this.closing) return false;
     if (links.size >= this.deps.options.maxLinksPerSession) {
       this.flood(`more than ${this.deps.options.maxLinksPerSession} links on one session`, 'AMQP-1.0-2.7.2');
+      return false;
+    }
+    // guard.limits links: the attach is answered and the link detached at once (AMQP 1.0 §2.6.3) with the error.
+    const t = this.deps.limiter.admit(this.limitKeys ?? this.deps.limiter.keys(this.remoteAddress, this.clientId), 'links');
+    if (t?.enforced) {
+      link.close({ condition: 'amqp:resource-limit-exceeded', description: `link attach rate too high, retry in ${t.retryAfterMs} ms` });
       return false;
     }
     links.add(link);

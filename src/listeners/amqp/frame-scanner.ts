@@ -40,6 +40,11 @@ export class FrameScanner {
 
   constructor(private readonly maxFrameBytes: number) {}
 
+  /** True while a frame (or the protocol header) is partly received. */
+  get midFrame(): boolean {
+    return this.headFill > 0 || this.remaining > 0;
+  }
+
   /** Frames whose header has been read so far. */
   get frames(): number {
     return this.framesSeen;

@@ -32,6 +32,9 @@ export class InboundLink {
   private oversize = false;
   private readonly batch: number;
   private readonly timers = new Set<NodeJS.Timeout>();
+  /** No credit is granted until the rate limits' buckets are out of debt (guard.limits). */
+  private throttle: NodeJS.Timeout | undefined;
+  private throttleUntil = 0;
 
   constructor(
     readonly receiver: RheaReceiver,
@@ -79,7 +82,7 @@ export class InboundLink {
 
   /** Grants credit up to the limit; `paused` (draining, not yet admitted) grants none. */
   topUp(paused: boolean): void {
-    if (paused || this.closed) return;
+    if (paused || this.closed || this.throttle) return;
     const credit = this.receiver.credit;
     const deficit = this.options.maxInflight - credit - this.pending - this.withheld;
     if (deficit <= 0 || (deficit < this.batch && credit > 0)) return;
@@ -127,8 +130,26 @@ export class InboundLink {
     this.timers.add(t);
   }
 
+  /**
+   * Over a rate limit: no new credit for `ms`, then `done` (which tops up).
+   * Credit already granted stays the device's (at most `maxInflight`), so
+   * nothing it sent is refused; it just runs dry (AMQP 1.0 §2.6.7).
+   */
+  withholdCredit(ms: number, done: () => void): void {
+    const until = Date.now() + ms;
+    if (this.closed || until <= this.throttleUntil) return;
+    this.throttleUntil = until;
+    clearTimeout(this.throttle);
+    this.throttle = setTimeout(() => {
+      this.throttle = undefined;
+      done();
+    }, ms);
+    this.throttle.unref();
+  }
+
   close(): void {
     this.closed = true;
+    clearTimeout(this.throttle);
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
   }

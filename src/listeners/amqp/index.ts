@@ -59,6 +59,7 @@ export class AmqpListener implements Listener {
       container,
       counters: this.counters,
       isDraining: () => this.draining,
+      limiter: ctx.guard.limiter(ctx.config.name, ctx.config.guard?.limits),
       onOpen: (socket) => this.accepts.admitted(socket),
       onInflight: (delta) => {
         this.inflight += delta;

@@ -43,6 +43,10 @@ export function onMessage(conn: MessagePathConnection, x: RheaContext): void {
     finish(conn, link, delivery, m, presettled, { kind: 'rejected', status: 400, code: 'TG_ERR_AMQP_INVALID_MESSAGE', reason: built.reason }, built.condition);
     return;
   }
+  // guard.limits: over a rate, the message still goes on, and the link gets no new credit until the buckets refill.
+  const throttle = conn.limitKeys && conn.deps.limiter.chargeMessage(conn.limitKeys, built.payload.length);
+  const pause = Math.max(throttle?.enforced ? throttle.retryAfterMs : 0, conn.deps.limiter.overloadPauseMs());
+  if (pause > 0) link.withholdCredit(pause, () => link.topUp(conn.paused));
   link.reserveInbound();
   // At the end of the turn its outcome arrives in (see defer), the delivery gives its credit slot back and is settled.
   const settle = (outcome: Outcome): void =>

@@ -43,6 +43,11 @@ export class SocketShim extends EventEmitter {
     });
   }
 
+  /** True while a frame is partly received (guard.slowPeers). */
+  get midFrame(): boolean {
+    return this.scanner.midFrame;
+  }
+
   get encrypted(): boolean {
     return (this.socket as TLSSocket).encrypted === true;
   }

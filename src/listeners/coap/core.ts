@@ -23,10 +23,14 @@ import type { CoapEvent, Endpoint, RequestContext, ResponseSpec } from './types.
 import { shapePayload } from './shape.js';
 import { SeparateWatch } from './separate-watch.js';
 import { IdleWaiters } from '../../util/idle-waiters.js';
+import type { Limiter } from '../../guard/limiter.js';
+import type { ListenerRateLimits } from '../../config/types.js';
 
 export type { CoapEvent, Endpoint, RequestContext, ResponseSpec } from './types.js';
 
 export class CoapCore implements NotificationSink {
+  /** The listener's rate limits (guard.limits with its overrides). */
+  readonly limiter: Limiter;
   readonly peers: PeerTable;
   readonly conExchanges: ExchangeCache;
   readonly nonExchanges: ExchangeCache;
@@ -59,7 +63,9 @@ export class CoapCore implements NotificationSink {
     private readonly events: Counter<'listener' | 'event'>,
     observe: ObserveManager,
     maxPeers: number,
+    limits?: ListenerRateLimits,
   ) {
+    this.limiter = guard.limiter(name, limits);
     this.peers = new PeerTable({
       maxPeers,
       idleMs: options.peerIdleMs,
@@ -105,6 +111,11 @@ export class CoapCore implements NotificationSink {
    * datagrams must not become a flood of log lines. Suppressed reports are
    * still counted in `thinggate_downstream_coap_events_total`.
    */
+  /** While the gateway is overloaded (guard.overload): the Max-Age in seconds for a 5.03; undefined otherwise. */
+  overloaded(): number | undefined {
+    return this.guard.refuseOverloaded(this.name) ? this.guard.overloadRetryAfterSeconds : undefined;
+  }
+
   report(event: Omit<SecurityEvent, 'listener'>): void {
     const second = Math.floor(Date.now() / 1000);
     let b = this.reportBudget.get(event.kind);

@@ -48,6 +48,12 @@ export function onRequest(core: CoapCore, peer: Peer, msg: CoapMessage, size: nu
     core.respond(ctx, diagnostic(C.METHOD_NOT_ALLOWED, `method code ${msg.code >> 5}.${String(msg.code & 31).padStart(2, '0')} is not supported`));
     return;
   }
+  // guard.overload: 5.03 with Max-Age (RFC 7252 §5.9.3.4).
+  const busy = core.overloaded();
+  if (busy !== undefined) {
+    core.respond(ctx, unavailableSpec('server busy', busy));
+    return;
+  }
   if (!core.peers.take(peer, now)) {
     const retryMs = core.peers.retryAfterMs(peer);
     core.count('rate-limited');
@@ -164,6 +170,13 @@ function dispatch(core: CoapCore, ctx: RequestContext, payload: Buffer, block1: 
   if (peer.inflight >= core.maxInflight) {
     core.count('dropped');
     core.respond(ctx, unavailableSpec(`more than ${core.maxInflight} requests in flight`, 1));
+    return;
+  }
+  // guard.limits: 4.29 with Max-Age = seconds until the buckets allow it (RFC 8516 §3).
+  const throttle = core.limiter.admitMessage(core.limiter.keys(peer.address, peer.clientId, peer.identity?.principal), payload.length);
+  if (throttle?.enforced) {
+    core.count('rate-limited');
+    core.respond(ctx, { ...diagnostic(C.TOO_MANY_REQUESTS, `${throttle.resource} rate too high`), options: [maxAge(throttle.retryAfterMs)] });
     return;
   }
   const contentType = req.contentFormat !== undefined ? mediaTypeForCoapFormat(req.contentFormat) : undefined;

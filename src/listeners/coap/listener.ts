@@ -58,6 +58,7 @@ export class CoapListener implements Listener {
       events,
       observe,
       config.limits.maxConnections,
+      config.guard?.limits,
     );
   }
 

@@ -7,6 +7,10 @@
  * subscriber is usually given, RFC 4291 §2.5.4 / RFC 6177).
  */
 
+import { sourceKey } from '../../util/address.js';
+
+export { sourceKey };
+
 /** One source's token bucket. */
 interface Bucket {
   tokens: number;
@@ -23,45 +27,6 @@ export interface SourceRateLimits {
   readonly ipv6PrefixBits: number;
   /** Sources remembered at most; a full bucket is forgotten first, as it equals a fresh one. */
   readonly maxSources: number;
-}
-
-/**
- * The rate-limit key of a source address: the IPv4 address itself (also
- * when written IPv4-mapped, `::ffff:a.b.c.d`), or the IPv6 address masked to
- * its first `prefixBits` bits, written `hex:hex:…/bits`.
- */
-export function sourceKey(address: string, prefixBits: number): string {
-  const bare = address.replace(/%.*$/, '').toLowerCase();
-  if (!bare.includes(':')) return bare;
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(bare);
-  if (mapped) return mapped[1]!;
-  const groups = ipv6Groups(bare);
-  if (!groups) return bare;
-  const out: string[] = [];
-  for (let i = 0; i < 8; i++) {
-    const keep = Math.max(0, Math.min(16, prefixBits - i * 16));
-    out.push((keep === 0 ? 0 : groups[i]! & (0xffff << (16 - keep)) & 0xffff).toString(16));
-  }
-  return `${out.join(':')}/${prefixBits}`;
-}
-
-/** The eight 16-bit groups of an IPv6 address (`::` expanded, a trailing dotted IPv4 part read as two groups). */
-function ipv6Groups(address: string): number[] | undefined {
-  let text = address;
-  const v4 = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
-  if (v4) {
-    const b = v4.slice(1, 5).map(Number);
-    text = `${text.slice(0, v4.index)}${((b[0]! << 8) | b[1]!).toString(16)}:${((b[2]! << 8) | b[3]!).toString(16)}`;
-  }
-  const halves = text.split('::');
-  if (halves.length > 2) return undefined;
-  const parse = (g: string): number[] => (g === '' ? [] : g.split(':').map((x) => (/^[0-9a-f]{1,4}$/.test(x) ? parseInt(x, 16) : NaN)));
-  const head = parse(halves[0]!);
-  const tail = halves.length === 2 ? parse(halves[1]!) : [];
-  const zeros = halves.length === 2 ? 8 - head.length - tail.length : 0;
-  if (zeros < 0) return undefined;
-  const all = [...head, ...Array<number>(zeros).fill(0), ...tail];
-  return all.length === 8 && all.every((g) => !Number.isNaN(g)) ? all : undefined;
 }
 
 export class SourceRateLimiter {

@@ -5,6 +5,8 @@ import type { BanSubject } from '../../guard/bans.js';
 import type { HttpListenerOptions } from '../../config/types.js';
 import type { Admission, Pipeline } from '../listener.js';
 import { IdleWaiters } from '../../util/idle-waiters.js';
+import type { Limiter } from '../../guard/limiter.js';
+import type { ListenerRateLimits } from '../../config/types.js';
 
 export class HttpCore {
   messagesIn = 0;
@@ -14,6 +16,8 @@ export class HttpCore {
   /** The last admission per connection, keyed by credentials and client id. */
   readonly admissions = new WeakMap<Socket, { key: string; admission: Admission }>();
   private readonly drained = new IdleWaiters(() => this.inflight === 0);
+  /** The listener's rate limits (guard.limits with its overrides). */
+  readonly limiter: Limiter;
 
   constructor(
     readonly name: string,
@@ -21,7 +25,10 @@ export class HttpCore {
     readonly maxBodyBytes: number,
     readonly pipeline: Pipeline,
     private readonly guard: Guard,
-  ) {}
+    limits?: ListenerRateLimits,
+  ) {
+    this.limiter = guard.limiter(name, limits);
+  }
 
   report(event: Omit<SecurityEvent, 'listener'>): void {
     this.guard.report({ ...event, listener: this.name });
@@ -34,6 +41,11 @@ export class HttpCore {
       (this.guard.refuseClient(this.name, client, false) ??
         (principal !== undefined ? this.guard.refusePrincipal(this.name, principal, client) : undefined)) !== undefined
     );
+  }
+
+  /** While the gateway is overloaded (guard.overload): the Retry-After in seconds for a 503; undefined otherwise. */
+  overloaded(): number | undefined {
+    return this.guard.refuseOverloaded(this.name) ? this.guard.overloadRetryAfterSeconds : undefined;
   }
 
   /** Called when a request leaves the pipeline. */

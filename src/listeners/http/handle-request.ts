@@ -16,6 +16,8 @@ const ALLOWED = 'POST, PUT';
 
 export async function onRequest(core: HttpCore, req: IncomingMessage, res: ServerResponse): Promise<void> {
   core.messagesIn++;
+  const busy = core.overloaded();
+  if (busy !== undefined) return send(core, res, errorAnswer(503, 'TG_ERR_OVERLOADED', 'server busy', { 'retry-after': String(busy) }));
   const url = req.url ?? '/';
   const q = url.indexOf('?');
   const path = q < 0 ? url : url.slice(0, q);
@@ -63,6 +65,12 @@ export async function onRequest(core: HttpCore, req: IncomingMessage, res: Serve
   const body = await readBody(req, max);
   if (body === 'too-large') return tooLarge(core, req, res, undefined);
   if (body === 'aborted') return;
+  // guard.limits: 429 with Retry-After in seconds (RFC 6585 §4, RFC 9110 §10.2.3).
+  const throttle = core.limiter.admitMessage(core.limiter.keys(remoteAddress, clientId, principal), body.length);
+  if (throttle?.enforced) {
+    const retry = String(Math.max(1, Math.ceil(throttle.retryAfterMs / 1000)));
+    return send(core, res, errorAnswer(429, 'TG_ERR_RATE_LIMITED', `${throttle.resource} rate too high`, { 'retry-after': retry }));
+  }
   const ct = req.headers['content-type'];
   const corr = req.headers['x-correlation-id'];
   const identity = admission.identity;

@@ -22,12 +22,21 @@ export class HttpListener implements Listener {
   private readonly core: HttpCore;
   private server?: Server;
   private readonly sockets = new Set<Socket>();
+  /** Bytes read on a socket up to the end of its last complete request (guard.slowPeers). */
+  private readonly received = new WeakMap<Socket, number>();
   private readonly accepts: AcceptGuard;
 
   constructor(private readonly context: ListenerContext) {
     const { config } = context;
     this.name = config.name;
-    this.core = new HttpCore(config.name, { ...HTTP_DEFAULTS, ...config.http }, config.limits.maxPacketBytes, context.pipeline, context.guard);
+    this.core = new HttpCore(
+      config.name,
+      { ...HTTP_DEFAULTS, ...config.http },
+      config.limits.maxPacketBytes,
+      context.pipeline,
+      context.guard,
+      config.guard?.limits,
+    );
     this.accepts = new AcceptGuard({
       listener: config.name,
       limits: config.limits,
@@ -42,6 +51,10 @@ export class HttpListener implements Listener {
     const o = this.core.options;
     const handler = (req: IncomingMessage, res: ServerResponse): void => {
       this.accepts.admitted(req.socket);
+      // guard.slowPeers: a request counts as in progress until its body has been read.
+      const done = (): void => void this.received.set(req.socket, req.socket.bytesRead);
+      req.once('end', done);
+      res.once('finish', done);
       onRequest(this.core, req, res).catch((err: unknown) => {
         logger.error({ err }, 'http ingress request failed');
         if (!res.headersSent) {
@@ -58,7 +71,9 @@ export class HttpListener implements Listener {
     server.on('connection', (s: Socket) => {
       this.sockets.add(s);
       s.once('close', () => this.sockets.delete(s));
+      if (!tls) this.watch(s);
     });
+    if (tls) server.on('secureConnection', (s: Socket) => this.watch(s));
     // Unparseable requests: answer 400 and close (RFC 9112 §2.2), count, never crash.
     server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
       this.core.protocolErrors++;
@@ -74,6 +89,26 @@ export class HttpListener implements Listener {
     await listenTcp(server, this.name, config.host, config.port);
     server.on('error', (err) => logger.warn({ err }, 'http ingress server error'));
     this.server = server;
+  }
+
+  /**
+   * guard.slowPeers on one connection (the TLS socket under TLS): bytes past
+   * the end of the last complete request are a request in progress, so a
+   * header or body dripping in is caught; a peer not reading its responses too.
+   */
+  private watch(s: Socket): void {
+    const remoteAddress = s.remoteAddress ?? 'unknown';
+    this.received.set(s, 0);
+    const unwatch = this.context.guard.watchPeer({
+      listener: this.name,
+      remoteAddress,
+      clientId: () => undefined,
+      bytesIn: () => s.bytesRead,
+      receiving: () => s.bytesRead > (this.received.get(s) ?? 0),
+      outboundBytes: () => s.writableLength,
+      close: () => s.destroy(),
+    });
+    s.once('close', unwatch);
   }
 
   async stop(options: { drain?: boolean; timeoutMs?: number } = {}): Promise<void> {

@@ -25,6 +25,7 @@ import { connectLevel } from './validate-connect.js';
 import { publishWill } from './will.js';
 import { park, takeSession } from './persistence.js';
 import type { ConnectionState, ListenerShared as SharedState, MqttSession, RemoteInfo, Will } from './session.js';
+import type { LimitKeys } from '../../guard/limiter.js';
 
 export { QOS2_DISPATCHING, QOS2_RECEIVED, type ConnectionState, type RemoteInfo } from './session.js';
 /** The listener state that MqttConnection's are given. */
@@ -78,8 +79,15 @@ export class MqttConnection implements MqttSession {
   private readonly parser: Parser;
   private readonly frames: Framer;
   private lastRx = Date.now();
+  /** Bytes received (guard.slowPeers). */
+  private rxBytes = 0;
   private keepaliveTimer: NodeJS.Timeout | undefined;
   private paused = false;
+  /** Rate-limit bucket keys, once CONNECT named the client (guard.limits). */
+  private limitKeys: LimitKeys | undefined;
+  /** Reading is paused until the rate limits' buckets are out of debt. */
+  private throttledUntil = 0;
+  private throttleTimer: NodeJS.Timeout | undefined;
   /** Set once the connection is being closed: nothing more is read or dispatched. */
   private closing = false;
   /** Aborted when the connection starts closing: no acknowledgement can follow (Envelope.signal). */
@@ -116,6 +124,17 @@ export class MqttConnection implements MqttSession {
     });
     shared.connections.add(this);
     shared.metrics.connections.inc();
+    // guard.slowPeers: a packet dripping in while thinggate reads, or output the client does not read.
+    const unwatch = shared.ctx.guard.watchPeer({
+      listener: this.listener,
+      remoteAddress: remote.address,
+      clientId: () => this.clientId,
+      bytesIn: () => this.rxBytes,
+      receiving: () => this.frames.midPacket && !this.paused && !this.closing,
+      outboundBytes: () => socket.writableLength,
+      close: () => this.destroy(),
+    });
+    socket.once('close', unwatch);
   }
 
   // ---- reading ---------------------------------------------------------
@@ -123,6 +142,7 @@ export class MqttConnection implements MqttSession {
   private onData(chunk: Buffer): void {
     if (this.state === 'closed') return;
     this.lastRx = Date.now();
+    this.rxBytes += chunk.length;
     const problem = this.frames.push(chunk, this.onFrame);
     if (problem) {
       if (problem.kind === 'oversize') {
@@ -286,6 +306,7 @@ export class MqttConnection implements MqttSession {
     this.connacked = true;
     this.state = 'connected';
     this.source = Object.freeze({ ...this.source, clientId, ...(identity && { identity }) });
+    this.limitKeys = this.shared.limiter.keys(this.remote.address, clientId, identity?.principal);
     this.log = this.log.child({ clientId });
     // While reading is still paused (admission backlog), resuming arms it.
     if (!this.paused) this.restartKeepalive();
@@ -390,6 +411,45 @@ export class MqttConnection implements MqttSession {
     return this.shared.ctx.pipeline.handle(env);
   }
 
+  admitPublish(qos: number, bytes: number): 'go' | 'refuse' | 'closed' {
+    const limiter = this.shared.limiter;
+    // guard.overload throttling publishers: reads stop for a while after each message.
+    const overloadPause = limiter.overloadPauseMs();
+    if (overloadPause > 0) this.throttle(overloadPause);
+    const keys = this.limitKeys;
+    if (!keys) return 'go';
+    const { mqtt5, mqtt5DisconnectReasonCode } = limiter.mqtt5;
+    // MQTT 5 can refuse a QoS 1/2 PUBLISH (PUBACK/PUBREC 0x97, §3.4.2.1) or end the connection; everything else is slowed by not reading.
+    if (this.version === 5 && (mqtt5 === 'disconnect' || (mqtt5 === 'puback' && qos > 0))) {
+      const t = limiter.admitMessage(keys, bytes);
+      if (!t?.enforced) return 'go';
+      if (mqtt5 === 'puback') return 'refuse';
+      this.closeWith(mqtt5DisconnectReasonCode, `${t.resource} rate too high`);
+      return 'closed';
+    }
+    const t = limiter.chargeMessage(keys, bytes);
+    if (t?.enforced) this.throttle(t.retryAfterMs);
+    return 'go';
+  }
+
+  admitSubscription(): boolean {
+    const t = this.limitKeys && this.shared.limiter.admit(this.limitKeys, 'subscriptions');
+    return !t?.enforced;
+  }
+
+  /** Stops reading for `ms` (rate limits): the client's TCP window fills and it slows down; nothing is refused. */
+  private throttle(ms: number): void {
+    const until = Date.now() + ms;
+    if (until <= this.throttledUntil) return;
+    this.throttledUntil = until;
+    clearTimeout(this.throttleTimer);
+    this.throttleTimer = setTimeout(() => {
+      this.throttleTimer = undefined;
+      this.updateFlow();
+    }, ms);
+    this.updateFlow();
+  }
+
   /** Called once per outcome, after its acknowledgement was written: frees a slot and replays held packets. */
   settled(): void {
     this.pending--;
@@ -401,7 +461,7 @@ export class MqttConnection implements MqttSession {
   /** Pauses reading while admission runs, while too many outcomes are awaited, or while draining. */
   updateFlow(): void {
     if (this.state === 'closed') return;
-    const pause = this.backlog !== undefined || this.shared.draining || this.pending >= this.shared.limits.maxInflight;
+    const pause = this.backlog !== undefined || this.shared.draining || this.pending >= this.shared.limits.maxInflight || this.throttleTimer !== undefined;
     if (pause === this.paused) return;
     this.paused = pause;
     if (pause) {
@@ -500,6 +560,7 @@ export class MqttConnection implements MqttSession {
     this.closed.abort();
     clearTimeout(this.keepaliveTimer);
     this.endSession();
+    clearTimeout(this.throttleTimer);
     this.shared.connections.delete(this);
     this.shared.metrics.connections.dec();
     // Registered from the takeover stage on (presence, then subscriptions); a no-op for a connection never registered.

@@ -57,6 +57,7 @@ export class MqttListener implements Listener {
       name: ctx.config.name,
       limits: ctx.config.limits,
       options: ctx.config.mqtt,
+      limiter: ctx.guard.limiter(ctx.config.name, ctx.config.guard?.limits),
       metrics,
       connections: new Set(),
       sessions: { store: ctx.sessions ?? new MemorySessionStore<DeviceMessage>(), devices: ctx.devices, options: ctx.config.mqtt.sessions, metrics },

@@ -15,6 +15,7 @@ import type { MqttMetrics } from './metrics.js';
 import type { PacketWriter } from './writer.js';
 import type { SessionContext } from './persistence.js';
 import type { InboundQos } from './inbound.js';
+import type { Limiter } from '../../guard/limiter.js';
 
 /** A Will message as CONNECT carries it [MQTT-3.1.2-8]. */
 export type Will = NonNullable<IConnectPacket['will']>;
@@ -37,6 +38,8 @@ export interface ListenerShared<C = MqttSession> {
   readonly limits: ListenerLimits;
   readonly options: MqttListenerOptions;
   readonly metrics: MqttMetrics;
+  /** The listener's rate limits (guard.limits with its overrides). */
+  readonly limiter: Limiter;
   readonly connections: Set<C>;
   /** The gateway's session store and what parked sessions need. */
   readonly sessions: SessionContext;
@@ -95,6 +98,15 @@ export interface MqttSession extends Subscriber {
   beginConnect(version: number): void;
   established(clientId: string, identity: Identity | undefined): void;
   dispatch(env: Envelope): Promise<Outcome>;
+  /**
+   * Rate limits on one inbound PUBLISH of `bytes`: `go` dispatches it (reads
+   * may pause for a while after it), `refuse` answers it 0x97 without
+   * dispatching (MQTT 5, QoS 1/2, `mqtt5: puback`), `closed` means the
+   * connection was closed with DISCONNECT 0x96/0x97.
+   */
+  admitPublish(qos: number, bytes: number): 'go' | 'refuse' | 'closed';
+  /** Rate limits on one SUBSCRIBE filter: false when over (SUBACK 0x97 / 0x80). */
+  admitSubscription(): boolean;
   settled(): void;
   deliver(message: DeviceMessage, qos: QoS, subscriptionIds?: readonly number[]): boolean;
   fail(err: unknown): void;

@@ -10,8 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { BanList, banValueProblem } from '../../../src/guard/bans.js';
-import { Guard } from '../../../src/guard/guard.js';
-import { TokenBuckets } from '../../../src/guard/rate.js';
+import { GUARD_OFF, Guard } from '../../../src/guard/guard.js';
+import { EmbeddedRateCounter } from '../../../src/guard/rate-counter.js';
 import { Metrics } from '../../../src/observability/metrics.js';
 import type { GuardConfig } from '../../../src/config/types.js';
 
@@ -30,8 +30,10 @@ const config = (over: Partial<GuardConfig> = {}): GuardConfig => ({
   bans: [],
   exempt: [],
   scoring: { enabled: true, weights: {}, defaultWeight: 1, halfLifeSeconds: 10, threshold: 30, banSeconds: 60, maxBanSeconds: 200 },
-  limits: { connectionsPerSecond: 0, connectionBurst: 1 },
+  limits: GUARD_OFF.limits,
   flapping: { enabled: true, maxConnects: 3, maxAddressConnects: 3, windowSeconds: 10, banSeconds: 30 },
+  slowPeers: GUARD_OFF.slowPeers,
+  overload: GUARD_OFF.overload,
   ...over,
 });
 
@@ -141,17 +143,18 @@ describe('Guard scoring', () => {
   });
 });
 
-describe('TokenBuckets', () => {
+describe('connection-rate buckets', () => {
   it('lets a burst through, then perSecond, per key; 0 never limits', () => {
     const c = clock();
-    const b = new TokenBuckets(2, 3, c.now);
-    expect([1, 2, 3, 4].map(() => b.take('a'))).toEqual([true, true, true, false]);
-    expect(b.take('b')).toBe(true);
+    const b = new EmbeddedRateCounter({ perSecond: 2, burst: 3 }, c.now);
+    const take = (k: string) => b.take(k, 1) === 0;
+    expect([1, 2, 3, 4].map(() => take('a'))).toEqual([true, true, true, false]);
+    expect(take('b')).toBe(true);
     c.advance(500); // one token back
-    expect([b.take('a'), b.take('a')]).toEqual([true, false]);
+    expect([take('a'), take('a')]).toEqual([true, false]);
     c.advance(60_000); // refilled to the burst, not beyond
-    expect([1, 2, 3, 4].map(() => b.take('a'))).toEqual([true, true, true, false]);
-    const off = new TokenBuckets(0, 1, c.now);
-    expect([1, 2, 3].every(() => off.take('a'))).toBe(true);
+    expect([1, 2, 3, 4].map(() => take('a'))).toEqual([true, true, true, false]);
+    const off = new EmbeddedRateCounter({ perSecond: 0, burst: 1 }, c.now);
+    expect([1, 2, 3].every(() => off.take('a', 1) === 0)).toBe(true);
   });
 });

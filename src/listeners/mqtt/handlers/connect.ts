@@ -29,6 +29,7 @@ type Stage = (c: MqttSession, cx: ConnectContext) => boolean | Promise<boolean>;
 /** The connect stages, in order. */
 export const CONNECT_STAGES: ReadonlyArray<readonly [string, Stage]> = [
   ['protocol-version', checkProtocolVersion],
+  ['overload', checkOverload],
   ['client-identifier', checkClientId],
   ['features', checkFeatures],
   ['ban', checkBan],
@@ -116,6 +117,11 @@ function checkFeatures(c: MqttSession, cx: ConnectContext): boolean {
     }
   }
   return true;
+}
+
+/** Overload protection (guard.overload): CONNACK 0x89 Server busy (v5), 0x03 Server unavailable (3.1.1). */
+function checkOverload(c: MqttSession): boolean {
+  return c.shared.ctx.guard.refuseOverloaded(c.listener) ? refuse(c, RC.SERVER_BUSY, V3_CONNACK.SERVER_UNAVAILABLE, 'server busy') : true;
 }
 
 /** A banned client id or address: CONNACK 0x8A Banned (v5), 0x05 Not authorized (3.1.1, which has no such code). */

@@ -48,11 +48,19 @@ export function handlePublish(c: MqttSession, p: IPublishPacket): void {
     // Still being dispatched: its PUBREC goes out when the first dispatch completes.
     if (state === QOS2_DISPATCHING) return;
   }
+  const payload = p.payload as Buffer;
+  // guard.limits (docs/guard.md): refused without dispatching. PUBACK/PUBREC may not carry 0x96 Message rate
+  // too high (a DISCONNECT code, MQTT 5.0 §3.14.2.1); their list has 0x97 Quota exceeded (§3.4.2.1, §3.5.2.1).
+  const admitted = c.admitPublish(qos, payload.length);
+  if (admitted === 'closed') return;
+  if (admitted === 'refuse') {
+    c.wire.ack(qos === 1 ? 'puback' : 'pubrec', id, RC.QUOTA_EXCEEDED, 'message rate too high');
+    return;
+  }
   if (qos > 0) {
     // [MQTT-3.3.4-9]: more unacknowledged QoS 1/2 PUBLISHes than our Receive Maximum.
     if (!c.inbound.begin(qos as 1 | 2, id, v5)) throw receiveMaximumExceeded(c.shared.limits.maxInflight);
   }
-  const payload = p.payload as Buffer;
   // [MQTT-3.3.2-4]: a payload declared UTF-8 that is not is refused with 0x99, without disconnecting.
   if (v5 && props?.payloadFormatIndicator && !isUtf8(payload)) {
     const rejection: Outcome = { kind: 'rejected', status: 400, code: 'TG_ERR_MQTT_PAYLOAD_FORMAT', reason: 'payload is not valid UTF-8' };

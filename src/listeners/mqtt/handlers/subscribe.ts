@@ -38,6 +38,11 @@ export function handleSubscribe(c: MqttSession, p: ISubscribePacket): void {
       granted.push(v5 ? RC.NOT_AUTHORIZED : V3_SUBACK_FAILURE);
       continue;
     }
+    // guard.limits subscriptions: v5 0x97 Quota exceeded, v3.1.1 0x80 Failure.
+    if (!c.admitSubscription()) {
+      granted.push(v5 ? RC.QUOTA_EXCEEDED : V3_SUBACK_FAILURE);
+      continue;
+    }
     const qos = Math.min(sub.qos, c.shared.options.maximumQos) as QoS;
     const existed = c.shared.ctx.devices.subscribe(c, sub.topic, {
       qos,
