@@ -12,6 +12,7 @@ import { aclSchema } from './sections/security.js';
 import { adminSchema, logSchema, shutdownSchema } from './sections/admin.js';
 import { guardSchema } from './sections/guard.js';
 import { pluginsSchema } from './sections/plugins.js';
+import { commandsSchema } from './sections/commands.js';
 import { BUILTIN_CATALOG, type ConfigCatalog } from './catalog.js';
 
 /** The schema for a catalog: listener protocols and pool strategies are the registered names; plugin listeners add their options key. */
@@ -39,6 +40,7 @@ export function buildConfigSchema(catalog: ConfigCatalog) {
       shutdown: shutdownSchema,
       acl: aclSchema,
       guard: guardSchema,
+      commands: commandsSchema,
     },
   } as const;
 }

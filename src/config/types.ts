@@ -7,6 +7,7 @@ import type { AclRuleConfig } from './sections/security.js';
 import type { AdminConfig, LogConfig, ShutdownConfig } from './sections/admin.js';
 import type { GuardConfig } from './sections/guard.js';
 import type { PluginConfig } from './sections/plugins.js';
+import type { CommandsConfig } from './sections/commands.js';
 
 export type * from './sections/listeners.js';
 export type * from './sections/listener-mqtt.js';
@@ -22,6 +23,7 @@ export type * from './sections/plugins.js';
 export type * from './catalog.js';
 export type * from './sections/security.js';
 export type * from './sections/guard.js';
+export type * from './sections/commands.js';
 
 export interface GatewayConfig {
   readonly plugins: readonly PluginConfig[];
@@ -35,6 +37,8 @@ export interface GatewayConfig {
   /** Authorization rules, first match wins (docs/security.md). */
   readonly acl: readonly AclRuleConfig[];
   readonly guard: GuardConfig;
+  /** Southbound commands and mailboxes; absent: no command API and no mailbox (docs/commands.md). */
+  readonly commands?: CommandsConfig;
   /** Where the file was read from (undefined for the embedded default); relative paths resolve against its folder. */
   readonly source?: string;
   readonly baseDir: string;

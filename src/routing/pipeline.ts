@@ -29,6 +29,12 @@ export interface PipelineState {
   readonly security?: SecurityGate;
 }
 
+/**
+ * Takes the messages that answer southbound commands (devices/commands):
+ * an outcome when `env` is such an answer, undefined to route it as usual.
+ */
+export type CommandResponses = (env: Envelope) => Promise<Outcome | undefined> | undefined;
+
 /** Sees each message once its outcome is decided (the admin stage's failure log and dashboard sampling). Must not throw. */
 export type MessageObserver = (envelope: Envelope, outcome: Outcome) => void;
 
@@ -49,6 +55,7 @@ export class GatewayPipeline implements Pipeline {
   private readonly outcomes = new Map<string, Partial<Record<Outcome['kind'], LocalCounter>>>();
   private inflight = 0;
   private observer: MessageObserver | undefined;
+  private responses: CommandResponses | undefined;
   /** Back-end failures' URLs and bodies in the reasons sent to devices (log.upstreamDetailsToDevices); off by default. */
   private upstreamDetails = false;
   private readonly drained = new IdleWaiters(() => this.inflight === 0);
@@ -101,6 +108,11 @@ export class GatewayPipeline implements Pipeline {
   /** Installs the one observer of decided messages (undefined removes it). */
   observe(observer: MessageObserver | undefined): void {
     this.observer = observer;
+  }
+
+  /** Installs the taker of command responses (undefined removes it); they pass the ACL first like any message. */
+  takeCommandResponses(responses: CommandResponses | undefined): void {
+    this.responses = responses;
   }
 
   /** Messages in the pipeline now (the drain log reports it as it falls). */
@@ -171,6 +183,13 @@ export class GatewayPipeline implements Pipeline {
     if (state.security?.enforcing && !state.security.authorize(env.listener, env.source, 'publish', env.address)) {
       return rejected(403, 'TG_ERR_ACL_DENIED', `not authorized to publish to '${env.address}'`);
     }
+    const answer = this.responses?.(env);
+    if (answer) return answer.then((outcome) => outcome ?? this.matched(env, state));
+    return this.matched(env, state);
+  }
+
+  /** Matches a route and carries out its decision. */
+  private matched(env: Envelope, state: PipelineState): Promise<Outcome> | Outcome {
     const route = state.routes.match(env);
     if (!route) return rejected(404, 'TG_ERR_NO_ROUTE', `no route matches address '${env.address}'`);
     const refused = route.inspect?.(env);

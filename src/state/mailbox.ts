@@ -78,6 +78,11 @@ export interface TransitionOptions {
 /** Final states: nothing moves a command out of them. */
 export const FINAL_STATES: ReadonlySet<CommandState> = new Set(['responded', 'expired', 'cancelled', 'failed']);
 
+/** True when nothing more happens to a command: a final state, or delivered when no response is expected. */
+export function isFinal(r: Pick<CommandRecord, 'state' | 'response'>): boolean {
+  return FINAL_STATES.has(r.state) || (r.state === 'delivered' && r.response === 'none');
+}
+
 /** States in which a command occupies its mailbox. */
 export const OCCUPYING_STATES: ReadonlySet<CommandState> = new Set(['queued', 'sent']);
 
@@ -119,7 +124,7 @@ export interface MailboxStore {
   get(id: string): Promise<CommandRecord | undefined>;
   /** A device's commands, oldest first, at most `limit`. */
   list(clientId: string, limit: number): Promise<CommandRecord[]>;
-  /** A device's queued commands in queue order, at most `limit`. */
+  /** A device's queued commands in queue order, at most `limit`; reflects every transition asked for before the call. */
   queued(clientId: string, limit: number): Promise<CommandRecord[]>;
   /**
    * Moves a command to `to` when the contract allows it from its current
@@ -131,7 +136,7 @@ export interface MailboxStore {
   expire(now: number): Promise<CommandRecord[]>;
   /** Moves every `sent` command back to queued (no session survived a restart); resolves to the client ids concerned. */
   requeueSent(at: number): Promise<string[]>;
-  /** Deletes final commands whose last state is older than `before`; resolves to how many. */
+  /** Deletes finished commands (see `isFinal`) whose last state is older than `before`; resolves to how many. */
   purge(before: number): Promise<number>;
   /** Client ids with queued commands. */
   devicesWithQueued(): Promise<string[]>;

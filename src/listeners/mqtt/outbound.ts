@@ -23,6 +23,8 @@ interface Queued {
 export class Outbound {
   /** Packet id → state, for unacknowledged QoS 1/2 PUBLISHes. */
   private readonly inflight = new Map<number, number>();
+  /** Packet id → the message's onSettled, for unacknowledged QoS 1/2 PUBLISHes that have one. */
+  private readonly settlers = new Map<number, NonNullable<DeviceMessage['onSettled']>>();
   private readonly queue: Queued[] = [];
   private nextId = 1;
 
@@ -44,7 +46,9 @@ export class Outbound {
         this.conn.shared.metrics.dropped('socket-backed-up');
         return false;
       }
-      return this.sendPublish(message, 0, 0, subscriptionIds);
+      const sent = this.sendPublish(message, 0, 0, subscriptionIds);
+      if (sent) message.onSettled?.(true); // QoS 0: written to the socket is all the acknowledgement there is
+      return sent;
     }
     if (this.inflight.size < this.conn.clientReceiveMaximum && this.queue.length === 0) {
       return this.sendQueued(message, qos, subscriptionIds);
@@ -61,6 +65,7 @@ export class Outbound {
   onPuback(id: number): void {
     if (this.inflight.get(id) !== AWAIT_ACK) return; // a stray PUBACK is ignored
     this.inflight.delete(id);
+    this.settle(id, true);
     this.pump();
   }
 
@@ -74,6 +79,7 @@ export class Outbound {
     if (reasonCode >= 0x80) {
       if (state !== undefined) {
         this.inflight.delete(id);
+        this.settle(id, false, `PUBREC reason code 0x${reasonCode.toString(16)}`);
         this.pump();
       }
       return;
@@ -89,20 +95,33 @@ export class Outbound {
   onPubcomp(id: number): void {
     if (this.inflight.get(id) !== AWAIT_COMP) return;
     this.inflight.delete(id);
+    this.settle(id, true);
     this.pump();
   }
 
   /** Forgets everything (the session ends with the connection). */
   clear(): void {
     this.inflight.clear();
+    for (const id of [...this.settlers.keys()]) this.settle(id, false, 'the session ended before the device acknowledged it');
+    for (const q of this.queue) q.message.onSettled?.(false, 'the session ended before it was sent');
     this.queue.length = 0;
+  }
+
+  private settle(id: number, delivered: boolean, reason?: string): void {
+    const fn = this.settlers.get(id);
+    if (!fn) return;
+    this.settlers.delete(id);
+    fn(delivered, reason);
   }
 
   private pump(): void {
     while (this.queue.length > 0 && this.inflight.size < this.conn.clientReceiveMaximum) {
       const q = this.queue.shift()!;
-      if (q.message.expiresAt !== undefined && q.message.expiresAt <= Date.now()) continue;
-      this.sendQueued(q.message, q.qos, q.subscriptionIds);
+      if (q.message.expiresAt !== undefined && q.message.expiresAt <= Date.now()) {
+        q.message.onSettled?.(false, 'expired');
+        continue;
+      }
+      if (!this.sendQueued(q.message, q.qos, q.subscriptionIds)) q.message.onSettled?.(false, 'not sent');
     }
   }
 
@@ -111,6 +130,7 @@ export class Outbound {
     if (id === 0) return false;
     if (!this.sendPublish(message, qos, id, subscriptionIds)) return false;
     this.inflight.set(id, AWAIT_ACK);
+    if (message.onSettled) this.settlers.set(id, message.onSettled);
     return true;
   }
 

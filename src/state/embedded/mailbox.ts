@@ -15,7 +15,7 @@ import { ClassicLevel } from 'classic-level';
 import {
   applyTransition,
   canTransition,
-  FINAL_STATES,
+  isFinal,
   OCCUPYING_STATES,
   type CommandRecord,
   type CommandState,
@@ -70,7 +70,7 @@ export class EmbeddedMailboxStore implements MailboxStore {
         await this.db.del(k);
         continue;
       }
-      if (!FINAL_STATES.has(r.state)) this.live.set(r.id, { clientId: r.clientId, queueKey: undefined, size: r.size, state: r.state, expiresAt: r.expiresAt });
+      if (!isFinal(r)) this.live.set(r.id, { clientId: r.clientId, queueKey: undefined, size: r.size, state: r.state, expiresAt: r.expiresAt });
     }
     for await (const [k, id] of this.db.iterator({ gte: `q${SEP}`, lt: after(`q${SEP}`) })) {
       const n = Number.parseInt(k.slice(k.lastIndexOf(SEP) + 1), 36);
@@ -129,16 +129,19 @@ export class EmbeddedMailboxStore implements MailboxStore {
     return out;
   }
 
-  async queued(clientId: string, limit: number): Promise<CommandRecord[]> {
-    const out: CommandRecord[] = [];
-    const prefix = queuePrefix(clientId);
-    for await (const id of this.db.values({ gte: prefix, lt: after(prefix) })) {
-      if (this.live.get(id)?.state !== 'queued') continue;
-      const r = await this.get(id);
-      if (r?.state === 'queued') out.push(r);
-      if (out.length >= limit) break;
-    }
-    return out;
+  /** In line with the writes: a command whose move to `sent` was asked for before this call is not returned. */
+  queued(clientId: string, limit: number): Promise<CommandRecord[]> {
+    return this.serial(async () => {
+      const out: CommandRecord[] = [];
+      const prefix = queuePrefix(clientId);
+      for await (const id of this.db.values({ gte: prefix, lt: after(prefix) })) {
+        if (this.live.get(id)?.state !== 'queued') continue;
+        const r = await this.get(id);
+        if (r?.state === 'queued') out.push(r);
+        if (out.length >= limit) break;
+      }
+      return out;
+    });
   }
 
   transition(id: string, to: CommandState, options: TransitionOptions): Promise<CommandRecord | undefined> {
@@ -188,7 +191,7 @@ export class EmbeddedMailboxStore implements MailboxStore {
       const doomed: CommandRecord[] = [];
       for await (const v of this.db.values({ gte: `r${SEP}`, lt: after(`r${SEP}`) })) {
         const r = parse(v);
-        if (r && FINAL_STATES.has(r.state) && (r.timestamps[r.state] ?? 0) < before) doomed.push(r);
+        if (r && isFinal(r) && (r.timestamps[r.state] ?? 0) < before) doomed.push(r);
       }
       if (doomed.length > 0) {
         await this.db.batch(
@@ -236,7 +239,7 @@ export class EmbeddedMailboxStore implements MailboxStore {
       this.occupy(l, -1);
       l.queueKey = undefined;
     }
-    if (FINAL_STATES.has(next.state)) this.live.delete(next.id);
+    if (isFinal(next)) this.live.delete(next.id);
   }
 
   private occupy(l: Live, sign: 1 | -1): void {

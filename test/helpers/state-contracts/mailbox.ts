@@ -104,6 +104,17 @@ export function mailboxContract(name: string, factory: MailboxFactory): void {
       expect(await s.expire(6000)).toEqual([]);
     });
 
+    it('ends a notification at delivered: it never expires afterwards and is purged like a final one', async () => {
+      const s = await make();
+      const c = command('a', { expiresAt: 5000 });
+      await s.enqueue(c, LARGE);
+      await s.transition(c.id, 'sent', { at: 1100 });
+      await s.transition(c.id, 'delivered', { at: 1200 });
+      expect(await s.expire(6000)).toEqual([]);
+      expect((await s.get(c.id))?.state).toBe('delivered');
+      expect(await s.purge(2000)).toBe(1);
+    });
+
     it('cancels a queued command but not one already delivered', async () => {
       const s = await make();
       const a = command('a');
