@@ -5,6 +5,7 @@ import type { BanSubject } from '../../guard/bans.js';
 import type { HttpListenerOptions } from '../../config/types.js';
 import type { Admission, Pipeline } from '../listener.js';
 import { IdleWaiters } from '../../util/idle-waiters.js';
+import type { HttpCommandPolls } from './command-poll.js';
 
 export class HttpCore {
   messagesIn = 0;
@@ -21,6 +22,8 @@ export class HttpCore {
     readonly maxBodyBytes: number,
     readonly pipeline: Pipeline,
     private readonly guard: Guard,
+    /** Devices long-polling for commands (`GET {prefix}commands`). */
+    readonly polls?: HttpCommandPolls,
   ) {}
 
   report(event: Omit<SecurityEvent, 'listener'>): void {

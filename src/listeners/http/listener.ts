@@ -15,6 +15,7 @@ import type { Listener, ListenerContext, ListenerStats } from '../listener.js';
 import { HttpCore } from './core.js';
 import { onRequest } from './handle-request.js';
 import { AcceptGuard } from '../accept-guard.js';
+import { HttpCommandPolls } from './command-poll.js';
 
 export class HttpListener implements Listener {
   readonly name: string;
@@ -23,11 +24,13 @@ export class HttpListener implements Listener {
   private server?: Server;
   private readonly sockets = new Set<Socket>();
   private readonly accepts: AcceptGuard;
+  private readonly polls: HttpCommandPolls;
 
   constructor(private readonly context: ListenerContext) {
     const { config } = context;
     this.name = config.name;
-    this.core = new HttpCore(config.name, { ...HTTP_DEFAULTS, ...config.http }, config.limits.maxPacketBytes, context.pipeline, context.guard);
+    this.polls = new HttpCommandPolls(config.name, context.devices);
+    this.core = new HttpCore(config.name, { ...HTTP_DEFAULTS, ...config.http }, config.limits.maxPacketBytes, context.pipeline, context.guard, this.polls);
     this.accepts = new AcceptGuard({
       listener: config.name,
       limits: config.limits,
@@ -104,9 +107,9 @@ export class HttpListener implements Listener {
     return a && typeof a === 'object' ? a : null;
   }
 
-  /** HTTP devices are not reachable southbound: they only ever send. */
-  deliver(_clientId: string, _message: DeviceMessage): boolean {
-    return false;
+  /** Southbound: answers the device's waiting long-poll (`GET {prefix}commands`); false when it has none open. */
+  deliver(clientId: string, message: DeviceMessage): boolean {
+    return this.polls.deliver(clientId, message);
   }
 
   stats(): ListenerStats {
