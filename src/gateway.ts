@@ -335,7 +335,10 @@ export class Gateway implements AdminContext {
       logger: this.logger.child({ stage: 'commands' }),
     });
     await service.start();
-    pipeline.takeCommandResponses((env) => commandResponse(env, this.config.commands ?? config, service));
+    pipeline.connectCommands(
+      (env) => commandResponse(env, this.config.commands ?? config, service),
+      (clientId, body) => service.submit(clientId, body),
+    );
     return service;
   }
 

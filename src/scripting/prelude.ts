@@ -146,6 +146,7 @@ export const PRELUDE = `
 
   const ROUTE_OPTS = ['method', 'path', 'headers', 'body', 'key', 'reply'];
   const PUBLISH_OPTS = ['qos', 'retain', 'headers', 'contentType'];
+  const COMMAND_OPTS = ['address', 'qos', 'ttlMs', 'contentType'];
   function copyOpts(d, o, names) {
     for (let i = 0; i < names.length; i++) { const k = names[i]; if (o[k] !== undefined) d[k] = o[k]; }
   }
@@ -172,6 +173,11 @@ export const PRELUDE = `
   G.publish = function publish(topic, payload, options) {
     const d = { action: 'publish', topic: topic, payload: payload };
     if (options) copyOpts(d, options, PUBLISH_OPTS);
+    return d;
+  };
+  G.command = function command(clientId, payload, options) {
+    const d = { action: 'command', clientId: clientId, payload: payload };
+    if (options) copyOpts(d, options, COMMAND_OPTS);
     return d;
   };
   G.accept = function accept(options) {
@@ -330,6 +336,7 @@ export const PRELUDE = `
     drop: ['reason'],
     reject: ['reason', 'code'],
     publish: ['topic', 'qos', 'retain', 'contentType'],
+    command: ['clientId', 'address', 'qos', 'ttlMs', 'contentType'],
   };
 
   // One decision into a fresh plain object holding only primitives, bytes and
@@ -350,7 +357,7 @@ export const PRELUDE = `
     }
     if (action === 'route' || action === 'publish') { const h = stringMap(x.headers, action + '.headers'); if (h) d.headers = h; }
     if (action === 'route' && x.body !== undefined) d.body = portable(x.body, d, 'route.body');
-    if (action === 'reply' || action === 'publish') d.payload = portable(x.payload, d, action + '.payload');
+    if (action === 'reply' || action === 'publish' || action === 'command') d.payload = portable(x.payload, d, action + '.payload');
     return d;
   }
 
