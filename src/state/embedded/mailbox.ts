@@ -6,7 +6,9 @@
  *   h␀<clientId>␀<id>     → '' for every command of a device (its history)
  *   d␀<clientId>          → '' for every device seen
  * A command is acknowledged as queued only once its record and queue entry
- * are written with fsync, so a `kill -9` loses nothing the API accepted.
+ * are written with fsync (group-committed: one fsync per batch of the
+ * enqueues that arrived meanwhile), so a `kill -9` loses nothing the API
+ * accepted.
  * Occupancy and deadlines of live commands are kept in memory (rebuilt on
  * open) so the bounds are checked and the expiry sweep runs without reads.
  * Operations run one at a time (the store is one process's).
@@ -43,6 +45,8 @@ interface Live {
   readonly expiresAt: number;
 }
 
+type Op = { type: 'put'; key: string; value: string } | { type: 'del'; key: string };
+
 interface Usage {
   messages: number;
   bytes: number;
@@ -57,6 +61,9 @@ export class EmbeddedMailboxStore implements MailboxStore {
   private readonly known = new Set<string>();
   private seq = 0;
   private chain: Promise<unknown> = Promise.resolve();
+  /** Enqueues waiting for the next group commit. */
+  private group: Array<{ readonly ops: Op[]; readonly done: (err?: Error) => void }> = [];
+  private committing = false;
 
   constructor(readonly directory: string) {
     this.db = new ClassicLevel<string, string>(directory, { valueEncoding: 'utf8', keyEncoding: 'utf8' });
@@ -88,31 +95,68 @@ export class EmbeddedMailboxStore implements MailboxStore {
 
   async close(): Promise<void> {
     await this.chain.catch(() => undefined);
+    while (this.committing) await new Promise((r) => setImmediate(r));
     if (this.db.status === 'open') await this.db.close();
   }
 
+  /**
+   * Bounds are checked and the room reserved at once; the write joins the
+   * next group commit (one fsync'd batch for every enqueue that arrives
+   * while the previous batch is being written).
+   */
   enqueue(command: NewCommand, limits: MailboxLimits): Promise<EnqueueResult> {
-    return this.serial(async () => {
-      const device = this.perDevice.get(command.clientId) ?? { messages: 0, bytes: 0 };
-      if (device.messages + 1 > limits.maxMessagesPerDevice) return { ok: false, full: { limit: 'device-messages', max: limits.maxMessagesPerDevice } };
-      if (device.bytes + command.size > limits.maxBytesPerDevice) return { ok: false, full: { limit: 'device-bytes', max: limits.maxBytesPerDevice } };
-      if (this.total.messages + 1 > limits.maxMessagesTotal) return { ok: false, full: { limit: 'total-messages', max: limits.maxMessagesTotal } };
-      const { createdAt, ...rest } = command;
-      const record: CommandRecord = { ...rest, state: 'queued', timestamps: { queued: createdAt }, attempts: 0 };
-      const queueKey = `${queuePrefix(command.clientId)}${(++this.seq).toString(36).padStart(11, '0')}`;
-      await this.db.batch(
-        [
+    const device = this.perDevice.get(command.clientId) ?? { messages: 0, bytes: 0 };
+    if (device.messages + 1 > limits.maxMessagesPerDevice)
+      return Promise.resolve({ ok: false, full: { limit: 'device-messages', max: limits.maxMessagesPerDevice } });
+    if (device.bytes + command.size > limits.maxBytesPerDevice)
+      return Promise.resolve({ ok: false, full: { limit: 'device-bytes', max: limits.maxBytesPerDevice } });
+    if (this.total.messages + 1 > limits.maxMessagesTotal)
+      return Promise.resolve({ ok: false, full: { limit: 'total-messages', max: limits.maxMessagesTotal } });
+    const { createdAt, ...rest } = command;
+    const record: CommandRecord = { ...rest, state: 'queued', timestamps: { queued: createdAt }, attempts: 0 };
+    const queueKey = `${queuePrefix(command.clientId)}${(++this.seq).toString(36).padStart(11, '0')}`;
+    const l: Live = { clientId: record.clientId, queueKey, size: record.size, state: 'queued', expiresAt: record.expiresAt };
+    this.occupy(l, 1);
+    return new Promise<EnqueueResult>((resolve, reject) => {
+      this.group.push({
+        ops: [
           { type: 'put', key: recordKey(record.id), value: JSON.stringify(record) },
           { type: 'put', key: queueKey, value: record.id },
           { type: 'put', key: historyKey(record.clientId, record.id), value: '' },
         ],
-        { sync: true },
-      );
-      const l: Live = { clientId: record.clientId, queueKey, size: record.size, state: 'queued', expiresAt: record.expiresAt };
-      this.live.set(record.id, l);
-      this.occupy(l, 1);
-      return { ok: true, record };
+        done: (err) => {
+          if (err) {
+            this.occupy(l, -1);
+            reject(err);
+            return;
+          }
+          this.live.set(record.id, l);
+          resolve({ ok: true, record });
+        },
+      });
+      if (!this.committing) void this.commit();
     });
+  }
+
+  private async commit(): Promise<void> {
+    this.committing = true;
+    try {
+      while (this.group.length > 0) {
+        const group = this.group;
+        this.group = [];
+        try {
+          await this.db.batch(
+            group.flatMap((g) => g.ops),
+            { sync: true },
+          );
+          for (const g of group) g.done();
+        } catch (err) {
+          for (const g of group) g.done(err as Error);
+        }
+      }
+    } finally {
+      this.committing = false;
+    }
   }
 
   async get(id: string): Promise<CommandRecord | undefined> {
@@ -229,9 +273,7 @@ export class EmbeddedMailboxStore implements MailboxStore {
   /** Writes a record's new state, and drops its queue entry when it stops occupying the mailbox. */
   private async write(next: CommandRecord, l: Live, sync: boolean): Promise<void> {
     const leaves = l.queueKey !== undefined && !OCCUPYING_STATES.has(next.state);
-    const ops: Array<{ type: 'put'; key: string; value: string } | { type: 'del'; key: string }> = [
-      { type: 'put', key: recordKey(next.id), value: JSON.stringify(next) },
-    ];
+    const ops: Op[] = [{ type: 'put', key: recordKey(next.id), value: JSON.stringify(next) }];
     if (leaves) ops.push({ type: 'del', key: l.queueKey! });
     await this.db.batch(ops, { sync });
     l.state = next.state;
