@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { IPublishPacket } from 'mqtt-packet';
 import { client } from './mqtt-support.js';
 import { startCommandBed, type CommandBed } from './commands-support.js';
-import { until } from '../helpers/run.js';
+import { run, until } from '../helpers/run.js';
 
 let bed: CommandBed;
 beforeAll(async () => {
@@ -121,6 +121,18 @@ describe('an MQTT 3.1.1 device (mosquitto-style response topic convention)', () 
     } finally {
       await dev.endAsync();
     }
+  });
+});
+
+describe('mosquitto_sub (MQTT 3.1.1)', () => {
+  it('receives a notification on its command topic', async () => {
+    const sub = run('mosquitto_sub', ['-h', '127.0.0.1', '-p', String(bed.mqttPort), '-i', 'mq-1', '-V', 'mqttv311', '-q', '1', '-t', 'commands/mq-1/req/+', '-C', '1', '-v'], 15_000);
+    await until(() => bed.gw.gateway.devices.wants('mq-1', 'commands/mq-1/req/X'));
+    const res = await bed.send('mq-1', { payload: 'hello mosquitto', encoding: 'text' });
+    expect(res.status).toBe(202);
+    const out = await sub;
+    expect(out.code).toBe(0);
+    expect(out.out.trim()).toBe(`commands/mq-1/req/${res.body.id as string} hello mosquitto`);
   });
 });
 
