@@ -126,7 +126,11 @@ describe('an MQTT 3.1.1 device (mosquitto-style response topic convention)', () 
 
 describe('mosquitto_sub (MQTT 3.1.1)', () => {
   it('receives a notification on its command topic', async () => {
-    const sub = run('mosquitto_sub', ['-h', '127.0.0.1', '-p', String(bed.mqttPort), '-i', 'mq-1', '-V', 'mqttv311', '-q', '1', '-t', 'commands/mq-1/req/+', '-C', '1', '-v'], 15_000);
+    const sub = run(
+      'mosquitto_sub',
+      ['-h', '127.0.0.1', '-p', String(bed.mqttPort), '-i', 'mq-1', '-V', 'mqttv311', '-q', '1', '-t', 'commands/mq-1/req/+', '-C', '1', '-v'],
+      15_000,
+    );
     await until(() => bed.gw.gateway.devices.wants('mq-1', 'commands/mq-1/req/X'));
     const res = await bed.send('mq-1', { payload: 'hello mosquitto', encoding: 'text' });
     expect(res.status).toBe(202);
