@@ -103,13 +103,14 @@ async function connectAll(port, ids, onMessage) {
   return clients;
 }
 
+/** @returns {Promise<{ state: string }>} */
 async function post(admin, clientId, body) {
   const res = await fetch(`${admin}/api/v1/devices/${clientId}/commands`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify(body),
   });
-  const json = await res.json();
+  const json = /** @type {{ state: string }} */ (await res.json());
   if (res.status >= 300) throw new Error(`POST ${res.status}: ${JSON.stringify(json)}`);
   return json;
 }
