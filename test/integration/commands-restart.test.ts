@@ -32,11 +32,14 @@ writeFileSync(
   }),
 );
 
+/** A gateway process starts in well under a second on a quiet host; a loaded one (the full suite on 2 cores) may take many. */
+const START_MS = 60_000;
+
 async function start(): Promise<{ r: Running; mqtt: number; admin: string }> {
   const r = startCli(config);
   running.push(r);
+  const started = await r.waitLog((l) => l.msg === 'thinggate started', START_MS);
   const mqtt = await listenerPort(r);
-  const started = await r.waitLog((l) => l.msg === 'thinggate started');
   return { r, mqtt, admin: String(started.admin).replace(/\/$/, '') };
 }
 
@@ -72,4 +75,4 @@ it('delivers commands queued before a kill -9 after the restart, in order', asyn
     second.r.child.kill('SIGTERM');
     await second.r.exited;
   }
-});
+}, 3 * START_MS);
