@@ -48,6 +48,13 @@ export const ERROR_CODES = [
   'TG_ERR_SCRIPT_REJECTED',
   'TG_ERR_CODEC_DECODE',
   'TG_ERR_CODEC_ENCODE',
+  'TG_ERR_COMMAND_INVALID',
+  'TG_ERR_COMMAND_DEVICE_UNKNOWN',
+  'TG_ERR_COMMAND_NOT_FOUND',
+  'TG_ERR_COMMAND_NOT_CANCELLABLE',
+  'TG_ERR_COMMAND_TIMEOUT',
+  'TG_ERR_MAILBOX_FULL',
+  'TG_ERR_MAILBOX_UNAVAILABLE',
 ] as const;
 
 /** A stable thinggate error code: a misspelt one does not compile. */

@@ -32,6 +32,10 @@ import { inspectionFor } from './security/inspection.js';
 import { plaintextUpstreamWarnings } from './security/upstream.js';
 import { ClusterNode, resolveNodeId } from './cluster/node.js';
 import type { ClusterView } from './admin/context.js';
+import { CommandService, type CallbackSender } from './devices/commands/service.js';
+import { commandResponse } from './devices/commands/responses.js';
+import { commandRoutes } from './admin/api/commands.js';
+import { EmbeddedMailboxStore } from './state/embedded/mailbox.js';
 
 export interface GatewayOptions {
   readonly logger: Logger;
@@ -70,6 +74,8 @@ export class Gateway implements AdminContext {
   private registries: Registries;
   /** This process among the nodes sharing state (node.id, state backend, presence). */
   readonly node: ClusterNode;
+  /** Southbound commands and mailboxes, when the `commands` section is configured. */
+  private commands?: CommandService;
 
   constructor(
     config: GatewayConfig,
@@ -144,11 +150,14 @@ export class Gateway implements AdminContext {
     });
     try {
       await this.node.start();
+      // Before the listeners: devices that connect at once find their mailboxes.
+      if (this.config.commands) this.commands = await this.startCommands(this.config.commands, pipeline);
       for (const lc of this.config.listeners) await this.startListener(lc);
       const ac = this.config.admin;
       if (ac?.enabled) {
         this.metrics.collectProcessMetrics();
-        const admin = new AdminServer({ config: ac, context: this, ...(this.options.adminRoutes && { routes: this.options.adminRoutes }) });
+        const routes = [...(this.options.adminRoutes ?? []), ...(this.commands ? [commandRoutes(this.commands)] : [])];
+        const admin = new AdminServer({ config: ac, context: this, routes });
         await admin.start();
         this.admin = admin;
       }
@@ -207,6 +216,9 @@ export class Gateway implements AdminContext {
       }
       await this.startListener(lc);
     }
+    if ((next.commands === undefined) !== (this.config.commands === undefined) || next.commands?.directory !== this.config.commands?.directory) {
+      this.logger.warn('the commands section was added, removed or moved to another directory: that takes effect when thinggate restarts');
+    }
     if (JSON.stringify(next.admin) !== JSON.stringify(this.config.admin)) {
       this.logger.warn({ admin: this.admin?.url() ?? null }, 'the admin section changed: it takes effect when thinggate restarts');
     }
@@ -234,6 +246,7 @@ export class Gateway implements AdminContext {
     const progress = options.drain ? this.reportDrain() : undefined;
     await Promise.all([...this.listeners.values()].map((e) => e.listener.stop({ drain: options.drain ?? true, timeoutMs })));
     this.listeners.clear();
+    await this.commands?.stop();
     if (this.pipeline) {
       const state = this.pipeline.current;
       if (options.drain) await this.pipeline.idle(timeoutMs);
@@ -333,6 +346,40 @@ export class Gateway implements AdminContext {
     const next = await this.options.configLoader();
     if ('registries' in next) await this.reload(next.config, next.registries);
     else await this.reload(next);
+  }
+
+  /** Opens the mailbox and starts the command service; command responses are taken from the pipeline. */
+  private async startCommands(config: NonNullable<GatewayConfig['commands']>, pipeline: GatewayPipeline): Promise<CommandService> {
+    const callback: CallbackSender = async (pool, path, body, command) => {
+      const r = await pipeline.current.balancer.dispatch({
+        pool,
+        method: 'POST',
+        path,
+        headers: { 'content-type': 'application/json' },
+        body,
+        idempotencyKey: `${command.id}-${command.state}`,
+        key: command.clientId,
+      });
+      if (r.kind === 'spooled') return { ok: true, detail: 'spooled' };
+      if (r.kind === 'response') return { ok: r.status >= 200 && r.status < 300, detail: `status ${r.status}` };
+      return { ok: false, detail: r.reason };
+    };
+    const service = new CommandService({
+      store: new EmbeddedMailboxStore(resolve(this.config.baseDir, config.directory)),
+      config: () => this.config.commands ?? config,
+      devices: this.devices,
+      listener: (name) => this.listeners.get(name)?.listener,
+      callback,
+      event: (e) => this.events.push(e),
+      metrics: this.metrics,
+      logger: this.logger.child({ stage: 'commands' }),
+    });
+    await service.start();
+    pipeline.connectCommands(
+      (env) => commandResponse(env, this.config.commands ?? config, service),
+      (clientId, body) => service.submit(clientId, body),
+    );
+    return service;
   }
 
   /** The start-up report: each listener's URL with its real scheme, the configuration, the pools and the admin address. */

@@ -175,7 +175,18 @@ export interface PublishDecision {
   readonly headers?: Readonly<Record<string, string>>;
   readonly contentType?: string;
 }
-export type Decision = RouteDecision | ReplyDecision | DropDecision | RejectDecision | PublishDecision;
+/** A command (notification) for one device, kept in its mailbox until it can take it (docs/commands.md). */
+export interface CommandDecision {
+  readonly action: 'command';
+  readonly clientId: string;
+  readonly payload: Body;
+  /** Topic / address; default the configured `commands.address`. */
+  readonly address?: string;
+  readonly qos?: 0 | 1 | 2;
+  readonly ttlMs?: number;
+  readonly contentType?: string;
+}
+export type Decision = RouteDecision | ReplyDecision | DropDecision | RejectDecision | PublishDecision | CommandDecision;
 
 /** What `onConnect` may return besides `reject(...)`, `true`, `false` or nothing (= accept). */
 export interface AcceptDecision {
@@ -227,6 +238,8 @@ declare global {
     payload: Body,
     options?: { qos?: 0 | 1 | 2; retain?: boolean; headers?: Record<string, string>; contentType?: string },
   ): PublishDecision;
+  /** Queue a command for device `clientId` in its mailbox (delivered now or when it connects; the gateway needs a `commands` section). */
+  function command(clientId: string, payload: Body, options?: { address?: string; qos?: 0 | 1 | 2; ttlMs?: number; contentType?: string }): CommandDecision;
   /** Admit a client in onConnect, optionally naming its principal and attaching attributes. */
   function accept(options?: { principal?: string; attributes?: Record<string, string> }): AcceptDecision;
 

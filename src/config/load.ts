@@ -22,6 +22,7 @@ import { scriptsProblems } from './sections/scripts.js';
 import { banValueProblem } from '../guard/bans.js';
 import { adminCheck } from './sections/admin.js';
 import { stateProblems } from './sections/state.js';
+import { commandsProblems } from './sections/commands.js';
 import { didYouMean, yamlLocator } from './locate.js';
 import { normalizeTls, tlsProblems } from './sections/listener-tls.js';
 import { aclRulePointer, jwtAuthProblems, normalizeAcl, type AclRuleConfig, type JwtAuthConfig } from './sections/security.js';
@@ -250,6 +251,7 @@ function crossCheck(c: Omit<GatewayConfig, 'baseDir'>, catalog: ConfigCatalog): 
   const adminProblem = c.admin && adminCheck(c.admin);
   if (adminProblem) out.push(adminProblem);
   out.push(...stateProblems(c));
+  if (c.commands) out.push(...commandsProblems(c.commands, poolNames));
   out.push(...securityProblems(c));
   c.routes.forEach((r, i) => {
     const targets = [r.pool !== undefined || r.script !== undefined, r.target !== undefined].filter(Boolean).length;

@@ -13,6 +13,7 @@ import { adminSchema, logSchema, shutdownSchema } from './sections/admin.js';
 import { guardSchema } from './sections/guard.js';
 import { pluginsSchema } from './sections/plugins.js';
 import { nodeSchema, stateSchema, workersSchema } from './sections/state.js';
+import { commandsSchema } from './sections/commands.js';
 import { BUILTIN_CATALOG, type ConfigCatalog } from './catalog.js';
 
 /** The schema for a catalog: listener protocols and pool strategies are the registered names; plugin listeners add their options key. */
@@ -47,6 +48,7 @@ export function buildConfigSchema(catalog: ConfigCatalog) {
       state: stateSchema,
       node: nodeSchema,
       workers: workersSchema,
+      commands: commandsSchema,
     },
   } as const;
 }

@@ -8,6 +8,7 @@ import type { AdminConfig, LogConfig, ShutdownConfig } from './sections/admin.js
 import type { GuardConfig } from './sections/guard.js';
 import type { PluginConfig } from './sections/plugins.js';
 import type { NodeConfig, StateConfig } from './sections/state.js';
+import type { CommandsConfig } from './sections/commands.js';
 
 export type * from './sections/listeners.js';
 export type * from './sections/listener-mqtt.js';
@@ -24,6 +25,7 @@ export type * from './catalog.js';
 export type * from './sections/security.js';
 export type * from './sections/guard.js';
 export type * from './sections/state.js';
+export type * from './sections/commands.js';
 
 export interface GatewayConfig {
   readonly plugins: readonly PluginConfig[];
@@ -42,6 +44,8 @@ export interface GatewayConfig {
   readonly node: NodeConfig;
   /** Worker processes sharing the sockets (1: this process alone). */
   readonly workers: number;
+  /** Southbound commands and mailboxes; absent: no command API and no mailbox (docs/commands.md). */
+  readonly commands?: CommandsConfig;
   /** Where the file was read from (undefined for the embedded default); relative paths resolve against its folder. */
   readonly source?: string;
   readonly baseDir: string;

@@ -24,10 +24,10 @@ export interface DeviceMessage {
   /** The payload is declared UTF-8 text (MQTT 5 Payload Format Indicator 1, sent unaltered [MQTT-3.3.2-4]). */
   readonly payloadUtf8?: boolean;
   /**
-   * Called exactly once by the device session that took the message: true
-   * when the device acknowledged it (MQTT PUBACK for QoS 1, PUBCOMP for
-   * QoS 2, written to the socket for QoS 0), false with a reason when this
-   * session will not deliver it (expired, queue full, session ended).
+   * Called exactly once by the device session that took the message: true when the
+   * device acknowledged it (MQTT PUBACK for QoS 1, PUBCOMP for QoS 2,
+   * written to the socket for QoS 0; AMQP accepted; CoAP ACK; HTTP device
+   * fetched it), false with a reason when this session will not deliver it.
    */
   readonly onSettled?: (delivered: boolean, reason?: string) => void;
 }
@@ -98,10 +98,39 @@ export class DeviceRegistry {
   /** Retained messages toward devices (MQTT 5.0 §3.3.1.3), kept in `retained`. */
   constructor(readonly retained: RetainedStore<DeviceMessage> = new MemoryRetainedStore<DeviceMessage>()) {}
 
+  private readonly reachable = new Set<(clientId: string) => void>();
+
+  /**
+   * Calls `fn` whenever a session connects or subscribes: southbound
+   * traffic waiting for that device (its mailbox) may be delivered now.
+   * Returns the function that removes it.
+   */
+  onReachable(fn: (clientId: string) => void): () => void {
+    this.reachable.add(fn);
+    return () => this.reachable.delete(fn);
+  }
+
+  /** True when the connected session of `clientId` has a subscription matching `topic`. */
+  wants(clientId: string, topic: string): boolean {
+    const sub = this.presence.get(clientId);
+    if (!sub) return false;
+    for (const filter of this.bySubscriber.get(sub) ?? []) {
+      if (filter === topic) return true;
+      const entry = this.wildcard.get(filter)?.get(sub);
+      if (entry && matchesCompiled(entry.levels, topic)) return true;
+    }
+    return false;
+  }
+
+  private notifyReachable(clientId: string): void {
+    for (const fn of this.reachable) fn(clientId);
+  }
+
   /** Registers a connected session; returns the session it replaces, if any (session takeover). */
   connect(subscriber: Subscriber): Subscriber | undefined {
     const previous = this.presence.get(subscriber.clientId);
     this.presence.set(subscriber.clientId, subscriber);
+    this.notifyReachable(subscriber.clientId);
     if (previous === subscriber) return undefined;
     this.peers?.connected(subscriber.clientId);
     return previous;
@@ -174,6 +203,7 @@ export class DeviceRegistry {
     let filters = this.bySubscriber.get(subscriber);
     if (!filters) this.bySubscriber.set(subscriber, (filters = new Set()));
     filters.add(filter);
+    if (this.presence.get(subscriber.clientId) === subscriber) this.notifyReachable(subscriber.clientId);
     return existed;
   }
 

@@ -5,8 +5,8 @@
  */
 
 export interface EventInput {
-  /** 'security' (a protocol violation or abuse, from the guard) or 'failure' (a message rejected, unavailable or without a route). */
-  readonly category: 'security' | 'failure';
+  /** 'security' (a protocol violation or abuse, from the guard), 'failure' (a message rejected, unavailable or without a route) or 'command' (a southbound command changed state). */
+  readonly category: 'security' | 'failure' | 'command';
   /** Machine name: the guard's kind ('malformed-packet', …) or the outcome ('rejected', 'unavailable'). */
   readonly kind: string;
   readonly listener?: string;

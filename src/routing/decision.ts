@@ -48,7 +48,19 @@ export interface PublishDecision {
   readonly contentType?: string;
 }
 
-export type Decision = RouteDecision | ReplyDecision | DropDecision | RejectDecision | PublishDecision;
+/** A command (notification) for one device, queued in its mailbox (devices/commands) and delivered when it is reachable. */
+export interface CommandDecision {
+  readonly action: 'command';
+  readonly clientId: string;
+  readonly payload: unknown;
+  /** Default: the configured commands.address. */
+  readonly address?: string;
+  readonly qos?: 0 | 1 | 2;
+  readonly ttlMs?: number;
+  readonly contentType?: string;
+}
+
+export type Decision = RouteDecision | ReplyDecision | DropDecision | RejectDecision | PublishDecision | CommandDecision;
 
 /** Turns a decision body or payload (bytes, string, JSON value) into bytes and a default content type. */
 export function toBytes(value: unknown): { bytes: Buffer; contentType?: string } {

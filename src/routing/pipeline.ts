@@ -13,7 +13,7 @@ import type { TgErrorCode } from '../error-codes.js';
 import type { Balancer, UpstreamRequest, UpstreamResult } from '../balancer/types.js';
 import type { DeviceRegistry, QoS } from '../devices/registry.js';
 import type { Metrics, LocalCounter } from '../observability/metrics.js';
-import { toBytes, type Decision, type RouteDecision, type PublishDecision } from './decision.js';
+import { toBytes, type CommandDecision, type Decision, type RouteDecision, type PublishDecision } from './decision.js';
 import type { CompiledRoute, RouteTable } from './route-table.js';
 import type { ScriptHost } from './script-host.js';
 import { compilePathTemplate } from './path-template.js';
@@ -29,6 +29,15 @@ export interface PipelineState {
   /** Authenticator chains, client-id binding and the ACL. */
   readonly security?: SecurityGate;
 }
+
+/**
+ * Takes the messages that answer southbound commands (devices/commands):
+ * an outcome when `env` is such an answer, undefined to route it as usual.
+ */
+export type CommandResponses = (env: Envelope) => Promise<Outcome | undefined> | undefined;
+
+/** Queues a script's `command()` like the API's POST body (devices/commands); rejects with a ThinggateError when it cannot. */
+export type CommandSink = (clientId: string, body: Record<string, unknown>) => Promise<unknown>;
 
 /** Sees each message once its outcome is decided (the admin stage's failure log and dashboard sampling). Must not throw. */
 export type MessageObserver = (envelope: Envelope, outcome: Outcome) => void;
@@ -50,6 +59,8 @@ export class GatewayPipeline implements Pipeline {
   private readonly outcomes = new Map<string, Partial<Record<Outcome['kind'], LocalCounter>>>();
   private inflight = 0;
   private observer: MessageObserver | undefined;
+  private responses: CommandResponses | undefined;
+  private commandSink: CommandSink | undefined;
   /** Back-end failures' URLs and bodies in the reasons sent to devices (log.upstreamDetailsToDevices); off by default. */
   private upstreamDetails = false;
   private readonly drained = new IdleWaiters(() => this.inflight === 0);
@@ -102,6 +113,12 @@ export class GatewayPipeline implements Pipeline {
   /** Installs the one observer of decided messages (undefined removes it). */
   observe(observer: MessageObserver | undefined): void {
     this.observer = observer;
+  }
+
+  /** Installs the taker of command responses and the sink of scripts' `command()` decisions (undefined removes them). */
+  connectCommands(responses: CommandResponses | undefined, sink: CommandSink | undefined): void {
+    this.responses = responses;
+    this.commandSink = sink;
   }
 
   /** Messages in the pipeline now (the drain log reports it as it falls). */
@@ -172,6 +189,13 @@ export class GatewayPipeline implements Pipeline {
     if (state.security?.enforcing && !state.security.authorize(env.listener, env.source, 'publish', env.address)) {
       return rejected(403, 'TG_ERR_ACL_DENIED', `not authorized to publish to '${env.address}'`);
     }
+    const answer = this.responses?.(env);
+    if (answer) return answer.then((outcome) => outcome ?? this.matched(env, state));
+    return this.matched(env, state);
+  }
+
+  /** Matches a route and carries out its decision. */
+  private matched(env: Envelope, state: PipelineState): Promise<Outcome> | Outcome {
     const route = state.routes.match(env);
     if (!route) return rejected(404, 'TG_ERR_NO_ROUTE', `no route matches address '${env.address}'`);
     const refused = route.inspect?.(env);
@@ -235,8 +259,32 @@ export class GatewayPipeline implements Pipeline {
         return rejected(d.code ?? 400, 'TG_ERR_SCRIPT_REJECTED', d.reason);
       case 'publish':
         return this.publish(env, d);
+      case 'command':
+        return this.command(d);
       default:
         return rejected(500, 'TG_ERR_SCRIPT_INVALID_DECISION', `unknown action '${(d as { action?: unknown }).action}'`);
+    }
+  }
+
+  /** Queues a script's command; a full or unwritable mailbox is `unavailable` (the device may send again later). */
+  private async command(d: CommandDecision): Promise<Outcome> {
+    const sink = this.commandSink;
+    if (!sink) return rejected(500, 'TG_ERR_SCRIPT_INVALID_DECISION', 'command(): the gateway has no commands section');
+    const { bytes, contentType } = toBytes(d.payload);
+    try {
+      await sink(d.clientId, {
+        payload: bytes.toString('base64'),
+        encoding: 'base64',
+        contentType: d.contentType ?? contentType ?? 'application/octet-stream',
+        ...(d.address !== undefined && { address: d.address }),
+        ...(d.qos !== undefined && { qos: d.qos }),
+        ...(d.ttlMs !== undefined && { ttlMs: d.ttlMs }),
+      });
+      return accepted(200);
+    } catch (err) {
+      if (!(err instanceof ThinggateError)) throw err;
+      if (err.code === 'TG_ERR_MAILBOX_FULL' || err.code === 'TG_ERR_MAILBOX_UNAVAILABLE') return unavailable(err.code, err.message);
+      return rejected(err.status ?? 400, err.code, err.message);
     }
   }
 

@@ -130,6 +130,25 @@ function one(d: Raw, bins: Bins): Decision {
         ...(contentType !== undefined && { contentType }),
       };
     }
+    case 'command': {
+      const clientId = str(d, 'clientId', true)!;
+      if (clientId === '') throw new InvalidDecision('command(): clientId must not be empty');
+      const address = str(d, 'address');
+      if (address !== undefined && (address === '' || /[+#\u0000]/.test(address)))
+        throw new InvalidDecision(`command(): address '${address}' must be non-empty and have no wildcards`);
+      const qos = int(d, 'qos', 0, 2) as 0 | 1 | 2 | undefined;
+      const ttlMs = int(d, 'ttlMs', 1, Number.MAX_SAFE_INTEGER);
+      const contentType = str(d, 'contentType') ?? (d.json === true ? 'application/json' : undefined);
+      return {
+        action: 'command',
+        clientId,
+        payload: bytes(d, 'payload', bins),
+        ...(address !== undefined && { address }),
+        ...(qos !== undefined && { qos }),
+        ...(ttlMs !== undefined && { ttlMs }),
+        ...(contentType !== undefined && { contentType }),
+      };
+    }
     default:
       throw new InvalidDecision(`unknown action '${String(d.action)}'`);
   }

@@ -32,7 +32,7 @@ export const eventRoutes: AdminRoutes = {
           parameters: [
             queryParam('since', 'only events with a larger seq', { type: 'integer', minimum: 0 }),
             queryParam('limit', 'the newest N', { type: 'integer', minimum: 0 }),
-            queryParam('category', 'security or failure', { enum: ['security', 'failure'] }),
+            queryParam('category', 'security, failure or command', { enum: ['security', 'failure', 'command'] }),
           ],
           responses: {
             '200': jsonResponse('events', { type: 'object', required: ['events'], properties: { events: { type: 'array', items: ref('Event') } } }),
@@ -54,7 +54,7 @@ export const eventRoutes: AdminRoutes = {
         properties: {
           seq: { type: 'integer' },
           at: { type: 'string', format: 'date-time' },
-          category: { enum: ['security', 'failure'] },
+          category: { enum: ['security', 'failure', 'command'] },
           kind: { type: 'string' },
           listener: { type: 'string' },
           clientId: { type: 'string' },

@@ -21,7 +21,7 @@ import { deferIdleWhileNotReading, type IdleClock } from './idle-timeout.js';
 import { onMessage } from './on-message.js';
 import type { LimitKeys } from '../../guard/limiter.js';
 import type { ConnectionDeps as SharedDeps, MessagePathConnection } from './connection-view.js';
-import type { RheaConnection, RheaContext, RheaLink, RheaReceiver, RheaSender, RheaSession } from './rhea-types.js';
+import type { RheaConnection, RheaContext, RheaLink, RheaOutgoingDelivery, RheaReceiver, RheaSender, RheaSession } from './rhea-types.js';
 
 /** The shared listener state an AmqpConnection is given. */
 export type ConnectionDeps = SharedDeps<AmqpConnection>;
@@ -115,6 +115,10 @@ export class AmqpConnection implements MessagePathConnection {
     c.on('receiver_error', () => undefined);
     c.on('sender_error', () => undefined);
     c.on('message', (x: RheaContext) => onMessage(this, x));
+    // Outcomes of what we sent to the device (southbound); rhea raises them on the connection too.
+    for (const outcome of ['accepted', 'rejected', 'released', 'modified'] as const) {
+      c.on(outcome, (x: RheaContext) => this.client?.settled(x.sender, x.delivery as unknown as RheaOutgoingDelivery | undefined, outcome));
+    }
     c.on('error', (e: unknown) => this.onRheaError(e));
     c.on('protocol_error', (e: unknown) => this.onRheaError(e));
     c.on('disconnected', () => this.onDisconnected());

@@ -11,7 +11,7 @@ import rhea from 'rhea';
 import type { DeviceMessage, DeviceRegistry, QoS, Subscriber } from '../../devices/registry.js';
 import { compileFilter, filterProblem, matchesCompiled, type CompiledFilter } from '../../envelope/address-pattern.js';
 import { deviceMessage, type OutgoingAmqpMessage } from './message-mapping.js';
-import type { RheaSender } from './rhea-types.js';
+import type { RheaOutgoingDelivery, RheaSender } from './rhea-types.js';
 
 const dataSection = (b: Buffer): unknown => rhea.message.data_section(b);
 
@@ -35,15 +35,20 @@ export function hasCapacity(sender: RheaSender): boolean {
 }
 
 /** Sends one message; pre-settled (at most once) when `settled`. */
-export function sendOn(sender: RheaSender, message: OutgoingAmqpMessage, settled: boolean): void {
+export function sendOn(sender: RheaSender, message: OutgoingAmqpMessage, settled: boolean): RheaOutgoingDelivery {
   const d = sender.send(message);
   // rhea writes the transfer on the next tick, reading `settled` then.
   if (settled) d.settled = true;
+  return d;
 }
+
+type Settle = NonNullable<DeviceMessage['onSettled']>;
 
 export class AmqpDeviceClient implements Subscriber {
   private readonly senders = new Map<RheaSender, SenderEntry>();
   private readonly subscriptions = new Map<string, number>();
+  /** Unsettled deliveries whose message wants to know its outcome (DeviceMessage.onSettled), by link. */
+  private readonly unsettled = new Map<RheaSender, Map<RheaOutgoingDelivery, Settle>>();
   connections = 0;
 
   constructor(
@@ -72,6 +77,9 @@ export class AmqpDeviceClient implements Subscriber {
     const e = this.senders.get(sender);
     if (!e) return;
     this.senders.delete(sender);
+    const waiting = this.unsettled.get(sender);
+    this.unsettled.delete(sender);
+    for (const settle of waiting?.values() ?? []) settle(false, 'the link closed before the device settled the delivery');
     if (!e.subscribed) return;
     const n = (this.subscriptions.get(e.address) ?? 1) - 1;
     if (n > 0) this.subscriptions.set(e.address, n);
@@ -99,12 +107,33 @@ export class AmqpDeviceClient implements Subscriber {
       if (!(e.address === message.topic || (e.subscribed && matchesCompiled(e.levels, message.topic)))) continue;
       matched = true;
       if (!hasCapacity(s)) continue;
-      sendOn(s, deviceMessage(message, Date.now(), dataSection), qos === 0 || s.local.attach.snd_settle_mode === 1);
+      const presettled = qos === 0 || s.local.attach.snd_settle_mode === 1;
+      const d = sendOn(s, deviceMessage(message, Date.now(), dataSection), presettled);
+      if (presettled)
+        message.onSettled?.(true); // at most once: sending is all there is
+      else if (message.onSettled) {
+        let m = this.unsettled.get(s);
+        if (!m) this.unsettled.set(s, (m = new Map()));
+        m.set(d, message.onSettled);
+      }
       this.onSent('sent');
       return true;
     }
     this.onSent(matched ? 'no-credit' : 'no-link');
     return false;
+  }
+
+  /**
+   * The device settled a delivery we sent: `accepted` is delivered (AMQP 1.0
+   * §3.4.2); rejected, released or modified are not (§3.4.3-3.4.5).
+   */
+  settled(sender: RheaSender | undefined, delivery: RheaOutgoingDelivery | undefined, outcome: string): void {
+    if (!sender || !delivery) return;
+    const m = this.unsettled.get(sender);
+    const settle = m?.get(delivery);
+    if (!settle) return;
+    m!.delete(delivery);
+    settle(outcome === 'accepted', outcome === 'accepted' ? undefined : `the device ${outcome} it`);
   }
 
   get empty(): boolean {

@@ -24,6 +24,8 @@ export interface Observation {
   seq: number;
   /** A CON notification awaits its ACK; later ones queue behind it. */
   inflight: boolean;
+  /** The message of that CON notification, told its outcome on ACK, RST or timeout (DeviceMessage.onSettled). */
+  current?: DeviceMessage | undefined;
   /** Message id of the last notification sent (a RST names it). */
   lastMessageId: number;
   /** NON notifications since the last CON (RFC 7641 §4.5: a CON at least every so often checks the observer is alive). */
@@ -158,6 +160,13 @@ export class ObserveManager {
   /** The outcome of a CON notification: on ACK the next queued one goes; RST or timeout ends the observation. */
   settled(obs: Observation, result: 'ack' | 'rst' | 'timeout' | 'cancelled'): void {
     obs.inflight = false;
+    const sent = obs.current;
+    obs.current = undefined;
+    // The device's ACK to a CON notification is its acknowledgement (RFC 7252 §4.2).
+    sent?.onSettled?.(
+      result === 'ack',
+      result === 'ack' ? undefined : `notification ${result === 'rst' ? 'reset' : result === 'timeout' ? 'not acknowledged' : 'cancelled'}`,
+    );
     if (result !== 'ack') {
       if (obs.session.observations.get(obs.address) === obs) this.remove(obs);
       return;
@@ -180,6 +189,7 @@ export class ObserveManager {
   private send(obs: Observation, message: DeviceMessage, qos: QoS): void {
     if (message.expiresAt !== undefined && message.expiresAt <= Date.now()) {
       this.discarded++;
+      message.onSettled?.(false, 'expired');
       const next = obs.queue.shift();
       if (next) this.send(obs, next.message, next.qos);
       return;
@@ -188,23 +198,34 @@ export class ObserveManager {
     if (confirmable) {
       obs.nonSinceCon = 0;
       obs.inflight = true;
+      obs.current = message;
     }
     obs.seq = (obs.seq + 1) & 0xffffff;
     this.notifications++;
     this.sink?.notify(obs, message, confirmable);
+    if (!confirmable) message.onSettled?.(true); // NON: sent is all there is
   }
 
   private remove(obs: Observation): void {
     const s = obs.session;
     s.observations.delete(obs.address);
-    this.discarded += obs.queue.length;
-    obs.queue.length = 0;
+    this.abandon(obs);
     this.devices.unsubscribe(s, obs.address);
     if (s.observations.size === 0) this.drop(s);
   }
 
+  /** An observation ends: its queued messages and the one awaiting an ACK will not be delivered by it. */
+  private abandon(obs: Observation): void {
+    this.discarded += obs.queue.length;
+    for (const q of obs.queue) q.message.onSettled?.(false, 'the observation ended');
+    obs.queue.length = 0;
+    const sent = obs.current;
+    obs.current = undefined;
+    sent?.onSettled?.(false, 'the observation ended before the notification was acknowledged');
+  }
+
   private drop(s: CoapSession): void {
-    for (const obs of s.observations.values()) this.discarded += obs.queue.length;
+    for (const obs of s.observations.values()) this.abandon(obs);
     s.observations.clear();
     this.devices.disconnect(s);
     if (this.sessions.get(s.peer.key) === s) {

@@ -7,6 +7,7 @@ import type { Admission, Pipeline } from '../listener.js';
 import { IdleWaiters } from '../../util/idle-waiters.js';
 import type { Limiter } from '../../guard/limiter.js';
 import type { ListenerRateLimits } from '../../config/types.js';
+import type { HttpCommandPolls } from './command-poll.js';
 
 export class HttpCore {
   messagesIn = 0;
@@ -25,7 +26,9 @@ export class HttpCore {
     readonly maxBodyBytes: number,
     readonly pipeline: Pipeline,
     private readonly guard: Guard,
-    limits?: ListenerRateLimits,
+    limits: ListenerRateLimits | undefined,
+    /** Devices long-polling for commands (`GET {prefix}commands`). */
+    readonly polls?: HttpCommandPolls,
   ) {
     this.limiter = guard.limiter(name, limits);
   }

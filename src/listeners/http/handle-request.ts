@@ -13,6 +13,8 @@ import type { HttpCore } from './core.js';
 import { addressOf, basicCredentials, bearerToken, envelopeHeaders, errorAnswer, outcomeAnswer, type HttpAnswer } from './mapping.js';
 
 const ALLOWED = 'POST, PUT';
+/** The address a device long-polls with GET for its next command (command-poll.ts). */
+const POLL_ADDRESS = 'commands';
 
 export async function onRequest(core: HttpCore, req: IncomingMessage, res: ServerResponse): Promise<void> {
   core.messagesIn++;
@@ -24,7 +26,8 @@ export async function onRequest(core: HttpCore, req: IncomingMessage, res: Serve
   const query = q < 0 ? undefined : url.slice(q + 1);
   if (!path.startsWith(core.options.prefix))
     return send(core, res, errorAnswer(404, 'TG_ERR_HTTP_NOT_FOUND', `no ingress at ${path}; devices POST or PUT under ${core.options.prefix}`));
-  if (req.method !== 'POST' && req.method !== 'PUT') {
+  const polling = req.method === 'GET' && path === `${core.options.prefix}${POLL_ADDRESS}` && core.polls !== undefined;
+  if (req.method !== 'POST' && req.method !== 'PUT' && !polling) {
     return send(core, res, errorAnswer(405, 'TG_ERR_HTTP_METHOD', `method ${req.method ?? '?'} not allowed; use POST or PUT`, { allow: ALLOWED }));
   }
   const addr = addressOf(path, core.options.prefix);
@@ -62,6 +65,14 @@ export async function onRequest(core: HttpCore, req: IncomingMessage, res: Serve
   }
   const principal = admission.identity?.principal;
   if (principal !== undefined && core.banned({ remoteAddress, clientId, principal })) return send(core, res, errorAnswer(403, 'TG_ERR_BANNED', 'banned'));
+  if (polling) {
+    const wait = Number(new URLSearchParams(query ?? '').get('wait') ?? '0');
+    if (!Number.isFinite(wait) || wait < 0) return send(core, res, errorAnswer(400, 'TG_ERR_HTTP_BAD_REQUEST', 'wait: must be a number of seconds'));
+    if (!core.polls!.poll(clientId, principal, wait, res)) {
+      return send(core, res, errorAnswer(409, 'TG_ERR_HTTP_BAD_REQUEST', `client id '${clientId}' is connected elsewhere; commands go there`));
+    }
+    return;
+  }
   const body = await readBody(req, max);
   if (body === 'too-large') return tooLarge(core, req, res, undefined);
   if (body === 'aborted') return;
@@ -85,7 +96,7 @@ export async function onRequest(core: HttpCore, req: IncomingMessage, res: Serve
       ...(tls !== undefined && { tls }),
     },
     address: addr.address,
-    method: req.method,
+    method: req.method ?? 'POST',
     payload: body,
     ...(ct !== undefined && { contentType: ct }),
     headers: envelopeHeaders(req.headers, query),

@@ -15,6 +15,7 @@ import type { Listener, ListenerContext, ListenerStats } from '../listener.js';
 import { HttpCore } from './core.js';
 import { onRequest } from './handle-request.js';
 import { AcceptGuard } from '../accept-guard.js';
+import { HttpCommandPolls } from './command-poll.js';
 
 export class HttpListener implements Listener {
   readonly name: string;
@@ -25,10 +26,12 @@ export class HttpListener implements Listener {
   /** Bytes read on a socket up to the end of its last complete request (guard.slowPeers). */
   private readonly received = new WeakMap<Socket, number>();
   private readonly accepts: AcceptGuard;
+  private readonly polls: HttpCommandPolls;
 
   constructor(private readonly context: ListenerContext) {
     const { config } = context;
     this.name = config.name;
+    this.polls = new HttpCommandPolls(config.name, context.devices);
     this.core = new HttpCore(
       config.name,
       { ...HTTP_DEFAULTS, ...config.http },
@@ -36,6 +39,7 @@ export class HttpListener implements Listener {
       context.pipeline,
       context.guard,
       config.guard?.limits,
+      this.polls,
     );
     this.accepts = new AcceptGuard({
       listener: config.name,
@@ -131,9 +135,9 @@ export class HttpListener implements Listener {
     return a && typeof a === 'object' ? a : null;
   }
 
-  /** HTTP devices are not reachable southbound: they only ever send. */
-  deliver(_clientId: string, _message: DeviceMessage): boolean {
-    return false;
+  /** Southbound: answers the device's waiting long-poll (`GET {prefix}commands`); false when it has none open. */
+  deliver(clientId: string, message: DeviceMessage): boolean {
+    return this.polls.deliver(clientId, message);
   }
 
   stats(): ListenerStats {

@@ -78,6 +78,7 @@
  * @property {typeof drop} [drop]
  * @property {typeof reject} [reject]
  * @property {typeof publish} [publish]
+ * @property {typeof command} [command]
  * @property {typeof accept} [accept]
  */
 /**
@@ -272,6 +273,8 @@
   const ROUTE_OPTS = ['method', 'path', 'headers', 'body', 'key', 'reply'];
   /** @type {readonly (keyof import('../../../types/thinggate.js').PublishDecision)[]} */
   const PUBLISH_OPTS = ['qos', 'retain', 'headers', 'contentType'];
+  /** @type {readonly (keyof import('../../../types/thinggate.js').CommandDecision)[]} */
+  const COMMAND_OPTS = ['address', 'qos', 'ttlMs', 'contentType'];
   /**
    * @template {object} T
    * @param {Mutable<T>} d
@@ -310,6 +313,12 @@
     /** @type {Mutable<import('../../../types/thinggate.js').PublishDecision>} */
     const d = { action: 'publish', topic: topic, payload: payload };
     if (options) copyOpts(d, options, PUBLISH_OPTS);
+    return d;
+  };
+  G.command = function command(clientId, payload, options) {
+    /** @type {Mutable<import('../../../types/thinggate.js').CommandDecision>} */
+    const d = { action: 'command', clientId: clientId, payload: payload };
+    if (options) copyOpts(d, options, COMMAND_OPTS);
     return d;
   };
   G.accept = function accept(options) {
@@ -596,6 +605,7 @@
     drop: ['reason'],
     reject: ['reason', 'code'],
     publish: ['topic', 'qos', 'retain', 'contentType'],
+    command: ['clientId', 'address', 'qos', 'ttlMs', 'contentType'],
   };
 
   /**
@@ -625,7 +635,7 @@
       if (h) d.headers = h;
     }
     if (action === 'route' && x.body !== undefined) d.body = portable(x.body, d, 'route.body');
-    if (action === 'reply' || action === 'publish') d.payload = portable(x.payload, d, action + '.payload');
+    if (action === 'reply' || action === 'publish' || action === 'command') d.payload = portable(x.payload, d, action + '.payload');
     return d;
   }
 

@@ -35,6 +35,8 @@ type _Checks = [
   Assert<SameFields<Script.DropDecision, Host.DropDecision>>,
   Assert<SameFields<Script.RejectDecision, Host.RejectDecision>>,
   Assert<SameFields<Script.PublishDecision, Host.PublishDecision, 'payload'>>,
+  Assert<SameKeys<Script.CommandDecision, Host.CommandDecision>>,
+  Assert<SameFields<Script.CommandDecision, Host.CommandDecision, 'payload'>>,
   Assert<
     [Script.Decision['action']] extends [Host.Decision['action']] ? ([Host.Decision['action']] extends [Script.Decision['action']] ? true : false) : false
   >,
@@ -47,6 +49,7 @@ const FULL: { [A in Script.Decision['action']]: Required<Extract<Script.Decision
   drop: { action: 'drop', reason: 'r' },
   reject: { action: 'reject', reason: 'r', code: 403 },
   publish: { action: 'publish', topic: 't/1', payload: 'p', qos: 1, retain: true, headers: { 'x-a': '1' }, contentType: 'text/plain' },
+  command: { action: 'command', clientId: 'd1', payload: 'p', address: 'cmd/d1', qos: 1, ttlMs: 1000, contentType: 'text/plain' },
 };
 
 describe('decision shapes: types/thinggate.d.ts and the host agree', () => {

@@ -1,0 +1,191 @@
+#!/usr/bin/env node
+/**
+ * Southbound commands: the REST API to connected MQTT devices, and the drain
+ * of offline mailboxes by a reconnect storm.
+ *
+ *   npm run build && node bench/commands/run.mjs [--devices 1000] [--commands 10000] [--concurrency 64]
+ *                                                [--offline 1000] [--per-device 10]
+ *
+ * 1. Online: --devices MQTT 5 devices (MQTT.js) connected and subscribed to
+ *    their command topic; each answers every command on its Response Topic
+ *    with the Correlation Data. --commands `sync` commands are POSTed,
+ *    --concurrency at a time, round-robin over the devices. Reports
+ *    commands/s, REST→device (POST sent → device has it) and REST→response
+ *    (the POST's round trip, which ends with the device's answer) p50/p99.
+ * 2. Offline: --per-device notifications queued for each of --offline devices
+ *    that are not connected; the gateway's RSS before and after gives the
+ *    memory per queued message. Then every device connects and subscribes at
+ *    once; reports the drain rate and checks that nothing is lost and each
+ *    device got its commands in order.
+ *
+ * The gateway is dist/cli.js in a child process on 127.0.0.1, killed by PID
+ * at the end. Writes nothing: quote the output in bench/RESULTS.md (commands).
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { parseArgs } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import mqtt from 'mqtt';
+
+const { values } = parseArgs({
+  options: {
+    devices: { type: 'string', default: '1000' },
+    commands: { type: 'string', default: '10000' },
+    concurrency: { type: 'string', default: '64' },
+    offline: { type: 'string', default: '1000' },
+    'per-device': { type: 'string', default: '10' },
+  },
+});
+const DEVICES = Number(values.devices);
+const COMMANDS = Number(values.commands);
+const CONCURRENCY = Number(values.concurrency);
+const OFFLINE = Number(values.offline);
+const PER_DEVICE = Number(values['per-device']);
+const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
+
+const pct = (xs, p) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
+};
+const ms = (x) => `${x.toFixed(1)} ms`;
+const rssKb = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]);
+
+async function startGateway(dir) {
+  const config = join(dir, 'thinggate.json');
+  writeFileSync(
+    config,
+    JSON.stringify({
+      listeners: [{ name: 'mqtt', protocol: 'mqtt', host: '127.0.0.1', port: 0 }],
+      pools: [{ name: 'default', endpoints: [{ url: 'http://127.0.0.1:9' }] }],
+      routes: [{ match: { address: '#' }, pool: 'default' }],
+      admin: { host: '127.0.0.1', port: 0 },
+      log: { level: 'info' },
+      guard: { stateDir: 'guard', flapping: { enabled: false }, limits: { connectionsPerSecond: 0 } },
+      commands: {
+        directory: 'mailbox',
+        unseenDevices: ['*'],
+        limits: { maxMessagesPerDevice: Math.max(100, PER_DEVICE), maxMessagesTotal: 10_000_000 },
+        maxTimeoutMs: 600000,
+      },
+    }),
+  );
+  const child = spawn(process.execPath, ['--no-node-snapshot', '--max-semi-space-size=32', CLI, 'start', '-c', config], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const started = await new Promise((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`thinggate exited (${code})`)));
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      try {
+        const l = JSON.parse(line);
+        if (l.msg === 'thinggate started') resolve(l);
+      } catch {}
+    });
+  });
+  return { child, mqttPort: Number(started.listeners.mqtt.split(':').at(-1)), admin: started.admin.replace(/\/$/, '') };
+}
+
+async function connectAll(port, ids, onMessage) {
+  const clients = [];
+  for (let i = 0; i < ids.length; i += 100) {
+    const batch = await Promise.all(
+      ids.slice(i, i + 100).map(async (id) => {
+        const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { clientId: id, protocolVersion: 5, reconnectPeriod: 0 });
+        c.on('message', (topic, payload, packet) => onMessage(c, id, topic, payload, packet));
+        await c.subscribeAsync(`commands/${id}/req/#`, { qos: 1 });
+        return c;
+      }),
+    );
+    clients.push(...batch);
+  }
+  return clients;
+}
+
+/** @returns {Promise<{ state: string }>} */
+async function post(admin, clientId, body) {
+  const res = await fetch(`${admin}/api/v1/devices/${clientId}/commands`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  const json = /** @type {{ state: string }} */ (await res.json());
+  if (res.status >= 300) throw new Error(`POST ${res.status}: ${JSON.stringify(json)}`);
+  return json;
+}
+
+async function online(gw) {
+  const ids = Array.from({ length: DEVICES }, (_, i) => `on-${i}`);
+  const toDevice = [];
+  const clients = await connectAll(gw.mqttPort, ids, (c, _id, _topic, payload, packet) => {
+    toDevice.push(performance.now() - JSON.parse(payload.toString()).t);
+    c.publish(packet.properties.responseTopic, 'ok', { qos: 1, properties: { correlationData: packet.properties.correlationData } });
+  });
+  const toResponse = [];
+  let next = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (next < COMMANDS) {
+        const n = next++;
+        const t = performance.now();
+        const r = await post(gw.admin, ids[n % DEVICES], { payload: { t, n }, response: 'sync', timeoutMs: 60000 });
+        if (r.state !== 'responded') throw new Error(`command ${n}: ${r.state}`);
+        toResponse.push(performance.now() - t);
+      }
+    }),
+  );
+  const seconds = (performance.now() - t0) / 1000;
+  await Promise.all(clients.map((c) => c.endAsync()));
+  console.log(`online: ${COMMANDS} sync commands to ${DEVICES} MQTT 5 devices, ${CONCURRENCY} at a time`);
+  console.log(`  ${(COMMANDS / seconds).toFixed(0)} commands/s (each answered by its device)`);
+  console.log(`  REST→device   p50 ${ms(pct(toDevice, 50))}  p99 ${ms(pct(toDevice, 99))}`);
+  console.log(`  REST→response p50 ${ms(pct(toResponse, 50))}  p99 ${ms(pct(toResponse, 99))}`);
+}
+
+async function offline(gw) {
+  const ids = Array.from({ length: OFFLINE }, (_, i) => `off-${i}`);
+  const total = OFFLINE * PER_DEVICE;
+  const before = rssKb(gw.child.pid);
+  // Each worker owns a share of the devices and queues each device's commands in sequence (the API orders what it acknowledged).
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async (_, w) => {
+      for (let seq = 0; seq < PER_DEVICE; seq++) {
+        for (let d = w; d < OFFLINE; d += CONCURRENCY) await post(gw.admin, ids[d], { payload: { seq }, ttlMs: 3600000 });
+      }
+    }),
+  );
+  await new Promise((r) => setTimeout(r, 2000));
+  const after = rssKb(gw.child.pid);
+  const got = new Map(ids.map((id) => [id, []]));
+  let received = 0;
+  let done;
+  const all = new Promise((r) => (done = r));
+  const t0 = performance.now();
+  const clients = await connectAll(gw.mqttPort, ids, (_c, id, _topic, payload) => {
+    got.get(id).push(JSON.parse(payload.toString()).seq);
+    if (++received === total) done();
+  });
+  await Promise.race([all, new Promise((r) => setTimeout(r, 120_000))]);
+  const seconds = (performance.now() - t0) / 1000;
+  const inOrder = [...got.values()].every((seqs) => seqs.every((s, i) => s === i));
+  await Promise.all(clients.map((c) => c.endAsync()));
+  console.log(`offline: ${total} notifications queued for ${OFFLINE} offline devices (${PER_DEVICE} each)`);
+  console.log(
+    `  gateway RSS ${(before / 1024).toFixed(0)} → ${(after / 1024).toFixed(0)} MiB: ${(((after - before) * 1024) / total).toFixed(0)} bytes per queued message`,
+  );
+  console.log(
+    `  reconnect storm: ${received}/${total} delivered in ${seconds.toFixed(1)} s (connect + subscribe + drain): ${(received / seconds).toFixed(0)}/s; lost ${total - received}; per-device order ${inOrder ? 'kept' : 'BROKEN'}`,
+  );
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'tg-bench-commands-'));
+const gw = await startGateway(dir);
+try {
+  await online(gw);
+  await offline(gw);
+} finally {
+  gw.child.kill('SIGKILL');
+  rmSync(dir, { recursive: true, force: true });
+}
