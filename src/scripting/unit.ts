@@ -85,6 +85,8 @@ export class ScriptUnit {
   private readonly fileWatch: ScriptFileWatch;
   /** Counts reloads begun; a compile that finishes after a later one began is dropped. */
   private reloadSeq = 0;
+  /** The reload begun last (admin reloads wait for it). */
+  private latestReload: Promise<void> = Promise.resolve();
   /** A rebuild under way (see rebuild). */
   private rebuilding: Promise<void> | undefined;
   private closed = false;
@@ -142,9 +144,19 @@ export class ScriptUnit {
     return this.lastRefusal;
   }
 
-  /** Re-reads the file now (admin API); a version that does not compile is refused like any reload. */
-  reloadFile(): Promise<void> {
-    return this.reload(false);
+  /**
+   * Re-reads the file now (admin API); a version that does not compile is
+   * refused like any reload. Resolves once the latest reload has finished: a
+   * file-watch reload that began meanwhile supersedes this one, and its
+   * outcome is the one {@link compileError} reports.
+   */
+  async reloadFile(): Promise<void> {
+    let done = this.reload(false);
+    await done;
+    while (this.latestReload !== done) {
+      done = this.latestReload;
+      await done;
+    }
   }
 
   get version(): RemoteVersion {
@@ -490,7 +502,13 @@ export class ScriptUnit {
    * when the watched file changes. The compile waits in the script's thread
    * behind a running batch; the event loop does not.
    */
-  private async reload(force: boolean): Promise<void> {
+  private reload(force: boolean): Promise<void> {
+    const run = this.compileAndSwap(force);
+    this.latestReload = run;
+    return run;
+  }
+
+  private async compileAndSwap(force: boolean): Promise<void> {
     const source = this.changedSource(force);
     if (source === undefined) return;
     const seq = ++this.reloadSeq;
