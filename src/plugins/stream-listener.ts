@@ -13,7 +13,7 @@ import { createEnvelope, type Delivery, type Identity, type Outcome, type Protoc
 import { AcceptGuard } from '../listeners/accept-guard.js';
 import type { Listener, ListenerContext, ListenerStats } from '../listeners/listener.js';
 import { serverTlsOf } from '../listeners/listener-tls.js';
-import { ThinggateError } from '../errors.js';
+import { listenTcp } from '../listeners/listen.js';
 
 /** One message a stream protocol hands to the pipeline. */
 export interface StreamMessage {
@@ -87,15 +87,7 @@ class StreamListener implements Listener {
     const server = config.tls ? this.tlsServer() : createTcpServer();
     this.accepts.attach(server);
     server.on(config.tls ? 'secureConnection' : 'connection', (s: Socket) => this.onSocket(s));
-    await new Promise<void>((resolve, reject) => {
-      const onError = (err: Error): void =>
-        reject(new ThinggateError('TG_ERR_LISTEN', `listener '${this.name}' cannot bind ${config.host}:${config.port}: ${err.message}`, { cause: err }));
-      server.once('error', onError);
-      server.listen(config.port, config.host, () => {
-        server.off('error', onError);
-        resolve();
-      });
-    });
+    await listenTcp(server, this.name, config.host, config.port);
     server.on('error', (err) => this.context.logger.warn({ err }, 'listener server error'));
     this.server = server;
   }

@@ -14,7 +14,7 @@ import { WebSocketServer, createWebSocketStream, type WebSocket } from 'ws';
 import type { TlsInfo } from '../../envelope/index.js';
 import type { DeviceMessage } from '../../devices/registry.js';
 import type { ConnectionInfo, Listener, ListenerContext, ListenerStats } from '../listener.js';
-import { ThinggateError } from '../../errors.js';
+import { listenTcp } from '../listen.js';
 import { tlsInfoOf } from '../../security/tls.js';
 import { serverTlsOf } from '../listener-tls.js';
 import { AcceptGuard } from '../accept-guard.js';
@@ -94,15 +94,7 @@ export class MqttListener implements Listener {
     }
     this.accepts.attach(server);
     if (serverTls) serverTls.attach(server as TlsServer);
-    await new Promise<void>((resolvePromise, reject) => {
-      const onError = (err: Error): void =>
-        reject(new ThinggateError('TG_ERR_LISTEN', `listener '${cfg.name}' cannot bind ${cfg.host}:${cfg.port}: ${err.message}`, { cause: err }));
-      server.once('error', onError);
-      server.listen(cfg.port, cfg.host, () => {
-        server.off('error', onError);
-        resolvePromise();
-      });
-    });
+    await listenTcp(server, cfg.name, cfg.host, cfg.port);
     server.on('error', (err: Error) => this.ctx.logger.error({ err }, 'listener socket error'));
     this.server = server;
     this.shared.metrics.start();
