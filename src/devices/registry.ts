@@ -157,13 +157,7 @@ export class DeviceRegistry {
 
   /** A session's subscriptions (admin API). */
   subscriptionsOf(subscriber: Subscriber): Array<{ readonly filter: string; readonly qos: QoS }> {
-    const out: Array<{ filter: string; qos: QoS }> = [];
-    for (const filter of this.bySubscriber.get(subscriber) ?? []) {
-      const table = filter.includes('+') || filter.includes('#') ? this.wildcard : this.exact;
-      const entry = table.get(filter)?.get(subscriber);
-      if (entry) out.push({ filter, qos: entry.options.qos });
-    }
-    return out;
+    return this.subscriptionEntries(subscriber).map(({ filter, options }) => ({ filter, qos: options.qos }));
   }
 
   /** A session's subscriptions with their options (kept with a persistent session). */
@@ -226,7 +220,7 @@ export class DeviceRegistry {
 
   /** Returns true when the subscription existed. */
   unsubscribe(subscriber: Subscriber, filter: string): boolean {
-    const table = filter.includes('+') || filter.includes('#') ? this.wildcard : this.exact;
+    const table = this.tableOf(filter);
     const subs = table.get(filter);
     const existed = subs?.delete(subscriber) ?? false;
     if (subs && subs.size === 0) table.delete(filter);
