@@ -7,22 +7,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type BrowserContext } from 'playwright-core';
+import type { BrowserContext } from 'playwright-core';
+import { launchChromium } from '../helpers/chromium.js';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startCommandBed, type CommandBed } from './commands-support.js';
 import { client } from './mqtt-support.js';
-
-const CHROMIUM = '/usr/bin/chromium';
-const ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 let dir: string;
 let browser: BrowserContext;
@@ -30,7 +19,7 @@ let bed: CommandBed;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'tg-dashboard-commands-'));
-  browser = await chromium.launchPersistentContext(join(dir, 'profile'), { executablePath: CHROMIUM, args: ARGS, headless: true });
+  browser = await launchChromium(dir);
   bed = await startCommandBed({ unseenDevices: ['lamp-*'] });
 });
 
