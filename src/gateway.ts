@@ -365,7 +365,9 @@ export class Gateway implements AdminContext {
       return { ok: false, detail: r.reason };
     };
     const service = new CommandService({
-      store: new EmbeddedMailboxStore(resolve(this.config.baseDir, config.directory)),
+      store: new EmbeddedMailboxStore(resolve(this.config.baseDir, config.directory), {
+        onWriteError: (err) => this.logger.error({ err, stage: 'commands' }, 'mailbox write failed'),
+      }),
       config: () => this.config.commands ?? config,
       devices: this.devices,
       listener: (name) => this.listeners.get(name)?.listener,

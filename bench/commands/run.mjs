@@ -5,6 +5,7 @@
  *
  *   npm run build && node bench/commands/run.mjs [--devices 1000] [--commands 10000] [--concurrency 64]
  *                                                [--offline 1000] [--per-device 10]
+ *                                                [--base DIR --rounds 3]
  *
  * 1. Online: --devices MQTT 5 devices (MQTT.js) connected and subscribed to
  *    their command topic; each answers every command on its Response Topic
@@ -19,12 +20,17 @@
  *    device got its commands in order.
  *
  * The gateway is dist/cli.js in a child process on 127.0.0.1, killed by PID
- * at the end. Writes nothing: quote the output in bench/RESULTS.md (commands).
+ * at the end. With --base DIR (another build: a folder with dist/ and
+ * node_modules/), that build and the working tree's run in alternating
+ * rounds (--rounds each, a fresh gateway and mailbox every run), so the
+ * machine's load hits both alike; the medians per build and their ratio
+ * close the output. Writes nothing: quote the output in bench/RESULTS.md
+ * (commands).
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
@@ -37,6 +43,8 @@ const { values } = parseArgs({
     concurrency: { type: 'string', default: '64' },
     offline: { type: 'string', default: '1000' },
     'per-device': { type: 'string', default: '10' },
+    base: { type: 'string' },
+    rounds: { type: 'string', default: '1' },
   },
 });
 const DEVICES = Number(values.devices);
@@ -44,7 +52,9 @@ const COMMANDS = Number(values.commands);
 const CONCURRENCY = Number(values.concurrency);
 const OFFLINE = Number(values.offline);
 const PER_DEVICE = Number(values['per-device']);
+const ROUNDS = Number(values.rounds);
 const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
+const BASE_CLI = values.base === undefined ? undefined : resolve(values.base, 'dist/cli.js');
 
 const pct = (xs, p) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -53,7 +63,7 @@ const pct = (xs, p) => {
 const ms = (x) => `${x.toFixed(1)} ms`;
 const rssKb = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]);
 
-async function startGateway(dir) {
+async function startGateway(dir, cli) {
   const config = join(dir, 'thinggate.json');
   writeFileSync(
     config,
@@ -72,7 +82,7 @@ async function startGateway(dir) {
       },
     }),
   );
-  const child = spawn(process.execPath, ['--no-node-snapshot', '--max-semi-space-size=32', CLI, 'start', '-c', config], {
+  const child = spawn(process.execPath, ['--no-node-snapshot', '--max-semi-space-size=32', cli, 'start', '-c', config], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const started = await new Promise((resolve, reject) => {
@@ -142,12 +152,20 @@ async function online(gw) {
   console.log(`  ${(COMMANDS / seconds).toFixed(0)} commands/s (each answered by its device)`);
   console.log(`  REST→device   p50 ${ms(pct(toDevice, 50))}  p99 ${ms(pct(toDevice, 99))}`);
   console.log(`  REST→response p50 ${ms(pct(toResponse, 50))}  p99 ${ms(pct(toResponse, 99))}`);
+  return {
+    'commands/s': COMMANDS / seconds,
+    'REST→device p50 ms': pct(toDevice, 50),
+    'REST→device p99 ms': pct(toDevice, 99),
+    'REST→response p50 ms': pct(toResponse, 50),
+    'REST→response p99 ms': pct(toResponse, 99),
+  };
 }
 
 async function offline(gw) {
   const ids = Array.from({ length: OFFLINE }, (_, i) => `off-${i}`);
   const total = OFFLINE * PER_DEVICE;
   const before = rssKb(gw.child.pid);
+  const tq = performance.now();
   // Each worker owns a share of the devices and queues each device's commands in sequence (the API orders what it acknowledged).
   await Promise.all(
     Array.from({ length: CONCURRENCY }, async (_, w) => {
@@ -156,6 +174,7 @@ async function offline(gw) {
       }
     }),
   );
+  const queueRate = total / ((performance.now() - tq) / 1000);
   await new Promise((r) => setTimeout(r, 2000));
   const after = rssKb(gw.child.pid);
   const got = new Map(ids.map((id) => [id, []]));
@@ -167,25 +186,54 @@ async function offline(gw) {
     got.get(id).push(JSON.parse(payload.toString()).seq);
     if (++received === total) done();
   });
-  await Promise.race([all, new Promise((r) => setTimeout(r, 120_000))]);
+  // Bounded: two minutes, or 5 ms per queued message when that is longer; what did not arrive by then counts as lost.
+  let timer;
+  await Promise.race([all, new Promise((r) => (timer = setTimeout(r, Math.max(120_000, total * 5))))]);
+  clearTimeout(timer);
   const seconds = (performance.now() - t0) / 1000;
   const inOrder = [...got.values()].every((seqs) => seqs.every((s, i) => s === i));
   await Promise.all(clients.map((c) => c.endAsync()));
-  console.log(`offline: ${total} notifications queued for ${OFFLINE} offline devices (${PER_DEVICE} each)`);
+  console.log(`offline: ${total} notifications queued for ${OFFLINE} offline devices (${PER_DEVICE} each), ${queueRate.toFixed(0)}/s`);
   console.log(
     `  gateway RSS ${(before / 1024).toFixed(0)} → ${(after / 1024).toFixed(0)} MiB: ${(((after - before) * 1024) / total).toFixed(0)} bytes per queued message`,
   );
   console.log(
     `  reconnect storm: ${received}/${total} delivered in ${seconds.toFixed(1)} s (connect + subscribe + drain): ${(received / seconds).toFixed(0)}/s; lost ${total - received}; per-device order ${inOrder ? 'kept' : 'BROKEN'}`,
   );
+  return { 'queued/s': queueRate, 'drain/s': received / seconds, lost: total - received };
 }
 
-const dir = mkdtempSync(join(tmpdir(), 'tg-bench-commands-'));
-const gw = await startGateway(dir);
-try {
-  await online(gw);
-  await offline(gw);
-} finally {
-  gw.child.kill('SIGKILL');
-  rmSync(dir, { recursive: true, force: true });
+/** One run: a fresh gateway of `cli` on a fresh mailbox. */
+async function run(label, cli) {
+  const dir = mkdtempSync(join(tmpdir(), 'tg-bench-commands-'));
+  const gw = await startGateway(dir, cli);
+  try {
+    console.log(`--- ${label}`);
+    return { ...(await online(gw)), ...(await offline(gw)) };
+  } finally {
+    gw.child.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const builds =
+  BASE_CLI === undefined
+    ? [['this', CLI]]
+    : [
+        ['base', BASE_CLI],
+        ['this', CLI],
+      ];
+const figures = new Map(builds.map(([label]) => [label, []]));
+for (let round = 0; round < ROUNDS; round++) {
+  for (const [label, cli] of round % 2 === 0 ? builds : [...builds].reverse()) figures.get(label).push(await run(label, cli));
+}
+if (ROUNDS > 1 || builds.length > 1) {
+  const median = (xs) => pct(xs, 50);
+  const keys = Object.keys(figures.get('this')[0]);
+  console.log(`\nmedians of ${ROUNDS} round(s)`);
+  console.log(['measure', ...builds.map(([l]) => l), ...(builds.length > 1 ? ['this/base'] : [])].join(' | '));
+  for (const k of keys) {
+    const m = builds.map(([l]) => median(figures.get(l).map((f) => f[k])));
+    console.log([k, ...m.map((x) => x.toFixed(1)), ...(m.length > 1 ? [m[0] === 0 ? '–' : `${(m[1] / m[0]).toFixed(2)}×`] : [])].join(' | '));
+  }
 }

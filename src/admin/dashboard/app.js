@@ -101,6 +101,69 @@ async function refreshBans() {
   );
 }
 
+const when = (iso) => iso.replace('T', ' ').slice(0, 23);
+/** The device whose commands are shown (the Commands form). */
+let commandsDevice = '';
+
+/** One device's commands with every state's timestamp (GET …/commands); a queued one has a button that cancels it (DELETE). */
+async function refreshCommands() {
+  if (!commandsDevice) return;
+  const device = commandsDevice;
+  const base = `/api/v1/devices/${encodeURIComponent(device)}/commands`;
+  const res = await fetch(base, { headers: headers() });
+  if (device !== commandsDevice) return; // another device was asked for meanwhile
+  if (!res.ok) {
+    text($('commands-error'), res.status === 404 ? 'commands are not enabled on this gateway' : `the API answered ${res.status}`);
+    $('commands').tBodies[0].replaceChildren();
+    return;
+  }
+  const { commands } = await res.json();
+  text($('commands-error'), commands.length === 0 ? `no commands for ${device}` : '');
+  $('commands').tBodies[0].replaceChildren(
+    ...commands.map((c) => {
+      const tr = document.createElement('tr');
+      tr.dataset.command = c.id;
+      cell(tr, c.id, 'id');
+      cell(tr, c.address);
+      cell(tr, c.response);
+      cell(tr, c.state, `state state-${c.state}`);
+      const states = cell(tr, '', 'states');
+      states.replaceChildren(
+        ...Object.entries(c.timestamps).map(([state, at]) => {
+          const div = document.createElement('div');
+          div.dataset.state = state;
+          div.textContent = `${state} ${when(at)}`;
+          return div;
+        }),
+      );
+      cell(tr, c.attempts);
+      cell(tr, c.reason ?? '', 'reason');
+      const td = cell(tr, '');
+      if (c.state === 'queued') {
+        const button = document.createElement('button');
+        button.textContent = 'cancel';
+        button.onclick = async () => {
+          await fetch(`${base}/${encodeURIComponent(c.id)}`, { method: 'DELETE', headers: headers() });
+          await refreshCommands();
+        };
+        td.replaceChildren(button);
+      }
+      return tr;
+    }),
+  );
+}
+
+$('commands-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  commandsDevice = $('commands-device').value.trim();
+  if (!commandsDevice) {
+    $('commands').tBodies[0].replaceChildren();
+    text($('commands-error'), '');
+    return;
+  }
+  void refreshCommands().catch(() => undefined);
+});
+
 function renderTalkers(el, talkers) {
   el.replaceChildren(
     ...talkers.map((t) => {
@@ -169,6 +232,8 @@ function render(s) {
   spark(s.messagesPerSecond);
   // Bans change rarely: re-read every few updates, and at once when a ban event arrives.
   if (++updates % 5 === 1 || s.events.some((e) => e.kind === 'banned')) void refreshBans().catch(() => undefined);
+  // The shown device's commands: every few updates, and at once when one of them changes state.
+  if (updates % 5 === 1 || s.events.some((e) => e.category === 'command' && e.clientId === commandsDevice)) void refreshCommands().catch(() => undefined);
 }
 
 function online(on) {

@@ -22,6 +22,8 @@ export const NOT_FOUND = code(4, 4);
 export const METHOD_NOT_ALLOWED = code(4, 5);
 export const NOT_ACCEPTABLE = code(4, 6);
 export const REQUEST_ENTITY_INCOMPLETE = code(4, 8);
+/** RFC 8132 §5. */
+export const CONFLICT = code(4, 9);
 export const PRECONDITION_FAILED = code(4, 12);
 export const REQUEST_ENTITY_TOO_LARGE = code(4, 13);
 export const UNSUPPORTED_CONTENT_FORMAT = code(4, 15);
@@ -41,7 +43,7 @@ const CLIENT_ERRORS: ReadonlyMap<number, number> = new Map([
   [404, NOT_FOUND],
   [405, METHOD_NOT_ALLOWED],
   [406, NOT_ACCEPTABLE],
-  [409, code(4, 9)], // RFC 8132 §5
+  [409, CONFLICT],
   [412, PRECONDITION_FAILED],
   [413, REQUEST_ENTITY_TOO_LARGE],
   [415, UNSUPPORTED_CONTENT_FORMAT],

@@ -22,6 +22,7 @@ import type { CoapRequest } from './request.js';
 import type { CoapEvent, Endpoint, RequestContext, ResponseSpec } from './types.js';
 import { shapePayload } from './shape.js';
 import { SeparateWatch } from './separate-watch.js';
+import type { CoapCommandPolls } from './command-poll.js';
 import { IdleWaiters } from '../../util/idle-waiters.js';
 import type { Limiter } from '../../guard/limiter.js';
 import type { ListenerRateLimits } from '../../config/types.js';
@@ -39,6 +40,8 @@ export class CoapCore implements NotificationSink {
   readonly transmitter: Transmitter;
   readonly observe: ObserveManager;
   readonly separate: SeparateWatch;
+  /** Devices fetching their next command with a GET (command-poll.ts). */
+  polls?: CoapCommandPolls;
   socket?: Socket;
   /** Set on a coaps listener: datagrams go out encrypted on the endpoint's DTLS association. */
   secure?: (dest: Endpoint, bytes: Buffer) => boolean;
@@ -154,7 +157,7 @@ export class CoapCore implements NotificationSink {
   }
 
   /** RFC 7252 §5.2.2: the back-end is slow — acknowledge now, answer later in a CON of its own. */
-  private goSeparate(ctx: RequestContext): void {
+  goSeparate(ctx: RequestContext): void {
     const ex = ctx.exchange;
     if (ex.state !== 'pending') return;
     ex.state = 'separate';
@@ -162,8 +165,13 @@ export class CoapCore implements NotificationSink {
     this.writeEmpty(ctx.peer, TYPE_ACK, ctx.messageId);
   }
 
-  /** Answers one request; the exchange remembers the bytes for duplicates (RFC 7252 §4.5). */
-  respond(ctx: RequestContext, spec: ResponseSpec, held?: HeldReply): void {
+  /**
+   * Answers one request; the exchange remembers the bytes for duplicates
+   * (RFC 7252 §4.5). `outcome`, when given, learns whether a separate CON
+   * response was acknowledged ('ack'), or that the answer was sent without
+   * a confirmation to wait for ('sent': piggybacked, NON or suppressed).
+   */
+  respond(ctx: RequestContext, spec: ResponseSpec, held?: HeldReply, outcome?: (r: 'ack' | 'rst' | 'timeout' | 'cancelled' | 'sent') => void): void {
     const ex = ctx.exchange;
     const separate = ex.state === 'separate';
     ex.state = 'done';
@@ -171,6 +179,7 @@ export class CoapCore implements NotificationSink {
     const nr = ctx.req.noResponse;
     if (nr !== undefined && (nr & (1 << ((spec.code >> 5) - 1))) !== 0) {
       if (ctx.confirmable && !separate) ex.response = this.writeEmpty(ctx.peer, TYPE_ACK, ctx.messageId);
+      outcome?.('sent');
       return;
     }
     let options: CoapOption[] = spec.options ? [...spec.options] : [];
@@ -199,8 +208,12 @@ export class CoapCore implements NotificationSink {
       const sent = this.transmitter.send(ctx.peer, mid, bytes, (r) => {
         if (r === 'ack' || r === 'rst') ctx.peer.verified = true;
         else if (r === 'timeout') this.count('transmit-timeout');
+        outcome?.(r);
       });
-      if (!sent) this.count('dropped');
+      if (!sent) {
+        this.count('dropped');
+        outcome?.('cancelled');
+      }
       return;
     }
     const type = ctx.confirmable ? TYPE_ACK : TYPE_NON;
@@ -208,6 +221,7 @@ export class CoapCore implements NotificationSink {
     const bytes = serializeMessage({ type, code: spec.code, messageId: mid, token: ctx.token, options, payload });
     ex.response = bytes;
     this.write(ctx.peer, bytes);
+    outcome?.('sent');
   }
 
   /** Sends one notification of an observation (RFC 7641 §4.2). */

@@ -1,7 +1,7 @@
 /**
  * One CoAP request, in order: deduplication (RFC 7252 §4.5) → method →
  * rate limit → options → admission → Block2 follow-up → Block1 reassembly
- * (RFC 7959) → body limit → Observe (RFC 7641) → pipeline, with the empty
+ * (RFC 7959) → body limit → Observe (RFC 7641) → command poll (command-poll.ts) → pipeline, with the empty
  * ACK of a separate response (§5.2.2) if the pipeline is slow.
  */
 import { coapFormatForMediaType, createEnvelope, mediaTypeForCoapFormat, type Outcome } from '../../envelope/index.js';
@@ -14,6 +14,7 @@ import type { Peer } from './peers.js';
 import { isProblem, readRequest, type CoapRequest } from './request.js';
 import { admit } from './admission.js';
 import { onObserve } from './handle-observe.js';
+import { POLL_ADDRESS } from './command-poll.js';
 
 const NO_REQUEST: CoapRequest = { method: '', address: '' };
 /** Longest diagnostic payload (RFC 7252 §5.5.2) thinggate writes. */
@@ -161,6 +162,10 @@ function process(core: CoapCore, ctx: RequestContext, body: Buffer, now: number)
     return;
   }
   if (req.observe !== undefined && req.method === 'GET' && core.options.observe && onObserve(core, ctx)) return;
+  if (req.observe === undefined && req.method === 'GET' && req.address === POLL_ADDRESS && core.polls) {
+    if (!core.polls.poll(ctx)) core.respond(ctx, diagnostic(C.CONFLICT, `client id '${peer.clientId}' is held by another session; commands go there`));
+    return;
+  }
   dispatch(core, ctx, payload, block1);
 }
 

@@ -2,7 +2,7 @@
  * The CoAP listener (RFC 7252 over UDP, or over DTLS 1.2 with a `dtls`
  * section: coaps.ts): one datagram socket, the shared state in CoapCore, and
  * the Listener contract — start, stop (with drain), southbound delivery
- * through Observe, and counters.
+ * through Observe or a command poll, and counters.
  */
 import { createSocket, type Socket } from 'node:dgram';
 import { isIP } from 'node:net';
@@ -16,6 +16,7 @@ import { CoapsTransport } from './coaps.js';
 import { CoapCore } from './core.js';
 import { onDatagram } from './handle-datagram.js';
 import { ObserveManager } from './observe.js';
+import { CoapCommandPolls } from './command-poll.js';
 
 /**
  * Destinations are always the literal addresses datagrams came from: answer
@@ -60,6 +61,7 @@ export class CoapListener implements Listener {
       config.limits.maxConnections,
       config.guard?.limits,
     );
+    this.core.polls = new CoapCommandPolls(this.core, context.devices);
   }
 
   async start(): Promise<void> {
@@ -126,6 +128,7 @@ export class CoapListener implements Listener {
     if (!socket) return;
     const core = this.core;
     core.closing = true;
+    core.polls?.clear();
     // In-flight requests get their answers and outstanding CONs their chance to be acknowledged.
     if (options.drain) await core.idle(options.timeoutMs ?? 10_000);
     clearInterval(this.sweeper);
@@ -151,6 +154,7 @@ export class CoapListener implements Listener {
 
   /** Southbound: a notification on the client's matching observation (RFC 7641). */
   deliver(clientId: string, message: DeviceMessage): boolean {
+    if (this.core.polls?.deliver(clientId, message)) return true;
     const session = this.core.observe.session(clientId);
     return session ? session.deliver(message, message.qos) : false;
   }

@@ -22,7 +22,7 @@ import { InboundQos } from './inbound.js';
 import { dispatchPacket } from './handlers/index.js';
 import { validatePacket } from './validate.js';
 import { connectLevel } from './validate-connect.js';
-import { publishWill } from './will.js';
+import { willOnClose } from './will.js';
 import { park, takeSession } from './persistence.js';
 import type { ConnectionState, ListenerShared as SharedState, MqttSession, RemoteInfo, Will } from './session.js';
 import type { LimitKeys } from '../../guard/limiter.js';
@@ -566,8 +566,8 @@ export class MqttConnection implements MqttSession {
     // Registered from the takeover stage on (presence, then subscriptions); a no-op for a connection never registered.
     this.shared.ctx.devices.disconnect(this);
     this.log.debug({ pending: this.pending }, 'connection closed');
-    // [MQTT-3.1.2-8]: the Will goes out when the connection closes without DISCONNECT 0x00.
-    if (wasConnected && this.will && this.sendWill) publishWill(this, this.will);
+    // [MQTT-3.1.2-8]: the Will goes out when the connection closes without DISCONNECT 0x00 (v5: after its delay, will.ts).
+    if (wasConnected && this.will && this.sendWill) willOnClose(this, this.will, this.sessionOpened ? this.sessionExpiry : 0);
     this.shared.onSettled();
   }
 }

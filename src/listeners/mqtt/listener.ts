@@ -23,6 +23,7 @@ import { MqttMetrics } from './metrics.js';
 import type { PacketWriter } from './writer.js';
 import { RC } from './reason-codes.js';
 import { MemorySessionStore } from '../../state/embedded/sessions.js';
+import { dropDelayedWills } from './will.js';
 
 /** How long a non-draining stop waits for peers to read the final DISCONNECT. */
 const STOP_GRACE_MS = 200;
@@ -118,6 +119,7 @@ export class MqttListener implements Listener {
     for (const c of [...conns]) c.closeWith(RC.SERVER_SHUTTING_DOWN, 'server shutting down');
     await this.waitUntil(() => conns.size === 0, options.drain ? Math.min(timeoutMs, 1000) : STOP_GRACE_MS);
     for (const c of [...conns]) c.destroy();
+    dropDelayedWills(this.shared, this.name);
     this.wss?.close();
     this.wss = undefined;
     this.shared.metrics.stop();

@@ -5,13 +5,21 @@
  *   q␀<clientId>␀<seq>    → id, for commands occupying the mailbox, in queue order
  *   h␀<clientId>␀<id>     → '' for every command of a device (its history)
  *   d␀<clientId>          → '' for every device seen
- * A command is acknowledged as queued only once its record and queue entry
- * are written with fsync (group-committed: one fsync per batch of the
- * enqueues that arrived meanwhile), so a `kill -9` loses nothing the API
- * accepted.
- * Occupancy and deadlines of live commands are kept in memory (rebuilt on
- * open) so the bounds are checked and the expiry sweep runs without reads.
- * Operations run one at a time (the store is one process's).
+ * Live (non-final) records, each device's queue and the occupancy are kept in
+ * memory (rebuilt on open): reads, bounds checks, transitions and the expiry
+ * sweep touch no disk. Every write joins a group commit: the changes that
+ * arrive in one event-loop turn, or while the previous batch is being
+ * written, go to disk as one batch, with one fsync when anything in it
+ * waits for durability.
+ * What is durable when:
+ * - an enqueue resolves only once its batch is fsync'd, so a `kill -9` loses
+ *   nothing the API acknowledged as queued;
+ * - a cancellation resolves once fsync'd too (a cancelled command must not
+ *   be delivered after a restart);
+ * - other transitions resolve at once and reach disk with the next batch. A
+ *   crash may lose the last of them, which only ever redelivers: the record
+ *   on disk is then in an earlier state, sent is requeued at start
+ *   (`requeueSent`), and a command past its deadline is expired again.
  */
 import { ClassicLevel } from 'classic-level';
 import {
@@ -37,12 +45,9 @@ const deviceKey = (clientId: string): string => `d${SEP}${clientId}`;
 const after = (prefix: string): string => `${prefix}\uffff`;
 
 interface Live {
-  readonly clientId: string;
+  record: CommandRecord;
   /** Its queue entry's key while it occupies the mailbox. */
   queueKey: string | undefined;
-  readonly size: number;
-  state: CommandState;
-  readonly expiresAt: number;
 }
 
 type Op = { type: 'put'; key: string; value: string } | { type: 'del'; key: string };
@@ -52,20 +57,35 @@ interface Usage {
   bytes: number;
 }
 
+export interface EmbeddedMailboxOptions {
+  /** A batch failed to be written (enqueues and cancellations in it are refused; other transitions in it are lost). */
+  readonly onWriteError?: (err: Error) => void;
+}
+
 export class EmbeddedMailboxStore implements MailboxStore {
   private readonly db: ClassicLevel<string, string>;
   /** Non-final commands by id. */
   private readonly live = new Map<string, Live>();
+  /** Each device's commands occupying its mailbox, in queue order. */
+  private readonly queues = new Map<string, Map<string, Live>>();
   private readonly perDevice = new Map<string, Usage>();
   private readonly total: Usage = { messages: 0, bytes: 0 };
   private readonly known = new Set<string>();
   private seq = 0;
-  private chain: Promise<unknown> = Promise.resolve();
-  /** Enqueues waiting for the next group commit. */
-  private group: Array<{ readonly ops: Op[]; readonly done: (err?: Error) => void }> = [];
-  private committing = false;
+  /** The next batch: the last operation per key (a batch is atomic, so only the last one matters). */
+  private ops = new Map<string, Op>();
+  /** Called once the next batch is written (with its error, if any). */
+  private waiters: Array<(err?: Error) => void> = [];
+  /** Records changed and not yet written, then being written: `get` reads them before the disk. */
+  private unwritten = new Map<string, CommandRecord>();
+  private writing = new Map<string, CommandRecord>();
+  private scheduled = false;
+  private loop: Promise<void> | undefined;
 
-  constructor(readonly directory: string) {
+  constructor(
+    readonly directory: string,
+    private readonly options: EmbeddedMailboxOptions = {},
+  ) {
     this.db = new ClassicLevel<string, string>(directory, { valueEncoding: 'utf8', keyEncoding: 'utf8' });
   }
 
@@ -77,33 +97,30 @@ export class EmbeddedMailboxStore implements MailboxStore {
         await this.db.del(k);
         continue;
       }
-      if (!isFinal(r)) this.live.set(r.id, { clientId: r.clientId, queueKey: undefined, size: r.size, state: r.state, expiresAt: r.expiresAt });
+      if (!isFinal(r)) this.live.set(r.id, { record: r, queueKey: undefined });
     }
+    // Keys sort by device, then sequence: each device's queue is rebuilt in order.
     for await (const [k, id] of this.db.iterator({ gte: `q${SEP}`, lt: after(`q${SEP}`) })) {
       const n = Number.parseInt(k.slice(k.lastIndexOf(SEP) + 1), 36);
       if (n > this.seq) this.seq = n;
       const l = this.live.get(id);
-      if (!l || !OCCUPYING_STATES.has(l.state)) {
+      if (!l || !OCCUPYING_STATES.has(l.record.state)) {
         await this.db.del(k); // a queue entry whose command moved on (its removal was not written before a crash)
         continue;
       }
       l.queueKey = k;
-      this.occupy(l, 1);
+      this.occupy(l.record, 1);
+      this.join(l);
     }
     for await (const k of this.db.keys({ gte: `d${SEP}`, lt: after(`d${SEP}`) })) this.known.add(k.slice(2));
   }
 
   async close(): Promise<void> {
-    await this.chain.catch(() => undefined);
-    while (this.committing) await new Promise((r) => setImmediate(r));
+    await this.flush();
     if (this.db.status === 'open') await this.db.close();
   }
 
-  /**
-   * Bounds are checked and the room reserved at once; the write joins the
-   * next group commit (one fsync'd batch for every enqueue that arrives
-   * while the previous batch is being written).
-   */
+  /** Bounds are checked and the room reserved at once; resolves once the command is on disk (fsync'd). */
   enqueue(command: NewCommand, limits: MailboxLimits): Promise<EnqueueResult> {
     const device = this.perDevice.get(command.clientId) ?? { messages: 0, bytes: 0 };
     if (device.messages + 1 > limits.maxMessagesPerDevice)
@@ -115,52 +132,29 @@ export class EmbeddedMailboxStore implements MailboxStore {
     const { createdAt, ...rest } = command;
     const record: CommandRecord = { ...rest, state: 'queued', timestamps: { queued: createdAt }, attempts: 0 };
     const queueKey = `${queuePrefix(command.clientId)}${(++this.seq).toString(36).padStart(11, '0')}`;
-    const l: Live = { clientId: record.clientId, queueKey, size: record.size, state: 'queued', expiresAt: record.expiresAt };
-    this.occupy(l, 1);
+    const l: Live = { record, queueKey };
+    this.occupy(record, 1);
+    this.put(recordKey(record.id), JSON.stringify(record));
+    this.put(queueKey, record.id);
+    this.put(historyKey(record.clientId, record.id), '');
     return new Promise<EnqueueResult>((resolve, reject) => {
-      this.group.push({
-        ops: [
-          { type: 'put', key: recordKey(record.id), value: JSON.stringify(record) },
-          { type: 'put', key: queueKey, value: record.id },
-          { type: 'put', key: historyKey(record.clientId, record.id), value: '' },
-        ],
-        done: (err) => {
-          if (err) {
-            this.occupy(l, -1);
-            reject(err);
-            return;
-          }
-          this.live.set(record.id, l);
-          resolve({ ok: true, record });
-        },
+      this.waiters.push((err) => {
+        if (err) {
+          this.occupy(record, -1);
+          reject(err);
+          return;
+        }
+        // Live (visible to `queued`, `transition`) only once durable, and in commit order: the device's queue order.
+        this.live.set(record.id, l);
+        this.join(l);
+        resolve({ ok: true, record });
       });
-      if (!this.committing) void this.commit();
     });
   }
 
-  private async commit(): Promise<void> {
-    this.committing = true;
-    try {
-      while (this.group.length > 0) {
-        const group = this.group;
-        this.group = [];
-        try {
-          await this.db.batch(
-            group.flatMap((g) => g.ops),
-            { sync: true },
-          );
-          for (const g of group) g.done();
-        } catch (err) {
-          for (const g of group) g.done(err as Error);
-        }
-      }
-    } finally {
-      this.committing = false;
-    }
-  }
-
   async get(id: string): Promise<CommandRecord | undefined> {
-    return parse(await this.db.get(recordKey(id)));
+    const r = this.live.get(id)?.record ?? this.unwritten.get(id) ?? this.writing.get(id);
+    return r ?? parse(await this.db.get(recordKey(id)));
   }
 
   async list(clientId: string, limit: number): Promise<CommandRecord[]> {
@@ -173,92 +167,74 @@ export class EmbeddedMailboxStore implements MailboxStore {
     return out;
   }
 
-  /** In line with the writes: a command whose move to `sent` was asked for before this call is not returned. */
-  queued(clientId: string, limit: number): Promise<CommandRecord[]> {
-    return this.serial(async () => {
-      const out: CommandRecord[] = [];
-      const prefix = queuePrefix(clientId);
-      for await (const id of this.db.values({ gte: prefix, lt: after(prefix) })) {
-        if (this.live.get(id)?.state !== 'queued') continue;
-        const r = await this.get(id);
-        if (r?.state === 'queued') out.push(r);
-        if (out.length >= limit) break;
-      }
-      return out;
-    });
+  async queued(clientId: string, limit: number): Promise<CommandRecord[]> {
+    const out: CommandRecord[] = [];
+    for (const l of this.queues.get(clientId)?.values() ?? []) {
+      if (out.length >= limit) break;
+      if (l.record.state === 'queued') out.push(l.record);
+    }
+    return out;
   }
 
+  /** Applied in memory at once, in call order; a cancellation resolves once it is on disk. */
   transition(id: string, to: CommandState, options: TransitionOptions): Promise<CommandRecord | undefined> {
-    return this.serial(async () => {
-      const l = this.live.get(id);
-      if (!l || !canTransition(l.state, to)) return undefined;
-      const current = await this.get(id);
-      if (!current) return undefined;
-      const next = applyTransition(current, to, options);
-      await this.write(next, l, to === 'cancelled');
-      return next;
-    });
+    const l = this.live.get(id);
+    if (!l || !canTransition(l.record.state, to)) return Promise.resolve(undefined);
+    const next = this.change(l, applyTransition(l.record, to, options));
+    if (to !== 'cancelled') return Promise.resolve(next);
+    return this.durable().then(() => next);
   }
 
-  expire(now: number): Promise<CommandRecord[]> {
-    return this.serial(async () => {
-      const out: CommandRecord[] = [];
-      for (const [id, l] of [...this.live]) {
-        if (l.expiresAt > now) continue;
-        const current = await this.get(id);
-        if (!current) continue;
-        const reason = l.state === 'delivered' ? 'no response before the command expired' : 'not delivered before the command expired';
-        const next = applyTransition(current, 'expired', { at: now, reason });
-        await this.write(next, l, false);
-        out.push(next);
-      }
-      return out;
-    });
+  async expire(now: number): Promise<CommandRecord[]> {
+    const out: CommandRecord[] = [];
+    for (const l of [...this.live.values()]) {
+      if (l.record.expiresAt > now) continue;
+      const reason = l.record.state === 'delivered' ? 'no response before the command expired' : 'not delivered before the command expired';
+      out.push(this.change(l, applyTransition(l.record, 'expired', { at: now, reason })));
+    }
+    return out;
   }
 
-  requeueSent(at: number): Promise<string[]> {
-    return this.serial(async () => {
-      const devices = new Set<string>();
-      for (const [id, l] of [...this.live]) {
-        if (l.state !== 'sent') continue;
-        const current = await this.get(id);
-        if (!current) continue;
-        await this.write(applyTransition(current, 'queued', { at, reason: 'the gateway restarted before the device acknowledged it' }), l, false);
-        devices.add(l.clientId);
-      }
-      return [...devices];
-    });
+  async requeueSent(at: number): Promise<string[]> {
+    const devices = new Set<string>();
+    for (const l of [...this.live.values()]) {
+      if (l.record.state !== 'sent') continue;
+      this.change(l, applyTransition(l.record, 'queued', { at, reason: 'the gateway restarted before the device acknowledged it' }));
+      devices.add(l.record.clientId);
+    }
+    return [...devices];
   }
 
-  purge(before: number): Promise<number> {
-    return this.serial(async () => {
-      const doomed: CommandRecord[] = [];
-      for await (const v of this.db.values({ gte: `r${SEP}`, lt: after(`r${SEP}`) })) {
-        const r = parse(v);
-        if (r && isFinal(r) && (r.timestamps[r.state] ?? 0) < before) doomed.push(r);
-      }
-      if (doomed.length > 0) {
-        await this.db.batch(
-          doomed.flatMap((r) => [
-            { type: 'del' as const, key: recordKey(r.id) },
-            { type: 'del' as const, key: historyKey(r.clientId, r.id) },
-          ]),
-        );
-      }
-      return doomed.length;
-    });
+  async purge(before: number): Promise<number> {
+    await this.flush();
+    const doomed: CommandRecord[] = [];
+    for await (const v of this.db.values({ gte: `r${SEP}`, lt: after(`r${SEP}`) })) {
+      const r = parse(v);
+      if (r && isFinal(r) && (r.timestamps[r.state] ?? 0) < before) doomed.push(r);
+    }
+    for (const r of doomed) {
+      this.ops.set(recordKey(r.id), { type: 'del', key: recordKey(r.id) });
+      this.ops.set(historyKey(r.clientId, r.id), { type: 'del', key: historyKey(r.clientId, r.id) });
+    }
+    await this.flush();
+    return doomed.length;
   }
 
   async devicesWithQueued(): Promise<string[]> {
-    const out = new Set<string>();
-    for (const l of this.live.values()) if (l.state === 'queued') out.add(l.clientId);
-    return [...out];
+    const out: string[] = [];
+    for (const [clientId, q] of this.queues)
+      for (const l of q.values())
+        if (l.record.state === 'queued') {
+          out.push(clientId);
+          break;
+        }
+    return out;
   }
 
   async rememberDevice(clientId: string): Promise<void> {
     if (this.known.has(clientId)) return;
     this.known.add(clientId);
-    await this.db.put(deviceKey(clientId), '');
+    this.put(deviceKey(clientId), '');
   }
 
   async knowsDevice(clientId: string): Promise<boolean> {
@@ -270,34 +246,97 @@ export class EmbeddedMailboxStore implements MailboxStore {
     return { messages: u?.messages ?? 0, bytes: u?.bytes ?? 0 };
   }
 
-  /** Writes a record's new state, and drops its queue entry when it stops occupying the mailbox. */
-  private async write(next: CommandRecord, l: Live, sync: boolean): Promise<void> {
-    const leaves = l.queueKey !== undefined && !OCCUPYING_STATES.has(next.state);
-    const ops: Op[] = [{ type: 'put', key: recordKey(next.id), value: JSON.stringify(next) }];
-    if (leaves) ops.push({ type: 'del', key: l.queueKey! });
-    await this.db.batch(ops, { sync });
-    l.state = next.state;
-    if (leaves) {
-      this.occupy(l, -1);
+  /** A live command's new record: in memory now, on disk with the next batch; its queue entry goes once it stops occupying. */
+  private change(l: Live, next: CommandRecord): CommandRecord {
+    l.record = next;
+    this.put(recordKey(next.id), JSON.stringify(next));
+    this.unwritten.set(next.id, next);
+    if (l.queueKey !== undefined && !OCCUPYING_STATES.has(next.state)) {
+      this.ops.set(l.queueKey, { type: 'del', key: l.queueKey });
       l.queueKey = undefined;
+      this.occupy(next, -1);
+      const q = this.queues.get(next.clientId);
+      q?.delete(next.id);
+      if (q?.size === 0) this.queues.delete(next.clientId);
     }
     if (isFinal(next)) this.live.delete(next.id);
+    return next;
   }
 
-  private occupy(l: Live, sign: 1 | -1): void {
-    let u = this.perDevice.get(l.clientId);
-    if (!u) this.perDevice.set(l.clientId, (u = { messages: 0, bytes: 0 }));
+  private join(l: Live): void {
+    let q = this.queues.get(l.record.clientId);
+    if (!q) this.queues.set(l.record.clientId, (q = new Map()));
+    q.set(l.record.id, l);
+  }
+
+  private occupy(r: CommandRecord, sign: 1 | -1): void {
+    let u = this.perDevice.get(r.clientId);
+    if (!u) this.perDevice.set(r.clientId, (u = { messages: 0, bytes: 0 }));
     u.messages += sign;
-    u.bytes += sign * l.size;
+    u.bytes += sign * r.size;
     this.total.messages += sign;
-    this.total.bytes += sign * l.size;
-    if (u.messages === 0) this.perDevice.delete(l.clientId);
+    this.total.bytes += sign * r.size;
+    if (u.messages === 0) this.perDevice.delete(r.clientId);
   }
 
-  private serial<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.chain.then(fn, fn);
-    this.chain = run.catch(() => undefined);
+  private put(key: string, value: string): void {
+    this.ops.set(key, { type: 'put', key, value });
+    this.schedule();
+  }
+
+  /** Resolves once what was changed so far is on disk. */
+  private durable(): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.waiters.push((err) => (err ? reject(err) : resolve()));
+      this.schedule();
+    });
+  }
+
+  /** The next batch starts at the end of this turn, so everything changed in the turn shares it. */
+  private schedule(): void {
+    if (this.scheduled || this.loop) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      void this.start();
+    });
+  }
+
+  private start(): Promise<void> {
+    if (this.loop) return this.loop;
+    const run = this.commit().finally(() => {
+      if (this.loop === run) this.loop = undefined;
+      if (this.ops.size > 0 || this.waiters.length > 0) this.schedule(); // changed after the loop's last check
+    });
+    this.loop = run;
     return run;
+  }
+
+  /** Writes batches while there are changes; each batch holds everything changed while the previous one was written. */
+  private async commit(): Promise<void> {
+    while (this.ops.size > 0 || this.waiters.length > 0) {
+      const ops = [...this.ops.values()];
+      const waiters = this.waiters;
+      this.ops = new Map();
+      this.waiters = [];
+      this.writing = this.unwritten;
+      this.unwritten = new Map();
+      let error: Error | undefined;
+      try {
+        // fsync only when someone waits for durability (an enqueue, a cancellation, close); a later fsync'd batch makes earlier ones durable too.
+        if (ops.length > 0) await this.db.batch(ops, { sync: waiters.length > 0 });
+      } catch (err) {
+        error = err as Error;
+      }
+      this.writing = new Map();
+      if (error) this.options.onWriteError?.(error);
+      for (const w of waiters) w(error);
+    }
+  }
+
+  /** Resolves once every change made so far is on disk. */
+  private async flush(): Promise<void> {
+    while (this.ops.size > 0 || this.waiters.length > 0 || this.loop) await this.start();
   }
 }
 

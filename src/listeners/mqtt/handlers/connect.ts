@@ -12,6 +12,7 @@ import { topicNameProblem } from '../../../envelope/index.js';
 import type { Subscriber } from '../../../devices/registry.js';
 import type { MqttSession } from '../session.js';
 import { RC, V3_CONNACK, admissionReturnCode } from '../reason-codes.js';
+import { cancelDelayedWill } from '../will.js';
 
 interface ConnectContext {
   readonly packet: IConnectPacket;
@@ -229,6 +230,7 @@ function isSession(s: Subscriber): s is MqttSession {
 /** [MQTT-3.1.4-3]: a connection with the same client id is closed (v5: DISCONNECT 0x8E). */
 function takeOver(c: MqttSession, cx: ConnectContext): boolean {
   c.clientId = cx.clientId;
+  cancelDelayedWill(c.shared, cx.clientId); // [MQTT-3.1.3-9]
   const previous = c.shared.ctx.devices.connect(c);
   if (previous && isSession(previous)) previous.takeOver();
   else if (previous) c.log.warn({ listener: previous.listener }, 'client id already connected through another protocol');
