@@ -4,7 +4,8 @@
  * device connecting to node B (one mailbox in Redis); a persistent session
  * parked by node A collects a message published on node B and is resumed
  * on node B (Session Present 1, the message delivered); a retained message
- * published on node A reaches a new subscriber on node B.
+ * published on node A reaches a new subscriber on node B. A node whose Redis
+ * does not answer starts anyway and refuses what it cannot keep.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -13,7 +14,7 @@ import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { Redis } from 'ioredis';
 import { listenerPort, startCli, type Running } from '../helpers/cli-process.js';
-import { RedisServer } from '../helpers/redis-server.js';
+import { RedisServer, freePort } from '../helpers/redis-server.js';
 
 interface Node {
   readonly port: number;
@@ -27,7 +28,7 @@ let a: Node;
 let b: Node;
 const clients: MqttClient[] = [];
 
-async function startNode(id: string): Promise<Node> {
+async function startNode(id: string, url = redis.url): Promise<Node> {
   const config = {
     listeners: [{ name: 'mqtt', protocol: 'mqtt', host: '127.0.0.1', port: 0 }],
     pools: [{ name: 'default', endpoints: [{ url: 'http://127.0.0.1:9' }] }],
@@ -38,7 +39,7 @@ async function startNode(id: string): Promise<Node> {
     admin: { host: '127.0.0.1', port: 0 },
     commands: { unseenDevices: ['field-*'] },
     guard: { stateDir: join(dir, id) },
-    state: { backend: 'redis', url: redis.url, keyPrefix: 'device-state:', heartbeatMs: 200, nodeTtlMs: 1500 },
+    state: { backend: 'redis', url, keyPrefix: 'device-state:', heartbeatMs: 200, nodeTtlMs: 1500 },
     node: { id },
   };
   const file = join(dir, `${id}.json`);
@@ -144,4 +145,33 @@ describe('device state shared by two nodes through Redis', () => {
       )
       .toBe('lit');
   });
+});
+
+describe('a node whose Redis does not answer', () => {
+  it('starts, serves clean sessions, and refuses commands (503) and session resumption (0x88) instead of losing them', async () => {
+    const dead = await startNode('node-dead', `redis://127.0.0.1:${await freePort()}`);
+    try {
+      const res = await fetch(`${dead.admin}/api/v1/devices/field-9/commands`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ payload: 'x', address: 'cmd/field-9' }),
+      });
+      expect(res.status).toBe(503);
+      const clean = await connect(dead.port, 'clean-one', { protocolVersion: 5 });
+      expect(clean.connected).toBe(true);
+      await expect(
+        mqtt.connectAsync({
+          host: '127.0.0.1',
+          port: dead.port,
+          clientId: 'resumer',
+          protocolVersion: 5,
+          clean: false,
+          reconnectPeriod: 0,
+          properties: { sessionExpiryInterval: 60 },
+        }),
+      ).rejects.toMatchObject({ code: 0x88 });
+    } finally {
+      await stopNode(dead);
+    }
+  }, 120_000);
 });
