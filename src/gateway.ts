@@ -9,7 +9,8 @@ import { resolve } from 'node:path';
 import type { GatewayConfig, ListenerConfig } from './config/types.js';
 import { createBalancer } from './balancer/index.js';
 import { DeviceRegistry, type DeviceMessage } from './devices/registry.js';
-import { MemorySessionStore } from './state/embedded/sessions.js';
+import { createDeviceStores, type DeviceStores, type SessionStore } from './state/index.js';
+import { deviceMessageCodec } from './devices/wire.js';
 import { Guard } from './guard/guard.js';
 import type { Listener } from './listeners/index.js';
 import { builtinRegistries } from './plugins/builtins.js';
@@ -35,7 +36,6 @@ import type { ClusterView } from './admin/context.js';
 import { CommandService, type CallbackSender } from './devices/commands/service.js';
 import { commandResponse } from './devices/commands/responses.js';
 import { commandRoutes } from './admin/api/commands.js';
-import { EmbeddedMailboxStore } from './state/embedded/mailbox.js';
 
 export interface GatewayOptions {
   readonly logger: Logger;
@@ -59,9 +59,11 @@ const DRAIN_REPORT_MS = 1000;
 export class Gateway implements AdminContext {
   readonly logger: Logger;
   readonly metrics: Metrics;
-  readonly devices = new DeviceRegistry();
-  /** Persistent MQTT sessions, kept in memory: they do not survive a restart. */
-  readonly sessions = new MemorySessionStore<DeviceMessage>();
+  readonly devices: DeviceRegistry;
+  /** Persistent MQTT sessions: on disk (embedded, `state.durable`), in memory, or in Redis. */
+  readonly sessions: SessionStore<DeviceMessage>;
+  /** Sessions, retained messages and mailboxes of the configured state backend. */
+  private readonly stores: DeviceStores<DeviceMessage>;
   readonly guard: Guard;
   /** Recent security and failure events (admin API, dashboard). */
   readonly events: EventLog;
@@ -87,6 +89,14 @@ export class Gateway implements AdminContext {
     this.metrics = options.metrics ?? new Metrics();
     this.registries = options.registries ?? builtinRegistries();
     const banDir = resolve(config.baseDir, config.guard.stateDir);
+    this.stores = createDeviceStores<DeviceMessage>(config.state, {
+      codec: deviceMessageCodec,
+      durable: config.state.durable ?? true,
+      directory: config.state.directory === undefined ? banDir : resolve(config.baseDir, config.state.directory),
+      onError: (operation, err) => this.logger.warn({ operation, err: err.message }, `state: ${operation} failed`),
+    });
+    this.sessions = this.stores.sessions;
+    this.devices = new DeviceRegistry(this.stores.retained);
     this.node = new ClusterNode({
       config,
       nodeId,
@@ -149,6 +159,8 @@ export class Gateway implements AdminContext {
       failures.record(env, outcome);
     });
     try {
+      // Before the listeners: sessions and retained messages a previous process left are back before any device is.
+      if (!(await this.stores.open())) this.logger.warn('state: Redis did not answer at start: sessions, retained messages and mailboxes fail until it does');
       await this.node.start();
       // Before the listeners: devices that connect at once find their mailboxes.
       if (this.config.commands) this.commands = await this.startCommands(this.config.commands, pipeline);
@@ -247,6 +259,8 @@ export class Gateway implements AdminContext {
     await Promise.all([...this.listeners.values()].map((e) => e.listener.stop({ drain: options.drain ?? true, timeoutMs })));
     this.listeners.clear();
     await this.commands?.stop();
+    // After the listeners: the sessions their connections parked are written.
+    await this.stores.close().catch((err: unknown) => this.logger.warn({ err }, 'closing the device stores failed'));
     if (this.pipeline) {
       const state = this.pipeline.current;
       if (options.drain) await this.pipeline.idle(timeoutMs);
@@ -365,9 +379,9 @@ export class Gateway implements AdminContext {
       return { ok: false, detail: r.reason };
     };
     const service = new CommandService({
-      store: new EmbeddedMailboxStore(resolve(this.config.baseDir, config.directory), {
-        onWriteError: (err) => this.logger.error({ err, stage: 'commands' }, 'mailbox write failed'),
-      }),
+      store: this.stores.mailbox(resolve(this.config.baseDir, config.directory), (err) =>
+        this.logger.error({ err, stage: 'commands' }, 'mailbox write failed'),
+      ),
       config: () => this.config.commands ?? config,
       devices: this.devices,
       listener: (name) => this.listeners.get(name)?.listener,

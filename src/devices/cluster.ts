@@ -10,8 +10,9 @@
  * Presence is written per connection; a telemetry message whose device is
  * connected here costs no state operation at all.
  */
-import type { Bus, BusMessage, Presence, WireDeviceMessage } from '../state/index.js';
+import type { Bus, BusMessage, Presence } from '../state/index.js';
 import type { DeviceMessage, DeviceRegistry, RegistryPeers, Subscriber } from './registry.js';
+import { fromWire, toWire } from './wire.js';
 
 export interface DeviceClusterOptions {
   readonly registry: DeviceRegistry;
@@ -132,24 +133,4 @@ export class DeviceCluster implements RegistryPeers {
     if (s.takeOver) s.takeOver();
     else o.closeLocal(s, reason);
   }
-}
-
-function toWire(m: DeviceMessage): WireDeviceMessage {
-  const { payload, topic, qos, retain, contentType, headers, correlationId, replyTo, expiresAt, payloadUtf8 } = m;
-  return {
-    topic,
-    payload: payload.toString('base64'),
-    qos,
-    retain,
-    ...(contentType !== undefined && { contentType }),
-    ...(headers !== undefined && { headers }),
-    ...(correlationId !== undefined && { correlationId }),
-    ...(replyTo !== undefined && { replyTo }),
-    ...(expiresAt !== undefined && { expiresAt }),
-    ...(payloadUtf8 !== undefined && { payloadUtf8 }),
-  };
-}
-
-function fromWire(m: WireDeviceMessage): DeviceMessage {
-  return { ...m, payload: Buffer.from(m.payload, 'base64') };
 }

@@ -6,6 +6,7 @@
  * messages join this layer beside them. Nothing here imports above
  * envelope/ and util/: the gateway hands in what it needs.
  */
+import { join } from 'node:path';
 import type { BanStore } from './bans.js';
 import type { Bus } from './bus.js';
 import type { Counters } from './counters.js';
@@ -19,11 +20,26 @@ import { RedisPresence } from './redis/presence.js';
 import { RedisBus } from './redis/bus.js';
 import { RedisCounters } from './redis/counters.js';
 import { RedisBanStore } from './redis/bans.js';
+import type { MessageCodec } from './codec.js';
+import type { SessionStore } from './sessions.js';
+import type { RetainedStore } from './retained.js';
+import type { MailboxStore } from './mailbox.js';
+import { MemorySessionStore } from './embedded/sessions.js';
+import { MemoryRetainedStore, type RetainedLimits } from './embedded/retained.js';
+import { DurableSessionStore } from './embedded/durable-sessions.js';
+import { DurableRetainedStore } from './embedded/durable-retained.js';
+import { EmbeddedMailboxStore } from './embedded/mailbox.js';
+import { RedisSessionStore } from './redis/sessions.js';
+import { RedisRetainedStore } from './redis/retained.js';
+import { RedisMailboxStore } from './redis/mailbox.js';
 
 export type * from './bans.js';
 export type * from './bus.js';
 export type * from './counters.js';
 export type * from './presence.js';
+export type * from './codec.js';
+export type * from './sessions.js';
+export type * from './retained.js';
 
 /** The `state` configuration section as this layer reads it. */
 export interface StateSettings {
@@ -100,3 +116,70 @@ export function createState(settings: StateSettings, options: StateOptions): Sta
 }
 
 export { EmbeddedHub } from './embedded/presence.js';
+
+/** Where the device stores keep their data. */
+export interface DeviceStoreOptions<M> {
+  /** Turns the caller's message into text and back (durable and Redis stores). */
+  readonly codec: MessageCodec<M>;
+  /** Embedded: keep sessions and retained messages on disk (in `directory`), else in memory. */
+  readonly durable: boolean;
+  /** Embedded: the folder holding the session and retained databases. */
+  readonly directory: string;
+  readonly retainedLimits?: RetainedLimits;
+  /** A shared-store command failed; the caller carries on degraded. */
+  readonly onError?: (operation: string, err: Error) => void;
+}
+
+/** The stores of device data: persistent sessions, retained messages and command mailboxes. */
+export interface DeviceStores<M> {
+  readonly sessions: SessionStore<M>;
+  readonly retained: RetainedStore<M>;
+  /**
+   * A mailbox store; `directory` is where the embedded one keeps its database,
+   * `onWriteError` hears of a batch it failed to write.
+   */
+  mailbox(directory: string, onWriteError?: (err: Error) => void): MailboxStore;
+  /** Loads what a previous process left (embedded) or connects (Redis; resolves false when it did not answer in time). */
+  open(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+/** Builds the device stores of the configured backend. Nothing is read or connected before `open()`. */
+export function createDeviceStores<M>(settings: StateSettings, options: DeviceStoreOptions<M>): DeviceStores<M> {
+  if (settings.backend === 'redis') return createRedisDeviceStores(settings, options);
+  const { codec, durable, directory } = options;
+  const sessions: SessionStore<M> = durable ? new DurableSessionStore<M>(join(directory, 'sessions'), codec) : new MemorySessionStore<M>();
+  const retained: RetainedStore<M> = durable
+    ? new DurableRetainedStore<M>(join(directory, 'retained'), codec, options.retainedLimits)
+    : new MemoryRetainedStore<M>(options.retainedLimits);
+  return {
+    sessions,
+    retained,
+    mailbox: (dir, onWriteError) => new EmbeddedMailboxStore(dir, onWriteError ? { onWriteError } : {}),
+    open: async () => {
+      await sessions.open?.();
+      await retained.open?.();
+      return true;
+    },
+    close: async () => {
+      await sessions.close();
+      await retained.close();
+    },
+  };
+}
+
+/**
+ * The Redis device stores share one link of their own (two connections),
+ * apart from presence and the bus: a slow mailbox scan never delays a
+ * heartbeat.
+ */
+function createRedisDeviceStores<M>(settings: StateSettings, options: DeviceStoreOptions<M>): DeviceStores<M> {
+  const link = new RedisLink({ url: settings.url!, keyPrefix: settings.keyPrefix, ...(options.onError && { onError: options.onError }) });
+  return {
+    sessions: new RedisSessionStore<M>(link, options.codec),
+    retained: new RedisRetainedStore<M>(link, options.codec, options.retainedLimits),
+    mailbox: () => new RedisMailboxStore(link),
+    open: () => link.connect(),
+    close: () => link.close(),
+  };
+}

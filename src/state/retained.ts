@@ -9,6 +9,8 @@
 export type RetainResult = 'stored' | 'full';
 
 export interface RetainedStore<M> {
+  /** Loads what a previous process left (durable stores); before any other call. */
+  open?(): Promise<void>;
   /**
    * Replaces the retained message of `topic`. A new topic beyond the
    * store's bounds is refused ('full'); replacing an existing one is not.

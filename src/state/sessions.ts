@@ -43,6 +43,10 @@ export interface StoredSession<M> {
   readonly subscriptions: readonly SessionSubscription[];
   /** In-flight messages (with packet ids) first, then queued ones, each in order. */
   readonly pending: readonly PendingMessage<M>[];
+  /** The listener whose connection left it (a restored session is parked there again). */
+  readonly listener?: string;
+  /** Who authenticated its connection (a client of another principal may not resume it). */
+  readonly principal?: string;
 }
 
 /** Bounds of one session's offline queue. */
@@ -55,6 +59,16 @@ export interface QueueLimits {
 export type EnqueueResult = 'queued' | 'full' | 'no-session';
 
 export interface SessionStore<M> {
+  /** Loads what a previous process left (durable stores); before any other call. */
+  open?(): Promise<void>;
+  /**
+   * The stored sessions without their messages, for the caller to represent
+   * them again after a restart (their subscriptions keep collecting
+   * messages). Only stores whose sessions belong to this process alone
+   * implement it: a shared store's sessions are parked by the node that
+   * saved them.
+   */
+  list?(): Promise<Array<Omit<StoredSession<M>, 'pending'>>>;
   /** Stores (or replaces) a session its connection has left. */
   save(session: StoredSession<M>): Promise<void>;
   /** Removes and returns a stored session, expired or not (the caller settles what it owed). */

@@ -15,6 +15,15 @@ export interface StateConfig {
   readonly heartbeatMs: number;
   /** A node whose heartbeat is older than this is dead: its devices' presence entries no longer count. */
   readonly nodeTtlMs: number;
+  /**
+   * Embedded backend: keep persistent MQTT sessions (subscriptions, queued
+   * messages) and retained messages on disk so they survive a restart
+   * (default true); false keeps them in memory only. Redis keeps them in
+   * Redis whatever this says, so it may be set only with `embedded`.
+   */
+  readonly durable?: boolean;
+  /** Embedded backend: folder of the session and retained databases (default guard.stateDir); relative to the configuration file. */
+  readonly directory?: string;
 }
 
 export interface NodeConfig {
@@ -32,6 +41,8 @@ export const stateSchema = {
     keyPrefix: { type: 'string', minLength: 1, maxLength: 64, default: 'thinggate:' },
     heartbeatMs: { type: 'integer', minimum: 100, maximum: 60000, default: 2000 },
     nodeTtlMs: { type: 'integer', minimum: 300, maximum: 600000, default: 6000 },
+    durable: { type: 'boolean' },
+    directory: { type: 'string', minLength: 1 },
   },
 } as const;
 
@@ -52,6 +63,10 @@ export function stateProblems(c: { readonly state: StateConfig; readonly workers
   const out: string[] = [];
   if (c.state.backend === 'redis' && c.state.url === undefined) out.push("/state/url: is required when /state/backend is 'redis'");
   if (c.state.backend === 'embedded' && c.state.url !== undefined) out.push("/state/url: has no effect unless /state/backend is 'redis'");
+  for (const key of ['durable', 'directory'] as const) {
+    if (c.state.backend === 'redis' && c.state[key] !== undefined)
+      out.push(`/state/${key}: has no effect unless /state/backend is 'embedded' (Redis keeps sessions and retained messages)`);
+  }
   if (c.state.nodeTtlMs <= c.state.heartbeatMs) out.push(`/state/nodeTtlMs: must be longer than /state/heartbeatMs (${c.state.heartbeatMs})`);
   if (c.workers > 1 && c.state.backend === 'embedded') {
     out.push(

@@ -72,7 +72,9 @@ export class CommandService {
         cause: err,
       });
     }
-    await this.deps.store.requeueSent(this.now());
+    // A shared mailbox (Redis) that does not answer yet must not keep the gateway from starting:
+    // what was sent stays sent until it expires or a node requeues it at its own start.
+    await this.deps.store.requeueSent(this.now()).catch((err: unknown) => this.deps.logger.warn({ err }, 'mailbox: requeuing sent commands failed'));
     this.unsubscribe = this.deps.devices.onReachable((clientId) => {
       void this.deps.store.rememberDevice(clientId).catch(() => undefined);
       this.delivery.kick(clientId);

@@ -76,6 +76,8 @@ export class ParkedSession implements Subscriber {
     this.cx.store.enqueue(this.clientId, pending, limits).then(
       (r) => {
         if (r === 'queued') return;
+        // Gone from the store: resumed by a connection on another node (shared store), or expired there.
+        if (r === 'no-session') this.discard();
         this.cx.metrics.dropped(r === 'full' ? 'session-queue-full' : 'session-gone');
         settle(message, false, r === 'full' ? 'session queue full' : 'session ended');
       },
@@ -93,6 +95,13 @@ export class ParkedSession implements Subscriber {
       else void expire(this.cx, this);
     }, wait);
     this.timer.unref();
+  }
+
+  /** Stops taking messages and gives up its subscriptions. */
+  discard(): void {
+    if (!this.active) return;
+    this.retire();
+    this.cx.devices.unsubscribeAll(this);
   }
 
   /** Stops taking messages (the session is resumed, discarded or expired). */
@@ -123,7 +132,14 @@ export function park(cx: SessionContext, h: SessionHandover): Promise<void> {
     ...(options.subscriptionId !== undefined && { subscriptionId: options.subscriptionId }),
   }));
   cx.devices.moveSubscriptions(h.subscriber, parked);
-  const session: StoredSession<DeviceMessage> = { clientId: h.clientId, expiresAt, subscriptions, pending: h.pending };
+  const session: StoredSession<DeviceMessage> = {
+    clientId: h.clientId,
+    expiresAt,
+    subscriptions,
+    pending: h.pending,
+    listener: h.listener,
+    ...(h.principal !== undefined && { principal: h.principal }),
+  };
   parked.saved = cx.store.save(session).then(
     () => parked.arm(),
     (err: unknown) => {
@@ -134,6 +150,27 @@ export function park(cx: SessionContext, h: SessionHandover): Promise<void> {
     },
   );
   return parked.saved;
+}
+
+/**
+ * Parks again the sessions a durable store kept across a restart (those
+ * last held by `listener`), so that their
+ * subscriptions collect messages before their devices come back. Stores
+ * shared between nodes do not list their sessions: each is parked by the
+ * node that saved it.
+ */
+export async function restoreSessions(cx: SessionContext, listener: string): Promise<number> {
+  const table = tableOf(cx.store);
+  let n = 0;
+  for (const s of (await cx.store.list?.()) ?? []) {
+    if (table.has(s.clientId) || s.listener !== listener) continue;
+    const parked = new ParkedSession(cx, s.clientId, listener, s.principal, s.expiresAt);
+    table.set(s.clientId, parked);
+    resubscribe(cx, parked, s.subscriptions);
+    parked.arm();
+    n++;
+  }
+  return n;
 }
 
 /**
@@ -154,7 +191,15 @@ export async function takeSession(
   parked?.retire();
   if (parked && resume) cx.devices.moveSubscriptions(parked, subscriber);
   else if (parked) cx.devices.unsubscribeAll(parked);
-  const stored = await cx.store.take(clientId);
+  let stored: StoredSession<DeviceMessage> | undefined;
+  try {
+    stored = await cx.store.take(clientId);
+  } catch (err) {
+    // A shared store that does not answer: a session to resume cannot be served (the caller refuses the
+    // connection); a clean one goes on without discarding the stored one, which expires in the store.
+    if (resume) throw err;
+    return undefined;
+  }
   if (!stored) return undefined;
   if (!resume || stored.expiresAt <= Date.now()) {
     if (resume) cx.devices.unsubscribeAll(subscriber); // an expired session's subscriptions go with it
@@ -163,16 +208,21 @@ export async function takeSession(
   }
   if (!parked) {
     // Stored by another process (or before a restart): no ParkedSession held its subscriptions.
-    for (const s of stored.subscriptions) {
-      cx.devices.subscribe(subscriber, s.filter, {
-        qos: s.qos,
-        ...(s.noLocal && { noLocal: true }),
-        ...(s.retainAsPublished && { retainAsPublished: true }),
-        ...(s.subscriptionId !== undefined && { subscriptionId: s.subscriptionId }),
-      });
-    }
+    resubscribe(cx, subscriber, stored.subscriptions);
   }
   return stored.pending;
+}
+
+/** Subscribes `subscriber` to a stored session's subscriptions. */
+function resubscribe(cx: SessionContext, subscriber: Subscriber, subscriptions: StoredSession<DeviceMessage>['subscriptions']): void {
+  for (const s of subscriptions) {
+    cx.devices.subscribe(subscriber, s.filter, {
+      qos: s.qos,
+      ...(s.noLocal && { noLocal: true }),
+      ...(s.retainAsPublished && { retainAsPublished: true }),
+      ...(s.subscriptionId !== undefined && { subscriptionId: s.subscriptionId }),
+    });
+  }
 }
 
 /** The expiry timer fired: the session and what it owed go. */

@@ -1,6 +1,7 @@
 /**
- * In-memory retained-message store (the embedded default), bounded in
- * topics and payload bytes. Retained messages do not survive a restart.
+ * In-memory retained-message store, bounded in topics and payload bytes:
+ * retained messages live as long as the process. The durable embedded
+ * store (durable-retained.ts) keeps one for its matches.
  */
 import { compileFilter, matchesCompiled } from '../../envelope/address-pattern.js';
 import type { RetainResult, RetainedStore } from '../retained.js';

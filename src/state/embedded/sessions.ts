@@ -1,6 +1,7 @@
 /**
- * In-memory session store (the embedded default). Sessions live as long as
- * the process: they do not survive a gateway restart.
+ * In-memory session store: sessions live as long as the process. The
+ * durable embedded store (durable-sessions.ts) keeps one of these for its
+ * reads and writes through to disk.
  */
 import type { EnqueueResult, PendingMessage, QueueLimits, SessionStore, StoredSession } from '../sessions.js';
 
@@ -42,6 +43,11 @@ export class MemorySessionStore<M> implements SessionStore<M> {
       out.push({ ...e.session, pending: e.pending });
     }
     return out;
+  }
+
+  /** The stored sessions without their messages. */
+  sessionsWithoutMessages(): Array<Omit<StoredSession<M>, 'pending'>> {
+    return [...this.sessions.values()].map(({ session: { pending: _p, ...rest } }) => rest);
   }
 
   async count(): Promise<number> {

@@ -12,8 +12,16 @@ interface Msg {
 
 const m = (topic: string, v: string): Msg => ({ topic, v });
 
-/** `make(maxMessages, maxBytes)` builds an empty store with those bounds. */
-export function retainedStoreContract(name: string, make: (maxMessages: number, maxBytes: number) => Promise<RetainedStore<Msg>> | RetainedStore<Msg>): void {
+/**
+ * `make(maxMessages, maxBytes)` builds an empty store with those bounds;
+ * `reopen` (durable stores) closes a store and opens another over the same
+ * data, as a new process would see it.
+ */
+export function retainedStoreContract(
+  name: string,
+  make: (maxMessages: number, maxBytes: number) => Promise<RetainedStore<Msg>> | RetainedStore<Msg>,
+  reopen?: (store: RetainedStore<Msg>) => Promise<RetainedStore<Msg>>,
+): void {
   describe(`RetainedStore contract: ${name}`, () => {
     it('keeps the last message per topic and matches filters with wildcards', async () => {
       const store = await make(100, 10_000);
@@ -52,5 +60,18 @@ export function retainedStoreContract(name: string, make: (maxMessages: number, 
       expect(await store.set('c', m('c', '6'), 5)).toBe('stored');
       await store.close();
     });
+
+    if (reopen)
+      it('keeps retained messages and their deletions across a reopen', async () => {
+        let store = await make(100, 10_000);
+        await store.set('a/1', m('a/1', '1'), 1);
+        await store.set('a/2', m('a/2', '2'), 1);
+        await store.set('a/1', m('a/1', '3'), 1);
+        await store.delete('a/2');
+        store = await reopen!(store);
+        expect(await store.count()).toBe(1);
+        expect(await store.match('a/#')).toEqual([m('a/1', '3')]);
+        await store.close();
+      });
   });
 }

@@ -23,7 +23,15 @@ const session = (clientId: string, expiresAt: number, ps: Array<PendingMessage<M
   pending: ps,
 });
 
-export function sessionStoreContract(name: string, make: () => Promise<SessionStore<Msg>> | SessionStore<Msg>): void {
+/**
+ * `reopen` (durable stores) closes a store and opens another over the same
+ * data, as a new process would see it.
+ */
+export function sessionStoreContract(
+  name: string,
+  make: () => Promise<SessionStore<Msg>> | SessionStore<Msg>,
+  reopen?: (store: SessionStore<Msg>) => Promise<SessionStore<Msg>>,
+): void {
   describe(`SessionStore contract: ${name}`, () => {
     it('returns a saved session once, with its subscriptions and pending messages in order', async () => {
       const store = await make();
@@ -73,5 +81,25 @@ export function sessionStoreContract(name: string, make: () => Promise<SessionSt
       expect((await store.take('c'))?.pending.map((p) => p.message.n)).toEqual([2]);
       await store.close();
     });
+
+    if (reopen)
+      it('keeps sessions, subscriptions and queued messages, in order, across a reopen', async () => {
+        let store = await make();
+        await store.save(session('d', Date.now() + 60_000, [{ ...pending(1, 10, 7), released: true }, pending(2)]));
+        await store.save(session('gone', Date.now() + 60_000, [pending(9)]));
+        expect(await store.enqueue('d', { ...pending(3), subscriptionIds: [4] }, { maxMessages: 10, maxBytes: 1000 })).toBe('queued');
+        await store.take('gone');
+        store = await reopen!(store);
+        expect(await store.count()).toBe(1);
+        expect(await store.take('gone')).toBeUndefined();
+        const got = await store.take('d');
+        expect(got?.subscriptions).toEqual([{ filter: 'to/d/#', qos: 1 }]);
+        expect(got?.pending).toEqual([
+          { message: { n: 1 }, qos: 1, bytes: 10, packetId: 7, released: true },
+          { message: { n: 2 }, qos: 1, bytes: 10 },
+          { message: { n: 3 }, qos: 1, bytes: 10, subscriptionIds: [4] },
+        ]);
+        await store.close();
+      });
   });
 }

@@ -32,6 +32,14 @@ describe('state configuration', () => {
     expect(problems({ ...base, state: { backend: 'redis', url: 'http://h' } })[0]).toMatch(/^gw\.yaml: \/state\/url: must match the pattern/);
   });
 
+  it('accepts durable and directory on the embedded backend and refuses them on redis, where they would have no effect', () => {
+    expect(problems({ ...base, state: { durable: false, directory: 'state' } })).toEqual([]);
+    expect(problems({ ...base, state: { backend: 'redis', url: 'redis://h:1', durable: true, directory: 'd' } })).toEqual([
+      "gw.yaml: /state/durable: has no effect unless /state/backend is 'embedded' (Redis keeps sessions and retained messages)",
+      "gw.yaml: /state/directory: has no effect unless /state/backend is 'embedded' (Redis keeps sessions and retained messages)",
+    ]);
+  });
+
   it('refuses several workers on the embedded backend, saying what would not be shared', () => {
     expect(problems({ ...base, workers: 2 })).toEqual([
       expect.stringMatching(/^gw\.yaml: \/workers: several workers need \/state\/backend 'redis'.*takeover, bans/),

@@ -218,7 +218,12 @@ function negotiateSessionExpiry(c: MqttSession, cx: ConnectContext): void {
 
 /** [MQTT-3.1.2-4..6], v5 §3.1.2.4: Clean Start 0 resumes the stored session, 1 discards it. */
 async function openSession(c: MqttSession, cx: ConnectContext): Promise<boolean> {
-  cx.sessionPresent = await c.openSession(!cx.packet.clean);
+  try {
+    cx.sessionPresent = await c.openSession(!cx.packet.clean);
+  } catch (err) {
+    // The session store (Redis) does not answer: refused, so the stored session is neither lost nor forked (docs/scaling.md).
+    return refuse(c, RC.SERVER_UNAVAILABLE, V3_CONNACK.SERVER_UNAVAILABLE, `session store unavailable: ${(err as Error).message}`);
+  }
   return true;
 }
 

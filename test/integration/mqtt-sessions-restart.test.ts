@@ -1,0 +1,150 @@
+/**
+ * Durable persistent sessions and retained messages (embedded backend,
+ * `state.durable`): a real gateway process (dist/cli.js) with a mosquitto_sub
+ * -c session and a retained message is killed with `kill -9` and started
+ * again on the same state directory; the session's subscriptions and queued
+ * QoS 1 messages and the retained message come back. With
+ * `state.durable: false` they are gone.
+ */
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, expect, it } from 'vitest';
+import { listenerPort, startCli, type Running } from '../helpers/cli-process.js';
+import { run, until } from '../helpers/run.js';
+
+const dirs: string[] = [];
+const running: Running[] = [];
+afterAll(() => {
+  for (const r of running) if (r.child.exitCode === null) r.child.kill('SIGKILL');
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+/** A gateway process starts in well under a second on a quiet host; a loaded one (the full suite on 2 cores) may take many. */
+const START_MS = 60_000;
+
+function configIn(state: Record<string, unknown>): { dir: string; file: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'tg-sess-restart-'));
+  dirs.push(dir);
+  const file = join(dir, 'thinggate.json');
+  writeFileSync(
+    file,
+    JSON.stringify({
+      listeners: [{ name: 'mqtt', protocol: 'mqtt', host: '127.0.0.1', port: 0 }],
+      pools: [{ name: 'default', endpoints: [{ url: 'http://127.0.0.1:9' }] }],
+      routes: [
+        { match: { address: 'devices/#' }, target: 'devices' },
+        { match: { address: '#' }, pool: 'default' },
+      ],
+      guard: { stateDir: 'guard' },
+      state,
+    }),
+  );
+  return { dir, file };
+}
+
+async function start(file: string): Promise<{ r: Running; port: number }> {
+  const r = startCli(file);
+  running.push(r);
+  await r.waitLog((l) => l.msg === 'thinggate started', START_MS);
+  return { r, port: await listenerPort(r) };
+}
+
+/** True once every string is in the database files of `dir` (LevelDB's log holds each write as written). */
+function onDisk(dir: string, ...texts: string[]): boolean {
+  let all = '';
+  try {
+    for (const f of readdirSync(dir)) all += readFileSync(join(dir, f), 'latin1');
+  } catch {
+    return false;
+  }
+  return texts.every((t) => all.includes(t));
+}
+
+const b64 = (s: string): string => Buffer.from(s).toString('base64');
+
+async function pub(port: number, topic: string, message: string, retain = false): Promise<void> {
+  const r = await run('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(port), '-q', '1', '-t', topic, '-m', message, ...(retain ? ['-r'] : [])]);
+  expect(r.code).toBe(0);
+}
+
+/** Parks a Clean Session 0 session of `id` subscribed at QoS 1, queues two messages for it and retains one; then kill -9. */
+async function sessionThenKill(file: string, stateDir: string | undefined, id: string): Promise<void> {
+  const first = await start(file);
+  const sub = await run('mosquitto_sub', [
+    '-h',
+    '127.0.0.1',
+    '-p',
+    String(first.port),
+    '-V',
+    'mqttv311',
+    '-c',
+    '-i',
+    id,
+    '-q',
+    '1',
+    '-t',
+    `devices/${id}/#`,
+    '-E',
+  ]);
+  expect(sub.code).toBe(0);
+  if (stateDir) await until(() => onDisk(join(stateDir, 'sessions'), `devices/${id}/#`), 10_000);
+  await pub(first.port, `devices/${id}/cmd`, 'queued-one');
+  await pub(first.port, `devices/${id}/cmd`, 'queued-two');
+  await pub(first.port, 'devices/status/lamp', 'lamp-on', true);
+  // `target: devices` acknowledges the publisher once routed; the stores write within a batch.
+  if (stateDir)
+    await until(() => onDisk(join(stateDir, 'sessions'), b64('queued-one'), b64('queued-two')) && onDisk(join(stateDir, 'retained'), b64('lamp-on')), 10_000);
+  else await new Promise((r) => setTimeout(r, 300));
+  first.r.child.kill('SIGKILL');
+  await first.r.exited;
+}
+
+it(
+  'brings back a persistent session with its queued QoS 1 messages, and retained messages, after kill -9',
+  async () => {
+    const { dir, file } = configIn({});
+    await sessionThenKill(file, join(dir, 'guard'), 'persist-1');
+
+    const second = await start(file);
+    // Parked again at start: a message published before the device is back is queued for it too.
+    await pub(second.port, 'devices/persist-1/cmd', 'queued-three');
+    const resumed = await run(
+      'mosquitto_sub',
+      ['-h', '127.0.0.1', '-p', String(second.port), '-V', 'mqttv311', '-c', '-i', 'persist-1', '-q', '1', '-t', 'devices/persist-1/#', '-C', '3', '-v'],
+      20_000,
+    );
+    expect(resumed.code).toBe(0);
+    expect(resumed.out.split('\n').filter((l) => l.startsWith('devices/persist-1/cmd '))).toEqual([
+      'devices/persist-1/cmd queued-one',
+      'devices/persist-1/cmd queued-two',
+      'devices/persist-1/cmd queued-three',
+    ]);
+    const retained = await run('mosquitto_sub', ['-h', '127.0.0.1', '-p', String(second.port), '-t', 'devices/status/#', '-C', '1', '-v'], 20_000);
+    expect(retained.code).toBe(0);
+    expect(retained.out.trim()).toBe('devices/status/lamp lamp-on');
+    second.r.child.kill('SIGTERM');
+    await second.r.exited;
+  },
+  4 * START_MS,
+);
+
+it(
+  'keeps sessions and retained messages in memory only with state.durable false',
+  async () => {
+    const { file } = configIn({ durable: false });
+    await sessionThenKill(file, undefined, 'volatile-1');
+    const second = await start(file);
+    const resumed = await run(
+      'mosquitto_sub',
+      ['-h', '127.0.0.1', '-p', String(second.port), '-V', 'mqttv311', '-c', '-i', 'volatile-1', '-q', '1', '-t', 'devices/none', '-W', '2', '-v'],
+      20_000,
+    );
+    expect(resumed.out).not.toContain('queued-one');
+    const retained = await run('mosquitto_sub', ['-h', '127.0.0.1', '-p', String(second.port), '-t', 'devices/status/#', '-W', '2', '-v'], 20_000);
+    expect(retained.out).not.toContain('lamp-on');
+    second.r.child.kill('SIGTERM');
+    await second.r.exited;
+  },
+  4 * START_MS,
+);

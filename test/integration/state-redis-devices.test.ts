@@ -1,0 +1,132 @@
+/**
+ * The device stores on Redis (sessions, retained messages, mailboxes)
+ * against a real redis-server on a free loopback port: the same contract
+ * suites as the embedded stores, what two nodes sharing them see, and the
+ * outage (every operation fails rather than acknowledging what Redis did
+ * not take).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { jsonCodec } from '../../src/state/codec.js';
+import { RedisLink } from '../../src/state/redis/link.js';
+import { RedisSessionStore } from '../../src/state/redis/sessions.js';
+import { RedisRetainedStore } from '../../src/state/redis/retained.js';
+import { RedisMailboxStore } from '../../src/state/redis/mailbox.js';
+import type { MailboxStore } from '../../src/state/mailbox.js';
+import type { SessionStore } from '../../src/state/sessions.js';
+import type { RetainedStore } from '../../src/state/retained.js';
+import { sessionStoreContract } from '../helpers/state-contracts/sessions.js';
+import { retainedStoreContract } from '../helpers/state-contracts/retained.js';
+import { mailboxContract } from '../helpers/state-contracts/mailbox.js';
+import { RedisServer } from '../helpers/redis-server.js';
+
+let redis: RedisServer;
+let worlds = 0;
+const links: RedisLink[] = [];
+
+beforeAll(async () => {
+  redis = await RedisServer.start();
+});
+afterAll(async () => {
+  for (const l of links) await l.close();
+  await redis?.stop('SIGTERM');
+});
+
+async function link(prefix: string): Promise<RedisLink> {
+  const l = new RedisLink({ url: redis.url, keyPrefix: prefix });
+  links.push(l);
+  expect(await l.connect()).toBe(true);
+  return l;
+}
+
+/** Each store (and its reopen) gets a key prefix of its own: stores of one test never see another test's keys. */
+const prefixes = new WeakMap<object, string>();
+async function fresh<T extends object>(make: (l: RedisLink) => T, prefix = `d${++worlds}:`): Promise<T> {
+  const store = make(await link(prefix));
+  prefixes.set(store, prefix);
+  return store;
+}
+async function again<T extends object>(old: T & { close(): Promise<void> }, make: (l: RedisLink) => T): Promise<T> {
+  await old.close();
+  return fresh(make, prefixes.get(old)!);
+}
+
+type Queued = { n: number };
+type Retained = { topic: string; v: string };
+const sessions = (l: RedisLink): SessionStore<Queued> => new RedisSessionStore<Queued>(l, jsonCodec());
+sessionStoreContract(
+  'redis',
+  () => fresh(sessions),
+  (s) => again(s, sessions),
+);
+retainedStoreContract(
+  'redis',
+  (maxMessages, maxBytes) => fresh((l): RetainedStore<Retained> => new RedisRetainedStore<Retained>(l, jsonCodec(), { maxMessages, maxBytes })),
+  (s) => again(s, (l): RetainedStore<Retained> => new RedisRetainedStore<Retained>(l, jsonCodec())),
+);
+mailboxContract('redis', {
+  create: () => fresh((l): MailboxStore => new RedisMailboxStore(l)),
+  reopen: (s) => again(s, (l): MailboxStore => new RedisMailboxStore(l)),
+});
+
+describe('device stores shared by two nodes', () => {
+  it('stops queuing on the node that parked a session once another node resumed it, even after it is parked there again', async () => {
+    const prefix = `two${++worlds}:`;
+    const a = new RedisSessionStore<{ n: number }>(await link(prefix), jsonCodec());
+    const b = new RedisSessionStore<{ n: number }>(await link(prefix), jsonCodec());
+    const limits = { maxMessages: 10, maxBytes: 1000 };
+    const p = (n: number) => ({ message: { n }, qos: 1 as const, bytes: 1 });
+    await a.save({ clientId: 'x', expiresAt: Date.now() + 60_000, subscriptions: [{ filter: 't', qos: 1 }], pending: [] });
+    expect(await a.enqueue('x', p(1), limits)).toBe('queued');
+    expect(await b.enqueue('x', p(2), limits)).toBe('no-session'); // parked on a, not on b
+    const resumed = await b.take('x');
+    expect(resumed?.pending.map((m) => m.message.n)).toEqual([1]);
+    await b.save({ ...resumed!, pending: [] });
+    expect(await a.enqueue('x', p(3), limits)).toBe('no-session');
+    expect(await b.enqueue('x', p(4), limits)).toBe('queued');
+    expect((await a.take('x'))?.pending.map((m) => m.message.n)).toEqual([4]);
+  });
+
+  it('keeps one queue order and one bound across nodes enqueuing at once', async () => {
+    const prefix = `two${++worlds}:`;
+    const a = new RedisMailboxStore(await link(prefix));
+    const b = new RedisMailboxStore(await link(prefix));
+    const limits = { maxMessagesPerDevice: 5, maxBytesPerDevice: 1000, maxMessagesTotal: 100 };
+    const cmd = (i: number) => ({
+      id: `m${String(i).padStart(3, '0')}`,
+      clientId: 'dev',
+      address: 'c',
+      payload: '',
+      qos: 1 as const,
+      response: 'none' as const,
+      size: 1,
+      expiresAt: 1e13,
+      createdAt: i,
+    });
+    const results = await Promise.all(Array.from({ length: 10 }, (_, i) => (i % 2 ? a : b).enqueue(cmd(i), limits)));
+    expect(results.filter((r) => r.ok)).toHaveLength(5);
+    expect(await a.usage('dev')).toEqual({ messages: 5, bytes: 5 });
+    const order = (await b.queued('dev', 10)).map((r) => r.id);
+    expect(await a.queued('dev', 10)).toEqual(await b.queued('dev', 10));
+    expect(order).toHaveLength(5);
+  });
+});
+
+describe('Redis outage: the device stores refuse rather than lose', () => {
+  it('fails enqueue, save and set while Redis is down and works again once it is back', async () => {
+    const l = await link(`out${++worlds}:`);
+    const mailbox = new RedisMailboxStore(l);
+    const store = new RedisSessionStore<{ n: number }>(l, jsonCodec());
+    const retained = new RedisRetainedStore<{ n: number }>(l, jsonCodec());
+    const cmd = { id: 'o1', clientId: 'dev', address: 'c', payload: '', qos: 1 as const, response: 'none' as const, size: 1, expiresAt: 1e13, createdAt: 1 };
+    const limits = { maxMessagesPerDevice: 5, maxBytesPerDevice: 1000, maxMessagesTotal: 100 };
+    await redis.stop();
+    await expect.poll(() => l.connected, { timeout: 5000 }).toBe(false);
+    await expect(mailbox.enqueue(cmd, limits)).rejects.toThrow();
+    await expect(store.save({ clientId: 's', expiresAt: Date.now() + 1000, subscriptions: [], pending: [] })).rejects.toThrow();
+    await expect(retained.set('t', { n: 1 }, 1)).rejects.toThrow();
+    await redis.start();
+    await expect.poll(() => l.connected, { timeout: 10_000 }).toBe(true);
+    expect((await mailbox.enqueue(cmd, limits)).ok).toBe(true);
+    expect(await retained.set('t', { n: 1 }, 1)).toBe('stored');
+  }, 30_000);
+});
