@@ -69,9 +69,16 @@ describe('mosquitto_pub -r / mosquitto_sub', () => {
   it('mosquitto_sub -R prints only fresh messages, not the retained one', async () => {
     expect((await run('mosquitto_pub', [...host(), '-q', '1', '-r', '-t', 'devices/fan/cmd', '-m', 'stale'])).code).toBe(0);
     const c = await client(port, { protocolVersion: 5 });
-    const sub = run('mosquitto_sub', [...host(), '-R', '-t', 'devices/fan/#', '-C', '1', '-v', '-W', '5']);
-    await settle(); // mosquitto_sub has subscribed and skipped the retained message
-    await c.publishAsync('devices/fan/cmd', 'fresh', { qos: 1 });
+    let done = false;
+    const sub = run('mosquitto_sub', [...host(), '-R', '-t', 'devices/fan/#', '-C', '1', '-v', '-W', '10']).finally(() => {
+      done = true;
+    });
+    // mosquitto_sub's SUBSCRIBE may land after any fixed wait on a loaded host:
+    // publish fresh (non-retained) messages until it has printed one and exited.
+    while (!done) {
+      await c.publishAsync('devices/fan/cmd', 'fresh', { qos: 1 });
+      await settle();
+    }
     const out = (await sub).out;
     expect(out).toContain('devices/fan/cmd fresh');
     expect(out).not.toContain('stale');
