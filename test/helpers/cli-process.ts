@@ -52,7 +52,8 @@ export function startCli(configFile: string): Running {
 
 /** The port of the listener named `name`, from the 'thinggate started' line. */
 export async function listenerPort(r: Running, name = 'mqtt'): Promise<number> {
-  const started = await r.waitLog((l) => l.msg === 'thinggate started');
+  // A loaded host (the full suite on 2 cores) may take many seconds to start a process.
+  const started = await r.waitLog((l) => l.msg === 'thinggate started', 60_000);
   const url = (started.listeners as Record<string, string>)[name]!;
   return Number(url.split(':').at(-1));
 }

@@ -192,7 +192,7 @@ guard: { stateDir: state, exempt: [], scoring: { threshold: 15 } }
     await second.waitLog((l) => l.event === 'security' && l.kind === 'banned');
     second.child.kill('SIGTERM');
     expect(await second.exited).toBe(0);
-  });
+  }, 120_000); // two process starts: many seconds each on a loaded host
 
   it('drops connections over guard.limits.connectionsPerSecond at accept and reports a flood', async () => {
     const g = await start({ limits: { connectionsPerSecond: 0.01, connectionBurst: 2 } });
