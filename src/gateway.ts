@@ -116,6 +116,7 @@ export class Gateway implements AdminContext {
       config: config.guard,
       stateDir: banDir,
       banStore: this.node.state.bans,
+      load: () => ({ connections: this.openConnections(), inflight: this.pipeline?.inflightCount ?? 0 }),
     });
     this.events = new EventLog(config.admin?.eventBuffer ?? 500);
     this.guard.onEvent((e) => this.events.push({ category: 'security', ...e }));
@@ -287,6 +288,13 @@ export class Gateway implements AdminContext {
     };
     report();
     return setInterval(report, interval).unref();
+  }
+
+  /** Device connections open now over every listener (guard.overload.connections). */
+  private openConnections(): number {
+    let n = 0;
+    for (const { listener } of this.listeners.values()) n += listener.stats().connections;
+    return n;
   }
 
   /** The bound address of a listener by name (tests use port 0). */

@@ -18,7 +18,7 @@ import { embeddedRateCounters, type RateCounter, type RateCounterFactory } from 
 import { Limiter, type LimitKeys, type Throttle } from './limiter.js';
 import { listenerLimits } from './listener-limits.js';
 import { PeerWatch, type WatchedPeer } from './peer-watch.js';
-import { OVERLOAD_LEVEL, OverloadMonitor, type OverloadSample, type OverloadState } from './overload.js';
+import { OVERLOAD_LEVEL, OverloadMonitor, type LoadCounts, type OverloadSample, type OverloadState } from './overload.js';
 import type { BanStore } from '../state/bans.js';
 
 export interface SecurityEvent {
@@ -53,6 +53,8 @@ export interface GuardOptions {
   readonly counters?: RateCounterFactory;
   /** Injected overload measurements (unit tests); default the process's event loop and heap. */
   readonly overloadSample?: () => OverloadSample;
+  /** The gateway's open connections and messages in flight, for the overload watermarks on them. */
+  readonly load?: LoadCounts;
 }
 
 /** A guard that limits, scores and bans nothing (no configuration given; tests start from it). */
@@ -79,6 +81,8 @@ export const GUARD_OFF: GuardConfig = {
     intervalMs: 1000,
     eventLoopDelayMs: { refuse: 1, throttle: 1 },
     heapUsedRatio: { refuse: 1, throttle: 1 },
+    connections: { refuse: 0, throttle: 0 },
+    messagesInFlight: { refuse: 0, throttle: 0 },
     recoverRatio: 1,
     retryAfterSeconds: 1,
     throttlePauseMs: 1,
@@ -144,11 +148,20 @@ export class Guard {
         overloadState.set(OVERLOAD_LEVEL[to]);
         transitions.inc({ state: to });
         this.logger[to === 'normal' ? 'info' : 'warn'](
-          { event: 'overload', from, to, loopDelayMs: Math.round(s.loopDelayMs), heapRatio: Number(s.heapRatio.toFixed(3)) },
-          `guard: overload ${from} -> ${to} (event-loop delay p99 ${Math.round(s.loopDelayMs)} ms, heap ${(s.heapRatio * 100).toFixed(1)}%)`,
+          {
+            event: 'overload',
+            from,
+            to,
+            loopDelayMs: Math.round(s.loopDelayMs),
+            heapRatio: Number(s.heapRatio.toFixed(3)),
+            connections: s.connections,
+            inflight: s.inflight,
+          },
+          `guard: overload ${from} -> ${to} (event-loop delay ${Math.round(s.loopDelayMs)} ms, heap ${(s.heapRatio * 100).toFixed(1)}%, ${s.connections ?? '?'} connections, ${s.inflight ?? '?'} in flight)`,
         );
       },
       options.overloadSample,
+      options.load,
     );
     this.peerWatch = new PeerWatch(this.config.slowPeers, (peer, why, detail) => this.slowPeer(peer, why, detail));
     this.throttles = metrics.counter(

@@ -1,8 +1,8 @@
 /**
  * Overload protection, after Envoy's overload manager and HiveMQ's: the
- * event-loop delay (mean over the last interval) and the heap in use (as a
- * share of V8's heap limit) are sampled every `intervalMs`. Two samples in a
- * row above the
+ * event-loop delay (mean over the last interval), the heap in use (as a
+ * share of V8's heap limit), the open connections and the messages in
+ * flight are sampled every `intervalMs`. Two samples in a row above the
  * `refuse` watermarks the gateway refuses new connections and requests with
  * its protocols' "server busy"; above `throttle` it also stops reading from
  * publishers for `throttlePauseMs` at a time. Below `recoverRatio` × each
@@ -24,7 +24,14 @@ export interface OverloadSample {
   readonly loopDelayMs: number;
   /** Heap in use / V8 heap limit, 0..1. */
   readonly heapRatio: number;
+  /** Open device connections over every listener (absent: not measured). */
+  readonly connections?: number;
+  /** Messages taken from devices and not yet settled (absent: not measured). */
+  readonly inflight?: number;
 }
+
+/** The gateway's load counts, read at each sample. */
+export type LoadCounts = () => Pick<OverloadSample, 'connections' | 'inflight'>;
 
 /** Samples the process: one event-loop delay histogram, reset after each sample. */
 export function processSampler(): { sample: () => OverloadSample; stop: () => void } {
@@ -52,6 +59,7 @@ export class OverloadMonitor {
     private config: OverloadConfig,
     private readonly onChange: (from: OverloadState, to: OverloadState, sample: OverloadSample) => void,
     private readonly sampleWith?: () => OverloadSample,
+    private readonly load?: LoadCounts,
   ) {
     this.start();
   }
@@ -78,15 +86,23 @@ export class OverloadMonitor {
   /** Takes one sample and moves between states (the timer's; tests call it with an injected sampler). */
   check(): void {
     if (!this.config.enabled) return;
-    const s = (this.sampleWith ?? this.sampler?.sample)?.();
-    if (!s) return;
-    const { eventLoopDelayMs: loop, heapUsedRatio: heap, recoverRatio } = this.config;
-    const over = (w: 'refuse' | 'throttle'): boolean => s.loopDelayMs >= loop[w] || s.heapRatio >= heap[w];
+    const base = (this.sampleWith ?? this.sampler?.sample)?.();
+    if (!base) return;
+    const s: OverloadSample = this.load ? { ...base, ...this.load() } : base;
+    const c = this.config;
+    // Each measure against its watermarks; a watermark of 0 is off (counts only: the others are above 0).
+    const measures: Array<readonly [number, { readonly refuse: number; readonly throttle: number }]> = [
+      [s.loopDelayMs, c.eventLoopDelayMs],
+      [s.heapRatio, c.heapUsedRatio],
+      [s.connections ?? 0, c.connections],
+      [s.inflight ?? 0, c.messagesInFlight],
+    ];
+    const over = (w: 'refuse' | 'throttle', share = 1): boolean => measures.some(([v, m]) => m[w] > 0 && v >= m[w] * share);
     let next: OverloadState;
     if (over('throttle')) next = 'throttling';
     else if (over('refuse')) next = 'refusing';
     // Hysteresis: back to normal only well below the watermark, so the state does not flap at its edge.
-    else if (this.current !== 'normal' && (s.loopDelayMs >= loop.refuse * recoverRatio || s.heapRatio >= heap.refuse * recoverRatio)) next = 'refusing';
+    else if (this.current !== 'normal' && over('refuse', c.recoverRatio)) next = 'refusing';
     else next = 'normal';
     const confirmed = OVERLOAD_LEVEL[next] <= OVERLOAD_LEVEL[this.current] || OVERLOAD_LEVEL[this.previous] >= OVERLOAD_LEVEL[next];
     this.previous = next;

@@ -36,8 +36,14 @@ export const MAX_KEYS = 100_000;
 
 interface Bucket {
   tokens: number;
+  /** When the tokens were last refilled. */
   at: number;
+  /** When the bucket was last moved to the most recently used end. */
+  moved: number;
 }
+
+/** A bucket in use is moved to the most recently used end at most this often. */
+const REORDER_MS = 1000;
 
 /**
  * In-process token buckets. Memory stays bounded without timers: buckets
@@ -75,16 +81,23 @@ export class EmbeddedRateCounter implements RateCounter {
     return b.tokens >= 0 ? 0 : Math.ceil((-b.tokens * 1000) / this.spec.perSecond);
   }
 
-  /** The refilled bucket of `key`, moved to the most recently used end. */
+  /**
+   * The refilled bucket of `key`, moved to the most recently used end. The
+   * order is kept to within {@link REORDER_MS}: a bucket in use is moved (and
+   * old ones forgotten) at most that often, not on every message, since the
+   * move costs more than the bucket arithmetic. A new key always evicts.
+   */
   private use(key: string, t: number): Bucket {
     const { perSecond, burst } = this.spec;
     let b = this.buckets.get(key);
     if (b) {
-      this.buckets.delete(key);
       b.tokens = Math.min(burst, b.tokens + ((t - b.at) * perSecond) / 1000);
       b.at = t;
+      if (t - b.moved < REORDER_MS) return b;
+      this.buckets.delete(key);
+      b.moved = t;
     } else {
-      b = { tokens: burst, at: t };
+      b = { tokens: burst, at: t, moved: t };
     }
     this.evict(t);
     this.buckets.set(key, b);

@@ -119,6 +119,16 @@ describe('amqp listener guarding', () => {
     await stillServes(port, backend);
   });
 
+  it('closes an open whose container-id overruns its list at once (a fuzzing finding), not at a deadline', async () => {
+    // rhea cut the 153-byte str8 short and took this for a valid open: admitted, and kept open for the idle time-out.
+    const { gw, backend, port } = await setup({ connectTimeoutMs: 30000 });
+    const input = Buffer.from([65, 77, 81, 80, 0, 1, 0, 0, 0, 0, 0, 16, 2, 0, 0, 0, 0, 83, 16, 192, 3, 1, 161, 153, 81, 254]);
+    await raw(port, [input]);
+    expect(securityEvents(gw, 'malformed-packet')).toHaveLength(1);
+    expect(gw.logs.some((l) => l.msg === 'connection admitted')).toBe(false);
+    await stillServes(port, backend);
+  });
+
   it('closes a connection sending an undecodable frame before open', async () => {
     const { gw, backend, port } = await setup();
     await raw(port, [AMQP_HEADER, frame(Buffer.from([0x00, 0x53, 0x10, 0xff, 0xee, 0xdd, 0xcc, 0xbb]))]);
@@ -170,7 +180,8 @@ describe('amqp listener guarding', () => {
 
   it('drops a truncated frame when the peer goes away, and closes one that stalls at the connect deadline', async () => {
     const { gw, backend, port } = await setup({ connectTimeoutMs: 300 });
-    const partial = frame(Buffer.alloc(40, 1)).subarray(0, 20);
+    // A performative (an empty described list) and payload bytes, cut off mid-frame.
+    const partial = frame(Buffer.concat([Buffer.from([0x00, 0x53, 0x14, 0x45]), Buffer.alloc(36, 1)])).subarray(0, 20);
     await raw(port, [AMQP_HEADER, partial], false);
     const started = Date.now();
     await raw(port, [AMQP_HEADER, partial]);

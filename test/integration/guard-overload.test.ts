@@ -119,3 +119,76 @@ describe('overload protection', () => {
     await until(() => gw.gateway.guard.overloadState === 'normal');
   });
 });
+
+/** Watermarks on counts, on a gateway of their own: nothing left open by the tests above is counted. */
+describe('overload watermarks on connections and messages in flight', () => {
+  let g: TestGateway;
+  let be: TestBackend;
+  beforeAll(async () => {
+    be = await TestBackend.start();
+    g = await startGateway({
+      listeners: [{ name: 'mqtt', protocol: 'mqtt', host: '127.0.0.1', port: 0 }],
+      pools: [{ name: 'be', endpoints: [{ url: be.url }], retries: { maxAttempts: 1 }, outlierDetection: { enabled: false } }],
+      routes: [{ match: { address: '#' }, pool: 'be', request: { method: 'POST', path: '/m/{address}' } }],
+      guard: { overload: { intervalMs: 50, ...CALM } },
+    });
+  });
+  afterAll(async () => {
+    await g?.stop();
+    await be?.close();
+  });
+  const set = (over: Record<string, unknown>): void => {
+    const guard = g.gateway.configuration.guard;
+    g.gateway.guard.configure({ summaryIntervalMs: 0, config: { ...guard, overload: { ...guard.overload, ...over } } as GuardConfig });
+  };
+  const open = (clientId: string) =>
+    new Promise<mqtt.MqttClient>((resolve) => {
+      const x = mqtt.connect(`mqtt://127.0.0.1:${g.port('mqtt')}`, { clientId, protocolVersion: 5, reconnectPeriod: 0 });
+      x.once('connect', () => resolve(x));
+    });
+  const connackOf = (clientId: string): Promise<number> =>
+    new Promise((resolve) => {
+      const c = mqtt.connect(`mqtt://127.0.0.1:${g.port('mqtt')}`, { clientId, protocolVersion: 5, reconnectPeriod: 0 });
+      c.once('connect', () => (c.end(true), resolve(0)));
+      c.once('error', (err: Error & { code?: number }) => (c.end(true), resolve(err.code ?? -1)));
+    });
+
+  it('a watermark on open connections refuses the next one, and a close brings the gateway back', async () => {
+    const a = await open('conn-a');
+    const b = await open('conn-b');
+    try {
+      set({ connections: { refuse: 2, throttle: 0 } });
+      await until(() => g.gateway.guard.overloadState === 'refusing');
+      expect(await connackOf('conn-c')).toBe(0x89);
+      // Back below recoverRatio (0.8) × 2: one connection.
+      await b.endAsync();
+      await until(() => g.gateway.guard.overloadState === 'normal');
+      expect(await connackOf('conn-d')).toBe(0);
+      const entered = g.logs.filter((l) => l.event === 'overload' && l.to === 'refusing').at(-1);
+      expect(entered?.connections).toBe(2);
+    } finally {
+      set({ connections: { refuse: 0, throttle: 0 } });
+      a.end(true);
+      b.end(true);
+    }
+  });
+
+  it('a watermark on messages in flight refuses new connections while the back-end holds them', async () => {
+    be.responder = () => ({ status: 200, body: 'ok', delayMs: 1500 });
+    const c = await open('slow-pub');
+    try {
+      set({ messagesInFlight: { refuse: 3, throttle: 0 } });
+      const acks = [1, 2, 3].map((i) => c.publishAsync('t/held', `m${i}`, { qos: 1 }));
+      await until(() => g.gateway.guard.overloadState === 'refusing');
+      expect(await connackOf('while-held')).toBe(0x89);
+      await Promise.all(acks);
+      await until(() => g.gateway.guard.overloadState === 'normal');
+      expect(await connackOf('after-held')).toBe(0);
+      expect(g.logs.filter((l) => l.event === 'overload' && l.to === 'refusing').at(-1)?.inflight).toBe(3);
+    } finally {
+      be.responder = () => ({ status: 200, body: 'ok' });
+      set({ messagesInFlight: { refuse: 0, throttle: 0 } });
+      c.end(true);
+    }
+  });
+});

@@ -149,6 +149,34 @@ describe('ingress', () => {
   });
 });
 
+describe('request time-out', () => {
+  it('closes a request whose body never comes within about requestTimeoutMs (a fuzzing finding)', async () => {
+    // node checks request deadlines every connectionsCheckingInterval (30 s unless set): a 1 s deadline waited 30 s.
+    const g = await startGateway({
+      listeners: [{ name: 'web', protocol: 'http', host: '127.0.0.1', port: 0, http: { requestTimeoutMs: 1000 } }],
+      pools: [{ name: 'be', endpoints: [{ url: backend.url }] }],
+      routes: [{ match: { address: '#' }, pool: 'be' }],
+    });
+    try {
+      const started = Date.now();
+      const head = 'POST /ingress/t/h HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 1\r\n\r\n';
+      const answer = await new Promise<string>((resolve, reject) => {
+        const s = connect(g.port('web'), '127.0.0.1', () => s.write(head));
+        const got: Buffer[] = [];
+        const timer = setTimeout(() => (s.destroy(), reject(new Error('still open after 10 s'))), 10_000);
+        s.on('data', (d) => got.push(d));
+        s.on('error', () => undefined);
+        s.on('close', () => (clearTimeout(timer), resolve(Buffer.concat(got).toString('latin1'))));
+      });
+      expect(Date.now() - started).toBeGreaterThanOrEqual(900);
+      expect(answer).toMatch(/^HTTP\/1\.1 408 /);
+      expect(await g.guardEvents('slow-client')).toBe(1);
+    } finally {
+      await g.stop();
+    }
+  });
+});
+
 describe('draining stop', () => {
   it('answers a request in flight before closing', async () => {
     const slow = await TestBackend.start(() => ({ status: 200, body: 'late', delayMs: 300 }));

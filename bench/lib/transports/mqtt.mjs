@@ -21,7 +21,8 @@ export class MqttTransport {
   /**
    * @param {{host:string, port:number, clients:number, qos:0|1|2, version:4|5, window:number,
    *          clientPrefix?:string, topic?:(i:number)=>string, connectConcurrency?:number,
-   *          username?:string, password?:string}} opts
+   *          username?:string, password?:string, localAddress?:string}} opts
+   *        `localAddress`: the source address to connect from (e.g. 127.0.0.2, to be another address on loopback)
    */
   constructor(opts) {
     this.opts = opts;
@@ -109,7 +110,7 @@ class Client {
       // `tls`: MQTT over TLS (the certificate is not verified: the bench measures the gateway, not a PKI).
       const s = o.tls
         ? tlsConnect({ host: o.host, port: o.port, noDelay: true, rejectUnauthorized: false, servername: 'localhost', ...o.tls })
-        : connect({ host: o.host, port: o.port, noDelay: true });
+        : connect({ host: o.host, port: o.port, noDelay: true, ...(o.localAddress && { localAddress: o.localAddress }) });
       this.socket = s;
       this.onConnack = (ok, info) => (ok ? resolve(info) : reject(new Error(`CONNACK refused: ${JSON.stringify(info)}`)));
       s.once(o.tls ? 'secureConnect' : 'connect', () => {

@@ -93,6 +93,10 @@ export interface GuardConfig {
     readonly eventLoopDelayMs: { readonly refuse: number; readonly throttle: number };
     /** Heap in use as a share of V8's limit at which the same happens. */
     readonly heapUsedRatio: { readonly refuse: number; readonly throttle: number };
+    /** Open device connections, over every listener of this process (0: no watermark). */
+    readonly connections: { readonly refuse: number; readonly throttle: number };
+    /** Messages taken from devices and not yet settled by a back-end, in this process (0: no watermark). */
+    readonly messagesInFlight: { readonly refuse: number; readonly throttle: number };
     /** Back to normal once every measure is below this share of its `refuse` watermark. */
     readonly recoverRatio: number;
     /** Retry-After (HTTP) and Max-Age (CoAP) on a refusal. */
@@ -170,6 +174,14 @@ export function rateLimitsProperties(withDefaults: boolean): Record<string, unkn
     ...Object.fromEntries(RATE_RESOURCES.map((r) => [r, scoped(r)])),
   };
 }
+
+/** A watermark pair on a count (connections, messages in flight); 0 turns one off, and both are off by default. */
+const countWatermarks = {
+  type: 'object',
+  additionalProperties: false,
+  default: {},
+  properties: { refuse: { type: 'integer', minimum: 0, default: 0 }, throttle: { type: 'integer', minimum: 0, default: 0 } },
+} as const;
 
 export const guardSchema = {
   type: 'object',
@@ -251,6 +263,8 @@ export const guardSchema = {
             throttle: { type: 'number', exclusiveMinimum: 0, maximum: 1, default: 0.92 },
           },
         },
+        connections: countWatermarks,
+        messagesInFlight: countWatermarks,
         recoverRatio: { type: 'number', exclusiveMinimum: 0, maximum: 1, default: 0.8 },
         retryAfterSeconds: { type: 'integer', minimum: 1, maximum: 3600, default: 5 },
         throttlePauseMs: { type: 'integer', minimum: 1, maximum: 60000, default: 100 },

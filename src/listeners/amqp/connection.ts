@@ -391,7 +391,7 @@ export class AmqpConnection implements MessagePathConnection {
       this.closeWithError('amqp:connection:framing-error', v.detail);
       return;
     }
-    this.closeWithError('amqp:connection:framing-error', v.detail);
+    this.closeWithError(v.kind === 'decode' ? 'amqp:decode-error' : 'amqp:connection:framing-error', v.detail);
   }
 
   /** rhea threw while decoding or applying a frame; it ends the socket itself after this returns. */

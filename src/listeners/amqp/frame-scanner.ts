@@ -3,9 +3,11 @@
  * sees it. rhea trusts the 4-byte frame size it reads and buffers until that
  * many bytes arrive, so a peer announcing a 4 GiB frame would grow memory
  * without bound; it also accepts frames of any type on any layer. The
- * scanner keeps no frame data: it reads each 8-byte protocol or frame header
- * and then only counts the body bytes it lets through.
+ * scanner reads each 8-byte protocol or frame header and counts the body
+ * bytes it lets through; of a body it keeps only the performative while
+ * that spans chunks, to check its encoding (encoding-check.ts).
  */
+import { measure } from './encoding-check.js';
 
 /** Protocol ids of the 8-byte protocol header (AMQP 1.0 §2.2, §5.3.1). */
 export const PROTOCOL_AMQP = 0;
@@ -22,9 +24,12 @@ const AMQP_MAGIC = 0x414d5150; // "AMQP"
 
 export interface FramingViolation {
   /** `bad-header`: the peer should get our header back before the socket closes (§2.2). */
-  readonly kind: 'bad-header' | 'malformed' | 'oversize';
+  /** `decode`: the frame is well framed but its performative's encoding is not (amqp:decode-error). */
+  readonly kind: 'bad-header' | 'malformed' | 'oversize' | 'decode';
   readonly clause: string;
   readonly detail: string;
+  /** Bytes of the chunk before the offending frame or header: whole frames the peer may still have answered. */
+  readonly before?: number;
 }
 
 /** Tracks where a connection's byte stream is in AMQP framing. */
@@ -37,6 +42,15 @@ export class FrameScanner {
   private layer: number | undefined;
   private framesSeen = 0;
   private failed: FramingViolation | undefined;
+  /** Body bytes of the current frame before its performative (the extended header, §2.3.1). */
+  private skip = 0;
+  /** Whether the current frame's performative is still to be checked. */
+  private checking = false;
+  /** The current frame's performative bytes so far, when it spans chunks. */
+  private held: Buffer[] = [];
+  private heldBytes = 0;
+  /** Held bytes at which the performative is measured again. */
+  private measureAt = 0;
 
   constructor(private readonly maxFrameBytes: number) {}
 
@@ -59,13 +73,18 @@ export class FrameScanner {
   push(chunk: Buffer): FramingViolation | undefined {
     if (this.failed) return this.failed;
     let offset = 0;
+    // Where the frame or header being read began in this chunk (0 when it began in an earlier one).
+    let unitStart = 0;
     while (offset < chunk.length) {
       if (this.remaining > 0) {
         const take = Math.min(this.remaining, chunk.length - offset);
         this.remaining -= take;
+        const v = this.checking ? this.check(chunk.subarray(offset, offset + take)) : undefined;
+        if (v) return this.fail(v, unitStart);
         offset += take;
         continue;
       }
+      if (this.headFill === 0) unitStart = offset;
       const take = Math.min(8 - this.headFill, chunk.length - offset);
       chunk.copy(this.head, this.headFill, offset, offset + take);
       this.headFill += take;
@@ -73,9 +92,14 @@ export class FrameScanner {
       if (this.headFill < 8) break;
       this.headFill = 0;
       const v = this.head.readUInt32BE(0) === AMQP_MAGIC ? this.onProtocolHeader() : this.onFrameHeader();
-      if (v) return (this.failed = v);
+      if (v) return this.fail(v, unitStart);
     }
     return undefined;
+  }
+
+  private fail(v: FramingViolation, before: number): FramingViolation {
+    this.failed = v;
+    return before > 0 ? { ...v, before } : v;
   }
 
   private onProtocolHeader(): FramingViolation | undefined {
@@ -112,6 +136,43 @@ export class FrameScanner {
     }
     this.framesSeen++;
     this.remaining = size - 8;
+    this.skip = doff * 4 - 8;
+    // An empty frame (a heartbeat, §2.4.5) has no performative.
+    this.checking = this.remaining > this.skip;
+    this.held = [];
+    this.heldBytes = 0;
+    this.measureAt = 0;
     return undefined;
+  }
+
+  /** Checks the performative with the body bytes in `part`; `this.remaining` already counts them as read. */
+  private check(part: Buffer): FramingViolation | undefined {
+    const skipped = Math.min(this.skip, part.length);
+    this.skip -= skipped;
+    if (skipped === part.length) return undefined;
+    this.held.push(part.subarray(skipped));
+    this.heldBytes += part.length - skipped;
+    // A performative dripping in is measured again only once its bytes have doubled: linear work in all.
+    if (this.heldBytes < this.measureAt && this.remaining > 0) return undefined;
+    const bytes = this.held.length === 1 ? this.held[0]! : Buffer.concat(this.held);
+    if (bytes[0] !== 0x00) return this.decodeError('a frame body that does not start with a performative');
+    const m = measure(bytes, 0, bytes.length);
+    if (typeof m === 'number') {
+      this.checking = false;
+      this.held = [];
+      return undefined;
+    }
+    if (m !== 'short') return this.decodeError(m.invalid);
+    // The whole frame is here and the performative still runs on: it overruns its frame.
+    if (this.remaining === 0) return this.decodeError('the performative overruns its frame');
+    this.held = [bytes];
+    this.measureAt = 2 * this.heldBytes;
+    return undefined;
+  }
+
+  private decodeError(detail: string): FramingViolation {
+    this.checking = false;
+    this.held = [];
+    return { kind: 'decode', clause: 'AMQP-1.0-1.2', detail };
   }
 }

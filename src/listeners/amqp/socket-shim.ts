@@ -24,7 +24,7 @@ export class SocketShim extends EventEmitter {
 
   /**
    * @param socket the accepted TCP or TLS socket
-   * @param onViolation called once with the first framing violation; no byte of that chunk reaches rhea
+   * @param onViolation called once with the first framing violation; no byte of the offending frame reaches rhea
    */
   constructor(
     readonly socket: Socket | TLSSocket,
@@ -125,6 +125,8 @@ export class SocketShim extends EventEmitter {
     const violation = this.scanner.push(chunk);
     if (violation) {
       this.gated = true;
+      // The whole frames before the offending one are rhea's to answer (an open before a bad begin).
+      if (violation.before) this.emit('data', chunk.subarray(0, violation.before));
       this.onViolation(violation);
       return;
     }

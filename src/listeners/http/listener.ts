@@ -67,7 +67,14 @@ export class HttpListener implements Listener {
         } else res.destroy();
       });
     };
-    const base = { keepAliveTimeout: o.keepAliveTimeoutMs, requestTimeout: o.requestTimeoutMs, headersTimeout: Math.min(o.requestTimeoutMs, 60_000) };
+    const base = {
+      keepAliveTimeout: o.keepAliveTimeoutMs,
+      requestTimeout: o.requestTimeoutMs,
+      headersTimeout: Math.min(o.requestTimeoutMs, 60_000),
+      // node enforces both deadlines only when it checks its connections (every 30 s unless set):
+      // checked four times per deadline, a stalled request is closed within 1.25 × requestTimeoutMs.
+      connectionsCheckingInterval: Math.max(250, Math.min(30_000, Math.floor(o.requestTimeoutMs / 4))),
+    };
     const tls = serverTlsOf(this.context);
     const server: Server = tls ? createHttpsServer({ ...base, ...tls.options() }, handler) : createHttpServer(base, handler);
     this.accepts.attach(server);
@@ -79,15 +86,18 @@ export class HttpListener implements Listener {
     });
     if (tls) server.on('secureConnection', (s: Socket) => this.watch(s));
     // Unparseable requests: answer 400 and close (RFC 9112 §2.2), count, never crash.
+    // A request not received within requestTimeoutMs: 408 and close (RFC 9110 §15.5.9), a slow client.
     server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
-      this.core.protocolErrors++;
+      const timedOut = err.code === 'ERR_HTTP_REQUEST_TIMEOUT';
+      if (!timedOut) this.core.protocolErrors++;
       this.core.report({
-        kind: 'malformed-packet',
+        kind: timedOut ? 'slow-client' : 'malformed-packet',
         remoteAddress: (socket as Socket).remoteAddress ?? 'unknown',
-        clause: 'RFC9112',
-        detail: err.code ?? err.message,
+        clause: timedOut ? 'RFC9110-15.5.9' : 'RFC9112',
+        detail: timedOut ? `request not complete within ${o.requestTimeoutMs} ms` : (err.code ?? err.message),
       });
-      if (socket.writable && err.code !== 'ECONNRESET') socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+      const status = timedOut ? '408 Request Timeout' : '400 Bad Request';
+      if (socket.writable && err.code !== 'ECONNRESET') socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
       else socket.destroy();
     });
     await listenTcp(server, this.name, config.host, config.port);

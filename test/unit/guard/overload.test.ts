@@ -6,6 +6,8 @@ const config: OverloadConfig = {
   intervalMs: 60_000,
   eventLoopDelayMs: { refuse: 100, throttle: 400 },
   heapUsedRatio: { refuse: 0.8, throttle: 0.9 },
+  connections: { refuse: 0, throttle: 0 },
+  messagesInFlight: { refuse: 0, throttle: 0 },
   recoverRatio: 0.5,
   retryAfterSeconds: 3,
   throttlePauseMs: 50,
@@ -54,5 +56,34 @@ describe('OverloadMonitor', () => {
     );
     m.check();
     expect(m.state).toBe('normal');
+  });
+
+  it('watermarks on connections and messages in flight; 0 turns one off', () => {
+    let load = { connections: 0, inflight: 0 };
+    const m = new OverloadMonitor(
+      { ...config, connections: { refuse: 100, throttle: 0 }, messagesInFlight: { refuse: 50, throttle: 200 } },
+      () => undefined,
+      () => ({ loopDelayMs: 0, heapRatio: 0.1 }),
+      () => load,
+    );
+    try {
+      load = { connections: 10_000_000, inflight: 0 };
+      m.check();
+      m.check();
+      // Connections have no throttle watermark: refusing, never throttling.
+      expect(m.state).toBe('refusing');
+      load = { connections: 60, inflight: 0 };
+      m.check();
+      expect(m.state).toBe('refusing');
+      load = { connections: 40, inflight: 10 };
+      m.check();
+      expect(m.state).toBe('normal');
+      load = { connections: 0, inflight: 200 };
+      m.check();
+      m.check();
+      expect(m.state).toBe('throttling');
+    } finally {
+      m.stop();
+    }
   });
 });

@@ -46,9 +46,15 @@ describe('EmbeddedRateCounter', () => {
     const c = new EmbeddedRateCounter({ perSecond: 10, burst: 1 }, () => t, 50);
     for (let i = 0; i < 200; i++) c.take(`k${i}`, 1);
     expect(c.size).toBeLessThanOrEqual(50);
-    // A second later every bucket has refilled: new traffic sweeps the idle ones away.
+    // A second later every bucket has refilled: new traffic sweeps the idle ones away, two each
+    // time a bucket in use is moved to the recent end (at most once a second, not per message).
     t = 1000;
     for (let i = 0; i < 60; i++) c.take('busy', 1);
+    expect(c.size).toBe(49);
+    for (let i = 0; i < 30; i++) {
+      t += 1000;
+      c.take('busy', 1);
+    }
     expect(c.size).toBe(1);
   });
 });

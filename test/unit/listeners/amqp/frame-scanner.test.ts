@@ -4,8 +4,10 @@ import { FrameScanner } from '../../../../src/listeners/amqp/frame-scanner.js';
 const AMQP = Buffer.from('AMQP\x00\x01\x00\x00', 'latin1');
 const SASL = Buffer.from('AMQP\x03\x01\x00\x00', 'latin1');
 
+/** A frame whose body is a performative (an empty described list) and zero bytes of payload. */
 function frame(bodyLen: number, type = 0, doff = 2): Buffer {
   const b = Buffer.alloc(8 + bodyLen);
+  if (bodyLen >= 4) b.set([0x00, 0x53, 0x14, 0x45], 8);
   b.writeUInt32BE(8 + bodyLen, 0);
   b[4] = doff;
   b[5] = type;
