@@ -34,6 +34,7 @@ import { ClusterNode, resolveNodeId } from './cluster/node.js';
 import type { ClusterView } from './admin/context.js';
 import { CommandService, type CallbackSender } from './devices/commands/service.js';
 import { commandResponse } from './devices/commands/responses.js';
+import { commandForSession } from './devices/commands/delivery.js';
 import { commandRoutes } from './admin/api/commands.js';
 import { EmbeddedMailboxStore } from './state/embedded/mailbox.js';
 
@@ -94,7 +95,11 @@ export class Gateway implements AdminContext {
       logger: this.logger,
       metrics: this.metrics,
       devices: this.devices,
-      deliverLocal: (s, m) => this.listeners.get(s.listener)?.listener.deliver(s.clientId, m) ?? false,
+      deliverLocal: (s, m) => {
+        const l = this.listeners.get(s.listener)?.listener;
+        const message = l && commandForSession(m, l.protocol, this.devices, s.clientId);
+        return message !== undefined && l!.deliver(s.clientId, message);
+      },
       closeLocal: (s, reason) => void this.listeners.get(s.listener)?.listener.closeConnection?.(s.clientId, reason),
       info: () => {
         const admin = this.admin?.url();
@@ -369,6 +374,7 @@ export class Gateway implements AdminContext {
       config: () => this.config.commands ?? config,
       devices: this.devices,
       listener: (name) => this.listeners.get(name)?.listener,
+      remote: this.node.joined ? this.node : undefined,
       callback,
       event: (e) => this.events.push(e),
       metrics: this.metrics,

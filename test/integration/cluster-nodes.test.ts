@@ -44,6 +44,7 @@ async function startNode(id: string): Promise<Node> {
     admin: { host: '127.0.0.1', port: admin },
     guard: { stateDir: join(dir, id) },
     state: { backend: 'redis', url: redis.url, keyPrefix: 'cluster-test:', heartbeatMs: 200, nodeTtlMs: 1500 },
+    commands: { directory: join(dir, id, 'mailbox'), sweepIntervalMs: 500 },
     node: { id },
   };
   const file = join(dir, `${id}.json`);
@@ -119,6 +120,29 @@ describe('two nodes sharing state through Redis', () => {
     const pub = await connect(a.port, 'dev-pub');
     await pub.publishAsync('devices/dev-sub/cmd', 'lamp on', { qos: 1 });
     expect(await got).toBe('lamp on');
+  });
+
+  it("delivers a command submitted on node A to a device on node B, and A records B's settlement", async () => {
+    const dev = await connect(b.port, 'dev-cmd', { protocolVersion: 5 });
+    await dev.subscribeAsync('cmd/dev-cmd', { qos: 1 });
+    const got = new Promise<{ body: string; correlation: string | undefined }>((resolve) =>
+      dev.on('message', (_t, p, packet) => resolve({ body: p.toString(), correlation: packet.properties?.correlationData?.toString() })),
+    );
+    const submit = (): Promise<Response> =>
+      api(a, '/api/v1/devices/dev-cmd/commands', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ payload: { op: 'reboot' }, address: 'cmd/dev-cmd', qos: 1, response: 'none' }),
+      });
+    // Node B's presence claim is written just after the CONNACK: until then node A does not know the device.
+    let res = await submit();
+    for (let i = 0; res.status === 404 && i < 50; i++) res = await new Promise((r) => setTimeout(r, 100)).then(submit);
+    expect(res.status).toBe(202);
+    const { id } = (await res.json()) as { id: string };
+    expect(await got).toEqual({ body: JSON.stringify({ op: 'reboot' }), correlation: id });
+    await expect
+      .poll(async () => ((await (await api(a, `/api/v1/devices/dev-cmd/commands/${id}`)).json()) as { state: string }).state, { timeout: 5000 })
+      .toBe('delivered');
   });
 
   it('refuses on node B a client id banned through node A', async () => {

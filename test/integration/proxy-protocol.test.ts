@@ -64,7 +64,10 @@ afterAll(async () => {
 /** An MQTT 5 client whose TCP connection leaves from `localAddress`. */
 function mqttFrom(localAddress: string, port: number, clientId: string, tls = false): Promise<MqttClient> {
   const client = new MqttClient(
-    () => (tls ? tlsConnect({ host: '127.0.0.1', port, localAddress, rejectUnauthorized: false }) : netConnect({ host: '127.0.0.1', port, localAddress })),
+    () => {
+      const tcp = netConnect({ host: '127.0.0.1', port, localAddress });
+      return tls ? tlsConnect({ socket: tcp, rejectUnauthorized: false }) : tcp;
+    },
     { clientId, protocolVersion: 5, reconnectPeriod: 0, connectTimeout: 5000 },
   );
   clients.push(client);
