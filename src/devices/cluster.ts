@@ -81,9 +81,9 @@ export class DeviceCluster implements RegistryPeers {
     await this.options.presence.leave();
   }
 
-  connected(clientId: string): void {
+  connected(clientId: string, principal?: string): void {
     const o = this.options;
-    void o.presence.claim(clientId).then((previous) => {
+    void o.presence.claim(clientId, principal).then((previous) => {
       if (previous === undefined) return;
       o.onEvent?.('takeover', { clientId, from: previous });
       void o.bus.send(previous, { kind: 'close', clientId, byNode: this.nodeId, reason: `client id connected on node ${this.nodeId}` });
@@ -106,7 +106,12 @@ export class DeviceCluster implements RegistryPeers {
    */
   async reclaim(): Promise<void> {
     await this.beat();
-    await Promise.all([...this.options.registry.sessions()].map((s) => this.options.presence.claim(s.clientId)));
+    await Promise.all([...this.options.registry.sessions()].map((s) => this.options.presence.claim(s.clientId, s.principal)));
+  }
+
+  async heldElsewhere(clientId: string): Promise<{ readonly principal?: string | undefined } | undefined> {
+    const h = await this.options.presence.holder?.(clientId);
+    return h === undefined || h.node === this.nodeId ? undefined : h;
   }
 
   /** The node holding `clientId`: this one, another, or none. */

@@ -15,6 +15,8 @@ import { TestBackend } from '../helpers/backend.js';
 import { startCli, type Running } from '../helpers/cli-process.js';
 import { RedisServer, freePort } from '../helpers/redis-server.js';
 import { HaProxy } from '../helpers/haproxy.js';
+import { hashPassword } from '../../src/security/scrypt.js';
+import { Redis } from 'ioredis';
 
 interface Node {
   readonly id: string;
@@ -35,7 +37,8 @@ async function startNode(id: string): Promise<Node> {
   const port = await freePort();
   const admin = await freePort();
   const config = {
-    listeners: [{ name: 'mqtt', protocol: 'mqtt', host: '127.0.0.1', port }],
+    // Clients without credentials get in anonymous; alice and bob by password.
+    listeners: [{ name: 'mqtt', protocol: 'mqtt', host: '127.0.0.1', port, auth: [{ type: 'password', file: join(dir, 'users.json') }], anonymous: true }],
     pools: [{ name: 'ingest', endpoints: [{ url: backend.url }] }],
     routes: [
       { match: { address: 'devices/#' }, target: 'devices' },
@@ -74,6 +77,9 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'tg-cluster-'));
   redis = await RedisServer.start();
   backend = await TestBackend.start();
+  const users: Record<string, { password: string }> = {};
+  for (const u of ['alice', 'bob']) users[u] = { password: await hashPassword(`${u}-pw`, { N: 1024, r: 8, p: 1 }) };
+  writeFileSync(join(dir, 'users.json'), JSON.stringify({ users }));
   [a, b] = await Promise.all([startNode('node-a'), startNode('node-b')]);
   proxy = await HaProxy.start(dir, [a.port, b.port]);
 }, 60_000);
@@ -143,6 +149,33 @@ describe('two nodes sharing state through Redis', () => {
     await expect
       .poll(async () => ((await (await api(a, `/api/v1/devices/dev-cmd/commands/${id}`)).json()) as { state: string }).state, { timeout: 5000 })
       .toBe('delivered');
+  });
+
+  it('refuses on node B a client id node A holds for another principal, and lets the same principal take it over', async () => {
+    const as = (user: string): mqtt.IClientOptions => ({ protocolVersion: 5, username: user, password: `${user}-pw` });
+    const first = await connect(a.port, 'dev-owned', as('alice'));
+    const code = async (extra: mqtt.IClientOptions): Promise<number | string | undefined> => {
+      try {
+        const c = await connect(b.port, 'dev-owned', extra);
+        c.end(true);
+        return 'connected';
+      } catch (err) {
+        return (err as { code?: number }).code;
+      }
+    };
+    // Node A's claim (with its principal) is written just after its CONNACK: wait for it in Redis.
+    const r = new Redis(redis.url, { lazyConnect: true });
+    await r.connect();
+    try {
+      await expect.poll(() => r.get('cluster-test:pr:dev-owned'), { timeout: 5000, interval: 50 }).toBe('alice');
+    } finally {
+      r.disconnect();
+    }
+    expect(await code(as('bob'))).toBe(0x87); // Not authorized
+    expect(await code({ protocolVersion: 5 })).toBe(0x87); // anonymous is another identity too
+    const closed = new Promise<number | undefined>((resolve) => first.once('disconnect', (p) => resolve(p.reasonCode)));
+    await connect(b.port, 'dev-owned', as('alice'));
+    expect(await closed).toBe(0x8e); // Session taken over, by the same principal
   });
 
   it('refuses on node B a client id banned through node A', async () => {

@@ -229,6 +229,8 @@ function isSession(s: Subscriber): s is MqttSession {
 /** [MQTT-3.1.4-3]: a connection with the same client id is closed (v5: DISCONNECT 0x8E). */
 function takeOver(c: MqttSession, cx: ConnectContext): boolean {
   c.clientId = cx.clientId;
+  // The registry tells the other nodes who holds the client id (presence keeps the principal): known before CONNACK.
+  c.identity = cx.identity;
   const previous = c.shared.ctx.devices.connect(c);
   if (previous && isSession(previous)) previous.takeOver();
   else if (previous) c.log.warn({ listener: previous.listener }, 'client id already connected through another protocol');
