@@ -35,6 +35,7 @@ import { ClusterNode, resolveNodeId } from './cluster/node.js';
 import type { ClusterView } from './admin/context.js';
 import { CommandService, type CallbackSender } from './devices/commands/service.js';
 import { commandResponse } from './devices/commands/responses.js';
+import { commandForSession } from './devices/commands/delivery.js';
 import { commandRoutes } from './admin/api/commands.js';
 
 export interface GatewayOptions {
@@ -104,7 +105,11 @@ export class Gateway implements AdminContext {
       logger: this.logger,
       metrics: this.metrics,
       devices: this.devices,
-      deliverLocal: (s, m) => this.listeners.get(s.listener)?.listener.deliver(s.clientId, m) ?? false,
+      deliverLocal: (s, m) => {
+        const l = this.listeners.get(s.listener)?.listener;
+        const message = l && commandForSession(m, l.protocol, this.devices, s.clientId);
+        return message !== undefined && l!.deliver(s.clientId, message);
+      },
       closeLocal: (s, reason) => void this.listeners.get(s.listener)?.listener.closeConnection?.(s.clientId, reason),
       info: () => {
         const admin = this.admin?.url();
@@ -393,6 +398,7 @@ export class Gateway implements AdminContext {
       config: () => this.config.commands ?? config,
       devices: this.devices,
       listener: (name) => this.listeners.get(name)?.listener,
+      remote: this.node.joined ? this.node : undefined,
       callback,
       event: (e) => this.events.push(e),
       metrics: this.metrics,

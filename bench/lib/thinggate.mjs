@@ -34,12 +34,12 @@ export const ROUTE_SCRIPT = "export function onMessage(msg) { return route('defa
  * @param {{url:string}} backend
  * @param {{protocol?:string, routing?:'script'|'static', pool?:object, listener?:object,
  *          scripts?:object, admin?:object, acl?:object[], files?:Record<string,string>, cpuProf?:string, fdLimit?:number, label?:string, dist?:string,
- *          plugins?:string[], pluginsDir?:string, route?:object, guard?:object, state?:object, args?:string[]}} opts
+ *          plugins?:string[], pluginsDir?:string, route?:object, guard?:object, state?:object, args?:string[], startTimeoutMs?:number}} opts
  *        `acl`: the top-level ACL; `files`: more files (e.g. a credentials file) written beside the configuration;
  *        `route`: keys merged into the one route (e.g. `schema`, `decode`; a static route's `request` is merged key by key).
  *        `dist`: another `tsc` output directory inside the repository to run instead of the default build;
  *        `plugins`: folders under plugins/ (or under `pluginsDir`, for another version of them) to load; `guard`: the guard section (e.g. accept-rate limits off for a connection-rate bench).
- *        `state`: the state section (bench/scenarios/cluster.mjs); `args`: more `thinggate start` arguments (`--workers N`).
+ *        `state`: the state section (bench/scenarios/cluster.mjs); `args`: more `thinggate start` arguments (`--workers N`); `startTimeoutMs`: how long the listener may take to appear (default 20 s).
  */
 export async function startThinggate(backend, opts = {}) {
   const cli = opts.dist ? join(resolve(ROOT, opts.dist), 'cli.js') : CLI;
@@ -85,7 +85,7 @@ export async function startThinggate(backend, opts = {}) {
     });
     try {
       if (protocol === 'coap') await waitForUdp(child, logFile);
-      else await waitForPort(port, { child, timeoutMs: 20_000 });
+      else await waitForPort(port, { child, timeoutMs: opts.startTimeoutMs ?? 20_000 });
     } catch (err) {
       await stopChild(child);
       const log = readFileSync(logFile, 'utf8');

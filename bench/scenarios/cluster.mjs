@@ -32,12 +32,18 @@ function workers(n) {
     description: `MQTT 5, QoS 1, as mqtt-qos1-rest with state.backend redis, ${n === 1 ? 'one process' : `--workers ${n}`}`,
     async start(backend, ctx) {
       const redis = await startRedis();
+      // A gateway that does not start leaves no redis-server behind.
       const t = await startThinggate(backend, {
         protocol: 'mqtt',
         state: { backend: 'redis', url: redis.url, keyPrefix: 'bench:' },
         ...(n > 1 && { args: ['--workers', String(n)] }),
+        // Each worker loads the whole gateway, and a loaded host may take more than the default 20 s to start even one.
+        startTimeoutMs: 90_000,
         cpuProf: ctx.cpuProf,
         label: name,
+      }).catch(async (err) => {
+        await redis.stop();
+        throw err;
       });
       const before = redis.commandstats();
       return {

@@ -104,6 +104,16 @@ export class ClusterNode {
     return this.state.presence.nodes();
   }
 
+  /** The node holding `clientId`, or undefined when none does. */
+  holder(clientId: string): Promise<string | undefined> {
+    return this.devices.holder(clientId);
+  }
+
+  /** True when the registry is joined to other nodes' (the redis backend). */
+  get joined(): boolean {
+    return this.state.backend === 'redis';
+  }
+
   /** Delivers to one device on whichever node holds it. */
   deliver(clientId: string, message: DeviceMessage): Promise<Placement> {
     return this.devices.deliver(clientId, message);

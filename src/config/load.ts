@@ -16,7 +16,7 @@ import { buildConfigSchema } from './schema.js';
 import { BUILTIN_CATALOG, codecRefParts, validateFragment, type CodecRef, type ConfigCatalog } from './catalog.js';
 import { interpolate, escapePointer, type InterpolationProblem } from './interpolate.js';
 import { EMBEDDED_DEFAULT } from './defaults.js';
-import type { GatewayConfig } from './types.js';
+import type { GatewayConfig, ProxyProtocolConfig } from './types.js';
 import { filterProblem } from '../envelope/address-pattern.js';
 import { scriptsProblems } from './sections/scripts.js';
 import { banValueProblem } from '../guard/bans.js';
@@ -238,8 +238,9 @@ function crossCheck(c: Omit<GatewayConfig, 'baseDir'>, catalog: ConfigCatalog): 
   });
   const sockets = new Map<string, number>();
   c.listeners.forEach((l, i) => {
-    if (l.port === 0) return;
     const transport = catalog.listeners.find((e) => e.name === l.protocol)?.transport ?? 'tcp';
+    if (l.proxyProtocol) out.push(...proxyProtocolProblems(l.proxyProtocol, `/listeners/${i}/proxyProtocol`, transport));
+    if (l.port === 0) return;
     const key = `${transport}:${l.host}:${l.port}`;
     const other = sockets.get(key);
     if (other !== undefined) out.push(`/listeners/${i}/port: ${transport} port ${l.port} on ${l.host} is already used by /listeners/${other}`);
@@ -288,6 +289,18 @@ function crossCheck(c: Omit<GatewayConfig, 'baseDir'>, catalog: ConfigCatalog): 
     if (problem) out.push(`/guard/exempt/${i}: ${problem}`);
   });
   if (c.guard.scoring.maxBanSeconds < c.guard.scoring.banSeconds) out.push('/guard/scoring/maxBanSeconds: must be at least banSeconds');
+  return out;
+}
+
+/** The PROXY protocol prefixes a TCP stream: no UDP listener has one; a trusted balancer is named by an address prefix. */
+function proxyProtocolProblems(p: ProxyProtocolConfig, at: string, transport: string): string[] {
+  if (transport === 'udp') return [`${at}: not supported on a ${transport} listener (the PROXY protocol is for TCP streams)`];
+  const out: string[] = [];
+  p.trustedFrom.forEach((prefix, j) => {
+    const problem = banValueProblem('cidr', prefix);
+    if (problem) out.push(`${at}/trustedFrom/${j}: ${problem}`);
+  });
+  if (p.enabled && p.trustedFrom.length === 0) out.push(`${at}/trustedFrom: name at least one balancer address prefix (every header would be refused)`);
   return out;
 }
 

@@ -6,10 +6,14 @@
  * - a publication toward devices (`target: devices`, script `publish()`) is
  *   delivered here and broadcast on the bus to every other node's sessions;
  * - a message for one device is delivered here when it is connected here,
- *   otherwise sent to the node presence names.
+ *   otherwise sent to the node presence names; when the message wants its
+ *   settlement (onSettled: a command), that node sends the session's
+ *   verdict back over the bus, and a verdict that never comes counts as
+ *   "not delivered" after a bound (the command is queued again: at least once).
  * Presence is written per connection; a telemetry message whose device is
  * connected here costs no state operation at all.
  */
+import { randomUUID } from 'node:crypto';
 import type { Bus, BusMessage, Presence } from '../state/index.js';
 import type { DeviceMessage, DeviceRegistry, RegistryPeers, Subscriber } from './registry.js';
 import { fromWire, toWire } from './wire.js';
@@ -33,8 +37,22 @@ export interface DeviceClusterOptions {
 /** Where {@link DeviceCluster.deliver} put a message. */
 export type Placement = 'local' | 'remote' | 'absent';
 
+/**
+ * How long a message sent to another node waits for its settlement at most
+ * (less when it expires sooner): a node that died, or a lost bus message,
+ * leaves it unsettled, and the sender must get it back to retry.
+ */
+export const REMOTE_SETTLE_MS = 60_000;
+
+interface Unsettled {
+  readonly settle: NonNullable<DeviceMessage['onSettled']>;
+  readonly timer: NodeJS.Timeout;
+}
+
 export class DeviceCluster implements RegistryPeers {
   private timer?: NodeJS.Timeout;
+  /** Messages delivered through another node whose settlement has not come back, by settle id. */
+  private readonly unsettled = new Map<string, Unsettled>();
 
   constructor(private readonly options: DeviceClusterOptions) {}
 
@@ -59,13 +77,14 @@ export class DeviceCluster implements RegistryPeers {
   /** Stops beating and removes this node's presence (its devices are gone with it). */
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
+    for (const id of [...this.unsettled.keys()]) this.settled(id, false, 'this node stopped before the other node settled it');
     await this.options.bus.close();
     await this.options.presence.leave();
   }
 
-  connected(clientId: string): void {
+  connected(clientId: string, principal?: string): void {
     const o = this.options;
-    void o.presence.claim(clientId).then((previous) => {
+    void o.presence.claim(clientId, principal).then((previous) => {
       if (previous === undefined) return;
       o.onEvent?.('takeover', { clientId, from: previous });
       void o.bus.send(previous, { kind: 'close', clientId, byNode: this.nodeId, reason: `client id connected on node ${this.nodeId}` });
@@ -88,17 +107,59 @@ export class DeviceCluster implements RegistryPeers {
    */
   async reclaim(): Promise<void> {
     await this.beat();
-    await Promise.all([...this.options.registry.sessions()].map((s) => this.options.presence.claim(s.clientId)));
+    await Promise.all([...this.options.registry.sessions()].map((s) => this.options.presence.claim(s.clientId, s.principal)));
   }
 
-  /** Delivers to one device wherever it is connected. */
+  async heldElsewhere(clientId: string): Promise<{ readonly principal?: string | undefined } | undefined> {
+    const h = await this.options.presence.holder?.(clientId);
+    return h === undefined || h.node === this.nodeId ? undefined : h;
+  }
+
+  /** The node holding `clientId`: this one, another, or none. */
+  async holder(clientId: string): Promise<string | undefined> {
+    if (this.options.registry.lookup(clientId)) return this.nodeId;
+    return this.options.presence.lookup(clientId);
+  }
+
+  /**
+   * Delivers to one device wherever it is connected. Like Subscriber.deliver:
+   * 'absent' leaves the message with the caller (onSettled is never called);
+   * otherwise onSettled is called exactly once, also for a remote delivery.
+   */
   async deliver(clientId: string, message: DeviceMessage): Promise<Placement> {
     const o = this.options;
     const here = o.registry.lookup(clientId);
     if (here) return o.deliverLocal(here, message) ? 'local' : 'absent';
     const node = await o.presence.lookup(clientId);
     if (node === undefined || node === this.nodeId) return 'absent';
-    return (await o.bus.send(node, { kind: 'deliver', clientId, message: toWire(message) })) ? 'remote' : 'absent';
+    const settleId = message.onSettled ? this.await(node, message.onSettled, message.expiresAt) : undefined;
+    const sent = await o.bus.send(node, { kind: 'deliver', clientId, message: toWire(message), ...(settleId !== undefined && { settleId }) });
+    if (sent) return 'remote';
+    if (settleId !== undefined) this.forget(settleId);
+    return 'absent';
+  }
+
+  /** Registers a remote delivery's settlement, and its bound. */
+  private await(node: string, settle: Unsettled['settle'], expiresAt: number | undefined): string {
+    const id = randomUUID();
+    const ms = Math.max(1000, Math.min(REMOTE_SETTLE_MS, expiresAt === undefined ? REMOTE_SETTLE_MS : expiresAt - Date.now()));
+    const timer = setTimeout(() => this.settled(id, false, `no settlement from node ${node} within ${ms} ms`), ms);
+    timer.unref();
+    this.unsettled.set(id, { settle, timer });
+    return id;
+  }
+
+  private forget(id: string): Unsettled | undefined {
+    const u = this.unsettled.get(id);
+    if (!u) return undefined;
+    this.unsettled.delete(id);
+    clearTimeout(u.timer);
+    return u;
+  }
+
+  /** A settlement came back (or its bound passed): the first one counts, later ones are ignored. */
+  private settled(id: string, delivered: boolean, reason?: string): void {
+    this.forget(id)?.settle(delivered, reason);
   }
 
   private async beat(): Promise<void> {
@@ -113,9 +174,20 @@ export class DeviceCluster implements RegistryPeers {
         return;
       case 'deliver': {
         const s = o.registry.lookup(m.clientId);
-        if (s) o.deliverLocal(s, fromWire(m.message));
+        const id = m.settleId;
+        const reply =
+          id === undefined
+            ? undefined
+            : (delivered: boolean, reason?: string): void =>
+                void o.bus.send(from, { kind: 'settled', settleId: id, delivered, ...(reason !== undefined && { reason }) });
+        const message = fromWire(m.message);
+        const taken = s !== undefined && o.deliverLocal(s, reply ? { ...message, onSettled: reply } : message);
+        if (!taken) reply?.(false, s ? `the device session on node ${this.nodeId} could not take it now` : `not connected to node ${this.nodeId}`);
         return;
       }
+      case 'settled':
+        this.settled(m.settleId, m.delivered, m.reason);
+        return;
       case 'close':
         void this.closeTakenOver(m.clientId, m.reason, from);
         return;

@@ -55,9 +55,12 @@ export interface Subscriber {
  * per telemetry message.
  */
 export interface RegistryPeers {
-  connected(clientId: string): void;
+  /** `principal`: who authenticated the connection (undefined: anonymous). */
+  connected(clientId: string, principal?: string): void;
   disconnected(clientId: string): void;
   published(message: DeviceMessage, fromClientId?: string): void;
+  /** The principal of the connection another node holds `clientId` for; undefined when no other node holds it. */
+  heldElsewhere?(clientId: string): Promise<{ readonly principal?: string | undefined } | undefined>;
 }
 
 export interface SubscriptionOptions {
@@ -132,8 +135,17 @@ export class DeviceRegistry {
     this.presence.set(subscriber.clientId, subscriber);
     this.notifyReachable(subscriber.clientId);
     if (previous === subscriber) return undefined;
-    this.peers?.connected(subscriber.clientId);
+    this.peers?.connected(subscriber.clientId, subscriber.principal);
     return previous;
+  }
+
+  /**
+   * When another node holds `clientId`: the principal it holds it for (the
+   * admission check against takeover across principals). Undefined alone, or
+   * when no other node holds it. One presence operation per call.
+   */
+  heldElsewhere(clientId: string): Promise<{ readonly principal?: string | undefined } | undefined> {
+    return this.peers?.heldElsewhere?.(clientId) ?? Promise.resolve(undefined);
   }
 
   /** Forgets a session and all its subscriptions (only if it is still the registered one). */

@@ -15,6 +15,8 @@
  *   rate (guard.limits), is dropped at once.
  * - A failed TLS handshake is reported (`tls-handshake-failure`) with its
  *   reason, and the socket destroyed.
+ * - With `proxyProtocol` enabled, all of the above (and everything after)
+ *   sees the client address a balancer's PROXY header names (proxy-protocol.ts).
  *
  * Listeners call {@link AcceptGuard.upgraded} after a WebSocket handshake and
  * {@link AcceptGuard.admitted} once the hello has arrived.
@@ -22,9 +24,10 @@
 import type { Server, Socket } from 'node:net';
 import { Server as TlsServer, type TLSSocket } from 'node:tls';
 import type { Guard } from '../guard/guard.js';
-import type { ListenerLimits } from '../config/types.js';
+import type { ListenerLimits, ProxyProtocolConfig } from '../config/types.js';
 import { tlsHandshakeFailure } from '../security/tls.js';
 import { readClientHelloFirst } from '../security/client-hello.js';
+import { acceptProxyProtocol } from './proxy-protocol.js';
 
 /** The message that admits a connection, for the `slow-client` report. */
 export interface Hello {
@@ -41,6 +44,8 @@ export interface AcceptGuardOptions {
   readonly hello: Hello;
   /** A WebSocket upgrade comes between the TLS handshake (if any) and the hello. */
   readonly websocket?: boolean;
+  /** The listener's `proxyProtocol`: the client's address comes from a balancer's PROXY header (proxy-protocol.ts). */
+  readonly proxyProtocol?: ProxyProtocolConfig | undefined;
   /** Called once per socket refused at the connection limit (protocol metrics). */
   readonly onRefused?: () => void;
   /** Called once per socket closed at the deadline (protocol metrics). */
@@ -76,6 +81,9 @@ export class AcceptGuard {
     this.tls = server instanceof TlsServer;
     // The ClientHello fingerprint is read before TLS sees the bytes (security/client-hello.ts).
     if (this.tls) readClientHelloFirst(server);
+    // Before any 'connection' listener (TLS's, the ban check below) sees the socket, its PROXY header is read.
+    const { proxyProtocol, listener, guard, limits } = this.options;
+    if (proxyProtocol?.enabled) acceptProxyProtocol(server, { listener, config: proxyProtocol, guard, timeoutMs: limits.connectTimeoutMs });
     server.maxConnections = this.options.limits.maxConnections;
     server.on('drop', (data?: { remoteAddress?: string }) => this.onDrop(data?.remoteAddress));
     server.on('connection', (socket: Socket) => this.onConnection(socket));

@@ -158,8 +158,9 @@ export class GatewayPipeline implements Pipeline {
     if (security && !security.clientIdAllowed(client.listener, client.clientId, identity)) {
       return { ok: false, status: 403, reason: `client id '${client.clientId}' is not bound to this identity`, clientIdRefused: true };
     }
-    // A connected client id is taken over only by the same principal (anonymous by anonymous), never across principals.
-    const holder = this.devices.lookup(client.clientId);
+    // A connected client id is taken over only by the same principal (anonymous by anonymous), never across principals,
+    // on this node or another (presence keeps the principal of each claim; an unreachable store does not refuse).
+    const holder = this.devices.lookup(client.clientId) ?? (await this.devices.heldElsewhere(client.clientId).catch(() => undefined));
     if (holder && holder.principal !== identity?.principal) {
       return { ok: false, status: 403, reason: `client id '${client.clientId}' is in use by another identity` };
     }

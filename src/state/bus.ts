@@ -21,8 +21,14 @@ export interface WireDeviceMessage {
 }
 
 export type BusMessage =
-  /** Deliver to one device connected to the receiving node. */
-  | { readonly kind: 'deliver'; readonly clientId: string; readonly message: WireDeviceMessage }
+  /**
+   * Deliver to one device connected to the receiving node. With `settleId`
+   * the receiver answers with one `settled` message naming it: what the
+   * device's session made of the message (DeviceMessage.onSettled).
+   */
+  | { readonly kind: 'deliver'; readonly clientId: string; readonly message: WireDeviceMessage; readonly settleId?: string }
+  /** The outcome of a `deliver` that asked for one. */
+  | { readonly kind: 'settled'; readonly settleId: string; readonly delivered: boolean; readonly reason?: string }
   /** Deliver to every matching subscription on the receiving node (`target: devices`, script publish()). */
   | { readonly kind: 'publish'; readonly message: WireDeviceMessage; readonly fromClientId?: string }
   /** Close the receiving node's session of `clientId` unless it holds the client id again (takeover by `byNode`). */

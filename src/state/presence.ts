@@ -19,19 +19,29 @@ export interface NodeInfo {
   readonly info: Readonly<Record<string, string | number>>;
 }
 
+/** Who holds a client id: the node, and the principal that authenticated the connection (undefined: anonymous). */
+export interface Holder {
+  readonly node: string;
+  readonly principal?: string | undefined;
+}
+
 export interface Presence {
   /** The node this instance speaks for. */
   readonly nodeId: string;
   /**
    * Records that `clientId` is connected here. Resolves to the id of the live
    * node that held it before, when that is another node (it must close its
-   * session); undefined when nobody or this node held it.
+   * session); undefined when nobody or this node held it. `principal` (the
+   * connection's authenticated principal; none: anonymous) is kept with the
+   * claim, for {@link Presence.holder}.
    */
-  claim(clientId: string): Promise<string | undefined>;
+  claim(clientId: string, principal?: string): Promise<string | undefined>;
   /** Forgets `clientId` if this node still holds it (a newer claim elsewhere is kept). */
   release(clientId: string): Promise<void>;
   /** The live node holding `clientId`, if any. */
   lookup(clientId: string): Promise<string | undefined>;
+  /** The live node holding `clientId` with the principal it claimed it for, if any (one operation, like lookup). */
+  holder?(clientId: string): Promise<Holder | undefined>;
   /** Renews this node's heartbeat (with `info`) and sweeps the entries of nodes found dead. */
   heartbeat(info?: Readonly<Record<string, string | number>>): Promise<void>;
   /** Nodes whose heartbeat is within the TTL, this one included once it beat. */

@@ -2,12 +2,20 @@
  * Debian's haproxy in TCP mode for tests: a generated configuration on free
  * loopback ports, run in the foreground (-db) and ended by its PID. Health
  * checks every 200 ms take a dead back-end out quickly; a refused connection
- * is dispatched to another server.
+ * is dispatched to another server. `sendProxy` prefixes each connection
+ * with a PROXY protocol header (version 1 or 2) naming the client.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort, waitForPort } from './redis-server.js';
+
+export interface HaProxyOptions {
+  /** haproxy's server keyword: `send-proxy` (version 1) or `send-proxy-v2`. */
+  readonly sendProxy?: 'send-proxy' | 'send-proxy-v2';
+  /** Health checks (default true). */
+  readonly check?: boolean;
+}
 
 export class HaProxy {
   private constructor(
@@ -15,7 +23,9 @@ export class HaProxy {
     private readonly child: ChildProcess,
   ) {}
 
-  static async start(dir: string, servers: readonly number[]): Promise<HaProxy> {
+  static async start(dir: string, servers: readonly number[], options: HaProxyOptions = {}): Promise<HaProxy> {
+    const check = options.check === false ? '' : ' check inter 200 fall 1 rise 2 on-marked-down shutdown-sessions';
+    const send = options.sendProxy ? ` ${options.sendProxy}` : '';
     const port = await freePort();
     const cfg = [
       'global',
@@ -32,10 +42,10 @@ export class HaProxy {
       '  default_backend nodes',
       'backend nodes',
       '  balance roundrobin',
-      ...servers.map((p, i) => `  server n${i} 127.0.0.1:${p} check inter 200 fall 1 rise 2 on-marked-down shutdown-sessions`),
+      ...servers.map((p, i) => `  server n${i} 127.0.0.1:${p}${send}${check}`),
       '',
     ].join('\n');
-    const file = join(dir, 'haproxy.cfg');
+    const file = join(dir, `haproxy-${port}.cfg`);
     writeFileSync(file, cfg);
     const child = spawn('haproxy', ['-db', '-f', file], { stdio: 'ignore' });
     await waitForPort(port);

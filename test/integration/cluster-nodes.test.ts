@@ -15,6 +15,8 @@ import { TestBackend } from '../helpers/backend.js';
 import { startCli, type Running } from '../helpers/cli-process.js';
 import { RedisServer, freePort } from '../helpers/redis-server.js';
 import { HaProxy } from '../helpers/haproxy.js';
+import { hashPassword } from '../../src/security/scrypt.js';
+import { Redis } from 'ioredis';
 
 interface Node {
   readonly id: string;
@@ -35,7 +37,8 @@ async function startNode(id: string): Promise<Node> {
   const port = await freePort();
   const admin = await freePort();
   const config = {
-    listeners: [{ name: 'mqtt', protocol: 'mqtt', host: '127.0.0.1', port }],
+    // Clients without credentials get in anonymous; alice and bob by password.
+    listeners: [{ name: 'mqtt', protocol: 'mqtt', host: '127.0.0.1', port, auth: [{ type: 'password', file: join(dir, 'users.json') }], anonymous: true }],
     pools: [{ name: 'ingest', endpoints: [{ url: backend.url }] }],
     routes: [
       { match: { address: 'devices/#' }, target: 'devices' },
@@ -44,6 +47,7 @@ async function startNode(id: string): Promise<Node> {
     admin: { host: '127.0.0.1', port: admin },
     guard: { stateDir: join(dir, id) },
     state: { backend: 'redis', url: redis.url, keyPrefix: 'cluster-test:', heartbeatMs: 200, nodeTtlMs: 1500 },
+    commands: { directory: join(dir, id, 'mailbox'), sweepIntervalMs: 500 },
     node: { id },
   };
   const file = join(dir, `${id}.json`);
@@ -73,6 +77,9 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'tg-cluster-'));
   redis = await RedisServer.start();
   backend = await TestBackend.start();
+  const users: Record<string, { password: string }> = {};
+  for (const u of ['alice', 'bob']) users[u] = { password: await hashPassword(`${u}-pw`, { N: 1024, r: 8, p: 1 }) };
+  writeFileSync(join(dir, 'users.json'), JSON.stringify({ users }));
   [a, b] = await Promise.all([startNode('node-a'), startNode('node-b')]);
   proxy = await HaProxy.start(dir, [a.port, b.port]);
 }, 60_000);
@@ -119,6 +126,56 @@ describe('two nodes sharing state through Redis', () => {
     const pub = await connect(a.port, 'dev-pub');
     await pub.publishAsync('devices/dev-sub/cmd', 'lamp on', { qos: 1 });
     expect(await got).toBe('lamp on');
+  });
+
+  it("delivers a command submitted on node A to a device on node B, and A records B's settlement", async () => {
+    const dev = await connect(b.port, 'dev-cmd', { protocolVersion: 5 });
+    await dev.subscribeAsync('cmd/dev-cmd', { qos: 1 });
+    const got = new Promise<{ body: string; correlation: string | undefined }>((resolve) =>
+      dev.on('message', (_t, p, packet) => resolve({ body: p.toString(), correlation: packet.properties?.correlationData?.toString() })),
+    );
+    const submit = (): Promise<Response> =>
+      api(a, '/api/v1/devices/dev-cmd/commands', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ payload: { op: 'reboot' }, address: 'cmd/dev-cmd', qos: 1, response: 'none' }),
+      });
+    // Node B's presence claim is written just after the CONNACK: until then node A does not know the device.
+    let res = await submit();
+    for (let i = 0; res.status === 404 && i < 50; i++) res = await new Promise((r) => setTimeout(r, 100)).then(submit);
+    expect(res.status).toBe(202);
+    const { id } = (await res.json()) as { id: string };
+    expect(await got).toEqual({ body: JSON.stringify({ op: 'reboot' }), correlation: id });
+    await expect
+      .poll(async () => ((await (await api(a, `/api/v1/devices/dev-cmd/commands/${id}`)).json()) as { state: string }).state, { timeout: 5000 })
+      .toBe('delivered');
+  });
+
+  it('refuses on node B a client id node A holds for another principal, and lets the same principal take it over', async () => {
+    const as = (user: string): mqtt.IClientOptions => ({ protocolVersion: 5, username: user, password: `${user}-pw` });
+    const first = await connect(a.port, 'dev-owned', as('alice'));
+    const code = async (extra: mqtt.IClientOptions): Promise<number | string | undefined> => {
+      try {
+        const c = await connect(b.port, 'dev-owned', extra);
+        c.end(true);
+        return 'connected';
+      } catch (err) {
+        return (err as { code?: number }).code;
+      }
+    };
+    // Node A's claim (with its principal) is written just after its CONNACK: wait for it in Redis.
+    const r = new Redis(redis.url, { lazyConnect: true });
+    await r.connect();
+    try {
+      await expect.poll(() => r.get('cluster-test:pr:dev-owned'), { timeout: 5000, interval: 50 }).toBe('alice');
+    } finally {
+      r.disconnect();
+    }
+    expect(await code(as('bob'))).toBe(0x87); // Not authorized
+    expect(await code({ protocolVersion: 5 })).toBe(0x87); // anonymous is another identity too
+    const closed = new Promise<number | undefined>((resolve) => first.once('disconnect', (p) => resolve(p.reasonCode)));
+    await connect(b.port, 'dev-owned', as('alice'));
+    expect(await closed).toBe(0x8e); // Session taken over, by the same principal
   });
 
   it('refuses on node B a client id banned through node A', async () => {

@@ -128,6 +128,8 @@ export const DEFAULT_WEIGHTS: Readonly<Record<string, number>> = {
   'connection-limit': 1,
   'rate-limited': 1,
   banned: 0,
+  // Refusals of a missing or malformed PROXY header name the balancer when it is the trusted peer: never scored by default.
+  'proxy-protocol': 0,
 };
 
 /**

@@ -21,6 +21,13 @@ export interface ListenerLimits {
   readonly maxInflight: number;
 }
 
+/** `listeners[].proxyProtocol`: TCP listeners behind a balancer that sends the PROXY protocol (docs/scaling.md). */
+export interface ProxyProtocolConfig {
+  readonly enabled: boolean;
+  /** Address prefixes (a.b.c.d/n, v6/n) of the balancers whose headers are believed; a header from elsewhere is refused. */
+  readonly trustedFrom: readonly string[];
+}
+
 export interface ListenerConfig {
   readonly name: string;
   readonly protocol: ListenerProtocol;
@@ -40,6 +47,8 @@ export interface ListenerConfig {
   readonly anonymous?: boolean;
   /** Client-id binding: a template the client id must equal once admitted, e.g. "{principal}". */
   readonly clientId?: string;
+  /** The client address from a balancer's PROXY header (v1 or v2); TCP listeners only. */
+  readonly proxyProtocol?: ProxyProtocolConfig;
   /** This listener's overrides of the `guard` section (docs/guard.md). */
   readonly guard?: { readonly limits?: ListenerRateLimits };
 }
@@ -74,6 +83,15 @@ export const listenerSchema = {
     auth: authChainSchema,
     anonymous: { type: 'boolean' },
     clientId: { type: 'string', minLength: 1, description: 'client-id binding template, e.g. "{principal}"' },
+    proxyProtocol: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['trustedFrom'],
+      properties: {
+        enabled: { type: 'boolean', default: true },
+        trustedFrom: { type: 'array', items: { type: 'string', minLength: 1 } },
+      },
+    },
     guard: {
       type: 'object',
       additionalProperties: false,

@@ -10,6 +10,12 @@
  * command never arrives before the subscription that says where commands
  * go; other protocols decide in their own `deliver` (AMQP needs a link on
  * the address, CoAP an observation).
+ *
+ * A device connected to another node (nodes sharing state) gets its
+ * commands through that node (devices/cluster.ts): the command crosses the
+ * bus, and the session's settlement comes back the same way, so the
+ * record here becomes delivered, or queued again. The other node applies
+ * the same rules to its session ({@link commandForSession}).
  */
 import type { CommandRecord, MailboxStore } from '../../state/mailbox.js';
 import type { DeviceMessage, DeviceRegistry } from '../registry.js';
@@ -20,6 +26,14 @@ export interface DeliveryPort {
   deliver(clientId: string, message: DeviceMessage): boolean;
 }
 
+/** Devices held by other nodes, when nodes share state (cluster/node.ts). */
+export interface RemoteDevices {
+  /** The node holding `clientId` (this one or another), or undefined when none does. */
+  holder(clientId: string): Promise<string | undefined>;
+  /** 'absent' leaves the message with the caller; otherwise its onSettled is called exactly once. */
+  deliver(clientId: string, message: DeviceMessage): Promise<'local' | 'remote' | 'absent'>;
+}
+
 export interface DeliveryDeps {
   readonly store: MailboxStore;
   readonly devices: DeviceRegistry;
@@ -27,26 +41,53 @@ export interface DeliveryDeps {
   readonly now: () => number;
   /** A command's state changed (events, metrics, waiters). */
   readonly changed: (record: CommandRecord) => void;
+  /** Other nodes' devices; without it a command waits for its device to connect here. */
+  readonly remote?: RemoteDevices | undefined;
 }
+
+const isMqtt = (protocol: string): boolean => protocol === 'mqtt' || protocol === 'mqtt-ws';
 
 /** Queued commands read from the store per round. */
 const BATCH = 100;
 
-/** The DeviceMessage of a command; the correlation data is the command id. */
-export function commandMessage(r: CommandRecord, protocol: string, onSettled: DeviceMessage['onSettled']): DeviceMessage {
-  return {
+/**
+ * The DeviceMessage of a command; the correlation data is the command id.
+ * `protocol` undefined: for another node, which adapts it to its session's
+ * protocol ({@link commandForSession}).
+ */
+export function commandMessage(r: CommandRecord, protocol: string | undefined, onSettled: DeviceMessage['onSettled']): DeviceMessage {
+  const m: DeviceMessage = {
     topic: r.address,
     payload: Buffer.from(r.payload, 'base64'),
     qos: r.qos,
     retain: false,
     ...(r.contentType !== undefined && { contentType: r.contentType }),
     headers: { 'command-id': r.id },
-    // MQTT carries Correlation Data as bytes (DeviceMessage holds them in base64url); AMQP and the others carry the id as a string.
-    correlationId: protocol === 'mqtt' || protocol === 'mqtt-ws' ? Buffer.from(r.id, 'utf8').toString('base64url') : r.id,
+    correlationId: r.id,
     ...(r.replyTo !== undefined && { replyTo: r.replyTo }),
     expiresAt: r.expiresAt,
     ...(onSettled && { onSettled }),
   };
+  return protocol === undefined ? m : withCorrelation(m, protocol);
+}
+
+/** MQTT carries Correlation Data as bytes (DeviceMessage holds them in base64url); AMQP and the others carry the id as a string. */
+function withCorrelation(m: DeviceMessage, protocol: string): DeviceMessage {
+  const id = m.headers?.['command-id'];
+  if (id === undefined || m.correlationId !== id || !isMqtt(protocol)) return m;
+  return { ...m, correlationId: Buffer.from(id, 'utf8').toString('base64url') };
+}
+
+/**
+ * A message another node asks this one to deliver to a session on `protocol`:
+ * a command is adapted as {@link commandMessage} would have made it here, and
+ * refused (undefined) where a local one would wait: an MQTT session without
+ * a subscription matching its address. Anything else passes unchanged.
+ */
+export function commandForSession(m: DeviceMessage, protocol: string, devices: DeviceRegistry, clientId: string): DeviceMessage | undefined {
+  if (m.headers?.['command-id'] === undefined) return m;
+  if (isMqtt(protocol) && !devices.wants(clientId, m.topic)) return undefined;
+  return withCorrelation(m, protocol);
 }
 
 export class MailboxDelivery {
@@ -85,7 +126,7 @@ export class MailboxDelivery {
   private async round(clientId: string): Promise<boolean> {
     const { devices, store } = this.deps;
     const session = devices.lookup(clientId);
-    if (!session) return false;
+    if (!session) return this.deps.remote ? this.remoteRound(clientId, this.deps.remote) : false;
     const port = this.deps.listener(session.listener);
     if (!port) return false;
     const batch = await store.queued(clientId, BATCH);
@@ -95,14 +136,43 @@ export class MailboxDelivery {
       if (r.expiresAt <= this.deps.now()) continue; // the sweep expires it
       // Order per device: a command the session cannot take yet holds back the ones after it.
       if (devices.lookup(clientId) !== session) return false;
-      if ((port.protocol === 'mqtt' || port.protocol === 'mqtt-ws') && !devices.wants(clientId, r.address)) return false;
+      if (isMqtt(port.protocol) && !devices.wants(clientId, r.address)) return false;
       if (!this.handOver(clientId, port, r)) return false;
       handed++;
     }
     return batch.length === BATCH && handed > 0;
   }
 
+  /** One round for a device connected to another node (or to none: then nothing is read or written but one presence lookup). */
+  private async remoteRound(clientId: string, remote: RemoteDevices): Promise<boolean> {
+    const { devices, store } = this.deps;
+    if ((await remote.holder(clientId)) === undefined) return false;
+    const batch = await store.queued(clientId, BATCH);
+    let handed = 0;
+    for (const r of batch) {
+      if (this.inflight.has(r.id)) continue;
+      if (r.expiresAt <= this.deps.now()) continue;
+      if (devices.lookup(clientId)) return true; // it connected here meanwhile: the next round is local
+      const settle = this.settler(r);
+      const placed = await remote.deliver(clientId, commandMessage(r, undefined, settle));
+      if (placed === 'absent') {
+        settle(false, 'the device is connected to no node');
+        return false;
+      }
+      handed++;
+    }
+    return batch.length === BATCH && handed > 0;
+  }
+
   private handOver(clientId: string, port: DeliveryPort, r: CommandRecord): boolean {
+    const settle = this.settler(r);
+    const taken = port.deliver(clientId, commandMessage(r, port.protocol, settle));
+    if (!taken) settle(false, 'the device session could not take it now');
+    return taken;
+  }
+
+  /** Marks `r` sent and in flight; the function returned settles it once (delivered, or queued again). */
+  private settler(r: CommandRecord): (delivered: boolean, reason?: string) => void {
     const { store, now, changed } = this.deps;
     this.inflight.add(r.id);
     // Store operations run in call order, so this transition is written before any settlement's.
@@ -116,8 +186,6 @@ export class MailboxDelivery {
       const options = delivered ? { at: now() } : { at: now(), reason: reason ?? 'not delivered' };
       void store.transition(r.id, next, options).then((rec) => rec && changed(rec));
     };
-    const taken = port.deliver(clientId, commandMessage(r, port.protocol, settle));
-    if (!taken) settle(false, 'the device session could not take it now');
-    return taken;
+    return settle;
   }
 }

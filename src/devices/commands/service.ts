@@ -15,7 +15,7 @@ import type { Metrics } from '../../observability/metrics.js';
 import { isFinal, type CommandRecord, type EnqueueResult, type CommandResponse, type MailboxStore } from '../../state/mailbox.js';
 import { matchesClientPattern } from '../../config/sections/commands.js';
 import type { DeviceRegistry } from '../registry.js';
-import { MailboxDelivery, type DeliveryPort } from './delivery.js';
+import { MailboxDelivery, type DeliveryPort, type RemoteDevices } from './delivery.js';
 import { fillTemplate, parseCommand } from './request.js';
 import { commandView } from './view.js';
 
@@ -27,6 +27,8 @@ export interface CommandServiceDeps {
   readonly config: () => CommandsConfig;
   readonly devices: DeviceRegistry;
   readonly listener: (name: string) => DeliveryPort | undefined;
+  /** Devices connected to other nodes (nodes sharing state). */
+  readonly remote?: RemoteDevices | undefined;
   readonly callback: CallbackSender;
   readonly event: (e: EventInput) => void;
   readonly metrics: Metrics;
@@ -57,7 +59,14 @@ export class CommandService {
 
   constructor(private readonly deps: CommandServiceDeps) {
     this.now = deps.now ?? Date.now;
-    this.delivery = new MailboxDelivery({ store: deps.store, devices: deps.devices, listener: deps.listener, now: this.now, changed: (r) => this.changed(r) });
+    this.delivery = new MailboxDelivery({
+      store: deps.store,
+      devices: deps.devices,
+      listener: deps.listener,
+      now: this.now,
+      changed: (r) => this.changed(r),
+      remote: deps.remote,
+    });
     this.states = deps.metrics.counter(STATES_METRIC, 'Southbound commands entering each state', ['state']);
     deps.metrics.gauge(QUEUED_METRIC, 'Commands in mailboxes (queued or sent), all devices');
     deps.metrics.gauge(BYTES_METRIC, 'Payload bytes in mailboxes (queued or sent), all devices');
@@ -178,7 +187,8 @@ export class CommandService {
   private async knows(clientId: string, config: CommandsConfig): Promise<boolean> {
     if (this.deps.devices.lookup(clientId)) return true;
     if (matchesClientPattern(config.unseenDevices, clientId)) return true;
-    return this.deps.store.knowsDevice(clientId);
+    if (await this.deps.store.knowsDevice(clientId)) return true;
+    return this.deps.remote !== undefined && (await this.deps.remote.holder(clientId).catch(() => undefined)) !== undefined;
   }
 
   /** A state change: event, metric, waiters, and for async commands the callback. */
@@ -239,7 +249,8 @@ export class CommandService {
         this.lastPurge = now;
         await store.purge(now - this.deps.config().retentionMs);
       }
-      for (const clientId of await store.devicesWithQueued()) if (this.deps.devices.lookup(clientId)) this.delivery.kick(clientId);
+      // A device on another node costs one presence lookup per sweep while it has commands queued here.
+      for (const clientId of await store.devicesWithQueued()) if (this.deps.remote || this.deps.devices.lookup(clientId)) this.delivery.kick(clientId);
       const usage = await store.usage();
       this.deps.metrics.gauge(QUEUED_METRIC, '').set(usage.messages);
       this.deps.metrics.gauge(BYTES_METRIC, '').set(usage.bytes);

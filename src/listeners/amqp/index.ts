@@ -77,6 +77,7 @@ export class AmqpListener implements Listener {
       listener: this.name,
       limits: ctx.config.limits,
       guard: ctx.guard,
+      proxyProtocol: ctx.config.proxyProtocol,
       // AMQP 1.0 §2.4.1: the connection is not open until the peer's open frame (after SASL, when used).
       hello: { name: 'open', clause: 'AMQP-1.0-2.4.1' },
       onRefused: () => metrics.connectionsTotal.inc({ listener: this.name, result: 'limit' }),

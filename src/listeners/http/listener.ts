@@ -45,6 +45,7 @@ export class HttpListener implements Listener {
       listener: config.name,
       limits: config.limits,
       guard: context.guard,
+      proxyProtocol: config.proxyProtocol,
       // The first request's header section (RFC 9112 §2.1) admits a connection; keepAliveTimeoutMs applies after.
       hello: { name: 'request', clause: 'RFC9112-2.1' },
     });

@@ -297,7 +297,7 @@ export class MqttConnection implements MqttSession {
   /** Called after CONNACK 0x00 has been written. */
   /** The admitted identity's principal (Subscriber): guards the client id against takeover by another principal. */
   get principal(): string | undefined {
-    return this.source.identity?.principal;
+    return this.identity?.principal;
   }
 
   established(clientId: string, identity: Identity | undefined): void {

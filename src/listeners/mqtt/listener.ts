@@ -52,6 +52,7 @@ export class MqttListener implements Listener {
       // [MQTT-3.1.4-1]: the server closes a connection that sends no CONNECT in reasonable time.
       hello: { name: 'CONNECT', clause: 'MQTT-3.1.4-1' },
       websocket: ctx.config.protocol === 'mqtt-ws',
+      proxyProtocol: ctx.config.proxyProtocol,
     });
     const metrics = new MqttMetrics(ctx.metrics, ctx.config.name);
     this.shared = {

@@ -4,11 +4,13 @@
  * nodes in one process (the contract tests do); a gateway has its own hub,
  * where it is the only node.
  */
-import type { NodeInfo, Presence } from '../presence.js';
+import type { Holder, NodeInfo, Presence } from '../presence.js';
 
 /** What embedded instances standing for different nodes share. */
 export class EmbeddedHub {
   readonly holders = new Map<string, string>();
+  /** The principal of each claim that had one. */
+  readonly principals = new Map<string, string>();
   readonly nodes = new Map<string, NodeInfo>();
   readonly handlers = new Map<string, (message: unknown, from: string) => void>();
   readonly counters = new Map<string, { window: number; count: number }>();
@@ -32,19 +34,26 @@ export class EmbeddedPresence implements Presence {
     this.now = options.now ?? Date.now;
   }
 
-  async claim(clientId: string): Promise<string | undefined> {
+  async claim(clientId: string, principal?: string): Promise<string | undefined> {
     const previous = this.hub.holders.get(clientId);
     this.hub.holders.set(clientId, this.nodeId);
+    if (principal === undefined) this.hub.principals.delete(clientId);
+    else this.hub.principals.set(clientId, principal);
     return previous !== undefined && previous !== this.nodeId && this.alive(previous) ? previous : undefined;
   }
 
   async release(clientId: string): Promise<void> {
-    if (this.hub.holders.get(clientId) === this.nodeId) this.hub.holders.delete(clientId);
+    if (this.hub.holders.get(clientId) === this.nodeId) this.drop(clientId);
   }
 
   async lookup(clientId: string): Promise<string | undefined> {
     const node = this.hub.holders.get(clientId);
     return node !== undefined && this.alive(node) ? node : undefined;
+  }
+
+  async holder(clientId: string): Promise<Holder | undefined> {
+    const node = await this.lookup(clientId);
+    return node === undefined ? undefined : { node, principal: this.hub.principals.get(clientId) };
   }
 
   async heartbeat(info: Readonly<Record<string, string | number>> = {}): Promise<void> {
@@ -69,6 +78,11 @@ export class EmbeddedPresence implements Presence {
 
   private forget(nodeId: string): void {
     this.hub.nodes.delete(nodeId);
-    for (const [c, n] of this.hub.holders) if (n === nodeId) this.hub.holders.delete(c);
+    for (const [c, n] of this.hub.holders) if (n === nodeId) this.drop(c);
+  }
+
+  private drop(clientId: string): void {
+    this.hub.holders.delete(clientId);
+    this.hub.principals.delete(clientId);
   }
 }

@@ -1,6 +1,7 @@
 /**
  * Presence in Redis. Keys (under the key prefix):
  * - `dev:<clientId>` → the node holding it (a string, no TTL);
+ * - `pr:<clientId>` → the principal it was claimed for (absent: anonymous), kept and removed with `dev:`;
  * - `node-devs:<node>` → the set of client ids a node claimed (for the sweep);
  * - `nodes` → sorted set of node ids scored by their last heartbeat (ms);
  * - `node-info` → hash of node id → JSON said with the heartbeat.
@@ -9,15 +10,16 @@
  * the nodes' clocks. An entry of a dead node counts as absent at once and is
  * deleted by the next heartbeat of any live node, a bounded batch at a time.
  */
-import type { NodeInfo, Presence } from '../presence.js';
+import type { Holder, NodeInfo, Presence } from '../presence.js';
 import type { RedisLink } from './link.js';
 
 const NOW = `local t = redis.call('TIME'); local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
 
-/** KEYS: dev key, own set, nodes. ARGV: node, clientId, ttl, set prefix. Returns the live previous holder, if another node. */
+/** KEYS: dev key, own set, nodes, principal key. ARGV: node, clientId, ttl, set prefix, principal ('' for none). Returns the live previous holder, if another node. */
 const CLAIM = `${NOW}
 local prev = redis.call('GET', KEYS[1])
 redis.call('SET', KEYS[1], ARGV[1])
+if ARGV[5] ~= '' then redis.call('SET', KEYS[4], ARGV[5]) else redis.call('DEL', KEYS[4]) end
 redis.call('SADD', KEYS[2], ARGV[2])
 if prev and prev ~= ARGV[1] then
   redis.call('SREM', ARGV[4] .. prev, ARGV[2])
@@ -26,9 +28,9 @@ if prev and prev ~= ARGV[1] then
 end
 return false`;
 
-/** KEYS: dev key, own set. ARGV: node, clientId. */
+/** KEYS: dev key, own set, principal key. ARGV: node, clientId. */
 const RELEASE = `redis.call('SREM', KEYS[2], ARGV[2])
-if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1], KEYS[3]) end
 return 1`;
 
 /** KEYS: dev key, nodes. ARGV: ttl, self. */
@@ -39,6 +41,16 @@ if n == ARGV[2] then return n end
 local seen = redis.call('ZSCORE', KEYS[2], n)
 if seen and now - tonumber(seen) <= tonumber(ARGV[1]) then return n end
 return false`;
+
+/** KEYS: dev key, nodes, principal key. ARGV: ttl, self. Returns {node, principal or false}, or false. */
+const HOLDER = `${NOW}
+local n = redis.call('GET', KEYS[1])
+if not n then return false end
+if n ~= ARGV[2] then
+  local seen = redis.call('ZSCORE', KEYS[2], n)
+  if not seen or now - tonumber(seen) > tonumber(ARGV[1]) then return false end
+end
+return {n, redis.call('GET', KEYS[3])}`;
 
 /**
  * KEYS: nodes, node-info. ARGV: node ('' for none), info, ttl, key prefix, batch.
@@ -57,7 +69,7 @@ for _, node in ipairs(dead) do
   local ids = redis.call('SPOP', set, budget)
   for _, id in ipairs(ids) do
     local k = ARGV[4] .. 'dev:' .. id
-    if redis.call('GET', k) == node then redis.call('DEL', k) end
+    if redis.call('GET', k) == node then redis.call('DEL', k, ARGV[4] .. 'pr:' .. id) end
   end
   budget = budget - #ids
   if redis.call('SCARD', set) == 0 then
@@ -72,7 +84,7 @@ return 0`;
 const LEAVE = `local ids = redis.call('SPOP', KEYS[1], tonumber(ARGV[3]))
 for _, id in ipairs(ids) do
   local k = ARGV[2] .. 'dev:' .. id
-  if redis.call('GET', k) == ARGV[1] then redis.call('DEL', k) end
+  if redis.call('GET', k) == ARGV[1] then redis.call('DEL', k, ARGV[2] .. 'pr:' .. id) end
 end
 if redis.call('SCARD', KEYS[1]) == 0 then
   redis.call('ZREM', KEYS[2], ARGV[1])
@@ -91,19 +103,21 @@ export class RedisPresence implements Presence {
     private readonly nodeTtlMs: number,
   ) {}
 
-  async claim(clientId: string): Promise<string | undefined> {
+  async claim(clientId: string, principal?: string): Promise<string | undefined> {
     const l = this.link;
     try {
       const prev = await l.cmd.eval(
         CLAIM,
-        3,
+        4,
         l.key('dev', clientId),
         l.key('node-devs', this.nodeId),
         l.key('nodes'),
+        l.key('pr', clientId),
         this.nodeId,
         clientId,
         this.nodeTtlMs,
         l.key('node-devs', ''),
+        principal ?? '',
       );
       return typeof prev === 'string' ? prev : undefined;
     } catch (err) {
@@ -114,7 +128,7 @@ export class RedisPresence implements Presence {
   async release(clientId: string): Promise<void> {
     const l = this.link;
     try {
-      await l.cmd.eval(RELEASE, 2, l.key('dev', clientId), l.key('node-devs', this.nodeId), this.nodeId, clientId);
+      await l.cmd.eval(RELEASE, 3, l.key('dev', clientId), l.key('node-devs', this.nodeId), l.key('pr', clientId), this.nodeId, clientId);
     } catch (err) {
       l.failed('presence.release', err as Error);
     }
@@ -127,6 +141,17 @@ export class RedisPresence implements Presence {
       return typeof n === 'string' ? n : undefined;
     } catch (err) {
       return l.failed('presence.lookup', err as Error);
+    }
+  }
+
+  async holder(clientId: string): Promise<Holder | undefined> {
+    const l = this.link;
+    try {
+      const r = (await l.cmd.eval(HOLDER, 3, l.key('dev', clientId), l.key('nodes'), l.key('pr', clientId), this.nodeTtlMs, this.nodeId)) as [string, string | null] | null;
+      if (!r) return undefined;
+      return r[1] === null ? { node: r[0] } : { node: r[0], principal: r[1] };
+    } catch (err) {
+      return l.failed('presence.holder', err as Error);
     }
   }
 

@@ -33,6 +33,23 @@ export function presenceContract(name: string, makeWorld: () => Promise<Presence
       expect(await a.lookup('dev-1')).toBeUndefined();
     });
 
+    it('keeps the principal a client id was claimed for, and forgets it with the claim', async () => {
+      const w = await open();
+      const a = w.node('a');
+      const b = w.node('b');
+      await a.heartbeat();
+      await b.heartbeat();
+      await a.claim('dev-p', 'alice');
+      expect(await b.holder!('dev-p')).toEqual({ node: 'a', principal: 'alice' });
+      await b.claim('dev-p'); // anonymous now, on b
+      expect(await a.holder!('dev-p')).toEqual({ node: 'b' });
+      await b.release('dev-p');
+      expect(await a.holder!('dev-p')).toBeUndefined();
+      await a.claim('dev-q', 'bob');
+      await a.leave();
+      expect(await b.holder!('dev-q')).toBeUndefined();
+    });
+
     it('names the previous live holder on a claim from another node, and a stale release keeps the new claim', async () => {
       const w = await open();
       const a = w.node('a');

@@ -63,6 +63,22 @@ describe('configuration loading', () => {
     expect(problems.length).toBeGreaterThanOrEqual(5); // all at once
   });
 
+  it('accepts proxyProtocol on TCP listeners only, with trusted balancers named by prefix', () => {
+    const raw = minimal();
+    raw.listeners.push(
+      { name: 'c', protocol: 'coap', port: 0, proxyProtocol: { trustedFrom: ['10.0.0.0/8'] } } as never,
+      { name: 'm', protocol: 'mqtt', port: 0, proxyProtocol: { trustedFrom: ['10.0.0.0/33', 'lb'] } } as never,
+      { name: 'e', protocol: 'mqtt', port: 0, proxyProtocol: { trustedFrom: [] } } as never,
+    );
+    const problems = problemsOf(raw);
+    expect(problems).toContain('gw.yaml: /listeners/1/proxyProtocol: not supported on a udp listener (the PROXY protocol is for TCP streams)');
+    expect(problems.some((p) => p.startsWith('gw.yaml: /listeners/2/proxyProtocol/trustedFrom/0:'))).toBe(true);
+    expect(problems.some((p) => p.startsWith('gw.yaml: /listeners/2/proxyProtocol/trustedFrom/1:'))).toBe(true);
+    expect(problems.some((p) => p.startsWith('gw.yaml: /listeners/3/proxyProtocol/trustedFrom: name at least one'))).toBe(true);
+    const ok = parseConfig({ ...minimal(), listeners: [{ name: 'm', protocol: 'mqtt', port: 0, proxyProtocol: { trustedFrom: ['10.0.0.0/8'] } }] }, { source: 'gw.yaml', env: {} });
+    expect(ok.listeners[0]!.proxyProtocol).toEqual({ enabled: true, trustedFrom: ['10.0.0.0/8'] });
+  });
+
   it('checks references between sections', () => {
     // biome-ignore lint/suspicious/noExplicitAny: the test writes wrong values into the parsed document on purpose
     const raw = minimal() as Record<string, any>;

@@ -1,7 +1,8 @@
 /**
  * DeviceCluster on the embedded state (two nodes sharing one hub in this
  * process): takeover across nodes, publications fanned out to the other
- * node once, and delivery to a device held elsewhere.
+ * node once, and delivery to a device held elsewhere with its settlement
+ * sent back.
  */
 import { describe, expect, it } from 'vitest';
 import { DeviceRegistry, type DeviceMessage, type QoS, type Subscriber } from '../../../src/devices/registry.js';
@@ -24,7 +25,11 @@ class FakeSession implements Subscriber {
   }
 }
 
-async function node(id: string, hub: EmbeddedHub): Promise<{ registry: DeviceRegistry; cluster: DeviceCluster; local: string[] }> {
+async function node(
+  id: string,
+  hub: EmbeddedHub,
+  take: (m: DeviceMessage) => boolean = () => true,
+): Promise<{ registry: DeviceRegistry; cluster: DeviceCluster; local: string[] }> {
   const registry = new DeviceRegistry();
   const local: string[] = [];
   const cluster = new DeviceCluster({
@@ -34,7 +39,7 @@ async function node(id: string, hub: EmbeddedHub): Promise<{ registry: DeviceReg
     heartbeatMs: 60_000,
     deliverLocal: (s, m) => {
       local.push(`${s.clientId}:${m.payload.toString()}`);
-      return true;
+      return take(m);
     },
     closeLocal: () => {},
   });
@@ -100,5 +105,35 @@ describe('DeviceCluster', () => {
     expect(b.local).toEqual(['dev-3:reboot']);
     expect(await a.cluster.deliver('nobody', msg('cmd', 'x'))).toBe('absent');
     await Promise.all([a.cluster.stop(), b.cluster.stop()]);
+  });
+
+  it("sends the remote session's settlement back to the node that asked, once", async () => {
+    const hub = new EmbeddedHub();
+    const sessions: DeviceMessage[] = [];
+    const a = await node('a', hub);
+    const b = await node('b', hub, (m) => {
+      sessions.push(m);
+      return m.payload.toString() !== 'refused';
+    });
+    b.registry.connect(new FakeSession('dev-4'));
+    await tick();
+    const outcomes: Array<[boolean, string | undefined]> = [];
+    const settled = (delivered: boolean, reason?: string): void => void outcomes.push([delivered, reason]);
+    expect(await a.cluster.deliver('dev-4', { ...msg('cmd', 'go'), onSettled: settled })).toBe('remote');
+    await tick();
+    expect(sessions).toHaveLength(1);
+    sessions[0]!.onSettled!(true);
+    sessions[0]!.onSettled!(false, 'late'); // a second verdict is not the first
+    await tick();
+    expect(outcomes).toEqual([[true, undefined]]);
+    // A session that cannot take it: settled false with the reason, from node b.
+    expect(await a.cluster.deliver('dev-4', { ...msg('cmd', 'refused'), onSettled: settled })).toBe('remote');
+    await tick();
+    expect(outcomes[1]).toEqual([false, 'the device session on node b could not take it now']);
+    // A message left unsettled when the asking node stops is settled false, not lost.
+    expect(await a.cluster.deliver('dev-4', { ...msg('cmd', 'pending'), onSettled: settled })).toBe('remote');
+    await a.cluster.stop();
+    expect(outcomes[2]?.[0]).toBe(false);
+    await b.cluster.stop();
   });
 });

@@ -236,6 +236,8 @@ function isSession(s: Subscriber): s is MqttSession {
 function takeOver(c: MqttSession, cx: ConnectContext): boolean {
   c.clientId = cx.clientId;
   cancelDelayedWill(c.shared, cx.clientId); // [MQTT-3.1.3-9]
+  // The registry tells the other nodes who holds the client id (presence keeps the principal): known before CONNACK.
+  c.identity = cx.identity;
   const previous = c.shared.ctx.devices.connect(c);
   if (previous && isSession(previous)) previous.takeOver();
   else if (previous) c.log.warn({ listener: previous.listener }, 'client id already connected through another protocol');
