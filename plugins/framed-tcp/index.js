@@ -6,8 +6,11 @@
  * header); after the back-end's 2xx the device gets an acknowledgement frame,
  * and after a refusal an optional negative one — each may echo the header, so
  * a sequence number in it tells the device which frame was answered.
+ * Messages toward an identified device (commands, publish()) are written as
+ * frames with its header (downlink.js).
  */
 import { FrameReader, frameOf } from './framing.js';
+import { Downlink, downlinkSchema } from './downlink.js';
 
 /** @typedef {import('./framing.js').Framing} Framing */
 /**
@@ -18,6 +21,7 @@ import { FrameReader, frameOf } from './framing.js';
  * @property {string} [contentType]
  * @property {{ payload: string, echoHeader: boolean }} ack
  * @property {{ payload: string, echoHeader: boolean }} [nack]
+ * @property {import('./downlink.js').DownlinkOptions} [downlink]
  */
 
 const hex = { type: 'string', pattern: '^([0-9A-Fa-f]{2})*$' };
@@ -66,6 +70,7 @@ export const schema = {
     contentType: { type: 'string', minLength: 1, default: 'application/octet-stream' },
     ack: { ...answer, default: { payload: '06', echoHeader: true } },
     nack: answer,
+    downlink: downlinkSchema,
   },
 };
 
@@ -95,7 +100,16 @@ const protocol = {
     let idBytes;
     /** @type {string | undefined} */
     let address = idSpec ? undefined : options.address.replaceAll('{deviceId}', conn.remoteAddress);
+    const down = new Downlink(options.framing, headerBytes, idSpec, options.downlink ?? { subscribe: [] }, conn.write);
+    /** @param {string} deviceId */
+    const identify = (deviceId) =>
+      conn.identify(deviceId).then((ok) => {
+        if (ok) for (const f of options.downlink?.subscribe ?? []) conn.subscribe(f.replaceAll('{deviceId}', deviceId));
+      });
     return {
+      // Only an identified device is reachable: without header.deviceId there is no client id to deliver to.
+      deliver: idSpec && ((message) => down.deliver(message)),
+      onClose: () => down.close(),
       onData(chunk) {
         for (const frame of reader.push(chunk)) {
           if (frame === null) return conn.fail(`frame longer than ${conn.maxFrameBytes} bytes (limits.maxPacketBytes)`);
@@ -105,11 +119,13 @@ const protocol = {
             const id = header.subarray(idSpec.offset, idSpec.offset + idSpec.length);
             if (idBytes === undefined) {
               idBytes = Buffer.from(id);
+              down.identified(idBytes);
               const deviceId = deviceIdOf(header, idSpec);
               address = options.address.replaceAll('{deviceId}', deviceId);
-              void conn.identify(deviceId);
+              void identify(deviceId);
             } else if (!id.equals(idBytes)) return conn.fail(`device id changed from ${conn.clientId} to ${deviceIdOf(header, idSpec)} on one connection`);
           }
+          if (down.acknowledged(header, frame.subarray(headerBytes))) continue;
           conn.publish({ address: /** @type {string} */ (address), payload: frame.subarray(headerBytes), contentType }, (outcome) => {
             if (outcome.kind === 'accepted') answer(header, ack, options.ack.echoHeader);
             else if (nack && options.nack) answer(header, nack, options.nack.echoHeader);

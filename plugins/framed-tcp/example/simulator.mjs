@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 /**
  * A device simulator for the worked example: connects, sends `count` telemetry
- * frames and waits for each acknowledgement.
- *   node simulator.mjs [--host 127.0.0.1] [--port 7000] [--device 0a1b2c3d4e5f] [--count 5]
+ * frames and waits for each acknowledgement. With --stay it then stays
+ * connected, prints each command frame the gateway sends and acknowledges it
+ * (header echoed, then 0x06).
+ *   node simulator.mjs [--host 127.0.0.1] [--port 7000] [--device 0a1b2c3d4e5f] [--count 5] [--stay]
  */
 import { connect } from 'node:net';
 import { parseArgs } from 'node:util';
@@ -24,21 +26,71 @@ export function telemetryFrame(device, seq, celsius, humidity, battery) {
 }
 
 /**
- * Splits acknowledgement frames: [{ device, seq, ok }] (0x06 ack, 0x15 nack).
+ * Splits the frames the gateway sent: [{ device, seq, body }]; `rest` is an incomplete last frame.
  * @param {Buffer} bytes
  */
-export function parseAnswers(bytes) {
-  /** @type {Array<{ device: string, seq: number, ok: boolean }>} */
-  const out = [];
+export function splitFrames(bytes) {
+  /** @type {Array<{ device: string, seq: number, body: Buffer }>} */
+  const frames = [];
   let at = 0;
   while (bytes.length - at >= 2) {
     const len = bytes.readUInt16BE(at);
     if (bytes.length - at - 2 < len) break;
     const frame = bytes.subarray(at + 2, at + 2 + len);
-    out.push({ device: frame.subarray(0, 6).toString('hex'), seq: frame.readUInt16BE(6), ok: frame[8] === 0x06 });
+    frames.push({ device: frame.subarray(0, 6).toString('hex'), seq: frame.readUInt16BE(6), body: frame.subarray(8) });
     at += 2 + len;
   }
-  return out;
+  return { frames, rest: bytes.subarray(at) };
+}
+
+/**
+ * The acknowledgement frames among them: [{ device, seq, ok }] (0x06 ack, 0x15 nack).
+ * @param {Buffer} bytes
+ */
+export function parseAnswers(bytes) {
+  return splitFrames(bytes)
+    .frames.filter((f) => f.body.length === 1)
+    .map((f) => ({ device: f.device, seq: f.seq, ok: f.body[0] === 0x06 }));
+}
+
+/**
+ * A device acknowledging a command frame: u16 length | device id | the frame's sequence | 0x06.
+ * @param {string} device @param {number} seq
+ */
+export function commandAck(device, seq) {
+  const f = Buffer.alloc(2 + 8 + 1);
+  f.writeUInt16BE(9, 0);
+  Buffer.from(device, 'hex').copy(f, 2);
+  f.writeUInt16BE(seq, 8);
+  f[10] = 0x06;
+  return f;
+}
+
+/**
+ * A device that stays connected: sends one telemetry frame (which identifies it), then hands every
+ * command frame (a body longer than one byte) to `onCommand`, and acknowledges it unless `ack` is false.
+ * @param {{ host?: string, port: number, device?: string, ack?: boolean, onCommand?: (c: { seq: number, body: Buffer }) => void }} o
+ */
+export function commandDevice({ host = '127.0.0.1', port, device = '0a1b2c3d4e5f', ack = true, onCommand = () => {} }) {
+  const socket = connect(port, host);
+  /** @type {Buffer} */
+  let received = Buffer.alloc(0);
+  /** @type {Array<{ seq: number, body: Buffer }>} */
+  const commands = [];
+  socket.on('error', () => socket.destroy());
+  socket.on('connect', () => socket.write(telemetryFrame(device, 1, 21, 40, 80)));
+  socket.on('data', (chunk) => {
+    const { frames, rest } = splitFrames(Buffer.concat([received, /** @type {Buffer} */ (chunk)]));
+    received = Buffer.from(rest);
+    for (const f of frames) {
+      if (f.body.length <= 1) continue; // the gateway's answer to telemetry
+      const c = { seq: f.seq, body: Buffer.from(f.body) };
+      commands.push(c);
+      onCommand(c);
+      if (ack) socket.write(commandAck(device, f.seq));
+    }
+  });
+  return { socket, commands, close: () => socket.destroy() };
 }
 
 /**
@@ -74,7 +126,15 @@ export function runDevice({ host = '127.0.0.1', port, device = '0a1b2c3d4e5f', c
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  const { values } = parseArgs({ options: { host: { type: 'string' }, port: { type: 'string' }, device: { type: 'string' }, count: { type: 'string' } } });
-  const answers = await runDevice({ host: values.host, port: Number(values.port ?? 7000), device: values.device, count: Number(values.count ?? 5) });
-  for (const a of answers) console.log(`frame ${a.seq}: ${a.ok ? 'acknowledged' : 'refused'}`);
+  const { values } = parseArgs({
+    options: { host: { type: 'string' }, port: { type: 'string' }, device: { type: 'string' }, count: { type: 'string' }, stay: { type: 'boolean' } },
+  });
+  const target = { host: values.host, port: Number(values.port ?? 7000), device: values.device };
+  if (values.stay) {
+    const onCommand = (/** @type {{ seq: number, body: Buffer }} */ c) => console.log(`command ${c.seq}: ${c.body.toString('hex')} (acknowledged)`);
+    commandDevice({ ...target, onCommand }).socket.on('close', () => process.exit(0));
+  } else {
+    const answers = await runDevice({ ...target, count: Number(values.count ?? 5) });
+    for (const a of answers) console.log(`frame ${a.seq}: ${a.ok ? 'acknowledged' : 'refused'}`);
+  }
 }
