@@ -1,6 +1,7 @@
 /**
- * thinggate plugin `framed-tcp`: a listener for simple binary device protocols
- * over TCP. Frames are length-prefixed or delimiter-terminated; an optional
+ * thinggate plugin `framed-tcp`: listeners for simple binary device protocols
+ * over TCP (`framed-tcp`) and UDP (`framed-udp`: each datagram one frame, or
+ * whole frames within it; answers go back to the source address). Frames are length-prefixed or delimiter-terminated; an optional
  * fixed header at the start of each frame may carry the device id. Each frame
  * becomes one envelope (address from a template, payload = the frame after the
  * header); after the back-end's 2xx the device gets an acknowledgement frame,
@@ -22,6 +23,7 @@ import { Downlink, downlinkSchema } from './downlink.js';
  * @property {{ payload: string, echoHeader: boolean }} ack
  * @property {{ payload: string, echoHeader: boolean }} [nack]
  * @property {import('./downlink.js').DownlinkOptions} [downlink]
+ * @property {number} [idleTimeoutMs] UDP: a source silent this long is forgotten
  */
 
 const hex = { type: 'string', pattern: '^([0-9A-Fa-f]{2})*$' };
@@ -74,6 +76,21 @@ export const schema = {
   },
 };
 
+/** framed-udp: framing may be `datagram` (the default), and a silent source is forgotten after `idleTimeoutMs`. */
+export const udpSchema = {
+  ...schema,
+  required: ['address'],
+  properties: {
+    ...schema.properties,
+    framing: {
+      ...schema.properties.framing,
+      default: { type: 'datagram' },
+      properties: { ...schema.properties.framing.properties, type: { enum: ['datagram', 'length-prefixed', 'delimiter'] } },
+    },
+    idleTimeoutMs: { type: 'integer', minimum: 100, maximum: 86400000, default: 120000, description: 'a source silent this long is forgotten' },
+  },
+};
+
 /** @param {Buffer} header @param {NonNullable<NonNullable<Options['header']>['deviceId']>} spec */
 function deviceIdOf(header, spec) {
   const bytes = header.subarray(spec.offset, spec.offset + spec.length);
@@ -92,6 +109,7 @@ const protocol = {
     const ack = Buffer.from(options.ack.payload, 'hex');
     const nack = options.nack ? Buffer.from(options.nack.payload, 'hex') : undefined;
     const reader = new FrameReader(options.framing, conn.maxFrameBytes);
+    if (conn.datagram) conn.idleTimeout(options.idleTimeoutMs ?? 120000);
     const contentType = options.contentType ?? 'application/octet-stream';
     /** @param {Buffer} header @param {Buffer} body @param {boolean} echo */
     const answer = (header, body, echo) => conn.write(echo ? frameOf(options.framing, header, body) : frameOf(options.framing, body));
@@ -111,7 +129,9 @@ const protocol = {
       deliver: idSpec && ((message) => down.deliver(message)),
       onClose: () => down.close(),
       onData(chunk) {
-        for (const frame of reader.push(chunk)) {
+        const frames = conn.datagram ? reader.datagram(chunk) : reader.push(chunk);
+        if (frames === undefined) return conn.fail(`datagram of ${chunk.length} bytes ends inside a frame`);
+        for (const frame of frames) {
           if (frame === null) return conn.fail(`frame longer than ${conn.maxFrameBytes} bytes (limits.maxPacketBytes)`);
           if (frame.length < headerBytes) return conn.fail(`frame of ${frame.length} bytes is shorter than its ${headerBytes}-byte header`);
           const header = frame.subarray(0, headerBytes);
@@ -143,5 +163,6 @@ export default {
   apiVersion: 1,
   setup(api) {
     api.registerStreamListener({ name: 'framed-tcp', schema, protocol });
+    api.registerStreamListener({ name: 'framed-udp', transport: 'udp', schema: udpSchema, protocol });
   },
 };

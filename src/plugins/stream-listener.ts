@@ -16,7 +16,7 @@ import { AcceptGuard } from '../listeners/accept-guard.js';
 import type { Listener, ListenerContext, ListenerStats } from '../listeners/listener.js';
 import { serverTlsOf } from '../listeners/listener-tls.js';
 import { listenTcp } from '../listeners/listen.js';
-import { StreamPeer, type PeerHost } from './stream-peer.js';
+import { drained, StreamPeer, type PeerHost } from './stream-peer.js';
 import type { StreamDelivery, StreamSubscriber } from './stream-southbound.js';
 
 export type { StreamDelivery } from './stream-southbound.js';
@@ -130,7 +130,7 @@ class StreamListener implements Listener, PeerHost {
     this.server = undefined;
     this.accepts.stop();
     const closed = new Promise<void>((r) => server.close(() => r()));
-    if (options.drain) await waitFor(() => [...this.peers].every((p) => p.inflight === 0), options.timeoutMs ?? 0);
+    if (options.drain) await drained(() => this.peers, options.timeoutMs ?? 0);
     for (const s of this.sockets) s.destroy();
     await closed;
   }
@@ -190,15 +190,4 @@ class StreamListener implements Listener, PeerHost {
       peer.ended();
     });
   }
-}
-
-function waitFor(done: () => boolean, timeoutMs: number): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  return new Promise((resolve) => {
-    const tick = (): void => {
-      if (done() || Date.now() >= until) resolve();
-      else setTimeout(tick, 10);
-    };
-    tick();
-  });
 }

@@ -64,6 +64,11 @@ export class StreamPeer {
     })();
   }
 
+  /** Closed already (its protocol's `open` may have thrown). */
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
   /** Bytes (TCP) or one datagram (UDP) arrived. */
   readonly data = this.guarded('onData', (chunk: Buffer) => this.session?.onData(chunk));
 
@@ -229,4 +234,20 @@ export class StreamPeer {
       },
     };
   }
+}
+
+/** Resolves once no peer has a message in the pipeline, or after `timeoutMs` (a draining stop). */
+export function drained(peers: () => Iterable<StreamPeer>, timeoutMs: number): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  const idle = (): boolean => {
+    for (const p of peers()) if (p.inflight > 0) return false;
+    return true;
+  };
+  return new Promise((resolve) => {
+    const tick = (): void => {
+      if (idle() || Date.now() >= until) resolve();
+      else setTimeout(tick, 10);
+    };
+    tick();
+  });
 }

@@ -3,10 +3,11 @@
  * A device simulator for the worked example: connects, sends `count` telemetry
  * frames and waits for each acknowledgement. With --stay it then stays
  * connected, prints each command frame the gateway sends and acknowledges it
- * (header echoed, then 0x06).
- *   node simulator.mjs [--host 127.0.0.1] [--port 7000] [--device 0a1b2c3d4e5f] [--count 5] [--stay]
+ * (header echoed, then 0x06). With --udp the frames go as datagrams, one frame each.
+ *   node simulator.mjs [--host 127.0.0.1] [--port 7000] [--device 0a1b2c3d4e5f] [--count 5] [--stay | --udp]
  */
-import { connect } from 'node:net';
+import { createSocket } from 'node:dgram';
+import { connect, isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
 
@@ -94,47 +95,65 @@ export function commandDevice({ host = '127.0.0.1', port, device = '0a1b2c3d4e5f
 }
 
 /**
- * Sends `count` frames (all at once) and resolves with the answers once all came.
- * @param {{ host?: string, port: number, device?: string, count?: number, timeoutMs?: number }} o
+ * Sends `count` frames (all at once) and resolves with the answers once all came. With `udp`,
+ * each frame is one datagram (the same length-prefixed frame) and answers come back as datagrams.
+ * @param {{ host?: string, port: number, device?: string, count?: number, timeoutMs?: number, udp?: boolean }} o
  * @returns {Promise<ReturnType<typeof parseAnswers>>}
  */
-export function runDevice({ host = '127.0.0.1', port, device = '0a1b2c3d4e5f', count = 5, timeoutMs = 10_000 }) {
+export function runDevice({ host = '127.0.0.1', port, device = '0a1b2c3d4e5f', count = 5, timeoutMs = 10_000, udp = false }) {
+  /** @type {Buffer[]} */
+  const frames = [];
+  for (let seq = 1; seq <= count; seq++) frames.push(telemetryFrame(device, seq, 20 + seq / 10, 45.5, 90));
   return new Promise((resolve, reject) => {
-    const socket = connect(port, host);
     /** @type {Buffer} */
     let received = Buffer.alloc(0);
+    /** @type {() => void} */
+    let close;
     const timer = setTimeout(() => {
-      socket.destroy();
+      close();
       reject(new Error(`only ${parseAnswers(received).length} of ${count} answers within ${timeoutMs} ms`));
     }, timeoutMs);
-    socket.on('error', reject);
-    socket.on('connect', () => {
-      const frames = [];
-      for (let seq = 1; seq <= count; seq++) frames.push(telemetryFrame(device, seq, 20 + seq / 10, 45.5, 90));
-      socket.write(Buffer.concat(frames));
-    });
-    socket.on('data', (chunk) => {
-      received = Buffer.concat([received, /** @type {Buffer} */ (chunk)]);
+    const onData = (/** @type {Buffer} */ chunk) => {
+      received = Buffer.concat([received, chunk]);
       const answers = parseAnswers(received);
-      if (answers.length >= count) {
-        clearTimeout(timer);
-        socket.end();
-        resolve(answers);
-      }
-    });
+      if (answers.length < count) return;
+      clearTimeout(timer);
+      close();
+      resolve(answers);
+    };
+    if (udp) {
+      const socket = createSocket(isIP(host) === 6 ? 'udp6' : 'udp4');
+      close = () => socket.close();
+      socket.on('error', reject);
+      socket.on('message', onData);
+      for (const f of frames) socket.send(f, port, host);
+      return;
+    }
+    const socket = connect(port, host);
+    close = () => socket.end();
+    socket.on('error', reject);
+    socket.on('connect', () => socket.write(Buffer.concat(frames)));
+    socket.on('data', onData);
   });
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const { values } = parseArgs({
-    options: { host: { type: 'string' }, port: { type: 'string' }, device: { type: 'string' }, count: { type: 'string' }, stay: { type: 'boolean' } },
+    options: {
+      host: { type: 'string' },
+      port: { type: 'string' },
+      device: { type: 'string' },
+      count: { type: 'string' },
+      stay: { type: 'boolean' },
+      udp: { type: 'boolean' },
+    },
   });
   const target = { host: values.host, port: Number(values.port ?? 7000), device: values.device };
   if (values.stay) {
     const onCommand = (/** @type {{ seq: number, body: Buffer }} */ c) => console.log(`command ${c.seq}: ${c.body.toString('hex')} (acknowledged)`);
     commandDevice({ ...target, onCommand }).socket.on('close', () => process.exit(0));
   } else {
-    const answers = await runDevice({ ...target, count: Number(values.count ?? 5) });
+    const answers = await runDevice({ ...target, count: Number(values.count ?? 5), udp: values.udp ?? false });
     for (const a of answers) console.log(`frame ${a.seq}: ${a.ok ? 'acknowledged' : 'refused'}`);
   }
 }
