@@ -17,7 +17,7 @@ import type { Codec } from '../envelope/codec.js';
 import type { SchemaFragment } from '../config/catalog.js';
 import type { ListenerFactory } from '../listeners/listener.js';
 import type { StrategyFactory } from '../balancer/strategies/strategy.js';
-import type { StreamProtocol } from './stream-listener.js';
+import type { StreamProtocol } from './stream-contract.js';
 import type { AuthenticatorFactoryEntry } from '../security/gate.js';
 
 /** The plugin API version this gateway implements; a plugin declaring another one is refused. */

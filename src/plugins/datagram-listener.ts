@@ -21,7 +21,7 @@ import type { DeviceMessage } from '../devices/registry.js';
 import type { Listener, ListenerContext, ListenerStats } from '../listeners/listener.js';
 import { bindUdp, literalLookup } from '../listeners/listen.js';
 import { drained, StreamPeer, type PeerHost } from './stream-peer.js';
-import type { StreamProtocol } from './stream-listener.js';
+import type { StreamProtocol } from './stream-contract.js';
 import type { StreamSubscriber } from './stream-southbound.js';
 
 /** A source is forgotten after this long without a datagram, unless its protocol sets another timeout. */

@@ -10,7 +10,7 @@
 import type { Logger } from 'pino';
 import { createEnvelope, type Identity, type Outcome, type Protocol } from '../envelope/index.js';
 import type { ListenerContext } from '../listeners/listener.js';
-import type { StreamConnection, StreamProtocol, StreamSession } from './stream-listener.js';
+import type { StreamConnection, StreamProtocol, StreamSession } from './stream-contract.js';
 import { StreamSubscriber } from './stream-southbound.js';
 
 /** What a peer needs of its transport. */

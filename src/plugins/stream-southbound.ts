@@ -8,23 +8,7 @@
  * what the peer took and did not settle before it closed settles false.
  */
 import type { DeviceMessage, QoS, Subscriber } from '../devices/registry.js';
-import type { StreamSession } from './stream-listener.js';
-
-/** A message toward the device, as the plugin's `StreamSession.deliver` gets it. */
-export interface StreamDelivery {
-  readonly address: string;
-  readonly payload: Buffer;
-  /** 0: settle once written; 1 and 2: once the device acknowledged it, where the protocol can. */
-  readonly qos: QoS;
-  readonly contentType?: string;
-  readonly headers?: Readonly<Record<string, string>>;
-  readonly correlationId?: string;
-  readonly replyTo?: string;
-  /** Milliseconds since the epoch after which the message is void. */
-  readonly expiresAt?: number;
-  /** The device has it (true) or will not get it from this peer (false, with a reason). Only the first call counts. */
-  settle(delivered: boolean, reason?: string): void;
-}
+import type { StreamSession } from './stream-contract.js';
 
 export interface SubscriberHooks {
   readonly session: () => StreamSession | undefined;
