@@ -27,6 +27,8 @@ export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
  * under node_modules/.cache/, so that the build finds its dependencies).
  */
 const CLI = join(process.env.THINGGATE_BENCH_DIST ? resolve(ROOT, process.env.THINGGATE_BENCH_DIST) : join(ROOT, 'dist'), 'cli.js');
+/** How long thinggate may take to listen: a gateway with script threads starts slowly on a loaded host. */
+const START_TIMEOUT_MS = 60_000;
 
 export const ROUTE_SCRIPT = "export function onMessage(msg) { return route('default'); }\n";
 
@@ -85,7 +87,7 @@ export async function startThinggate(backend, opts = {}) {
     });
     try {
       if (protocol === 'coap') await waitForUdp(child, logFile);
-      else await waitForPort(port, { child, timeoutMs: 20_000 });
+      else await waitForPort(port, { child, timeoutMs: START_TIMEOUT_MS });
     } catch (err) {
       await stopChild(child);
       const log = readFileSync(logFile, 'utf8');

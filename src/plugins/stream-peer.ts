@@ -8,7 +8,7 @@
  * as `plugin-error`).
  */
 import type { Logger } from 'pino';
-import { createEnvelope, type Identity, type Outcome, type Protocol } from '../envelope/index.js';
+import { createEnvelope, type Identity, type Outcome, type Protocol, type Source } from '../envelope/index.js';
 import type { ListenerContext } from '../listeners/listener.js';
 import type { StreamConnection, StreamProtocol, StreamSession } from './stream-contract.js';
 import { StreamSubscriber } from './stream-southbound.js';
@@ -49,6 +49,7 @@ export class StreamPeer {
   private identity: Identity | undefined;
   private admission: Promise<boolean> | undefined;
   private subscriber: StreamSubscriber | undefined;
+  private frozenSource: Source | undefined;
   private session: StreamSession | undefined;
   private readonly log: Logger;
   readonly connection: StreamConnection;
@@ -127,10 +128,35 @@ export class StreamPeer {
     return { remoteAddress, ...(remotePort !== undefined && { remotePort }) };
   }
 
+  /** The envelopes' source, built and frozen once per client id and identity rather than per frame. */
+  private envelopeSource(): Source {
+    if (this.frozenSource) return this.frozenSource;
+    const { remoteAddress, remotePort } = this.transport;
+    this.frozenSource = Object.freeze({
+      clientId: this.clientId ?? `${remoteAddress}:${remotePort ?? 0}`,
+      ...this.source(),
+      ...(this.identity && { identity: this.identity }),
+    });
+    return this.frozenSource;
+  }
+
+  /** A message's outcome: back-pressure released, then the plugin's handler (a throw closes the connection). */
+  private outcome(outcome: Outcome, onOutcome: ((outcome: Outcome) => void) | undefined): void {
+    if (this.closed) return;
+    this.setInflight(-1);
+    if (!onOutcome) return;
+    try {
+      onOutcome(outcome);
+    } catch (err) {
+      this.close(err, 'onOutcome');
+    }
+  }
+
   private identify(id: string): Promise<boolean> {
     const { context, name, protocol } = this.host;
     this.transport.admitted();
     this.clientId = id;
+    this.frozenSource = undefined;
     this.admission = context.pipeline.admit({ protocol, listener: name, clientId: id, ...this.source() }).then((a) => {
       this.admission = undefined;
       if (this.closed) return false;
@@ -141,6 +167,7 @@ export class StreamPeer {
         return false;
       }
       this.identity = a.identity;
+      this.frozenSource = undefined;
       if (this.session?.deliver) this.present(id);
       return true;
     });
@@ -193,11 +220,7 @@ export class StreamPeer {
         const env = createEnvelope({
           protocol: host.protocol,
           listener: host.name,
-          source: {
-            clientId: this.clientId ?? `${transport.remoteAddress}:${transport.remotePort ?? 0}`,
-            ...this.source(),
-            ...(this.identity && { identity: this.identity }),
-          },
+          source: this.envelopeSource(),
           address: message.address,
           method: 'PUBLISH',
           payload: message.payload,
@@ -205,12 +228,7 @@ export class StreamPeer {
           ...(message.headers !== undefined && { headers: message.headers }),
           delivery: message.delivery ?? 'at-least-once',
         });
-        void pipeline.handle(env).then(
-          this.guarded('onOutcome', (outcome: Outcome) => {
-            this.setInflight(-1);
-            onOutcome?.(outcome);
-          }),
-        );
+        void pipeline.handle(env).then((outcome) => this.outcome(outcome, onOutcome));
       },
       write: (bytes, onWritten) => {
         if (this.closed) return;
