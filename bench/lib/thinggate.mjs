@@ -27,6 +27,8 @@ export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
  * under node_modules/.cache/, so that the build finds its dependencies).
  */
 const CLI = join(process.env.THINGGATE_BENCH_DIST ? resolve(ROOT, process.env.THINGGATE_BENCH_DIST) : join(ROOT, 'dist'), 'cli.js');
+/** How long thinggate may take to listen: a gateway with script threads starts slowly on a loaded host. */
+const START_TIMEOUT_MS = 60_000;
 
 export const ROUTE_SCRIPT = "export function onMessage(msg) { return route('default'); }\n";
 
@@ -39,7 +41,7 @@ export const ROUTE_SCRIPT = "export function onMessage(msg) { return route('defa
  *        `route`: keys merged into the one route (e.g. `schema`, `decode`; a static route's `request` is merged key by key).
  *        `dist`: another `tsc` output directory inside the repository to run instead of the default build;
  *        `plugins`: folders under plugins/ (or under `pluginsDir`, for another version of them) to load; `guard`: the guard section (e.g. accept-rate limits off for a connection-rate bench).
- *        `state`: the state section (bench/scenarios/cluster.mjs); `args`: more `thinggate start` arguments (`--workers N`); `startTimeoutMs`: how long the listener may take to appear (default 20 s).
+ *        `state`: the state section (bench/scenarios/cluster.mjs); `args`: more `thinggate start` arguments (`--workers N`); `startTimeoutMs`: how long the listener may take to appear (default 60 s).
  */
 export async function startThinggate(backend, opts = {}) {
   const cli = opts.dist ? join(resolve(ROOT, opts.dist), 'cli.js') : CLI;
@@ -85,7 +87,7 @@ export async function startThinggate(backend, opts = {}) {
     });
     try {
       if (protocol === 'coap') await waitForUdp(child, logFile);
-      else await waitForPort(port, { child, timeoutMs: opts.startTimeoutMs ?? 20_000 });
+      else await waitForPort(port, { child, timeoutMs: opts.startTimeoutMs ?? START_TIMEOUT_MS });
     } catch (err) {
       await stopChild(child);
       const log = readFileSync(logFile, 'utf8');

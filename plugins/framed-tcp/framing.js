@@ -1,12 +1,13 @@
 /**
  * Framing for plugins/framed-tcp: length-prefixed (an unsigned 1-, 2- or
  * 4-byte length of the rest of the frame, big- or little-endian) or
- * delimiter-terminated frames, read incrementally from a byte stream.
+ * delimiter-terminated frames, read incrementally from a byte stream; over
+ * UDP also `datagram` (each datagram is one frame, nothing added).
  */
 
 /**
  * @typedef {object} Framing
- * @property {'length-prefixed' | 'delimiter'} type
+ * @property {'length-prefixed' | 'delimiter' | 'datagram'} type
  * @property {1 | 2 | 4} [lengthBytes]
  * @property {'big' | 'little'} [byteOrder]
  * @property {string} [delimiter] hex
@@ -57,6 +58,20 @@ export class FrameReader {
     this.buffered = at === 0 ? b : b.subarray(at);
     return frames;
   }
+
+  /**
+   * The frames of one datagram, which must hold whole frames only: `undefined` when it ends inside
+   * a frame, `null` in place of a frame longer than the limit.
+   * @param {Buffer} datagram
+   * @returns {Array<Buffer | null> | undefined}
+   */
+  datagram(datagram) {
+    if (this.framing.type === 'datagram') return [datagram.length > this.max ? null : datagram];
+    const frames = this.push(datagram);
+    const partial = this.buffered.length > 0 && frames[frames.length - 1] !== null;
+    this.buffered = Buffer.alloc(0);
+    return partial ? undefined : frames;
+  }
 }
 
 /**
@@ -68,7 +83,7 @@ export function frameOf(framing, ...parts) {
   let bodyBytes = 0;
   for (const p of parts) bodyBytes += p.length;
   const delimiter = framing.type === 'delimiter' ? Buffer.from(framing.delimiter ?? '0a', 'hex') : undefined;
-  const n = delimiter ? 0 : (framing.lengthBytes ?? 2);
+  const n = framing.type === 'length-prefixed' ? (framing.lengthBytes ?? 2) : 0;
   const out = Buffer.allocUnsafe(n + bodyBytes + (delimiter?.length ?? 0));
   if (n === 1) out.writeUInt8(bodyBytes, 0);
   else if (n === 2) framing.byteOrder === 'little' ? out.writeUInt16LE(bodyBytes, 0) : out.writeUInt16BE(bodyBytes, 0);

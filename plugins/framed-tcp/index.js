@@ -1,13 +1,17 @@
 /**
- * thinggate plugin `framed-tcp`: a listener for simple binary device protocols
- * over TCP. Frames are length-prefixed or delimiter-terminated; an optional
+ * thinggate plugin `framed-tcp`: listeners for simple binary device protocols
+ * over TCP (`framed-tcp`) and UDP (`framed-udp`: each datagram one frame, or
+ * whole frames within it; answers go back to the source address). Frames are length-prefixed or delimiter-terminated; an optional
  * fixed header at the start of each frame may carry the device id. Each frame
  * becomes one envelope (address from a template, payload = the frame after the
  * header); after the back-end's 2xx the device gets an acknowledgement frame,
  * and after a refusal an optional negative one — each may echo the header, so
  * a sequence number in it tells the device which frame was answered.
+ * Messages toward an identified device (commands, publish()) are written as
+ * frames with its header (downlink.js).
  */
 import { FrameReader, frameOf } from './framing.js';
+import { Downlink, downlinkSchema } from './downlink.js';
 
 /** @typedef {import('./framing.js').Framing} Framing */
 /**
@@ -18,6 +22,8 @@ import { FrameReader, frameOf } from './framing.js';
  * @property {string} [contentType]
  * @property {{ payload: string, echoHeader: boolean }} ack
  * @property {{ payload: string, echoHeader: boolean }} [nack]
+ * @property {import('./downlink.js').DownlinkOptions} [downlink]
+ * @property {number} [idleTimeoutMs] UDP: a source silent this long is forgotten
  */
 
 const hex = { type: 'string', pattern: '^([0-9A-Fa-f]{2})*$' };
@@ -66,6 +72,22 @@ export const schema = {
     contentType: { type: 'string', minLength: 1, default: 'application/octet-stream' },
     ack: { ...answer, default: { payload: '06', echoHeader: true } },
     nack: answer,
+    downlink: downlinkSchema,
+  },
+};
+
+/** framed-udp: framing may be `datagram` (the default), and a silent source is forgotten after `idleTimeoutMs`. */
+export const udpSchema = {
+  ...schema,
+  required: ['address'],
+  properties: {
+    ...schema.properties,
+    framing: {
+      ...schema.properties.framing,
+      default: { type: 'datagram' },
+      properties: { ...schema.properties.framing.properties, type: { enum: ['datagram', 'length-prefixed', 'delimiter'] } },
+    },
+    idleTimeoutMs: { type: 'integer', minimum: 100, maximum: 86400000, default: 120000, description: 'a source silent this long is forgotten' },
   },
 };
 
@@ -87,6 +109,7 @@ const protocol = {
     const ack = Buffer.from(options.ack.payload, 'hex');
     const nack = options.nack ? Buffer.from(options.nack.payload, 'hex') : undefined;
     const reader = new FrameReader(options.framing, conn.maxFrameBytes);
+    if (conn.datagram) conn.idleTimeout(options.idleTimeoutMs ?? 120000);
     const contentType = options.contentType ?? 'application/octet-stream';
     /** @param {Buffer} header @param {Buffer} body @param {boolean} echo */
     const answer = (header, body, echo) => conn.write(echo ? frameOf(options.framing, header, body) : frameOf(options.framing, body));
@@ -95,9 +118,20 @@ const protocol = {
     let idBytes;
     /** @type {string | undefined} */
     let address = idSpec ? undefined : options.address.replaceAll('{deviceId}', conn.remoteAddress);
+    const down = new Downlink(options.framing, headerBytes, idSpec, options.downlink ?? { subscribe: [] }, conn.write);
+    /** @param {string} deviceId */
+    const identify = (deviceId) =>
+      conn.identify(deviceId).then((ok) => {
+        if (ok) for (const f of options.downlink?.subscribe ?? []) conn.subscribe(f.replaceAll('{deviceId}', deviceId));
+      });
     return {
+      // Only an identified device is reachable: without header.deviceId there is no client id to deliver to.
+      deliver: idSpec && ((message) => down.deliver(message)),
+      onClose: () => down.close(),
       onData(chunk) {
-        for (const frame of reader.push(chunk)) {
+        const frames = conn.datagram ? reader.datagram(chunk) : reader.push(chunk);
+        if (frames === undefined) return conn.fail(`datagram of ${chunk.length} bytes ends inside a frame`);
+        for (const frame of frames) {
           if (frame === null) return conn.fail(`frame longer than ${conn.maxFrameBytes} bytes (limits.maxPacketBytes)`);
           if (frame.length < headerBytes) return conn.fail(`frame of ${frame.length} bytes is shorter than its ${headerBytes}-byte header`);
           const header = frame.subarray(0, headerBytes);
@@ -105,11 +139,13 @@ const protocol = {
             const id = header.subarray(idSpec.offset, idSpec.offset + idSpec.length);
             if (idBytes === undefined) {
               idBytes = Buffer.from(id);
+              down.identified(idBytes);
               const deviceId = deviceIdOf(header, idSpec);
               address = options.address.replaceAll('{deviceId}', deviceId);
-              void conn.identify(deviceId);
+              void identify(deviceId);
             } else if (!id.equals(idBytes)) return conn.fail(`device id changed from ${conn.clientId} to ${deviceIdOf(header, idSpec)} on one connection`);
           }
+          if (down.acknowledged(header, frame.subarray(headerBytes))) continue;
           conn.publish({ address: /** @type {string} */ (address), payload: frame.subarray(headerBytes), contentType }, (outcome) => {
             if (outcome.kind === 'accepted') answer(header, ack, options.ack.echoHeader);
             else if (nack && options.nack) answer(header, nack, options.nack.echoHeader);
@@ -127,5 +163,6 @@ export default {
   apiVersion: 1,
   setup(api) {
     api.registerStreamListener({ name: 'framed-tcp', schema, protocol });
+    api.registerStreamListener({ name: 'framed-udp', transport: 'udp', schema: udpSchema, protocol });
   },
 };

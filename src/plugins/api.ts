@@ -17,7 +17,7 @@ import type { Codec } from '../envelope/codec.js';
 import type { SchemaFragment } from '../config/catalog.js';
 import type { ListenerFactory } from '../listeners/listener.js';
 import type { StrategyFactory } from '../balancer/strategies/strategy.js';
-import type { StreamProtocol } from './stream-listener.js';
+import type { StreamProtocol } from './stream-contract.js';
 import type { AuthenticatorFactoryEntry } from '../security/gate.js';
 
 /** The plugin API version this gateway implements; a plugin declaring another one is refused. */
@@ -43,7 +43,7 @@ export interface PluginApi {
   readonly logger: Logger;
   /** A listener protocol: `listeners[].protocol: <name>`, its options under `listeners[].<name>`. */
   registerListener(contribution: ListenerContribution): void;
-  /** A listener for a byte-stream protocol over TCP; thinggate owns the sockets, limits and error isolation. */
+  /** A listener for a byte-stream protocol over TCP, or a datagram protocol over UDP; thinggate owns the sockets, limits and error isolation. */
   registerStreamListener(contribution: StreamListenerContribution): void;
   /** A codec, under its media type: routes name it in `decode` / `request.encode`, scripts reach it through `msg.decode()`. */
   registerCodec(contribution: CodecContribution): void;
@@ -66,6 +66,8 @@ export interface ListenerContribution {
 
 export interface StreamListenerContribution {
   readonly name: string;
+  /** `udp`: one socket, a protocol state machine per source address and port, each `onData` one datagram. Default `tcp`. */
+  readonly transport?: 'tcp' | 'udp';
   readonly schema?: SchemaFragment;
   /** One protocol state machine per connection. */
   readonly protocol: StreamProtocol;

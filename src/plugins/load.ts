@@ -21,6 +21,7 @@ import { PLUGIN_API_VERSION, type Plugin, type PluginApi } from './api.js';
 import { builtinRegistries } from './builtins.js';
 import { DuplicateRegistration, type LoadedPlugin, type Registries } from './registry.js';
 import { streamListener } from './stream-listener.js';
+import { datagramListener } from './datagram-listener.js';
 
 export interface LoadedConfig {
   readonly config: GatewayConfig;
@@ -94,7 +95,12 @@ async function loadPlugins(entries: readonly unknown[], registries: Registries, 
       },
       registerStreamListener: (c) => {
         registries.listeners.register(
-          { name: c.name, transport: 'tcp', ...(c.schema && { schema: c.schema }), create: streamListener(c.protocol) },
+          {
+            name: c.name,
+            transport: c.transport ?? 'tcp',
+            ...(c.schema && { schema: c.schema }),
+            create: c.transport === 'udp' ? datagramListener(c.protocol) : streamListener(c.protocol),
+          },
           plugin.name,
         );
         contributions.listeners.push(c.name);

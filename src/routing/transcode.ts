@@ -15,8 +15,11 @@ import type { CompiledRoute } from './route-table.js';
 
 const JSON_TYPE = 'application/json';
 
+/** What decoding needs of a route (a dry run builds just this). */
+export type CodecRoute = Pick<CompiledRoute, 'decoder' | 'codecs'>;
+
 /** The codec that reads this message on this route: the route's `decode`, else the one its content type names. */
-function decoderFor(env: Envelope, route: CompiledRoute): Codec | undefined {
+function decoderFor(env: Envelope, route: CodecRoute): Codec | undefined {
   return route.decoder ?? (env.contentType !== undefined ? route.codecs?.forContentType(env.contentType) : undefined);
 }
 
@@ -26,7 +29,7 @@ function decoderFor(env: Envelope, route: CompiledRoute): Codec | undefined {
  * made JSON-safe here (bytes as base64, big integers as strings), since it
  * crosses into the isolate as JSON.
  */
-export function withDecoded(env: Envelope, route: CompiledRoute): Envelope {
+export function withDecoded(env: Envelope, route: CodecRoute): Envelope {
   if (route.decoder === undefined && (env.contentType === undefined || decodedInIsolate(env.contentType))) return env;
   const codec = decoderFor(env, route);
   if (!codec) return env;

@@ -1,16 +1,20 @@
 /**
- * `thinggate script test SCRIPT --messages FILE [--json]`: runs a routing
- * script against sample messages and prints each decision; the script's
- * log lines go to stderr. Exit 0 when every message was handled, 1 when the script failed on any (or does not
+ * `thinggate script test SCRIPT --messages FILE [--config FILE] [--json]`:
+ * runs a routing script against sample messages and prints each decision;
+ * the script's log lines go to stderr. With `--config`, the configuration's
+ * plugins are loaded and its `scripts` section applies: payloads are decoded
+ * ahead of the script (`msg.decode()`) by the `decode` codec of the route
+ * running this script, else by the codec their content type names. Exit 0 when every message was handled, 1 when the script failed on any (or does not
  * compile), 2 on a usage error.
  */
 import { parseArgs } from 'node:util';
 import pino from 'pino';
 import type { Subcommand } from '../util/subcommand.js';
-import type { DryRunResult } from './dry-run.js';
+import { resolve } from 'node:path';
+import type { DryRunOptions, DryRunResult } from './dry-run.js';
 import { printable } from './printable.js';
 
-const USAGE = 'thinggate script test SCRIPT --messages FILE [--json]';
+const USAGE = 'thinggate script test SCRIPT --messages FILE [--config FILE] [--json]';
 
 export const scriptSubcommand: Subcommand = {
   usage: USAGE,
@@ -18,16 +22,18 @@ export const scriptSubcommand: Subcommand = {
     let script: string;
     let messages: string;
     let json: boolean;
+    let configFile: string | undefined;
     try {
       const { values, positionals } = parseArgs({
         args,
-        options: { messages: { type: 'string', short: 'm' }, json: { type: 'boolean', default: false } },
+        options: { messages: { type: 'string', short: 'm' }, config: { type: 'string', short: 'c' }, json: { type: 'boolean', default: false } },
         allowPositionals: true,
       });
       if (positionals[0] !== 'test' || positionals.length !== 2 || values.messages === undefined) throw new Error('expected: test SCRIPT --messages FILE');
       script = positionals[1]!;
       messages = values.messages;
       json = values.json ?? false;
+      configFile = values.config;
     } catch (err) {
       process.stderr.write(`thinggate script: ${(err as Error).message}\nusage: ${USAGE}\n`);
       return 2;
@@ -38,7 +44,8 @@ export const scriptSubcommand: Subcommand = {
     try {
       // ctx.log lines (and failure warnings) go to stderr as JSON lines; decisions to stdout.
       const logger = pino({ level: 'info', base: null }, pino.destination({ dest: 2, sync: true }));
-      results = await dryRun(script, loadSamples(messages), { logger });
+      const fromConfig = configFile === undefined ? {} : await configOptions(configFile, script);
+      results = await dryRun(script, loadSamples(messages), { logger, ...fromConfig });
     } catch (err) {
       process.stderr.write(`thinggate script: ${(err as Error).message}\n`);
       return 1;
@@ -54,6 +61,15 @@ export const scriptSubcommand: Subcommand = {
     return failed > 0 ? 1 : 0;
   },
 };
+
+/** The configuration's `scripts` section and codecs (its plugins loaded), as the route running `script` has them. */
+async function configOptions(file: string, script: string): Promise<Pick<DryRunOptions, 'scriptsConfig' | 'codecs'>> {
+  const { loadConfig } = await import('../plugins/load.js');
+  const { config, registries } = await loadConfig(file);
+  const codecs = registries.codecResolver(config.baseDir);
+  const route = config.routes.find((r) => r.script !== undefined && resolve(config.baseDir, r.script) === resolve(script));
+  return { scriptsConfig: config.scripts, codecs: { codecs, ...(route?.decode !== undefined && { decoder: codecs.resolve(route.decode) }) } };
+}
 
 function summary(r: DryRunResult): Record<string, unknown> {
   if (r.kind === 'connect') return { connect: r.sample.connect.clientId, admission: r.admission };

@@ -23,6 +23,9 @@ import { ScriptUnit } from './unit.js';
 import { ScriptThreads } from './thread.js';
 import type { ScriptFailure } from './errors.js';
 import { ConfigError } from '../errors.js';
+import type { GatewayConfig } from '../config/types.js';
+import { withDecoded, type CodecRoute } from '../routing/transcode.js';
+import { builtinRegistries } from '../plugins/builtins.js';
 
 /** Payload given as UTF-8 text, a JSON value, or base64 bytes. */
 export interface SamplePayload {
@@ -128,6 +131,13 @@ export function sampleEnvelope(s: SampleMessage): Envelope {
 export interface DryRunOptions {
   /** The `scripts` section to apply (defaults when absent). */
   readonly scripts?: Record<string, unknown>;
+  /** The validated `scripts` section of a configuration (takes the place of `scripts`). */
+  readonly scriptsConfig?: GatewayConfig['scripts'];
+  /**
+   * Codecs, as a route has them: the payload is decoded ahead of the script (`msg.decode()`)
+   * by `decoder`, else by the codec its content type names. Default: the built-in codecs.
+   */
+  readonly codecs?: CodecRoute;
   readonly logger?: Logger;
   /** Clock for `ctx.now()`; default the sample's receivedAt or the wall clock. */
   readonly now?: () => number;
@@ -135,11 +145,14 @@ export interface DryRunOptions {
 
 /** Runs each sample through the script, in order, sharing one isolate and one state store. */
 export async function dryRun(script: string, samples: readonly Sample[], options: DryRunOptions = {}): Promise<DryRunResult[]> {
-  const config = parseConfig({ listeners: [], pools: [], routes: [], scripts: { ...options.scripts, watch: false } }, { env: {} });
+  const scripts = options.scriptsConfig
+    ? { ...options.scriptsConfig, watch: false }
+    : parseConfig({ listeners: [], pools: [], routes: [], scripts: { ...options.scripts, watch: false } }, { env: {} }).scripts;
+  const codecs = options.codecs ?? { codecs: builtinRegistries().codecResolver(process.cwd()) };
   const unit = await ScriptUnit.create({
     name: script,
     absPath: resolve(script),
-    config: config.scripts,
+    config: scripts,
     logger: options.logger ?? pino({ level: 'silent' }),
     metrics: new Metrics(),
     threads: new ScriptThreads(1),
@@ -161,7 +174,7 @@ export async function dryRun(script: string, samples: readonly Sample[], options
         out.push({ kind: 'connect', sample: s, admission: (await unit.onConnect(client)) ?? { ok: true } });
         continue;
       }
-      const envelope = sampleEnvelope(s);
+      const envelope = withDecoded(sampleEnvelope(s), codecs);
       const r = await unit.onMessage(envelope);
       if (!r.ok) {
         out.push({ kind: 'message', sample: s, envelope, ok: false, code: r.code, reason: r.reason });

@@ -13,6 +13,7 @@ import { builtinRegistries } from '../../src/plugins/builtins.js';
 const root = join(import.meta.dirname, '../..');
 const PLUGIN_LISTENERS: Record<string, { use: string; options: Record<string, unknown> }> = {
   'framed-tcp': { use: join(root, 'plugins/framed-tcp'), options: { framing: { type: 'delimiter' }, address: 'x/{deviceId}' } },
+  'framed-udp': { use: join(root, 'plugins/framed-tcp'), options: { address: 'x/{deviceId}' } },
   lines: { use: join(root, 'test/fixtures/plugins/lines.mjs'), options: {} },
 };
 const BUILTIN = builtinRegistries()
@@ -61,7 +62,7 @@ describe.each([...BUILTIN, ...Object.keys(PLUGIN_LISTENERS)])('listener contract
     const port = l.address()!.port;
     await l.stop({ drain: false });
     await l.stop({ drain: false });
-    if (protocol === 'coap') return; // UDP: nothing to refuse a connection
+    if (protocol === 'coap' || protocol === 'framed-udp') return; // UDP: nothing to refuse a connection
     const refused = await new Promise<boolean>((resolve) =>
       connect(port, '127.0.0.1')
         .once('error', () => resolve(true))

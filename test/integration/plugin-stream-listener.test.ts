@@ -1,13 +1,16 @@
 /**
  * A plugin's stream listener end to end: a TCP client speaks the fixture's
  * line protocol, its messages reach a real back-end, and a plugin that throws
- * closes only the connection it was serving.
+ * closes only the connection it was serving. Southbound, messages reach an
+ * admitted connection through the plugin's `deliver` and settle exactly once.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { TestBackend } from '../helpers/backend.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { tcpClient } from '../helpers/tcp-client.js';
+import { until } from '../helpers/run.js';
+import type { DeviceMessage } from '../../src/devices/registry.js';
 
 const fixtures = join(import.meta.dirname, '../fixtures/plugins');
 
@@ -58,5 +61,50 @@ describe('plugin stream listener', () => {
     expect(await gw.guardEvents('plugin-error', 'lines')).toBe(2);
     expect(gw.logs.some((l) => String(l.msg).includes('plugin listener failed in onData'))).toBe(true);
     good.socket.destroy();
+  });
+
+  /** A message toward devices on `topic` whose settlements are recorded. */
+  const southbound = (topic: string, payload: string): { message: DeviceMessage; settled: Array<[boolean, string?]> } => {
+    const settled: Array<[boolean, string?]> = [];
+    const message: DeviceMessage = { topic, payload: Buffer.from(payload), qos: 1, retain: false, onSettled: (ok, reason) => settled.push([ok, reason]) };
+    return { message, settled };
+  };
+
+  it('delivers to an admitted connection through the plugin and settles once written', async () => {
+    const c = await tcpClient(gw.port('lines'));
+    c.socket.write('dev-1\n');
+    await until(() => gw.gateway.devices.wants('dev-1', 'text/dev-1/in'));
+    const m = southbound('text/dev-1/in', 'light on');
+    expect(gw.gateway.devices.publish(m.message).delivered).toBe(1);
+    await c.until((d) => d.toString().includes('> light on\n'));
+    await until(() => m.settled.length === 1);
+    expect(m.settled).toEqual([[true, undefined]]);
+    c.socket.destroy();
+    await until(() => gw.gateway.devices.lookup('dev-1') === undefined);
+  });
+
+  it('closes the older connection of a client id that connects again', async () => {
+    const first = await tcpClient(gw.port('lines'));
+    first.socket.write('dev-2\n');
+    await until(() => gw.gateway.devices.lookup('dev-2') !== undefined);
+    const second = await tcpClient(gw.port('lines'));
+    second.socket.write('dev-2\n');
+    await first.closed();
+    await until(() => gw.gateway.devices.wants('dev-2', 'text/dev-2/in'));
+    gw.gateway.devices.publish(southbound('text/dev-2/in', 'to the new one').message);
+    await second.until((d) => d.toString().includes('> to the new one\n'));
+    second.socket.destroy();
+  });
+
+  it('closes a connection whose deliver throws; the message stays with the caller', async () => {
+    const c = await tcpClient(gw.port('lines'));
+    c.socket.write('dev-3\n');
+    await until(() => gw.gateway.devices.wants('dev-3', 'text/dev-3/in'));
+    const m = southbound('text/dev-3/in', 'explode');
+    expect(gw.gateway.devices.publish(m.message).delivered).toBe(0);
+    await c.closed();
+    expect(m.settled).toEqual([]);
+    expect(await gw.guardEvents('plugin-error', 'lines')).toBe(1);
+    await until(() => gw.gateway.devices.lookup('dev-3') === undefined);
   });
 });

@@ -1,10 +1,13 @@
 #!/usr/bin/env node
 /**
  * A device simulator for the worked example: connects, sends `count` telemetry
- * frames and waits for each acknowledgement.
- *   node simulator.mjs [--host 127.0.0.1] [--port 7000] [--device 0a1b2c3d4e5f] [--count 5]
+ * frames and waits for each acknowledgement. With --stay it then stays
+ * connected, prints each command frame the gateway sends and acknowledges it
+ * (header echoed, then 0x06). With --udp the frames go as datagrams, one frame each.
+ *   node simulator.mjs [--host 127.0.0.1] [--port 7000] [--device 0a1b2c3d4e5f] [--count 5] [--stay | --udp]
  */
-import { connect } from 'node:net';
+import { createSocket } from 'node:dgram';
+import { connect, isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
 
@@ -24,57 +27,133 @@ export function telemetryFrame(device, seq, celsius, humidity, battery) {
 }
 
 /**
- * Splits acknowledgement frames: [{ device, seq, ok }] (0x06 ack, 0x15 nack).
+ * Splits the frames the gateway sent: [{ device, seq, body }]; `rest` is an incomplete last frame.
  * @param {Buffer} bytes
  */
-export function parseAnswers(bytes) {
-  /** @type {Array<{ device: string, seq: number, ok: boolean }>} */
-  const out = [];
+export function splitFrames(bytes) {
+  /** @type {Array<{ device: string, seq: number, body: Buffer }>} */
+  const frames = [];
   let at = 0;
   while (bytes.length - at >= 2) {
     const len = bytes.readUInt16BE(at);
     if (bytes.length - at - 2 < len) break;
     const frame = bytes.subarray(at + 2, at + 2 + len);
-    out.push({ device: frame.subarray(0, 6).toString('hex'), seq: frame.readUInt16BE(6), ok: frame[8] === 0x06 });
+    frames.push({ device: frame.subarray(0, 6).toString('hex'), seq: frame.readUInt16BE(6), body: frame.subarray(8) });
     at += 2 + len;
   }
-  return out;
+  return { frames, rest: bytes.subarray(at) };
 }
 
 /**
- * Sends `count` frames (all at once) and resolves with the answers once all came.
- * @param {{ host?: string, port: number, device?: string, count?: number, timeoutMs?: number }} o
+ * The acknowledgement frames among them: [{ device, seq, ok }] (0x06 ack, 0x15 nack).
+ * @param {Buffer} bytes
+ */
+export function parseAnswers(bytes) {
+  return splitFrames(bytes)
+    .frames.filter((f) => f.body.length === 1)
+    .map((f) => ({ device: f.device, seq: f.seq, ok: f.body[0] === 0x06 }));
+}
+
+/**
+ * A device acknowledging a command frame: u16 length | device id | the frame's sequence | 0x06.
+ * @param {string} device @param {number} seq
+ */
+export function commandAck(device, seq) {
+  const f = Buffer.alloc(2 + 8 + 1);
+  f.writeUInt16BE(9, 0);
+  Buffer.from(device, 'hex').copy(f, 2);
+  f.writeUInt16BE(seq, 8);
+  f[10] = 0x06;
+  return f;
+}
+
+/**
+ * A device that stays connected: sends one telemetry frame (which identifies it), then hands every
+ * command frame (a body longer than one byte) to `onCommand`, and acknowledges it unless `ack` is false.
+ * @param {{ host?: string, port: number, device?: string, ack?: boolean, onCommand?: (c: { seq: number, body: Buffer }) => void }} o
+ */
+export function commandDevice({ host = '127.0.0.1', port, device = '0a1b2c3d4e5f', ack = true, onCommand = () => {} }) {
+  const socket = connect(port, host);
+  /** @type {Buffer} */
+  let received = Buffer.alloc(0);
+  /** @type {Array<{ seq: number, body: Buffer }>} */
+  const commands = [];
+  socket.on('error', () => socket.destroy());
+  socket.on('connect', () => socket.write(telemetryFrame(device, 1, 21, 40, 80)));
+  socket.on('data', (chunk) => {
+    const { frames, rest } = splitFrames(Buffer.concat([received, /** @type {Buffer} */ (chunk)]));
+    received = Buffer.from(rest);
+    for (const f of frames) {
+      if (f.body.length <= 1) continue; // the gateway's answer to telemetry
+      const c = { seq: f.seq, body: Buffer.from(f.body) };
+      commands.push(c);
+      onCommand(c);
+      if (ack) socket.write(commandAck(device, f.seq));
+    }
+  });
+  return { socket, commands, close: () => socket.destroy() };
+}
+
+/**
+ * Sends `count` frames (all at once) and resolves with the answers once all came. With `udp`,
+ * each frame is one datagram (the same length-prefixed frame) and answers come back as datagrams.
+ * @param {{ host?: string, port: number, device?: string, count?: number, timeoutMs?: number, udp?: boolean }} o
  * @returns {Promise<ReturnType<typeof parseAnswers>>}
  */
-export function runDevice({ host = '127.0.0.1', port, device = '0a1b2c3d4e5f', count = 5, timeoutMs = 10_000 }) {
+export function runDevice({ host = '127.0.0.1', port, device = '0a1b2c3d4e5f', count = 5, timeoutMs = 10_000, udp = false }) {
+  /** @type {Buffer[]} */
+  const frames = [];
+  for (let seq = 1; seq <= count; seq++) frames.push(telemetryFrame(device, seq, 20 + seq / 10, 45.5, 90));
   return new Promise((resolve, reject) => {
-    const socket = connect(port, host);
     /** @type {Buffer} */
     let received = Buffer.alloc(0);
+    /** @type {() => void} */
+    let close;
     const timer = setTimeout(() => {
-      socket.destroy();
+      close();
       reject(new Error(`only ${parseAnswers(received).length} of ${count} answers within ${timeoutMs} ms`));
     }, timeoutMs);
-    socket.on('error', reject);
-    socket.on('connect', () => {
-      const frames = [];
-      for (let seq = 1; seq <= count; seq++) frames.push(telemetryFrame(device, seq, 20 + seq / 10, 45.5, 90));
-      socket.write(Buffer.concat(frames));
-    });
-    socket.on('data', (chunk) => {
-      received = Buffer.concat([received, /** @type {Buffer} */ (chunk)]);
+    const onData = (/** @type {Buffer} */ chunk) => {
+      received = Buffer.concat([received, chunk]);
       const answers = parseAnswers(received);
-      if (answers.length >= count) {
-        clearTimeout(timer);
-        socket.end();
-        resolve(answers);
-      }
-    });
+      if (answers.length < count) return;
+      clearTimeout(timer);
+      close();
+      resolve(answers);
+    };
+    if (udp) {
+      const socket = createSocket(isIP(host) === 6 ? 'udp6' : 'udp4');
+      close = () => socket.close();
+      socket.on('error', reject);
+      socket.on('message', onData);
+      for (const f of frames) socket.send(f, port, host);
+      return;
+    }
+    const socket = connect(port, host);
+    close = () => socket.end();
+    socket.on('error', reject);
+    socket.on('connect', () => socket.write(Buffer.concat(frames)));
+    socket.on('data', onData);
   });
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  const { values } = parseArgs({ options: { host: { type: 'string' }, port: { type: 'string' }, device: { type: 'string' }, count: { type: 'string' } } });
-  const answers = await runDevice({ host: values.host, port: Number(values.port ?? 7000), device: values.device, count: Number(values.count ?? 5) });
-  for (const a of answers) console.log(`frame ${a.seq}: ${a.ok ? 'acknowledged' : 'refused'}`);
+  const { values } = parseArgs({
+    options: {
+      host: { type: 'string' },
+      port: { type: 'string' },
+      device: { type: 'string' },
+      count: { type: 'string' },
+      stay: { type: 'boolean' },
+      udp: { type: 'boolean' },
+    },
+  });
+  const target = { host: values.host, port: Number(values.port ?? 7000), device: values.device };
+  if (values.stay) {
+    const onCommand = (/** @type {{ seq: number, body: Buffer }} */ c) => console.log(`command ${c.seq}: ${c.body.toString('hex')} (acknowledged)`);
+    commandDevice({ ...target, onCommand }).socket.on('close', () => process.exit(0));
+  } else {
+    const answers = await runDevice({ ...target, count: Number(values.count ?? 5), udp: values.udp ?? false });
+    for (const a of answers) console.log(`frame ${a.seq}: ${a.ok ? 'acknowledged' : 'refused'}`);
+  }
 }

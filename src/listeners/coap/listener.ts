@@ -9,23 +9,14 @@ import { isIP } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import type { DeviceMessage } from '../../devices/registry.js';
 import { COAP_DEFAULTS } from '../../config/sections/listener-coap.js';
-import { ThinggateError } from '../../errors.js';
 import { loadDtlsMaterial } from '../../security/dtls/material.js';
 import type { ConnectionInfo, Listener, ListenerContext, ListenerStats } from '../listener.js';
+import { bindUdp, literalLookup } from '../listen.js';
 import { CoapsTransport } from './coaps.js';
 import { CoapCore } from './core.js';
 import { onDatagram } from './handle-datagram.js';
 import { ObserveManager } from './observe.js';
 import { CoapCommandPolls } from './command-poll.js';
-
-/**
- * Destinations are always the literal addresses datagrams came from: answer
- * the lookup synchronously instead of through dns.lookup's deferred
- * callback on every send.
- */
-function literalLookup(address: string, _family: unknown, callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void): void {
-  callback(null, address, isIP(address) || 4);
-}
 
 /** How often expired exchanges, transfers and idle sources are swept. */
 const SWEEP_INTERVAL_MS = 5000;
@@ -83,15 +74,7 @@ export class CoapListener implements Listener {
         this.context.logger.error({ err, remoteAddress: rinfo.address }, 'coap datagram handling failed');
       }
     });
-    await new Promise<void>((resolve, reject) => {
-      const onError = (err: Error): void =>
-        reject(new ThinggateError('TG_ERR_LISTEN', `listener '${this.name}': cannot bind udp ${host}:${port}: ${err.message}`, { cause: err }));
-      socket.once('error', onError);
-      socket.bind(port, host, () => {
-        socket.off('error', onError);
-        resolve();
-      });
-    });
+    await bindUdp(socket, this.name, host, port);
     this.sizeReceiveBuffer(socket);
     socket.on('error', (err) => this.context.logger.warn({ err }, 'coap socket error'));
     this.socket = socket;
