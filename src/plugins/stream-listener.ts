@@ -43,7 +43,13 @@ class StreamListener implements Listener, PeerHost {
   ) {
     this.name = context.config.name;
     this.protocol = context.config.protocol as Protocol;
-    this.accepts = new AcceptGuard({ listener: this.name, limits: context.config.limits, guard: context.guard, hello: { name: 'first frame' }, proxyProtocol: context.config.proxyProtocol });
+    this.accepts = new AcceptGuard({
+      listener: this.name,
+      limits: context.config.limits,
+      guard: context.guard,
+      hello: { name: 'first frame' },
+      proxyProtocol: context.config.proxyProtocol,
+    });
   }
 
   async start(): Promise<void> {
