@@ -17,7 +17,7 @@ import type { DeviceMessage, DeviceRegistry, QoS, Subscriber } from '../../devic
 import { coapFormatForMediaType } from '../../envelope/index.js';
 import type { CoapOption } from './codec.js';
 import * as C from './codes.js';
-import type { CoapCore, RequestContext } from './core.js';
+import type { RequestContext, ResponseSpec } from './types.js';
 import { OPT, uint } from './options.js';
 
 /** The resource a device GETs for its next command. */
@@ -26,6 +26,14 @@ export const POLL_ADDRESS = 'commands';
 export const MAX_WAIT_SECONDS = 60;
 /** A poll without `wait` is held this long: the mailbox answers asynchronously (a remote store needs a round trip). */
 const GRACE_MS = 250;
+
+/** What polls need of the listener's core (core.ts): answering a request, now or as a separate response. */
+export interface PollResponder {
+  readonly name: string;
+  readonly separate: { add(ctx: RequestContext, now: number): void };
+  goSeparate(ctx: RequestContext): void;
+  respond(ctx: RequestContext, spec: ResponseSpec, held?: undefined, outcome?: (r: 'ack' | 'rst' | 'timeout' | 'cancelled' | 'sent') => void): void;
+}
 
 class CoapPoll implements Subscriber {
   answered = false;
@@ -57,7 +65,7 @@ export class CoapCommandPolls {
   private readonly waiting = new Map<string, CoapPoll>();
 
   constructor(
-    private readonly core: CoapCore,
+    private readonly core: PollResponder,
     private readonly devices: DeviceRegistry,
   ) {}
 
