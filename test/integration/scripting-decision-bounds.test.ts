@@ -76,7 +76,7 @@ scripts: { threads: ${threads}, timeoutMs: 2000, watch: false, throttle: { failu
     gw = startCli(join(dir, 'gw.yaml'));
     const port = await listenerPort(gw);
     c = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { protocolVersion: 5, clientId: `bounds-${threads}`, reconnectPeriod: 0 });
-  }, 30_000);
+  }, 90_000); // a process start: many seconds on a loaded host
 
   afterAll(async () => {
     c?.end(true);
