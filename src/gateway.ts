@@ -121,6 +121,7 @@ export class Gateway implements AdminContext {
       config: config.guard,
       stateDir: banDir,
       banStore: this.node.state.bans,
+      ...(config.state.backend === 'redis' && { sharedCounters: this.node.state.counters }),
       load: () => ({ connections: this.openConnections(), inflight: this.pipeline?.inflightCount ?? 0 }),
     });
     this.events = new EventLog(config.admin?.eventBuffer ?? 500);

@@ -12,8 +12,8 @@ import { randomBytes } from 'node:crypto';
 import type { BanStore, StoredBan } from '../state/bans.js';
 import { FileBanStore } from '../state/embedded/bans.js';
 
-export type BanKind = 'ip' | 'cidr' | 'clientId' | 'principal';
-export const BAN_KINDS: readonly BanKind[] = ['ip', 'cidr', 'clientId', 'principal'];
+export type BanKind = 'ip' | 'cidr' | 'clientId' | 'principal' | 'certFingerprint';
+export const BAN_KINDS: readonly BanKind[] = ['ip', 'cidr', 'clientId', 'principal', 'certFingerprint'];
 
 export interface Ban {
   readonly id: string;
@@ -40,18 +40,34 @@ export interface BanSubject {
   readonly remoteAddress?: string;
   readonly clientId?: string;
   readonly principal?: string;
+  /** SHA-256 fingerprint of the verified client certificate (TlsInfo.peer.fingerprint256). */
+  readonly certFingerprint?: string;
 }
 
 /** Why a ban value is unusable, or undefined when it is fine. */
 export function banValueProblem(kind: BanKind, value: string): string | undefined {
   if (value.length === 0) return 'value is empty';
   if (kind === 'ip' && isIP(value) === 0) return `'${value}' is not an IP address`;
+  if (kind === 'certFingerprint' && !/^[0-9a-f]{64}$/i.test(value.replaceAll(':', '')))
+    return `'${value}' is not a SHA-256 certificate fingerprint (64 hex digits, colons allowed)`;
   if (kind === 'cidr') {
     const m = /^([^/]+)\/(\d{1,3})$/.exec(value);
     const family = m ? isIP(m[1]!) : 0;
     if (!m || family === 0 || Number(m[2]) > (family === 4 ? 32 : 128)) return `'${value}' is not an address prefix (a.b.c.d/n or v6/n)`;
   }
   return undefined;
+}
+
+/** A ban's value as matched: a plain address for `ip`, a fingerprint as node prints it (`AB:CD:…`). */
+function canonical(kind: BanKind, value: string): string {
+  if (kind === 'ip') return plainAddress(value);
+  if (kind === 'certFingerprint') return fingerprintOf(value);
+  return value;
+}
+
+/** Upper-case hex pairs joined by colons, as TLSSocket.getPeerCertificate().fingerprint256. */
+function fingerprintOf(value: string): string {
+  return (value.replaceAll(':', '').toUpperCase().match(/../g) ?? []).join(':');
 }
 
 /** `::ffff:a.b.c.d` (an IPv4 peer on a dual-stack socket) is a.b.c.d. */
@@ -101,7 +117,7 @@ export class BanList {
     this.statics = bans.map((b, i) => ({
       id: `config-${i}`,
       kind: b.kind,
-      value: b.kind === 'ip' ? plainAddress(b.value) : b.value,
+      value: canonical(b.kind, b.value),
       reason: b.reason,
       source: 'config',
       createdAt: t,
@@ -115,7 +131,7 @@ export class BanList {
     const ban: Ban = {
       id: randomBytes(6).toString('hex'),
       kind: input.kind,
-      value: input.kind === 'ip' ? plainAddress(input.value) : input.value,
+      value: canonical(input.kind, input.value),
       reason: input.reason,
       source: input.source,
       createdAt: t,
@@ -161,6 +177,7 @@ export class BanList {
       ['ip', address],
       ['clientId', subject.clientId],
       ['principal', subject.principal],
+      ['certFingerprint', subject.certFingerprint],
     ];
     for (const [kind, value] of names) {
       if (value === undefined) continue;

@@ -20,6 +20,8 @@ import { listenerLimits } from './listener-limits.js';
 import { PeerWatch, type WatchedPeer } from './peer-watch.js';
 import { OVERLOAD_LEVEL, OverloadMonitor, type LoadCounts, type OverloadSample, type OverloadState } from './overload.js';
 import type { BanStore } from '../state/bans.js';
+import type { Counters } from '../state/counters.js';
+import { sharedRateCounters } from './shared-rate-counter.js';
 
 export interface SecurityEvent {
   /** Short machine name: 'malformed-packet', 'protocol-error', 'oversize', 'flood', 'slow-client', 'connection-limit', 'tls-handshake-failure', 'auth-failure', ... */
@@ -49,8 +51,10 @@ export interface GuardOptions {
   readonly banStore?: BanStore;
   /** Injected clock (unit tests). */
   readonly now?: () => number;
-  /** Where token buckets live; default in-process ({@link embeddedRateCounters}). */
+  /** Where token buckets live; default in-process ({@link embeddedRateCounters}), or shared through `sharedCounters`. */
   readonly counters?: RateCounterFactory;
+  /** The state layer's shared counters (Redis backend): rate limits then count across nodes, approximately (shared-rate-counter.ts). */
+  readonly sharedCounters?: Counters;
   /** Injected overload measurements (unit tests); default the process's event loop and heap. */
   readonly overloadSample?: () => OverloadSample;
   /** The gateway's open connections and messages in flight, for the overload watermarks on them. */
@@ -108,6 +112,7 @@ export class Guard {
   private readonly flaps: FlapDetector;
   private connectRate: RateCounter;
   private readonly counters: RateCounterFactory;
+  private readonly stopShared: (() => void) | undefined;
   private config: GuardConfig;
   private isExempt: (address: string) => boolean;
   private readonly throttles: Counter<'listener' | 'resource' | 'scope'>;
@@ -131,7 +136,9 @@ export class Guard {
     this.config = options.config ?? GUARD_OFF;
     this.scorer = new Scorer(this.config.scoring, now);
     this.flaps = new FlapDetector(this.config.flapping, now);
-    this.counters = options.counters ?? embeddedRateCounters(now);
+    const shared = options.sharedCounters && !options.counters ? sharedRateCounters(options.sharedCounters, now) : undefined;
+    this.stopShared = shared?.stop;
+    this.counters = options.counters ?? shared?.factory ?? embeddedRateCounters(now);
     this.connectRate = this.connectCounter();
     this.isExempt = prefixMatcher(this.config.exempt);
     const overloadState = metrics.gauge(
@@ -417,6 +424,7 @@ export class Guard {
   /** Stops following the ban store (gateway stop). */
   close(): void {
     this.bans.close();
+    this.stopShared?.();
   }
 
   private summarise(s: RepeatSummary): void {

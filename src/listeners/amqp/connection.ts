@@ -170,7 +170,10 @@ export class AmqpConnection implements MessagePathConnection {
     this.peerId = typeof open.container_id === 'string' && open.container_id.length > 0 ? open.container_id : this.id;
     this.logger = this.logger.child({ clientId: this.peerId });
     const guard = this.deps.ctx.guard;
-    if (guard.refuseClient(this.deps.ctx.config.name, { remoteAddress: this.remoteAddress, clientId: this.clientId })) {
+    const certFingerprint = this.tls?.peer?.fingerprint256;
+    if (
+      guard.refuseClient(this.deps.ctx.config.name, { remoteAddress: this.remoteAddress, clientId: this.clientId, ...(certFingerprint && { certFingerprint }) })
+    ) {
       // Refused as an authentication failure is: open, then close with the error (AMQP 1.0 §2.4.1).
       this.closeWithError('amqp:unauthorized-access', 'banned');
       return;

@@ -39,8 +39,10 @@ export async function onRequest(core: HttpCore, req: IncomingMessage, res: Serve
   const remoteAddress = socket.remoteAddress ?? 'unknown';
   const idHeader = req.headers[core.options.clientIdHeader];
   const clientId = (Array.isArray(idHeader) ? idHeader[0] : idHeader) || remoteAddress;
-  if (core.banned({ remoteAddress, clientId })) return send(core, res, errorAnswer(403, 'TG_ERR_BANNED', 'banned'));
   const tls = tlsInfoOf(socket);
+  const certFingerprint = tls?.peer?.fingerprint256;
+  if (core.banned({ remoteAddress, clientId, ...(certFingerprint && { certFingerprint }) }))
+    return send(core, res, errorAnswer(403, 'TG_ERR_BANNED', 'banned'));
   const admission = await admit(core, req, socket, clientId, tls);
   if (!admission.ok) {
     const status = admission.status;

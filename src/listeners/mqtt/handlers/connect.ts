@@ -125,9 +125,14 @@ function checkOverload(c: MqttSession): boolean {
   return c.shared.ctx.guard.refuseOverloaded(c.listener) ? refuse(c, RC.SERVER_BUSY, V3_CONNACK.SERVER_UNAVAILABLE, 'server busy') : true;
 }
 
-/** A banned client id or address: CONNACK 0x8A Banned (v5), 0x05 Not authorized (3.1.1, which has no such code). */
+/** A banned client id, address or client certificate: CONNACK 0x8A Banned (v5), 0x05 Not authorized (3.1.1, which has no such code). */
 function checkBan(c: MqttSession, cx: ConnectContext): boolean {
-  const ban = c.shared.ctx.guard.refuseClient(c.listener, { remoteAddress: c.remote.address, clientId: cx.clientId });
+  const certFingerprint = c.remote.tls?.peer?.fingerprint256;
+  const ban = c.shared.ctx.guard.refuseClient(c.listener, {
+    remoteAddress: c.remote.address,
+    clientId: cx.clientId,
+    ...(certFingerprint && { certFingerprint }),
+  });
   return ban ? refuse(c, RC.BANNED, V3_CONNACK.NOT_AUTHORIZED, 'banned') : true;
 }
 
