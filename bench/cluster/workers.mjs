@@ -21,7 +21,10 @@ import { scenarios } from '../scenarios/cluster.mjs';
 const ROUNDS = Number(process.argv[2] ?? 3);
 const p = PROFILES.full;
 const arms = { 1: scenarios[0], 2: scenarios[1] };
-const load = () => loadavg().map((x) => x.toFixed(2)).join(' ');
+const load = () =>
+  loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ');
 const log = (line) => process.stdout.write(`${line}\n`);
 
 /** One round of one arm: warm-up, then the saturation phase whose figures count. */

@@ -84,7 +84,14 @@ function readHeader(socket: Socket, trusted: boolean, options: ProxyProtocolOpti
   };
   const onEnd = (): void => {
     stop();
-    if (trusted) options.guard.report({ kind: 'proxy-protocol', listener: options.listener, remoteAddress: peer, clause: 'PROXY-2', detail: `closed after ${buf.length} bytes of a PROXY header` });
+    if (trusted)
+      options.guard.report({
+        kind: 'proxy-protocol',
+        listener: options.listener,
+        remoteAddress: peer,
+        clause: 'PROXY-2',
+        detail: `closed after ${buf.length} bytes of a PROXY header`,
+      });
     socket.destroy();
   };
   const onError = (): void => {

@@ -79,7 +79,13 @@ class StreamListener implements Listener {
   ) {
     this.name = context.config.name;
     this.protocol = context.config.protocol;
-    this.accepts = new AcceptGuard({ listener: this.name, limits: context.config.limits, guard: context.guard, hello: { name: 'first frame' }, proxyProtocol: context.config.proxyProtocol });
+    this.accepts = new AcceptGuard({
+      listener: this.name,
+      limits: context.config.limits,
+      guard: context.guard,
+      hello: { name: 'first frame' },
+      proxyProtocol: context.config.proxyProtocol,
+    });
   }
 
   async start(): Promise<void> {

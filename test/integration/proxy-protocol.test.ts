@@ -79,7 +79,9 @@ function mqttFrom(localAddress: string, port: number, clientId: string, tls = fa
 }
 
 async function connectionOf(listener: string, clientId: string): Promise<{ remoteAddress: string } | undefined> {
-  const body = (await (await bed.api(`/api/v1/connections?listener=${listener}&clientId=${clientId}`)).json()) as { connections: Array<{ remoteAddress: string }> };
+  const body = (await (await bed.api(`/api/v1/connections?listener=${listener}&clientId=${clientId}`)).json()) as {
+    connections: Array<{ remoteAddress: string }>;
+  };
   return body.connections[0];
 }
 

@@ -147,7 +147,9 @@ export class RedisPresence implements Presence {
   async holder(clientId: string): Promise<Holder | undefined> {
     const l = this.link;
     try {
-      const r = (await l.cmd.eval(HOLDER, 3, l.key('dev', clientId), l.key('nodes'), l.key('pr', clientId), this.nodeTtlMs, this.nodeId)) as [string, string | null] | null;
+      const r = (await l.cmd.eval(HOLDER, 3, l.key('dev', clientId), l.key('nodes'), l.key('pr', clientId), this.nodeTtlMs, this.nodeId)) as
+        | [string, string | null]
+        | null;
       if (!r) return undefined;
       return r[1] === null ? { node: r[0] } : { node: r[0], principal: r[1] };
     } catch (err) {

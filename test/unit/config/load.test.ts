@@ -75,7 +75,10 @@ describe('configuration loading', () => {
     expect(problems.some((p) => p.startsWith('gw.yaml: /listeners/2/proxyProtocol/trustedFrom/0:'))).toBe(true);
     expect(problems.some((p) => p.startsWith('gw.yaml: /listeners/2/proxyProtocol/trustedFrom/1:'))).toBe(true);
     expect(problems.some((p) => p.startsWith('gw.yaml: /listeners/3/proxyProtocol/trustedFrom: name at least one'))).toBe(true);
-    const ok = parseConfig({ ...minimal(), listeners: [{ name: 'm', protocol: 'mqtt', port: 0, proxyProtocol: { trustedFrom: ['10.0.0.0/8'] } }] }, { source: 'gw.yaml', env: {} });
+    const ok = parseConfig(
+      { ...minimal(), listeners: [{ name: 'm', protocol: 'mqtt', port: 0, proxyProtocol: { trustedFrom: ['10.0.0.0/8'] } }] },
+      { source: 'gw.yaml', env: {} },
+    );
     expect(ok.listeners[0]!.proxyProtocol).toEqual({ enabled: true, trustedFrom: ['10.0.0.0/8'] });
   });
 
