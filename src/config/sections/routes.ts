@@ -95,11 +95,11 @@ export const routeSchema = {
         method: { type: 'string', pattern: '^[A-Za-z]+$' },
         tlsFingerprint: {
           anyOf: [
-            { type: 'string', pattern: '^([0-9a-f]{32}|[tqd][0-9s][0-9][di][0-9]{4}[0-9a-z]{0,2}_[0-9a-f]{12}_[0-9a-f]{12})$' },
+            { type: 'string', pattern: '^([0-9a-f]{32}|[tqd]([0-9s][0-9]|d[1-3])[di][0-9]{4}[0-9a-z]{0,2}_[0-9a-f]{12}_[0-9a-f]{12})$' },
             {
               type: 'array',
               minItems: 1,
-              items: { type: 'string', pattern: '^([0-9a-f]{32}|[tqd][0-9s][0-9][di][0-9]{4}[0-9a-z]{0,2}_[0-9a-f]{12}_[0-9a-f]{12})$' },
+              items: { type: 'string', pattern: '^([0-9a-f]{32}|[tqd]([0-9s][0-9]|d[1-3])[di][0-9]{4}[0-9a-z]{0,2}_[0-9a-f]{12}_[0-9a-f]{12})$' },
             },
           ],
         },

@@ -5,6 +5,7 @@
  * ClientKeyExchange / Certificate / CertificateVerify / Finished, answers with
  * ChangeCipherSpec and Finished, then carries application data.
  */
+import type { ClientHelloFingerprint } from '../client-hello.js';
 import { createECDH, randomBytes, timingSafeEqual, type ECDH, type X509Certificate } from 'node:crypto';
 import type { TlsInfo } from '../../envelope/index.js';
 import { deriveCiphers, type CipherSuite, type RecordCipher } from './cipher.js';
@@ -53,6 +54,8 @@ export class DtlsSession {
   lastSeen: number;
   /** Handshake facts once established (envelope `tls`). */
   facts?: TlsInfo;
+  /** JA4/JA3 of the client's ClientHello (set by the server). */
+  fingerprint?: ClientHelloFingerprint;
   private readonly writeSeq = [0, 0];
   private readonly reassembler: Reassembler;
   private readonly transcript: Buffer[] = [];
@@ -330,6 +333,7 @@ export class DtlsSession {
       ...(peer && { peer, peerSubject: peer.subject, peerFingerprint256: peer.fingerprint256, peerVerified: true }),
       ...(cn !== undefined && { peerCommonName: cn }),
       ...(c?.subjectAltName && { peerAltNames: c.subjectAltName }),
+      ...(this.fingerprint && { ja4: this.fingerprint.ja4, ja3: this.fingerprint.ja3 }),
     };
   }
 }
