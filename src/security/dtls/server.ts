@@ -11,9 +11,10 @@ import { SUITES, type CipherSuite } from './cipher.js';
 import { CookieJar } from './cookie.js';
 import { HS, Reassembler, encodeHandshake, parseFragments } from './handshake.js';
 import { fingerprint, parseDtlsClientHello } from '../client-hello.js';
-import { helloVerifyRequest, offersDtls12, offersEcdsaSha256, offersNullCompression, offersP256, parseClientHello, type ClientHello } from './hello.js';
+import { EXT, helloVerifyRequest, offersDtls12, offersEcdsaSha256, offersNullCompression, offersP256, parseClientHello, type ClientHello } from './hello.js';
 import { ALERT, CONTENT, DTLS10, alertBody, encodeRecord, parseRecords, seqNumOf, type DtlsRecord } from './record.js';
 import { DtlsSession, type SessionHost } from './session.js';
+import { SessionCache, type ResumableSession } from './session-cache.js';
 import type { DtlsServerConfig } from './types.js';
 import { DtlsDecodeError } from './wire.js';
 
@@ -51,6 +52,8 @@ export class DtlsServer {
   private readonly deadlines = new Map<DtlsSession, NodeJS.Timeout>();
   /** ClientHellos answered with a HelloVerifyRequest (no state kept). */
   helloVerifyRequests = 0;
+  /** Sessions that may resume (RFC 5246 §7.3); absent with `sessionCacheSize: 0`. */
+  private readonly cache?: SessionCache;
 
   constructor(
     private readonly config: DtlsServerConfig,
@@ -68,6 +71,11 @@ export class DtlsServer {
       data: (s, d) => events.data(s, d),
       closed: (s, reason, failure) => this.forget(s, reason, failure),
     };
+    if (config.sessionCacheSize > 0) {
+      const cache = new SessionCache(config.sessionCacheSize, config.sessionLifetimeMs, now);
+      this.cache = cache;
+      this.host.remember = (id, session) => cache.put(id, session);
+    }
   }
 
   /** Associations, established or in their handshake. */
@@ -172,7 +180,8 @@ export class DtlsServer {
       return;
     }
     const refusal = this.refusalOf(hello);
-    const suite = refusal === undefined ? this.choose(hello) : undefined;
+    const cached = refusal === undefined ? this.resumable(hello) : undefined;
+    const suite = cached ? SUITES.find((x) => x.id === cached.suite) : refusal === undefined ? this.choose(hello) : undefined;
     if (!suite) {
       const reason = refusal ?? 'no shared cipher suite';
       this.events.send(
@@ -200,7 +209,8 @@ export class DtlsServer {
     }, this.config.handshakeTimeoutMs);
     deadline.unref();
     this.deadlines.set(s, deadline);
-    s.start();
+    if (cached) s.resume(cached);
+    else s.start();
   }
 
   /**
@@ -241,6 +251,20 @@ export class DtlsServer {
       if (this.partialHellos.size < MAX_PARTIAL_HELLOS && now - p.at <= PARTIAL_HELLO_MS) break;
       this.partialHellos.delete(k);
     }
+  }
+
+  /**
+   * The cached session the client asks to resume, when it may: still cached,
+   * its suite offered again, the same extended-master-secret choice (RFC 7627
+   * §5.3) and, for PSK, the identity's key unchanged in the configuration.
+   * Anything else gets a full handshake.
+   */
+  private resumable(h: ClientHello): ResumableSession | undefined {
+    if (!this.cache || h.sessionId.length === 0) return undefined;
+    const c = this.cache.get(h.sessionId);
+    if (!c || !h.suites.includes(c.suite) || c.ems !== h.extensions.has(EXT.extendedMasterSecret)) return undefined;
+    if (c.pskIdentity !== undefined && !this.config.psk.get(c.pskIdentity)?.equals(c.psk ?? Buffer.alloc(0))) return undefined;
+    return c;
   }
 
   private refusalOf(h: ClientHello): string | undefined {
