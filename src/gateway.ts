@@ -27,9 +27,10 @@ import { MessageSampler } from './admin/sampler.js';
 import { AdminServer } from './admin/server.js';
 import type { AdminContext, BanAdmin, ListenerView, Readiness, RouteView } from './admin/context.js';
 import type { AdminRoutes } from './admin/routes.js';
-import type { PoolStats } from './balancer/types.js';
+import type { Balancer, PoolStats, UpstreamRequest, UpstreamResult } from './balancer/types.js';
 import { reloadServerTls } from './security/tls-server.js';
 import { inspectionFor } from './security/inspection.js';
+import { MirrorSwitch } from './security/mirror-switch.js';
 import { plaintextUpstreamWarnings } from './security/upstream.js';
 import { ClusterNode, resolveNodeId } from './cluster/node.js';
 import type { ClusterView } from './admin/context.js';
@@ -57,6 +58,8 @@ export interface GatewayOptions {
 /** How often a drain reports the messages still in flight. */
 const DRAIN_REPORT_MS = 1000;
 
+const NO_BALANCER: UpstreamResult = { kind: 'unavailable', code: 'TG_ERR_POOL_UNKNOWN', reason: 'the balancer is not built yet' };
+
 export class Gateway implements AdminContext {
   readonly logger: Logger;
   readonly metrics: Metrics;
@@ -69,6 +72,8 @@ export class Gateway implements AdminContext {
   /** Recent security and failure events (admin API, dashboard). */
   readonly events: EventLog;
   readonly sampler = new MessageSampler();
+  /** Clients every route mirror copies, switched at run time (admin API). */
+  readonly mirror = new MirrorSwitch();
   private admin?: AdminServer;
   private config: GatewayConfig;
   private pipeline?: GatewayPipeline;
@@ -436,7 +441,16 @@ export class Gateway implements AdminContext {
 
   private async buildState(config: GatewayConfig, previousScripts?: ScriptHost): Promise<PipelineState> {
     for (const w of plaintextUpstreamWarnings(config)) this.logger.warn({ event: 'plaintext-upstream' }, w);
-    const inspection = { baseDir: config.baseDir, guard: this.guard, metrics: this.metrics, logger: this.logger };
+    // Mirror pools go through this state's balancer, built below (after the routes it serves).
+    let mirrorBalancer: Balancer | undefined;
+    const inspection = {
+      baseDir: config.baseDir,
+      guard: this.guard,
+      metrics: this.metrics,
+      logger: this.logger,
+      clients: this.mirror,
+      dispatch: (r: UpstreamRequest) => mirrorBalancer?.dispatch(r) ?? Promise.resolve(NO_BALANCER),
+    };
     const routes = new RouteTable(config.routes, this.registries.codecResolver(config.baseDir), (route, index) => inspectionFor(route, index, inspection));
     let scripts: ScriptHost | undefined;
     if (routes.scripts().length > 0) {
@@ -456,6 +470,7 @@ export class Gateway implements AdminContext {
         return factory.create(options);
       },
     });
+    mirrorBalancer = balancer;
     let security: SecurityGate;
     try {
       security = new SecurityGate(config, {

@@ -4,7 +4,9 @@
  * primitives from dist/. It performs the full exchange a device does:
  * ClientHello, HelloVerifyRequest, ClientHello with cookie, the server
  * flight, ClientKeyExchange + ChangeCipherSpec + Finished, the server's
- * Finished (verified), then close_notify.
+ * Finished (verified), then close_notify. `connect` stops before the
+ * close_notify and keeps the association for application data (the coaps
+ * throughput transport, bench/lib/transports/coaps.mjs).
  */
 import { createSocket } from 'node:dgram';
 import { randomBytes } from 'node:crypto';
@@ -18,14 +20,19 @@ const SUITE = SUITES.find((s) => s.id === 0xc0a8);
 const V = 0xfefd;
 
 export class DtlsPskClient {
-  constructor(port, identity, key) {
+  /** `timeoutMs`: how long to wait for each server flight. */
+  constructor(port, identity, key, timeoutMs = 3000) {
     this.port = port;
+    this.timeoutMs = timeoutMs;
     this.identity = Buffer.from(identity);
     this.psk = Buffer.from(key);
     this.sock = createSocket('udp4');
     this.waiter = undefined;
     this.inbox = [];
+    /** Set by `connect`: every decrypted application-data record goes here. */
+    this.onApp = undefined;
     this.sock.on('message', (m) => {
+      if (this.onApp) return this.receiveApp(m);
       if (this.waiter) {
         const w = this.waiter;
         this.waiter = undefined;
@@ -42,7 +49,7 @@ export class DtlsPskClient {
     this.sock.close();
   }
 
-  next(ms = 3000) {
+  next(ms = this.timeoutMs) {
     const m = this.inbox.shift();
     if (m) return Promise.resolve(m);
     return new Promise((resolve, reject) => {
@@ -68,8 +75,36 @@ export class DtlsPskClient {
     this.sock.send(Buffer.concat(records), this.port, '127.0.0.1');
   }
 
-  /** One full handshake; resolves when the server's Finished verified. */
+  /** One full handshake, then close_notify; resolves when the server's Finished verified. */
   async handshake() {
+    const keys = await this.establish();
+    const closeSeq = seqNumOf(1, 1);
+    this.send(encodeRecord(21, V, closeSeq, keys.client.seal(closeSeq, 21, V, Buffer.from([1, 0]))));
+  }
+
+  /** A full handshake whose association stays open: `sendApp` seals, `onApp(plain)` receives. */
+  async connect(onApp) {
+    this.keys = await this.establish();
+    this.appSeq = 1; // epoch 1 sequence 0 carried the Finished
+    this.onApp = onApp;
+  }
+
+  /** Sends one application-data record (RFC 6347 §4.1, content type 23) in the open association. */
+  sendApp(data) {
+    const seq = seqNumOf(1, this.appSeq++);
+    this.send(encodeRecord(23, V, seq, this.keys.client.seal(seq, 23, V, data)));
+  }
+
+  receiveApp(datagram) {
+    for (const rec of parseRecords(datagram)) {
+      if (rec.epoch !== 1 || rec.type !== 23) continue;
+      const plain = this.keys.server.open(rec.seqNum, rec.type, rec.version, rec.fragment);
+      if (plain) this.onApp(plain);
+    }
+  }
+
+  /** The handshake up to the server's verified Finished; resolves with the association's keys. */
+  async establish() {
     let seq = 0;
     this.inbox.length = 0; // nothing of an earlier association counts
     const random = randomBytes(32);
@@ -118,9 +153,7 @@ export class DtlsPskClient {
         if (rec.epoch !== 1 || rec.type !== 22) continue;
         const plain = keys.server.open(rec.seqNum, rec.type, rec.version, rec.fragment);
         if (!plain?.subarray(12).equals(expected)) throw new Error('dtls: server Finished does not verify');
-        const closeSeq = seqNumOf(1, 1);
-        this.send(encodeRecord(21, V, closeSeq, keys.client.seal(closeSeq, 21, V, Buffer.from([1, 0]))));
-        return;
+        return keys;
       }
     }
   }

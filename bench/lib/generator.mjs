@@ -41,6 +41,10 @@ async function makeTransport(spec) {
       const { CoapTransport } = await import('./transports/coap.mjs');
       return new CoapTransport(spec);
     }
+    case 'coap-raw': {
+      const { RawCoapTransport } = await import('./transports/coap-raw.mjs');
+      return new RawCoapTransport(spec);
+    }
     case 'amqp': {
       const { AmqpTransport } = await import('./transports/amqp.mjs');
       return new AmqpTransport(spec);

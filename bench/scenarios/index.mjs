@@ -22,6 +22,8 @@ const ORDER = [
   'mqtt-qos0-rest',
   'mqtt-qos2-rest',
   'coap-con-rest',
+  'coap-con-rest-raw',
+  'coaps-con-rest',
   'amqp-rest',
   'connections',
 ];

@@ -67,6 +67,39 @@ function benchCertificate() {
   return { cert, key };
 }
 
+/** The PSK of `coaps-con-rest` (RFC 4279 identity and key, as libcoap's `-u`/`-k` take them). */
+const BENCH_PSK = { identity: 'bench', key: 'bench-key' };
+
+/**
+ * CoAP CON POSTs from the light generator (bench/lib/transports/coap-raw.mjs),
+ * over plain UDP or over DTLS 1.2 PSK: the same CoAP code either way, so the
+ * pair shows what DTLS costs (target: coaps ≥ 0.6× plain, issue 22).
+ */
+function coapRaw(name, dtls) {
+  return {
+    name,
+    group: 'thinggate',
+    kind: 'throughput',
+    description: dtls
+      ? "CoAP over DTLS 1.2 PSK (TLS_PSK_WITH_AES_128_CCM_8) confirmable POST, light generator, response after the back-end's 2xx"
+      : "CoAP confirmable POST, light generator (coaps-con-rest's, without DTLS), response after the back-end's 2xx",
+    async start(backend, ctx) {
+      const t = await startThinggate(backend, {
+        protocol: 'coap',
+        listener: { coap: { requestsPerSecond: 0 }, ...(dtls && { dtls: { psk: [BENCH_PSK] } }) },
+        cpuProf: ctx.cpuProf,
+        label: name,
+      });
+      t.notes.push('coap.requestsPerSecond: 0 (the per-source flood limit is off)');
+      if (dtls) t.notes.push('DTLS 1.2 PSK, TLS_PSK_WITH_AES_128_CCM_8, one association per client (handshakes before the measurement)');
+      return {
+        ...t,
+        transport: { kind: 'coap-raw', host: '127.0.0.1', port: t.port, clients: CLIENTS, window: WINDOW, ...(dtls && { dtls: BENCH_PSK }) },
+      };
+    },
+  };
+}
+
 /** The MQTT options of `mqtt-qos1-rest-sessions-off`: persistent sessions and retained messages off. */
 const SESSIONS_OFF = { sessions: { enabled: false }, retainAvailable: false };
 
@@ -215,6 +248,8 @@ export const scenarios = [
       return { ...t, transport: { kind: 'coap', host: '127.0.0.1', port: t.port, clients: CLIENTS, window: WINDOW, confirmable: true } };
     },
   },
+  coapRaw('coap-con-rest-raw', false),
+  coapRaw('coaps-con-rest', true),
   {
     name: 'amqp-rest',
     group: 'thinggate',

@@ -10,6 +10,7 @@ import { configRoutes } from './api/config.js';
 import { eventRoutes } from './api/events.js';
 import { banRoutes } from './api/bans.js';
 import { clusterRoutes } from './api/cluster.js';
+import { mirrorRoutesAdmin } from './api/mirror.js';
 
 export const BUILTIN_ADMIN_ROUTES: readonly AdminRoutes[] = [
   healthRoutes,
@@ -21,5 +22,6 @@ export const BUILTIN_ADMIN_ROUTES: readonly AdminRoutes[] = [
   configRoutes,
   eventRoutes,
   banRoutes,
+  mirrorRoutesAdmin,
   clusterRoutes,
 ];

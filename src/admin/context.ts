@@ -14,6 +14,7 @@ import type { ScriptInfo } from '../routing/script-host.js';
 import type { MessageSampler } from './sampler.js';
 import type { Ban, BanKind } from '../guard/bans.js';
 import type { NodeInfo } from '../state/index.js';
+import type { MirroredClient } from '../security/mirror-switch.js';
 
 /** This node and its peers, as the admin API shows them. */
 export interface ClusterView {
@@ -31,6 +32,13 @@ export interface BanAdmin {
   add(ban: { kind: BanKind; value: string; reason: string; ttlMs?: number }): Ban;
   /** Lifts a dynamic ban; undefined when there is none with this id. */
   remove(id: string): Ban | undefined;
+}
+
+/** Clients switched on for every route mirror at run time. */
+export interface MirrorAdmin {
+  enable(clientId: string, ttlMs?: number): MirroredClient;
+  disable(clientId: string): MirroredClient | undefined;
+  list(): MirroredClient[];
 }
 
 export interface ListenerView {
@@ -70,6 +78,7 @@ export interface AdminContext {
   readonly sampler: MessageSampler;
   readonly configuration: GatewayConfig;
   readonly bans: BanAdmin;
+  readonly mirror: MirrorAdmin;
   readonly cluster: ClusterView;
   readiness(): Readiness;
   listenerViews(): ListenerView[];

@@ -263,6 +263,10 @@ function crossCheck(c: Omit<GatewayConfig, 'baseDir'>, catalog: ConfigCatalog): 
     if (r.pool !== undefined && !poolNames.has(r.pool)) {
       out.push(`/routes/${i}/pool: no pool named '${r.pool}' (defined: ${[...poolNames].join(', ') || 'none'})`);
     }
+    if (r.mirror && r.mirror.file === undefined && r.mirror.pool === undefined) out.push(`/routes/${i}/mirror: needs 'file', 'pool' or both`);
+    if (r.mirror?.pool !== undefined && !poolNames.has(r.mirror.pool)) {
+      out.push(`/routes/${i}/mirror/pool: no pool named '${r.mirror.pool}' (defined: ${[...poolNames].join(', ') || 'none'})`);
+    }
     const protocols = new Set(catalog.listeners.map((e) => e.envelopeProtocol ?? e.name));
     if (r.match.protocol !== undefined && !protocols.has(r.match.protocol)) {
       out.push(`/routes/${i}/match/protocol: must be one of ${[...protocols].map((p) => JSON.stringify(p)).join(', ')}`);

@@ -39,13 +39,29 @@ const isGrease = (v: number): boolean => (v & 0x0f0f) === 0x0a0a && v >> 8 === (
 /** Parses the ClientHello in the first TLS record of `buf`; undefined when it is not one (or is cut short). */
 export function parseClientHello(buf: Buffer): ClientHello | undefined {
   if (buf.length < 9 || buf[0] !== HANDSHAKE || buf[5] !== CLIENT_HELLO) return undefined;
-  const end = Math.min(buf.length, 5 + buf.readUInt16BE(3));
-  let p = 9;
+  return parseHelloBody(buf, 9, Math.min(buf.length, 5 + buf.readUInt16BE(3)), false);
+}
+
+/**
+ * Parses a DTLS ClientHello body (RFC 6347 §4.2.1: the TLS one with a cookie
+ * after the session id), reassembled from its handshake fragments.
+ */
+export function parseDtlsClientHello(body: Buffer): ClientHello | undefined {
+  return parseHelloBody(body, 0, body.length, true);
+}
+
+/** The ClientHello body in `buf[start..end)`; `dtls` skips the cookie. */
+function parseHelloBody(buf: Buffer, start: number, end: number, dtls: boolean): ClientHello | undefined {
+  let p = start;
   const need = (n: number): boolean => p + n <= end;
   if (!need(2 + 32 + 1)) return undefined;
   const legacyVersion = buf.readUInt16BE(p);
   p += 34;
   p += 1 + buf[p]!;
+  if (dtls) {
+    if (!need(1)) return undefined;
+    p += 1 + buf[p]!;
+  }
   if (!need(2)) return undefined;
   const cipherBytes = buf.readUInt16BE(p);
   p += 2;
@@ -103,20 +119,26 @@ function alpnList(b: Buffer): string[] {
 
 const hex4 = (v: number): string => v.toString(16).padStart(4, '0');
 const sha12 = (s: string): string => (s === '' ? '000000000000' : createHash('sha256').update(s).digest('hex').slice(0, 12));
-const TLS_VERSIONS: Readonly<Record<number, string>> = { 772: '13', 771: '12', 770: '11', 769: '10', 768: 's3' };
+/** JA4's two-character versions, DTLS ones included (0xfeff DTLS 1.0, 0xfefd 1.2, 0xfefc 1.3). */
+const TLS_VERSIONS: Readonly<Record<number, string>> = { 772: '13', 771: '12', 770: '11', 769: '10', 768: 's3', 65279: 'd1', 65277: 'd2', 65276: 'd3' };
 
-/** JA4 (FoxIO, TLS client over TCP) and JA3 (Salesforce) of a ClientHello. */
-export function fingerprint(h: ClientHello): ClientHelloFingerprint {
+/**
+ * JA4 (FoxIO) and JA3 (Salesforce) of a ClientHello. `transport` is JA4's
+ * first character: `t` for TLS over TCP, `d` for DTLS.
+ */
+export function fingerprint(h: ClientHello, transport: 't' | 'd' = 't'): ClientHelloFingerprint {
   const ciphers = h.ciphers.filter((c) => !isGrease(c));
   const exts = h.extensions.filter((e) => !isGrease(e));
   const versions = h.supportedVersions.filter((v) => !isGrease(v));
-  const version = TLS_VERSIONS[versions.length > 0 ? Math.max(...versions) : h.legacyVersion] ?? '00';
+  // DTLS numbers its versions downwards (RFC 6347 §4.1): the highest is the smallest.
+  const best = transport === 'd' ? Math.min(...versions) : Math.max(...versions);
+  const version = TLS_VERSIONS[versions.length > 0 ? best : h.legacyVersion] ?? '00';
   const first = h.alpn[0] ?? '';
   const alnum = /^[A-Za-z0-9]$/;
   const alpnHex = Buffer.from(first, 'latin1').toString('hex');
   const alpn = first === '' ? '00' : alnum.test(first[0]!) && alnum.test(first.at(-1)!) ? `${first[0]}${first.at(-1)}` : `${alpnHex[0]}${alpnHex.at(-1)}`;
   const count = (n: number): string => String(Math.min(n, 99)).padStart(2, '0');
-  const a = `t${version}${h.servername !== undefined ? 'd' : 'i'}${count(ciphers.length)}${count(exts.length)}${alpn}`;
+  const a = `${transport}${version}${h.servername !== undefined ? 'd' : 'i'}${count(ciphers.length)}${count(exts.length)}${alpn}`;
   const b = sha12(ciphers.map(hex4).sort().join(','));
   const sorted = exts
     .filter((e) => e !== 0x0000 && e !== 0x0010)

@@ -13,10 +13,8 @@ import addFormatsModule from 'ajv-formats';
 import { rejected, type Envelope, type Rejected } from '../envelope/index.js';
 import type { GatewayConfig, RouteConfig } from '../config/types.js';
 import type { Guard } from '../guard/guard.js';
-import type { Metrics } from '../observability/metrics.js';
-import type { Logger } from 'pino';
 import { ThinggateError } from '../errors.js';
-import { Mirror } from './mirror.js';
+import { Mirror, type MirrorDeps } from './mirror.js';
 
 // ajv-formats is CommonJS with a default export; under NodeNext it arrives as the module object.
 const addFormats = (addFormatsModule as unknown as { default?: typeof addFormatsModule }).default ?? addFormatsModule;
@@ -24,11 +22,8 @@ const addFormats = (addFormatsModule as unknown as { default?: typeof addFormats
 /** Judges one message for its route: the refusal, or undefined to let it through. */
 export type PayloadCheck = (env: Envelope) => Rejected | undefined;
 
-export interface InspectionDeps {
-  readonly baseDir: string;
+export interface InspectionDeps extends MirrorDeps {
   readonly guard: Guard;
-  readonly metrics: Metrics;
-  readonly logger: Logger;
 }
 
 /** A route's payload check and mirror, each undefined when the route has none. */

@@ -44,14 +44,21 @@ export function plaintextUpstreamWarnings(config: GatewayConfig): string[] {
   const tlsListeners = config.listeners.filter((l) => l.tls !== undefined);
   const out: string[] = [];
   config.routes.forEach((r, i) => {
-    const pool = r.pool === undefined ? undefined : config.pools.find((p) => p.name === r.pool);
-    if (!pool || pool.allowPlaintext) return;
-    const plain = pool.endpoints.filter((e) => e.url.startsWith('http:'));
     const from = tlsListeners.filter((l) => carries(r, l));
-    if (plain.length === 0 || from.length === 0) return;
-    out.push(
-      `route '${r.name ?? `routes[${i}]`}' takes messages from TLS listener(s) ${from.map((l) => `'${l.name}'`).join(', ')} to pool '${pool.name}' over plain http (${plain.map((e) => e.url).join(', ')}): decrypted device data leaves in clear; use https or set allowPlaintext: true on the pool`,
-    );
+    if (from.length === 0) return;
+    const name = r.name ?? `routes[${i}]`;
+    for (const [poolName, what] of [
+      [r.pool, 'takes messages'],
+      [r.mirror?.pool, 'mirrors decrypted copies'],
+    ] as const) {
+      const pool = poolName === undefined ? undefined : config.pools.find((p) => p.name === poolName);
+      if (!pool || pool.allowPlaintext) continue;
+      const plain = pool.endpoints.filter((e) => e.url.startsWith('http:'));
+      if (plain.length === 0) continue;
+      out.push(
+        `route '${name}' ${what} from TLS listener(s) ${from.map((l) => `'${l.name}'`).join(', ')} to pool '${pool.name}' over plain http (${plain.map((e) => e.url).join(', ')}): decrypted device data leaves in clear; use https or set allowPlaintext: true on the pool`,
+      );
+    }
   });
   return out;
 }

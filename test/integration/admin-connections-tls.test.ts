@@ -69,6 +69,9 @@ describe('admin connections with handshake facts', () => {
     await vi.waitFor(async () => expect((await list('?listener=coaps')).total).toBe(1), { timeout: 8000, interval: 50 });
     const [c] = (await list('?listener=coaps')).connections;
     expect(c).toMatchObject({ identity: 'sensor-1', tls: { version: 'DTLSv1.2', cipher: 'PSK-AES128-CCM8', pskIdentity: 'sensor-1' } });
+    // JA4 of a DTLS ClientHello: 'd' for DTLS, 'd2' for DTLS 1.2; filterable like a TLS one.
+    expect(c!.tls?.ja4).toMatch(/^dd2[di]\d{4}[0-9a-z]{2}_[0-9a-f]{12}_[0-9a-f]{12}$/);
+    expect((await list(`?ja4=${c!.tls!.ja4}`)).total).toBe(1);
     const del = await bed.api(`/api/v1/connections/${encodeURIComponent(c!.clientId)}?listener=coaps`, { method: 'DELETE' });
     expect(del.status).toBe(200);
     expect((bed.gw.gateway.listener('coaps') as CoapListener).dtlsState()!.associations).toBe(0);

@@ -35,6 +35,26 @@ function clientHello(random: Buffer, cookie: Buffer, recordSeq: number): Buffer 
   return Buffer.concat([rec, frag]);
 }
 
+/** `record` (one ClientHello in one fragment) cut into `parts` fragments, one record (and datagram) each (RFC 6347 §4.2.3). */
+function fragmented(record: Buffer, parts: number): Buffer[] {
+  const seqHi = record.readUIntBE(5, 6);
+  const hs = record.subarray(13, 25);
+  const body = record.subarray(25);
+  const size = Math.ceil(body.length / parts);
+  const out: Buffer[] = [];
+  for (let i = 0, off = 0; off < body.length; i++, off += size) {
+    const piece = body.subarray(off, off + size);
+    const h = Buffer.from(hs);
+    h.writeUIntBE(off, 6, 3);
+    h.writeUIntBE(piece.length, 9, 3);
+    const rec = Buffer.from(record.subarray(0, 13));
+    rec.writeUIntBE(seqHi + i, 5, 6);
+    rec.writeUInt16BE(h.length + piece.length, 11);
+    out.push(Buffer.concat([rec, h, piece]));
+  }
+  return out;
+}
+
 class RawDtls {
   readonly sock: Socket = createSocket('udp4');
   readonly inbox: Buffer[] = [];
@@ -138,6 +158,40 @@ describe('coaps HelloVerifyRequest (RFC 6347 §4.2.1)', () => {
     await c.handshake();
     expect(listener().dtlsState()!.halfOpen).toBe(1);
     await vi.waitFor(() => expect(listener().dtlsState()!.halfOpen).toBe(0), { timeout: 5000, interval: 20 });
+  });
+});
+
+describe('coaps fragmented ClientHello (RFC 6347 §4.2.3)', () => {
+  it('reassembles a ClientHello split across datagrams, out of order, before and after the cookie exchange', async () => {
+    const c = await client();
+    const random = Buffer.alloc(32, 0x5a);
+    const first = fragmented(clientHello(random, Buffer.alloc(0), 0), 3);
+    c.send(first[2]!);
+    c.send(first[0]!);
+    c.send(first[1]!);
+    const hvr = await c.next();
+    expect(hvr[13]).toBe(3); // hello_verify_request: the three fragments made one ClientHello
+    const cookie = hvr.subarray(13 + 12 + 3, 13 + 12 + 3 + hvr[13 + 12 + 2]!);
+    for (const part of fragmented(clientHello(random, cookie, 1), 4)) c.send(part);
+    const flight = await c.next();
+    expect(flight[13]).toBe(2); // server_hello
+    expect(listener().dtlsState()!.halfOpen).toBe(1);
+    await vi.waitFor(() => expect(listener().dtlsState()!.halfOpen).toBe(0), { timeout: 5000, interval: 20 });
+  });
+
+  it('keeps nothing of a fragment whose rest never comes, and refuses an oversized one', async () => {
+    const c = await client();
+    const parts = fragmented(clientHello(Buffer.alloc(32, 0x6b), Buffer.alloc(0), 0), 2);
+    c.send(parts[0]!);
+    // An announced length past the bound is refused as malformed, without allocating it.
+    const huge = Buffer.from(parts[0]!);
+    huge.writeUIntBE(20_000, 14, 3);
+    c.send(huge);
+    // A complete ClientHello from the same endpoint still gets its HelloVerifyRequest.
+    c.send(clientHello(Buffer.alloc(32, 0x6c), Buffer.alloc(0), 5));
+    const hvr = await c.next();
+    expect(hvr[13]).toBe(3);
+    expect(c.inbox).toHaveLength(0);
   });
 });
 

@@ -26,6 +26,10 @@ export interface DtlsConfig {
   readonly mtu: number;
   readonly retransmitMs: number;
   readonly sessionIdleMs: number;
+  /** Sessions kept for resumption by session id (RFC 5246 §7.3); 0 turns resumption off. */
+  readonly sessionCacheSize: number;
+  /** A cached session resumes for this long after its full handshake. */
+  readonly sessionLifetimeMs: number;
 }
 
 export const DTLS_DEFAULTS = Object.freeze({
@@ -34,6 +38,9 @@ export const DTLS_DEFAULTS = Object.freeze({
   mtu: 1200,
   retransmitMs: 1000,
   sessionIdleMs: 600_000,
+  sessionCacheSize: 10_000,
+  // RFC 5246 §F.1.4 suggests an upper limit of 24 hours on session ids.
+  sessionLifetimeMs: 86_400_000,
 });
 
 export const dtlsSchema = {
@@ -62,6 +69,8 @@ export const dtlsSchema = {
     mtu: { type: 'integer', minimum: 256, maximum: 65507, default: DTLS_DEFAULTS.mtu },
     retransmitMs: { type: 'integer', minimum: 50, maximum: 60000, default: DTLS_DEFAULTS.retransmitMs },
     sessionIdleMs: { type: 'integer', minimum: 1000, default: DTLS_DEFAULTS.sessionIdleMs },
+    sessionCacheSize: { type: 'integer', minimum: 0, maximum: 1000000, default: DTLS_DEFAULTS.sessionCacheSize },
+    sessionLifetimeMs: { type: 'integer', minimum: 1000, maximum: 86400000, default: DTLS_DEFAULTS.sessionLifetimeMs },
   },
 } as const;
 

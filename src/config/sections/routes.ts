@@ -55,17 +55,25 @@ export interface RouteConfig {
 
 export interface MirrorConfig {
   /** JSON-lines file, relative to the configuration file; rotated to `FILE.1` at `maxBytes`. */
-  readonly file: string;
+  readonly file?: string;
   readonly maxBytes: number;
-  /** Fraction of messages copied (0..1). */
-  readonly sample: number;
-  /** Only these clients' messages (troubleshooting one device). */
+  /** A pool (`pools[].name`) that receives the copies over HTTP, `batch` JSON lines per POST to `path`. */
+  readonly pool?: string;
+  readonly path: string;
+  readonly batch: number;
+  /** Share of messages copied: a fraction (0..1) or a percentage (`"5%"`). */
+  readonly sample: number | string;
+  /** At most this many copies per second (token bucket, burst of one second); absent: no limit. */
+  readonly rate?: number;
+  /** Only these clients' messages; `[]` copies only clients switched on from the admin API. */
   readonly clientIds?: readonly string[];
   /** Header values replaced by `[redacted]`. */
   readonly redactHeaders: readonly string[];
   /** Leave the payload out (`[redacted]`). */
   readonly redactPayload: boolean;
-  /** Copies waiting to be written at most; beyond it they are dropped and counted. */
+  /** JSON Pointers (RFC 6901) into a JSON payload whose values read `[redacted]`; a payload that is not JSON is left out whole. */
+  readonly redactFields: readonly string[];
+  /** Copies waiting per destination at most; beyond it they are dropped and counted. */
   readonly queue: number;
 }
 
@@ -87,11 +95,11 @@ export const routeSchema = {
         method: { type: 'string', pattern: '^[A-Za-z]+$' },
         tlsFingerprint: {
           anyOf: [
-            { type: 'string', pattern: '^([0-9a-f]{32}|[tqd][0-9s][0-9][di][0-9]{4}[0-9a-z]{0,2}_[0-9a-f]{12}_[0-9a-f]{12})$' },
+            { type: 'string', pattern: '^([0-9a-f]{32}|[tqd]([0-9s][0-9]|d[1-3])[di][0-9]{4}[0-9a-z]{0,2}_[0-9a-f]{12}_[0-9a-f]{12})$' },
             {
               type: 'array',
               minItems: 1,
-              items: { type: 'string', pattern: '^([0-9a-f]{32}|[tqd][0-9s][0-9][di][0-9]{4}[0-9a-z]{0,2}_[0-9a-f]{12}_[0-9a-f]{12})$' },
+              items: { type: 'string', pattern: '^([0-9a-f]{32}|[tqd]([0-9s][0-9]|d[1-3])[di][0-9]{4}[0-9a-z]{0,2}_[0-9a-f]{12}_[0-9a-f]{12})$' },
             },
           ],
         },
@@ -124,14 +132,24 @@ export const routeSchema = {
     mirror: {
       type: 'object',
       additionalProperties: false,
-      required: ['file'],
       properties: {
         file: { type: 'string', minLength: 1 },
         maxBytes: { type: 'integer', minimum: 1024, default: 104857600 },
-        sample: { type: 'number', minimum: 0, maximum: 1, default: 1 },
-        clientIds: { type: 'array', minItems: 1, items: { type: 'string' } },
+        pool: { type: 'string', minLength: 1 },
+        path: { type: 'string', pattern: '^/', default: '/mirror' },
+        batch: { type: 'integer', minimum: 1, maximum: 10000, default: 100 },
+        sample: {
+          anyOf: [
+            { type: 'number', minimum: 0, maximum: 1 },
+            { type: 'string', pattern: '^(100|[0-9]{1,2})(\\.[0-9]+)?%$' },
+          ],
+          default: 1,
+        },
+        rate: { type: 'number', exclusiveMinimum: 0 },
+        clientIds: { type: 'array', items: { type: 'string' } },
         redactHeaders: { type: 'array', items: { type: 'string', minLength: 1 }, default: ['authorization'] },
         redactPayload: { type: 'boolean', default: false },
+        redactFields: { type: 'array', items: { type: 'string', pattern: '^(/([^~]|~[01])*)+$' }, default: [] },
         queue: { type: 'integer', minimum: 1, maximum: 1000000, default: 10000 },
       },
     },

@@ -98,12 +98,18 @@ export function serverRandom(): Buffer {
   return r;
 }
 
-export function serverHello(random: Buffer, suite: number, ext: { renegotiation: boolean; ems: boolean; ecc: boolean }): Buffer {
+/** ServerHello; `sessionId` empty when the session will not be cached (RFC 5246 §7.4.1.3). */
+export function serverHello(
+  random: Buffer,
+  suite: number,
+  ext: { renegotiation: boolean; ems: boolean; ecc: boolean },
+  sessionId: Buffer = Buffer.alloc(0),
+): Buffer {
   const extensions: Buffer[] = [];
   if (ext.renegotiation) extensions.push(u16(EXT.renegotiationInfo), vec16(vec8(Buffer.alloc(0))));
   if (ext.ems) extensions.push(u16(EXT.extendedMasterSecret), vec16(Buffer.alloc(0)));
   if (ext.ecc) extensions.push(u16(EXT.ecPointFormats), vec16(vec8(Buffer.from([0]))));
-  const parts = [u16(DTLS12), random, vec8(Buffer.alloc(0)), u16(suite), Buffer.from([0])];
+  const parts = [u16(DTLS12), random, vec8(sessionId), u16(suite), Buffer.from([0])];
   if (extensions.length > 0) parts.push(vec16(Buffer.concat(extensions)));
   return Buffer.concat(parts);
 }

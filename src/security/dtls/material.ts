@@ -57,6 +57,8 @@ export function loadDtlsMaterial(listener: string, d: DtlsConfig, baseDir: strin
     maxHandshakes: d.maxHandshakes,
     maxSessions,
     sessionIdleMs: d.sessionIdleMs,
+    sessionCacheSize: d.sessionCacheSize,
+    sessionLifetimeMs: d.sessionLifetimeMs,
     cookieRotateMs: COOKIE_ROTATE_MS,
   };
 }

@@ -9,10 +9,12 @@
  */
 import { SUITES, type CipherSuite } from './cipher.js';
 import { CookieJar } from './cookie.js';
-import { HS, encodeHandshake, parseFragments } from './handshake.js';
-import { helloVerifyRequest, offersDtls12, offersEcdsaSha256, offersNullCompression, offersP256, parseClientHello, type ClientHello } from './hello.js';
+import { HS, Reassembler, encodeHandshake, parseFragments } from './handshake.js';
+import { fingerprint, parseDtlsClientHello } from '../client-hello.js';
+import { EXT, helloVerifyRequest, offersDtls12, offersEcdsaSha256, offersNullCompression, offersP256, parseClientHello, type ClientHello } from './hello.js';
 import { ALERT, CONTENT, DTLS10, alertBody, encodeRecord, parseRecords, seqNumOf, type DtlsRecord } from './record.js';
 import { DtlsSession, type SessionHost } from './session.js';
+import { SessionCache, type ResumableSession } from './session-cache.js';
 import type { DtlsServerConfig } from './types.js';
 import { DtlsDecodeError } from './wire.js';
 
@@ -28,14 +30,30 @@ export interface DtlsEvents {
   refused(address: string, port: number, kind: 'handshake' | 'flood' | 'malformed', reason: string): void;
 }
 
+/** ClientHellos being reassembled at once, at most (the oldest is forgotten first). */
+const MAX_PARTIAL_HELLOS = 64;
+/** Largest ClientHello reassembled; a real one is a few hundred bytes. */
+const MAX_HELLO_BYTES = 4096;
+/** A ClientHello whose fragments do not all arrive within this is forgotten. */
+const PARTIAL_HELLO_MS = 2000;
+
 export class DtlsServer {
   private readonly sessions = new Map<string, DtlsSession>();
+  /**
+   * ClientHellos split across handshake fragments (RFC 6347 §4.2.3: a client
+   * with a small MTU, e.g. `openssl s_client -mtu`), by endpoint. This is the
+   * only state kept before the cookie exchange, so it is bounded in number,
+   * size and time.
+   */
+  private readonly partialHellos = new Map<string, { seq: number; at: number; parts: Reassembler }>();
   private readonly cookies: CookieJar;
   private readonly host: SessionHost;
   private handshaking = 0;
   private readonly deadlines = new Map<DtlsSession, NodeJS.Timeout>();
   /** ClientHellos answered with a HelloVerifyRequest (no state kept). */
   helloVerifyRequests = 0;
+  /** Sessions that may resume (RFC 5246 §7.3); absent with `sessionCacheSize: 0`. */
+  private readonly cache?: SessionCache;
 
   constructor(
     private readonly config: DtlsServerConfig,
@@ -53,6 +71,11 @@ export class DtlsServer {
       data: (s, d) => events.data(s, d),
       closed: (s, reason, failure) => this.forget(s, reason, failure),
     };
+    if (config.sessionCacheSize > 0) {
+      const cache = new SessionCache(config.sessionCacheSize, config.sessionLifetimeMs, now);
+      this.cache = cache;
+      this.host.remember = (id, session) => cache.put(id, session);
+    }
   }
 
   /** Associations, established or in their handshake. */
@@ -120,18 +143,19 @@ export class DtlsServer {
     let hello: ClientHello;
     let seq: number;
     let body: Buffer;
+    let reassembled: boolean;
     try {
-      const frags = parseFragments(rec.fragment);
-      const f = frags[0]!;
-      // A stateless server cannot reassemble; a ClientHello fits one datagram in practice.
-      if (frags.length !== 1 || f.offset !== 0 || f.body.length !== f.length) throw new DtlsDecodeError('fragmented ClientHello');
-      seq = f.seq;
-      body = f.body;
+      const whole = this.wholeHello(rec, key);
+      if (!whole) return;
+      ({ seq, body, reassembled } = whole);
       hello = parseClientHello(body);
     } catch (err) {
+      this.partialHellos.delete(key);
       this.events.refused(address, port, 'malformed', `malformed ClientHello: ${(err as Error).message}`);
       return;
     }
+    // Past here the hello is handled as if it had come in one fragment (the transcript takes it so, RFC 6347 §4.2.6).
+    if (reassembled) rec = { ...rec, fragment: encodeHandshake(HS.clientHello, seq, body) };
     // A repeated ClientHello of this association (same random): during the handshake the
     // session resends its flight; afterwards it is a late duplicate and must not replace the
     // association (RFC 6347 §4.2.8 is about a new random).
@@ -156,7 +180,8 @@ export class DtlsServer {
       return;
     }
     const refusal = this.refusalOf(hello);
-    const suite = refusal === undefined ? this.choose(hello) : undefined;
+    const cached = refusal === undefined ? this.resumable(hello) : undefined;
+    const suite = cached ? SUITES.find((x) => x.id === cached.suite) : refusal === undefined ? this.choose(hello) : undefined;
     if (!suite) {
       const reason = refusal ?? 'no shared cipher suite';
       this.events.send(
@@ -172,6 +197,9 @@ export class DtlsServer {
       this.forget(existing, 'new handshake from the same endpoint', false);
     }
     const s = new DtlsSession(this.host, this.config, key, address, port, hello, { type: HS.clientHello, seq, body }, suite);
+    // Fingerprinted only past the cookie exchange: a spoofed flood costs no hashing.
+    const raw = parseDtlsClientHello(body);
+    if (raw) s.fingerprint = fingerprint(raw, 'd');
     this.sessions.set(key, s);
     this.handshaking++;
     const deadline = setTimeout(() => {
@@ -181,7 +209,62 @@ export class DtlsServer {
     }, this.config.handshakeTimeoutMs);
     deadline.unref();
     this.deadlines.set(s, deadline);
-    s.start();
+    if (cached) s.resume(cached);
+    else s.start();
+  }
+
+  /**
+   * The ClientHello of `rec` as one message: at once when it came in one
+   * fragment, else once its last fragment arrived (undefined until then).
+   */
+  private wholeHello(rec: DtlsRecord, key: string): { seq: number; body: Buffer; reassembled: boolean } | undefined {
+    const frags = parseFragments(rec.fragment);
+    const f = frags[0]!;
+    if (frags.length === 1 && f.offset === 0 && f.body.length === f.length) {
+      this.partialHellos.delete(key);
+      return { seq: f.seq, body: f.body, reassembled: false };
+    }
+    let whole: { seq: number; body: Buffer; reassembled: boolean } | undefined;
+    for (const frag of frags) {
+      if (frag.type !== HS.clientHello) throw new DtlsDecodeError('a ClientHello record holds another message');
+      if (frag.length > MAX_HELLO_BYTES) throw new DtlsDecodeError(`fragmented ClientHello of ${frag.length} bytes (at most ${MAX_HELLO_BYTES})`);
+      const now = this.now();
+      let partial = this.partialHellos.get(key);
+      if (!partial || partial.seq !== frag.seq || now - partial.at > PARTIAL_HELLO_MS) {
+        this.partialHellos.delete(key);
+        this.forgetStaleHellos(now);
+        partial = { seq: frag.seq, at: now, parts: new Reassembler(frag.seq) };
+        this.partialHellos.set(key, partial);
+      }
+      const [done] = partial.parts.add(frag);
+      if (done) {
+        this.partialHellos.delete(key);
+        whole = { seq: done.seq, body: done.body, reassembled: true };
+      }
+    }
+    return whole;
+  }
+
+  /** Drops reassemblies past their time, and the oldest while the table is full (Map order is insertion order). */
+  private forgetStaleHellos(now: number): void {
+    for (const [k, p] of this.partialHellos) {
+      if (this.partialHellos.size < MAX_PARTIAL_HELLOS && now - p.at <= PARTIAL_HELLO_MS) break;
+      this.partialHellos.delete(k);
+    }
+  }
+
+  /**
+   * The cached session the client asks to resume, when it may: still cached,
+   * its suite offered again, the same extended-master-secret choice (RFC 7627
+   * §5.3) and, for PSK, the identity's key unchanged in the configuration.
+   * Anything else gets a full handshake.
+   */
+  private resumable(h: ClientHello): ResumableSession | undefined {
+    if (!this.cache || h.sessionId.length === 0) return undefined;
+    const c = this.cache.get(h.sessionId);
+    if (!c || !h.suites.includes(c.suite) || c.ems !== h.extensions.has(EXT.extendedMasterSecret)) return undefined;
+    if (c.pskIdentity !== undefined && !this.config.psk.get(c.pskIdentity)?.equals(c.psk ?? Buffer.alloc(0))) return undefined;
+    return c;
   }
 
   private refusalOf(h: ClientHello): string | undefined {

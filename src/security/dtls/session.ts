@@ -5,6 +5,8 @@
  * ClientKeyExchange / Certificate / CertificateVerify / Finished, answers with
  * ChangeCipherSpec and Finished, then carries application data.
  */
+import type { ResumableSession } from './session-cache.js';
+import type { ClientHelloFingerprint } from '../client-hello.js';
 import { createECDH, randomBytes, timingSafeEqual, type ECDH, type X509Certificate } from 'node:crypto';
 import type { TlsInfo } from '../../envelope/index.js';
 import { deriveCiphers, type CipherSuite, type RecordCipher } from './cipher.js';
@@ -34,6 +36,8 @@ export interface SessionHost {
   data(session: DtlsSession, plaintext: Buffer): void;
   /** The association ended; `handshakeFailure` when it never got established (a security event). */
   closed(session: DtlsSession, reason: string, handshakeFailure: boolean): void;
+  /** Stores a finished full handshake for resumption; absent when the server caches no sessions. */
+  remember?(sessionId: Buffer, session: ResumableSession): void;
 }
 
 /** A handshake failure: the alert sent and the reason reported. */
@@ -53,6 +57,11 @@ export class DtlsSession {
   lastSeen: number;
   /** Handshake facts once established (envelope `tls`). */
   facts?: TlsInfo;
+  /** JA4/JA3 of the client's ClientHello (set by the server). */
+  fingerprint?: ClientHelloFingerprint;
+  /** An abbreviated handshake resuming a cached session (RFC 5246 §7.3). */
+  private resumed = false;
+  private sessionId: Buffer;
   private readonly writeSeq = [0, 0];
   private readonly reassembler: Reassembler;
   private readonly transcript: Buffer[] = [];
@@ -89,6 +98,7 @@ export class DtlsSession {
     this.flight = new FlightTimer(config.retransmitMs, (items) => this.transmit(items));
     const requestCert = suite.keyExchange === 'ecdhe_ecdsa' && config.ca.length > 0;
     this.expect = requestCert ? 'certificate' : 'client-key-exchange';
+    this.sessionId = host.remember ? randomBytes(32) : Buffer.alloc(0);
   }
 
   get clientRandom(): Buffer {
@@ -99,7 +109,10 @@ export class DtlsSession {
   start(): void {
     const ecc = this.suite.keyExchange === 'ecdhe_ecdsa';
     const items: FlightItem[] = [
-      this.message(HS.serverHello, serverHello(this.random, this.suite.id, { renegotiation: wantsRenegotiationInfo(this.hello), ems: this.ems, ecc })),
+      this.message(
+        HS.serverHello,
+        serverHello(this.random, this.suite.id, { renegotiation: wantsRenegotiationInfo(this.hello), ems: this.ems, ecc }, this.sessionId),
+      ),
     ];
     if (ecc) {
       const cred = this.config.credential!;
@@ -111,6 +124,36 @@ export class DtlsSession {
     }
     items.push(this.message(HS.serverHelloDone, Buffer.alloc(0)));
     this.flight.send(items, true);
+  }
+
+  /**
+   * The abbreviated handshake (RFC 5246 §7.3): ServerHello with the client's
+   * session id, ChangeCipherSpec and Finished, keys from the cached master
+   * secret and the new randoms; the client's Finished completes it.
+   */
+  resume(cached: ResumableSession): void {
+    this.resumed = true;
+    this.sessionId = this.hello.sessionId;
+    this.master = cached.master;
+    if (cached.pskIdentity !== undefined) this.pskIdentity = cached.pskIdentity;
+    if (cached.clientCert) this.clientCert = cached.clientCert;
+    const keys = deriveCiphers(this.suite, this.master, this.hello.random, this.random);
+    this.client = keys.client;
+    this.server = keys.server;
+    const hello = this.message(
+      HS.serverHello,
+      serverHello(
+        this.random,
+        this.suite.id,
+        { renegotiation: wantsRenegotiationInfo(this.hello), ems: this.ems, ecc: this.suite.keyExchange === 'ecdhe_ecdsa' },
+        this.sessionId,
+      ),
+    );
+    const verify = finishedData(this.master, 'server', sha256(Buffer.concat(this.transcript)));
+    const seq = this.nextServerSeq++;
+    this.transcript.push(encodeHandshake(HS.finished, seq, verify));
+    this.expect = 'finished';
+    this.flight.send([hello, { kind: 'ccs' }, { kind: 'handshake', type: HS.finished, seq, body: verify, epoch: 1 }], true);
   }
 
   /** A record from the client (the server routed it here by endpoint). */
@@ -273,15 +316,32 @@ export class DtlsSession {
     if (this.unknownIdentity) throw new HandshakeFailure(ALERT.decryptError, `unknown PSK identity '${this.pskIdentity}'`);
   }
 
-  /** Server ChangeCipherSpec and Finished; the association is up (RFC 5246 §7.4.9). */
+  /** Server ChangeCipherSpec and Finished (a resumption sent them first); the association is up (RFC 5246 §7.4.9). */
   private finish(): void {
-    const verify = finishedData(this.master!, 'server', sha256(Buffer.concat(this.transcript)));
-    this.flight.send([{ kind: 'ccs' }, { kind: 'handshake', type: HS.finished, seq: this.nextServerSeq++, body: verify, epoch: 1 }], false);
+    if (this.resumed) this.flight.cancel();
+    else {
+      const verify = finishedData(this.master!, 'server', sha256(Buffer.concat(this.transcript)));
+      this.flight.send([{ kind: 'ccs' }, { kind: 'handshake', type: HS.finished, seq: this.nextServerSeq++, body: verify, epoch: 1 }], false);
+      if (this.sessionId.length > 0) this.remember();
+    }
     this.expect = 'done';
     this.state = 'established';
     this.facts = this.factsOf();
     this.transcript.length = 0;
     this.host.established(this);
+  }
+
+  private remember(): void {
+    const psk = this.pskIdentity !== undefined ? this.config.psk.get(this.pskIdentity) : undefined;
+    this.host.remember?.(this.sessionId, {
+      master: this.master!,
+      suite: this.suite.id,
+      ems: this.ems,
+      at: this.host.now(),
+      ...(this.pskIdentity !== undefined && { pskIdentity: this.pskIdentity }),
+      ...(psk && { psk }),
+      ...(this.clientCert && { clientCert: this.clientCert }),
+    });
   }
 
   private keyMismatch(): string {
@@ -324,12 +384,13 @@ export class DtlsSession {
     return {
       version: 'DTLSv1.2',
       cipher: this.suite.name,
-      resumed: false,
+      resumed: this.resumed,
       authorized: c !== undefined,
       ...(this.pskIdentity !== undefined && { pskIdentity: this.pskIdentity }),
       ...(peer && { peer, peerSubject: peer.subject, peerFingerprint256: peer.fingerprint256, peerVerified: true }),
       ...(cn !== undefined && { peerCommonName: cn }),
       ...(c?.subjectAltName && { peerAltNames: c.subjectAltName }),
+      ...(this.fingerprint && { ja4: this.fingerprint.ja4, ja3: this.fingerprint.ja3 }),
     };
   }
 }

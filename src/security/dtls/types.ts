@@ -21,6 +21,9 @@ export interface DtlsServerConfig {
   readonly maxSessions: number;
   /** An association with no record from its client for this long is closed. */
   readonly sessionIdleMs: number;
+  /** Sessions kept for resumption (RFC 5246 §7.3); 0: none. */
+  readonly sessionCacheSize: number;
+  readonly sessionLifetimeMs: number;
   /** How often the cookie secret changes (RFC 6347 §4.2.1). */
   readonly cookieRotateMs: number;
 }

@@ -97,6 +97,20 @@ describe('configuration loading', () => {
     expect(problems).toContain("gw.yaml: /pools/1/name: duplicate name 'p'");
   });
 
+  it("checks a route mirror's destination and sample", () => {
+    // biome-ignore lint/suspicious/noExplicitAny: the test writes wrong values into the parsed document on purpose
+    const raw = minimal() as Record<string, any>;
+    raw.routes.push({ match: { address: 'a/#' }, pool: raw.routes[0].pool, mirror: {} });
+    raw.routes.push({ match: { address: 'b/#' }, pool: raw.routes[0].pool, mirror: { pool: 'nope', sample: '150%' } });
+    raw.routes.push({ match: { address: 'c/#' }, pool: raw.routes[0].pool, mirror: { file: 't.jsonl', sample: '5%', redactFields: ['no-slash'] } });
+    const problems = problemsOf(raw);
+    expect(problems).toContain("gw.yaml: /routes/1/mirror: needs 'file', 'pool' or both");
+    expect(problems.some((p) => p.startsWith("gw.yaml: /routes/2/mirror/pool: no pool named 'nope'"))).toBe(true);
+    expect(problems.some((p) => p.startsWith('gw.yaml: /routes/2/mirror/sample'))).toBe(true);
+    expect(problems.some((p) => p.startsWith('gw.yaml: /routes/3/mirror/redactFields/0'))).toBe(true);
+    expect(problems.some((p) => p.startsWith('gw.yaml: /routes/3/mirror/sample'))).toBe(false);
+  });
+
   it('checks the script bounds against each other: a decision must fit a quarter of the isolate', () => {
     const raw = { ...minimal(), scripts: { memoryMb: 8, maxDecisionBytes: 4 * 1024 * 1024, suspend: { initialMs: 5000, maxMs: 1000 } } };
     const problems = problemsOf(raw);
