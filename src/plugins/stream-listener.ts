@@ -92,28 +92,45 @@ class StreamListener implements Listener, PeerHost {
     return { ...this.counts, connections: this.sockets.size };
   }
 
+  /** Sockets corked this turn, uncorked together by one setImmediate (as the MQTT listener does). */
+  private uncorks: Array<() => void> = [];
+  private flushScheduled = false;
+  private readonly flush = (): void => {
+    this.flushScheduled = false;
+    const list = this.uncorks;
+    this.uncorks = [];
+    for (const uncork of list) uncork();
+  };
+
+  private corkedForTurn(uncork: () => void): void {
+    this.uncorks.push(uncork);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(this.flush);
+    }
+  }
+
   private onSocket(socket: Socket): void {
     this.sockets.add(socket);
     // Acknowledgements are small frames the device waits for: Nagle's algorithm would hold each
     // behind the TCP ACK of the previous one (RFC 896); writes are coalesced per turn instead.
     socket.setNoDelay(true);
     let corked = false;
-    const uncork = (): void => {
-      corked = false;
-      socket.uncork();
-    };
     const peer = new StreamPeer(this, {
       remoteAddress: socket.remoteAddress ?? 'unknown',
       ...(socket.remotePort !== undefined && { remotePort: socket.remotePort }),
       datagram: false,
       write: (bytes, onWritten) => {
         if (!socket.writable) return;
-        // Frames written in one turn of the event loop (the acknowledgements of the back-end
-        // answers one read delivered) leave in one writev, not one system call each.
+        // Frames written in one turn of the event loop (the acknowledgements of every back-end
+        // answer that turn read) leave in one writev at its end, not one system call each.
         if (!corked) {
           corked = true;
           socket.cork();
-          process.nextTick(uncork);
+          this.corkedForTurn(() => {
+            corked = false;
+            socket.uncork();
+          });
         }
         socket.write(bytes, onWritten && ((err) => err || onWritten()));
       },
