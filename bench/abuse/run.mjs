@@ -156,7 +156,10 @@ if (ONLY !== 'cost')
   );
 const results = Object.fromEntries(variants.map(([k]) => [k, []]));
 for (let round = 0; round < ROUNDS; round++) {
-  for (const [label, fn] of variants) {
+  // Odd rounds run the variants in reverse, so a host that speeds up or slows down during
+  // the invocation does not favour whichever variant always comes first (A B, B A, A B …).
+  const order = round % 2 === 0 ? variants : [...variants].reverse();
+  for (const [label, fn] of order) {
     const r = await fn();
     results[label].push(r);
     console.error(`round ${round + 1} ${label}: ${JSON.stringify(r, (_, v) => (typeof v === 'number' ? Number(v.toFixed(2)) : v))}`);
