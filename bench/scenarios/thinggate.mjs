@@ -103,7 +103,10 @@ function coapRaw(name, dtls) {
 /** The MQTT options of `mqtt-qos1-rest-sessions-off`: persistent sessions and retained messages off. */
 const SESSIONS_OFF = { sessions: { enabled: false }, retainAvailable: false };
 
-function mqtt(name, qos, { batch = false, unpipelined = false, inline = false, auth = false, tls = false, schema = false, sessionsOff = false, description }) {
+/** The route mirror of `mqtt-qos1-mirror`: a tenth of the messages copied to a rotating JSON-lines file. */
+const MIRROR = { file: 'mirror.jsonl', sample: '10%' };
+
+function mqtt(name, qos, { batch = false, unpipelined = false, inline = false, auth = false, tls = false, schema = false, sessionsOff = false, mirror = false, description }) {
   return {
     name,
     group: 'thinggate',
@@ -115,6 +118,7 @@ function mqtt(name, qos, { batch = false, unpipelined = false, inline = false, a
         ...(tls && { listener: { tls: { ...benchCertificate(), minVersion: 'TLSv1.3' } } }),
         ...(sessionsOff && { listener: { mqtt: SESSIONS_OFF } }),
         ...(schema && { route: { schema: 'bench.schema.json' }, files: { 'bench.schema.json': JSON.stringify(BENCH_SCHEMA) } }),
+        ...(mirror && { route: { mirror: MIRROR } }),
         pool: batch ? { batch: BATCH } : unpipelined ? UNPIPELINED : undefined,
         ...(inline && { scripts: INLINE_SCRIPTS }),
         ...(auth && { listener: { auth: [{ type: 'password', file: 'users.json' }] }, acl: AUTH_ACL, files: { 'users.json': credentialsFile() } }),
@@ -128,6 +132,7 @@ function mqtt(name, qos, { batch = false, unpipelined = false, inline = false, a
       if (auth) notes.push('listener auth: password (scrypt N=2^17, one user for all clients); acl: 5 rules, the 4th matches');
       if (tls) notes.push('TLS 1.3, ECDSA P-256 server certificate');
       if (schema) notes.push('route schema: every payload validated (ajv)');
+      if (mirror) notes.push(`route mirror: ${JSON.stringify(MIRROR)}`);
       if (sessionsOff) notes.push(`listener mqtt: ${JSON.stringify(SESSIONS_OFF)}`);
       const creds = auth ? { username: 'bench', password: AUTH_PASSWORD } : {};
       return {
@@ -224,6 +229,10 @@ export const scenarios = [
   }),
   mqtt('mqtts-qos1-rest', 1, { tls: true, description: "MQTT 5 over TLS 1.3 (ECDSA P-256), QoS 1, PUBACK after the back-end's 2xx" }),
   mqtt('mqtt-qos1-schema', 1, { schema: true, description: 'MQTT 5, QoS 1, the route validates every payload against a JSON Schema' }),
+  mqtt('mqtt-qos1-mirror', 1, {
+    mirror: true,
+    description: 'mqtt-qos1-rest with a route mirror copying 10 % of the messages to a JSON-lines file: the cost of the tap on the message path',
+  }),
   mqtt('mqtt-qos1-rest-sessions-off', 1, {
     sessionsOff: true,
     description: 'mqtt-qos1-rest with persistent sessions and retained messages off: the cost of the features on the message path',
