@@ -106,7 +106,11 @@ const SESSIONS_OFF = { sessions: { enabled: false }, retainAvailable: false };
 /** The route mirror of `mqtt-qos1-mirror`: a tenth of the messages copied to a rotating JSON-lines file. */
 const MIRROR = { file: 'mirror.jsonl', sample: '10%' };
 
-function mqtt(name, qos, { batch = false, unpipelined = false, inline = false, auth = false, tls = false, schema = false, sessionsOff = false, mirror = false, description }) {
+function mqtt(
+  name,
+  qos,
+  { batch = false, unpipelined = false, inline = false, auth = false, tls = false, schema = false, sessionsOff = false, mirror = false, description },
+) {
   return {
     name,
     group: 'thinggate',
