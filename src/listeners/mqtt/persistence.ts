@@ -229,7 +229,15 @@ function resubscribe(cx: SessionContext, subscriber: Subscriber, subscriptions: 
 async function expire(cx: SessionContext, parked: ParkedSession): Promise<void> {
   parked.retire();
   cx.devices.unsubscribeAll(parked);
-  for (const s of await cx.store.expire(Date.now())) settleAll(s, 'session expired');
+  let gone: Array<StoredSession<DeviceMessage>>;
+  try {
+    gone = await cx.store.expire(Date.now());
+  } catch {
+    // The store is closed (the gateway stopped) or does not answer: the session stays stored, and is
+    // expired by the next sweep or, after a restart, when it is restored past its expiry.
+    return;
+  }
+  for (const s of gone) settleAll(s, 'session expired');
 }
 
 function settleAll(session: StoredSession<DeviceMessage>, reason: string): void {
