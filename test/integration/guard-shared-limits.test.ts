@@ -3,27 +3,15 @@
  * Counters of one real redis-server. What one node takes drains the other's
  * bucket after a flush; a node alone keeps its local bucket.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RedisLink } from '../../src/state/redis/link.js';
+import { describe, expect, it } from 'vitest';
 import { RedisCounters } from '../../src/state/redis/counters.js';
 import { SharedRateCounter } from '../../src/guard/shared-rate-counter.js';
-import { RedisServer } from '../helpers/redis-server.js';
+import { withRedis } from '../helpers/with-redis.js';
 
-let redis: RedisServer;
-const links: RedisLink[] = [];
-
-beforeAll(async () => {
-  redis = await RedisServer.start();
-});
-afterAll(async () => {
-  for (const l of links) await l.close();
-  await redis?.stop('SIGTERM');
-});
+const redis = withRedis();
 
 async function node(): Promise<SharedRateCounter> {
-  const link = new RedisLink({ url: redis.url, keyPrefix: 'shared-limits:' });
-  links.push(link);
-  expect(await link.connect()).toBe(true);
+  const link = await redis.link('shared-limits:');
   return new SharedRateCounter('mqtt:messages:clientId', { perSecond: 10, burst: 10 }, new RedisCounters(link));
 }
 

@@ -5,9 +5,9 @@
  * outage (every operation fails rather than acknowledging what Redis did
  * not take).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { jsonCodec } from '../../src/state/codec.js';
-import { RedisLink } from '../../src/state/redis/link.js';
+import type { RedisLink } from '../../src/state/redis/link.js';
 import { RedisSessionStore } from '../../src/state/redis/sessions.js';
 import { RedisRetainedStore } from '../../src/state/redis/retained.js';
 import { RedisMailboxStore } from '../../src/state/redis/mailbox.js';
@@ -17,26 +17,11 @@ import type { RetainedStore } from '../../src/state/retained.js';
 import { sessionStoreContract } from '../helpers/state-contracts/sessions.js';
 import { retainedStoreContract } from '../helpers/state-contracts/retained.js';
 import { mailboxContract } from '../helpers/state-contracts/mailbox.js';
-import { RedisServer } from '../helpers/redis-server.js';
+import { withRedis } from '../helpers/with-redis.js';
 
-let redis: RedisServer;
+const redis = withRedis();
 let worlds = 0;
-const links: RedisLink[] = [];
-
-beforeAll(async () => {
-  redis = await RedisServer.start();
-});
-afterAll(async () => {
-  for (const l of links) await l.close();
-  await redis?.stop('SIGTERM');
-});
-
-async function link(prefix: string): Promise<RedisLink> {
-  const l = new RedisLink({ url: redis.url, keyPrefix: prefix });
-  links.push(l);
-  expect(await l.connect()).toBe(true);
-  return l;
-}
+const link = (prefix: string): Promise<RedisLink> => redis.link(prefix);
 
 /** Each store (and its reopen) gets a key prefix of its own: stores of one test never see another test's keys. */
 const prefixes = new WeakMap<object, string>();
@@ -119,12 +104,12 @@ describe('Redis outage: the device stores refuse rather than lose', () => {
     const retained = new RedisRetainedStore<{ n: number }>(l, jsonCodec());
     const cmd = { id: 'o1', clientId: 'dev', address: 'c', payload: '', qos: 1 as const, response: 'none' as const, size: 1, expiresAt: 1e13, createdAt: 1 };
     const limits = { maxMessagesPerDevice: 5, maxBytesPerDevice: 1000, maxMessagesTotal: 100 };
-    await redis.stop();
+    await redis.server.stop();
     await expect.poll(() => l.connected, { timeout: 5000 }).toBe(false);
     await expect(mailbox.enqueue(cmd, limits)).rejects.toThrow();
     await expect(store.save({ clientId: 's', expiresAt: Date.now() + 1000, subscriptions: [], pending: [] })).rejects.toThrow();
     await expect(retained.set('t', { n: 1 }, 1)).rejects.toThrow();
-    await redis.start();
+    await redis.server.start();
     await expect.poll(() => l.connected, { timeout: 10_000 }).toBe(true);
     expect((await mailbox.enqueue(cmd, limits)).ok).toBe(true);
     expect(await retained.set('t', { n: 1 }, 1)).toBe('stored');

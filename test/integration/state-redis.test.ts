@@ -4,7 +4,7 @@
  * operation answers without throwing, and what waited is written once Redis
  * is back.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { createState, type State } from '../../src/state/index.js';
 import { RedisLink } from '../../src/state/redis/link.js';
@@ -16,18 +16,11 @@ import { presenceContract } from '../helpers/state-contracts/presence.js';
 import { busContract } from '../helpers/state-contracts/bus.js';
 import { countersContract } from '../helpers/state-contracts/counters.js';
 import { banStoreContract } from '../helpers/state-contracts/bans.js';
-import { RedisServer } from '../helpers/redis-server.js';
+import { withRedis } from '../helpers/with-redis.js';
 
 const TTL = 400;
-let redis: RedisServer;
+const redis = withRedis();
 let worlds = 0;
-
-beforeAll(async () => {
-  redis = await RedisServer.start();
-});
-afterAll(async () => {
-  await redis?.stop('SIGTERM');
-});
 
 /** Links of one world share a key prefix of their own, so worlds never see each other's keys. */
 async function links(): Promise<{ link(): Promise<RedisLink>; close(): Promise<void> }> {
@@ -35,9 +28,8 @@ async function links(): Promise<{ link(): Promise<RedisLink>; close(): Promise<v
   const open: RedisLink[] = [];
   return {
     async link() {
-      const l = new RedisLink({ url: redis.url, keyPrefix: prefix });
+      const l = await redis.link(prefix);
       open.push(l);
-      expect(await l.connect()).toBe(true);
       return l;
     },
     async close() {
@@ -89,7 +81,7 @@ describe('Redis outage: a degraded mode, never a crash', () => {
     await state.presence.heartbeat();
     expect(await state.presence.claim('d1')).toBeUndefined();
 
-    await redis.stop(); // kill -9: an outage
+    await redis.server.stop(); // kill -9: an outage
     await expect.poll(() => state.connected(), { timeout: 5000 }).toBe(false);
     expect(await state.presence.claim('d2')).toBeUndefined();
     expect(await state.presence.lookup('d1')).toBeUndefined();
@@ -99,7 +91,7 @@ describe('Redis outage: a degraded mode, never a crash', () => {
     expect((await state.bans.all()).map((b) => b.id)).toEqual(['during']); // held here at once
     expect(errors).toEqual(expect.arrayContaining(['presence.claim', 'presence.lookup', 'bus.publish', 'counters.add', 'bans.write']));
 
-    await redis.start();
+    await redis.server.start();
     await expect.poll(() => state.connected(), { timeout: 10_000 }).toBe(true);
     expect(statuses).toEqual([true, false, true]);
     const direct = new Redis(redis.url);
