@@ -268,14 +268,16 @@ export class Gateway implements AdminContext {
     this.stopping = true;
     const timeoutMs = this.config.shutdown.drainTimeoutMs;
     const progress = options.drain ? this.reportDrain() : undefined;
-    await Promise.all([...this.listeners.values()].map((e) => e.listener.stop({ drain: options.drain ?? true, timeoutMs })));
+    await Promise.all([...this.listeners.values()].map((e) => e.listener.stop({ drain: options.drain ?? true, timeoutMs, final: true })));
     this.listeners.clear();
+    // Before the stores close: messages still in the pipeline (Wills, publications toward devices, command
+    // responses) write to them.
+    if (options.drain) await this.pipeline?.idle(timeoutMs);
     await this.commands?.stop();
     // After the listeners: the sessions their connections parked are written.
     await this.stores.close().catch((err: unknown) => this.logger.warn({ err }, 'closing the device stores failed'));
     if (this.pipeline) {
       const state = this.pipeline.current;
-      if (options.drain) await this.pipeline.idle(timeoutMs);
       await state.balancer.close(options.drain ? timeoutMs : 0);
       await state.scripts?.close();
       state.security?.close();

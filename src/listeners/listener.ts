@@ -63,9 +63,12 @@ export interface Listener {
   /**
    * Stops accepting. With `drain`, waits (up to `timeoutMs`) for in-flight
    * messages to finish and their acknowledgements to be sent before closing
-   * connections; without, closes at once.
+   * connections; without, closes at once. With `final` the gateway stops
+   * (nothing restarts this listener): what it keeps between connections and
+   * would write later (parked sessions' expiry timers) ends before the
+   * stores close.
    */
-  stop(options?: { drain?: boolean; timeoutMs?: number }): Promise<void>;
+  stop(options?: { drain?: boolean; timeoutMs?: number; final?: boolean }): Promise<void>;
   /** The bound address once started (port 0 in tests resolves here). */
   address(): AddressInfo | null;
   /** Southbound: deliver one message to a connected device; false when it cannot take it now. */

@@ -24,7 +24,7 @@ import type { PacketWriter } from './writer.js';
 import { RC } from './reason-codes.js';
 import { MemorySessionStore } from '../../state/embedded/sessions.js';
 import { dropDelayedWills } from './will.js';
-import { restoreSessions } from './persistence.js';
+import { restoreSessions, retireParked } from './persistence.js';
 
 /** How long a non-draining stop waits for peers to read the final DISCONNECT. */
 const STOP_GRACE_MS = 200;
@@ -63,7 +63,13 @@ export class MqttListener implements Listener {
       limiter: ctx.guard.limiter(ctx.config.name, ctx.config.guard?.limits),
       metrics,
       connections: new Set(),
-      sessions: { store: ctx.sessions ?? new MemorySessionStore<DeviceMessage>(), devices: ctx.devices, options: ctx.config.mqtt.sessions, metrics },
+      sessions: {
+        store: ctx.sessions ?? new MemorySessionStore<DeviceMessage>(),
+        devices: ctx.devices,
+        options: ctx.config.mqtt.sessions,
+        metrics,
+        logger: ctx.logger,
+      },
       draining: false,
       messagesIn: 0,
       messagesOut: 0,
@@ -106,7 +112,7 @@ export class MqttListener implements Listener {
     this.shared.metrics.start();
   }
 
-  async stop(options: { drain?: boolean; timeoutMs?: number } = {}): Promise<void> {
+  async stop(options: { drain?: boolean; timeoutMs?: number; final?: boolean } = {}): Promise<void> {
     const server = this.server;
     if (!server) return;
     this.server = undefined;
@@ -124,7 +130,10 @@ export class MqttListener implements Listener {
     for (const c of [...conns]) c.closeWith(RC.SERVER_SHUTTING_DOWN, 'server shutting down');
     await this.waitUntil(() => conns.size === 0, options.drain ? Math.min(timeoutMs, 1000) : STOP_GRACE_MS);
     for (const c of [...conns]) c.destroy();
+    // Their close events park sessions and hand Wills over: what they leave is dropped after them.
+    await this.waitUntil(() => conns.size === 0, STOP_GRACE_MS);
     dropDelayedWills(this.shared, this.name);
+    if (options.final) retireParked(this.shared.sessions, this.name);
     this.wss?.close();
     this.wss = undefined;
     this.shared.metrics.stop();

@@ -7,6 +7,7 @@
  * A connection resuming the session takes its subscriptions and messages
  * back; an expired session is discarded and its messages are settled false.
  */
+import type { Logger } from 'pino';
 import type { DeviceMessage, DeviceRegistry, QoS, Subscriber } from '../../devices/registry.js';
 import type { MqttSessionOptions } from '../../config/types.js';
 import type { PendingMessage, SessionStore, StoredSession } from '../../state/sessions.js';
@@ -35,6 +36,7 @@ export interface SessionContext {
   readonly devices: DeviceRegistry;
   readonly options: MqttSessionOptions;
   readonly metrics: MqttMetrics;
+  readonly logger: Logger;
 }
 
 /** The parked sessions of one store (one per gateway), by client id. */
@@ -88,7 +90,8 @@ export class ParkedSession implements Subscriber {
 
   /** Arms the expiry timer (§3.1.2.11.2: the session ends Session Expiry Interval after the connection). */
   arm(): void {
-    if (this.expiresAt >= Number.MAX_SAFE_INTEGER) return;
+    // Retired before its save finished (resumed, or the gateway stopped): no timer outlives it.
+    if (!this.active || this.expiresAt >= Number.MAX_SAFE_INTEGER) return;
     const wait = Math.min(Math.max(0, this.expiresAt - Date.now()), MAX_TIMER_MS);
     this.timer = setTimeout(() => {
       if (Date.now() < this.expiresAt) this.arm();
@@ -150,6 +153,15 @@ export function park(cx: SessionContext, h: SessionHandover): Promise<void> {
     },
   );
   return parked.saved;
+}
+
+/**
+ * The gateway stops: the parked sessions of `listener` stop taking messages
+ * and their expiry timers end, so that none fires into a closed store. The
+ * store keeps them; a durable one parks them again at the next start.
+ */
+export function retireParked(cx: SessionContext, listener: string): void {
+  for (const parked of [...tableOf(cx.store).values()]) if (parked.listener === listener) parked.retire();
 }
 
 /**
@@ -232,9 +244,10 @@ async function expire(cx: SessionContext, parked: ParkedSession): Promise<void> 
   let gone: Array<StoredSession<DeviceMessage>>;
   try {
     gone = await cx.store.expire(Date.now());
-  } catch {
-    // The store is closed (the gateway stopped) or does not answer: the session stays stored, and is
+  } catch (err) {
+    // The store does not answer (an unreachable Redis, a failing disk): the session stays stored, and is
     // expired by the next sweep or, after a restart, when it is restored past its expiry.
+    cx.logger.warn({ err, clientId: parked.clientId }, 'session expiry: the session store failed; the session expires later');
     return;
   }
   for (const s of gone) settleAll(s, 'session expired');
