@@ -38,7 +38,7 @@ export class DashboardFeed {
       this.ctx.sampler.active = true;
       this.timer = setInterval(() => void this.tick(), this.intervalMs).unref();
     }
-    void this.snapshot().then(fn, () => undefined);
+    void this.snapshot().then(fn, (err: unknown) => this.ctx.logger.warn({ err }, 'dashboard snapshot failed'));
     return () => {
       this.subscribers.delete(fn);
       if (this.subscribers.size === 0) this.stop();

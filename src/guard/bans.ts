@@ -85,6 +85,8 @@ export interface BanListOptions {
   readonly now?: () => number;
   /** Called once per ban added and once per ban lifted or expired. */
   readonly onChange?: (change: 'ban' | 'unban', ban: Ban, why: string) => void;
+  /** A ban could not be written through to the store (it holds in memory here). */
+  readonly onStoreError?: (operation: 'put' | 'delete', err: unknown) => void;
 }
 
 export class BanList {
@@ -139,7 +141,7 @@ export class BanList {
     };
     this.dynamic.set(ban.id, ban);
     this.changed();
-    void Promise.resolve(this.store.put(ban)).catch(() => {});
+    this.writeThrough('put', () => this.store.put(ban));
     this.options.onChange?.('ban', ban, ban.reason);
     return ban;
   }
@@ -150,9 +152,19 @@ export class BanList {
     if (!ban) return undefined;
     this.dynamic.delete(id);
     this.changed();
-    void Promise.resolve(this.store.delete(id)).catch(() => {});
+    this.writeThrough('delete', () => this.store.delete(id));
     this.options.onChange?.('unban', ban, 'removed');
     return ban;
+  }
+
+  /** A store write, synchronous (a file) or not (Redis): its failure is reported, never thrown at the caller. */
+  private writeThrough(operation: 'put' | 'delete', write: () => void | Promise<void>): void {
+    const failed = (err: unknown): void => this.options.onStoreError?.(operation, err);
+    try {
+      void Promise.resolve(write()).catch(failed);
+    } catch (err) {
+      failed(err);
+    }
   }
 
   /** Bans in force now, static first. */
@@ -228,7 +240,7 @@ export class BanList {
     }
     this.changed();
     for (const b of gone) {
-      void Promise.resolve(this.store.delete(b.id)).catch(() => {});
+      this.writeThrough('delete', () => this.store.delete(b.id));
       this.options.onChange?.('unban', b, 'expired');
     }
   }

@@ -182,6 +182,7 @@ export class Guard {
       now,
       onChange: (change, ban, why) => this.banChanged(change, ban, why),
       onSync: () => this.activeBans.set(this.bans.count()),
+      onStoreError: (operation, err) => this.logger.warn({ err, operation }, 'bans: writing to the ban store failed; the ban holds on this node only'),
     });
     this.applyStatic();
   }

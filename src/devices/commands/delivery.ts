@@ -17,7 +17,7 @@
  * record here becomes delivered, or queued again. The other node applies
  * the same rules to its session ({@link commandForSession}).
  */
-import type { CommandRecord, MailboxStore } from '../../state/mailbox.js';
+import type { CommandRecord, CommandState, MailboxStore, TransitionOptions } from '../../state/mailbox.js';
 import type { DeviceMessage, DeviceRegistry } from '../registry.js';
 
 /** What delivery needs of a listener (the Listener interface, seen from devices/). */
@@ -43,6 +43,8 @@ export interface DeliveryDeps {
   readonly changed: (record: CommandRecord) => void;
   /** Other nodes' devices; without it a command waits for its device to connect here. */
   readonly remote?: RemoteDevices | undefined;
+  /** A mailbox read or write failed (a shared store that does not answer, a closed one). */
+  readonly failed: (err: unknown, what: { readonly operation: string; readonly clientId: string; readonly commandId?: string }) => void;
 }
 
 const isMqtt = (protocol: string): boolean => protocol === 'mqtt' || protocol === 'mqtt-ws';
@@ -115,7 +117,11 @@ export class MailboxDelivery {
   private async drain(clientId: string): Promise<void> {
     do {
       this.again.delete(clientId);
-      const full = await this.round(clientId).catch(() => false);
+      const full = await this.round(clientId).catch((err: unknown) => {
+        // Retried at the next sweep or reconnection.
+        this.deps.failed(err, { operation: 'delivery round', clientId });
+        return false;
+      });
       if (full) this.again.add(clientId);
     } while (this.again.has(clientId));
     // In the same turn as the last check, so a kick arriving now starts a new drain instead of being lost.
@@ -173,10 +179,16 @@ export class MailboxDelivery {
 
   /** Marks `r` sent and in flight; the function returned settles it once (delivered, or queued again). */
   private settler(r: CommandRecord): (delivered: boolean, reason?: string) => void {
-    const { store, now, changed } = this.deps;
+    const { store, now, changed, failed } = this.deps;
     this.inflight.add(r.id);
+    // Not written: the record stays as stored (sent is requeued at start; a deadline expires it).
+    const write = (to: CommandState, options: TransitionOptions): void =>
+      void store.transition(r.id, to, options).then(
+        (rec) => rec && changed(rec),
+        (err: unknown) => failed(err, { operation: `transition to ${to}`, clientId: r.clientId, commandId: r.id }),
+      );
     // Store operations run in call order, so this transition is written before any settlement's.
-    void store.transition(r.id, 'sent', { at: now() }).then((rec) => rec && changed(rec));
+    write('sent', { at: now() });
     let settled = false;
     const settle = (delivered: boolean, reason?: string): void => {
       if (settled) return;
@@ -184,7 +196,7 @@ export class MailboxDelivery {
       this.inflight.delete(r.id);
       const next = delivered ? 'delivered' : 'queued';
       const options = delivered ? { at: now() } : { at: now(), reason: reason ?? 'not delivered' };
-      void store.transition(r.id, next, options).then((rec) => rec && changed(rec));
+      write(next, options);
     };
     return settle;
   }

@@ -66,6 +66,7 @@ export class CommandService {
       now: this.now,
       changed: (r) => this.changed(r),
       remote: deps.remote,
+      failed: (err, what) => deps.logger.warn({ err, ...what }, `mailbox: ${what.operation} failed`),
     });
     this.states = deps.metrics.counter(STATES_METRIC, 'Southbound commands entering each state', ['state']);
     deps.metrics.gauge(QUEUED_METRIC, 'Commands in mailboxes (queued or sent), all devices');
@@ -85,7 +86,7 @@ export class CommandService {
     // what was sent stays sent until it expires or a node requeues it at its own start.
     await this.deps.store.requeueSent(this.now()).catch((err: unknown) => this.deps.logger.warn({ err }, 'mailbox: requeuing sent commands failed'));
     this.unsubscribe = this.deps.devices.onReachable((clientId) => {
-      void this.deps.store.rememberDevice(clientId).catch(() => undefined);
+      void this.deps.store.rememberDevice(clientId).catch((err: unknown) => this.deps.logger.warn({ err, clientId }, 'mailbox: remembering the device failed'));
       this.delivery.kick(clientId);
     });
     for (const s of this.deps.devices.sessions()) this.delivery.kick(s.clientId);
@@ -146,7 +147,18 @@ export class CommandService {
         if (set!.size === 0) this.waiters.delete(record.id);
         resolve(r);
       };
-      const timer = setTimeout(() => void this.deps.store.get(record.id).then((r) => done(r ?? current)), timeoutMs);
+      // A mailbox that fails to answer still ends the wait, with the state last seen.
+      const timer = setTimeout(
+        () =>
+          void this.deps.store.get(record.id).then(
+            (r) => done(r ?? current),
+            (err: unknown) => {
+              this.deps.logger.warn({ err, clientId: record.clientId, commandId: record.id }, 'mailbox: reading the command failed');
+              done(current);
+            },
+          ),
+        timeoutMs,
+      );
       set.add(done);
     });
   }

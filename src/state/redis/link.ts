@@ -86,7 +86,7 @@ export class RedisLink {
       set.delete(fn);
       if (set.size === 0 && !this.closed) {
         this.channels.delete(channel);
-        void this.sub.unsubscribe(channel).catch(() => {});
+        void this.sub.unsubscribe(channel).catch((err: Error) => this.failed('link.unsubscribe', err));
       }
     };
   }

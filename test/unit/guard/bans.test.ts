@@ -5,7 +5,7 @@
  * repeat offences up to the cap; EMQX-style flapping.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
@@ -81,6 +81,17 @@ describe('BanList', () => {
     expect(readdirSync(dir)).toEqual(['bans.json']);
     const second = new BanList({ stateDir: dir });
     expect(second.list()).toEqual([kept]);
+  });
+
+  it('holds a ban in memory and reports it when the ban file cannot be written (a ban on network input never throws)', () => {
+    const blocked = join(tempDir(), 'not-a-directory');
+    writeFileSync(blocked, '');
+    const failures: string[] = [];
+    const list = new BanList({ stateDir: join(blocked, 'state'), onStoreError: (op) => failures.push(op) });
+    const ban = list.add({ kind: 'ip', value: '192.0.2.7', reason: 'r', source: 'scoring' });
+    expect(list.list()).toEqual([ban]);
+    list.remove(ban.id);
+    expect(failures).toEqual(['put', 'delete']);
   });
 
   it('validates values', () => {
