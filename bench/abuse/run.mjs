@@ -1,30 +1,39 @@
 /**
  * abuse: what the guard costs on the clean message path, and what it buys
- * under a flood. One invocation, variants alternating round by round so the
- * machine's load hits each alike; loopback only, bounded in time.
+ * against one abusive client. One invocation, variants alternating round by
+ * round so the machine's load hits each alike; loopback only, bounded in time
+ * and count, every abuser in a process of its own that stops by itself.
  *
  * cost   mqtt-qos1-rest (MQTT 5, QoS 1, 50 clients × 10 in flight, 200-byte
  *        payloads, script route) with guard.limits on but generous (every
  *        message and byte bucket consulted, none ever reached; guard.exempt
  *        empty so loopback is limited too) against limits off (perSecond 0).
  *        Messages/s and the gateway's CPU µs per message.
- * flood  10 well-behaved MQTT 5 clients at QoS 1, 20 messages/s each, paced,
- *        from 127.0.0.1; alone, then with one client flooding QoS 0 as fast as
- *        its socket takes it from 127.0.0.2 (another address on loopback, in a
- *        process of its own), with limits on (messages per client id 50/s,
- *        burst 100) and off. The
- *        well-behaved clients' acknowledged rate and p99 publish→PUBACK, and
- *        the flooder's messages reaching the back-end per second.
+ * scenarios (rig.mjs, abusers/*.mjs): 10 well-behaved clients from 127.0.0.1
+ *        (MQTT 5 QoS 1 at 20 msg/s each; for coap-flood CoAP CON POSTs at
+ *        5/s each), alone and beside one abuser from its own 127.0.0.x:
+ *          qos0-flood       QoS 0 as fast as the socket takes it      127.0.0.2
+ *          qos1-flood       QoS 1, the whole Receive Maximum in flight 127.0.0.3
+ *          reconnect-storm  1,000 CONNECT/DISCONNECT a second          127.0.0.4
+ *          malformed-storm  CONNECT then a malformed PUBLISH, 20 at once 127.0.0.5
+ *          slow-drip        2,000 connections dripping a PUBLISH       127.0.0.6
+ *          coap-flood       CON POSTs as fast as the socket takes them 127.0.0.7
+ *        with the guard's defaults on (messages per client id 50/s, burst
+ *        100; the /24 buckets off, since on loopback every address shares
+ *        127.0.0.0/24) and with every guard detector off. Reported: the
+ *        well-behaved clients' acknowledged rate and p99 (publish→PUBACK or
+ *        request→2.04), every acknowledged message checked at the back-end,
+ *        when the gateway's log first shows the abuser limited and banned,
+ *        and what of the abuser reached the back-end.
  *
- *   npm run build && node bench/abuse/run.mjs [--rounds 3] [--seconds 5] [--only cost|flood]
+ *   npm run build && node bench/abuse/run.mjs [--rounds 3] [--seconds 5] [--only cost|flood|<scenario>[,…]]
  */
-import { createServer } from 'node:http';
 import { startThinggate } from '../lib/thinggate.mjs';
 import { MqttTransport } from '../lib/transports/mqtt.mjs';
 import { encodePayload, nowNs } from '../lib/payload.mjs';
-import { once } from 'node:events';
-import { cpuSeconds, forkNode, stopChild } from '../lib/proc.mjs';
+import { cpuSeconds } from '../lib/proc.mjs';
 import { mmm } from '../lib/stats.mjs';
+import { runVariant, sleep, startBackend } from './rig.mjs';
 
 const arg = (name, dflt) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -32,42 +41,58 @@ const arg = (name, dflt) => {
 };
 const ROUNDS = Number(arg('rounds', 3));
 const SECONDS = Number(arg('seconds', 5));
-const ONLY = arg('only');
+/** `flood` is the QoS 0 flood's old name. */
+const ONLY = arg('only')
+  ?.split(',')
+  .map((x) => (x === 'flood' ? 'qos0-flood' : x));
+const selected = (name) => !ONLY || ONLY.includes(name);
 
 const SCOPES = ['clientId', 'principal', 'address', 'prefix'];
 /** Every message and byte bucket at `spec` (other resources keep their defaults). */
 const buckets = (spec) => Object.fromEntries(['messages', 'bytes'].map((r) => [r, Object.fromEntries(SCOPES.map((s) => [s, spec]))]));
 const GENEROUS = { exempt: [], limits: buckets({ perSecond: 1e12, burst: 1e12 }) };
-const OFF = { exempt: [], limits: buckets({ perSecond: 0, burst: 1 }) };
+const LIMITS_OFF = { exempt: [], limits: buckets({ perSecond: 0, burst: 1 }) };
 /**
- * Flood limits: 50 messages/s per client id (burst 100; a well-behaved client sends 20), the address
- * buckets at their defaults. The /24 bucket is off: on loopback the flooder's 127.0.0.2 shares
- * 127.0.0.0/24 with everyone.
+ * Guard on: its defaults (connection rate, flapping, scoring, slow peers, overload), with 50
+ * messages/s per client id (burst 100; a well-behaved client sends 20). The /24 buckets are off:
+ * on loopback every abuser's address shares 127.0.0.0/24 with the well-behaved clients.
  */
-const FLOOD_ON = {
+const GUARD_ON = {
   exempt: [],
   limits: { messages: { clientId: { perSecond: 50, burst: 100 }, prefix: { perSecond: 0 } }, bytes: { prefix: { perSecond: 0 } } },
 };
-/** Each well-behaved client sends one message every GOOD_INTERVAL_MS. */
-const GOOD_INTERVAL_MS = 50;
+/** Guard off: no rate limit, no connection rate, no scoring, flapping or slow-peer detection. */
+const GUARD_OFF = {
+  exempt: [],
+  limits: { ...LIMITS_OFF.limits, connectionsPerSecond: 0 },
+  scoring: { enabled: false },
+  flapping: { enabled: false },
+  slowPeers: { enabled: false },
+};
+/** The CoAP listener's own per-address request rate (default 100/s) goes with the guard. */
+const COAP_OFF = { coap: { requestsPerSecond: 0 } };
 
-let flooderAtBackend = 0;
-const FLOODER = 999;
-const backend = createServer((req, res) => {
-  const chunks = [];
-  req.on('data', (c) => chunks.push(c));
-  req.on('end', () => {
-    if (Buffer.concat(chunks).includes(`"c":${FLOODER},`)) flooderAtBackend++;
-    res.writeHead(204).end();
-  });
-});
-await new Promise((r) => backend.listen(0, '127.0.0.1', () => r(undefined)));
-const url = `http://127.0.0.1:${/** @type {import('node:net').AddressInfo} */ (backend.address()).port}`;
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+/**
+ * The abuse scenarios: the abuser module, its address, the client-id prefix it connects with (its
+ * bans by client id count as its own), and what of it is worth comparing with limits on and off.
+ */
+/** @type {Array<{ name: string, abuser: string, address: string, clientPrefix?: string, good: 'mqtt' | 'coap' }>} */
+const ALL_SCENARIOS = [
+  { name: 'qos0-flood', abuser: 'qos0-flood', address: '127.0.0.2', clientPrefix: 'flooder-', good: 'mqtt' },
+  { name: 'qos1-flood', abuser: 'qos1-flood', address: '127.0.0.3', clientPrefix: 'qos1-flooder-', good: 'mqtt' },
+  { name: 'reconnect-storm', abuser: 'reconnect-storm', address: '127.0.0.4', clientPrefix: 'storm-', good: 'mqtt' },
+  { name: 'malformed-storm', abuser: 'malformed-storm', address: '127.0.0.5', good: 'mqtt' },
+  { name: 'slow-drip', abuser: 'slow-drip', address: '127.0.0.6', good: 'mqtt' },
+  { name: 'coap-flood', abuser: 'coap-flood', address: '127.0.0.7', good: 'coap' },
+];
+const SCENARIOS = ALL_SCENARIOS.filter((s) => selected(s.name));
+
+const backend = await startBackend();
 
 /** mqtt-qos1-rest, closed loop, with `guard`. */
 async function cost(guard) {
-  const t = await startThinggate({ url }, { protocol: 'mqtt', guard, label: 'abuse-cost' });
+  backend.reset(false);
+  const t = await startThinggate({ url: backend.url }, { protocol: 'mqtt', guard, label: 'abuse-cost' });
   const tr = new MqttTransport({ host: '127.0.0.1', port: t.port, clients: 50, qos: 1, version: 5, window: 10 });
   try {
     await tr.open();
@@ -97,63 +122,24 @@ async function cost(guard) {
   }
 }
 
-/** Ten paced QoS 1 clients, and (with `flooder`) one QoS 0 flooder from 127.0.0.2 in its own process, under `guard`. */
-async function flood(guard, flooder) {
-  const t = await startThinggate({ url }, { protocol: 'mqtt', guard, label: 'abuse-flood' });
-  const good = new MqttTransport({ host: '127.0.0.1', port: t.port, clients: 10, qos: 1, version: 5, window: 100, clientPrefix: 'good' });
-  const timers = [];
-  let bad;
-  try {
-    await good.open();
-    if (flooder) {
-      bad = forkNode(new URL('./flooder.mjs', import.meta.url).pathname, [String(t.port), String(FLOODER)], { name: 'flooder' });
-      await once(bad, 'message');
-    }
-    let acked = 0;
-    let measuring = false;
-    const latencies = [];
-    let seq = 0;
-    for (let i = 0; i < 10; i++) {
-      timers.push(
-        setInterval(() => {
-          const sent = nowNs();
-          good.send(i, encodePayload(2, i, seq++, sent), (ok) => {
-            if (!ok || !measuring) return;
-            acked++;
-            latencies.push((nowNs() - sent) / 1e6);
-          });
-        }, GOOD_INTERVAL_MS),
-      );
-    }
-    await sleep(1000);
-    measuring = true;
-    const [f0, t0] = [flooderAtBackend, performance.now()];
-    await sleep(SECONDS * 1000);
-    measuring = false;
-    const seconds = (performance.now() - t0) / 1000;
-    latencies.sort((a, b) => a - b);
-    return {
-      goodPerSecond: acked / seconds,
-      goodP99Ms: latencies[Math.floor(latencies.length * 0.99)] ?? null,
-      flooderAtBackendPerSecond: (flooderAtBackend - f0) / seconds,
-    };
-  } finally {
-    for (const x of timers) clearInterval(x);
-    if (bad) await stopChild(bad);
-    await good.close();
-    await t.stop();
+/** @type {Array<[string, () => Promise<Record<string, any>>]>} */
+const variants = [];
+if (selected('cost')) variants.push(['cost: limits on (generous)', () => cost(GENEROUS)], ['cost: limits off', () => cost(LIMITS_OFF)]);
+for (const good of /** @type {const} */ (['mqtt', 'coap'])) {
+  const mine = SCENARIOS.filter((s) => s.good === good);
+  if (mine.length === 0) continue;
+  const listener = good === 'coap' ? COAP_OFF : undefined;
+  variants.push([`${good}: no abuser, guard on`, () => runVariant({ backend, guard: GUARD_ON, good, seconds: SECONDS })]);
+  for (const s of mine) {
+    const o = { backend, good, seconds: SECONDS, abuser: s.abuser, address: s.address, clientPrefix: s.clientPrefix };
+    variants.push(
+      [`${s.name}: guard on`, () => runVariant({ ...o, guard: GUARD_ON })],
+      [`${s.name}: guard off`, () => runVariant({ ...o, guard: GUARD_OFF, listener })],
+    );
   }
 }
 
-/** @type {Array<[string, () => Promise<Record<string, number | null>>]>} */
-const variants = [];
-if (ONLY !== 'flood') variants.push(['cost: limits on (generous)', () => cost(GENEROUS)], ['cost: limits off', () => cost(OFF)]);
-if (ONLY !== 'cost')
-  variants.push(
-    ['flood: no flooder, limits on', () => flood(FLOOD_ON, false)],
-    ['flood: flooder, limits on', () => flood(FLOOD_ON, true)],
-    ['flood: flooder, limits off', () => flood(OFF, true)],
-  );
+/** @type {Record<string, Array<Record<string, any>>>} */
 const results = Object.fromEntries(variants.map(([k]) => [k, []]));
 for (let round = 0; round < ROUNDS; round++) {
   // Odd rounds run the variants in reverse, so a host that speeds up or slows down during
@@ -166,25 +152,37 @@ for (let round = 0; round < ROUNDS; round++) {
   }
 }
 backend.close();
-const summary = Object.fromEntries(
-  Object.entries(results).map(([k, rs]) => [k, Object.fromEntries(Object.keys(rs[0]).map((f) => [f, mmm(rs.map((r) => r[f]))]))]),
-);
-const ratio = (a, b, f) => (results[a] && results[b] ? Number((summary[a][f].median / summary[b][f].median).toFixed(3)) : undefined);
-console.log(
-  JSON.stringify(
-    {
-      rounds: ROUNDS,
-      seconds: SECONDS,
-      summary,
-      ratios: {
-        costThroughputOnOverOff: ratio('cost: limits on (generous)', 'cost: limits off', 'perSecond'),
-        costCpuOnOverOff: ratio('cost: limits on (generous)', 'cost: limits off', 'cpuMicros'),
-        goodRateWithFlooderOverAlone: ratio('flood: flooder, limits on', 'flood: no flooder, limits on', 'goodPerSecond'),
-        goodP99WithFlooderOverAlone: ratio('flood: flooder, limits on', 'flood: no flooder, limits on', 'goodP99Ms'),
-        goodRateLimitsOffOverAlone: ratio('flood: flooder, limits off', 'flood: no flooder, limits on', 'goodPerSecond'),
-      },
-    },
-    null,
-    2,
-  ),
-);
+
+const numeric = (rs) => [...new Set(rs.flatMap((r) => Object.keys(r)))].filter((f) => rs.some((r) => typeof r[f] === 'number'));
+const summary = Object.fromEntries(Object.entries(results).map(([k, rs]) => [k, Object.fromEntries(numeric(rs).map((f) => [f, mmm(rs.map((r) => r[f]))]))]));
+const med = (label, f) => summary[label]?.[f]?.median ?? null;
+const ratio = (a, b) => (a !== null && b !== null && b !== 0 ? Number((a / b).toFixed(3)) : null);
+const total = (label, f) => (results[label] ?? []).reduce((n, r) => n + (r[f] ?? 0), 0);
+const ratios = {
+  ...(selected('cost') && {
+    costThroughputOnOverOff: ratio(med('cost: limits on (generous)', 'perSecond'), med('cost: limits off', 'perSecond')),
+    costCpuOnOverOff: ratio(med('cost: limits on (generous)', 'cpuMicros'), med('cost: limits off', 'cpuMicros')),
+  }),
+};
+/** One row per scenario: the targets (≥ 0.8× rate, ≤ 2× p99, limited within 2 s, nothing acknowledged lost). */
+const table = SCENARIOS.map((s) => {
+  const base = `${s.good}: no abuser, guard on`;
+  const on = `${s.name}: guard on`;
+  const off = `${s.name}: guard off`;
+  return {
+    scenario: s.name,
+    goodRateOnOverAlone: ratio(med(on, 'goodPerSecond'), med(base, 'goodPerSecond')),
+    goodP99OnOverAlone: ratio(med(on, 'goodP99Ms'), med(base, 'goodP99Ms')),
+    goodRateOffOverAlone: ratio(med(off, 'goodPerSecond'), med(base, 'goodPerSecond')),
+    goodP99OffOverAlone: ratio(med(off, 'goodP99Ms'), med(base, 'goodP99Ms')),
+    goodP99Ms: { alone: med(base, 'goodP99Ms'), on: med(on, 'goodP99Ms'), off: med(off, 'goodP99Ms') },
+    limitedMs: summary[on]?.limitedMs ?? null,
+    limitedBy: [...new Set(results[on].map((r) => r.limitedBy))],
+    bannedMs: summary[on]?.bannedMs ?? null,
+    ackedLost: { good: total(on, 'goodLost') + total(off, 'goodLost'), abuser: total(on, 'abuserLost') + total(off, 'abuserLost') },
+    ackedChecked: { good: total(on, 'goodAcked') + total(off, 'goodAcked'), abuser: total(on, 'abuserAcked') + total(off, 'abuserAcked') },
+    abuserAtBackendPerSecond: { on: med(on, 'abuserAtBackendPerSecond'), off: med(off, 'abuserAtBackendPerSecond') },
+    abuser: { on: results[on].map((r) => r.abuser), off: results[off].map((r) => r.abuser) },
+  };
+});
+console.log(JSON.stringify({ rounds: ROUNDS, seconds: SECONDS, summary, ratios, scenarios: table }, null, 2));
