@@ -47,6 +47,49 @@ export interface StoredSession<M> {
   readonly listener?: string;
   /** Who authenticated its connection (a client of another principal may not resume it). */
   readonly principal?: string;
+  /**
+   * An MQTT 5 Will waiting for its Will Delay Interval (§3.1.3.2.2) when the
+   * connection ended: published at `at` (ms since the epoch) unless the
+   * client reconnects first. `data` is the caller's, as JSON.
+   */
+  readonly will?: StoredWill;
+}
+
+/** A delayed Will kept with its session (see {@link StoredSession.will}). */
+export interface StoredWill {
+  readonly at: number;
+  readonly data: unknown;
+}
+
+/**
+ * A session a connection of this process holds, written through while the
+ * connection lives ({@link SessionStore.hold}) so that a process killed
+ * meanwhile (`kill -9`) does not lose it. It has no expiry yet: it expires
+ * `expirySeconds` after its connection ends, which a later process reading
+ * it takes to be the moment it reads it ({@link liveExpiry}).
+ */
+export type HeldSession = Omit<StoredSession<never>, 'pending' | 'expiresAt' | 'will'> & { readonly expirySeconds: number };
+
+/** What changed in a held session since the last {@link SessionStore.update}. */
+export interface SessionChange<M> {
+  /** The session's subscriptions now (after SUBSCRIBE or UNSUBSCRIBE), replacing the stored ones. */
+  readonly subscriptions?: readonly SessionSubscription[];
+  /**
+   * Messages owed to the device, added or changed (sent: packet id; QoS 2
+   * released), each under the connection's number for it: numbers increase
+   * in the order the messages are owed, which is the order they come back in.
+   */
+  readonly put?: ReadonlyArray<readonly [number, PendingMessage<M>]>;
+  /** Messages no longer owed (acknowledged, dropped, expired), by number. */
+  readonly del?: readonly number[];
+}
+
+/** Session Expiry Interval 0xFFFFFFFF: the session does not expire (MQTT 5.0 §3.1.2.11.2). */
+const NEVER = 0xffffffff;
+
+/** When a held session read at `now` expires: its connection ended at the latest then. */
+export function liveExpiry(expirySeconds: number, now: number): number {
+  return expirySeconds >= NEVER ? Number.MAX_SAFE_INTEGER : now + expirySeconds * 1000;
 }
 
 /** Bounds of one session's offline queue. */
@@ -81,6 +124,22 @@ export interface SessionStore<M> {
   enqueue(clientId: string, message: PendingMessage<M>, limits: QueueLimits): Promise<EnqueueResult>;
   /** Removes and returns every session whose expiry is at or before `now`. */
   expire(now: number): Promise<Array<StoredSession<M>>>;
+  /**
+   * Writes through a session that a connection of this process holds,
+   * replacing what the store has for its client id (a resumed session's
+   * messages come back through {@link update}). Until {@link save} (the
+   * connection ends and the session outlives it) or {@link take}, the store
+   * keeps it apart: it is neither listed, counted, queued for nor expired;
+   * a later process (after a crash) reads it as a stored session whose
+   * expiry runs from then ({@link liveExpiry}). MQTT does not ask for session
+   * state on disk (MQTT 5.0 §4.1), so stores need not wait for the disk
+   * before answering: a crash loses at most the last batch of changes.
+   */
+  hold?(session: HeldSession): Promise<void>;
+  /** Changes to a held session ({@link hold}); ignored for a session not held. */
+  update?(clientId: string, change: SessionChange<M>): Promise<void>;
+  /** Removes the delayed Will of a stored session (it was published). */
+  clearWill?(clientId: string): Promise<void>;
   /** Number of stored sessions. */
   count(): Promise<number>;
   close(): Promise<void>;

@@ -4,12 +4,16 @@
  * -c session and a retained message is killed with `kill -9` and started
  * again on the same state directory; the session's subscriptions and queued
  * QoS 1 messages and the retained message come back. With
- * `state.durable: false` they are gone.
+ * `state.durable: false` they are gone. A session whose connection is open
+ * when the process is killed comes back too (written through while it
+ * lives): its subscriptions, the QoS 1 message in flight (resent with DUP)
+ * and the one queued behind it.
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
+import mqtt from 'mqtt';
 import { listenerPort, startCli, type Running } from '../helpers/cli-process.js';
 import { run, until } from '../helpers/run.js';
 
@@ -143,6 +147,57 @@ it(
     expect(resumed.out).not.toContain('queued-one');
     const retained = await run('mosquitto_sub', ['-h', '127.0.0.1', '-p', String(second.port), '-t', 'devices/status/#', '-W', '2', '-v'], 20_000);
     expect(retained.out).not.toContain('lamp-on');
+    second.r.child.kill('SIGTERM');
+    await second.r.exited;
+  },
+  4 * START_MS,
+);
+
+it(
+  'brings back a session whose connection was open at kill -9: subscriptions, the message in flight and the one queued',
+  async () => {
+    const { dir, file } = configIn({});
+    const sessions = join(dir, 'guard', 'sessions');
+    const first = await start(file);
+    // MQTT 5 device that never acknowledges (no PUBACK) and takes one QoS 1 message at a time (Receive Maximum 1).
+    const device = await mqtt.connectAsync(`mqtt://127.0.0.1:${first.port}`, {
+      clientId: 'live-1',
+      clean: false,
+      protocolVersion: 5,
+      properties: { sessionExpiryInterval: 600, receiveMaximum: 1 },
+      reconnectPeriod: 0,
+    });
+    const got: string[] = [];
+    device.handleMessage = (packet, _callback) => {
+      got.push(String(packet.payload)); // the callback is what sends PUBACK: never called
+    };
+    await device.subscribeAsync('devices/live-1/#', { qos: 1 });
+    await until(() => onDisk(sessions, 'devices/live-1/#'), 10_000);
+    await pub(first.port, 'devices/live-1/cmd', 'inflight-one');
+    await until(() => got.includes('inflight-one'), 10_000);
+    await pub(first.port, 'devices/live-1/cmd', 'queued-two');
+    await until(() => onDisk(sessions, b64('inflight-one'), b64('queued-two')), 10_000);
+    expect(got).toEqual(['inflight-one']); // the second waits behind the unacknowledged first
+    first.r.child.kill('SIGKILL');
+    await first.r.exited;
+    device.end(true);
+
+    const second = await start(file);
+    await pub(second.port, 'devices/live-1/cmd', 'after-restart');
+    // Subscribed to an unrelated topic: what arrives comes from the resumed session (Session Present 1) and its subscription.
+    const resumed = await run(
+      'mosquitto_sub',
+      ['-h', '127.0.0.1', '-p', String(second.port), '-V', 'mqttv5', '-x', '600', '-c', '-i', 'live-1', '-q', '1', '-t', 'unrelated/x', '-C', '3', '-v', '-d'],
+      20_000,
+    );
+    expect(resumed.code).toBe(0);
+    expect(resumed.out.split('\n').filter((l) => l.startsWith('devices/live-1/cmd '))).toEqual([
+      'devices/live-1/cmd inflight-one',
+      'devices/live-1/cmd queued-two',
+      'devices/live-1/cmd after-restart',
+    ]);
+    // [MQTT-4.4.0-1]: the message that was in flight is resent with DUP 1 under its packet id.
+    expect(resumed.out).toMatch(/received PUBLISH \(d1, q1, r0, m\d+, 'devices\/live-1\/cmd'/);
     second.r.child.kill('SIGTERM');
     await second.r.exited;
   },

@@ -24,6 +24,7 @@ import { validatePacket } from './validate.js';
 import { connectLevel } from './validate-connect.js';
 import { willOnClose } from './will.js';
 import { park, takeSession } from './persistence.js';
+import { SessionJournal } from './journal.js';
 import type { ConnectionState, ListenerShared as SharedState, MqttSession, RemoteInfo, Will } from './session.js';
 import type { LimitKeys } from '../../guard/limiter.js';
 
@@ -59,6 +60,8 @@ export class MqttConnection implements MqttSession {
   private sessionEnded = false;
   /** The stored session (if any) was taken over by this connection: it is this connection's to park. */
   private sessionOpened = false;
+  /** Writes the session through to the store while the connection lives (persistent sessions; journal.ts). */
+  private journal: SessionJournal | undefined;
 
   // Limits the client announced (v5) and negotiated values.
   keepaliveMs = 0;
@@ -327,9 +330,30 @@ export class MqttConnection implements MqttSession {
   async openSession(resume: boolean): Promise<boolean> {
     const pending = await takeSession(this.shared.sessions, this.clientId, this, resume && this.shared.options.sessions.enabled);
     this.sessionOpened = true;
-    if (pending === undefined) return false;
-    this.out.restore(pending);
-    return true;
+    if (pending !== undefined) this.out.restore(pending);
+    this.holdSession();
+    return pending !== undefined;
+  }
+
+  /** A persistent session is written through from now on (journal.ts). */
+  private holdSession(): void {
+    const cx = this.shared.sessions;
+    if (this.sessionExpiry <= 0 || !SessionJournal.supported(cx)) return;
+    const journal = new SessionJournal(cx, this.clientId, this, this.log);
+    journal.start({
+      clientId: this.clientId,
+      expirySeconds: this.sessionExpiry,
+      listener: this.listener,
+      ...(this.principal !== undefined && { principal: this.principal }),
+    });
+    for (const [n, e] of this.out.owed()) journal.put(n, e);
+    this.out.journal = journal;
+    this.journal = journal;
+  }
+
+  /** SUBSCRIBE or UNSUBSCRIBE changed this connection's subscriptions. */
+  subscriptionsChanged(): void {
+    this.journal?.subscriptionsChanged();
   }
 
   /** Parks the session in the store (it outlives the connection) or ends it; once. */
@@ -339,7 +363,14 @@ export class MqttConnection implements MqttSession {
     // Also when closed between the session stage and CONNACK: a resumed session is not lost.
     const persistent = this.sessionOpened && this.sessionExpiry > 0;
     const pending = this.out.end(persistent);
-    if (!pending) return;
+    const held = this.journal !== undefined;
+    this.journal?.stop();
+    if (!pending) {
+      // Held, then ended with its connection (a v5 DISCONNECT set its expiry to 0): the stored copy goes too.
+      if (held)
+        this.shared.sessions.store.take(this.clientId).catch((err: unknown) => this.log.warn({ err }, 'session store: the ended session could not be removed'));
+      return;
+    }
     void park(this.shared.sessions, {
       clientId: this.clientId,
       listener: this.listener,

@@ -14,6 +14,11 @@
  *
  * Every message with `onSettled` is settled exactly once: true on PUBACK,
  * PUBCOMP or (QoS 0) once written; false with a reason when dropped.
+ *
+ * Each message taken gets a number, increasing in the order it is owed; a
+ * persistent session's {@link OutboundJournal} is told of every QoS 1/2
+ * message owed, changed (sent, released) or no longer owed, by number, so
+ * that the session store holds them while the connection lives.
  */
 import type { IPublishPacket } from 'mqtt-packet';
 import type { DeviceMessage, QoS } from '../../devices/registry.js';
@@ -30,6 +35,14 @@ export interface OutboundLink {
 }
 
 type Entry = PendingMessage<DeviceMessage>;
+/** A message taken, with its number. */
+type Owed = Entry & { readonly n: number };
+
+/** Told of the QoS 1/2 messages owed to the device (journal.ts). */
+export interface OutboundJournal {
+  put(n: number, entry: Entry): void;
+  del(n: number): void;
+}
 
 /** Calls a message's settlement hook, at most once per call site by construction. */
 export function settle(message: DeviceMessage, delivered: boolean, reason?: string): void {
@@ -38,8 +51,12 @@ export function settle(message: DeviceMessage, delivered: boolean, reason?: stri
 
 export class Outbound {
   /** Packet id → message, for sent and unacknowledged QoS 1/2 PUBLISHes (insertion order = send order). */
-  private readonly inflight = new Map<number, Entry>();
-  private queue: Entry[] = [];
+  private readonly inflight = new Map<number, Owed>();
+  private queue: Owed[] = [];
+  /** The last number given to a message taken. */
+  private seq = 0;
+  /** Set while a persistent session is written through. */
+  journal: OutboundJournal | undefined;
   private nextId = 1;
   private receiveMaximum = 65535;
   private online = false;
@@ -72,13 +89,14 @@ export class Outbound {
    */
   deliver(message: DeviceMessage, qos: QoS, subscriptionIds: readonly number[] | undefined): boolean {
     if (this.ended || expired(message)) return false;
-    const entry: Entry = { message, qos, bytes: message.payload.length, ...(subscriptionIds && { subscriptionIds }) };
+    const entry: Owed = { message, qos, bytes: message.payload.length, ...(subscriptionIds && { subscriptionIds }), n: ++this.seq };
     if (!this.online || this.queue.length > 0 || (qos > 0 && this.inflight.size >= this.receiveMaximum)) {
       if (this.queue.length >= this.maxQueue) {
         this.link.shared.metrics.dropped('queue-full');
         return false;
       }
       this.queue.push(entry);
+      if (qos > 0) this.journal?.put(entry.n, entry);
       return true;
     }
     return this.send(entry, false);
@@ -91,33 +109,40 @@ export class Outbound {
     for (const [id, e] of this.inflight) {
       if (e.released) this.link.wire.simpleAck('pubrel', id);
       else if (expired(e.message)) {
-        this.inflight.delete(id);
+        this.forget(id, e);
         this.drop(e.message, 'expired');
       } else if (!this.publish(e, id, true)) {
-        this.inflight.delete(id);
+        this.forget(id, e);
         this.drop(e.message, 'too-large-for-client');
       }
     }
     this.pump();
   }
 
-  /** A resumed session's messages, ahead of anything queued since (before {@link start}). */
+  /** A resumed session's messages, ahead of anything queued since (before {@link start}); numbered again in that order. */
   restore(pending: readonly Entry[]): void {
-    const waiting: Entry[] = [];
+    const since = this.queue;
+    this.seq = 0;
+    const waiting: Owed[] = [];
     for (const e of pending) {
       if (e.packetId !== undefined && e.qos > 0 && !this.inflight.has(e.packetId)) {
-        this.inflight.set(e.packetId, e);
+        this.inflight.set(e.packetId, { ...e, n: ++this.seq });
         this.nextId = e.packetId === 65535 ? 1 : e.packetId + 1;
-      } else waiting.push({ message: e.message, qos: e.qos, bytes: e.bytes, ...(e.subscriptionIds && { subscriptionIds: e.subscriptionIds }) });
+      } else waiting.push({ message: e.message, qos: e.qos, bytes: e.bytes, ...(e.subscriptionIds && { subscriptionIds: e.subscriptionIds }), n: ++this.seq });
     }
-    this.queue = [...waiting, ...this.queue];
+    this.queue = [...waiting, ...since.map((e) => ({ ...e, n: ++this.seq }))];
+  }
+
+  /** The QoS 1/2 messages owed now, in order, with their numbers (for a journal that starts). */
+  owed(): Array<readonly [number, Entry]> {
+    return [...this.inflight.values(), ...this.queue].filter((e) => e.qos > 0).map((e) => [e.n, e] as const);
   }
 
   /** PUBACK from the client for an outbound QoS 1 PUBLISH. */
   onPuback(id: number): void {
     const e = this.inflight.get(id);
     if (e === undefined || e.qos !== 1) return; // a stray PUBACK is ignored
-    this.inflight.delete(id);
+    this.forget(id, e);
     settle(e.message, true);
     this.pump();
   }
@@ -131,7 +156,7 @@ export class Outbound {
     const e = this.inflight.get(id);
     if (reasonCode >= 0x80) {
       if (e !== undefined && e.qos === 2) {
-        this.inflight.delete(id);
+        this.forget(id, e);
         settle(e.message, false, `PUBREC 0x${reasonCode.toString(16)}`);
         this.pump();
       }
@@ -141,14 +166,16 @@ export class Outbound {
       this.link.wire.ack('pubrel', id, RC.PACKET_IDENTIFIER_NOT_FOUND);
       return;
     }
-    this.inflight.set(id, { ...e, released: true });
+    const released = { ...e, released: true };
+    this.inflight.set(id, released);
+    this.journal?.put(e.n, released);
     this.link.wire.simpleAck('pubrel', id);
   }
 
   onPubcomp(id: number): void {
     const e = this.inflight.get(id);
     if (e?.released !== true) return;
-    this.inflight.delete(id);
+    this.forget(id, e);
     settle(e.message, true);
     this.pump();
   }
@@ -160,7 +187,8 @@ export class Outbound {
   end(persistent: boolean): Entry[] | undefined {
     this.online = false;
     this.ended = true;
-    const pending = [...this.inflight.values(), ...this.queue];
+    this.journal = undefined;
+    const pending: Entry[] = [...this.inflight.values(), ...this.queue].map(({ n: _n, ...e }) => e);
     this.inflight.clear();
     this.queue = [];
     if (persistent) return pending;
@@ -173,13 +201,16 @@ export class Outbound {
       const e = this.queue[0]!;
       if (e.qos > 0 && this.inflight.size >= this.receiveMaximum) return;
       this.queue.shift();
-      if (expired(e.message)) this.drop(e.message, 'expired');
-      else this.send(e, true);
+      if (!expired(e.message)) this.send(e, true);
+      else {
+        if (e.qos > 0) this.journal?.del(e.n);
+        this.drop(e.message, 'expired');
+      }
     }
   }
 
   /** Sends now; on failure the message is dropped, and settled false when it had been `taken` earlier. */
-  private send(e: Entry, taken: boolean): boolean {
+  private send(e: Owed, taken: boolean): boolean {
     let id = 0;
     let problem: string | undefined;
     // QoS 0 to a backed-up socket is dropped rather than buffered without bound.
@@ -188,12 +219,25 @@ export class Outbound {
     else if (!this.publish(e, id, false)) problem = 'too-large-for-client';
     if (problem !== undefined) {
       this.link.shared.metrics.dropped(problem);
-      if (taken) settle(e.message, false, problem);
+      if (taken) {
+        if (e.qos > 0) this.journal?.del(e.n);
+        settle(e.message, false, problem);
+      }
       return false;
     }
     if (e.qos === 0) settle(e.message, true);
-    else this.inflight.set(id, { ...e, packetId: id });
+    else {
+      const sent = { ...e, packetId: id };
+      this.inflight.set(id, sent);
+      this.journal?.put(e.n, sent);
+    }
     return true;
+  }
+
+  /** An in-flight message is no longer owed. */
+  private forget(id: number, e: Owed): void {
+    this.inflight.delete(id);
+    this.journal?.del(e.n);
   }
 
   private drop(message: DeviceMessage, reason: string): void {

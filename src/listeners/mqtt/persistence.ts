@@ -10,7 +10,7 @@
 import type { Logger } from 'pino';
 import type { DeviceMessage, DeviceRegistry, QoS, Subscriber } from '../../devices/registry.js';
 import type { MqttSessionOptions } from '../../config/types.js';
-import type { PendingMessage, SessionStore, StoredSession } from '../../state/sessions.js';
+import type { PendingMessage, SessionStore, SessionSubscription, StoredSession } from '../../state/sessions.js';
 import type { MqttMetrics } from './metrics.js';
 import { settle } from './outbound.js';
 
@@ -127,13 +127,7 @@ export function park(cx: SessionContext, h: SessionHandover): Promise<void> {
   const table = tableOf(cx.store);
   table.get(h.clientId)?.retire();
   table.set(h.clientId, parked);
-  const subscriptions = cx.devices.subscriptionEntries(h.subscriber).map(({ filter, options }) => ({
-    filter,
-    qos: options.qos,
-    ...(options.noLocal && { noLocal: true }),
-    ...(options.retainAsPublished && { retainAsPublished: true }),
-    ...(options.subscriptionId !== undefined && { subscriptionId: options.subscriptionId }),
-  }));
+  const subscriptions = subscriptionsOf(cx, h.subscriber);
   cx.devices.moveSubscriptions(h.subscriber, parked);
   const session: StoredSession<DeviceMessage> = {
     clientId: h.clientId,
@@ -153,6 +147,17 @@ export function park(cx: SessionContext, h: SessionHandover): Promise<void> {
     },
   );
   return parked.saved;
+}
+
+/** The subscriptions of `subscriber` as a session keeps them. */
+export function subscriptionsOf(cx: SessionContext, subscriber: Subscriber): SessionSubscription[] {
+  return cx.devices.subscriptionEntries(subscriber).map(({ filter, options }) => ({
+    filter,
+    qos: options.qos,
+    ...(options.noLocal && { noLocal: true }),
+    ...(options.retainAsPublished && { retainAsPublished: true }),
+    ...(options.subscriptionId !== undefined && { subscriptionId: options.subscriptionId }),
+  }));
 }
 
 /**

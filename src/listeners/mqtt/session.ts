@@ -92,6 +92,8 @@ export interface MqttSession extends Subscriber {
   setSessionExpiry(seconds: number): void;
   /** Resumes (true: Session Present) or discards the stored session of the client id. */
   openSession(resume: boolean): Promise<boolean>;
+  /** SUBSCRIBE or UNSUBSCRIBE changed the subscriptions (a persistent session writes them through). */
+  subscriptionsChanged?(): void;
   /** Aborted once the connection starts closing. */
   readonly closedSignal: AbortSignal;
   flushBacklog(): void;

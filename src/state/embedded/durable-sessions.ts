@@ -8,11 +8,28 @@
  * Writes are group-committed (group-commit.ts): an operation resolves once
  * its batch is written, so an `enqueue` that answered 'queued' is on disk.
  * The memory changes at once, in call order; the batches follow that order.
+ *
+ * A session a connection holds (`hold`, `update`) is written through under
+ * the same keys, its session record marked by `expirySeconds` instead of
+ * `expiresAt`. Its changes wait in `live`, the last one per key, while the
+ * previous batch of them is being written: a message owed and acknowledged
+ * within that time is never written nor encoded, so a connection's traffic
+ * costs one batch per disk write, not one write per message. Any other
+ * write first hands `live` over, so the batches keep the call order.
  */
 import { ClassicLevel } from 'classic-level';
 import type { MessageCodec } from '../codec.js';
 import { decodePending, encodePending } from '../pending-codec.js';
-import type { EnqueueResult, PendingMessage, QueueLimits, SessionStore, StoredSession } from '../sessions.js';
+import {
+  liveExpiry,
+  type EnqueueResult,
+  type HeldSession,
+  type PendingMessage,
+  type QueueLimits,
+  type SessionChange,
+  type SessionStore,
+  type StoredSession,
+} from '../sessions.js';
 import { GroupCommit, type Op } from './group-commit.js';
 import { MemorySessionStore } from './sessions.js';
 
@@ -26,11 +43,28 @@ export interface DurableSessionOptions {
   readonly sync?: boolean;
 }
 
+/** A session held by a connection: its record, and its messages' keys and messages by the connection's numbers. */
+interface Held<M> {
+  meta: HeldSession;
+  readonly keys: Map<number, string>;
+  readonly pending: Map<number, PendingMessage<M>>;
+}
+
+/** A held session's change not yet handed to the group commit (a message is encoded when handed over). */
+type LiveOp<M> = { readonly put: string } | { readonly message: PendingMessage<M> } | { readonly del: true };
+
 export class DurableSessionStore<M> implements SessionStore<M> {
   private readonly db: ClassicLevel<string, string>;
   private readonly memory = new MemorySessionStore<M>();
   /** The keys of each stored session's pending messages, in order. */
   private readonly keys = new Map<string, string[]>();
+  private readonly held = new Map<string, Held<M>>();
+  /** Held sessions' changes waiting for the batch being written, the last per key. */
+  private live = new Map<string, LiveOp<M>>();
+  /** Keys in `live` put since they were last handed over: never written, so a deletion just drops them. */
+  private fresh = new Set<string>();
+  private liveWaiters: Array<(err?: Error) => void> = [];
+  private liveRunning: Promise<void> | undefined;
   private readonly writes: GroupCommit;
   private seq = 0;
 
@@ -48,10 +82,20 @@ export class DurableSessionStore<M> implements SessionStore<M> {
     const sessions = new Map<string, StoredSession<M>>();
     const pending = new Map<string, Array<PendingMessage<M>>>();
     const junk: Op[] = [];
+    const now = Date.now();
     for await (const [k, v] of this.db.iterator({ gte: `s${SEP}`, lt: after(`s${SEP}`) })) {
-      const s = parse<StoredSession<M>>(v);
-      if (s) sessions.set(s.clientId, s);
-      else junk.push({ type: 'del', key: k });
+      const s = parse<StoredSession<M> & Partial<HeldSession>>(v);
+      if (!s) {
+        junk.push({ type: 'del', key: k });
+        continue;
+      }
+      if (typeof s.expirySeconds === 'number') {
+        // Held by a connection of a process that stopped without parking it (killed): it expires from now.
+        const { expirySeconds, ...rest } = s;
+        const stored: StoredSession<M> = { ...rest, expiresAt: liveExpiry(expirySeconds, now) };
+        junk.push({ type: 'put', key: k, value: JSON.stringify(stored) });
+        sessions.set(s.clientId, stored);
+      } else sessions.set(s.clientId, s);
     }
     for await (const [k, v] of this.db.iterator({ gte: `p${SEP}`, lt: after(`p${SEP}`) })) {
       const clientId = k.slice(2, k.lastIndexOf(SEP));
@@ -78,6 +122,7 @@ export class DurableSessionStore<M> implements SessionStore<M> {
   }
 
   async save(session: StoredSession<M>): Promise<void> {
+    this.handOverLive();
     await this.memory.save(session);
     const ops: Op[] = this.forget(session.clientId);
     const { pending, ...rest } = session;
@@ -93,9 +138,59 @@ export class DurableSessionStore<M> implements SessionStore<M> {
   }
 
   async take(clientId: string): Promise<StoredSession<M> | undefined> {
-    const s = await this.memory.take(clientId);
+    this.handOverLive();
+    const h = this.held.get(clientId);
+    let s: StoredSession<M> | undefined;
+    if (h) {
+      const { expirySeconds, ...meta } = h.meta;
+      s = { ...meta, expiresAt: liveExpiry(expirySeconds, Date.now()), pending: [...h.pending.values()] };
+    } else s = await this.memory.take(clientId);
     if (s) await this.writes.write(this.forget(clientId));
     return s;
+  }
+
+  async hold(session: HeldSession): Promise<void> {
+    this.handOverLive();
+    await this.memory.take(session.clientId);
+    const ops = this.forget(session.clientId);
+    this.held.set(session.clientId, { meta: session, keys: new Map(), pending: new Map() });
+    ops.push({ type: 'put', key: sessionKey(session.clientId), value: JSON.stringify(session) });
+    await this.writes.write(ops);
+  }
+
+  update(clientId: string, change: SessionChange<M>): Promise<void> {
+    const h = this.held.get(clientId);
+    if (!h) return Promise.resolve();
+    if (change.subscriptions) {
+      h.meta = { ...h.meta, subscriptions: change.subscriptions };
+      this.live.set(sessionKey(clientId), { put: JSON.stringify(h.meta) });
+    }
+    for (const [n, message] of change.put ?? []) {
+      let key = h.keys.get(n);
+      if (key === undefined) {
+        h.keys.set(n, (key = this.nextKey(clientId)));
+        this.fresh.add(key);
+      }
+      h.pending.set(n, message);
+      this.live.set(key, { message });
+    }
+    for (const n of change.del ?? []) {
+      const key = h.keys.get(n);
+      if (key === undefined) continue;
+      h.keys.delete(n);
+      h.pending.delete(n);
+      if (this.fresh.delete(key)) this.live.delete(key);
+      else this.live.set(key, { del: true });
+    }
+    return new Promise((resolve, reject) => {
+      this.liveWaiters.push((err) => (err ? reject(err) : resolve()));
+      this.liveRunning ??= this.runLive();
+    });
+  }
+
+  async clearWill(clientId: string): Promise<void> {
+    const meta = this.memory.dropWill(clientId);
+    if (meta) await this.writes.write([{ type: 'put', key: sessionKey(clientId), value: JSON.stringify(meta) }]);
   }
 
   async enqueue(clientId: string, message: PendingMessage<M>, limits: QueueLimits): Promise<EnqueueResult> {
@@ -118,16 +213,52 @@ export class DurableSessionStore<M> implements SessionStore<M> {
   }
 
   async close(): Promise<void> {
+    this.handOverLive();
     await this.writes.close();
     await this.memory.close();
   }
 
-  /** The deletions of a session's records; it is no longer tracked. */
+  /** The deletions of a session's records (stored or held); it is no longer tracked. */
   private forget(clientId: string): Op[] {
-    const ops: Op[] = (this.keys.get(clientId) ?? []).map((key) => ({ type: 'del', key }));
+    const keys = [...(this.keys.get(clientId) ?? []), ...(this.held.get(clientId)?.keys.values() ?? [])];
+    const ops: Op[] = keys.map((key) => ({ type: 'del', key }));
     ops.push({ type: 'del', key: sessionKey(clientId) });
     this.keys.delete(clientId);
+    this.held.delete(clientId);
     return ops;
+  }
+
+  /** Writes held sessions' changes, one batch at a time: those arriving meanwhile join the next. */
+  private async runLive(): Promise<void> {
+    // The changes of this turn of the event loop go together.
+    await new Promise((r) => setImmediate(r));
+    try {
+      while (this.liveWaiters.length > 0) await this.handOverLive();
+    } finally {
+      this.liveRunning = undefined;
+    }
+  }
+
+  /** Hands held sessions' waiting changes to the group commit now (before any other write, to keep the order). */
+  private handOverLive(): Promise<void> {
+    const waiters = this.liveWaiters;
+    if (waiters.length === 0 && this.live.size === 0) return Promise.resolve();
+    const ops: Op[] = [];
+    for (const [key, op] of this.live) {
+      if ('del' in op) ops.push({ type: 'del', key });
+      else ops.push({ type: 'put', key, value: 'put' in op ? op.put : encodePending(this.codec, op.message) });
+    }
+    this.live = new Map();
+    this.fresh.clear();
+    this.liveWaiters = [];
+    return this.writes.write(ops).then(
+      () => {
+        for (const w of waiters) w();
+      },
+      (err: unknown) => {
+        for (const w of waiters) w(err as Error);
+      },
+    );
   }
 
   private nextKey(clientId: string): string {

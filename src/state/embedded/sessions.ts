@@ -45,6 +45,19 @@ export class MemorySessionStore<M> implements SessionStore<M> {
     return out;
   }
 
+  /** Removes a stored session's delayed Will; the session as it is now without its messages, or undefined. */
+  dropWill(clientId: string): Omit<StoredSession<M>, 'pending'> | undefined {
+    const e = this.sessions.get(clientId);
+    if (!e) return undefined;
+    const { will: _w, pending: _p, ...rest } = e.session;
+    e.session = { ...rest, pending: [] };
+    return rest;
+  }
+
+  async clearWill(clientId: string): Promise<void> {
+    this.dropWill(clientId);
+  }
+
   /** The stored sessions without their messages. */
   sessionsWithoutMessages(): Array<Omit<StoredSession<M>, 'pending'>> {
     return [...this.sessions.values()].map(({ session: { pending: _p, ...rest } }) => rest);

@@ -82,6 +82,114 @@ export function sessionStoreContract(
       await store.close();
     });
 
+    it('keeps the delayed Will of a stored session until it is cleared', async () => {
+      const store = await make();
+      const will = { at: Date.now() + 5000, data: { topic: 'w' } };
+      await store.save({ ...session('w', Date.now() + 60_000), will });
+      await store.save({ ...session('w2', Date.now() + 60_000), will });
+      if (store.clearWill) await store.clearWill('w2');
+      if (reopen && store.clearWill) {
+        const again = await reopen(store);
+        expect((await again.take('w'))?.will).toEqual(will);
+        expect((await again.take('w2'))?.will).toBeUndefined();
+        await again.close();
+        return;
+      }
+      expect((await store.take('w'))?.will).toEqual(will);
+      await store.close();
+    });
+
+    describe('held sessions (optional: hold, update)', () => {
+      const held = (clientId: string, expirySeconds = 60) => ({
+        clientId,
+        subscriptions: [{ filter: `to/${clientId}/#`, qos: 1 as const }],
+        expirySeconds,
+        listener: 'mqtt',
+      });
+      const limits = { maxMessages: 10, maxBytes: 1000 };
+
+      it('keeps a held session apart and gives it back with its latest subscriptions and the messages still owed, in order', async () => {
+        const store = await make();
+        if (!store.hold || !store.update) return void (await store.close());
+        await store.hold(held('h'));
+        await store.update('h', {
+          put: [
+            [1, pending(1)],
+            [2, pending(2)],
+            [3, pending(3)],
+          ],
+        });
+        await store.update('h', { put: [[1, pending(1, 10, 5)]], del: [2], subscriptions: [{ filter: 'x/#', qos: 0 }] });
+        expect(await store.count()).toBe(0);
+        expect(await store.enqueue('h', pending(9), limits)).toBe('no-session');
+        expect(await store.expire(Number.MAX_SAFE_INTEGER)).toEqual([]);
+        expect((await store.list?.())?.map((s) => s.clientId) ?? []).toEqual([]);
+        const before = Date.now();
+        const got = await store.take('h');
+        expect(got?.subscriptions).toEqual([{ filter: 'x/#', qos: 0 }]);
+        expect(got?.pending.map((p) => [p.message.n, p.packetId])).toEqual([
+          [1, 5],
+          [3, undefined],
+        ]);
+        expect(got?.expiresAt).toBeGreaterThanOrEqual(before + 60_000);
+        expect(got?.expiresAt).toBeLessThanOrEqual(Date.now() + 60_000);
+        expect(await store.take('h')).toBeUndefined();
+        await store.close();
+      });
+
+      it('replaces a held session with the session saved when its connection ends, and ignores changes to one not held', async () => {
+        const store = await make();
+        if (!store.hold || !store.update) return void (await store.close());
+        await store.update('nobody', { put: [[1, pending(1)]] });
+        expect(await store.take('nobody')).toBeUndefined();
+        await store.save(session('r', Date.now() + 60_000, [pending(7)]));
+        await store.hold(held('r')); // resumed: the stored session gives way
+        await store.update('r', {
+          put: [
+            [1, pending(1)],
+            [2, pending(2)],
+          ],
+        });
+        await store.save(session('r', Date.now() + 60_000, [pending(2, 10, 3)]));
+        expect(await store.count()).toBe(1);
+        expect(await store.enqueue('r', pending(4), limits)).toBe('queued');
+        expect((await store.take('r'))?.pending.map((p) => p.message.n)).toEqual([2, 4]);
+        await store.close();
+      });
+
+      if (reopen)
+        it('gives a held session back after a reopen (a new process), expiring from then', async () => {
+          let store = await make();
+          if (!store.hold || !store.update) return void (await store.close());
+          await store.hold(held('k', 30));
+          await store.hold(held('never', 0xffffffff));
+          await store.update('k', { put: [[1, pending(1, 10, 1)]], subscriptions: [{ filter: 'k/#', qos: 1 }] });
+          await store.update('k', {
+            put: [
+              [2, { ...pending(2, 10, 2), released: true }],
+              [3, pending(3)],
+              [4, pending(4)],
+            ],
+            del: [3],
+          });
+          store = await reopen(store);
+          const before = Date.now();
+          // A store that lists its sessions parks them again at start (embedded): the held one is a stored one now.
+          if (store.list) expect((await store.list()).map((s) => s.clientId).sort()).toEqual(['k', 'never']);
+          const got = await store.take('k');
+          expect(got?.subscriptions).toEqual([{ filter: 'k/#', qos: 1 }]);
+          expect(got?.pending).toEqual([
+            { message: { n: 1 }, qos: 1, bytes: 10, packetId: 1 },
+            { message: { n: 2 }, qos: 1, bytes: 10, packetId: 2, released: true },
+            { message: { n: 4 }, qos: 1, bytes: 10 },
+          ]);
+          expect(got?.expiresAt).toBeGreaterThanOrEqual(before + 30_000 - 5_000);
+          expect(got?.expiresAt).toBeLessThanOrEqual(Date.now() + 30_000);
+          expect((await store.take('never'))?.expiresAt).toBe(Number.MAX_SAFE_INTEGER);
+          await store.close();
+        });
+    });
+
     if (reopen)
       it('keeps sessions, subscriptions and queued messages, in order, across a reopen', async () => {
         let store = await make();

@@ -56,6 +56,7 @@ export function handleSubscribe(c: MqttSession, p: ISubscribePacket): void {
     if (c.shared.options.retainAvailable && (rh === 0 || (rh === 1 && !existed))) wantRetained.push({ filter: sub.topic, qos });
   }
   reportInvalidFilters(c, problems, 'MQTT-4.7.1-1');
+  c.subscriptionsChanged?.();
   const suback: ISubackPacket = { cmd: 'suback', messageId: p.messageId ?? 0, granted };
   if (v5 && problems.length > 0 && c.wire.problemInformation) suback.properties = { reasonString: problems.join('; ').slice(0, 256) };
   if (!c.wire.send(suback) && suback.properties) {

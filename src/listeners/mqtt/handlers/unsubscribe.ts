@@ -27,6 +27,7 @@ export function handleUnsubscribe(c: MqttSession, p: IUnsubscribePacket): void {
     codes.push(existed ? RC.SUCCESS : RC.NO_SUBSCRIPTION_EXISTED);
   }
   reportInvalidFilters(c, problems, 'MQTT-4.7.3-1');
+  c.subscriptionsChanged?.();
   // mqtt-packet carries the v5 per-filter reason codes in `granted`; v3.1.1 UNSUBACK has none.
   const unsuback: IUnsubackPacket = { cmd: 'unsuback', messageId: p.messageId ?? 0, granted: codes };
   c.wire.send(unsuback);
