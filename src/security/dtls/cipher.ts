@@ -7,7 +7,8 @@
  * number (RFC 6655 §3); the additional data is epoch, sequence number,
  * content type, version and plaintext length.
  */
-import { createCipheriv, createDecipheriv } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createSecretKey, type KeyObject } from 'node:crypto';
+import { AesCcm } from './ccm.js';
 import { prf } from './prf.js';
 
 export type KeyExchange = 'psk' | 'ecdhe_ecdsa';
@@ -33,54 +34,81 @@ const KEY_LENGTH = 16;
 const SALT_LENGTH = 4;
 const EXPLICIT_NONCE = 8;
 
-/** The AEAD keys of one direction. */
+/**
+ * The AEAD keys of one direction. CCM runs on long-lived AES contexts
+ * (ccm.ts); GCM creates one node:crypto object per record from a key object
+ * made once. Nonce and additional data are assembled in buffers of their own,
+ * reused record after record (every use is synchronous and copies them).
+ */
 export class RecordCipher {
+  private readonly ccm?: AesCcm;
+  private readonly keyObject: KeyObject;
+  private readonly nonce = Buffer.alloc(SALT_LENGTH + EXPLICIT_NONCE);
+  private readonly aad = Buffer.alloc(13);
+
   constructor(
     private readonly suite: CipherSuite,
-    private readonly key: Buffer,
-    private readonly salt: Buffer,
-  ) {}
+    key: Buffer,
+    salt: Buffer,
+  ) {
+    this.keyObject = createSecretKey(key);
+    salt.copy(this.nonce, 0);
+    if (suite.algorithm === 'aes-128-ccm') this.ccm = new AesCcm(this.keyObject, suite.tagLength, SALT_LENGTH + EXPLICIT_NONCE);
+  }
+
+  /** Bytes a sealed fragment adds to its plaintext: explicit nonce and tag. */
+  get overhead(): number {
+    return EXPLICIT_NONCE + this.suite.tagLength;
+  }
 
   /** The record fragment: explicit nonce, ciphertext and tag. `seqNum` is epoch (2 bytes) and sequence number (6 bytes). */
   seal(seqNum: Buffer, type: number, version: number, plaintext: Buffer): Buffer {
-    const nonce = Buffer.concat([this.salt, seqNum]);
-    const c = createCipheriv(this.suite.algorithm, this.key, nonce, { authTagLength: this.suite.tagLength } as never) as ReturnType<typeof createCipheriv> & {
-      setAAD(b: Buffer, o?: object): void;
-      getAuthTag(): Buffer;
-    };
-    c.setAAD(additionalData(seqNum, type, version, plaintext.length), { plaintextLength: plaintext.length });
-    const body = Buffer.concat([c.update(plaintext), c.final()]);
-    return Buffer.concat([seqNum, body, c.getAuthTag()]);
+    const out = Buffer.allocUnsafe(this.overhead + plaintext.length);
+    this.sealInto(seqNum, type, version, plaintext, out, 0);
+    return out;
+  }
+
+  /** Writes the sealed fragment of `plaintext` into `out` at `at` (`overhead + plaintext.length` bytes). */
+  sealInto(seqNum: Buffer, type: number, version: number, plaintext: Buffer, out: Buffer, at: number): void {
+    seqNum.copy(out, at, 0, EXPLICIT_NONCE);
+    seqNum.copy(this.nonce, SALT_LENGTH, 0, EXPLICIT_NONCE);
+    const aad = this.additionalData(seqNum, type, version, plaintext.length);
+    const body = at + EXPLICIT_NONCE;
+    if (this.ccm) return this.ccm.sealInto(this.nonce, aad, plaintext, out, body);
+    const c = createCipheriv('aes-128-gcm', this.keyObject, this.nonce);
+    c.setAAD(aad);
+    const n = c.update(plaintext).copy(out, body);
+    c.final().copy(out, body + n);
+    c.getAuthTag().copy(out, body + plaintext.length);
   }
 
   /** The plaintext, or undefined when the fragment does not authenticate (RFC 6347 §4.1.2.7: silently discarded). */
   open(seqNum: Buffer, type: number, version: number, fragment: Buffer): Buffer | undefined {
     const tagLength = this.suite.tagLength;
     if (fragment.length < EXPLICIT_NONCE + tagLength) return undefined;
-    const nonce = Buffer.concat([this.salt, fragment.subarray(0, EXPLICIT_NONCE)]);
+    fragment.copy(this.nonce, SALT_LENGTH, 0, EXPLICIT_NONCE);
     const ciphertext = fragment.subarray(EXPLICIT_NONCE, fragment.length - tagLength);
     const tag = fragment.subarray(fragment.length - tagLength);
+    const aad = this.additionalData(seqNum, type, version, ciphertext.length);
+    if (this.ccm) return this.ccm.open(this.nonce, aad, ciphertext, tag);
     try {
-      const d = createDecipheriv(this.suite.algorithm, this.key, nonce, { authTagLength: tagLength } as never) as ReturnType<typeof createDecipheriv> & {
-        setAAD(b: Buffer, o?: object): void;
-        setAuthTag(b: Buffer): void;
-      };
+      const d = createDecipheriv('aes-128-gcm', this.keyObject, this.nonce);
       d.setAuthTag(tag);
-      d.setAAD(additionalData(seqNum, type, version, ciphertext.length), { plaintextLength: ciphertext.length });
+      d.setAAD(aad);
       return Buffer.concat([d.update(ciphertext), d.final()]);
     } catch {
       return undefined;
     }
   }
-}
 
-function additionalData(seqNum: Buffer, type: number, version: number, length: number): Buffer {
-  const b = Buffer.allocUnsafe(13);
-  seqNum.copy(b, 0);
-  b[8] = type;
-  b.writeUInt16BE(version, 9);
-  b.writeUInt16BE(length, 11);
-  return b;
+  private additionalData(seqNum: Buffer, type: number, version: number, length: number): Buffer {
+    const b = this.aad;
+    seqNum.copy(b, 0, 0, 8);
+    b[8] = type;
+    b.writeUInt16BE(version, 9);
+    b.writeUInt16BE(length, 11);
+    return b;
+  }
 }
 
 /** The key block of RFC 5246 §6.3 for an AEAD suite: no MAC keys, two 16-byte keys and two 4-byte salts. */

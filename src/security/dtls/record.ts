@@ -58,12 +58,18 @@ export function seqNumOf(epoch: number, seq: number): Buffer {
 }
 
 export function encodeRecord(type: number, version: number, seqNum: Buffer, fragment: Buffer): Buffer {
-  const h = Buffer.allocUnsafe(HEADER_LENGTH);
-  h[0] = type;
-  h.writeUInt16BE(version, 1);
-  seqNum.copy(h, 3);
-  h.writeUInt16BE(fragment.length, 11);
-  return Buffer.concat([h, fragment]);
+  const b = Buffer.allocUnsafe(HEADER_LENGTH + fragment.length);
+  writeHeader(b, type, version, seqNum, fragment.length);
+  fragment.copy(b, HEADER_LENGTH);
+  return b;
+}
+
+/** The 13-byte record header at the start of `b`, for a fragment of `length` bytes. */
+export function writeHeader(b: Buffer, type: number, version: number, seqNum: Buffer, length: number): void {
+  b[0] = type;
+  b.writeUInt16BE(version, 1);
+  seqNum.copy(b, 3, 0, 8);
+  b.writeUInt16BE(length, 11);
 }
 
 /** Window size of the anti-replay check (RFC 6347 §4.1.2.6: at least 32; 64 recommended). */
@@ -73,27 +79,28 @@ const WINDOW = 64;
  * RFC 6347 §4.1.2.6: a record is accepted once, and only when it is newer
  * than the window's left edge. `check` runs before decryption, `accept` only
  * after the record authenticated, so forged records cannot move the window.
+ * The window is a ring of WINDOW flags indexed by sequence number modulo
+ * WINDOW: the slots between the old and the new highest number are cleared
+ * as the window moves (sequence numbers reach 2^48, beyond 32-bit bit
+ * operations, hence the modulo).
  */
 export class ReplayWindow {
   private highest = -1;
-  /** Bit i set: highest - i was received. */
-  private bits = 0n;
+  private readonly seen = new Uint8Array(WINDOW);
 
   check(seq: number): boolean {
     if (seq > this.highest) return true;
-    const offset = this.highest - seq;
-    if (offset >= WINDOW) return false;
-    return (this.bits & (1n << BigInt(offset))) === 0n;
+    if (this.highest - seq >= WINDOW) return false;
+    return this.seen[seq % WINDOW] === 0;
   }
 
   accept(seq: number): void {
     if (seq > this.highest) {
-      const shift = this.highest < 0 ? WINDOW : seq - this.highest;
-      this.bits = shift >= WINDOW ? 1n : ((this.bits << BigInt(shift)) | 1n) & ((1n << BigInt(WINDOW)) - 1n);
+      if (seq - this.highest >= WINDOW) this.seen.fill(0);
+      else for (let s = this.highest + 1; s < seq; s++) this.seen[s % WINDOW] = 0;
       this.highest = seq;
-      return;
     }
-    this.bits |= 1n << BigInt(this.highest - seq);
+    this.seen[seq % WINDOW] = 1;
   }
 }
 

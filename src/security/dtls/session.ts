@@ -24,7 +24,7 @@ import { encodeFlight, FlightTimer, type FlightItem } from './flight.js';
 import { HS, Reassembler, encodeHandshake, parseFragments, type HandshakeMessage } from './handshake.js';
 import { EXT, serverHello, serverRandom, wantsRenegotiationInfo, type ClientHello } from './hello.js';
 import { finishedData, masterSecret, pskPreMaster, sha256 } from './prf.js';
-import { ALERT, CONTENT, DTLS12, ReplayWindow, alertBody, encodeRecord, seqNumOf, type DtlsRecord } from './record.js';
+import { ALERT, CONTENT, DTLS12, HEADER_LENGTH, ReplayWindow, alertBody, encodeRecord, seqNumOf, writeHeader, type DtlsRecord } from './record.js';
 import type { DtlsServerConfig } from './types.js';
 import { DtlsDecodeError, Reader } from './wire.js';
 
@@ -372,9 +372,16 @@ export class DtlsSession {
     for (const d of encodeFlight(items, writer)) this.host.send(this.address, this.port, d);
   }
 
+  /** One record; at epoch 1 header and sealed fragment are written into one buffer. */
   private record(type: number, epoch: number, plaintext: Buffer): Buffer {
     const seqNum = seqNumOf(epoch, this.writeSeq[epoch]!++);
-    return encodeRecord(type, DTLS12, seqNum, epoch === 1 ? this.server!.seal(seqNum, type, DTLS12, plaintext) : plaintext);
+    if (epoch !== 1) return encodeRecord(type, DTLS12, seqNum, plaintext);
+    const cipher = this.server!;
+    const length = cipher.overhead + plaintext.length;
+    const out = Buffer.allocUnsafe(HEADER_LENGTH + length);
+    writeHeader(out, type, DTLS12, seqNum, length);
+    cipher.sealInto(seqNum, type, DTLS12, plaintext, out, HEADER_LENGTH);
+    return out;
   }
 
   private factsOf(): TlsInfo {

@@ -33,6 +33,30 @@ describe('DTLS record layer', () => {
     expect(w.check(1000)).toBe(true);
     expect(w.check(99)).toBe(true);
   });
+
+  it('anti-replay window keeps working past 2^32 and across jumps wider than the window', () => {
+    const w = new ReplayWindow();
+    const base = 2 ** 40;
+    for (const s of [base, base + 2, base + 64]) {
+      expect(w.check(s)).toBe(true);
+      w.accept(s);
+    }
+    // base + 64 moved the window: base is now left of it, base + 2 still inside and seen.
+    expect(w.check(base)).toBe(false);
+    expect(w.check(base + 2)).toBe(false);
+    expect(w.check(base + 1)).toBe(true);
+    expect(w.check(base + 63)).toBe(true);
+    // A jump of more than the window forgets every slot; numbers inside the new window are fresh.
+    w.accept(base + 1000);
+    expect(w.check(base + 1000 - 62)).toBe(true);
+    expect(w.check(base + 1000 - 64)).toBe(false);
+    w.accept(base + 1000 - 62);
+    expect(w.check(base + 1000 - 62)).toBe(false);
+    // Slots between the old and the new highest number are cleared as the window moves.
+    w.accept(base + 1003);
+    expect(w.check(base + 1002)).toBe(true);
+    expect(w.check(base + 1000)).toBe(false);
+  });
 });
 
 describe('DTLS handshake fragmentation', () => {
