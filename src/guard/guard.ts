@@ -95,6 +95,9 @@ export const GUARD_OFF: GuardConfig = {
 
 export const DEFAULT_SUMMARY_INTERVAL_MS = 10_000;
 
+/** How long a new ban waits before closing the open connections it covers. */
+const BAN_CLOSE_GRACE_MS = 250;
+
 /**
  * Kinds logged at info rather than warn: what scanners and misconfigured
  * clients cause all day long, with no harm done to the gateway.
@@ -121,6 +124,7 @@ export class Guard {
   private readonly overloadRefusals: Counter<'listener'>;
   private readonly bansTotal: Counter<'kind' | 'source'>;
   private readonly activeBans: Gauge;
+  private closeTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly logger: Logger,
@@ -351,13 +355,12 @@ export class Guard {
   }
 
   /**
-   * Watches a connection for slow drip and unread output (guard.slowPeers);
-   * returns the function that stops watching it (call it on close).
-   * Exempt addresses are not watched.
+   * Watches a connection for slow drip and unread output (guard.slowPeers),
+   * and closes it when a new ban covers it; returns the function that stops
+   * watching it (call it on close). Exempt addresses are not sampled.
    */
   watchPeer(peer: WatchedPeer): () => void {
-    if (this.exempt(peer.remoteAddress)) return () => undefined;
-    return this.peerWatch.watch(peer);
+    return this.peerWatch.watch(peer, !this.exempt(peer.remoteAddress));
   }
 
   private slowPeer(peer: WatchedPeer, why: 'slow-drip' | 'not-reading', detail: string): void {
@@ -394,6 +397,25 @@ export class Guard {
     return this.bans.match(subject) ?? this.ban(request, source);
   }
 
+  /**
+   * A new ban also ends the connections it covers (by address, prefix or
+   * client id), as EMQX kicks a banned client: otherwise what an abuser
+   * opened before it was banned (a slow drip's connections, a flood's
+   * session) stays open. After a short grace, so that a connection refused
+   * by this very ban (CONNACK 0x8A, 403) ends with its answer written.
+   */
+  private closeBanned(): void {
+    if (this.closeTimer) return;
+    this.closeTimer = setTimeout(() => {
+      this.closeTimer = undefined;
+      this.peerWatch.closeWhere((p) => {
+        const clientId = p.clientId();
+        return this.bans.match({ remoteAddress: p.remoteAddress, ...(clientId && { clientId }) }) !== undefined;
+      });
+    }, BAN_CLOSE_GRACE_MS);
+    this.closeTimer.unref();
+  }
+
   private refused(listener: string, subject: BanSubject, ban: Ban): void {
     this.report({
       kind: 'banned',
@@ -406,7 +428,10 @@ export class Guard {
 
   private banChanged(change: 'ban' | 'unban', ban: Ban, why: string): void {
     this.activeBans.set(this.bans.count());
-    if (change === 'ban') this.bansTotal.inc({ kind: ban.kind, source: ban.source });
+    if (change === 'ban') {
+      this.bansTotal.inc({ kind: ban.kind, source: ban.source });
+      this.closeBanned();
+    }
     const until = ban.expiresAt !== undefined ? new Date(ban.expiresAt).toISOString() : 'no expiry';
     this.logger.warn(
       { event: change, ban },
@@ -418,6 +443,7 @@ export class Guard {
 
   /** Writes the summaries still pending and stops sampling the process (gateway stop). */
   flush(): void {
+    clearTimeout(this.closeTimer);
     this.overload.stop();
     this.repeats.flush();
   }

@@ -11,6 +11,10 @@
  *
  * Either is a `slow-client` security event (scored), and the connection is
  * closed. Connections are sampled a few times per window by one timer.
+ *
+ * Every open connection is registered here, also while the detectors are
+ * off or its address is exempt, so that a new ban can close the connections
+ * it covers ({@link PeerWatch.closeWhere}).
  */
 import type { GuardConfig } from '../config/types.js';
 
@@ -25,7 +29,7 @@ export interface WatchedPeer {
   /** Bytes written to the connection that the peer has not taken yet. */
   outboundBytes(): number;
   /** Closes the connection (the event is reported first). */
-  close(why: 'slow-drip' | 'not-reading'): void;
+  close(why: 'slow-drip' | 'not-reading' | 'banned'): void;
 }
 
 export type SlowPeerConfig = GuardConfig['slowPeers'];
@@ -36,7 +40,10 @@ interface Mark {
 }
 
 export class PeerWatch {
+  /** Connections the detectors sample, with their last mark. */
   private readonly peers = new Map<WatchedPeer, Mark | undefined>();
+  /** Every open connection, sampled or not (exempt addresses, detectors off). */
+  private readonly open = new Set<WatchedPeer>();
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -53,15 +60,36 @@ export class PeerWatch {
     }
   }
 
-  /** Watches `peer` until the returned function is called (connection closed). */
-  watch(peer: WatchedPeer): () => void {
-    if (!this.config.enabled) return () => undefined;
-    this.peers.set(peer, undefined);
-    if (!this.timer) this.startTimer();
+  /**
+   * Registers `peer` until the returned function is called (connection
+   * closed); `sample` false (an exempt address) only registers it.
+   */
+  watch(peer: WatchedPeer, sample = true): () => void {
+    this.open.add(peer);
+    const sampled = sample && this.config.enabled;
+    if (sampled) {
+      this.peers.set(peer, undefined);
+      if (!this.timer) this.startTimer();
+    }
     return () => {
+      this.open.delete(peer);
+      if (!sampled) return;
       this.peers.delete(peer);
       if (this.peers.size === 0) this.stopTimer();
     };
+  }
+
+  /** Closes every open connection `covered` says yes to (a new ban's); returns how many. */
+  closeWhere(covered: (peer: WatchedPeer) => boolean): number {
+    let n = 0;
+    for (const peer of [...this.open]) {
+      if (!covered(peer)) continue;
+      this.open.delete(peer);
+      this.peers.delete(peer);
+      peer.close('banned');
+      n++;
+    }
+    return n;
   }
 
   /** One sample of every watched connection (the timer's; tests call it with an injected clock). */
@@ -98,6 +126,7 @@ export class PeerWatch {
     }
   }
 
+  /** Connections the detectors sample. */
   get size(): number {
     return this.peers.size;
   }

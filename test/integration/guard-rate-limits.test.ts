@@ -9,6 +9,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile, spawn } from 'node:child_process';
+import { connect as netConnect } from 'node:net';
 import mqtt from 'mqtt';
 import rhea, { type Connection, type EventContext, type Sender } from 'rhea';
 import { conditionOf } from '../helpers/amqp.js';
@@ -41,6 +42,7 @@ beforeAll(async () => {
         guard: { limits: { mqtt5: 'disconnect', mqtt5DisconnectReasonCode: 151, bytes: { clientId: { perSecond: 0.001, burst: 100 } } } },
       },
       { name: 'pause', protocol: 'mqtt', host: '127.0.0.1', port: 0, guard: { limits: { messages: { clientId: { perSecond: 20, burst: 5 } } } } },
+      { name: 'spread', protocol: 'mqtt', host: '127.0.0.1', port: 0, guard: { limits: { messages: { clientId: { perSecond: 25, burst: 5 } } } } },
       { name: 'dry', protocol: 'mqtt', host: '127.0.0.1', port: 0, guard: { limits: { action: 'log', messages: { clientId: only(1) } } } },
       {
         name: 'amqp',
@@ -151,6 +153,31 @@ describe('MQTT', () => {
     // 5 in the burst, then 20 at 20/s: at least about a second (the lower bound holds however loaded the host is).
     expect(Date.now() - started).toBeGreaterThanOrEqual(800);
     expect(await throttled('pause', 'messages')).toBeGreaterThan(0);
+  });
+
+  it('QoS 0 over the rate: a read of many PUBLISHes goes on at the rate, not in one burst', async () => {
+    const before = arrived('spread');
+    const s = netConnect(gw.port('spread'), '127.0.0.1');
+    s.on('error', () => undefined);
+    try {
+      await new Promise((r) => s.once('connect', r));
+      // MQTT 3.1.1 CONNECT, client id "spread"; then 60 QoS 0 PUBLISHes to t/s in one write (one read on the server).
+      s.write(Buffer.from([0x10, 0x12, 0, 4, 77, 81, 84, 84, 4, 2, 0, 60, 0, 6, ...Buffer.from('spread')]));
+      await new Promise((r) => s.once('data', r));
+      const publish = Buffer.from([0x30, 0x06, 0, 3, 116, 47, 115, 120]);
+      const started = Date.now();
+      s.write(Buffer.concat(Array.from({ length: 60 }, () => publish)));
+      // Sampled while they arrive: never more than the burst (5) and what 25/s refilled since, with some slack
+      // (before, the whole read was dispatched at once and arrived within a fraction of a second).
+      while (arrived('spread') - before < 60 && Date.now() - started < 10_000) {
+        await new Promise((r) => setTimeout(r, 20));
+        expect(arrived('spread') - before).toBeLessThanOrEqual(5 + (25 * (Date.now() - started)) / 1000 + 10);
+      }
+      // Every one of them arrives (nothing received is dropped).
+      expect(arrived('spread') - before).toBe(60);
+    } finally {
+      s.destroy();
+    }
   });
 
   it('action: log reports the limit but lets every message through', async () => {

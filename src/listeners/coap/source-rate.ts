@@ -15,8 +15,10 @@ export { sourceKey };
 interface Bucket {
   tokens: number;
   refilledAt: number;
-  /** Last time a rate-limit event was reported for this source (one report per second). */
+  /** Last time a rate-limit event was reported for this source. */
   reportedAt: number;
+  /** Requests refused since that report. */
+  refused: number;
 }
 
 export interface SourceRateLimits {
@@ -48,7 +50,10 @@ export class SourceRateLimiter {
     if (!this.enabled) return true;
     const b = this.bucket(key, now);
     this.refill(b, now);
-    if (b.tokens < 1) return false;
+    if (b.tokens < 1) {
+      b.refused++;
+      return false;
+    }
     b.tokens -= 1;
     return true;
   }
@@ -60,11 +65,21 @@ export class SourceRateLimiter {
     return rate <= 0 || !b ? 0 : Math.ceil(((1 - b.tokens) * 1000) / rate);
   }
 
-  /** True at most once a second per source: whether to report its limiting as a security event. */
+  /**
+   * Whether to report this source's limiting as a security event: at its
+   * first refusal after a second without a report, and again for every
+   * `burst` requests refused since the last one. A client a little over its
+   * rate is reported about once a second; a flood many times its burst a
+   * second is reported in proportion, so violation scoring (a `flood` report
+   * weighs 5) bans it within seconds rather than after twenty reports at one
+   * a second. Reports stay bounded per source by this, and per listener by
+   * its log budget.
+   */
   shouldReport(key: string, now: number): boolean {
     const b = this.buckets.get(key);
-    if (!b || now - b.reportedAt < 1000) return false;
+    if (!b || (now - b.reportedAt < 1000 && b.refused < this.limits.burst)) return false;
     b.reportedAt = now;
+    b.refused = 0;
     return true;
   }
 
@@ -89,7 +104,7 @@ export class SourceRateLimiter {
       // Still full of limited sources: forget the oldest, keeping memory bounded.
       if (this.buckets.size >= this.limits.maxSources) this.buckets.delete(this.buckets.keys().next().value!);
     }
-    b = { tokens: this.limits.burst, refilledAt: now, reportedAt: -Infinity };
+    b = { tokens: this.limits.burst, refilledAt: now, reportedAt: -Infinity, refused: 0 };
     this.buckets.set(key, b);
     return b;
   }

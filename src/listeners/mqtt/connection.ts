@@ -241,9 +241,10 @@ export class MqttConnection implements MqttSession {
   }
 
   /**
-   * Reading is paused at the in-flight limit, but the rest of the current
-   * read is already parsed: those packets wait here, in order, so at most
-   * `maxInflight` messages are ever in the pipeline. A v5 client's QoS 1/2
+   * Reading is paused at the in-flight limit or over a rate limit, but the
+   * rest of the current read is already parsed: those packets wait here, in
+   * order, so at most `maxInflight` messages are ever in the pipeline and a
+   * throttled client's messages go on at its rate. A v5 client's QoS 1/2
    * PUBLISH is still checked against the Receive Maximum on arrival.
    */
   private hold(packet: Packet): void {
@@ -259,7 +260,8 @@ export class MqttConnection implements MqttSession {
   private releaseHeld(): void {
     const held = this.held!;
     const max = this.shared.limits.maxInflight;
-    while (held.length > 0 && this.pending < max && !this.closing) {
+    // A released message over its rate limit throttles again: the rest waits for the next refill.
+    while (held.length > 0 && this.pending < max && !this.closing && this.throttleTimer === undefined) {
       const p = held.shift()!;
       if (p.cmd === 'publish' && p.qos > 0 && this.version === 5) this.inbound.unhold();
       try {
@@ -459,7 +461,13 @@ export class MqttConnection implements MqttSession {
       return 'closed';
     }
     const t = limiter.chargeMessage(keys, bytes);
-    if (t?.enforced) this.throttle(t.retryAfterMs);
+    if (t?.enforced) {
+      this.throttle(t.retryAfterMs);
+      // The rest of the current read (up to 64 KiB: hundreds of small PUBLISHes) waits in `held` and is
+      // released one message per refill, rather than dispatched at once in one burst that every other
+      // client's messages then queue behind.
+      this.held ??= [];
+    }
     return 'go';
   }
 
@@ -476,6 +484,7 @@ export class MqttConnection implements MqttSession {
     clearTimeout(this.throttleTimer);
     this.throttleTimer = setTimeout(() => {
       this.throttleTimer = undefined;
+      if (this.held !== undefined && !this.shared.draining && this.state !== 'closed') this.releaseHeld();
       this.updateFlow();
     }, ms);
     this.updateFlow();

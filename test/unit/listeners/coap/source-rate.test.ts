@@ -37,6 +37,24 @@ describe('SourceRateLimiter', () => {
     expect(r.size).toBe(0);
   });
 
+  it('reports a source once a second, and again for every burst of requests refused', () => {
+    const r = new SourceRateLimiter({ ratePerSecond: 1, burst: 3, ipv6PrefixBits: 64, maxSources: 10 });
+    for (let i = 0; i < 3; i++) expect(r.take('a', 0)).toBe(true);
+    expect(r.take('a', 0)).toBe(false);
+    expect(r.shouldReport('a', 0)).toBe(true);
+    let reports = 0;
+    // Within the same second: 9 more refusals are three bursts' worth, so three more reports.
+    for (let i = 0; i < 9; i++) {
+      expect(r.take('a', 10)).toBe(false);
+      if (r.shouldReport('a', 10)) reports++;
+    }
+    expect(reports).toBe(3);
+    // A second later: the refilled token is taken, and one refusal is reported again on its own.
+    expect(r.take('a', 1010)).toBe(true);
+    expect(r.take('a', 1010)).toBe(false);
+    expect(r.shouldReport('a', 1010)).toBe(true);
+  });
+
   it('admits everything when the rate is 0', () => {
     const r = new SourceRateLimiter({ ratePerSecond: 0, burst: 1, ipv6PrefixBits: 64, maxSources: 2 });
     for (let i = 0; i < 5; i++) expect(r.take('a', 0)).toBe(true);
