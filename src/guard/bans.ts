@@ -1,8 +1,9 @@
 /**
- * Bans by source address (one IP or a CIDR prefix), client id or principal,
- * each with a reason and an optional expiry. Static bans come from the
- * configuration (`guard.bans`); dynamic ones from the admin API and from
- * violation scoring and flapping (scoring.ts). Dynamic bans are written
+ * Bans by source address (one IP or a CIDR prefix), client id, principal,
+ * client certificate, or TLS ClientHello fingerprint (JA4, JA3), each with
+ * a reason and an optional expiry. Static bans come from the configuration
+ * (`guard.bans`); dynamic ones from the admin API and from violation
+ * scoring and flapping (scoring.ts). Dynamic bans are written
  * through a ban store (state/bans.ts): by default `<guard.stateDir>/bans.json`
  * (state/embedded/bans.ts), so a restart keeps them; with the Redis state
  * backend, a hash every node reads, so a ban made on one node holds on all.
@@ -12,8 +13,17 @@ import { randomBytes } from 'node:crypto';
 import type { BanStore, StoredBan } from '../state/bans.js';
 import { FileBanStore } from '../state/embedded/bans.js';
 
-export type BanKind = 'ip' | 'cidr' | 'clientId' | 'principal' | 'certFingerprint';
-export const BAN_KINDS: readonly BanKind[] = ['ip', 'cidr', 'clientId', 'principal', 'certFingerprint'];
+export type BanKind = 'ip' | 'cidr' | 'clientId' | 'principal' | 'certFingerprint' | 'ja4' | 'ja3';
+export const BAN_KINDS: readonly BanKind[] = ['ip', 'cidr', 'clientId', 'principal', 'certFingerprint', 'ja4', 'ja3'];
+
+/**
+ * A JA4 TLS client fingerprint (FoxIO): `t13d1516h2_8daaf6152771_e5627efa2ab1`
+ * — transport (t, q or d), version, SNI (d/i), two counts, ALPN, then two
+ * truncated SHA-256 hashes.
+ */
+const JA4 = /^[tqd][0-9a-z]{2}[di]\d{4}[0-9A-Za-z]{2}_[0-9a-f]{12}_[0-9a-f]{12}$/;
+/** A JA3 fingerprint: the MD5 of the ClientHello's fields, 32 hex digits. */
+const JA3 = /^[0-9a-f]{32}$/i;
 
 export interface Ban {
   readonly id: string;
@@ -42,6 +52,9 @@ export interface BanSubject {
   readonly principal?: string;
   /** SHA-256 fingerprint of the verified client certificate (TlsInfo.peer.fingerprint256). */
   readonly certFingerprint?: string;
+  /** JA4 and JA3 of the TLS or DTLS ClientHello (security/client-hello.ts). */
+  readonly ja4?: string;
+  readonly ja3?: string;
 }
 
 /** Why a ban value is unusable, or undefined when it is fine. */
@@ -50,6 +63,8 @@ export function banValueProblem(kind: BanKind, value: string): string | undefine
   if (kind === 'ip' && isIP(value) === 0) return `'${value}' is not an IP address`;
   if (kind === 'certFingerprint' && !/^[0-9a-f]{64}$/i.test(value.replaceAll(':', '')))
     return `'${value}' is not a SHA-256 certificate fingerprint (64 hex digits, colons allowed)`;
+  if (kind === 'ja4' && !JA4.test(value)) return `'${value}' is not a JA4 fingerprint (e.g. t13d1516h2_8daaf6152771_e5627efa2ab1)`;
+  if (kind === 'ja3' && !JA3.test(value)) return `'${value}' is not a JA3 fingerprint (32 hex digits)`;
   if (kind === 'cidr') {
     const m = /^([^/]+)\/(\d{1,3})$/.exec(value);
     const family = m ? isIP(m[1]!) : 0;
@@ -62,6 +77,7 @@ export function banValueProblem(kind: BanKind, value: string): string | undefine
 function canonical(kind: BanKind, value: string): string {
   if (kind === 'ip') return plainAddress(value);
   if (kind === 'certFingerprint') return fingerprintOf(value);
+  if (kind === 'ja3') return value.toLowerCase();
   return value;
 }
 
@@ -190,6 +206,8 @@ export class BanList {
       ['clientId', subject.clientId],
       ['principal', subject.principal],
       ['certFingerprint', subject.certFingerprint],
+      ['ja4', subject.ja4],
+      ['ja3', subject.ja3],
     ];
     for (const [kind, value] of names) {
       if (value === undefined) continue;

@@ -4,8 +4,9 @@
  * clause) — in full the first time a source repeats it, then as one summary
  * line per interval (repeats.ts) — and scored (scoring.ts): a source that
  * keeps violating gets banned (bans.ts). Listeners ask {@link Guard.refuseAddress}
- * at accept (CoAP: per datagram) and {@link Guard.refuseClient} at the
- * protocol hello (MQTT CONNECT, AMQP open, HTTP request).
+ * at accept (CoAP: per datagram), {@link Guard.refuseHello} once a TLS or
+ * DTLS ClientHello is read, and {@link Guard.refuseClient} at the protocol
+ * hello (MQTT CONNECT, AMQP open, HTTP request).
  */
 import type { Logger } from 'pino';
 import type { Metrics, Counter } from '../observability/metrics.js';
@@ -14,6 +15,7 @@ import type { GuardConfig, ListenerRateLimits, RateLimitsConfig } from '../confi
 import { RepeatFilter, type RepeatSummary } from './repeats.js';
 import { BanList, prefixMatcher, type Ban, type BanSubject } from './bans.js';
 import { FlapDetector, Scorer, type BanRequest } from './scoring.js';
+import type { ClientHelloFingerprint } from '../security/client-hello.js';
 import { embeddedRateCounters, type RateCounter, type RateCounterFactory } from './rate-counter.js';
 import { Limiter, type LimitKeys, type Throttle } from './limiter.js';
 import { listenerLimits } from './listener-limits.js';
@@ -29,6 +31,10 @@ export interface SecurityEvent {
   readonly listener: string;
   readonly remoteAddress?: string;
   readonly clientId?: string;
+  /** The authenticated principal, when the connection has one (scored: an account rotating client ids is still caught). */
+  readonly principal?: string;
+  /** SHA-256 fingerprint of the client certificate (scored: one certificate behind rotating addresses is still caught). */
+  readonly certFingerprint?: string;
   /** Spec clause the rule comes from, e.g. 'MQTT-3.1.0-2' or 'RFC7252-4.5'. */
   readonly clause?: string;
   /** Protocol reason code sent to the peer, when one was (e.g. 0x82). */
@@ -226,6 +232,16 @@ export class Guard {
     return ban;
   }
 
+  /**
+   * Once a TLS or DTLS ClientHello is read, before the handshake goes on:
+   * the ban on its JA4 or JA3, if any (reported as `banned`).
+   */
+  refuseHello(listener: string, remoteAddress: string, hello: ClientHelloFingerprint): Ban | undefined {
+    const ban = this.bans.match({ ja4: hello.ja4, ja3: hello.ja3 });
+    if (ban) this.refused(listener, { remoteAddress }, ban);
+    return ban;
+  }
+
   /** After authentication: the ban on this principal, if any. */
   refusePrincipal(listener: string, principal: string, subject: BanSubject): Ban | undefined {
     const ban = this.bans.match({ principal });
@@ -234,13 +250,16 @@ export class Guard {
   }
 
   /**
-   * At the protocol hello: the ban on this client id, principal or address,
-   * if any. `connect` (default) counts it for flapping; an HTTP request is no connect.
+   * At the protocol hello: the ban on this client id, principal, address or
+   * client certificate, if any. `connect` (default) counts it for flapping
+   * by client id and by certificate; an HTTP request is no connect.
    */
   refuseClient(listener: string, subject: BanSubject, connect = true): Ban | undefined {
     let ban = this.bans.match(subject);
-    if (!ban && connect && subject.clientId !== undefined && !this.exempt(subject.remoteAddress))
-      ban = this.enforce(this.flaps.connect('clientId', subject.clientId));
+    if (!ban && connect && !this.exempt(subject.remoteAddress)) {
+      if (subject.clientId !== undefined) ban = this.enforce(this.flaps.connect('clientId', subject.clientId));
+      if (!ban && subject.certFingerprint !== undefined) ban = this.enforce(this.flaps.connect('certFingerprint', subject.certFingerprint));
+    }
     if (ban) this.refused(listener, subject, ban);
     return ban;
   }
@@ -258,7 +277,7 @@ export class Guard {
   report(event: SecurityEvent): void {
     this.events.inc({ listener: event.listener, kind: event.kind });
     if (!this.exempt(event.remoteAddress)) {
-      for (const r of this.scorer.record(event.kind, event.remoteAddress, event.clientId)) this.enforce(r, 'scoring');
+      for (const r of this.scorer.record(event.kind, event)) this.enforce(r, 'scoring');
     }
     if (!this.repeats.first(event)) return;
     this.logger[levelOf(event.kind)]({ event: 'security', ...event }, `security: ${event.kind}: ${event.detail}`);
@@ -384,6 +403,7 @@ export class Guard {
       listener,
       remoteAddress: keys.remoteAddress,
       ...(keys.clientId !== undefined && { clientId: keys.clientId }),
+      ...(keys.principal !== undefined && { principal: keys.principal }),
       detail:
         `${t.resource} over the ${t.scope} limit of ${t.spec.perSecond}${unit}/s (burst ${t.spec.burst}); ` +
         `${t.enforced ? `held back ${t.retryAfterMs} ms` : 'not enforced (action: log)'}`,
@@ -393,8 +413,7 @@ export class Guard {
   /** Issues a detector's ban (unless one already covers it); returns it. */
   private enforce(request: BanRequest | undefined, source = 'flapping'): Ban | undefined {
     if (!request) return undefined;
-    const subject = request.kind === 'ip' ? { remoteAddress: request.value } : { clientId: request.value };
-    return this.bans.match(subject) ?? this.ban(request, source);
+    return this.bans.match({ [request.kind === 'ip' ? 'remoteAddress' : request.kind]: request.value }) ?? this.ban(request, source);
   }
 
   /**

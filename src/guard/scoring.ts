@@ -2,15 +2,17 @@
  * Violation scoring and flapping detection, the two detectors that turn
  * guard events into bans.
  *
- * Scoring: each event kind has a weight; a source address and a client id
- * each carry a score that halves every `halfLifeSeconds`. A score reaching
- * `threshold` bans that address or client id for `banSeconds`, doubled for
+ * Scoring: each event kind has a weight; a source address, a client id, a
+ * principal and a client certificate (SHA-256 fingerprint) each carry a
+ * score that halves every `halfLifeSeconds`, so an abuser rotating addresses
+ * and client ids behind one certificate or account is still caught. A score
+ * reaching `threshold` bans that name for `banSeconds`, doubled for
  * each earlier ban of the same name (capped at `maxBanSeconds`); the score
  * then starts again from zero.
  *
  * Flapping (EMQX's flapping detect): more than `maxConnects` connects of one
- * client id, or `maxAddressConnects` from one address, within `windowSeconds`
- * bans it for `banSeconds`.
+ * client id (or one client certificate), or `maxAddressConnects` from one
+ * address, within `windowSeconds` bans it for `banSeconds`.
  */
 import type { GuardConfig } from '../config/types.js';
 import { DEFAULT_WEIGHTS } from '../config/sections/guard.js';
@@ -20,9 +22,20 @@ interface Score {
   at: number;
 }
 
+/** The names a detector keeps a score or a connect count for. */
+export type ScoredKind = 'ip' | 'clientId' | 'principal' | 'certFingerprint';
+
+/** What an event is known by, for scoring (any may be absent). */
+export interface ScoredSubject {
+  readonly remoteAddress?: string | undefined;
+  readonly clientId?: string | undefined;
+  readonly principal?: string | undefined;
+  readonly certFingerprint?: string | undefined;
+}
+
 /** A ban a detector asks for. */
 export interface BanRequest {
-  readonly kind: 'ip' | 'clientId';
+  readonly kind: ScoredKind;
   readonly value: string;
   readonly ttlMs: number;
   readonly reason: string;
@@ -45,15 +58,14 @@ export class Scorer {
     this.config = config;
   }
 
-  /** Adds an event's weight to its address and client id; returns the bans it triggers. */
-  record(kind: string, remoteAddress: string | undefined, clientId: string | undefined): BanRequest[] {
+  /** Adds an event's weight to each of its names (address, client id, principal, certificate); returns the bans it triggers. */
+  record(kind: string, subject: ScoredSubject): BanRequest[] {
     const c = this.config;
     if (!c.enabled) return [];
     const weight = c.weights[kind] ?? DEFAULT_WEIGHTS[kind] ?? c.defaultWeight;
     if (weight <= 0) return [];
     const out: BanRequest[] = [];
-    if (remoteAddress !== undefined && remoteAddress !== 'unknown') this.add('ip', remoteAddress, weight, kind, out);
-    if (clientId !== undefined && clientId.length > 0) this.add('clientId', clientId, weight, kind, out);
+    for (const [name, value] of namesOf(subject)) this.add(name, value, weight, kind, out);
     return out;
   }
 
@@ -112,6 +124,30 @@ export class FlapDetector {
     trim(this.connects);
     return undefined;
   }
+}
+
+/** The subject's names that are scored: absent, empty and unknown ones are not. */
+export function namesOf(subject: ScoredSubject): Array<[ScoredKind, string]> {
+  const out: Array<[ScoredKind, string]> = [];
+  const { remoteAddress, clientId, principal, certFingerprint } = subject;
+  if (remoteAddress !== undefined && remoteAddress !== 'unknown') out.push(['ip', remoteAddress]);
+  if (clientId !== undefined && clientId.length > 0) out.push(['clientId', clientId]);
+  if (principal !== undefined && principal.length > 0) out.push(['principal', principal]);
+  if (certFingerprint !== undefined && certFingerprint.length > 0) out.push(['certFingerprint', certFingerprint]);
+  return out;
+}
+
+/**
+ * The names besides address and client id an event of a connection is
+ * scored under (Scorer): its principal and its client certificate's
+ * fingerprint, whichever it has.
+ */
+export function scoredNames(
+  tls: { readonly peer?: { readonly fingerprint256: string } } | undefined,
+  identity?: { readonly principal: string },
+): { principal?: string; certFingerprint?: string } {
+  const fp = tls?.peer?.fingerprint256;
+  return { ...(identity !== undefined && { principal: identity.principal }), ...(fp && { certFingerprint: fp }) };
 }
 
 function trim(map: Map<string, unknown>): void {

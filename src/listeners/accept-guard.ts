@@ -26,7 +26,7 @@ import { Server as TlsServer, type TLSSocket } from 'node:tls';
 import type { Guard } from '../guard/guard.js';
 import type { ListenerLimits, ProxyProtocolConfig } from '../config/types.js';
 import { tlsHandshakeFailure } from '../security/tls.js';
-import { readClientHelloFirst } from '../security/client-hello.js';
+import { readClientHelloFirst, type ClientHelloFingerprint } from '../security/client-hello.js';
 import { acceptProxyProtocol } from './proxy-protocol.js';
 
 /** The message that admits a connection, for the `slow-client` report. */
@@ -79,8 +79,9 @@ export class AcceptGuard {
   /** Installs the limit, the deadline and the TLS failure report on a server before it listens. */
   attach(server: Server): void {
     this.tls = server instanceof TlsServer;
-    // The ClientHello fingerprint is read before TLS sees the bytes (security/client-hello.ts).
-    if (this.tls) readClientHelloFirst(server);
+    // The ClientHello fingerprint is read before TLS sees the bytes (security/client-hello.ts);
+    // a banned JA4 / JA3 is refused there, before the handshake starts.
+    if (this.tls) readClientHelloFirst(server, (socket, hello) => this.refuseHello(socket, hello));
     // Before any 'connection' listener (TLS's, the ban check below) sees the socket, its PROXY header is read.
     const { proxyProtocol, listener, guard, limits } = this.options;
     if (proxyProtocol?.enabled) acceptProxyProtocol(server, { listener, config: proxyProtocol, guard, timeoutMs: limits.connectTimeoutMs });
@@ -144,6 +145,15 @@ export class AcceptGuard {
     (socket as Tracked)[PENDING] = p;
     this.pending.add(p);
     socket.once('close', () => this.settle(p));
+  }
+
+  /** A banned ClientHello fingerprint: the socket leaves the accept record (its close is no time-out). */
+  private refuseHello(socket: Socket, hello: ClientHelloFingerprint): boolean {
+    const { guard, listener } = this.options;
+    if (!guard.refuseHello(listener, socket.remoteAddress ?? 'unknown', hello)) return false;
+    const p = pendingOf(socket);
+    if (p) this.settle(p);
+    return true;
   }
 
   private onSecure(socket: TLSSocket): void {

@@ -154,6 +154,20 @@ export function fingerprint(h: ClientHello, transport: 't' | 'd' = 't'): ClientH
   return { ja4: `${a}_${b}_${c}`, ja3: createHash('md5').update(ja3Text).digest('hex') };
 }
 
+/**
+ * A fatal access_denied alert (RFC 8446 §6.2: "access control was applied,
+ * the sender decided not to proceed with negotiation") in a plaintext
+ * record: before the ServerHello no keys exist, in any TLS version.
+ */
+const ACCESS_DENIED = Buffer.from([0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 49]);
+
+/** Answers the ClientHello with access_denied and closes; a peer that does not close is cut off a second later. */
+function denyAccess(socket: Socket): void {
+  socket.resume();
+  socket.end(ACCESS_DENIED);
+  setTimeout(() => socket.destroy(), 1000).unref();
+}
+
 const HELLO = Symbol('thinggate.tls.clientHello');
 type WithHello = Socket & { [HELLO]?: ClientHelloFingerprint };
 
@@ -169,8 +183,13 @@ export function clientHelloOf(socket: Socket): ClientHelloFingerprint | undefine
  * the handshake proceeds unchanged. Anything that is not a handshake record
  * goes straight through for TLS to refuse. Call before adding other
  * 'connection' listeners; those run at once.
+ *
+ * `refuse` is asked once the fingerprint is known, before TLS sees a byte
+ * (a JA4 / JA3 ban): when it says so, the client gets a fatal
+ * `access_denied` alert (RFC 8446 §6.2) and the connection is closed; the
+ * handshake of every other client is untouched.
  */
-export function readClientHelloFirst(server: Server): void {
+export function readClientHelloFirst(server: Server, refuse?: (socket: Socket, hello: ClientHelloFingerprint) => boolean): void {
   const wrapped = server.listeners('connection') as Array<(s: Socket) => void>;
   server.removeAllListeners('connection');
   server.on('connection', (socket: Socket) => {
@@ -196,11 +215,16 @@ export function readClientHelloFirst(server: Server): void {
       if (recordEnd > 0 && buf.length < recordEnd && buf.length < MAX_RECORD) return;
       stop();
       socket.pause();
+      let fp: ClientHelloFingerprint | undefined;
       try {
         const hello = recordEnd > 0 ? parseClientHello(buf) : undefined;
-        if (hello) (socket as WithHello)[HELLO] = fingerprint(hello);
+        if (hello) fp = (socket as WithHello)[HELLO] = fingerprint(hello);
       } catch {
         // A malformed hello has no fingerprint; the TLS layer refuses it with its own reason.
+      }
+      if (fp && refuse?.(socket, fp)) {
+        denyAccess(socket);
+        return;
       }
       socket.unshift(buf);
       handOver();

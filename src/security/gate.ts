@@ -28,6 +28,8 @@ export interface SecurityReport {
   readonly listener: string;
   readonly remoteAddress?: string;
   readonly clientId?: string;
+  readonly principal?: string;
+  readonly certFingerprint?: string;
   readonly detail: string;
 }
 
@@ -184,6 +186,9 @@ export class SecurityGate {
         listener,
         remoteAddress: source.remoteAddress,
         clientId: source.clientId,
+        // Scored by principal and certificate as well (guard/scoring.ts).
+        ...(source.identity && { principal: source.identity.principal }),
+        ...(source.tls?.peer?.fingerprint256 && { certFingerprint: source.tls.peer.fingerprint256 }),
         detail: `${action} '${address}' denied (${rule})`,
       });
     }

@@ -9,7 +9,7 @@
 /** A ban as stored (the guard's Ban). */
 export interface StoredBan {
   readonly id: string;
-  readonly kind: 'ip' | 'cidr' | 'clientId' | 'principal' | 'certFingerprint';
+  readonly kind: 'ip' | 'cidr' | 'clientId' | 'principal' | 'certFingerprint' | 'ja4' | 'ja3';
   readonly value: string;
   readonly reason: string;
   readonly source: string;

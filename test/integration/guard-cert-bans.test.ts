@@ -64,3 +64,72 @@ describe('certificate-fingerprint bans', () => {
     expect((await curlPost(url, [...base, '--cert', allowed.cert, '--key', allowed.key])).status).toBeLessThan(300);
   });
 });
+
+/**
+ * Scores and flapping keyed by the client certificate: one certificate
+ * behind rotating source addresses (mosquitto_pub -A 127.0.0.N) and client
+ * ids is banned by certFingerprint, though no address or client id is.
+ */
+describe('certificate-fingerprint scoring and flapping', () => {
+  let gw2: TestGateway;
+  let abuser: Device;
+  let flapper: Device;
+  let bystander: Device;
+  const bansApi = () => `http://127.0.0.1:${gw2.gateway.adminAddress()!.port}/api/v1/bans`;
+
+  beforeAll(async () => {
+    abuser = pki.device('dev-abuser');
+    flapper = pki.device('dev-flapper');
+    bystander = pki.device('dev-bystander');
+    const tls = { cert: pki.server.cert, key: pki.server.key, ca: pki.ca, requestCert: true };
+    gw2 = await startGateway(
+      {
+        listeners: [{ name: 'mqtts', protocol: 'mqtt', host: '127.0.0.1', port: 0, tls, auth: [{ type: 'x509' }] }],
+        admin: { host: '127.0.0.1', port: 0 },
+        pools: [{ name: 'be', endpoints: [{ url: backend.url }], retries: { maxAttempts: 1 } }],
+        routes: [{ match: { address: '#' }, pool: 'be', request: { path: '/{listener}/{address}' } }],
+        acl: [
+          { deny: ['publish'], address: 'forbidden/#' },
+          { allow: ['publish'], address: '#' },
+        ],
+        // Two denials reach the threshold: each address and client id gets one, the certificate (and principal) both.
+        guard: { exempt: [], scoring: { weights: { 'acl-denied': 60 }, threshold: 100 }, flapping: { maxConnects: 3 } },
+      },
+      { baseDir: pki.dir },
+    );
+  });
+
+  afterAll(async () => {
+    await gw2?.stop();
+  });
+
+  const pub = (d: Device, from: string, id: string, topic: string) =>
+    run('mosquitto_pub', [
+      ...['-h', 'localhost', '-p', String(gw2.port('mqtts')), '--cafile', pki.ca, '-q', '1', '-m', 'x', '-V', 'mqttv5'],
+      ...['-A', from, '-i', id, '--cert', d.cert, '--key', d.key, '-t', topic],
+    ]);
+
+  it('violations from rotating addresses and client ids ban the certificate; another certificate is served', async () => {
+    await pub(abuser, '127.0.0.2', 'rot-1', 'forbidden/a');
+    await pub(abuser, '127.0.0.3', 'rot-2', 'forbidden/b');
+    const bans = (await (await fetch(bansApi())).json()) as Array<{ kind: string; value: string; source: string }>;
+    expect(bans).toContainEqual(expect.objectContaining({ kind: 'certFingerprint', value: abuser.fingerprint, source: 'scoring' }));
+    // Neither address nor client id reached the threshold.
+    expect(bans.filter((b) => b.kind === 'ip' || b.kind === 'clientId')).toEqual([]);
+    const refused = await pub(abuser, '127.0.0.4', 'rot-3', 'fine/abuser');
+    expect(refused.code).not.toBe(0);
+    expect(refused.stdout + refused.stderr).toMatch(/banned/i);
+    expect((await pub(bystander, '127.0.0.4', 'rot-4', 'fine/bystander')).code).toBe(0);
+    const urls = backend.requests.map((q) => q.url);
+    expect(urls).toContain('/mqtts/fine/bystander');
+    expect(urls).not.toContain('/mqtts/fine/abuser');
+  });
+
+  it('connects of one certificate under new client ids and addresses flap: the certificate is banned', async () => {
+    for (let i = 1; i <= 3; i++) expect((await pub(flapper, `127.0.1.${i}`, `flap-${i}`, 'fine/flap')).code).toBe(0);
+    const fourth = await pub(flapper, '127.0.1.4', 'flap-4', 'fine/flap');
+    expect(fourth.stdout + fourth.stderr).toMatch(/banned/i);
+    const bans = (await (await fetch(bansApi())).json()) as Array<{ kind: string; value: string; source: string }>;
+    expect(bans).toContainEqual(expect.objectContaining({ kind: 'certFingerprint', value: flapper.fingerprint, source: 'flapping' }));
+  });
+});

@@ -1,6 +1,6 @@
 /** Schema and types of the `guard` section: bans, violation scoring and flapping detection (docs/guard.md). */
 export interface StaticBanConfig {
-  readonly kind: 'ip' | 'cidr' | 'clientId' | 'principal' | 'certFingerprint';
+  readonly kind: 'ip' | 'cidr' | 'clientId' | 'principal' | 'certFingerprint' | 'ja4' | 'ja3';
   readonly value: string;
   readonly reason: string;
   /** Seconds from start (or reload) the ban lasts; absent: as long as it is configured. */
@@ -199,7 +199,7 @@ export const guardSchema = {
         additionalProperties: false,
         required: ['kind', 'value', 'reason'],
         properties: {
-          kind: { enum: ['ip', 'cidr', 'clientId', 'principal', 'certFingerprint'] },
+          kind: { enum: ['ip', 'cidr', 'clientId', 'principal', 'certFingerprint', 'ja4', 'ja3'] },
           value: { type: 'string', minLength: 1 },
           reason: { type: 'string', minLength: 1 },
           ttlSeconds: { type: 'integer', minimum: 1 },

@@ -22,6 +22,7 @@ import { onMessage } from './on-message.js';
 import type { LimitKeys } from '../../guard/limiter.js';
 import type { ConnectionDeps as SharedDeps, MessagePathConnection } from './connection-view.js';
 import type { RheaConnection, RheaContext, RheaLink, RheaOutgoingDelivery, RheaReceiver, RheaSender, RheaSession } from './rhea-types.js';
+import { scoredNames } from '../../guard/scoring.js';
 
 /** The shared listener state an AmqpConnection is given. */
 export type ConnectionDeps = SharedDeps<AmqpConnection>;
@@ -205,6 +206,7 @@ export class AmqpConnection implements MessagePathConnection {
         listener: ctx.config.name,
         remoteAddress: this.remoteAddress,
         clientId: this.clientId,
+        ...scoredNames(this.tls),
         clause: 'AMQP-1.0-2.4.1',
         detail: `${this.sasl.mechanism ?? 'no SASL'}${this.sasl.username !== undefined ? ` user '${this.sasl.username}'` : ''}: ${a.reason}`,
       });
@@ -437,6 +439,7 @@ export class AmqpConnection implements MessagePathConnection {
       listener: this.deps.ctx.config.name,
       remoteAddress: this.remoteAddress,
       ...(this.clientId && { clientId: this.clientId }),
+      ...scoredNames(this.tls, this.identity),
       clause,
       detail,
     });

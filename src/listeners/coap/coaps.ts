@@ -37,6 +37,7 @@ export class CoapsTransport {
         core.count('dtls-closed');
         core.logger.debug({ listener: core.name, remoteAddress: s.address, remotePort: s.port, reason }, 'dtls association closed');
       },
+      refuseHello: (address, _port, hello) => core.bannedHello(address, hello),
       refused: (address, port, kind, reason) => {
         if (kind === 'handshake') core.count('dtls-failed');
         else core.count('dropped');

@@ -25,6 +25,7 @@ import { SeparateWatch } from './separate-watch.js';
 import type { CoapCommandPolls } from './command-poll.js';
 import { IdleWaiters } from '../../util/idle-waiters.js';
 import type { Limiter } from '../../guard/limiter.js';
+import type { ClientHelloFingerprint } from '../../security/client-hello.js';
 import type { ListenerRateLimits } from '../../config/types.js';
 
 export type { CoapEvent, Endpoint, RequestContext, ResponseSpec } from './types.js';
@@ -114,6 +115,11 @@ export class CoapCore implements NotificationSink {
    * datagrams must not become a flood of log lines. Suppressed reports are
    * still counted in `thinggate_downstream_coap_events_total`.
    */
+  /** A DTLS ClientHello whose JA4 or JA3 is banned (guard/bans.ts): true, and the refusal is reported as `banned`. */
+  bannedHello(address: string, hello: ClientHelloFingerprint): boolean {
+    return this.guard.refuseHello(this.name, address, hello) !== undefined;
+  }
+
   /** While the gateway is overloaded (guard.overload): the Max-Age in seconds for a 5.03; undefined otherwise. */
   overloaded(): number | undefined {
     return this.guard.refuseOverloaded(this.name) ? this.guard.overloadRetryAfterSeconds : undefined;

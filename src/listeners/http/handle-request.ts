@@ -11,6 +11,7 @@ import { createEnvelope, type TlsInfo } from '../../envelope/index.js';
 import type { Admission } from '../listener.js';
 import type { HttpCore } from './core.js';
 import { addressOf, basicCredentials, bearerToken, envelopeHeaders, errorAnswer, outcomeAnswer, type HttpAnswer } from './mapping.js';
+import { scoredNames } from '../../guard/scoring.js';
 
 const ALLOWED = 'POST, PUT';
 /** The address a device long-polls with GET for its next command (command-poll.ts). */
@@ -46,7 +47,7 @@ export async function onRequest(core: HttpCore, req: IncomingMessage, res: Serve
   const admission = await admit(core, req, socket, clientId, tls);
   if (!admission.ok) {
     const status = admission.status;
-    if (status !== 503) core.report({ kind: 'auth-failure', remoteAddress, clientId, reasonCode: status, detail: admission.reason });
+    if (status !== 503) core.report({ kind: 'auth-failure', remoteAddress, clientId, ...scoredNames(tls), reasonCode: status, detail: admission.reason });
     // RFC 9110 §11.6.1: one challenge per scheme the listener accepts.
     const headers: Record<string, string> =
       status === 401

@@ -27,6 +27,7 @@ import { park, takeSession } from './persistence.js';
 import { SessionJournal } from './journal.js';
 import type { ConnectionState, ListenerShared as SharedState, MqttSession, RemoteInfo, Will } from './session.js';
 import type { LimitKeys } from '../../guard/limiter.js';
+import { scoredNames } from '../../guard/scoring.js';
 
 export { QOS2_DISPATCHING, QOS2_RECEIVED, type ConnectionState, type RemoteInfo } from './session.js';
 /** The listener state that MqttConnection's are given. */
@@ -540,6 +541,7 @@ export class MqttConnection implements MqttSession {
         listener: this.listener,
         remoteAddress: this.remote.address,
         ...(this.clientId && { clientId: this.clientId }),
+        ...scoredNames(this.remote.tls, this.identity),
         ...(err.clause !== undefined && { clause: err.clause }),
         ...(this.version === 5 && { reasonCode: err.reasonCode }),
         detail: err.message,

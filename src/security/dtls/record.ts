@@ -114,6 +114,7 @@ export const ALERT = {
   certificateExpired: 45,
   illegalParameter: 47,
   unknownCa: 48,
+  accessDenied: 49,
   decodeError: 50,
   decryptError: 51,
   protocolVersion: 70,

@@ -10,7 +10,7 @@
 import { SUITES, type CipherSuite } from './cipher.js';
 import { CookieJar } from './cookie.js';
 import { HS, Reassembler, encodeHandshake, parseFragments } from './handshake.js';
-import { fingerprint, parseDtlsClientHello } from '../client-hello.js';
+import { fingerprint, parseDtlsClientHello, type ClientHelloFingerprint } from '../client-hello.js';
 import { EXT, helloVerifyRequest, offersDtls12, offersEcdsaSha256, offersNullCompression, offersP256, parseClientHello, type ClientHello } from './hello.js';
 import { ALERT, CONTENT, DTLS10, alertBody, encodeRecord, parseRecords, seqNumOf, type DtlsRecord } from './record.js';
 import { DtlsSession, type SessionHost } from './session.js';
@@ -26,6 +26,12 @@ export interface DtlsEvents {
   established(session: DtlsSession): void;
   data(session: DtlsSession, plaintext: Buffer): void;
   closed(session: DtlsSession, reason: string): void;
+  /**
+   * Asked once a ClientHello passed the cookie exchange, with its JA4 / JA3:
+   * true refuses it (a fingerprint ban) with a fatal access_denied alert; the
+   * refusal is the user's to report.
+   */
+  refuseHello?(address: string, port: number, hello: ClientHelloFingerprint): boolean;
   /** A refused handshake or datagram, for the security log: `flood` for the bounds, `handshake` for failures. */
   refused(address: string, port: number, kind: 'handshake' | 'flood' | 'malformed', reason: string): void;
 }
@@ -179,6 +185,13 @@ export class DtlsServer {
       this.events.refused(address, port, 'flood', `${this.sessions.size - this.handshaking} DTLS associations (limits.maxConnections); ClientHello dropped`);
       return;
     }
+    // Fingerprinted only past the cookie exchange: a spoofed flood costs no hashing.
+    const raw = parseDtlsClientHello(body);
+    const fp = raw ? fingerprint(raw, 'd') : undefined;
+    if (fp && this.events.refuseHello?.(address, port, fp)) {
+      this.events.send(address, port, encodeRecord(CONTENT.alert, DTLS10, seqNumOf(0, rec.seq), alertBody(true, ALERT.accessDenied)));
+      return;
+    }
     const refusal = this.refusalOf(hello);
     const cached = refusal === undefined ? this.resumable(hello) : undefined;
     const suite = cached ? SUITES.find((x) => x.id === cached.suite) : refusal === undefined ? this.choose(hello) : undefined;
@@ -197,9 +210,7 @@ export class DtlsServer {
       this.forget(existing, 'new handshake from the same endpoint', false);
     }
     const s = new DtlsSession(this.host, this.config, key, address, port, hello, { type: HS.clientHello, seq, body }, suite);
-    // Fingerprinted only past the cookie exchange: a spoofed flood costs no hashing.
-    const raw = parseDtlsClientHello(body);
-    if (raw) s.fingerprint = fingerprint(raw, 'd');
+    if (fp) s.fingerprint = fp;
     this.sessions.set(key, s);
     this.handshaking++;
     const deadline = setTimeout(() => {

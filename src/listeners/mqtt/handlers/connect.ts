@@ -13,6 +13,7 @@ import type { Subscriber } from '../../../devices/registry.js';
 import type { MqttSession } from '../session.js';
 import { RC, V3_CONNACK, admissionReturnCode } from '../reason-codes.js';
 import { cancelDelayedWill } from '../will.js';
+import { scoredNames } from '../../../guard/scoring.js';
 
 interface ConnectContext {
   readonly packet: IConnectPacket;
@@ -170,6 +171,7 @@ async function admit(c: MqttSession, cx: ConnectContext): Promise<boolean> {
       listener: c.listener,
       remoteAddress: r.address,
       clientId: cx.clientId,
+      ...scoredNames(r.tls),
       detail: admission.reason,
     });
   }
