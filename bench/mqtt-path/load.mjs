@@ -7,14 +7,24 @@
  * takes it. Open loop (`rate` > 0): one shared 1 ms ticker paces all clients
  * and publish→ack latency is recorded.
  *
- * argv: JSON {port, clients, window, qos, size, rate}. IPC: {cmd:'mark'} →
+ * argv: JSON {port, clients, window, qos, size, rate, codec?}. IPC: {cmd:'mark'} →
  * {acked, sent, lat?}; the latency histogram is reset at each mark.
+ * `codec`: 'json' or 'cbor' sends the suite's bench message (bench/lib/payload.mjs)
+ * as JSON or encoded as CBOR (still pre-encoded: the generator's cost is the same
+ * for both); without it the payload is `size` bytes of 'a'.
  */
 import { connect } from 'node:net';
 import mqttPacket from 'mqtt-packet';
+import { encodePayload } from '../lib/payload.mjs';
 
 const o = JSON.parse(process.argv[2]);
-const payload = Buffer.alloc(o.size, 0x61);
+const json = encodePayload(1, 0, 4711, 123456789012345, o.size);
+const payload =
+  o.codec === 'cbor'
+    ? Buffer.from((await import('cbor-x/encode')).encode(JSON.parse(json.toString('latin1'))))
+    : o.codec === 'json'
+      ? json
+      : Buffer.alloc(o.size, 0x61);
 let acked = 0;
 let sent = 0;
 let lat = [];

@@ -13,7 +13,7 @@
  *   node bench/mqtt-path/run.mjs [--build label=dir ...] [--runs 5] [--seconds 5]
  *        [--qos 1] [--routing static|script] [--scripts JSON (the scripts section)] [--pool JSON (merged into the pool)] [--clients 50] [--window 10]
  *        [--rate 0] [--egress] [--cpu-prof DIR] [--node-args '--flag ...'] [--gateway-stdout FILE]
- *        [--scripts-by-build '{"label": {scripts section}}']
+ *        [--scripts-by-build '{"label": {scripts section}}'] [--codecs json,cbor]
  *
  * Each run also reports the gateway's read and write system calls per
  * message (/proc/<pid>/io): how well its socket I/O is batched.
@@ -24,9 +24,14 @@
  * `--build label=dir=--flag` runs that build under extra node flags;
  * `--scripts-by-build` merges a scripts section into one build's (e.g. the
  * same build with `{"threads": 0}` under another label).
+ * `--codecs json,cbor` measures each build once per codec, as the suite's
+ * mqtt-qos1-json-static and mqtt-qos1-cbor-json: `json` sends the bench
+ * message as JSON through the static route as it is; `cbor` sends it as CBOR
+ * and the route (plugins/cbor) re-encodes it as JSON. plugins/cbor is loaded
+ * from the `plugins/` folder beside the build's `dist/` when there is one.
  */
 import { fork, spawn } from 'node:child_process';
-import { mkdtempSync, openSync, writeFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, openSync, writeFileSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { once } from 'node:events';
 import { tmpdir, loadavg } from 'node:os';
@@ -58,6 +63,7 @@ const opt = {
   scriptsByBuild: '',
   pool: '',
   gatewayStdout: '',
+  codecs: '',
 };
 for (let i = 0; i < args.length; i++) {
   const a = args[i];
@@ -75,8 +81,12 @@ if (opt.builds.length === 0) opt.builds.push('current=dist');
 // label=dir[=node flags]: the same build can be measured under different node flags.
 const builds = opt.builds.map((b) => {
   const [label, dir, ...flags] = b.includes('=') ? b.split('=') : [b, b];
-  return { label, cli: join(resolve(ROOT, dir), 'cli.js'), flags: flags.length ? flags.join('=').split(' ') : [] };
+  return { label, dir: resolve(ROOT, dir), cli: join(resolve(ROOT, dir), 'cli.js'), flags: flags.length ? flags.join('=').split(' ') : [] };
 });
+// --codecs: every build once per codec, labelled build/codec.
+const codecRuns = opt.codecs
+  ? builds.flatMap((b) => opt.codecs.split(',').map((codec) => ({ ...b, label: `${b.label}/${codec}`, build: b.label, codec })))
+  : builds;
 
 function ask(child, msg, key) {
   return new Promise((r) => {
@@ -125,19 +135,27 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 async function runGateway(build, backendUrl) {
   const dir = mkdtempSync(join(tmpdir(), 'tg-mqtt-path-'));
   const port = await freePort();
+  const cbor = build.codec === 'cbor';
   const route =
     opt.routing === 'script'
       ? { match: { address: '#' }, script: 'route.js' }
-      : { match: { address: '#' }, pool: 'default', request: { method: 'POST', path: '/messages/{address}' } };
+      : {
+          match: { address: '#' },
+          pool: 'default',
+          ...(cbor && { decode: 'application/cbor' }),
+          request: { method: 'POST', path: '/messages/{address}', ...(cbor && { encode: 'application/json' }) },
+        };
+  const pluginsDir = existsSync(join(build.dir, '..', 'plugins', 'cbor')) ? join(build.dir, '..', 'plugins') : join(ROOT, 'plugins');
   writeFileSync(join(dir, 'route.js'), "export function onMessage(msg) { return route('default'); }\n");
   writeFileSync(
     join(dir, 'thinggate.json'),
     JSON.stringify({
+      ...(cbor && { plugins: [{ use: join(pluginsDir, 'cbor') }] }),
       listeners: [{ name: 'mqtt', protocol: 'mqtt', host: '127.0.0.1', port }],
       pools: [{ name: 'default', endpoints: [{ url: backendUrl }], ...(opt.pool && JSON.parse(opt.pool)) }],
       routes: [route],
       ...((opt.scripts || opt.scriptsByBuild) && {
-        scripts: { ...(opt.scripts && JSON.parse(opt.scripts)), ...(opt.scriptsByBuild && JSON.parse(opt.scriptsByBuild)[build.label]) },
+        scripts: { ...(opt.scripts && JSON.parse(opt.scripts)), ...(opt.scriptsByBuild && JSON.parse(opt.scriptsByBuild)[build.build ?? build.label]) },
       }),
       log: { level: 'warn' },
     }),
@@ -169,7 +187,7 @@ async function measure(build) {
       gw = await runGateway(build, backendUrl);
       pid = gw.child.pid;
       ({ child: load } = await forkReady('load.mjs', [
-        JSON.stringify({ port: gw.port, clients: opt.clients, window: opt.window, qos: opt.qos, size: opt.size, rate: opt.rate }),
+        JSON.stringify({ port: gw.port, clients: opt.clients, window: opt.window, qos: opt.qos, size: opt.size, rate: opt.rate, codec: build.codec }),
       ]));
     }
     await sleep(opt.warmup * 1000);
@@ -214,7 +232,7 @@ const median = (xs) => {
 };
 
 /** @type {Array<any>} */
-const subjects = [...(opt.egress ? ['egress'] : []), ...builds];
+const subjects = [...(opt.egress ? ['egress'] : []), ...codecRuns];
 const results = new Map(subjects.map((s) => [s, []]));
 console.error(
   `mqtt-path: qos ${opt.qos}, routing ${opt.routing}, ${opt.clients} clients × ${opt.window} in flight, ${opt.size} B, ${opt.rate ? `open loop ${opt.rate}/s` : 'closed loop'}, ${opt.runs} × ${opt.seconds} s`,

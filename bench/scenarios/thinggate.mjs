@@ -148,20 +148,25 @@ function mqtt(
   };
 }
 
-/** MQTT 5 QoS 1 through a static route: JSON as it is, or CBOR re-encoded as JSON by plugins/cbor (docs/plugins.md). */
-function mqttCodec(name, cbor) {
+/**
+ * MQTT 5 QoS 1 through a static route: JSON as it is, or CBOR re-encoded as JSON by plugins/cbor (docs/plugins.md).
+ * `base`: a folder inside the repository holding another build's `dist/` and `plugins/` (THINGGATE_BENCH_BASE),
+ * measured as `mqtt-qos1-cbor-json-base` in the same invocation.
+ */
+function mqttCodec(name, cbor, base) {
   return {
     name,
     group: 'thinggate',
     kind: 'throughput',
     description: cbor
-      ? 'MQTT 5, QoS 1, CBOR payloads decoded and sent to the back-end as JSON (static route, plugins/cbor)'
+      ? `MQTT 5, QoS 1, CBOR payloads decoded and sent to the back-end as JSON (static route, plugins/cbor)${base ? `, build ${base}` : ''}`
       : 'MQTT 5, QoS 1, JSON payloads passed through (static route)',
     async start(backend, ctx) {
       const t = await startThinggate(backend, {
         protocol: 'mqtt',
         routing: 'static',
         ...(cbor && { plugins: ['cbor'], route: { decode: 'application/cbor', request: { encode: 'application/json' } } }),
+        ...(base && { dist: `${base}/dist`, pluginsDir: `${base}/plugins` }),
         cpuProf: ctx.cpuProf,
         label: name,
       });
@@ -219,6 +224,7 @@ function framed(name, base) {
 export const scenarios = [
   mqttCodec('mqtt-qos1-json-static', false),
   mqttCodec('mqtt-qos1-cbor-json', true),
+  ...(process.env.THINGGATE_BENCH_BASE ? [mqttCodec('mqtt-qos1-cbor-json-base', true, process.env.THINGGATE_BENCH_BASE)] : []),
   framed('framed-tcp-rest'),
   ...(process.env.THINGGATE_BENCH_BASE ? [framed('framed-tcp-rest-base', process.env.THINGGATE_BENCH_BASE)] : []),
   mqtt('mqtt-qos1-rest', 1, { description: "MQTT 5, QoS 1, PUBACK after the back-end's 2xx" }),

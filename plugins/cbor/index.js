@@ -6,6 +6,7 @@
  * loaded: the codec behaves the same on every platform and needs no build step.
  */
 import { Encoder } from 'cbor-x/encode';
+import { cborToJson } from './to-json.js';
 
 /**
  * Plain CBOR: maps as objects, no cbor-x record extension (tag 105), which other CBOR
@@ -19,6 +20,8 @@ const codec = {
   contentType: 'application/cbor',
   decode: (bytes) => cbor.decode(bytes),
   encode: (value) => cbor.encode(value),
+  // CBOR in, JSON out without building the value (to-json.js); undefined where decode + encode decide.
+  toJson: cborToJson,
 };
 
 /** @type {import('../../src/plugins/api.js').Plugin} */

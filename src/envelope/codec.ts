@@ -12,6 +12,14 @@ export interface Codec {
   decode(bytes: Uint8Array): unknown;
   /** Encodes a value. Throws on a value the media type cannot carry. */
   encode(value: unknown): Uint8Array;
+  /**
+   * Optional fast path for a route that re-encodes payloads as JSON: the
+   * payload straight as JSON text, byte for byte what the built-in JSON
+   * codec's `encode(this.decode(bytes))` gives, without building the value.
+   * Returns undefined (never throws) where it does not answer — any payload it
+   * does not handle, valid or not — and the caller then decodes and encodes.
+   */
+  toJson?(bytes: Uint8Array): Uint8Array | undefined;
 }
 
 /** Lower-cased media type without parameters: the key codecs are registered under. */

@@ -57,21 +57,38 @@ export function transcodedBody(env: Envelope, route: CompiledRoute, d: RouteDeci
   if (!decoder) {
     throw new ThinggateError('TG_ERR_CODEC_DECODE', `no codec decodes content type '${env.contentType ?? 'none'}' (set the route's decode)`, { status: 415 });
   }
+  const target = encoder ?? route.codecs?.forContentType(JSON_TYPE);
+  if (!target) throw new ThinggateError('TG_ERR_CODEC_ENCODE', 'no JSON codec registered', { status: 500 });
+  // Payload to JSON in one pass where the codec can (same bytes as decode + encode; see Codec.toJson).
+  if (target.contentType === JSON_TYPE && decoder.toJson !== undefined) {
+    const text = fastJson(decoder, env.payload);
+    if (text !== undefined) return { body: asBuffer(text), contentType: JSON_TYPE };
+  }
   let value: unknown;
   try {
     value = decoder.decode(env.payload);
   } catch (err) {
     throw new ThinggateError('TG_ERR_CODEC_DECODE', `payload is not valid ${decoder.contentType}: ${(err as Error).message}`, { status: 400, cause: err });
   }
-  const target = encoder ?? route.codecs?.forContentType(JSON_TYPE);
-  if (!target) throw new ThinggateError('TG_ERR_CODEC_ENCODE', 'no JSON codec registered', { status: 500 });
   return encode(target, value);
+}
+
+/** A codec's toJson; one that throws (against its contract) leaves the payload to decode + encode, which report the error. */
+function fastJson(codec: Codec, payload: Uint8Array): Uint8Array | undefined {
+  try {
+    return codec.toJson!(payload);
+  } catch {
+    return undefined;
+  }
+}
+
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 function encode(codec: Codec, value: unknown): { body: Buffer; contentType: string } {
   try {
-    const bytes = codec.encode(value);
-    return { body: Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), contentType: codec.contentType };
+    return { body: asBuffer(codec.encode(value)), contentType: codec.contentType };
   } catch (err) {
     throw new ThinggateError('TG_ERR_CODEC_ENCODE', `body cannot be encoded as ${codec.contentType}: ${(err as Error).message}`, { status: 500, cause: err });
   }
