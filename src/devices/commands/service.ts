@@ -82,8 +82,8 @@ export class CommandService {
       });
     }
     // A shared mailbox (Redis) that does not answer yet must not keep the gateway from starting:
-    // what was sent stays sent until it expires or a node requeues it at its own start.
-    await this.deps.store.requeueSent(this.now()).catch((err: unknown) => this.deps.logger.warn({ err }, 'mailbox: requeuing sent commands failed'));
+    // what was sent stays sent until it expires or a sweep requeues it.
+    await this.requeue().catch((err: unknown) => this.deps.logger.warn({ err }, 'mailbox: requeuing sent commands failed'));
     this.unsubscribe = this.deps.devices.onReachable((clientId) => {
       void this.deps.store.rememberDevice(clientId).catch(() => undefined);
       this.delivery.kick(clientId);
@@ -183,6 +183,26 @@ export class CommandService {
     return true;
   }
 
+  /**
+   * Moves `sent` commands nobody awaits back to queued. Alone (embedded),
+   * that is every one: no session survives a restart. On a shared mailbox,
+   * only those sent by a node whose heartbeat lapsed, or by this node (an
+   * earlier process under the same id, or a settlement the store failed to
+   * take): another live node's deliveries are left to it.
+   */
+  private async requeue(): Promise<void> {
+    const { store, remote } = this.deps;
+    const self = remote?.id;
+    let devices: string[];
+    if (!store.requeueUnawaited || !remote?.nodes || self === undefined) devices = await store.requeueSent(this.now());
+    else {
+      const live = new Set((await remote.nodes()).map((n) => n.id));
+      const awaited = (r: CommandRecord): boolean => r.sentBy !== undefined && (r.sentBy === self ? this.delivery.awaits(r.id) : live.has(r.sentBy));
+      devices = await store.requeueUnawaited(this.now(), awaited);
+    }
+    for (const clientId of devices) this.delivery.kick(clientId);
+  }
+
   /** True when a device may be commanded: connected now, seen before, or allowed by a pattern. */
   private async knows(clientId: string, config: CommandsConfig): Promise<boolean> {
     if (this.deps.devices.lookup(clientId)) return true;
@@ -248,6 +268,7 @@ export class CommandService {
       if (now - this.lastPurge >= PURGE_INTERVAL_MS) {
         this.lastPurge = now;
         await store.purge(now - this.deps.config().retentionMs);
+        if (this.deps.remote) await this.requeue();
       }
       // A device on another node costs one presence lookup per sweep while it has commands queued here.
       for (const clientId of await store.devicesWithQueued()) if (this.deps.remote || this.deps.devices.lookup(clientId)) this.delivery.kick(clientId);
