@@ -50,6 +50,8 @@ export interface CommandRecord {
   readonly deviceResponse?: CommandResponse;
   /** Delivery attempts so far. */
   readonly attempts: number;
+  /** The node whose API queued it (nodes sharing a mailbox: where a `sync` caller waits for it). */
+  readonly queuedBy?: string;
   /** The node that claimed it for its last delivery attempt (set by a move to `sent` that names one). */
   readonly sentBy?: string;
 }

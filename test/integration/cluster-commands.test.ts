@@ -5,6 +5,8 @@
  *   B is sent to the device exactly once, whether the device was connected
  *   when it was queued or connected afterwards (node A's remote round and
  *   node B's own drain race for every command; the claim decides);
+ * - a `sync` command queued on node A and answered by its device on node B
+ *   returns the answer to node A's caller as soon as it comes;
  * - a node starting on the shared mailbox leaves a command another live node
  *   sent alone (no second delivery), and queues again one whose sender died.
  * Every PUBLISH is counted at the device's own MQTT client.
@@ -112,6 +114,26 @@ describe('commands across two nodes sharing a Redis mailbox', () => {
     const seen = await device(b.port, 'field-late');
     await settle('field-late', seen);
     expect(seen).toEqual(once());
+  });
+
+  it("returns a device's answer on node B to the sync caller on node A as soon as it comes", async () => {
+    const dev = await mqtt.connectAsync({ host: '127.0.0.1', port: b.port, clientId: 'field-rr', protocolVersion: 5, reconnectPeriod: 0 });
+    clients.push(dev);
+    dev.on('message', (_t, payload, packet) => {
+      const p = packet.properties!;
+      void dev.publishAsync(p.responseTopic!, `echo ${payload.toString()}`, { qos: 1, properties: { correlationData: p.correlationData! } });
+    });
+    await dev.subscribeAsync('cmd/field-rr', { qos: 1 });
+    await expect.poll(() => direct.exists(`${PREFIX}dev:field-rr`), { timeout: 5000 }).toBe(1);
+    const started = Date.now();
+    // Without word from node B, node A would answer only once the timeout passed (reading the record then).
+    const res = await post(a, 'field-rr', { payload: 'ping', encoding: 'text', address: 'cmd/field-rr', response: 'sync', timeoutMs: 20_000 });
+    const elapsed = Date.now() - started;
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { state: string; deviceResponse: { text: string } };
+    expect(body.state).toBe('responded');
+    expect(body.deviceResponse.text).toBe('echo ping');
+    expect(elapsed).toBeLessThan(10_000);
   });
 
   it('leaves a command another live node sent alone when a node starts, and queues it again once its sender died', async () => {

@@ -42,6 +42,10 @@ export interface RemoteDevices {
   deliver(clientId: string, message: DeviceMessage): Promise<'local' | 'remote' | 'absent'>;
   /** Live nodes (their heartbeat within the TTL), this one included. */
   nodes?(): Promise<ReadonlyArray<{ readonly id: string }>>;
+  /** Tells `node` that command `id` it queued became final here; resolves to false when no such node listens. */
+  notifyFinal?(node: string, id: string): Promise<boolean>;
+  /** Registers what to do when another node made final a command this node queued. */
+  onFinal?(handler: (id: string) => void): void;
 }
 
 export interface DeliveryDeps {

@@ -84,6 +84,7 @@ export class CommandService {
     // A shared mailbox (Redis) that does not answer yet must not keep the gateway from starting:
     // what was sent stays sent until it expires or a sweep requeues it.
     await this.requeue().catch((err: unknown) => this.deps.logger.warn({ err }, 'mailbox: requeuing sent commands failed'));
+    this.deps.remote?.onFinal?.((id) => void this.finalElsewhere(id));
     this.unsubscribe = this.deps.devices.onReachable((clientId) => {
       void this.deps.store.rememberDevice(clientId).catch(() => undefined);
       this.delivery.kick(clientId);
@@ -103,7 +104,10 @@ export class CommandService {
   async submit(clientId: string, body: unknown): Promise<Submitted> {
     const config = this.deps.config();
     const now = this.now();
-    const { command, timeoutMs } = parseCommand(body, clientId, newId(now), now, config);
+    const parsed = parseCommand(body, clientId, newId(now), now, config);
+    const node = this.deps.remote?.id;
+    const { timeoutMs } = parsed;
+    const command = node === undefined ? parsed.command : { ...parsed.command, queuedBy: node };
     if (!(await this.knows(clientId, config))) {
       throw new ThinggateError(
         'TG_ERR_COMMAND_DEVICE_UNKNOWN',
@@ -134,20 +138,21 @@ export class CommandService {
   }
 
   /** Resolves to the record once it is final or `timeoutMs` passed (then with its state at that moment). */
-  async waitFinal(record: CommandRecord, timeoutMs: number): Promise<CommandRecord> {
-    const current = (await this.deps.store.get(record.id)) ?? record;
-    if (isFinal(current)) return current;
+  waitFinal(record: CommandRecord, timeoutMs: number): Promise<CommandRecord> {
     return new Promise<CommandRecord>((resolve) => {
       let set = this.waiters.get(record.id);
       if (!set) this.waiters.set(record.id, (set = new Set()));
       const done = (r: CommandRecord): void => {
         clearTimeout(timer);
         set!.delete(done);
-        if (set!.size === 0) this.waiters.delete(record.id);
+        if (set!.size === 0 && this.waiters.get(record.id) === set) this.waiters.delete(record.id);
         resolve(r);
       };
-      const timer = setTimeout(() => void this.deps.store.get(record.id).then((r) => done(r ?? current)), timeoutMs);
+      const read = (): Promise<CommandRecord> => this.deps.store.get(record.id).then((r) => r ?? record, () => record);
+      const timer = setTimeout(() => void read().then(done), timeoutMs);
       set.add(done);
+      // Read once the waiter is registered: a change (here, or word from another node) between the two is not missed.
+      void read().then((r) => isFinal(r) && done(r));
     });
   }
 
@@ -203,6 +208,13 @@ export class CommandService {
     for (const clientId of devices) this.delivery.kick(clientId);
   }
 
+  /** Another node made a command of this node's API final (the device answered there): its waiters get the record. */
+  private async finalElsewhere(id: string): Promise<void> {
+    if (!this.waiters.has(id)) return;
+    const r = await this.deps.store.get(id).catch(() => undefined);
+    if (r && isFinal(r)) for (const w of [...(this.waiters.get(id) ?? [])]) w(r);
+  }
+
   /** True when a device may be commanded: connected now, seen before, or allowed by a pattern. */
   private async knows(clientId: string, config: CommandsConfig): Promise<boolean> {
     if (this.deps.devices.lookup(clientId)) return true;
@@ -224,6 +236,9 @@ export class CommandService {
     if (!isFinal(r)) return;
     const waiting = this.waiters.get(r.id);
     if (waiting) for (const w of [...waiting]) w(r);
+    // A `sync` caller may wait on the node whose API queued it.
+    const { remote } = this.deps;
+    if (r.response === 'sync' && r.queuedBy !== undefined && r.queuedBy !== remote?.id) void remote?.notifyFinal?.(r.queuedBy, r.id).catch(() => false);
     if (r.response === 'async') void this.sendCallback(r);
   }
 
