@@ -148,7 +148,11 @@ export class CommandService {
         if (set!.size === 0 && this.waiters.get(record.id) === set) this.waiters.delete(record.id);
         resolve(r);
       };
-      const read = (): Promise<CommandRecord> => this.deps.store.get(record.id).then((r) => r ?? record, () => record);
+      const read = (): Promise<CommandRecord> =>
+        this.deps.store.get(record.id).then(
+          (r) => r ?? record,
+          () => record,
+        );
       const timer = setTimeout(() => void read().then(done), timeoutMs);
       set.add(done);
       // Read once the waiter is registered: a change (here, or word from another node) between the two is not missed.
