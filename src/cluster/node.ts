@@ -118,4 +118,14 @@ export class ClusterNode {
   deliver(clientId: string, message: DeviceMessage): Promise<Placement> {
     return this.devices.deliver(clientId, message);
   }
+
+  /** Tells `node` that a command it queued became final here. */
+  notifyFinal(node: string, id: string): Promise<boolean> {
+    return this.devices.notifyFinal(node, id);
+  }
+
+  /** What to do when another node made final a command this node queued. */
+  onFinal(handler: (id: string) => void): void {
+    this.devices.onFinal(handler);
+  }
 }

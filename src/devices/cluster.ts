@@ -53,6 +53,7 @@ export class DeviceCluster implements RegistryPeers {
   private timer?: NodeJS.Timeout;
   /** Messages delivered through another node whose settlement has not come back, by settle id. */
   private readonly unsettled = new Map<string, Unsettled>();
+  private finalHandler: ((id: string) => void) | undefined;
 
   constructor(private readonly options: DeviceClusterOptions) {}
 
@@ -139,6 +140,16 @@ export class DeviceCluster implements RegistryPeers {
     return 'absent';
   }
 
+  /** Tells `node` that command `id`, queued through its API, became final here. */
+  notifyFinal(node: string, id: string): Promise<boolean> {
+    return this.options.bus.send(node, { kind: 'command-final', id });
+  }
+
+  /** What to do when another node says a command of this node's API became final there. */
+  onFinal(handler: (id: string) => void): void {
+    this.finalHandler = handler;
+  }
+
   /** Registers a remote delivery's settlement, and its bound. */
   private await(node: string, settle: Unsettled['settle'], expiresAt: number | undefined): string {
     const id = randomUUID();
@@ -190,6 +201,9 @@ export class DeviceCluster implements RegistryPeers {
         return;
       case 'close':
         void this.closeTakenOver(m.clientId, m.reason, from);
+        return;
+      case 'command-final':
+        this.finalHandler?.(m.id);
         return;
     }
   }

@@ -31,6 +31,12 @@ export type BusMessage =
   | { readonly kind: 'settled'; readonly settleId: string; readonly delivered: boolean; readonly reason?: string }
   /** Deliver to every matching subscription on the receiving node (`target: devices`, script publish()). */
   | { readonly kind: 'publish'; readonly message: WireDeviceMessage; readonly fromClientId?: string }
+  /**
+   * Command `id`, queued through the receiving node's API, became final on
+   * the sending node (its device answered there): the receiver reads the
+   * record from the shared mailbox for whoever waits for it.
+   */
+  | { readonly kind: 'command-final'; readonly id: string }
   /** Close the receiving node's session of `clientId` unless it holds the client id again (takeover by `byNode`). */
   | { readonly kind: 'close'; readonly clientId: string; readonly byNode: string; readonly reason: string };
 

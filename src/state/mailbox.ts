@@ -50,10 +50,14 @@ export interface CommandRecord {
   readonly deviceResponse?: CommandResponse;
   /** Delivery attempts so far. */
   readonly attempts: number;
+  /** The node whose API queued it (nodes sharing a mailbox: where a `sync` caller waits for it). */
+  readonly queuedBy?: string;
+  /** The node that claimed it for its last delivery attempt (set by a move to `sent` that names one). */
+  readonly sentBy?: string;
 }
 
 /** The new record without its state fields, as given to `enqueue`. */
-export type NewCommand = Omit<CommandRecord, 'state' | 'timestamps' | 'attempts' | 'reason' | 'deviceResponse'> & { readonly createdAt: number };
+export type NewCommand = Omit<CommandRecord, 'state' | 'timestamps' | 'attempts' | 'reason' | 'deviceResponse' | 'sentBy'> & { readonly createdAt: number };
 
 export interface MailboxLimits {
   /** Commands queued or sent per device at most. */
@@ -73,6 +77,11 @@ export interface TransitionOptions {
   readonly at: number;
   readonly reason?: string;
   readonly deviceResponse?: CommandResponse;
+  /**
+   * With `sent`: the node claiming the command for a delivery attempt,
+   * recorded as `sentBy` (a shared mailbox requeues only a dead node's sends).
+   */
+  readonly node?: string;
 }
 
 /** Final states: nothing moves a command out of them. */
@@ -104,9 +113,11 @@ export function canTransition(from: CommandState, to: CommandState): boolean {
 
 /** The record after a transition (callers check `canTransition` first). */
 export function applyTransition(r: CommandRecord, to: CommandState, o: TransitionOptions): CommandRecord {
-  const { reason: _r, ...rest } = r;
+  const { reason: _r, sentBy: _s, ...rest } = r;
+  const sentBy = to === 'sent' ? o.node : r.sentBy;
   return {
     ...rest,
+    ...(sentBy !== undefined && { sentBy }),
     state: to,
     timestamps: { ...r.timestamps, [to]: o.at },
     attempts: to === 'sent' ? r.attempts + 1 : r.attempts,
@@ -129,13 +140,24 @@ export interface MailboxStore {
   /**
    * Moves a command to `to` when the contract allows it from its current
    * state; resolves to the new record, or undefined (unknown id, or not
-   * allowed: the caller reads the record to see why).
+   * allowed: the caller reads the record to see why). It is atomic: of
+   * callers racing to move one command (nodes sharing the mailbox) exactly
+   * one gets the record. A move queued → sent is how delivery claims a
+   * command before it hands it to a device, so one node sends it.
    */
   transition(id: string, to: CommandState, options: TransitionOptions): Promise<CommandRecord | undefined>;
   /** Moves every non-final command whose `expiresAt` is at or before `now` to expired; resolves to them. */
   expire(now: number): Promise<CommandRecord[]>;
   /** Moves every `sent` command back to queued (no session survived a restart); resolves to the client ids concerned. */
   requeueSent(at: number): Promise<string[]>;
+  /**
+   * For a mailbox nodes share: moves back to queued only the `sent`
+   * commands no one awaits the settlement of (`awaited` false: their sender
+   * `sentBy` died, or is this node and no longer tracks them), so a node's
+   * start or sweep never requeues what a live node is delivering. Resolves
+   * to the client ids concerned.
+   */
+  requeueUnawaited?(at: number, awaited: (r: CommandRecord) => boolean): Promise<string[]>;
   /** Deletes finished commands (see `isFinal`) whose last state is older than `before`; resolves to how many. */
   purge(before: number): Promise<number>;
   /** Client ids with queued commands. */

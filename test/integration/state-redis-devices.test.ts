@@ -11,7 +11,7 @@ import type { RedisLink } from '../../src/state/redis/link.js';
 import { RedisSessionStore } from '../../src/state/redis/sessions.js';
 import { RedisRetainedStore } from '../../src/state/redis/retained.js';
 import { RedisMailboxStore } from '../../src/state/redis/mailbox.js';
-import type { MailboxStore } from '../../src/state/mailbox.js';
+import type { MailboxStore, NewCommand } from '../../src/state/mailbox.js';
 import type { SessionStore } from '../../src/state/sessions.js';
 import type { RetainedStore } from '../../src/state/retained.js';
 import { sessionStoreContract } from '../helpers/state-contracts/sessions.js';
@@ -51,7 +51,13 @@ retainedStoreContract(
 mailboxContract('redis', {
   create: () => fresh((l): MailboxStore => new RedisMailboxStore(l)),
   reopen: (s) => again(s, (l): MailboxStore => new RedisMailboxStore(l)),
+  peer: async (s) => new RedisMailboxStore(await link(prefixes.get(s)!)),
 });
+
+/** A one-byte command of `clientId` that does not expire. */
+function command(id: string, clientId: string, createdAt: number): NewCommand {
+  return { id, clientId, address: 'c', payload: '', qos: 1, response: 'none', size: 1, expiresAt: 1e13, createdAt };
+}
 
 describe('device stores shared by two nodes', () => {
   it('stops queuing on the node that parked a session once another node resumed it, even after it is parked there again', async () => {
@@ -71,23 +77,37 @@ describe('device stores shared by two nodes', () => {
     expect((await a.take('x'))?.pending.map((m) => m.message.n)).toEqual([4]);
   });
 
+  it("requeues only the sent commands no live node awaits (a restarting node leaves the others' deliveries alone)", async () => {
+    const prefix = `two${++worlds}:`;
+    const a = new RedisMailboxStore(await link(prefix));
+    const c = new RedisMailboxStore(await link(prefix));
+    const limits = { maxMessagesPerDevice: 10, maxBytesPerDevice: 1000, maxMessagesTotal: 100 };
+    for (const [id, dev] of [
+      ['live', 'a'],
+      ['dead', 'b'],
+      ['anon', 'c'],
+      ['waiting', 'd'],
+    ] as const)
+      await a.enqueue(command(id, dev, 1), limits);
+    await a.transition('live', 'sent', { at: 2, node: 'node-a' });
+    await a.transition('dead', 'sent', { at: 2, node: 'node-gone' });
+    await a.transition('anon', 'sent', { at: 2 });
+    expect((await c.requeueUnawaited(3, (r) => r.sentBy === 'node-a')).sort()).toEqual(['b', 'c']);
+    expect((await a.get('live'))?.state).toBe('sent');
+    expect((await a.get('dead'))?.state).toBe('queued');
+    expect((await a.get('anon'))?.state).toBe('queued');
+    expect((await a.get('waiting'))?.timestamps).toEqual({ queued: 1 });
+    expect(await a.requeueSent(4)).toEqual(['a']); // alone, every sent command goes back
+  });
+
   it('keeps one queue order and one bound across nodes enqueuing at once', async () => {
     const prefix = `two${++worlds}:`;
     const a = new RedisMailboxStore(await link(prefix));
     const b = new RedisMailboxStore(await link(prefix));
     const limits = { maxMessagesPerDevice: 5, maxBytesPerDevice: 1000, maxMessagesTotal: 100 };
-    const cmd = (i: number) => ({
-      id: `m${String(i).padStart(3, '0')}`,
-      clientId: 'dev',
-      address: 'c',
-      payload: '',
-      qos: 1 as const,
-      response: 'none' as const,
-      size: 1,
-      expiresAt: 1e13,
-      createdAt: i,
-    });
-    const results = await Promise.all(Array.from({ length: 10 }, (_, i) => (i % 2 ? a : b).enqueue(cmd(i), limits)));
+    const results = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => (i % 2 ? a : b).enqueue(command(`m${String(i).padStart(3, '0')}`, 'dev', i), limits)),
+    );
     expect(results.filter((r) => r.ok)).toHaveLength(5);
     expect(await a.usage('dev')).toEqual({ messages: 5, bytes: 5 });
     const order = (await b.queued('dev', 10)).map((r) => r.id);

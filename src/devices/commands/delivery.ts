@@ -6,6 +6,12 @@
  * acknowledged → delivered; not delivered by this session → queued again,
  * to be sent on the next occasion (at least once).
  *
+ * Before a command is handed to anything, delivery claims it: the store's
+ * queued → sent compare-and-set, naming this node. Only the claim's winner
+ * sends; a node that loses it (another node claimed it from the shared
+ * mailbox in the same moment, or it was cancelled) skips the command. So
+ * each delivery attempt is made by exactly one node.
+ *
  * MQTT devices take a command only on a topic they subscribed to, so a
  * command never arrives before the subscription that says where commands
  * go; other protocols decide in their own `deliver` (AMQP needs a link on
@@ -28,10 +34,18 @@ export interface DeliveryPort {
 
 /** Devices held by other nodes, when nodes share state (cluster/node.ts). */
 export interface RemoteDevices {
+  /** This node's id (recorded as the sender of what it claims). */
+  readonly id?: string;
   /** The node holding `clientId` (this one or another), or undefined when none does. */
   holder(clientId: string): Promise<string | undefined>;
   /** 'absent' leaves the message with the caller; otherwise its onSettled is called exactly once. */
   deliver(clientId: string, message: DeviceMessage): Promise<'local' | 'remote' | 'absent'>;
+  /** Live nodes (their heartbeat within the TTL), this one included. */
+  nodes?(): Promise<ReadonlyArray<{ readonly id: string }>>;
+  /** Tells `node` that command `id` it queued became final here; resolves to false when no such node listens. */
+  notifyFinal?(node: string, id: string): Promise<boolean>;
+  /** Registers what to do when another node made final a command this node queued. */
+  onFinal?(handler: (id: string) => void): void;
 }
 
 export interface DeliveryDeps {
@@ -93,8 +107,10 @@ export function commandForSession(m: DeviceMessage, protocol: string, devices: D
 }
 
 export class MailboxDelivery {
-  /** Commands handed to a session and not yet settled. */
+  /** Commands claimed or handed to a session and not yet settled. */
   private readonly inflight = new Set<string>();
+  /** Commands settled whose settlement the store has not yet taken. */
+  private readonly settling = new Set<string>();
   private readonly draining = new Set<string>();
   private readonly again = new Set<string>();
 
@@ -112,6 +128,11 @@ export class MailboxDelivery {
 
   get inflightCount(): number {
     return this.inflight.size;
+  }
+
+  /** True while this node awaits the outcome of its delivery of command `id` (it must not be queued again under it). */
+  awaits(id: string): boolean {
+    return this.inflight.has(id) || this.settling.has(id);
   }
 
   private async drain(clientId: string): Promise<void> {
@@ -135,15 +156,25 @@ export class MailboxDelivery {
     if (!session) return this.deps.remote ? this.remoteRound(clientId, this.deps.remote) : false;
     const port = this.deps.listener(session.listener);
     if (!port) return false;
+    // Order per device: a command the session cannot take yet holds back the ones after it.
+    const ready = (r: CommandRecord): boolean => devices.lookup(clientId) === session && (!isMqtt(port.protocol) || devices.wants(clientId, r.address));
     const batch = await store.queued(clientId, BATCH);
     let handed = 0;
     for (const r of batch) {
       if (this.inflight.has(r.id)) continue;
       if (r.expiresAt <= this.deps.now()) continue; // the sweep expires it
-      // Order per device: a command the session cannot take yet holds back the ones after it.
-      if (devices.lookup(clientId) !== session) return false;
-      if (isMqtt(port.protocol) && !devices.wants(clientId, r.address)) return false;
-      if (!this.handOver(clientId, port, r)) return false;
+      if (!ready(r)) return false;
+      const claimed = await this.claim(r);
+      if (!claimed) continue;
+      const [sent, settle] = claimed;
+      if (!ready(sent)) {
+        settle(false, 'the device session changed before the command was handed to it');
+        return false;
+      }
+      if (!port.deliver(clientId, commandMessage(sent, port.protocol, settle))) {
+        settle(false, 'the device session could not take it now');
+        return false;
+      }
       handed++;
     }
     return batch.length === BATCH && handed > 0;
@@ -159,8 +190,10 @@ export class MailboxDelivery {
       if (this.inflight.has(r.id)) continue;
       if (r.expiresAt <= this.deps.now()) continue;
       if (devices.lookup(clientId)) return true; // it connected here meanwhile: the next round is local
-      const settle = this.settler(r);
-      const placed = await remote.deliver(clientId, commandMessage(r, undefined, settle));
+      const claimed = await this.claim(r);
+      if (!claimed) continue;
+      const [sent, settle] = claimed;
+      const placed = await remote.deliver(clientId, commandMessage(sent, undefined, settle));
       if (placed === 'absent') {
         settle(false, 'the device is connected to no node');
         return false;
@@ -170,34 +203,40 @@ export class MailboxDelivery {
     return batch.length === BATCH && handed > 0;
   }
 
-  private handOver(clientId: string, port: DeliveryPort, r: CommandRecord): boolean {
-    const settle = this.settler(r);
-    const taken = port.deliver(clientId, commandMessage(r, port.protocol, settle));
-    if (!taken) settle(false, 'the device session could not take it now');
-    return taken;
-  }
-
-  /** Marks `r` sent and in flight; the function returned settles it once (delivered, or queued again). */
-  private settler(r: CommandRecord): (delivered: boolean, reason?: string) => void {
+  /**
+   * Claims `r` for this node (queued → sent, one winner among nodes);
+   * resolves to the sent record and its settler, which settles it once
+   * (delivered, or queued again), or undefined when another claim won.
+   */
+  private async claim(r: CommandRecord): Promise<[CommandRecord, (delivered: boolean, reason?: string) => void] | undefined> {
     const { store, now, changed, failed } = this.deps;
+    const node = this.deps.remote?.id;
     this.inflight.add(r.id);
-    // Not written: the record stays as stored (sent is requeued at start; a deadline expires it).
-    const write = (to: CommandState, options: TransitionOptions): void =>
-      void store.transition(r.id, to, options).then(
-        (rec) => rec && changed(rec),
-        (err: unknown) => failed(err, { operation: `transition to ${to}`, clientId: r.clientId, commandId: r.id }),
-      );
-    // Store operations run in call order, so this transition is written before any settlement's.
-    write('sent', { at: now() });
+    let sent: CommandRecord | undefined;
+    try {
+      sent = await store.transition(r.id, 'sent', { at: now(), ...(node !== undefined && { node }) });
+    } finally {
+      if (!sent) this.inflight.delete(r.id);
+    }
+    if (!sent) return undefined;
+    changed(sent);
     let settled = false;
     const settle = (delivered: boolean, reason?: string): void => {
       if (settled) return;
       settled = true;
+      this.settling.add(r.id);
       this.inflight.delete(r.id);
       const next = delivered ? 'delivered' : 'queued';
       const options = delivered ? { at: now() } : { at: now(), reason: reason ?? 'not delivered' };
-      write(next, options);
+      // A store that failed to take it leaves the command sent; the sweep queues it again (requeueUnawaited).
+      void store
+        .transition(r.id, next, options)
+        .then(
+          (rec) => rec && changed(rec),
+          (err: unknown) => failed(err, { operation: `transition to ${next}`, clientId: r.clientId, commandId: r.id }),
+        )
+        .finally(() => this.settling.delete(r.id));
     };
-    return settle;
+    return [sent, settle];
   }
 }

@@ -83,8 +83,9 @@ export class CommandService {
       });
     }
     // A shared mailbox (Redis) that does not answer yet must not keep the gateway from starting:
-    // what was sent stays sent until it expires or a node requeues it at its own start.
-    await this.deps.store.requeueSent(this.now()).catch((err: unknown) => this.deps.logger.warn({ err }, 'mailbox: requeuing sent commands failed'));
+    // what was sent stays sent until it expires or a sweep requeues it.
+    await this.requeue().catch((err: unknown) => this.deps.logger.warn({ err }, 'mailbox: requeuing sent commands failed'));
+    this.deps.remote?.onFinal?.((id) => void this.finalElsewhere(id));
     this.unsubscribe = this.deps.devices.onReachable((clientId) => {
       void this.deps.store.rememberDevice(clientId).catch((err: unknown) => this.deps.logger.warn({ err, clientId }, 'mailbox: remembering the device failed'));
       this.delivery.kick(clientId);
@@ -104,7 +105,10 @@ export class CommandService {
   async submit(clientId: string, body: unknown): Promise<Submitted> {
     const config = this.deps.config();
     const now = this.now();
-    const { command, timeoutMs } = parseCommand(body, clientId, newId(now), now, config);
+    const parsed = parseCommand(body, clientId, newId(now), now, config);
+    const node = this.deps.remote?.id;
+    const { timeoutMs } = parsed;
+    const command = node === undefined ? parsed.command : { ...parsed.command, queuedBy: node };
     if (!(await this.knows(clientId, config))) {
       throw new ThinggateError(
         'TG_ERR_COMMAND_DEVICE_UNKNOWN',
@@ -135,31 +139,29 @@ export class CommandService {
   }
 
   /** Resolves to the record once it is final or `timeoutMs` passed (then with its state at that moment). */
-  async waitFinal(record: CommandRecord, timeoutMs: number): Promise<CommandRecord> {
-    const current = (await this.deps.store.get(record.id)) ?? record;
-    if (isFinal(current)) return current;
+  waitFinal(record: CommandRecord, timeoutMs: number): Promise<CommandRecord> {
     return new Promise<CommandRecord>((resolve) => {
       let set = this.waiters.get(record.id);
       if (!set) this.waiters.set(record.id, (set = new Set()));
       const done = (r: CommandRecord): void => {
         clearTimeout(timer);
         set!.delete(done);
-        if (set!.size === 0) this.waiters.delete(record.id);
+        if (set!.size === 0 && this.waiters.get(record.id) === set) this.waiters.delete(record.id);
         resolve(r);
       };
       // A mailbox that fails to answer still ends the wait, with the state last seen.
-      const timer = setTimeout(
-        () =>
-          void this.deps.store.get(record.id).then(
-            (r) => done(r ?? current),
-            (err: unknown) => {
-              this.deps.logger.warn({ err, clientId: record.clientId, commandId: record.id }, 'mailbox: reading the command failed');
-              done(current);
-            },
-          ),
-        timeoutMs,
-      );
+      const read = (): Promise<CommandRecord> =>
+        this.deps.store.get(record.id).then(
+          (r) => r ?? record,
+          (err: unknown) => {
+            this.deps.logger.warn({ err, clientId: record.clientId, commandId: record.id }, 'mailbox: reading the command failed');
+            return record;
+          },
+        );
+      const timer = setTimeout(() => void read().then(done), timeoutMs);
       set.add(done);
+      // Read once the waiter is registered: a change (here, or word from another node) between the two is not missed.
+      void read().then((r) => isFinal(r) && done(r));
     });
   }
 
@@ -195,6 +197,33 @@ export class CommandService {
     return true;
   }
 
+  /**
+   * Moves `sent` commands nobody awaits back to queued. Alone (embedded),
+   * that is every one: no session survives a restart. On a shared mailbox,
+   * only those sent by a node whose heartbeat lapsed, or by this node (an
+   * earlier process under the same id, or a settlement the store failed to
+   * take): another live node's deliveries are left to it.
+   */
+  private async requeue(): Promise<void> {
+    const { store, remote } = this.deps;
+    const self = remote?.id;
+    let devices: string[];
+    if (!store.requeueUnawaited || !remote?.nodes || self === undefined) devices = await store.requeueSent(this.now());
+    else {
+      const live = new Set((await remote.nodes()).map((n) => n.id));
+      const awaited = (r: CommandRecord): boolean => r.sentBy !== undefined && (r.sentBy === self ? this.delivery.awaits(r.id) : live.has(r.sentBy));
+      devices = await store.requeueUnawaited(this.now(), awaited);
+    }
+    for (const clientId of devices) this.delivery.kick(clientId);
+  }
+
+  /** Another node made a command of this node's API final (the device answered there): its waiters get the record. */
+  private async finalElsewhere(id: string): Promise<void> {
+    if (!this.waiters.has(id)) return;
+    const r = await this.deps.store.get(id).catch(() => undefined);
+    if (r && isFinal(r)) for (const w of [...(this.waiters.get(id) ?? [])]) w(r);
+  }
+
   /** True when a device may be commanded: connected now, seen before, or allowed by a pattern. */
   private async knows(clientId: string, config: CommandsConfig): Promise<boolean> {
     if (this.deps.devices.lookup(clientId)) return true;
@@ -216,6 +245,9 @@ export class CommandService {
     if (!isFinal(r)) return;
     const waiting = this.waiters.get(r.id);
     if (waiting) for (const w of [...waiting]) w(r);
+    // A `sync` caller may wait on the node whose API queued it.
+    const { remote } = this.deps;
+    if (r.response === 'sync' && r.queuedBy !== undefined && r.queuedBy !== remote?.id) void remote?.notifyFinal?.(r.queuedBy, r.id).catch(() => false);
     if (r.response === 'async') void this.sendCallback(r);
   }
 
@@ -260,6 +292,7 @@ export class CommandService {
       if (now - this.lastPurge >= PURGE_INTERVAL_MS) {
         this.lastPurge = now;
         await store.purge(now - this.deps.config().retentionMs);
+        if (this.deps.remote) await this.requeue();
       }
       // A device on another node costs one presence lookup per sweep while it has commands queued here.
       for (const clientId of await store.devicesWithQueued()) if (this.deps.remote || this.deps.devices.lookup(clientId)) this.delivery.kick(clientId);

@@ -16,7 +16,9 @@
  * bounds hold and the order is one order across nodes. A transition is a
  * compare-and-set: the new record is written (and the indexes moved) only
  * if the record is still the one it was computed from; otherwise it is
- * computed again from the fresh one. A Redis outage fails each operation
+ * computed again from the fresh one. So of nodes claiming one queued
+ * command for delivery (queued → sent) at once, one wins; the others find
+ * it sent and leave it. A Redis outage fails each operation
  * (the API answers 503: nothing is acknowledged that Redis did not take).
  */
 import {
@@ -190,13 +192,18 @@ export class RedisMailboxStore implements MailboxStore {
   }
 
   requeueSent(at: number): Promise<string[]> {
+    return this.requeueUnawaited(at, () => false);
+  }
+
+  /** Reads the record of every command in state sent (`mb:sent`) and moves those nobody awaits, each by compare-and-set. */
+  requeueUnawaited(at: number, awaited: (r: CommandRecord) => boolean): Promise<string[]> {
     return this.serial(async () => {
       const devices = new Set<string>();
       for (const id of await this.link.cmd.smembers(this.link.key('mb:sent'))) {
         const next = await this.move(
           id,
-          (r) => (r.state === 'sent' ? 'queued' : undefined),
-          () => ({ at, reason: 'the gateway restarted before the device acknowledged it' }),
+          (r) => (r.state === 'sent' && !awaited(r) ? 'queued' : undefined),
+          (r) => ({ at, reason: `the node that sent it (${r.sentBy ?? 'unknown'}) stopped awaiting the device's acknowledgement` }),
         );
         if (next) devices.add(next.clientId);
       }

@@ -11,6 +11,11 @@ export interface MailboxFactory {
   create(): Promise<MailboxStore>;
   /** Closes `store` and opens another over the same data. */
   reopen(store: MailboxStore): Promise<MailboxStore>;
+  /**
+   * A second store open over the same data at the same time, as another
+   * node sees it (a shared backend); without it, racing callers share `store`.
+   */
+  peer?(store: MailboxStore): Promise<MailboxStore>;
 }
 
 const LIMITS: MailboxLimits = { maxMessagesPerDevice: 3, maxBytesPerDevice: 100, maxMessagesTotal: 5 };
@@ -147,6 +152,27 @@ export function mailboxContract(name: string, factory: MailboxFactory): void {
       const later = command('a');
       await s.enqueue(later, LARGE);
       expect((await s.queued('a', 10)).map((r) => r.id)).toEqual([a1.id, a2.id, later.id]);
+    });
+
+    it('gives a command claimed for delivery (queued → sent) by two nodes at once to exactly one of them', async () => {
+      const s = await make();
+      const other = factory.peer ? await factory.peer(s) : s;
+      if (other !== s) open.push(other);
+      const cs = Array.from({ length: 20 }, () => command('a'));
+      for (const c of cs) await s.enqueue(c, LARGE);
+      for (const c of cs) {
+        const [x, y] = await Promise.all([s.transition(c.id, 'sent', { at: 2, node: 'x' }), other.transition(c.id, 'sent', { at: 2, node: 'y' })]);
+        expect([x, y].filter((r) => r !== undefined)).toHaveLength(1);
+        const winner = (x ?? y)!;
+        expect(winner.sentBy).toBe(x ? 'x' : 'y');
+        expect(winner.attempts).toBe(1);
+        expect((await other.get(c.id))?.sentBy).toBe(winner.sentBy);
+      }
+      expect(await s.queued('a', 100)).toEqual([]);
+      expect(await other.usage('a')).toEqual({ messages: 20, bytes: 200 });
+      // Queued again, it can be claimed again, by either.
+      await s.transition(cs[0]!.id, 'queued', { at: 3, reason: 'not delivered' });
+      expect((await other.transition(cs[0]!.id, 'sent', { at: 4, node: 'y' }))?.attempts).toBe(2);
     });
 
     it('purges final records older than the retention and keeps the rest', async () => {
