@@ -257,7 +257,7 @@ export class Gateway implements AdminContext {
     reloadServerTls();
     // The old pools finish what is in flight on them, then close.
     void old.balancer.close(next.shutdown.drainTimeoutMs).catch((err: unknown) => this.logger.warn({ err }, 'closing old pools failed'));
-    if (old.scripts && old.scripts !== state.scripts) void old.scripts.close();
+    if (old.scripts && old.scripts !== state.scripts) void old.scripts.close().catch((err: unknown) => this.logger.warn({ err }, 'closing old scripts failed'));
     old.security?.close();
     this.logger.info({ source: next.source ?? '<embedded default>' }, 'configuration reloaded');
   }

@@ -27,7 +27,7 @@ export class DurableRetainedStore<M> implements RetainedStore<M> {
   ) {
     this.db = new ClassicLevel<string, string>(directory, { keyEncoding: 'utf8', valueEncoding: 'utf8' });
     this.memory = new MemoryRetainedStore<M>(limits);
-    this.writes = new GroupCommit(this.db, options.sync ?? true);
+    this.writes = new GroupCommit(this.db, { sync: (options.sync ?? true) ? 'always' : 'never' });
   }
 
   async open(): Promise<void> {

@@ -74,7 +74,7 @@ export class DurableSessionStore<M> implements SessionStore<M> {
     options: DurableSessionOptions = {},
   ) {
     this.db = new ClassicLevel<string, string>(directory, { keyEncoding: 'utf8', valueEncoding: 'utf8' });
-    this.writes = new GroupCommit(this.db, options.sync ?? true);
+    this.writes = new GroupCommit(this.db, { sync: (options.sync ?? true) ? 'always' : 'never' });
   }
 
   async open(): Promise<void> {

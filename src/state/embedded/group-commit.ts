@@ -1,32 +1,70 @@
 /**
- * Group commit for a LevelDB store: writes that arrive while a batch is
- * being written wait and go together in the next one, so a burst costs one
- * write (and one fsync when `sync`) instead of one per operation. Batches
- * are written in the order their operations arrived.
+ * Group commit for a LevelDB store: the operations that arrive in one turn
+ * of the event loop, or while the previous batch is being written, go to
+ * disk together in the next batch, so a burst costs one write (and at most
+ * one fsync) instead of one per operation. Batches are written in the order
+ * their operations arrived.
+ *
+ * A batch is atomic, so only the last operation on each key within it
+ * matters: a key changed several times before its batch starts is written
+ * once. Until then {@link GroupCommit.pending} answers what the key will
+ * hold, so readers see a change before it reaches disk.
+ *
+ * Two kinds of writes: `write()` waits for its batch (the caller answers
+ * only once it is on disk); `queue()` does not (a lost one must be
+ * tolerable, and its failure reaches `onWriteError`).
  */
 import type { ClassicLevel } from 'classic-level';
 
 export type Op = { readonly type: 'put'; readonly key: string; readonly value: string } | { readonly type: 'del'; readonly key: string };
 
+/**
+ * When a batch is fsync'd: `always`; `waited`, only when a `write()` waits
+ * for it (an fsync'd batch makes the earlier ones durable too, so queued
+ * operations reach durability with the next waited one); `never`.
+ */
+export type SyncPolicy = 'always' | 'waited' | 'never';
+
+export interface GroupCommitOptions {
+  readonly sync: SyncPolicy;
+  /** A batch failed: its waiting writes reject; its queued operations are lost. */
+  readonly onWriteError?: (err: Error) => void;
+}
+
 export class GroupCommit {
-  private group: Array<{ readonly ops: readonly Op[]; readonly done: (err?: Error) => void }> = [];
+  /** The next batch: the last operation per key. */
+  private queued = new Map<string, Op>();
+  /** The batch being written. */
+  private writing = new Map<string, Op>();
+  private waiters: Array<(err?: Error) => void> = [];
   private running: Promise<void> | undefined;
 
   constructor(
     private readonly db: ClassicLevel<string, string>,
-    private readonly sync: boolean,
+    private readonly options: GroupCommitOptions,
   ) {}
 
-  /** Resolves once `ops` are written (with the batch they joined). */
+  /** Adds `ops` to the next batch without waiting for it. */
+  queue(ops: readonly Op[]): void {
+    for (const op of ops) this.queued.set(op.key, op);
+    if (ops.length > 0) this.running ??= this.run();
+  }
+
+  /** Resolves once `ops`, and everything queued before them, are written (fsync'd unless the policy is `never`). */
   write(ops: readonly Op[]): Promise<void> {
-    if (ops.length === 0) return Promise.resolve();
     return new Promise((resolve, reject) => {
-      this.group.push({ ops, done: (err) => (err ? reject(err) : resolve()) });
+      for (const op of ops) this.queued.set(op.key, op);
+      this.waiters.push((err) => (err ? reject(err) : resolve()));
       this.running ??= this.run();
     });
   }
 
-  /** Resolves once every write asked for so far is done. */
+  /** The operation on `key` not yet on disk (queued, else being written), if any. */
+  pending(key: string): Op | undefined {
+    return this.queued.get(key) ?? this.writing.get(key);
+  }
+
+  /** Resolves once every operation asked for so far is written. */
   async idle(): Promise<void> {
     while (this.running) await this.running;
   }
@@ -40,21 +78,24 @@ export class GroupCommit {
   }
 
   private async run(): Promise<void> {
-    // Let the writes of this turn of the event loop join the first batch.
-    await Promise.resolve();
+    // The writes of this turn of the event loop join the first batch.
+    await new Promise((r) => setImmediate(r));
     try {
-      while (this.group.length > 0) {
-        const group = this.group;
-        this.group = [];
+      while (this.queued.size > 0 || this.waiters.length > 0) {
+        this.writing = this.queued;
+        this.queued = new Map();
+        const waiters = this.waiters;
+        this.waiters = [];
+        let error: Error | undefined;
         try {
-          await this.db.batch(
-            group.flatMap((g) => g.ops as Op[]),
-            { sync: this.sync },
-          );
-          for (const g of group) g.done();
+          const sync = this.options.sync === 'always' || (this.options.sync === 'waited' && waiters.length > 0);
+          if (this.writing.size > 0) await this.db.batch([...this.writing.values()] as Op[], { sync });
         } catch (err) {
-          for (const g of group) g.done(err as Error);
+          error = err as Error;
         }
+        this.writing = new Map();
+        if (error) this.options.onWriteError?.(error);
+        for (const w of waiters) w(error);
       }
     } finally {
       this.running = undefined;

@@ -35,6 +35,7 @@ import {
   type NewCommand,
   type TransitionOptions,
 } from '../mailbox.js';
+import { GroupCommit, type Op } from './group-commit.js';
 
 const SEP = '\u0000';
 const recordKey = (id: string): string => `r${SEP}${id}`;
@@ -49,8 +50,6 @@ interface Live {
   /** Its queue entry's key while it occupies the mailbox. */
   queueKey: string | undefined;
 }
-
-type Op = { type: 'put'; key: string; value: string } | { type: 'del'; key: string };
 
 interface Usage {
   messages: number;
@@ -72,21 +71,15 @@ export class EmbeddedMailboxStore implements MailboxStore {
   private readonly total: Usage = { messages: 0, bytes: 0 };
   private readonly known = new Set<string>();
   private seq = 0;
-  /** The next batch: the last operation per key (a batch is atomic, so only the last one matters). */
-  private ops = new Map<string, Op>();
-  /** Called once the next batch is written (with its error, if any). */
-  private waiters: Array<(err?: Error) => void> = [];
-  /** Records changed and not yet written, then being written: `get` reads them before the disk. */
-  private unwritten = new Map<string, CommandRecord>();
-  private writing = new Map<string, CommandRecord>();
-  private scheduled = false;
-  private loop: Promise<void> | undefined;
+  /** fsync'd only for a batch an enqueue, a cancellation or close waits for; a later fsync'd batch makes earlier ones durable too. */
+  private readonly writes: GroupCommit;
 
   constructor(
     readonly directory: string,
-    private readonly options: EmbeddedMailboxOptions = {},
+    options: EmbeddedMailboxOptions = {},
   ) {
     this.db = new ClassicLevel<string, string>(directory, { valueEncoding: 'utf8', keyEncoding: 'utf8' });
+    this.writes = new GroupCommit(this.db, { sync: 'waited', ...(options.onWriteError && { onWriteError: options.onWriteError }) });
   }
 
   async open(): Promise<void> {
@@ -116,8 +109,8 @@ export class EmbeddedMailboxStore implements MailboxStore {
   }
 
   async close(): Promise<void> {
-    await this.flush();
-    if (this.db.status === 'open') await this.db.close();
+    await this.writes.write([]);
+    await this.writes.close();
   }
 
   /** Bounds are checked and the room reserved at once; resolves once the command is on disk (fsync'd). */
@@ -134,27 +127,32 @@ export class EmbeddedMailboxStore implements MailboxStore {
     const queueKey = `${queuePrefix(command.clientId)}${(++this.seq).toString(36).padStart(11, '0')}`;
     const l: Live = { record, queueKey };
     this.occupy(record, 1);
-    this.put(recordKey(record.id), JSON.stringify(record));
-    this.put(queueKey, record.id);
-    this.put(historyKey(record.clientId, record.id), '');
-    return new Promise<EnqueueResult>((resolve, reject) => {
-      this.waiters.push((err) => {
-        if (err) {
-          this.occupy(record, -1);
-          reject(err);
-          return;
-        }
+    const ops: Op[] = [
+      { type: 'put', key: recordKey(record.id), value: JSON.stringify(record) },
+      { type: 'put', key: queueKey, value: record.id },
+      { type: 'put', key: historyKey(record.clientId, record.id), value: '' },
+    ];
+    return this.writes.write(ops).then(
+      () => {
         // Live (visible to `queued`, `transition`) only once durable, and in commit order: the device's queue order.
         this.live.set(record.id, l);
         this.join(l);
-        resolve({ ok: true, record });
-      });
-    });
+        return { ok: true, record };
+      },
+      (err: unknown) => {
+        this.occupy(record, -1);
+        throw err;
+      },
+    );
   }
 
   async get(id: string): Promise<CommandRecord | undefined> {
-    const r = this.live.get(id)?.record ?? this.unwritten.get(id) ?? this.writing.get(id);
-    return r ?? parse(await this.db.get(recordKey(id)));
+    const r = this.live.get(id)?.record;
+    if (r) return r;
+    // A record that turned final is no longer live; until its batch is written, the disk has an older one.
+    const op = this.writes.pending(recordKey(id));
+    if (op) return op.type === 'put' ? parse(op.value) : undefined;
+    return parse(await this.db.get(recordKey(id)));
   }
 
   async list(clientId: string, limit: number): Promise<CommandRecord[]> {
@@ -182,7 +180,7 @@ export class EmbeddedMailboxStore implements MailboxStore {
     if (!l || !canTransition(l.record.state, to)) return Promise.resolve(undefined);
     const next = this.change(l, applyTransition(l.record, to, options));
     if (to !== 'cancelled') return Promise.resolve(next);
-    return this.durable().then(() => next);
+    return this.writes.write([]).then(() => next);
   }
 
   async expire(now: number): Promise<CommandRecord[]> {
@@ -206,17 +204,18 @@ export class EmbeddedMailboxStore implements MailboxStore {
   }
 
   async purge(before: number): Promise<number> {
-    await this.flush();
+    await this.writes.idle();
     const doomed: CommandRecord[] = [];
     for await (const v of this.db.values({ gte: `r${SEP}`, lt: after(`r${SEP}`) })) {
       const r = parse(v);
       if (r && isFinal(r) && (r.timestamps[r.state] ?? 0) < before) doomed.push(r);
     }
-    for (const r of doomed) {
-      this.ops.set(recordKey(r.id), { type: 'del', key: recordKey(r.id) });
-      this.ops.set(historyKey(r.clientId, r.id), { type: 'del', key: historyKey(r.clientId, r.id) });
-    }
-    await this.flush();
+    await this.writes.write(
+      doomed.flatMap((r): Op[] => [
+        { type: 'del', key: recordKey(r.id) },
+        { type: 'del', key: historyKey(r.clientId, r.id) },
+      ]),
+    );
     return doomed.length;
   }
 
@@ -250,9 +249,8 @@ export class EmbeddedMailboxStore implements MailboxStore {
   private change(l: Live, next: CommandRecord): CommandRecord {
     l.record = next;
     this.put(recordKey(next.id), JSON.stringify(next));
-    this.unwritten.set(next.id, next);
     if (l.queueKey !== undefined && !OCCUPYING_STATES.has(next.state)) {
-      this.ops.set(l.queueKey, { type: 'del', key: l.queueKey });
+      this.writes.queue([{ type: 'del', key: l.queueKey }]);
       l.queueKey = undefined;
       this.occupy(next, -1);
       const q = this.queues.get(next.clientId);
@@ -279,64 +277,9 @@ export class EmbeddedMailboxStore implements MailboxStore {
     if (u.messages === 0) this.perDevice.delete(r.clientId);
   }
 
+  /** Joins the next batch; nothing waits for it. */
   private put(key: string, value: string): void {
-    this.ops.set(key, { type: 'put', key, value });
-    this.schedule();
-  }
-
-  /** Resolves once what was changed so far is on disk. */
-  private durable(): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      this.waiters.push((err) => (err ? reject(err) : resolve()));
-      this.schedule();
-    });
-  }
-
-  /** The next batch starts at the end of this turn, so everything changed in the turn shares it. */
-  private schedule(): void {
-    if (this.scheduled || this.loop) return;
-    this.scheduled = true;
-    setImmediate(() => {
-      this.scheduled = false;
-      void this.start();
-    });
-  }
-
-  private start(): Promise<void> {
-    if (this.loop) return this.loop;
-    const run = this.commit().finally(() => {
-      if (this.loop === run) this.loop = undefined;
-      if (this.ops.size > 0 || this.waiters.length > 0) this.schedule(); // changed after the loop's last check
-    });
-    this.loop = run;
-    return run;
-  }
-
-  /** Writes batches while there are changes; each batch holds everything changed while the previous one was written. */
-  private async commit(): Promise<void> {
-    while (this.ops.size > 0 || this.waiters.length > 0) {
-      const ops = [...this.ops.values()];
-      const waiters = this.waiters;
-      this.ops = new Map();
-      this.waiters = [];
-      this.writing = this.unwritten;
-      this.unwritten = new Map();
-      let error: Error | undefined;
-      try {
-        // fsync only when someone waits for durability (an enqueue, a cancellation, close); a later fsync'd batch makes earlier ones durable too.
-        if (ops.length > 0) await this.db.batch(ops, { sync: waiters.length > 0 });
-      } catch (err) {
-        error = err as Error;
-      }
-      this.writing = new Map();
-      if (error) this.options.onWriteError?.(error);
-      for (const w of waiters) w(error);
-    }
-  }
-
-  /** Resolves once every change made so far is on disk. */
-  private async flush(): Promise<void> {
-    while (this.ops.size > 0 || this.waiters.length > 0 || this.loop) await this.start();
+    this.writes.queue([{ type: 'put', key, value }]);
   }
 }
 
