@@ -23,7 +23,7 @@
  * record here becomes delivered, or queued again. The other node applies
  * the same rules to its session ({@link commandForSession}).
  */
-import type { CommandRecord, CommandState, MailboxStore, TransitionOptions } from '../../state/mailbox.js';
+import type { CommandRecord, MailboxStore } from '../../state/mailbox.js';
 import type { DeviceMessage, DeviceRegistry } from '../registry.js';
 
 /** What delivery needs of a listener (the Listener interface, seen from devices/). */
