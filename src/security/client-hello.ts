@@ -155,11 +155,49 @@ export function fingerprint(h: ClientHello, transport: 't' | 'd' = 't'): ClientH
 }
 
 const HELLO = Symbol('thinggate.tls.clientHello');
-type WithHello = Socket & { [HELLO]?: ClientHelloFingerprint };
 
-/** The fingerprint read from `socket` (the TCP socket, or the TLS socket over it). */
-export function clientHelloOf(socket: Socket): ClientHelloFingerprint | undefined {
+/**
+ * What a socket holds of its ClientHello: the record's bytes until the
+ * fingerprint is first asked for, then the fingerprint. Parsing and hashing
+ * are deferred because most connections' handshakes cost the gateway enough
+ * in OpenSSL already, and one that is never inspected need not pay for this.
+ */
+class HeldHello {
+  private raw: Buffer | undefined;
+  private result: ClientHelloFingerprint | undefined;
+
+  constructor(raw: Buffer) {
+    this.raw = raw;
+  }
+
+  get(): ClientHelloFingerprint | undefined {
+    if (this.raw) {
+      try {
+        const hello = parseClientHello(this.raw);
+        this.result = hello && fingerprint(hello);
+      } catch {
+        // A malformed hello has no fingerprint; the TLS layer refuses it with its own reason.
+      }
+      this.raw = undefined;
+    }
+    return this.result;
+  }
+}
+
+type WithHello = Socket & { [HELLO]?: HeldHello };
+
+function heldOf(socket: Socket): HeldHello | undefined {
   return (socket as WithHello)[HELLO] ?? (socket as { _parent?: WithHello | null })._parent?.[HELLO];
+}
+
+/**
+ * The fingerprint read from `socket` (the TCP socket, or the TLS socket over
+ * it) as a function computed on its first call, or
+ * undefined when no ClientHello was read; it keeps the hello, not the socket.
+ */
+export function lazyClientHello(socket: Socket): (() => ClientHelloFingerprint | undefined) | undefined {
+  const held = heldOf(socket);
+  return held && (() => held.get());
 }
 
 /**
@@ -196,12 +234,8 @@ export function readClientHelloFirst(server: Server): void {
       if (recordEnd > 0 && buf.length < recordEnd && buf.length < MAX_RECORD) return;
       stop();
       socket.pause();
-      try {
-        const hello = recordEnd > 0 ? parseClientHello(buf) : undefined;
-        if (hello) (socket as WithHello)[HELLO] = fingerprint(hello);
-      } catch {
-        // A malformed hello has no fingerprint; the TLS layer refuses it with its own reason.
-      }
+      // A copy: the TLS layer consumes `buf`, and the socket may outlive it by hours.
+      if (recordEnd > 0) (socket as WithHello)[HELLO] = new HeldHello(Buffer.from(buf.subarray(0, Math.min(recordEnd, buf.length))));
       socket.unshift(buf);
       handOver();
     };

@@ -151,7 +151,10 @@ export class ServerTls {
   private onSecure(socket: TLSSocket): void {
     const reason = this.refusal(socket);
     if (reason === undefined) {
-      this.ctx.logger.debug({ event: 'tls-connection', remoteAddress: socket.remoteAddress, tls: tlsInfoOf(socket) }, 'TLS connection');
+      // The facts are gathered for the log only when it is written: most of them are read again lazily by the listener.
+      if (this.ctx.logger.isLevelEnabled('debug')) {
+        this.ctx.logger.debug({ event: 'tls-connection', remoteAddress: socket.remoteAddress, tls: tlsInfoOf(socket) }, 'TLS connection');
+      }
       return;
     }
     this.ctx.guard.report({
@@ -167,7 +170,8 @@ export class ServerTls {
   /** Why `clientCert` refuses the socket's client certificate, or undefined. */
   private refusal(socket: TLSSocket): string | undefined {
     const mode = this.ctx.tls.clientCert;
-    if (mode === 'none') return undefined;
+    // Verified against the CA: presented and trusted, with no need to decode the certificate here.
+    if (mode === 'none' || socket.authorized) return undefined;
     const presented = Object.keys(socket.getPeerCertificate() ?? {}).length > 0;
     if (!presented) return mode === 'required' ? 'client certificate missing' : undefined;
     if (this.ctx.tls.ca !== undefined && !socket.authorized) return clientCertFailure(String(socket.authorizationError ?? 'unknown'));
