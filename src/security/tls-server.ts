@@ -34,12 +34,23 @@ const WATCH_INTERVAL_MS = 500;
 const EXPIRY_CHECK_MS = 3_600_000;
 const DAY_MS = 86_400_000;
 
-/** Every attached server, for {@link reloadServerTls} (SIGHUP). */
-const ACTIVE = new Set<ServerTls>();
+/** What re-reads its material on {@link reloadServerTls}: TLS servers, and the coaps listeners' DTLS servers. */
+export interface ReloadableMaterial {
+  reload(why: string): boolean;
+}
 
-/** Reloads the material of every running TLS listener (SIGHUP); each keeps its old set if its new one is bad. */
+/** Every attached server, for {@link reloadServerTls} (SIGHUP). */
+const ACTIVE = new Set<ReloadableMaterial>();
+
+/** Reloads the material of every running TLS and DTLS listener (SIGHUP, configuration reload); each keeps its old set if its new one is bad. */
 export function reloadServerTls(): void {
   for (const s of ACTIVE) s.reload('reload requested');
+}
+
+/** Adds material to what {@link reloadServerTls} reloads; the function returned takes it off again. */
+export function onTlsReload(m: ReloadableMaterial): () => void {
+  ACTIVE.add(m);
+  return () => ACTIVE.delete(m);
 }
 
 export class ServerTls {
