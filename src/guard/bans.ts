@@ -110,7 +110,7 @@ export class BanList {
   private readonly dynamic = new Map<string, Ban>();
   private readonly now: () => number;
   /** Lookup by name, rebuilt after any change. */
-  private index?: { exact: Map<string, Ban[]>; prefixes: Ban[] };
+  private index?: { exact: Map<string, Ban[]>; prefixes: Ban[]; hello: boolean };
   /** Earliest expiry among dynamic bans: the expiry sweep waits for it. */
   private nextExpiry = Infinity;
 
@@ -218,11 +218,19 @@ export class BanList {
     return index.prefixes.find((b) => !expired(b, t) && inPrefixes(address, [b.value]));
   }
 
-  private indexed(): { exact: Map<string, Ban[]>; prefixes: Ban[] } {
+  /** Whether a JA4 or JA3 ban is in the list (a ClientHello need not be fingerprinted otherwise). */
+  hasHelloBans(): boolean {
+    if (this.statics.length === 0 && this.dynamic.size === 0) return false;
+    return this.indexed().hello;
+  }
+
+  private indexed(): { exact: Map<string, Ban[]>; prefixes: Ban[]; hello: boolean } {
     if (this.index) return this.index;
     const exact = new Map<string, Ban[]>();
     const prefixes: Ban[] = [];
+    let hello = false;
     for (const b of this.all()) {
+      if (b.kind === 'ja4' || b.kind === 'ja3') hello = true;
       if (b.kind === 'cidr') prefixes.push(b);
       else {
         const key = `${b.kind}\u0000${b.value}`;
@@ -231,7 +239,7 @@ export class BanList {
         else exact.set(key, [b]);
       }
     }
-    return (this.index = { exact, prefixes });
+    return (this.index = { exact, prefixes, hello });
   }
 
   /** Number of bans in force, without expiring any (the active-bans gauge). */

@@ -236,6 +236,11 @@ export class Guard {
    * Once a TLS or DTLS ClientHello is read, before the handshake goes on:
    * the ban on its JA4 or JA3, if any (reported as `banned`).
    */
+  /** Whether any JA4 or JA3 ban is configured or issued (expired ones may count until their sweep). */
+  hasHelloBans(): boolean {
+    return this.bans.hasHelloBans();
+  }
+
   refuseHello(listener: string, remoteAddress: string, hello: ClientHelloFingerprint): Ban | undefined {
     const ban = this.bans.match({ ja4: hello.ja4, ja3: hello.ja3 });
     if (ban) this.refused(listener, { remoteAddress }, ban);

@@ -148,9 +148,12 @@ export class AcceptGuard {
   }
 
   /** A banned ClientHello fingerprint: the socket leaves the accept record (its close is no time-out). */
-  private refuseHello(socket: Socket, hello: ClientHelloFingerprint): boolean {
+  private refuseHello(socket: Socket, hello: () => ClientHelloFingerprint | undefined): boolean {
     const { guard, listener } = this.options;
-    if (!guard.refuseHello(listener, socket.remoteAddress ?? 'unknown', hello)) return false;
+    // The fingerprint is computed here only while a JA4 or JA3 ban is in force.
+    if (!guard.hasHelloBans()) return false;
+    const fp = hello();
+    if (!fp || !guard.refuseHello(listener, socket.remoteAddress ?? 'unknown', fp)) return false;
     const p = pendingOf(socket);
     if (p) this.settle(p);
     return true;

@@ -169,11 +169,49 @@ function denyAccess(socket: Socket): void {
 }
 
 const HELLO = Symbol('thinggate.tls.clientHello');
-type WithHello = Socket & { [HELLO]?: ClientHelloFingerprint };
 
-/** The fingerprint read from `socket` (the TCP socket, or the TLS socket over it). */
-export function clientHelloOf(socket: Socket): ClientHelloFingerprint | undefined {
+/**
+ * What a socket holds of its ClientHello: the record's bytes until the
+ * fingerprint is first asked for, then the fingerprint. Parsing and hashing
+ * are deferred because most connections' handshakes cost the gateway enough
+ * in OpenSSL already, and one that is never inspected need not pay for this.
+ */
+class HeldHello {
+  private raw: Buffer | undefined;
+  private result: ClientHelloFingerprint | undefined;
+
+  constructor(raw: Buffer) {
+    this.raw = raw;
+  }
+
+  get(): ClientHelloFingerprint | undefined {
+    if (this.raw) {
+      try {
+        const hello = parseClientHello(this.raw);
+        this.result = hello && fingerprint(hello);
+      } catch {
+        // A malformed hello has no fingerprint; the TLS layer refuses it with its own reason.
+      }
+      this.raw = undefined;
+    }
+    return this.result;
+  }
+}
+
+type WithHello = Socket & { [HELLO]?: HeldHello };
+
+function heldOf(socket: Socket): HeldHello | undefined {
   return (socket as WithHello)[HELLO] ?? (socket as { _parent?: WithHello | null })._parent?.[HELLO];
+}
+
+/**
+ * The fingerprint read from `socket` (the TCP socket, or the TLS socket over
+ * it) as a function computed on its first call, or
+ * undefined when no ClientHello was read; it keeps the hello, not the socket.
+ */
+export function lazyClientHello(socket: Socket): (() => ClientHelloFingerprint | undefined) | undefined {
+  const held = heldOf(socket);
+  return held && (() => held.get());
 }
 
 /**
@@ -184,12 +222,13 @@ export function clientHelloOf(socket: Socket): ClientHelloFingerprint | undefine
  * goes straight through for TLS to refuse. Call before adding other
  * 'connection' listeners; those run at once.
  *
- * `refuse` is asked once the fingerprint is known, before TLS sees a byte
- * (a JA4 / JA3 ban): when it says so, the client gets a fatal
+ * `refuse` is asked once the record is read, before TLS sees a byte (a JA4 /
+ * JA3 ban), with the fingerprint as a function so that it is computed only
+ * when some ban could match it: when it says so, the client gets a fatal
  * `access_denied` alert (RFC 8446 §6.2) and the connection is closed; the
  * handshake of every other client is untouched.
  */
-export function readClientHelloFirst(server: Server, refuse?: (socket: Socket, hello: ClientHelloFingerprint) => boolean): void {
+export function readClientHelloFirst(server: Server, refuse?: (socket: Socket, hello: () => ClientHelloFingerprint | undefined) => boolean): void {
   const wrapped = server.listeners('connection') as Array<(s: Socket) => void>;
   server.removeAllListeners('connection');
   server.on('connection', (socket: Socket) => {
@@ -215,16 +254,14 @@ export function readClientHelloFirst(server: Server, refuse?: (socket: Socket, h
       if (recordEnd > 0 && buf.length < recordEnd && buf.length < MAX_RECORD) return;
       stop();
       socket.pause();
-      let fp: ClientHelloFingerprint | undefined;
-      try {
-        const hello = recordEnd > 0 ? parseClientHello(buf) : undefined;
-        if (hello) fp = (socket as WithHello)[HELLO] = fingerprint(hello);
-      } catch {
-        // A malformed hello has no fingerprint; the TLS layer refuses it with its own reason.
-      }
-      if (fp && refuse?.(socket, fp)) {
-        denyAccess(socket);
-        return;
+      // A copy: the TLS layer consumes `buf`, and the socket may outlive it by hours.
+      if (recordEnd > 0) {
+        const held = new HeldHello(Buffer.from(buf.subarray(0, Math.min(recordEnd, buf.length))));
+        (socket as WithHello)[HELLO] = held;
+        if (refuse?.(socket, () => held.get())) {
+          denyAccess(socket);
+          return;
+        }
       }
       socket.unshift(buf);
       handOver();

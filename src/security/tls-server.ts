@@ -34,12 +34,23 @@ const WATCH_INTERVAL_MS = 500;
 const EXPIRY_CHECK_MS = 3_600_000;
 const DAY_MS = 86_400_000;
 
-/** Every attached server, for {@link reloadServerTls} (SIGHUP). */
-const ACTIVE = new Set<ServerTls>();
+/** What re-reads its material on {@link reloadServerTls}: TLS servers, and the coaps listeners' DTLS servers. */
+export interface ReloadableMaterial {
+  reload(why: string): boolean;
+}
 
-/** Reloads the material of every running TLS listener (SIGHUP); each keeps its old set if its new one is bad. */
+/** Every attached server, for {@link reloadServerTls} (SIGHUP). */
+const ACTIVE = new Set<ReloadableMaterial>();
+
+/** Reloads the material of every running TLS and DTLS listener (SIGHUP, configuration reload); each keeps its old set if its new one is bad. */
 export function reloadServerTls(): void {
   for (const s of ACTIVE) s.reload('reload requested');
+}
+
+/** Adds material to what {@link reloadServerTls} reloads; the function returned takes it off again. */
+export function onTlsReload(m: ReloadableMaterial): () => void {
+  ACTIVE.add(m);
+  return () => ACTIVE.delete(m);
 }
 
 export class ServerTls {
@@ -151,7 +162,10 @@ export class ServerTls {
   private onSecure(socket: TLSSocket): void {
     const reason = this.refusal(socket);
     if (reason === undefined) {
-      this.ctx.logger.debug({ event: 'tls-connection', remoteAddress: socket.remoteAddress, tls: tlsInfoOf(socket) }, 'TLS connection');
+      // The facts are gathered for the log only when it is written: most of them are read again lazily by the listener.
+      if (this.ctx.logger.isLevelEnabled('debug')) {
+        this.ctx.logger.debug({ event: 'tls-connection', remoteAddress: socket.remoteAddress, tls: tlsInfoOf(socket) }, 'TLS connection');
+      }
       return;
     }
     this.ctx.guard.report({
@@ -167,7 +181,8 @@ export class ServerTls {
   /** Why `clientCert` refuses the socket's client certificate, or undefined. */
   private refusal(socket: TLSSocket): string | undefined {
     const mode = this.ctx.tls.clientCert;
-    if (mode === 'none') return undefined;
+    // Verified against the CA: presented and trusted, with no need to decode the certificate here.
+    if (mode === 'none' || socket.authorized) return undefined;
     const presented = Object.keys(socket.getPeerCertificate() ?? {}).length > 0;
     if (!presented) return mode === 'required' ? 'client certificate missing' : undefined;
     if (this.ctx.tls.ca !== undefined && !socket.authorized) return clientCertFailure(String(socket.authorizationError ?? 'unknown'));

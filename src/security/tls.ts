@@ -6,7 +6,7 @@
 import type { Socket } from 'node:net';
 import type { DetailedPeerCertificate, PeerCertificate as PeerCertificateNode, TLSSocket } from 'node:tls';
 import type { PeerCertificate, TlsInfo } from '../envelope/index.js';
-import { clientHelloOf } from './client-hello.js';
+import { lazyClientHello } from './client-hello.js';
 
 /** OpenSSL / node error codes of a failed server handshake, by the reason logged for them. */
 const HANDSHAKE_REASONS: ReadonlyArray<readonly [string, readonly string[]]> = [
@@ -83,7 +83,6 @@ export function tlsInfoOf(socket: Socket | TLSSocket): TlsInfo | undefined {
   if (s[INFO]) return s[INFO];
   const raw = s.getPeerCertificate();
   const peer = peerOf(raw);
-  const hello = clientHelloOf(s);
   const info: TlsInfo = {
     version: s.getProtocol() ?? 'unknown',
     cipher: s.getCipher()?.name ?? 'unknown',
@@ -96,8 +95,12 @@ export function tlsInfoOf(socket: Socket | TLSSocket): TlsInfo | undefined {
     ...(peer && { peerVerified: s.authorized }),
     ...(peer && typeof raw.subject?.CN === 'string' && { peerCommonName: raw.subject.CN }),
     ...(peer && typeof raw.subjectaltname === 'string' && { peerAltNames: raw.subjectaltname }),
-    ...(hello && { ja4: hello.ja4, ja3: hello.ja3 }),
   };
+  // JA4 and JA3 are hashed when first read (envelope, log, route match), not for every handshake.
+  const hello = lazyClientHello(s);
+  if (hello) {
+    for (const key of ['ja4', 'ja3'] as const) Object.defineProperty(info, key, { enumerable: true, configurable: true, get: () => hello()?.[key] });
+  }
   // Facts are fixed once the handshake is done (thinggate never renegotiates).
   if (!s.destroyed) s[INFO] = info;
   return info;

@@ -2,38 +2,68 @@
  * DTLS session resumption by session id (RFC 5246 §7.3) on a coaps
  * listener, with openssl's DTLS client: a second connection offering the
  * first one's session gets the abbreviated handshake; a listener without a
- * session cache, or a session id it does not hold, gets a full one.
+ * session cache, or a session id it does not hold, gets a full one. A PSK
+ * changed in its key file and reloaded ends the resumption of sessions made
+ * with the old key.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createSocket } from 'node:dgram';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
+import { parseConfig } from '../../src/config/load.js';
+import { until } from '../helpers/run.js';
 
 let gw: TestGateway;
 let dir: string;
 
-beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'tg-dtls-resume-'));
+let keyFile: string;
+let rotatingPort = 0;
+
+/** The gateway's configuration; `rotating` keeps its port across reloads (the listener is kept). */
+function config(): unknown {
   const psk = { psk: [{ identity: 'dev', key: 'k1' }] };
-  gw = await startGateway({
+  return {
     listeners: [
       { name: 'coaps', protocol: 'coap', host: '127.0.0.1', port: 0, dtls: psk },
       { name: 'nocache', protocol: 'coap', host: '127.0.0.1', port: 0, dtls: { ...psk, sessionCacheSize: 0 } },
+      { name: 'rotating', protocol: 'coap', host: '127.0.0.1', port: rotatingPort, dtls: { psk: [{ identity: 'dev', keyFile }] } },
     ],
     pools: [{ name: 'be', endpoints: [{ url: 'http://127.0.0.1:9' }] }],
     routes: [{ match: { address: '#' }, pool: 'be' }],
-  });
+  };
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'tg-dtls-resume-'));
+  keyFile = join(dir, 'dev.key');
+  writeFileSync(keyFile, 'old-key\n');
+  rotatingPort = await freeUdpPort();
+  gw = await startGateway(config());
 });
 afterAll(async () => {
   await gw?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** One openssl DTLS 1.2 PSK handshake; resolves with 'New' or 'Reused' once it is done (stdin held open until then). */
-function handshake(port: number, session: { out?: string; in?: string }): Promise<string> {
-  const args = ['s_client', '-dtls1_2', '-psk_identity', 'dev', '-psk', Buffer.from('k1').toString('hex'), '-cipher', 'PSK-AES128-CCM8'];
+/** A UDP port free a moment ago, so that the reloaded configuration names the same port as the first. */
+async function freeUdpPort(): Promise<number> {
+  const s = createSocket('udp4');
+  await new Promise<void>((r) => s.bind(0, '127.0.0.1', r));
+  const { port } = s.address();
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+/**
+ * One openssl DTLS 1.2 PSK handshake; resolves with 'New' or 'Reused' once it
+ * is done (stdin held open until then), or 'failed' when openssl exits without one.
+ */
+function handshake(port: number, session: { out?: string; in?: string; key?: string }): Promise<string> {
+  const key = Buffer.from(session.key ?? 'k1').toString('hex');
+  const args = ['s_client', '-dtls1_2', '-psk_identity', 'dev', '-psk', key, '-cipher', 'PSK-AES128-CCM8'];
   args.push('-connect', `127.0.0.1:${port}`);
   if (session.out) args.push('-sess_out', session.out);
   if (session.in) args.push('-sess_in', session.in);
@@ -48,14 +78,21 @@ function handshake(port: number, session: { out?: string; in?: string }): Promis
       p.kill();
       reject(new Error(`no handshake (${args.join(' ')}): ${out} ${err}`));
     }, 20_000);
+    let done = false;
     p.stdout.on('data', (d: Buffer) => {
       out += d.toString();
       const m = /^(New|Reused), TLSv1\.2, Cipher is PSK-AES128-CCM8/m.exec(out);
-      if (m) {
+      if (m && !done) {
+        done = true;
         clearTimeout(timer);
         p.stdin.end();
         p.on('close', () => resolve(m[1]!));
       }
+    });
+    p.on('close', () => {
+      if (done) return;
+      clearTimeout(timer);
+      resolve('failed');
     });
   });
 }
@@ -76,4 +113,24 @@ it('gives a full handshake where it cannot resume: a session it does not hold, o
   const none = join(dir, 'sess-nocache.pem');
   expect(await handshake(gw.port('nocache'), { out: none })).toBe('New');
   expect(existsSync(none)).toBe(false);
+});
+
+it('a PSK changed in its key file and reloaded ends resumption: the old key neither resumes nor handshakes', async () => {
+  const file = join(dir, 'sess-rotating.pem');
+  expect(await handshake(rotatingPort, { out: file, key: 'old-key' })).toBe('New');
+  // The session resumes while the key stands: what follows is the key change's doing.
+  expect(await handshake(rotatingPort, { in: file, key: 'old-key' })).toBe('Reused');
+  writeFileSync(keyFile, 'new-key\n');
+  // The listener's configuration is unchanged, so it is kept and only its files are read again.
+  await gw.gateway.reload(parseConfig(config(), { source: '<test>' }));
+  expect(gw.logs.some((l) => String(l.msg).startsWith('listener configuration changed') && l.listener === 'rotating')).toBe(false);
+  expect(gw.logs.some((l) => String(l.msg).startsWith('DTLS material reloaded') && l.listener === 'rotating')).toBe(true);
+  // The cached session was made with the old key: no abbreviated handshake, and the full one fails with the old key.
+  const wrongKey = (): number => gw.logs.filter((l) => l.listener === 'rotating' && String(l.detail).includes("wrong PSK for identity 'dev'")).length;
+  expect(wrongKey()).toBe(0);
+  expect(await handshake(rotatingPort, { in: file, key: 'old-key' })).not.toBe('Reused');
+  // openssl may print its session line before the server's alert: the server's refusal is the evidence.
+  await until(() => wrongKey() === 1);
+  // The new key gets a full handshake, even offering the old session.
+  expect(await handshake(rotatingPort, { in: file, key: 'new-key' })).toBe('New');
 });

@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import type { DeviceMessage } from '../../devices/registry.js';
 import { COAP_DEFAULTS } from '../../config/sections/listener-coap.js';
 import { loadDtlsMaterial } from '../../security/dtls/material.js';
+import { onTlsReload } from '../../security/tls-server.js';
 import type { ConnectionInfo, Listener, ListenerContext, ListenerStats } from '../listener.js';
 import { bindUdp, literalLookup } from '../listen.js';
 import { CoapsTransport } from './coaps.js';
@@ -28,6 +29,8 @@ export class CoapListener implements Listener {
   private socket?: Socket;
   private sweeper?: NodeJS.Timeout;
   private coaps?: CoapsTransport;
+  /** Takes the DTLS material off the reload list (security/tls-server.ts) at stop. */
+  private stopReload?: () => void;
 
   constructor(private readonly context: ListenerContext) {
     const { config, metrics } = context;
@@ -62,6 +65,7 @@ export class CoapListener implements Listener {
     const material = dtls && loadDtlsMaterial(this.name, dtls, this.context.baseDir ?? process.cwd(), limits.maxConnections);
     const coaps = material && new CoapsTransport(this.core, material, (address, p, datagram) => socket.send(datagram, p, address));
     this.coaps = coaps;
+    if (coaps && dtls) this.stopReload = onTlsReload({ reload: (why) => this.reloadDtls(why) });
     socket.on('message', (buf, rinfo) => {
       // A banned source gets no answer at all (guard/bans.ts).
       if (this.context.guard.refuseDatagram(this.name, rinfo.address)) return;
@@ -81,6 +85,20 @@ export class CoapListener implements Listener {
     this.core.socket = socket;
     this.sweeper = setInterval(() => this.sweep(), SWEEP_INTERVAL_MS);
     this.sweeper.unref();
+  }
+
+  /** Re-reads the DTLS files (SIGHUP, configuration reload); bad files keep the running set (logged with the path). */
+  private reloadDtls(why: string): boolean {
+    const { dtls, limits } = this.context.config;
+    if (!dtls || !this.coaps) return false;
+    try {
+      this.coaps.server.reconfigure(loadDtlsMaterial(this.name, dtls, this.context.baseDir ?? process.cwd(), limits.maxConnections));
+    } catch (err) {
+      this.context.logger.error({ err, listener: this.name }, `DTLS material not reloaded, the running set stays: ${(err as Error).message}`);
+      return false;
+    }
+    this.context.logger.info({ listener: this.name }, `DTLS material reloaded (${why})`);
+    return true;
   }
 
   /**
@@ -115,6 +133,7 @@ export class CoapListener implements Listener {
     // In-flight requests get their answers and outstanding CONs their chance to be acknowledged.
     if (options.drain) await core.idle(options.timeoutMs ?? 10_000);
     clearInterval(this.sweeper);
+    this.stopReload?.();
     // close_notify to every DTLS client (RFC 5246 §7.2.1) while the socket is still open.
     this.coaps?.stop();
     core.separate.clear();

@@ -62,7 +62,7 @@ export class DtlsServer {
   private readonly cache?: SessionCache;
 
   constructor(
-    private readonly config: DtlsServerConfig,
+    private config: DtlsServerConfig,
     private readonly events: DtlsEvents,
     private readonly now: () => number = Date.now,
   ) {
@@ -82,6 +82,15 @@ export class DtlsServer {
       this.cache = cache;
       this.host.remember = (id, session) => cache.put(id, session);
     }
+  }
+
+  /**
+   * New material (PSK table, certificate, CAs, CRLs) for handshakes from now
+   * on. Established associations keep their keys; a cached session resumes
+   * only if it still passes the new material (see {@link resumable}).
+   */
+  reconfigure(next: DtlsServerConfig): void {
+    this.config = next;
   }
 
   /** Associations, established or in their handshake. */
