@@ -24,6 +24,7 @@ import { OVERLOAD_LEVEL, OverloadMonitor, type LoadCounts, type OverloadSample, 
 import type { BanStore } from '../state/bans.js';
 import type { Counters } from '../state/counters.js';
 import { sharedRateCounters } from './shared-rate-counter.js';
+import { shareDetectors } from './shared-detectors.js';
 
 export interface SecurityEvent {
   /** Short machine name: 'malformed-packet', 'protocol-error', 'oversize', 'flood', 'slow-client', 'connection-limit', 'tls-handshake-failure', 'auth-failure', ... */
@@ -122,6 +123,7 @@ export class Guard {
   private connectRate: RateCounter;
   private readonly counters: RateCounterFactory;
   private readonly stopShared: (() => void) | undefined;
+  private readonly stopSharedDetectors: (() => void) | undefined;
   private config: GuardConfig;
   private isExempt: (address: string) => boolean;
   private readonly throttles: Counter<'listener' | 'resource' | 'scope'>;
@@ -195,6 +197,17 @@ export class Guard {
       onStoreError: (operation, err) => this.logger.warn({ err, operation }, 'bans: writing to the ban store failed; the ban holds on this node only'),
     });
     this.applyStatic();
+    // Scores and flap counts of every node add up (shared-detectors.ts); the bans they issue are shared by the ban store.
+    if (options.sharedCounters) {
+      this.stopSharedDetectors = shareDetectors(
+        options.sharedCounters,
+        this.scorer,
+        this.flaps,
+        () => this.config.flapping,
+        (request, source) => this.enforce(request, source),
+        now,
+      );
+    }
   }
 
   /**
@@ -476,6 +489,7 @@ export class Guard {
   close(): void {
     this.bans.close();
     this.stopShared?.();
+    this.stopSharedDetectors?.();
   }
 
   private summarise(s: RepeatSummary): void {

@@ -48,6 +48,8 @@ export class Scorer {
   private readonly scores = new Map<string, Score>();
   /** Bans issued so far per name, for the doubling. */
   private readonly offences = new Map<string, number>();
+  /** Told of every weight added here (shared-detectors.ts adds it to the cluster's count). */
+  onScore: ((kind: ScoredKind, value: string, weight: number) => void) | undefined;
 
   constructor(
     private config: GuardConfig['scoring'],
@@ -65,8 +67,19 @@ export class Scorer {
     const weight = c.weights[kind] ?? DEFAULT_WEIGHTS[kind] ?? c.defaultWeight;
     if (weight <= 0) return [];
     const out: BanRequest[] = [];
-    for (const [name, value] of namesOf(subject)) this.add(name, value, weight, kind, out);
+    for (const [name, value] of namesOf(subject)) {
+      this.onScore?.(name, value, weight);
+      this.add(name, value, weight, kind, out);
+    }
     return out;
+  }
+
+  /** Adds what other nodes scored for a name (shared-detectors.ts); returns the ban it triggers. */
+  addShared(kind: ScoredKind, value: string, weight: number): BanRequest | undefined {
+    if (!this.config.enabled) return undefined;
+    const out: BanRequest[] = [];
+    this.add(kind, value, weight, 'events on other nodes', out);
+    return out[0];
   }
 
   private add(kind: BanRequest['kind'], value: string, weight: number, event: string, out: BanRequest[]): void {
@@ -97,6 +110,8 @@ export class Scorer {
 
 export class FlapDetector {
   private readonly connects = new Map<string, number[]>();
+  /** Told of every connect with the name's count in the window (shared-detectors.ts). */
+  onConnect: ((kind: ScoredKind, value: string, inWindow: number) => void) | undefined;
 
   constructor(
     private config: GuardConfig['flapping'],
@@ -117,12 +132,26 @@ export class FlapDetector {
     const times = (this.connects.get(key) ?? []).filter((x) => t - x < windowMs);
     times.push(t);
     this.connects.delete(key);
-    if (times.length > (kind === 'ip' ? c.maxAddressConnects : c.maxConnects)) {
-      return { kind, value, ttlMs: c.banSeconds * 1000, reason: `flapping: ${times.length} connects within ${c.windowSeconds} s` };
-    }
+    this.onConnect?.(kind, value, times.length);
+    if (times.length > this.max(kind)) return this.ban(kind, value, `${times.length} connects within ${c.windowSeconds} s`);
     this.connects.set(key, times);
     trim(this.connects);
     return undefined;
+  }
+
+  /** The cluster's connects of a name in the current window (shared-detectors.ts): a ban when over the limit. */
+  clusterTotal(kind: BanRequest['kind'], value: string, total: number): BanRequest | undefined {
+    if (!this.config.enabled || total <= this.max(kind)) return undefined;
+    this.connects.delete(`${kind}:${value}`);
+    return this.ban(kind, value, `${total} connects within ${this.config.windowSeconds} s across the nodes`);
+  }
+
+  private max(kind: BanRequest['kind']): number {
+    return kind === 'ip' ? this.config.maxAddressConnects : this.config.maxConnects;
+  }
+
+  private ban(kind: BanRequest['kind'], value: string, what: string): BanRequest {
+    return { kind, value, ttlMs: this.config.banSeconds * 1000, reason: `flapping: ${what}` };
   }
 }
 

@@ -1,0 +1,143 @@
+/**
+ * The guard across two gateway processes (dist/cli.js) sharing a real
+ * redis-server (`state.backend: redis`): an abuser spreading its violations
+ * or its reconnects over both nodes is banned on both, though neither node
+ * alone sees enough; and a client under each node's rate limit but over it
+ * in sum is limited at the combined rate (shared rate counters, end to end).
+ * Real clients: mosquitto_pub (-A binds the source address) and undici's fetch.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { TestBackend } from '../helpers/backend.js';
+import { startCli, type Running } from '../helpers/cli-process.js';
+import { RedisServer, freePort } from '../helpers/redis-server.js';
+import { hashPassword } from '../../src/security/scrypt.js';
+import { run } from './auth-support.js';
+
+interface Node {
+  readonly mqtt: number;
+  readonly http: number;
+  readonly admin: number;
+  readonly run: Running;
+}
+
+let dir: string;
+let redis: RedisServer;
+let backend: TestBackend;
+let a: Node;
+let b: Node;
+
+async function startNode(id: string): Promise<Node> {
+  const [mqtt, http, admin] = [await freePort(), await freePort(), await freePort()];
+  const config = {
+    listeners: [
+      { name: 'mqtt', protocol: 'mqtt', host: '127.0.0.1', port: mqtt, auth: [{ type: 'password', file: join(dir, 'users.json') }], anonymous: true },
+      { name: 'web', protocol: 'http', host: '127.0.0.1', port: http },
+    ],
+    pools: [{ name: 'be', endpoints: [{ url: backend.url }], retries: { maxAttempts: 1 } }],
+    routes: [{ match: { address: '#' }, pool: 'be', request: { method: 'POST', path: '/t/{clientId}' } }],
+    admin: { host: '127.0.0.1', port: admin },
+    guard: {
+      stateDir: join(dir, id),
+      exempt: [],
+      // Three auth failures (90) stay under the threshold on one node; four across two nodes reach it.
+      scoring: { weights: { 'auth-failure': 30 }, threshold: 100 },
+      flapping: { maxConnects: 4, windowSeconds: 60 },
+      limits: { messages: { clientId: { perSecond: 10, burst: 5 } } },
+    },
+    state: { backend: 'redis', url: redis.url, keyPrefix: 'cluster-guard:', heartbeatMs: 200, nodeTtlMs: 1500 },
+    node: { id },
+  };
+  const file = join(dir, `${id}.json`);
+  writeFileSync(file, JSON.stringify(config));
+  const r = startCli(file);
+  await r.waitLog((l) => l.msg === 'thinggate started', 60_000);
+  return { mqtt, http, admin, run: r };
+}
+
+function stopNode(n: Node | undefined): Promise<unknown> {
+  if (!n || n.run.child.exitCode !== null || n.run.child.signalCode !== null) return Promise.resolve();
+  process.kill(n.run.child.pid!, 'SIGTERM');
+  return n.run.exited;
+}
+
+type BanView = { kind: string; value: string; source: string };
+const bansOf = async (n: Node): Promise<BanView[]> => (await (await fetch(`http://127.0.0.1:${n.admin}/api/v1/bans`)).json()) as BanView[];
+
+/** mosquitto_pub from `from` to node `n`, as `id`, with `password` for alice when given. */
+const pub = (n: Node, from: string, id: string, password?: string) =>
+  run('mosquitto_pub', [
+    ...['-h', '127.0.0.1', '-p', String(n.mqtt), '-A', from, '-i', id, '-t', `t/${id}`, '-m', 'x', '-q', '1', '-V', 'mqttv5'],
+    ...(password !== undefined ? ['-u', 'alice', '-P', password] : []),
+  ]);
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'tg-cluster-guard-'));
+  redis = await RedisServer.start();
+  backend = await TestBackend.start();
+  writeFileSync(join(dir, 'users.json'), JSON.stringify({ users: { alice: { password: await hashPassword('alice-pw', { N: 1024, r: 8, p: 1 }) } } }));
+  [a, b] = await Promise.all([startNode('guard-a'), startNode('guard-b')]);
+}, 90_000);
+
+afterAll(async () => {
+  await Promise.all([stopNode(a), stopNode(b)]);
+  await redis?.stop('SIGTERM');
+  await backend?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('the guard across two nodes (Redis)', () => {
+  it('violations spread over both nodes add up: the address is banned on both', async () => {
+    // Two auth failures on each node, each under a new client id: 60 per node, 120 in sum.
+    for (const [i, n] of [a, b, a, b].entries()) expect((await pub(n, '127.0.0.5', `spread-${i}`, 'wrong')).code).not.toBe(0);
+    for (const n of [a, b]) {
+      await expect
+        .poll(async () => (await bansOf(n)).filter((x) => x.kind === 'ip' && x.value === '127.0.0.5').map((x) => x.source), { timeout: 5000 })
+        .toEqual(['scoring']);
+    }
+    // Refused at accept on both nodes; another address is served.
+    for (const n of [a, b]) expect((await pub(n, '127.0.0.5', 'spread-ok', 'alice-pw')).code).not.toBe(0);
+    expect((await pub(b, '127.0.0.6', 'bystander', 'alice-pw')).code).toBe(0);
+  });
+
+  it('reconnects of one client id spread over both nodes flap: banned on both', async () => {
+    // Alternating: in eight connects neither node sees more than four (the limit per window),
+    // the sum passes it from the fifth on. The first four are served.
+    let served = 0;
+    for (const n of [a, b, a, b, a, b, a, b]) {
+      if ((await pub(n, '127.0.0.7', 'flappy')).code !== 0) break;
+      served++;
+    }
+    expect(served).toBeGreaterThanOrEqual(4);
+    expect(served).toBeLessThan(8);
+    for (const n of [a, b]) {
+      await expect
+        .poll(async () => (await bansOf(n)).filter((x) => x.kind === 'clientId' && x.value === 'flappy').map((x) => x.source), { timeout: 5000 })
+        .toEqual(['flapping']);
+    }
+    for (const n of [a, b]) expect((await pub(n, '127.0.0.7', 'flappy')).stdout + (await pub(n, '127.0.0.8', 'flappy')).stderr).toMatch(/banned/i);
+  });
+
+  it("a client under each node's rate limit but over it in sum is limited at the combined rate", async () => {
+    // 8 requests a second to each node against 10/s (burst 5) per client id: neither node alone
+    // ever limits; charged with each other's use, both do.
+    const send = async (n: Node): Promise<number> =>
+      (await fetch(`http://127.0.0.1:${n.http}/ingress/rl`, { method: 'POST', headers: { 'x-client-id': 'rl-shared' }, body: 'x' })).status;
+    const statuses: number[] = [];
+    const started = Date.now();
+    for (let tick = 0; tick < 32; tick++) {
+      const due = started + tick * 125;
+      if (due > Date.now()) await new Promise((r) => setTimeout(r, due - Date.now()));
+      statuses.push(...(await Promise.all([send(a), send(b)])));
+    }
+    const seconds = (Date.now() - started) / 1000;
+    const passed = statuses.filter((s) => s < 300).length;
+    const limited = statuses.filter((s) => s === 429).length;
+    expect(passed + limited).toBe(statuses.length);
+    expect(limited).toBeGreaterThan(0);
+    // The combined rate, plus each node's burst and what passes within a flush's lag (docs/scaling.md).
+    expect(passed).toBeLessThanOrEqual(Math.ceil(10 * seconds * 1.35) + 2 * 5);
+  });
+});
