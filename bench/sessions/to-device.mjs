@@ -20,6 +20,10 @@
  *     and node_modules/), that build with persistent sessions.
  * The medians per variant, their ratios and the load average close the
  * output. Writes nothing: quote it in bench/RESULTS.md (sessions).
+ * --window stays below the gateway's Receive Maximum (limits.maxInflight,
+ * 64 by default): MQTT.js does not hold back at it, and the gateway closes
+ * a publisher that exceeds it. ONLY=<variant> runs one variant;
+ * DEBUG_BENCH=1 prints progress.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
