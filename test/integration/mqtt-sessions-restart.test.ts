@@ -203,3 +203,67 @@ it(
   },
   4 * START_MS,
 );
+
+it(
+  'publishes a delayed Will after a restart when its delay passes, and not the Will of a client that reconnected first',
+  async () => {
+    const { dir, file } = configIn({});
+    const sessions = join(dir, 'guard', 'sessions');
+    const first = await start(file);
+    const url = `mqtt://127.0.0.1:${first.port}`;
+    const wills: string[] = [];
+    const watcher = await mqtt.connectAsync(url, { clientId: 'watcher-1', protocolVersion: 5, reconnectPeriod: 0 });
+    watcher.on('message', (topic, payload) => wills.push(`${topic} ${String(payload)}`));
+    await watcher.subscribeAsync('devices/wills/#', { qos: 1 });
+    const device = (id: string, delay: number) =>
+      mqtt.connectAsync(url, {
+        clientId: id,
+        clean: false,
+        protocolVersion: 5,
+        properties: { sessionExpiryInterval: 600 },
+        // Retained: a Will published while the restarted gateway starts, before the watcher subscribes, still reaches it.
+        will: { topic: `devices/wills/${id}`, payload: Buffer.from(`${id} gone`), qos: 1, retain: true, properties: { willDelayInterval: delay } },
+        reconnectPeriod: 0,
+      });
+    // will-a's Will is due 8 s after its connection drops, will-b's after 45 s (it reconnects after the restart, before then).
+    const a = await device('will-a', 8);
+    const b = await device('will-b', 45);
+    const cut = Date.now();
+    a.stream.destroy(); // no DISCONNECT: the Wills are due, after their delays
+    b.stream.destroy();
+    await until(() => onDisk(sessions, 'devices/wills/will-a', 'devices/wills/will-b'), 10_000);
+    first.r.child.kill('SIGKILL');
+    await first.r.exited;
+    watcher.end(true);
+    a.end(true);
+    b.end(true);
+    // Not published by the first process: it was killed before the delays passed.
+    expect(Date.now() - cut).toBeLessThan(8_000);
+    expect(wills).toEqual([]);
+
+    const second = await start(file);
+    const url2 = `mqtt://127.0.0.1:${second.port}`;
+    const watcher2 = await mqtt.connectAsync(url2, { clientId: 'watcher-2', protocolVersion: 5, reconnectPeriod: 0 });
+    watcher2.on('message', (topic, payload) => wills.push(`${topic} ${String(payload)}`));
+    await watcher2.subscribeAsync('devices/wills/#', { qos: 1 });
+    // [MQTT-3.1.3-9]: a new connection for the client id before the delay deletes the Will.
+    const back = await mqtt.connectAsync(url2, {
+      clientId: 'will-b',
+      clean: false,
+      protocolVersion: 5,
+      properties: { sessionExpiryInterval: 600 },
+      reconnectPeriod: 0,
+    });
+    expect(back.connected).toBe(true);
+    expect(Date.now() - cut).toBeLessThan(45_000); // the restart took less than will-b's delay: the negative case holds
+    await until(() => wills.includes('devices/wills/will-a will-a gone'), 30_000);
+    // Past will-b's delay: its Will stays unpublished, and will-a's went out once.
+    await until(() => Date.now() - cut > 47_000, 60_000);
+    expect(wills).toEqual(['devices/wills/will-a will-a gone']);
+    await back.endAsync();
+    await watcher2.endAsync();
+    second.r.child.kill('SIGTERM');
+    await second.r.exited;
+  },
+  4 * START_MS,
+);

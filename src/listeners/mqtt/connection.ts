@@ -22,7 +22,7 @@ import { InboundQos } from './inbound.js';
 import { dispatchPacket } from './handlers/index.js';
 import { validatePacket } from './validate.js';
 import { connectLevel } from './validate-connect.js';
-import { willOnClose } from './will.js';
+import { storedWill, willOnClose } from './will.js';
 import { park, takeSession } from './persistence.js';
 import { SessionJournal } from './journal.js';
 import type { ConnectionState, ListenerShared as SharedState, MqttSession, RemoteInfo, Will } from './session.js';
@@ -359,8 +359,8 @@ export class MqttConnection implements MqttSession {
     this.journal?.subscriptionsChanged();
   }
 
-  /** Parks the session in the store (it outlives the connection) or ends it; once. */
-  private endSession(): void {
+  /** Parks the session in the store (it outlives the connection) or ends it; once. `up`: CONNACK was sent (its Will may be due). */
+  private endSession(up: boolean): void {
     if (this.sessionEnded) return;
     this.sessionEnded = true;
     // Also when closed between the session stage and CONNACK: a resumed session is not lost.
@@ -381,6 +381,7 @@ export class MqttConnection implements MqttSession {
       expirySeconds: this.sessionExpiry,
       pending,
       subscriber: this,
+      ...(up && { will: storedWill(this, this.sessionExpiry) }),
     });
   }
 
@@ -570,8 +571,8 @@ export class MqttConnection implements MqttSession {
     if (this.closing) return;
     this.log.info('session taken over by a new connection');
     this.closeWith(RC.SESSION_TAKEN_OVER, 'session taken over');
-    // Parked now, not when the socket closes: the new connection resumes it next.
-    this.endSession();
+    // Parked now, not when the socket closes: the new connection resumes it next (its Will is deleted [MQTT-3.1.3-9]).
+    this.endSession(false);
   }
 
   /** Half-closes after flushing; destroys if the peer does not close in time. */
@@ -601,7 +602,7 @@ export class MqttConnection implements MqttSession {
     this.state = 'closed';
     this.closed.abort();
     clearTimeout(this.keepaliveTimer);
-    this.endSession();
+    this.endSession(wasConnected);
     clearTimeout(this.throttleTimer);
     this.shared.connections.delete(this);
     this.shared.metrics.connections.dec();

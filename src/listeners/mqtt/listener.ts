@@ -23,7 +23,7 @@ import { MqttMetrics } from './metrics.js';
 import type { PacketWriter } from './writer.js';
 import { RC } from './reason-codes.js';
 import { MemorySessionStore } from '../../state/embedded/sessions.js';
-import { dropDelayedWills } from './will.js';
+import { dropDelayedWills, restoreWill } from './will.js';
 import { restoreSessions, retireParked } from './persistence.js';
 
 /** How long a non-draining stop waits for peers to read the final DISCONNECT. */
@@ -104,7 +104,7 @@ export class MqttListener implements Listener {
     this.accepts.attach(server);
     if (serverTls) serverTls.attach(server as TlsServer);
     // Before accepting: a session kept across a restart collects messages again, and its device finds it.
-    const restored = await restoreSessions(this.shared.sessions, this.name);
+    const restored = await restoreSessions(this.shared.sessions, this.name, (clientId, will) => restoreWill(this.shared, this.name, clientId, will));
     if (restored > 0) this.ctx.logger.info({ sessions: restored }, `restored ${restored} persistent session${restored === 1 ? '' : 's'}`);
     await listenTcp(server, cfg.name, cfg.host, cfg.port);
     server.on('error', (err: Error) => this.ctx.logger.error({ err }, 'listener socket error'));

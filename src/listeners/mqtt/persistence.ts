@@ -10,7 +10,7 @@
 import type { Logger } from 'pino';
 import type { DeviceMessage, DeviceRegistry, QoS, Subscriber } from '../../devices/registry.js';
 import type { MqttSessionOptions } from '../../config/types.js';
-import type { PendingMessage, SessionStore, SessionSubscription, StoredSession } from '../../state/sessions.js';
+import type { PendingMessage, SessionStore, SessionSubscription, StoredSession, StoredWill } from '../../state/sessions.js';
 import type { MqttMetrics } from './metrics.js';
 import { settle } from './outbound.js';
 
@@ -28,6 +28,8 @@ export interface SessionHandover {
   readonly pending: ReadonlyArray<PendingMessage<DeviceMessage>>;
   /** The connection, whose subscriptions the parked session takes over. */
   readonly subscriber: Subscriber;
+  /** Its Will, waiting for its delay (will.ts), kept with the session so that a restart does not drop it. */
+  readonly will?: StoredWill;
 }
 
 /** Everything the sessions of one gateway share. */
@@ -136,6 +138,7 @@ export function park(cx: SessionContext, h: SessionHandover): Promise<void> {
     pending: h.pending,
     listener: h.listener,
     ...(h.principal !== undefined && { principal: h.principal }),
+    ...(h.will && { will: h.will }),
   };
   parked.saved = cx.store.save(session).then(
     () => parked.arm(),
@@ -172,11 +175,12 @@ export function retireParked(cx: SessionContext, listener: string): void {
 /**
  * Parks again the sessions a durable store kept across a restart (those
  * last held by `listener`), so that their
- * subscriptions collect messages before their devices come back. Stores
+ * subscriptions collect messages before their devices come back; a delayed
+ * Will kept with one goes to `onWill` (will.ts arms it again). Stores
  * shared between nodes do not list their sessions: each is parked by the
  * node that saved it.
  */
-export async function restoreSessions(cx: SessionContext, listener: string): Promise<number> {
+export async function restoreSessions(cx: SessionContext, listener: string, onWill?: (clientId: string, will: StoredWill) => void): Promise<number> {
   const table = tableOf(cx.store);
   let n = 0;
   for (const s of (await cx.store.list?.()) ?? []) {
@@ -185,6 +189,7 @@ export async function restoreSessions(cx: SessionContext, listener: string): Pro
     table.set(s.clientId, parked);
     resubscribe(cx, parked, s.subscriptions);
     parked.arm();
+    if (s.will) onWill?.(s.clientId, s.will);
     n++;
   }
   return n;

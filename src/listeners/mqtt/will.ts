@@ -11,15 +11,30 @@
  * connection for the client id before then deletes it [MQTT-3.1.3-9]: the
  * one opening now (its CONNECT cancels the waiting Will), or one that has
  * already taken over (a takeover closes the old connection after the new one
- * holds the client id). Waiting Wills live in memory: a gateway that stops
- * drops them.
+ * holds the client id). A waiting Will is also kept with its parked session
+ * in the session store ({@link storedWill}), so a gateway restarted on a
+ * durable store publishes it when its delay passes ({@link restoreWill}),
+ * unless the client reconnected first; once published it is removed from
+ * the store. A gateway that stops drops the timers, not the stored Wills.
  */
+import type { Logger } from 'pino';
+import type { Source } from '../../envelope/index.js';
+import type { StoredWill } from '../../state/sessions.js';
 import type { ListenerShared, MqttSession, Will } from './session.js';
 import { buildEnvelope } from './envelope.js';
 
 export type { Will } from './session.js';
 
-export function publishWill(conn: MqttSession, will: Will): void {
+/** Who a Will is published for: its connection, or the record of it a restarted gateway read. */
+interface WillSource {
+  readonly shared: ListenerShared;
+  readonly listener: string;
+  readonly clientId: string;
+  readonly source: Source;
+  readonly log: Logger;
+}
+
+export function publishWill(conn: WillSource, will: Will): void {
   const payload = typeof will.payload === 'string' ? Buffer.from(will.payload) : will.payload;
   const env = buildEnvelope(
     conn.listener,
@@ -58,25 +73,92 @@ function tableOf(shared: ListenerShared): Map<string, { readonly timer: NodeJS.T
  * the connection; 0 when it ended with it).
  */
 export function willOnClose(conn: MqttSession, will: Will, sessionSeconds: number): void {
-  const delay = conn.version === 5 ? Math.min(will.properties?.willDelayInterval ?? 0, sessionSeconds) : 0;
+  const delay = willDelay(conn, will, sessionSeconds);
   if (delay <= 0) {
     publishWill(conn, will);
     return;
   }
-  const holder = conn.shared.ctx.devices.lookup(conn.clientId);
-  if (holder !== undefined && holder !== conn) {
+  if (!holdsClientId(conn)) {
     conn.log.info({ topic: will.topic }, 'will message deleted: a new connection holds the client id [MQTT-3.1.3-9]');
     return;
   }
-  const table = tableOf(conn.shared);
-  clearTimeout(table.get(conn.clientId)?.timer);
-  const timer = setTimeout(() => {
-    if (table.get(conn.clientId)?.timer === timer) table.delete(conn.clientId);
-    publishWill(conn, will);
-  }, delay * 1000);
-  timer.unref();
-  table.set(conn.clientId, { timer, listener: conn.listener });
+  arm(conn, will, delay * 1000);
   conn.log.debug({ topic: will.topic, delaySeconds: delay }, 'will message delayed');
+}
+
+/** Seconds the Will waits once the connection closes: 0 for v3.1.1 and when the session ends with the connection. */
+function willDelay(conn: MqttSession, will: Will, sessionSeconds: number): number {
+  return conn.version === 5 ? Math.min(will.properties?.willDelayInterval ?? 0, sessionSeconds) : 0;
+}
+
+/** False once a new connection holds the client id (a takeover): the old connection's Will is deleted [MQTT-3.1.3-9]. */
+function holdsClientId(conn: MqttSession): boolean {
+  const holder = conn.shared.ctx.devices.lookup(conn.clientId);
+  return holder === undefined || holder === conn;
+}
+
+/** Publishes the Will after `ms` unless cancelled, then removes it from the stored session. */
+function arm(from: WillSource, will: Will, ms: number): void {
+  const table = tableOf(from.shared);
+  clearTimeout(table.get(from.clientId)?.timer);
+  const timer = setTimeout(() => {
+    if (table.get(from.clientId)?.timer === timer) table.delete(from.clientId);
+    publishWill(from, will);
+    from.shared.sessions.store
+      .clearWill?.(from.clientId)
+      .catch((err: unknown) => from.log.warn({ err }, 'session store: the published will could not be removed'));
+  }, ms);
+  timer.unref();
+  table.set(from.clientId, { timer, listener: from.listener });
+}
+
+/** The Will as JSON, with its source (without TLS details), for the store. */
+interface WillRecord {
+  readonly topic: string;
+  readonly payload: string;
+  readonly qos?: number;
+  readonly retain?: boolean;
+  readonly properties?: Record<string, unknown>;
+  readonly source: Source;
+}
+
+/**
+ * The Will a connection that was up (CONNACK sent) and is closing leaves
+ * with its parked session, when it will wait for its delay; undefined otherwise.
+ */
+export function storedWill(conn: MqttSession, sessionSeconds: number): StoredWill | undefined {
+  const will = conn.will;
+  if (!will || !conn.sendWill) return undefined;
+  const delay = willDelay(conn, will, sessionSeconds);
+  if (delay <= 0 || !holdsClientId(conn)) return undefined;
+  const { correlationData, ...properties } = will.properties ?? {};
+  const { tls: _tls, ...source } = conn.source;
+  const data: WillRecord = {
+    topic: will.topic,
+    payload: (typeof will.payload === 'string' ? Buffer.from(will.payload) : will.payload).toString('base64'),
+    ...(will.qos !== undefined && { qos: will.qos }),
+    ...(will.retain && { retain: true }),
+    properties: { ...properties, ...(correlationData !== undefined && { correlationData: correlationData.toString('base64') }) },
+    source,
+  };
+  return { at: Date.now() + delay * 1000, data };
+}
+
+/** A stored session's Will, read after a restart: published when its delay passes unless the client reconnects first. */
+export function restoreWill(shared: ListenerShared, listener: string, clientId: string, stored: StoredWill): void {
+  const w = stored.data as Partial<WillRecord> | undefined;
+  if (typeof w?.topic !== 'string' || typeof w.payload !== 'string' || typeof w.source !== 'object') return;
+  const { correlationData, ...properties } = (w.properties ?? {}) as Record<string, unknown>;
+  const will = {
+    topic: w.topic,
+    payload: Buffer.from(w.payload, 'base64'),
+    qos: (w.qos ?? 0) as 0 | 1 | 2,
+    retain: w.retain === true,
+    properties: { ...properties, ...(typeof correlationData === 'string' && { correlationData: Buffer.from(correlationData, 'base64') }) },
+  } as Will;
+  const log = shared.ctx.logger.child({ clientId });
+  arm({ shared, listener, clientId, source: w.source, log }, will, Math.max(0, stored.at - Date.now()));
+  log.debug({ topic: will.topic, at: new Date(stored.at).toISOString() }, 'delayed will message restored');
 }
 
 /** A new connection for `clientId` is admitted: a Will still waiting for its delay is deleted [MQTT-3.1.3-9]. */
