@@ -43,3 +43,35 @@ export function decodedInIsolate(contentType: string): boolean {
   const key = mediaTypeKey(contentType);
   return key === 'application/json' || key === 'text/plain' || key === 'application/octet-stream';
 }
+
+/** Nesting past which `isPlainJson` stops looking and answers false (the general path then also reports cycles). */
+const PLAIN_DEPTH = 64;
+
+/**
+ * True when `v` holds only plain objects, arrays, strings, numbers, booleans,
+ * null and undefined: nothing a replacer or `toJSON` would change, so
+ * JSON.stringify needs no replacer for it (the JSON codec), and it crosses
+ * into an isolate as it is (routing/transcode.ts). A replacer makes V8 call
+ * back into JavaScript for every key and leave its fast serializer, so this
+ * walk costs much less than it saves. Nesting over 64 answers false.
+ */
+export function isPlainJson(v: unknown): boolean {
+  return plainJson(v, 0);
+}
+
+function plainJson(v: unknown, depth: number): boolean {
+  if (v === null) return true;
+  const t = typeof v;
+  if (t === 'string' || t === 'number' || t === 'boolean' || t === 'undefined') return true;
+  if (t !== 'object' || depth > PLAIN_DEPTH) return false;
+  const proto: unknown = Object.getPrototypeOf(v);
+  if (proto === Array.prototype) {
+    const a = v as readonly unknown[];
+    for (let i = 0; i < a.length; i++) if (!plainJson(a[i], depth + 1)) return false;
+    return true;
+  }
+  if (proto !== Object.prototype && proto !== null) return false;
+  const o = v as Record<string, unknown>;
+  for (const k in o) if (!plainJson(o[k], depth + 1)) return false;
+  return true;
+}

@@ -7,7 +7,7 @@
  * script's (500, `TG_ERR_CODEC_ENCODE`).
  */
 import type { Codec, DecodedPayload } from '../envelope/codec.js';
-import { decodedInIsolate } from '../envelope/codec.js';
+import { decodedInIsolate, isPlainJson } from '../envelope/codec.js';
 import type { Envelope } from '../envelope/index.js';
 import { ThinggateError } from '../errors.js';
 import type { RouteDecision } from './decision.js';
@@ -94,14 +94,21 @@ function encode(codec: Codec, value: unknown): { body: Buffer; contentType: stri
   }
 }
 
-/** A decoded value as JSON can carry it: bytes → base64, bigint → decimal string, Map → object, Date → ISO string. */
+/**
+ * A decoded value as JSON can carry it: bytes → base64, bigint → decimal string, Map → object, Date → ISO string.
+ * A value that is plain already (the usual decoded payload) is returned as it is, not copied.
+ */
 export function jsonSafe(v: unknown): unknown {
+  return isPlainJson(v) ? v : toJsonSafe(v);
+}
+
+function toJsonSafe(v: unknown): unknown {
   if (v === null || typeof v !== 'object') return typeof v === 'bigint' ? v.toString() : v;
   if (v instanceof Uint8Array) return Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64');
   if (v instanceof Date) return v.toISOString();
-  if (Array.isArray(v)) return v.map(jsonSafe);
-  if (v instanceof Map) return Object.fromEntries([...v].map(([k, x]) => [String(k), jsonSafe(x)]));
+  if (Array.isArray(v)) return v.map(toJsonSafe);
+  if (v instanceof Map) return Object.fromEntries([...v].map(([k, x]) => [String(k), toJsonSafe(x)]));
   const out: Record<string, unknown> = {};
-  for (const k of Object.keys(v)) out[k] = jsonSafe((v as Record<string, unknown>)[k]);
+  for (const k of Object.keys(v)) out[k] = toJsonSafe((v as Record<string, unknown>)[k]);
   return out;
 }

@@ -9,7 +9,7 @@ import plugin from '../index.js';
 import { cborToJson } from '../to-json.js';
 import { codecOf } from '../../../test/unit/plugins/codec.contract.js';
 import { builtinRegistries } from '../../../src/plugins/builtins.js';
-import { transcodedBody } from '../../../src/routing/transcode.js';
+import { jsonSafe, transcodedBody, withDecoded } from '../../../src/routing/transcode.js';
 import { ThinggateError } from '../../../src/errors.js';
 import type { Codec } from '../../../src/envelope/codec.js';
 import type { CompiledRoute } from '../../../src/routing/route-table.js';
@@ -217,6 +217,20 @@ describe('a route re-encoding CBOR as JSON (routing/transcode.ts)', () => {
     } catch (err) {
       expect((err as ThinggateError).code).toBe('TG_ERR_CODEC_DECODE');
     }
+  });
+
+  it('hands a script a plain decoded value as it is, and makes the others JSON-safe', () => {
+    const decoded = (h: string) => (withDecoded(envelope(hex(h)), routeWith(cbor)) as { decoded?: { value: unknown } }).decoded?.value;
+    // {"a": [1, "x"]}
+    expect(decoded('a1616182016178')).toEqual({ a: [1, 'x'] });
+    const plain = { a: [1, 'x', { b: null }] };
+    expect(jsonSafe(plain)).toBe(plain); // not copied
+    // {"b": h'0102', "d": 1(1363896240), "n": 2(h'010000000000000000')}
+    expect(decoded('a3616242010261 64c11a514b67b0616ec249010000000000000000')).toEqual({
+      b: 'AQI=',
+      d: '2013-03-21T20:04:00.000Z',
+      n: '18446744073709551616',
+    });
   });
 
   it('falls back to decode + encode when a codec’s toJson throws', () => {
