@@ -63,4 +63,67 @@ function workers(n) {
   };
 }
 
-export const scenarios = [workers(1), workers(2)];
+/**
+ * The shared rate counter's cost: `mqtt-qos1-rest` with the guard's message
+ * limits counting every message (the limits set far above the load, so
+ * nothing is throttled and only the counting costs), once on the embedded
+ * backend and once on Redis, where each node also flushes its counts to
+ * Redis (src/guard/shared-rate-counter.ts). Loopback is exempt from the
+ * guard by default, which would count nothing: the exemption is lifted, and
+ * scoring, flapping and the accept rate are off so the bench's own clients
+ * are never banned or held back.
+ */
+const COUNTING_LIMITS = {
+  exempt: [],
+  scoring: { enabled: false },
+  flapping: { enabled: false },
+  limits: {
+    connectionsPerSecond: 0,
+    messages: {
+      clientId: { perSecond: 1_000_000, burst: 2_000_000 },
+      address: { perSecond: 1_000_000, burst: 2_000_000 },
+      prefix: { perSecond: 1_000_000, burst: 2_000_000 },
+    },
+    bytes: {
+      clientId: { perSecond: 1_000_000_000, burst: 2_000_000_000 },
+      address: { perSecond: 1_000_000_000, burst: 2_000_000_000 },
+      prefix: { perSecond: 1_000_000_000, burst: 2_000_000_000 },
+    },
+  },
+};
+
+function sharedLimits(backendName) {
+  const name = `mqtt-qos1-limits-${backendName}`;
+  return {
+    name,
+    group: 'thinggate',
+    kind: 'throughput',
+    description: `MQTT 5, QoS 1, as mqtt-qos1-rest with guard message and byte limits counting (never reached), state.backend ${backendName}`,
+    async start(backend, ctx) {
+      const redis = backendName === 'redis' ? await startRedis() : undefined;
+      const t = await startThinggate(backend, {
+        protocol: 'mqtt',
+        guard: COUNTING_LIMITS,
+        ...(redis && { state: { backend: 'redis', url: redis.url, keyPrefix: 'bench:' } }),
+        cpuProf: ctx.cpuProf,
+        label: name,
+      }).catch(async (err) => {
+        await redis?.stop();
+        throw err;
+      });
+      const before = redis?.commandstats();
+      return {
+        ...t,
+        notes: [...t.notes, `guard: ${JSON.stringify(COUNTING_LIMITS)}`, `state.backend ${backendName}`],
+        transport: { kind: 'mqtt', host: '127.0.0.1', port: t.port, clients: CLIENTS, qos: 1, version: 5, window: WINDOW },
+        async stop() {
+          if (redis) process.stdout.write(`  ${name}: Redis commands while it ran: ${JSON.stringify(commandDelta(before, redis.commandstats()))}\n`);
+          await t.stop();
+          await redis?.stop();
+        },
+      };
+    },
+  };
+}
+
+export const scenarios = [workers(1), workers(2), sharedLimits('embedded'), sharedLimits('redis')];
