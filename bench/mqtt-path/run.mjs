@@ -110,7 +110,8 @@ function forkReady(file, argv = []) {
 }
 
 async function waitPort(port) {
-  for (let i = 0; i < 200; i++) {
+  // Up to 60 s, as the suite allows (bench/lib/thinggate.mjs): a gateway starts slowly on a loaded host.
+  for (let i = 0; i < 1200; i++) {
     const ok = await new Promise((r) => {
       const s = connect(port, '127.0.0.1', () => (s.destroy(), r(true)));
       s.on('error', () => r(false));
