@@ -110,11 +110,6 @@ export class CoapCore implements NotificationSink {
     c.inc();
   }
 
-  /**
-   * Reports a security event, at most ten per second per kind: a flood of bad
-   * datagrams must not become a flood of log lines. Suppressed reports are
-   * still counted in `thinggate_downstream_coap_events_total`.
-   */
   /** A DTLS ClientHello whose JA4 or JA3 is banned (guard/bans.ts): true, and the refusal is reported as `banned`. */
   bannedHello(address: string, hello: ClientHelloFingerprint): boolean {
     return this.guard.refuseHello(this.name, address, hello) !== undefined;
@@ -125,6 +120,11 @@ export class CoapCore implements NotificationSink {
     return this.guard.refuseOverloaded(this.name) ? this.guard.overloadRetryAfterSeconds : undefined;
   }
 
+  /**
+   * Reports a security event, at most ten per second per kind: a flood of bad
+   * datagrams must not become a flood of log lines. Suppressed reports are
+   * still counted in `thinggate_downstream_coap_events_total`.
+   */
   report(event: Omit<SecurityEvent, 'listener'>): void {
     const second = Math.floor(Date.now() / 1000);
     let b = this.reportBudget.get(event.kind);
