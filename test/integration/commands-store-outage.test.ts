@@ -4,8 +4,6 @@
  * The settlement's write fails; it is reported, never left as an unhandled
  * rejection (which ends a Node.js process).
  */
-import { Writable } from 'node:stream';
-import pino from 'pino';
 import { expect, it } from 'vitest';
 import type { CommandsConfig } from '../../src/config/types.js';
 import { DeviceRegistry, type DeviceMessage, type Subscriber } from '../../src/devices/registry.js';
@@ -14,6 +12,7 @@ import { CommandService } from '../../src/devices/commands/service.js';
 import { Metrics } from '../../src/observability/metrics.js';
 import type { NewCommand } from '../../src/state/mailbox.js';
 import { RedisMailboxStore } from '../../src/state/redis/mailbox.js';
+import { logSink } from '../helpers/log-sink.js';
 import { withRedis } from '../helpers/with-redis.js';
 
 const redis = withRedis();
@@ -74,13 +73,7 @@ it("ends a sync command's wait with the state last seen when the shared mailbox 
   const store = new RedisMailboxStore(await redis.link('outage-wait:'));
   const queued = await store.enqueue(command('cmd-2'), LIMITS);
   if (!queued.ok) throw new Error('not queued');
-  const logs: Array<Record<string, unknown>> = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      for (const line of chunk.toString('utf8').split('\n')) if (line) logs.push(JSON.parse(line) as Record<string, unknown>);
-      cb();
-    },
-  });
+  const { logger, lines: logs } = logSink();
   const service = new CommandService({
     store,
     config: () => ({}) as CommandsConfig,
@@ -89,10 +82,18 @@ it("ends a sync command's wait with the state last seen when the shared mailbox 
     callback: async () => ({ ok: true, detail: '' }),
     event: () => undefined,
     metrics: new Metrics(),
-    logger: pino(sink),
+    logger,
   });
   try {
-    const waiting = service.waitFinal(queued.record, 500);
+    let reads = 0;
+    const get = store.get.bind(store);
+    store.get = async (id) => {
+      const r = await get(id);
+      reads++;
+      return r;
+    };
+    const waiting = service.waitFinal(queued.record, 2000);
+    await expect.poll(() => reads).toBe(1); // its first read, while Redis answers
     await redis.server.stop(); // the wait's last read fails
     const seen = await waiting;
     expect(seen.state).toBe('queued');

@@ -1,5 +1,3 @@
-import { Writable } from 'node:stream';
-import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { DeviceRegistry, type DeviceMessage, type Subscriber } from '../../../../src/devices/registry.js';
 import { MqttMetrics } from '../../../../src/listeners/mqtt/metrics.js';
@@ -7,6 +5,7 @@ import { park, retireParked, type SessionContext } from '../../../../src/listene
 import { Metrics } from '../../../../src/observability/metrics.js';
 import { MemorySessionStore } from '../../../../src/state/embedded/sessions.js';
 import type { StoredSession } from '../../../../src/state/sessions.js';
+import { logSink } from '../../../helpers/log-sink.js';
 
 /** A session store that stops answering (a closed database, an unreachable Redis) once `down` is set. */
 class FailingStore extends MemorySessionStore<DeviceMessage> {
@@ -20,21 +19,15 @@ class FailingStore extends MemorySessionStore<DeviceMessage> {
 }
 
 function context(store: FailingStore): { cx: SessionContext; logs: Array<Record<string, unknown>> } {
-  const logs: Array<Record<string, unknown>> = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      for (const line of chunk.toString('utf8').split('\n')) if (line) logs.push(JSON.parse(line) as Record<string, unknown>);
-      cb();
-    },
-  });
+  const { logger, lines } = logSink();
   const cx: SessionContext = {
     store,
     devices: new DeviceRegistry(),
     options: { maxExpirySeconds: 60, maxQueuedMessages: 5, maxQueuedBytes: 1024, queueQos0: false } as SessionContext['options'],
     metrics: new MqttMetrics(new Metrics(), 'mqtt'),
-    logger: pino(sink),
+    logger,
   };
-  return { cx, logs };
+  return { cx, logs: lines };
 }
 
 async function parkOne(cx: SessionContext, expirySeconds: number): Promise<Subscriber> {
