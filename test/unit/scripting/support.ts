@@ -5,8 +5,7 @@
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
-import pino, { type Logger } from 'pino';
+import { logSink, type LogSink } from '../../helpers/log-sink.js';
 import { expect } from 'vitest';
 import { parseConfig } from '../../../src/config/load.js';
 import type { Envelope } from '../../../src/envelope/index.js';
@@ -31,21 +30,7 @@ export class ScriptDir {
   }
 }
 
-export interface LogSink {
-  readonly logger: Logger;
-  readonly lines: Array<Record<string, unknown>>;
-}
-
-export function logSink(): LogSink {
-  const lines: Array<Record<string, unknown>> = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      for (const l of chunk.toString('utf8').split('\n')) if (l) lines.push(JSON.parse(l) as Record<string, unknown>);
-      cb();
-    },
-  });
-  return { logger: pino({ level: 'debug' }, stream), lines };
-}
+export { logSink, type LogSink };
 
 export function configFor(dir: ScriptDir, scripts: string[], section: Record<string, unknown> = {}): GatewayConfig {
   return parseConfig(
