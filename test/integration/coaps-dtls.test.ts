@@ -264,6 +264,7 @@ describe('coaps configuration', () => {
     expect(() => parse({ dtls: { psk: [{ identity: 'a', key: 'k' }], ca: 'ca.pem' } })).toThrow(
       /\/listeners\/0\/dtls\/ca: client certificates need certificate mode/,
     );
+    expect(() => parse({ dtls: { cert: 'c.pem', key: 'k.pem', crl: 'r.crl' } })).toThrow(/\/listeners\/0\/dtls\/crl: needs ca/);
     expect(() => parse({ protocol: 'mqtt', dtls: { psk: [{ identity: 'a', key: 'k' }] } })).toThrow(/\/listeners\/0\/dtls: only a coap listener speaks DTLS/);
     expect(() => parse({ dtls: { psk: [{ identity: 'a', key: 'k' }], mtu: 10 } })).toThrow(/mtu/);
     expect(() => parse({ dtls: { psk: [{ identity: 'a', key: 'k' }] }, auth: [{ type: 'x509' }] })).toThrow(/x509 needs dtls.ca/);

@@ -7,14 +7,13 @@
  * with the old key.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { spawn } from 'node:child_process';
-import { createSocket } from 'node:dgram';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { parseConfig } from '../../src/config/load.js';
 import { until } from '../helpers/run.js';
+import { dtlsHandshake, freeUdpPort } from '../helpers/dtls-client.js';
 
 let gw: TestGateway;
 let dir: string;
@@ -48,53 +47,10 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** A UDP port free a moment ago, so that the reloaded configuration names the same port as the first. */
-async function freeUdpPort(): Promise<number> {
-  const s = createSocket('udp4');
-  await new Promise<void>((r) => s.bind(0, '127.0.0.1', r));
-  const { port } = s.address();
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
-
-/**
- * One openssl DTLS 1.2 PSK handshake; resolves with 'New' or 'Reused' once it
- * is done (stdin held open until then), or 'failed' when openssl exits without one.
- */
+/** One PSK handshake as `dev` (key `k1` unless given). */
 function handshake(port: number, session: { out?: string; in?: string; key?: string }): Promise<string> {
   const key = Buffer.from(session.key ?? 'k1').toString('hex');
-  const args = ['s_client', '-dtls1_2', '-psk_identity', 'dev', '-psk', key, '-cipher', 'PSK-AES128-CCM8'];
-  args.push('-connect', `127.0.0.1:${port}`);
-  if (session.out) args.push('-sess_out', session.out);
-  if (session.in) args.push('-sess_in', session.in);
-  const p = spawn('openssl', args, { stdio: ['pipe', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  p.stderr.on('data', (d: Buffer) => {
-    err += d.toString();
-  });
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      p.kill();
-      reject(new Error(`no handshake (${args.join(' ')}): ${out} ${err}`));
-    }, 20_000);
-    let done = false;
-    p.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /^(New|Reused), TLSv1\.2, Cipher is PSK-AES128-CCM8/m.exec(out);
-      if (m && !done) {
-        done = true;
-        clearTimeout(timer);
-        p.stdin.end();
-        p.on('close', () => resolve(m[1]!));
-      }
-    });
-    p.on('close', () => {
-      if (done) return;
-      clearTimeout(timer);
-      resolve('failed');
-    });
-  });
+  return dtlsHandshake(port, ['-psk_identity', 'dev', '-psk', key, '-cipher', 'PSK-AES128-CCM8'], session);
 }
 
 it('resumes a session by its id with the abbreviated handshake', async () => {

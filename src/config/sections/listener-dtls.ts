@@ -21,6 +21,8 @@ export interface DtlsConfig {
   readonly key?: string;
   /** PEM CA bundle; when set, certificate-mode clients must present a certificate that chains to it. */
   readonly ca?: string;
+  /** PEM or DER CRLs of CAs in `ca`: a revoked client certificate fails the handshake and its cached session no longer resumes. */
+  readonly crl?: string | readonly string[];
   readonly handshakeTimeoutMs: number;
   readonly maxHandshakes: number;
   readonly mtu: number;
@@ -64,6 +66,12 @@ export const dtlsSchema = {
     cert: { type: 'string', minLength: 1 },
     key: { type: 'string', minLength: 1 },
     ca: { type: 'string', minLength: 1 },
+    crl: {
+      anyOf: [
+        { type: 'string', minLength: 1 },
+        { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 } },
+      ],
+    },
     handshakeTimeoutMs: { type: 'integer', minimum: 100, maximum: 600000, default: DTLS_DEFAULTS.handshakeTimeoutMs },
     maxHandshakes: { type: 'integer', minimum: 1, maximum: 1000000, default: DTLS_DEFAULTS.maxHandshakes },
     mtu: { type: 'integer', minimum: 256, maximum: 65507, default: DTLS_DEFAULTS.mtu },
@@ -84,6 +92,7 @@ export function dtlsProblems(d: DtlsConfig, at: string, protocol: string): strin
   });
   if ((d.cert === undefined) !== (d.key === undefined)) out.push(`${at}/${d.cert === undefined ? 'cert' : 'key'}: cert and key go together`);
   if (d.ca !== undefined && d.cert === undefined) out.push(`${at}/ca: client certificates need certificate mode (cert and key)`);
+  if (d.crl !== undefined && d.ca === undefined) out.push(`${at}/crl: needs ca (revocation applies to verified client certificates)`);
   if (d.psk.length === 0 && d.cert === undefined) out.push(`${at}: needs psk entries or cert and key`);
   return out;
 }

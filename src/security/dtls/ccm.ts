@@ -20,8 +20,8 @@ export class AesCcm {
   /** L: bytes of the length field, 15 minus the nonce length (RFC 3610 §2). */
   private readonly lengthBytes: number;
   /** Counter blocks and MAC input, reused record after record (every call is synchronous). */
-  private counters = Buffer.allocUnsafeSlow(0);
-  private macInput = Buffer.allocUnsafeSlow(0);
+  private counters: Buffer = Buffer.allocUnsafeSlow(0);
+  private macInput: Buffer = Buffer.allocUnsafeSlow(0);
   private readonly expected: Buffer;
 
   constructor(
@@ -68,8 +68,7 @@ export class AesCcm {
   /** S0 followed by S1..Sm: AES of the counter blocks A0..Am (RFC 3610 §2.3). */
   private keystream(nonce: Buffer, length: number): Buffer {
     const size = BLOCK * (1 + Math.ceil(length / BLOCK));
-    if (this.counters.length < size) this.counters = Buffer.allocUnsafeSlow(grow(size));
-    const a = this.counters;
+    const a = size <= this.counters.length ? this.counters : scratch(size, (b) => (this.counters = b));
     const L = this.lengthBytes;
     for (let o = 0, b = 0; o < size; o += BLOCK, b++) {
       a[o] = L - 1;
@@ -88,8 +87,7 @@ export class AesCcm {
     const aadBlocks = aad.length > 0 ? Math.ceil((2 + aad.length) / BLOCK) : 0;
     const messageAt = BLOCK * (1 + aadBlocks);
     const size = messageAt + BLOCK * Math.ceil(n / BLOCK);
-    if (this.macInput.length < size) this.macInput = Buffer.allocUnsafeSlow(grow(size));
-    const input = this.macInput;
+    const input = size <= this.macInput.length ? this.macInput : scratch(size, (b) => (this.macInput = b));
     input[0] = (aad.length > 0 ? 64 : 0) | (((this.tagLength - 2) / 2) << 3) | (L - 1);
     for (let i = 0; i < this.nonceLength; i++) input[1 + i] = nonce[i]!;
     for (let i = 0, c = n; i < L; i++, c = Math.floor(c / 256)) input[BLOCK - 1 - i] = c & 0xff;
@@ -110,11 +108,21 @@ export class AesCcm {
   }
 }
 
-/** Scratch sizes grow in powers of two from 256 bytes. */
-function grow(size: number): number {
+/** Scratch kept per context grows in powers of two up to this; a larger record gets a buffer of its own. */
+const MAX_KEPT_SCRATCH = 2048;
+
+/**
+ * A buffer of at least `size` bytes: kept (through `keep`) when small, so that
+ * thousands of associations that once saw a 16 KB record do not each hold
+ * 16 KB of scratch.
+ */
+function scratch(size: number, keep: (b: Buffer) => void): Buffer {
+  if (size > MAX_KEPT_SCRATCH) return Buffer.allocUnsafe(size);
   let s = 256;
   while (s < size) s *= 2;
-  return s;
+  const b = Buffer.allocUnsafeSlow(s);
+  keep(b);
+  return b;
 }
 
 function keyBits(key: Buffer | KeyObject): number {

@@ -6,6 +6,7 @@
  */
 import { X509Certificate, sign, verify, type KeyObject } from 'node:crypto';
 import type { PeerCertificate } from '../../envelope/index.js';
+import { serialKey, type Crl } from './crl.js';
 import { Reader, u16, vec16, vec24, vec8 } from './wire.js';
 
 export interface ServerCredential {
@@ -58,10 +59,16 @@ export function verifyCertificateVerify(body: Buffer, transcript: Buffer, cert: 
 
 export type ChainResult =
   | { readonly ok: true; readonly leaf: X509Certificate }
-  | { readonly ok: false; readonly reason: string; readonly alert: 'bad' | 'unknown-ca' | 'expired' };
+  | { readonly ok: false; readonly reason: string; readonly alert: 'bad' | 'unknown-ca' | 'expired' | 'revoked' };
 
-/** The client's chain (leaf first) must lead to one of `cas`, every certificate within its validity (RFC 5280 §6, simplified: no policy or name constraints). */
-export function verifyChain(ders: readonly Buffer[], cas: readonly X509Certificate[], now: number): ChainResult {
+/**
+ * The client's chain (leaf first) must lead to one of `cas`, every
+ * certificate within its validity (RFC 5280 §6, simplified: no policy or
+ * name constraints). With CRLs, the leaf must not be revoked by its issuer's
+ * CRL, and an issuer without one is refused (as OpenSSL's CRL check refuses
+ * the TLS listeners' clients).
+ */
+export function verifyChain(ders: readonly Buffer[], cas: readonly X509Certificate[], now: number, crls: readonly Crl[] = []): ChainResult {
   let certs: X509Certificate[];
   try {
     certs = ders.map((d) => new X509Certificate(d));
@@ -75,12 +82,22 @@ export function verifyChain(ders: readonly Buffer[], cas: readonly X509Certifica
   for (let depth = 0; depth < 8; depth++) {
     if (!within(current, now)) return { ok: false, reason: 'client certificate expired or not yet valid', alert: 'expired' };
     const ca = cas.find((c) => issued(current, c));
-    if (ca) return within(ca, now) ? { ok: true, leaf } : { ok: false, reason: 'CA certificate expired', alert: 'expired' };
+    if (ca) {
+      if (!within(ca, now)) return { ok: false, reason: 'CA certificate expired', alert: 'expired' };
+      return crls.length > 0 ? revocation(leaf, crls) : { ok: true, leaf };
+    }
     const next = intermediates.find((c) => c !== current && c.ca && issued(current, c));
     if (!next) break;
     current = next;
   }
   return { ok: false, reason: 'client certificate from an unknown CA', alert: 'unknown-ca' };
+}
+
+function revocation(leaf: X509Certificate, crls: readonly Crl[]): ChainResult {
+  const crl = crls.find((c) => issued(leaf, c.issuer));
+  if (!crl) return { ok: false, reason: "no CRL for the client certificate's issuer", alert: 'unknown-ca' };
+  if (crl.revoked.has(serialKey(leaf.serialNumber))) return { ok: false, reason: 'client certificate revoked', alert: 'revoked' };
+  return { ok: true, leaf };
 }
 
 function issued(cert: X509Certificate, issuer: X509Certificate): boolean {

@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { DtlsConfig } from '../../config/sections/listener-dtls.js';
 import { ThinggateError } from '../../errors.js';
+import { parseCrl } from './crl.js';
 import type { DtlsServerConfig } from './types.js';
 
 /** How often the HelloVerifyRequest cookie secret changes; a cookie lives one to two periods (RFC 6347 §4.2.1). */
@@ -47,10 +48,20 @@ export function loadDtlsMaterial(listener: string, d: DtlsConfig, baseDir: strin
   }
   const ca = d.ca !== undefined ? pemCertificates(listener, '/dtls/ca', d.ca, read('/dtls/ca', d.ca)) : [];
   if (d.ca !== undefined && ca.length === 0) throw fail(listener, '/dtls/ca', d.ca, new Error('no PEM certificate in the file'));
+  const crlFiles = d.crl === undefined ? [] : typeof d.crl === 'string' ? [d.crl] : d.crl;
+  const crls = crlFiles.map((file, i) => {
+    const at = typeof d.crl === 'string' ? '/dtls/crl' : `/dtls/crl/${i}`;
+    try {
+      return parseCrl(read(at, file), ca);
+    } catch (err) {
+      throw err instanceof ThinggateError ? err : fail(listener, at, file, err);
+    }
+  });
   return {
     psk,
     ...(credential && { credential }),
     ca,
+    crls,
     mtu: d.mtu,
     retransmitMs: d.retransmitMs,
     handshakeTimeoutMs: d.handshakeTimeoutMs,

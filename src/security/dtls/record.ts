@@ -111,6 +111,7 @@ export const ALERT = {
   badRecordMac: 20,
   handshakeFailure: 40,
   badCertificate: 42,
+  certificateRevoked: 44,
   certificateExpired: 45,
   illegalParameter: 47,
   unknownCa: 48,

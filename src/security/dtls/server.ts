@@ -7,6 +7,7 @@
  * ClientHello with a valid cookie from the same endpoint replaces it
  * (§4.2.8).
  */
+import { verifyChain } from './cert.js';
 import { SUITES, type CipherSuite } from './cipher.js';
 import { CookieJar } from './cookie.js';
 import { HS, Reassembler, encodeHandshake, parseFragments } from './handshake.js';
@@ -276,14 +277,17 @@ export class DtlsServer {
   /**
    * The cached session the client asks to resume, when it may: still cached,
    * its suite offered again, the same extended-master-secret choice (RFC 7627
-   * §5.3) and, for PSK, the identity's key unchanged in the configuration.
-   * Anything else gets a full handshake.
+   * §5.3), for PSK the identity's key unchanged in the configuration, and
+   * for a client certificate one that still verifies (trusted, unexpired,
+   * not revoked). Anything else gets a full handshake.
    */
   private resumable(h: ClientHello): ResumableSession | undefined {
     if (!this.cache || h.sessionId.length === 0) return undefined;
     const c = this.cache.get(h.sessionId);
     if (!c || !h.suites.includes(c.suite) || c.ems !== h.extensions.has(EXT.extendedMasterSecret)) return undefined;
     if (c.pskIdentity !== undefined && !this.config.psk.get(c.pskIdentity)?.equals(c.psk ?? Buffer.alloc(0))) return undefined;
+    // A client certificate is judged again by today's CAs, CRLs and clock: revoked since, it gets a full handshake and is refused there.
+    if (c.clientCert && !verifyChain([c.clientCert.raw], this.config.ca, this.now(), this.config.crls).ok) return undefined;
     return c;
   }
 

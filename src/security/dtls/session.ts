@@ -50,6 +50,9 @@ export class HandshakeFailure extends Error {
   }
 }
 
+/** The alert for each way a client chain fails (RFC 5246 §7.2.2). */
+const CHAIN_ALERT = { 'unknown-ca': ALERT.unknownCa, expired: ALERT.certificateExpired, revoked: ALERT.certificateRevoked, bad: ALERT.badCertificate } as const;
+
 type Expect = 'certificate' | 'client-key-exchange' | 'certificate-verify' | 'finished' | 'done';
 
 export class DtlsSession {
@@ -275,12 +278,8 @@ export class DtlsSession {
   private onClientCertificate(body: Buffer): void {
     const chain = parseCertificateMessage(body);
     if (chain.length === 0) throw new HandshakeFailure(ALERT.handshakeFailure, 'client certificate missing');
-    const r = verifyChain(chain, this.config.ca, this.host.now());
-    if (!r.ok)
-      throw new HandshakeFailure(
-        r.alert === 'unknown-ca' ? ALERT.unknownCa : r.alert === 'expired' ? ALERT.certificateExpired : ALERT.badCertificate,
-        r.reason,
-      );
+    const r = verifyChain(chain, this.config.ca, this.host.now(), this.config.crls);
+    if (!r.ok) throw new HandshakeFailure(CHAIN_ALERT[r.alert], r.reason);
     this.clientCert = r.leaf;
     this.expect = 'client-key-exchange';
   }

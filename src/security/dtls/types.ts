@@ -1,6 +1,7 @@
 /** The DTLS server's configuration, resolved from the listener's `dtls` section (listeners/coap/dtls-config.ts). */
 import type { X509Certificate } from 'node:crypto';
 import type { ServerCredential } from './cert.js';
+import type { Crl } from './crl.js';
 
 export interface DtlsServerConfig {
   /** PSK identity → key (RFC 4279); empty disables the PSK suites. */
@@ -9,6 +10,8 @@ export interface DtlsServerConfig {
   readonly credential?: ServerCredential;
   /** CAs a client certificate must chain to; non-empty makes client certificates required in certificate mode. */
   readonly ca: readonly X509Certificate[];
+  /** Revocation lists of CAs in `ca`; non-empty makes every client certificate's issuer need one (crl.ts). */
+  readonly crls: readonly Crl[];
   /** Largest datagram the server sends (handshake flights are fragmented to fit, RFC 6347 §4.1.1.1). */
   readonly mtu: number;
   /** Initial flight retransmission timer (RFC 6347 §4.2.4.1: 1 s). */

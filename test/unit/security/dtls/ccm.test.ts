@@ -71,6 +71,19 @@ describe('AES-CCM on long-lived AES contexts (RFC 3610)', () => {
     }
   });
 
+  it('matches node:crypto on records larger than the scratch it keeps, and on small ones after them', () => {
+    const key = randomBytes(16);
+    const ccm = new AesCcm(key, 8, 12);
+    for (const n of [16_000, 2_100, 40, 16_384]) {
+      const nonce = randomBytes(12);
+      const aad = randomBytes(13);
+      const plain = randomBytes(n);
+      const sealed = seal(ccm, nonce, aad, plain, 8);
+      expect(sealed.equals(reference(key, nonce, aad, plain, 8))).toBe(true);
+      expect(ccm.open(nonce, aad, sealed.subarray(0, n), sealed.subarray(n))?.equals(plain)).toBe(true);
+    }
+  });
+
   it('refuses a record whose ciphertext, tag, nonce or additional data changed, and goes on working after', () => {
     const key = randomBytes(16);
     const ccm = new AesCcm(key, 8, 12);
