@@ -128,4 +128,14 @@ export class ClusterNode {
   onFinal(handler: (id: string) => void): void {
     this.devices.onFinal(handler);
   }
+
+  /** Asks `node`, which holds the device's session, to drain its shared mailbox. */
+  drainOn(node: string, clientId: string): Promise<boolean> {
+    return this.devices.drainOn(node, clientId);
+  }
+
+  /** What to do when another node asks this one to drain a device's mailbox. */
+  onDrain(handler: (clientId: string) => void): void {
+    this.devices.onDrain(handler);
+  }
 }

@@ -54,6 +54,7 @@ export class DeviceCluster implements RegistryPeers {
   /** Messages delivered through another node whose settlement has not come back, by settle id. */
   private readonly unsettled = new Map<string, Unsettled>();
   private finalHandler: ((id: string) => void) | undefined;
+  private drainHandler: ((clientId: string) => void) | undefined;
 
   constructor(private readonly options: DeviceClusterOptions) {}
 
@@ -150,6 +151,16 @@ export class DeviceCluster implements RegistryPeers {
     this.finalHandler = handler;
   }
 
+  /** Asks `node`, which holds `clientId`'s session, to drain the device's shared mailbox; false when no such node listens. */
+  drainOn(node: string, clientId: string): Promise<boolean> {
+    return this.options.bus.send(node, { kind: 'mailbox', clientId });
+  }
+
+  /** What to do when another node asks this one to drain a device's mailbox. */
+  onDrain(handler: (clientId: string) => void): void {
+    this.drainHandler = handler;
+  }
+
   /** Registers a remote delivery's settlement, and its bound. */
   private await(node: string, settle: Unsettled['settle'], expiresAt: number | undefined): string {
     const id = randomUUID();
@@ -204,6 +215,9 @@ export class DeviceCluster implements RegistryPeers {
         return;
       case 'command-final':
         this.finalHandler?.(m.id);
+        return;
+      case 'mailbox':
+        this.drainHandler?.(m.clientId);
         return;
     }
   }

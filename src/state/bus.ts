@@ -37,6 +37,12 @@ export type BusMessage =
    * record from the shared mailbox for whoever waits for it.
    */
   | { readonly kind: 'command-final'; readonly id: string }
+  /**
+   * The shared mailbox holds commands for `clientId`, whose session the
+   * receiving node holds: that node drains it (one node hands a device its
+   * commands, so they reach it in order).
+   */
+  | { readonly kind: 'mailbox'; readonly clientId: string }
   /** Close the receiving node's session of `clientId` unless it holds the client id again (takeover by `byNode`). */
   | { readonly kind: 'close'; readonly clientId: string; readonly byNode: string; readonly reason: string };
 

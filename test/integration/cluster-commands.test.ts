@@ -67,12 +67,12 @@ async function post(node: RedisNode, clientId: string, body: Record<string, unkn
   });
 }
 
-async function queueMany(node: RedisNode, clientId: string): Promise<string[]> {
-  const responses = await Promise.all(
-    Array.from({ length: N }, (_, i) => post(node, clientId, { payload: `c${i}`, encoding: 'text', address: `cmd/${clientId}` })),
-  );
-  expect(responses.map((r) => r.status)).toEqual(Array(N).fill(202));
-  return Promise.all(responses.map(async (r) => ((await r.json()) as { id: string }).id));
+/** Queues c0 … c39 one after the other, so the mailbox holds them in that order. */
+async function queueMany(node: RedisNode, clientId: string): Promise<void> {
+  for (let i = 0; i < N; i++) {
+    const r = await post(node, clientId, { payload: `c${i}`, encoding: 'text', address: `cmd/${clientId}` });
+    expect(r.status).toBe(202);
+  }
 }
 
 async function states(node: RedisNode, clientId: string): Promise<string[]> {
@@ -80,12 +80,15 @@ async function states(node: RedisNode, clientId: string): Promise<string[]> {
   return ((await res.json()) as { commands: Array<{ state: string }> }).commands.map((c) => c.state);
 }
 
-/** A device on `port` subscribed to its command topic, counting every PUBLISH it gets by payload. */
-async function device(port: number, clientId: string): Promise<Map<string, number>> {
+/** A device on `port` subscribed to its command topic, counting every PUBLISH it gets by payload (`seen`), in arrival order (`order`). */
+async function device(port: number, clientId: string): Promise<Map<string, number> & { readonly order: string[] }> {
   const c = await mqtt.connectAsync({ host: '127.0.0.1', port, clientId, protocolVersion: 5, reconnectPeriod: 0, connectTimeout: 5000 });
   clients.push(c);
-  const seen = new Map<string, number>();
-  c.on('message', (_t, p) => seen.set(p.toString(), (seen.get(p.toString()) ?? 0) + 1));
+  const seen = Object.assign(new Map<string, number>(), { order: [] as string[] });
+  c.on('message', (_t, p) => {
+    seen.set(p.toString(), (seen.get(p.toString()) ?? 0) + 1);
+    seen.order.push(p.toString());
+  });
   await c.subscribeAsync(`cmd/${clientId}`, { qos: 1 });
   return seen;
 }
@@ -97,7 +100,15 @@ async function settle(clientId: string, seen: Map<string, number>): Promise<void
   await new Promise((r) => setTimeout(r, 500));
 }
 
+/** The node that sent each of the device's commands, read from the shared records. */
+async function senders(node: RedisNode, clientId: string): Promise<Array<string | undefined>> {
+  const res = await fetch(`${node.admin}/api/v1/devices/${clientId}/commands?limit=1000`);
+  const ids = ((await res.json()) as { commands: Array<{ id: string }> }).commands.map((c) => c.id);
+  return Promise.all(ids.map(async (id) => (JSON.parse((await direct.get(`${PREFIX}mb:r:${id}`))!) as { sentBy?: string }).sentBy));
+}
+
 const once = (): Map<string, number> => new Map(Array.from({ length: N }, (_, i) => [`c${i}`, 1]));
+const inOrder = (): string[] => Array.from({ length: N }, (_, i) => `c${i}`);
 
 describe('commands across two nodes sharing a Redis mailbox', () => {
   it('sends each command queued on node A exactly once to its device connected to node B', async () => {
@@ -106,14 +117,18 @@ describe('commands across two nodes sharing a Redis mailbox', () => {
     await expect.poll(() => direct.exists(`${PREFIX}dev:field-on`), { timeout: 5000 }).toBe(1);
     await queueMany(a, 'field-on');
     await settle('field-on', seen);
-    expect(seen).toEqual(once());
+    expect(new Map(seen)).toEqual(once());
+    // Node B alone hands the device its commands (node A asks it to drain): they arrive in mailbox order.
+    expect(seen.order).toEqual(inOrder());
+    expect(new Set(await senders(a, 'field-on'))).toEqual(new Set([b.id]));
   });
 
   it('sends each command queued on node A while its device was offline exactly once when it connects to node B', async () => {
     await queueMany(a, 'field-late');
     const seen = await device(b.port, 'field-late');
     await settle('field-late', seen);
-    expect(seen).toEqual(once());
+    expect(new Map(seen)).toEqual(once());
+    expect(seen.order).toEqual(inOrder());
   });
 
   it("returns a device's answer on node B to the sync caller on node A as soon as it comes", async () => {

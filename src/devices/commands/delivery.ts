@@ -46,6 +46,10 @@ export interface RemoteDevices {
   notifyFinal?(node: string, id: string): Promise<boolean>;
   /** Registers what to do when another node made final a command this node queued. */
   onFinal?(handler: (id: string) => void): void;
+  /** Asks `node`, holding the device's session, to drain its mailbox (shared by the nodes); false when no such node listens. */
+  drainOn?(node: string, clientId: string): Promise<boolean>;
+  /** Registers what to do when another node asks this one to drain a device's mailbox. */
+  onDrain?(handler: (clientId: string) => void): void;
 }
 
 export interface DeliveryDeps {
@@ -180,10 +184,18 @@ export class MailboxDelivery {
     return batch.length === BATCH && handed > 0;
   }
 
-  /** One round for a device connected to another node (or to none: then nothing is read or written but one presence lookup). */
+  /**
+   * One round for a device connected to another node (or to none: then
+   * nothing is read or written but one presence lookup). The node holding
+   * the session drains the shared mailbox itself, so that one node hands the
+   * device its commands, in order; only when it cannot be asked are they
+   * claimed here and forwarded over the bus.
+   */
   private async remoteRound(clientId: string, remote: RemoteDevices): Promise<boolean> {
     const { devices, store } = this.deps;
-    if ((await remote.holder(clientId)) === undefined) return false;
+    const holder = await remote.holder(clientId);
+    if (holder === undefined) return false;
+    if (holder !== remote.id && remote.drainOn && (await remote.drainOn(holder, clientId))) return false;
     const batch = await store.queued(clientId, BATCH);
     let handed = 0;
     for (const r of batch) {

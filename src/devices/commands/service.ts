@@ -86,6 +86,7 @@ export class CommandService {
     // what was sent stays sent until it expires or a sweep requeues it.
     await this.requeue().catch((err: unknown) => this.deps.logger.warn({ err }, 'mailbox: requeuing sent commands failed'));
     this.deps.remote?.onFinal?.((id) => void this.finalElsewhere(id));
+    this.deps.remote?.onDrain?.((clientId) => this.delivery.kick(clientId));
     this.unsubscribe = this.deps.devices.onReachable((clientId) => {
       void this.deps.store.rememberDevice(clientId).catch((err: unknown) => this.deps.logger.warn({ err, clientId }, 'mailbox: remembering the device failed'));
       this.delivery.kick(clientId);
