@@ -23,6 +23,8 @@ export class RedisBanStore implements BanStore {
   async all(): Promise<readonly StoredBan[]> {
     const out = new Map<string, StoredBan>();
     try {
+      // The guard reads the bans as it is built, before the gateway connects the state: wait for the connection as start-up does.
+      if (!(await this.link.whenReady(3000))) throw new Error('Redis is unreachable');
       const stored = await this.link.cmd.hgetall(this.link.key('bans'));
       for (const [id, json] of Object.entries(stored)) {
         try {

@@ -68,6 +68,22 @@ export class RedisLink {
     return this.up;
   }
 
+  /** Resolves true once commands can be sent, false after `timeoutMs` (it does not start connecting: {@link connect} does). */
+  whenReady(timeoutMs: number): Promise<boolean> {
+    if (this.cmd.status === 'ready') return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const ready = (): void => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      const timer = setTimeout(() => {
+        this.cmd.off('ready', ready);
+        resolve(false);
+      }, timeoutMs);
+      this.cmd.once('ready', ready);
+    });
+  }
+
   key(...parts: string[]): string {
     return this.prefix + parts.join(':');
   }
