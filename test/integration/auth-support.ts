@@ -55,6 +55,8 @@ export function run(cmd: string, args: string[], input?: string, timeoutMs = 20_
       clearTimeout(timer);
       resolve({ code, stdout, stderr });
     });
+    // A child that exits before reading its input (a refused connection) closes the pipe: not an error of the test.
+    child.stdin.on('error', () => {});
     child.stdin.end(input ?? '');
   });
 }
