@@ -20,6 +20,9 @@ import { RedisPresence } from './redis/presence.js';
 import { RedisBus } from './redis/bus.js';
 import { RedisCounters } from './redis/counters.js';
 import { RedisBanStore } from './redis/bans.js';
+import type { ScriptStateStore } from './script-state.js';
+import { EmbeddedScriptState } from './embedded/script-state.js';
+import { RedisScriptState } from './redis/script-state.js';
 import type { MessageCodec } from './codec.js';
 import type { SessionStore } from './sessions.js';
 import type { RetainedStore } from './retained.js';
@@ -40,6 +43,7 @@ export type * from './presence.js';
 export type * from './codec.js';
 export type * from './sessions.js';
 export type * from './retained.js';
+export type * from './script-state.js';
 
 /** The `state` configuration section as this layer reads it. */
 export interface StateSettings {
@@ -68,6 +72,8 @@ export interface State {
   readonly bus: Bus;
   readonly counters: Counters;
   readonly bans: BanStore;
+  /** Script `ctx.state` shared between nodes (the gateway uses it on the redis backend only). */
+  readonly scriptState: ScriptStateStore;
   /** Connects to the shared store; resolves false when it did not answer in time (the state works degraded and keeps trying). */
   start(): Promise<boolean>;
   /** Whether the shared store is reachable now (always true when embedded). */
@@ -86,6 +92,7 @@ export function createState(settings: StateSettings, options: StateOptions): Sta
       ...(options.onStatus && { onStatus: options.onStatus }),
     });
     const bans = new RedisBanStore(link);
+    const scriptState = new RedisScriptState(link, nodeId);
     return {
       backend: 'redis',
       nodeId,
@@ -93,15 +100,18 @@ export function createState(settings: StateSettings, options: StateOptions): Sta
       bus: new RedisBus(link, nodeId),
       counters: new RedisCounters(link),
       bans,
+      scriptState,
       start: () => link.connect(),
       connected: () => link.connected,
       close: async () => {
+        await scriptState.close();
         await bans.close();
         await link.close();
       },
     };
   }
   const hub = options.hub ?? new EmbeddedHub();
+  const scriptState = new EmbeddedScriptState(nodeId, hub);
   return {
     backend: 'embedded',
     nodeId,
@@ -109,9 +119,10 @@ export function createState(settings: StateSettings, options: StateOptions): Sta
     bus: new EmbeddedBus(nodeId, hub),
     counters: new EmbeddedCounters(hub),
     bans: new FileBanStore(options.banDir),
+    scriptState,
     start: async () => true,
     connected: () => true,
-    close: async () => {},
+    close: () => scriptState.close(),
   };
 }
 

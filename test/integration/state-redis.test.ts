@@ -16,6 +16,8 @@ import { presenceContract } from '../helpers/state-contracts/presence.js';
 import { busContract } from '../helpers/state-contracts/bus.js';
 import { countersContract } from '../helpers/state-contracts/counters.js';
 import { banStoreContract } from '../helpers/state-contracts/bans.js';
+import { scriptStateContract } from '../helpers/state-contracts/script-state.js';
+import { RedisScriptState } from '../../src/state/redis/script-state.js';
 import { withRedis } from '../helpers/with-redis.js';
 
 const TTL = 400;
@@ -50,6 +52,7 @@ async function world<T>(make: (l: RedisLink, id: string) => T, nodes = ['a', 'b'
 presenceContract('redis', async () => ({ nodeTtlMs: TTL, ...(await world((l, id) => new RedisPresence(l, id, TTL))) }));
 busContract('redis', () => world((l, id) => new RedisBus(l, id)));
 countersContract('redis', () => world((l) => new RedisCounters(l)));
+scriptStateContract('redis', () => world((l, id) => new RedisScriptState(l, id)));
 banStoreContract('redis', async () => {
   const w = await links();
   const pending: RedisLink[] = [];

@@ -5,6 +5,7 @@
  * where it is the only node.
  */
 import type { Holder, NodeInfo, Presence } from '../presence.js';
+import type { ScriptStateListener } from '../script-state.js';
 
 /** What embedded instances standing for different nodes share. */
 export class EmbeddedHub {
@@ -14,6 +15,8 @@ export class EmbeddedHub {
   readonly nodes = new Map<string, NodeInfo>();
   readonly handlers = new Map<string, (message: unknown, from: string) => void>();
   readonly counters = new Map<string, { window: number; count: number }>();
+  readonly scriptState = new Map<string, Map<string, string>>();
+  readonly scriptStateListeners = new Map<string, ScriptStateListener>();
 }
 
 export interface EmbeddedPresenceOptions {

@@ -11,6 +11,8 @@ import { presenceContract } from '../../helpers/state-contracts/presence.js';
 import { busContract } from '../../helpers/state-contracts/bus.js';
 import { countersContract } from '../../helpers/state-contracts/counters.js';
 import { banStoreContract } from '../../helpers/state-contracts/bans.js';
+import { scriptStateContract } from '../../helpers/state-contracts/script-state.js';
+import { EmbeddedScriptState } from '../../../src/state/embedded/script-state.js';
 
 const TTL = 300;
 
@@ -32,4 +34,9 @@ countersContract('embedded', async () => {
 banStoreContract('embedded file (.thinggate/bans.json)', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'tg-bans-'));
   return { notifies: false, open: () => new FileBanStore(dir), close: async () => rmSync(dir, { recursive: true, force: true }) };
+});
+
+scriptStateContract('embedded', async () => {
+  const hub = new EmbeddedHub();
+  return { node: (id) => new EmbeddedScriptState(id, hub), close: async () => {} };
 });
