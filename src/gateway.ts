@@ -459,7 +459,10 @@ export class Gateway implements AdminContext {
       if (!this.options.scriptHostFactory) {
         throw new ThinggateError('TG_ERR_CONFIG_INVALID', 'routes name scripts but no script host is available');
       }
-      scripts = await this.options.scriptHostFactory(config, this.logger.child({ stage: 'scripting' }), this.metrics, previousScripts);
+      const state = this.node.state;
+      scripts = await this.options.scriptHostFactory(config, this.logger.child({ stage: 'scripting' }), this.metrics, previousScripts, {
+        ...(state.backend === 'redis' && { sharedState: state.scriptState }),
+      });
     }
     const strategies = this.registries.strategies;
     const balancer = createBalancer(config.pools, {

@@ -8,6 +8,7 @@ import type { Decision } from './decision.js';
 import type { GatewayConfig } from '../config/types.js';
 import type { Logger } from 'pino';
 import type { Metrics } from '../observability/metrics.js';
+import type { ScriptStateStore } from '../state/index.js';
 
 export type ScriptResult =
   | { readonly ok: true; readonly decisions: readonly Decision[] }
@@ -53,5 +54,17 @@ export interface ScriptHost {
   close(): Promise<void>;
 }
 
+/** What the gateway lends every script host it builds. */
+export interface ScriptHostContext {
+  /** Script `ctx.state` shared between nodes (the redis state backend); absent, each node keeps its own. */
+  readonly sharedState?: ScriptStateStore;
+}
+
 /** Builds the script host for a configuration that names scripts (scripting/ provides it; the composition root calls it). */
-export type ScriptHostFactory = (config: GatewayConfig, logger: Logger, metrics: Metrics, previous?: ScriptHost) => Promise<ScriptHost>;
+export type ScriptHostFactory = (
+  config: GatewayConfig,
+  logger: Logger,
+  metrics: Metrics,
+  previous?: ScriptHost,
+  context?: ScriptHostContext,
+) => Promise<ScriptHost>;

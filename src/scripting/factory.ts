@@ -10,10 +10,11 @@ import { resolve } from 'node:path';
 import type { GatewayConfig } from '../config/types.js';
 import type { Logger } from 'pino';
 import type { Metrics } from '../observability/metrics.js';
-import type { ScriptHost, ScriptHostFactory } from '../routing/script-host.js';
+import type { ScriptHost, ScriptHostContext, ScriptHostFactory } from '../routing/script-host.js';
 import { IsolateScriptHost } from './host.js';
 import { ScriptUnit } from './unit.js';
 import { ScriptThreads } from './thread.js';
+import { SharedScriptState } from './shared-state.js';
 
 export interface ScriptHostOptions {
   /** Injected clock for `ctx.now()`, limiters and throttles (tests). */
@@ -24,7 +25,7 @@ export interface ScriptHostOptions {
 
 /** The factory the gateway calls at start and on every reload. */
 export function createScriptHostFactory(options: ScriptHostOptions = {}): ScriptHostFactory {
-  return (config, logger, metrics, previous): Promise<ScriptHost> => buildScriptHost(config, logger, metrics, previous, options);
+  return (config, logger, metrics, previous, context): Promise<ScriptHost> => buildScriptHost(config, logger, metrics, previous, options, context);
 }
 
 /**
@@ -38,11 +39,17 @@ export async function buildScriptHost(
   metrics: Metrics,
   previous?: ScriptHost,
   options: ScriptHostOptions = {},
+  context: ScriptHostContext = {},
 ): Promise<IsolateScriptHost> {
   const byAbs = new Map<string, ScriptUnit>();
   if (previous instanceof IsolateScriptHost) for (const u of previous.units.values()) byAbs.set(u.absPath, u);
   const threads = previous instanceof IsolateScriptHost ? previous.threads : new ScriptThreads(config.scripts.threads);
   threads.size = config.scripts.threads;
+  // One per gateway, carried from host to host like the threads.
+  const shared =
+    previous instanceof IsolateScriptHost && previous.shared
+      ? previous.shared
+      : context.sharedState && new SharedScriptState(context.sharedState, logger.child({ part: 'shared-state' }));
   const units = new Map<string, ScriptUnit>();
   const created: ScriptUnit[] = [];
   const retained = new Set<ScriptUnit>();
@@ -62,6 +69,7 @@ export async function buildScriptHost(
           logger,
           metrics,
           threads,
+          ...(shared && { shared }),
           ...(options.now !== undefined && { now: options.now }),
           ...(options.retireAfterMs !== undefined && { retireAfterMs: options.retireAfterMs }),
         });
@@ -74,5 +82,5 @@ export async function buildScriptHost(
     throw err;
   }
   for (const u of new Set(units.values())) u.hold();
-  return new IsolateScriptHost(units, IsolateScriptHost.admissionFor(config.routes, units), threads);
+  return new IsolateScriptHost(units, IsolateScriptHost.admissionFor(config.routes, units), threads, shared);
 }

@@ -9,6 +9,7 @@ import type { ScriptHost, ScriptInfo, ScriptResponse, ScriptResult } from '../ro
 import type { RouteConfig } from '../config/types.js';
 import type { ScriptUnit } from './unit.js';
 import type { ScriptThreads } from './thread.js';
+import type { SharedScriptState } from './shared-state.js';
 import { failure, SCRIPT_CODES, type ScriptFailure } from './errors.js';
 
 interface AdmissionEntry {
@@ -26,6 +27,8 @@ export class IsolateScriptHost implements ScriptHost {
     private readonly admission: readonly AdmissionEntry[],
     /** The threads the units run on, handed to the next configuration's host. */
     readonly threads: ScriptThreads,
+    /** Shared `ctx.state`, handed on likewise. */
+    readonly shared?: SharedScriptState,
   ) {}
 
   /** Admission entries from routes: each script once per distinct listener/protocol restriction, in route order. */

@@ -23,6 +23,12 @@ export type Request =
       readonly limits: ScriptLimits;
     }
   | { readonly op: 'state'; readonly unit: number; readonly limits: StateLimits }
+  /** Shared `ctx.state` (state-store.ts): changes announced by the nodes, in order. */
+  | { readonly op: 'state-apply'; readonly unit: number; readonly changes: ReadonlyArray<readonly [string, string | null]> }
+  /** Shared `ctx.state`: the unit's own writes to these keys were announced (or failed). */
+  | { readonly op: 'state-ack'; readonly unit: number; readonly keys: readonly string[] }
+  /** Shared `ctx.state`: the stored entries, except `keep` (changed since). */
+  | { readonly op: 'state-load'; readonly unit: number; readonly entries: ReadonlyArray<readonly [string, string]>; readonly keep: readonly string[] }
   | {
       readonly op: 'batch';
       readonly id: number;
@@ -75,10 +81,11 @@ export interface BatchOutcome {
   readonly stop?: { readonly kind: 'memory' } | { readonly kind: 'suspended' } | { readonly kind: 'error'; readonly message: string };
 }
 
-/** Replies from a script thread: an outcome, or a line a script logged. */
+/** Replies from a script thread: an outcome, a line a script logged, or a shared `ctx.state`'s changes to pass on. */
 export type Reply =
   | { readonly t: 'r'; readonly id: number; readonly out: BatchOutcome | CallOutcome | Compiled }
-  | { readonly t: 'log'; readonly unit: number; readonly level: string; readonly text: string };
+  | { readonly t: 'log'; readonly unit: number; readonly level: string; readonly text: string }
+  | { readonly t: 'state'; readonly unit: number; readonly writes: Array<[string, string | null]>; readonly evicted: Array<[string, string]> };
 
 type BatchRequest = Extract<Request, { op: 'batch' }>;
 

@@ -40,7 +40,7 @@ export class ScriptRunner {
     switch (m.op) {
       case 'attach': {
         const unit = m.unit;
-        const store = new StateStore(m.limits);
+        const store = new StateStore(m.limits, (writes, evicted) => port.postMessage({ t: 'state', unit, writes, evicted }));
         this.units.set(unit, {
           store,
           hooks: {
@@ -63,6 +63,15 @@ export class ScriptRunner {
         return undefined;
       case 'state':
         this.units.get(m.unit)?.store.configure(m.limits as StateLimits);
+        return undefined;
+      case 'state-apply':
+        this.units.get(m.unit)?.store.apply(m.changes);
+        return undefined;
+      case 'state-ack':
+        this.units.get(m.unit)?.store.ack(m.keys);
+        return undefined;
+      case 'state-load':
+        this.units.get(m.unit)?.store.load(m.entries, m.keep);
         return undefined;
       case 'batch':
         return this.batch(m, this.versions.get(m.version)?.v);

@@ -42,6 +42,8 @@ export interface UnitHooks {
   log(level: string, text: string): void;
   /** The worker stopped; a new one runs, without the unit's versions and state. */
   lost(err: Error): void;
+  /** Shared `ctx.state`: the script's writes and the entries its replica dropped, to store and announce. */
+  stateChanges?(writes: Array<[string, string | null]>, evicted: Array<[string, string]>): void;
 }
 
 interface Placed {
@@ -182,6 +184,10 @@ export class ScriptThread {
       const m = replyFromWire(wire);
       if (m.t === 'log') {
         this.placed.get(m.unit)?.hooks.log(m.level, m.text);
+        return;
+      }
+      if (m.t === 'state') {
+        this.placed.get(m.unit)?.hooks.stateChanges?.(m.writes, m.evicted);
         return;
       }
       const p = this.pending.get(m.id);

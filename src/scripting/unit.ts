@@ -22,6 +22,8 @@ import type { RemoteVersion, ScriptThread, ScriptThreads } from './thread.js';
 import type { BatchOutcome, MessageResult } from './protocol.js';
 import { ClientThrottle, Suspension, TokenBucket, type Sender } from './limiter.js';
 import { ScriptFileWatch } from './file-watch.js';
+import type { SharedReplica, SharedScriptState } from './shared-state.js';
+import type { StateLimits } from './state-store.js';
 import { InvalidDecision, validateDecisions, validateOne } from './validate.js';
 import { batchWire, clientWire, envelopeWire, ownBytes, payloadsOf, responseWire } from './wire.js';
 import { SCRIPT_CODES, ScriptCompileError, failure, scriptLine, type ScriptCode, type ScriptFailure } from './errors.js';
@@ -39,6 +41,8 @@ export interface UnitOptions {
   readonly now?: () => number;
   /** How long a replaced version stays available to late `onResponse` calls. */
   readonly retireAfterMs?: number;
+  /** Shared `ctx.state` (the redis backend); without it each node keeps its own. */
+  readonly shared?: SharedScriptState;
 }
 
 interface Pending {
@@ -90,6 +94,8 @@ export class ScriptUnit {
   /** A rebuild under way (see rebuild). */
   private rebuilding: Promise<void> | undefined;
   private closed = false;
+  /** This script's part in the shared `ctx.state`, while it is shared. */
+  private replica: SharedReplica | undefined;
   private lastRefusal: string | undefined;
 
   /** Places the script on a script thread, reads and compiles the file; rejects with ScriptCompileError. */
@@ -120,15 +126,21 @@ export class ScriptUnit {
     this.messages = m.counter('thinggate_script_messages_total', 'Messages handed to a script', ['script']);
     this.reloads = m.counter('thinggate_script_reloads_total', 'Script versions swapped in or refused, and isolates rebuilt', ['script', 'result']);
     this.logDropped = m.counter('thinggate_script_log_dropped_total', 'Script log lines dropped by the rate limit', ['script']);
-    const placed = options.threads.place(options.config.state, {
+    const placed = options.threads.place(this.stateLimits(options.config), {
       log: (level, text) => this.scriptLog(level, text),
       lost: (err) => {
         // Its isolates and ctx.state went with it; the current version is rebuilt on the next message.
-        this.logger.error({ err }, 'script thread stopped; starting a new one (ctx.state is lost)');
+        if (!this.replica) this.logger.error({ err }, 'script thread stopped; starting a new one (ctx.state is lost)');
+        else {
+          this.logger.error({ err }, 'script thread stopped; starting a new one (ctx.state reloads from the shared store)');
+          this.replica.reload();
+        }
       },
+      stateChanges: (writes, evicted) => this.replica?.write(writes, evicted),
     });
     this.thread = placed.thread;
     this.key = placed.unit;
+    this.share(options.config);
     this.fileWatch = new ScriptFileWatch(
       options.absPath,
       () => this.config.debounceMs,
@@ -137,6 +149,28 @@ export class ScriptUnit {
     );
     this.events.on('refused', (err: unknown) => (this.lastRefusal = err instanceof Error ? err.message : String(err)));
     this.events.on('swapped', () => (this.lastRefusal = undefined));
+  }
+
+  /** `ctx.state` bounds, and whether the store is this node's replica of state shared through the state backend. */
+  private stateLimits(config: ScriptsConfig): StateLimits {
+    return { ...config.state, shared: this.options.shared !== undefined && config.state.shared !== false };
+  }
+
+  /** Joins (or leaves) the shared `ctx.state` as the configuration says; a replica that joins loads the stored entries. */
+  private share(config: ScriptsConfig): void {
+    const on = this.stateLimits(config).shared === true;
+    if (on && !this.replica) {
+      const thread = this.thread;
+      const unit = this.key;
+      this.replica = this.options.shared!.join(this.name, {
+        apply: (changes) => thread.post({ op: 'state-apply', unit, changes }),
+        ack: (keys) => thread.post({ op: 'state-ack', unit, keys }),
+        load: (entries, keep) => thread.post({ op: 'state-load', unit, entries, keep }),
+      });
+    } else if (!on && this.replica) {
+      this.replica.leave();
+      this.replica = undefined;
+    }
   }
 
   /** Why the last reload was refused, until a later version is swapped in (admin API). */
@@ -181,7 +215,8 @@ export class ScriptUnit {
       config.maxDecisionBytes !== was.maxDecisionBytes ||
       config.maxBatchDecisionBytes !== was.maxBatchDecisionBytes;
     this.config = config;
-    this.thread.configureState(this.key, config.state);
+    this.thread.configureState(this.key, this.stateLimits(config));
+    this.share(config);
     this.throttle.configure(config.throttle);
     this.suspension.configure(config.suspend);
     this.fileWatch.enable(config.watch);
@@ -275,6 +310,8 @@ export class ScriptUnit {
     if (this.closed) return;
     this.closed = true;
     this.fileWatch.stop();
+    this.replica?.leave();
+    this.replica = undefined;
     while (this.queue.length > 0 || this.inFlight > 0) {
       if (this.queue.length > 0) this.send();
       await this.drained.wait();

@@ -4,8 +4,12 @@ export interface ScriptsConfig {
   readonly memoryMb: number;
   /** CPU time limit of one call (one message's `onMessage`, one `onResponse`, one `onConnect`), in ms. */
   readonly timeoutMs: number;
-  /** `ctx.state` bounds, per script. */
-  readonly state: { readonly maxEntries: number; readonly maxBytes: number };
+  /**
+   * `ctx.state` bounds, per script (on every node), and whether the state is
+   * shared between nodes through the redis state backend (default: whenever
+   * that backend is configured).
+   */
+  readonly state: { readonly maxEntries: number; readonly maxBytes: number; readonly shared?: boolean };
   /** `ctx.log` rate limit, per script (token bucket). */
   readonly log: { readonly perSecond: number; readonly burst: number };
   /**
@@ -45,6 +49,7 @@ export const scriptsSchema = {
       properties: {
         maxEntries: { type: 'integer', minimum: 1, maximum: 10000000, default: 10000 },
         maxBytes: { type: 'integer', minimum: 1024, maximum: 1073741824, default: 4194304 },
+        shared: { type: 'boolean' },
       },
     },
     log: {

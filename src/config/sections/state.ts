@@ -59,8 +59,16 @@ export const nodeSchema = {
 export const workersSchema = { type: 'integer', minimum: 1, maximum: 64, default: 1 } as const;
 
 /** Cross-section checks of the state, node and workers sections. */
-export function stateProblems(c: { readonly state: StateConfig; readonly workers: number; readonly node: NodeConfig }): string[] {
+export function stateProblems(c: {
+  readonly state: StateConfig;
+  readonly workers: number;
+  readonly node: NodeConfig;
+  readonly scripts?: { readonly state: { readonly shared?: boolean } };
+}): string[] {
   const out: string[] = [];
+  if (c.state.backend === 'embedded' && c.scripts?.state.shared !== undefined) {
+    out.push("/scripts/state/shared: has no effect unless /state/backend is 'redis' (one node has nothing to share)");
+  }
   if (c.state.backend === 'redis' && c.state.url === undefined) out.push("/state/url: is required when /state/backend is 'redis'");
   if (c.state.backend === 'embedded' && c.state.url !== undefined) out.push("/state/url: has no effect unless /state/backend is 'redis'");
   for (const key of ['durable', 'directory'] as const) {

@@ -40,6 +40,13 @@ describe('state configuration', () => {
     ]);
   });
 
+  it('accepts scripts.state.shared on the redis backend and refuses it on embedded, where one node has nothing to share', () => {
+    expect(problems({ ...base, state: { backend: 'redis', url: 'redis://h:1' }, scripts: { state: { shared: false } } })).toEqual([]);
+    expect(problems({ ...base, scripts: { state: { shared: true } } })).toEqual([
+      "gw.yaml: /scripts/state/shared: has no effect unless /state/backend is 'redis' (one node has nothing to share)",
+    ]);
+  });
+
   it('refuses several workers on the embedded backend, saying what would not be shared', () => {
     expect(problems({ ...base, workers: 2 })).toEqual([
       expect.stringMatching(/^gw\.yaml: \/workers: several workers need \/state\/backend 'redis'.*takeover, bans/),
