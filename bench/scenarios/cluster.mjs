@@ -126,4 +126,55 @@ function sharedLimits(backendName) {
   };
 }
 
-export const scenarios = [workers(1), workers(2), sharedLimits('embedded'), sharedLimits('redis')];
+/**
+ * Shared `ctx.state`'s cost (docs/scaling.md): a script that de-duplicates
+ * by client and (phase, sequence number), writing `ctx.state` for every message, on
+ * the redis backend with the state shared between nodes and with
+ * `scripts.state.shared: false` (each node its own; no Redis operation).
+ */
+const DEDUP_SCRIPT = `export function onMessage(msg, ctx) {
+  const p = msg.json();
+  const key = 'c' + p.c;
+  const seq = p.r + ':' + p.s;
+  if (ctx.state.get(key) === seq) return drop('duplicate');
+  ctx.state.set(key, seq);
+  return route('default');
+}
+`;
+
+function scriptState(shared) {
+  const name = `mqtt-qos1-state-${shared ? 'shared' : 'local'}`;
+  return {
+    name,
+    group: 'thinggate',
+    kind: 'throughput',
+    description: `MQTT 5, QoS 1, as mqtt-qos1-rest with a script writing ctx.state per message, state.backend redis, ctx.state ${shared ? 'shared' : 'per node'}`,
+    async start(backend, ctx) {
+      const redis = await startRedis();
+      const t = await startThinggate(backend, {
+        protocol: 'mqtt',
+        files: { 'route.js': DEDUP_SCRIPT },
+        scripts: { state: { shared } },
+        state: { backend: 'redis', url: redis.url, keyPrefix: 'bench:' },
+        cpuProf: ctx.cpuProf,
+        label: name,
+      }).catch(async (err) => {
+        await redis.stop();
+        throw err;
+      });
+      const before = redis.commandstats();
+      return {
+        ...t,
+        notes: [...t.notes, 'script: de-duplication by client and sequence number, one ctx.state write per message', `scripts.state.shared: ${shared}`],
+        transport: { kind: 'mqtt', host: '127.0.0.1', port: t.port, clients: CLIENTS, qos: 1, version: 5, window: WINDOW },
+        async stop() {
+          process.stdout.write(`  ${name}: Redis commands while it ran: ${JSON.stringify(commandDelta(before, redis.commandstats()))}\n`);
+          await t.stop();
+          await redis.stop();
+        },
+      };
+    },
+  };
+}
+
+export const scenarios = [workers(1), workers(2), sharedLimits('embedded'), sharedLimits('redis'), scriptState(false), scriptState(true)];
