@@ -197,7 +197,11 @@ export interface AcceptDecision {
   readonly attributes?: Readonly<Record<string, string>>;
 }
 
-/** `ctx.state`: a per-script store of JSON values, bounded in entries and bytes (oldest writes forgotten first). */
+/**
+ * `ctx.state`: a per-script store of JSON values, bounded in entries and bytes (oldest writes forgotten first).
+ * On the redis state backend every node holds a replica: reads are local, a write is read back at once and
+ * reaches the other nodes a Redis round trip later, and the last writer wins (docs/scaling.md).
+ */
 export interface State {
   get<T = Json>(key: string): T | undefined;
   has(key: string): boolean;
