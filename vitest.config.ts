@@ -19,7 +19,10 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'scripts-inline',
-          include: ['test/unit/scripting/{admission,batching,decisions,failures,reload,sandbox,shared-state}.test.ts', 'test/integration/scripting-{mqtt,pipeline}.test.ts'],
+          include: [
+            'test/unit/scripting/{admission,batching,decisions,failures,reload,sandbox,shared-state}.test.ts',
+            'test/integration/scripting-{mqtt,pipeline}.test.ts',
+          ],
           env: { TG_TEST_SCRIPT_THREADS: '0' },
         },
       },
