@@ -104,6 +104,23 @@ describe('device stores shared by two nodes', () => {
     expect((await b.take('mine'))?.will?.data).toEqual({ topic: 'w' });
   });
 
+  it("adopts no other node's sessions for two node TTLs after its Redis connection came back (their heartbeats lag)", async () => {
+    const prefix = `two${++worlds}:`;
+    const ttl = 500;
+    const lb = await link(prefix);
+    const b = new RedisSessionStore<{ n: number }>(lb, jsonCodec(), { nodeId: 'node-b', nodeTtlMs: ttl });
+    const a = new RedisSessionStore<{ n: number }>(await link(prefix), jsonCodec(), { nodeId: 'node-a', nodeTtlMs: ttl });
+    // Redis drops node B's connection (as in an outage); ioredis reconnects.
+    const back = new Promise<number>((resolve) => lb.onReady(() => resolve(Date.now())));
+    const id = await lb.cmd.client('ID');
+    await (await link(prefix)).cmd.client('KILL', 'ID', String(id));
+    const readyAt = await back;
+    await a.hold({ clientId: 'dev', subscriptions: [], expirySeconds: 60 }); // node A never beats: dead
+    expect(await b.adoptOrphans(false)).toBe(0);
+    await expect.poll(() => b.adoptOrphans(false), { timeout: 15_000, interval: 200 }).toBe(1);
+    expect(Date.now() - readyAt).toBeGreaterThanOrEqual(2 * ttl);
+  });
+
   it("requeues only the sent commands no live node awaits (a restarting node leaves the others' deliveries alone)", async () => {
     const prefix = `two${++worlds}:`;
     const a = new RedisMailboxStore(await link(prefix));

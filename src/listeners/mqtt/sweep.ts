@@ -62,7 +62,9 @@ export class SharedSessionSweep {
       const n = (await this.shared.sessions.store.adoptOrphans?.(own)) ?? 0;
       if (n > 0) log.info({ sessions: n, own }, `adopted ${n} persistent session${n === 1 ? '' : 's'} of stopped nodes`);
     } catch (err) {
-      log.warn({ err }, 'session sweep: adopting the sessions of stopped nodes failed; retried at the next sweep');
+      // Its own are not tried again: once this node accepts connections, what it holds is not an orphan.
+      const then = own ? 'its own are left until their devices resume them' : 'retried at the next sweep';
+      log.warn({ err, own }, `session sweep: adopting the sessions of stopped nodes failed; ${then}`);
     }
   }
 

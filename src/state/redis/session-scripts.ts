@@ -69,7 +69,8 @@ return out`;
 
 /**
  * KEYS: sess-nodes, nodes (presence), expiry set, will-due.
- * ARGV: key prefix, node TTL, this node, '1' to adopt this node's own too, now (ms), batch.
+ * ARGV: key prefix, node TTL, this node, what to adopt ('others', 'all': this
+ * node's own too, 'own': only this node's), now (ms), batch.
  * Turns up to a batch of held sessions of dead nodes into stored ones: a
  * node is dead when its presence heartbeat (Redis time) is older than the
  * TTL or gone. A held session still marked as the dead node's gets `since`
@@ -82,8 +83,10 @@ local now = tonumber(ARGV[5])
 local budget = tonumber(ARGV[6])
 local adopted = 0
 for _, node in ipairs(redis.call('SMEMBERS', KEYS[1])) do
-  local dead = ARGV[4] == '1'
-  if node ~= ARGV[3] then
+  local dead = ARGV[4] ~= 'others'
+  if node ~= ARGV[3] and ARGV[4] == 'own' then
+    dead = false
+  elseif node ~= ARGV[3] then
     local seen = redis.call('ZSCORE', KEYS[2], node)
     dead = (not seen) or rnow - tonumber(seen) > tonumber(ARGV[2])
   end

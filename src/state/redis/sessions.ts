@@ -57,6 +57,8 @@ export class RedisSessionStore<M> implements SessionStore<M> {
 
   private readonly nodeId: string;
   private readonly nodeTtlMs: number;
+  /** When this store's link last (re)connected: after an outage every node's heartbeat looks lapsed for a while. */
+  private readyAt: number | undefined;
 
   constructor(
     private readonly link: RedisLink,
@@ -65,6 +67,7 @@ export class RedisSessionStore<M> implements SessionStore<M> {
   ) {
     this.nodeId = options.nodeId ?? `node-${randomUUID()}`;
     this.nodeTtlMs = options.nodeTtlMs ?? 6000;
+    link.onReady(() => (this.readyAt = Date.now()));
   }
 
   async save(session: StoredSession<M>): Promise<void> {
@@ -179,6 +182,10 @@ export class RedisSessionStore<M> implements SessionStore<M> {
 
   async adoptOrphans(own: boolean): Promise<number> {
     const l = this.link;
+    // Just (re)connected: the other nodes may not have beaten again yet since Redis came back, so none counts as dead.
+    const settling = this.readyAt !== undefined && Date.now() - this.readyAt < 2 * this.nodeTtlMs;
+    if (settling && !own) return 0;
+    const mode = settling ? 'own' : own ? 'all' : 'others';
     let n = 0;
     for (let more = 1; more; ) {
       const [adopted, again] = (await l.cmd.eval(
@@ -191,7 +198,7 @@ export class RedisSessionStore<M> implements SessionStore<M> {
         l.prefix,
         this.nodeTtlMs,
         this.nodeId,
-        own ? '1' : '0',
+        mode,
         Date.now(),
         ADOPT_BATCH,
       )) as [number, number];
