@@ -2,11 +2,11 @@
  * MQTT 5 delayed Wills (§3.1.3.2.2) and persistent sessions of a node that
  * died, with two gateway processes (dist/cli.js) sharing a real
  * redis-server: a device with a delayed Will connected to node A, node A
- * killed with `kill -9`; node B publishes the Will once its delay has
- * passed, once; a device that reconnects (to node B) before then has no
- * Will published [MQTT-3.1.3-9]; a dead node's session is removed from
- * Redis once its expiry passes, its Will published then; node A restarted
- * alone publishes the Will its previous process left.
+ * killed with `kill -9` (or stopped cleanly); node B publishes the Will
+ * once its delay has passed, once; a device that reconnects (to node B)
+ * before then has no Will published [MQTT-3.1.3-9]; a dead node's session
+ * is removed from Redis once its expiry passes, its Will published then;
+ * node A restarted alone publishes the Will its previous process left.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -120,6 +120,24 @@ describe('delayed Wills of a node that died', () => {
       expect(got[0]!.at - killedAt).toBeGreaterThanOrEqual(2000);
       await b!.run.waitLog((l) => l.msg === 'will message delivered' && l.clientId === 'w-kill');
       await once(got, 'w-kill');
+      a = await start('node-a');
+    },
+    TEST_MS,
+  );
+
+  it(
+    'are published by another node when the node that parked the session stopped cleanly',
+    async () => {
+      const got = await watch(b!.port, 'w-stop');
+      await device(a!.port, 'w-stop', 3);
+      await heldByA('w-stop');
+      await stopRedisNode(a); // SIGTERM: the connection is closed and its session stored with its Will
+      a = undefined;
+      const stoppedAt = Date.now();
+      expect(await direct.zscore(`${PREFIX}will-due`, 'w-stop')).not.toBeNull();
+      await expect.poll(() => got.length, { timeout: 30_000 }).toBe(1);
+      expect(got[0]!.at - stoppedAt).toBeGreaterThanOrEqual(1000);
+      await once(got, 'w-stop');
       a = await start('node-a');
     },
     TEST_MS,
