@@ -100,6 +100,7 @@ export class Gateway implements AdminContext {
       durable: config.state.durable ?? true,
       directory: config.state.directory === undefined ? banDir : resolve(config.baseDir, config.state.directory),
       onError: (operation, err) => this.logger.warn({ operation, err: err.message }, `state: ${operation} failed`),
+      nodeId,
     });
     this.sessions = this.stores.sessions;
     this.devices = new DeviceRegistry(this.stores.retained);

@@ -139,6 +139,8 @@ export interface DeviceStoreOptions<M> {
   readonly retainedLimits?: RetainedLimits;
   /** A shared-store command failed; the caller carries on degraded. */
   readonly onError?: (operation: string, err: Error) => void;
+  /** Redis: this node's id (presence's), under which the sessions its connections hold are indexed. */
+  readonly nodeId?: string;
 }
 
 /** The stores of device data: persistent sessions, retained messages and command mailboxes. */
@@ -187,7 +189,10 @@ export function createDeviceStores<M>(settings: StateSettings, options: DeviceSt
 function createRedisDeviceStores<M>(settings: StateSettings, options: DeviceStoreOptions<M>): DeviceStores<M> {
   const link = new RedisLink({ url: settings.url!, keyPrefix: settings.keyPrefix, ...(options.onError && { onError: options.onError }) });
   return {
-    sessions: new RedisSessionStore<M>(link, options.codec),
+    sessions: new RedisSessionStore<M>(link, options.codec, {
+      nodeTtlMs: settings.nodeTtlMs,
+      ...(options.nodeId !== undefined && { nodeId: options.nodeId }),
+    }),
     retained: new RedisRetainedStore<M>(link, options.codec, options.retainedLimits),
     mailbox: () => new RedisMailboxStore(link),
     open: () => link.connect(),

@@ -68,7 +68,24 @@ export interface StoredWill {
  * `expirySeconds` after its connection ends, which a later process reading
  * it takes to be the moment it reads it ({@link liveExpiry}).
  */
-export type HeldSession = Omit<StoredSession<never>, 'pending' | 'expiresAt' | 'will'> & { readonly expirySeconds: number };
+export type HeldSession = Omit<StoredSession<never>, 'pending' | 'expiresAt' | 'will'> & {
+  readonly expirySeconds: number;
+  /** The connection's delayed Will, due `delaySeconds` after it ends (a crash ends it: {@link storedFromHeld}). */
+  readonly will?: HeldWill;
+};
+
+/** A held session's delayed Will: its delay (min(Will Delay, Session Expiry), > 0) and the caller's data. */
+export interface HeldWill {
+  readonly delaySeconds: number;
+  readonly data: unknown;
+}
+
+/** A delayed Will claimed by {@link SessionStore.claimDueWills}: its session's client id and listener. */
+export interface DueWill {
+  readonly clientId: string;
+  readonly listener?: string;
+  readonly will: StoredWill;
+}
 
 /** What changed in a held session since the last {@link SessionStore.update}. */
 export interface SessionChange<M> {
@@ -90,6 +107,23 @@ const NEVER = 0xffffffff;
 /** When a held session read at `now` expires: its connection ended at the latest then. */
 export function liveExpiry(expirySeconds: number, now: number): number {
   return expirySeconds >= NEVER ? Number.MAX_SAFE_INTEGER : now + expirySeconds * 1000;
+}
+
+/**
+ * A held session read as stored by a process other than the one that held
+ * it (after a crash): its connection ended at `since` at the latest, so its
+ * expiry and its Will's delay run from then.
+ */
+export function storedFromHeld<T extends Partial<HeldSession>>(
+  held: T,
+  since: number,
+): Omit<T, 'expirySeconds' | 'will'> & { expiresAt: number; will?: StoredWill } {
+  const { expirySeconds, will, ...rest } = held;
+  return {
+    ...rest,
+    expiresAt: liveExpiry(expirySeconds ?? 0, since),
+    ...(will && { will: { at: since + will.delaySeconds * 1000, data: will.data } }),
+  };
 }
 
 /** Bounds of one session's offline queue. */
@@ -140,6 +174,24 @@ export interface SessionStore<M> {
   update?(clientId: string, change: SessionChange<M>): Promise<void>;
   /** Removes the delayed Will of a stored session (it was published). */
   clearWill?(clientId: string): Promise<void>;
+  /**
+   * Removes and returns the delayed Will of a stored session, if it still
+   * has one: of callers racing for it (timers, sweeps, on several nodes)
+   * exactly one gets it, and none once the session was taken (its client
+   * reconnected, [MQTT-3.1.3-9]) or expired. The caller publishes it.
+   */
+  claimWill?(clientId: string): Promise<StoredWill | undefined>;
+  /** Claims (as {@link claimWill}) the delayed Wills of stored sessions due at or before `now`. */
+  claimDueWills?(now: number): Promise<DueWill[]>;
+  /**
+   * Stores shared by nodes: turns the held sessions of nodes found dead
+   * (their presence heartbeat lapsed) into stored sessions whose expiry
+   * and Will delay run from now ({@link storedFromHeld}), as a restarted
+   * embedded store does at {@link open}; with `own`, also those this node
+   * held before it restarted (call it so before accepting connections).
+   * Each held session is adopted once, by one node. Returns how many.
+   */
+  adoptOrphans?(own: boolean): Promise<number>;
   /** Number of stored sessions. */
   count(): Promise<number>;
   close(): Promise<void>;

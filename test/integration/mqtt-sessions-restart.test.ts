@@ -7,7 +7,7 @@
  * `state.durable: false` they are gone. A session whose connection is open
  * when the process is killed comes back too (written through while it
  * lives): its subscriptions, the QoS 1 message in flight (resent with DUP)
- * and the one queued behind it.
+ * and the one queued behind it, and so does its delayed Will.
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -228,15 +228,18 @@ it(
     // will-a's Will is due 8 s after its connection drops, will-b's after 45 s (it reconnects after the restart, before then).
     const a = await device('will-a', 8);
     const b = await device('will-b', 45);
+    // will-c stays connected until the kill: its Will, written with its held session, is due 8 s after the restart.
+    const c = await device('will-c', 8);
     const cut = Date.now();
     a.stream.destroy(); // no DISCONNECT: the Wills are due, after their delays
     b.stream.destroy();
-    await until(() => onDisk(sessions, 'devices/wills/will-a', 'devices/wills/will-b'), 10_000);
+    await until(() => onDisk(sessions, 'devices/wills/will-a', 'devices/wills/will-b', 'devices/wills/will-c'), 10_000);
     first.r.child.kill('SIGKILL');
     await first.r.exited;
     watcher.end(true);
     a.end(true);
     b.end(true);
+    c.end(true);
     // Not published by the first process: it was killed before the delays passed.
     expect(Date.now() - cut).toBeLessThan(8_000);
     expect(wills).toEqual([]);
@@ -256,10 +259,10 @@ it(
     });
     expect(back.connected).toBe(true);
     expect(Date.now() - cut).toBeLessThan(45_000); // the restart took less than will-b's delay: the negative case holds
-    await until(() => wills.includes('devices/wills/will-a will-a gone'), 30_000);
-    // Past will-b's delay: its Will stays unpublished, and will-a's went out once.
+    await until(() => wills.includes('devices/wills/will-a will-a gone') && wills.includes('devices/wills/will-c will-c gone'), 30_000);
+    // Past will-b's delay: its Will stays unpublished, and will-a's and will-c's went out once.
     await until(() => Date.now() - cut > 47_000, 60_000);
-    expect(wills).toEqual(['devices/wills/will-a will-a gone']);
+    expect(wills.sort()).toEqual(['devices/wills/will-a will-a gone', 'devices/wills/will-c will-c gone']);
     await back.endAsync();
     await watcher2.endAsync();
     second.r.child.kill('SIGTERM');

@@ -11,6 +11,7 @@ import type { RedisLink } from '../../src/state/redis/link.js';
 import { RedisSessionStore } from '../../src/state/redis/sessions.js';
 import { RedisRetainedStore } from '../../src/state/redis/retained.js';
 import { RedisMailboxStore } from '../../src/state/redis/mailbox.js';
+import { RedisPresence } from '../../src/state/redis/presence.js';
 import type { MailboxStore, NewCommand } from '../../src/state/mailbox.js';
 import type { SessionStore } from '../../src/state/sessions.js';
 import type { RetainedStore } from '../../src/state/retained.js';
@@ -75,6 +76,49 @@ describe('device stores shared by two nodes', () => {
     expect(await a.enqueue('x', p(3), limits)).toBe('no-session');
     expect(await b.enqueue('x', p(4), limits)).toBe('queued');
     expect((await a.take('x'))?.pending.map((m) => m.message.n)).toEqual([4]);
+  });
+
+  it("adopts a node's held sessions once its heartbeat lapsed, on one node only, and its own only when asked", async () => {
+    const prefix = `two${++worlds}:`;
+    const ttl = 2000; // long enough for the checks of a live node on a loaded host
+    const store = async (nodeId: string) => new RedisSessionStore<{ n: number }>(await link(prefix), jsonCodec(), { nodeId, nodeTtlMs: ttl });
+    const [a, b, c] = await Promise.all([store('node-a'), store('node-b'), store('node-c')]);
+    const presence = new RedisPresence(await link(prefix), 'node-a', ttl);
+    await presence.heartbeat();
+    const held = { clientId: 'dev', subscriptions: [], expirySeconds: 60, will: { delaySeconds: 1, data: { topic: 'w' } } };
+    await a.hold(held);
+    await a.hold({ ...held, clientId: 'resumed' });
+    expect(await b.take('resumed')).toBeDefined(); // its device reconnected to node B: nothing of it is left to adopt
+    expect(await b.adoptOrphans(false)).toBe(0); // node A is alive
+    expect(await a.adoptOrphans(false)).toBe(0);
+    await expect.poll(async () => (await presence.nodes()).length, { timeout: 15_000 }).toBe(0);
+    const adopted = await Promise.all([b.adoptOrphans(false), c.adoptOrphans(false)]);
+    expect(adopted.reduce((x, y) => x + y)).toBe(1);
+    expect(await b.count()).toBe(1);
+    expect((await c.claimDueWills(Date.now() + 1000)).map((d) => d.clientId)).toEqual(['dev']);
+    // A restarted node A adopts what it held before (only itself can tell that its previous process is gone).
+    await a.hold({ ...held, clientId: 'mine' });
+    await presence.heartbeat();
+    expect(await b.adoptOrphans(false)).toBe(0);
+    expect(await a.adoptOrphans(true)).toBe(1);
+    expect((await b.take('mine'))?.will?.data).toEqual({ topic: 'w' });
+  });
+
+  it("adopts no other node's sessions for two node TTLs after its Redis connection came back (their heartbeats lag)", async () => {
+    const prefix = `two${++worlds}:`;
+    const ttl = 500;
+    const lb = await link(prefix);
+    const b = new RedisSessionStore<{ n: number }>(lb, jsonCodec(), { nodeId: 'node-b', nodeTtlMs: ttl });
+    const a = new RedisSessionStore<{ n: number }>(await link(prefix), jsonCodec(), { nodeId: 'node-a', nodeTtlMs: ttl });
+    // Redis drops node B's connection (as in an outage); ioredis reconnects.
+    const back = new Promise<number>((resolve) => lb.onReady(() => resolve(Date.now())));
+    const id = await lb.cmd.client('ID');
+    await (await link(prefix)).cmd.client('KILL', 'ID', String(id));
+    const readyAt = await back;
+    await a.hold({ clientId: 'dev', subscriptions: [], expirySeconds: 60 }); // node A never beats: dead
+    expect(await b.adoptOrphans(false)).toBe(0);
+    await expect.poll(() => b.adoptOrphans(false), { timeout: 15_000, interval: 200 }).toBe(1);
+    expect(Date.now() - readyAt).toBeGreaterThanOrEqual(2 * ttl);
   });
 
   it("requeues only the sent commands no live node awaits (a restarting node leaves the others' deliveries alone)", async () => {

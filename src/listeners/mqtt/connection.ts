@@ -22,7 +22,7 @@ import { InboundQos } from './inbound.js';
 import { dispatchPacket } from './handlers/index.js';
 import { validatePacket } from './validate.js';
 import { connectLevel } from './validate-connect.js';
-import { storedWill, willOnClose } from './will.js';
+import { heldWill, storedWill, willOnClose } from './will.js';
 import { park, takeSession } from './persistence.js';
 import { SessionJournal } from './journal.js';
 import type { ConnectionState, ListenerShared as SharedState, MqttSession, RemoteInfo, Will } from './session.js';
@@ -348,6 +348,7 @@ export class MqttConnection implements MqttSession {
       expirySeconds: this.sessionExpiry,
       listener: this.listener,
       ...(this.principal !== undefined && { principal: this.principal }),
+      ...(this.sendWill && { will: heldWill(this, this.sessionExpiry) }),
     });
     for (const [n, e] of this.out.owed()) journal.put(n, e);
     this.out.journal = journal;

@@ -23,8 +23,9 @@ import { MqttMetrics } from './metrics.js';
 import type { PacketWriter } from './writer.js';
 import { RC } from './reason-codes.js';
 import { MemorySessionStore } from '../../state/embedded/sessions.js';
-import { dropDelayedWills, restoreWill } from './will.js';
+import { dropDelayedWills, publishStoredWill, restoreWill } from './will.js';
 import { restoreSessions, retireParked } from './persistence.js';
+import { SharedSessionSweep } from './sweep.js';
 
 /** How long a non-draining stop waits for peers to read the final DISCONNECT. */
 const STOP_GRACE_MS = 200;
@@ -41,6 +42,8 @@ export class MqttListener implements Listener {
   private readonly accepts: AcceptGuard;
   /** WebSocket streams by the HTTP request socket under them, for admission. */
   private readonly transports = new WeakMap<Duplex, Socket>();
+  /** Finishes what dead nodes left in a shared session store (sweep.ts). */
+  private sweep: SharedSessionSweep | undefined;
 
   constructor(private readonly ctx: ListenerContext) {
     this.name = ctx.config.name;
@@ -69,6 +72,7 @@ export class MqttListener implements Listener {
         options: ctx.config.mqtt.sessions,
         metrics,
         logger: ctx.logger,
+        onWill: (clientId, listener, will) => publishStoredWill(this.shared, listener ?? this.name, clientId, will),
       },
       draining: false,
       messagesIn: 0,
@@ -106,6 +110,10 @@ export class MqttListener implements Listener {
     // Before accepting: a session kept across a restart collects messages again, and its device finds it.
     const restored = await restoreSessions(this.shared.sessions, this.name, (clientId, will) => restoreWill(this.shared, this.name, clientId, will));
     if (restored > 0) this.ctx.logger.info({ sessions: restored }, `restored ${restored} persistent session${restored === 1 ? '' : 's'}`);
+    if (SharedSessionSweep.needed(this.shared)) {
+      this.sweep = new SharedSessionSweep(this.shared, this.name);
+      await this.sweep.start();
+    }
     await listenTcp(server, cfg.name, cfg.host, cfg.port);
     server.on('error', (err: Error) => this.ctx.logger.error({ err }, 'listener socket error'));
     this.server = server;
@@ -116,6 +124,8 @@ export class MqttListener implements Listener {
     const server = this.server;
     if (!server) return;
     this.server = undefined;
+    this.sweep?.stop();
+    this.sweep = undefined;
     const timeoutMs = options.timeoutMs ?? 10_000;
     server.close();
     if ('closeIdleConnections' in server) server.closeIdleConnections();

@@ -39,6 +39,8 @@ export interface SessionContext {
   readonly options: MqttSessionOptions;
   readonly metrics: MqttMetrics;
   readonly logger: Logger;
+  /** Publishes the Will of a session that ended with it still waiting (§3.1.3.2.2: the session ending makes it due). */
+  readonly onWill?: (clientId: string, listener: string | undefined, will: StoredWill) => void;
 }
 
 /** The parked sessions of one store (one per gateway), by client id. */
@@ -251,16 +253,30 @@ function resubscribe(cx: SessionContext, subscriber: Subscriber, subscriptions: 
 async function expire(cx: SessionContext, parked: ParkedSession): Promise<void> {
   parked.retire();
   cx.devices.unsubscribeAll(parked);
-  let gone: Array<StoredSession<DeviceMessage>>;
   try {
-    gone = await cx.store.expire(Date.now());
+    await expireDue(cx);
   } catch (err) {
     // The store does not answer (an unreachable Redis, a failing disk): the session stays stored, and is
     // expired by the next sweep or, after a restart, when it is restored past its expiry.
     cx.logger.warn({ err, clientId: parked.clientId }, 'session expiry: the session store failed; the session expires later');
-    return;
   }
-  for (const s of gone) settleAll(s, 'session expired');
+}
+
+/**
+ * Removes every stored session whose expiry has passed (also those another
+ * node parked, or a dead node left): what they owed is settled as not
+ * delivered, a Will still waiting goes out (the session ended), and a
+ * session parked here stops taking messages. Returns how many.
+ */
+export async function expireDue(cx: SessionContext): Promise<number> {
+  const gone = await cx.store.expire(Date.now());
+  const table = tableOf(cx.store);
+  for (const s of gone) {
+    table.get(s.clientId)?.discard();
+    settleAll(s, 'session expired');
+    if (s.will) cx.onWill?.(s.clientId, s.listener, s.will);
+  }
+  return gone.length;
 }
 
 function settleAll(session: StoredSession<DeviceMessage>, reason: string): void {

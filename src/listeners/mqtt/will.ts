@@ -14,12 +14,17 @@
  * holds the client id). A waiting Will is also kept with its parked session
  * in the session store ({@link storedWill}), so a gateway restarted on a
  * durable store publishes it when its delay passes ({@link restoreWill}),
- * unless the client reconnected first; once published it is removed from
- * the store. A gateway that stops drops the timers, not the stored Wills.
+ * unless the client reconnected first. A store shared by nodes (Redis) is
+ * swept instead (sweep.ts): any live node publishes a Will whose delay has
+ * passed, also one of a dead node's connection, whose session the store
+ * keeps with the Will while the connection lives ({@link heldWill}).
+ * Whoever publishes a stored Will claims it from the store first
+ * (SessionStore.claimWill), so that it goes out once. A gateway that stops
+ * drops the timers, not the stored Wills.
  */
 import type { Logger } from 'pino';
 import type { Source } from '../../envelope/index.js';
-import type { StoredWill } from '../../state/sessions.js';
+import type { HeldWill, StoredWill } from '../../state/sessions.js';
 import type { ListenerShared, MqttSession, Will } from './session.js';
 import { buildEnvelope } from './envelope.js';
 
@@ -97,19 +102,40 @@ function holdsClientId(conn: MqttSession): boolean {
   return holder === undefined || holder === conn;
 }
 
-/** Publishes the Will after `ms` unless cancelled, then removes it from the stored session. */
+/** Publishes the Will after `ms` unless cancelled, once claimed from the store. */
 function arm(from: WillSource, will: Will, ms: number): void {
   const table = tableOf(from.shared);
   clearTimeout(table.get(from.clientId)?.timer);
   const timer = setTimeout(() => {
     if (table.get(from.clientId)?.timer === timer) table.delete(from.clientId);
-    publishWill(from, will);
-    from.shared.sessions.store
-      .clearWill?.(from.clientId)
-      .catch((err: unknown) => from.log.warn({ err }, 'session store: the published will could not be removed'));
+    void claimAndPublish(from, will);
   }, ms);
   timer.unref();
   table.set(from.clientId, { timer, listener: from.listener });
+}
+
+/**
+ * Publishes a delayed Will whose time came if the store still has it: not
+ * when another node claimed it first, or its session was resumed or ended
+ * meanwhile. A store that does not answer (a Redis outage) cannot tell: the
+ * Will goes out rather than being lost (it may then go out twice).
+ */
+async function claimAndPublish(from: WillSource, will: Will): Promise<void> {
+  const store = from.shared.sessions.store;
+  if (!store.claimWill) {
+    publishWill(from, will);
+    await store.clearWill?.(from.clientId).catch((err: unknown) => from.log.warn({ err }, 'session store: the published will could not be removed'));
+    return;
+  }
+  try {
+    if (!(await store.claimWill(from.clientId))) {
+      from.log.debug({ topic: will.topic }, 'delayed will message already published or deleted');
+      return;
+    }
+  } catch (err) {
+    from.log.warn({ err }, 'session store: the delayed will could not be claimed; publishing it');
+  }
+  publishWill(from, will);
 }
 
 /** The Will as JSON, with its source (without TLS details), for the store. */
@@ -122,6 +148,20 @@ interface WillRecord {
   readonly source: Source;
 }
 
+/** The Will as the store keeps it (JSON, the source without TLS details). */
+function willRecord(conn: MqttSession, will: Will): WillRecord {
+  const { correlationData, ...properties } = will.properties ?? {};
+  const { tls: _tls, ...source } = conn.source;
+  return {
+    topic: will.topic,
+    payload: (typeof will.payload === 'string' ? Buffer.from(will.payload) : will.payload).toString('base64'),
+    ...(will.qos !== undefined && { qos: will.qos }),
+    ...(will.retain && { retain: true }),
+    properties: { ...properties, ...(correlationData !== undefined && { correlationData: correlationData.toString('base64') }) },
+    source,
+  };
+}
+
 /**
  * The Will a connection that was up (CONNACK sent) and is closing leaves
  * with its parked session, when it will wait for its delay; undefined otherwise.
@@ -131,23 +171,25 @@ export function storedWill(conn: MqttSession, sessionSeconds: number): StoredWil
   if (!will || !conn.sendWill) return undefined;
   const delay = willDelay(conn, will, sessionSeconds);
   if (delay <= 0 || !holdsClientId(conn)) return undefined;
-  const { correlationData, ...properties } = will.properties ?? {};
-  const { tls: _tls, ...source } = conn.source;
-  const data: WillRecord = {
-    topic: will.topic,
-    payload: (typeof will.payload === 'string' ? Buffer.from(will.payload) : will.payload).toString('base64'),
-    ...(will.qos !== undefined && { qos: will.qos }),
-    ...(will.retain && { retain: true }),
-    properties: { ...properties, ...(correlationData !== undefined && { correlationData: correlationData.toString('base64') }) },
-    source,
-  };
-  return { at: Date.now() + delay * 1000, data };
+  return { at: Date.now() + delay * 1000, data: willRecord(conn, will) };
 }
 
-/** A stored session's Will, read after a restart: published when its delay passes unless the client reconnects first. */
-export function restoreWill(shared: ListenerShared, listener: string, clientId: string, stored: StoredWill): void {
-  const w = stored.data as Partial<WillRecord> | undefined;
-  if (typeof w?.topic !== 'string' || typeof w.payload !== 'string' || typeof w.source !== 'object') return;
+/**
+ * The delayed Will a connection's held session is written with (journal.ts),
+ * so that it is not lost when the gateway dies before the connection ends:
+ * the store then makes it due `delaySeconds` after it reads the session.
+ */
+export function heldWill(conn: MqttSession, sessionSeconds: number): HeldWill | undefined {
+  const will = conn.will;
+  if (!will) return undefined;
+  const delay = willDelay(conn, will, sessionSeconds);
+  return delay > 0 ? { delaySeconds: delay, data: willRecord(conn, will) } : undefined;
+}
+
+/** The Will a stored record describes, with its source; undefined when unreadable. */
+function fromRecord(data: unknown): { will: Will; source: Source } | undefined {
+  const w = data as Partial<WillRecord> | undefined;
+  if (typeof w?.topic !== 'string' || typeof w.payload !== 'string' || typeof w.source !== 'object') return undefined;
   const { correlationData, ...properties } = (w.properties ?? {}) as Record<string, unknown>;
   const will = {
     topic: w.topic,
@@ -156,9 +198,24 @@ export function restoreWill(shared: ListenerShared, listener: string, clientId: 
     retain: w.retain === true,
     properties: { ...properties, ...(typeof correlationData === 'string' && { correlationData: Buffer.from(correlationData, 'base64') }) },
   } as Will;
+  return { will, source: w.source };
+}
+
+/** A stored session's Will, read after a restart: published when its delay passes unless the client reconnects first. */
+export function restoreWill(shared: ListenerShared, listener: string, clientId: string, stored: StoredWill): void {
+  const r = fromRecord(stored.data);
+  if (!r) return;
   const log = shared.ctx.logger.child({ clientId });
-  arm({ shared, listener, clientId, source: w.source, log }, will, Math.max(0, stored.at - Date.now()));
-  log.debug({ topic: will.topic, at: new Date(stored.at).toISOString() }, 'delayed will message restored');
+  arm({ shared, listener, clientId, source: r.source, log }, r.will, Math.max(0, stored.at - Date.now()));
+  log.debug({ topic: r.will.topic, at: new Date(stored.at).toISOString() }, 'delayed will message restored');
+}
+
+/** A stored Will the caller claimed from the store (its delay passed, or its session ended): published now. */
+export function publishStoredWill(shared: ListenerShared, listener: string, clientId: string, stored: StoredWill): void {
+  const r = fromRecord(stored.data);
+  if (!r) return;
+  cancelDelayedWill(shared, clientId);
+  publishWill({ shared, listener, clientId, source: r.source, log: shared.ctx.logger.child({ clientId }) }, r.will);
 }
 
 /** A new connection for `clientId` is admitted: a Will still waiting for its delay is deleted [MQTT-3.1.3-9]. */

@@ -21,7 +21,8 @@ import { ClassicLevel } from 'classic-level';
 import type { MessageCodec } from '../codec.js';
 import { decodePending, encodePending } from '../pending-codec.js';
 import {
-  liveExpiry,
+  storedFromHeld,
+  type DueWill,
   type EnqueueResult,
   type HeldSession,
   type PendingMessage,
@@ -29,6 +30,7 @@ import {
   type SessionChange,
   type SessionStore,
   type StoredSession,
+  type StoredWill,
 } from '../sessions.js';
 import { GroupCommit, type Op } from './group-commit.js';
 import { MemorySessionStore } from './sessions.js';
@@ -90,9 +92,8 @@ export class DurableSessionStore<M> implements SessionStore<M> {
         continue;
       }
       if (typeof s.expirySeconds === 'number') {
-        // Held by a connection of a process that stopped without parking it (killed): it expires from now.
-        const { expirySeconds, ...rest } = s;
-        const stored: StoredSession<M> = { ...rest, expiresAt: liveExpiry(expirySeconds, now) };
+        // Held by a connection of a process that stopped without parking it (killed): it expires, and its Will is due, from now.
+        const stored = storedFromHeld(s, now);
         junk.push({ type: 'put', key: k, value: JSON.stringify(stored) });
         sessions.set(s.clientId, stored);
       } else sessions.set(s.clientId, s);
@@ -142,8 +143,7 @@ export class DurableSessionStore<M> implements SessionStore<M> {
     const h = this.held.get(clientId);
     let s: StoredSession<M> | undefined;
     if (h) {
-      const { expirySeconds, ...meta } = h.meta;
-      s = { ...meta, expiresAt: liveExpiry(expirySeconds, Date.now()), pending: [...h.pending.values()] };
+      s = { ...storedFromHeld(h.meta, Date.now()), pending: [...h.pending.values()] };
     } else s = await this.memory.take(clientId);
     if (s) await this.writes.write(this.forget(clientId));
     return s;
@@ -191,6 +191,20 @@ export class DurableSessionStore<M> implements SessionStore<M> {
   async clearWill(clientId: string): Promise<void> {
     const meta = this.memory.dropWill(clientId);
     if (meta) await this.writes.write([{ type: 'put', key: sessionKey(clientId), value: JSON.stringify(meta) }]);
+  }
+
+  async claimWill(clientId: string): Promise<StoredWill | undefined> {
+    this.handOverLive();
+    const will = await this.memory.claimWill(clientId);
+    if (will) await this.clearWill(clientId);
+    return will;
+  }
+
+  async claimDueWills(now: number): Promise<DueWill[]> {
+    this.handOverLive();
+    const due = await this.memory.claimDueWills(now);
+    for (const d of due) await this.clearWill(d.clientId);
+    return due;
   }
 
   async enqueue(clientId: string, message: PendingMessage<M>, limits: QueueLimits): Promise<EnqueueResult> {

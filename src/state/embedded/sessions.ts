@@ -3,7 +3,7 @@
  * durable embedded store (durable-sessions.ts) keeps one of these for its
  * reads and writes through to disk.
  */
-import type { EnqueueResult, PendingMessage, QueueLimits, SessionStore, StoredSession } from '../sessions.js';
+import type { DueWill, EnqueueResult, PendingMessage, QueueLimits, SessionStore, StoredSession, StoredWill } from '../sessions.js';
 
 interface Entry<M> {
   session: StoredSession<M>;
@@ -56,6 +56,22 @@ export class MemorySessionStore<M> implements SessionStore<M> {
 
   async clearWill(clientId: string): Promise<void> {
     this.dropWill(clientId);
+  }
+
+  async claimWill(clientId: string): Promise<StoredWill | undefined> {
+    const will = this.sessions.get(clientId)?.session.will;
+    if (will) this.dropWill(clientId);
+    return will;
+  }
+
+  async claimDueWills(now: number): Promise<DueWill[]> {
+    const out: DueWill[] = [];
+    for (const [clientId, { session }] of this.sessions) {
+      if (!session.will || session.will.at > now) continue;
+      out.push({ clientId, will: session.will, ...(session.listener !== undefined && { listener: session.listener }) });
+      this.dropWill(clientId);
+    }
+    return out;
   }
 
   /** The stored sessions without their messages. */

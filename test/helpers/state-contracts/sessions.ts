@@ -99,6 +99,66 @@ export function sessionStoreContract(
       await store.close();
     });
 
+    describe('delayed Wills (optional: claimWill, claimDueWills)', () => {
+      const will = (at: number) => ({ at, data: { topic: `w/${at}` } });
+
+      it('gives a stored Will to one claimer only, and to none once its session was taken', async () => {
+        const store = await make();
+        if (!store.claimWill) return void (await store.close());
+        const w = will(Date.now() + 5000);
+        await store.save({ ...session('cw', Date.now() + 60_000), will: w });
+        await store.save({ ...session('gone', Date.now() + 60_000), will: w });
+        const claims = await Promise.all([store.claimWill('cw'), store.claimWill('cw')]);
+        expect(claims.filter((c) => c !== undefined)).toEqual([w]);
+        expect(await store.claimWill('cw')).toBeUndefined();
+        expect((await store.take('cw'))?.will).toBeUndefined();
+        expect((await store.take('gone'))?.will).toEqual(w); // the client came back: it takes the Will with its session
+        expect(await store.claimWill('gone')).toBeUndefined();
+        expect(await store.claimWill('nobody')).toBeUndefined();
+        await store.close();
+      });
+
+      it('claims the Wills due, each once, and keeps their sessions', async () => {
+        const store = await make();
+        if (!store.claimDueWills) return void (await store.close());
+        const now = Date.now();
+        await store.save({ ...session('due', now + 60_000), listener: 'mqtt-a', will: will(now - 1) });
+        await store.save({ ...session('later', now + 60_000), will: will(now + 30_000) });
+        await store.save(session('none', now + 60_000));
+        const [first, second] = await Promise.all([store.claimDueWills(now), store.claimDueWills(now)]);
+        expect([...first!, ...second!]).toEqual([{ clientId: 'due', listener: 'mqtt-a', will: will(now - 1) }]);
+        expect(await store.claimDueWills(now)).toEqual([]);
+        expect((await store.take('due'))?.will).toBeUndefined();
+        expect(await store.count()).toBe(2);
+        expect((await store.claimDueWills(now + 30_000)).map((d) => d.clientId)).toEqual(['later']);
+        await store.close();
+      });
+
+      if (reopen)
+        it('makes the Will of a session held when its process stopped due its delay after the next process reads it', async () => {
+          const first = await make();
+          if (!first.hold || !first.claimDueWills) return void (await first.close());
+          const data = { topic: 'w/held' };
+          await first.hold({ clientId: 'hw', subscriptions: [], expirySeconds: 60, listener: 'mqtt', will: { delaySeconds: 5, data } });
+          await first.hold({ clientId: 'hx', subscriptions: [], expirySeconds: 60, listener: 'mqtt' });
+          expect(await first.claimDueWills(Number.MAX_SAFE_INTEGER)).toEqual([]); // held: its connection lives
+          const before = Date.now();
+          const store = await reopen(first);
+          if (!store.claimDueWills) throw new Error('a reopened store keeps its members');
+          // A shared store adopts what a dead node held (embedded: at open).
+          if (store.adoptOrphans) expect(await store.adoptOrphans(false)).toBe(2);
+          if (store.adoptOrphans) expect(await store.adoptOrphans(false)).toBe(0);
+          expect(await store.count()).toBe(2);
+          expect(await store.claimDueWills(before + 4000)).toEqual([]);
+          const due = await store.claimDueWills(Date.now() + 5000);
+          expect(due.map((d) => [d.clientId, d.listener, d.will.data])).toEqual([['hw', 'mqtt', data]]);
+          expect(due[0]!.will.at).toBeGreaterThanOrEqual(before + 5000);
+          expect(due[0]!.will.at).toBeLessThanOrEqual(Date.now() + 5000);
+          expect((await store.expire(Date.now() + 60_000)).map((s) => s.clientId).sort()).toEqual(['hw', 'hx']);
+          await store.close();
+        });
+    });
+
     describe('held sessions (optional: hold, update)', () => {
       const held = (clientId: string, expirySeconds = 60) => ({
         clientId,
