@@ -11,21 +11,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { TestBackend } from '../helpers/backend.js';
-import { RedisServer, freePort } from '../helpers/redis-server.js';
+import { freePort } from '../helpers/redis-server.js';
+import { withRedis } from '../helpers/with-redis.js';
 
 const CLI = join(import.meta.dirname, '../../dist/cli.js');
+const redis = withRedis();
 let dir: string;
-let redis: RedisServer;
 let backend: TestBackend;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'tg-workers-'));
-  redis = await RedisServer.start();
   backend = await TestBackend.start();
 });
 
 afterAll(async () => {
-  await redis?.stop('SIGTERM');
   await backend?.close();
   rmSync(dir, { recursive: true, force: true });
 });
