@@ -18,8 +18,9 @@ export interface Running {
   exited: Promise<number | null>;
 }
 
-export function startCli(configFile: string): Running {
-  const child = spawn(process.execPath, ['--no-node-snapshot', CLI, 'start', '-c', configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+/** `args`: more `thinggate start` arguments (`--workers N`). */
+export function startCli(configFile: string, args: readonly string[] = []): Running {
+  const child = spawn(process.execPath, ['--no-node-snapshot', CLI, 'start', '-c', configFile, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: Array<Record<string, unknown>> = [];
   const waiters: Array<{ pred: (l: Record<string, unknown>) => boolean; resolve: (l: Record<string, unknown>) => void }> = [];
   createInterface({ input: child.stdout! }).on('line', (line) => {
