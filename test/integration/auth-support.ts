@@ -55,6 +55,8 @@ export function run(cmd: string, args: string[], input?: string, timeoutMs = 20_
       clearTimeout(timer);
       resolve({ code, stdout, stderr });
     });
+    // A command that does not read its input may close it, or end, before this write: EPIPE, not an error of the test.
+    child.stdin.on('error', () => {});
     child.stdin.end(input ?? '');
   });
 }
