@@ -27,52 +27,39 @@
  * close the output. Writes nothing: quote the output in bench/RESULTS.md
  * (commands).
  */
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
-import { parseArgs } from 'node:util';
-import { fileURLToPath } from 'node:url';
 import mqtt from 'mqtt';
+import { rssBytes } from '../lib/proc.mjs';
+import { alternate, parseBuildArgs, startGateway } from '../lib/thinggate.mjs';
 
-const { values } = parseArgs({
-  options: {
-    devices: { type: 'string', default: '1000' },
-    commands: { type: 'string', default: '10000' },
-    concurrency: { type: 'string', default: '64' },
-    offline: { type: 'string', default: '1000' },
-    'per-device': { type: 'string', default: '10' },
-    base: { type: 'string' },
-    rounds: { type: 'string', default: '1' },
-  },
+const {
+  values,
+  rounds: ROUNDS,
+  builds,
+} = parseBuildArgs({
+  devices: { type: 'string', default: '1000' },
+  commands: { type: 'string', default: '10000' },
+  concurrency: { type: 'string', default: '64' },
+  offline: { type: 'string', default: '1000' },
+  'per-device': { type: 'string', default: '10' },
 });
 const DEVICES = Number(values.devices);
 const COMMANDS = Number(values.commands);
 const CONCURRENCY = Number(values.concurrency);
 const OFFLINE = Number(values.offline);
 const PER_DEVICE = Number(values['per-device']);
-const ROUNDS = Number(values.rounds);
-const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
-const BASE_CLI = values.base === undefined ? undefined : resolve(values.base, 'dist/cli.js');
 
 const pct = (xs, p) => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
 };
 const ms = (x) => `${x.toFixed(1)} ms`;
-const rssKb = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]);
+const rssKb = async (pid) => (await rssBytes(pid)) / 1024;
 
-async function startGateway(dir, cli) {
-  const config = join(dir, 'thinggate.json');
-  writeFileSync(
-    config,
-    JSON.stringify({
-      listeners: [{ name: 'mqtt', protocol: 'mqtt', host: '127.0.0.1', port: 0 }],
-      pools: [{ name: 'default', endpoints: [{ url: 'http://127.0.0.1:9' }] }],
-      routes: [{ match: { address: '#' }, pool: 'default' }],
+/** The gateway of `cli` with a fresh mailbox; the MQTT listener and the admin API on free ports. */
+async function startCommandsGateway(cli, label) {
+  const gw = await startGateway(
+    {
       admin: { host: '127.0.0.1', port: 0 },
-      log: { level: 'info' },
       guard: { stateDir: 'guard', flapping: { enabled: false }, limits: { connectionsPerSecond: 0 } },
       commands: {
         directory: 'mailbox',
@@ -80,21 +67,10 @@ async function startGateway(dir, cli) {
         limits: { maxMessagesPerDevice: Math.max(100, PER_DEVICE), maxMessagesTotal: 10_000_000 },
         maxTimeoutMs: 600000,
       },
-    }),
+    },
+    { cli, label: `commands-${label}` },
   );
-  const child = spawn(process.execPath, ['--no-node-snapshot', '--max-semi-space-size=32', cli, 'start', '-c', config], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const started = await new Promise((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`thinggate exited (${code})`)));
-    createInterface({ input: child.stdout }).on('line', (line) => {
-      try {
-        const l = JSON.parse(line);
-        if (l.msg === 'thinggate started') resolve(l);
-      } catch {}
-    });
-  });
-  return { child, mqttPort: Number(started.listeners.mqtt.split(':').at(-1)), admin: started.admin.replace(/\/$/, '') };
+  return { ...gw, mqttPort: gw.ports.mqtt };
 }
 
 async function connectAll(port, ids, onMessage) {
@@ -164,7 +140,7 @@ async function online(gw) {
 async function offline(gw) {
   const ids = Array.from({ length: OFFLINE }, (_, i) => `off-${i}`);
   const total = OFFLINE * PER_DEVICE;
-  const before = rssKb(gw.child.pid);
+  const before = await rssKb(gw.pid);
   const tq = performance.now();
   // Each worker owns a share of the devices and queues each device's commands in sequence (the API orders what it acknowledged).
   await Promise.all(
@@ -176,7 +152,7 @@ async function offline(gw) {
   );
   const queueRate = total / ((performance.now() - tq) / 1000);
   await new Promise((r) => setTimeout(r, 2000));
-  const after = rssKb(gw.child.pid);
+  const after = await rssKb(gw.pid);
   const got = new Map(ids.map((id) => [id, []]));
   let received = 0;
   let done;
@@ -205,28 +181,19 @@ async function offline(gw) {
 
 /** One run: a fresh gateway of `cli` on a fresh mailbox. */
 async function run(label, cli) {
-  const dir = mkdtempSync(join(tmpdir(), 'tg-bench-commands-'));
-  const gw = await startGateway(dir, cli);
+  const gw = await startCommandsGateway(cli, label);
   try {
     console.log(`--- ${label}`);
     return { ...(await online(gw)), ...(await offline(gw)) };
   } finally {
-    gw.child.kill('SIGKILL');
-    rmSync(dir, { recursive: true, force: true });
+    await gw.stop();
   }
 }
 
-const builds =
-  BASE_CLI === undefined
-    ? [['this', CLI]]
-    : [
-        ['base', BASE_CLI],
-        ['this', CLI],
-      ];
 const figures = new Map(builds.map(([label]) => [label, []]));
-for (let round = 0; round < ROUNDS; round++) {
-  for (const [label, cli] of round % 2 === 0 ? builds : [...builds].reverse()) figures.get(label).push(await run(label, cli));
-}
+await alternate(ROUNDS, builds, async ([label, cli]) => {
+  figures.get(label).push(await run(label, cli));
+});
 if (ROUNDS > 1 || builds.length > 1) {
   const median = (xs) => pct(xs, 50);
   const keys = Object.keys(figures.get('this')[0]);

@@ -5,11 +5,18 @@
  * script `export function onMessage(msg) { return route('default') }`.
  * When the build has no script host, the same route is configured statically
  * and the result says so.
+ *
+ * `startGateway` starts a gateway on a bench's own configuration instead
+ * (bench/commands, bench/sessions), from this build or another build's
+ * folder (`--base DIR`, parsed by `parseBuildArgs`), and `alternate` runs
+ * the arms of such a comparison in alternating rounds.
  */
 import { mkdtempSync, writeFileSync, readFileSync, existsSync, rmSync } from 'node:fs';
+import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 import { freePort, isAlive, spawnSupervised, stopChild, waitForPort } from './proc.mjs';
 
 /**
@@ -45,11 +52,9 @@ export const ROUTE_SCRIPT = "export function onMessage(msg) { return route('defa
  */
 export async function startThinggate(backend, opts = {}) {
   const cli = opts.dist ? join(resolve(ROOT, opts.dist), 'cli.js') : CLI;
-  if (!existsSync(cli)) throw new Error(`${cli} is missing: run \`npm run build\` first`);
   const protocol = opts.protocol ?? 'mqtt';
   let routing = opts.routing ?? 'script';
   for (;;) {
-    const dir = mkdtempSync(join(tmpdir(), 'thinggate-bench-'));
     const port = await freePort();
     const config = {
       ...(opts.plugins && { plugins: opts.plugins.map((p) => ({ use: join(opts.pluginsDir ? resolve(ROOT, opts.pluginsDir) : join(ROOT, 'plugins'), p) })) }),
@@ -73,17 +78,10 @@ export async function startThinggate(backend, opts = {}) {
       log: { level: 'warn' },
       shutdown: { drainTimeoutMs: 2000 },
     };
-    writeFileSync(join(dir, 'route.js'), ROUTE_SCRIPT);
-    for (const [name, text] of Object.entries(opts.files ?? {})) writeFileSync(join(dir, name), text);
-    writeFileSync(join(dir, 'thinggate.json'), JSON.stringify(config, null, 2));
-    const logFile = join(dir, 'thinggate.log');
-    const nodeArgs = [...GATEWAY_NODE_ARGS, ...(process.env.TG_EXTRA_NODE_ARGS ? process.env.TG_EXTRA_NODE_ARGS.split(' ') : [])];
-    if (opts.cpuProf) nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${opts.cpuProf}`);
-    const child = await spawnSupervised(process.execPath, [...nodeArgs, cli, 'start', '-c', join(dir, 'thinggate.json'), ...(opts.args ?? [])], {
-      cwd: dir,
-      name: `thinggate(${opts.label ?? protocol})`,
-      fdLimit: opts.fdLimit,
-      logFile,
+    const { child, dir, logFile, nodeArgs } = await launch(cli, config, {
+      ...opts,
+      label: opts.label ?? protocol,
+      files: { 'route.js': ROUTE_SCRIPT, ...opts.files },
     });
     try {
       if (protocol === 'coap') await waitForUdp(child, logFile);
@@ -123,6 +121,162 @@ export async function startThinggate(backend, opts = {}) {
       },
       log: () => (existsSync(logFile) ? readFileSync(logFile, 'utf8') : ''),
     };
+  }
+}
+
+/**
+ * Writes `config` (and `files`) to a fresh folder and starts `cli` on it
+ * under GATEWAY_NODE_ARGS (plus TG_EXTRA_NODE_ARGS), supervised, its output
+ * in thinggate.log there.
+ * @param {string} cli
+ * @param {object} config
+ * @param {{ label?: string, fdLimit?: number, cpuProf?: string, args?: string[], files?: Record<string, string> }} opts
+ */
+async function launch(cli, config, opts) {
+  if (!existsSync(cli)) throw new Error(`${cli} is missing: run \`npm run build\` first`);
+  const dir = mkdtempSync(join(tmpdir(), 'thinggate-bench-'));
+  for (const [name, text] of Object.entries(opts.files ?? {})) writeFileSync(join(dir, name), text);
+  writeFileSync(join(dir, 'thinggate.json'), JSON.stringify(config, null, 2));
+  const logFile = join(dir, 'thinggate.log');
+  const nodeArgs = [...GATEWAY_NODE_ARGS, ...(process.env.TG_EXTRA_NODE_ARGS ? process.env.TG_EXTRA_NODE_ARGS.split(' ') : [])];
+  if (opts.cpuProf) nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${opts.cpuProf}`);
+  const child = await spawnSupervised(process.execPath, [...nodeArgs, cli, 'start', '-c', join(dir, 'thinggate.json'), ...(opts.args ?? [])], {
+    cwd: dir,
+    name: `thinggate(${opts.label})`,
+    fdLimit: opts.fdLimit,
+    logFile,
+  });
+  return { child, dir, logFile, nodeArgs };
+}
+
+/**
+ * The `cli.js` to run: this tree's build (see CLI) or, with `base`, the one
+ * of another build's folder (a tree with its `dist/` and a `node_modules/`,
+ * e.g. a `git worktree` of an older commit with node_modules linked in).
+ * @param {string} [base]
+ */
+export function buildCli(base) {
+  return base === undefined ? CLI : resolve(base, 'dist/cli.js');
+}
+
+/**
+ * The command line of a bench that compares this build with an older one:
+ * the bench's own `options` plus `--base DIR` (see buildCli) and
+ * `--rounds N` (default `rounds`). `builds` lists [label, cli] to run:
+ * `this` alone, or `base` and `this` with --base.
+ * @param {import('node:util').ParseArgsConfig['options']} options
+ * @param {{ rounds?: string }} [defaults]
+ * @returns {{ values: Record<string, any>, rounds: number, base: string | undefined, builds: Array<[string, string]> }}
+ */
+export function parseBuildArgs(options, { rounds = '1' } = {}) {
+  const { values } = parseArgs({ options: { ...options, base: { type: 'string' }, rounds: { type: 'string', default: rounds } } });
+  const base = values.base === undefined ? undefined : buildCli(String(values.base));
+  /** @type {Array<[string, string]>} */
+  const builds =
+    base === undefined
+      ? [['this', CLI]]
+      : [
+          ['base', base],
+          ['this', CLI],
+        ];
+  return { values, rounds: Number(values.rounds), base, builds };
+}
+
+/**
+ * Runs `run(arm, round)` for every arm, `rounds` times, in reverse order
+ * every other round, so that a host slowing down or speeding up touches
+ * every arm alike.
+ * @template T
+ * @param {number} rounds
+ * @param {T[]} arms
+ * @param {(arm: T, round: number) => Promise<void>} run
+ */
+export async function alternate(rounds, arms, run) {
+  for (let round = 0; round < rounds; round++) {
+    for (const arm of round % 2 === 0 ? arms : [...arms].reverse()) await run(arm, round);
+  }
+}
+
+/** How long startGateway waits for the `thinggate started` line: a gateway starts slowly on a loaded host. */
+const STARTED_TIMEOUT_MS = 60_000;
+
+/**
+ * Starts the gateway of `cli` (see buildCli) in a fresh folder (the
+ * configuration's relative paths, such as guard.stateDir, land there) and
+ * waits for its `thinggate started` log line, which names the addresses
+ * its listeners and admin API bound. The configuration is `sections`
+ * merged over a base (top-level sections replaced): the MQTT listener
+ * `mqtt` on a free port, pool `default` at a closed port with every
+ * address routed to it, logging at `info` (the line is an info line).
+ * `stop(signal)` ends the gateway by PID (SIGKILL by default: a bench
+ * wants the next run fresh, not a drained shutdown) and removes the folder
+ * unless THINGGATE_BENCH_KEEP is set.
+ * @param {object} sections
+ * @param {{ cli?: string, label?: string, fdLimit?: number }} [opts]
+ */
+export async function startGateway(sections, opts = {}) {
+  const config = {
+    listeners: [{ name: 'mqtt', protocol: 'mqtt', host: '127.0.0.1', port: 0 }],
+    pools: [{ name: 'default', endpoints: [{ url: 'http://127.0.0.1:9' }] }],
+    routes: [{ match: { address: '#' }, pool: 'default' }],
+    log: { level: 'info' },
+    ...sections,
+  };
+  const { child, dir, logFile } = await launch(opts.cli ?? CLI, config, { label: opts.label ?? 'gateway', fdLimit: opts.fdLimit });
+  const log = () => (existsSync(logFile) ? readFileSync(logFile, 'utf8') : '');
+  const stop = async (/** @type {NodeJS.Signals} */ signal = 'SIGKILL') => {
+    if (isAlive(child)) {
+      const exited = once(child, 'exit');
+      try {
+        process.kill(/** @type {number} */ (child.targetPid), signal);
+      } catch {
+        // gone already; its supervisor follows
+      }
+      await exited;
+    }
+    if (!process.env.THINGGATE_BENCH_KEEP) rmSync(dir, { recursive: true, force: true });
+  };
+  let started;
+  try {
+    started = await waitForStarted(child, log);
+  } catch (err) {
+    const text = log();
+    await stop();
+    throw new Error(`${err.message}\n--- thinggate log (${logFile}) ---\n${text.slice(-3000)}`);
+  }
+  /** @type {Record<string, number>} */
+  const ports = Object.fromEntries(Object.entries(started.listeners ?? {}).map(([name, url]) => [name, Number(String(url).split(':').at(-1))]));
+  return {
+    dir,
+    pid: /** @type {number} */ (child.targetPid),
+    ports,
+    /** The admin API's base URL, without a trailing slash (when the configuration has one). */
+    admin: typeof started.admin === 'string' ? started.admin.replace(/\/$/, '') : undefined,
+    log,
+    stop,
+  };
+}
+
+/**
+ * @param {import('./proc.mjs').BenchChild} child
+ * @param {() => string} log
+ * @returns {Promise<{ listeners?: Record<string, string>, admin?: string }>}
+ */
+async function waitForStarted(child, log) {
+  const deadline = Date.now() + STARTED_TIMEOUT_MS;
+  for (;;) {
+    for (const line of log().split('\n')) {
+      if (!line.includes('thinggate started')) continue;
+      try {
+        const l = JSON.parse(line);
+        if (l.msg === 'thinggate started') return l;
+      } catch {
+        // not a log line
+      }
+    }
+    if (!isAlive(child)) throw new Error(`thinggate exited (${JSON.stringify(child.targetExit ?? child.exitCode)}) before it started`);
+    if (Date.now() > deadline) throw new Error(`thinggate did not start within ${STARTED_TIMEOUT_MS} ms`);
+    await new Promise((r) => setTimeout(r, 50));
   }
 }
 

@@ -25,60 +25,36 @@
  * a publisher that exceeds it. ONLY=<variant> runs one variant;
  * DEBUG_BENCH=1 prints progress.
  */
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
-import { parseArgs } from 'node:util';
-import { fileURLToPath } from 'node:url';
+import { loadavg } from 'node:os';
 import mqtt from 'mqtt';
+import { alternate, buildCli, parseBuildArgs, startGateway } from '../lib/thinggate.mjs';
 
-const { values } = parseArgs({
-  options: {
+const {
+  values,
+  rounds: ROUNDS,
+  base: BASE_CLI,
+} = parseBuildArgs(
+  {
     devices: { type: 'string', default: '200' },
     messages: { type: 'string', default: '20000' },
     window: { type: 'string', default: '48' },
-    rounds: { type: 'string', default: '3' },
-    base: { type: 'string' },
   },
-});
+  { rounds: '3' },
+);
 const DEVICES = Number(values.devices);
 const MESSAGES = Number(values.messages);
 const WINDOW = Number(values.window);
-const ROUNDS = Number(values.rounds);
-const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
-const BASE_CLI = values.base === undefined ? undefined : resolve(values.base, 'dist/cli.js');
-
-async function startGateway(dir, cli) {
-  const config = join(dir, 'thinggate.json');
-  writeFileSync(
-    config,
-    JSON.stringify({
-      listeners: [{ name: 'mqtt', protocol: 'mqtt', host: '127.0.0.1', port: 0 }],
-      pools: [{ name: 'default', endpoints: [{ url: 'http://127.0.0.1:9' }] }],
-      routes: [{ match: { address: 'devices/#' }, target: 'devices' }],
-      log: { level: 'info' },
-      guard: { stateDir: 'state', flapping: { enabled: false }, limits: { connectionsPerSecond: 0, action: 'log' } },
-    }),
-  );
-  const child = spawn(process.execPath, ['--no-node-snapshot', cli, 'start', '-c', config], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const started = await new Promise((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`thinggate exited (${code})`)));
-    createInterface({ input: child.stdout }).on('line', (line) => {
-      try {
-        const l = JSON.parse(line);
-        if (l.msg === 'thinggate started') resolve(l);
-      } catch {}
-    });
-  });
-  return { child, port: Number(started.listeners.mqtt.split(':').at(-1)) };
-}
+const CLI = buildCli();
 
 async function measure(cli, persistent) {
   if (process.env.DEBUG_BENCH) console.log('measure', cli, persistent);
-  const dir = mkdtempSync(join(tmpdir(), 'tg-bench-to-device-'));
-  const gw = await startGateway(dir, cli);
+  const gw = await startGateway(
+    {
+      routes: [{ match: { address: 'devices/#' }, target: 'devices' }],
+      guard: { stateDir: 'state', flapping: { enabled: false }, limits: { connectionsPerSecond: 0, action: 'log' } },
+    },
+    { cli, label: `to-device-${persistent ? 'persistent' : 'clean'}` },
+  );
   try {
     let received = 0;
     let done;
@@ -88,7 +64,7 @@ async function measure(cli, persistent) {
       const batch = await Promise.all(
         Array.from({ length: Math.min(50, DEVICES - i) }, async (_, k) => {
           const id = `dev-${i + k}`;
-          const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${gw.port}`, {
+          const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${gw.ports.mqtt}`, {
             clientId: id,
             protocolVersion: 5,
             clean: !persistent,
@@ -105,7 +81,7 @@ async function measure(cli, persistent) {
       devices.push(...batch);
     }
     if (process.env.DEBUG_BENCH) console.log('devices up', received);
-    const publisher = await mqtt.connectAsync(`mqtt://127.0.0.1:${gw.port}`, { clientId: 'publisher', protocolVersion: 5, reconnectPeriod: 0 });
+    const publisher = await mqtt.connectAsync(`mqtt://127.0.0.1:${gw.ports.mqtt}`, { clientId: 'publisher', protocolVersion: 5, reconnectPeriod: 0 });
     const payload = Buffer.alloc(64, 'x');
     let next = 0;
     const t0 = performance.now();
@@ -127,8 +103,7 @@ async function measure(cli, persistent) {
     await Promise.all([publisher, ...devices].map((c) => c.endAsync(true)));
     return rate;
   } finally {
-    gw.child.kill('SIGKILL');
-    rmSync(dir, { recursive: true, force: true });
+    await gw.stop();
   }
 }
 
@@ -136,16 +111,12 @@ const variants = [['persistent', CLI, true], ['clean', CLI, false], ...(BASE_CLI
 if (process.env.ONLY) variants.splice(0, variants.length, ...variants.filter(([n]) => n === process.env.ONLY));
 const figures = new Map(variants.map(([name]) => [name, []]));
 const loads = [];
-for (let round = 0; round < ROUNDS; round++) {
-  // Alternate the order between rounds.
-  const order = round % 2 === 0 ? variants : [...variants].reverse();
-  for (const [name, cli, persistent] of order) {
-    const rate = await measure(cli, persistent);
-    figures.get(name).push(rate);
-    loads.push(loadavg()[0]);
-    console.log(`round ${round + 1} ${name}: ${rate.toFixed(0)} msg/s (load ${loadavg()[0].toFixed(2)})`);
-  }
-}
+await alternate(ROUNDS, variants, async ([name, cli, persistent], round) => {
+  const rate = await measure(cli, persistent);
+  figures.get(name).push(rate);
+  loads.push(loadavg()[0]);
+  console.log(`round ${round + 1} ${name}: ${rate.toFixed(0)} msg/s (load ${loadavg()[0].toFixed(2)})`);
+});
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 console.log(`\nmedians of ${ROUNDS} round(s), ${DEVICES} devices, ${MESSAGES} QoS 1 messages, window ${WINDOW}`);
 const m = Object.fromEntries([...figures].map(([k, v]) => [k, median(v)]));

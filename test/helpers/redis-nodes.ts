@@ -1,20 +1,15 @@
 /**
  * Gateway processes (dist/cli.js) sharing state through one redis-server:
- * each node gets an MQTT listener and an admin API on free loopback ports,
- * `state.backend: redis` with a short heartbeat and node TTL, and whatever
- * configuration the test adds.
+ * each node is a startGateway process (cli-process.ts: an MQTT listener and
+ * an admin API on free loopback ports) with `state.backend: redis`, a short
+ * heartbeat and node TTL, ban state of its own, and whatever configuration
+ * the test adds.
  */
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { listenerPort, startCli, type Running } from './cli-process.js';
+import { startGateway, stopGateway, type GatewayProcess } from './cli-process.js';
 
-export interface RedisNode {
+export interface RedisNode extends GatewayProcess {
   readonly id: string;
-  /** The MQTT listener's port. */
-  readonly port: number;
-  /** The admin API's base URL, without a trailing slash. */
-  readonly admin: string;
-  readonly run: Running;
 }
 
 export interface RedisNodeOptions {
@@ -27,26 +22,14 @@ export interface RedisNodeOptions {
 }
 
 export async function startRedisNode(id: string, o: RedisNodeOptions): Promise<RedisNode> {
-  const config = {
-    listeners: [{ name: 'mqtt', protocol: 'mqtt', host: '127.0.0.1', port: 0 }],
-    pools: [{ name: 'default', endpoints: [{ url: 'http://127.0.0.1:9' }] }],
-    routes: [{ match: { address: '#' }, pool: 'default' }],
-    admin: { host: '127.0.0.1', port: 0 },
+  const node = await startGateway(join(o.dir, `${id}.json`), {
     guard: { stateDir: join(o.dir, id) },
     state: { backend: 'redis', url: o.redisUrl, keyPrefix: o.keyPrefix, heartbeatMs: 200, nodeTtlMs: 1500 },
     node: { id },
     ...o.extra,
-  };
-  const file = join(o.dir, `${id}.json`);
-  writeFileSync(file, JSON.stringify(config));
-  const run = startCli(file);
-  const started = await run.waitLog((l) => l.msg === 'thinggate started', 60_000);
-  return { id, port: await listenerPort(run), admin: String(started.admin).replace(/\/$/, ''), run };
+  });
+  return { id, ...node };
 }
 
 /** Ends a node with `signal` (SIGTERM: a clean stop; SIGKILL: a crash) and waits for it to exit. */
-export async function stopRedisNode(n: RedisNode | undefined, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-  if (!n || n.run.child.exitCode !== null || n.run.child.signalCode !== null) return;
-  n.run.child.kill(signal);
-  await n.run.exited;
-}
+export { stopGateway as stopRedisNode };

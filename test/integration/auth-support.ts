@@ -55,7 +55,7 @@ export function run(cmd: string, args: string[], input?: string, timeoutMs = 20_
       clearTimeout(timer);
       resolve({ code, stdout, stderr });
     });
-    // A child that exits before reading its input (a refused connection) closes the pipe: not an error of the test.
+    // A command that does not read its input may close it, or end, before this write: EPIPE, not an error of the test.
     child.stdin.on('error', () => {});
     child.stdin.end(input ?? '');
   });

@@ -17,16 +17,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { Redis } from 'ioredis';
-import { RedisServer } from '../helpers/redis-server.js';
 import { startRedisNode, stopRedisNode, type RedisNode } from '../helpers/redis-nodes.js';
+import { withRedis } from '../helpers/with-redis.js';
 import { RawClient } from './mqtt-support.js';
 
 const PREFIX = 'cmd-cluster:';
 /** Commands per burst: enough that the two nodes' rounds overlap many times. */
 const N = 40;
 
+const redis = withRedis();
 let dir: string;
-let redis: RedisServer;
 let direct: Redis;
 let a: RedisNode;
 let b: RedisNode;
@@ -45,7 +45,6 @@ function startNode(id: string): Promise<RedisNode> {
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'tg-cluster-commands-'));
-  redis = await RedisServer.start();
   direct = new Redis(redis.url);
   [a, b] = await Promise.all([startNode('node-a'), startNode('node-b')]);
 }, 120_000);
@@ -55,7 +54,6 @@ afterAll(async () => {
   for (const r of raws) r.socket.destroy();
   direct?.disconnect();
   await Promise.all([stopRedisNode(a), stopRedisNode(b)]);
-  await redis?.stop('SIGTERM');
   rmSync(dir, { recursive: true, force: true });
 });
 

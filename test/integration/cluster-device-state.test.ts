@@ -8,51 +8,34 @@
  * does not answer starts anyway and refuses what it cannot keep.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { Redis } from 'ioredis';
-import { listenerPort, startCli, type Running } from '../helpers/cli-process.js';
-import { RedisServer, freePort } from '../helpers/redis-server.js';
+import { freePort } from '../helpers/redis-server.js';
+import { startRedisNode, stopRedisNode, type RedisNode } from '../helpers/redis-nodes.js';
+import { withRedis } from '../helpers/with-redis.js';
 
-interface Node {
-  readonly port: number;
-  readonly admin: string;
-  readonly run: Running;
-}
-
+const redis = withRedis();
 let dir: string;
-let redis: RedisServer;
-let a: Node;
-let b: Node;
+let a: RedisNode;
+let b: RedisNode;
 const clients: MqttClient[] = [];
 
-async function startNode(id: string, url = redis.url): Promise<Node> {
-  const config = {
-    listeners: [{ name: 'mqtt', protocol: 'mqtt', host: '127.0.0.1', port: 0 }],
-    pools: [{ name: 'default', endpoints: [{ url: 'http://127.0.0.1:9' }] }],
-    routes: [
-      { match: { address: 'devices/#' }, target: 'devices' },
-      { match: { address: '#' }, pool: 'default' },
-    ],
-    admin: { host: '127.0.0.1', port: 0 },
-    commands: { unseenDevices: ['field-*'] },
-    guard: { stateDir: join(dir, id) },
-    state: { backend: 'redis', url, keyPrefix: 'device-state:', heartbeatMs: 200, nodeTtlMs: 1500 },
-    node: { id },
-  };
-  const file = join(dir, `${id}.json`);
-  writeFileSync(file, JSON.stringify(config));
-  const run = startCli(file);
-  const started = await run.waitLog((l) => l.msg === 'thinggate started', 60_000);
-  return { port: await listenerPort(run), admin: String(started.admin).replace(/\/$/, ''), run };
-}
-
-async function stopNode(n: Node | undefined): Promise<void> {
-  if (!n || n.run.child.exitCode !== null || n.run.child.signalCode !== null) return;
-  n.run.child.kill('SIGTERM');
-  await n.run.exited;
+function startNode(id: string, redisUrl = redis.url): Promise<RedisNode> {
+  return startRedisNode(id, {
+    dir,
+    redisUrl,
+    keyPrefix: 'device-state:',
+    extra: {
+      routes: [
+        { match: { address: 'devices/#' }, target: 'devices' },
+        { match: { address: '#' }, pool: 'default' },
+      ],
+      commands: { unseenDevices: ['field-*'] },
+    },
+  });
 }
 
 async function connect(port: number, clientId: string, extra: mqtt.IClientOptions = {}): Promise<MqttClient> {
@@ -63,14 +46,12 @@ async function connect(port: number, clientId: string, extra: mqtt.IClientOption
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'tg-device-state-'));
-  redis = await RedisServer.start();
   [a, b] = await Promise.all([startNode('node-a'), startNode('node-b')]);
 }, 120_000);
 
 afterAll(async () => {
   for (const c of clients) c.end(true);
-  await Promise.all([stopNode(a), stopNode(b)]);
-  await redis?.stop('SIGTERM');
+  await Promise.all([stopRedisNode(a), stopRedisNode(b)]);
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -171,7 +152,7 @@ describe('a node whose Redis does not answer', () => {
         }),
       ).rejects.toMatchObject({ code: 0x88 });
     } finally {
-      await stopNode(dead);
+      await stopRedisNode(dead);
     }
   }, 120_000);
 });

@@ -12,56 +12,37 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { TestBackend } from '../helpers/backend.js';
-import { startCli, type Running } from '../helpers/cli-process.js';
-import { RedisServer, freePort } from '../helpers/redis-server.js';
 import { HaProxy } from '../helpers/haproxy.js';
+import { startRedisNode, stopRedisNode, type RedisNode } from '../helpers/redis-nodes.js';
+import { withRedis } from '../helpers/with-redis.js';
 import { hashPassword } from '../../src/security/scrypt.js';
 import { until } from '../helpers/run.js';
 import { Redis } from 'ioredis';
 
-interface Node {
-  readonly id: string;
-  readonly port: number;
-  readonly admin: number;
-  readonly run: Running;
-}
-
+const redis = withRedis();
 let dir: string;
-let redis: RedisServer;
 let backend: TestBackend;
 let proxy: HaProxy;
-let a: Node;
-let b: Node;
+let a: RedisNode;
+let b: RedisNode;
 const clients: MqttClient[] = [];
 
-async function startNode(id: string): Promise<Node> {
-  const port = await freePort();
-  const admin = await freePort();
-  const config = {
-    // Clients without credentials get in anonymous; alice and bob by password.
-    listeners: [{ name: 'mqtt', protocol: 'mqtt', host: '127.0.0.1', port, auth: [{ type: 'password', file: join(dir, 'users.json') }], anonymous: true }],
-    pools: [{ name: 'ingest', endpoints: [{ url: backend.url }] }],
-    routes: [
-      { match: { address: 'devices/#' }, target: 'devices' },
-      { match: { address: '#' }, pool: 'ingest', request: { method: 'POST', path: '/t/{clientId}' } },
-    ],
-    admin: { host: '127.0.0.1', port: admin },
-    guard: { stateDir: join(dir, id) },
-    state: { backend: 'redis', url: redis.url, keyPrefix: 'cluster-test:', heartbeatMs: 200, nodeTtlMs: 1500 },
-    commands: { directory: join(dir, id, 'mailbox'), sweepIntervalMs: 500 },
-    node: { id },
-  };
-  const file = join(dir, `${id}.json`);
-  writeFileSync(file, JSON.stringify(config));
-  const run = startCli(file);
-  await run.waitLog((l) => l.msg === 'thinggate started', 30_000);
-  return { id, port, admin, run };
-}
-
-function stopNode(n: Node | undefined): Promise<unknown> {
-  if (!n || n.run.child.exitCode !== null || n.run.child.signalCode !== null) return Promise.resolve();
-  process.kill(n.run.child.pid!, 'SIGTERM');
-  return n.run.exited;
+function startNode(id: string): Promise<RedisNode> {
+  return startRedisNode(id, {
+    dir,
+    redisUrl: redis.url,
+    keyPrefix: 'cluster-test:',
+    extra: {
+      // Clients without credentials get in anonymous; alice and bob by password.
+      listeners: [{ name: 'mqtt', protocol: 'mqtt', host: '127.0.0.1', port: 0, auth: [{ type: 'password', file: join(dir, 'users.json') }], anonymous: true }],
+      pools: [{ name: 'ingest', endpoints: [{ url: backend.url }] }],
+      routes: [
+        { match: { address: 'devices/#' }, target: 'devices' },
+        { match: { address: '#' }, pool: 'ingest', request: { method: 'POST', path: '/t/{clientId}' } },
+      ],
+      commands: { directory: join(dir, id, 'mailbox'), sweepIntervalMs: 500 },
+    },
+  });
 }
 
 async function connect(port: number, clientId: string, extra: mqtt.IClientOptions = {}): Promise<MqttClient> {
@@ -70,13 +51,12 @@ async function connect(port: number, clientId: string, extra: mqtt.IClientOption
   return c;
 }
 
-async function api(node: Node, path: string, init?: RequestInit): Promise<Response> {
-  return fetch(`http://127.0.0.1:${node.admin}${path}`, init);
+async function api(node: RedisNode, path: string, init?: RequestInit): Promise<Response> {
+  return fetch(`${node.admin}${path}`, init);
 }
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'tg-cluster-'));
-  redis = await RedisServer.start();
   backend = await TestBackend.start();
   const users: Record<string, { password: string }> = {};
   for (const u of ['alice', 'bob']) users[u] = { password: await hashPassword(`${u}-pw`, { N: 1024, r: 8, p: 1 }) };
@@ -88,8 +68,7 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const c of clients) c.end(true);
   await proxy?.stop();
-  await Promise.all([stopNode(a), stopNode(b)]);
-  await redis?.stop('SIGTERM');
+  await Promise.all([stopRedisNode(a), stopRedisNode(b)]);
   await backend?.close();
   rmSync(dir, { recursive: true, force: true });
 });
@@ -251,10 +230,10 @@ describe('failures under a QoS 1 load through haproxy', () => {
     const l = load(6);
     // Waits on progress rather than a fixed time, so a loaded host only makes it slower.
     await until(() => l.acked.size >= 20, 15_000);
-    await redis.stop(); // kill -9
+    await redis.server.stop(); // kill -9
     const during = l.acked.size;
     await sleep(800);
-    await redis.start();
+    await redis.server.start();
     await until(() => l.acked.size >= during + 20, 15_000); // the load went on through the outage
     await l.stop();
     const seen = received();

@@ -5,27 +5,25 @@
  * several workers is refused rather than silently split.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { TestBackend } from '../helpers/backend.js';
-import { RedisServer, freePort } from '../helpers/redis-server.js';
+import { freePort } from '../helpers/redis-server.js';
+import { withRedis } from '../helpers/with-redis.js';
+import { startCli } from '../helpers/cli-process.js';
 
-const CLI = join(import.meta.dirname, '../../dist/cli.js');
+const redis = withRedis();
 let dir: string;
-let redis: RedisServer;
 let backend: TestBackend;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'tg-workers-'));
-  redis = await RedisServer.start();
   backend = await TestBackend.start();
 });
 
 afterAll(async () => {
-  await redis?.stop('SIGTERM');
   await backend?.close();
   rmSync(dir, { recursive: true, force: true });
 });
@@ -56,13 +54,10 @@ describe('thinggate start --workers', () => {
       port,
       admin,
     );
-    const p = spawn(process.execPath, ['--no-node-snapshot', CLI, 'start', '-c', file, '--workers', '2'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    p.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-    const exited = new Promise<number | null>((r) => p.on('exit', r));
+    const p = startCli(file, ['--workers', '2']);
     const clients: MqttClient[] = [];
     try {
-      await expect.poll(() => (out.match(/"msg":"worker \d started"/g) ?? []).length, { timeout: 80_000, interval: 200 }).toBe(2);
+      await expect.poll(() => p.lines.filter((l) => /^worker \d started$/.test(String(l.msg))).length, { timeout: 80_000, interval: 200 }).toBe(2);
       for (let i = 0; i < 8; i++) {
         const c = await mqtt.connectAsync({ host: '127.0.0.1', port, clientId: `w-${i}`, reconnectPeriod: 0 });
         clients.push(c);
@@ -88,18 +83,15 @@ describe('thinggate start --workers', () => {
         .toEqual([4, 4]);
     } finally {
       for (const c of clients) c.end(true);
-      process.kill(p.pid!, 'SIGTERM');
+      p.child.kill('SIGTERM');
     }
-    expect(await exited).toBe(0);
+    expect(await p.exited).toBe(0);
   }, 150_000);
 
   it('refuses several workers with the embedded backend, naming what would not be shared', async () => {
     const file = writeConfig('embedded.json', {}, await freePort(), await freePort());
-    const p = spawn(process.execPath, ['--no-node-snapshot', CLI, 'start', '-c', file, '--workers', '2'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let err = '';
-    p.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-    const code = await new Promise<number | null>((r) => p.on('exit', r));
-    expect(code).toBe(2);
-    expect(err).toContain("--workers: several workers need /state/backend 'redis'");
+    const p = startCli(file, ['--workers', '2']);
+    expect(await p.exited).toBe(2);
+    expect(p.stderr()).toContain("--workers: several workers need /state/backend 'redis'");
   }, 30_000);
 });

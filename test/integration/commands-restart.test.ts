@@ -3,44 +3,30 @@
  * their device was offline survive a `kill -9` of the gateway process
  * (dist/cli.js) and are delivered, in order, after the restart.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import type { IPublishPacket } from 'mqtt-packet';
-import { listenerPort, startCli, type Running } from '../helpers/cli-process.js';
+import { startGateway, stopGateway, type GatewayProcess } from '../helpers/cli-process.js';
 import { until } from '../helpers/run.js';
 import { client } from './mqtt-support.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tg-cmd-restart-'));
-const running: Running[] = [];
+const running: GatewayProcess[] = [];
 afterAll(async () => {
-  for (const r of running) if (r.child.exitCode === null) r.child.kill('SIGKILL');
+  for (const g of running) await stopGateway(g, 'SIGKILL');
   rmSync(dir, { recursive: true, force: true });
 });
-
-const config = join(dir, 'thinggate.json');
-writeFileSync(
-  config,
-  JSON.stringify({
-    listeners: [{ name: 'mqtt', protocol: 'mqtt', host: '127.0.0.1', port: 0 }],
-    pools: [{ name: 'default', endpoints: [{ url: 'http://127.0.0.1:9' }] }],
-    routes: [{ match: { address: '#' }, pool: 'default' }],
-    admin: { host: '127.0.0.1', port: 0 },
-    commands: { directory: 'mailbox', unseenDevices: ['field-*'] },
-    guard: { stateDir: 'guard' },
-  }),
-);
 
 /** A gateway process starts in well under a second on a quiet host; a loaded one (the full suite on 2 cores) may take many. */
 const START_MS = 60_000;
 
-async function start(): Promise<{ r: Running; mqtt: number; admin: string }> {
-  const r = startCli(config);
-  running.push(r);
-  const started = await r.waitLog((l) => l.msg === 'thinggate started', START_MS);
-  const mqtt = await listenerPort(r);
-  return { r, mqtt, admin: String(started.admin).replace(/\/$/, '') };
+/** A gateway on the same configuration, mailbox and state each time. */
+async function start(): Promise<GatewayProcess> {
+  const g = await startGateway(join(dir, 'thinggate.json'), { commands: { directory: 'mailbox', unseenDevices: ['field-*'] } });
+  running.push(g);
+  return g;
 }
 
 it(
@@ -57,11 +43,10 @@ it(
       expect(res.status).toBe(202);
       ids.push(((await res.json()) as { id: string }).id);
     }
-    first.r.child.kill('SIGKILL');
-    await first.r.exited;
+    await stopGateway(first, 'SIGKILL');
 
     const second = await start();
-    const dev = await client(second.mqtt, { protocolVersion: 5, clientId: 'field-1' });
+    const dev = await client(second.port, { protocolVersion: 5, clientId: 'field-1' });
     try {
       const got: IPublishPacket[] = [];
       dev.on('message', (_t, _p, packet) => got.push(packet));
@@ -74,8 +59,7 @@ it(
       });
     } finally {
       await dev.endAsync();
-      second.r.child.kill('SIGTERM');
-      await second.r.exited;
+      await stopGateway(second);
     }
   },
   3 * START_MS,

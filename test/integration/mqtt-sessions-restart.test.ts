@@ -9,49 +9,42 @@
  * lives): its subscriptions, the QoS 1 message in flight (resent with DUP)
  * and the one queued behind it, and so does its delayed Will.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import mqtt from 'mqtt';
-import { listenerPort, startCli, type Running } from '../helpers/cli-process.js';
+import { startGateway, stopGateway, type GatewayProcess } from '../helpers/cli-process.js';
 import { run, until } from '../helpers/run.js';
 
 const dirs: string[] = [];
-const running: Running[] = [];
-afterAll(() => {
-  for (const r of running) if (r.child.exitCode === null) r.child.kill('SIGKILL');
+const running: GatewayProcess[] = [];
+afterAll(async () => {
+  for (const g of running) await stopGateway(g, 'SIGKILL');
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
 /** A gateway process starts in well under a second on a quiet host; a loaded one (the full suite on 2 cores) may take many. */
 const START_MS = 60_000;
 
-function configIn(state: Record<string, unknown>): { dir: string; file: string } {
+type Start = () => Promise<GatewayProcess>;
+
+/** A fresh folder and what starts a gateway there, with the `state` section given, on the same state each time. */
+function gatewayIn(state: Record<string, unknown>): { dir: string; start: Start } {
   const dir = mkdtempSync(join(tmpdir(), 'tg-sess-restart-'));
   dirs.push(dir);
-  const file = join(dir, 'thinggate.json');
-  writeFileSync(
-    file,
-    JSON.stringify({
-      listeners: [{ name: 'mqtt', protocol: 'mqtt', host: '127.0.0.1', port: 0 }],
-      pools: [{ name: 'default', endpoints: [{ url: 'http://127.0.0.1:9' }] }],
+  const start = async (): Promise<GatewayProcess> => {
+    const g = await startGateway(join(dir, 'thinggate.json'), {
       routes: [
         { match: { address: 'devices/#' }, target: 'devices' },
         { match: { address: '#' }, pool: 'default' },
       ],
-      guard: { stateDir: 'guard' },
       state,
-    }),
-  );
-  return { dir, file };
-}
-
-async function start(file: string): Promise<{ r: Running; port: number }> {
-  const r = startCli(file);
-  running.push(r);
-  await r.waitLog((l) => l.msg === 'thinggate started', START_MS);
-  return { r, port: await listenerPort(r) };
+    });
+    running.push(g);
+    return g;
+  };
+  return { dir, start };
 }
 
 /** True once every string is in the database files of `dir` (LevelDB's log holds each write as written). */
@@ -73,8 +66,8 @@ async function pub(port: number, topic: string, message: string, retain = false)
 }
 
 /** Parks a Clean Session 0 session of `id` subscribed at QoS 1, queues two messages for it and retains one; then kill -9. */
-async function sessionThenKill(file: string, stateDir: string | undefined, id: string): Promise<void> {
-  const first = await start(file);
+async function sessionThenKill(start: Start, stateDir: string | undefined, id: string): Promise<void> {
+  const first = await start();
   const sub = await run('mosquitto_sub', [
     '-h',
     '127.0.0.1',
@@ -100,17 +93,16 @@ async function sessionThenKill(file: string, stateDir: string | undefined, id: s
   if (stateDir)
     await until(() => onDisk(join(stateDir, 'sessions'), b64('queued-one'), b64('queued-two')) && onDisk(join(stateDir, 'retained'), b64('lamp-on')), 10_000);
   else await new Promise((r) => setTimeout(r, 300));
-  first.r.child.kill('SIGKILL');
-  await first.r.exited;
+  await stopGateway(first, 'SIGKILL');
 }
 
 it(
   'brings back a persistent session with its queued QoS 1 messages, and retained messages, after kill -9',
   async () => {
-    const { dir, file } = configIn({});
-    await sessionThenKill(file, join(dir, 'guard'), 'persist-1');
+    const { dir, start } = gatewayIn({});
+    await sessionThenKill(start, join(dir, 'guard'), 'persist-1');
 
-    const second = await start(file);
+    const second = await start();
     // Parked again at start: a message published before the device is back is queued for it too.
     await pub(second.port, 'devices/persist-1/cmd', 'queued-three');
     const resumed = await run(
@@ -127,8 +119,7 @@ it(
     const retained = await run('mosquitto_sub', ['-h', '127.0.0.1', '-p', String(second.port), '-t', 'devices/status/#', '-C', '1', '-v'], 20_000);
     expect(retained.code).toBe(0);
     expect(retained.out.trim()).toBe('devices/status/lamp lamp-on');
-    second.r.child.kill('SIGTERM');
-    await second.r.exited;
+    await stopGateway(second);
   },
   4 * START_MS,
 );
@@ -136,9 +127,9 @@ it(
 it(
   'keeps sessions and retained messages in memory only with state.durable false',
   async () => {
-    const { file } = configIn({ durable: false });
-    await sessionThenKill(file, undefined, 'volatile-1');
-    const second = await start(file);
+    const { start } = gatewayIn({ durable: false });
+    await sessionThenKill(start, undefined, 'volatile-1');
+    const second = await start();
     const resumed = await run(
       'mosquitto_sub',
       ['-h', '127.0.0.1', '-p', String(second.port), '-V', 'mqttv311', '-c', '-i', 'volatile-1', '-q', '1', '-t', 'devices/none', '-W', '2', '-v'],
@@ -147,8 +138,7 @@ it(
     expect(resumed.out).not.toContain('queued-one');
     const retained = await run('mosquitto_sub', ['-h', '127.0.0.1', '-p', String(second.port), '-t', 'devices/status/#', '-W', '2', '-v'], 20_000);
     expect(retained.out).not.toContain('lamp-on');
-    second.r.child.kill('SIGTERM');
-    await second.r.exited;
+    await stopGateway(second);
   },
   4 * START_MS,
 );
@@ -156,9 +146,9 @@ it(
 it(
   'brings back a session whose connection was open at kill -9: subscriptions, the message in flight and the one queued',
   async () => {
-    const { dir, file } = configIn({});
+    const { dir, start } = gatewayIn({});
     const sessions = join(dir, 'guard', 'sessions');
-    const first = await start(file);
+    const first = await start();
     // MQTT 5 device that never acknowledges (no PUBACK) and takes one QoS 1 message at a time (Receive Maximum 1).
     const device = await mqtt.connectAsync(`mqtt://127.0.0.1:${first.port}`, {
       clientId: 'live-1',
@@ -178,11 +168,10 @@ it(
     await pub(first.port, 'devices/live-1/cmd', 'queued-two');
     await until(() => onDisk(sessions, b64('inflight-one'), b64('queued-two')), 10_000);
     expect(got).toEqual(['inflight-one']); // the second waits behind the unacknowledged first
-    first.r.child.kill('SIGKILL');
-    await first.r.exited;
+    await stopGateway(first, 'SIGKILL');
     device.end(true);
 
-    const second = await start(file);
+    const second = await start();
     await pub(second.port, 'devices/live-1/cmd', 'after-restart');
     // Subscribed to an unrelated topic: what arrives comes from the resumed session (Session Present 1) and its subscription.
     const resumed = await run(
@@ -198,8 +187,7 @@ it(
     ]);
     // [MQTT-4.4.0-1]: the message that was in flight is resent with DUP 1 under its packet id.
     expect(resumed.out).toMatch(/received PUBLISH \(d1, q1, r0, m\d+, 'devices\/live-1\/cmd'/);
-    second.r.child.kill('SIGTERM');
-    await second.r.exited;
+    await stopGateway(second);
   },
   4 * START_MS,
 );
@@ -207,9 +195,9 @@ it(
 it(
   'publishes a delayed Will after a restart when its delay passes, and not the Will of a client that reconnected first',
   async () => {
-    const { dir, file } = configIn({});
+    const { dir, start } = gatewayIn({});
     const sessions = join(dir, 'guard', 'sessions');
-    const first = await start(file);
+    const first = await start();
     const url = `mqtt://127.0.0.1:${first.port}`;
     const wills: string[] = [];
     const watcher = await mqtt.connectAsync(url, { clientId: 'watcher-1', protocolVersion: 5, reconnectPeriod: 0 });
@@ -234,8 +222,7 @@ it(
     a.stream.destroy(); // no DISCONNECT: the Wills are due, after their delays
     b.stream.destroy();
     await until(() => onDisk(sessions, 'devices/wills/will-a', 'devices/wills/will-b', 'devices/wills/will-c'), 10_000);
-    first.r.child.kill('SIGKILL');
-    await first.r.exited;
+    await stopGateway(first, 'SIGKILL');
     watcher.end(true);
     a.end(true);
     b.end(true);
@@ -244,7 +231,7 @@ it(
     expect(Date.now() - cut).toBeLessThan(8_000);
     expect(wills).toEqual([]);
 
-    const second = await start(file);
+    const second = await start();
     const url2 = `mqtt://127.0.0.1:${second.port}`;
     const watcher2 = await mqtt.connectAsync(url2, { clientId: 'watcher-2', protocolVersion: 5, reconnectPeriod: 0 });
     watcher2.on('message', (topic, payload) => wills.push(`${topic} ${String(payload)}`));
@@ -265,8 +252,7 @@ it(
     expect(wills.sort()).toEqual(['devices/wills/will-a will-a gone', 'devices/wills/will-c will-c gone']);
     await back.endAsync();
     await watcher2.endAsync();
-    second.r.child.kill('SIGTERM');
-    await second.r.exited;
+    await stopGateway(second);
   },
   4 * START_MS,
 );
