@@ -41,7 +41,7 @@ export interface ScriptStateStore {
   write(batch: ScriptStateBatch): Promise<boolean>;
   /** Deletes each key that still holds the given value (a node dropping its oldest entries under its bounds); not announced. */
   evict(script: string, entries: ReadonlyArray<readonly [string, string]>): Promise<void>;
-  /** Registers the listener (one per node); resolves once it listens. */
+  /** Registers the listener (one per node: a later call replaces it); resolves once it listens. */
   listen(listener: ScriptStateListener): Promise<void>;
   close(): Promise<void>;
 }

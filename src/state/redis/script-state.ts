@@ -31,6 +31,8 @@ const RESYNC_DELAY_MS = 250;
 export class RedisScriptState implements ScriptStateStore {
   private unsubscribe: (() => void) | undefined;
   private resyncTimer: NodeJS.Timeout | undefined;
+  /** The one listener; a later listen() replaces it (a gateway whose scripts all went and came back). */
+  private listener: ScriptStateListener | undefined;
 
   constructor(
     private readonly link: RedisLink,
@@ -67,9 +69,12 @@ export class RedisScriptState implements ScriptStateStore {
   }
 
   async listen(listener: ScriptStateListener): Promise<void> {
+    const first = this.listener === undefined;
+    this.listener = listener;
+    if (!first) return;
     const resync = (): void => {
       clearTimeout(this.resyncTimer);
-      this.resyncTimer = setTimeout(() => listener.resync(), RESYNC_DELAY_MS);
+      this.resyncTimer = setTimeout(() => this.listener?.resync(), RESYNC_DELAY_MS);
       this.resyncTimer.unref();
     };
     this.link.onReady(resync);
@@ -82,7 +87,7 @@ export class RedisScriptState implements ScriptStateStore {
         return; // not ours: another program publishing on our prefix
       }
       if (typeof a?.script !== 'string' || typeof a.node !== 'string' || !Array.isArray(a.changes)) return;
-      listener.changed(a);
+      this.listener?.changed(a);
     });
   }
 
@@ -90,6 +95,7 @@ export class RedisScriptState implements ScriptStateStore {
     clearTimeout(this.resyncTimer);
     this.unsubscribe?.();
     this.unsubscribe = undefined;
+    this.listener = undefined;
   }
 
   private hash(script: string): string {

@@ -136,6 +136,17 @@ export function scriptStateContract(name: string, makeWorld: () => Promise<Scrip
       expect(new Map(await a.load('s.js'))).toEqual(replay(onA.heard, 's.js'));
     });
 
+    it('a later listen() replaces the listener: each batch is heard once', async () => {
+      world = await makeWorld();
+      const a = world.node('a');
+      const first = await hear(a);
+      const second = await hear(a);
+      await a.write({ script: 's.js', seq: 1, changes: [['k', '1']] });
+      await second.until(1);
+      await new Promise((r) => setTimeout(r, 50));
+      expect([first.heard.length, second.heard.length]).toEqual([0, 1]);
+    });
+
     it('evicts a key only while it still holds the value the node dropped, without announcing it', async () => {
       world = await makeWorld();
       const a = world.node('a');
