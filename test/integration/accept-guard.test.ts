@@ -129,11 +129,14 @@ describe.concurrent('accept-time limits on every TCP listener', () => {
     for (let i = handshaken.length + 1; i < LIMIT + EXCESS; i++) silent.push(await silentTcp(port));
 
     const closedAfter = await Promise.all([...silent, ...handshaken].map((s) => s.closed));
-    const refused = closedAfter.filter((ms) => ms < DEADLINE_MS);
-    const expired = closedAfter.filter((ms) => ms >= DEADLINE_MS);
+    // Refused sockets close at accept, long before the deadline; the rest wait for it.
+    const refused = closedAfter.filter((ms) => ms < DEADLINE_MS / 2);
+    const expired = closedAfter.filter((ms) => ms >= DEADLINE_MS / 2);
     expect(refused).toHaveLength(EXCESS);
     expect(expired).toHaveLength(LIMIT - 1);
-    // Closed by the deadline itself, not by some later timer of node's.
+    // Closed by the deadline itself, not by some later timer of node's. A timer may fire a
+    // millisecond early (it counts from the event loop's cached clock), so 1499 ms is on time.
+    for (const ms of expired) expect(ms).toBeGreaterThanOrEqual(DEADLINE_MS - 5);
     for (const ms of expired) expect(ms).toBeLessThan(DEADLINE_MS + 4000);
     expect(admitted.isOpen()).toBe(true);
 
