@@ -23,6 +23,36 @@ function childrenOf(pid) {
   }
 }
 
+/**
+ * Starts thinggate for scenario `name` with `opts` (MQTT, the suite's client
+ * load), on a redis-server of its own unless `redis` is false. A gateway that
+ * does not start leaves no redis-server behind, and stopping the target
+ * prints the Redis commands it used while it ran.
+ */
+async function startTarget(name, backend, ctx, opts, { redis: onRedis = true } = {}) {
+  const redis = onRedis ? await startRedis() : undefined;
+  const t = await startThinggate(backend, {
+    protocol: 'mqtt',
+    ...opts,
+    ...(redis && { state: { backend: 'redis', url: redis.url, keyPrefix: 'bench:' } }),
+    cpuProf: ctx.cpuProf,
+    label: name,
+  }).catch(async (err) => {
+    await redis?.stop();
+    throw err;
+  });
+  const before = redis?.commandstats();
+  return {
+    ...t,
+    transport: { kind: 'mqtt', host: '127.0.0.1', port: t.port, clients: CLIENTS, qos: 1, version: 5, window: WINDOW },
+    async stop() {
+      if (redis) process.stdout.write(`  ${name}: Redis commands while it ran: ${JSON.stringify(commandDelta(before, redis.commandstats()))}\n`);
+      await t.stop();
+      await redis?.stop();
+    },
+  };
+}
+
 function workers(n) {
   const name = `mqtt-qos1-rest-workers${n}`;
   return {
@@ -31,33 +61,16 @@ function workers(n) {
     kind: 'throughput',
     description: `MQTT 5, QoS 1, as mqtt-qos1-rest with state.backend redis, ${n === 1 ? 'one process' : `--workers ${n}`}`,
     async start(backend, ctx) {
-      const redis = await startRedis();
-      // A gateway that does not start leaves no redis-server behind.
-      const t = await startThinggate(backend, {
-        protocol: 'mqtt',
-        state: { backend: 'redis', url: redis.url, keyPrefix: 'bench:' },
+      const t = await startTarget(name, backend, ctx, {
         ...(n > 1 && { args: ['--workers', String(n)] }),
         // Each worker loads the whole gateway, and a loaded host may take more than the default 20 s to start even one.
         startTimeoutMs: 90_000,
-        cpuProf: ctx.cpuProf,
-        label: name,
-      }).catch(async (err) => {
-        await redis.stop();
-        throw err;
       });
-      const before = redis.commandstats();
       return {
         ...t,
         notes: [...t.notes, `state.backend redis (redis-server on loopback)${n > 1 ? `; --workers ${n} (node:cluster, round-robin accept)` : ''}`],
         // The primary and its workers: the target's CPU is theirs together.
         pids: () => [t.pid, ...childrenOf(t.pid)],
-        transport: { kind: 'mqtt', host: '127.0.0.1', port: t.port, clients: CLIENTS, qos: 1, version: 5, window: WINDOW },
-        async stop() {
-          const used = commandDelta(before, redis.commandstats());
-          process.stdout.write(`  ${name}: Redis commands while it ran: ${JSON.stringify(used)}\n`);
-          await t.stop();
-          await redis.stop();
-        },
       };
     },
   };
@@ -100,28 +113,8 @@ function sharedLimits(backendName) {
     kind: 'throughput',
     description: `MQTT 5, QoS 1, as mqtt-qos1-rest with guard message and byte limits counting (never reached), state.backend ${backendName}`,
     async start(backend, ctx) {
-      const redis = backendName === 'redis' ? await startRedis() : undefined;
-      const t = await startThinggate(backend, {
-        protocol: 'mqtt',
-        guard: COUNTING_LIMITS,
-        ...(redis && { state: { backend: 'redis', url: redis.url, keyPrefix: 'bench:' } }),
-        cpuProf: ctx.cpuProf,
-        label: name,
-      }).catch(async (err) => {
-        await redis?.stop();
-        throw err;
-      });
-      const before = redis?.commandstats();
-      return {
-        ...t,
-        notes: [...t.notes, `guard: ${JSON.stringify(COUNTING_LIMITS)}`, `state.backend ${backendName}`],
-        transport: { kind: 'mqtt', host: '127.0.0.1', port: t.port, clients: CLIENTS, qos: 1, version: 5, window: WINDOW },
-        async stop() {
-          if (redis) process.stdout.write(`  ${name}: Redis commands while it ran: ${JSON.stringify(commandDelta(before, redis.commandstats()))}\n`);
-          await t.stop();
-          await redis?.stop();
-        },
-      };
+      const t = await startTarget(name, backend, ctx, { guard: COUNTING_LIMITS }, { redis: backendName === 'redis' });
+      return { ...t, notes: [...t.notes, `guard: ${JSON.stringify(COUNTING_LIMITS)}`, `state.backend ${backendName}`] };
     },
   };
 }
@@ -150,28 +143,10 @@ function scriptState(shared) {
     kind: 'throughput',
     description: `MQTT 5, QoS 1, as mqtt-qos1-rest with a script writing ctx.state per message, state.backend redis, ctx.state ${shared ? 'shared' : 'per node'}`,
     async start(backend, ctx) {
-      const redis = await startRedis();
-      const t = await startThinggate(backend, {
-        protocol: 'mqtt',
-        files: { 'route.js': DEDUP_SCRIPT },
-        scripts: { state: { shared } },
-        state: { backend: 'redis', url: redis.url, keyPrefix: 'bench:' },
-        cpuProf: ctx.cpuProf,
-        label: name,
-      }).catch(async (err) => {
-        await redis.stop();
-        throw err;
-      });
-      const before = redis.commandstats();
+      const t = await startTarget(name, backend, ctx, { files: { 'route.js': DEDUP_SCRIPT }, scripts: { state: { shared } } });
       return {
         ...t,
         notes: [...t.notes, 'script: de-duplication by client and sequence number, one ctx.state write per message', `scripts.state.shared: ${shared}`],
-        transport: { kind: 'mqtt', host: '127.0.0.1', port: t.port, clients: CLIENTS, qos: 1, version: 5, window: WINDOW },
-        async stop() {
-          process.stdout.write(`  ${name}: Redis commands while it ran: ${JSON.stringify(commandDelta(before, redis.commandstats()))}\n`);
-          await t.stop();
-          await redis.stop();
-        },
       };
     },
   };
