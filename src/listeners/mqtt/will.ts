@@ -138,7 +138,7 @@ async function claimAndPublish(from: WillSource, will: Will): Promise<void> {
   publishWill(from, will);
 }
 
-/** The Will as JSON, with its source (without TLS details), for the store. */
+/** The Will as the store keeps it: JSON, with its source (without TLS details). */
 interface WillRecord {
   readonly topic: string;
   readonly payload: string;
@@ -148,7 +148,6 @@ interface WillRecord {
   readonly source: Source;
 }
 
-/** The Will as the store keeps it (JSON, the source without TLS details). */
 function willRecord(conn: MqttSession, will: Will): WillRecord {
   const { correlationData, ...properties } = will.properties ?? {};
   const { tls: _tls, ...source } = conn.source;
@@ -167,11 +166,9 @@ function willRecord(conn: MqttSession, will: Will): WillRecord {
  * with its parked session, when it will wait for its delay; undefined otherwise.
  */
 export function storedWill(conn: MqttSession, sessionSeconds: number): StoredWill | undefined {
-  const will = conn.will;
-  if (!will || !conn.sendWill) return undefined;
-  const delay = willDelay(conn, will, sessionSeconds);
-  if (delay <= 0 || !holdsClientId(conn)) return undefined;
-  return { at: Date.now() + delay * 1000, data: willRecord(conn, will) };
+  if (!conn.sendWill || !holdsClientId(conn)) return undefined;
+  const held = heldWill(conn, sessionSeconds);
+  return held && { at: Date.now() + held.delaySeconds * 1000, data: held.data };
 }
 
 /**
@@ -186,8 +183,8 @@ export function heldWill(conn: MqttSession, sessionSeconds: number): HeldWill | 
   return delay > 0 ? { delaySeconds: delay, data: willRecord(conn, will) } : undefined;
 }
 
-/** The Will a stored record describes, with its source; undefined when unreadable. */
-function fromRecord(data: unknown): { will: Will; source: Source } | undefined {
+/** The Will a stored record describes, and who it is published for; undefined when unreadable. */
+function fromRecord(shared: ListenerShared, listener: string, clientId: string, data: unknown): { will: Will; from: WillSource } | undefined {
   const w = data as Partial<WillRecord> | undefined;
   if (typeof w?.topic !== 'string' || typeof w.payload !== 'string' || typeof w.source !== 'object') return undefined;
   const { correlationData, ...properties } = (w.properties ?? {}) as Record<string, unknown>;
@@ -198,24 +195,23 @@ function fromRecord(data: unknown): { will: Will; source: Source } | undefined {
     retain: w.retain === true,
     properties: { ...properties, ...(typeof correlationData === 'string' && { correlationData: Buffer.from(correlationData, 'base64') }) },
   } as Will;
-  return { will, source: w.source };
+  return { will, from: { shared, listener, clientId, source: w.source, log: shared.ctx.logger.child({ clientId }) } };
 }
 
 /** A stored session's Will, read after a restart: published when its delay passes unless the client reconnects first. */
 export function restoreWill(shared: ListenerShared, listener: string, clientId: string, stored: StoredWill): void {
-  const r = fromRecord(stored.data);
+  const r = fromRecord(shared, listener, clientId, stored.data);
   if (!r) return;
-  const log = shared.ctx.logger.child({ clientId });
-  arm({ shared, listener, clientId, source: r.source, log }, r.will, Math.max(0, stored.at - Date.now()));
-  log.debug({ topic: r.will.topic, at: new Date(stored.at).toISOString() }, 'delayed will message restored');
+  arm(r.from, r.will, Math.max(0, stored.at - Date.now()));
+  r.from.log.debug({ topic: r.will.topic, at: new Date(stored.at).toISOString() }, 'delayed will message restored');
 }
 
 /** A stored Will the caller claimed from the store (its delay passed, or its session ended): published now. */
 export function publishStoredWill(shared: ListenerShared, listener: string, clientId: string, stored: StoredWill): void {
-  const r = fromRecord(stored.data);
+  const r = fromRecord(shared, listener, clientId, stored.data);
   if (!r) return;
   cancelDelayedWill(shared, clientId);
-  publishWill({ shared, listener, clientId, source: r.source, log: shared.ctx.logger.child({ clientId }) }, r.will);
+  publishWill(r.from, r.will);
 }
 
 /** A new connection for `clientId` is admitted: a Will still waiting for its delay is deleted [MQTT-3.1.3-9]. */
