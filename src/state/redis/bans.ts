@@ -24,7 +24,7 @@ export class RedisBanStore implements BanStore {
     const out = new Map<string, StoredBan>();
     try {
       // The guard reads the bans as it is built, before the gateway connects the state: wait for the connection as start-up does.
-      if (!(await this.link.whenReady(3000))) throw new Error('Redis is unreachable');
+      if (!(await this.link.whenReady())) throw new Error('Redis is unreachable');
       const stored = await this.link.cmd.hgetall(this.link.key('bans'));
       for (const [id, json] of Object.entries(stored)) {
         try {

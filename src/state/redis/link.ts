@@ -22,6 +22,25 @@ export interface RedisLinkOptions {
   readonly onStatus?: (up: boolean) => void;
 }
 
+/** How long start-up waits for Redis before it carries on degraded. */
+const START_WAIT_MS = 3000;
+
+/** Resolves true once `r` is ready, false after `timeoutMs`. */
+function readyWithin(r: Redis, timeoutMs: number): Promise<boolean> {
+  if (r.status === 'ready') return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const ready = (): void => {
+      clearTimeout(timer);
+      resolve(true);
+    };
+    const timer = setTimeout(() => {
+      r.off('ready', ready);
+      resolve(false);
+    }, timeoutMs);
+    r.once('ready', ready);
+  });
+}
+
 /** Reconnect delays: quick at first, then every 2 s at most. */
 function retry(times: number): number {
   return Math.min(50 * 2 ** Math.min(times, 6), 2000);
@@ -52,14 +71,12 @@ export class RedisLink {
   }
 
   /** Connects both; resolves true when Redis answered within `timeoutMs`, false when it did not (they keep trying). */
-  async connect(timeoutMs = 3000): Promise<boolean> {
-    const ready = (r: Redis): Promise<boolean> =>
-      new Promise((resolve) => {
-        if (r.status === 'ready') return resolve(true);
-        const timer = setTimeout(() => resolve(false), timeoutMs);
-        r.once('ready', () => (clearTimeout(timer), resolve(true)));
-        r.connect().catch(() => {});
-      });
+  async connect(timeoutMs = START_WAIT_MS): Promise<boolean> {
+    const ready = (r: Redis): Promise<boolean> => {
+      const answered = readyWithin(r, timeoutMs);
+      if (r.status !== 'ready') r.connect().catch(() => {});
+      return answered;
+    };
     const [a, b] = await Promise.all([ready(this.cmd), ready(this.sub)]);
     return a && b;
   }
@@ -69,19 +86,8 @@ export class RedisLink {
   }
 
   /** Resolves true once commands can be sent, false after `timeoutMs` (it does not start connecting: {@link connect} does). */
-  whenReady(timeoutMs: number): Promise<boolean> {
-    if (this.cmd.status === 'ready') return Promise.resolve(true);
-    return new Promise((resolve) => {
-      const ready = (): void => {
-        clearTimeout(timer);
-        resolve(true);
-      };
-      const timer = setTimeout(() => {
-        this.cmd.off('ready', ready);
-        resolve(false);
-      }, timeoutMs);
-      this.cmd.once('ready', ready);
-    });
+  whenReady(timeoutMs = START_WAIT_MS): Promise<boolean> {
+    return readyWithin(this.cmd, timeoutMs);
   }
 
   key(...parts: string[]): string {

@@ -41,7 +41,7 @@ export class RedisScriptState implements ScriptStateStore {
 
   async load(script: string): Promise<Array<[string, string]>> {
     // At start the scripts load before the gateway connects the state: wait for it as start-up does.
-    if (!(await this.link.whenReady(3000))) throw new Error('Redis is unreachable');
+    if (!(await this.link.whenReady())) throw new Error('Redis is unreachable');
     const flat = (await this.link.cmd.eval(LOAD, 1, this.hash(script))) as string[];
     const out: Array<[string, string]> = [];
     for (let i = 0; i + 1 < flat.length; i += 2) out.push([flat[i]!, flat[i + 1]!]);
