@@ -126,7 +126,8 @@ export class ScriptUnit {
     this.messages = m.counter('thinggate_script_messages_total', 'Messages handed to a script', ['script']);
     this.reloads = m.counter('thinggate_script_reloads_total', 'Script versions swapped in or refused, and isolates rebuilt', ['script', 'result']);
     this.logDropped = m.counter('thinggate_script_log_dropped_total', 'Script log lines dropped by the rate limit', ['script']);
-    const placed = options.threads.place(this.stateLimits(options.config), {
+    const state = this.stateLimits(options.config);
+    const placed = options.threads.place(state, {
       log: (level, text) => this.scriptLog(level, text),
       lost: (err) => {
         // Its isolates and ctx.state went with it; the current version is rebuilt on the next message.
@@ -140,7 +141,7 @@ export class ScriptUnit {
     });
     this.thread = placed.thread;
     this.key = placed.unit;
-    this.share(options.config);
+    this.share(state);
     this.fileWatch = new ScriptFileWatch(
       options.absPath,
       () => this.config.debounceMs,
@@ -156,9 +157,9 @@ export class ScriptUnit {
     return { ...config.state, shared: this.options.shared !== undefined && config.state.shared !== false };
   }
 
-  /** Joins (or leaves) the shared `ctx.state` as the configuration says; a replica that joins loads the stored entries. */
-  private share(config: ScriptsConfig): void {
-    const on = this.stateLimits(config).shared === true;
+  /** Joins (or leaves) the shared `ctx.state` as the limits say; a replica that joins loads the stored entries. */
+  private share(limits: StateLimits): void {
+    const on = limits.shared === true;
     if (on && !this.replica) {
       const thread = this.thread;
       const unit = this.key;
@@ -215,8 +216,9 @@ export class ScriptUnit {
       config.maxDecisionBytes !== was.maxDecisionBytes ||
       config.maxBatchDecisionBytes !== was.maxBatchDecisionBytes;
     this.config = config;
-    this.thread.configureState(this.key, this.stateLimits(config));
-    this.share(config);
+    const state = this.stateLimits(config);
+    this.thread.configureState(this.key, state);
+    this.share(state);
     this.throttle.configure(config.throttle);
     this.suspension.configure(config.suspend);
     this.fileWatch.enable(config.watch);
